@@ -1,0 +1,3 @@
+//! TCP as RFC 9293 describes it: the states (and, in later modules, the model).
+
+pub mod state;

@@ -1,0 +1,87 @@
+//! The records of a trace file other than events: its header and its end.
+
+use serde::{Deserialize, Serialize};
+
+/// The value of the header's `format` field: name and `major.minor` version. Readers accept
+/// any minor version of their major version (new minor versions only add fields).
+pub const FORMAT: &str = "socktrace/1.0";
+pub const FORMAT_MAJOR: u32 = 1;
+
+/// Where a trace's events come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Recorded from running programs.
+    Live,
+    /// Produced by the RFC 9293 model (`trace simulate`).
+    Simulated,
+    /// Read from a packet capture file.
+    Imported,
+}
+
+/// What one lens delivered for this trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LensStatus {
+    Observed,
+    Modelled,
+    /// The lens could not run; `reason` says why and how to enable it.
+    Unavailable { reason: String },
+}
+
+/// The three lenses of a trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lenses {
+    pub calls: LensStatus,
+    pub packets: LensStatus,
+    pub states: LensStatus,
+}
+
+/// The first line of a trace file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Always [`FORMAT`] when written by this version.
+    pub format: String,
+    /// The tool and version that wrote the trace.
+    pub tool: String,
+    /// The clock of every event's `t`.
+    pub clock: String,
+    /// The command line that produced the trace, for the reader's orientation.
+    pub command: String,
+    pub source: Source,
+    pub lenses: Lenses,
+}
+
+impl Header {
+    pub fn new(command: impl Into<String>, source: Source, lenses: Lenses) -> Header {
+        Header {
+            format: FORMAT.to_string(),
+            tool: format!("socktrace {}", env!("CARGO_PKG_VERSION")),
+            clock: match source {
+                Source::Live => "CLOCK_MONOTONIC ns".to_string(),
+                Source::Simulated => "model ns".to_string(),
+                Source::Imported => "capture ns".to_string(),
+            },
+            command: command.into(),
+            source,
+            lenses,
+        }
+    }
+}
+
+/// The last line of a complete trace: counts a reader can check the events against, and
+/// what the capture lost (a learner must know when a trace is incomplete).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct End {
+    pub events: u64,
+    /// Packets the kernel dropped before the capture could read them.
+    pub packets_dropped: u64,
+    /// Tracepoint events the kernel's trace buffer overwrote before they were read.
+    pub states_lost: u64,
+}
+
+/// The end line is an object with one key, so that no event can be mistaken for it.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct EndRecord {
+    pub end: End,
+}

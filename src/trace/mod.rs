@@ -1,0 +1,12 @@
+//! The trace file: a header line, one JSON line per event, and an end line (DESIGN §3).
+//!
+//! The file is written as events happen, one whole line at a time, so a trace cut short by
+//! Ctrl-C or a crash still reads back: it simply has no end line.
+
+pub mod format;
+pub mod reader;
+pub mod writer;
+
+pub use format::{End, Header, LensStatus, Lenses, Source, FORMAT, FORMAT_MAJOR};
+pub use reader::{read_trace, Trace, TraceError, TraceReader};
+pub use writer::TraceWriter;

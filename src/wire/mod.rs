@@ -1,0 +1,3 @@
+//! From bytes on the wire to decoded packets (pure: no capture here).
+
+pub mod flags;
