@@ -3,3 +3,4 @@
 //! everything after it is pure.
 
 pub mod clock;
+pub mod privilege;
