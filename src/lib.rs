@@ -21,7 +21,12 @@
 //! Everything after `capture` is synchronous, pure and deterministic, and is tested on fixtures.
 
 pub mod capture;
+pub mod cli;
+pub mod echo;
 pub mod event;
+pub mod live;
+pub mod render;
 pub mod tcp;
+pub mod timeline;
 pub mod trace;
 pub mod wire;

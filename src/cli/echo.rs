@@ -1,0 +1,80 @@
+//! `trace echo`: a live trace of our echo server and client.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{CliError, EXIT_ERROR};
+use crate::echo::server::ServeOptions;
+use crate::live::{self, Mode, Output, Plan};
+use crate::render::{JsonLines, Ladder, Renderer, Style};
+
+const DEFAULT_MESSAGES: [&str; 3] = ["hello", "how are you?", "bye"];
+
+#[derive(Args, Debug)]
+pub struct EchoArgs {
+    /// A line the client sends (repeatable); the server echoes each with its number.
+    #[arg(long = "message", short = 'm', value_name = "TEXT")]
+    messages: Vec<String>,
+    /// How many clients connect at once; each accept returns a new socket.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    clients: u32,
+    /// The server's port (0: any free port, reported in the trace).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Run our server only, traced, for any other client; ends after --connections or Ctrl-C.
+    #[arg(long, conflicts_with = "connect")]
+    serve: bool,
+    /// With --serve: stop after this many connections.
+    #[arg(long, requires = "serve", value_name = "N")]
+    connections: Option<u64>,
+    /// Run our client only, against a server already listening on loopback.
+    #[arg(long, value_name = "HOST:PORT")]
+    connect: Option<SocketAddr>,
+    /// Use IPv6 (::1) instead of IPv4 (127.0.0.1).
+    #[arg(long)]
+    ipv6: bool,
+    /// Save the trace to FILE as it is recorded (JSON Lines, see the book's reference).
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
+    /// Print the events as JSON Lines instead of the timeline.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
+    let mode = match (args.serve, args.connect) {
+        (true, _) => Mode::Serve { connections: args.connections },
+        (false, Some(server)) => {
+            if !server.ip().is_loopback() {
+                return Err(CliError(format!("--connect {server}: socktrace traces loopback only; give a 127.0.0.0/8 or ::1 address")));
+            }
+            Mode::Connect { server }
+        }
+        (false, None) => Mode::Both { clients: args.clients },
+    };
+    let messages = if args.messages.is_empty() { DEFAULT_MESSAGES.iter().map(|m| m.to_string()).collect() } else { args.messages };
+    let plan = Plan { mode, messages, port: args.port, ipv6: args.ipv6, serve: ServeOptions::default(), half_close: false };
+    let command = command_line();
+    let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
+    let report = live::run(&plan, &command, Output { renderer, save: args.save })?;
+    for missing in &report.unavailable {
+        eprintln!("trace: {missing}");
+    }
+    if let Some(err) = &report.program_error {
+        eprintln!("trace: a traced program failed: {err}");
+    }
+    if !report.unavailable.is_empty() {
+        return Ok(ExitCode::from(EXIT_ERROR));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The command as the user typed it, for the trace's header.
+fn command_line() -> String {
+    let mut words = vec!["trace".to_string()];
+    words.extend(std::env::args().skip(1));
+    words.join(" ")
+}

@@ -1,0 +1,62 @@
+//! The `trace` command line: argument parsing and one function per subcommand. Exit codes:
+//! 0 success, 1 deviations found (`check`, `diff`), 2 error.
+
+mod echo;
+mod show;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// See how sockets live and die: the socket calls of real programs, the packets on the wire
+/// and the kernel's TCP states, on one timeline.
+#[derive(Parser, Debug)]
+#[command(name = "trace", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a real echo server and client on loopback and show their calls, packets and states live.
+    Echo(echo::EchoArgs),
+    /// Show a saved trace exactly as it was shown live.
+    Show(show::ShowArgs),
+}
+
+/// An error for the user: one line saying what was wrong and what to do.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(err: E) -> CliError {
+        CliError(err.to_string())
+    }
+}
+
+pub const EXIT_DEVIATIONS: u8 = 1;
+pub const EXIT_ERROR: u8 = 2;
+
+/// Parses the command line and runs the subcommand.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help and version to stdout with success, usage errors to stderr.
+            let _ = err.print();
+            return if err.use_stderr() { ExitCode::from(EXIT_ERROR) } else { ExitCode::SUCCESS };
+        }
+    };
+    let result = match cli.command {
+        Command::Echo(args) => echo::run(args),
+        Command::Show(args) => show::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(CliError(message)) => {
+            eprintln!("trace: {message}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

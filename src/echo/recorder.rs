@@ -1,0 +1,136 @@
+//! Records the socket calls of our own programs as `CallStart`/`CallEnd` events.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::capture::clock;
+use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Event, Origin, Preview, Role, SockId};
+
+/// Where recorded events go: every lens sends batches of events to the timeline.
+pub type EventSink = std::sync::mpsc::Sender<Vec<Event>>;
+
+/// A handle shared by every task of one program (server or client side).
+#[derive(Clone)]
+pub struct Recorder {
+    role: Role,
+    sink: EventSink,
+    /// Call ids pair starts with ends across the whole session, so both programs share them.
+    calls: Arc<AtomicU64>,
+    /// Socket names are per side (`c1`… and `s1`…).
+    sockets: Arc<AtomicU32>,
+}
+
+/// A call in flight: `end` records its return.
+pub struct OpenCall {
+    rec: Recorder,
+    id: u64,
+    call: CallName,
+}
+
+impl Recorder {
+    pub fn new(role: Role, sink: EventSink) -> Recorder {
+        Recorder { role, sink, calls: Arc::new(AtomicU64::new(1)), sockets: Arc::new(AtomicU32::new(1)) }
+    }
+
+    /// A recorder for the other program of the same session: its own socket names, the
+    /// session's call ids.
+    pub fn peer(&self, role: Role) -> Recorder {
+        Recorder { role, sink: self.sink.clone(), calls: self.calls.clone(), sockets: Arc::new(AtomicU32::new(1)) }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The next socket name of this side: `c1`, `c2`… for a client, `s1`, `s2`… for a server.
+    pub fn new_socket_id(&self) -> SockId {
+        let n = self.sockets.fetch_add(1, Ordering::Relaxed);
+        let prefix = if self.role == Role::Server { 's' } else { 'c' };
+        SockId(format!("{prefix}{n}"))
+    }
+
+    fn emit(&self, socket: Option<&SockId>, body: Body) {
+        let event = Event {
+            t: clock::now_ns(),
+            actor: Actor { role: self.role, pid: Some(std::process::id()), tid: Some(gettid()) },
+            socket: socket.cloned(),
+            origin: Origin::Observed,
+            body,
+        };
+        // The timeline only goes away after the programs have finished; a send error then
+        // means the trace is being torn down, and there is nobody left to tell.
+        let _ = self.sink.send(vec![event]);
+    }
+
+    /// Records the start of a call on `socket` (none for `socket()` itself).
+    pub fn start(&self, call: CallName, socket: Option<&SockId>, fd: Option<i32>, args: CallArgs) -> OpenCall {
+        let id = self.calls.fetch_add(1, Ordering::Relaxed);
+        self.emit(socket, Body::CallStart(CallStart { id, call, fd, args }));
+        OpenCall { rec: self.clone(), id, call }
+    }
+}
+
+/// What a call revealed when it returned, besides its return value.
+#[derive(Default)]
+pub struct Outcome {
+    pub new_socket: Option<SockId>,
+    pub local: Option<SocketAddr>,
+    pub peer: Option<SocketAddr>,
+    pub data: Option<Preview>,
+}
+
+impl OpenCall {
+    /// Records the return of the call on `socket`: `Ok(ret)` or the error's errno.
+    pub fn end(self, socket: Option<&SockId>, result: Result<i64, &io::Error>, outcome: Outcome) {
+        let (ret, errno) = match result {
+            Ok(ret) => (ret, None),
+            Err(err) => (-1, Some(errno_of(err))),
+        };
+        let end = CallEnd {
+            id: self.id,
+            call: self.call,
+            ret,
+            errno,
+            new_socket: outcome.new_socket,
+            local: outcome.local,
+            peer: outcome.peer,
+            data: outcome.data,
+        };
+        self.rec.emit(socket, Body::CallEnd(end));
+    }
+}
+
+fn gettid() -> u32 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    unsafe { libc::gettid() as u32 }
+}
+
+/// The errno behind an I/O error, with its symbolic name (`ECONNREFUSED`).
+pub fn errno_of(err: &io::Error) -> Errno {
+    let code = err.raw_os_error().unwrap_or(0);
+    Errno { code, name: errno_name(code).to_string() }
+}
+
+fn errno_name(code: i32) -> &'static str {
+    match code {
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::ECONNRESET => "ECONNRESET",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::EADDRINUSE => "EADDRINUSE",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::EPIPE => "EPIPE",
+        libc::ENOTCONN => "ENOTCONN",
+        libc::EINPROGRESS => "EINPROGRESS",
+        libc::EAGAIN => "EAGAIN",
+        libc::EINTR => "EINTR",
+        libc::EACCES => "EACCES",
+        libc::EPERM => "EPERM",
+        libc::EINVAL => "EINVAL",
+        libc::EHOSTUNREACH => "EHOSTUNREACH",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::EBADF => "EBADF",
+        _ => "errno",
+    }
+}

@@ -1,0 +1,217 @@
+//! The terminal timeline: a ladder with client | wire | server columns, one row per event,
+//! in the order the events happened.
+//!
+//! ```text
+//!    0.412 connect(c1, 127.0.0.1:40123) …     ┊                                           ┊
+//!    0.431                                     ┊ c1 ─ SYN seq 0 win 65495 ────────────▶ s1 ┊
+//! ```
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use super::style::Style;
+use super::text;
+use super::Renderer;
+use crate::event::{Body, CallStart, Event, Origin, Role};
+use crate::trace::{End, Header, LensStatus};
+use crate::wire::flags::TcpFlags;
+
+const TIME_W: usize = 9;
+const CLIENT_W: usize = 48;
+const WIRE_W: usize = 48;
+
+/// A call that returns within this long after it started, with nothing in between, is shown
+/// on one row. Decided on trace time alone, so a saved trace shows the same rows.
+const MERGE_NS: u64 = 2_000_000;
+
+pub struct Ladder {
+    style: Style,
+    first: Option<u64>,
+    pending: Option<Event>,
+    /// Calls still running, with their start time, to name and time them on their end row.
+    open: HashMap<u64, (u64, CallStart)>,
+}
+
+impl Ladder {
+    pub fn new(style: Style) -> Ladder {
+        Ladder { style, first: None, pending: None, open: HashMap::new() }
+    }
+
+    fn time(&mut self, t: u64) -> String {
+        let first = *self.first.get_or_insert(t);
+        format!("{:>w$.3}", t.saturating_sub(first) as f64 / 1e6, w = TIME_W)
+    }
+
+    fn row(&mut self, t: u64, role: Role, cell: &str, plain_len: usize, out: &mut dyn Write) -> io::Result<()> {
+        let time = self.time(t);
+        let bar = self.style.dim("┊");
+        match role {
+            Role::Server => writeln!(out, "{time} {} {bar} {} {bar} {cell}", " ".repeat(CLIENT_W), " ".repeat(WIRE_W)),
+            _ => {
+                let pad = CLIENT_W.saturating_sub(plain_len);
+                writeln!(out, "{time} {cell}{} {bar} {} {bar}", " ".repeat(pad), " ".repeat(WIRE_W))
+            }
+        }
+    }
+
+    fn wire_row(&mut self, t: u64, cell: &str, plain_len: usize, out: &mut dyn Write) -> io::Result<()> {
+        let time = self.time(t);
+        let bar = self.style.dim("┊");
+        let pad = WIRE_W.saturating_sub(plain_len);
+        writeln!(out, "{time} {} {bar} {cell}{} {bar}", " ".repeat(CLIENT_W), " ".repeat(pad))
+    }
+
+    /// A text row beneath a packet, in the wire column and without a time.
+    fn wire_detail(&mut self, detail: &str, out: &mut dyn Write) -> io::Result<()> {
+        let bar = self.style.dim("┊");
+        let shown = format!("   {detail}");
+        let pad = WIRE_W.saturating_sub(shown.chars().count());
+        writeln!(out, "{} {} {bar} {}{} {bar}", " ".repeat(TIME_W), " ".repeat(CLIENT_W), self.style.dim(&shown), " ".repeat(pad))
+    }
+
+    fn side_text(&mut self, event: &Event, plain: String, paint: impl Fn(Style, &str) -> String, out: &mut dyn Write) -> io::Result<()> {
+        let plain = if event.origin == Origin::Modelled { format!("{plain} (modelled)") } else { plain };
+        let cell = if event.origin == Origin::Modelled { self.style.modelled(&plain) } else { paint(self.style, &plain) };
+        self.row(event.t, event.actor.role, &cell, plain.chars().count(), out)
+    }
+
+    fn draw(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
+        let socket = event.socket.as_ref().map(|s| s.0.as_str());
+        match &event.body {
+            Body::CallStart(start) => {
+                self.open.insert(start.id, (event.t, start.clone()));
+                let plain = format!("{} …", text::call_start(start, socket));
+                self.side_text(event, plain, Style::call, out)
+            }
+            Body::CallEnd(end) => {
+                let plain = match self.open.remove(&end.id) {
+                    Some((started, _)) => {
+                        let took = duration(event.t.saturating_sub(started));
+                        format!("… {}({}) {}  [{took}]", end.call, socket.unwrap_or("?"), text::call_result(end))
+                    }
+                    None => format!("… {}({}) {}", end.call, socket.unwrap_or("?"), text::call_result(end)),
+                };
+                self.side_text(event, plain, Style::call, out)
+            }
+            Body::State(change) => self.side_text(event, text::state_change(change, socket), Style::state, out),
+            Body::Kernel(note) => self.side_text(event, text::kernel_note(note, socket), Style::state, out),
+            Body::Packet(packet) => {
+                let headline = text::packet_headline(packet);
+                let modelled = if event.origin == Origin::Modelled { " (modelled)" } else { "" };
+                let from = socket.unwrap_or("?");
+                let to = packet.to.as_ref().map_or("?", |s| s.0.as_str());
+                let rightward = event.actor.role != Role::Server;
+                let (left, right) = if rightward { (from, to) } else { (to, from) };
+                let inner = format!(" {headline}{modelled} ");
+                let fixed = left.chars().count() + right.chars().count() + inner.chars().count() + 4;
+                let fill = "─".repeat(WIRE_W.saturating_sub(fixed).max(2));
+                let plain = if rightward { format!("{left} ─{inner}{fill}▶ {right}") } else { format!("{left} ◀{fill}{inner}─ {right}") };
+                let reset = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(TcpFlags::RST));
+                let cell = if event.origin == Origin::Modelled { self.style.modelled(&plain) } else { self.style.packet(&plain, reset) };
+                self.wire_row(event.t, &cell, plain.chars().count(), out)?;
+                let options = text::packet_options(packet);
+                if !options.is_empty() {
+                    self.wire_detail(&options, out)?;
+                }
+                if let Some(payload) = &packet.payload {
+                    self.wire_detail(&payload.to_string(), out)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn flush_pending(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        match self.pending.take() {
+            Some(start) => self.draw(&start, out),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How long a call took, in the unit that reads best: `42 µs`, `1.3 ms`, `2.01 s`.
+fn duration(ns: u64) -> String {
+    match ns {
+        0..=9_999_999 => format!("{} µs", ns / 1_000),
+        10_000_000..=9_999_999_999 => format!("{:.1} ms", ns as f64 / 1e6),
+        _ => format!("{:.2} s", ns as f64 / 1e9),
+    }
+}
+
+impl Renderer for Ladder {
+    fn header(&mut self, header: &Header, out: &mut dyn Write) -> io::Result<()> {
+        let lens = |name: &str, status: &LensStatus| match status {
+            LensStatus::Observed => format!("{name} observed"),
+            LensStatus::Modelled => format!("{name} modelled"),
+            LensStatus::Unavailable { .. } => format!("{name} unavailable"),
+        };
+        let l = &header.lenses;
+        let source = match header.source {
+            crate::trace::Source::Live => "live",
+            crate::trace::Source::Simulated => "simulated by the RFC 9293 model",
+            crate::trace::Source::Imported => "imported from a capture",
+        };
+        writeln!(
+            out,
+            "{}",
+            self.style.bold(&format!(
+                "{} · {source} · {}, {}, {}",
+                header.command,
+                lens("calls", &l.calls),
+                lens("packets", &l.packets),
+                lens("states", &l.states)
+            ))
+        )?;
+        for status in [&l.calls, &l.packets, &l.states] {
+            if let LensStatus::Unavailable { reason } = status {
+                writeln!(out, "  {}", self.style.dim(reason))?;
+            }
+        }
+        let bar = self.style.dim("┊");
+        writeln!(out, "{:>w$} {:<cw$} {bar} {:<ww$} {bar} {}", "ms", "client", "wire", "server", w = TIME_W, cw = CLIENT_W, ww = WIRE_W)
+    }
+
+    fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
+        if let Some(pending) = self.pending.take() {
+            let merged = match (&pending.body, &event.body) {
+                (Body::CallStart(start), Body::CallEnd(end)) => start.id == end.id && event.t.saturating_sub(pending.t) <= MERGE_NS,
+                _ => false,
+            };
+            if merged {
+                if let (Body::CallStart(start), Body::CallEnd(end)) = (&pending.body, &event.body) {
+                    let socket = event.socket.as_ref().or(pending.socket.as_ref()).map(|s| s.0.as_str());
+                    let plain = text::call_whole(start, end, socket);
+                    return self.side_text(&pending, plain, Style::call, out);
+                }
+            }
+            self.draw(&pending, out)?;
+        }
+        if matches!(event.body, Body::CallStart(_)) {
+            self.pending = Some(event.clone());
+            return Ok(());
+        }
+        self.draw(event, out)
+    }
+
+    fn idle(&mut self, watermark: u64, out: &mut dyn Write) -> io::Result<()> {
+        if self.pending.as_ref().is_some_and(|p| watermark > p.t.saturating_add(MERGE_NS)) {
+            self.flush_pending(out)?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, end: Option<&End>, out: &mut dyn Write) -> io::Result<()> {
+        self.flush_pending(out)?;
+        match end {
+            Some(end) => writeln!(
+                out,
+                "{}",
+                self.style.dim(&format!(
+                    "— {} events · packets dropped by the kernel: {} · state events lost: {}",
+                    end.events, end.packets_dropped, end.states_lost
+                ))
+            ),
+            None => writeln!(out, "{}", self.style.dim("— the trace ends without its end record: it was interrupted")),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! How a trace is shown. One trait, one file per output format; every renderer is a pure
+//! function of the header and the ordered events, so a saved trace shows exactly as it did
+//! live.
+
+pub mod json;
+pub mod ladder;
+pub mod style;
+pub mod text;
+
+use std::io::{self, Write};
+
+use crate::event::Event;
+use crate::trace::{End, Header};
+
+pub use json::JsonLines;
+pub use ladder::Ladder;
+pub use style::Style;
+
+pub trait Renderer {
+    fn header(&mut self, header: &Header, out: &mut dyn Write) -> io::Result<()>;
+    fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()>;
+    /// The timeline has released everything up to `watermark` (trace clock). A renderer that
+    /// holds a row back to merge it with a later one may decide about it now.
+    fn idle(&mut self, _watermark: u64, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+    /// `None` when the trace was interrupted before its end line.
+    fn end(&mut self, end: Option<&End>, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// Renders a whole trace.
+pub fn render_all(renderer: &mut dyn Renderer, header: &Header, events: &[Event], end: Option<&End>, out: &mut dyn Write) -> io::Result<()> {
+    renderer.header(header, out)?;
+    for event in events {
+        renderer.event(event, out)?;
+    }
+    renderer.end(end, out)
+}

@@ -1,0 +1,139 @@
+//! Plain words for calls, packets and state changes, shared by every text renderer.
+
+use std::fmt::Write as _;
+
+use crate::event::{CallEnd, CallName, CallStart, KernelNote, Packet, StateChange, Transport};
+use crate::wire::flags::TcpFlags;
+
+fn target(socket: Option<&str>, fd: Option<i32>) -> String {
+    match (socket, fd) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(fd)) => format!("fd {fd}"),
+        (None, None) => "?".to_string(),
+    }
+}
+
+/// The call as written in a program: `connect(c1, 127.0.0.1:4000)`.
+pub fn call_start(start: &CallStart, socket: Option<&str>) -> String {
+    let a = &start.args;
+    let s = target(socket, start.fd);
+    match start.call {
+        CallName::Socket => format!("socket({}, {})", a.domain.as_deref().unwrap_or("?"), a.ty.as_deref().unwrap_or("?")),
+        CallName::Bind | CallName::Connect => {
+            format!("{}({s}, {})", start.call, a.addr.map_or("?".to_string(), |x| x.to_string()))
+        }
+        CallName::Listen => format!("listen({s}, {})", a.backlog.unwrap_or(0)),
+        CallName::Send | CallName::Sendto => match (&a.data, a.addr) {
+            (Some(d), Some(to)) => format!("{}({s}, {d}, {to})", start.call),
+            (Some(d), None) => format!("{}({s}, {d})", start.call),
+            (None, _) => format!("{}({s}, {} bytes)", start.call, a.len.unwrap_or(0)),
+        },
+        CallName::Recv | CallName::Recvfrom => format!("{}({s}, {})", start.call, a.len.unwrap_or(0)),
+        CallName::Shutdown => format!("shutdown({s}, {})", a.how.as_deref().unwrap_or("?")),
+        CallName::Accept | CallName::Close => format!("{}({s})", start.call),
+    }
+}
+
+/// The result: `= 0`, `= s2 (fd 10) from 127.0.0.1:5000`, `= -1 ECONNREFUSED`.
+pub fn call_result(end: &CallEnd) -> String {
+    if let Some(errno) = &end.errno {
+        return format!("= -1 {}", errno.name);
+    }
+    let mut text = match &end.new_socket {
+        Some(id) => format!("= {id} (fd {})", end.ret),
+        None => format!("= {}", end.ret),
+    };
+    match end.call {
+        CallName::Bind => {
+            if let Some(local) = end.local {
+                let _ = write!(text, " [{local}]");
+            }
+        }
+        CallName::Accept | CallName::Recvfrom => {
+            if let Some(peer) = end.peer {
+                let _ = write!(text, " from {peer}");
+            }
+        }
+        CallName::Connect => {
+            if let Some(local) = end.local {
+                let _ = write!(text, " [from {local}]");
+            }
+        }
+        _ => {}
+    }
+    if let Some(data) = &end.data {
+        let _ = write!(text, " {data}");
+    }
+    text
+}
+
+/// A call that returned right away, on one line: `listen(s1, 128) = 0`.
+pub fn call_whole(start: &CallStart, end: &CallEnd, socket: Option<&str>) -> String {
+    format!("{} {}", call_start(start, socket), call_result(end))
+}
+
+/// A packet's headline: flags and relative numbers, `SYN|ACK seq 0 ack 1 win 65483`.
+pub fn packet_headline(packet: &Packet) -> String {
+    let Some(tcp) = &packet.tcp else {
+        return match packet.transport {
+            Transport::Udp => format!("UDP len {}", packet.len),
+            Transport::Tcp => format!("TCP len {}", packet.len),
+        };
+    };
+    let mut text = tcp.flags.to_string();
+    let carries_seq = packet.len > 0 || tcp.flags.contains(TcpFlags::SYN) || tcp.flags.contains(TcpFlags::FIN) || tcp.flags.contains(TcpFlags::RST);
+    if carries_seq {
+        let _ = write!(text, " seq {}", tcp.rel_seq.unwrap_or(tcp.seq));
+    }
+    if tcp.flags.contains(TcpFlags::ACK) {
+        let _ = write!(text, " ack {}", tcp.rel_ack.unwrap_or(tcp.ack));
+    }
+    let _ = write!(text, " win {}", tcp.win);
+    if packet.len > 0 {
+        let _ = write!(text, " len {}", packet.len);
+    }
+    text
+}
+
+/// The options of a segment, tcpdump-style: `<mss 65495,sackOK,TS val 1 ecr 0,wscale 7>`;
+/// empty when there are none.
+pub fn packet_options(packet: &Packet) -> String {
+    let Some(tcp) = &packet.tcp else { return String::new() };
+    let o = &tcp.options;
+    let mut parts = Vec::new();
+    if let Some(mss) = o.mss {
+        parts.push(format!("mss {mss}"));
+    }
+    if o.sack_ok {
+        parts.push("sackOK".to_string());
+    }
+    if let Some((val, ecr)) = o.ts {
+        parts.push(format!("TS val {val} ecr {ecr}"));
+    }
+    if let Some(ws) = o.wscale {
+        parts.push(format!("wscale {ws}"));
+    }
+    for (l, r) in &o.sack {
+        parts.push(format!("sack {l}:{r}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("<{}>", parts.join(","))
+    }
+}
+
+/// `c1: CLOSED → SYN-SENT`.
+pub fn state_change(change: &StateChange, socket: Option<&str>) -> String {
+    format!("{}: {} → {}", socket.unwrap_or("?"), change.from, change.to)
+}
+
+/// `c1: RST sent`, `s2: retransmit`.
+pub fn kernel_note(note: &KernelNote, socket: Option<&str>) -> String {
+    let what = match note {
+        KernelNote::ResetSent { .. } => "RST sent",
+        KernelNote::ResetReceived { .. } => "RST received",
+        KernelNote::Retransmit { .. } => "retransmit",
+    };
+    format!("{}: {what}", socket.unwrap_or("?"))
+}

@@ -1,0 +1,66 @@
+//! Puts the lenses on one timeline: events are merged in time order, then each packet and
+//! state change is given its socket, its role and relative sequence numbers.
+//!
+//! Lenses deliver events late and out of order (a packet is read a few milliseconds after it
+//! crossed the wire, a connect's end may be recorded before the SYN|ACK it waited for is
+//! read), so the live timeline holds events for a short window and releases them in order.
+
+pub mod merge;
+pub mod relative;
+pub mod sockets;
+
+pub use merge::Merger;
+pub use relative::RelativeNumbers;
+pub use sockets::{Sides, SocketResolver};
+
+use crate::event::Event;
+
+/// Merger, socket resolver and relative numbering in one: events in, ordered events out.
+pub struct Timeline {
+    merger: Merger,
+    sockets: SocketResolver,
+    numbers: RelativeNumbers,
+}
+
+impl Timeline {
+    pub fn new(sockets: SocketResolver) -> Timeline {
+        Timeline { merger: Merger::default(), sockets, numbers: RelativeNumbers::default() }
+    }
+
+    /// Takes events from a lens; what they reveal about sockets is learned at once, so that
+    /// earlier events still in the window can be resolved with it.
+    pub fn push(&mut self, events: Vec<Event>) {
+        for event in &events {
+            self.sockets.learn(event);
+        }
+        self.merger.push(events);
+    }
+
+    /// Releases, in time order, every event stamped at or before `watermark`.
+    pub fn release(&mut self, watermark: u64, out: &mut Vec<Event>) {
+        let start = out.len();
+        self.merger.release(watermark, out);
+        self.finish(&mut out[start..]);
+    }
+
+    /// Releases everything left (the lenses have stopped).
+    pub fn drain(&mut self, out: &mut Vec<Event>) {
+        self.release(u64::MAX, out);
+    }
+
+    fn finish(&mut self, events: &mut [Event]) {
+        for event in events {
+            self.sockets.resolve(event);
+            self.numbers.number(event);
+        }
+    }
+}
+
+/// Orders a whole recorded event list as the live timeline would (for tests and fixtures).
+pub fn order(sockets: SocketResolver, events: Vec<Event>) -> Vec<Event> {
+    let mut timeline = Timeline::new(sockets);
+    timeline.push(events);
+    let mut out = Vec::new();
+    timeline.drain(&mut out);
+    out
+}
