@@ -1,0 +1,206 @@
+//! `trace echo` against independent witnesses: tcpdump sees the same packets, other loopback
+//! traffic stays out of the trace, and without privileges the tool says what is missing.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use socktrace::capture::privilege::live_test_allowed;
+use socktrace::event::Body;
+
+use crate::support::{load, scratch, stderr, trace, trace_bin};
+
+/// tcpdump capturing every TCP packet on `lo` into a file; stopped by our own PID only.
+struct Tcpdump {
+    child: Child,
+    file: std::path::PathBuf,
+}
+
+impl Tcpdump {
+    fn start(file: std::path::PathBuf) -> Tcpdump {
+        let mut child = Command::new("tcpdump")
+            .args(["-i", "lo", "-U", "-n", "-w"])
+            .arg(&file)
+            .arg("tcp")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("tcpdump runs (.ci/run installs it: apt-get install -y tcpdump)");
+        // tcpdump says "listening on lo" once its capture is open.
+        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !line.contains("listening on") {
+            line.clear();
+            assert!(Instant::now() < deadline, "tcpdump did not start");
+            if err.read_line(&mut line).expect("tcpdump stderr") == 0 {
+                panic!("tcpdump exited before listening");
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        Tcpdump { child, file }
+    }
+
+    /// Stops tcpdump (SIGINT, so it flushes) and lists the flags of the packets on `port`.
+    fn stop(mut self, port: u16) -> Vec<String> {
+        // SAFETY: kill on the PID of the child we spawned; it is still ours (not yet waited).
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let _ = self.child.wait();
+        let out = Command::new("tcpdump").args(["-n", "-r"]).arg(&self.file).arg(format!("tcp port {port}")).output().expect("tcpdump -r");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let flags = l.split("Flags [").nth(1).and_then(|r| r.split(']').next()).unwrap_or("?");
+                flags.to_string()
+            })
+            .collect()
+    }
+}
+
+/// tcpdump's flag letters (S, F, R, P, ., …) for our flags, in tcpdump's order.
+fn tcpdump_letters(flags: socktrace::wire::flags::TcpFlags) -> String {
+    let mut s = String::new();
+    for (bit, letter) in [(0x02, 'S'), (0x01, 'F'), (0x04, 'R'), (0x08, 'P'), (0x20, 'U'), (0x40, 'E'), (0x80, 'W'), (0x10, '.')] {
+        if flags.0 & bit != 0 {
+            s.push(letter);
+        }
+    }
+    s
+}
+
+#[test]
+fn packets_equal_what_tcpdump_captures_in_the_same_run() {
+    if !live_test_allowed("trace echo vs tcpdump") {
+        return;
+    }
+    let dir = scratch("live_tcpdump");
+    let dump = Tcpdump::start(dir.join("lo.pcap"));
+    let path = dir.join("echo.jsonl");
+    let out = trace(&["echo", "--clients", "3", "--save", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let trace = load(&path);
+    let port = server_port(&trace);
+    let seen = dump.stop(port);
+    let ours: Vec<String> = trace
+        .events
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Packet(p) => p.tcp.as_ref().map(|t| tcpdump_letters(t.flags)),
+            _ => None,
+        })
+        .collect();
+    assert!(!ours.is_empty());
+    let mut a = ours.clone();
+    let mut b = seen.clone();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "same packets and flags as tcpdump (ours: {ours:?}, tcpdump: {seen:?})");
+}
+
+/// The server's port, from its bind call.
+fn server_port(trace: &socktrace::trace::Trace) -> u16 {
+    trace
+        .events
+        .iter()
+        .find_map(|e| match &e.body {
+            Body::CallEnd(end) if end.call == socktrace::event::CallName::Bind => end.local.map(|a| a.port()),
+            _ => None,
+        })
+        .expect("the server bound a port")
+}
+
+#[test]
+fn other_loopback_traffic_stays_out_of_the_trace() {
+    if !live_test_allowed("trace echo privacy") {
+        return;
+    }
+    // Another program's TCP and UDP conversation on loopback, busy for the whole trace.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let other_port = listener.local_addr().expect("addr").port();
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("udp bind");
+    let udp_port = udp.local_addr().expect("addr").port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = std::thread::spawn(move || {
+        for stream in listener.incoming().take(1) {
+            let mut stream = stream.expect("accept");
+            let mut buf = [0u8; 64];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let talker_stop = stop.clone();
+    let talker = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", other_port)).expect("connect");
+        let sender = UdpSocket::bind("127.0.0.1:0").expect("udp");
+        let mut buf = [0u8; 64];
+        // Bounded: at most 10 s or 20,000 exchanges.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for _ in 0..20_000 {
+            if talker_stop.load(Ordering::Relaxed) || Instant::now() > deadline {
+                break;
+            }
+            let _ = stream.write_all(b"secret\n");
+            let _ = stream.read(&mut buf);
+            let _ = sender.send_to(b"secret", ("127.0.0.1", udp_port));
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    });
+    let path = scratch("live_privacy").join("echo.jsonl");
+    let out = trace(&["echo", "--save", path.to_str().expect("utf-8")]);
+    stop.store(true, Ordering::Relaxed);
+    talker.join().expect("talker");
+    server.join().expect("server");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let trace = load(&path);
+    let port = server_port(&trace);
+    let mut packets = 0;
+    for e in &trace.events {
+        if let Body::Packet(p) = &e.body {
+            packets += 1;
+            assert!(p.src.port() == port || p.dst.port() == port, "a packet of another conversation: {p:?}");
+            assert!(p.payload.as_ref().is_none_or(|pl| !pl.text.contains("secret")));
+        }
+    }
+    assert!(packets > 0, "the trace has its own packets");
+    drop(udp);
+}
+
+#[test]
+fn without_privileges_says_what_is_missing_and_exits_2() {
+    if !live_test_allowed("trace echo as nobody") {
+        return;
+    }
+    // The binary is copied where `nobody` can run it (a test's target dir may not be).
+    let dir = std::env::temp_dir().join(format!("socktrace-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let bin = dir.join("trace");
+    std::fs::copy(trace_bin(), &bin).expect("copy");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut cmd = Command::new(&bin);
+    cmd.arg("echo").arg("--live").env("NO_COLOR", "1").current_dir(&dir).uid(65534).gid(65534);
+    // SAFETY: setgroups is async-signal-safe; it runs in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setgroups(0, std::ptr::null()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("run as nobody");
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(err.contains("CAP_NET_RAW"), "names the missing capability: {err}");
+    assert!(err.contains("setcap") && err.contains("sudo"), "says how to grant it: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

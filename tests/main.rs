@@ -1,0 +1,7 @@
+//! socktrace's integration tests: one binary, one module per capability.
+
+mod support;
+
+mod live_echo;
+mod live_truth;
+mod show_errors;

@@ -1,0 +1,70 @@
+//! `trace show` on input that is not a readable trace: one line saying what and what to do,
+//! exit 2, no panic.
+
+use crate::support::{assert_one_line_error, scratch, trace};
+
+const HEADER: &str = r#"{"format":"socktrace/1.0","tool":"socktrace 0.1.0","clock":"CLOCK_MONOTONIC ns","command":"trace echo","source":"live","lenses":{"calls":{"status":"observed"},"packets":{"status":"observed"},"states":{"status":"observed"}}}"#;
+const EVENT: &str = r#"{"t":1000,"actor":{"role":"server","pid":1,"tid":1},"socket":"s1","origin":"observed","kind":"call_start","id":1,"call":"listen","fd":3,"args":{"backlog":128}}"#;
+
+fn write(name: &str, content: &str) -> String {
+    let path = scratch(&format!("show_errors_{name}")).join("trace.jsonl");
+    std::fs::write(&path, content).expect("write fixture");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn missing_file() {
+    assert_one_line_error(&trace(&["show", "/nonexistent/socktrace/trace.jsonl"]), "cannot open trace");
+}
+
+#[test]
+fn not_json() {
+    let path = write("not_json", "hello world\n");
+    assert_one_line_error(&trace(&["show", &path]), "is not a socktrace trace");
+}
+
+#[test]
+fn json_but_not_a_trace() {
+    let path = write("other_json", "{\"name\":\"x\"}\n");
+    assert_one_line_error(&trace(&["show", &path]), "is not a socktrace trace");
+}
+
+#[test]
+fn empty_file() {
+    let path = write("empty", "");
+    assert_one_line_error(&trace(&["show", &path]), "is empty");
+}
+
+#[test]
+fn unknown_major_version() {
+    let path = write("version", &format!("{}\n{EVENT}\n", HEADER.replace("socktrace/1.0", "socktrace/2.0")));
+    assert_one_line_error(&trace(&["show", &path]), "socktrace/2.0");
+}
+
+#[test]
+fn newer_minor_version_is_read() {
+    let path = write("minor", &format!("{}\n{EVENT}\n", HEADER.replace("socktrace/1.0", "socktrace/1.7")));
+    let out = trace(&["show", &path]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn truncated_mid_record() {
+    let cut = &EVENT[..EVENT.len() / 2];
+    let path = write("truncated", &format!("{HEADER}\n{EVENT}\n{cut}"));
+    assert_one_line_error(&trace(&["show", &path]), "truncated: line 3");
+}
+
+#[test]
+fn malformed_event() {
+    let path = write("malformed", &format!("{HEADER}\n{{\"t\":\"soon\"}}\n"));
+    assert_one_line_error(&trace(&["show", &path]), "line 2 is not a valid trace event");
+}
+
+#[test]
+fn interrupted_trace_without_end_line_is_shown() {
+    let path = write("interrupted", &format!("{HEADER}\n{EVENT}\n"));
+    let out = trace(&["show", &path]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("interrupted"));
+}

@@ -1,0 +1,102 @@
+//! Finding events in a trace by what they are, for assertions that read like the story.
+
+use socktrace::event::{Body, CallName, Event, Packet, SockId};
+use socktrace::tcp::state::State;
+use socktrace::wire::flags::TcpFlags;
+
+pub struct Story<'a> {
+    pub events: &'a [Event],
+}
+
+fn sock(s: &str) -> SockId {
+    SockId(s.to_string())
+}
+
+impl<'a> Story<'a> {
+    pub fn new(events: &'a [Event]) -> Story<'a> {
+        Story { events }
+    }
+
+    fn find(&self, what: &str, pred: impl Fn(&Event) -> bool) -> usize {
+        self.events.iter().position(pred).unwrap_or_else(|| panic!("not in the trace: {what}"))
+    }
+
+    fn find_after(&self, after: usize, what: &str, pred: impl Fn(&Event) -> bool) -> usize {
+        self.events[after + 1..].iter().position(pred).map(|i| i + after + 1).unwrap_or_else(|| panic!("not in the trace after event {after}: {what}"))
+    }
+
+    /// The sockets the `socket()` and `accept()` calls of one role created, in order.
+    pub fn created(&self, role: socktrace::event::Role, call: CallName) -> Vec<SockId> {
+        self.events
+            .iter()
+            .filter(|e| e.actor.role == role)
+            .filter_map(|e| match &e.body {
+                Body::CallEnd(end) if end.call == call => end.new_socket.clone(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn call_start(&self, call: CallName, socket: &str) -> usize {
+        self.find(&format!("{call}({socket}) start"), |e| matches!(&e.body, Body::CallStart(c) if c.call == call) && e.socket == Some(sock(socket)))
+    }
+
+    pub fn call_end(&self, call: CallName, socket: &str) -> usize {
+        self.find(&format!("{call}({socket}) end"), |e| matches!(&e.body, Body::CallEnd(c) if c.call == call) && e.socket == Some(sock(socket)))
+    }
+
+    pub fn end_of(&self, i: usize) -> &socktrace::event::CallEnd {
+        match &self.events[i].body {
+            Body::CallEnd(end) => end,
+            other => panic!("event {i} is not a call end: {other:?}"),
+        }
+    }
+
+    /// The accept that returned `socket`.
+    pub fn accept_returning(&self, socket: &SockId) -> usize {
+        self.find(&format!("accept returning {socket}"), |e| matches!(&e.body, Body::CallEnd(c) if c.call == CallName::Accept && c.new_socket.as_ref() == Some(socket)))
+    }
+
+    /// The first packet from `from` to `to` whose flags (without PSH) are exactly `flags`,
+    /// after event `after` (or from the start).
+    pub fn packet(&self, after: Option<usize>, from: &str, to: &str, flags: TcpFlags, what: &str) -> usize {
+        let pred = |e: &Event| match &e.body {
+            Body::Packet(p) => {
+                e.socket == Some(sock(from)) && p.to == Some(sock(to)) && p.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == flags)
+            }
+            _ => false,
+        };
+        match after {
+            Some(a) => self.find_after(a, what, pred),
+            None => self.find(what, pred),
+        }
+    }
+
+    /// The first data segment from `from` whose payload preview is `text`.
+    pub fn data(&self, from: &str, text: &str) -> usize {
+        self.find(&format!("data {text:?} from {from}"), |e| match &e.body {
+            Body::Packet(p) => e.socket == Some(sock(from)) && p.payload.as_ref().is_some_and(|pl| pl.text == text),
+            _ => false,
+        })
+    }
+
+    pub fn packet_at(&self, i: usize) -> &Packet {
+        match &self.events[i].body {
+            Body::Packet(p) => p,
+            other => panic!("event {i} is not a packet: {other:?}"),
+        }
+    }
+
+    /// The state change of `socket` into `to` (from anything).
+    pub fn state(&self, socket: &str, from: State, to: State) -> usize {
+        self.find(&format!("{socket}: {from} -> {to}"), |e| matches!(&e.body, Body::State(s) if s.from == from && s.to == to) && e.socket == Some(sock(socket)))
+    }
+
+    /// Asserts that the events happen in the order given, each with its name for the message.
+    pub fn in_order(&self, steps: &[(&str, usize)]) {
+        for pair in steps.windows(2) {
+            let ((a, ia), (b, ib)) = (pair[0], pair[1]);
+            assert!(ia < ib, "{a} (event {ia}, t={}) must come before {b} (event {ib}, t={})", self.events[ia].t, self.events[ib].t);
+        }
+    }
+}
