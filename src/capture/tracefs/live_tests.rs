@@ -138,11 +138,13 @@ fn echo_session_every_state_of_client_child_and_listener() {
     drop(listener);
     let t4 = now_ns();
 
-    let mut events = collect_until(&rx, |ev| {
-        has(ev, FinWait2, Closed, client_port) && has(ev, LastAck, Closed, port) && has(ev, Listen, Closed, port)
-    });
+    // Stop at once: stop's last drain must deliver everything written before it.
     let stats = tracer.stop();
-    events.extend(rx.try_iter().flatten());
+    let mut events = Vec::new();
+    for batch in rx.try_iter() {
+        assert!(batch.windows(2).all(|w| w[0].t <= w[1].t), "a batch is one CPU's events in time order");
+        events.extend(batch);
+    }
     eprintln!("{stats}");
     show(&events);
     assert!(!instance.exists(), "the instance is removed by stop");
@@ -233,6 +235,44 @@ fn reset_connect_to_a_port_nobody_listens_on() {
 }
 
 #[test]
+fn reset_closing_with_unread_data_aborts_from_a_socket() {
+    if !live_test_allowed("tracefs: abortive close") {
+        return;
+    }
+    let (tx, rx) = channel();
+    let bound = Bound::new();
+    let port = bound.port;
+    let tracer = StateTracer::start(&[port], tx).expect("start the tracer");
+    let listener = bound.listen();
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (child, _) = listener.accept().unwrap();
+    client.write_all(b"unread").unwrap();
+    // RFC 9293 §3.10.4 allows it and Linux does it: closing with unread data sends a RST.
+    let t0 = now_ns();
+    drop(child);
+    let t1 = now_ns();
+    let stats = tracer.stop();
+    let events: Vec<Event> = rx.try_iter().flatten().collect();
+    show(&events);
+    assert_eq!(stats.lost, 0);
+    let note = |sent: bool| {
+        events.iter().find(|e| match &e.body {
+            Body::Kernel(KernelNote::ResetSent { .. }) => sent,
+            Body::Kernel(KernelNote::ResetReceived { .. }) => !sent,
+            _ => false,
+        })
+    };
+    let (sent, received) = (note(true).expect("tcp_send_reset"), note(false).expect("tcp_receive_reset"));
+    let Body::Kernel(KernelNote::ResetSent { sk: Some(child_sk), .. }) = sent.body else { panic!("a RST from the child socket") };
+    assert_eq!(transitions(&events, child_sk).last(), Some(&(Established, Closed)));
+    assert!((t0..=t1).contains(&sent.t) && (t0..=t1).contains(&received.t));
+    eprintln!(
+        "abortive close, reset order on loopback: {}",
+        if received.t < sent.t { "receive logged before send" } else { "send logged before receive" }
+    );
+}
+
+#[test]
 fn set_ports_only_the_new_ports_are_traced() {
     if !live_test_allowed("tracefs: set_ports") {
         return;
@@ -287,8 +327,10 @@ fn stale_instance_of_a_dead_process_removed_at_start() {
     drop(tracer);
 }
 
-/// Loopback connections as fast as one client thread makes them, through the tracer.
-/// `SOCKTRACE_BENCH_CONNS` sets how many (default 20000). Run with
+/// Loopback connections as fast as the client threads make them, through the tracer:
+/// `SOCKTRACE_BENCH_CONNS` connections (default 20000) from `SOCKTRACE_BENCH_CLIENTS` threads
+/// (default 1). Prints events/s, reader CPU per event, losses, delivery latency and what the
+/// events were. Run with
 /// `cargo test --release --lib tracefs::live_tests::measure -- --ignored --nocapture`.
 #[test]
 #[ignore]
@@ -296,31 +338,61 @@ fn measure_reader_cost_and_loss() {
     if !live_test_allowed("tracefs: measurement") {
         return;
     }
-    let conns: usize = std::env::var("SOCKTRACE_BENCH_CONNS").ok().and_then(|n| n.parse().ok()).unwrap_or(20_000);
+    let env = |name, default| std::env::var(name).ok().and_then(|n| n.parse().ok()).unwrap_or(default);
+    let (conns, clients): (usize, usize) = (env("SOCKTRACE_BENCH_CONNS", 20_000), env("SOCKTRACE_BENCH_CLIENTS", 1));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let (tx, rx) = channel();
-    let counter = std::thread::spawn(move || rx.iter().map(|b: Vec<Event>| b.len()).sum::<usize>());
+    let (tx, rx) = channel::<Vec<Event>>();
+    // Tallies what arrives, and how long after the kernel stamped it.
+    let counter = std::thread::spawn(move || {
+        let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+        let mut latency_us: Vec<u64> = Vec::new();
+        for batch in rx.iter() {
+            let now = now_ns();
+            for e in &batch {
+                latency_us.push(now.saturating_sub(e.t) / 1000);
+                let kind = match &e.body {
+                    Body::State(s) => format!("{} -> {}", s.from, s.to),
+                    Body::Kernel(KernelNote::ResetSent { .. }) => "reset sent".into(),
+                    Body::Kernel(KernelNote::ResetReceived { .. }) => "reset received".into(),
+                    Body::Kernel(KernelNote::Retransmit { .. }) => "retransmit".into(),
+                    _ => "other".into(),
+                };
+                *kinds.entry(kind).or_default() += 1;
+            }
+        }
+        latency_us.sort_unstable();
+        (kinds, latency_us)
+    });
     let tracer = StateTracer::start(&[addr.port()], tx).expect("start the tracer");
     let server = std::thread::spawn(move || {
-        for _ in 0..conns {
+        for _ in 0..conns / clients * clients {
             drop(listener.accept().unwrap());
         }
     });
     let start = Instant::now();
-    for _ in 0..conns {
-        let mut c = TcpStream::connect(addr).unwrap();
-        // Wait for the server's FIN so that each connection runs its whole course.
-        assert_eq!(c.read(&mut [0; 1]).unwrap(), 0);
-    }
+    let client_threads: Vec<_> = (0..clients)
+        .map(|_| {
+            std::thread::spawn(move || {
+                for _ in 0..conns / clients {
+                    let mut c = TcpStream::connect(addr).unwrap();
+                    // Wait for the server's FIN so that each connection runs its whole course.
+                    assert_eq!(c.read(&mut [0; 1]).unwrap(), 0);
+                }
+            })
+        })
+        .collect();
+    client_threads.into_iter().for_each(|c| c.join().unwrap());
     server.join().unwrap();
     let elapsed = start.elapsed();
     let stats = tracer.stop();
-    let delivered = counter.join().unwrap();
+    let (kinds, latency_us) = counter.join().unwrap();
     let secs = elapsed.as_secs_f64();
+    let pct = |p: usize| latency_us.get(latency_us.len().saturating_sub(1) * p / 100).copied().unwrap_or(0);
     eprintln!(
-        "{conns} connections in {secs:.2} s ({:.0}/s): {} events ({:.0}/s, {:.1} per connection), \
-         reader CPU {:.2} µs/event, lost {}, skipped {}, malformed {}",
+        "{conns} connections from {clients} client thread(s) in {secs:.2} s ({:.0}/s): {} events ({:.0}/s, {:.2} per \
+         connection), reader CPU {:.2} µs/event, lost {}, skipped {}, malformed {}; delivery latency p50 {} µs, \
+         p99 {} µs, max {} µs",
         conns as f64 / secs,
         stats.events,
         stats.events as f64 / secs,
@@ -329,6 +401,10 @@ fn measure_reader_cost_and_loss() {
         stats.lost,
         stats.skipped,
         stats.malformed,
+        pct(50),
+        pct(99),
+        pct(100),
     );
-    assert_eq!(delivered as u64, stats.events);
+    eprintln!("{kinds:?}");
+    assert_eq!(latency_us.len() as u64, stats.events);
 }

@@ -28,6 +28,18 @@ const BUFFER_KB_PER_CPU: &str = "2048";
 /// Each batch holds one CPU's events in time order; batches of different CPUs interleave, so a
 /// consumer merges by `t`. Dropping the tracer (on an error or a panic) removes the instance
 /// just as [`StateTracer::stop`] does, without the account.
+///
+/// ```no_run
+/// # fn main() -> Result<(), socktrace::capture::tracefs::TracefsError> {
+/// use socktrace::capture::tracefs::StateTracer;
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let tracer = StateTracer::start(&[8080], tx)?;
+/// // ... the session runs; `rx` yields `Vec<Event>` batches within ~5 ms of each change.
+/// let stats = tracer.stop(); // every event recorded so far is in `rx` now
+/// let events: Vec<_> = rx.try_iter().flatten().collect();
+/// eprintln!("{} events, {stats}", events.len());
+/// # Ok(()) }
+/// ```
 pub struct StateTracer {
     instance: Instance,
     ports: Arc<PortSet>,
