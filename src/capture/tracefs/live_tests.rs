@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-use super::StateTracer;
+use std::os::unix::process::CommandExt;
+
+use super::{StateTracer, TracefsError};
 use crate::capture::clock::now_ns;
 use crate::capture::privilege::live_test_allowed;
 use crate::event::{Body, Event, KernelNote, StateChange};
@@ -305,6 +307,35 @@ fn drop_without_stop_removes_the_instance() {
     assert!(dir.is_dir());
     drop(tracer);
     assert!(!dir.exists());
+}
+
+#[test]
+fn unprivileged_start_says_run_with_sudo() {
+    if !live_test_allowed("tracefs: refused without privileges") {
+        return;
+    }
+    // Run `unprivileged_child` in this test binary as `nobody`.
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "capture::tracefs::live_tests::unprivileged_child", "--ignored", "--quiet"])
+        .env("SOCKTRACE_UNPRIVILEGED_CHILD", "1")
+        .uid(65534)
+        .gid(65534)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the unprivileged child failed: {status}");
+}
+
+/// Half of [`unprivileged_start_says_run_with_sudo`]: does nothing unless started by it.
+#[test]
+#[ignore]
+fn unprivileged_child() {
+    if std::env::var_os("SOCKTRACE_UNPRIVILEGED_CHILD").is_none() {
+        return;
+    }
+    let (tx, _rx) = channel();
+    let err = StateTracer::start(&[1], tx).err().expect("refused without privileges");
+    assert!(matches!(err, TracefsError::NotPermitted { .. }), "{err:?}");
+    assert!(err.to_string().starts_with("kernel TCP states need tracefs (root, or CAP_SYS_ADMIN/CAP_PERFMON): run with sudo"));
 }
 
 #[test]

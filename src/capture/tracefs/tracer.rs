@@ -18,8 +18,8 @@ use super::{cpus, mount};
 use crate::event::Event;
 
 /// Ring buffer per CPU. At 200k events/s (16k connections/s, ~10 state events each, 76 bytes
-/// a record) both CPUs together fill 15 MB/s; 2 MiB a CPU holds well over 100 ms of that,
-/// ten times the readers' cadence.
+/// a record) two CPUs fill 7.6 MB/s each; 2 MiB holds 250 ms of that, fifty times the
+/// readers' cadence, for a reader kept off its CPU by the load it traces.
 const BUFFER_KB_PER_CPU: &str = "2048";
 
 /// Traces the TCP state changes, resets and retransmissions of the sockets on a set of ports,
