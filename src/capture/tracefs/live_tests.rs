@@ -315,14 +315,15 @@ fn unprivileged_start_says_run_with_sudo() {
         return;
     }
     // Run `unprivileged_child` in this test binary as `nobody`.
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "capture::tracefs::live_tests::unprivileged_child", "--ignored", "--quiet"])
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "capture::tracefs::live_tests::unprivileged_child", "--ignored"])
         .env("SOCKTRACE_UNPRIVILEGED_CHILD", "1")
         .uid(65534)
         .gid(65534)
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success(), "the unprivileged child failed: {status}");
+    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("1 passed"), "the unprivileged child failed:\n{text}");
 }
 
 /// Half of [`unprivileged_start_says_run_with_sudo`]: does nothing unless started by it.
