@@ -1,0 +1,442 @@
+//! Live tests (root): real sockets on loopback, traced through a real instance.
+
+use std::io::{self, Read, Write};
+use std::mem;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use std::os::unix::process::CommandExt;
+
+use super::{StateTracer, TracefsError};
+use crate::capture::clock::now_ns;
+use crate::capture::privilege::live_test_allowed;
+use crate::event::{Body, Event, KernelNote, StateChange};
+use crate::tcp::state::State::{self, *};
+
+/// A TCP socket bound to 127.0.0.1:0 but not listening, so that the tracer can be told its
+/// port before `listen` moves it to LISTEN (std's `bind` does both at once).
+pub(super) struct Bound {
+    fd: OwnedFd,
+    pub port: u16,
+}
+
+impl Bound {
+    pub fn new() -> Bound {
+        // SAFETY: plain socket(2); the result is checked before use.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+        assert!(fd >= 0, "socket: {}", io::Error::last_os_error());
+        // SAFETY: `fd` is a fresh descriptor nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: sockaddr_in is plain data; all-zero is a valid value.
+        let mut addr: libc::sockaddr_in = unsafe { mem::zeroed() };
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        let mut len = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: `addr` is a live sockaddr_in and `len` its size, for bind and getsockname.
+        unsafe {
+            assert_eq!(libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len), 0, "bind");
+            assert_eq!(libc::getsockname(fd.as_raw_fd(), (&raw mut addr).cast(), &mut len), 0, "getsockname");
+        }
+        Bound { fd, port: u16::from_be(addr.sin_port) }
+    }
+
+    pub fn listen(self) -> TcpListener {
+        // SAFETY: listen(2) on a socket we own.
+        assert_eq!(unsafe { libc::listen(self.fd.as_raw_fd(), 128) }, 0, "listen");
+        // SAFETY: the descriptor is a listening TCP socket, and ownership moves to the listener.
+        unsafe { TcpListener::from_raw_fd(self.fd.into_raw_fd()) }
+    }
+}
+
+/// Receives batches until `done` holds for all events so far, or 2 s pass.
+fn collect_until(rx: &Receiver<Vec<Event>>, done: impl Fn(&[Event]) -> bool) -> Vec<Event> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut events = Vec::new();
+    while !done(&events) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(batch) => {
+                assert!(batch.windows(2).all(|w| w[0].t <= w[1].t), "a batch is one CPU's events in time order");
+                events.extend(batch);
+            }
+            Err(_) => break,
+        }
+    }
+    events
+}
+
+fn state(e: &Event) -> Option<&StateChange> {
+    match &e.body {
+        Body::State(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn has(events: &[Event], from: State, to: State, local_port: u16) -> bool {
+    events.iter().filter_map(state).any(|s| (s.from, s.to) == (from, to) && s.local.map(|a| a.port()) == Some(local_port))
+}
+
+/// Every state change of one socket (by kernel address), in time order.
+fn transitions(events: &[Event], sk: u64) -> Vec<(State, State)> {
+    let mut states: Vec<_> = events.iter().filter_map(|e| state(e).map(|s| (e.t, s))).filter(|(_, s)| s.sk == Some(sk)).collect();
+    states.sort_by_key(|(t, _)| *t);
+    states.into_iter().map(|(_, s)| (s.from, s.to)).collect()
+}
+
+fn show(events: &[Event]) {
+    let mut sorted = events.to_vec();
+    sorted.sort_by_key(|e| e.t);
+    let t0 = sorted.first().map_or(0, |e| e.t);
+    for e in &sorted {
+        let what = match &e.body {
+            Body::State(s) => format!("{:?} {} -> {} {:?} -> {:?}", s.sk.map(|sk| sk & 0xffff), s.from, s.to, s.local, s.remote),
+            other => format!("{other:?}"),
+        };
+        eprintln!("{:>9} ns  pid {:>7?}  {what}", e.t - t0, e.actor.pid);
+    }
+}
+
+#[test]
+fn echo_session_every_state_of_client_child_and_listener() {
+    if !live_test_allowed("tracefs: echo session states") {
+        return;
+    }
+    let (tx, rx) = channel();
+    let bound = Bound::new();
+    let port = bound.port;
+    let tracer = StateTracer::start(&[port], tx).expect("start the tracer");
+    let instance = tracer.instance_dir().to_path_buf();
+    assert!(instance.is_dir());
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other_port = other.local_addr().unwrap().port();
+
+    let t0 = now_ns();
+    let listener = bound.listen();
+    let t1 = now_ns();
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let t2 = now_ns();
+    let client_port = client.local_addr().unwrap().port();
+    let (mut child, _) = listener.accept().unwrap();
+    client.write_all(b"hi").unwrap();
+    let mut buf = [0; 2];
+    child.read_exact(&mut buf).unwrap();
+    child.write_all(&buf).unwrap();
+    client.read_exact(&mut buf).unwrap();
+    // The client closes first: FIN-WAIT-1, FIN-WAIT-2 for it; CLOSE-WAIT, LAST-ACK for the child.
+    client.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(child.read(&mut buf).unwrap(), 0);
+    drop(child);
+    assert_eq!(client.read(&mut buf).unwrap(), 0);
+    drop(client);
+    // A whole connection on another port must leave no trace.
+    let o = TcpStream::connect(other.local_addr().unwrap()).unwrap();
+    drop(other.accept().unwrap());
+    drop(o);
+    drop(other);
+    let t3 = now_ns();
+    drop(listener);
+    let t4 = now_ns();
+
+    // Stop at once: stop's last drain must deliver everything written before it.
+    let stats = tracer.stop();
+    let mut events = Vec::new();
+    for batch in rx.try_iter() {
+        assert!(batch.windows(2).all(|w| w[0].t <= w[1].t), "a batch is one CPU's events in time order");
+        events.extend(batch);
+    }
+    eprintln!("{stats}");
+    show(&events);
+    assert!(!instance.exists(), "the instance is removed by stop");
+    assert_eq!((stats.lost, stats.malformed), (0, 0));
+    assert!(stats.problems.is_empty(), "{stats}");
+    assert_eq!(stats.events as usize, events.len());
+
+    // One socket each: the listener, the client, the child the third ACK creates.
+    let sk_of = |from, to, local: u16| {
+        events.iter().filter_map(state).find(|s| (s.from, s.to) == (from, to) && s.local.map(|a| a.port()) == Some(local))
+    };
+    let listen = sk_of(Closed, Listen, port).expect("listener CLOSED -> LISTEN");
+    let syn_sent = events.iter().filter_map(state).find(|s| (s.from, s.to) == (Closed, SynSent)).expect("CLOSED -> SYN-SENT");
+    let child = sk_of(Listen, SynReceived, port).expect("child LISTEN -> SYN-RECEIVED");
+    let (sk_l, sk_c, sk_s) = (listen.sk.unwrap(), syn_sent.sk.unwrap(), child.sk.unwrap());
+    assert_eq!(transitions(&events, sk_l), [(Closed, Listen), (Listen, Closed)]);
+    assert_eq!(
+        transitions(&events, sk_c),
+        [(Closed, SynSent), (SynSent, Established), (Established, FinWait1), (FinWait1, FinWait2), (FinWait2, Closed)]
+    );
+    assert_eq!(
+        transitions(&events, sk_s),
+        [(Listen, SynReceived), (SynReceived, Established), (Established, CloseWait), (CloseWait, LastAck), (LastAck, Closed)]
+    );
+    assert_eq!(events.len(), 12, "nothing but these three sockets' states");
+
+    // Ports on each transition: SYN-SENT is logged before the kernel picks the client's port.
+    let port_of = |a: Option<SocketAddr>| a.map(|a| a.port());
+    assert!(matches!(port_of(syn_sent.local), Some(0) | Some(_)) && port_of(syn_sent.remote) == Some(port));
+    assert_eq!((port_of(child.local), port_of(child.remote)), (Some(port), Some(client_port)));
+    assert_eq!(port_of(listen.remote), Some(0));
+    for s in events.iter().filter_map(state).filter(|s| s.sk == Some(sk_c) && s.from != Closed) {
+        assert_eq!((port_of(s.local), port_of(s.remote)), (Some(client_port), Some(port)), "{s:?}");
+    }
+    assert!(events.iter().filter_map(state).all(|s| port_of(s.local) != Some(other_port) && port_of(s.remote) != Some(other_port)));
+
+    // The trace clock is CLOCK_MONOTONIC: each change lies between the readings around its call.
+    let at = |sk, from, to| events.iter().find(|e| state(e).is_some_and(|s| s.sk == Some(sk) && (s.from, s.to) == (from, to))).unwrap().t;
+    assert!((t0..=t1).contains(&at(sk_l, Closed, Listen)), "listen() between {t0} and {t1}");
+    assert!((t1..=t2).contains(&at(sk_c, Closed, SynSent)) && (t1..=t2).contains(&at(sk_c, SynSent, Established)));
+    assert!((t3..=t4).contains(&at(sk_l, Listen, Closed)), "close() between {t3} and {t4}");
+    // The "pid" is the kernel's task id of whoever held the CPU: here, this test's thread.
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() } as u32;
+    assert!(events.iter().filter(|e| state(e).is_some_and(|s| s.sk == Some(sk_l))).all(|e| e.actor.pid == Some(tid)));
+    // Causal order across the two ends of the handshake.
+    assert!(at(sk_c, Closed, SynSent) < at(sk_s, Listen, SynReceived));
+    assert!(at(sk_s, Listen, SynReceived) < at(sk_s, SynReceived, Established));
+    assert!(at(sk_c, Established, FinWait1) < at(sk_s, Established, CloseWait));
+}
+
+#[test]
+fn reset_connect_to_a_port_nobody_listens_on() {
+    if !live_test_allowed("tracefs: reset on a closed port") {
+        return;
+    }
+    let (tx, rx) = channel();
+    // Bound, never listening: the port stays ours, and a SYN to it is answered with a RST.
+    let closed = Bound::new();
+    let tracer = StateTracer::start(&[closed.port], tx).expect("start the tracer");
+    let t0 = now_ns();
+    let err = TcpStream::connect(("127.0.0.1", closed.port)).unwrap_err();
+    let t1 = now_ns();
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    let is_note = |e: &Event, sent: bool| match &e.body {
+        Body::Kernel(KernelNote::ResetSent { .. }) => sent,
+        Body::Kernel(KernelNote::ResetReceived { .. }) => !sent,
+        _ => false,
+    };
+    let mut events = collect_until(&rx, |ev| ev.iter().any(|e| is_note(e, true)) && ev.iter().any(|e| is_note(e, false)));
+    let stats = tracer.stop();
+    events.extend(rx.try_iter().flatten());
+    show(&events);
+    assert_eq!(stats.lost, 0);
+
+    let sent = events.iter().find(|e| is_note(e, true)).expect("tcp_send_reset");
+    let received = events.iter().find(|e| is_note(e, false)).expect("tcp_receive_reset");
+    let Body::Kernel(KernelNote::ResetSent { local, sk, .. }) = &sent.body else { unreachable!() };
+    assert_eq!((local.port(), *sk), (closed.port, None), "the RST comes from the closed port, from no socket");
+    let Body::Kernel(KernelNote::ResetReceived { remote, sk: client_sk, .. }) = &received.body else { unreachable!() };
+    assert_eq!(remote.port(), closed.port);
+    assert!((t0..=t1).contains(&sent.t) && (t0..=t1).contains(&received.t));
+    assert_eq!(transitions(&events, client_sk.expect("the client's socket")), [(Closed, SynSent), (SynSent, Closed)]);
+    eprintln!(
+        "reset order on loopback: {}",
+        if received.t < sent.t { "receive logged before send" } else { "send logged before receive" }
+    );
+}
+
+#[test]
+fn reset_closing_with_unread_data_aborts_from_a_socket() {
+    if !live_test_allowed("tracefs: abortive close") {
+        return;
+    }
+    let (tx, rx) = channel();
+    let bound = Bound::new();
+    let port = bound.port;
+    let tracer = StateTracer::start(&[port], tx).expect("start the tracer");
+    let listener = bound.listen();
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (child, _) = listener.accept().unwrap();
+    client.write_all(b"unread").unwrap();
+    // RFC 9293 §3.10.4 allows it and Linux does it: closing with unread data sends a RST.
+    let t0 = now_ns();
+    drop(child);
+    let t1 = now_ns();
+    let stats = tracer.stop();
+    let events: Vec<Event> = rx.try_iter().flatten().collect();
+    show(&events);
+    assert_eq!(stats.lost, 0);
+    let note = |sent: bool| {
+        events.iter().find(|e| match &e.body {
+            Body::Kernel(KernelNote::ResetSent { .. }) => sent,
+            Body::Kernel(KernelNote::ResetReceived { .. }) => !sent,
+            _ => false,
+        })
+    };
+    let (sent, received) = (note(true).expect("tcp_send_reset"), note(false).expect("tcp_receive_reset"));
+    let Body::Kernel(KernelNote::ResetSent { sk: Some(child_sk), .. }) = sent.body else { panic!("a RST from the child socket") };
+    assert_eq!(transitions(&events, child_sk).last(), Some(&(Established, Closed)));
+    assert!((t0..=t1).contains(&sent.t) && (t0..=t1).contains(&received.t));
+    eprintln!(
+        "abortive close, reset order on loopback: {}",
+        if received.t < sent.t { "receive logged before send" } else { "send logged before receive" }
+    );
+}
+
+#[test]
+fn set_ports_only_the_new_ports_are_traced() {
+    if !live_test_allowed("tracefs: set_ports") {
+        return;
+    }
+    let (tx, rx) = channel();
+    let tracer = StateTracer::start(&[], tx).expect("start the tracer");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let before = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let before_port = before.local_addr().unwrap().port();
+    tracer.set_ports(&[port]).unwrap();
+    let after = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let after_port = after.local_addr().unwrap().port();
+    let mut events = collect_until(&rx, |ev| has(ev, SynSent, Established, after_port));
+    let stats = tracer.stop();
+    events.extend(rx.try_iter().flatten());
+    assert!(has(&events, SynSent, Established, after_port));
+    assert!(!has(&events, SynSent, Established, before_port), "recorded before its port was added");
+    assert!(stats.problems.is_empty(), "{stats}");
+}
+
+#[test]
+fn drop_without_stop_removes_the_instance() {
+    if !live_test_allowed("tracefs: drop removes instance") {
+        return;
+    }
+    let (tx, _rx) = channel();
+    let tracer = StateTracer::start(&[1], tx).expect("start the tracer");
+    let dir = tracer.instance_dir().to_path_buf();
+    assert!(dir.is_dir());
+    drop(tracer);
+    assert!(!dir.exists());
+}
+
+#[test]
+fn unprivileged_start_says_run_with_sudo() {
+    if !live_test_allowed("tracefs: refused without privileges") {
+        return;
+    }
+    // Run `unprivileged_child` in this test binary as `nobody`.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "capture::tracefs::live_tests::unprivileged_child", "--ignored"])
+        .env("SOCKTRACE_UNPRIVILEGED_CHILD", "1")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("1 passed"), "the unprivileged child failed:\n{text}");
+}
+
+/// Half of [`unprivileged_start_says_run_with_sudo`]: does nothing unless started by it.
+#[test]
+#[ignore]
+fn unprivileged_child() {
+    if std::env::var_os("SOCKTRACE_UNPRIVILEGED_CHILD").is_none() {
+        return;
+    }
+    let (tx, _rx) = channel();
+    let err = StateTracer::start(&[1], tx).err().expect("refused without privileges");
+    assert!(matches!(err, TracefsError::NotPermitted { .. }), "{err:?}");
+    assert!(err.to_string().starts_with("kernel TCP states need tracefs (root, or CAP_SYS_ADMIN/CAP_PERFMON): run with sudo"));
+}
+
+#[test]
+fn stale_instance_of_a_dead_process_removed_at_start() {
+    if !live_test_allowed("tracefs: stale instance") {
+        return;
+    }
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let (tx, _rx) = channel();
+    let tracer = StateTracer::start(&[1], tx).expect("start the tracer");
+    let instances = tracer.instance_dir().parent().map(PathBuf::from).unwrap();
+    drop(tracer);
+    let stale = instances.join(format!("socktrace-{dead}-0"));
+    std::fs::create_dir(&stale).unwrap();
+    let (tx, _rx) = channel();
+    let tracer = StateTracer::start(&[1], tx).expect("start the tracer");
+    assert!(!stale.exists(), "{} left in place", stale.display());
+    drop(tracer);
+}
+
+/// Loopback connections as fast as the client threads make them, through the tracer:
+/// `SOCKTRACE_BENCH_CONNS` connections (default 20000) from `SOCKTRACE_BENCH_CLIENTS` threads
+/// (default 1). Prints events/s, reader CPU per event, losses, delivery latency and what the
+/// events were. Run with
+/// `cargo test --release --lib tracefs::live_tests::measure -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_reader_cost_and_loss() {
+    if !live_test_allowed("tracefs: measurement") {
+        return;
+    }
+    let env = |name, default| std::env::var(name).ok().and_then(|n| n.parse().ok()).unwrap_or(default);
+    let (conns, clients): (usize, usize) = (env("SOCKTRACE_BENCH_CONNS", 20_000), env("SOCKTRACE_BENCH_CLIENTS", 1));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = channel::<Vec<Event>>();
+    // Tallies what arrives, and how long after the kernel stamped it.
+    let counter = std::thread::spawn(move || {
+        let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+        let mut latency_us: Vec<u64> = Vec::new();
+        for batch in rx.iter() {
+            let now = now_ns();
+            for e in &batch {
+                latency_us.push(now.saturating_sub(e.t) / 1000);
+                let kind = match &e.body {
+                    Body::State(s) => format!("{} -> {}", s.from, s.to),
+                    Body::Kernel(KernelNote::ResetSent { .. }) => "reset sent".into(),
+                    Body::Kernel(KernelNote::ResetReceived { .. }) => "reset received".into(),
+                    Body::Kernel(KernelNote::Retransmit { .. }) => "retransmit".into(),
+                    _ => "other".into(),
+                };
+                *kinds.entry(kind).or_default() += 1;
+            }
+        }
+        latency_us.sort_unstable();
+        (kinds, latency_us)
+    });
+    let tracer = StateTracer::start(&[addr.port()], tx).expect("start the tracer");
+    let server = std::thread::spawn(move || {
+        for _ in 0..conns / clients * clients {
+            drop(listener.accept().unwrap());
+        }
+    });
+    let start = Instant::now();
+    let client_threads: Vec<_> = (0..clients)
+        .map(|_| {
+            std::thread::spawn(move || {
+                for _ in 0..conns / clients {
+                    let mut c = TcpStream::connect(addr).unwrap();
+                    // Wait for the server's FIN so that each connection runs its whole course.
+                    assert_eq!(c.read(&mut [0; 1]).unwrap(), 0);
+                }
+            })
+        })
+        .collect();
+    client_threads.into_iter().for_each(|c| c.join().unwrap());
+    server.join().unwrap();
+    let elapsed = start.elapsed();
+    let stats = tracer.stop();
+    let (kinds, latency_us) = counter.join().unwrap();
+    let secs = elapsed.as_secs_f64();
+    let pct = |p: usize| latency_us.get(latency_us.len().saturating_sub(1) * p / 100).copied().unwrap_or(0);
+    eprintln!(
+        "{conns} connections from {clients} client thread(s) in {secs:.2} s ({:.0}/s): {} events ({:.0}/s, {:.2} per \
+         connection), reader CPU {:.2} µs/event, lost {}, skipped {}, malformed {}; delivery latency p50 {} µs, \
+         p99 {} µs, max {} µs",
+        conns as f64 / secs,
+        stats.events,
+        stats.events as f64 / secs,
+        stats.events as f64 / conns as f64,
+        stats.reader_cpu_ns as f64 / 1e3 / stats.events.max(1) as f64,
+        stats.lost,
+        stats.skipped,
+        stats.malformed,
+        pct(50),
+        pct(99),
+        pct(100),
+    );
+    eprintln!("{kinds:?}");
+    assert_eq!(latency_us.len() as u64, stats.events);
+}

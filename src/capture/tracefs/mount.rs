@@ -1,0 +1,105 @@
+//! Finding tracefs, and mounting it where a fresh machine has not.
+
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::error::TracefsError;
+
+/// Where tracefs lives on current systems.
+pub const DEFAULT_MOUNT: &str = "/sys/kernel/tracing";
+
+/// The tracefs mount point, mounting tracefs on [`DEFAULT_MOUNT`] if it is mounted nowhere.
+pub fn tracefs_root() -> Result<PathBuf, TracefsError> {
+    let mounts = fs::read_to_string("/proc/self/mounts")
+        .map_err(|err| TracefsError::io("read the mount table", "/proc/self/mounts", err))?;
+    if let Some(root) = find_tracefs(&mounts) {
+        return Ok(root);
+    }
+    mount(Path::new(DEFAULT_MOUNT))?;
+    Ok(PathBuf::from(DEFAULT_MOUNT))
+}
+
+/// The first tracefs mount point in a mount table (`/proc/self/mounts` format).
+fn find_tracefs(mounts: &str) -> Option<PathBuf> {
+    mounts.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        let (_source, target, fstype) = (words.next()?, words.next()?, words.next()?);
+        (fstype == "tracefs").then(|| PathBuf::from(unescape(target)))
+    })
+}
+
+/// The mount table writes a space in a path as `\040` (and tab, newline, backslash likewise).
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes.get(i + 1..i + 4).and_then(|d| std::str::from_utf8(d).ok()).and_then(|d| u8::from_str_radix(d, 8).ok());
+        match (bytes[i], octal) {
+            (b'\\', Some(b)) => {
+                out.push(b);
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `mount -t tracefs nodev TARGET`.
+fn mount(target: &Path) -> Result<(), TracefsError> {
+    let not_mountable = |err| TracefsError::NotMountable { path: target.to_path_buf(), err };
+    let c = |s: &str| CString::new(s).map_err(|_| not_mountable(io::Error::from(io::ErrorKind::InvalidInput)));
+    let (source, fstype) = (c("nodev")?, c("tracefs")?);
+    let target_c = c(&target.to_string_lossy())?;
+    // SAFETY: all three pointers are valid NUL-terminated strings that outlive the call; a null
+    // `data` is allowed and means no mount options.
+    let rc = unsafe { libc::mount(source.as_ptr(), target_c.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => Err(TracefsError::NotPermitted { path: target.to_path_buf() }),
+        _ => Err(not_mountable(err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracefs_found_in_mount_table_with_escaped_spaces() {
+        let table = "sysfs /sys sysfs rw 0 0\nnodev /sys/kernel/tracing tracefs rw,relatime 0 0\n";
+        assert_eq!(find_tracefs(table), Some(PathBuf::from("/sys/kernel/tracing")));
+        assert_eq!(find_tracefs("x /mnt/my\\040trace tracefs rw 0 0"), Some(PathBuf::from("/mnt/my trace")));
+        assert_eq!(find_tracefs("debugfs /sys/kernel/debug debugfs rw 0 0\n"), None);
+    }
+
+    #[test]
+    fn fresh_mount_point_gets_a_working_tracefs() {
+        if !crate::capture::privilege::live_test_allowed("tracefs: mount on a fresh mount point") {
+            return;
+        }
+        // A second tracefs mount shows the same tracefs, as `mount -t tracefs` on a fresh
+        // machine would at /sys/kernel/tracing.
+        let dir = std::env::temp_dir().join(format!("socktrace-mount-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let mounted = mount(&dir);
+        let has_instances = dir.join("instances").is_dir();
+        let target = CString::new(dir.to_string_lossy().as_bytes()).unwrap();
+        if mounted.is_ok() {
+            // SAFETY: a valid NUL-terminated path; MNT_DETACH only unhooks the mount.
+            assert_eq!(unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) }, 0, "umount");
+        }
+        fs::remove_dir(&dir).unwrap();
+        mounted.unwrap();
+        assert!(has_instances);
+    }
+}

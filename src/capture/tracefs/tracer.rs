@@ -1,0 +1,207 @@
+//! [`StateTracer`]: the kernel-state lens from start to stop.
+
+use std::fs;
+use std::path::Path;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use super::decode::{event_dir, Decoder, TRACEPOINTS};
+use super::error::TracefsError;
+use super::format::Format;
+use super::instance::{read_whole, Instance};
+use super::page::PageLayout;
+use super::ports::{port_filter, PortSet};
+use super::reader::{self, ReaderStats, Shared, StopSignal};
+use super::stats::{lost_in_cpu_stats, TracerStats};
+use super::{cpus, mount};
+use crate::event::Event;
+
+/// Ring buffer per CPU. At 200k events/s (16k connections/s, ~10 state events each, 76 bytes
+/// a record) two CPUs fill 7.6 MB/s each; 2 MiB holds 250 ms of that, fifty times the
+/// readers' cadence, for a reader kept off its CPU by the load it traces.
+const BUFFER_KB_PER_CPU: &str = "2048";
+
+/// Traces the TCP state changes, resets and retransmissions of the sockets on a set of ports,
+/// in a private tracefs instance, and sends them as batches of [`Event`]s.
+///
+/// Each batch holds one CPU's events in time order; batches of different CPUs interleave, so a
+/// consumer merges by `t`. Dropping the tracer (on an error or a panic) removes the instance
+/// just as [`StateTracer::stop`] does, without the account.
+///
+/// ```no_run
+/// # fn main() -> Result<(), socktrace::capture::tracefs::TracefsError> {
+/// use socktrace::capture::tracefs::StateTracer;
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let tracer = StateTracer::start(&[8080], tx)?;
+/// // ... the session runs; `rx` yields `Vec<Event>` batches within ~5 ms of each change.
+/// let stats = tracer.stop(); // every event recorded so far is in `rx` now
+/// let events: Vec<_> = rx.try_iter().flatten().collect();
+/// eprintln!("{} events, {stats}", events.len());
+/// # Ok(()) }
+/// ```
+pub struct StateTracer {
+    instance: Instance,
+    ports: Arc<PortSet>,
+    stop: Arc<StopSignal>,
+    readers: Vec<JoinHandle<ReaderStats>>,
+    cpus: Vec<u32>,
+    stopped: bool,
+}
+
+impl StateTracer {
+    /// Starts tracing the TCP sockets with one of `ports` at either end; events go to `sink`.
+    pub fn start(ports: &[u16], sink: Sender<Vec<Event>>) -> Result<StateTracer, TracefsError> {
+        let root = mount::tracefs_root()?;
+        let layout = page_layout(&root)?;
+        let mut tracer = StateTracer {
+            instance: Instance::create(&root)?,
+            ports: Arc::new(PortSet::new(ports)),
+            stop: Arc::new(StopSignal::new()?),
+            readers: Vec::new(),
+            cpus: cpus::online()?,
+            stopped: false,
+        };
+        // From here on an early return drops `tracer`, which stops and removes what exists.
+        let i = &tracer.instance;
+        i.write("trace_clock", "mono", "put the instance on the mono (CLOCK_MONOTONIC) trace clock")?;
+        i.write("buffer_size_kb", BUFFER_KB_PER_CPU, "size the instance's ring buffers")?;
+        // Without this, poll waits until a buffer is half full (the default of 50).
+        if i.path("buffer_percent").exists() {
+            i.write("buffer_percent", "0", "make readers wake on the first event")?;
+        }
+        let page_size = match i.read("buffer_subbuf_size_kb", "read the ring-buffer page size") {
+            Ok(kb) => kb.trim().parse::<usize>().map_or(page_size(), |kb| kb * 1024),
+            // Kernels before 6.8 have no such file: their pages are the memory page size.
+            Err(_) => page_size(),
+        };
+        let decoder = Arc::new(decoder(&tracer.instance)?);
+        tracer.write_filters(ports)?;
+        for tp in TRACEPOINTS {
+            tracer.instance.write(&format!("{}/enable", event_dir(tp)), "1", "enable a tracepoint")?;
+        }
+        let shared = Shared { layout, page_size, decoder, ports: tracer.ports.clone(), stop: tracer.stop.clone(), sink };
+        for cpu in tracer.cpus.clone() {
+            let pipe = tracer.instance.path(&format!("per_cpu/cpu{cpu}/trace_pipe_raw"));
+            tracer.readers.push(reader::spawn(cpu, &pipe, shared.clone())?);
+        }
+        Ok(tracer)
+    }
+
+    /// Traces the sockets on `ports` from now on, instead of the previous ones. Events of a
+    /// port taken out that are still in the buffers are left out too.
+    pub fn set_ports(&self, ports: &[u16]) -> Result<(), TracefsError> {
+        self.ports.replace(ports);
+        self.write_filters(ports)
+    }
+
+    /// The instance's directory (`.../instances/socktrace-PID-N`), gone after stop or drop.
+    pub fn instance_dir(&self) -> &Path {
+        self.instance.dir()
+    }
+
+    /// Stops tracing, delivers every event recorded so far, removes the instance and accounts
+    /// for what was delivered and lost.
+    pub fn stop(mut self) -> TracerStats {
+        self.shutdown()
+    }
+
+    fn write_filters(&self, ports: &[u16]) -> Result<(), TracefsError> {
+        for tp in TRACEPOINTS {
+            let filter = match tp {
+                "sock:inet_sock_set_state" => port_filter(ports, true),
+                // Its addresses are sockaddr arrays a filter cannot look into: PortSet does it.
+                "tcp:tcp_send_reset" => continue,
+                _ => port_filter(ports, false),
+            };
+            let path = self.instance.path(&format!("{}/filter", event_dir(tp)));
+            fs::write(&path, &filter).map_err(|err| match err.raw_os_error() {
+                Some(libc::EACCES | libc::EPERM) => TracefsError::NotPermitted { path: path.clone() },
+                _ => TracefsError::FilterRejected { path: path.clone(), filter, err },
+            })?;
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self) -> TracerStats {
+        let mut stats = TracerStats::default();
+        if self.stopped {
+            return stats;
+        }
+        self.stopped = true;
+        // No new events, then one last drain: nothing recorded before this point is lost.
+        for tp in TRACEPOINTS {
+            if let Err(err) = self.instance.write(&format!("{}/enable", event_dir(tp)), "0", "disable a tracepoint") {
+                stats.problems.push(err.to_string());
+            }
+        }
+        match self.stop.raise() {
+            Ok(()) => {
+                for reader in self.readers.drain(..) {
+                    match reader.join() {
+                        Ok(r) => {
+                            stats.events += r.events;
+                            stats.skipped += r.skipped;
+                            stats.malformed += r.malformed;
+                            stats.lost += r.missed;
+                            stats.reader_cpu_ns += r.cpu_ns;
+                            stats.problems.extend(r.error);
+                        }
+                        Err(_) => stats.problems.push("a tracefs reader thread panicked".to_string()),
+                    }
+                }
+            }
+            // The readers cannot be woken; they stay blocked, and so does the instance.
+            Err(err) => stats.problems.push(format!("could not wake the tracefs readers: {err}")),
+        }
+        // The kernel's own count covers what the pages report, and what no page did.
+        let mut counted = 0;
+        for cpu in &self.cpus {
+            match self.instance.read(&format!("per_cpu/cpu{cpu}/stats"), "read a CPU's ring-buffer stats") {
+                Ok(text) => counted += lost_in_cpu_stats(&text),
+                Err(err) => stats.problems.push(err.to_string()),
+            }
+        }
+        stats.lost = stats.lost.max(counted);
+        if let Err(err) = self.instance.remove() {
+            stats.problems.push(err.to_string());
+        }
+        stats
+    }
+}
+
+impl Drop for StateTracer {
+    fn drop(&mut self) {
+        for problem in self.shutdown().problems {
+            eprintln!("socktrace: {problem}");
+        }
+    }
+}
+
+/// The binary page layout, from `events/header_page`.
+fn page_layout(root: &Path) -> Result<PageLayout, TracefsError> {
+    let path = root.join("events/header_page");
+    let text = read_whole(&path).map_err(|err| TracefsError::io("read the ring-buffer page format", &path, err))?;
+    PageLayout::from_header_page(&text).map_err(|err| TracefsError::Format { name: "events/header_page", err })
+}
+
+/// The decoder for this kernel's record layouts, refusing a tracepoint that is absent.
+fn decoder(instance: &Instance) -> Result<Decoder, TracefsError> {
+    let [a, b, c, d] = TRACEPOINTS.map(|tp| read_format(instance, tp));
+    Decoder::new(&[a?, b?, c?, d?]).map_err(|(i, err)| TracefsError::Format { name: TRACEPOINTS[i], err })
+}
+
+fn read_format(instance: &Instance, tracepoint: &'static str) -> Result<Format, TracefsError> {
+    let path = instance.path(&format!("{}/format", event_dir(tracepoint)));
+    if !path.exists() {
+        return Err(TracefsError::TracepointMissing { name: tracepoint });
+    }
+    let text = read_whole(&path).map_err(|err| TracefsError::io("read a tracepoint format", &path, err))?;
+    Format::parse(&text).map_err(|err| TracefsError::Format { name: tracepoint, err })
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(n).unwrap_or(4096)
+}
