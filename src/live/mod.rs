@@ -1,6 +1,7 @@
 //! A live session: our echo programs run on a tokio runtime, the lenses on their own threads,
 //! and this thread merges everything into one timeline that is shown and saved as it grows.
 
+pub mod lenses;
 pub mod programs;
 pub mod session;
 

@@ -5,15 +5,16 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::lenses::{KernelLenses, Losses};
 use super::programs::{self, Mode, Plan, Program};
 use crate::capture::clock;
 use crate::echo::Recorder;
 use crate::event::{Event, Role};
 use crate::render::Renderer;
 use crate::timeline::{Sides, SocketResolver, Timeline};
-use crate::trace::{End, Header, LensStatus, Lenses, Source, TraceWriter};
+use crate::trace::{End, Header, Source, TraceWriter};
 
 /// How long an event waits in the timeline for late events of other lenses. Lenses deliver
 /// within a few milliseconds; the window is generous so that order is never guessed.
@@ -79,16 +80,11 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
         (_, None) => unreachable!("a server is bound in every mode but Connect"),
     };
 
-    let header = Header::new(
-        command,
-        Source::Live,
-        Lenses {
-            calls: LensStatus::Observed,
-            packets: LensStatus::Unavailable { reason: "packet lens not wired".into() },
-            states: LensStatus::Unavailable { reason: "state lens not wired".into() },
-        },
-    );
-    let unavailable: Vec<String> = Vec::new();
+    // The lenses start after bind and before listen: the port is known, and nothing of the
+    // connection's life has happened yet.
+    let lenses = KernelLenses::start(&[server_addr.port()], &tx);
+    let header = Header::new(command, Source::Live, lenses.status.clone());
+    let unavailable = lenses.unavailable.clone();
 
     let mut sink = Sink::open(output, &header)?;
 
@@ -132,6 +128,9 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
 
     let mut released = Vec::new();
     let mut result: Option<(io::Result<()>, bool)> = None;
+    let mut lenses = Some(lenses);
+    let mut losses = None;
+    let mut finished_at = None;
     loop {
         match rx.recv_timeout(Duration::from_millis(5)) {
             Ok(batch) => timeline.push(batch),
@@ -143,6 +142,14 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
         }
         if let Some(handle) = programs.take_if(|h| h.is_finished()) {
             result = Some(rt.block_on(handle).unwrap_or_else(|join| (Err(io::Error::other(join)), false)));
+            finished_at = Some(Instant::now());
+        }
+        if finished_at.is_some_and(|at| at.elapsed() >= SETTLE) {
+            if let Some(lenses) = lenses.take() {
+                // Stopping drains each lens into the channel and drops its sender; the loop
+                // ends once the channel is empty and every sender is gone.
+                losses = Some(lenses.stop());
+            }
         }
         let watermark = clock::now_ns().saturating_sub(WINDOW_NS);
         released.clear();
@@ -153,7 +160,8 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     timeline.drain(&mut released);
     sink.emit(&released, u64::MAX)?;
     let (program_result, interrupted) = result.unwrap_or((Ok(()), true));
-    let end = sink.finish(0, 0)?;
+    let losses = losses.unwrap_or(Losses { packets_dropped: 0, states_lost: 0 });
+    let end = sink.finish(losses.packets_dropped, losses.states_lost)?;
     Ok(Report { end, unavailable, program_error: program_result.err().map(|e| e.to_string()), interrupted })
 }
 

@@ -95,7 +95,7 @@ fn show(events: &[Event]) {
             Body::State(s) => format!("{:?} {} -> {} {:?} -> {:?}", s.sk.map(|sk| sk & 0xffff), s.from, s.to, s.local, s.remote),
             other => format!("{other:?}"),
         };
-        eprintln!("{:>9} ns  pid {:>7?}  {what}", e.t - t0, e.actor.pid);
+        eprintln!("{:>9} ns  pid {:>7?}  {what}", e.t - t0, e.actor.tid);
     }
 }
 
@@ -188,10 +188,10 @@ fn echo_session_every_state_of_client_child_and_listener() {
     assert!((t0..=t1).contains(&at(sk_l, Closed, Listen)), "listen() between {t0} and {t1}");
     assert!((t1..=t2).contains(&at(sk_c, Closed, SynSent)) && (t1..=t2).contains(&at(sk_c, SynSent, Established)));
     assert!((t3..=t4).contains(&at(sk_l, Listen, Closed)), "close() between {t3} and {t4}");
-    // The "pid" is the kernel's task id of whoever held the CPU: here, this test's thread.
+    // The task id is the kernel's task id of whoever held the CPU: here, this test's thread.
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { libc::gettid() } as u32;
-    assert!(events.iter().filter(|e| state(e).is_some_and(|s| s.sk == Some(sk_l))).all(|e| e.actor.pid == Some(tid)));
+    assert!(events.iter().filter(|e| state(e).is_some_and(|s| s.sk == Some(sk_l))).all(|e| e.actor.tid == Some(tid)));
     // Causal order across the two ends of the handshake.
     assert!(at(sk_c, Closed, SynSent) < at(sk_s, Listen, SynReceived));
     assert!(at(sk_s, Listen, SynReceived) < at(sk_s, SynReceived, Established));
