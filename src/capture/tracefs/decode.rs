@@ -268,7 +268,7 @@ mod tests {
     fn set_state_record_state_change_with_linux_states_mapped() {
         let Decoded::Event { event, ports } = decoder().decode(77, &set_state(7, 2, 6)) else { panic!() };
         assert_eq!(ports, (0, 8080));
-        assert_eq!((event.t, event.actor.pid, event.origin), (77, Some(4242), Origin::Observed));
+        assert_eq!((event.t, event.actor.tid, event.origin), (77, Some(4242), Origin::Observed));
         assert_eq!(
             event.body,
             Body::State(StateChange {
