@@ -22,6 +22,8 @@
 
 pub mod capture;
 pub mod event;
+pub mod sequence;
+pub mod sim;
 pub mod tcp;
 pub mod trace;
 pub mod wire;
