@@ -11,8 +11,16 @@
 //! - `world.rs`: the kernel's sockets, the clock and the loop that drives the programs;
 //! - `net.rs`: the link: delay, losses, relative sequence numbers.
 //!
-//! What the model leaves out is listed in the crate's lessons; in short: one connection per
-//! scenario, no congestion control, no delayed ACKs, no reassembly, no kernel notes.
+//! What the simulator simplifies, beyond the model's own list ([`crate::tcp::endpoint`]):
+//! - both programs share one loopback kernel; a packet takes 30 µs, a call that need not
+//!   wait 2 µs, everything else in the programs no time; the client starts 1 ms after the
+//!   server;
+//! - the states are the RFC's, as the model predicts them: the accepted socket passes
+//!   LISTEN → SYN-RECEIVED when the SYN arrives (Linux reports it at the third ACK), and
+//!   TIME-WAIT and its end are shown (Linux reports neither);
+//! - a lost packet is shown as sent, as a capture at the sender sees it, and never arrives;
+//! - no kernel notes (retransmissions and resets show as packets), no pids, no `sk`;
+//! - a datagram to a port nobody bound is dropped without the ICMP error.
 
 mod net;
 mod os;

@@ -1,17 +1,14 @@
 //! The scenarios `trace simulate` knows: one story each about how a socket lives and dies.
 
-use serde::Serialize;
-
 use super::net::Loss;
 use super::programs::Closing;
 use crate::wire::flags::TcpFlags;
 
 /// One scenario: its name on the command line and what it shows, in one line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Scenario {
     pub name: &'static str,
     pub about: &'static str,
-    #[serde(skip)]
     pub(super) stage: Stage,
 }
 

@@ -6,12 +6,21 @@
 //! makes is queued as an [`Output`], in the order it happened, for the caller to take with
 //! [`Endpoint::take_output`]: the simulator turns them into trace events, and a shadow of a
 //! live trace can feed observed segments in and compare [`Endpoint::state`] with the kernel's.
+//!
+//! What the model leaves out, on purpose (the lessons' connections are short and in order):
+//! - no reassembly: only a segment that starts at RCV.NXT is taken; any other draws an ACK,
+//!   and a reset that is not exactly at RCV.NXT is dropped;
+//! - no flow or congestion control: SEND transmits at once, in MSS-sized segments; RCV.WND
+//!   stays at its initial value; no Nagle, no delayed ACKs (Linux's quick-ack start);
+//! - no RTT samples: every retransmission timer starts at the initial RTO and doubles;
+//! - TS.Recent follows every segment (no PAWS), SACK is offered but no blocks are sent, and
+//!   there is no urgent data, keep-alive, FIN-WAIT-2 timeout or security check;
+//! - CLOSE never turns into a reset (Linux resets a connection closed with unread data).
 
 mod arrive;
 mod user;
 
 use std::collections::VecDeque;
-use std::fmt;
 
 use super::segment::{Control, Segment};
 use super::state::State;
@@ -110,16 +119,6 @@ pub enum Failure {
     Reset,
     /// Retransmissions ran out (RFC 9293 §3.8.3, threshold R2).
     TimedOut,
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Failure::Refused => "connection refused",
-            Failure::Reset => "connection reset",
-            Failure::TimedOut => "connection timed out",
-        })
-    }
 }
 
 /// A user call the current state does not allow (RFC 9293 §3.10's error responses).
@@ -240,10 +239,6 @@ impl Endpoint {
 
     pub fn tcb(&self) -> &Tcb {
         &self.tcb
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// Why the connection failed, once it has.

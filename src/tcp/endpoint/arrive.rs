@@ -1,6 +1,7 @@
 //! SEGMENT ARRIVES (RFC 9293 §3.10.7): one flat match over (state, control bit). Its arms
-//! follow the RFC's order of checks — reset, then sequence number, RST, SYN, ACK, and last the
-//! data and FIN — so the first arm that fits is the rule that applies.
+//! come in the RFC's order — CLOSED, LISTEN and SYN-SENT first (§3.10.7.1–3), then for the
+//! other states the checks of §3.10.7.4: sequence number, RST, SYN, ACK, and last the data
+//! and FIN — so the first arm that fits is the rule that applies.
 
 use super::{Endpoint, Failure, Timer, DEFAULT_MSS};
 use crate::tcp::segment::{reset_for, seq_le, seq_lt, Control, Segment};

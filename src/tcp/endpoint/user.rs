@@ -59,8 +59,10 @@ impl Endpoint {
         Ok(if self.fin_received { Received::End } else { Received::Nothing })
     }
 
-    /// CLOSE: "I have nothing more to send." ESTABLISHED sends FIN and moves to FIN-WAIT-1;
-    /// CLOSE-WAIT sends FIN and moves to LAST-ACK; before a connection exists, it just ends.
+    /// CLOSE: "I have nothing more to send" — the half-close that Berkeley's
+    /// `shutdown(SHUT_WR)` makes, and `close()` too before it frees the descriptor.
+    /// ESTABLISHED sends FIN and moves to FIN-WAIT-1; CLOSE-WAIT sends FIN and moves to
+    /// LAST-ACK; before a connection exists, it just ends. Receiving goes on.
     pub fn close(&mut self, now: u64) -> Result<(), CallError> {
         match self.state {
             State::Listen | State::SynSent => self.set_state(now, State::Closed),
