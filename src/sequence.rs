@@ -88,11 +88,30 @@ const CREATE_NOTE: &str = "socket() returns a descriptor for a fresh TCP socket:
 const FIVE_STEPS: &str = "Introduction to TCP/IP — Client-Server Protocol (the five steps on each side)";
 const CALL_SEQUENCE: &str = "Comer, ch. 28, the client-server model: Figure 3, the socket call sequence";
 
-/// Data both ways, each segment acknowledged.
-const DATA_BOTH_WAYS: [Evidence; 2] = [
-    Evidence::Packet { flags: ACK, from: Role::Client, data: true, timing: Timing::Any },
-    Evidence::Packet { flags: ACK, from: Role::Server, data: true, timing: Timing::Any },
-];
+const IN_CONNECT: Timing = Timing::During(CallName::Connect);
+const BEFORE_ACCEPT: Timing = Timing::Before(CallName::Accept);
+
+const fn call(call: CallName, socket: Part) -> Evidence {
+    Evidence::Call { call, socket }
+}
+
+const fn new_socket(call: CallName, socket: Part) -> Evidence {
+    Evidence::NewSocket { call, socket }
+}
+
+/// A packet without data.
+const fn packet(flags: TcpFlags, from: Role, timing: Timing) -> Evidence {
+    Evidence::Packet { flags, from, data: false, timing }
+}
+
+/// A data segment from `from`: an ACK with payload (PSH aside).
+const fn data(from: Role) -> Evidence {
+    Evidence::Packet { flags: ACK, from, data: true, timing: Timing::Any }
+}
+
+const fn state(socket: Part, to: State, timing: Timing) -> Evidence {
+    Evidence::State { socket, to, timing }
+}
 
 /// The server's passive open.
 pub static PASSIVE_OPEN: Sequence = Sequence {
@@ -106,7 +125,7 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
             number: Some(1),
             title: "Make a socket",
             note: CREATE_NOTE,
-            evidence: &[Evidence::NewSocket { call: CallName::Socket, socket: Part::Listening }],
+            evidence: &[new_socket(CallName::Socket, Part::Listening)],
         },
         Step {
             id: "bind",
@@ -114,7 +133,7 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
             title: "Claim the well-known port",
             note: "bind() gives the socket the port clients will ask for. The five steps count this as part of \
                    making the socket; the call sequence shows it as a call of its own.",
-            evidence: &[Evidence::Call { call: CallName::Bind, socket: Part::Listening }],
+            evidence: &[call(CallName::Bind, Part::Listening)],
         },
         Step {
             id: "listen",
@@ -123,8 +142,8 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
             note: "listen() makes the socket a listening one: it enters LISTEN, and from now on the kernel answers \
                    SYNs for its port. No packet is sent.",
             evidence: &[
-                Evidence::Call { call: CallName::Listen, socket: Part::Listening },
-                Evidence::State { socket: Part::Listening, to: State::Listen, timing: Timing::During(CallName::Listen) },
+                call(CallName::Listen, Part::Listening),
+                state(Part::Listening, State::Listen, Timing::During(CallName::Listen)),
             ],
         },
         Step {
@@ -135,11 +154,11 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
                    accept() then hands over a new socket for this one client; the listening socket stays in \
                    LISTEN for the next.",
             evidence: &[
-                Evidence::Packet { flags: SYN, from: Role::Client, data: false, timing: Timing::Before(CallName::Accept) },
-                Evidence::Packet { flags: SYN_ACK, from: Role::Server, data: false, timing: Timing::Before(CallName::Accept) },
-                Evidence::Packet { flags: ACK, from: Role::Client, data: false, timing: Timing::Before(CallName::Accept) },
-                Evidence::State { socket: Part::Accepted, to: State::Established, timing: Timing::Before(CallName::Accept) },
-                Evidence::NewSocket { call: CallName::Accept, socket: Part::Accepted },
+                packet(SYN, Role::Client, BEFORE_ACCEPT),
+                packet(SYN_ACK, Role::Server, BEFORE_ACCEPT),
+                packet(ACK, Role::Client, BEFORE_ACCEPT),
+                state(Part::Accepted, State::Established, BEFORE_ACCEPT),
+                new_socket(CallName::Accept, Part::Accepted),
             ],
         },
         Step {
@@ -148,10 +167,10 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
             title: "Exchange data",
             note: "recv() and send() on the accepted socket move bytes; every data segment is acknowledged.",
             evidence: &[
-                Evidence::Call { call: CallName::Recv, socket: Part::Accepted },
-                Evidence::Call { call: CallName::Send, socket: Part::Accepted },
-                DATA_BOTH_WAYS[0],
-                DATA_BOTH_WAYS[1],
+                call(CallName::Recv, Part::Accepted),
+                call(CallName::Send, Part::Accepted),
+                data(Role::Client),
+                data(Role::Server),
             ],
         },
         Step {
@@ -161,9 +180,9 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
             note: "close() on the accepted socket sends the server's FIN. The listening socket is closed on its own, \
                    when the server stops taking clients.",
             evidence: &[
-                Evidence::Call { call: CallName::Close, socket: Part::Accepted },
-                Evidence::Packet { flags: FIN_ACK, from: Role::Server, data: false, timing: Timing::Any },
-                Evidence::State { socket: Part::Accepted, to: State::Closed, timing: Timing::Any },
+                call(CallName::Close, Part::Accepted),
+                packet(FIN_ACK, Role::Server, Timing::Any),
+                state(Part::Accepted, State::Closed, Timing::Any),
             ],
         },
     ],
@@ -181,7 +200,7 @@ pub static ACTIVE_OPEN: Sequence = Sequence {
             number: Some(1),
             title: "Make a socket",
             note: CREATE_NOTE,
-            evidence: &[Evidence::NewSocket { call: CallName::Socket, socket: Part::Client }],
+            evidence: &[new_socket(CallName::Socket, Part::Client)],
         },
         Step {
             id: "address",
@@ -198,12 +217,12 @@ pub static ACTIVE_OPEN: Sequence = Sequence {
             note: "connect() sends the SYN and returns only once the SYN-ACK has come back and been acknowledged. \
                    A port nobody listens on answers with a reset, and connect() fails.",
             evidence: &[
-                Evidence::Call { call: CallName::Connect, socket: Part::Client },
-                Evidence::State { socket: Part::Client, to: State::SynSent, timing: Timing::During(CallName::Connect) },
-                Evidence::Packet { flags: SYN, from: Role::Client, data: false, timing: Timing::During(CallName::Connect) },
-                Evidence::Packet { flags: SYN_ACK, from: Role::Server, data: false, timing: Timing::During(CallName::Connect) },
-                Evidence::Packet { flags: ACK, from: Role::Client, data: false, timing: Timing::During(CallName::Connect) },
-                Evidence::State { socket: Part::Client, to: State::Established, timing: Timing::During(CallName::Connect) },
+                call(CallName::Connect, Part::Client),
+                state(Part::Client, State::SynSent, IN_CONNECT),
+                packet(SYN, Role::Client, IN_CONNECT),
+                packet(SYN_ACK, Role::Server, IN_CONNECT),
+                packet(ACK, Role::Client, IN_CONNECT),
+                state(Part::Client, State::Established, IN_CONNECT),
             ],
         },
         Step {
@@ -212,10 +231,10 @@ pub static ACTIVE_OPEN: Sequence = Sequence {
             title: "Exchange data",
             note: "send() and recv() on the connected socket move bytes; every data segment is acknowledged.",
             evidence: &[
-                Evidence::Call { call: CallName::Send, socket: Part::Client },
-                Evidence::Call { call: CallName::Recv, socket: Part::Client },
-                DATA_BOTH_WAYS[0],
-                DATA_BOTH_WAYS[1],
+                call(CallName::Send, Part::Client),
+                call(CallName::Recv, Part::Client),
+                data(Role::Client),
+                data(Role::Server),
             ],
         },
         Step {
@@ -224,9 +243,9 @@ pub static ACTIVE_OPEN: Sequence = Sequence {
             title: "Close the socket",
             note: "close() sends the client's FIN. Whichever side closes first waits in TIME-WAIT afterwards.",
             evidence: &[
-                Evidence::Call { call: CallName::Close, socket: Part::Client },
-                Evidence::Packet { flags: FIN_ACK, from: Role::Client, data: false, timing: Timing::Any },
-                Evidence::State { socket: Part::Client, to: State::Closed, timing: Timing::Any },
+                call(CallName::Close, Part::Client),
+                packet(FIN_ACK, Role::Client, Timing::Any),
+                state(Part::Client, State::Closed, Timing::Any),
             ],
         },
     ],

@@ -95,7 +95,8 @@ pub fn scenarios() -> &'static [Scenario] {
 /// Runs a scenario to its end — TIME-WAIT expiry included — and returns its events in time
 /// order, every one labelled as modelled.
 pub fn run(name: &str, options: &Options) -> Result<Vec<Event>, UnknownScenario> {
-    let scenario = SCENARIOS.iter().find(|s| s.name == name).ok_or_else(|| UnknownScenario { name: name.to_string() })?;
+    let scenario =
+        SCENARIOS.iter().find(|s| s.name == name).ok_or_else(|| UnknownScenario { name: name.to_string() })?;
     let lines = options.lines();
     let msl = u64::try_from(options.msl.as_nanos()).unwrap_or(u64::MAX);
     let losses = match scenario.stage {

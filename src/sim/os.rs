@@ -132,7 +132,8 @@ impl Os {
     }
 
     pub async fn listen(&self, fd: &Fd, backlog: i32) {
-        let started = self.start(CallName::Listen, Some(fd), CallArgs { backlog: Some(backlog), ..CallArgs::default() });
+        let started =
+            self.start(CallName::Listen, Some(fd), CallArgs { backlog: Some(backlog), ..CallArgs::default() });
         self.finish(started, |w| {
             let opened = w.with_tcp(fd.sock, |endpoint, now| endpoint.open_passive(now));
             Some((opened.map_or_else(|e| Return::error(call_errno(e)), |()| Return::ok(0)), ()))
@@ -147,7 +148,8 @@ impl Os {
             let sock = w.take_connection(fd.sock)?;
             let num = w.open_fd(self.role);
             let socket = w.socket(sock);
-            let ret = Return { new_socket: Some(sock), local: socket.local, peer: socket.remote, ..Return::ok(num.into()) };
+            let ret =
+                Return { new_socket: Some(sock), local: socket.local, peer: socket.remote, ..Return::ok(num.into()) };
             Some((ret, Fd { num, sock }))
         })
         .await
@@ -200,23 +202,22 @@ impl Os {
     /// Waits for data; an empty result is the end of the stream (the peer's FIN).
     pub async fn recv(&self, fd: &Fd) -> Result<Vec<u8>, Errno> {
         let started = self.start(CallName::Recv, Some(fd), CallArgs { len: Some(RECV_BUFFER), ..CallArgs::default() });
-        self.finish(started, |w| {
-            match w.with_tcp(fd.sock, |endpoint, _| endpoint.receive(RECV_BUFFER)) {
-                Ok(Received::Nothing) => None,
-                Ok(Received::End) => Some((Return::ok(0), Ok(Vec::new()))),
-                Ok(Received::Data(data)) => {
-                    let ret = Return { data: Some(Preview::of(&data)), ..Return::ok(data.len() as i64) };
-                    Some((ret, Ok(data)))
-                }
-                Err(failure) => Some((Return::error(failure_errno(failure)), Err(failure_errno(failure)))),
+        self.finish(started, |w| match w.with_tcp(fd.sock, |endpoint, _| endpoint.receive(RECV_BUFFER)) {
+            Ok(Received::Nothing) => None,
+            Ok(Received::End) => Some((Return::ok(0), Ok(Vec::new()))),
+            Ok(Received::Data(data)) => {
+                let ret = Return { data: Some(Preview::of(&data)), ..Return::ok(data.len() as i64) };
+                Some((ret, Ok(data)))
             }
+            Err(failure) => Some((Return::error(failure_errno(failure)), Err(failure_errno(failure)))),
         })
         .await
     }
 
     /// Sends one datagram, binding the socket to an ephemeral port first if it has none.
     pub async fn sendto(&self, fd: &Fd, data: &[u8], addr: SocketAddr) {
-        let args = CallArgs { addr: Some(addr), len: Some(data.len()), data: Some(Preview::of(data)), ..CallArgs::default() };
+        let args =
+            CallArgs { addr: Some(addr), len: Some(data.len()), data: Some(Preview::of(data)), ..CallArgs::default() };
         let started = self.start(CallName::Sendto, Some(fd), args);
         self.finish(started, |w| {
             let local = w.bind_ephemeral(fd.sock);
@@ -229,7 +230,8 @@ impl Os {
 
     /// Waits for one datagram; returns it and its sender.
     pub async fn recvfrom(&self, fd: &Fd) -> (Vec<u8>, SocketAddr) {
-        let started = self.start(CallName::Recvfrom, Some(fd), CallArgs { len: Some(RECV_BUFFER), ..CallArgs::default() });
+        let started =
+            self.start(CallName::Recvfrom, Some(fd), CallArgs { len: Some(RECV_BUFFER), ..CallArgs::default() });
         self.finish(started, |w| {
             let (from, data) = w.take_datagram(fd.sock)?;
             let ret = Return { peer: Some(from), data: Some(Preview::of(&data)), ..Return::ok(data.len() as i64) };
@@ -240,7 +242,8 @@ impl Os {
 
     /// `shutdown(SHUT_WR)`: no more data from this side; the FIN goes out, reading goes on.
     pub async fn shutdown_write(&self, fd: &Fd) {
-        let started = self.start(CallName::Shutdown, Some(fd), CallArgs { how: Some("SHUT_WR".into()), ..CallArgs::default() });
+        let started =
+            self.start(CallName::Shutdown, Some(fd), CallArgs { how: Some("SHUT_WR".into()), ..CallArgs::default() });
         self.finish(started, |w| {
             let closed = w.with_tcp(fd.sock, |endpoint, now| endpoint.close(now));
             Some((closed.map_or_else(|e| Return::error(call_errno(e)), |()| Return::ok(0)), ()))

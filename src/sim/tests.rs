@@ -84,7 +84,10 @@ fn echo__handshake_numbered_echoes_and_the_client_closes_first() {
         _ => None,
     });
     let syn = syn.expect("a SYN");
-    assert_eq!((syn.win, syn.options.mss, syn.options.wscale, syn.options.sack_ok), (65495, Some(65495), Some(7), true));
+    assert_eq!(
+        (syn.win, syn.options.mss, syn.options.wscale, syn.options.sack_ok),
+        (65495, Some(65495), Some(7), true)
+    );
     assert!(syn.options.ts.is_some());
 
     let echoes: Vec<String> = events
@@ -102,9 +105,13 @@ fn echo__handshake_numbered_echoes_and_the_client_closes_first() {
     assert_eq!(states(&events, "s2"), [SynReceived, Established, CloseWait, LastAck, Closed]);
     assert_eq!(states(&events, "s1"), [Listen, Closed]);
 
-    let third_ack = index(&events, |e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == "ACK")));
+    let third_ack = index(
+        &events,
+        |e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == "ACK")),
+    );
     assert!(index(&events, |e| ends(e, CallName::Connect)) > third_ack, "the handshake happens inside connect()");
-    let s2_established = index(&events, |e| socket_is(e, "s2") && matches!(&e.body, Body::State(s) if s.to == Established));
+    let s2_established =
+        index(&events, |e| socket_is(e, "s2") && matches!(&e.body, Body::State(s) if s.to == Established));
     assert!(index(&events, |e| ends(e, CallName::Accept)) > s2_established, "accept() returns after the handshake");
     assert_eq!(call_end(&events, CallName::Accept).new_socket.as_ref().map(|s| s.0.as_str()), Some("s2"));
 }
@@ -112,7 +119,9 @@ fn echo__handshake_numbered_echoes_and_the_client_closes_first() {
 #[test]
 fn echo__time_wait_lasts_2_msl() {
     let events = events("echo");
-    let time = |to: State| events.iter().find(|e| socket_is(e, "c1") && matches!(&e.body, Body::State(s) if s.to == to)).map(|e| e.t);
+    let time = |to: State| {
+        events.iter().find(|e| socket_is(e, "c1") && matches!(&e.body, Body::State(s) if s.to == to)).map(|e| e.t)
+    };
     let (entered, left) = (time(State::TimeWait).unwrap(), time(State::Closed).unwrap());
     assert_eq!(left - entered, 60 * SECOND);
     assert_eq!(events.last().map(|e| e.t), Some(left), "the trace ends when TIME-WAIT does");
@@ -143,7 +152,8 @@ fn server_closes_first__time_wait_lands_on_the_accepted_socket() {
 fn half_close__echoes_come_back_after_shutdown() {
     let events = events("half-close");
     let shutdown = index(&events, |e| matches!(&e.body, Body::CallStart(c) if c.call == CallName::Shutdown));
-    let first_echo = index(&events, |e| e.actor.role == Role::Server && matches!(&e.body, Body::Packet(p) if p.len > 0));
+    let first_echo =
+        index(&events, |e| e.actor.role == Role::Server && matches!(&e.body, Body::Packet(p) if p.len > 0));
     assert!(shutdown < first_echo, "the client's FIN goes out before any echo");
     let received: Vec<i64> = events
         .iter()
@@ -246,9 +256,15 @@ fn every_scenario__modelled_in_time_order_with_every_call_ended_and_socket_close
         }
         ended.sort_unstable();
         assert_eq!(started, ended, "{name}: a call without its end");
-        let count = |call: CallName| events.iter().filter(|e| matches!(&e.body, Body::CallEnd(c) if c.call == call)).count();
-        assert_eq!(count(CallName::Socket) + count(CallName::Accept), count(CallName::Close), "{name}: an fd left open");
-        let ids: std::collections::BTreeSet<&str> = events.iter().filter_map(|e| e.socket.as_ref().map(|s| s.0.as_str())).collect();
+        let count =
+            |call: CallName| events.iter().filter(|e| matches!(&e.body, Body::CallEnd(c) if c.call == call)).count();
+        assert_eq!(
+            count(CallName::Socket) + count(CallName::Accept),
+            count(CallName::Close),
+            "{name}: an fd left open"
+        );
+        let ids: std::collections::BTreeSet<&str> =
+            events.iter().filter_map(|e| e.socket.as_ref().map(|s| s.0.as_str())).collect();
         for id in ids {
             let states = states(&events, id);
             assert!(states.is_empty() || states.last() == Some(&State::Closed), "{name}: {id} ends in {states:?}");
@@ -336,7 +352,9 @@ fn shows(events: &[Event], evidence: &Evidence) -> bool {
             c.call == call && socket_is(e, id(socket)) && c.args.addr == call_end(events, CallName::Bind).local
         }
         (Evidence::Packet { flags, from, data, .. }, Body::Packet(p)) => {
-            e.actor.role == from && p.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == flags) && (p.len > 0) == data
+            e.actor.role == from
+                && p.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == flags)
+                && (p.len > 0) == data
         }
         (Evidence::State { socket, to, .. }, Body::State(s)) => s.to == to && socket_is(e, id(socket)),
         _ => false,

@@ -99,7 +99,7 @@ impl World {
             events: Vec::new(),
             progress: 0,
             wakeups: BTreeSet::new(),
-            next_call: 1,
+            next_call: 0,
             programs: 0,
             at_meeting: 0,
         }
@@ -116,7 +116,7 @@ impl World {
 
     pub fn next_call_id(&mut self) -> u64 {
         self.next_call += 1;
-        self.next_call - 1
+        self.next_call
     }
 
     pub fn socket(&self, idx: usize) -> &Socket {
@@ -128,7 +128,13 @@ impl World {
     }
 
     /// A new socket, named after its owner: `c1`, `c2`… for the client, `s1`, `s2`… for the server.
-    pub fn add_socket(&mut self, owner: Role, kind: Kind, local: Option<SocketAddr>, remote: Option<SocketAddr>) -> usize {
+    pub fn add_socket(
+        &mut self,
+        owner: Role,
+        kind: Kind,
+        local: Option<SocketAddr>,
+        remote: Option<SocketAddr>,
+    ) -> usize {
         let process = self.processes.entry(owner).or_default();
         process.sockets += 1;
         let prefix = match owner {
@@ -181,7 +187,12 @@ impl World {
 
     /// As [`World::with_tcp`]; segments go to `reply_to` when the socket has no peer (a
     /// listening socket answering a stray segment).
-    fn with_tcp_replying<T>(&mut self, idx: usize, reply_to: Option<SocketAddr>, act: impl FnOnce(&mut Endpoint, u64) -> T) -> T {
+    fn with_tcp_replying<T>(
+        &mut self,
+        idx: usize,
+        reply_to: Option<SocketAddr>,
+        act: impl FnOnce(&mut Endpoint, u64) -> T,
+    ) -> T {
         let now = self.now;
         let socket = &mut self.sockets[idx];
         let Kind::Tcp { endpoint, .. } = &mut socket.kind else {

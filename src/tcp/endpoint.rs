@@ -206,7 +206,13 @@ impl Endpoint {
     /// An endpoint in CLOSED: no connection yet.
     pub fn new(config: Config) -> Endpoint {
         Endpoint {
-            tcb: Tcb { iss: config.iss, snd_una: config.iss, snd_nxt: config.iss, rcv_wnd: config.rcv_wnd, ..Tcb::default() },
+            tcb: Tcb {
+                iss: config.iss,
+                snd_una: config.iss,
+                snd_nxt: config.iss,
+                rcv_wnd: config.rcv_wnd,
+                ..Tcb::default()
+            },
             config,
             state: State::Closed,
             passive: false,

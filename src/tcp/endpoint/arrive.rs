@@ -65,9 +65,7 @@ impl Endpoint {
             // RFC 9293 §3.5 Figure 7: in a simultaneous open, the peer's SYN,ACK repeats a SYN
             // already taken, so the sequence check below would drop it; its ACK of our SYN
             // moves SYN-RECEIVED to ESTABLISHED, as the figure shows and Linux does.
-            (SynReceived, Syn)
-                if !self.passive && seg.seq == self.tcb.irs && seg.ack == Some(self.tcb.snd_nxt) =>
-            {
+            (SynReceived, Syn) if !self.passive && seg.seq == self.tcb.irs && seg.ack == Some(self.tcb.snd_nxt) => {
                 self.take_ack(now, seg);
                 self.set_state(now, Established);
             }
