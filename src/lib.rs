@@ -5,18 +5,22 @@
 //!
 //! ```text
 //! capture (calls | packets | kernel states)  ->  events  ->  timeline  ->  trace file
-//!                                                             |
-//!                                  render (terminal ladder, JSON Lines)
+//!                                   sim (the RFC 9293 model)  ->  events        |
+//!                                          render (terminal ladder, JSON Lines) <-
 //! ```
 //!
 //! - [`capture`]: the only code that touches the running system (AF_PACKET, tracefs, clocks).
-
+//! - [`echo`]: the instrumented echo server and client that record their own calls.
+//! - [`live`]: runs a live session: programs, lenses and the timeline together.
 //! - [`wire`]: bytes on the wire to decoded packets.
 //! - [`event`]: the one event type every lens produces.
 //! - [`timeline`]: merges the lenses in time order and names each packet's and state's socket.
-//! - [`trace`]: the trace file format: write as events happen, read back with clear errors.
-//! - [`tcp`]: TCP as RFC 9293 describes it.
+//! - [`trace`]: the trace file format: written as events happen, read back with clear errors.
+//! - [`tcp`]: TCP as RFC 9293 describes it: states, segments, and a sans-I/O endpoint.
+//! - [`sim`]: two modelled hosts and their sockets API, producing traces without privileges.
+//! - [`sequence`]: the documented passive-open and active-open sequences, as data.
 //! - [`render`]: how a trace is shown.
+//! - [`cli`]: the `trace` command line.
 //!
 //! Everything after `capture` is synchronous, pure and deterministic, and is tested on fixtures.
 
@@ -26,6 +30,8 @@ pub mod echo;
 pub mod event;
 pub mod live;
 pub mod render;
+pub mod sequence;
+pub mod sim;
 pub mod tcp;
 pub mod timeline;
 pub mod trace;

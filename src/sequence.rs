@@ -1,0 +1,296 @@
+//! The documented sequences a trace is held against: the server's passive open and the
+//! client's active open, five steps on each side, as the course texts teach them. Each step
+//! says, as data, what counts as evidence in a trace, so that `trace check` and the lessons'
+//! replay widget read one definition (the book embeds it as JSON).
+//!
+//! Sources: the five steps on each side come from "Introduction to TCP/IP — Client-Server
+//! Protocol"; the `bind` call between creating and listening comes from the socket call
+//! sequence in the précis of Comer's chapter 28 (its Figure 3). Titles and notes are ours.
+
+use serde::Serialize;
+
+use crate::event::{CallName, Role};
+use crate::tcp::state::State;
+use crate::wire::flags::TcpFlags;
+
+/// One side's documented sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Sequence {
+    pub id: &'static str,
+    pub role: Role,
+    pub title: &'static str,
+    pub sources: &'static [&'static str],
+    pub steps: &'static [Step],
+}
+
+/// One step: what the program does, and what a trace shows when it did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Unique within its sequence.
+    pub id: &'static str,
+    /// The step's number among the five; `None` for `bind`, which the five steps fold into
+    /// creating the socket but the call sequence lists on its own.
+    pub number: Option<u8>,
+    pub title: &'static str,
+    /// What the step means for the socket, for the learner.
+    pub note: &'static str,
+    /// Everything listed must be found in the trace.
+    pub evidence: &'static [Evidence],
+}
+
+/// A socket's part in the story.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// The server's first socket, which listens for clients.
+    Listening,
+    /// The socket `accept` returns for one client.
+    Accepted,
+    /// The client's socket.
+    Client,
+}
+
+/// When a packet or state must appear.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timing {
+    /// Anywhere after the previous step.
+    Any,
+    /// While the call is in progress: between its start and its end.
+    During(CallName),
+    /// Before the call returns (it may start later, once the kernel has done the work).
+    Before(CallName),
+}
+
+/// Something a trace shows when a step happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "lens", rename_all = "snake_case")]
+pub enum Evidence {
+    /// The program calls `call` on the socket.
+    Call { call: CallName, socket: Part },
+    /// `call` returns a new socket, which plays `socket`.
+    NewSocket { call: CallName, socket: Part },
+    /// `call` on `socket` is given the listening socket's address: the server's address and port.
+    ServerAddress { call: CallName, socket: Part },
+    /// A packet from `from` with these flags (PSH aside); `data`: whether it carries payload.
+    Packet { flags: TcpFlags, from: Role, data: bool, timing: Timing },
+    /// The socket enters state `to`.
+    State { socket: Part, to: State, timing: Timing },
+}
+
+const SYN: TcpFlags = TcpFlags::SYN;
+const SYN_ACK: TcpFlags = TcpFlags(TcpFlags::SYN.0 | TcpFlags::ACK.0);
+const ACK: TcpFlags = TcpFlags::ACK;
+const FIN_ACK: TcpFlags = TcpFlags(TcpFlags::FIN.0 | TcpFlags::ACK.0);
+
+const CREATE_NOTE: &str = "socket() returns a descriptor for a fresh TCP socket: no address yet, state CLOSED.";
+
+const FIVE_STEPS: &str = "Introduction to TCP/IP — Client-Server Protocol (the five steps on each side)";
+const CALL_SEQUENCE: &str = "Comer, ch. 28, the client-server model: Figure 3, the socket call sequence";
+
+const IN_CONNECT: Timing = Timing::During(CallName::Connect);
+const BEFORE_ACCEPT: Timing = Timing::Before(CallName::Accept);
+
+const fn call(call: CallName, socket: Part) -> Evidence {
+    Evidence::Call { call, socket }
+}
+
+const fn new_socket(call: CallName, socket: Part) -> Evidence {
+    Evidence::NewSocket { call, socket }
+}
+
+/// A packet without data.
+const fn packet(flags: TcpFlags, from: Role, timing: Timing) -> Evidence {
+    Evidence::Packet { flags, from, data: false, timing }
+}
+
+/// A data segment from `from`: an ACK with payload (PSH aside).
+const fn data(from: Role) -> Evidence {
+    Evidence::Packet { flags: ACK, from, data: true, timing: Timing::Any }
+}
+
+const fn state(socket: Part, to: State, timing: Timing) -> Evidence {
+    Evidence::State { socket, to, timing }
+}
+
+/// The server's passive open.
+pub static PASSIVE_OPEN: Sequence = Sequence {
+    id: "passive-open",
+    role: Role::Server,
+    title: "The server's passive open",
+    sources: &[FIVE_STEPS, CALL_SEQUENCE],
+    steps: &[
+        Step {
+            id: "create",
+            number: Some(1),
+            title: "Make a socket",
+            note: CREATE_NOTE,
+            evidence: &[new_socket(CallName::Socket, Part::Listening)],
+        },
+        Step {
+            id: "bind",
+            number: None,
+            title: "Claim the well-known port",
+            note: "bind() gives the socket the port clients will ask for. The five steps count this as part of \
+                   making the socket; the call sequence shows it as a call of its own.",
+            evidence: &[call(CallName::Bind, Part::Listening)],
+        },
+        Step {
+            id: "listen",
+            number: Some(2),
+            title: "Wait for clients (passive open)",
+            note: "listen() makes the socket a listening one: it enters LISTEN, and from now on the kernel answers \
+                   SYNs for its port. No packet is sent.",
+            evidence: &[
+                call(CallName::Listen, Part::Listening),
+                state(Part::Listening, State::Listen, Timing::During(CallName::Listen)),
+            ],
+        },
+        Step {
+            id: "accept",
+            number: Some(3),
+            title: "Take a connection: accept() returns a new socket",
+            note: "The kernel does the handshake — SYN, SYN-ACK, ACK — whether or not accept() is waiting yet. \
+                   accept() then hands over a new socket for this one client; the listening socket stays in \
+                   LISTEN for the next.",
+            evidence: &[
+                packet(SYN, Role::Client, BEFORE_ACCEPT),
+                packet(SYN_ACK, Role::Server, BEFORE_ACCEPT),
+                packet(ACK, Role::Client, BEFORE_ACCEPT),
+                state(Part::Accepted, State::Established, BEFORE_ACCEPT),
+                new_socket(CallName::Accept, Part::Accepted),
+            ],
+        },
+        Step {
+            id: "exchange",
+            number: Some(4),
+            title: "Exchange data",
+            note: "recv() and send() on the accepted socket move bytes; every data segment is acknowledged.",
+            evidence: &[
+                call(CallName::Recv, Part::Accepted),
+                call(CallName::Send, Part::Accepted),
+                data(Role::Client),
+                data(Role::Server),
+            ],
+        },
+        Step {
+            id: "close",
+            number: Some(5),
+            title: "Close the conversation's socket",
+            note: "close() on the accepted socket sends the server's FIN. The listening socket is closed on its own, \
+                   when the server stops taking clients.",
+            evidence: &[
+                call(CallName::Close, Part::Accepted),
+                packet(FIN_ACK, Role::Server, Timing::Any),
+                state(Part::Accepted, State::Closed, Timing::Any),
+            ],
+        },
+    ],
+};
+
+/// The client's active open.
+pub static ACTIVE_OPEN: Sequence = Sequence {
+    id: "active-open",
+    role: Role::Client,
+    title: "The client's active open",
+    sources: &[FIVE_STEPS],
+    steps: &[
+        Step {
+            id: "create",
+            number: Some(1),
+            title: "Make a socket",
+            note: CREATE_NOTE,
+            evidence: &[new_socket(CallName::Socket, Part::Client)],
+        },
+        Step {
+            id: "address",
+            number: Some(2),
+            title: "Name the server: its address and port",
+            note: "No call of its own: the program fills in the server's address and port and hands them to \
+                   connect(). The kernel picks the client's own port.",
+            evidence: &[Evidence::ServerAddress { call: CallName::Connect, socket: Part::Client }],
+        },
+        Step {
+            id: "connect",
+            number: Some(3),
+            title: "Connect (active open): the handshake runs inside connect()",
+            note: "connect() sends the SYN and returns only once the SYN-ACK has come back and been acknowledged. \
+                   A port nobody listens on answers with a reset, and connect() fails.",
+            evidence: &[
+                call(CallName::Connect, Part::Client),
+                state(Part::Client, State::SynSent, IN_CONNECT),
+                packet(SYN, Role::Client, IN_CONNECT),
+                packet(SYN_ACK, Role::Server, IN_CONNECT),
+                packet(ACK, Role::Client, IN_CONNECT),
+                state(Part::Client, State::Established, IN_CONNECT),
+            ],
+        },
+        Step {
+            id: "exchange",
+            number: Some(4),
+            title: "Exchange data",
+            note: "send() and recv() on the connected socket move bytes; every data segment is acknowledged.",
+            evidence: &[
+                call(CallName::Send, Part::Client),
+                call(CallName::Recv, Part::Client),
+                data(Role::Client),
+                data(Role::Server),
+            ],
+        },
+        Step {
+            id: "close",
+            number: Some(5),
+            title: "Close the socket",
+            note: "close() sends the client's FIN. Whichever side closes first waits in TIME-WAIT afterwards.",
+            evidence: &[
+                call(CallName::Close, Part::Client),
+                packet(FIN_ACK, Role::Client, Timing::Any),
+                state(Part::Client, State::Closed, Timing::Any),
+            ],
+        },
+    ],
+};
+
+/// Both sequences, server first.
+pub fn all() -> [&'static Sequence; 2] {
+    [&PASSIVE_OPEN, &ACTIVE_OPEN]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_side_numbers_five_steps_in_order_with_unique_ids() {
+        for seq in all() {
+            let numbers: Vec<u8> = seq.steps.iter().filter_map(|s| s.number).collect();
+            assert_eq!(numbers, [1, 2, 3, 4, 5], "{}", seq.id);
+            let mut ids: Vec<&str> = seq.steps.iter().map(|s| s.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), seq.steps.len(), "{}: step ids repeat", seq.id);
+            assert!(seq.steps.iter().all(|s| !s.evidence.is_empty()), "{}: a step without evidence", seq.id);
+        }
+    }
+
+    #[test]
+    fn bind_comes_between_making_the_socket_and_listening() {
+        let ids: Vec<&str> = PASSIVE_OPEN.steps.iter().map(|s| s.id).collect();
+        assert_eq!(ids[..3], ["create", "bind", "listen"]);
+        assert_eq!(PASSIVE_OPEN.steps[1].number, None);
+    }
+
+    #[test]
+    fn serializes_for_the_book() {
+        let json = serde_json::to_value(all()).unwrap();
+        assert_eq!(json[0]["role"], "server");
+        let connect = &json[1]["steps"][2];
+        assert_eq!(connect["id"], "connect");
+        assert_eq!(
+            connect["evidence"][3],
+            serde_json::json!({"lens": "packet", "flags": "SYN|ACK", "from": "server", "data": false, "timing": {"during": "connect"}})
+        );
+        assert_eq!(json[0]["steps"][1]["number"], serde_json::Value::Null);
+        assert_eq!(json[0]["steps"][2]["evidence"][1]["to"], "LISTEN");
+    }
+}

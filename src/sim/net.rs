@@ -1,0 +1,115 @@
+//! The loopback link between the two programs: a fixed delay per packet, the losses a
+//! scenario asks for, and the relative numbering a capture tool would show.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+
+use crate::event::{Packet, Preview, Role, Transport};
+use crate::tcp::{Control, Segment};
+use crate::wire::flags::TcpFlags;
+
+/// One trip across the link, in ns: loopback-like.
+pub(super) const HOP_NS: u64 = 30_000;
+
+/// What a packet carries.
+#[derive(Clone, Debug)]
+pub(super) enum Wire {
+    Tcp(Segment),
+    Udp(Vec<u8>),
+}
+
+/// A packet on its way.
+#[derive(Clone, Debug)]
+pub(super) struct InFlight {
+    pub at: u64,
+    /// The side that sent it (the kernel answering for a port counts as that port's side).
+    pub sender: Role,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub wire: Wire,
+}
+
+/// A packet the link loses: the `nth` (from 1) TCP segment whose flags, PSH aside, are `flags`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Loss {
+    pub flags: TcpFlags,
+    pub nth: u32,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Net {
+    /// In sending order, which is arrival order: the delay is the same for every packet.
+    in_flight: VecDeque<InFlight>,
+    losses: Vec<Loss>,
+    /// TCP segments sent so far, by flags.
+    sent: BTreeMap<u8, u32>,
+    /// The first sequence number seen in each direction: what relative numbers count from.
+    base: BTreeMap<(SocketAddr, SocketAddr), u32>,
+}
+
+impl Net {
+    pub fn new(losses: &[Loss]) -> Net {
+        Net { losses: losses.to_vec(), ..Net::default() }
+    }
+
+    /// Puts a packet on the link at `now`, unless it is one to lose, and returns it as a
+    /// capture at the sender would show it (a lost packet was still sent).
+    pub fn send(&mut self, now: u64, sender: Role, src: SocketAddr, dst: SocketAddr, wire: Wire) -> Packet {
+        let packet = self.describe(src, dst, &wire);
+        if !self.loses(&wire) {
+            self.in_flight.push_back(InFlight { at: now + HOP_NS, sender, src, dst, wire });
+        }
+        packet
+    }
+
+    /// When the next packet arrives.
+    pub fn next_at(&self) -> Option<u64> {
+        self.in_flight.front().map(|p| p.at)
+    }
+
+    /// Takes the packets that have arrived by `now`.
+    pub fn arrived(&mut self, now: u64) -> Vec<InFlight> {
+        let n = self.in_flight.iter().take_while(|p| p.at <= now).count();
+        self.in_flight.drain(..n).collect()
+    }
+
+    fn loses(&mut self, wire: &Wire) -> bool {
+        let Wire::Tcp(seg) = wire else { return false };
+        let flags = seg.flags().without_psh();
+        let count = self.sent.entry(flags.0).or_insert(0);
+        *count += 1;
+        let nth = *count;
+        self.losses.iter().any(|loss| loss.flags == flags && loss.nth == nth)
+    }
+
+    fn describe(&mut self, src: SocketAddr, dst: SocketAddr, wire: &Wire) -> Packet {
+        let (transport, tcp, payload) = match wire {
+            Wire::Tcp(seg) => {
+                let mut tcp = seg.to_wire();
+                (tcp.rel_seq, tcp.rel_ack) = self.relative(src, dst, seg);
+                (Transport::Tcp, Some(tcp), seg.payload.as_slice())
+            }
+            Wire::Udp(data) => (Transport::Udp, None, data.as_slice()),
+        };
+        Packet {
+            transport,
+            src,
+            dst,
+            to: None,
+            tcp,
+            len: payload.len() as u32,
+            payload: (!payload.is_empty()).then(|| Preview::of(payload)),
+        }
+    }
+
+    /// Relative numbers as Wireshark shows them: each direction counts from the first sequence
+    /// number it carried — its ISN once a SYN has passed — and an ACK from the other direction's.
+    fn relative(&mut self, src: SocketAddr, dst: SocketAddr, seg: &Segment) -> (Option<u32>, Option<u32>) {
+        if seg.control == Control::Syn {
+            self.base.insert((src, dst), seg.seq);
+        }
+        let base = *self.base.entry((src, dst)).or_insert(seg.seq);
+        let rel_ack = seg.ack.and_then(|ack| self.base.get(&(dst, src)).map(|peer| ack.wrapping_sub(*peer)));
+        (Some(seg.seq.wrapping_sub(base)), rel_ack)
+    }
+}
