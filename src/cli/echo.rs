@@ -7,11 +7,10 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{CliError, EXIT_ERROR};
+use crate::echo::lines::DEFAULT_MESSAGES;
 use crate::echo::server::ServeOptions;
 use crate::live::{self, Mode, Output, Plan};
 use crate::render::{JsonLines, Ladder, Renderer, Style};
-
-const DEFAULT_MESSAGES: [&str; 3] = ["hello", "how are you?", "bye"];
 
 #[derive(Args, Debug)]
 pub struct EchoArgs {
@@ -55,9 +54,9 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         }
         (false, None) => Mode::Both { clients: args.clients },
     };
-    let messages = if args.messages.is_empty() { DEFAULT_MESSAGES.iter().map(|m| m.to_string()).collect() } else { args.messages };
+    let messages = if args.messages.is_empty() { DEFAULT_MESSAGES.map(String::from).to_vec() } else { args.messages };
     let plan = Plan { mode, messages, port: args.port, ipv6: args.ipv6, serve: ServeOptions::default(), half_close: false };
-    let command = command_line();
+    let command = super::command_line();
     let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
     let report = live::run(&plan, &command, Output { renderer, save: args.save })?;
     for missing in &report.unavailable {
@@ -72,9 +71,3 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The command as the user typed it, for the trace's header.
-fn command_line() -> String {
-    let mut words = vec!["trace".to_string()];
-    words.extend(std::env::args().skip(1));
-    words.join(" ")
-}

@@ -3,10 +3,14 @@
 
 mod echo;
 mod show;
+mod simulate;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::render::{self, JsonLines, Ladder, Renderer, Style};
+use crate::trace::Trace;
 
 /// See how sockets live and die: the socket calls of real programs, the packets on the wire
 /// and the kernel's TCP states, on one timeline.
@@ -23,6 +27,8 @@ enum Command {
     Echo(echo::EchoArgs),
     /// Show a saved trace exactly as it was shown live.
     Show(show::ShowArgs),
+    /// Produce a trace from the RFC 9293 model, without privileges: every event is modelled.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// An error for the user: one line saying what was wrong and what to do.
@@ -38,6 +44,26 @@ impl<E: std::fmt::Display> From<E> for CliError {
 pub const EXIT_DEVIATIONS: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
+/// The command as the user typed it, for a trace's header.
+fn command_line() -> String {
+    let mut words = vec!["trace".to_string()];
+    words.extend(std::env::args().skip(1));
+    words.join(" ")
+}
+
+/// Shows a whole trace on standard output: the timeline, or JSON Lines.
+fn present(trace: &Trace, json: bool) -> Result<(), CliError> {
+    let mut renderer: Box<dyn Renderer> = if json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match render::render_all(renderer.as_mut(), &trace.header, &trace.events, trace.end.as_ref(), &mut out) {
+        Ok(()) => Ok(()),
+        // A reader that went away (`trace show f | head`) is not an error.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(err) => Err(CliError(format!("cannot write the timeline: {err}"))),
+    }
+}
+
 /// Parses the command line and runs the subcommand.
 pub fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -51,6 +77,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Echo(args) => echo::run(args),
         Command::Show(args) => show::run(args),
+        Command::Simulate(args) => simulate::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,9 @@
 //! The echo protocol of the classic course example: the server answers every line it
 //! receives with the line's number and the line (`1: hello`).
 
+/// What the client sends when the user names no messages, live and simulated alike.
+pub const DEFAULT_MESSAGES: [&str; 3] = ["hello", "how are you?", "bye"];
+
 /// Splits received bytes into whole lines, keeping an incomplete tail for the next read.
 #[derive(Default)]
 pub struct LineNumberer {

@@ -26,6 +26,8 @@ const MERGE_NS: u64 = 2_000_000;
 
 pub struct Ladder {
     style: Style,
+    /// Label modelled rows: in a simulated trace the header already says every event is.
+    label_modelled: bool,
     first: Option<u64>,
     pending: Option<Event>,
     /// Calls still running, with their start time, to name and time them on their end row.
@@ -34,7 +36,7 @@ pub struct Ladder {
 
 impl Ladder {
     pub fn new(style: Style) -> Ladder {
-        Ladder { style, first: None, pending: None, open: HashMap::new() }
+        Ladder { style, label_modelled: true, first: None, pending: None, open: HashMap::new() }
     }
 
     fn time(&mut self, t: u64) -> String {
@@ -70,7 +72,7 @@ impl Ladder {
     }
 
     fn side_text(&mut self, event: &Event, plain: String, paint: impl Fn(Style, &str) -> String, out: &mut dyn Write) -> io::Result<()> {
-        let plain = if event.origin == Origin::Modelled { format!("{plain} (modelled)") } else { plain };
+        let plain = if event.origin == Origin::Modelled && self.label_modelled { format!("{plain} (modelled)") } else { plain };
         let cell = if event.origin == Origin::Modelled { self.style.modelled(&plain) } else { paint(self.style, &plain) };
         self.row(event.t, event.actor.role, &cell, plain.chars().count(), out)
     }
@@ -97,7 +99,7 @@ impl Ladder {
             Body::Kernel(note) => self.side_text(event, text::kernel_note(note, socket), Style::state, out),
             Body::Packet(packet) => {
                 let headline = text::packet_headline(packet);
-                let modelled = if event.origin == Origin::Modelled { " (modelled)" } else { "" };
+                let modelled = if event.origin == Origin::Modelled && self.label_modelled { " (modelled)" } else { "" };
                 let from = socket.unwrap_or("?");
                 let to = packet.to.as_ref().map_or("?", |s| s.0.as_str());
                 let rightward = event.actor.role != Role::Server;
@@ -146,6 +148,7 @@ impl Renderer for Ladder {
             LensStatus::Unavailable { .. } => format!("{name} unavailable"),
         };
         let l = &header.lenses;
+        self.label_modelled = header.source != crate::trace::Source::Simulated;
         let source = match header.source {
             crate::trace::Source::Live => "live",
             crate::trace::Source::Simulated => "simulated by the RFC 9293 model",

@@ -54,7 +54,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Options {
         Options {
-            messages: ["hello", "are you there?", "bye"].map(String::from).to_vec(),
+            messages: crate::echo::lines::DEFAULT_MESSAGES.map(String::from).to_vec(),
             msl: Duration::from_secs(30),
         }
     }
