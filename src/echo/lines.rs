@@ -33,6 +33,11 @@ impl LineNumberer {
         Some(self.reply(&line))
     }
 
+    /// How many lines have been answered.
+    pub fn answered(&self) -> u64 {
+        self.next
+    }
+
     fn reply(&mut self, line: &[u8]) -> Vec<u8> {
         self.next += 1;
         let mut reply = format!("{}: ", self.next).into_bytes();

@@ -4,6 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use super::os::{Fd, Os, SockType};
+use crate::echo::lines::LineNumberer;
 
 /// Where the server listens (the port of the course's sample session).
 pub(super) const SERVER: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1234));
@@ -27,26 +28,6 @@ pub(super) enum Closing {
     Together,
 }
 
-/// The server's side of the line protocol: every complete line comes back numbered.
-#[derive(Default)]
-struct Numbered {
-    pending: Vec<u8>,
-    lines: usize,
-}
-
-impl Numbered {
-    fn replies(&mut self, data: &[u8]) -> Vec<Vec<u8>> {
-        self.pending.extend_from_slice(data);
-        let mut replies = Vec::new();
-        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=end).collect();
-            self.lines += 1;
-            replies.push([format!("{}: ", self.lines).into_bytes(), line].concat());
-        }
-        replies
-    }
-}
-
 /// Takes one connection and echoes its lines: socket, bind, listen, accept, recv/send, close
 /// the connection, close the listening socket. `lines` is how many it expects.
 pub(super) async fn tcp_echo_server(os: Os, closing: Closing, lines: usize) {
@@ -54,15 +35,15 @@ pub(super) async fn tcp_echo_server(os: Os, closing: Closing, lines: usize) {
     os.bind(&listener, SERVER).await;
     os.listen(&listener, BACKLOG).await;
     let conn = os.accept(&listener).await;
-    let mut numbered = Numbered::default();
+    let mut numbered = LineNumberer::default();
     // The server reads to the client's end of stream, unless it is to close first.
     let closes_early = matches!(closing, Closing::ServerFirst | Closing::Together);
-    'serve: while !(closes_early && numbered.lines >= lines) {
+    'serve: while !(closes_early && numbered.answered() >= lines as u64) {
         let data = match os.recv(&conn).await {
             Ok(data) if !data.is_empty() => data,
             _ => break,
         };
-        for reply in numbered.replies(&data) {
+        for reply in numbered.feed(&data) {
             if os.send(&conn, &reply).await.is_err() {
                 break 'serve;
             }
@@ -131,10 +112,10 @@ async fn read_to_end(os: &Os, sock: &Fd) {
 pub(super) async fn udp_echo_server(os: Os, lines: usize) {
     let sock = os.socket(SockType::Datagram).await;
     os.bind(&sock, SERVER).await;
-    let mut numbered = Numbered::default();
-    while numbered.lines < lines {
+    let mut numbered = LineNumberer::default();
+    while numbered.answered() < lines as u64 {
         let (data, from) = os.recvfrom(&sock).await;
-        for reply in numbered.replies(&data) {
+        for reply in numbered.feed(&data) {
             os.sendto(&sock, &reply, from).await;
         }
     }

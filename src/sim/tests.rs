@@ -98,7 +98,7 @@ fn echo__handshake_numbered_echoes_and_the_client_closes_first() {
             _ => None,
         })
         .collect();
-    assert_eq!(echoes, ["1: hello\\n", "2: are you there?\\n", "3: bye\\n"]);
+    assert_eq!(echoes, ["1: hello\\n", "2: how are you?\\n", "3: bye\\n"]);
 
     use State::*;
     assert_eq!(states(&events, "c1"), [SynSent, Established, FinWait1, FinWait2, TimeWait, Closed]);
@@ -163,7 +163,7 @@ fn half_close__echoes_come_back_after_shutdown() {
             _ => None,
         })
         .collect();
-    assert_eq!(received.iter().sum::<i64>(), "1: hello\n2: are you there?\n3: bye\n".len() as i64);
+    assert_eq!(received.iter().sum::<i64>(), "1: hello\n2: how are you?\n3: bye\n".len() as i64);
     assert_eq!(received.last(), Some(&0), "the client reads to the server's FIN");
     use State::*;
     assert_eq!(states(&events, "c1"), [SynSent, Established, FinWait1, FinWait2, TimeWait, Closed]);
