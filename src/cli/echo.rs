@@ -8,8 +8,7 @@ use clap::Args;
 
 use super::{CliError, EXIT_ERROR};
 use crate::echo::lines::DEFAULT_MESSAGES;
-use crate::echo::server::ServeOptions;
-use crate::live::{self, Mode, Output, Plan};
+use crate::live::{self, Mode, Output, Plan, Story};
 use crate::render::{JsonLines, Ladder, Renderer, Style};
 
 #[derive(Args, Debug)]
@@ -41,6 +40,10 @@ pub struct EchoArgs {
     /// Print the events as JSON Lines instead of the timeline.
     #[arg(long)]
     json: bool,
+    /// The story to tell: echo (the client closes first), refused, server-closes-first or
+    /// half-close; `trace simulate` tells the same stories from the model.
+    #[arg(long, default_value = "echo", value_name = "NAME")]
+    scenario: String,
 }
 
 pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
@@ -54,8 +57,15 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         }
         (false, None) => Mode::Both { clients: args.clients },
     };
+    let story = Story::from_name(&args.scenario).ok_or_else(|| {
+        let names: Vec<&str> = Story::ALL.iter().map(|s| s.name()).collect();
+        CliError(format!("unknown scenario {:?} for a live trace: choose one of {} (`trace simulate --list` has more, modelled)", args.scenario, names.join(", ")))
+    })?;
+    if story == Story::Refused && !matches!(mode, Mode::Both { .. }) {
+        return Err(CliError("--scenario refused runs its own client against a port nobody listens on: leave out --serve and --connect".to_string()));
+    }
     let messages = if args.messages.is_empty() { DEFAULT_MESSAGES.map(String::from).to_vec() } else { args.messages };
-    let plan = Plan { mode, messages, port: args.port, ipv6: args.ipv6, serve: ServeOptions::default(), half_close: false };
+    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6 };
     let command = super::command_line();
     let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
     let report = live::run(&plan, &command, Output { renderer, save: args.save })?;

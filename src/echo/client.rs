@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream};
@@ -17,8 +17,18 @@ use crate::event::{CallArgs, CallName, Preview, SockId};
 pub struct ClientOptions {
     /// Lines to send, each answered by one echoed line.
     pub messages: Vec<String>,
-    /// After sending, `shutdown(SHUT_WR)` and read the echoes that still come (half-close).
-    pub half_close: bool,
+    pub ending: Ending,
+}
+
+/// How the client ends its conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Close as soon as the last echo has come: the client closes first.
+    CloseFirst,
+    /// After the last echo, read until the server ends the stream, then close.
+    ReadToEnd,
+    /// Send every line, `shutdown(SHUT_WR)`, read the echoes to the end, then close.
+    HalfClose,
 }
 
 /// Runs one client against `server`: `socket`, `connect`, send/receive per message, `close`.
@@ -35,38 +45,108 @@ pub async fn run_client(rec: Recorder, server: SocketAddr, options: ClientOption
     call.end(Some(&id), Ok(socket.as_raw_fd().into()), Outcome { new_socket: Some(id.clone()), ..Outcome::default() });
 
     let args = CallArgs { addr: Some(server), ..CallArgs::default() };
-    let call = rec.start(CallName::Connect, Some(&id), Some(socket.as_raw_fd()), args);
     let fd = socket.as_raw_fd();
-    let mut stream = match socket.connect(server).await {
+    let call = rec.start(CallName::Connect, Some(&id), Some(fd), args);
+    let (local, result) = connect(socket, server).await;
+    let mut stream = match result {
         Ok(stream) => {
-            let outcome = Outcome { local: stream.local_addr().ok(), peer: Some(server), ..Outcome::default() };
-            call.end(Some(&id), Ok(0), outcome);
+            call.end(Some(&id), Ok(0), Outcome { local, peer: Some(server), ..Outcome::default() });
             stream
         }
-        Err(err) => {
-            call.end(Some(&id), Err(&err), Outcome::default());
-            // The socket was closed by tokio when connect failed; record the close the
-            // program's code would make.
-            let closing = rec.start(CallName::Close, Some(&id), Some(fd), CallArgs::default());
-            closing.end(Some(&id), Ok(0), Outcome::default());
+        Err((err, socket)) => {
+            call.end(Some(&id), Err(&err), Outcome { local, peer: Some(server), ..Outcome::default() });
+            if let Some(socket) = socket {
+                close(&rec, &id, socket);
+            }
             return Err(err);
         }
     };
 
+    let half_close = options.ending == Ending::HalfClose;
     for message in &options.messages {
         let line = format!("{message}\n");
         send(&rec, &id, &mut stream, line.as_bytes()).await?;
-        if !options.half_close {
+        if !half_close {
             recv_lines(&rec, &id, &mut stream, 1).await?;
         }
     }
-    if options.half_close {
+    if half_close {
         shutdown_write(&rec, &id, &stream)?;
+    }
+    if options.ending != Ending::CloseFirst {
         // Read every echo still coming, until the server closes its side.
         recv_lines(&rec, &id, &mut stream, usize::MAX).await?;
     }
     close(&rec, &id, stream);
     Ok(())
+}
+
+/// The active open, as a blocking `connect()` does it in the kernel: the `connect(2)` system
+/// call sends the SYN and returns at once (EINPROGRESS, the socket being non-blocking), then
+/// the call waits until the handshake has completed or failed. The local address the kernel
+/// chose is read right after the system call, because a refused attempt gives the port back.
+/// A failed attempt gives the socket back, for the program to close (unless tokio could not
+/// take it, in which case it was closed with the error).
+async fn connect(socket: TcpSocket, server: SocketAddr) -> (Option<SocketAddr>, Result<TcpStream, (io::Error, Option<OwnedFd>)>) {
+    let fd = socket.into_raw_fd();
+    // SAFETY: `fd` was just released by `socket`; this std stream now owns and closes it.
+    let std_stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    let (addr, len) = sockaddr_of(server);
+    // SAFETY: `addr` is a valid sockaddr of `len` bytes for the duration of the call.
+    let rc = unsafe { libc::connect(fd, std::ptr::addr_of!(addr).cast(), len) };
+    let started = if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) };
+    let local = std_stream.local_addr().ok();
+    match started {
+        Ok(()) => {}
+        Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(err) => return (local, Err((err, Some(std_stream.into())))),
+    }
+    let stream = match TcpStream::from_std(std_stream) {
+        Ok(stream) => stream,
+        Err(err) => return (local, Err((err, None))),
+    };
+    // RFC 9293 §3.10.7.3: the connection is established, or refused, when the SYN|ACK or RST
+    // arrives; the socket turns writable then, and SO_ERROR says which.
+    let failure = match stream.writable().await {
+        Ok(()) => match stream.take_error() {
+            Ok(None) => return (local, Ok(stream)),
+            Ok(Some(err)) | Err(err) => err,
+        },
+        Err(err) => err,
+    };
+    (local, Err((failure, stream.into_std().ok().map(OwnedFd::from))))
+}
+
+/// A `sockaddr_in` or `sockaddr_in6` for `addr`, as the system calls take it.
+fn sockaddr_of(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is a valid (unspecified) address.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(v4) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(v4.ip().octets()) },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            unsafe { std::ptr::write(std::ptr::addr_of_mut!(storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: v6.port().to_be(),
+                sin6_flowinfo: v6.flowinfo(),
+                sin6_addr: libc::in6_addr { s6_addr: v6.ip().octets() },
+                sin6_scope_id: v6.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+            unsafe { std::ptr::write(std::ptr::addr_of_mut!(storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
 }
 
 /// Receives until `lines` more newlines have arrived or the peer ends its stream.

@@ -5,5 +5,5 @@ pub mod lenses;
 pub mod programs;
 pub mod session;
 
-pub use programs::{Mode, Plan};
+pub use programs::{Mode, Plan, Story};
 pub use session::{run, LiveError, Output, Report};

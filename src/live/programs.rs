@@ -5,7 +5,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 
-use crate::echo::client::{run_client, ClientOptions};
+use crate::echo::client::{run_client, ClientOptions, Ending};
 use crate::echo::server::{EchoServer, Listening, ServeOptions};
 use crate::echo::Recorder;
 
@@ -20,16 +20,46 @@ pub enum Mode {
     Connect { server: SocketAddr },
 }
 
+/// The stories a live session can tell, named as the simulator names them so that model and
+/// kernel can be compared on the same story.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Story {
+    /// The client closes first.
+    Echo,
+    /// The client connects to a port where nobody listens.
+    Refused,
+    /// The server closes after its echoes; TIME-WAIT falls to the server.
+    ServerClosesFirst,
+    /// The client shuts down its sending side and still reads the echoes.
+    HalfClose,
+}
+
+impl Story {
+    pub const ALL: [Story; 4] = [Story::Echo, Story::Refused, Story::ServerClosesFirst, Story::HalfClose];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Story::Echo => "echo",
+            Story::Refused => "refused",
+            Story::ServerClosesFirst => "server-closes-first",
+            Story::HalfClose => "half-close",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Story> {
+        Story::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
 /// Everything a session needs to know before it starts.
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub mode: Mode,
+    pub story: Story,
     pub messages: Vec<String>,
     /// The server's port (0: the kernel picks a free one).
     pub port: u16,
     pub ipv6: bool,
-    pub serve: ServeOptions,
-    pub half_close: bool,
 }
 
 impl Plan {
@@ -42,7 +72,17 @@ impl Plan {
     }
 
     pub fn client_options(&self) -> ClientOptions {
-        ClientOptions { messages: self.messages.clone(), half_close: self.half_close }
+        let ending = match self.story {
+            Story::Echo | Story::Refused => Ending::CloseFirst,
+            Story::ServerClosesFirst => Ending::ReadToEnd,
+            Story::HalfClose => Ending::HalfClose,
+        };
+        ClientOptions { messages: self.messages.clone(), ending }
+    }
+
+    pub fn serve_options(&self) -> ServeOptions {
+        let close_after_lines = (self.story == Story::ServerClosesFirst).then_some(self.messages.len() as u64);
+        ServeOptions { close_after_lines }
     }
 }
 
@@ -51,6 +91,16 @@ impl Plan {
 pub struct BoundServer {
     pub server: EchoServer,
     pub addr: SocketAddr,
+}
+
+/// Reserves a loopback port where nobody listens: a socket bound to it that never listens,
+/// so that a connection attempt is answered with RST (RFC 9293 §3.10.7.1) and no other
+/// program can take the port meanwhile. It is not part of the story, so it is not recorded.
+pub fn reserve_refusing_port(plan: &Plan) -> io::Result<(tokio::net::TcpSocket, SocketAddr)> {
+    let socket = if plan.ipv6 { tokio::net::TcpSocket::new_v6()? } else { tokio::net::TcpSocket::new_v4()? };
+    socket.bind(SocketAddr::new(plan.loopback(), plan.port))?;
+    let addr = socket.local_addr()?;
+    Ok((socket, addr))
 }
 
 pub fn bind_server(rec: &Recorder, plan: &Plan) -> io::Result<BoundServer> {

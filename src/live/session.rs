@@ -8,7 +8,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use super::lenses::{KernelLenses, Losses};
-use super::programs::{self, Mode, Plan, Program};
+use super::programs::{self, Mode, Plan, Program, Story};
 use crate::capture::clock;
 use crate::echo::Recorder;
 use crate::event::{Event, Role};
@@ -70,14 +70,18 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
 
     let server_rec = Recorder::new(Role::Server, tx.clone());
     let client_rec = server_rec.peer(Role::Client);
+    let refused = plan.story == Story::Refused;
     let bound = match plan.mode {
-        Mode::Both { .. } | Mode::Serve { .. } => Some(programs::bind_server(&server_rec, plan).map_err(LiveError::Server)?),
-        Mode::Connect { .. } => None,
+        Mode::Both { .. } | Mode::Serve { .. } if !refused => Some(programs::bind_server(&server_rec, plan).map_err(LiveError::Server)?),
+        _ => None,
     };
-    let server_addr = match (&plan.mode, &bound) {
-        (Mode::Connect { server }, _) => *server,
-        (_, Some(b)) => b.addr,
-        (_, None) => unreachable!("a server is bound in every mode but Connect"),
+    // Held until the session ends, so that the refusing port stays ours.
+    let reserved = if refused { Some(programs::reserve_refusing_port(plan).map_err(LiveError::Server)?) } else { None };
+    let server_addr = match (&plan.mode, &bound, &reserved) {
+        (Mode::Connect { server }, _, _) => *server,
+        (_, Some(b), _) => b.addr,
+        (_, None, Some((_, addr))) => *addr,
+        (_, None, None) => return Err(LiveError::Server(io::Error::other("no server address: --serve cannot refuse"))),
     };
 
     // The lenses start after bind and before listen: the port is known, and nothing of the
@@ -97,7 +101,7 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
             Mode::Connect { .. } => None,
         };
         let mut stop = stop_rx.clone();
-        parts.push(programs::serve(listening, connections, plan.serve, async move {
+        parts.push(programs::serve(listening, connections, plan.serve_options(), async move {
             let _ = stop.wait_for(|s| *s).await;
         }));
     }
@@ -108,9 +112,10 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     }
     drop((server_rec, client_rec, tx));
 
+    // A refusing port has no socket on the server side to name: its RST is the kernel's own.
     let sides = Sides {
         client_recorded: !matches!(plan.mode, Mode::Serve { .. }),
-        server_recorded: !matches!(plan.mode, Mode::Connect { .. }),
+        server_recorded: !matches!(plan.mode, Mode::Connect { .. }) || refused,
     };
     let mut timeline = Timeline::new(SocketResolver::new(vec![server_addr.port()], sides));
 
@@ -159,7 +164,13 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     released.clear();
     timeline.drain(&mut released);
     sink.emit(&released, u64::MAX)?;
+    drop(reserved);
     let (program_result, interrupted) = result.unwrap_or((Ok(()), true));
+    // In the refused story, the refusal is the story, not a failure.
+    let program_result = match program_result {
+        Err(err) if refused && err.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
+        other => other,
+    };
     let losses = losses.unwrap_or(Losses { packets_dropped: 0, states_lost: 0 });
     let end = sink.finish(losses.packets_dropped, losses.states_lost)?;
     Ok(Report { end, unavailable, program_error: program_result.err().map(|e| e.to_string()), interrupted })

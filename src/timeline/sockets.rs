@@ -79,7 +79,8 @@ impl SocketResolver {
                             self.listeners.insert(*local, socket.clone());
                         }
                     }
-                    (CallName::Connect, Some(local), Some(peer)) => {
+                    // Also a failed connect: the kernel used the port for its SYN.
+                    (CallName::Connect, Some(local), Some(peer)) if local.port() != 0 => {
                         self.connected.insert((canon(local), canon(peer)), socket.clone());
                     }
                     (CallName::Accept, Some(local), Some(peer)) => {
