@@ -8,7 +8,8 @@ use clap::Args;
 
 use super::{CliError, EXIT_ERROR};
 use crate::echo::lines::DEFAULT_MESSAGES;
-use crate::live::{self, Mode, Output, Plan, Story};
+use crate::live::{self, LiveError, Mode, Output, Plan, Story};
+use crate::sim;
 use crate::render::{JsonLines, Ladder, Renderer, Style};
 
 #[derive(Args, Debug)]
@@ -40,6 +41,10 @@ pub struct EchoArgs {
     /// Print the events as JSON Lines instead of the timeline.
     #[arg(long)]
     json: bool,
+    /// Live or nothing: without the privileges for packets and kernel states, show our own
+    /// calls and exit 2, instead of simulating the session with the RFC 9293 model.
+    #[arg(long)]
+    live: bool,
     /// The story to tell: echo (the client closes first), refused, server-closes-first or
     /// half-close; `trace simulate` tells the same stories from the model.
     #[arg(long, default_value = "echo", value_name = "NAME")]
@@ -65,10 +70,19 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         return Err(CliError("--scenario refused runs its own client against a port nobody listens on: leave out --serve and --connect".to_string()));
     }
     let messages = if args.messages.is_empty() { DEFAULT_MESSAGES.map(String::from).to_vec() } else { args.messages };
-    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6 };
+    // Only our own pair can be simulated: another program's half is unknown to the model.
+    let simulable = matches!(mode, Mode::Both { .. });
+    let clients = match mode {
+        Mode::Both { clients } => clients,
+        _ => 1,
+    };
+    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, live_only: args.live || !simulable };
     let command = super::command_line();
     let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
-    let report = live::run(&plan, &command, Output { renderer, save: args.save })?;
+    let report = match live::run(&plan, &command, Output { renderer, save: args.save.clone() }) {
+        Err(LiveError::Unprivileged(reasons)) => return simulate_instead(&plan, clients, &reasons, args.save.as_deref(), args.json),
+        other => other?,
+    };
     for missing in &report.unavailable {
         eprintln!("trace: {missing}");
     }
@@ -81,3 +95,24 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+
+/// Without privileges, the model tells the same story: the first line says so and why.
+fn simulate_instead(plan: &Plan, clients: u32, reasons: &[String], save: Option<&std::path::Path>, json: bool) -> Result<ExitCode, CliError> {
+    let many = if clients > 1 { " (the model runs one client)" } else { "" };
+    let first_line = format!(
+        "trace echo: showing the RFC 9293 model's simulation of this session{many}, not a live trace: {} (or use --live for live or nothing)",
+        reasons.join("; ")
+    );
+    if json {
+        eprintln!("{first_line}");
+    } else {
+        println!("{first_line}");
+    }
+    let options = sim::Options { messages: plan.messages.clone(), ..sim::Options::default() };
+    let trace = sim::trace(plan.story.name(), &options, &super::command_line())?;
+    if let Some(path) = save {
+        super::save(&trace, path)?;
+    }
+    super::present(&trace, json)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::render::{self, JsonLines, Ladder, Renderer, Style};
-use crate::trace::Trace;
+use crate::trace::{Trace, TraceWriter};
 
 /// See how sockets live and die: the socket calls of real programs, the packets on the wire
 /// and the kernel's TCP states, on one timeline.
@@ -62,6 +62,19 @@ fn present(trace: &Trace, json: bool) -> Result<(), CliError> {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(err) => Err(CliError(format!("cannot write the timeline: {err}"))),
     }
+}
+
+/// Writes a whole trace to `path`.
+fn save(trace: &Trace, path: &std::path::Path) -> Result<(), CliError> {
+    let save_error = |err: std::io::Error| CliError(format!("cannot write the trace to {}: {err} (check the directory exists and is writable)", path.display()));
+    let file = std::fs::File::create(path).map_err(save_error)?;
+    let mut writer = TraceWriter::new(std::io::BufWriter::new(file), &trace.header).map_err(save_error)?;
+    for event in &trace.events {
+        writer.event(event).map_err(save_error)?;
+    }
+    let end = trace.end.clone().unwrap_or_default();
+    writer.finish(end.packets_dropped, end.states_lost).map_err(save_error)?;
+    Ok(())
 }
 
 /// Parses the command line and runs the subcommand.

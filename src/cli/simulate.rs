@@ -1,7 +1,5 @@
 //! `trace simulate SCENARIO`: a trace from the RFC 9293 model, shown like a live one.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,7 +7,6 @@ use clap::Args;
 
 use super::CliError;
 use crate::sim::{self, Options};
-use crate::trace::TraceWriter;
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
@@ -45,13 +42,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, CliError> {
     }
     let trace = sim::trace(&name, &options, &super::command_line())?;
     if let Some(path) = &args.save {
-        let save_error = |err: std::io::Error| CliError(format!("cannot write the trace to {}: {err}", path.display()));
-        let file = File::create(path).map_err(save_error)?;
-        let mut writer = TraceWriter::new(BufWriter::new(file), &trace.header).map_err(save_error)?;
-        for event in &trace.events {
-            writer.event(event).map_err(save_error)?;
-        }
-        writer.finish(0, 0).map_err(save_error)?;
+        super::save(&trace, path)?;
     }
     super::present(&trace, args.json)?;
     Ok(ExitCode::SUCCESS)

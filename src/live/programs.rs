@@ -60,6 +60,9 @@ pub struct Plan {
     /// The server's port (0: the kernel picks a free one).
     pub port: u16,
     pub ipv6: bool,
+    /// Live or nothing: without a lens's privilege, go on with the lenses that run (and fail
+    /// afterwards) instead of handing the session to the simulator.
+    pub live_only: bool,
 }
 
 impl Plan {

@@ -29,6 +29,9 @@ pub enum LiveError {
     Runtime(io::Error),
     Server(io::Error),
     Save { path: PathBuf, err: io::Error },
+    /// A kernel lens needs a privilege this process lacks (one reason per lens); the plan
+    /// asked to be told rather than to go on without it.
+    Unprivileged(Vec<String>),
 }
 
 impl fmt::Display for LiveError {
@@ -40,6 +43,7 @@ impl fmt::Display for LiveError {
             }
             LiveError::Server(err) => write!(f, "the echo server cannot start: {err}"),
             LiveError::Save { path, err } => write!(f, "cannot write the trace to {}: {err} (check the directory exists and is writable)", path.display()),
+            LiveError::Unprivileged(reasons) => f.write_str(&reasons.join("; ")),
         }
     }
 }
@@ -87,6 +91,12 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     // The lenses start after bind and before listen: the port is known, and nothing of the
     // connection's life has happened yet.
     let lenses = KernelLenses::start(&[server_addr.port()], &tx);
+    if !lenses.unavailable.is_empty() && !plan.live_only {
+        // Nothing has been shown or saved yet: the caller simulates the session instead.
+        let reasons = lenses.unavailable.clone();
+        lenses.stop();
+        return Err(LiveError::Unprivileged(reasons));
+    }
     let header = Header::new(command, Source::Live, lenses.status.clone());
     let unavailable = lenses.unavailable.clone();
 
