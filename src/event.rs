@@ -312,6 +312,10 @@ pub struct StateChange {
     /// The kernel's address of the socket: it follows one socket through its life.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sk: Option<u64>,
+    /// In a live trace: the state the RFC 9293 model, shadowing the socket, expects it to be
+    /// in at this moment, to set beside the kernel's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<State>,
 }
 
 /// Kernel events that are not state changes.

@@ -127,7 +127,7 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
         client_recorded: !matches!(plan.mode, Mode::Serve { .. }),
         server_recorded: !matches!(plan.mode, Mode::Connect { .. }) || refused,
     };
-    let mut timeline = Timeline::new(SocketResolver::new(vec![server_addr.port()], sides));
+    let mut timeline = Timeline::with_shadow(SocketResolver::new(vec![server_addr.port()], sides));
 
     let mut stop_signal = stop_rx.clone();
     let mut programs = Some(rt.spawn(async move {

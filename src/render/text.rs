@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::event::{CallEnd, CallName, CallStart, KernelNote, Packet, StateChange, Transport};
+use crate::tcp::linux;
 use crate::wire::flags::TcpFlags;
 
 fn target(socket: Option<&str>, fd: Option<i32>) -> String {
@@ -123,9 +124,24 @@ pub fn packet_options(packet: &Packet) -> String {
     }
 }
 
-/// `c1: CLOSED → SYN-SENT`.
+/// `c1: CLOSED → SYN-SENT`, and beside it what the model expects: `= model` when it agrees,
+/// `model: TIME-WAIT (time-wait-unreported)` when it does not.
 pub fn state_change(change: &StateChange, socket: Option<&str>) -> String {
-    format!("{}: {} → {}", socket.unwrap_or("?"), change.from, change.to)
+    let mut text = format!("{}: {} → {}", socket.unwrap_or("?"), change.from, change.to);
+    match change.model {
+        Some(model) if model == change.to => text.push_str("  = model"),
+        Some(model) => {
+            let _ = write!(text, "  model: {model}");
+            match linux::explains(change.to, model) {
+                Some(difference) => {
+                    let _ = write!(text, " ({})", difference.id);
+                }
+                None => text.push_str(" (differs!)"),
+            }
+        }
+        None => {}
+    }
+    text
 }
 
 /// `c1: RST sent`, `s2: retransmit`.

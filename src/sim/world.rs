@@ -204,7 +204,7 @@ impl World {
         for output in outputs {
             match output {
                 Output::State { from, to } => {
-                    let change = StateChange { from, to, local, remote, sk: None };
+                    let change = StateChange { from, to, local, remote, sk: None, model: None };
                     self.record(owner, Some(id.clone()), Body::State(change));
                 }
                 Output::Segment(seg) => {

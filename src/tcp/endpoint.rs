@@ -243,6 +243,25 @@ impl Endpoint {
         self.state
     }
 
+    /// Takes the ISS a real kernel chose, seen on its SYN or SYN|ACK, so that a model
+    /// shadowing a live socket judges the peer's acknowledgments as that socket does
+    /// (RFC 9293 §3.4 leaves the choice of ISS to the implementation). Only while our SYN is
+    /// unacknowledged; the queued SYN is renumbered.
+    pub fn adopt_iss(&mut self, iss: u32) {
+        let syn_pending = matches!(self.state, State::SynSent | State::SynReceived) && self.tcb.snd_una == self.tcb.iss;
+        if !syn_pending {
+            return;
+        }
+        let shift = iss.wrapping_sub(self.tcb.iss);
+        self.config.iss = iss;
+        self.tcb.iss = iss;
+        self.tcb.snd_una = self.tcb.snd_una.wrapping_add(shift);
+        self.tcb.snd_nxt = self.tcb.snd_nxt.wrapping_add(shift);
+        for sent in &mut self.retransmission_queue {
+            sent.seq = sent.seq.wrapping_add(shift);
+        }
+    }
+
     pub fn tcb(&self) -> &Tcb {
         &self.tcb
     }

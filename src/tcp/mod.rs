@@ -3,6 +3,7 @@
 //! the simulator runs and a live trace can be held against.
 
 pub mod endpoint;
+pub mod linux;
 pub mod segment;
 pub mod state;
 

@@ -7,24 +7,33 @@
 
 pub mod merge;
 pub mod relative;
+pub mod shadow;
 pub mod sockets;
 
 pub use merge::Merger;
 pub use relative::RelativeNumbers;
+pub use shadow::Shadow;
 pub use sockets::{Sides, SocketResolver};
 
 use crate::event::Event;
 
-/// Merger, socket resolver and relative numbering in one: events in, ordered events out.
+/// Merger, socket resolver, relative numbering and the model's shadow in one: events in,
+/// ordered events out.
 pub struct Timeline {
     merger: Merger,
     sockets: SocketResolver,
     numbers: RelativeNumbers,
+    shadow: Option<Shadow>,
 }
 
 impl Timeline {
     pub fn new(sockets: SocketResolver) -> Timeline {
-        Timeline { merger: Merger::default(), sockets, numbers: RelativeNumbers::default() }
+        Timeline { merger: Merger::default(), sockets, numbers: RelativeNumbers::default(), shadow: None }
+    }
+
+    /// A timeline that also sets the RFC 9293 model beside every TCP socket (live traces).
+    pub fn with_shadow(sockets: SocketResolver) -> Timeline {
+        Timeline { shadow: Some(Shadow::default()), ..Timeline::new(sockets) }
     }
 
     /// Takes events from a lens; what they reveal about sockets is learned at once, so that
@@ -36,23 +45,26 @@ impl Timeline {
         self.merger.push(events);
     }
 
-    /// Releases, in time order, every event stamped at or before `watermark`.
+    /// Releases, in time order, every event stamped at or before `watermark`; the shadow's
+    /// modelled events follow the event that caused them.
     pub fn release(&mut self, watermark: u64, out: &mut Vec<Event>) {
-        let start = out.len();
-        self.merger.release(watermark, out);
-        self.finish(&mut out[start..]);
+        let mut ready = Vec::new();
+        self.merger.release(watermark, &mut ready);
+        for mut event in ready {
+            self.sockets.resolve(&mut event);
+            self.numbers.number(&mut event);
+            let mut modelled = Vec::new();
+            if let Some(shadow) = &mut self.shadow {
+                shadow.observe(&mut event, &self.sockets, &mut modelled);
+            }
+            out.push(event);
+            out.extend(modelled);
+        }
     }
 
     /// Releases everything left (the lenses have stopped).
     pub fn drain(&mut self, out: &mut Vec<Event>) {
         self.release(u64::MAX, out);
-    }
-
-    fn finish(&mut self, events: &mut [Event]) {
-        for event in events {
-            self.sockets.resolve(event);
-            self.numbers.number(event);
-        }
     }
 }
 

@@ -141,6 +141,11 @@ impl SocketResolver {
         }
     }
 
+    /// The connection socket at `local` talking to `remote`, once a call has named it.
+    pub fn connected(&self, local: SocketAddr, remote: SocketAddr) -> Option<SockId> {
+        self.connected.get(&(canon(local), canon(remote))).cloned()
+    }
+
     fn listener_at(&self, local: SocketAddr) -> Option<SockId> {
         self.listeners.get(&local).cloned().or_else(|| {
             // A listener bound to the wildcard address accepts on every local address.

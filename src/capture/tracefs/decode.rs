@@ -157,7 +157,7 @@ impl Decoder {
             else {
                 return Decoded::Malformed { why: "inet_sock_set_state record unreadable" };
             };
-            Body::State(StateChange { from, to, local: Some(local), remote: Some(remote), sk })
+            Body::State(StateChange { from, to, local: Some(local), remote: Some(remote), sk, model: None })
         } else if id == self.send_reset.id {
             let s = &self.send_reset;
             let (Some(sk), Some(local), Some(remote)) = (r.sk(s.skaddr), r.sockaddr(s.saddr), r.sockaddr(s.daddr)) else {
@@ -277,6 +277,7 @@ mod tests {
                 local: Some("127.0.0.1:0".parse().unwrap()),
                 remote: Some("127.0.0.2:8080".parse().unwrap()),
                 sk: Some(0xffff_8880_1234_5678),
+                model: None,
             })
         );
     }

@@ -139,6 +139,22 @@ fn syn_sent__syn_ack__established() {
 }
 
 #[test]
+fn syn_sent__adopted_iss__syn_ack_for_the_kernels_iss_establishes() {
+    let mut a = syn_sent();
+    a.adopt_iss(5000);
+    assert_eq!(arrive(&mut a, 0, "<SEQ=300><ACK=5001><CTL=SYN,ACK>"), ["<SEQ=5001><ACK=301><CTL=ACK>"]);
+    assert_eq!(a.state(), State::Established);
+}
+
+#[test]
+fn established__adopt_iss__ignored() {
+    let mut a = syn_sent();
+    arrive(&mut a, 0, "<SEQ=300><ACK=101><CTL=SYN,ACK>");
+    a.adopt_iss(5000);
+    assert_eq!(a.tcb().iss, 100);
+}
+
+#[test]
 fn syn_sent__syn__syn_received() {
     let mut a = syn_sent();
     assert_eq!(arrive(&mut a, 0, "<SEQ=300><CTL=SYN>"), ["<SEQ=100><ACK=301><CTL=SYN,ACK>"]);

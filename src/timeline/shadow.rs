@@ -1,0 +1,165 @@
+//! The model beside the kernel: an RFC 9293 endpoint shadows each socket of a live trace,
+//! driven by what the trace observed (the calls that open and close, the segments that
+//! arrive). Each state change the kernel reports is given the state the model expects at that
+//! moment; the changes the kernel reports late or never (TIME-WAIT, the accepted socket's
+//! SYN-RECEIVED) are added, labelled modelled, where the model makes them.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use super::sockets::SocketResolver;
+use crate::event::{Actor, Body, CallName, Event, Origin, Packet, Role, SockId, StateChange};
+use crate::tcp::linux::{self, Reported};
+use crate::tcp::{Config, Endpoint, Output, Segment};
+use crate::wire::flags::TcpFlags;
+
+type Pair = (SocketAddr, SocketAddr);
+
+/// One shadowed connection socket.
+struct Conn {
+    ep: Endpoint,
+    socket: Option<SockId>,
+    role: Role,
+    /// Born of a listening socket (the server's side of the connection).
+    accepted: bool,
+}
+
+#[derive(Default)]
+pub struct Shadow {
+    listeners: HashMap<SockId, Endpoint>,
+    /// Active opens whose SYN has not been seen yet, so whose port is not known.
+    opening: HashMap<SockId, Endpoint>,
+    /// Connection sockets by (local, remote) address.
+    conns: HashMap<Pair, Conn>,
+    names: HashMap<SockId, Pair>,
+}
+
+/// The model's view of a Linux socket on loopback; the ISS is adopted from the real SYN.
+fn endpoint() -> Endpoint {
+    Endpoint::new(Config::linux_loopback(0))
+}
+
+impl Shadow {
+    /// Feeds one released event to the model; `extra` receives the modelled changes the kernel
+    /// does not report as they happen.
+    pub fn observe(&mut self, event: &mut Event, sockets: &SocketResolver, extra: &mut Vec<Event>) {
+        let t = event.t;
+        match &mut event.body {
+            Body::CallStart(start) => {
+                let Some(socket) = event.socket.clone() else { return };
+                match start.call {
+                    CallName::Listen => {
+                        let mut ep = endpoint();
+                        let _ = ep.open_passive(t);
+                        ep.take_output();
+                        self.listeners.insert(socket, ep);
+                    }
+                    CallName::Connect => {
+                        let mut ep = endpoint();
+                        let _ = ep.open_active(t);
+                        ep.take_output();
+                        self.opening.insert(socket, ep);
+                    }
+                    // RFC 9293 §3.10.4: CLOSE, and a shutdown of the sending side, send a FIN.
+                    CallName::Close | CallName::Shutdown if start.args.how.as_deref() != Some("SHUT_RD") => {
+                        self.close(t, &socket, extra);
+                    }
+                    _ => {}
+                }
+            }
+            Body::Packet(packet) => self.packet(t, event.socket.clone(), packet, sockets, extra),
+            Body::State(change) if event.origin == Origin::Observed => {
+                change.model = event.socket.as_ref().and_then(|s| self.state_of(s));
+            }
+            _ => {}
+        }
+    }
+
+    fn state_of(&self, socket: &SockId) -> Option<crate::tcp::State> {
+        if let Some(ep) = self.listeners.get(socket).or_else(|| self.opening.get(socket)) {
+            return Some(ep.state());
+        }
+        self.names.get(socket).and_then(|pair| self.conns.get(pair)).map(|c| c.ep.state())
+    }
+
+    fn close(&mut self, t: u64, socket: &SockId, extra: &mut Vec<Event>) {
+        if let Some(ep) = self.listeners.get_mut(socket).or_else(|| self.opening.get_mut(socket)) {
+            let _ = ep.close(t);
+            ep.take_output();
+            return;
+        }
+        if let Some(pair) = self.names.get(socket).copied() {
+            if let Some(conn) = self.conns.get_mut(&pair) {
+                let _ = conn.ep.close(t);
+                emit(t, pair, conn, extra);
+            }
+        }
+    }
+
+    fn packet(&mut self, t: u64, sender: Option<SockId>, packet: &Packet, sockets: &SocketResolver, extra: &mut Vec<Event>) {
+        let Some(tcp) = &packet.tcp else { return };
+        let (src, dst) = (packet.src, packet.dst);
+        let syn = tcp.flags.contains(TcpFlags::SYN);
+
+        // Our side sent it: an active open learns its port and ISS from its SYN.
+        if let Some(s) = sender.as_ref().filter(|_| syn && !tcp.flags.contains(TcpFlags::ACK)) {
+            if let Some(mut ep) = self.opening.remove(s) {
+                ep.adopt_iss(tcp.seq);
+                self.names.insert(s.clone(), (src, dst));
+                self.conns.insert((src, dst), Conn { ep, socket: Some(s.clone()), role: Role::Client, accepted: false });
+            }
+        }
+        if let Some(conn) = self.conns.get_mut(&(src, dst)) {
+            if syn {
+                conn.ep.adopt_iss(tcp.seq);
+            }
+            if packet.len > 0 {
+                let _ = conn.ep.send(t, &vec![0; packet.len as usize]);
+            }
+            conn.ep.take_output();
+        }
+
+        // It arrives: at a connection socket, or as a SYN at a listening one.
+        let segment = Segment::from_wire(tcp, vec![0; packet.len as usize]);
+        let pair = (dst, src);
+        if !self.conns.contains_key(&pair) {
+            let listener = packet.to.as_ref().and_then(|to| self.listeners.get(to));
+            match listener {
+                Some(listener) if syn && !tcp.flags.contains(TcpFlags::ACK) => {
+                    let socket = sockets.connected(dst, src);
+                    if let Some(s) = &socket {
+                        self.names.insert(s.clone(), pair);
+                    }
+                    self.conns.insert(pair, Conn { ep: listener.fork(0), socket, role: Role::Server, accepted: true });
+                }
+                _ => return,
+            }
+        }
+        if let Some(conn) = self.conns.get_mut(&pair) {
+            if conn.socket.is_none() {
+                conn.socket = sockets.connected(dst, src);
+                if let Some(s) = &conn.socket {
+                    self.names.insert(s.clone(), pair);
+                }
+            }
+            conn.ep.segment_arrives(t, &segment);
+            emit(t, pair, conn, extra);
+        }
+    }
+}
+
+/// Emits, labelled modelled, the model's state changes that the kernel reports late or never.
+fn emit(t: u64, pair: Pair, conn: &mut Conn, extra: &mut Vec<Event>) {
+    for output in conn.ep.take_output() {
+        let Output::State { from, to } = output else { continue };
+        if let Reported::Differently(_) = linux::reported(from, to, conn.accepted) {
+            extra.push(Event {
+                t,
+                actor: Actor::role(conn.role),
+                socket: conn.socket.clone(),
+                origin: Origin::Modelled,
+                body: Body::State(StateChange { from, to, local: Some(pair.0), remote: Some(pair.1), sk: None, model: None }),
+            });
+        }
+    }
+}
