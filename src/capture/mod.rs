@@ -2,5 +2,6 @@
 //! AF_PACKET, tracefs, real time). Everything it produces is an [`Event`](crate::event::Event);
 //! everything after it is pure.
 
+pub mod bpf;
 pub mod clock;
 pub mod privilege;
