@@ -4,4 +4,6 @@
 
 pub mod bpf;
 pub mod clock;
+pub mod packets;
 pub mod privilege;
+mod ring;
