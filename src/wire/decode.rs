@@ -1,15 +1,15 @@
 //! One captured frame to one [`Packet`]: link header, IPv4/IPv6, TCP/UDP and the TCP options a
 //! learner meets on a handshake.
 //!
-//! Pure and cheap: the frame is sliced in place by etherparse's lax slicer (a payload cut short
-//! by the capture's snap length is fine), and nothing is allocated except the [`Packet`] itself
-//! (its payload preview, and SACK blocks when a segment carries them).
+//! Pure and cheap: the frame is sliced in place by etherparse, laxly where lengths disagree
+//! (a payload cut short by the capture's snap length is fine), and nothing is allocated
+//! except the [`Packet`] itself (its payload preview, and SACK blocks when a segment has them).
 
 use etherparse::err::packet::SliceError;
-use etherparse::err::Layer;
+use etherparse::err::{Layer, LenError};
 use etherparse::{
-    EtherType, LaxNetSlice, LaxSlicedPacket, LinkSlice, TcpOptionElement, TcpOptionReadError, TcpOptionsIterator,
-    TcpSlice, TransportSlice, UdpSlice,
+    EtherType, Ethernet2Slice, IpNumber, LaxIpSlice, SingleVlanSlice, TcpOptionElement, TcpOptionReadError,
+    TcpOptionsIterator, TcpSlice, UdpSlice,
 };
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -75,87 +75,115 @@ impl std::error::Error for DecodeError {}
 /// Decodes one frame. `Ok(None)` when the frame is not TCP or UDP over IPv4/IPv6 (ARP, ICMP,
 /// an IP fragment…): an expected condition on a shared link, not an error.
 pub fn decode_frame(frame: &[u8], link: LinkType) -> Result<Option<Packet>, DecodeError> {
-    // Where slicing begins: etherparse's error offsets count from there.
-    let base = match link {
-        LinkType::Ethernet | LinkType::RawIp => 0,
-        LinkType::LinuxSll => 16,
-        LinkType::LinuxSll2 => 20,
-        LinkType::Null => 4,
-    };
-    let link_header = frame.get(..base).ok_or(DecodeError::Truncated {
-        layer: Layer::LinuxSllHeader,
-        needed: base,
-        found: frame.len(),
-        offset: 0,
-    });
-    let sliced = match link {
-        LinkType::Ethernet => LaxSlicedPacket::from_ethernet(frame).map_err(|e| DecodeError::Truncated {
-            layer: e.layer,
-            needed: e.required_len,
-            found: e.len,
-            offset: e.layer_start_offset,
-        })?,
-        LinkType::LinuxSll => LaxSlicedPacket::from_ether_type(EtherType(be16(link_header?, 14)), &frame[base..]),
-        LinkType::LinuxSll2 => LaxSlicedPacket::from_ether_type(EtherType(be16(link_header?, 0)), &frame[base..]),
+    // Layer by layer with etherparse's slices: LaxSlicedPacket would do the same walk but
+    // costs ~6× more (60 ns against 9 ns per frame), mostly in building its large result.
+    let (mut ether_type, mut at) = match link {
+        LinkType::Ethernet => {
+            let eth = Ethernet2Slice::from_slice_without_fcs(frame).map_err(DecodeError::truncated(0))?;
+            (eth.ether_type(), eth.header_len())
+        }
+        LinkType::LinuxSll => (EtherType(be16(link_header(frame, 16)?, 14)), 16),
+        LinkType::LinuxSll2 => (EtherType(be16(link_header(frame, 20)?, 0)), 20),
         LinkType::Null => {
-            let h = link_header.map_err(|e| e.at_layer(Layer::EtherPayload))?;
+            let h = link_header(frame, 4)?;
             let family = [h[0], h[1], h[2], h[3]];
             // The family is in the capturing host's byte order; the value is small either way.
             let le = u32::from_le_bytes(family);
             let family = if le < 0x100 { le } else { u32::from_be_bytes(family) };
             // AF_INET is 2 everywhere; AF_INET6 is 10 on Linux, 24/28/30 on the BSDs and macOS.
-            if !matches!(family, 2 | 10 | 24 | 28 | 30) {
-                return Ok(None);
+            match family {
+                2 => (EtherType::IPV4, 4),
+                10 | 24 | 28 | 30 => (EtherType::IPV6, 4),
+                _ => return Ok(None),
             }
-            from_ip(&frame[base..], base)?
         }
-        LinkType::RawIp => from_ip(frame, base)?,
+        LinkType::RawIp => match frame.first().map(|b| b >> 4) {
+            Some(4) => (EtherType::IPV4, 0),
+            Some(6) => (EtherType::IPV6, 0),
+            _ => return Ok(None),
+        },
     };
-
-    if let Some((error, layer)) = &sliced.stop_err {
-        if matches!(
-            layer,
-            Layer::Arp
-                | Layer::Icmpv4
-                | Layer::Icmpv4Timestamp
-                | Layer::Icmpv4TimestampReply
-                | Layer::Icmpv6
-                | Layer::Igmp
-        ) {
-            return Ok(None);
-        }
-        return Err(slice_error(frame, &sliced, error, *layer, base));
+    // IEEE 802.1Q/802.1ad: VLAN tags between the link header and IP (captures of a tagged
+    // network; `lo` has none).
+    while matches!(
+        ether_type,
+        EtherType::VLAN_TAGGED_FRAME | EtherType::PROVIDER_BRIDGING | EtherType::VLAN_DOUBLE_TAGGED_FRAME
+    ) {
+        let vlan = SingleVlanSlice::from_slice(&frame[at..]).map_err(DecodeError::truncated(at))?;
+        ether_type = vlan.ether_type();
+        at += vlan.header_len();
     }
+    if !matches!(ether_type, EtherType::IPV4 | EtherType::IPV6) {
+        return Ok(None);
+    }
+    decode_ip(frame, at)
+}
 
-    // `declared`: the IP payload's length by the IP header, which exceeds the captured bytes
-    // when the capture's snap length cut the frame short.
-    let (src_ip, dst_ip, declared) = match &sliced.net {
-        Some(LaxNetSlice::Ipv4(ip)) => {
-            let h = ip.header();
-            let before_payload = offset_in(h.slice(), ip.payload().payload);
+/// Decodes the IP packet that starts `at` bytes into the frame.
+fn decode_ip(frame: &[u8], at: usize) -> Result<Option<Packet>, DecodeError> {
+    use etherparse::err::ip::LaxHeaderSliceError;
+    use etherparse::err::ipv6_exts::{HeaderError, HeaderSliceError};
+
+    let (ip, ext_error) = LaxIpSlice::from_slice(&frame[at..]).map_err(|e| match e {
+        LaxHeaderSliceError::Len(l) => DecodeError::truncated(at)(l),
+        LaxHeaderSliceError::Content(c) => {
+            DecodeError::Invalid { layer: Layer::IpHeader, offset: at, error: SliceError::Ip(c) }
+        }
+    })?;
+    let payload = ip.payload();
+    let transport_at = offset_in(frame, payload.payload);
+    if let Some((error, layer)) = ext_error {
+        return Err(match error {
+            HeaderSliceError::Len(l) => DecodeError::truncated(at)(l),
+            HeaderSliceError::Content(HeaderError::IpAuth(auth)) if matches!(ip, LaxIpSlice::Ipv4(_)) => {
+                DecodeError::Invalid { layer, offset: transport_at, error: SliceError::Ipv4Exts(auth) }
+            }
+            HeaderSliceError::Content(c) => {
+                DecodeError::Invalid { layer, offset: transport_at, error: SliceError::Ipv6Exts(c) }
+            }
+        });
+    }
+    // A fragment carries no whole transport header; TCP on Linux never fragments (it sets
+    // DF and sizes segments to the path MTU), so one does not belong to a TCP trace.
+    if payload.fragmented {
+        return Ok(None);
+    }
+    let (src, dst, declared) = match &ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let before_payload = offset_in(h.slice(), payload.payload);
             (
                 IpAddr::V4(h.source_addr()),
                 IpAddr::V4(h.destination_addr()),
                 usize::from(h.total_len()).saturating_sub(before_payload),
             )
         }
-        Some(LaxNetSlice::Ipv6(ip)) => {
-            let h = ip.header();
-            let before_payload = offset_in(h.slice(), ip.payload().payload);
+        LaxIpSlice::Ipv6(v6) => {
+            let h = v6.header();
+            let before_payload = offset_in(h.slice(), payload.payload);
             // RFC 8200 §3: the payload length excludes the 40-byte fixed header.
             let total = 40 + usize::from(h.payload_length());
             (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), total.saturating_sub(before_payload))
         }
-        Some(LaxNetSlice::Arp(_)) | None => return Ok(None),
     };
-    // A fragment is not sliced into a transport header; TCP on Linux never fragments (it
-    // sets DF and sizes segments to the path MTU), so one does not belong to a TCP trace.
-    let packet = match &sliced.transport {
-        Some(TransportSlice::Tcp(tcp)) => tcp_packet(tcp, declared, src_ip, dst_ip),
-        Some(TransportSlice::Udp(udp)) => udp_packet(udp, src_ip, dst_ip),
-        _ => return Ok(None),
-    };
-    Ok(Some(packet))
+    // `declared`: the IP payload's length by the IP header, which exceeds the captured bytes
+    // when the capture's snap length cut the frame short.
+    match payload.ip_number {
+        IpNumber::TCP => {
+            let tcp = TcpSlice::from_slice(payload.payload).map_err(|e| match e {
+                etherparse::err::tcp::HeaderSliceError::Len(l) => DecodeError::truncated(transport_at)(l),
+                etherparse::err::tcp::HeaderSliceError::Content(c) => {
+                    DecodeError::Invalid { layer: Layer::TcpHeader, offset: transport_at, error: SliceError::Tcp(c) }
+                }
+            })?;
+            Ok(Some(tcp_packet(&tcp, declared, src, dst)))
+        }
+        IpNumber::UDP => {
+            let udp = UdpSlice::from_slice_lax(payload.payload).map_err(DecodeError::truncated(transport_at))?;
+            Ok(Some(udp_packet(&udp, src, dst)))
+        }
+        _ => Ok(None),
+    }
 }
 
 fn tcp_packet(tcp: &TcpSlice<'_>, declared: usize, src: IpAddr, dst: IpAddr) -> Packet {
@@ -235,66 +263,26 @@ fn tcp_options(raw: &[u8]) -> TcpOptions {
     options
 }
 
-/// Slices a frame that starts with an IP header `base` bytes into the captured frame.
-fn from_ip(ip: &[u8], base: usize) -> Result<LaxSlicedPacket<'_>, DecodeError> {
-    use etherparse::err::ip::LaxHeaderSliceError;
-    LaxSlicedPacket::from_ip(ip).map_err(|e| match e {
-        LaxHeaderSliceError::Len(l) => DecodeError::Truncated {
+impl DecodeError {
+    /// Maps etherparse's length error of a slice that began `at` bytes into the frame.
+    fn truncated(at: usize) -> impl Fn(LenError) -> DecodeError {
+        move |l| DecodeError::Truncated {
             layer: l.layer,
             needed: l.required_len,
             found: l.len,
-            offset: base + l.layer_start_offset,
-        },
-        LaxHeaderSliceError::Content(c) => {
-            DecodeError::Invalid { layer: Layer::IpHeader, offset: base, error: SliceError::Ip(c) }
-        }
-    })
-}
-
-impl DecodeError {
-    fn at_layer(self, layer: Layer) -> DecodeError {
-        match self {
-            DecodeError::Truncated { needed, found, offset, .. } => {
-                DecodeError::Truncated { layer, needed, found, offset }
-            }
-            other => other,
+            offset: at + l.layer_start_offset,
         }
     }
+}
+
+/// The first `len` bytes of the frame: a fixed-size Linux cooked-capture or BSD loopback header.
+fn link_header(frame: &[u8], len: usize) -> Result<&[u8], DecodeError> {
+    let layer = if len == 4 { Layer::EtherPayload } else { Layer::LinuxSllHeader };
+    frame.get(..len).ok_or(DecodeError::Truncated { layer, needed: len, found: frame.len(), offset: 0 })
 }
 
 fn be16(bytes: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([bytes[at], bytes[at + 1]])
-}
-
-/// Turns etherparse's stop error into ours, with offsets counted from the frame's first byte.
-fn slice_error(
-    frame: &[u8],
-    sliced: &LaxSlicedPacket<'_>,
-    error: &SliceError,
-    layer: Layer,
-    base: usize,
-) -> DecodeError {
-    match error {
-        SliceError::Len(l) => DecodeError::Truncated {
-            layer: l.layer,
-            needed: l.required_len,
-            found: l.len,
-            offset: base + l.layer_start_offset,
-        },
-        other => {
-            // Content errors carry no offset: the failing layer starts where the last
-            // sliced layer's payload does.
-            let offset = match &sliced.net {
-                Some(net) => net.ip_payload_ref().map_or(base, |p| offset_in(frame, p.payload)),
-                None => {
-                    let ethernet = matches!(sliced.link, Some(LinkSlice::Ethernet2(_)));
-                    // IEEE 802.1Q: each VLAN tag adds 4 bytes.
-                    base + if ethernet { 14 } else { 0 } + 4 * sliced.link_exts.len()
-                }
-            };
-            DecodeError::Invalid { layer, offset, error: other.clone() }
-        }
-    }
 }
 
 /// Where `inner` starts within `outer`, a slice it was cut from.
@@ -438,6 +426,21 @@ mod tests {
         bad[14 + 20 + 12] = 0x30; // data offset 3 words: inside the fixed header
         let err = decode_frame(&bad, LinkType::Ethernet).expect_err("invalid");
         assert!(matches!(err, DecodeError::Invalid { layer: Layer::TcpHeader, offset: 34, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn vlan_tag__stepped_over() {
+        let mut out = Vec::new();
+        let step = PacketBuilder::ethernet2([0; 6], [0; 6]).single_vlan(etherparse::VlanId::try_new(7).expect("id"));
+        step.ipv4(LO, LO, 64).tcp(CLIENT, SERVER, 1, 100).syn().write(&mut out, &[]).expect("builds");
+        assert_eq!(decode(&out).tcp.expect("tcp").flags, TcpFlags::SYN);
+    }
+
+    #[test]
+    fn truncated_ip_header__says_where() {
+        let full = frame(lo_tcp(1).syn(), &[]);
+        let err = decode_frame(&full[..14 + 12], LinkType::Ethernet).expect_err("IP header cut short");
+        assert!(matches!(err, DecodeError::Truncated { needed: 20, found: 12, offset: 14, .. }), "{err:?}");
     }
 
     #[test]
