@@ -2,16 +2,19 @@
 //! (as root, with tcpdump installed).
 //!
 //! 64 concurrent clients each connect to a loopback echo server, send one line, read the
-//! echo and close, CONNS times. The same load runs with no capture, with PacketCapture
-//! alone, with `tcpdump -w` alone (interleaved over ROUNDS rounds; medians shown), and
-//! finally with both at once, so that their packet counts can be compared on one load.
+//! echo and close, CONNS times per run. Each round runs that load with no capture, with
+//! PacketCapture alone and with `tcpdump -w` alone, twice: unpaced (as fast as the machine
+//! goes, so every cycle a capture spends is a cycle the load loses) and paced at PACE
+//! connections/s. Medians over ROUNDS rounds are shown. A last run captures with both at
+//! once, so that their packet counts are compared on one and the same load.
 //!
 //! Capture CPU is the reader thread's CPU for PacketCapture (getrusage(RUSAGE_THREAD)), and
-//! for tcpdump its process's CPU from "listening" to exit (/proc/PID/schedstat), each
-//! divided by the packets it captured. Neither counts the kernel's copy into the ring, which
-//! runs in the receive softirq of the sending threads (part of the load's slowdown).
+//! tcpdump's process CPU from "listening" to exit (/proc/PID/schedstat), each divided by the
+//! packets it captured. Neither includes the kernel's work per packet (filter, copy into the
+//! ring), which runs in the receive softirq of the load's own threads and shows up as the
+//! load's slowdown.
 //!
-//! Env: CONNS (default 30000), ROUNDS (default 3).
+//! Env: CONNS (default 30000), ROUNDS (default 3), PACE (default 16000).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -20,9 +23,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use socktrace::capture::packets::{CaptureStats, PacketCapture};
+use socktrace::capture::packets::PacketCapture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::runtime::Runtime;
 
 const CLIENTS: usize = 64;
 /// No single load run lasts longer than this, whatever CONNS says.
@@ -41,15 +45,50 @@ fn main() -> ExitCode {
     }
 }
 
+/// Who captures during a run.
+#[derive(Clone, Copy)]
+enum Capture {
+    Nothing,
+    Ours,
+    Tcpdump,
+}
+
+const CAPTURES: [Capture; 3] = [Capture::Nothing, Capture::Ours, Capture::Tcpdump];
+
+impl Capture {
+    fn name(self) -> &'static str {
+        match self {
+            Capture::Nothing => "none",
+            Capture::Ours => "PacketCapture",
+            Capture::Tcpdump => "tcpdump",
+        }
+    }
+}
+
+/// One load run and what its capture saw.
+struct Run {
+    load: Load,
+    packets: u64,
+    drops: u64,
+    cpu: Duration,
+}
+
+impl Run {
+    fn cpu_per_packet_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.packets.max(1) as f64
+    }
+}
+
 fn run() -> Result<(), String> {
     if !socktrace::capture::privilege::is_root() {
         return Err("needs root for packet capture: run `sudo -E cargo bench --bench capture`".into());
     }
     if Command::new("tcpdump").arg("--version").output().is_err() {
-        return Err("tcpdump is not installed: `apt-get install -y tcpdump`, then run again".into());
+        return Err("tcpdump is not installed: run `apt-get install -y tcpdump`, then this bench again".into());
     }
     let conns = env_usize("CONNS", 30_000);
     let rounds = env_usize("ROUNDS", 3).max(1);
+    let pace = env_usize("PACE", 16_000).max(1) as f64;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -58,70 +97,140 @@ fn run() -> Result<(), String> {
     let server = rt.block_on(TcpListener::bind("127.0.0.1:0")).map_err(|e| format!("bind: {e}"))?;
     let addr = server.local_addr().map_err(|e| format!("local_addr: {e}"))?;
     rt.spawn(echo_server(server));
-    println!("echo server on {addr} (port {}), {CLIENTS} clients, {conns} connections per run", addr.port());
+    println!("echo server on {addr} (port {}); {CLIENTS} clients; {conns} connections per run", addr.port());
 
-    rt.block_on(load(addr, conns / 10))?; // warm-up: caches, TIME-WAIT reuse, page faults
-    let mut none = Vec::new();
-    let mut ours = Vec::new();
-    let mut theirs = Vec::new();
+    rt.block_on(load(addr, conns / 10, None))?; // warm-up: caches, TIME-WAIT, page faults
+    let modes = [("unpaced".to_string(), None), (format!("paced {pace:.0}/s"), Some(pace))];
+    // runs[mode][capture]: one run per round.
+    let mut runs: [[Vec<Run>; 3]; 2] = Default::default();
     for round in 1..=rounds {
-        none.push(rt.block_on(load(addr, conns))?);
-        ours.push(with_ours(&rt, addr, conns)?);
-        theirs.push(with_tcpdump(&rt, addr, conns)?);
+        for (m, (label, rate)) in modes.iter().enumerate() {
+            let mut line = format!("round {round} {label:<13}");
+            for (c, &capture) in CAPTURES.iter().enumerate() {
+                let run = run_under(&rt, addr, conns, *rate, capture)?;
+                line += &format!("  {} {:.0}/s", capture.name(), run.load.rate());
+                runs[m][c].push(run);
+            }
+            println!("{line}");
+        }
+    }
+    let (ours_both, theirs_both) = with_both(&rt, addr, conns)?;
+
+    println!();
+    let load = &ours_both.load;
+    println!("both capturing the same load at once ({} connections, {:.0} conn/s):", load.done, load.rate());
+    println!("{:<32} {:>10} {:>14} {:>14}", "", "", "PacketCapture", "tcpdump -w");
+    println!("{:<32} {:>10} {:>14} {:>14}", "packets captured", "", ours_both.packets, theirs_both.packets);
+    println!("{:<32} {:>10} {:>14} {:>14}", "kernel drops", "", ours_both.drops, theirs_both.drops);
+    println!(
+        "{:<32} {:>10} {:>14.3} {:>14.3}",
+        "capture CPU µs/packet",
+        "",
+        ours_both.cpu_per_packet_us(),
+        theirs_both.cpu_per_packet_us()
+    );
+
+    println!();
+    println!("each alone, medians of {rounds} rounds:");
+    println!("{:<32} {:>10} {:>14} {:>14}", "", "none", "PacketCapture", "tcpdump -w");
+    let mut slowdown = [[0.0; 3]; 2];
+    for (m, (label, _)) in modes.iter().enumerate() {
+        let secs = |c: usize| median(runs[m][c].iter().map(|r| r.load.elapsed.as_secs_f64()));
+        let rate = |c: usize| median(runs[m][c].iter().map(|r| r.load.rate()));
+        for (c, s) in slowdown[m].iter_mut().enumerate() {
+            *s = secs(c) / secs(0) - 1.0;
+        }
+        let [_, ours, theirs] = slowdown[m];
+        println!("{:<32} {:>10.0} {:>14.0} {:>14.0}", format!("{label}: connections/s"), rate(0), rate(1), rate(2));
         println!(
-            "round {round}: none {:.0}/s, PacketCapture {:.0}/s, tcpdump {:.0}/s",
-            none[round - 1].rate(),
-            ours[round - 1].0.rate(),
-            theirs[round - 1].0.rate()
+            "{:<32} {:>10} {:>13.1}% {:>13.1}%",
+            format!("{label}: load slowdown"),
+            "-",
+            100.0 * ours,
+            100.0 * theirs
         );
     }
-    let both = with_both(&rt, addr, conns)?;
-
-    let base = median(none.iter().map(|l| l.elapsed.as_secs_f64()));
-    let slow = |runs: &mut dyn Iterator<Item = &Load>| median(runs.map(|l| l.elapsed.as_secs_f64())) / base - 1.0;
-    let slow_ours = slow(&mut ours.iter().map(|(l, _)| l));
-    let slow_theirs = slow(&mut theirs.iter().map(|(l, _)| l));
-    let cpu_ours = median(ours.iter().map(|(_, s)| per_packet_us(s.reader_cpu, s.packets)));
-    let cpu_theirs = median(theirs.iter().map(|(_, t)| per_packet_us(t.cpu, t.packets)));
-    let (ours_both, theirs_both, load_both) = both;
+    let all = |c: usize| runs.iter().flat_map(move |mode| mode[c].iter());
+    let (cpu_ours, cpu_theirs) =
+        (median(all(1).map(Run::cpu_per_packet_us)), median(all(2).map(Run::cpu_per_packet_us)));
+    println!("{:<32} {:>10} {:>14.3} {:>14.3}", "capture CPU µs/packet", "-", cpu_ours, cpu_theirs);
+    let drops = |c: usize| all(c).map(|r| r.drops).sum::<u64>();
+    println!("{:<32} {:>10} {:>14} {:>14}", "kernel drops (all runs)", "-", drops(1), drops(2));
 
     println!();
-    println!(
-        "same load, both capturing at once ({} connections in {:.2} s, {:.0} conn/s):",
-        load_both.done,
-        load_both.elapsed.as_secs_f64(),
-        load_both.rate()
-    );
-    println!("{:<28} {:>14} {:>14}", "", "PacketCapture", "tcpdump -w");
-    println!("{:<28} {:>14} {:>14}", "packets captured", ours_both.packets, theirs_both.packets);
-    println!("{:<28} {:>14} {:>14}", "kernel drops", ours_both.kernel_drops, theirs_both.drops);
-    println!(
-        "{:<28} {:>14.3} {:>14.3}",
-        "capture CPU µs/packet",
-        per_packet_us(ours_both.reader_cpu, ours_both.packets),
-        per_packet_us(theirs_both.cpu, theirs_both.packets)
-    );
-    println!();
-    println!("alone, medians of {rounds} rounds ({:.0} conn/s with no capture):", conns as f64 / base);
-    println!("{:<28} {:>14} {:>14}", "", "PacketCapture", "tcpdump -w");
-    println!("{:<28} {:>14.3} {:>14.3}", "capture CPU µs/packet", cpu_ours, cpu_theirs);
-    println!("{:<28} {:>13.1}% {:>13.1}%", "load slowdown", 100.0 * slow_ours, 100.0 * slow_theirs);
-    let drops_ours: u64 = ours.iter().map(|(_, s)| s.kernel_drops).sum();
-    let drops_theirs: u64 = theirs.iter().map(|(_, t)| t.drops).sum();
-    println!("{:<28} {:>14} {:>14}", "kernel drops (all rounds)", drops_ours, drops_theirs);
-
-    println!();
+    println!("targets:");
     let verdict = |ok: bool| if ok { "ok  " } else { "MISS" };
-    println!("{} 0 drops", verdict(ours_both.kernel_drops == 0 && drops_ours == 0));
-    println!("{} counts equal to tcpdump's", verdict(ours_both.packets == theirs_both.packets));
-    println!("{} CPU/packet ≤ 2× tcpdump's ({:.2}×)", verdict(cpu_ours <= 2.0 * cpu_theirs), cpu_ours / cpu_theirs);
-    println!("{} slowdown ≤ 5 % ({:.1} %)", verdict(slow_ours <= 0.05), 100.0 * slow_ours);
-    println!(
-        "{} ≥ 15,000 connections/s without capture ({:.0}/s)",
-        verdict(conns as f64 / base >= 15_000.0),
-        conns as f64 / base
-    );
+    let top = median(runs[0][0].iter().map(|r| r.load.rate()));
+    println!("{} ≥ 15,000 connections/s ({top:.0}/s unpaced, no capture)", verdict(top >= 15_000.0));
+    println!("{} 0 kernel drops", verdict(ours_both.drops == 0 && drops(1) == 0));
+    println!("{} packet counts equal to tcpdump's", verdict(ours_both.packets == theirs_both.packets));
+    let ratio = cpu_ours / cpu_theirs;
+    println!("{} capture CPU/packet ≤ 2× tcpdump's ({ratio:.2}×)", verdict(ratio <= 2.0));
+    for m in [1, 0] {
+        let [_, ours, theirs] = slowdown[m];
+        let label = &modes[m].0;
+        println!(
+            "{} load slowdown ≤ 5 % {label} ({:.1} %; tcpdump {:.1} %)",
+            verdict(ours <= 0.05),
+            100.0 * ours,
+            100.0 * theirs
+        );
+    }
     Ok(())
+}
+
+/// One load run under one capture.
+fn run_under(rt: &Runtime, addr: SocketAddr, conns: usize, pace: Option<f64>, capture: Capture) -> Result<Run, String> {
+    match capture {
+        Capture::Nothing => {
+            let load = rt.block_on(load(addr, conns, pace))?;
+            Ok(Run { load, packets: 0, drops: 0, cpu: Duration::ZERO })
+        }
+        Capture::Ours => {
+            let ours = Ours::start(addr.port())?;
+            let load = rt.block_on(load(addr, conns, pace))?;
+            ours.stop(load)
+        }
+        Capture::Tcpdump => {
+            let dump = Dump::start(addr.port())?;
+            let load = rt.block_on(load(addr, conns, pace))?;
+            dump.stop(load)
+        }
+    }
+}
+
+/// PacketCapture and tcpdump on one unpaced load.
+fn with_both(rt: &Runtime, addr: SocketAddr, conns: usize) -> Result<(Run, Run), String> {
+    let dump = Dump::start(addr.port())?;
+    let ours = Ours::start(addr.port())?;
+    let load = rt.block_on(load(addr, conns, None))?;
+    let copy = Load { done: load.done, elapsed: load.elapsed };
+    Ok((ours.stop(load)?, dump.stop(copy)?))
+}
+
+/// A running PacketCapture, with a consumer that takes its batches off the channel as the
+/// timeline would (and drops them).
+struct Ours {
+    capture: PacketCapture,
+    consumer: std::thread::JoinHandle<usize>,
+}
+
+impl Ours {
+    fn start(port: u16) -> Result<Ours, String> {
+        let (tx, rx) = mpsc::channel();
+        let consumer = std::thread::spawn(move || rx.iter().map(|b: Vec<_>| b.len()).sum::<usize>());
+        let capture = PacketCapture::open(&[port], false, tx).map_err(|e| e.to_string())?;
+        Ok(Ours { capture, consumer })
+    }
+
+    fn stop(self, load: Load) -> Result<Run, String> {
+        let stats = self.capture.stop().map_err(|e| e.to_string())?;
+        let received = self.consumer.join().map_err(|_| "consumer panicked")?;
+        if received as u64 != stats.packets {
+            return Err(format!("consumer got {received} packets, capture reports {}", stats.packets));
+        }
+        Ok(Run { load, packets: stats.packets, drops: stats.kernel_drops, cpu: stats.reader_cpu })
+    }
 }
 
 /// One load run.
@@ -134,13 +243,6 @@ impl Load {
     fn rate(&self) -> f64 {
         self.done as f64 / self.elapsed.as_secs_f64()
     }
-}
-
-/// What tcpdump captured.
-struct Tcpdump {
-    packets: u64,
-    drops: u64,
-    cpu: Duration,
 }
 
 async fn echo_server(listener: TcpListener) {
@@ -158,19 +260,28 @@ async fn echo_server(listener: TcpListener) {
     }
 }
 
-/// CONNS connections from CLIENTS concurrent clients; each connects, sends a line, reads the
-/// echo and closes.
-async fn load(addr: SocketAddr, conns: usize) -> Result<Load, String> {
+/// `conns` connections from CLIENTS concurrent clients; each connects, sends a line, reads
+/// the echo and closes. Paced, connection n starts no earlier than n / pace seconds in.
+async fn load(addr: SocketAddr, conns: usize, pace: Option<f64>) -> Result<Load, String> {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let deadline = start + RUN_LIMIT;
     let mut clients = Vec::new();
-    for _ in 0..CLIENTS {
+    for client in 0..CLIENTS {
         let next = next.clone();
+        let from = client_address(client);
         clients.push(tokio::spawn(async move {
             let mut done = 0usize;
-            while next.fetch_add(1, Ordering::Relaxed) < conns && Instant::now() < deadline {
-                tokio::time::timeout(IO_TIMEOUT, one_connection(addr)).await.map_err(|_| "timed out".to_string())??;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= conns || Instant::now() >= deadline {
+                    break;
+                }
+                if let Some(rate) = pace {
+                    tokio::time::sleep_until((start + Duration::from_secs_f64(n as f64 / rate)).into()).await;
+                }
+                let connection = one_connection(from, addr);
+                tokio::time::timeout(IO_TIMEOUT, connection).await.map_err(|_| "timed out".to_string())??;
                 done += 1;
             }
             Ok::<usize, String>(done)
@@ -183,48 +294,39 @@ async fn load(addr: SocketAddr, conns: usize) -> Result<Load, String> {
     Ok(Load { done, elapsed: start.elapsed() })
 }
 
-async fn one_connection(addr: SocketAddr) -> Result<(), String> {
-    let mut s = TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+/// Client `i`'s own loopback address, 127.0.1.(i+1).
+///
+/// Linux picks a client's ephemeral port by scanning for one whose 4-tuple is free; with a
+/// single client address and its ~28k ports mostly in TIME-WAIT (the client closes first),
+/// that scan alone capped this load at ~14.5k connections/s on a 2-core machine. With one
+/// address per client the same load runs at ~30k/s.
+fn client_address(i: usize) -> std::net::IpAddr {
+    std::net::Ipv4Addr::new(127, 0, 1, (i % 250) as u8 + 1).into()
+}
+
+async fn one_connection(from: std::net::IpAddr, addr: SocketAddr) -> Result<(), String> {
+    let socket = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
+    // Choose the port at connect, where only the 4-tuple must be unique, not at bind.
+    let one: libc::c_int = 1;
+    // SAFETY: sets an int option on a socket we own, from a live int of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&socket),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(format!("IP_BIND_ADDRESS_NO_PORT: {}", std::io::Error::last_os_error()));
+    }
+    socket.bind(SocketAddr::new(from, 0)).map_err(|e| format!("bind {from}: {e}"))?;
+    let mut s = socket.connect(addr).await.map_err(|e| format!("connect: {e}"))?;
     s.write_all(b"ping\n").await.map_err(|e| format!("send: {e}"))?;
     let mut echo = [0u8; 5];
     s.read_exact(&mut echo).await.map_err(|e| format!("recv: {e}"))?;
     Ok(())
-}
-
-/// Starts a consumer that counts the batches PacketCapture delivers, as the timeline would
-/// take them off the channel.
-fn with_ours(rt: &tokio::runtime::Runtime, addr: SocketAddr, conns: usize) -> Result<(Load, CaptureStats), String> {
-    let (tx, rx) = mpsc::channel();
-    let consumer = std::thread::spawn(move || rx.iter().map(|b: Vec<_>| b.len()).sum::<usize>());
-    let capture = PacketCapture::open(&[addr.port()], false, tx).map_err(|e| e.to_string())?;
-    let load = rt.block_on(load(addr, conns))?;
-    let stats = capture.stop().map_err(|e| e.to_string())?;
-    let received = consumer.join().map_err(|_| "consumer panicked")?;
-    if received as u64 != stats.packets {
-        return Err(format!("consumer got {received} packets, capture reports {}", stats.packets));
-    }
-    Ok((load, stats))
-}
-
-fn with_tcpdump(rt: &tokio::runtime::Runtime, addr: SocketAddr, conns: usize) -> Result<(Load, Tcpdump), String> {
-    let dump = Dump::start(addr.port())?;
-    let load = rt.block_on(load(addr, conns))?;
-    Ok((load, dump.stop()?))
-}
-
-fn with_both(
-    rt: &tokio::runtime::Runtime,
-    addr: SocketAddr,
-    conns: usize,
-) -> Result<(CaptureStats, Tcpdump, Load), String> {
-    let dump = Dump::start(addr.port())?;
-    let (tx, rx) = mpsc::channel();
-    let consumer = std::thread::spawn(move || rx.iter().map(|b: Vec<_>| b.len()).sum::<usize>());
-    let capture = PacketCapture::open(&[addr.port()], false, tx).map_err(|e| e.to_string())?;
-    let load = rt.block_on(load(addr, conns))?;
-    let ours = capture.stop().map_err(|e| e.to_string())?;
-    consumer.join().map_err(|_| "consumer panicked")?;
-    Ok((ours, dump.stop()?, load))
 }
 
 /// A running `tcpdump -i lo -w FILE 'tcp port P'`.
@@ -264,7 +366,7 @@ impl Dump {
         Ok(Dump { child, file, stderr: lines, cpu_at_start })
     }
 
-    fn stop(mut self) -> Result<Tcpdump, String> {
+    fn stop(mut self, load: Load) -> Result<Run, String> {
         // tcpdump's TPACKET_V3 ring hands over a partly filled block only when its 1 s
         // timeout fires, and tcpdump does not drain on SIGINT: without this wait it loses
         // the packets of the last ~second.
@@ -273,8 +375,9 @@ impl Dump {
         // SAFETY: signals our own child, which has not been reaped (so the pid is still its).
         unsafe { libc::kill(pid as i32, libc::SIGINT) };
         // Wait for the exit without reaping, so that its CPU time can still be read.
-        // SAFETY: waitid writes only into `info`.
+        // SAFETY: siginfo_t is plain data; all-zero is a valid value.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid writes only into `info`.
         let rc = unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
         if rc != 0 {
             return Err(format!("waitid(tcpdump): {}", std::io::Error::last_os_error()));
@@ -289,7 +392,7 @@ impl Dump {
         }
         let packets = pcap_records(&self.file)?;
         let _ = std::fs::remove_file(&self.file); // a leftover temp file is harmless
-        Ok(Tcpdump { packets, drops: drops.ok_or("tcpdump printed no drop count")?, cpu })
+        Ok(Run { load, packets, drops: drops.ok_or("tcpdump printed no drop count")?, cpu })
     }
 }
 
@@ -318,10 +421,6 @@ fn pcap_records(path: &std::path::Path) -> Result<u64, String> {
         n += 1;
     }
     Ok(n)
-}
-
-fn per_packet_us(cpu: Duration, packets: u64) -> f64 {
-    cpu.as_secs_f64() * 1e6 / packets.max(1) as f64
 }
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {

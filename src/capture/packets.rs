@@ -281,8 +281,9 @@ fn read(mut ring: Ring, socket: &OwnedFd, wake: &OwnedFd, sink: &Sender<PacketBa
                 offset = RealtimeOffset::measure();
                 offset_at = now_ns();
             }
-            let mut batch = PacketBatch::new();
-            for frame in block.frames() {
+            let frames = block.frames();
+            let mut batch = PacketBatch::with_capacity(frames.size_hint().1.unwrap_or(0));
+            for frame in frames {
                 match decode_frame(frame.data, LinkType::Ethernet) {
                     Ok(Some(packet)) => batch.push((offset.to_mono(frame.realtime_ns), packet)),
                     Ok(None) | Err(_) => stats.undecodable += 1,

@@ -160,6 +160,11 @@ impl<'b> Iterator for Frames<'b> {
         self.next += h.tp_next_offset as usize;
         Some(Frame { realtime_ns: u64::from(h.tp_sec) * 1_000_000_000 + u64::from(h.tp_nsec), data })
     }
+
+    /// At most the block's packet count (fewer only if the block were malformed).
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left as usize))
+    }
 }
 
 /// Sets a SOL_PACKET option.
