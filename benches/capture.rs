@@ -219,7 +219,7 @@ impl Ours {
     fn start(port: u16) -> Result<Ours, String> {
         let (tx, rx) = mpsc::channel();
         let consumer = std::thread::spawn(move || rx.iter().map(|b: Vec<_>| b.len()).sum::<usize>());
-        let capture = PacketCapture::open(&[port], false, tx).map_err(|e| e.to_string())?;
+        let capture = PacketCapture::open(&[port], false, move |b| tx.send(b).is_ok()).map_err(|e| e.to_string())?;
         Ok(Ours { capture, consumer })
     }
 

@@ -5,26 +5,42 @@
 //! anything (it is created with protocol 0, which delivers nothing until `bind`): it ignores
 //! outgoing copies (`lo` shows every packet twice, once leaving and once arriving), attaches
 //! the privacy filter ([`BpfProgram`]), maps a TPACKET_V3 ring, and only then binds to `lo`.
-//! A reader thread decodes each frame and sends batches of `(t, Packet)` down a channel.
+//! A reader thread decodes each block of frames the kernel hands over and delivers it as one
+//! batch of `(t, Packet)`.
 //!
-//! Why a TPACKET_V3 ring: measured on the 2-core test machine with `cargo bench --bench
-//! capture` (64 clients, ~16k connections/s, ~180k packets/s; figures in the bench's
-//! header), the reader thread's CPU per packet was
+//! ```no_run
+//! # use socktrace::capture::packets::{packet_event, PacketCapture};
+//! # fn main() -> Result<(), socktrace::capture::packets::CaptureError> {
+//! let (tx, rx) = std::sync::mpsc::channel();
+//! let capture = PacketCapture::open(&[8080], false, move |batch| {
+//!     tx.send(batch.into_iter().map(|(t, p)| packet_event(t, p)).collect::<Vec<_>>()).is_ok()
+//! })?;
+//! // ... the session runs; `rx` yields batches ~2 ms after their packets crossed `lo`.
+//! let stats = capture.stop()?; // every packet the kernel saw is in `rx` now
+//! eprintln!("{} packets, {} dropped", stats.packets, stats.kernel_drops);
+//! # Ok(()) }
+//! ```
 //!
-//! | reader                                          | CPU/packet | drops |
-//! |-------------------------------------------------|-----------:|------:|
-//! | TPACKET_V3 ring (this file)                     |   see bench |     0 |
-//! | recvmmsg(64) + SO_TIMESTAMPNS cmsgs             |   see bench |     0 |
-//! | pnet channel (poll + recvfrom) + SIOCGSTAMPNS   |   see bench |     0 |
+//! Why a TPACKET_V3 ring: with `cargo bench --bench capture` on the 2-core test machine
+//! (~300k packets in ~1 s per run), the reader thread's CPU per packet was, against tcpdump's
+//! 0.15–0.20 µs on the same runs:
 //!
-//! The ring costs no system call per packet: the kernel copies frames into shared memory
-//! in its receive path and we read them in place.
+//! | reader                                           | CPU/packet    |
+//! |--------------------------------------------------|---------------|
+//! | TPACKET_V3 ring (this file)                      | 0.13–0.19 µs  |
+//! | recvmmsg(64) + SO_TIMESTAMPNS control messages   | 1.5–2.2 µs    |
+//! | pnet's channel (poll + recvfrom) + SIOCGSTAMPNS  | 3.5–5.2 µs    |
+//!
+//! (the other two readers are on branch `packets-reader-experiment`). The ring needs no
+//! system call per packet, and its timestamps are taken as each packet reaches the socket.
+//! The socket-queue readers also got stamps from `recvmsg` time for the first packets after
+//! `open` (a SYN 3 ms after its `connect` returned): SO_TIMESTAMPNS switches arrival
+//! stamping on through a deferred work item, and an unstamped packet is stamped on receipt.
 
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -32,7 +48,7 @@ use std::time::{Duration, Instant};
 use crate::capture::bpf::{BpfProgram, TooManyPorts};
 use crate::capture::clock::{now_ns, RealtimeOffset};
 use crate::capture::ring::{self, Geometry, Ring};
-use crate::event::Packet;
+use crate::event::{Actor, Body, Event, Origin, Packet, Role};
 use crate::wire::decode::{decode_frame, LinkType};
 
 /// Packets in the order the kernel received them, each with its time on the trace clock
@@ -43,17 +59,18 @@ pub type PacketBatch = Vec<(u64, Packet)>;
 /// payload preview shows. Copying whole 64 KiB loopback segments would only cost time.
 pub const SNAPLEN: u32 = 256;
 
-/// 64 blocks of 128 KiB: 8 MiB, about 200 ms of the heaviest loopback load a 2-core
-/// machine makes (~180k packets/s of ~330 ring bytes each) if the reader stalled.
+/// 64 blocks of 128 KiB: 8 MiB, about 160 ms of the heaviest loopback load a 2-core machine
+/// makes (~320k packets/s of ~160 ring bytes each) should the reader stall. The ring replaces
+/// the socket's receive queue: it is the capture's receive buffer.
 const RING: Geometry = Geometry { block_size: 128 << 10, blocks: 64, retire_ms: RETIRE_MS };
 
-/// A partly filled block is handed over after at most ~2 × this (the kernel's retire timer
-/// only closes a block that was already current at its previous tick), which bounds the
-/// latency of a live display.
+/// The kernel hands over a partly filled block after this long, which bounds the latency of
+/// a live display (measured: 2.0 ms from `connect` to its SYN|ACK's delivery).
 const RETIRE_MS: u32 = 2;
 
 /// After `stop`, the reader keeps reading until the ring has been quiet this long, long
-/// enough for the kernel to retire the last, partly filled block.
+/// enough for the kernel to retire the last, partly filled block (older kernels retire on a
+/// jiffy timer, up to 2 ticks of 4 ms late).
 const DRAIN_QUIET: Duration = Duration::from_millis(4 * RETIRE_MS as u64 + 10);
 
 /// …but no longer than this, should packets keep coming.
@@ -62,6 +79,12 @@ const DRAIN_MAX: Duration = Duration::from_secs(1);
 /// Re-measure the realtime/monotonic offset this often, so that an NTP adjustment during a
 /// long trace does not shift packets against calls.
 const OFFSET_REFRESH_NS: u64 = 1_000_000_000;
+
+/// A captured packet as a trace [`Event`]: observed, its sender's role and socket left for
+/// the timeline to name.
+pub fn packet_event(t: u64, packet: Packet) -> Event {
+    Event { t, actor: Actor::role(Role::Unknown), socket: None, origin: Origin::Observed, body: Body::Packet(packet) }
+}
 
 /// What went wrong opening or running a capture; each message is one line.
 #[derive(Debug)]
@@ -136,10 +159,15 @@ pub struct PacketCapture {
 
 impl PacketCapture {
     /// Starts capturing TCP (and UDP if `udp`) packets on `lo` from or to any of `ports`,
-    /// delivering them in batches to `sink`. Every packet that arrives after `open` returns
+    /// handing them in batches to `deliver` on the reader thread; `deliver` returns `false`
+    /// once nobody wants more (e.g. `move |batch| tx.send(batch).is_ok()` for a channel).
+    /// Every packet that arrives after `open` returns
     /// is captured: open it before starting the programs to trace. `ports` may be empty
     /// (nothing is captured until [`set_ports`](Self::set_ports)).
-    pub fn open(ports: &[u16], udp: bool, sink: Sender<PacketBatch>) -> Result<PacketCapture, CaptureError> {
+    pub fn open<D>(ports: &[u16], udp: bool, deliver: D) -> Result<PacketCapture, CaptureError>
+    where
+        D: FnMut(PacketBatch) -> bool + Send + 'static,
+    {
         let filter = BpfProgram::ports(ports, udp, SNAPLEN).map_err(CaptureError::Filter)?;
         let lo = pnet::datalink::interfaces().into_iter().find(|i| i.is_loopback()).ok_or(CaptureError::NoLoopback)?;
 
@@ -157,7 +185,6 @@ impl PacketCapture {
         ring::setsockopt(fd, libc::PACKET_IGNORE_OUTGOING, &1 as &libc::c_int)
             .map_err(|e| CaptureError::io("setsockopt(PACKET_IGNORE_OUTGOING)", e))?;
         filter.attach(socket.as_fd()).map_err(|e| CaptureError::io("setsockopt(SO_ATTACH_FILTER)", e))?;
-        // The ring replaces the socket's receive queue: its 8 MiB are the receive buffer.
         let ring = Ring::map(socket.as_fd(), RING).map_err(|e| CaptureError::io("PACKET_RX_RING", e))?;
         bind(fd, lo.index).map_err(|e| CaptureError::io("bind(lo)", e))?;
 
@@ -173,7 +200,7 @@ impl PacketCapture {
             let (socket, wake) = (socket.clone(), wake.clone());
             std::thread::Builder::new()
                 .name("socktrace-packets".into())
-                .spawn(move || read(ring, &socket, &wake, &sink))
+                .spawn(move || read(ring, &socket, &wake, deliver))
                 .map_err(|e| CaptureError::io("spawning the reader thread", e))?
         };
         Ok(PacketCapture { socket, udp, wake, reader: Some(reader) })
@@ -269,14 +296,23 @@ struct ReaderStats {
 
 /// The reader thread: decode every block the kernel hands over and send it as one batch;
 /// sleep in poll(2) when the ring is empty. After a wake-up on `wake`, drain and return.
-fn read(mut ring: Ring, socket: &OwnedFd, wake: &OwnedFd, sink: &Sender<PacketBatch>) -> io::Result<ReaderStats> {
+fn read(
+    mut ring: Ring,
+    socket: &OwnedFd,
+    wake: &OwnedFd,
+    mut deliver: impl FnMut(PacketBatch) -> bool,
+) -> io::Result<ReaderStats> {
     let mut stats = ReaderStats { packets: 0, undecodable: 0, cpu: Duration::ZERO };
     let mut offset = RealtimeOffset::measure();
     let mut offset_at = now_ns();
     let mut stopping: Option<Instant> = None;
-    let mut receiver_gone = false;
+    // Cleared when `deliver` says nobody listens any more: the ring is then only emptied.
+    let mut wanted = true;
     loop {
         while let Some(block) = ring.next_block() {
+            if !wanted {
+                continue;
+            }
             if now_ns() - offset_at > OFFSET_REFRESH_NS {
                 offset = RealtimeOffset::measure();
                 offset_at = now_ns();
@@ -289,14 +325,11 @@ fn read(mut ring: Ring, socket: &OwnedFd, wake: &OwnedFd, sink: &Sender<PacketBa
                     Ok(None) | Err(_) => stats.undecodable += 1,
                 }
             }
-            drop(block);
+            drop(block); // hand the block back before `deliver` takes its time
             let n = batch.len() as u64;
-            if !batch.is_empty() && !receiver_gone {
-                // A receiver that hung up wants no more packets; keep the ring moving anyway.
-                receiver_gone = sink.send(batch).is_err();
-                if !receiver_gone {
-                    stats.packets += n;
-                }
+            if n > 0 {
+                wanted = deliver(batch);
+                stats.packets += if wanted { n } else { 0 };
             }
         }
         let timeout_ms = match stopping {
@@ -388,7 +421,7 @@ mod tests {
         let other = TcpListener::bind("127.0.0.1:0").expect("bind another port 0");
         eprintln!("traced port {port}, other port {}", other.local_addr().expect("address").port());
         let (tx, rx) = mpsc::channel();
-        let capture = PacketCapture::open(&[port], false, tx).expect("open capture");
+        let capture = PacketCapture::open(&[port], false, move |b| tx.send(b).is_ok()).expect("open capture");
 
         let (before, after) = echo_session(&listener);
         echo_session(&other); // traffic the filter must keep out
@@ -442,7 +475,8 @@ mod tests {
         let second = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let second_port = second.local_addr().expect("address").port();
         let (tx, rx) = mpsc::channel();
-        let mut capture = PacketCapture::open(&[], false, tx).expect("open capture with no ports");
+        let mut capture =
+            PacketCapture::open(&[], false, move |b| tx.send(b).is_ok()).expect("open capture with no ports");
         echo_session(&first);
         capture.set_ports(&[second_port]).expect("set ports");
         echo_session(&second);
@@ -459,7 +493,9 @@ mod tests {
         }
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let (tx, rx) = mpsc::channel();
-        let capture = PacketCapture::open(&[listener.local_addr().expect("address").port()], false, tx).expect("open");
+        let capture =
+            PacketCapture::open(&[listener.local_addr().expect("address").port()], false, move |b| tx.send(b).is_ok())
+                .expect("open");
         let mut worst = Duration::ZERO;
         for _ in 0..20 {
             let sent = Instant::now();
@@ -478,6 +514,47 @@ mod tests {
         eprintln!("worst delivery latency over 20 handshakes: {worst:?}");
         capture.stop().expect("stop");
         assert!(worst < Duration::from_millis(50), "{worst:?}");
+    }
+
+    /// Clears CAP_NET_RAW from the calling thread's effective set (capabilities are per
+    /// thread on Linux), as if the process ran without the privilege.
+    fn drop_cap_net_raw() {
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: i32,
+        }
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+        const CAP_NET_RAW: u32 = 13;
+        let mut header = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+        let mut data = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
+        // SAFETY: capget/capset read and write exactly one header and two data structs (v3).
+        unsafe {
+            assert_eq!(libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()), 0, "capget");
+            data[0].effective &= !(1 << CAP_NET_RAW);
+            assert_eq!(libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()), 0, "capset");
+        }
+    }
+
+    #[test]
+    fn without_cap_net_raw__open_says_how_to_grant_it() {
+        if !live_test_allowed("without_cap_net_raw__open_says_how_to_grant_it") {
+            return;
+        }
+        let message = std::thread::spawn(|| {
+            drop_cap_net_raw();
+            PacketCapture::open(&[1], false, |_| true).map(|_| ()).expect_err("no CAP_NET_RAW").to_string()
+        })
+        .join()
+        .expect("test thread");
+        assert!(message.starts_with("packet capture needs CAP_NET_RAW: run with sudo, or grant it with `sudo setcap cap_net_raw,cap_net_admin+ep /"), "{message}");
     }
 
     #[test]
