@@ -296,10 +296,10 @@ async fn load(addr: SocketAddr, conns: usize, pace: Option<f64>) -> Result<Load,
 
 /// Client `i`'s own loopback address, 127.0.1.(i+1).
 ///
-/// Linux picks a client's ephemeral port by scanning for one whose 4-tuple is free; with a
-/// single client address and its ~28k ports mostly in TIME-WAIT (the client closes first),
-/// that scan alone capped this load at ~14.5k connections/s on a 2-core machine. With one
-/// address per client the same load runs at ~30k/s.
+/// Linux picks a client's ephemeral port by scanning for one whose 4-tuple is free. With one
+/// client address, once its ~28k ports all hold TIME-WAIT sockets (the client closes first;
+/// after ~30k connections) that scan caps this load at ~14k connections/s on a 2-core
+/// machine; with one address per client the same load runs at ~30k/s.
 fn client_address(i: usize) -> std::net::IpAddr {
     std::net::Ipv4Addr::new(127, 0, 1, (i % 250) as u8 + 1).into()
 }

@@ -161,9 +161,10 @@ impl PacketCapture {
     /// Starts capturing TCP (and UDP if `udp`) packets on `lo` from or to any of `ports`,
     /// handing them in batches to `deliver` on the reader thread; `deliver` returns `false`
     /// once nobody wants more (e.g. `move |batch| tx.send(batch).is_ok()` for a channel).
-    /// Every packet that arrives after `open` returns
-    /// is captured: open it before starting the programs to trace. `ports` may be empty
-    /// (nothing is captured until [`set_ports`](Self::set_ports)).
+    /// Every packet that arrives after `open` returns is captured: open it before starting
+    /// the programs to trace. `ports` may be empty (nothing is captured until
+    /// [`set_ports`](Self::set_ports)); more than [`MAX_PORTS`](crate::capture::bpf::MAX_PORTS)
+    /// is an error.
     pub fn open<D>(ports: &[u16], udp: bool, deliver: D) -> Result<PacketCapture, CaptureError>
     where
         D: FnMut(PacketBatch) -> bool + Send + 'static,
@@ -464,6 +465,25 @@ mod tests {
         assert_eq!(fin_senders.len(), 2, "a FIN from each side: {seen:?}");
         assert_ne!(fin_senders[0], fin_senders[1]);
         assert_eq!(seen.last().map(String::as_str), Some("ACK"), "the last ACK is not lost: {seen:?}");
+    }
+
+    #[test]
+    fn ipv6_session__captured_with_v6_addresses() {
+        if !live_test_allowed("ipv6_session__captured_with_v6_addresses") {
+            return;
+        }
+        let listener = TcpListener::bind("[::1]:0").expect("bind [::1]:0");
+        let port = listener.local_addr().expect("address").port();
+        let (tx, rx) = mpsc::channel();
+        let capture = PacketCapture::open(&[port], false, move |b| tx.send(b).is_ok()).expect("open capture");
+        echo_session(&listener);
+        let stats = capture.stop().expect("stop");
+        let packets: Vec<(u64, Packet)> = rx.try_iter().flatten().collect();
+        assert_eq!(stats.packets, packets.len() as u64);
+        let (_, syn) = packets.first().expect("a packet");
+        assert_eq!(flags(syn), "SYN");
+        assert!(syn.src.is_ipv6() && syn.dst == listener.local_addr().expect("address"), "{syn:?}");
+        assert_eq!(syn.tcp.as_ref().expect("tcp").options.mss, Some(65476), "lo's IPv6 MSS: 65536 - 40 - 20");
     }
 
     #[test]
