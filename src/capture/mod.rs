@@ -5,5 +5,5 @@
 pub mod bpf;
 pub mod clock;
 pub mod packets;
-pub mod privilege;
 mod ring;
+pub mod privilege;
