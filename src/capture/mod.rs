@@ -2,6 +2,9 @@
 //! AF_PACKET, tracefs, real time). Everything it produces is an [`Event`](crate::event::Event);
 //! everything after it is pure.
 
+pub mod bpf;
 pub mod clock;
+pub mod packets;
+mod ring;
 pub mod privilege;
 pub mod tracefs;

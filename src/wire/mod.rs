@@ -1,3 +1,4 @@
 //! From bytes on the wire to decoded packets (pure: no capture here).
 
+pub mod decode;
 pub mod flags;
