@@ -16,8 +16,9 @@ use crate::render::Renderer;
 use crate::timeline::{Sides, SocketResolver, Timeline};
 use crate::trace::{End, Header, Source, TraceWriter};
 
-/// How long an event waits in the timeline for late events of other lenses. Lenses deliver
-/// within a few milliseconds; the window is generous so that order is never guessed.
+/// How long an event waits in the timeline at least. The kernel lenses say how far they have
+/// delivered (their progress marks); our own calls are sent the moment they are stamped, and
+/// this window covers a recording thread descheduled between the two.
 const WINDOW_NS: u64 = 50_000_000;
 
 /// After our programs finish, how long the lenses keep looking: the last ACK of a close
@@ -166,7 +167,8 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
                 losses = Some(lenses.stop());
             }
         }
-        let watermark = clock::now_ns().saturating_sub(WINDOW_NS);
+        let lens_progress = lenses.as_ref().map_or(u64::MAX, KernelLenses::progress);
+        let watermark = clock::now_ns().saturating_sub(WINDOW_NS).min(lens_progress);
         released.clear();
         timeline.release(watermark, &mut released);
         sink.emit(&released, watermark)?;
@@ -181,8 +183,10 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
         Err(err) if refused && err.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
         other => other,
     };
-    let losses = losses.unwrap_or(Losses { packets_dropped: 0, states_lost: 0 });
-    let end = sink.finish(losses.packets_dropped, losses.states_lost)?;
+    let losses = losses.unwrap_or(Losses { packets_dropped: 0, states_lost: 0, problems: Vec::new() });
+    let mut unavailable = unavailable;
+    unavailable.extend(losses.problems.iter().cloned());
+    let end = sink.finish(losses.packets_dropped, losses.states_lost, timeline.out_of_order())?;
     Ok(Report { end, unavailable, program_error: program_result.err().map(|e| e.to_string()), interrupted })
 }
 
@@ -267,12 +271,12 @@ impl Sink {
         Ok(())
     }
 
-    fn finish(mut self, packets_dropped: u64, states_lost: u64) -> Result<End, LiveError> {
-        let end = End { events: self.events, packets_dropped, states_lost };
+    fn finish(mut self, packets_dropped: u64, states_lost: u64, out_of_order: u64) -> Result<End, LiveError> {
+        let end = End { events: self.events, packets_dropped, states_lost, out_of_order };
         let renderer = &mut self.renderer;
         self.screen.show(|out| renderer.end(Some(&end), out));
         if let Some((path, writer)) = self.writer.take() {
-            writer.finish(packets_dropped, states_lost).map_err(|err| LiveError::Save { path, err })?;
+            writer.finish(&end).map_err(|err| LiveError::Save { path, err })?;
         }
         Ok(end)
     }

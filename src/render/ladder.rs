@@ -171,7 +171,7 @@ impl Renderer for Ladder {
             }
         }
         let bar = self.style.dim("┊");
-        writeln!(out, "{:>w$} {:<cw$} {bar} {:<ww$} {bar} {}", "ms", "client", "wire", "server", w = TIME_W, cw = CLIENT_W, ww = WIRE_W)
+        writeln!(out, "{:>w$} {:<cw$} {bar} {:<ww$} {bar} server", "ms", "client", "wire", w = TIME_W, cw = CLIENT_W, ww = WIRE_W)
     }
 
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
@@ -206,14 +206,16 @@ impl Renderer for Ladder {
     fn end(&mut self, end: Option<&End>, out: &mut dyn Write) -> io::Result<()> {
         self.flush_pending(out)?;
         match end {
-            Some(end) => writeln!(
-                out,
-                "{}",
-                self.style.dim(&format!(
+            Some(end) => {
+                let mut line = format!(
                     "— {} events · packets dropped by the kernel: {} · state events lost: {}",
                     end.events, end.packets_dropped, end.states_lost
-                ))
-            ),
+                );
+                if end.out_of_order > 0 {
+                    line.push_str(&format!(" · {} events arrived late and stand out of time order", end.out_of_order));
+                }
+                writeln!(out, "{}", self.style.dim(&line))
+            }
             None => writeln!(out, "{}", self.style.dim("— the trace ends without its end record: it was interrupted")),
         }
     }

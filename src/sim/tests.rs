@@ -277,7 +277,7 @@ fn written(trace: &crate::trace::Trace) -> Vec<u8> {
     for event in &trace.events {
         writer.event(event).unwrap();
     }
-    writer.finish(0, 0).unwrap()
+    writer.finish(&crate::trace::End::default()).unwrap()
 }
 
 #[test]
