@@ -53,9 +53,11 @@ impl EchoServer {
     /// `bind(s, addr)`: returns the address the kernel gave (port 0 picks a free port).
     pub fn bind(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
         let args = CallArgs { addr: Some(addr), ..CallArgs::default() };
-        let call = self.rec.start(CallName::Bind, Some(&self.id), Some(self.socket.as_raw_fd()), args);
         // A restarted lesson should not wait for an old socket's TIME-WAIT to end.
-        let result = self.socket.set_reuseaddr(true).and_then(|()| self.socket.bind(addr)).and_then(|()| self.socket.local_addr());
+        let fd = self.socket.as_raw_fd();
+        self.rec.setsockopt(&self.id, fd, "SO_REUSEADDR", || self.socket.set_reuseaddr(true))?;
+        let call = self.rec.start(CallName::Bind, Some(&self.id), Some(fd), args);
+        let result = self.socket.bind(addr).and_then(|()| self.socket.local_addr());
         match result {
             Ok(local) => {
                 call.end(Some(&self.id), Ok(0), Outcome { local: Some(local), ..Outcome::default() });
@@ -122,6 +124,7 @@ impl Listening {
                     let outcome = Outcome { new_socket: Some(id.clone()), local: stream.local_addr().ok(), peer: Some(peer), ..Outcome::default() };
                     call.end(Some(&self.id), Ok(stream.as_raw_fd().into()), outcome);
                     accepted += 1;
+                    no_delay(&self.rec, &id, &stream)?;
                     let rec = self.rec.clone();
                     tasks.spawn(async move { echo_connection(rec, stream, id, options).await });
                 }
@@ -191,6 +194,13 @@ pub(crate) async fn send(rec: &Recorder, id: &SockId, stream: &mut TcpStream, by
             Err(err)
         }
     }
+}
+
+/// `setsockopt(s, TCP_NODELAY, 1)`: every `send` leaves as a segment of its own, so a trace
+/// shows one segment per line, however the calls are timed (Nagle's algorithm, RFC 896,
+/// would hold a line back while an earlier one is unacknowledged).
+pub(crate) fn no_delay(rec: &Recorder, id: &SockId, stream: &TcpStream) -> io::Result<()> {
+    rec.setsockopt(id, stream.as_raw_fd(), "TCP_NODELAY", || stream.set_nodelay(true))
 }
 
 /// `close(s)`: dropping a tokio socket closes its descriptor there and then.

@@ -31,6 +31,7 @@ pub fn call_start(start: &CallStart, socket: Option<&str>) -> String {
         },
         CallName::Recv | CallName::Recvfrom => format!("{}({s}, {})", start.call, a.len.unwrap_or(0)),
         CallName::Shutdown => format!("shutdown({s}, {})", a.how.as_deref().unwrap_or("?")),
+        CallName::Setsockopt => format!("setsockopt({s}, {}, 1)", a.option.as_deref().unwrap_or("?")),
         CallName::Accept | CallName::Close => format!("{}({s})", start.call),
     }
 }
