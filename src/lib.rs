@@ -29,6 +29,7 @@ pub mod cli;
 pub mod echo;
 pub mod event;
 pub mod live;
+pub mod normalize;
 pub mod render;
 pub mod sequence;
 pub mod sim;

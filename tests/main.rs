@@ -4,4 +4,5 @@ mod support;
 
 mod live_echo;
 mod live_truth;
+mod model_vs_kernel;
 mod show_errors;

@@ -1,0 +1,6 @@
+//! Normalized views of a trace: what stays the same from run to run of the same programs,
+//! so that traces can be compared with each other and with the model.
+
+pub mod lesson;
+
+pub use lesson::lesson_view;
