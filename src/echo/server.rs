@@ -29,6 +29,9 @@ pub struct ServeOptions {
     /// Close the connection after echoing this many lines, before the client closes
     /// (the server then closes first and its socket passes through TIME-WAIT).
     pub close_after_lines: Option<u64>,
+    /// Answer only after the client has ended its stream (half-close): what a server does
+    /// that needs all of its input first, and the order of a trace then depends on no race.
+    pub answer_at_end: bool,
 }
 
 impl EchoServer {
@@ -150,6 +153,7 @@ async fn echo_connection(rec: Recorder, mut stream: TcpStream, id: SockId, optio
     let mut numberer = LineNumberer::default();
     let mut buf = vec![0u8; RECV_BUF];
     let mut echoed = 0u64;
+    let mut held = Vec::new();
     loop {
         let args = CallArgs { len: Some(buf.len()), ..CallArgs::default() };
         let call = rec.start(CallName::Recv, Some(&id), Some(fd), args);
@@ -164,13 +168,15 @@ async fn echo_connection(rec: Recorder, mut stream: TcpStream, id: SockId, optio
                 return Err(err);
             }
         };
-        let mut replies = numberer.feed(&buf[..n]);
+        held.extend(numberer.feed(&buf[..n]));
         if n == 0 {
-            replies.extend(numberer.finish());
+            held.extend(numberer.finish());
         }
-        for reply in replies {
-            send(&rec, &id, &mut stream, &reply).await?;
-            echoed += 1;
+        if !options.answer_at_end || n == 0 {
+            for reply in held.drain(..) {
+                send(&rec, &id, &mut stream, &reply).await?;
+                echoed += 1;
+            }
         }
         if n == 0 || options.close_after_lines.is_some_and(|limit| echoed >= limit) {
             break;
