@@ -6,3 +6,4 @@ mod live_echo;
 mod live_truth;
 mod model_vs_kernel;
 mod show_errors;
+mod stability;

@@ -2,5 +2,8 @@
 //! so that traces can be compared with each other and with the model.
 
 pub mod lesson;
+pub mod order;
+pub mod snapshot;
 
 pub use lesson::lesson_view;
+pub use snapshot::snapshot;
