@@ -278,11 +278,11 @@ fn links(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usiz
                         edges.push((k, i));
                     }
                 }
-                let before_end = kernel.iter().copied().filter(|&k| events[k].t <= t1);
+                let mut before_end = kernel.iter().copied().filter(|&k| events[k].t <= t1);
                 let awaited = match end.call {
-                    CallName::Connect => before_end.filter(|&k| matches!(&events[k].body, Body::State(c) if c.from == State::SynSent)).last(),
+                    CallName::Connect => before_end.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.from == State::SynSent)),
                     CallName::Recv | CallName::Recvfrom => {
-                        before_end.filter(|&k| matches!(&events[k].body, Body::Packet(p) if !sent(k) && (p.len > 0 || fin(p)))).last()
+                        before_end.rfind(|&k| matches!(&events[k].body, Body::Packet(p) if !sent(k) && (p.len > 0 || fin(p))))
                     }
                     _ => None,
                 };
@@ -291,8 +291,8 @@ fn links(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usiz
                 }
                 // `accept` returns once the new socket is established.
                 if let (CallName::Accept, Some(new)) = (end.call, &end.new_socket) {
-                    let established = kernel_of.get(new).into_iter().flatten().copied().filter(|&k| events[k].t <= t1);
-                    if let Some(k) = established.filter(|&k| matches!(&events[k].body, Body::State(c) if c.to == State::Established)).last() {
+                    let mut established = kernel_of.get(new).into_iter().flatten().copied().filter(|&k| events[k].t <= t1);
+                    if let Some(k) = established.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.to == State::Established)) {
                         edges.push((k, i));
                     }
                 }
