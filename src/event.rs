@@ -239,6 +239,34 @@ impl Preview {
     }
 }
 
+impl Preview {
+    /// The bytes the preview shows, its escapes undone (at most [`Preview::MAX`]).
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.text.len());
+        let mut chars = self.text.bytes();
+        while let Some(b) = chars.next() {
+            if b != b'\\' {
+                out.push(b);
+                continue;
+            }
+            match chars.next() {
+                Some(b'n') => out.push(b'\n'),
+                Some(b'r') => out.push(b'\r'),
+                Some(b't') => out.push(b'\t'),
+                Some(b'x') => {
+                    let hex: Vec<u8> = chars.by_ref().take(2).collect();
+                    if let Some(v) = std::str::from_utf8(&hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        out.push(v);
+                    }
+                }
+                Some(other) => out.push(other),
+                None => {}
+            }
+        }
+        out
+    }
+}
+
 impl fmt::Display for Preview {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "\"{}\"{}", self.text, if self.truncated { "…" } else { "" })
@@ -330,4 +358,17 @@ pub enum KernelNote {
     ResetSent { local: SocketAddr, remote: SocketAddr, #[serde(default, skip_serializing_if = "Option::is_none")] sk: Option<u64> },
     ResetReceived { local: SocketAddr, remote: SocketAddr, #[serde(default, skip_serializing_if = "Option::is_none")] sk: Option<u64> },
     Retransmit { local: SocketAddr, remote: SocketAddr, #[serde(default, skip_serializing_if = "Option::is_none")] sk: Option<u64>, #[serde(default, skip_serializing_if = "Option::is_none")] state: Option<State> },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preview_bytes_undo_its_escapes() {
+        let raw = b"1: hi\r\n\t\\ \x00\xff<script>";
+        let preview = Preview::of(raw);
+        assert_eq!(preview.bytes(), raw.to_vec());
+        assert!(!preview.truncated);
+    }
 }

@@ -28,6 +28,7 @@ pub mod capture;
 pub mod cli;
 pub mod echo;
 pub mod event;
+pub mod export;
 pub mod live;
 pub mod normalize;
 pub mod render;

@@ -2,6 +2,7 @@
 //! 0 success, 1 deviations found (`check`, `diff`), 2 error.
 
 mod echo;
+mod export;
 mod show;
 mod simulate;
 
@@ -27,6 +28,8 @@ enum Command {
     Echo(echo::EchoArgs),
     /// Show a saved trace exactly as it was shown live.
     Show(show::ShowArgs),
+    /// Write a saved trace's packets in another tool's format (pcap).
+    Export(export::ExportArgs),
     /// Produce a trace from the RFC 9293 model, without privileges: every event is modelled.
     Simulate(simulate::SimulateArgs),
 }
@@ -91,6 +94,7 @@ pub fn run() -> ExitCode {
         Command::Echo(args) => echo::run(args),
         Command::Show(args) => show::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,3 @@
+//! A trace in other tools' formats: a pcap file for tshark and Wireshark, a packetdrill script.
+
+pub mod pcap;
