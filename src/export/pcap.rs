@@ -78,7 +78,7 @@ fn build(packet: &Packet, frame: &mut Vec<u8>) -> io::Result<Option<usize>> {
                 options.push(TcpOptionElement::SelectiveAcknowledgementPermitted);
             }
             options.extend(o.ts.map(|(val, ecr)| TcpOptionElement::Timestamp(val, ecr)));
-            options.extend(o.wscale.map(|ws| TcpOptionElement::WindowScale(ws)));
+            options.extend(o.wscale.map(TcpOptionElement::WindowScale));
             if let Some((first, rest)) = o.sack.split_first() {
                 let mut more = [None; 3];
                 for (slot, block) in more.iter_mut().zip(rest) {
