@@ -1,0 +1,451 @@
+//! Finds each step's evidence among one socket's events, step after step.
+//!
+//! The program's calls are the backbone: each is looked for on the socket itself (the first
+//! one that succeeded, else the first one). Packets and states are looked for in the window
+//! their [`Timing`] gives: while a call runs, before it returns, or anywhere from the moment
+//! the previous step began — not from when it ended, since TCP is full duplex and a step may
+//! overlap the one before (a half-close sends its FIN while data still flows back).
+//!
+//! When a step's call is missing or fails, the sequence stops there: later steps count only
+//! the calls the program still made on its socket (closing it is owed whatever happened),
+//! since without a connection there are no packets or states to expect.
+
+use super::cast::{Cast, Player};
+use super::index::{canon, Call, Index, SocketLog};
+use super::reasons;
+use super::report::{Observation, Seen, Sighting, SocketReport, StepReport};
+use crate::event::{Body, CallName, Errno, Event, Origin, Packet, Role};
+use crate::sequence::{Evidence, Part, Step, Timing};
+use crate::tcp::linux;
+use crate::tcp::state::State;
+use crate::trace::{LensStatus, Trace};
+use crate::wire::flags::TcpFlags;
+
+/// The origin of the events a lens delivered; `None` when it did not run. A live trace may
+/// also hold modelled states beside the kernel's (what Linux reports late or never); only the
+/// lens's own events count as evidence.
+fn lens_origin(status: &LensStatus) -> Option<Origin> {
+    match status {
+        LensStatus::Observed => Some(Origin::Observed),
+        LensStatus::Modelled => Some(Origin::Modelled),
+        LensStatus::Unavailable { .. } => None,
+    }
+}
+
+/// `sendto` without an address is `send`, and `send` on a connected datagram socket is
+/// `sendto`: programs (and libc) use either name for the same act.
+pub(super) fn same_call(actual: CallName, wanted: CallName) -> bool {
+    let alias = |c| match c {
+        CallName::Sendto => CallName::Send,
+        CallName::Recvfrom => CallName::Recv,
+        other => other,
+    };
+    alias(actual) == alias(wanted)
+}
+
+/// Whether this part of the story is told by this socket. Packets belong to the sockets
+/// that carry the connection (the listening socket only hands it over); datagrams to both
+/// datagram sockets.
+pub(super) fn concerns(evidence: &Evidence, part: Part) -> bool {
+    match *evidence {
+        Evidence::Call { socket, .. }
+        | Evidence::NewSocket { socket, .. }
+        | Evidence::ServerAddress { socket, .. }
+        | Evidence::State { socket, .. } => socket == part,
+        Evidence::Packet { .. } => matches!(part, Part::Client | Part::Accepted),
+        Evidence::Datagram { .. } => matches!(part, Part::Client | Part::Bound),
+    }
+}
+
+fn errno<'e>(events: &'e [Event], call: &Call) -> Option<&'e Errno> {
+    match &events[call.end?].body {
+        Body::CallEnd(end) => end.errno.as_ref(),
+        _ => None,
+    }
+}
+
+/// A non-blocking connect returns at once; its handshake runs on after it.
+fn in_progress(errno: Option<&Errno>) -> bool {
+    errno.is_some_and(|e| e.name == "EINPROGRESS")
+}
+
+/// The first call of this name that returned without error, else the first call.
+pub(super) fn first_call<'l>(events: &[Event], log: &'l SocketLog, name: CallName) -> Option<&'l Call> {
+    let mut calls = log.calls.iter().filter(|c| same_call(c.name, name));
+    let first = calls.clone().next();
+    calls.find(|c| c.end.is_some() && errno(events, c).is_none_or(|e| in_progress(Some(e)))).or(first)
+}
+
+/// The packets that can be evidence for this socket: a TCP connection's (both directions),
+/// or a datagram socket's own.
+pub(super) fn packets_of<'i>(index: &'i Index, log: &'i SocketLog) -> &'i [usize] {
+    match (log.is_datagram(), log.ends) {
+        (true, _) => &log.datagrams,
+        (false, Some(ends)) => index.packets_between(ends),
+        (false, None) => &[],
+    }
+}
+
+fn packet(event: &Event) -> Option<&Packet> {
+    match &event.body {
+        Body::Packet(p) => Some(p),
+        _ => None,
+    }
+}
+
+/// One player's socket, with what the search needs at hand.
+struct Search<'a> {
+    events: &'a [Event],
+    index: &'a Index,
+    cast: &'a Cast,
+    log: &'a SocketLog,
+    part: Part,
+    packets: &'a [usize],
+    calls_lens: bool,
+    packets_lens: Option<Origin>,
+    states_lens: Option<Origin>,
+}
+
+/// What a search for one piece of evidence gave.
+struct Found {
+    seen: Seen,
+    /// A call the sequence needs is missing or failed: later steps cannot follow.
+    blocks: bool,
+}
+
+impl Found {
+    fn at(event: usize, other_half: Option<usize>) -> Found {
+        Found { seen: Seen::At(Sighting { event, other_half }), blocks: false }
+    }
+
+    fn missing(blocks: bool) -> Found {
+        Found { seen: Seen::Missing, blocks }
+    }
+
+    fn unobserved() -> Found {
+        Found { seen: Seen::Unobserved, blocks: false }
+    }
+}
+
+impl Search<'_> {
+    /// The role this socket speaks for on the wire.
+    fn me(&self) -> Role {
+        match self.part {
+            Part::Client => Role::Client,
+            Part::Listening | Part::Accepted | Part::Bound => Role::Server,
+        }
+    }
+
+    fn sender(&self, i: usize, packet: &Packet) -> Role {
+        let mine = match self.log.ends {
+            Some((local, _)) if !self.log.is_datagram() => canon(packet.src) == local,
+            _ => self.events[i].socket.as_ref() == Some(&self.log.id),
+        };
+        match (mine, self.me()) {
+            (true, me) => me,
+            (false, Role::Client) => Role::Server,
+            (false, _) => Role::Client,
+        }
+    }
+
+    /// Where the call returned, for a window: a call still running at the end of the trace
+    /// runs to its end; a non-blocking connect's handshake runs until the next call.
+    fn returned(&self, call: &Call) -> usize {
+        if in_progress(errno(self.events, call)) {
+            let from = call.at();
+            return self.log.calls.iter().filter_map(|c| c.start).find(|&s| s > from).unwrap_or(usize::MAX);
+        }
+        call.end.unwrap_or(usize::MAX)
+    }
+
+    /// The events a packet or state with this timing may be found between (inclusive).
+    fn window(&self, timing: Timing, lo: usize) -> Option<(usize, usize)> {
+        match timing {
+            Timing::Any => Some((lo, usize::MAX)),
+            Timing::During(name) => {
+                let call = first_call(self.events, self.log, name)?;
+                Some((call.at(), self.returned(call)))
+            }
+            // The call that made this socket, or one of its own.
+            Timing::Before(name) => match self.log.created {
+                Some((made_by, end)) if made_by == name => Some((lo, end)),
+                _ => first_call(self.events, self.log, name).map(|call| (lo, self.returned(call))),
+            },
+        }
+    }
+
+    fn find(&self, evidence: &Evidence, lo: usize, step: &mut StepReport) -> Found {
+        match *evidence {
+            Evidence::Call { .. } | Evidence::NewSocket { .. } | Evidence::ServerAddress { .. } if !self.calls_lens => {
+                Found::unobserved()
+            }
+            Evidence::Call { call, .. } => self.find_call(call, step),
+            Evidence::NewSocket { call, .. } => self.find_creation(call, step),
+            Evidence::ServerAddress { call, .. } => self.find_address(call, step),
+            Evidence::Packet { flags, from, data, timing } => match self.packets_lens {
+                None => Found::unobserved(),
+                Some(origin) => self.find_packet(origin, (flags, from, data), timing, lo, step),
+            },
+            Evidence::Datagram { from } => match self.packets_lens {
+                None => Found::unobserved(),
+                Some(origin) => self.find_datagram(origin, from, lo),
+            },
+            Evidence::State { to, timing, .. } => match self.states_lens {
+                None => Found::unobserved(),
+                Some(origin) => self.find_state(origin, to, timing, lo, step),
+            },
+        }
+    }
+
+    fn find_call(&self, name: CallName, step: &mut StepReport) -> Found {
+        let Some(call) = first_call(self.events, self.log, name) else {
+            step.reasons.push(reasons::never_called(self.part, name));
+            return Found::missing(true);
+        };
+        let mut found = Found::at(call.at(), call.start.and(call.end));
+        match (call.end, errno(self.events, call)) {
+            (None, _) => {
+                step.reasons.push(reasons::never_returned(name, call.at()));
+                found.blocks = true;
+            }
+            (Some(end), Some(errno)) if !in_progress(Some(errno)) => {
+                let reset = self.packets.iter().copied().filter(|&i| i >= call.at() && i <= end).find(|&i| {
+                    packet(&self.events[i]).and_then(|p| p.tcp.as_ref()).is_some_and(|t| t.flags.contains(TcpFlags::RST))
+                });
+                step.reasons.push(reasons::failed(name, errno, end, reset));
+                found.blocks = true;
+            }
+            _ => {}
+        }
+        found
+    }
+
+    fn find_creation(&self, name: CallName, step: &mut StepReport) -> Found {
+        match self.log.created {
+            Some((made_by, end)) if made_by == name => {
+                // The call's start: on this socket's list for `socket`, on the listener's for `accept`.
+                let lists = [Some(self.log), self.log.parent.map(|p| &self.index.sockets[p])];
+                let start = lists.into_iter().flatten().flat_map(|l| &l.calls).find(|c| c.end == Some(end)).and_then(|c| c.start);
+                Found::at(end, start)
+            }
+            made => {
+                step.reasons.push(reasons::not_made(name, made.map(|(by, _)| by)));
+                Found::missing(true)
+            }
+        }
+    }
+
+    fn find_address(&self, name: CallName, step: &mut StepReport) -> Found {
+        let Some(call) = first_call(self.events, self.log, name) else {
+            step.reasons.push(reasons::never_called(self.part, name));
+            return Found::missing(true);
+        };
+        let addr = call.start.and_then(|s| match &self.events[s].body {
+            Body::CallStart(start) => start.args.addr,
+            _ => None,
+        });
+        match addr {
+            Some(addr) => {
+                if !self.cast.serves(addr) {
+                    step.notes.push(reasons::no_listener(name, addr));
+                }
+                Found::at(call.at(), call.start.and(call.end))
+            }
+            None => {
+                step.reasons.push(format!("{name} at {} was not given the server's address", reasons::num(call.at())));
+                Found::missing(false)
+            }
+        }
+    }
+
+    fn find_packet(&self, origin: Origin, (flags, from, data): (TcpFlags, Role, bool), timing: Timing, lo: usize, step: &mut StepReport) -> Found {
+        let Some((start, end)) = self.window(timing, lo) else { return Found::missing(false) };
+        let mut matching = self.packets.iter().copied().filter(|&i| i >= start && i <= end).filter(|&i| {
+            let event = &self.events[i];
+            packet(event).is_some_and(|p| {
+                event.origin == origin
+                    && p.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == flags)
+                    && (p.len > 0) == data
+                    && self.sender(i, p) == from
+            })
+        });
+        let Some(first) = matching.next() else { return Found::missing(false) };
+        // A handshake segment sent again shows a loss; data and FINs are counted elsewhere.
+        if timing != Timing::Any {
+            let count = 1 + matching.count();
+            if count > 1 {
+                step.notes.push(reasons::retransmitted(&flags.to_string(), from, count));
+            }
+        }
+        Found::at(first, None)
+    }
+
+    fn find_datagram(&self, origin: Origin, from: Role, lo: usize) -> Found {
+        let first = self.packets.iter().copied().filter(|&i| i >= lo).find(|&i| {
+            let event = &self.events[i];
+            packet(event).is_some_and(|p| event.origin == origin && p.len > 0 && self.sender(i, p) == from)
+        });
+        first.map_or(Found::missing(false), |i| Found::at(i, None))
+    }
+
+    fn find_state(&self, origin: Origin, to: State, timing: Timing, lo: usize, step: &mut StepReport) -> Found {
+        let Some((start, end)) = self.window(timing, lo) else { return Found::missing(false) };
+        let states = &self.log.states;
+        let found = states.iter().position(|&i| {
+            i >= start && i <= end && self.events[i].origin == origin && matches!(&self.events[i].body, Body::State(s) if s.to == to)
+        });
+        let Some(k) = found else { return Found::missing(false) };
+        let i = states[k];
+        self.state_notes(i, k, step);
+        Found::at(i, None)
+    }
+
+    /// What a learner should know about a state change the kernel reported differently from
+    /// the RFC (notes, not failures), and about how the socket closed.
+    fn state_notes(&self, i: usize, k: usize, step: &mut StepReport) {
+        let Body::State(change) = &self.events[i].body else { return };
+        let observed = self.events[i].origin == Origin::Observed;
+        let previous = k.checked_sub(1).map(|p| &self.events[self.log.states[p]].body);
+        match change.to {
+            State::SynSent if observed && change.local.is_some_and(|l| l.port() == 0) => {
+                step.notes.push(reasons::linux(linux::SYN_SENT_WITHOUT_PORT, i));
+            }
+            State::Established if observed && self.part == Part::Accepted => {
+                if matches!(previous, Some(Body::State(p)) if p.from == State::Listen && p.to == State::SynReceived) {
+                    step.notes.push(reasons::linux(linux::CHILD_BORN_AT_THIRD_ACK, i));
+                }
+            }
+            State::Closed => {
+                if observed && matches!(change.from, State::FinWait2 | State::Closing) {
+                    step.notes.push(reasons::linux(linux::TIME_WAIT_UNREPORTED, i));
+                }
+                let closing = self.log.states.iter().copied().find(|&s| matches!(&self.events[s].body, Body::State(c) if c.to == State::Closing));
+                if let Some(at) = closing {
+                    step.notes.push(reasons::simultaneous_close(at));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The accepted socket's connection may have waited in the backlog: accept() began only
+    /// after the kernel had completed the handshake.
+    fn backlog_note(&self, step: &mut StepReport) {
+        let mut handshake_done = None;
+        let mut accept_start = None;
+        for observation in &step.evidence {
+            match (observation.evidence, observation.seen) {
+                (Evidence::NewSocket { call: CallName::Accept, .. }, Seen::At(s)) => accept_start = s.other_half,
+                (Evidence::Packet { .. } | Evidence::State { .. }, Seen::At(s)) => {
+                    handshake_done = handshake_done.max(Some(s.event));
+                }
+                _ => {}
+            }
+        }
+        if let (Some(start), Some(done)) = (accept_start, handshake_done) {
+            if start > done {
+                step.notes.push(reasons::backlog(start, done));
+            }
+        }
+    }
+
+    fn step(&self, step: &'static Step, lo: usize) -> (StepReport, bool) {
+        let mut report = StepReport::new(step);
+        let mut blocks = false;
+        for evidence in step.evidence.iter().filter(|e| concerns(e, self.part)) {
+            let found = self.find(evidence, lo, &mut report);
+            blocks |= found.blocks;
+            report.evidence.push(Observation { evidence: *evidence, seen: found.seen });
+        }
+        // When the step's call failed, the packets and states it would have caused are missing
+        // as a consequence: the call's failure is the reason.
+        if !blocks {
+            for observation in &report.evidence {
+                let wire = matches!(observation.evidence, Evidence::Packet { .. } | Evidence::Datagram { .. } | Evidence::State { .. });
+                if wire && observation.seen == Seen::Missing {
+                    report.reasons.push(reasons::missing(&observation.evidence));
+                }
+            }
+        }
+        if self.part == Part::Accepted {
+            self.backlog_note(&mut report);
+        }
+        (report, blocks)
+    }
+
+    /// A step after the sequence stopped at `failed`: only its calls count, and only a missing
+    /// close is a failure (a socket that was made must be closed).
+    fn step_after(&self, step: &'static Step, failed: &'static Step) -> StepReport {
+        let mut report = StepReport::new(step);
+        for evidence in step.evidence.iter().filter(|e| concerns(e, self.part)) {
+            let seen = match *evidence {
+                Evidence::Call { call, .. } if self.calls_lens => {
+                    match first_call(self.events, self.log, call) {
+                        Some(_) => self.find_call(call, &mut report).seen,
+                        None if call == CallName::Close => {
+                            report.reasons.push(reasons::never_called(self.part, call));
+                            Seen::Missing
+                        }
+                        None => Seen::Moot,
+                    }
+                }
+                _ => Seen::Moot,
+            };
+            report.evidence.push(Observation { evidence: *evidence, seen });
+        }
+        let found = report.evidence.iter().any(|o| matches!(o.seen, Seen::At(_)));
+        report.reached = found || !report.reasons.is_empty();
+        if found && report.evidence.iter().any(|o| o.seen == Seen::Moot) {
+            report.notes.push(reasons::moot(failed.title));
+        }
+        if !report.reached {
+            report.notes.push(reasons::not_reached(failed.title));
+        }
+        report
+    }
+}
+
+/// Holds one player's socket against its sequence.
+pub(super) fn align(trace: &Trace, index: &Index, cast: &Cast, player: &Player) -> SocketReport {
+    let events = &trace.events;
+    let log = &index.sockets[player.log];
+    let lenses = &trace.header.lenses;
+    let search = Search {
+        events,
+        index,
+        cast,
+        log,
+        part: player.part,
+        packets: packets_of(index, log),
+        calls_lens: lens_origin(&lenses.calls).is_some(),
+        packets_lens: lens_origin(&lenses.packets),
+        states_lens: lens_origin(&lenses.states),
+    };
+    let listener = log.parent.map(|p| &index.sockets[p]);
+    // An accepted connection's handshake can begin once its listening socket listens.
+    let mut lo = listener.and_then(|l| first_call(events, l, CallName::Listen)).map_or(0, Call::at);
+    let mut stopped: Option<&'static Step> = None;
+    let mut steps = Vec::new();
+    for step in player.sequence.steps.iter().filter(|s| s.evidence.iter().any(|e| concerns(e, player.part))) {
+        let report = match stopped {
+            Some(failed) => search.step_after(step, failed),
+            None => {
+                let (report, blocks) = search.step(step, lo);
+                if blocks {
+                    stopped = Some(step);
+                }
+                lo = report.began().unwrap_or(lo);
+                report
+            }
+        };
+        steps.push(report);
+    }
+    SocketReport {
+        socket: log.id.clone(),
+        part: player.part,
+        sequence: player.sequence,
+        listener: listener.map(|l| l.id.clone()),
+        peer: log.ends.map(|(_, peer)| peer),
+        steps,
+    }
+}

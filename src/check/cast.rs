@@ -1,0 +1,117 @@
+//! Which part each socket plays, and so which documented sequence it is held against.
+//!
+//! The program's role decides when the trace knows it (`trace echo`, `trace simulate`): a
+//! client's socket is held against the active open whatever it does, so a client that
+//! listens is a client that broke its sequence. When the role is unknown (a traced
+//! unmodified program), the socket's own calls decide: `listen` makes a listening socket,
+//! `connect` a client. A socket `accept` returned is always an accepted one; a datagram
+//! socket is a server's when it waits for requests on a port it bound.
+
+use std::net::SocketAddr;
+
+use super::index::{Index, SocketLog};
+use crate::event::{Body, CallName, Event, Role};
+use crate::sequence::{Part, Sequence, ACTIVE_OPEN, DATAGRAM_CLIENT, DATAGRAM_SERVER, PASSIVE_OPEN};
+use crate::tcp::state::State;
+
+/// One socket and the part it plays.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Player {
+    pub log: usize,
+    pub part: Part,
+    pub sequence: &'static Sequence,
+}
+
+pub(super) struct Cast {
+    /// Servers first, each listening socket followed by the sockets it accepted; then clients.
+    pub players: Vec<Player>,
+    /// Sockets that played no part: they never listened, connected or exchanged anything.
+    pub unused: Vec<usize>,
+    /// Where the trace's servers wait for clients.
+    pub servers: Vec<SocketAddr>,
+}
+
+impl Cast {
+    /// Whether a server of this trace waits at `addr` (a wildcard bind waits on every address).
+    pub fn serves(&self, addr: SocketAddr) -> bool {
+        let addr = super::index::canon(addr);
+        self.servers.iter().any(|s| s.port() == addr.port() && (s.ip() == addr.ip() || s.ip().is_unspecified()))
+    }
+}
+
+fn entered(socket: &SocketLog, events: &[Event], state: State) -> bool {
+    socket.states.iter().any(|&i| matches!(&events[i].body, Body::State(s) if s.to == state))
+}
+
+fn part_of(socket: &SocketLog, events: &[Event]) -> Option<Part> {
+    if socket.is_datagram() {
+        let role = match socket.role {
+            Role::Unknown => {
+                let first_data = socket.calls.iter().map(|c| c.name).find(|n| {
+                    matches!(n, CallName::Send | CallName::Sendto | CallName::Recv | CallName::Recvfrom)
+                });
+                let waits = matches!(first_data, Some(CallName::Recv | CallName::Recvfrom));
+                if socket.called(CallName::Bind) && waits {
+                    Role::Server
+                } else {
+                    Role::Client
+                }
+            }
+            known => known,
+        };
+        return Some(if role == Role::Server { Part::Bound } else { Part::Client });
+    }
+    if matches!(socket.created, Some((CallName::Accept, _))) {
+        return Some(Part::Accepted);
+    }
+    match socket.role {
+        Role::Client => Some(Part::Client),
+        Role::Server => Some(Part::Listening),
+        Role::Unknown if socket.called(CallName::Listen) || entered(socket, events, State::Listen) => Some(Part::Listening),
+        Role::Unknown if socket.called(CallName::Connect) || entered(socket, events, State::SynSent) => Some(Part::Client),
+        Role::Unknown => None,
+    }
+}
+
+fn sequence_of(part: Part, datagram: bool) -> &'static Sequence {
+    match (part, datagram) {
+        (Part::Bound, _) => &DATAGRAM_SERVER,
+        (Part::Client, true) => &DATAGRAM_CLIENT,
+        (Part::Client, false) => &ACTIVE_OPEN,
+        (Part::Listening | Part::Accepted, _) => &PASSIVE_OPEN,
+    }
+}
+
+pub(super) fn cast(index: &Index, events: &[Event]) -> Cast {
+    let parts: Vec<Option<Part>> = index.sockets.iter().map(|s| part_of(s, events)).collect();
+    let mut cast = Cast { players: Vec::new(), unused: Vec::new(), servers: Vec::new() };
+    let player = |log: usize, part: Part| {
+        let datagram = index.sockets[log].is_datagram();
+        Player { log, part, sequence: sequence_of(part, datagram) }
+    };
+    // Accepted sockets by the listening socket they came from, in the order they appear.
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); index.sockets.len()];
+    let mut orphans = Vec::new();
+    for (log, socket) in index.sockets.iter().enumerate() {
+        if parts[log] == Some(Part::Accepted) {
+            match socket.parent {
+                Some(parent) if parts[parent] == Some(Part::Listening) => children[parent].push(log),
+                _ => orphans.push(log),
+            }
+        }
+    }
+    for (log, part) in parts.iter().enumerate() {
+        match part {
+            Some(part @ (Part::Listening | Part::Bound)) => {
+                cast.players.push(player(log, *part));
+                cast.servers.extend(index.sockets[log].local);
+                cast.players.extend(children[log].iter().map(|&child| player(child, Part::Accepted)));
+            }
+            None => cast.unused.push(log),
+            Some(Part::Accepted | Part::Client) => {}
+        }
+    }
+    cast.players.extend(orphans.into_iter().map(|log| player(log, Part::Accepted)));
+    cast.players.extend(parts.iter().enumerate().filter(|(_, p)| **p == Some(Part::Client)).map(|(log, _)| player(log, Part::Client)));
+    cast
+}

@@ -1,0 +1,235 @@
+//! One pass over a trace's events: for each socket, its calls (start and end paired) and its
+//! state changes; for each TCP connection, its packets. Everything later works on these
+//! short per-socket lists, so the check costs one pass plus a little per socket.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use crate::event::{Body, CallName, Event, Role, SockId, Transport};
+
+/// A connection's two ends: the socket's own address, then its peer's.
+pub(super) type Ends = (SocketAddr, SocketAddr);
+
+/// One call: the events where it started and where it returned (either may be outside the
+/// trace: it began before the recording, or had not returned when the recording stopped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Call {
+    pub name: CallName,
+    pub start: Option<usize>,
+    pub end: Option<usize>,
+}
+
+impl Call {
+    /// The event that best stands for the call: its start, or its end when the start is not
+    /// in the trace.
+    pub fn at(&self) -> usize {
+        self.start.or(self.end).unwrap_or(0)
+    }
+}
+
+/// What the trace shows about one socket.
+#[derive(Debug)]
+pub(super) struct SocketLog {
+    pub id: SockId,
+    /// The role of the program that made it (or first used it).
+    pub role: Role,
+    /// The `socket` or `accept` return that made it, when the trace has it.
+    pub created: Option<(CallName, usize)>,
+    /// For a socket `accept` returned: the listening socket it came from.
+    pub parent: Option<usize>,
+    /// From `socket()`'s type; `None` when its creation is not in the trace.
+    pub datagram: Option<bool>,
+    pub calls: Vec<Call>,
+    pub states: Vec<usize>,
+    /// Datagrams it sent or received (TCP packets are kept per connection instead).
+    pub datagrams: Vec<usize>,
+    /// The address it bound or listens on.
+    pub local: Option<SocketAddr>,
+    /// A connection socket's two ends, once known.
+    pub ends: Option<Ends>,
+}
+
+impl SocketLog {
+    fn new(id: SockId, role: Role) -> SocketLog {
+        SocketLog {
+            id,
+            role,
+            created: None,
+            parent: None,
+            datagram: None,
+            calls: Vec::new(),
+            states: Vec::new(),
+            datagrams: Vec::new(),
+            local: None,
+            ends: None,
+        }
+    }
+
+    /// A datagram socket: by its type, or by its datagrams when its creation is not in the trace.
+    pub fn is_datagram(&self) -> bool {
+        self.datagram.unwrap_or(!self.datagrams.is_empty())
+    }
+
+    pub fn called(&self, name: CallName) -> bool {
+        self.calls.iter().any(|c| c.name == name)
+    }
+}
+
+/// Where a pending call's start was recorded.
+#[derive(Clone, Copy)]
+enum Pending {
+    /// On a socket's call list.
+    Listed { log: usize, call: usize },
+    /// A `socket()` call: the socket is named only when it returns.
+    Unnamed { start: usize },
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Index {
+    pub sockets: Vec<SocketLog>,
+    by_id: HashMap<SockId, usize>,
+    /// TCP packets by connection (the two addresses in a fixed order).
+    connections: HashMap<Ends, Vec<usize>>,
+}
+
+/// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
+pub(super) fn canon(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// The key of a connection, the same from both ends.
+fn connection_key(a: SocketAddr, b: SocketAddr) -> Ends {
+    let (a, b) = (canon(a), canon(b));
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// Both ends known, neither port 0 (Linux reports SYN-SENT before the port is picked).
+fn full(local: Option<SocketAddr>, remote: Option<SocketAddr>) -> Option<Ends> {
+    match (local, remote) {
+        (Some(l), Some(r)) if l.port() != 0 && r.port() != 0 => Some((canon(l), canon(r))),
+        _ => None,
+    }
+}
+
+impl Index {
+    pub fn build(events: &[Event]) -> Index {
+        let mut index = Index::default();
+        let mut pending: HashMap<u64, Pending> = HashMap::new();
+        for (i, event) in events.iter().enumerate() {
+            match &event.body {
+                Body::CallStart(start) => match &event.socket {
+                    Some(id) => {
+                        let log = index.log(id, event.actor.role);
+                        let calls = &mut index.sockets[log].calls;
+                        calls.push(Call { name: start.call, start: Some(i), end: None });
+                        pending.insert(start.id, Pending::Listed { log, call: calls.len() - 1 });
+                    }
+                    None => {
+                        pending.insert(start.id, Pending::Unnamed { start: i });
+                    }
+                },
+                Body::CallEnd(end) => {
+                    let started = pending.remove(&end.id);
+                    if let Some(new) = &end.new_socket {
+                        let log = index.log(new, event.actor.role);
+                        let made = &mut index.sockets[log];
+                        made.created = Some((end.call, i));
+                        made.ends = full(end.local, end.peer);
+                        match end.call {
+                            CallName::Accept => made.datagram = Some(false),
+                            _ => {
+                                let start = match started {
+                                    Some(Pending::Unnamed { start }) => Some(start),
+                                    _ => None,
+                                };
+                                made.datagram = start.and_then(|s| socket_type(&events[s])).map(|ty| ty == "SOCK_DGRAM");
+                                made.calls.push(Call { name: end.call, start, end: Some(i) });
+                            }
+                        }
+                    }
+                    let Some(id) = &event.socket else { continue };
+                    let log = index.log(id, event.actor.role);
+                    match started {
+                        Some(Pending::Listed { log, call }) => index.sockets[log].calls[call].end = Some(i),
+                        // A `socket()` call names its socket in `socket` too: recorded above.
+                        Some(Pending::Unnamed { .. }) => {}
+                        None => index.sockets[log].calls.push(Call { name: end.call, start: None, end: Some(i) }),
+                    }
+                    if end.call == CallName::Accept {
+                        if let Some(new) = end.new_socket.as_ref().and_then(|n| index.by_id.get(n)) {
+                            index.sockets[*new].parent = Some(log);
+                        }
+                    }
+                    let socket = &mut index.sockets[log];
+                    match end.call {
+                        CallName::Bind => socket.local = end.local.map(canon).or(socket.local),
+                        CallName::Connect => socket.ends = full(end.local, end.peer).or(socket.ends),
+                        _ => {}
+                    }
+                }
+                Body::State(change) => {
+                    let Some(id) = &event.socket else { continue };
+                    let log = index.log(id, event.actor.role);
+                    let socket = &mut index.sockets[log];
+                    socket.states.push(i);
+                    if socket.ends.is_none() {
+                        socket.ends = full(change.local, change.remote);
+                    }
+                    if socket.local.is_none() {
+                        socket.local = change.local.filter(|l| l.port() != 0).map(canon);
+                    }
+                }
+                Body::Packet(packet) => match packet.transport {
+                    Transport::Tcp => {
+                        index.connections.entry(connection_key(packet.src, packet.dst)).or_default().push(i);
+                        // A client's first SYN tells its ends, even when connect() fails.
+                        if let Some(log) = event.socket.as_ref().and_then(|id| index.by_id.get(id)) {
+                            let socket = &mut index.sockets[*log];
+                            if socket.ends.is_none() && socket.called(CallName::Connect) {
+                                socket.ends = full(Some(packet.src), Some(packet.dst));
+                            }
+                        }
+                    }
+                    Transport::Udp => {
+                        for id in [&event.socket, &packet.to].into_iter().flatten() {
+                            let log = index.log(id, Role::Unknown);
+                            index.sockets[log].datagrams.push(i);
+                        }
+                    }
+                },
+                Body::Kernel(_) => {}
+            }
+        }
+        index
+    }
+
+    /// The log of socket `id`, made on first sight.
+    fn log(&mut self, id: &SockId, role: Role) -> usize {
+        if let Some(&log) = self.by_id.get(id) {
+            let socket = &mut self.sockets[log];
+            if socket.role == Role::Unknown {
+                socket.role = role;
+            }
+            return log;
+        }
+        self.sockets.push(SocketLog::new(id.clone(), role));
+        self.by_id.insert(id.clone(), self.sockets.len() - 1);
+        self.sockets.len() - 1
+    }
+
+    /// The TCP packets between these two ends, in trace order.
+    pub fn packets_between(&self, ends: Ends) -> &[usize] {
+        self.connections.get(&connection_key(ends.0, ends.1)).map_or(&[], Vec::as_slice)
+    }
+}
+
+fn socket_type(event: &Event) -> Option<&str> {
+    match &event.body {
+        Body::CallStart(start) => start.args.ty.as_deref(),
+        _ => None,
+    }
+}
