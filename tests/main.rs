@@ -2,6 +2,7 @@
 
 mod support;
 
+mod check;
 mod live_echo;
 mod live_truth;
 mod show_errors;

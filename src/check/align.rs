@@ -10,6 +10,8 @@
 //! the calls the program still made on its socket (closing it is owed whatever happened),
 //! since without a connection there are no packets or states to expect.
 
+use std::cell::RefCell;
+
 use super::cast::{Cast, Player};
 use super::index::{canon, Call, Index, SocketLog};
 use super::reasons;
@@ -93,8 +95,26 @@ fn packet(event: &Event) -> Option<&Packet> {
     }
 }
 
+/// The notes already explained in full in this report (Linux differences, the backlog):
+/// later sockets cite them briefly.
+#[derive(Default)]
+pub(super) struct Explained(RefCell<Vec<&'static str>>);
+
+impl Explained {
+    /// True the first time `id` is asked about.
+    fn first(&self, id: &'static str) -> bool {
+        let mut seen = self.0.borrow_mut();
+        let first = !seen.contains(&id);
+        if first {
+            seen.push(id);
+        }
+        first
+    }
+}
+
 /// One player's socket, with what the search needs at hand.
 struct Search<'a> {
+    explained: &'a Explained,
     events: &'a [Event],
     index: &'a Index,
     cast: &'a Cast,
@@ -160,6 +180,10 @@ impl Search<'_> {
 
     /// The events a packet or state with this timing may be found between (inclusive).
     fn window(&self, timing: Timing, lo: usize) -> Option<(usize, usize)> {
+        // Without the calls there is no call to time against: anywhere after the last step.
+        if !self.calls_lens {
+            return Some((lo, usize::MAX));
+        }
         match timing {
             Timing::Any => Some((lo, usize::MAX)),
             Timing::During(name) => {
@@ -209,9 +233,12 @@ impl Search<'_> {
                 found.blocks = true;
             }
             (Some(end), Some(errno)) if !in_progress(Some(errno)) => {
-                let reset = self.packets.iter().copied().filter(|&i| i >= call.at() && i <= end).find(|&i| {
+                // The reset that answered: its packet, else the kernel's report of it.
+                let during = |i: &usize| *i >= call.at() && *i <= end;
+                let rst = self.packets.iter().copied().filter(during).find(|&i| {
                     packet(&self.events[i]).and_then(|p| p.tcp.as_ref()).is_some_and(|t| t.flags.contains(TcpFlags::RST))
                 });
+                let reset = rst.or_else(|| self.log.resets.iter().copied().find(during));
                 step.reasons.push(reasons::failed(name, errno, end, reset));
                 found.blocks = true;
             }
@@ -305,19 +332,20 @@ impl Search<'_> {
     fn state_notes(&self, i: usize, k: usize, step: &mut StepReport) {
         let Body::State(change) = &self.events[i].body else { return };
         let observed = self.events[i].origin == Origin::Observed;
+        let linux = |difference: linux::Difference| reasons::linux(difference, i, self.explained.first(difference.id));
         let previous = k.checked_sub(1).map(|p| &self.events[self.log.states[p]].body);
         match change.to {
             State::SynSent if observed && change.local.is_some_and(|l| l.port() == 0) => {
-                step.notes.push(reasons::linux(linux::SYN_SENT_WITHOUT_PORT, i));
+                step.notes.push(linux(linux::SYN_SENT_WITHOUT_PORT));
             }
             State::Established if observed && self.part == Part::Accepted => {
                 if matches!(previous, Some(Body::State(p)) if p.from == State::Listen && p.to == State::SynReceived) {
-                    step.notes.push(reasons::linux(linux::CHILD_BORN_AT_THIRD_ACK, i));
+                    step.notes.push(linux(linux::CHILD_BORN_AT_THIRD_ACK));
                 }
             }
             State::Closed => {
                 if observed && matches!(change.from, State::FinWait2 | State::Closing) {
-                    step.notes.push(reasons::linux(linux::TIME_WAIT_UNREPORTED, i));
+                    step.notes.push(linux(linux::TIME_WAIT_UNREPORTED));
                 }
                 let closing = self.log.states.iter().copied().find(|&s| matches!(&self.events[s].body, Body::State(c) if c.to == State::Closing));
                 if let Some(at) = closing {
@@ -344,7 +372,7 @@ impl Search<'_> {
         }
         if let (Some(start), Some(done)) = (accept_start, handshake_done) {
             if start > done {
-                step.notes.push(reasons::backlog(start, done));
+                step.notes.push(reasons::backlog(start, done, self.explained.first("listen-backlog")));
             }
         }
     }
@@ -406,11 +434,12 @@ impl Search<'_> {
 }
 
 /// Holds one player's socket against its sequence.
-pub(super) fn align(trace: &Trace, index: &Index, cast: &Cast, player: &Player) -> SocketReport {
+pub(super) fn align(trace: &Trace, index: &Index, cast: &Cast, player: &Player, explained: &Explained) -> SocketReport {
     let events = &trace.events;
     let log = &index.sockets[player.log];
     let lenses = &trace.header.lenses;
     let search = Search {
+        explained,
         events,
         index,
         cast,

@@ -25,7 +25,8 @@ pub(super) struct Player {
 pub(super) struct Cast {
     /// Servers first, each listening socket followed by the sockets it accepted; then clients.
     pub players: Vec<Player>,
-    /// Sockets that played no part: they never listened, connected or exchanged anything.
+    /// Sockets that played no part: no recorded call used them, or they never listened,
+    /// connected or exchanged anything.
     pub unused: Vec<usize>,
     /// Where the trace's servers wait for clients.
     pub servers: Vec<SocketAddr>,
@@ -39,11 +40,26 @@ impl Cast {
     }
 }
 
+/// A socket whose life, as the kernel reports it, begins in LISTEN with a peer: a connection
+/// a listening socket spawned (how an accepted socket shows when the calls are not recorded).
+fn born_of_a_listener(socket: &SocketLog, events: &[Event]) -> bool {
+    socket.created.is_none()
+        && socket.states.first().is_some_and(|&i| {
+            matches!(&events[i].body, Body::State(s) if s.from == State::Listen && s.remote.is_some_and(|r| r.port() != 0))
+        })
+}
+
 fn entered(socket: &SocketLog, events: &[Event], state: State) -> bool {
     socket.states.iter().any(|&i| matches!(&events[i].body, Body::State(s) if s.to == state))
 }
 
-fn part_of(socket: &SocketLog, events: &[Event]) -> Option<Part> {
+/// `calls_lens`: the trace recorded calls, so a socket no call touched belongs to a program
+/// the trace does not record (the other side of `trace echo --connect`, a connection that was
+/// never accepted): it is not held against a sequence.
+fn part_of(socket: &SocketLog, events: &[Event], calls_lens: bool) -> Option<Part> {
+    if calls_lens && socket.calls.is_empty() && socket.created.is_none() {
+        return None;
+    }
     if socket.is_datagram() {
         let role = match socket.role {
             Role::Unknown => {
@@ -61,7 +77,7 @@ fn part_of(socket: &SocketLog, events: &[Event]) -> Option<Part> {
         };
         return Some(if role == Role::Server { Part::Bound } else { Part::Client });
     }
-    if matches!(socket.created, Some((CallName::Accept, _))) {
+    if matches!(socket.created, Some((CallName::Accept, _))) || born_of_a_listener(socket, events) {
         return Some(Part::Accepted);
     }
     match socket.role {
@@ -82,8 +98,8 @@ fn sequence_of(part: Part, datagram: bool) -> &'static Sequence {
     }
 }
 
-pub(super) fn cast(index: &Index, events: &[Event]) -> Cast {
-    let parts: Vec<Option<Part>> = index.sockets.iter().map(|s| part_of(s, events)).collect();
+pub(super) fn cast(index: &Index, events: &[Event], calls_lens: bool) -> Cast {
+    let parts: Vec<Option<Part>> = index.sockets.iter().map(|s| part_of(s, events, calls_lens)).collect();
     let mut cast = Cast { players: Vec::new(), unused: Vec::new(), servers: Vec::new() };
     let player = |log: usize, part: Part| {
         let datagram = index.sockets[log].is_datagram();

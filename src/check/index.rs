@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use crate::event::{Body, CallName, Event, Role, SockId, Transport};
+use crate::event::{Body, CallName, Event, KernelNote, Role, SockId, Transport};
 
 /// A connection's two ends: the socket's own address, then its peer's.
 pub(super) type Ends = (SocketAddr, SocketAddr);
@@ -41,6 +41,8 @@ pub(super) struct SocketLog {
     pub datagram: Option<bool>,
     pub calls: Vec<Call>,
     pub states: Vec<usize>,
+    /// Resets the kernel reported sending or receiving on it.
+    pub resets: Vec<usize>,
     /// Datagrams it sent or received (TCP packets are kept per connection instead).
     pub datagrams: Vec<usize>,
     /// The address it bound or listens on.
@@ -59,6 +61,7 @@ impl SocketLog {
             datagram: None,
             calls: Vec::new(),
             states: Vec::new(),
+            resets: Vec::new(),
             datagrams: Vec::new(),
             local: None,
             ends: None,
@@ -201,7 +204,12 @@ impl Index {
                         }
                     }
                 },
-                Body::Kernel(_) => {}
+                Body::Kernel(KernelNote::ResetSent { .. } | KernelNote::ResetReceived { .. }) => {
+                    if let Some(&log) = event.socket.as_ref().and_then(|id| index.by_id.get(id)) {
+                        index.sockets[log].resets.push(i);
+                    }
+                }
+                Body::Kernel(KernelNote::Retransmit { .. }) => {}
             }
         }
         index

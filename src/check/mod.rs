@@ -31,7 +31,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::event::Role;
-use crate::trace::Trace;
+use crate::trace::{LensStatus, Trace};
 
 pub use report::{Observation, Outcome, Report, Seen, Sighting, SocketReport, StepReport, Verdict};
 pub use run::{run_check, CheckError};
@@ -81,11 +81,13 @@ pub struct CheckOptions {
 /// Pure and deterministic; its cost is linear in the number of events.
 pub fn check<'t>(trace: &'t Trace, options: &CheckOptions) -> Report<'t> {
     let index = index::Index::build(&trace.events);
-    let cast = cast::cast(&index, &trace.events);
+    let calls_lens = !matches!(trace.header.lenses.calls, LensStatus::Unavailable { .. });
+    let cast = cast::cast(&index, &trace.events, calls_lens);
     let mut report = Report::new(trace, options.side);
     report.notes.extend(reasons::trace_notes(trace, &cast.unused, &index));
+    let explained = align::Explained::default();
     for player in cast.players.iter().filter(|p| options.side.is_none_or(|side| p.sequence.role == side.role())) {
-        let mut socket = align::align(trace, &index, &cast, player);
+        let mut socket = align::align(trace, &index, &cast, player, &explained);
         rules::apply(trace, &index, player, &mut socket);
         report.sockets.push(socket);
     }

@@ -41,10 +41,11 @@ pub(super) fn never_called(part: Part, call: CallName) -> String {
 }
 
 /// A call the sequence asks for failed.
+/// `reset`: where the trace shows the reset that answered, if it does.
 pub(super) fn failed(call: CallName, errno: &Errno, end: usize, reset: Option<usize>) -> String {
     match (call, errno.name.as_str()) {
         (CallName::Connect, "ECONNREFUSED") => {
-            let answered = reset.map_or(String::new(), |r| format!(" (the RST at {})", num(r)));
+            let answered = reset.map_or(String::new(), |r| format!(": a reset answered its SYN ({})", num(r)));
             format!(
                 "connect failed with ECONNREFUSED at {}: the server refused the connection{answered}. That is the \
                  expected end of a connect to a port nobody listens on (the `refused` scenario), but the documented \
@@ -182,22 +183,27 @@ pub(super) fn retransmitted(flags: &str, from: Role, count: usize) -> String {
     format!("the {flags} from the {from} was sent {count} times: the first got no answer in time and was retransmitted")
 }
 
-pub(super) fn backlog(accept_start: usize, established: usize) -> String {
-    format!(
-        "accept began at {}, after the handshake had completed at {}: the kernel completes handshakes by itself and \
-         keeps the connections in the listen backlog until accept() takes one",
-        num(accept_start),
-        num(established)
-    )
+pub(super) fn backlog(accept_start: usize, established: usize, first: bool) -> String {
+    let why = if first {
+        "the kernel completes handshakes by itself and keeps the connections in the listen backlog until accept() \
+         takes one"
+    } else {
+        "the listen backlog, explained above"
+    };
+    format!("accept began at {}, after the handshake had completed at {}: {why}", num(accept_start), num(established))
 }
 
 pub(super) fn simultaneous_close(at: usize) -> String {
     format!("both sides closed at once: the FINs crossed and the socket passed through CLOSING at {} (RFC 9293 §3.6)", num(at))
 }
 
-/// A documented Linux difference, seen at event `at`.
-pub(super) fn linux(difference: Difference, at: usize) -> String {
-    format!("{} shows Linux, not a failure ({}): {}. RFC 9293: {}", num(at), difference.id, difference.linux, difference.rfc)
+/// A documented Linux difference, seen at event `at`; explained in full the first time only.
+pub(super) fn linux(difference: Difference, at: usize, first: bool) -> String {
+    if first {
+        format!("{} shows Linux, not a failure ({}): {}. RFC 9293: {}", num(at), difference.id, difference.linux, difference.rfc)
+    } else {
+        format!("{} shows Linux, not a failure ({}, explained above)", num(at), difference.id)
+    }
 }
 
 /// Nothing in the trace to hold against a sequence.
@@ -231,10 +237,16 @@ pub(super) fn trace_notes(trace: &Trace, unused: &[usize], index: &Index) -> Vec
         notes.push("the trace was interrupted (it has no end line): what happened after its last event is unknown".to_string());
     }
     for &log in unused {
-        notes.push(format!(
-            "{} was made but never listened, connected or exchanged data: there is no sequence to hold it against",
-            index.sockets[log].id
-        ));
+        let socket = &index.sockets[log];
+        notes.push(if socket.calls.is_empty() && socket.created.is_none() {
+            format!(
+                "{} appears only in packets or kernel states, in no recorded call: its program is not recorded \
+                 here, so it is not checked",
+                socket.id
+            )
+        } else {
+            format!("{} was made but never listened, connected or exchanged data: it is not checked", socket.id)
+        });
     }
     notes
 }

@@ -194,7 +194,7 @@ impl fmt::Display for Report<'_> {
 }
 
 /// Where text starts under a step's headline.
-const INDENT: &str = "                ";
+const INDENT: &str = "                 ";
 /// Notes and reasons wrap at this width.
 const WIDTH: usize = 110;
 
@@ -263,7 +263,7 @@ impl Renderer<'_, '_> {
 
     fn step(&self, step: &StepReport, out: &mut dyn Write) -> io::Result<()> {
         let outcome = step.outcome();
-        let word = format!("{:<12}", outcome.words());
+        let word = format!("{:<13}", outcome.words());
         let word = match outcome {
             Outcome::Met => self.style.paint("32", &word),
             Outcome::NotMet => self.style.paint("1;31", &word),

@@ -1,0 +1,157 @@
+//! How fast `trace check` is, and whether its cost grows linearly with the trace.
+//!
+//! Builds traces of about 10^5 and 10^6 events out of the simulated echo session repeated
+//! with fresh socket names, client addresses, call ids and times (each block a whole server
+//! and client), writes each to a temporary file, then times reading it back
+//! ([`read_trace`]), checking it ([`check`]) and rendering the report. The figure of merit
+//! is the check's events per second (target: at least 5 million) and the ratio of the cost
+//! per event at 10^6 to that at 10^5 (1.0 is perfectly linear).
+//!
+//! Run with `cargo bench --bench check`.
+
+use std::io::BufWriter;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use socktrace::check::{check, CheckOptions};
+use socktrace::event::{Body, Event, SockId};
+use socktrace::render::Style;
+use socktrace::sim::{self, Options};
+use socktrace::trace::{read_trace, Header, TraceWriter};
+
+/// The simulated client's address, replaced in each block.
+const CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
+
+/// Block `k`'s copy of a socket name: `c1` → `c{k+1}`, `s1`/`s2` → `s{2k+1}`/`s{2k+2}`.
+fn rename(id: &SockId, k: usize) -> SockId {
+    let (kind, n) = id.0.split_at(1);
+    let n: usize = n.parse().expect("socket names are a letter and a number");
+    SockId(match kind {
+        "c" => format!("c{}", k + n),
+        _ => format!("s{}", 2 * k + n),
+    })
+}
+
+/// Block `k`'s client address: 127.x.y.z, so that no two blocks share a connection.
+fn client(k: usize) -> SocketAddr {
+    let k = u32::try_from(k).expect("fewer than 2^24 blocks") + 2;
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0x7f00_0000 | k)), CLIENT.port())
+}
+
+fn block(events: &[Event], k: usize, span: u64) -> impl Iterator<Item = Event> + '_ {
+    let addr = move |a: SocketAddr| if a == CLIENT { client(k) } else { a };
+    let ids = 1_000 * k as u64;
+    events.iter().map(move |e| {
+        let mut e = e.clone();
+        e.t += k as u64 * span;
+        e.socket = e.socket.as_ref().map(|s| rename(s, k));
+        match &mut e.body {
+            Body::CallStart(start) => {
+                start.id += ids;
+                start.args.addr = start.args.addr.map(addr);
+            }
+            Body::CallEnd(end) => {
+                end.id += ids;
+                end.new_socket = end.new_socket.as_ref().map(|s| rename(s, k));
+                end.local = end.local.map(addr);
+                end.peer = end.peer.map(addr);
+            }
+            Body::Packet(p) => {
+                p.to = p.to.as_ref().map(|s| rename(s, k));
+                p.src = addr(p.src);
+                p.dst = addr(p.dst);
+            }
+            Body::State(s) => {
+                s.local = s.local.map(addr);
+                s.remote = s.remote.map(addr);
+            }
+            Body::Kernel(_) => {}
+        }
+        e
+    })
+}
+
+/// Writes a trace of at least `events` events; returns its path and exact size.
+fn write_trace(events: usize, dir: &std::path::Path) -> (std::path::PathBuf, usize) {
+    let echo = sim::trace("echo", &Options::default(), "trace simulate echo").expect("a known scenario");
+    let span = echo.events.last().map_or(0, |e| e.t) + 1;
+    let blocks = events.div_ceil(echo.events.len());
+    let path = dir.join(format!("check-bench-{events}.jsonl"));
+    let header = Header { command: format!("benches/check.rs: {blocks} echo sessions"), ..echo.header.clone() };
+    let file = std::fs::File::create(&path).expect("create the bench trace");
+    let mut writer = TraceWriter::new(BufWriter::new(file), &header).expect("write the header");
+    let mut written = 0;
+    for k in 0..blocks {
+        for event in block(&echo.events, k, span) {
+            writer.event(&event).expect("write an event");
+            written += 1;
+        }
+    }
+    writer.finish(0, 0).expect("write the end");
+    (path, written)
+}
+
+/// The best of `runs` timings of `f`.
+fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best: Option<(Duration, T)> = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let value = f();
+        let took = start.elapsed();
+        if best.as_ref().is_none_or(|(b, _)| took < *b) {
+            best = Some((took, value));
+        }
+    }
+    best.expect("at least one run")
+}
+
+struct Figures {
+    events: usize,
+    read: Duration,
+    check: Duration,
+    render: Duration,
+}
+
+fn rate(events: usize, took: Duration) -> String {
+    format!("{:>6.2} M events/s ({:>7.1} ms)", events as f64 / took.as_secs_f64() / 1e6, took.as_secs_f64() * 1e3)
+}
+
+fn measure(size: usize, dir: &std::path::Path) -> Figures {
+    let (path, events) = write_trace(size, dir);
+    let (read, trace) = best(3, || read_trace(&path).expect("the bench trace reads back"));
+    assert_eq!(trace.events.len(), events);
+    let (check_time, conforms) = best(5, || check(&trace, &CheckOptions::default()).conforms());
+    assert!(conforms, "every block is a conforming echo session");
+    let report = check(&trace, &CheckOptions::default());
+    let (render, bytes) = best(3, || {
+        let mut out = Vec::new();
+        report.render(Style::plain(), &mut out).expect("render to memory");
+        out.len()
+    });
+    let _ = std::fs::remove_file(&path);
+    println!(
+        "{events:>9} events ({} sockets, {:.0} MB report)\n  read   {}\n  check  {}\n  render {}",
+        report.sockets.len(),
+        bytes as f64 / 1e6,
+        rate(events, read),
+        rate(events, check_time),
+        rate(events, render)
+    );
+    Figures { events, read, check: check_time, render }
+}
+
+fn main() {
+    let dir = std::env::temp_dir();
+    let small = measure(100_000, &dir);
+    let large = measure(1_000_000, &dir);
+    let per_event = |took: Duration, events: usize| took.as_secs_f64() / events as f64;
+    let ratio = |f: fn(&Figures) -> Duration| per_event(f(&large), large.events) / per_event(f(&small), small.events);
+    println!(
+        "cost per event at 10^6 / at 10^5 (1.00 = linear): read {:.2}, check {:.2}, render {:.2}",
+        ratio(|f| f.read),
+        ratio(|f| f.check),
+        ratio(|f| f.render)
+    );
+    let check_rate = large.events as f64 / large.check.as_secs_f64();
+    println!("check at 10^6: {:.1} M events/s (target ≥ 5)", check_rate / 1e6);
+}
