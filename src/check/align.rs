@@ -36,12 +36,15 @@ fn lens_origin(status: &LensStatus) -> Option<Origin> {
 
 /// `sendto` without an address is `send`, and `send` on a connected datagram socket is
 /// `sendto`: programs (and libc) use either name for the same act.
-pub(super) fn same_call(actual: CallName, wanted: CallName) -> bool {
-    let alias = |c| match c {
+fn alias(call: CallName) -> CallName {
+    match call {
         CallName::Sendto => CallName::Send,
         CallName::Recvfrom => CallName::Recv,
         other => other,
-    };
+    }
+}
+
+pub(super) fn same_call(actual: CallName, wanted: CallName) -> bool {
     alias(actual) == alias(wanted)
 }
 
@@ -71,11 +74,35 @@ fn in_progress(errno: Option<&Errno>) -> bool {
     errno.is_some_and(|e| e.name == "EINPROGRESS")
 }
 
-/// The first call of this name that returned without error, else the first call.
-pub(super) fn first_call<'l>(events: &[Event], log: &'l SocketLog, name: CallName) -> Option<&'l Call> {
-    let mut calls = log.calls.iter().filter(|c| same_call(c.name, name));
-    let first = calls.clone().next();
-    calls.find(|c| c.end.is_some() && errno(events, c).is_none_or(|e| in_progress(Some(e)))).or(first)
+/// For each call name, the call that stands for it on one socket: the first that returned
+/// without error, else the first. Looked up for most evidence, so found once per socket.
+struct FirstCalls<'l> {
+    calls: [Option<&'l Call>; CALL_NAMES],
+}
+
+/// How many [`CallName`]s there are.
+const CALL_NAMES: usize = CallName::Close as usize + 1;
+
+impl<'l> FirstCalls<'l> {
+    fn of(events: &[Event], log: &'l SocketLog) -> FirstCalls<'l> {
+        let mut ok: [Option<&Call>; CALL_NAMES] = [None; CALL_NAMES];
+        let mut any = ok;
+        for call in &log.calls {
+            let slot = alias(call.name) as usize;
+            any[slot] = any[slot].or(Some(call));
+            if ok[slot].is_none() && call.end.is_some() && errno(events, call).is_none_or(|e| in_progress(Some(e))) {
+                ok[slot] = Some(call);
+            }
+        }
+        for (ok, any) in ok.iter_mut().zip(any) {
+            *ok = ok.or(any);
+        }
+        FirstCalls { calls: ok }
+    }
+
+    fn get(&self, name: CallName) -> Option<&'l Call> {
+        self.calls[alias(name) as usize]
+    }
 }
 
 /// The packets that can be evidence for this socket: a TCP connection's (both directions),
@@ -112,9 +139,17 @@ impl Explained {
     }
 }
 
+/// The part of a list of event indices (in trace order) between `start` and `end`, inclusive.
+fn within(list: &[usize], start: usize, end: usize) -> &[usize] {
+    let from = list.partition_point(|&i| i < start);
+    let to = list.partition_point(|&i| i <= end).max(from);
+    &list[from..to]
+}
+
 /// One player's socket, with what the search needs at hand.
 struct Search<'a> {
     explained: &'a Explained,
+    first: FirstCalls<'a>,
     events: &'a [Event],
     index: &'a Index,
     cast: &'a Cast,
@@ -187,13 +222,13 @@ impl Search<'_> {
         match timing {
             Timing::Any => Some((lo, usize::MAX)),
             Timing::During(name) => {
-                let call = first_call(self.events, self.log, name)?;
+                let call = self.first.get(name)?;
                 Some((call.at(), self.returned(call)))
             }
             // The call that made this socket, or one of its own.
             Timing::Before(name) => match self.log.created {
                 Some((made_by, end)) if made_by == name => Some((lo, end)),
-                _ => first_call(self.events, self.log, name).map(|call| (lo, self.returned(call))),
+                _ => self.first.get(name).map(|call| (lo, self.returned(call))),
             },
         }
     }
@@ -222,7 +257,7 @@ impl Search<'_> {
     }
 
     fn find_call(&self, name: CallName, step: &mut StepReport) -> Found {
-        let Some(call) = first_call(self.events, self.log, name) else {
+        let Some(call) = self.first.get(name) else {
             step.reasons.push(reasons::never_called(self.part, name));
             return Found::missing(true);
         };
@@ -263,7 +298,7 @@ impl Search<'_> {
     }
 
     fn find_address(&self, name: CallName, step: &mut StepReport) -> Found {
-        let Some(call) = first_call(self.events, self.log, name) else {
+        let Some(call) = self.first.get(name) else {
             step.reasons.push(reasons::never_called(self.part, name));
             return Found::missing(true);
         };
@@ -287,7 +322,7 @@ impl Search<'_> {
 
     fn find_packet(&self, origin: Origin, (flags, from, data): (TcpFlags, Role, bool), timing: Timing, lo: usize, step: &mut StepReport) -> Found {
         let Some((start, end)) = self.window(timing, lo) else { return Found::missing(false) };
-        let mut matching = self.packets.iter().copied().filter(|&i| i >= start && i <= end).filter(|&i| {
+        let mut matching = within(self.packets, start, end).iter().copied().filter(|&i| {
             let event = &self.events[i];
             packet(event).is_some_and(|p| {
                 event.origin == origin
@@ -308,7 +343,7 @@ impl Search<'_> {
     }
 
     fn find_datagram(&self, origin: Origin, from: Role, lo: usize) -> Found {
-        let first = self.packets.iter().copied().filter(|&i| i >= lo).find(|&i| {
+        let first = within(self.packets, lo, usize::MAX).iter().copied().find(|&i| {
             let event = &self.events[i];
             packet(event).is_some_and(|p| event.origin == origin && p.len > 0 && self.sender(i, p) == from)
         });
@@ -379,6 +414,7 @@ impl Search<'_> {
 
     fn step(&self, step: &'static Step, lo: usize) -> (StepReport, bool) {
         let mut report = StepReport::new(step);
+        report.evidence.reserve_exact(step.evidence.len());
         let mut blocks = false;
         for evidence in step.evidence.iter().filter(|e| concerns(e, self.part)) {
             let found = self.find(evidence, lo, &mut report);
@@ -408,7 +444,7 @@ impl Search<'_> {
         for evidence in step.evidence.iter().filter(|e| concerns(e, self.part)) {
             let seen = match *evidence {
                 Evidence::Call { call, .. } if self.calls_lens => {
-                    match first_call(self.events, self.log, call) {
+                    match self.first.get(call) {
                         Some(_) => self.find_call(call, &mut report).seen,
                         None if call == CallName::Close => {
                             report.reasons.push(reasons::never_called(self.part, call));
@@ -440,6 +476,7 @@ pub(super) fn align(trace: &Trace, index: &Index, cast: &Cast, player: &Player, 
     let lenses = &trace.header.lenses;
     let search = Search {
         explained,
+        first: FirstCalls::of(events, log),
         events,
         index,
         cast,
@@ -452,7 +489,7 @@ pub(super) fn align(trace: &Trace, index: &Index, cast: &Cast, player: &Player, 
     };
     let listener = log.parent.map(|p| &index.sockets[p]);
     // An accepted connection's handshake can begin once its listening socket listens.
-    let mut lo = listener.and_then(|l| first_call(events, l, CallName::Listen)).map_or(0, Call::at);
+    let mut lo = listener.and_then(|l| FirstCalls::of(events, l).get(CallName::Listen)).map_or(0, Call::at);
     let mut stopped: Option<&'static Step> = None;
     let mut steps = Vec::new();
     for step in player.sequence.steps.iter().filter(|s| s.evidence.iter().any(|e| concerns(e, player.part))) {

@@ -3,6 +3,7 @@
 //! short per-socket lists, so the check costs one pass plus a little per socket.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 
 use crate::event::{Body, CallName, Event, KernelNote, Role, SockId, Transport};
@@ -87,12 +88,62 @@ enum Pending {
     Unnamed { start: usize },
 }
 
+/// The multiply-and-rotate hash of Firefox and rustc (FxHash). The index's keys are short
+/// names, call ids and addresses, hashed once or twice per event: SipHash, which defends a
+/// table against keys chosen by an attacker, costs more than the rest of the check here.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    /// The multiplication carries entropy only upwards; the table picks buckets by the low
+    /// bits, so they are rotated in (as rustc-hash 2 does).
+    fn finish(&self) -> u64 {
+        self.0.rotate_left(26)
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 #[derive(Debug, Default)]
 pub(super) struct Index {
     pub sockets: Vec<SocketLog>,
-    by_id: HashMap<SockId, usize>,
+    by_id: FastMap<SockId, usize>,
     /// TCP packets by connection (the two addresses in a fixed order).
-    connections: HashMap<Ends, Vec<usize>>,
+    connections: FastMap<Ends, Vec<usize>>,
 }
 
 /// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
@@ -121,7 +172,7 @@ fn full(local: Option<SocketAddr>, remote: Option<SocketAddr>) -> Option<Ends> {
 impl Index {
     pub fn build(events: &[Event]) -> Index {
         let mut index = Index::default();
-        let mut pending: HashMap<u64, Pending> = HashMap::new();
+        let mut pending: FastMap<u64, Pending> = FastMap::default();
         for (i, event) in events.iter().enumerate() {
             match &event.body {
                 Body::CallStart(start) => match &event.socket {
