@@ -13,10 +13,10 @@
 use std::cell::RefCell;
 
 use super::cast::{Cast, Player};
-use super::index::{canon, Call, Index, SocketLog};
+use super::index::{connection_key, Call, Index, PacketFact, Returned, SocketLog};
 use super::reasons;
 use super::report::{Observation, Seen, Sighting, SocketReport, StepReport};
-use crate::event::{Body, CallName, Errno, Event, Origin, Packet, Role};
+use crate::event::{Body, CallName, Errno, Event, Origin, Role};
 use crate::sequence::{Evidence, Part, Step, Timing};
 use crate::tcp::linux;
 use crate::tcp::state::State;
@@ -69,11 +69,6 @@ fn errno<'e>(events: &'e [Event], call: &Call) -> Option<&'e Errno> {
     }
 }
 
-/// A non-blocking connect returns at once; its handshake runs on after it.
-fn in_progress(errno: Option<&Errno>) -> bool {
-    errno.is_some_and(|e| e.name == "EINPROGRESS")
-}
-
 /// For each call name, the call that stands for it on one socket: the first that returned
 /// without error, else the first. Looked up for most evidence, so found once per socket.
 struct FirstCalls<'l> {
@@ -84,13 +79,13 @@ struct FirstCalls<'l> {
 const CALL_NAMES: usize = CallName::Close as usize + 1;
 
 impl<'l> FirstCalls<'l> {
-    fn of(events: &[Event], log: &'l SocketLog) -> FirstCalls<'l> {
+    fn of(log: &'l SocketLog) -> FirstCalls<'l> {
         let mut ok: [Option<&Call>; CALL_NAMES] = [None; CALL_NAMES];
         let mut any = ok;
         for call in &log.calls {
             let slot = alias(call.name) as usize;
             any[slot] = any[slot].or(Some(call));
-            if ok[slot].is_none() && call.end.is_some() && errno(events, call).is_none_or(|e| in_progress(Some(e))) {
+            if ok[slot].is_none() && matches!(call.returned, Returned::Ok | Returned::InProgress) {
                 ok[slot] = Some(call);
             }
         }
@@ -107,18 +102,11 @@ impl<'l> FirstCalls<'l> {
 
 /// The packets that can be evidence for this socket: a TCP connection's (both directions),
 /// or a datagram socket's own.
-pub(super) fn packets_of<'i>(index: &'i Index, log: &'i SocketLog) -> &'i [usize] {
+pub(super) fn packets_of<'i>(index: &'i Index, log: &'i SocketLog) -> &'i [PacketFact] {
     match (log.is_datagram(), log.ends) {
         (true, _) => &log.datagrams,
         (false, Some(ends)) => index.packets_between(ends),
         (false, None) => &[],
-    }
-}
-
-fn packet(event: &Event) -> Option<&Packet> {
-    match &event.body {
-        Body::Packet(p) => Some(p),
-        _ => None,
     }
 }
 
@@ -139,10 +127,10 @@ impl Explained {
     }
 }
 
-/// The part of a list of event indices (in trace order) between `start` and `end`, inclusive.
-fn within(list: &[usize], start: usize, end: usize) -> &[usize] {
-    let from = list.partition_point(|&i| i < start);
-    let to = list.partition_point(|&i| i <= end).max(from);
+/// The part of a list of facts (in trace order) from events `start` to `end`, inclusive.
+fn within<T>(list: &[T], at: impl Fn(&T) -> usize, start: usize, end: usize) -> &[T] {
+    let from = list.partition_point(|f| at(f) < start);
+    let to = list.partition_point(|f| at(f) <= end).max(from);
     &list[from..to]
 }
 
@@ -155,7 +143,9 @@ struct Search<'a> {
     cast: &'a Cast,
     log: &'a SocketLog,
     part: Part,
-    packets: &'a [usize],
+    packets: &'a [PacketFact],
+    /// For a connection's packets: whether this socket's end is the first of the key's two.
+    first_is_mine: bool,
     calls_lens: bool,
     packets_lens: Option<Origin>,
     states_lens: Option<Origin>,
@@ -191,11 +181,9 @@ impl Search<'_> {
         }
     }
 
-    fn sender(&self, i: usize, packet: &Packet) -> Role {
-        let mine = match self.log.ends {
-            Some((local, _)) if !self.log.is_datagram() => canon(packet.src) == local,
-            _ => self.events[i].socket.as_ref() == Some(&self.log.id),
-        };
+    fn sender(&self, packet: &PacketFact) -> Role {
+        // A datagram's `from_first` says whether this socket sent it.
+        let mine = packet.from_first == (self.first_is_mine || self.log.is_datagram());
         match (mine, self.me()) {
             (true, me) => me,
             (false, Role::Client) => Role::Server,
@@ -206,7 +194,7 @@ impl Search<'_> {
     /// Where the call returned, for a window: a call still running at the end of the trace
     /// runs to its end; a non-blocking connect's handshake runs until the next call.
     fn returned(&self, call: &Call) -> usize {
-        if in_progress(errno(self.events, call)) {
+        if call.returned == Returned::InProgress {
             let from = call.at();
             return self.log.calls.iter().filter_map(|c| c.start).find(|&s| s > from).unwrap_or(usize::MAX);
         }
@@ -262,18 +250,15 @@ impl Search<'_> {
             return Found::missing(true);
         };
         let mut found = Found::at(call.at(), call.start.and(call.end));
-        match (call.end, errno(self.events, call)) {
-            (None, _) => {
+        match (call.returned, call.end, errno(self.events, call)) {
+            (Returned::Not, ..) => {
                 step.reasons.push(reasons::never_returned(name, call.at()));
                 found.blocks = true;
             }
-            (Some(end), Some(errno)) if !in_progress(Some(errno)) => {
+            (Returned::Failed, Some(end), Some(errno)) => {
                 // The reset that answered: its packet, else the kernel's report of it.
-                let during = |i: &usize| *i >= call.at() && *i <= end;
-                let rst = self.packets.iter().copied().filter(during).find(|&i| {
-                    packet(&self.events[i]).and_then(|p| p.tcp.as_ref()).is_some_and(|t| t.flags.contains(TcpFlags::RST))
-                });
-                let reset = rst.or_else(|| self.log.resets.iter().copied().find(during));
+                let rst = within(self.packets, |p| p.at, call.at(), end).iter().find(|p| p.flags.contains(TcpFlags::RST));
+                let reset = rst.map(|p| p.at).or_else(|| self.log.resets.iter().copied().find(|&i| i >= call.at() && i <= end));
                 step.reasons.push(reasons::failed(name, errno, end, reset));
                 found.blocks = true;
             }
@@ -322,15 +307,9 @@ impl Search<'_> {
 
     fn find_packet(&self, origin: Origin, (flags, from, data): (TcpFlags, Role, bool), timing: Timing, lo: usize, step: &mut StepReport) -> Found {
         let Some((start, end)) = self.window(timing, lo) else { return Found::missing(false) };
-        let mut matching = within(self.packets, start, end).iter().copied().filter(|&i| {
-            let event = &self.events[i];
-            packet(event).is_some_and(|p| {
-                event.origin == origin
-                    && p.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == flags)
-                    && (p.len > 0) == data
-                    && self.sender(i, p) == from
-            })
-        });
+        let mut matching = within(self.packets, |p| p.at, start, end)
+            .iter()
+            .filter(|p| p.origin == origin && p.flags == flags && (p.len > 0) == data && self.sender(p) == from);
         let Some(first) = matching.next() else { return Found::missing(false) };
         // A handshake segment sent again shows a loss; data and FINs are counted elsewhere.
         if timing != Timing::Any {
@@ -339,42 +318,38 @@ impl Search<'_> {
                 step.notes.push(reasons::retransmitted(&flags.to_string(), from, count));
             }
         }
-        Found::at(first, None)
+        Found::at(first.at, None)
     }
 
     fn find_datagram(&self, origin: Origin, from: Role, lo: usize) -> Found {
-        let first = within(self.packets, lo, usize::MAX).iter().copied().find(|&i| {
-            let event = &self.events[i];
-            packet(event).is_some_and(|p| event.origin == origin && p.len > 0 && self.sender(i, p) == from)
-        });
-        first.map_or(Found::missing(false), |i| Found::at(i, None))
+        let first = within(self.packets, |p| p.at, lo, usize::MAX)
+            .iter()
+            .find(|p| p.origin == origin && p.len > 0 && self.sender(p) == from);
+        first.map_or(Found::missing(false), |p| Found::at(p.at, None))
     }
 
     fn find_state(&self, origin: Origin, to: State, timing: Timing, lo: usize, step: &mut StepReport) -> Found {
         let Some((start, end)) = self.window(timing, lo) else { return Found::missing(false) };
         let states = &self.log.states;
-        let found = states.iter().position(|&i| {
-            i >= start && i <= end && self.events[i].origin == origin && matches!(&self.events[i].body, Body::State(s) if s.to == to)
-        });
+        let found = states.iter().position(|s| s.at >= start && s.at <= end && s.origin == origin && s.to == to);
         let Some(k) = found else { return Found::missing(false) };
-        let i = states[k];
-        self.state_notes(i, k, step);
-        Found::at(i, None)
+        self.state_notes(k, step);
+        Found::at(states[k].at, None)
     }
 
     /// What a learner should know about a state change the kernel reported differently from
     /// the RFC (notes, not failures), and about how the socket closed.
-    fn state_notes(&self, i: usize, k: usize, step: &mut StepReport) {
-        let Body::State(change) = &self.events[i].body else { return };
-        let observed = self.events[i].origin == Origin::Observed;
-        let linux = |difference: linux::Difference| reasons::linux(difference, i, self.explained.first(difference.id));
-        let previous = k.checked_sub(1).map(|p| &self.events[self.log.states[p]].body);
+    fn state_notes(&self, k: usize, step: &mut StepReport) {
+        let change = self.log.states[k];
+        let observed = change.origin == Origin::Observed;
+        let linux = |difference: linux::Difference| reasons::linux(difference, change.at, self.explained.first(difference.id));
+        let previous = k.checked_sub(1).map(|p| self.log.states[p]);
         match change.to {
-            State::SynSent if observed && change.local.is_some_and(|l| l.port() == 0) => {
+            State::SynSent if observed && change.without_port => {
                 step.notes.push(linux(linux::SYN_SENT_WITHOUT_PORT));
             }
             State::Established if observed && self.part == Part::Accepted => {
-                if matches!(previous, Some(Body::State(p)) if p.from == State::Listen && p.to == State::SynReceived) {
+                if previous.is_some_and(|p| p.from == State::Listen && p.to == State::SynReceived) {
                     step.notes.push(linux(linux::CHILD_BORN_AT_THIRD_ACK));
                 }
             }
@@ -382,9 +357,8 @@ impl Search<'_> {
                 if observed && matches!(change.from, State::FinWait2 | State::Closing) {
                     step.notes.push(linux(linux::TIME_WAIT_UNREPORTED));
                 }
-                let closing = self.log.states.iter().copied().find(|&s| matches!(&self.events[s].body, Body::State(c) if c.to == State::Closing));
-                if let Some(at) = closing {
-                    step.notes.push(reasons::simultaneous_close(at));
+                if let Some(closing) = self.log.states.iter().find(|s| s.to == State::Closing) {
+                    step.notes.push(reasons::simultaneous_close(closing.at));
                 }
             }
             _ => {}
@@ -476,20 +450,21 @@ pub(super) fn align(trace: &Trace, index: &Index, cast: &Cast, player: &Player, 
     let lenses = &trace.header.lenses;
     let search = Search {
         explained,
-        first: FirstCalls::of(events, log),
+        first: FirstCalls::of(log),
         events,
         index,
         cast,
         log,
         part: player.part,
         packets: packets_of(index, log),
+        first_is_mine: log.ends.is_some_and(|(local, peer)| connection_key(local, peer).0 == local),
         calls_lens: lens_origin(&lenses.calls).is_some(),
         packets_lens: lens_origin(&lenses.packets),
         states_lens: lens_origin(&lenses.states),
     };
     let listener = log.parent.map(|p| &index.sockets[p]);
     // An accepted connection's handshake can begin once its listening socket listens.
-    let mut lo = listener.and_then(|l| FirstCalls::of(events, l).get(CallName::Listen)).map_or(0, Call::at);
+    let mut lo = listener.and_then(|l| FirstCalls::of(l).get(CallName::Listen)).map_or(0, Call::at);
     let mut stopped: Option<&'static Step> = None;
     let mut steps = Vec::new();
     for step in player.sequence.steps.iter().filter(|s| s.evidence.iter().any(|e| concerns(e, player.part))) {

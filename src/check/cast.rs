@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 
 use super::index::{Index, SocketLog};
-use crate::event::{Body, CallName, Event, Role};
+use crate::event::{CallName, Role};
 use crate::sequence::{Part, Sequence, ACTIVE_OPEN, DATAGRAM_CLIENT, DATAGRAM_SERVER, PASSIVE_OPEN};
 use crate::tcp::state::State;
 
@@ -42,21 +42,18 @@ impl Cast {
 
 /// A socket whose life, as the kernel reports it, begins in LISTEN with a peer: a connection
 /// a listening socket spawned (how an accepted socket shows when the calls are not recorded).
-fn born_of_a_listener(socket: &SocketLog, events: &[Event]) -> bool {
-    socket.created.is_none()
-        && socket.states.first().is_some_and(|&i| {
-            matches!(&events[i].body, Body::State(s) if s.from == State::Listen && s.remote.is_some_and(|r| r.port() != 0))
-        })
+fn born_of_a_listener(socket: &SocketLog) -> bool {
+    socket.created.is_none() && socket.states.first().is_some_and(|s| s.from == State::Listen && s.with_peer)
 }
 
-fn entered(socket: &SocketLog, events: &[Event], state: State) -> bool {
-    socket.states.iter().any(|&i| matches!(&events[i].body, Body::State(s) if s.to == state))
+fn entered(socket: &SocketLog, state: State) -> bool {
+    socket.states.iter().any(|s| s.to == state)
 }
 
 /// `calls_lens`: the trace recorded calls, so a socket no call touched belongs to a program
 /// the trace does not record (the other side of `trace echo --connect`, a connection that was
 /// never accepted): it is not held against a sequence.
-fn part_of(socket: &SocketLog, events: &[Event], calls_lens: bool) -> Option<Part> {
+fn part_of(socket: &SocketLog, calls_lens: bool) -> Option<Part> {
     if calls_lens && socket.calls.is_empty() && socket.created.is_none() {
         return None;
     }
@@ -77,14 +74,14 @@ fn part_of(socket: &SocketLog, events: &[Event], calls_lens: bool) -> Option<Par
         };
         return Some(if role == Role::Server { Part::Bound } else { Part::Client });
     }
-    if matches!(socket.created, Some((CallName::Accept, _))) || born_of_a_listener(socket, events) {
+    if matches!(socket.created, Some((CallName::Accept, _))) || born_of_a_listener(socket) {
         return Some(Part::Accepted);
     }
     match socket.role {
         Role::Client => Some(Part::Client),
         Role::Server => Some(Part::Listening),
-        Role::Unknown if socket.called(CallName::Listen) || entered(socket, events, State::Listen) => Some(Part::Listening),
-        Role::Unknown if socket.called(CallName::Connect) || entered(socket, events, State::SynSent) => Some(Part::Client),
+        Role::Unknown if socket.called(CallName::Listen) || entered(socket, State::Listen) => Some(Part::Listening),
+        Role::Unknown if socket.called(CallName::Connect) || entered(socket, State::SynSent) => Some(Part::Client),
         Role::Unknown => None,
     }
 }
@@ -98,8 +95,8 @@ fn sequence_of(part: Part, datagram: bool) -> &'static Sequence {
     }
 }
 
-pub(super) fn cast(index: &Index, events: &[Event], calls_lens: bool) -> Cast {
-    let parts: Vec<Option<Part>> = index.sockets.iter().map(|s| part_of(s, events, calls_lens)).collect();
+pub(super) fn cast(index: &Index, calls_lens: bool) -> Cast {
+    let parts: Vec<Option<Part>> = index.sockets.iter().map(|s| part_of(s, calls_lens)).collect();
     let mut cast = Cast { players: Vec::new(), unused: Vec::new(), servers: Vec::new() };
     let player = |log: usize, part: Part| {
         let datagram = index.sockets[log].is_datagram();

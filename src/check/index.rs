@@ -1,15 +1,31 @@
 //! One pass over a trace's events: for each socket, its calls (start and end paired) and its
-//! state changes; for each TCP connection, its packets. Everything later works on these
-//! short per-socket lists, so the check costs one pass plus a little per socket.
+//! state changes; for each TCP connection, its packets. Each is kept as a small fact (a few
+//! bytes, with its event's index), so that everything later works on short per-socket lists
+//! and goes back to the events themselves only to quote one: the check costs one pass over
+//! the trace plus a little per socket.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 
-use crate::event::{Body, CallName, Event, KernelNote, Role, SockId, Transport};
+use crate::event::{Body, CallName, Errno, Event, KernelNote, Origin, Role, SockId, Transport};
+use crate::tcp::state::State;
+use crate::wire::flags::TcpFlags;
 
 /// A connection's two ends: the socket's own address, then its peer's.
 pub(super) type Ends = (SocketAddr, SocketAddr);
+
+/// How a call returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Returned {
+    /// Not in the trace: the call was still running when the recording stopped.
+    Not,
+    Ok,
+    /// A non-blocking connect's EINPROGRESS: it returned at once, the handshake runs on.
+    InProgress,
+    /// With an error (its errno is on the end event).
+    Failed,
+}
 
 /// One call: the events where it started and where it returned (either may be outside the
 /// trace: it began before the recording, or had not returned when the recording stopped).
@@ -18,14 +34,54 @@ pub(super) struct Call {
     pub name: CallName,
     pub start: Option<usize>,
     pub end: Option<usize>,
+    pub returned: Returned,
 }
 
 impl Call {
+    fn started(name: CallName, start: usize) -> Call {
+        Call { name, start: Some(start), end: None, returned: Returned::Not }
+    }
+
+    fn ended(&mut self, end: usize, errno: Option<&Errno>) {
+        self.end = Some(end);
+        self.returned = match errno {
+            None => Returned::Ok,
+            Some(e) if e.name == "EINPROGRESS" => Returned::InProgress,
+            Some(_) => Returned::Failed,
+        };
+    }
+
     /// The event that best stands for the call: its start, or its end when the start is not
     /// in the trace.
     pub fn at(&self) -> usize {
         self.start.or(self.end).unwrap_or(0)
     }
+}
+
+/// A state change of a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct StateFact {
+    pub at: usize,
+    pub from: State,
+    pub to: State,
+    pub origin: Origin,
+    /// Reported with local port 0 (Linux's SYN-SENT, before the port is picked).
+    pub without_port: bool,
+    /// Reported with a peer: a connection's change, not a listening socket's.
+    pub with_peer: bool,
+}
+
+/// A packet of a connection, or a datagram of a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct PacketFact {
+    pub at: usize,
+    /// TCP flags without PSH; none for a datagram.
+    pub flags: TcpFlags,
+    pub len: u32,
+    pub origin: Origin,
+    /// For a connection's packet: sent from the first of its key's two addresses. For a
+    /// socket's datagram: sent by that socket.
+    pub from_first: bool,
 }
 
 /// What the trace shows about one socket.
@@ -41,11 +97,11 @@ pub(super) struct SocketLog {
     /// From `socket()`'s type; `None` when its creation is not in the trace.
     pub datagram: Option<bool>,
     pub calls: Vec<Call>,
-    pub states: Vec<usize>,
+    pub states: Vec<StateFact>,
     /// Resets the kernel reported sending or receiving on it.
     pub resets: Vec<usize>,
     /// Datagrams it sent or received (TCP packets are kept per connection instead).
-    pub datagrams: Vec<usize>,
+    pub datagrams: Vec<PacketFact>,
     /// The address it bound or listens on.
     pub local: Option<SocketAddr>,
     /// A connection socket's two ends, once known.
@@ -143,7 +199,7 @@ pub(super) struct Index {
     pub sockets: Vec<SocketLog>,
     by_id: FastMap<SockId, usize>,
     /// TCP packets by connection (the two addresses in a fixed order).
-    connections: FastMap<Ends, Vec<usize>>,
+    connections: FastMap<Ends, Vec<PacketFact>>,
 }
 
 /// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
@@ -152,7 +208,7 @@ pub(super) fn canon(addr: SocketAddr) -> SocketAddr {
 }
 
 /// The key of a connection, the same from both ends.
-fn connection_key(a: SocketAddr, b: SocketAddr) -> Ends {
+pub(super) fn connection_key(a: SocketAddr, b: SocketAddr) -> Ends {
     let (a, b) = (canon(a), canon(b));
     if a <= b {
         (a, b)
@@ -179,7 +235,7 @@ impl Index {
                     Some(id) => {
                         let log = index.log(id, event.actor.role);
                         let calls = &mut index.sockets[log].calls;
-                        calls.push(Call { name: start.call, start: Some(i), end: None });
+                        calls.push(Call::started(start.call, i));
                         pending.insert(start.id, Pending::Listed { log, call: calls.len() - 1 });
                     }
                     None => {
@@ -201,17 +257,23 @@ impl Index {
                                     _ => None,
                                 };
                                 made.datagram = start.and_then(|s| socket_type(&events[s])).map(|ty| ty == "SOCK_DGRAM");
-                                made.calls.push(Call { name: end.call, start, end: Some(i) });
+                                let mut call = Call { name: end.call, start, end: None, returned: Returned::Not };
+                                call.ended(i, end.errno.as_ref());
+                                made.calls.push(call);
                             }
                         }
                     }
                     let Some(id) = &event.socket else { continue };
                     let log = index.log(id, event.actor.role);
                     match started {
-                        Some(Pending::Listed { log, call }) => index.sockets[log].calls[call].end = Some(i),
+                        Some(Pending::Listed { log, call }) => index.sockets[log].calls[call].ended(i, end.errno.as_ref()),
                         // A `socket()` call names its socket in `socket` too: recorded above.
                         Some(Pending::Unnamed { .. }) => {}
-                        None => index.sockets[log].calls.push(Call { name: end.call, start: None, end: Some(i) }),
+                        None => {
+                            let mut call = Call { name: end.call, start: None, end: None, returned: Returned::Not };
+                            call.ended(i, end.errno.as_ref());
+                            index.sockets[log].calls.push(call);
+                        }
                     }
                     if end.call == CallName::Accept {
                         if let Some(new) = end.new_socket.as_ref().and_then(|n| index.by_id.get(n)) {
@@ -229,7 +291,14 @@ impl Index {
                     let Some(id) = &event.socket else { continue };
                     let log = index.log(id, event.actor.role);
                     let socket = &mut index.sockets[log];
-                    socket.states.push(i);
+                    socket.states.push(StateFact {
+                        at: i,
+                        from: change.from,
+                        to: change.to,
+                        origin: event.origin,
+                        without_port: change.local.is_some_and(|l| l.port() == 0),
+                        with_peer: change.remote.is_some_and(|r| r.port() != 0),
+                    });
                     if socket.ends.is_none() {
                         socket.ends = full(change.local, change.remote);
                     }
@@ -239,7 +308,15 @@ impl Index {
                 }
                 Body::Packet(packet) => match packet.transport {
                     Transport::Tcp => {
-                        index.connections.entry(connection_key(packet.src, packet.dst)).or_default().push(i);
+                        let key = connection_key(packet.src, packet.dst);
+                        let fact = PacketFact {
+                            at: i,
+                            flags: packet.tcp.as_ref().map_or(TcpFlags(0), |t| t.flags.without_psh()),
+                            len: packet.len,
+                            origin: event.origin,
+                            from_first: canon(packet.src) == key.0,
+                        };
+                        index.connections.entry(key).or_default().push(fact);
                         // A client's first SYN tells its ends, even when connect() fails.
                         if let Some(log) = event.socket.as_ref().and_then(|id| index.by_id.get(id)) {
                             let socket = &mut index.sockets[*log];
@@ -249,9 +326,11 @@ impl Index {
                         }
                     }
                     Transport::Udp => {
-                        for id in [&event.socket, &packet.to].into_iter().flatten() {
+                        for (id, sent) in [(&event.socket, true), (&packet.to, false)] {
+                            let Some(id) = id else { continue };
                             let log = index.log(id, Role::Unknown);
-                            index.sockets[log].datagrams.push(i);
+                            let fact = PacketFact { at: i, flags: TcpFlags(0), len: packet.len, origin: event.origin, from_first: sent };
+                            index.sockets[log].datagrams.push(fact);
                         }
                     }
                 },
@@ -281,7 +360,7 @@ impl Index {
     }
 
     /// The TCP packets between these two ends, in trace order.
-    pub fn packets_between(&self, ends: Ends) -> &[usize] {
+    pub fn packets_between(&self, ends: Ends) -> &[PacketFact] {
         self.connections.get(&connection_key(ends.0, ends.1)).map_or(&[], Vec::as_slice)
     }
 }

@@ -82,7 +82,7 @@ pub struct CheckOptions {
 pub fn check<'t>(trace: &'t Trace, options: &CheckOptions) -> Report<'t> {
     let index = index::Index::build(&trace.events);
     let calls_lens = !matches!(trace.header.lenses.calls, LensStatus::Unavailable { .. });
-    let cast = cast::cast(&index, &trace.events, calls_lens);
+    let cast = cast::cast(&index, calls_lens);
     let mut report = Report::new(trace, options.side);
     report.notes.extend(reasons::trace_notes(trace, &cast.unused, &index));
     let explained = align::Explained::default();

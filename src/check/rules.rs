@@ -5,7 +5,7 @@
 
 use super::align::{concerns, packets_of, same_call};
 use super::cast::Player;
-use super::index::{Index, SocketLog};
+use super::index::{Index, PacketFact, SocketLog};
 use super::reasons;
 use super::report::{Seen, SocketReport, StepReport};
 use crate::event::{Body, CallName, Event};
@@ -18,7 +18,7 @@ pub(super) fn apply(trace: &Trace, index: &Index, player: &Player, report: &mut 
     let log = &index.sockets[player.log];
     calls_in_step_order(events, report);
     calls_of_the_part(events, log, player, report);
-    data_after_the_handshake(events, index, log, report);
+    data_after_the_handshake(index, log, report);
 }
 
 /// A call found as a step's evidence: its name, where it began, where it returned.
@@ -109,7 +109,7 @@ fn calls_of_the_part(events: &[Event], log: &SocketLog, player: &Player, report:
 /// RFC 9293 §3.5: data flows once the handshake is complete. On the wire that is the
 /// client's ACK of the SYN|ACK: the client may send data right behind it, before the server
 /// has even received it, but no segment with payload may come before it.
-fn data_after_the_handshake(events: &[Event], index: &Index, log: &SocketLog, report: &mut SocketReport) {
+fn data_after_the_handshake(index: &Index, log: &SocketLog, report: &mut SocketReport) {
     let is_syn = |e: &Evidence| matches!(*e, Evidence::Packet { flags, .. } if flags == TcpFlags::SYN);
     let Some(handshake) = report.steps.iter().find(|s| s.evidence.iter().any(|o| is_syn(&o.evidence))) else { return };
     let third_ack = handshake.evidence.iter().find_map(|o| match (o.evidence, o.seen) {
@@ -117,11 +117,8 @@ fn data_after_the_handshake(events: &[Event], index: &Index, log: &SocketLog, re
         _ => None,
     });
     let (Some(done), Some(began)) = (third_ack, handshake.began()) else { return };
-    let early = packets_of(index, log).iter().copied().filter(|&i| i >= began && i < done).find_map(|i| match &events[i].body {
-        Body::Packet(p) if p.len > 0 => Some((i, p.len)),
-        _ => None,
-    });
-    let Some((at, len)) = early else { return };
+    let early = packets_of(index, log).iter().find(|p| p.at >= began && p.at < done && p.len > 0);
+    let Some(&PacketFact { at, len, .. }) = early else { return };
     let carries_data = |s: &&mut StepReport| s.evidence.iter().any(|o| matches!(o.evidence, Evidence::Packet { data: true, .. }));
     if let Some(step) = report.steps.iter_mut().find(carries_data) {
         step.reasons.push(reasons::data_before_handshake(at, len, done));
