@@ -36,16 +36,12 @@ fn lens_origin(status: &LensStatus) -> Option<Origin> {
 
 /// `sendto` without an address is `send`, and `send` on a connected datagram socket is
 /// `sendto`: programs (and libc) use either name for the same act.
-fn alias(call: CallName) -> CallName {
+pub(super) fn alias(call: CallName) -> CallName {
     match call {
         CallName::Sendto => CallName::Send,
         CallName::Recvfrom => CallName::Recv,
         other => other,
     }
-}
-
-pub(super) fn same_call(actual: CallName, wanted: CallName) -> bool {
-    alias(actual) == alias(wanted)
 }
 
 /// Whether this part of the story is told by this socket. Packets belong to the sockets
@@ -76,7 +72,7 @@ struct FirstCalls<'l> {
 }
 
 /// How many [`CallName`]s there are.
-const CALL_NAMES: usize = CallName::Close as usize + 1;
+pub(super) const CALL_NAMES: usize = CallName::Close as usize + 1;
 
 impl<'l> FirstCalls<'l> {
     fn of(log: &'l SocketLog) -> FirstCalls<'l> {
@@ -139,7 +135,6 @@ struct Search<'a> {
     explained: &'a Explained,
     first: FirstCalls<'a>,
     events: &'a [Event],
-    index: &'a Index,
     cast: &'a Cast,
     log: &'a SocketLog,
     part: Part,
@@ -215,7 +210,7 @@ impl Search<'_> {
             }
             // The call that made this socket, or one of its own.
             Timing::Before(name) => match self.log.created {
-                Some((made_by, end)) if made_by == name => Some((lo, end)),
+                Some(made) if made.by == name => Some((lo, made.end)),
                 _ => self.first.get(name).map(|call| (lo, self.returned(call))),
             },
         }
@@ -250,12 +245,13 @@ impl Search<'_> {
             return Found::missing(true);
         };
         let mut found = Found::at(call.at(), call.start.and(call.end));
-        match (call.returned, call.end, errno(self.events, call)) {
-            (Returned::Not, ..) => {
+        match call.returned {
+            Returned::Not => {
                 step.reasons.push(reasons::never_returned(name, call.at()));
                 found.blocks = true;
             }
-            (Returned::Failed, Some(end), Some(errno)) => {
+            Returned::Failed => {
+                let (Some(end), Some(errno)) = (call.end, errno(self.events, call)) else { return found };
                 // The reset that answered: its packet, else the kernel's report of it.
                 let rst = within(self.packets, |p| p.at, call.at(), end).iter().find(|p| p.flags.contains(TcpFlags::RST));
                 let reset = rst.map(|p| p.at).or_else(|| self.log.resets.iter().copied().find(|&i| i >= call.at() && i <= end));
@@ -269,14 +265,9 @@ impl Search<'_> {
 
     fn find_creation(&self, name: CallName, step: &mut StepReport) -> Found {
         match self.log.created {
-            Some((made_by, end)) if made_by == name => {
-                // The call's start: on this socket's list for `socket`, on the listener's for `accept`.
-                let lists = [Some(self.log), self.log.parent.map(|p| &self.index.sockets[p])];
-                let start = lists.into_iter().flatten().flat_map(|l| &l.calls).find(|c| c.end == Some(end)).and_then(|c| c.start);
-                Found::at(end, start)
-            }
+            Some(made) if made.by == name => Found::at(made.end, made.start),
             made => {
-                step.reasons.push(reasons::not_made(name, made.map(|(by, _)| by)));
+                step.reasons.push(reasons::not_made(name, made.map(|m| m.by)));
                 Found::missing(true)
             }
         }
@@ -452,7 +443,6 @@ pub(super) fn align(trace: &Trace, index: &Index, cast: &Cast, player: &Player, 
         explained,
         first: FirstCalls::of(log),
         events,
-        index,
         cast,
         log,
         part: player.part,
@@ -464,7 +454,7 @@ pub(super) fn align(trace: &Trace, index: &Index, cast: &Cast, player: &Player, 
     };
     let listener = log.parent.map(|p| &index.sockets[p]);
     // An accepted connection's handshake can begin once its listening socket listens.
-    let mut lo = listener.and_then(|l| FirstCalls::of(l).get(CallName::Listen)).map_or(0, Call::at);
+    let mut lo = listener.and_then(|l| l.listened).unwrap_or(0);
     let mut stopped: Option<&'static Step> = None;
     let mut steps = Vec::new();
     for step in player.sequence.steps.iter().filter(|s| s.evidence.iter().any(|e| concerns(e, player.part))) {

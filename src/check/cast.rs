@@ -7,6 +7,7 @@
 //! `connect` a client. A socket `accept` returned is always an accepted one; a datagram
 //! socket is a server's when it waits for requests on a port it bound.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use super::index::{Index, SocketLog};
@@ -29,14 +30,16 @@ pub(super) struct Cast {
     /// connected or exchanged anything.
     pub unused: Vec<usize>,
     /// Where the trace's servers wait for clients.
-    pub servers: Vec<SocketAddr>,
+    servers: HashSet<SocketAddr>,
+    /// The ports of servers bound to the wildcard address: they wait on every address.
+    wildcard_ports: HashSet<u16>,
 }
 
 impl Cast {
-    /// Whether a server of this trace waits at `addr` (a wildcard bind waits on every address).
+    /// Whether a server of this trace waits at `addr`.
     pub fn serves(&self, addr: SocketAddr) -> bool {
         let addr = super::index::canon(addr);
-        self.servers.iter().any(|s| s.port() == addr.port() && (s.ip() == addr.ip() || s.ip().is_unspecified()))
+        self.servers.contains(&addr) || self.wildcard_ports.contains(&addr.port())
     }
 }
 
@@ -74,7 +77,7 @@ fn part_of(socket: &SocketLog, calls_lens: bool) -> Option<Part> {
         };
         return Some(if role == Role::Server { Part::Bound } else { Part::Client });
     }
-    if matches!(socket.created, Some((CallName::Accept, _))) || born_of_a_listener(socket) {
+    if socket.created.is_some_and(|m| m.by == CallName::Accept) || born_of_a_listener(socket) {
         return Some(Part::Accepted);
     }
     match socket.role {
@@ -97,7 +100,7 @@ fn sequence_of(part: Part, datagram: bool) -> &'static Sequence {
 
 pub(super) fn cast(index: &Index, calls_lens: bool) -> Cast {
     let parts: Vec<Option<Part>> = index.sockets.iter().map(|s| part_of(s, calls_lens)).collect();
-    let mut cast = Cast { players: Vec::new(), unused: Vec::new(), servers: Vec::new() };
+    let mut cast = Cast { players: Vec::new(), unused: Vec::new(), servers: HashSet::new(), wildcard_ports: HashSet::new() };
     let player = |log: usize, part: Part| {
         let datagram = index.sockets[log].is_datagram();
         Player { log, part, sequence: sequence_of(part, datagram) }
@@ -117,7 +120,11 @@ pub(super) fn cast(index: &Index, calls_lens: bool) -> Cast {
         match part {
             Some(part @ (Part::Listening | Part::Bound)) => {
                 cast.players.push(player(log, *part));
-                cast.servers.extend(index.sockets[log].local);
+                match index.sockets[log].local {
+                    Some(local) if local.ip().is_unspecified() => cast.wildcard_ports.insert(local.port()),
+                    Some(local) => cast.servers.insert(local),
+                    None => false,
+                };
                 cast.players.extend(children[log].iter().map(|&child| player(child, Part::Accepted)));
             }
             None => cast.unused.push(log),

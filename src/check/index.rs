@@ -58,6 +58,14 @@ impl Call {
     }
 }
 
+/// The call that made a socket: `socket`, or `accept` on a listening socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Made {
+    pub by: CallName,
+    pub start: Option<usize>,
+    pub end: usize,
+}
+
 /// A state change of a socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct StateFact {
@@ -90,8 +98,10 @@ pub(super) struct SocketLog {
     pub id: SockId,
     /// The role of the program that made it (or first used it).
     pub role: Role,
-    /// The `socket` or `accept` return that made it, when the trace has it.
-    pub created: Option<(CallName, usize)>,
+    /// The `socket` or `accept` call that made it, when the trace has its return.
+    pub created: Option<Made>,
+    /// Where its first `listen` began.
+    pub listened: Option<usize>,
     /// For a socket `accept` returned: the listening socket it came from.
     pub parent: Option<usize>,
     /// From `socket()`'s type; `None` when its creation is not in the trace.
@@ -114,6 +124,7 @@ impl SocketLog {
             id,
             role,
             created: None,
+            listened: None,
             parent: None,
             datagram: None,
             calls: Vec::new(),
@@ -200,6 +211,9 @@ pub(super) struct Index {
     by_id: FastMap<SockId, usize>,
     /// TCP packets by connection (the two addresses in a fixed order).
     connections: FastMap<Ends, Vec<PacketFact>>,
+    /// The socket of the last event: consecutive events are mostly about the same socket,
+    /// and comparing a short name is cheaper than hashing it.
+    last: Option<usize>,
 }
 
 /// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
@@ -234,7 +248,11 @@ impl Index {
                 Body::CallStart(start) => match &event.socket {
                     Some(id) => {
                         let log = index.log(id, event.actor.role);
-                        let calls = &mut index.sockets[log].calls;
+                        let socket = &mut index.sockets[log];
+                        if start.call == CallName::Listen {
+                            socket.listened = socket.listened.or(Some(i));
+                        }
+                        let calls = &mut socket.calls;
                         calls.push(Call::started(start.call, i));
                         pending.insert(start.id, Pending::Listed { log, call: calls.len() - 1 });
                     }
@@ -246,8 +264,13 @@ impl Index {
                     let started = pending.remove(&end.id);
                     if let Some(new) = &end.new_socket {
                         let log = index.log(new, event.actor.role);
+                        let start = match started {
+                            Some(Pending::Listed { log, call }) => index.sockets[log].calls[call].start,
+                            Some(Pending::Unnamed { start }) => Some(start),
+                            None => None,
+                        };
                         let made = &mut index.sockets[log];
-                        made.created = Some((end.call, i));
+                        made.created = Some(Made { by: end.call, start, end: i });
                         made.ends = full(end.local, end.peer);
                         match end.call {
                             CallName::Accept => made.datagram = Some(false),
@@ -276,8 +299,8 @@ impl Index {
                         }
                     }
                     if end.call == CallName::Accept {
-                        if let Some(new) = end.new_socket.as_ref().and_then(|n| index.by_id.get(n)) {
-                            index.sockets[*new].parent = Some(log);
+                        if let Some(new) = end.new_socket.as_ref().and_then(|n| index.find(n)) {
+                            index.sockets[new].parent = Some(log);
                         }
                     }
                     let socket = &mut index.sockets[log];
@@ -318,8 +341,8 @@ impl Index {
                         };
                         index.connections.entry(key).or_default().push(fact);
                         // A client's first SYN tells its ends, even when connect() fails.
-                        if let Some(log) = event.socket.as_ref().and_then(|id| index.by_id.get(id)) {
-                            let socket = &mut index.sockets[*log];
+                        if let Some(log) = event.socket.as_ref().and_then(|id| index.find(id)) {
+                            let socket = &mut index.sockets[log];
                             if socket.ends.is_none() && socket.called(CallName::Connect) {
                                 socket.ends = full(Some(packet.src), Some(packet.dst));
                             }
@@ -335,7 +358,7 @@ impl Index {
                     }
                 },
                 Body::Kernel(KernelNote::ResetSent { .. } | KernelNote::ResetReceived { .. }) => {
-                    if let Some(&log) = event.socket.as_ref().and_then(|id| index.by_id.get(id)) {
+                    if let Some(log) = event.socket.as_ref().and_then(|id| index.find(id)) {
                         index.sockets[log].resets.push(i);
                     }
                 }
@@ -345,9 +368,19 @@ impl Index {
         index
     }
 
+    /// The log of socket `id`, if it has one yet.
+    fn find(&mut self, id: &SockId) -> Option<usize> {
+        let log = match self.last {
+            Some(last) if self.sockets[last].id == *id => last,
+            _ => *self.by_id.get(id)?,
+        };
+        self.last = Some(log);
+        Some(log)
+    }
+
     /// The log of socket `id`, made on first sight.
     fn log(&mut self, id: &SockId, role: Role) -> usize {
-        if let Some(&log) = self.by_id.get(id) {
+        if let Some(log) = self.find(id) {
             let socket = &mut self.sockets[log];
             if socket.role == Role::Unknown {
                 socket.role = role;

@@ -3,7 +3,7 @@
 //! before the handshake completed. Each rule adds its reason (or, for a sound call outside
 //! the sequence, a note) to the step concerned.
 
-use super::align::{concerns, packets_of, same_call};
+use super::align::{alias, concerns, packets_of, CALL_NAMES};
 use super::cast::Player;
 use super::index::{Index, PacketFact, SocketLog};
 use super::reasons;
@@ -28,10 +28,11 @@ fn spans(events: &[Event], step: &StepReport) -> Vec<Span> {
     step.evidence
         .iter()
         .filter_map(|o| match (o.evidence, o.seen) {
-            (Evidence::Call { call, .. }, Seen::At(s)) => Some(match events[s.event].body {
-                Body::CallStart(_) => (call, s.event, s.other_half),
+            (Evidence::Call { call, .. }, Seen::At(s)) => Some(match (s.other_half, &events[s.event].body) {
+                (Some(end), _) => (call, s.event, Some(end)),
+                (None, Body::CallStart(_)) => (call, s.event, None),
                 // Its start is not in the trace: the end is all we know.
-                _ => (call, s.event, Some(s.event)),
+                (None, _) => (call, s.event, Some(s.event)),
             }),
             _ => None,
         })
@@ -69,24 +70,19 @@ fn step_at(report: &mut SocketReport, at: usize) -> Option<&mut StepReport> {
 /// Every call the socket makes is one its part makes in the documented sequence, or a sound
 /// variation (a note), or a deviation.
 fn calls_of_the_part(events: &[Event], log: &SocketLog, player: &Player, report: &mut SocketReport) {
-    let expected: Vec<CallName> = player
-        .sequence
-        .steps
-        .iter()
-        .flat_map(|s| s.evidence)
-        .filter(|e| concerns(e, player.part))
-        .filter_map(|e| match *e {
-            Evidence::Call { call, .. } | Evidence::ServerAddress { call, .. } => Some(call),
-            _ => None,
-        })
-        .collect();
-    let made_at = log.created.map(|(_, end)| end);
+    let mut expected = [false; CALL_NAMES];
+    for evidence in player.sequence.steps.iter().flat_map(|s| s.evidence).filter(|e| concerns(e, player.part)) {
+        if let Evidence::Call { call, .. } | Evidence::ServerAddress { call, .. } = *evidence {
+            expected[alias(call) as usize] = true;
+        }
+    }
+    let made_at = log.created.map(|m| m.end);
     for call in &log.calls {
         // The call that made the socket is the first step's evidence.
         if made_at.is_some() && call.end == made_at {
             continue;
         }
-        if expected.iter().any(|&e| same_call(call.name, e)) {
+        if expected[alias(call.name) as usize] {
             continue;
         }
         let at = call.at();
