@@ -127,8 +127,10 @@ impl SocketLog {
             listened: None,
             parent: None,
             datagram: None,
-            calls: Vec::new(),
-            states: Vec::new(),
+            // Room for a whole ordinary life (a connection makes about ten calls and changes
+            // state about six times), so that most sockets allocate each list once.
+            calls: Vec::with_capacity(12),
+            states: Vec::with_capacity(8),
             resets: Vec::new(),
             datagrams: Vec::new(),
             local: None,
@@ -203,14 +205,21 @@ impl Hasher for FxHasher {
     }
 }
 
+/// Room for an ordinary short connection's packets (an echo of three lines has about thirty).
+const PACKETS_PER_CONNECTION: usize = 32;
+
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 #[derive(Debug, Default)]
 pub(super) struct Index {
     pub sockets: Vec<SocketLog>,
     by_id: FastMap<SockId, usize>,
-    /// TCP packets by connection (the two addresses in a fixed order).
-    connections: FastMap<Ends, Vec<PacketFact>>,
+    /// Each TCP connection's place in `packets`, by its two addresses in a fixed order.
+    connections: FastMap<Ends, usize>,
+    /// Each TCP connection's packets, in trace order.
+    packets: Vec<Vec<PacketFact>>,
+    /// The connection of the last packet, which the next one is most often on too.
+    last_connection: Option<(Ends, usize)>,
     /// The socket of the last event: consecutive events are mostly about the same socket,
     /// and comparing a short name is cheaper than hashing it.
     last: Option<usize>,
@@ -339,7 +348,7 @@ impl Index {
                             origin: event.origin,
                             from_first: canon(packet.src) == key.0,
                         };
-                        index.connections.entry(key).or_default().push(fact);
+                        index.connection(key).push(fact);
                         // A client's first SYN tells its ends, even when connect() fails.
                         if let Some(log) = event.socket.as_ref().and_then(|id| index.find(id)) {
                             let socket = &mut index.sockets[log];
@@ -392,9 +401,26 @@ impl Index {
         self.sockets.len() - 1
     }
 
+    /// The packet list of connection `key`, made on first sight.
+    fn connection(&mut self, key: Ends) -> &mut Vec<PacketFact> {
+        let slot = match self.last_connection {
+            Some((last, slot)) if last == key => slot,
+            _ => {
+                let next = self.packets.len();
+                let slot = *self.connections.entry(key).or_insert(next);
+                if slot == next {
+                    self.packets.push(Vec::with_capacity(PACKETS_PER_CONNECTION));
+                }
+                self.last_connection = Some((key, slot));
+                slot
+            }
+        };
+        &mut self.packets[slot]
+    }
+
     /// The TCP packets between these two ends, in trace order.
     pub fn packets_between(&self, ends: Ends) -> &[PacketFact] {
-        self.connections.get(&connection_key(ends.0, ends.1)).map_or(&[], Vec::as_slice)
+        self.connections.get(&connection_key(ends.0, ends.1)).map_or(&[], |&slot| &self.packets[slot])
     }
 }
 
