@@ -391,7 +391,9 @@ mod tests {
             let numbers: Vec<u8> = seq.steps.iter().filter_map(|s| s.number).collect();
             assert_eq!(numbers, [1, 2, 3, 4], "{}", seq.id);
             let calls = seq.steps.iter().flat_map(|s| s.evidence).filter_map(|e| match e {
-                Evidence::Call { call, .. } | Evidence::NewSocket { call, .. } | Evidence::ServerAddress { call, .. } => Some(*call),
+                Evidence::Call { call, .. }
+                | Evidence::NewSocket { call, .. }
+                | Evidence::ServerAddress { call, .. } => Some(*call),
                 _ => None,
             });
             for call in calls {

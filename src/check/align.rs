@@ -246,6 +246,7 @@ impl Search<'_> {
         };
         let mut found = Found::at(call.at(), call.start.and(call.end));
         match call.returned {
+            Returned::InProgress => step.notes.push(reasons::in_progress(name, call.end.unwrap_or(call.at()))),
             Returned::Not => {
                 step.reasons.push(reasons::never_returned(name, call.at()));
                 found.blocks = true;
@@ -253,8 +254,10 @@ impl Search<'_> {
             Returned::Failed => {
                 let (Some(end), Some(errno)) = (call.end, errno(self.events, call)) else { return found };
                 // The reset that answered: its packet, else the kernel's report of it.
-                let rst = within(self.packets, |p| p.at, call.at(), end).iter().find(|p| p.flags.contains(TcpFlags::RST));
-                let reset = rst.map(|p| p.at).or_else(|| self.log.resets.iter().copied().find(|&i| i >= call.at() && i <= end));
+                let rst =
+                    within(self.packets, |p| p.at, call.at(), end).iter().find(|p| p.flags.contains(TcpFlags::RST));
+                let reset =
+                    rst.map(|p| p.at).or_else(|| self.log.resets.iter().copied().find(|&i| i >= call.at() && i <= end));
                 step.reasons.push(reasons::failed(name, errno, end, reset));
                 found.blocks = true;
             }
@@ -296,7 +299,14 @@ impl Search<'_> {
         }
     }
 
-    fn find_packet(&self, origin: Origin, (flags, from, data): (TcpFlags, Role, bool), timing: Timing, lo: usize, step: &mut StepReport) -> Found {
+    fn find_packet(
+        &self,
+        origin: Origin,
+        (flags, from, data): (TcpFlags, Role, bool),
+        timing: Timing,
+        lo: usize,
+        step: &mut StepReport,
+    ) -> Found {
         let Some((start, end)) = self.window(timing, lo) else { return Found::missing(false) };
         let mut matching = within(self.packets, |p| p.at, start, end)
             .iter()
@@ -333,16 +343,20 @@ impl Search<'_> {
     fn state_notes(&self, k: usize, step: &mut StepReport) {
         let change = self.log.states[k];
         let observed = change.origin == Origin::Observed;
-        let linux = |difference: linux::Difference| reasons::linux(difference, change.at, self.explained.first(difference.id));
+        let linux =
+            |difference: linux::Difference| reasons::linux(difference, change.at, self.explained.first(difference.id));
         let previous = k.checked_sub(1).map(|p| self.log.states[p]);
         match change.to {
             State::SynSent if observed && change.without_port => {
                 step.notes.push(linux(linux::SYN_SENT_WITHOUT_PORT));
             }
-            State::Established if observed && self.part == Part::Accepted => {
-                if previous.is_some_and(|p| p.from == State::Listen && p.to == State::SynReceived) {
-                    step.notes.push(linux(linux::CHILD_BORN_AT_THIRD_ACK));
-                }
+            // The burst: the socket's change before ESTABLISHED is LISTEN → SYN-RECEIVED.
+            State::Established
+                if observed
+                    && self.part == Part::Accepted
+                    && previous.is_some_and(|p| p.from == State::Listen && p.to == State::SynReceived) =>
+            {
+                step.notes.push(linux(linux::CHILD_BORN_AT_THIRD_ACK));
             }
             State::Closed => {
                 if observed && matches!(change.from, State::FinWait2 | State::Closing) {
@@ -390,7 +404,10 @@ impl Search<'_> {
         // as a consequence: the call's failure is the reason.
         if !blocks {
             for observation in &report.evidence {
-                let wire = matches!(observation.evidence, Evidence::Packet { .. } | Evidence::Datagram { .. } | Evidence::State { .. });
+                let wire = matches!(
+                    observation.evidence,
+                    Evidence::Packet { .. } | Evidence::Datagram { .. } | Evidence::State { .. }
+                );
                 if wire && observation.seen == Seen::Missing {
                     report.reasons.push(reasons::missing(&observation.evidence));
                 }
@@ -408,16 +425,14 @@ impl Search<'_> {
         let mut report = StepReport::new(step);
         for evidence in step.evidence.iter().filter(|e| concerns(e, self.part)) {
             let seen = match *evidence {
-                Evidence::Call { call, .. } if self.calls_lens => {
-                    match self.first.get(call) {
-                        Some(_) => self.find_call(call, &mut report).seen,
-                        None if call == CallName::Close => {
-                            report.reasons.push(reasons::never_called(self.part, call));
-                            Seen::Missing
-                        }
-                        None => Seen::Moot,
+                Evidence::Call { call, .. } if self.calls_lens => match self.first.get(call) {
+                    Some(_) => self.find_call(call, &mut report).seen,
+                    None if call == CallName::Close => {
+                        report.reasons.push(reasons::never_called(self.part, call));
+                        Seen::Missing
                     }
-                }
+                    None => Seen::Moot,
+                },
                 _ => Seen::Moot,
             };
             report.evidence.push(Observation { evidence: *evidence, seen });

@@ -63,9 +63,11 @@ fn part_of(socket: &SocketLog, calls_lens: bool) -> Option<Part> {
     if socket.is_datagram() {
         let role = match socket.role {
             Role::Unknown => {
-                let first_data = socket.calls.iter().map(|c| c.name).find(|n| {
-                    matches!(n, CallName::Send | CallName::Sendto | CallName::Recv | CallName::Recvfrom)
-                });
+                let first_data = socket
+                    .calls
+                    .iter()
+                    .map(|c| c.name)
+                    .find(|n| matches!(n, CallName::Send | CallName::Sendto | CallName::Recv | CallName::Recvfrom));
                 let waits = matches!(first_data, Some(CallName::Recv | CallName::Recvfrom));
                 if socket.called(CallName::Bind) && waits {
                     Role::Server
@@ -100,7 +102,8 @@ fn sequence_of(part: Part, datagram: bool) -> &'static Sequence {
 
 pub(super) fn cast(index: &Index, calls_lens: bool) -> Cast {
     let parts: Vec<Option<Part>> = index.sockets.iter().map(|s| part_of(s, calls_lens)).collect();
-    let mut cast = Cast { players: Vec::new(), unused: Vec::new(), servers: HashSet::new(), wildcard_ports: HashSet::new() };
+    let mut cast =
+        Cast { players: Vec::new(), unused: Vec::new(), servers: HashSet::new(), wildcard_ports: HashSet::new() };
     let player = |log: usize, part: Part| {
         let datagram = index.sockets[log].is_datagram();
         Player { log, part, sequence: sequence_of(part, datagram) }
@@ -132,6 +135,8 @@ pub(super) fn cast(index: &Index, calls_lens: bool) -> Cast {
         }
     }
     cast.players.extend(orphans.into_iter().map(|log| player(log, Part::Accepted)));
-    cast.players.extend(parts.iter().enumerate().filter(|(_, p)| **p == Some(Part::Client)).map(|(log, _)| player(log, Part::Client)));
+    cast.players.extend(
+        parts.iter().enumerate().filter(|(_, p)| **p == Some(Part::Client)).map(|(log, _)| player(log, Part::Client)),
+    );
     cast
 }

@@ -288,7 +288,8 @@ impl Index {
                                     Some(Pending::Unnamed { start }) => Some(start),
                                     _ => None,
                                 };
-                                made.datagram = start.and_then(|s| socket_type(&events[s])).map(|ty| ty == "SOCK_DGRAM");
+                                made.datagram =
+                                    start.and_then(|s| socket_type(&events[s])).map(|ty| ty == "SOCK_DGRAM");
                                 let mut call = Call { name: end.call, start, end: None, returned: Returned::Not };
                                 call.ended(i, end.errno.as_ref());
                                 made.calls.push(call);
@@ -298,7 +299,9 @@ impl Index {
                     let Some(id) = &event.socket else { continue };
                     let log = index.log(id, event.actor.role);
                     match started {
-                        Some(Pending::Listed { log, call }) => index.sockets[log].calls[call].ended(i, end.errno.as_ref()),
+                        Some(Pending::Listed { log, call }) => {
+                            index.sockets[log].calls[call].ended(i, end.errno.as_ref())
+                        }
                         // A `socket()` call names its socket in `socket` too: recorded above.
                         Some(Pending::Unnamed { .. }) => {}
                         None => {
@@ -361,7 +364,13 @@ impl Index {
                         for (id, sent) in [(&event.socket, true), (&packet.to, false)] {
                             let Some(id) = id else { continue };
                             let log = index.log(id, Role::Unknown);
-                            let fact = PacketFact { at: i, flags: TcpFlags(0), len: packet.len, origin: event.origin, from_first: sent };
+                            let fact = PacketFact {
+                                at: i,
+                                flags: TcpFlags(0),
+                                len: packet.len,
+                                origin: event.origin,
+                                from_first: sent,
+                            };
                             index.sockets[log].datagrams.push(fact);
                         }
                     }

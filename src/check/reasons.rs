@@ -33,8 +33,12 @@ pub(super) fn never_called(part: Part, call: CallName) -> String {
         (Part::Accepted, CallName::Close) => "the server never closed the accepted socket".to_string(),
         (Part::Bound, CallName::Close) => "the server never closed its datagram socket".to_string(),
         (Part::Listening, CallName::Accept) => "accept never called".to_string(),
-        (Part::Listening, CallName::Listen) => "listen never called: the socket never became a listening one".to_string(),
-        (Part::Listening | Part::Bound, CallName::Bind) => "bind never called: the server never claimed its port".to_string(),
+        (Part::Listening, CallName::Listen) => {
+            "listen never called: the socket never became a listening one".to_string()
+        }
+        (Part::Listening | Part::Bound, CallName::Bind) => {
+            "bind never called: the server never claimed its port".to_string()
+        }
         (Part::Client, CallName::Connect) => "connect never called".to_string(),
         (part, call) => format!("{} never called {call}", noun(part)),
     }
@@ -54,10 +58,21 @@ pub(super) fn failed(call: CallName, errno: &Errno, end: usize, reset: Option<us
             )
         }
         (CallName::Connect, "ETIMEDOUT") => {
-            format!("connect failed with ETIMEDOUT at {}: no answer came to the SYN, however often it was sent", num(end))
+            format!(
+                "connect failed with ETIMEDOUT at {}: no answer came to the SYN, however often it was sent",
+                num(end)
+            )
         }
         (call, name) => format!("{call} failed with {name} at {}", num(end)),
     }
+}
+
+pub(super) fn in_progress(call: CallName, end: usize) -> String {
+    format!(
+        "{call} returned EINPROGRESS at {}: a non-blocking {call}, whose handshake finished after it returned (the \
+         program waits for it with poll or select)",
+        num(end)
+    )
 }
 
 pub(super) fn never_returned(call: CallName, start: usize) -> String {
@@ -148,12 +163,20 @@ fn capitalized(text: &str) -> String {
 }
 
 /// A call of a later step that began before a call of the step before it had returned.
-pub(super) fn out_of_order(later: CallName, at: usize, earlier: CallName, started: usize, returned: Option<usize>) -> String {
+pub(super) fn out_of_order(
+    later: CallName,
+    at: usize,
+    earlier: CallName,
+    started: usize,
+    returned: Option<usize>,
+) -> String {
     if at < started {
         return format!("{later} before {earlier}: {later} at {}, {earlier} only at {}", num(at), num(started));
     }
     match returned {
-        Some(end) => format!("{later} before {earlier} returned: {later} at {}, {earlier} returned at {}", num(at), num(end)),
+        Some(end) => {
+            format!("{later} before {earlier} returned: {later} at {}, {earlier} returned at {}", num(at), num(end))
+        }
         None => format!("{later} before {earlier} returned: {later} at {}, and {earlier} never returned", num(at)),
     }
 }
@@ -168,7 +191,9 @@ pub(super) fn data_before_handshake(packet: usize, len: u32, completed: usize) -
 
 /// After a step that stopped the sequence, only the calls still count.
 pub(super) fn moot(step_title: &str) -> String {
-    format!("after \"{step_title}\" failed there is no connection: only the calls are checked here, not packets or states")
+    format!(
+        "after \"{step_title}\" failed there is no connection: only the calls are checked here, not packets or states"
+    )
 }
 
 pub(super) fn not_reached(step_title: &str) -> String {
@@ -194,13 +219,22 @@ pub(super) fn backlog(accept_start: usize, established: usize, first: bool) -> S
 }
 
 pub(super) fn simultaneous_close(at: usize) -> String {
-    format!("both sides closed at once: the FINs crossed and the socket passed through CLOSING at {} (RFC 9293 §3.6)", num(at))
+    format!(
+        "both sides closed at once: the FINs crossed and the socket passed through CLOSING at {} (RFC 9293 §3.6)",
+        num(at)
+    )
 }
 
 /// A documented Linux difference, seen at event `at`; explained in full the first time only.
 pub(super) fn linux(difference: Difference, at: usize, first: bool) -> String {
     if first {
-        format!("{} shows Linux, not a failure ({}): {}. RFC 9293: {}", num(at), difference.id, difference.linux, difference.rfc)
+        format!(
+            "{} shows Linux, not a failure ({}): {}. RFC 9293: {}",
+            num(at),
+            difference.id,
+            difference.linux,
+            difference.rfc
+        )
     } else {
         format!("{} shows Linux, not a failure ({}, explained above)", num(at), difference.id)
     }
@@ -234,7 +268,9 @@ pub(super) fn trace_notes(trace: &Trace, unused: &[usize], index: &Index) -> Vec
         notes.push(format!("{} ({})", difference.linux, difference.id));
     }
     if trace.end.is_none() {
-        notes.push("the trace was interrupted (it has no end line): what happened after its last event is unknown".to_string());
+        notes.push(
+            "the trace was interrupted (it has no end line): what happened after its last event is unknown".to_string(),
+        );
     }
     for &log in unused {
         let socket = &index.sockets[log];

@@ -48,8 +48,17 @@ fn edited(mut trace: Trace, what: &str) -> Trace {
 
 /// A client-side call that returned at once, at time `t`.
 fn client_call(t: u64, id: u64, call: CallName, args: CallArgs, end: CallEnd) -> [Event; 2] {
-    let event = |body| Event { t, actor: Actor::role(Role::Client), socket: Some(SockId("c1".into())), origin: Origin::Modelled, body };
-    [event(Body::CallStart(CallStart { id, call, fd: Some(3), args })), event(Body::CallEnd(CallEnd { id, call, ..end }))]
+    let event = |body| Event {
+        t,
+        actor: Actor::role(Role::Client),
+        socket: Some(SockId("c1".into())),
+        origin: Origin::Modelled,
+        body,
+    };
+    [
+        event(Body::CallStart(CallStart { id, call, fd: Some(3), args })),
+        event(Body::CallEnd(CallEnd { id, call, ..end })),
+    ]
 }
 
 /// The client binds its socket and listens on it before it connects. Only the calls are
@@ -59,8 +68,23 @@ fn client_listens() -> Trace {
     let made = position(&trace, |e| ends(e, "c1", CallName::Socket));
     let t = trace.events[made].t;
     let addr: SocketAddr = "127.0.0.1:40000".parse().expect("an address");
-    let ok = CallEnd { id: 0, call: CallName::Bind, ret: 0, errno: None, new_socket: None, local: None, peer: None, data: None };
-    let bind = client_call(t, 1001, CallName::Bind, CallArgs { addr: Some(addr), ..CallArgs::default() }, CallEnd { local: Some(addr), ..ok.clone() });
+    let ok = CallEnd {
+        id: 0,
+        call: CallName::Bind,
+        ret: 0,
+        errno: None,
+        new_socket: None,
+        local: None,
+        peer: None,
+        data: None,
+    };
+    let bind = client_call(
+        t,
+        1001,
+        CallName::Bind,
+        CallArgs { addr: Some(addr), ..CallArgs::default() },
+        CallEnd { local: Some(addr), ..ok.clone() },
+    );
     let listen = client_call(t, 1002, CallName::Listen, CallArgs { backlog: Some(128), ..CallArgs::default() }, ok);
     trace.events.splice(made + 1..made + 1, bind.into_iter().chain(listen));
     edited(trace, "the client binds and listens before it connects")
@@ -117,7 +141,10 @@ fn accept_never_called() -> Trace {
 fn data_before_the_handshake() -> Trace {
     let mut trace = echo();
     let data = trace.events.remove(position(&trace, |e| sends_data(e, "c1")));
-    let syn_ack = position(&trace, |e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == "SYN|ACK")));
+    let syn_ack = position(
+        &trace,
+        |e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == "SYN|ACK")),
+    );
     let data = Event { t: trace.events[syn_ack].t, ..data };
     trace.events.insert(syn_ack + 1, data);
     edited(trace, "the client's first data segment comes before its ACK of the SYN|ACK")
@@ -138,7 +165,11 @@ const FIXTURES: [Fixture; 6] = [
         reason: "send before connect returned: send at #14, connect returned at #19",
     },
     Fixture { name: "client-never-closes", recipe: client_never_closes, reason: "the client never closed its socket" },
-    Fixture { name: "listener-never-closed", recipe: listener_never_closed, reason: "the listening socket was never closed" },
+    Fixture {
+        name: "listener-never-closed",
+        recipe: listener_never_closed,
+        reason: "the listening socket was never closed",
+    },
     Fixture { name: "accept-never-called", recipe: accept_never_called, reason: "accept never called" },
     Fixture {
         name: "data-before-the-handshake",
