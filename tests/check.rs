@@ -286,3 +286,37 @@ fn interrupted_trace__says_so() {
     let report = all(&trace);
     assert!(report.notes.iter().any(|n| n.contains("interrupted")), "{report}");
 }
+
+#[test]
+fn live_trace_with_modelled_states_beside__only_the_kernels_are_evidence() {
+    use socktrace::event::{Body, Origin};
+    use socktrace::tcp::state::State;
+    let mut trace = live("echo");
+    let observed_close = trace
+        .events
+        .iter()
+        .position(|e| {
+            e.socket.as_ref().is_some_and(|s| s.0 == "c1") && matches!(&e.body, Body::State(s) if s.to == State::Closed)
+        })
+        .expect("the kernel reports c1 closed");
+    // The model's own CLOSED, just before the kernel's: were modelled states evidence in a
+    // trace whose states lens observed, it would be cited first.
+    let mut modelled = trace.events[observed_close].clone();
+    modelled.origin = Origin::Modelled;
+    trace.events.insert(observed_close, modelled);
+    let report = all(&trace);
+    assert!(report.conforms(), "{report}");
+    let close = socket(&report, "c1").steps.iter().find(|s| s.step.id == "close").expect("a close step");
+    let cited: Vec<usize> = close
+        .evidence
+        .iter()
+        .filter_map(|o| match o.seen {
+            Seen::At(s) => Some(s.event),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        cited.contains(&(observed_close + 1)),
+        "the kernel's CLOSED is cited, not the model's TIME-WAIT: {cited:?}"
+    );
+}
