@@ -1,11 +1,13 @@
 //! How fast `trace check` is, and whether its cost grows linearly with the trace.
 //!
 //! Builds traces of about 10^5 and 10^6 events out of the simulated echo session repeated
-//! with fresh socket names, client addresses, call ids and times (each block a whole server
-//! and client), writes each to a temporary file, then times reading it back
-//! ([`read_trace`]), checking it ([`check`]) and rendering the report. The figure of merit
-//! is the check's events per second (target: at least 5 million) and the ratio of the cost
-//! per event at 10^6 to that at 10^5 (1.0 is perfectly linear).
+//! with fresh socket names, client addresses, call ids and times, in two shapes: a whole
+//! server and client per session, and one listening socket that accepts every client (its
+//! list of accepts grows with the trace, which would show any cost quadratic in it). Each
+//! trace is written to a temporary file, then reading it back ([`read_trace`]), checking it
+//! ([`check`]) and rendering the report are timed. The figures of merit are the check's
+//! events per second (target: at least 5 million) and the ratio of the cost per event at
+//! 10^6 to that at 10^5 (1.0 is perfectly linear).
 //!
 //! Run with `cargo bench --bench check`.
 
@@ -14,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use socktrace::check::{check, CheckOptions};
-use socktrace::event::{Body, Event, SockId};
+use socktrace::event::{Body, CallName, Event, SockId};
 use socktrace::render::Style;
 use socktrace::sim::{self, Options};
 use socktrace::trace::{read_trace, Header, TraceWriter};
@@ -22,13 +24,25 @@ use socktrace::trace::{read_trace, Header, TraceWriter};
 /// The simulated client's address, replaced in each block.
 const CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
 
-/// Block `k`'s copy of a socket name: `c1` → `c{k+1}`, `s1`/`s2` → `s{2k+1}`/`s{2k+2}`.
-fn rename(id: &SockId, k: usize) -> SockId {
+/// How the echo session is repeated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Each block a whole server and client: a listening socket per client.
+    Sessions,
+    /// One listening socket, `s1`, made once and closed at the end, accepts every client.
+    OneServer,
+}
+
+/// Block `k`'s copy of a socket name: `c1` → `c{k+1}`; `s1`/`s2` → `s{2k+1}`/`s{2k+2}`, or
+/// with one server `s1` stays and `s2` → `s{k+2}`.
+fn rename(id: &SockId, k: usize, shape: Shape) -> SockId {
     let (kind, n) = id.0.split_at(1);
     let n: usize = n.parse().expect("socket names are a letter and a number");
-    SockId(match kind {
-        "c" => format!("c{}", k + n),
-        _ => format!("s{}", 2 * k + n),
+    SockId(match (kind, shape) {
+        ("c", _) => format!("c{}", k + n),
+        (_, Shape::Sessions) => format!("s{}", 2 * k + n),
+        (_, Shape::OneServer) if n == 1 => "s1".to_string(),
+        (_, Shape::OneServer) => format!("s{}", k + n),
     })
 }
 
@@ -38,13 +52,13 @@ fn client(k: usize) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0x7f00_0000 | k)), CLIENT.port())
 }
 
-fn block(events: &[Event], k: usize, span: u64) -> impl Iterator<Item = Event> + '_ {
+fn block(events: &[Event], k: usize, span: u64, shape: Shape) -> impl Iterator<Item = Event> + '_ {
     let addr = move |a: SocketAddr| if a == CLIENT { client(k) } else { a };
     let ids = 1_000 * k as u64;
     events.iter().map(move |e| {
         let mut e = e.clone();
         e.t += k as u64 * span;
-        e.socket = e.socket.as_ref().map(|s| rename(s, k));
+        e.socket = e.socket.as_ref().map(|s| rename(s, k, shape));
         match &mut e.body {
             Body::CallStart(start) => {
                 start.id += ids;
@@ -52,12 +66,12 @@ fn block(events: &[Event], k: usize, span: u64) -> impl Iterator<Item = Event> +
             }
             Body::CallEnd(end) => {
                 end.id += ids;
-                end.new_socket = end.new_socket.as_ref().map(|s| rename(s, k));
+                end.new_socket = end.new_socket.as_ref().map(|s| rename(s, k, shape));
                 end.local = end.local.map(addr);
                 end.peer = end.peer.map(addr);
             }
             Body::Packet(p) => {
-                p.to = p.to.as_ref().map(|s| rename(s, k));
+                p.to = p.to.as_ref().map(|s| rename(s, k, shape));
                 p.src = addr(p.src);
                 p.dst = addr(p.dst);
             }
@@ -71,24 +85,47 @@ fn block(events: &[Event], k: usize, span: u64) -> impl Iterator<Item = Event> +
     })
 }
 
+fn on_s1(event: &Event) -> bool {
+    event.socket.as_ref().is_some_and(|s| s.0 == "s1")
+}
+
 /// Writes a trace of at least `events` events; returns its path and exact size.
-fn write_trace(events: usize, dir: &std::path::Path) -> (std::path::PathBuf, usize) {
+fn write_trace(events: usize, shape: Shape, dir: &std::path::Path) -> (std::path::PathBuf, usize) {
     let echo = sim::trace("echo", &Options::default(), "trace simulate echo").expect("a known scenario");
     let span = echo.events.last().map_or(0, |e| e.t) + 1;
-    let blocks = events.div_ceil(echo.events.len());
+    // With one server, its opening (up to its accept) and its closing happen once.
+    let opening = match shape {
+        Shape::Sessions => 0,
+        Shape::OneServer => echo.events.iter().position(|e| on_s1(e) && is_accept(e)).expect("the server accepts"),
+    };
+    let closes = |e: &Event| shape == Shape::OneServer && on_s1(e) && !is_accept(e);
+    let repeated: Vec<Event> = echo.events[opening..].iter().filter(|e| !closes(e)).cloned().collect();
+    let closing: Vec<Event> = echo.events[opening..].iter().filter(|e| closes(e)).cloned().collect();
+    let blocks = events.saturating_sub(opening + closing.len()).div_ceil(repeated.len());
     let path = dir.join(format!("check-bench-{events}.jsonl"));
-    let header = Header { command: format!("benches/check.rs: {blocks} echo sessions"), ..echo.header.clone() };
+    let header = Header { command: format!("benches/check.rs: {blocks} echo connections"), ..echo.header.clone() };
     let file = std::fs::File::create(&path).expect("create the bench trace");
     let mut writer = TraceWriter::new(BufWriter::new(file), &header).expect("write the header");
     let mut written = 0;
+    let mut write = |event: &Event| {
+        writer.event(event).expect("write an event");
+        written += 1;
+    };
+    echo.events[..opening].iter().for_each(&mut write);
     for k in 0..blocks {
-        for event in block(&echo.events, k, span) {
-            writer.event(&event).expect("write an event");
-            written += 1;
-        }
+        block(&repeated, k, span, shape).for_each(|e| write(&e));
     }
+    block(&closing, blocks, span, shape).for_each(|e| write(&e));
     writer.finish(0, 0).expect("write the end");
     (path, written)
+}
+
+fn is_accept(event: &Event) -> bool {
+    match &event.body {
+        Body::CallStart(c) => c.call == CallName::Accept,
+        Body::CallEnd(c) => c.call == CallName::Accept,
+        _ => false,
+    }
 }
 
 /// The best of `runs` timings of `f`.
@@ -116,11 +153,11 @@ fn rate(events: usize, took: Duration) -> String {
     format!("{:>6.2} M events/s ({:>7.1} ms)", events as f64 / took.as_secs_f64() / 1e6, took.as_secs_f64() * 1e3)
 }
 
-fn measure(size: usize, dir: &std::path::Path) -> Figures {
-    let (path, events) = write_trace(size, dir);
+fn measure(size: usize, shape: Shape, dir: &std::path::Path) -> Figures {
+    let (path, events) = write_trace(size, shape, dir);
     let (read, trace) = best(3, || read_trace(&path).expect("the bench trace reads back"));
     assert_eq!(trace.events.len(), events);
-    let (check_time, conforms) = best(5, || check(&trace, &CheckOptions::default()).conforms());
+    let (check_time, conforms) = best(9, || check(&trace, &CheckOptions::default()).conforms());
     assert!(conforms, "every block is a conforming echo session");
     let report = check(&trace, &CheckOptions::default());
     let (render, bytes) = best(3, || {
@@ -142,16 +179,20 @@ fn measure(size: usize, dir: &std::path::Path) -> Figures {
 
 fn main() {
     let dir = std::env::temp_dir();
-    let small = measure(100_000, &dir);
-    let large = measure(1_000_000, &dir);
-    let per_event = |took: Duration, events: usize| took.as_secs_f64() / events as f64;
-    let ratio = |f: fn(&Figures) -> Duration| per_event(f(&large), large.events) / per_event(f(&small), small.events);
-    println!(
-        "cost per event at 10^6 / at 10^5 (1.00 = linear): read {:.2}, check {:.2}, render {:.2}",
-        ratio(|f| f.read),
-        ratio(|f| f.check),
-        ratio(|f| f.render)
-    );
-    let check_rate = large.events as f64 / large.check.as_secs_f64();
-    println!("check at 10^6: {:.1} M events/s (target ≥ 5)", check_rate / 1e6);
+    for (shape, about) in [(Shape::Sessions, "a server per client"), (Shape::OneServer, "one server, every client")] {
+        println!("{about}:");
+        let small = measure(100_000, shape, &dir);
+        let large = measure(1_000_000, shape, &dir);
+        let per_event = |took: Duration, events: usize| took.as_secs_f64() / events as f64;
+        let ratio =
+            |f: fn(&Figures) -> Duration| per_event(f(&large), large.events) / per_event(f(&small), small.events);
+        println!(
+            "  cost per event at 10^6 / at 10^5 (1.00 = linear): read {:.2}, check {:.2}, render {:.2}",
+            ratio(|f| f.read),
+            ratio(|f| f.check),
+            ratio(|f| f.render)
+        );
+        let check_rate = large.events as f64 / large.check.as_secs_f64();
+        println!("  check at 10^6: {:.1} M events/s (target ≥ 5)\n", check_rate / 1e6);
+    }
 }

@@ -123,11 +123,11 @@ impl Explained {
     }
 }
 
-/// The part of a list of facts (in trace order) from events `start` to `end`, inclusive.
-fn within<T>(list: &[T], at: impl Fn(&T) -> usize, start: usize, end: usize) -> &[T] {
-    let from = list.partition_point(|f| at(f) < start);
-    let to = list.partition_point(|f| at(f) <= end).max(from);
-    &list[from..to]
+/// The packets (in trace order) from event `start` to event `end`, inclusive.
+fn within(packets: &[PacketFact], start: usize, end: usize) -> &[PacketFact] {
+    let from = packets.partition_point(|p| p.at < start);
+    let to = packets.partition_point(|p| p.at <= end).max(from);
+    &packets[from..to]
 }
 
 /// One player's socket, with what the search needs at hand.
@@ -254,8 +254,7 @@ impl Search<'_> {
             Returned::Failed => {
                 let (Some(end), Some(errno)) = (call.end, errno(self.events, call)) else { return found };
                 // The reset that answered: its packet, else the kernel's report of it.
-                let rst =
-                    within(self.packets, |p| p.at, call.at(), end).iter().find(|p| p.flags.contains(TcpFlags::RST));
+                let rst = within(self.packets, call.at(), end).iter().find(|p| p.flags.contains(TcpFlags::RST));
                 let reset =
                     rst.map(|p| p.at).or_else(|| self.log.resets.iter().copied().find(|&i| i >= call.at() && i <= end));
                 step.reasons.push(reasons::failed(name, errno, end, reset));
@@ -308,7 +307,7 @@ impl Search<'_> {
         step: &mut StepReport,
     ) -> Found {
         let Some((start, end)) = self.window(timing, lo) else { return Found::missing(false) };
-        let mut matching = within(self.packets, |p| p.at, start, end)
+        let mut matching = within(self.packets, start, end)
             .iter()
             .filter(|p| p.origin == origin && p.flags == flags && (p.len > 0) == data && self.sender(p) == from);
         let Some(first) = matching.next() else { return Found::missing(false) };
@@ -323,7 +322,7 @@ impl Search<'_> {
     }
 
     fn find_datagram(&self, origin: Origin, from: Role, lo: usize) -> Found {
-        let first = within(self.packets, |p| p.at, lo, usize::MAX)
+        let first = within(self.packets, lo, usize::MAX)
             .iter()
             .find(|p| p.origin == origin && p.len > 0 && self.sender(p) == from);
         first.map_or(Found::missing(false), |p| Found::at(p.at, None))

@@ -4,10 +4,9 @@
 //! and goes back to the events themselves only to quote one: the check costs one pass over
 //! the trace plus a little per socket.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 
+use super::hash::FastMap;
 use crate::event::{Body, CallName, Errno, Event, KernelNote, Origin, Role, SockId, Transport};
 use crate::tcp::state::State;
 use crate::wire::flags::TcpFlags;
@@ -107,6 +106,8 @@ pub(super) struct SocketLog {
     /// From `socket()`'s type; `None` when its creation is not in the trace.
     pub datagram: Option<bool>,
     pub calls: Vec<Call>,
+    /// It called connect (kept apart from `calls`, which a listener's accepts make long).
+    pub connects: bool,
     pub states: Vec<StateFact>,
     /// Resets the kernel reported sending or receiving on it.
     pub resets: Vec<usize>,
@@ -130,6 +131,7 @@ impl SocketLog {
             // Room for a whole ordinary life (a connection makes about ten calls and changes
             // state about six times), so that most sockets allocate each list once.
             calls: Vec::with_capacity(12),
+            connects: false,
             states: Vec::with_capacity(8),
             resets: Vec::new(),
             datagrams: Vec::new(),
@@ -157,58 +159,8 @@ enum Pending {
     Unnamed { start: usize },
 }
 
-/// The multiply-and-rotate hash of Firefox and rustc (FxHash). The index's keys are short
-/// names, call ids and addresses, hashed once or twice per event: SipHash, which defends a
-/// table against keys chosen by an attacker, costs more than the rest of the check here.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u16(&mut self, n: u16) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    /// The multiplication carries entropy only upwards; the table picks buckets by the low
-    /// bits, so they are rotated in (as rustc-hash 2 does).
-    fn finish(&self) -> u64 {
-        self.0.rotate_left(26)
-    }
-}
-
 /// Room for an ordinary short connection's packets (an echo of three lines has about thirty).
 const PACKETS_PER_CONNECTION: usize = 32;
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 #[derive(Debug, Default)]
 pub(super) struct Index {
@@ -258,8 +210,10 @@ impl Index {
                     Some(id) => {
                         let log = index.log(id, event.actor.role);
                         let socket = &mut index.sockets[log];
-                        if start.call == CallName::Listen {
-                            socket.listened = socket.listened.or(Some(i));
+                        match start.call {
+                            CallName::Listen => socket.listened = socket.listened.or(Some(i)),
+                            CallName::Connect => socket.connects = true,
+                            _ => {}
                         }
                         let calls = &mut socket.calls;
                         calls.push(Call::started(start.call, i));
@@ -355,7 +309,7 @@ impl Index {
                         // A client's first SYN tells its ends, even when connect() fails.
                         if let Some(log) = event.socket.as_ref().and_then(|id| index.find(id)) {
                             let socket = &mut index.sockets[log];
-                            if socket.ends.is_none() && socket.called(CallName::Connect) {
+                            if socket.ends.is_none() && socket.connects {
                                 socket.ends = full(Some(packet.src), Some(packet.dst));
                             }
                         }

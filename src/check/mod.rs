@@ -5,7 +5,7 @@
 //! The sequences themselves are data in [`crate::sequence`]; this module only reads them:
 //!
 //! - `index.rs`: one pass over the events: each socket's calls and states, each connection's
-//!   packets (the only part whose cost grows with the trace);
+//!   packets, as small facts (`hash.rs`: the fast hash of its tables);
 //! - `cast.rs`: which part each socket plays (client, listening, accepted, datagram server),
 //!   from the program's role or, for unmodified programs, from the calls it made;
 //! - `align.rs`: finds each step's evidence in the socket's events, in step order;
@@ -21,6 +21,7 @@
 
 mod align;
 mod cast;
+mod hash;
 mod index;
 mod reasons;
 mod report;
