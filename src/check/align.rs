@@ -75,10 +75,10 @@ struct FirstCalls<'l> {
 pub(super) const CALL_NAMES: usize = CallName::Close as usize + 1;
 
 impl<'l> FirstCalls<'l> {
-    fn of(log: &'l SocketLog) -> FirstCalls<'l> {
+    fn of(log: SocketLog<'l>) -> FirstCalls<'l> {
         let mut ok: [Option<&Call>; CALL_NAMES] = [None; CALL_NAMES];
         let mut any = ok;
-        for call in &log.calls {
+        for call in log.calls {
             let slot = alias(call.name) as usize;
             any[slot] = any[slot].or(Some(call));
             if ok[slot].is_none() && matches!(call.returned, Returned::Ok | Returned::InProgress) {
@@ -98,9 +98,9 @@ impl<'l> FirstCalls<'l> {
 
 /// The packets that can be evidence for this socket: a TCP connection's (both directions),
 /// or a datagram socket's own.
-pub(super) fn packets_of<'i>(index: &'i Index, log: &'i SocketLog) -> &'i [PacketFact] {
+pub(super) fn packets_of<'i>(index: &'i Index, log: SocketLog<'i>) -> &'i [PacketFact] {
     match (log.is_datagram(), log.ends) {
-        (true, _) => &log.datagrams,
+        (true, _) => log.datagrams,
         (false, Some(ends)) => index.packets_between(ends),
         (false, None) => &[],
     }
@@ -136,7 +136,7 @@ struct Search<'a> {
     first: FirstCalls<'a>,
     events: &'a [Event],
     cast: &'a Cast,
-    log: &'a SocketLog,
+    log: SocketLog<'a>,
     part: Part,
     packets: &'a [PacketFact],
     /// For a connection's packets: whether this socket's end is the first of the key's two.
@@ -451,7 +451,7 @@ impl Search<'_> {
 /// Holds one player's socket against its sequence.
 pub(super) fn align(trace: &Trace, index: &Index, cast: &Cast, player: &Player, explained: &Explained) -> SocketReport {
     let events = &trace.events;
-    let log = &index.sockets[player.log];
+    let log = index.socket(player.log);
     let lenses = &trace.header.lenses;
     let search = Search {
         explained,
@@ -466,7 +466,7 @@ pub(super) fn align(trace: &Trace, index: &Index, cast: &Cast, player: &Player, 
         packets_lens: lens_origin(&lenses.packets),
         states_lens: lens_origin(&lenses.states),
     };
-    let listener = log.parent.map(|p| &index.sockets[p]);
+    let listener = log.parent.map(|p| index.socket(p));
     // An accepted connection's handshake can begin once its listening socket listens.
     let mut lo = listener.and_then(|l| l.listened).unwrap_or(0);
     let mut stopped: Option<&'static Step> = None;

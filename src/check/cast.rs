@@ -45,18 +45,18 @@ impl Cast {
 
 /// A socket whose life, as the kernel reports it, begins in LISTEN with a peer: a connection
 /// a listening socket spawned (how an accepted socket shows when the calls are not recorded).
-fn born_of_a_listener(socket: &SocketLog) -> bool {
+fn born_of_a_listener(socket: SocketLog) -> bool {
     socket.created.is_none() && socket.states.first().is_some_and(|s| s.from == State::Listen && s.with_peer)
 }
 
-fn entered(socket: &SocketLog, state: State) -> bool {
+fn entered(socket: SocketLog, state: State) -> bool {
     socket.states.iter().any(|s| s.to == state)
 }
 
 /// `calls_lens`: the trace recorded calls, so a socket no call touched belongs to a program
 /// the trace does not record (the other side of `trace echo --connect`, a connection that was
 /// never accepted): it is not held against a sequence.
-fn part_of(socket: &SocketLog, calls_lens: bool) -> Option<Part> {
+fn part_of(socket: SocketLog, calls_lens: bool) -> Option<Part> {
     if calls_lens && socket.calls.is_empty() && socket.created.is_none() {
         return None;
     }
@@ -101,17 +101,17 @@ fn sequence_of(part: Part, datagram: bool) -> &'static Sequence {
 }
 
 pub(super) fn cast(index: &Index, calls_lens: bool) -> Cast {
-    let parts: Vec<Option<Part>> = index.sockets.iter().map(|s| part_of(s, calls_lens)).collect();
+    let parts: Vec<Option<Part>> = index.sockets().map(|s| part_of(s, calls_lens)).collect();
     let mut cast =
         Cast { players: Vec::new(), unused: Vec::new(), servers: HashSet::new(), wildcard_ports: HashSet::new() };
     let player = |log: usize, part: Part| {
-        let datagram = index.sockets[log].is_datagram();
+        let datagram = index.socket(log).is_datagram();
         Player { log, part, sequence: sequence_of(part, datagram) }
     };
     // Accepted sockets by the listening socket they came from, in the order they appear.
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); index.sockets.len()];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); index.len()];
     let mut orphans = Vec::new();
-    for (log, socket) in index.sockets.iter().enumerate() {
+    for (log, socket) in index.sockets().enumerate() {
         if parts[log] == Some(Part::Accepted) {
             match socket.parent {
                 Some(parent) if parts[parent] == Some(Part::Listening) => children[parent].push(log),
@@ -123,7 +123,7 @@ pub(super) fn cast(index: &Index, calls_lens: bool) -> Cast {
         match part {
             Some(part @ (Part::Listening | Part::Bound)) => {
                 cast.players.push(player(log, *part));
-                match index.sockets[log].local {
+                match index.socket(log).local {
                     Some(local) if local.ip().is_unspecified() => cast.wildcard_ports.insert(local.port()),
                     Some(local) => cast.servers.insert(local),
                     None => false,

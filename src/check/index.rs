@@ -3,6 +3,12 @@
 //! bytes, with its event's index), so that everything later works on short per-socket lists
 //! and goes back to the events themselves only to quote one: the check costs one pass over
 //! the trace plus a little per socket.
+//!
+//! The facts are collected in one list per kind, tagged with their socket (or connection),
+//! then grouped by it with a counting sort: a few allocations in all rather than several per
+//! socket, and each socket's facts side by side in memory.
+
+use std::ops::Range;
 
 use std::net::SocketAddr;
 
@@ -91,10 +97,40 @@ pub(super) struct PacketFact {
     pub from_first: bool,
 }
 
-/// What the trace shows about one socket.
+/// What the trace shows about one socket, apart from its lists of facts.
 #[derive(Debug)]
-pub(super) struct SocketLog {
-    pub id: SockId,
+struct Head {
+    id: SockId,
+    role: Role,
+    created: Option<Made>,
+    listened: Option<usize>,
+    parent: Option<usize>,
+    datagram: Option<bool>,
+    connects: bool,
+    local: Option<SocketAddr>,
+    ends: Option<Ends>,
+}
+
+impl Head {
+    fn new(id: SockId, role: Role) -> Head {
+        Head {
+            id,
+            role,
+            created: None,
+            listened: None,
+            parent: None,
+            datagram: None,
+            connects: false,
+            local: None,
+            ends: None,
+        }
+    }
+}
+
+/// What the trace shows about one socket.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct SocketLog<'i> {
+    pub id: &'i SockId,
     /// The role of the program that made it (or first used it).
     pub role: Role,
     /// The `socket` or `accept` call that made it, when the trace has its return.
@@ -105,41 +141,19 @@ pub(super) struct SocketLog {
     pub parent: Option<usize>,
     /// From `socket()`'s type; `None` when its creation is not in the trace.
     pub datagram: Option<bool>,
-    pub calls: Vec<Call>,
-    /// It called connect (kept apart from `calls`, which a listener's accepts make long).
-    pub connects: bool,
-    pub states: Vec<StateFact>,
-    /// Resets the kernel reported sending or receiving on it.
-    pub resets: Vec<usize>,
-    /// Datagrams it sent or received (TCP packets are kept per connection instead).
-    pub datagrams: Vec<PacketFact>,
     /// The address it bound or listens on.
     pub local: Option<SocketAddr>,
     /// A connection socket's two ends, once known.
     pub ends: Option<Ends>,
+    pub calls: &'i [Call],
+    pub states: &'i [StateFact],
+    /// Resets the kernel reported sending or receiving on it.
+    pub resets: &'i [usize],
+    /// Datagrams it sent or received (TCP packets are kept per connection instead).
+    pub datagrams: &'i [PacketFact],
 }
 
-impl SocketLog {
-    fn new(id: SockId, role: Role) -> SocketLog {
-        SocketLog {
-            id,
-            role,
-            created: None,
-            listened: None,
-            parent: None,
-            datagram: None,
-            // Room for a whole ordinary life (a connection makes about ten calls and changes
-            // state about six times), so that most sockets allocate each list once.
-            calls: Vec::with_capacity(12),
-            connects: false,
-            states: Vec::with_capacity(8),
-            resets: Vec::new(),
-            datagrams: Vec::new(),
-            local: None,
-            ends: None,
-        }
-    }
-
+impl SocketLog<'_> {
     /// A datagram socket: by its type, or by its datagrams when its creation is not in the trace.
     pub fn is_datagram(&self) -> bool {
         self.datagram.unwrap_or(!self.datagrams.is_empty())
@@ -153,28 +167,74 @@ impl SocketLog {
 /// Where a pending call's start was recorded.
 #[derive(Clone, Copy)]
 enum Pending {
-    /// On a socket's call list.
-    Listed { log: usize, call: usize },
+    /// In the list of calls.
+    Listed { call: usize },
     /// A `socket()` call: the socket is named only when it returns.
     Unnamed { start: usize },
 }
 
-/// Room for an ordinary short connection's packets (an echo of three lines has about thirty).
-const PACKETS_PER_CONNECTION: usize = 32;
+/// One kind of fact of every socket (or connection), grouped by it.
+#[derive(Debug)]
+struct Grouped<T> {
+    facts: Vec<T>,
+    /// Where each owner's facts are in `facts`.
+    ranges: Vec<Range<usize>>,
+}
 
-#[derive(Debug, Default)]
-pub(super) struct Index {
-    pub sockets: Vec<SocketLog>,
+impl<T: Copy> Grouped<T> {
+    /// Puts each owner's facts together, each in the order it was found (a counting sort).
+    fn new(tagged: &[(usize, T)], owners: usize) -> Grouped<T> {
+        let mut starts = vec![0; owners + 1];
+        for &(owner, _) in tagged {
+            starts[owner + 1] += 1;
+        }
+        for owner in 0..owners {
+            starts[owner + 1] += starts[owner];
+        }
+        let ranges = (0..owners).map(|o| starts[o]..starts[o + 1]).collect();
+        let Some(&(_, filler)) = tagged.first() else { return Grouped { facts: Vec::new(), ranges } };
+        let mut facts = vec![filler; tagged.len()];
+        for &(owner, fact) in tagged {
+            facts[starts[owner]] = fact;
+            starts[owner] += 1;
+        }
+        Grouped { facts, ranges }
+    }
+
+    fn of(&self, owner: usize) -> &[T] {
+        &self.facts[self.ranges[owner].clone()]
+    }
+}
+
+/// The facts as the pass finds them, each tagged with its socket (its connection for a packet).
+#[derive(Default)]
+struct Found {
+    heads: Vec<Head>,
     by_id: FastMap<SockId, usize>,
-    /// Each TCP connection's place in `packets`, by its two addresses in a fixed order.
+    calls: Vec<(usize, Call)>,
+    states: Vec<(usize, StateFact)>,
+    resets: Vec<(usize, usize)>,
+    datagrams: Vec<(usize, PacketFact)>,
+    packets: Vec<(usize, PacketFact)>,
+    /// Each TCP connection's number, by its two addresses in a fixed order.
     connections: FastMap<Ends, usize>,
-    /// Each TCP connection's packets, in trace order.
-    packets: Vec<Vec<PacketFact>>,
     /// The connection of the last packet, which the next one is most often on too.
     last_connection: Option<(Ends, usize)>,
     /// The socket of the last event: consecutive events are mostly about the same socket,
     /// and comparing a short name is cheaper than hashing it.
     last: Option<usize>,
+}
+
+#[derive(Debug)]
+pub(super) struct Index {
+    heads: Vec<Head>,
+    calls: Grouped<Call>,
+    states: Grouped<StateFact>,
+    resets: Grouped<usize>,
+    datagrams: Grouped<PacketFact>,
+    /// Each TCP connection's packets, in trace order.
+    packets: Grouped<PacketFact>,
+    connections: FastMap<Ends, usize>,
 }
 
 /// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
@@ -200,24 +260,30 @@ fn full(local: Option<SocketAddr>, remote: Option<SocketAddr>) -> Option<Ends> {
     }
 }
 
+/// A call that returned, and how.
+fn returned(name: CallName, start: Option<usize>, end: usize, errno: Option<&Errno>) -> Call {
+    let mut call = Call { name, start, end: None, returned: Returned::Not };
+    call.ended(end, errno);
+    call
+}
+
 impl Index {
     pub fn build(events: &[Event]) -> Index {
-        let mut index = Index::default();
+        let mut found = Found::default();
         let mut pending: FastMap<u64, Pending> = FastMap::default();
         for (i, event) in events.iter().enumerate() {
             match &event.body {
                 Body::CallStart(start) => match &event.socket {
                     Some(id) => {
-                        let log = index.log(id, event.actor.role);
-                        let socket = &mut index.sockets[log];
+                        let log = found.log(id, event.actor.role);
+                        let head = &mut found.heads[log];
                         match start.call {
-                            CallName::Listen => socket.listened = socket.listened.or(Some(i)),
-                            CallName::Connect => socket.connects = true,
+                            CallName::Listen => head.listened = head.listened.or(Some(i)),
+                            CallName::Connect => head.connects = true,
                             _ => {}
                         }
-                        let calls = &mut socket.calls;
-                        calls.push(Call::started(start.call, i));
-                        pending.insert(start.id, Pending::Listed { log, call: calls.len() - 1 });
+                        pending.insert(start.id, Pending::Listed { call: found.calls.len() });
+                        found.calls.push((log, Call::started(start.call, i)));
                     }
                     None => {
                         pending.insert(start.id, Pending::Unnamed { start: i });
@@ -226,73 +292,67 @@ impl Index {
                 Body::CallEnd(end) => {
                     let started = pending.remove(&end.id);
                     if let Some(new) = &end.new_socket {
-                        let log = index.log(new, event.actor.role);
+                        let log = found.log(new, event.actor.role);
                         let start = match started {
-                            Some(Pending::Listed { log, call }) => index.sockets[log].calls[call].start,
+                            Some(Pending::Listed { call }) => found.calls[call].1.start,
                             Some(Pending::Unnamed { start }) => Some(start),
                             None => None,
                         };
-                        let made = &mut index.sockets[log];
+                        let made = &mut found.heads[log];
                         made.created = Some(Made { by: end.call, start, end: i });
                         made.ends = full(end.local, end.peer);
-                        match end.call {
-                            CallName::Accept => made.datagram = Some(false),
-                            _ => {
-                                let start = match started {
-                                    Some(Pending::Unnamed { start }) => Some(start),
-                                    _ => None,
-                                };
-                                made.datagram =
-                                    start.and_then(|s| socket_type(&events[s])).map(|ty| ty == "SOCK_DGRAM");
-                                let mut call = Call { name: end.call, start, end: None, returned: Returned::Not };
-                                call.ended(i, end.errno.as_ref());
-                                made.calls.push(call);
-                            }
+                        if end.call == CallName::Accept {
+                            made.datagram = Some(false);
+                        } else {
+                            made.datagram = match started {
+                                Some(Pending::Unnamed { start }) => {
+                                    socket_type(&events[start]).map(|ty| ty == "SOCK_DGRAM")
+                                }
+                                _ => None,
+                            };
+                            found.calls.push((log, returned(end.call, start, i, end.errno.as_ref())));
                         }
                     }
                     let Some(id) = &event.socket else { continue };
-                    let log = index.log(id, event.actor.role);
+                    let log = found.log(id, event.actor.role);
                     match started {
-                        Some(Pending::Listed { log, call }) => {
-                            index.sockets[log].calls[call].ended(i, end.errno.as_ref())
-                        }
+                        Some(Pending::Listed { call }) => found.calls[call].1.ended(i, end.errno.as_ref()),
                         // A `socket()` call names its socket in `socket` too: recorded above.
                         Some(Pending::Unnamed { .. }) => {}
-                        None => {
-                            let mut call = Call { name: end.call, start: None, end: None, returned: Returned::Not };
-                            call.ended(i, end.errno.as_ref());
-                            index.sockets[log].calls.push(call);
-                        }
+                        None => found.calls.push((log, returned(end.call, None, i, end.errno.as_ref()))),
                     }
                     if end.call == CallName::Accept {
-                        if let Some(new) = end.new_socket.as_ref().and_then(|n| index.find(n)) {
-                            index.sockets[new].parent = Some(log);
+                        if let Some(new) = end.new_socket.as_ref().and_then(|n| found.find(n)) {
+                            found.heads[new].parent = Some(log);
                         }
                     }
-                    let socket = &mut index.sockets[log];
+                    let head = &mut found.heads[log];
                     match end.call {
-                        CallName::Bind => socket.local = end.local.map(canon).or(socket.local),
-                        CallName::Connect => socket.ends = full(end.local, end.peer).or(socket.ends),
+                        CallName::Bind => head.local = end.local.map(canon).or(head.local),
+                        CallName::Connect => head.ends = full(end.local, end.peer).or(head.ends),
                         _ => {}
                     }
                 }
                 Body::State(change) => {
                     let Some(id) = &event.socket else { continue };
-                    let log = index.log(id, event.actor.role);
-                    let socket = &mut index.sockets[log];
-                    socket.states.push(StateFact {
-                        at: i,
-                        from: change.from,
-                        to: change.to,
-                        origin: event.origin,
-                        without_port: change.local.is_some_and(|l| l.port() == 0),
-                        with_peer: change.remote.is_some_and(|r| r.port() != 0),
-                    });
-                    if socket.ends.is_none() {
-                        socket.ends = full(change.local, change.remote);
+                    let log = found.log(id, event.actor.role);
+                    found.states.push((
+                        log,
+                        StateFact {
+                            at: i,
+                            from: change.from,
+                            to: change.to,
+                            origin: event.origin,
+                            without_port: change.local.is_some_and(|l| l.port() == 0),
+                            with_peer: change.remote.is_some_and(|r| r.port() != 0),
+                        },
+                    ));
+                    let head = &mut found.heads[log];
+                    if head.ends.is_none() {
+                        head.ends = full(change.local, change.remote);
                     }
-                    if socket.local.is_none() {
-                        socket.local = change.local.filter(|l| l.port() != 0).map(canon);
+                    if head.local.is_none() {
+                        head.local = change.local.filter(|l| l.port() != 0).map(canon);
                     }
                 }
                 Body::Packet(packet) => match packet.transport {
@@ -305,19 +365,20 @@ impl Index {
                             origin: event.origin,
                             from_first: canon(packet.src) == key.0,
                         };
-                        index.connection(key).push(fact);
+                        let connection = found.connection(key);
+                        found.packets.push((connection, fact));
                         // A client's first SYN tells its ends, even when connect() fails.
-                        if let Some(log) = event.socket.as_ref().and_then(|id| index.find(id)) {
-                            let socket = &mut index.sockets[log];
-                            if socket.ends.is_none() && socket.connects {
-                                socket.ends = full(Some(packet.src), Some(packet.dst));
+                        if let Some(log) = event.socket.as_ref().and_then(|id| found.find(id)) {
+                            let head = &mut found.heads[log];
+                            if head.ends.is_none() && head.connects {
+                                head.ends = full(Some(packet.src), Some(packet.dst));
                             }
                         }
                     }
                     Transport::Udp => {
                         for (id, sent) in [(&event.socket, true), (&packet.to, false)] {
                             let Some(id) = id else { continue };
-                            let log = index.log(id, Role::Unknown);
+                            let log = found.log(id, Role::Unknown);
                             let fact = PacketFact {
                                 at: i,
                                 flags: TcpFlags(0),
@@ -325,65 +386,101 @@ impl Index {
                                 origin: event.origin,
                                 from_first: sent,
                             };
-                            index.sockets[log].datagrams.push(fact);
+                            found.datagrams.push((log, fact));
                         }
                     }
                 },
                 Body::Kernel(KernelNote::ResetSent { .. } | KernelNote::ResetReceived { .. }) => {
-                    if let Some(log) = event.socket.as_ref().and_then(|id| index.find(id)) {
-                        index.sockets[log].resets.push(i);
+                    if let Some(log) = event.socket.as_ref().and_then(|id| found.find(id)) {
+                        found.resets.push((log, i));
                     }
                 }
                 Body::Kernel(KernelNote::Retransmit { .. }) => {}
             }
         }
-        index
+        let sockets = found.heads.len();
+        Index {
+            calls: Grouped::new(&found.calls, sockets),
+            states: Grouped::new(&found.states, sockets),
+            resets: Grouped::new(&found.resets, sockets),
+            datagrams: Grouped::new(&found.datagrams, sockets),
+            packets: Grouped::new(&found.packets, found.connections.len()),
+            connections: found.connections,
+            heads: found.heads,
+        }
     }
 
-    /// The log of socket `id`, if it has one yet.
+    /// How many sockets the trace names.
+    pub fn len(&self) -> usize {
+        self.heads.len()
+    }
+
+    /// What the trace shows about socket number `log` (numbered in order of appearance).
+    pub fn socket(&self, log: usize) -> SocketLog<'_> {
+        let head = &self.heads[log];
+        SocketLog {
+            id: &head.id,
+            role: head.role,
+            created: head.created,
+            listened: head.listened,
+            parent: head.parent,
+            datagram: head.datagram,
+            local: head.local,
+            ends: head.ends,
+            calls: self.calls.of(log),
+            states: self.states.of(log),
+            resets: self.resets.of(log),
+            datagrams: self.datagrams.of(log),
+        }
+    }
+
+    /// Every socket, in order of appearance.
+    pub fn sockets(&self) -> impl Iterator<Item = SocketLog<'_>> {
+        (0..self.len()).map(|log| self.socket(log))
+    }
+
+    /// The TCP packets between these two ends, in trace order.
+    pub fn packets_between(&self, ends: Ends) -> &[PacketFact] {
+        self.connections.get(&connection_key(ends.0, ends.1)).map_or(&[], |&c| self.packets.of(c))
+    }
+}
+
+impl Found {
+    /// The number of socket `id`, if it has one yet.
     fn find(&mut self, id: &SockId) -> Option<usize> {
         let log = match self.last {
-            Some(last) if self.sockets[last].id == *id => last,
+            Some(last) if self.heads[last].id == *id => last,
             _ => *self.by_id.get(id)?,
         };
         self.last = Some(log);
         Some(log)
     }
 
-    /// The log of socket `id`, made on first sight.
+    /// The number of socket `id`, given on first sight.
     fn log(&mut self, id: &SockId, role: Role) -> usize {
         if let Some(log) = self.find(id) {
-            let socket = &mut self.sockets[log];
-            if socket.role == Role::Unknown {
-                socket.role = role;
+            let head = &mut self.heads[log];
+            if head.role == Role::Unknown {
+                head.role = role;
             }
             return log;
         }
-        self.sockets.push(SocketLog::new(id.clone(), role));
-        self.by_id.insert(id.clone(), self.sockets.len() - 1);
-        self.sockets.len() - 1
+        self.heads.push(Head::new(id.clone(), role));
+        self.by_id.insert(id.clone(), self.heads.len() - 1);
+        self.heads.len() - 1
     }
 
-    /// The packet list of connection `key`, made on first sight.
-    fn connection(&mut self, key: Ends) -> &mut Vec<PacketFact> {
-        let slot = match self.last_connection {
-            Some((last, slot)) if last == key => slot,
+    /// The number of connection `key`, given on first sight.
+    fn connection(&mut self, key: Ends) -> usize {
+        match self.last_connection {
+            Some((last, number)) if last == key => number,
             _ => {
-                let next = self.packets.len();
-                let slot = *self.connections.entry(key).or_insert(next);
-                if slot == next {
-                    self.packets.push(Vec::with_capacity(PACKETS_PER_CONNECTION));
-                }
-                self.last_connection = Some((key, slot));
-                slot
+                let next = self.connections.len();
+                let number = *self.connections.entry(key).or_insert(next);
+                self.last_connection = Some((key, number));
+                number
             }
-        };
-        &mut self.packets[slot]
-    }
-
-    /// The TCP packets between these two ends, in trace order.
-    pub fn packets_between(&self, ends: Ends) -> &[PacketFact] {
-        self.connections.get(&connection_key(ends.0, ends.1)).map_or(&[], |&slot| &self.packets[slot])
+        }
     }
 }
 

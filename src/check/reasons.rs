@@ -273,7 +273,7 @@ pub(super) fn trace_notes(trace: &Trace, unused: &[usize], index: &Index) -> Vec
         );
     }
     for &log in unused {
-        let socket = &index.sockets[log];
+        let socket = index.socket(log);
         notes.push(if socket.calls.is_empty() && socket.created.is_none() {
             format!(
                 "{} appears only in packets or kernel states, in no recorded call: its program is not recorded \

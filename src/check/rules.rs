@@ -15,7 +15,7 @@ use crate::wire::flags::TcpFlags;
 
 pub(super) fn apply(trace: &Trace, index: &Index, player: &Player, report: &mut SocketReport) {
     let events = &trace.events;
-    let log = &index.sockets[player.log];
+    let log = index.socket(player.log);
     calls_in_step_order(events, report);
     calls_of_the_part(events, log, player, report);
     data_after_the_handshake(index, log, report);
@@ -70,7 +70,7 @@ fn step_at(report: &mut SocketReport, at: usize) -> Option<&mut StepReport> {
 
 /// Every call the socket makes is one its part makes in the documented sequence, or a sound
 /// variation (a note), or a deviation.
-fn calls_of_the_part(events: &[Event], log: &SocketLog, player: &Player, report: &mut SocketReport) {
+fn calls_of_the_part(events: &[Event], log: SocketLog, player: &Player, report: &mut SocketReport) {
     let mut expected = [false; CALL_NAMES];
     for evidence in player.sequence.steps.iter().flat_map(|s| s.evidence).filter(|e| concerns(e, player.part)) {
         if let Evidence::Call { call, .. } | Evidence::ServerAddress { call, .. } = *evidence {
@@ -78,7 +78,7 @@ fn calls_of_the_part(events: &[Event], log: &SocketLog, player: &Player, report:
         }
     }
     let made_at = log.created.map(|m| m.end);
-    for call in &log.calls {
+    for call in log.calls {
         // The call that made the socket is the first step's evidence.
         if made_at.is_some() && call.end == made_at {
             continue;
@@ -106,7 +106,7 @@ fn calls_of_the_part(events: &[Event], log: &SocketLog, player: &Player, report:
 /// RFC 9293 §3.5: data flows once the handshake is complete. On the wire that is the
 /// client's ACK of the SYN|ACK: the client may send data right behind it, before the server
 /// has even received it, but no segment with payload may come before it.
-fn data_after_the_handshake(index: &Index, log: &SocketLog, report: &mut SocketReport) {
+fn data_after_the_handshake(index: &Index, log: SocketLog, report: &mut SocketReport) {
     let is_syn = |e: &Evidence| matches!(*e, Evidence::Packet { flags, .. } if flags == TcpFlags::SYN);
     let Some(handshake) = report.steps.iter().find(|s| s.evidence.iter().any(|o| is_syn(&o.evidence))) else { return };
     let third_ack = handshake.evidence.iter().find_map(|o| match (o.evidence, o.seen) {
