@@ -192,6 +192,7 @@ impl<T: Copy> Grouped<T> {
             starts[owner + 1] += starts[owner];
         }
         let ranges = (0..owners).map(|o| starts[o]..starts[o + 1]).collect();
+        // Every slot is written below; the first fact only fills the list to its length.
         let Some(&(_, filler)) = tagged.first() else { return Grouped { facts: Vec::new(), ranges } };
         let mut facts = vec![filler; tagged.len()];
         for &(owner, fact) in tagged {
