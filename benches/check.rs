@@ -19,7 +19,7 @@ use socktrace::check::{check, CheckOptions};
 use socktrace::event::{Body, CallName, Event, SockId};
 use socktrace::render::Style;
 use socktrace::sim::{self, Options};
-use socktrace::trace::{read_trace, Header, TraceWriter};
+use socktrace::trace::{read_trace, End, Header, TraceWriter};
 
 /// The simulated client's address, replaced in each block.
 const CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
@@ -116,7 +116,7 @@ fn write_trace(events: usize, shape: Shape, dir: &std::path::Path) -> (std::path
         block(&repeated, k, span, shape).for_each(|e| write(&e));
     }
     block(&closing, blocks, span, shape).for_each(|e| write(&e));
-    writer.finish(0, 0).expect("write the end");
+    writer.finish(&End::default()).expect("write the end");
     (path, written)
 }
 

@@ -112,6 +112,7 @@ pub enum CallName {
     Recvfrom,
     Shutdown,
     Close,
+    Setsockopt,
 }
 
 impl CallName {
@@ -128,6 +129,7 @@ impl CallName {
             CallName::Recvfrom => "recvfrom",
             CallName::Shutdown => "shutdown",
             CallName::Close => "close",
+            CallName::Setsockopt => "setsockopt",
         }
     }
 }
@@ -161,6 +163,9 @@ pub struct CallArgs {
     /// `shutdown`: `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub how: Option<String>,
+    /// `setsockopt`: the option set to 1, e.g. `SO_REUSEADDR`, `TCP_NODELAY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option: Option<String>,
 }
 
 /// A call began: `id` pairs it with its [`CallEnd`].

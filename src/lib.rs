@@ -31,6 +31,7 @@ pub mod cli;
 pub mod echo;
 pub mod event;
 pub mod live;
+pub mod normalize;
 pub mod render;
 pub mod sequence;
 pub mod sim;

@@ -90,7 +90,7 @@ fn assert_connection(story: &Story, client: &str, messages: &[&str]) {
         ("client FIN-WAIT-1", story.state(client, State::Established, State::FinWait1)),
         ("client FIN", client_fin),
         ("server CLOSE-WAIT", story.state(child, State::Established, State::CloseWait)),
-        ("server recv returns 0", story.call_end(CallName::Recv, child).max(story.state(child, State::Established, State::CloseWait))),
+        ("server recv returns 0", story.recv_eof(child)),
     ]);
     story.in_order(&[
         ("client FIN", client_fin),

@@ -15,18 +15,20 @@ use socktrace::event::Body;
 
 use crate::support::{load, scratch, stderr, trace, trace_bin};
 
-/// tcpdump capturing every TCP packet on `lo` into a file; stopped by our own PID only.
+/// tcpdump capturing the TCP packets of one port on `lo` into a file; stopped by our own PID.
 struct Tcpdump {
     child: Child,
     file: std::path::PathBuf,
+    stderr: std::thread::JoinHandle<String>,
 }
 
 impl Tcpdump {
-    fn start(file: std::path::PathBuf) -> Tcpdump {
+    fn start(file: std::path::PathBuf, port: u16) -> Tcpdump {
+        // A 64 MiB buffer (-B, in KiB): other tests may load loopback meanwhile.
         let mut child = Command::new("tcpdump")
-            .args(["-i", "lo", "-U", "-n", "-w"])
+            .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-B", "65536", "-w"])
             .arg(&file)
-            .arg("tcp")
+            .arg(format!("tcp port {port}"))
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -42,15 +44,24 @@ impl Tcpdump {
                 panic!("tcpdump exited before listening");
             }
         }
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-        Tcpdump { child, file }
+        let stderr = std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = err.read_to_string(&mut rest);
+            rest
+        });
+        Tcpdump { child, file, stderr }
     }
 
     /// Stops tcpdump (SIGINT, so it flushes) and lists the flags of the packets on `port`.
+    /// tcpdump does not read a partly filled ring block before it exits, so it is given
+    /// time to see the last packets first (measured: it otherwise misses the last ~1 s).
     fn stop(mut self, port: u16) -> Vec<String> {
+        std::thread::sleep(Duration::from_millis(2500));
         // SAFETY: kill on the PID of the child we spawned; it is still ours (not yet waited).
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let _ = self.child.wait();
+        let report = self.stderr.join().expect("tcpdump stderr");
+        assert!(report.lines().any(|l| l.trim() == "0 packets dropped by kernel"), "tcpdump itself lost packets, so it is no witness: {report}");
         let out = Command::new("tcpdump").args(["-n", "-r"]).arg(&self.file).arg(format!("tcp port {port}")).output().expect("tcpdump -r");
         String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -79,12 +90,14 @@ fn packets_equal_what_tcpdump_captures_in_the_same_run() {
         return;
     }
     let dir = scratch("live_tcpdump");
-    let dump = Tcpdump::start(dir.join("lo.pcap"));
+    // tcpdump must know the port before the session starts: take a free one, then hand it on.
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let dump = Tcpdump::start(dir.join("lo.pcap"), port);
     let path = dir.join("echo.jsonl");
-    let out = trace(&["echo", "--clients", "3", "--save", path.to_str().expect("utf-8")]);
+    let out = trace(&["echo", "--clients", "3", "--port", &port.to_string(), "--save", path.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let trace = load(&path);
-    let port = server_port(&trace);
+    assert_eq!(server_port(&trace), port);
     let seen = dump.stop(port);
     let ours: Vec<String> = trace
         .events
@@ -186,16 +199,8 @@ fn without_privileges_says_what_is_missing_and_exits_2() {
     std::fs::copy(trace_bin(), &bin).expect("copy");
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let mut cmd = Command::new(&bin);
+    // std drops the supplementary groups too when root sets another uid.
     cmd.arg("echo").arg("--live").env("NO_COLOR", "1").current_dir(&dir).uid(65534).gid(65534);
-    // SAFETY: setgroups is async-signal-safe; it runs in the child between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setgroups(0, std::ptr::null()) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
     let out = cmd.output().expect("run as nobody");
     let _ = std::fs::remove_dir_all(&dir);
     let err = stderr(&out);

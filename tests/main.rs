@@ -5,4 +5,6 @@ mod support;
 mod check;
 mod live_echo;
 mod live_truth;
+mod model_vs_kernel;
 mod show_errors;
+mod stability;

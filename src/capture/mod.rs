@@ -7,4 +7,5 @@ pub mod clock;
 pub mod packets;
 mod ring;
 pub mod privilege;
+pub mod progress;
 pub mod tracefs;

@@ -47,6 +47,7 @@ use std::time::{Duration, Instant};
 
 use crate::capture::bpf::{BpfProgram, TooManyPorts};
 use crate::capture::clock::{now_ns, RealtimeOffset};
+use crate::capture::progress::{self, Progress};
 use crate::capture::ring::{self, Geometry, Ring};
 use crate::event::{Actor, Body, Event, Origin, Packet, Role};
 use crate::wire::decode::{decode_frame, LinkType};
@@ -155,9 +156,15 @@ pub struct PacketCapture {
     /// Tells the reader to drain and stop.
     wake: Arc<OwnedFd>,
     reader: Option<JoinHandle<io::Result<ReaderStats>>>,
+    progress: Progress,
 }
 
 impl PacketCapture {
+    /// How far the capture has delivered (see [`Progress`]).
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
     /// Starts capturing TCP (and UDP if `udp`) packets on `lo` from or to any of `ports`,
     /// handing them in batches to `deliver` on the reader thread; `deliver` returns `false`
     /// once nobody wants more (e.g. `move |batch| tx.send(batch).is_ok()` for a channel).
@@ -197,14 +204,15 @@ impl PacketCapture {
         // SAFETY: `wake` is a fresh descriptor that nothing else owns.
         let wake = Arc::new(unsafe { OwnedFd::from_raw_fd(wake) });
         let socket = Arc::new(socket);
+        let progress = Progress::default();
         let reader = {
-            let (socket, wake) = (socket.clone(), wake.clone());
+            let (socket, wake, progress) = (socket.clone(), wake.clone(), progress.clone());
             std::thread::Builder::new()
                 .name("socktrace-packets".into())
-                .spawn(move || read(ring, &socket, &wake, deliver))
+                .spawn(move || read(ring, &socket, &wake, &progress, deliver))
                 .map_err(|e| CaptureError::io("spawning the reader thread", e))?
         };
-        Ok(PacketCapture { socket, udp, wake, reader: Some(reader) })
+        Ok(PacketCapture { socket, udp, wake, reader: Some(reader), progress })
     }
 
     /// Captures `ports` from now on, instead of the ports given before (for ports learned
@@ -301,6 +309,7 @@ fn read(
     mut ring: Ring,
     socket: &OwnedFd,
     wake: &OwnedFd,
+    progress: &Progress,
     mut deliver: impl FnMut(PacketBatch) -> bool,
 ) -> io::Result<ReaderStats> {
     let mut stats = ReaderStats { packets: 0, undecodable: 0, cpu: Duration::ZERO };
@@ -310,6 +319,7 @@ fn read(
     // Cleared when `deliver` says nobody listens any more: the ring is then only emptied.
     let mut wanted = true;
     loop {
+        let drained_at = now_ns();
         while let Some(block) = ring.next_block() {
             if !wanted {
                 continue;
@@ -333,8 +343,11 @@ fn read(
                 stats.packets += if wanted { n } else { 0 };
             }
         }
+        // A packet stamped before the drain began is either delivered now or waits in a block
+        // the kernel has not retired yet, which it does within RETIRE_MS.
+        progress.mark(drained_at.saturating_sub(u64::from(RETIRE_MS + 1) * 1_000_000));
         let timeout_ms = match stopping {
-            None => -1,
+            None => progress::TICK.as_millis() as libc::c_int,
             Some(since) if since.elapsed() >= DRAIN_MAX => break,
             Some(_) => DRAIN_QUIET.as_millis() as libc::c_int,
         };
@@ -360,6 +373,7 @@ fn read(
             stopping = Some(Instant::now());
         }
     }
+    progress.finish();
     stats.cpu = thread_cpu()?;
     Ok(stats)
 }

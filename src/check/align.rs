@@ -34,15 +34,27 @@ fn lens_origin(status: &LensStatus) -> Option<Origin> {
     }
 }
 
-/// `sendto` without an address is `send`, and `send` on a connected datagram socket is
-/// `sendto`: programs (and libc) use either name for the same act.
-pub(super) fn alias(call: CallName) -> CallName {
+/// A slot per call name, for tables indexed by call. `sendto` without an address is `send`,
+/// and `send` on a connected datagram socket is `sendto`: programs (and libc) use either name
+/// for the same act, so the two share a slot (as do `recv` and `recvfrom`). The match has no
+/// catch-all, so that a new call name must be given its slot.
+pub(super) fn slot(call: CallName) -> usize {
     match call {
-        CallName::Sendto => CallName::Send,
-        CallName::Recvfrom => CallName::Recv,
-        other => other,
+        CallName::Socket => 0,
+        CallName::Bind => 1,
+        CallName::Listen => 2,
+        CallName::Accept => 3,
+        CallName::Connect => 4,
+        CallName::Send | CallName::Sendto => 5,
+        CallName::Recv | CallName::Recvfrom => 6,
+        CallName::Shutdown => 7,
+        CallName::Close => 8,
+        CallName::Setsockopt => 9,
     }
 }
+
+/// How many slots [`slot`] gives.
+pub(super) const CALL_SLOTS: usize = 10;
 
 /// Whether this part of the story is told by this socket. Packets belong to the sockets
 /// that carry the connection (the listening socket only hands it over); datagrams to both
@@ -68,18 +80,15 @@ fn errno<'e>(events: &'e [Event], call: &Call) -> Option<&'e Errno> {
 /// For each call name, the call that stands for it on one socket: the first that returned
 /// without error, else the first. Looked up for most evidence, so found once per socket.
 struct FirstCalls<'l> {
-    calls: [Option<&'l Call>; CALL_NAMES],
+    calls: [Option<&'l Call>; CALL_SLOTS],
 }
-
-/// How many [`CallName`]s there are.
-pub(super) const CALL_NAMES: usize = CallName::Close as usize + 1;
 
 impl<'l> FirstCalls<'l> {
     fn of(log: SocketLog<'l>) -> FirstCalls<'l> {
-        let mut ok: [Option<&Call>; CALL_NAMES] = [None; CALL_NAMES];
+        let mut ok: [Option<&Call>; CALL_SLOTS] = [None; CALL_SLOTS];
         let mut any = ok;
         for call in log.calls {
-            let slot = alias(call.name) as usize;
+            let slot = slot(call.name);
             any[slot] = any[slot].or(Some(call));
             if ok[slot].is_none() && matches!(call.returned, Returned::Ok | Returned::InProgress) {
                 ok[slot] = Some(call);
@@ -92,7 +101,7 @@ impl<'l> FirstCalls<'l> {
     }
 
     fn get(&self, name: CallName) -> Option<&'l Call> {
-        self.calls[alias(name) as usize]
+        self.calls[slot(name)]
     }
 }
 

@@ -49,7 +49,7 @@ pub(super) fn never_called(part: Part, call: CallName) -> String {
 pub(super) fn failed(call: CallName, errno: &Errno, end: usize, reset: Option<usize>) -> String {
     match (call, errno.name.as_str()) {
         (CallName::Connect, "ECONNREFUSED") => {
-            let answered = reset.map_or(String::new(), |r| format!(": a reset answered its SYN ({})", num(r)));
+            let answered = reset.map_or(String::new(), |r| format!(" (the reset at {} answered its SYN)", num(r)));
             format!(
                 "connect failed with ECONNREFUSED at {}: the server refused the connection{answered}. That is the \
                  expected end of a connect to a port nobody listens on (the `refused` scenario), but the documented \

@@ -3,7 +3,7 @@
 //! before the handshake completed. Each rule adds its reason (or, for a sound call outside
 //! the sequence, a note) to the step concerned.
 
-use super::align::{alias, concerns, packets_of, CALL_NAMES};
+use super::align::{concerns, packets_of, slot, CALL_SLOTS};
 use super::cast::Player;
 use super::index::{Index, PacketFact, SocketLog};
 use super::reasons;
@@ -71,10 +71,10 @@ fn step_at(report: &mut SocketReport, at: usize) -> Option<&mut StepReport> {
 /// Every call the socket makes is one its part makes in the documented sequence, or a sound
 /// variation (a note), or a deviation.
 fn calls_of_the_part(events: &[Event], log: SocketLog, player: &Player, report: &mut SocketReport) {
-    let mut expected = [false; CALL_NAMES];
+    let mut expected = [false; CALL_SLOTS];
     for evidence in player.sequence.steps.iter().flat_map(|s| s.evidence).filter(|e| concerns(e, player.part)) {
         if let Evidence::Call { call, .. } | Evidence::ServerAddress { call, .. } = *evidence {
-            expected[alias(call) as usize] = true;
+            expected[slot(call)] = true;
         }
     }
     let made_at = log.created.map(|m| m.end);
@@ -83,7 +83,9 @@ fn calls_of_the_part(events: &[Event], log: SocketLog, player: &Player, report: 
         if made_at.is_some() && call.end == made_at {
             continue;
         }
-        if expected[alias(call.name) as usize] {
+        // Options (TCP_NODELAY, SO_REUSEADDR…) change how a socket behaves, not where it is in
+        // its life: no step of the sequences, and no break of them.
+        if expected[slot(call.name)] || call.name == CallName::Setsockopt {
             continue;
         }
         let at = call.at();

@@ -73,7 +73,7 @@ fn save(trace: &Trace, path: &std::path::Path) -> Result<(), CliError> {
         writer.event(event).map_err(save_error)?;
     }
     let end = trace.end.clone().unwrap_or_default();
-    writer.finish(end.packets_dropped, end.states_lost).map_err(save_error)?;
+    writer.finish(&end).map_err(save_error)?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::recorder::{Outcome, Recorder};
-use super::server::{close, send, socket_args};
+use super::server::{close, no_delay, send, socket_args};
 use crate::event::{CallArgs, CallName, Preview, SockId};
 
 /// What one client does after connecting.
@@ -51,6 +51,7 @@ pub async fn run_client(rec: Recorder, server: SocketAddr, options: ClientOption
     let mut stream = match result {
         Ok(stream) => {
             call.end(Some(&id), Ok(0), Outcome { local, peer: Some(server), ..Outcome::default() });
+            no_delay(&rec, &id, &stream)?;
             stream
         }
         Err((err, socket)) => {

@@ -72,6 +72,17 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// `setsockopt(s, option, 1)`, recorded around `set`.
+    pub fn setsockopt(&self, socket: &SockId, fd: i32, option: &str, set: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+        let args = CallArgs { option: Some(option.to_string()), ..CallArgs::default() };
+        let call = self.start(CallName::Setsockopt, Some(socket), Some(fd), args);
+        let result = set();
+        call.end(Some(socket), result.as_ref().map(|()| 0), Outcome::default());
+        result
+    }
+}
+
 /// What a call revealed when it returned, besides its return value.
 #[derive(Default)]
 pub struct Outcome {

@@ -29,6 +29,9 @@ pub struct ServeOptions {
     /// Close the connection after echoing this many lines, before the client closes
     /// (the server then closes first and its socket passes through TIME-WAIT).
     pub close_after_lines: Option<u64>,
+    /// Answer only after the client has ended its stream (half-close): what a server does
+    /// that needs all of its input first, and the order of a trace then depends on no race.
+    pub answer_at_end: bool,
 }
 
 impl EchoServer {
@@ -53,9 +56,11 @@ impl EchoServer {
     /// `bind(s, addr)`: returns the address the kernel gave (port 0 picks a free port).
     pub fn bind(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
         let args = CallArgs { addr: Some(addr), ..CallArgs::default() };
-        let call = self.rec.start(CallName::Bind, Some(&self.id), Some(self.socket.as_raw_fd()), args);
         // A restarted lesson should not wait for an old socket's TIME-WAIT to end.
-        let result = self.socket.set_reuseaddr(true).and_then(|()| self.socket.bind(addr)).and_then(|()| self.socket.local_addr());
+        let fd = self.socket.as_raw_fd();
+        self.rec.setsockopt(&self.id, fd, "SO_REUSEADDR", || self.socket.set_reuseaddr(true))?;
+        let call = self.rec.start(CallName::Bind, Some(&self.id), Some(fd), args);
+        let result = self.socket.bind(addr).and_then(|()| self.socket.local_addr());
         match result {
             Ok(local) => {
                 call.end(Some(&self.id), Ok(0), Outcome { local: Some(local), ..Outcome::default() });
@@ -122,6 +127,7 @@ impl Listening {
                     let outcome = Outcome { new_socket: Some(id.clone()), local: stream.local_addr().ok(), peer: Some(peer), ..Outcome::default() };
                     call.end(Some(&self.id), Ok(stream.as_raw_fd().into()), outcome);
                     accepted += 1;
+                    no_delay(&self.rec, &id, &stream)?;
                     let rec = self.rec.clone();
                     tasks.spawn(async move { echo_connection(rec, stream, id, options).await });
                 }
@@ -147,6 +153,7 @@ async fn echo_connection(rec: Recorder, mut stream: TcpStream, id: SockId, optio
     let mut numberer = LineNumberer::default();
     let mut buf = vec![0u8; RECV_BUF];
     let mut echoed = 0u64;
+    let mut held = Vec::new();
     loop {
         let args = CallArgs { len: Some(buf.len()), ..CallArgs::default() };
         let call = rec.start(CallName::Recv, Some(&id), Some(fd), args);
@@ -161,13 +168,15 @@ async fn echo_connection(rec: Recorder, mut stream: TcpStream, id: SockId, optio
                 return Err(err);
             }
         };
-        let mut replies = numberer.feed(&buf[..n]);
+        held.extend(numberer.feed(&buf[..n]));
         if n == 0 {
-            replies.extend(numberer.finish());
+            held.extend(numberer.finish());
         }
-        for reply in replies {
-            send(&rec, &id, &mut stream, &reply).await?;
-            echoed += 1;
+        if !options.answer_at_end || n == 0 {
+            for reply in held.drain(..) {
+                send(&rec, &id, &mut stream, &reply).await?;
+                echoed += 1;
+            }
         }
         if n == 0 || options.close_after_lines.is_some_and(|limit| echoed >= limit) {
             break;
@@ -191,6 +200,13 @@ pub(crate) async fn send(rec: &Recorder, id: &SockId, stream: &mut TcpStream, by
             Err(err)
         }
     }
+}
+
+/// `setsockopt(s, TCP_NODELAY, 1)`: every `send` leaves as a segment of its own, so a trace
+/// shows one segment per line, however the calls are timed (Nagle's algorithm, RFC 896,
+/// would hold a line back while an earlier one is unacknowledged).
+pub(crate) fn no_delay(rec: &Recorder, id: &SockId, stream: &TcpStream) -> io::Result<()> {
+    rec.setsockopt(id, stream.as_raw_fd(), "TCP_NODELAY", || stream.set_nodelay(true))
 }
 
 /// `close(s)`: dropping a tokio socket closes its descriptor there and then.

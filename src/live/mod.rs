@@ -1,9 +1,12 @@
 //! A live session: our echo programs run on a tokio runtime, the lenses on their own threads,
 //! and this thread merges everything into one timeline that is shown and saved as it grows.
 
+pub mod drive;
 pub mod lenses;
 pub mod programs;
 pub mod session;
+pub mod sink;
 
 pub use programs::{Mode, Plan, Story};
-pub use session::{run, LiveError, Output, Report};
+pub use session::{run, LiveError, Report};
+pub use sink::Output;

@@ -85,7 +85,7 @@ impl Plan {
 
     pub fn serve_options(&self) -> ServeOptions {
         let close_after_lines = (self.story == Story::ServerClosesFirst).then_some(self.messages.len() as u64);
-        ServeOptions { close_after_lines }
+        ServeOptions { close_after_lines, answer_at_end: self.story == Story::HalfClose }
     }
 }
 

@@ -1,28 +1,18 @@
 //! Runs a live session and drives the timeline: merge, render, save, as events happen.
 
 use std::fmt;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
 
-use super::lenses::{KernelLenses, Losses};
+use super::drive::drive;
+use super::lenses::KernelLenses;
 use super::programs::{self, Mode, Plan, Program, Story};
-use crate::capture::clock;
+use super::sink::{Output, Sink};
 use crate::echo::Recorder;
 use crate::event::{Event, Role};
-use crate::render::Renderer;
 use crate::timeline::{Sides, SocketResolver, Timeline};
-use crate::trace::{End, Header, Source, TraceWriter};
-
-/// How long an event waits in the timeline for late events of other lenses. Lenses deliver
-/// within a few milliseconds; the window is generous so that order is never guessed.
-const WINDOW_NS: u64 = 50_000_000;
-
-/// After our programs finish, how long the lenses keep looking: the last ACK of a close
-/// crosses the wire after the last call returned.
-const SETTLE: Duration = Duration::from_millis(100);
+use crate::trace::{End, Header, Source};
 
 #[derive(Debug)]
 pub enum LiveError {
@@ -58,12 +48,6 @@ pub struct Report {
     /// A program that failed (e.g. connect refused): part of the story, reported after it.
     pub program_error: Option<String>,
     pub interrupted: bool,
-}
-
-/// Where a session's output goes.
-pub struct Output {
-    pub renderer: Box<dyn Renderer>,
-    pub save: Option<PathBuf>,
 }
 
 pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveError> {
@@ -141,39 +125,13 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
         let _ = stop_tx.send(true);
     });
 
-    let mut released = Vec::new();
     let mut result: Option<(io::Result<()>, bool)> = None;
-    let mut lenses = Some(lenses);
-    let mut losses = None;
-    let mut finished_at = None;
-    loop {
-        match rx.recv_timeout(Duration::from_millis(5)) {
-            Ok(batch) => timeline.push(batch),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        while let Ok(batch) = rx.try_recv() {
-            timeline.push(batch);
-        }
+    let losses = drive(rx, &mut timeline, &mut sink, lenses, || {
         if let Some(handle) = programs.take_if(|h| h.is_finished()) {
             result = Some(rt.block_on(handle).unwrap_or_else(|join| (Err(io::Error::other(join)), false)));
-            finished_at = Some(Instant::now());
         }
-        if finished_at.is_some_and(|at| at.elapsed() >= SETTLE) {
-            if let Some(lenses) = lenses.take() {
-                // Stopping drains each lens into the channel and drops its sender; the loop
-                // ends once the channel is empty and every sender is gone.
-                losses = Some(lenses.stop());
-            }
-        }
-        let watermark = clock::now_ns().saturating_sub(WINDOW_NS);
-        released.clear();
-        timeline.release(watermark, &mut released);
-        sink.emit(&released, watermark)?;
-    }
-    released.clear();
-    timeline.drain(&mut released);
-    sink.emit(&released, u64::MAX)?;
+        result.is_some()
+    })?;
     drop(reserved);
     let (program_result, interrupted) = result.unwrap_or((Ok(()), true));
     // In the refused story, the refusal is the story, not a failure.
@@ -181,8 +139,9 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
         Err(err) if refused && err.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
         other => other,
     };
-    let losses = losses.unwrap_or(Losses { packets_dropped: 0, states_lost: 0 });
-    let end = sink.finish(losses.packets_dropped, losses.states_lost)?;
+    let mut unavailable = unavailable;
+    unavailable.extend(losses.problems.iter().cloned());
+    let end = sink.finish(losses.packets_dropped, losses.states_lost, timeline.out_of_order())?;
     Ok(Report { end, unavailable, program_error: program_result.err().map(|e| e.to_string()), interrupted })
 }
 
@@ -215,83 +174,3 @@ async fn wait_for_signal() {
     }
 }
 
-/// Where released events go: the screen, through the renderer, and the trace file.
-struct Sink {
-    renderer: Box<dyn Renderer>,
-    screen: Screen<io::Stdout>,
-    writer: Option<(PathBuf, TraceWriter<BufWriter<File>>)>,
-    events: u64,
-}
-
-impl Sink {
-    fn open(output: Output, header: &Header) -> Result<Sink, LiveError> {
-        let writer = match output.save {
-            Some(path) => {
-                let file = File::create(&path).map_err(|err| LiveError::Save { path: path.clone(), err })?;
-                let writer = TraceWriter::new(BufWriter::new(file), header).map_err(|err| LiveError::Save { path: path.clone(), err })?;
-                Some((path, writer))
-            }
-            None => None,
-        };
-        let mut sink = Sink { renderer: output.renderer, screen: Screen { out: io::stdout(), broken: false }, writer, events: 0 };
-        let renderer = &mut sink.renderer;
-        sink.screen.show(|out| renderer.header(header, out));
-        Ok(sink)
-    }
-
-    fn save_error(&self, err: io::Error) -> LiveError {
-        let path = self.writer.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
-        LiveError::Save { path, err }
-    }
-
-    /// Shows and saves released events; the file is flushed after every batch, so that what
-    /// was shown is also on disk if the session is killed.
-    fn emit(&mut self, events: &[Event], watermark: u64) -> Result<(), LiveError> {
-        for event in events {
-            let renderer = &mut self.renderer;
-            self.screen.show(|out| renderer.event(event, out));
-            if let Some((_, writer)) = &mut self.writer {
-                if let Err(err) = writer.event(event) {
-                    return Err(self.save_error(err));
-                }
-            }
-        }
-        self.events += events.len() as u64;
-        let renderer = &mut self.renderer;
-        self.screen.show(|out| renderer.idle(watermark, out));
-        if let Some((_, writer)) = &mut self.writer {
-            if let Err(err) = writer.flush() {
-                return Err(self.save_error(err));
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(mut self, packets_dropped: u64, states_lost: u64) -> Result<End, LiveError> {
-        let end = End { events: self.events, packets_dropped, states_lost };
-        let renderer = &mut self.renderer;
-        self.screen.show(|out| renderer.end(Some(&end), out));
-        if let Some((path, writer)) = self.writer.take() {
-            writer.finish(packets_dropped, states_lost).map_err(|err| LiveError::Save { path, err })?;
-        }
-        Ok(end)
-    }
-}
-
-/// Standard output that stops being written once its reader has gone (`trace echo | head`),
-/// while the session and its saved trace go on.
-struct Screen<W: Write> {
-    out: W,
-    broken: bool,
-}
-
-impl<W: Write> Screen<W> {
-    fn show(&mut self, draw: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
-        if self.broken {
-            return;
-        }
-        if draw(&mut self.out).and_then(|()| self.out.flush()).is_err() {
-            self.broken = true;
-        }
-    }
-}

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use super::style::Style;
 use super::text;
 use super::Renderer;
-use crate::event::{Body, CallStart, Event, Origin, Role};
+use crate::event::{Body, CallName, CallStart, Event, Origin, Role, TcpOptions};
 use crate::trace::{End, Header, LensStatus};
 use crate::wire::flags::TcpFlags;
 
@@ -86,12 +86,14 @@ impl Ladder {
                 self.side_text(event, plain, Style::call, out)
             }
             Body::CallEnd(end) => {
+                // `socket()` has no socket to name until it returns one.
+                let target = if end.call == CallName::Socket { "" } else { socket.unwrap_or("?") };
                 let plain = match self.open.remove(&end.id) {
                     Some((started, _)) => {
                         let took = duration(event.t.saturating_sub(started));
-                        format!("… {}({}) {}  [{took}]", end.call, socket.unwrap_or("?"), text::call_result(end))
+                        format!("… {}({target}) {}  [{took}]", end.call, text::call_result(end))
                     }
-                    None => format!("… {}({}) {}", end.call, socket.unwrap_or("?"), text::call_result(end)),
+                    None => format!("… {}({target}) {}", end.call, text::call_result(end)),
                 };
                 self.side_text(event, plain, Style::call, out)
             }
@@ -111,8 +113,11 @@ impl Ladder {
                 let reset = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(TcpFlags::RST));
                 let cell = if event.origin == Origin::Modelled { self.style.modelled(&plain) } else { self.style.packet(&plain, reset) };
                 self.wire_row(event.t, &cell, plain.chars().count(), out)?;
+                // Timestamps ride on every segment once negotiated: options get a row of their
+                // own only when there is more to them than that.
                 let options = text::packet_options(packet);
-                if !options.is_empty() {
+                let only_ts = packet.tcp.as_ref().is_some_and(|t| t.options == TcpOptions { ts: t.options.ts, ..TcpOptions::default() });
+                if !options.is_empty() && !only_ts {
                     self.wire_detail(&options, out)?;
                 }
                 if let Some(payload) = &packet.payload {
@@ -171,7 +176,7 @@ impl Renderer for Ladder {
             }
         }
         let bar = self.style.dim("┊");
-        writeln!(out, "{:>w$} {:<cw$} {bar} {:<ww$} {bar} {}", "ms", "client", "wire", "server", w = TIME_W, cw = CLIENT_W, ww = WIRE_W)
+        writeln!(out, "{:>w$} {:<cw$} {bar} {:<ww$} {bar} server", "ms", "client", "wire", w = TIME_W, cw = CLIENT_W, ww = WIRE_W)
     }
 
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
@@ -206,14 +211,16 @@ impl Renderer for Ladder {
     fn end(&mut self, end: Option<&End>, out: &mut dyn Write) -> io::Result<()> {
         self.flush_pending(out)?;
         match end {
-            Some(end) => writeln!(
-                out,
-                "{}",
-                self.style.dim(&format!(
+            Some(end) => {
+                let mut line = format!(
                     "— {} events · packets dropped by the kernel: {} · state events lost: {}",
                     end.events, end.packets_dropped, end.states_lost
-                ))
-            ),
+                );
+                if end.out_of_order > 0 {
+                    line.push_str(&format!(" · {} events arrived late and stand out of time order", end.out_of_order));
+                }
+                writeln!(out, "{}", self.style.dim(&line))
+            }
             None => writeln!(out, "{}", self.style.dim("— the trace ends without its end record: it was interrupted")),
         }
     }

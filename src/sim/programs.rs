@@ -22,7 +22,8 @@ pub(super) enum Closing {
     ClientFirst,
     /// The server closes after echoing every line; the client closes when it reads the end.
     ServerFirst,
-    /// The client sends every line, shuts its sending side down, then reads the echoes to the end.
+    /// The client sends every line, shuts its sending side down, then reads the echoes to the
+    /// end; the server answers once it has read the client's end of stream.
     HalfClose,
     /// Both close at the same instant, after the last echo.
     Together,
@@ -38,15 +39,24 @@ pub(super) async fn tcp_echo_server(os: Os, closing: Closing, lines: usize) {
     let mut numbered = LineNumberer::default();
     // The server reads to the client's end of stream, unless it is to close first.
     let closes_early = matches!(closing, Closing::ServerFirst | Closing::Together);
+    let answers_at_end = closing == Closing::HalfClose;
+    let mut held = Vec::new();
     'serve: while !(closes_early && numbered.answered() >= lines as u64) {
         let data = match os.recv(&conn).await {
             Ok(data) if !data.is_empty() => data,
             _ => break,
         };
         for reply in numbered.feed(&data) {
-            if os.send(&conn, &reply).await.is_err() {
+            if answers_at_end {
+                held.push(reply);
+            } else if os.send(&conn, &reply).await.is_err() {
                 break 'serve;
             }
+        }
+    }
+    for reply in held {
+        if os.send(&conn, &reply).await.is_err() {
+            break;
         }
     }
     if closing == Closing::Together {

@@ -44,7 +44,7 @@ pub(super) static SCENARIOS: [Scenario; 8] = [
     },
     Scenario {
         name: "half-close",
-        about: "the client sends every line, then shutdown(SHUT_WR); the echoes still come back, then the server closes",
+        about: "the client sends every line, then shutdown(SHUT_WR); the server answers after the end of stream, the client still reads, then the server closes",
         stage: Stage::Tcp { closing: Closing::HalfClose, losses: &[] },
     },
     Scenario {

@@ -61,6 +61,11 @@ pub struct Config {
     pub max_retransmissions: u32,
     /// The maximum segment lifetime, in ns; TIME-WAIT lasts twice as long.
     pub msl: u64,
+    /// How long the ACK of a FIN that moves ESTABLISHED to CLOSE-WAIT may wait for a segment
+    /// of ours to ride on; `None` acknowledges at once. RFC 9293 §3.8.6.3 lets an ACK wait
+    /// (under 0.5 s); Linux waits here, expecting the application to close soon, so that its
+    /// own FIN carries the ACK.
+    pub fin_ack_delay: Option<u64>,
 }
 
 impl Config {
@@ -78,6 +83,8 @@ impl Config {
             rto: SECOND,
             max_retransmissions: 6,
             msl: 30 * SECOND,
+            // Linux's delayed-ACK minimum (TCP_ATO_MIN): the FIN's ACK waits up to 40 ms.
+            fin_ack_delay: Some(SECOND / 25),
         }
     }
 }
@@ -193,6 +200,8 @@ pub struct Endpoint {
     retransmission_queue: VecDeque<Sent>,
     retransmit: Option<Timer>,
     time_wait_until: Option<u64>,
+    /// When a delayed ACK of the peer's FIN is due, unless a segment of ours carries it first.
+    delayed_ack: Option<u64>,
     /// Data received and not yet read by the user.
     inbox: Vec<u8>,
     fin_received: bool,
@@ -221,6 +230,7 @@ impl Endpoint {
             retransmission_queue: VecDeque::new(),
             retransmit: None,
             time_wait_until: None,
+            delayed_ack: None,
             inbox: Vec::new(),
             fin_received: false,
             ack_due: false,
@@ -343,6 +353,9 @@ impl Endpoint {
         let syn = sent.control == Control::Syn;
         // Every segment but the first SYN of an active open acknowledges the peer's data.
         let ack = (!matches!(self.state, State::Closed | State::Listen | State::SynSent)).then_some(self.tcb.rcv_nxt);
+        if ack.is_some() {
+            self.delayed_ack = None;
+        }
         let seg = Segment {
             control: sent.control,
             seq: sent.seq,

@@ -28,6 +28,12 @@ pub const CHILD_BORN_AT_THIRD_ACK: Difference = Difference {
     linux: "a small request socket (NEW-SYN-RECV) holds the half-open connection; the full socket is created when the third ACK arrives, reported as LISTEN → SYN-RECEIVED → ESTABLISHED in one burst",
 };
 
+pub const FIN_ACK_IN_TWO_STEPS: Difference = Difference {
+    id: "fin-ack-in-two-steps",
+    rfc: "in FIN-WAIT-1, a FIN that also acknowledges our FIN leads straight to TIME-WAIT (§3.10.7.4)",
+    linux: "the acknowledgment is processed first and reported as FIN-WAIT-1 → FIN-WAIT-2, then the FIN, reported as FIN-WAIT-2 → CLOSED",
+};
+
 pub const SYN_SENT_WITHOUT_PORT: Difference = Difference {
     id: "syn-sent-without-port",
     rfc: "an active OPEN sends a SYN from the socket's port",
@@ -47,8 +53,14 @@ pub const LOOPBACK_RESET_ORDER: Difference = Difference {
 };
 
 /// Every documented difference, for the book's reference table.
-pub const DIFFERENCES: [Difference; 5] =
-    [TIME_WAIT_UNREPORTED, CHILD_BORN_AT_THIRD_ACK, SYN_SENT_WITHOUT_PORT, STATE_TASK_IS_WHOEVER_RAN, LOOPBACK_RESET_ORDER];
+pub const DIFFERENCES: [Difference; 6] = [
+    TIME_WAIT_UNREPORTED,
+    CHILD_BORN_AT_THIRD_ACK,
+    FIN_ACK_IN_TWO_STEPS,
+    SYN_SENT_WITHOUT_PORT,
+    STATE_TASK_IS_WHOEVER_RAN,
+    LOOPBACK_RESET_ORDER,
+];
 
 /// How Linux reports a state change the model makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +85,7 @@ pub fn reported(from: State, to: State, accepted: bool) -> Reported {
 pub fn explains(kernel: State, model: State) -> Option<Difference> {
     match (kernel, model) {
         (State::Closed, State::TimeWait) => Some(TIME_WAIT_UNREPORTED),
+        (State::FinWait2, State::TimeWait) => Some(FIN_ACK_IN_TWO_STEPS),
         (State::SynReceived, State::Established) => Some(CHILD_BORN_AT_THIRD_ACK),
         _ => None,
     }

@@ -24,11 +24,13 @@ pub struct Timeline {
     sockets: SocketResolver,
     numbers: RelativeNumbers,
     shadow: Option<Shadow>,
+    released_up_to: u64,
+    out_of_order: u64,
 }
 
 impl Timeline {
     pub fn new(sockets: SocketResolver) -> Timeline {
-        Timeline { merger: Merger::default(), sockets, numbers: RelativeNumbers::default(), shadow: None }
+        Timeline { merger: Merger::default(), sockets, numbers: RelativeNumbers::default(), shadow: None, released_up_to: 0, out_of_order: 0 }
     }
 
     /// A timeline that also sets the RFC 9293 model beside every TCP socket (live traces).
@@ -51,6 +53,10 @@ impl Timeline {
         let mut ready = Vec::new();
         self.merger.release(watermark, &mut ready);
         for mut event in ready {
+            if event.t < self.released_up_to {
+                self.out_of_order += 1;
+            }
+            self.released_up_to = self.released_up_to.max(event.t);
             self.sockets.resolve(&mut event);
             self.numbers.number(&mut event);
             let mut modelled = Vec::new();
@@ -60,6 +66,11 @@ impl Timeline {
             out.push(event);
             out.extend(modelled);
         }
+    }
+
+    /// How many events came after later ones had already been released.
+    pub fn out_of_order(&self) -> u64 {
+        self.out_of_order
     }
 
     /// Releases everything left (the lenses have stopped).

@@ -7,8 +7,12 @@
 //! - a listening socket by its local address, learned from `bind` and `listen`; SYN and
 //!   SYN|ACK belong to it, because the connection's own socket does not exist yet on the
 //!   server (Linux creates it when the third ACK arrives);
-//! - a kernel state event by its `sk`, which the kernel logs with every change of the same
-//!   socket, so the SYN-SENT change logged with local port 0 is joined to the later ones.
+//! - a kernel state event by its own address pair; the change to SYN-SENT, logged with local
+//!   port 0, happens inside `connect()` on the calling thread, so it belongs to the last
+//!   connect that thread started to that address (which needs no later event, however late a
+//!   lens delivers it); failing that (another program's connect), to the next change the
+//!   kernel logs for the same `sk`. Only the next: the kernel reuses a freed socket's memory,
+//!   so one `sk` names several sockets over a session.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -32,7 +36,10 @@ pub struct SocketResolver {
     connected: HashMap<Pair, SockId>,
     listeners: HashMap<SocketAddr, SockId>,
     bound: HashMap<SockId, SocketAddr>,
-    kernel_pairs: HashMap<u64, Pair>,
+    /// Per `sk`, the address pairs its state changes were logged with, by time.
+    kernel_pairs: HashMap<u64, Vec<(u64, Pair)>>,
+    /// Per thread, the connects it started, in time order: (time, address, socket).
+    connects: HashMap<u32, Vec<(u64, SocketAddr, SockId)>>,
     roles: HashMap<SockId, Role>,
     named: [u32; 2],
 }
@@ -57,6 +64,7 @@ impl SocketResolver {
             listeners: HashMap::new(),
             bound: HashMap::new(),
             kernel_pairs: HashMap::new(),
+            connects: HashMap::new(),
             roles: HashMap::new(),
             named: [0, 0],
         }
@@ -65,6 +73,11 @@ impl SocketResolver {
     /// Learns what an event reveals: socket names from calls, address pairs from the kernel.
     pub fn learn(&mut self, event: &Event) {
         match &event.body {
+            Body::CallStart(start) if start.call == CallName::Connect => {
+                if let (Some(tid), Some(addr), Some(socket)) = (event.actor.tid, start.args.addr, &event.socket) {
+                    self.connects.entry(tid).or_default().push((event.t, canon(addr), socket.clone()));
+                }
+            }
             Body::CallEnd(end) => {
                 if let Some(id) = &end.new_socket {
                     self.roles.insert(id.clone(), event.actor.role);
@@ -94,7 +107,9 @@ impl SocketResolver {
             Body::State(change) => {
                 if let (Some(sk), Some(local), Some(remote)) = (change.sk, change.local, change.remote) {
                     if local.port() != 0 && remote.port() != 0 {
-                        self.kernel_pairs.insert(sk, (canon(local), canon(remote)));
+                        let seen = self.kernel_pairs.entry(sk).or_default();
+                        let at = seen.partition_point(|(t, _)| *t <= event.t);
+                        seen.insert(at, (event.t, (canon(local), canon(remote))));
                     }
                 }
             }
@@ -115,10 +130,17 @@ impl SocketResolver {
                 packet.to = receiver;
             }
             Body::State(change) => {
-                let pair = change
-                    .sk
-                    .and_then(|sk| self.kernel_pairs.get(&sk).copied())
-                    .or_else(|| Some((canon(change.local?), canon(change.remote?))));
+                if let Some(socket) = self.connecting(event.t, event.actor.tid, change) {
+                    // The active open is the client's part, whoever recorded the socket.
+                    event.actor.role = self.roles.get(&socket).copied().unwrap_or(Role::Client);
+                    event.socket = Some(socket);
+                    return;
+                }
+                let own = change.local.zip(change.remote).map(|(l, r)| (canon(l), canon(r)));
+                let pair = match own {
+                    Some((local, _)) if local.port() == 0 => change.sk.and_then(|sk| self.next_pair(sk, event.t)).or(own),
+                    _ => own,
+                };
                 if let Some((local, remote)) = pair {
                     // A listening socket's changes carry no remote port.
                     let socket = if remote.port() == 0 { self.listener_at(local) } else { self.socket_of((local, remote), false) };
@@ -132,13 +154,31 @@ impl SocketResolver {
                     | KernelNote::ResetReceived { local, remote, sk }
                     | KernelNote::Retransmit { local, remote, sk, .. } => (*local, *remote, *sk),
                 };
-                let (local, remote) = sk.and_then(|sk| self.kernel_pairs.get(&sk).copied()).unwrap_or((canon(local), canon(remote)));
+                let (local, remote) = if local.port() == 0 { sk.and_then(|sk| self.next_pair(sk, event.t)) } else { None }
+                    .unwrap_or((canon(local), canon(remote)));
                 let socket = self.socket_of((local, remote), false);
                 event.actor.role = self.role_of(socket.as_ref(), local);
                 event.socket = socket;
             }
             Body::CallStart(_) | Body::CallEnd(_) => {}
         }
+    }
+
+    /// The address pair of the first change logged for `sk` at or after `t`.
+    fn next_pair(&self, sk: u64, t: u64) -> Option<Pair> {
+        let seen = self.kernel_pairs.get(&sk)?;
+        seen.get(seen.partition_point(|(at, _)| *at < t)).map(|(_, pair)| *pair)
+    }
+
+    /// The socket whose `connect()` made this change to SYN-SENT: the last connect to the
+    /// same address that the reporting thread started before it.
+    fn connecting(&self, t: u64, tid: Option<u32>, change: &crate::event::StateChange) -> Option<SockId> {
+        if change.to != crate::tcp::State::SynSent || change.local.is_some_and(|l| l.port() != 0) {
+            return None;
+        }
+        let remote = canon(change.remote?);
+        let started = self.connects.get(&tid?)?;
+        started.iter().rev().find(|(at, addr, _)| *at <= t && *addr == remote).map(|(_, _, socket)| socket.clone())
     }
 
     /// The connection socket at `local` talking to `remote`, once a call has named it.
@@ -198,5 +238,77 @@ impl SocketResolver {
 
     fn role_of(&self, socket: Option<&SockId>, local: SocketAddr) -> Role {
         socket.and_then(|s| self.roles.get(s).copied()).unwrap_or_else(|| self.role_by_port(local))
+    }
+}
+
+#[cfg(test)]
+#[allow(non_snake_case)] // names read situation__outcome
+mod tests {
+    use super::*;
+    use crate::event::{Actor, CallArgs, CallStart, Origin, StateChange};
+    use crate::tcp::State;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn state(t: u64, tid: u32, sk: u64, local: &str, remote: &str, from: State, to: State) -> Event {
+        Event {
+            t,
+            actor: Actor { role: Role::Unknown, pid: None, tid: Some(tid) },
+            socket: None,
+            origin: Origin::Observed,
+            body: Body::State(StateChange { from, to, local: Some(addr(local)), remote: Some(addr(remote)), sk: Some(sk), model: None }),
+        }
+    }
+
+    fn connect_start(t: u64, tid: u32, socket: &str, to: &str) -> Event {
+        Event {
+            t,
+            actor: Actor { role: Role::Client, pid: Some(1), tid: Some(tid) },
+            socket: Some(SockId(socket.into())),
+            origin: Origin::Observed,
+            body: Body::CallStart(CallStart { id: t, call: CallName::Connect, fd: Some(3), args: CallArgs { addr: Some(addr(to)), ..CallArgs::default() } }),
+        }
+    }
+
+    fn resolver() -> SocketResolver {
+        SocketResolver::new(vec![7000], Sides { client_recorded: true, server_recorded: true })
+    }
+
+    #[test]
+    fn syn_sent_with_port_0__belongs_to_the_last_connect_of_its_thread() {
+        let mut r = resolver();
+        let events = [connect_start(10, 5, "c1", "127.0.0.1:7000"), connect_start(20, 5, "c2", "127.0.0.1:7000")];
+        for e in &events {
+            r.learn(e);
+        }
+        let mut first = state(12, 5, 0xa, "127.0.0.1:0", "127.0.0.1:7000", State::Closed, State::SynSent);
+        let mut second = state(22, 5, 0xb, "127.0.0.1:0", "127.0.0.1:7000", State::Closed, State::SynSent);
+        r.resolve(&mut first);
+        r.resolve(&mut second);
+        assert_eq!((first.socket, second.socket), (Some(SockId("c1".into())), Some(SockId("c2".into()))));
+        assert_eq!(first.actor.role, Role::Client);
+    }
+
+    #[test]
+    fn reused_sk__each_change_keeps_its_own_pair_and_port_0_looks_only_at_the_next() {
+        let mut r = SocketResolver::new(vec![7000], Sides { client_recorded: false, server_recorded: false });
+        let later = [
+            state(11, 9, 0xa, "127.0.0.1:4001", "127.0.0.1:7000", State::SynSent, State::Established),
+            state(31, 9, 0xa, "127.0.0.1:4002", "127.0.0.1:7000", State::SynSent, State::Established),
+        ];
+        for e in &later {
+            r.learn(e);
+        }
+        let mut first = state(10, 9, 0xa, "127.0.0.1:0", "127.0.0.1:7000", State::Closed, State::SynSent);
+        let mut second = state(30, 9, 0xa, "127.0.0.1:0", "127.0.0.1:7000", State::Closed, State::SynSent);
+        let (mut e1, mut e2) = (later[0].clone(), later[1].clone());
+        for e in [&mut first, &mut e1, &mut second, &mut e2] {
+            r.resolve(e);
+        }
+        assert_eq!(first.socket, e1.socket);
+        assert_eq!(second.socket, e2.socket);
+        assert_ne!(first.socket, second.socket, "a reused sk is another socket");
     }
 }

@@ -78,6 +78,14 @@ pub struct End {
     pub packets_dropped: u64,
     /// Tracepoint events the kernel's trace buffer overwrote before they were read.
     pub states_lost: u64,
+    /// Events that reached the timeline after later ones had been released, so that they
+    /// stand out of time order (a lens ran later than its progress mark promised).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub out_of_order: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The end line is an object with one key, so that no event can be mistaken for it.

@@ -36,9 +36,9 @@ impl<W: Write> TraceWriter<W> {
         self.out.flush()
     }
 
-    /// Writes the end line; `events` is counted here, the losses come from the capture.
-    pub fn finish(mut self, packets_dropped: u64, states_lost: u64) -> io::Result<W> {
-        let end = End { events: self.events, packets_dropped, states_lost };
+    /// Writes the end line: `events` is counted here, the rest comes from the capture.
+    pub fn finish(mut self, end: &End) -> io::Result<W> {
+        let end = End { events: self.events, ..end.clone() };
         self.line.clear();
         serde_json::to_writer(&mut self.line, &EndRecord { end }).map_err(io::Error::other)?;
         self.line.push(b'\n');

@@ -4,7 +4,7 @@
 //!
 //! The committed files are the recipes applied to today's simulator; a test keeps them so.
 //! After a change to the simulator, rewrite them with
-//! `SOCKTRACE_BLESS=1 cargo test --test main check::broken`.
+//! `SOCKTRACE_BLESS=1 cargo test --test main check::broken::broken_fixtures`.
 
 use std::net::SocketAddr;
 
@@ -183,8 +183,7 @@ fn bytes(trace: &Trace) -> Vec<u8> {
     for event in &trace.events {
         writer.event(event).expect("write to memory");
     }
-    let end = trace.end.clone().unwrap_or_default();
-    writer.finish(end.packets_dropped, end.states_lost).expect("write to memory")
+    writer.finish(&trace.end.clone().unwrap_or_default()).expect("write to memory")
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Finding events in a trace by what they are, for assertions that read like the story.
 
-use socktrace::event::{Body, CallName, Event, Packet, SockId};
+use socktrace::event::{Body, CallName, Event, Origin, Packet, SockId};
 use socktrace::tcp::state::State;
 use socktrace::wire::flags::TcpFlags;
 
@@ -45,6 +45,11 @@ impl<'a> Story<'a> {
         self.find(&format!("{call}({socket}) end"), |e| matches!(&e.body, Body::CallEnd(c) if c.call == call) && e.socket == Some(sock(socket)))
     }
 
+    /// The `recv` on `socket` that returned 0: the end of the peer's stream.
+    pub fn recv_eof(&self, socket: &str) -> usize {
+        self.find(&format!("recv({socket}) = 0"), |e| matches!(&e.body, Body::CallEnd(c) if c.call == CallName::Recv && c.ret == 0) && e.socket == Some(sock(socket)))
+    }
+
     pub fn end_of(&self, i: usize) -> &socktrace::event::CallEnd {
         match &self.events[i].body {
             Body::CallEnd(end) => end,
@@ -87,9 +92,18 @@ impl<'a> Story<'a> {
         }
     }
 
-    /// The state change of `socket` into `to` (from anything).
+    /// The state change of `socket` from `from` to `to`, as the kernel reported it.
     pub fn state(&self, socket: &str, from: State, to: State) -> usize {
-        self.find(&format!("{socket}: {from} -> {to}"), |e| matches!(&e.body, Body::State(s) if s.from == from && s.to == to) && e.socket == Some(sock(socket)))
+        self.find(&format!("{socket}: {from} -> {to}"), |e| {
+            e.origin == Origin::Observed && matches!(&e.body, Body::State(s) if s.from == from && s.to == to) && e.socket == Some(sock(socket))
+        })
+    }
+
+    /// The same change, as the RFC 9293 model made it beside the kernel.
+    pub fn modelled_state(&self, socket: &str, from: State, to: State) -> usize {
+        self.find(&format!("{socket}: {from} -> {to} (modelled)"), |e| {
+            e.origin == Origin::Modelled && matches!(&e.body, Body::State(s) if s.from == from && s.to == to) && e.socket == Some(sock(socket))
+        })
     }
 
     /// Asserts that the events happen in the order given, each with its name for the message.

@@ -8,6 +8,8 @@
 //! waits [`CADENCE`] before the next poll, so that a burst costs one wake-up per cadence, not
 //! one per event.
 
+use crate::capture::clock::now_ns;
+use crate::capture::progress::{self, Progress};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -80,7 +82,7 @@ pub struct Shared {
 
 /// Opens `trace_pipe_raw` here, so that a failure is the caller's error, and reads it on a
 /// thread of its own.
-pub fn spawn(cpu: u32, pipe: &Path, shared: Shared) -> Result<JoinHandle<ReaderStats>, TracefsError> {
+pub fn spawn(cpu: u32, pipe: &Path, shared: Shared, progress: Progress) -> Result<JoinHandle<ReaderStats>, TracefsError> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -88,13 +90,15 @@ pub fn spawn(cpu: u32, pipe: &Path, shared: Shared) -> Result<JoinHandle<ReaderS
         .map_err(|err| TracefsError::io("open a CPU's ring buffer", pipe, err))?;
     thread::Builder::new()
         .name(format!("tracefs-cpu{cpu}"))
-        .spawn(move || Reader { file, shared, stats: ReaderStats::default() }.run())
+        .spawn(move || Reader { file, shared, progress, stats: ReaderStats::default() }.run())
         .map_err(|err| TracefsError::io("start a reader thread", pipe, err))
 }
 
 struct Reader {
     file: File,
     shared: Shared,
+    /// This CPU's buffer has been read up to here.
+    progress: Progress,
     stats: ReaderStats,
 }
 
@@ -109,21 +113,27 @@ impl Reader {
                     break;
                 }
             };
+            // Every event stamped before the drain begins is in the buffer by then, so it is
+            // read by this drain.
+            let drained_at = now_ns();
             // After the stop signal the events are disabled: this drain is the last one.
             if let Err(err) = self.drain(&mut page) {
                 self.stats.error = Some(format!("read: {err}"));
                 break;
             }
+            self.progress.mark(drained_at);
             if stopping {
                 break;
             }
             thread::sleep(CADENCE);
         }
+        self.progress.finish();
         self.stats.cpu_ns = thread_cpu_ns();
         self.stats
     }
 
-    /// Sleeps until the buffer has data or the stop signal is raised; `true` for the latter.
+    /// Sleeps until the buffer has data, the stop signal is raised (`true`), or a progress
+    /// tick has passed.
     fn wait(&self) -> io::Result<bool> {
         let mut fds = [
             libc::pollfd { fd: self.file.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 },
@@ -131,7 +141,7 @@ impl Reader {
         ];
         loop {
             // SAFETY: `fds` is a live array of two pollfds, its length passed alongside.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, progress::TICK.as_millis() as libc::c_int) };
             if n >= 0 {
                 return Ok(fds[1].revents != 0);
             }

@@ -12,6 +12,7 @@ use super::format::Format;
 use super::instance::{read_whole, Instance};
 use super::page::PageLayout;
 use super::ports::{port_filter, PortSet};
+use crate::capture::progress::Progress;
 use super::reader::{self, ReaderStats, Shared, StopSignal};
 use super::stats::{lost_in_cpu_stats, TracerStats};
 use super::{cpus, mount};
@@ -45,6 +46,7 @@ pub struct StateTracer {
     ports: Arc<PortSet>,
     stop: Arc<StopSignal>,
     readers: Vec<JoinHandle<ReaderStats>>,
+    progress: Vec<Progress>,
     cpus: Vec<u32>,
     stopped: bool,
 }
@@ -59,6 +61,7 @@ impl StateTracer {
             ports: Arc::new(PortSet::new(ports)),
             stop: Arc::new(StopSignal::new()?),
             readers: Vec::new(),
+            progress: Vec::new(),
             cpus: cpus::online()?,
             stopped: false,
         };
@@ -83,9 +86,16 @@ impl StateTracer {
         let shared = Shared { layout, page_size, decoder, ports: tracer.ports.clone(), stop: tracer.stop.clone(), sink };
         for cpu in tracer.cpus.clone() {
             let pipe = tracer.instance.path(&format!("per_cpu/cpu{cpu}/trace_pipe_raw"));
-            tracer.readers.push(reader::spawn(cpu, &pipe, shared.clone())?);
+            let progress = Progress::default();
+            tracer.readers.push(reader::spawn(cpu, &pipe, shared.clone(), progress.clone())?);
+            tracer.progress.push(progress);
         }
         Ok(tracer)
+    }
+
+    /// How far every CPU's buffer has been delivered: the slowest CPU's mark.
+    pub fn progress(&self) -> u64 {
+        self.progress.iter().map(Progress::get).min().unwrap_or(u64::MAX)
     }
 
     /// Traces the sockets on `ports` from now on, instead of the previous ones. Events of a

@@ -17,6 +17,7 @@ impl Endpoint {
             // RFC 7323 §4.3 keeps the TSval of in-order segments only; the model keeps every one.
             self.ts_recent = tsval;
         }
+        let before = self.state;
         match (self.state, seg.control) {
             (NewSynRecv, _) => unreachable!("the model never enters Linux's NEW-SYN-RECV"),
 
@@ -151,7 +152,11 @@ impl Endpoint {
             (_, _) => self.take(now, seg),
         }
         if std::mem::take(&mut self.ack_due) {
-            self.send_ack(now);
+            match self.config.fin_ack_delay {
+                // The FIN that just moved us to CLOSE-WAIT: our own FIN may carry its ACK.
+                Some(delay) if self.state == CloseWait && before == Established => self.delayed_ack = Some(now.saturating_add(delay)),
+                _ => self.send_ack(now),
+            }
         }
     }
 

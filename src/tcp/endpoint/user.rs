@@ -100,13 +100,17 @@ impl Endpoint {
         Ok(())
     }
 
-    /// When [`Endpoint::timeout`] is next due: the retransmission or the TIME-WAIT deadline.
+    /// When [`Endpoint::timeout`] is next due: the retransmission, a delayed ACK or the
+    /// TIME-WAIT deadline.
     pub fn poll_at(&self) -> Option<u64> {
-        [self.retransmit.map(|timer| timer.at), self.time_wait_until].into_iter().flatten().min()
+        [self.retransmit.map(|timer| timer.at), self.delayed_ack, self.time_wait_until].into_iter().flatten().min()
     }
 
     /// Handles the deadlines that `now` has reached.
     pub fn timeout(&mut self, now: u64) {
+        if self.delayed_ack.is_some_and(|at| at <= now) {
+            self.send_ack(now);
+        }
         if self.time_wait_until.is_some_and(|at| at <= now) {
             // RFC 9293 §3.10.8: after 2 MSL in TIME-WAIT, the connection is deleted.
             self.set_state(now, State::Closed);

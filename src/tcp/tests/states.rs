@@ -3,7 +3,7 @@
 #![allow(non_snake_case)] // names read state__event__outcome
 
 use super::*;
-use crate::tcp::endpoint::{CallError, Failure, Received, SECOND};
+use crate::tcp::endpoint::{CallError, Config, Failure, Received, SECOND};
 
 // ---------------------------------------------------------------------------------------------
 // CLOSED
@@ -354,6 +354,34 @@ fn established__fin__close_wait() {
     assert_eq!(arrive(&mut a, 0, "<SEQ=301><ACK=101><CTL=FIN,ACK>"), ["<SEQ=101><ACK=302><CTL=ACK>"]);
     assert_eq!(a.state(), State::CloseWait);
     assert_eq!(a.receive(100), Ok(Received::End));
+}
+
+/// An established endpoint configured as Linux is: the ACK of a FIN may wait 40 ms.
+fn established_linux() -> Endpoint {
+    let mut a = Endpoint::new(Config::linux_loopback(100));
+    a.open_active(0).unwrap();
+    arrive(&mut a, 0, "<SEQ=300><ACK=101><CTL=SYN,ACK>");
+    a
+}
+
+#[test]
+fn established__fin_with_delayed_ack__our_fin_carries_the_ack() {
+    let mut a = established_linux();
+    assert_eq!(arrive(&mut a, 0, "<SEQ=301><ACK=101><CTL=FIN,ACK>"), Vec::<String>::new(), "the ACK waits");
+    assert_eq!(a.state(), State::CloseWait);
+    a.close(SECOND / 1000).unwrap();
+    assert_eq!(sent(&mut a), ["<SEQ=101><ACK=302><CTL=FIN,ACK>"]);
+    assert_eq!(a.state(), State::LastAck);
+}
+
+#[test]
+fn established__fin_with_delayed_ack__ack_sent_when_the_delay_runs_out() {
+    let mut a = established_linux();
+    arrive(&mut a, 0, "<SEQ=301><ACK=101><CTL=FIN,ACK>");
+    assert_eq!(a.poll_at(), Some(SECOND / 25));
+    a.timeout(SECOND / 25);
+    assert_eq!(sent(&mut a), ["<SEQ=101><ACK=302><CTL=ACK>"]);
+    assert_eq!(a.poll_at(), None);
 }
 
 #[test]

@@ -1,0 +1,65 @@
+//! The timeline's drive loop: take what the lenses deliver, release it in time order as far
+//! as every lens has delivered, show and save it; stop the lenses once the traced programs
+//! are done and have settled; end when every lens has delivered its last event.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use super::lenses::{KernelLenses, Losses};
+use super::session::LiveError;
+use super::sink::Sink;
+use crate::capture::clock;
+use crate::event::Event;
+use crate::timeline::Timeline;
+
+/// How long an event waits in the timeline at least. The kernel lenses say how far they have
+/// delivered (their progress marks); calls are sent the moment they are stamped, and this
+/// window covers a recording thread descheduled between the two.
+const WINDOW_NS: u64 = 50_000_000;
+
+/// After the programs finish, how long the lenses keep looking: the last ACK of a close
+/// crosses the wire after the last call returned.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// Runs until the channel is closed: every sender (recorders, lenses) gone. `finished` is
+/// asked on every turn whether the traced programs are done.
+pub fn drive(
+    rx: Receiver<Vec<Event>>,
+    timeline: &mut Timeline,
+    sink: &mut Sink,
+    lenses: KernelLenses,
+    mut finished: impl FnMut() -> bool,
+) -> Result<Losses, LiveError> {
+    let mut released = Vec::new();
+    let mut lenses = Some(lenses);
+    let mut losses = None;
+    let mut finished_at = None;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(5)) {
+            Ok(batch) => timeline.push(batch),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        while let Ok(batch) = rx.try_recv() {
+            timeline.push(batch);
+        }
+        if finished_at.is_none() && finished() {
+            finished_at = Some(Instant::now());
+        }
+        if finished_at.is_some_and(|at| at.elapsed() >= SETTLE) {
+            if let Some(lenses) = lenses.take() {
+                // Stopping drains each lens into the channel and drops its sender.
+                losses = Some(lenses.stop());
+            }
+        }
+        let lens_progress = lenses.as_ref().map_or(u64::MAX, KernelLenses::progress);
+        let watermark = clock::now_ns().saturating_sub(WINDOW_NS).min(lens_progress);
+        released.clear();
+        timeline.release(watermark, &mut released);
+        sink.emit(&released, watermark)?;
+    }
+    released.clear();
+    timeline.drain(&mut released);
+    sink.emit(&released, u64::MAX)?;
+    Ok(losses.unwrap_or(Losses { packets_dropped: 0, states_lost: 0, problems: Vec::new() }))
+}

@@ -1,0 +1,9 @@
+//! Normalized views of a trace: what stays the same from run to run of the same programs,
+//! so that traces can be compared with each other and with the model.
+
+pub mod lesson;
+pub mod order;
+pub mod snapshot;
+
+pub use lesson::lesson_view;
+pub use snapshot::snapshot;

@@ -1,0 +1,312 @@
+//! One canonical order for a trace's events: the same for every run of the same programs.
+//!
+//! What the kernel and the programs fix, the order keeps; what only scheduling decides, a
+//! fixed rule decides instead. Measured over repeated `trace echo` runs: each socket's calls
+//! come in program order, and its kernel events (packets sent and received, state changes) in
+//! one order; what varies is where a call's start or end falls among the kernel events. So:
+//!
+//! - every socket has two chains: its calls, and its kernel events (a packet is on the chains
+//!   of the socket that sent it and of the one that received it; a listening socket has a
+//!   chain per peer, so that clients connecting at once do not interleave);
+//! - a call's start comes before the kernel events it causes, and its end after the kernel
+//!   events it waits for or causes (see [`links`]);
+//! - among the events that may come next, the first of the first socket's chain is taken:
+//!   server sockets before client sockets, in name order; kernel events before calls.
+//!
+//! The result is a topological order of that graph, chosen without looking at times.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+
+use crate::event::{Body, CallName, Event, Origin, Role, SockId};
+use crate::tcp::State;
+use crate::wire::flags::TcpFlags;
+
+/// A chain of events that keep their order: a socket's calls, or its kernel events.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Chain {
+    /// Server sockets first, then clients, then sockets of no known role.
+    rank: (u8, String),
+    /// Kernel events (0) are taken before calls (1) when both may come next.
+    calls: u8,
+    /// A listening socket's kernel events, per peer.
+    peer: Option<SocketAddr>,
+}
+
+fn rank(socket: &SockId, role: Role) -> (u8, String) {
+    let class = match role {
+        Role::Server => 0,
+        Role::Client => 1,
+        Role::Unknown => 2,
+    };
+    // `s10` after `s9`: compare the number, not the text.
+    let digits: String = socket.0.chars().filter(char::is_ascii_digit).collect();
+    (class, format!("{:>8}{}", digits, socket.0))
+}
+
+/// The canonical order of `events`, as indices into it.
+pub fn canonical_order(events: &[Event]) -> Vec<usize> {
+    let roles = socket_roles(events);
+    let role_of = |s: &SockId| roles.get(s).copied().unwrap_or(Role::Unknown);
+    let listeners: Vec<&SockId> = listening_sockets(events);
+
+    // The chains each event is on.
+    let mut chains: BTreeMap<Chain, Vec<usize>> = BTreeMap::new();
+    let mut on: Vec<Vec<Chain>> = vec![Vec::new(); events.len()];
+    let socket_of_call = call_sockets(events);
+    for (i, event) in events.iter().enumerate() {
+        let mut add = |socket: &SockId, calls: bool, peer: Option<SocketAddr>| {
+            let chain = Chain { rank: rank(socket, role_of(socket)), calls: u8::from(calls), peer };
+            chains.entry(chain.clone()).or_default().push(i);
+            on[i].push(chain);
+        };
+        match &event.body {
+            Body::CallStart(_) | Body::CallEnd(_) => {
+                if let Some(socket) = socket_of_call.get(&i) {
+                    add(socket, true, None);
+                }
+                // `accept` returns a socket: its return is the new socket's first call.
+                if let Body::CallEnd(end) = &event.body {
+                    if let (Some(new), Some(own)) = (&end.new_socket, &event.socket) {
+                        if new != own {
+                            add(new, true, None);
+                        }
+                    }
+                }
+            }
+            Body::Packet(packet) => {
+                let peer_of = |socket: &SockId, peer: SocketAddr| listeners.contains(&socket).then_some(peer);
+                if let Some(sender) = &event.socket {
+                    add(sender, false, peer_of(sender, packet.dst));
+                }
+                if let Some(receiver) = &packet.to {
+                    add(receiver, false, peer_of(receiver, packet.src));
+                }
+            }
+            Body::State(_) | Body::Kernel(_) => {
+                if let Some(socket) = &event.socket {
+                    add(socket, false, None);
+                }
+            }
+        }
+    }
+
+    // Edges: along each chain, and between calls and kernel events.
+    let mut after: Vec<Vec<usize>> = vec![Vec::new(); events.len()];
+    for members in chains.values() {
+        for pair in members.windows(2) {
+            after[pair[1]].push(pair[0]);
+        }
+    }
+    for (before, later) in links(events, &socket_of_call) {
+        after[later].push(before);
+    }
+    for (before, later) in program_order(events, &socket_of_call) {
+        after[later].push(before);
+    }
+    // The model's changes beside a live trace follow the event that caused them, which the
+    // timeline put just before them.
+    for i in 1..events.len() {
+        if events[i].origin == Origin::Modelled && events[i - 1].origin == Origin::Observed {
+            after[i].push(i - 1);
+        }
+    }
+
+    // Kahn's algorithm, always taking the ready event of the first chain.
+    let mut waiting: Vec<usize> = after.iter().map(Vec::len).collect();
+    let mut followers: Vec<Vec<usize>> = vec![Vec::new(); events.len()];
+    for (later, befores) in after.iter().enumerate() {
+        for &before in befores {
+            followers[before].push(later);
+        }
+    }
+    let key = |i: usize| on[i].iter().min().cloned().map(|c| (c, i));
+    let mut ready: std::collections::BTreeSet<(Option<(Chain, usize)>, usize)> =
+        (0..events.len()).filter(|&i| waiting[i] == 0).map(|i| (key(i), i)).collect();
+    let mut order = Vec::with_capacity(events.len());
+    while let Some(first) = ready.iter().next().cloned() {
+        ready.remove(&first);
+        let i = first.1;
+        order.push(i);
+        for &later in &followers[i] {
+            waiting[later] -= 1;
+            if waiting[later] == 0 {
+                ready.insert((key(later), later));
+            }
+        }
+    }
+    // A cycle would mean contradictory observations; keep what is left in observed order
+    // rather than lose events.
+    if order.len() < events.len() {
+        let placed: std::collections::HashSet<usize> = order.iter().copied().collect();
+        order.extend((0..events.len()).filter(|i| !placed.contains(i)));
+    }
+    order
+}
+
+/// A program's life-cycle calls (socket, bind, listen, accept, connect, shutdown, close) on
+/// different sockets keep their observed order: it is the program's logic (a server closes
+/// its listening socket after serving, say). Sends and receives on different connections do
+/// not: those run concurrently.
+fn program_order(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usize, usize)> {
+    let life_cycle = |call: CallName| {
+        matches!(call, CallName::Socket | CallName::Bind | CallName::Listen | CallName::Accept | CallName::Connect | CallName::Shutdown | CallName::Close)
+    };
+    let mut last: HashMap<(Option<u32>, Role), usize> = HashMap::new();
+    let mut edges = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        let call = match &event.body {
+            Body::CallStart(start) => start.call,
+            Body::CallEnd(end) => end.call,
+            _ => continue,
+        };
+        if !life_cycle(call) {
+            continue;
+        }
+        let program = (event.actor.pid, event.actor.role);
+        if let Some(&previous) = last.get(&program) {
+            if socket_of_call.get(&previous) != socket_of_call.get(&i) {
+                edges.push((previous, i));
+            }
+        }
+        last.insert(program, i);
+    }
+    edges
+}
+
+/// The role of each socket, from the calls that created it.
+fn socket_roles(events: &[Event]) -> HashMap<SockId, Role> {
+    let mut roles = HashMap::new();
+    for event in events {
+        if let Body::CallEnd(end) = &event.body {
+            if let Some(new) = &end.new_socket {
+                roles.insert(new.clone(), event.actor.role);
+            }
+        }
+        if let Some(socket) = &event.socket {
+            roles.entry(socket.clone()).or_insert(event.actor.role);
+        }
+    }
+    roles
+}
+
+fn listening_sockets(events: &[Event]) -> Vec<&SockId> {
+    events
+        .iter()
+        .filter(|e| matches!(&e.body, Body::CallStart(s) if s.call == CallName::Listen))
+        .filter_map(|e| e.socket.as_ref())
+        .collect()
+}
+
+/// The socket each call event is about; `socket()`'s start has none, so it takes the socket
+/// its end returns.
+fn call_sockets(events: &[Event]) -> HashMap<usize, SockId> {
+    let mut by_id: HashMap<u64, SockId> = HashMap::new();
+    for event in events {
+        if let Body::CallEnd(end) = &event.body {
+            if let Some(socket) = event.socket.as_ref().or(end.new_socket.as_ref()) {
+                by_id.insert(end.id, socket.clone());
+            }
+        }
+    }
+    let mut sockets = HashMap::new();
+    for (i, event) in events.iter().enumerate() {
+        let id = match &event.body {
+            Body::CallStart(start) => start.id,
+            Body::CallEnd(end) => end.id,
+            _ => continue,
+        };
+        // A `socket()` start has no socket yet: it belongs with the socket its end returns.
+        let own = if matches!(&event.body, Body::CallStart(s) if s.call == CallName::Socket) { None } else { event.socket.clone() };
+        if let Some(socket) = own.or_else(|| by_id.get(&id).cloned()) {
+            sockets.insert(i, socket);
+        }
+    }
+    sockets
+}
+
+/// Edges (before, after) between calls and kernel events, of two kinds:
+/// - caused: what happens inside the system call (connect's SYN-SENT and SYN, listen's LISTEN,
+///   close's and shutdown's FIN and state change, send's data) sits between start and end;
+/// - awaited: what a blocking call waits for (connect: leaving SYN-SENT; accept: the new
+///   socket's establishment; recv: the data or FIN it returns) comes before its end, however
+///   early it happened, so that the graph does not depend on when the call began.
+fn links(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usize, usize)> {
+    let mut kernel_of: HashMap<&SockId, Vec<usize>> = HashMap::new();
+    for (i, event) in events.iter().enumerate() {
+        match &event.body {
+            Body::Packet(packet) => {
+                for socket in event.socket.iter().chain(packet.to.iter()) {
+                    kernel_of.entry(socket).or_default().push(i);
+                }
+            }
+            Body::State(_) | Body::Kernel(_) => {
+                if let Some(socket) = &event.socket {
+                    kernel_of.entry(socket).or_default().push(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut starts: HashMap<u64, usize> = HashMap::new();
+    let mut edges = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        match &event.body {
+            Body::CallStart(start) => {
+                starts.insert(start.id, i);
+            }
+            Body::CallEnd(end) => {
+                let Some(&s) = starts.get(&end.id) else { continue };
+                let Some(socket) = socket_of_call.get(&i) else { continue };
+                let (t0, t1) = (events[s].t, event.t);
+                let kernel = kernel_of.get(socket).map_or(&[][..], Vec::as_slice);
+                let sent = |k: usize| events[k].socket.as_ref() == Some(socket);
+                for &k in kernel.iter().filter(|&&k| events[k].t >= t0 && events[k].t <= t1) {
+                    let caused = match (end.call, &events[k].body) {
+                        (CallName::Connect, Body::State(c)) => c.to == State::SynSent,
+                        (CallName::Connect, Body::Packet(p)) => sent(k) && syn(p),
+                        (CallName::Listen, Body::State(c)) => c.to == State::Listen,
+                        (CallName::Close | CallName::Shutdown, Body::State(c)) => {
+                            (matches!(c.to, State::FinWait1 | State::LastAck) || c.from == State::Listen)
+                        }
+                        (CallName::Close | CallName::Shutdown, Body::Packet(p)) => sent(k) && fin(p),
+                        (CallName::Send | CallName::Sendto, Body::Packet(p)) => sent(k) && p.len > 0,
+                        _ => false,
+                    };
+                    if caused {
+                        edges.push((s, k));
+                        edges.push((k, i));
+                    }
+                }
+                let mut before_end = kernel.iter().copied().filter(|&k| events[k].t <= t1);
+                let awaited = match end.call {
+                    CallName::Connect => before_end.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.from == State::SynSent)),
+                    CallName::Recv | CallName::Recvfrom => {
+                        before_end.rfind(|&k| matches!(&events[k].body, Body::Packet(p) if !sent(k) && (p.len > 0 || fin(p))))
+                    }
+                    _ => None,
+                };
+                if let Some(k) = awaited {
+                    edges.push((k, i));
+                }
+                // `accept` returns once the new socket is established.
+                if let (CallName::Accept, Some(new)) = (end.call, &end.new_socket) {
+                    let mut established = kernel_of.get(new).into_iter().flatten().copied().filter(|&k| events[k].t <= t1);
+                    if let Some(k) = established.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.to == State::Established)) {
+                        edges.push((k, i));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    edges
+}
+
+fn syn(p: &crate::event::Packet) -> bool {
+    p.tcp.as_ref().is_some_and(|t| t.flags.contains(TcpFlags::SYN))
+}
+
+fn fin(p: &crate::event::Packet) -> bool {
+    p.tcp.as_ref().is_some_and(|t| t.flags.contains(TcpFlags::FIN))
+}

@@ -1,0 +1,97 @@
+//! Snapshots are a fair grader only if they are byte-identical from run to run: the same
+//! session, recorded again and again while other work keeps both cores busy, must give the
+//! same snapshot text every time.
+//!
+//! CI runs 20 repetitions. The stress command runs more and reports how many matched:
+//! `SOCKTRACE_STABILITY_RUNS=100 cargo test --release --test main stability -- --nocapture`
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use socktrace::capture::privilege::live_test_allowed;
+use socktrace::normalize::snapshot;
+
+use crate::support::{load, scratch, stderr, trace};
+
+/// Two threads spinning until told to stop (at most a minute): the machine is busy.
+struct Load {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start() -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..2)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                    }
+                })
+            })
+            .collect();
+        Load { stop, threads }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn runs() -> usize {
+    std::env::var("SOCKTRACE_STABILITY_RUNS").ok().and_then(|n| n.parse().ok()).unwrap_or(20)
+}
+
+/// Records `trace echo ARGS` and returns its snapshot text.
+fn echo_snapshot(dir: &std::path::Path, n: usize, args: &[&str]) -> String {
+    let path = dir.join(format!("run{n}.jsonl"));
+    let mut all = vec!["echo", "--save", path.to_str().expect("utf-8")];
+    all.extend_from_slice(args);
+    let out = trace(&all);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    snapshot(&load(&path))
+}
+
+#[test]
+fn trace_echo_snapshot_is_byte_identical_across_runs_under_load() {
+    if !live_test_allowed("snapshot stability of trace echo") {
+        return;
+    }
+    let dir = scratch("stability_echo");
+    let _load = Load::start();
+    let first = echo_snapshot(&dir, 0, &[]);
+    let n = runs();
+    let mut same = 1;
+    let mut differing = None;
+    for i in 1..n {
+        let next = echo_snapshot(&dir, i, &[]);
+        if next == first {
+            same += 1;
+        } else if differing.is_none() {
+            differing = Some((i, next));
+        }
+    }
+    eprintln!("trace echo snapshots identical: {same}/{n}");
+    if let Some((i, text)) = differing {
+        panic!("run {i} differs from run 0 ({same}/{n} identical)\n--- run 0\n{first}\n--- run {i}\n{text}");
+    }
+}
+
+#[test]
+fn trace_echo_snapshot() {
+    if !live_test_allowed("snapshot of trace echo") {
+        return;
+    }
+    let text = echo_snapshot(&scratch("snapshot_echo"), 0, &["-m", "hello", "-m", "bye"]);
+    insta::assert_snapshot!("trace_echo", text);
+}
