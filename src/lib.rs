@@ -19,12 +19,14 @@
 //! - [`tcp`]: TCP as RFC 9293 describes it: states, segments, and a sans-I/O endpoint.
 //! - [`sim`]: two modelled hosts and their sockets API, producing traces without privileges.
 //! - [`sequence`]: the documented passive-open and active-open sequences, as data.
+//! - [`check`]: holds a trace's sockets against those sequences, step by step (`trace check`).
 //! - [`render`]: how a trace is shown.
 //! - [`cli`]: the `trace` command line.
 //!
 //! Everything after `capture` is synchronous, pure and deterministic, and is tested on fixtures.
 
 pub mod capture;
+pub mod check;
 pub mod cli;
 pub mod echo;
 pub mod event;

@@ -1,11 +1,13 @@
 //! The documented sequences a trace is held against: the server's passive open and the
-//! client's active open, five steps on each side, as the course texts teach them. Each step
-//! says, as data, what counts as evidence in a trace, so that `trace check` and the lessons'
-//! replay widget read one definition (the book embeds it as JSON).
+//! client's active open, five steps on each side, as the course texts teach them; and the
+//! connectionless exchange, the same calls over UDP without listen, accept and connect. Each
+//! step says, as data, what counts as evidence in a trace, so that `trace check` and the
+//! lessons' replay widget read one definition (the book embeds it as JSON).
 //!
 //! Sources: the five steps on each side come from "Introduction to TCP/IP — Client-Server
 //! Protocol"; the `bind` call between creating and listening comes from the socket call
-//! sequence in the précis of Comer's chapter 28 (its Figure 3). Titles and notes are ours.
+//! sequence in the précis of Comer's chapter 28 (its Figure 3), which also sets
+//! connection-oriented beside connectionless transports. Titles and notes are ours.
 
 use serde::Serialize;
 
@@ -28,8 +30,9 @@ pub struct Sequence {
 pub struct Step {
     /// Unique within its sequence.
     pub id: &'static str,
-    /// The step's number among the five; `None` for `bind`, which the five steps fold into
-    /// creating the socket but the call sequence lists on its own.
+    /// The step's number among the five (for the connectionless exchange: among its own
+    /// steps); `None` for the passive open's `bind`, which the five steps fold into creating
+    /// the socket but the call sequence lists on its own.
     pub number: Option<u8>,
     pub title: &'static str,
     /// What the step means for the socket, for the learner.
@@ -48,6 +51,9 @@ pub enum Part {
     Accepted,
     /// The client's socket.
     Client,
+    /// The server's datagram socket: bound to the well-known port, it exchanges datagrams
+    /// with every client itself (no listen, no accept).
+    Bound,
 }
 
 /// When a packet or state must appear.
@@ -76,6 +82,8 @@ pub enum Evidence {
     Packet { flags: TcpFlags, from: Role, data: bool, timing: Timing },
     /// The socket enters state `to`.
     State { socket: Part, to: State, timing: Timing },
+    /// A UDP datagram with payload from `from`.
+    Datagram { from: Role },
 }
 
 const SYN: TcpFlags = TcpFlags::SYN;
@@ -87,6 +95,7 @@ const CREATE_NOTE: &str = "socket() returns a descriptor for a fresh TCP socket:
 
 const FIVE_STEPS: &str = "Introduction to TCP/IP — Client-Server Protocol (the five steps on each side)";
 const CALL_SEQUENCE: &str = "Comer, ch. 28, the client-server model: Figure 3, the socket call sequence";
+const TRANSPORTS: &str = "Comer, ch. 28, the client-server model: connection-oriented and connectionless transports";
 
 const IN_CONNECT: Timing = Timing::During(CallName::Connect);
 const BEFORE_ACCEPT: Timing = Timing::Before(CallName::Accept);
@@ -154,6 +163,7 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
                    accept() then hands over a new socket for this one client; the listening socket stays in \
                    LISTEN for the next.",
             evidence: &[
+                call(CallName::Accept, Part::Listening),
                 packet(SYN, Role::Client, BEFORE_ACCEPT),
                 packet(SYN_ACK, Role::Server, BEFORE_ACCEPT),
                 packet(ACK, Role::Client, BEFORE_ACCEPT),
@@ -176,13 +186,15 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
         Step {
             id: "close",
             number: Some(5),
-            title: "Close the conversation's socket",
+            title: "Close the conversation's socket (and the listening one when done)",
             note: "close() on the accepted socket sends the server's FIN. The listening socket is closed on its own, \
                    when the server stops taking clients.",
             evidence: &[
                 call(CallName::Close, Part::Accepted),
                 packet(FIN_ACK, Role::Server, Timing::Any),
                 state(Part::Accepted, State::Closed, Timing::Any),
+                call(CallName::Close, Part::Listening),
+                state(Part::Listening, State::Closed, Timing::Any),
             ],
         },
     ],
@@ -251,9 +263,109 @@ pub static ACTIVE_OPEN: Sequence = Sequence {
     ],
 };
 
-/// Both sequences, server first.
+/// A datagram from `from`.
+const fn datagram(from: Role) -> Evidence {
+    Evidence::Datagram { from }
+}
+
+/// The server's side of a connectionless (UDP) exchange.
+pub static DATAGRAM_SERVER: Sequence = Sequence {
+    id: "datagram-server",
+    role: Role::Server,
+    title: "The server's side of a connectionless exchange",
+    sources: &[CALL_SEQUENCE, TRANSPORTS],
+    steps: &[
+        Step {
+            id: "create",
+            number: Some(1),
+            title: "Make a datagram socket",
+            note: "socket(AF_INET, SOCK_DGRAM) returns a descriptor for a fresh UDP socket. UDP has no states.",
+            evidence: &[new_socket(CallName::Socket, Part::Bound)],
+        },
+        Step {
+            id: "bind",
+            number: Some(2),
+            title: "Claim the well-known port",
+            note: "bind() gives the socket the port clients send to. There is no listen(): a datagram socket has \
+                   no connections to wait for, and no accept(): it talks to every client itself.",
+            evidence: &[call(CallName::Bind, Part::Bound)],
+        },
+        Step {
+            id: "exchange",
+            number: Some(3),
+            title: "Receive requests and answer them",
+            note: "recvfrom() returns one datagram and who sent it; sendto() answers that address. Nothing is \
+                   acknowledged: a lost datagram is simply gone.",
+            evidence: &[
+                call(CallName::Recvfrom, Part::Bound),
+                call(CallName::Sendto, Part::Bound),
+                datagram(Role::Client),
+                datagram(Role::Server),
+            ],
+        },
+        Step {
+            id: "close",
+            number: Some(4),
+            title: "Close the socket",
+            note: "close() releases the port. Nothing is sent: there is no connection to end.",
+            evidence: &[call(CallName::Close, Part::Bound)],
+        },
+    ],
+};
+
+/// The client's side of a connectionless (UDP) exchange.
+pub static DATAGRAM_CLIENT: Sequence = Sequence {
+    id: "datagram-client",
+    role: Role::Client,
+    title: "The client's side of a connectionless exchange",
+    sources: &[CALL_SEQUENCE, TRANSPORTS],
+    steps: &[
+        Step {
+            id: "create",
+            number: Some(1),
+            title: "Make a datagram socket",
+            note: "socket(AF_INET, SOCK_DGRAM) returns a descriptor for a fresh UDP socket. UDP has no states.",
+            evidence: &[new_socket(CallName::Socket, Part::Client)],
+        },
+        Step {
+            id: "address",
+            number: Some(2),
+            title: "Name the server in every datagram",
+            note: "No connect(): each sendto() carries the server's address and port. The kernel picks the \
+                   client's own port on the first one.",
+            evidence: &[Evidence::ServerAddress { call: CallName::Sendto, socket: Part::Client }],
+        },
+        Step {
+            id: "exchange",
+            number: Some(3),
+            title: "Send requests and read the answers",
+            note: "sendto() sends one datagram; recvfrom() waits for the answer. No handshake came first, and \
+                   nothing is acknowledged.",
+            evidence: &[
+                call(CallName::Sendto, Part::Client),
+                call(CallName::Recvfrom, Part::Client),
+                datagram(Role::Client),
+                datagram(Role::Server),
+            ],
+        },
+        Step {
+            id: "close",
+            number: Some(4),
+            title: "Close the socket",
+            note: "close() releases the client's port. Nothing is sent.",
+            evidence: &[call(CallName::Close, Part::Client)],
+        },
+    ],
+};
+
+/// Both connection-oriented sequences, server first.
 pub fn all() -> [&'static Sequence; 2] {
     [&PASSIVE_OPEN, &ACTIVE_OPEN]
+}
+
+/// Both connectionless sequences, server first.
+pub fn connectionless() -> [&'static Sequence; 2] {
+    [&DATAGRAM_SERVER, &DATAGRAM_CLIENT]
 }
 
 #[cfg(test)]
@@ -270,6 +382,23 @@ mod tests {
             ids.dedup();
             assert_eq!(ids.len(), seq.steps.len(), "{}: step ids repeat", seq.id);
             assert!(seq.steps.iter().all(|s| !s.evidence.is_empty()), "{}: a step without evidence", seq.id);
+        }
+    }
+
+    #[test]
+    fn connectionless_sides_number_their_steps_and_never_listen_accept_or_connect() {
+        for seq in connectionless() {
+            let numbers: Vec<u8> = seq.steps.iter().filter_map(|s| s.number).collect();
+            assert_eq!(numbers, [1, 2, 3, 4], "{}", seq.id);
+            let calls = seq.steps.iter().flat_map(|s| s.evidence).filter_map(|e| match e {
+                Evidence::Call { call, .. }
+                | Evidence::NewSocket { call, .. }
+                | Evidence::ServerAddress { call, .. } => Some(*call),
+                _ => None,
+            });
+            for call in calls {
+                assert!(!matches!(call, CallName::Listen | CallName::Accept | CallName::Connect), "{}: {call}", seq.id);
+            }
         }
     }
 

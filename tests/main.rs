@@ -2,6 +2,7 @@
 
 mod support;
 
+mod check;
 mod export_pcap;
 mod live_echo;
 mod live_truth;

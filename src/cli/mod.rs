@@ -1,6 +1,7 @@
 //! The `trace` command line: argument parsing and one function per subcommand. Exit codes:
 //! 0 success, 1 deviations found (`check`, `diff`), 2 error.
 
+mod check;
 mod echo;
 mod export;
 mod show;
@@ -28,6 +29,9 @@ enum Command {
     Echo(echo::EchoArgs),
     /// Show a saved trace exactly as it was shown live.
     Show(show::ShowArgs),
+    /// Hold a trace against the documented client and server sequences (exit 0 conforms, 1
+    /// deviations, 2 unreadable).
+    Check(check::CheckArgs),
     /// Write a saved trace's packets in another tool's format (pcap).
     Export(export::ExportArgs),
     /// Produce a trace from the RFC 9293 model, without privileges: every event is modelled.
@@ -95,6 +99,7 @@ pub fn run() -> ExitCode {
         Command::Show(args) => show::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Export(args) => export::run(args),
+        Command::Check(args) => check::run(args),
     };
     match result {
         Ok(code) => code,

@@ -344,6 +344,7 @@ fn shows(events: &[Event], evidence: &Evidence) -> bool {
         Part::Listening => "s1",
         Part::Accepted => "s2",
         Part::Client => "c1",
+        Part::Bound => "s1",
     };
     events.iter().any(|e| match (*evidence, &e.body) {
         (Evidence::Call { call, socket }, Body::CallStart(c)) => c.call == call && socket_is(e, id(socket)),

@@ -1,0 +1,251 @@
+//! How fast `trace check` is, and whether its cost grows linearly with the trace.
+//!
+//! Builds traces of about 10^5 and 10^6 events out of the simulated echo session repeated
+//! with fresh socket names, client addresses, call ids and times, in two shapes: a whole
+//! server and client per session, and one listening socket that accepts every client (its
+//! list of accepts grows with the trace, which would show any cost quadratic in it). Each
+//! trace is written to a temporary file, then reading it back ([`read_trace`]), checking it
+//! ([`check`]) and rendering the report are timed. The figures of merit are the check's
+//! events per second (target: at least 5 million) and the ratio of the cost per event at
+//! 10^6 to that at 10^5 (1.0 is perfectly linear).
+//!
+//! Each trace is measured in a child process of its own: a heap that has already held and
+//! freed several traces of a million events lays the next one out worse, which the first
+//! measurements of this bench mistook for a cost of the larger trace.
+//!
+//! Run with `cargo bench --bench check`.
+
+use std::io::BufWriter;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use socktrace::check::{check, CheckOptions};
+use socktrace::event::{Body, CallName, Event, SockId};
+use socktrace::render::Style;
+use socktrace::sim::{self, Options};
+use socktrace::trace::{read_trace, End, Header, TraceWriter};
+
+/// The simulated client's address, replaced in each block.
+const CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
+
+/// How the echo session is repeated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Each block a whole server and client: a listening socket per client.
+    Sessions,
+    /// One listening socket, `s1`, made once and closed at the end, accepts every client.
+    OneServer,
+}
+
+/// Block `k`'s copy of a socket name: `c1` → `c{k+1}`; `s1`/`s2` → `s{2k+1}`/`s{2k+2}`, or
+/// with one server `s1` stays and `s2` → `s{k+2}`.
+fn rename(id: &SockId, k: usize, shape: Shape) -> SockId {
+    let (kind, n) = id.0.split_at(1);
+    let n: usize = n.parse().expect("socket names are a letter and a number");
+    SockId(match (kind, shape) {
+        ("c", _) => format!("c{}", k + n),
+        (_, Shape::Sessions) => format!("s{}", 2 * k + n),
+        (_, Shape::OneServer) if n == 1 => "s1".to_string(),
+        (_, Shape::OneServer) => format!("s{}", k + n),
+    })
+}
+
+/// Block `k`'s client address: 127.x.y.z, so that no two blocks share a connection.
+fn client(k: usize) -> SocketAddr {
+    let k = u32::try_from(k).expect("fewer than 2^24 blocks") + 2;
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0x7f00_0000 | k)), CLIENT.port())
+}
+
+fn block(events: &[Event], k: usize, span: u64, shape: Shape) -> impl Iterator<Item = Event> + '_ {
+    let addr = move |a: SocketAddr| if a == CLIENT { client(k) } else { a };
+    let ids = 1_000 * k as u64;
+    events.iter().map(move |e| {
+        let mut e = e.clone();
+        e.t += k as u64 * span;
+        e.socket = e.socket.as_ref().map(|s| rename(s, k, shape));
+        match &mut e.body {
+            Body::CallStart(start) => {
+                start.id += ids;
+                start.args.addr = start.args.addr.map(addr);
+            }
+            Body::CallEnd(end) => {
+                end.id += ids;
+                end.new_socket = end.new_socket.as_ref().map(|s| rename(s, k, shape));
+                end.local = end.local.map(addr);
+                end.peer = end.peer.map(addr);
+            }
+            Body::Packet(p) => {
+                p.to = p.to.as_ref().map(|s| rename(s, k, shape));
+                p.src = addr(p.src);
+                p.dst = addr(p.dst);
+            }
+            Body::State(s) => {
+                s.local = s.local.map(addr);
+                s.remote = s.remote.map(addr);
+            }
+            Body::Kernel(_) => {}
+        }
+        e
+    })
+}
+
+fn on_s1(event: &Event) -> bool {
+    event.socket.as_ref().is_some_and(|s| s.0 == "s1")
+}
+
+/// Writes a trace of at least `events` events; returns its path and exact size.
+fn write_trace(events: usize, shape: Shape, dir: &std::path::Path) -> (std::path::PathBuf, usize) {
+    let echo = sim::trace("echo", &Options::default(), "trace simulate echo").expect("a known scenario");
+    let span = echo.events.last().map_or(0, |e| e.t) + 1;
+    // With one server, its opening (up to its accept) and its closing happen once.
+    let opening = match shape {
+        Shape::Sessions => 0,
+        Shape::OneServer => echo.events.iter().position(|e| on_s1(e) && is_accept(e)).expect("the server accepts"),
+    };
+    let closes = |e: &Event| shape == Shape::OneServer && on_s1(e) && !is_accept(e);
+    let repeated: Vec<Event> = echo.events[opening..].iter().filter(|e| !closes(e)).cloned().collect();
+    let closing: Vec<Event> = echo.events[opening..].iter().filter(|e| closes(e)).cloned().collect();
+    let blocks = events.saturating_sub(opening + closing.len()).div_ceil(repeated.len());
+    let path = dir.join(format!("check-bench-{events}.jsonl"));
+    let header = Header { command: format!("benches/check.rs: {blocks} echo connections"), ..echo.header.clone() };
+    let file = std::fs::File::create(&path).expect("create the bench trace");
+    let mut writer = TraceWriter::new(BufWriter::new(file), &header).expect("write the header");
+    let mut written = 0;
+    let mut write = |event: &Event| {
+        writer.event(event).expect("write an event");
+        written += 1;
+    };
+    echo.events[..opening].iter().for_each(&mut write);
+    for k in 0..blocks {
+        block(&repeated, k, span, shape).for_each(|e| write(&e));
+    }
+    block(&closing, blocks, span, shape).for_each(|e| write(&e));
+    writer.finish(&End::default()).expect("write the end");
+    (path, written)
+}
+
+fn is_accept(event: &Event) -> bool {
+    match &event.body {
+        Body::CallStart(c) => c.call == CallName::Accept,
+        Body::CallEnd(c) => c.call == CallName::Accept,
+        _ => false,
+    }
+}
+
+/// The best of `runs` timings of `f`.
+fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best: Option<(Duration, T)> = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let value = f();
+        let took = start.elapsed();
+        if best.as_ref().is_none_or(|(b, _)| took < *b) {
+            best = Some((took, value));
+        }
+    }
+    best.expect("at least one run")
+}
+
+struct Figures {
+    events: usize,
+    read: Duration,
+    check: Duration,
+    render: Duration,
+}
+
+fn rate(events: usize, took: Duration) -> String {
+    format!("{:>6.2} M events/s ({:>7.1} ms)", events as f64 / took.as_secs_f64() / 1e6, took.as_secs_f64() * 1e3)
+}
+
+/// Set in this bench's child processes: the shape and size to measure, `one-server:1000000`.
+const CHILD: &str = "SOCKTRACE_CHECK_BENCH";
+
+impl Shape {
+    fn name(self) -> &'static str {
+        match self {
+            Shape::Sessions => "sessions",
+            Shape::OneServer => "one-server",
+        }
+    }
+}
+
+/// Measures in a fresh process; its report lines are passed on, its figures parsed.
+fn measure(size: usize, shape: Shape) -> Figures {
+    let exe = std::env::current_exe().expect("the bench knows its path");
+    let out = Command::new(exe).env(CHILD, format!("{}:{size}", shape.name())).output().expect("the bench runs itself");
+    assert!(out.status.success(), "measuring {}:{size} failed: {}", shape.name(), String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut figures = None;
+    for line in text.lines() {
+        match line.strip_prefix("figures ") {
+            Some(numbers) => {
+                let n: Vec<u128> = numbers.split(' ').map(|x| x.parse().expect("a number")).collect();
+                let ns = |i: usize| Duration::from_nanos(n[i] as u64);
+                figures = Some(Figures { events: n[0] as usize, read: ns(1), check: ns(2), render: ns(3) });
+            }
+            None => println!("{line}"),
+        }
+    }
+    figures.expect("the child reports its figures")
+}
+
+/// In the child: measures one trace and reports it, then its figures on a line of their own.
+fn child(job: &str) {
+    let (shape, size) = job.split_once(':').expect("shape:size");
+    let shape = if shape == Shape::OneServer.name() { Shape::OneServer } else { Shape::Sessions };
+    let f = measure_here(size.parse().expect("a size"), shape, &std::env::temp_dir());
+    println!("figures {} {} {} {}", f.events, f.read.as_nanos(), f.check.as_nanos(), f.render.as_nanos());
+}
+
+fn measure_here(size: usize, shape: Shape, dir: &std::path::Path) -> Figures {
+    let (path, events) = write_trace(size, shape, dir);
+    // The trace checked is the first one read, laid out in a fresh heap; two more reads,
+    // after the check, give the best reading time.
+    let start = Instant::now();
+    let trace = read_trace(&path).expect("the bench trace reads back");
+    let first_read = start.elapsed();
+    assert_eq!(trace.events.len(), events);
+    let (check_time, conforms) = best(9, || check(&trace, &CheckOptions::default()).conforms());
+    assert!(conforms, "every block is a conforming echo session");
+    let report = check(&trace, &CheckOptions::default());
+    let (render, bytes) = best(3, || {
+        let mut out = Vec::new();
+        report.render(Style::plain(), &mut out).expect("render to memory");
+        out.len()
+    });
+    let (read, _) = best(2, || read_trace(&path).expect("the bench trace reads back").events.len());
+    let read = read.min(first_read);
+    let _ = std::fs::remove_file(&path);
+    println!(
+        "{events:>9} events ({} sockets, {:.0} MB report)\n  read   {}\n  check  {}\n  render {}",
+        report.sockets.len(),
+        bytes as f64 / 1e6,
+        rate(events, read),
+        rate(events, check_time),
+        rate(events, render)
+    );
+    Figures { events, read, check: check_time, render }
+}
+
+fn main() {
+    if let Ok(job) = std::env::var(CHILD) {
+        return child(&job);
+    }
+    for (shape, about) in [(Shape::Sessions, "a server per client"), (Shape::OneServer, "one server, every client")] {
+        println!("{about}:");
+        let small = measure(100_000, shape);
+        let large = measure(1_000_000, shape);
+        let per_event = |took: Duration, events: usize| took.as_secs_f64() / events as f64;
+        let ratio =
+            |f: fn(&Figures) -> Duration| per_event(f(&large), large.events) / per_event(f(&small), small.events);
+        println!(
+            "  cost per event at 10^6 / at 10^5 (1.00 = linear): read {:.2}, check {:.2}, render {:.2}",
+            ratio(|f| f.read),
+            ratio(|f| f.check),
+            ratio(|f| f.render)
+        );
+        let check_rate = large.events as f64 / large.check.as_secs_f64();
+        println!("  check at 10^6: {:.1} M events/s (target ≥ 5)\n", check_rate / 1e6);
+    }
+}

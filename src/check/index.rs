@@ -1,0 +1,493 @@
+//! One pass over a trace's events: for each socket, its calls (start and end paired) and its
+//! state changes; for each TCP connection, its packets. Each is kept as a small fact (a few
+//! bytes, with its event's index), so that everything later works on short per-socket lists
+//! and goes back to the events themselves only to quote one: the check costs one pass over
+//! the trace plus a little per socket.
+//!
+//! The facts are collected in one list per kind, tagged with their socket (or connection),
+//! then grouped by it with a counting sort: a few allocations in all rather than several per
+//! socket, and each socket's facts side by side in memory.
+
+use std::ops::Range;
+
+use std::net::SocketAddr;
+
+use super::hash::FastMap;
+use crate::event::{Body, CallName, Errno, Event, KernelNote, Origin, Role, SockId, Transport};
+use crate::tcp::state::State;
+use crate::wire::flags::TcpFlags;
+
+/// A connection's two ends: the socket's own address, then its peer's.
+pub(super) type Ends = (SocketAddr, SocketAddr);
+
+/// How a call returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Returned {
+    /// Not in the trace: the call was still running when the recording stopped.
+    Not,
+    Ok,
+    /// A non-blocking connect's EINPROGRESS: it returned at once, the handshake runs on.
+    InProgress,
+    /// With an error (its errno is on the end event).
+    Failed,
+}
+
+/// One call: the events where it started and where it returned (either may be outside the
+/// trace: it began before the recording, or had not returned when the recording stopped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Call {
+    pub name: CallName,
+    pub start: Option<usize>,
+    pub end: Option<usize>,
+    pub returned: Returned,
+}
+
+impl Call {
+    fn started(name: CallName, start: usize) -> Call {
+        Call { name, start: Some(start), end: None, returned: Returned::Not }
+    }
+
+    fn ended(&mut self, end: usize, errno: Option<&Errno>) {
+        self.end = Some(end);
+        self.returned = match errno {
+            None => Returned::Ok,
+            Some(e) if e.name == "EINPROGRESS" => Returned::InProgress,
+            Some(_) => Returned::Failed,
+        };
+    }
+
+    /// The event that best stands for the call: its start, or its end when the start is not
+    /// in the trace.
+    pub fn at(&self) -> usize {
+        self.start.or(self.end).unwrap_or(0)
+    }
+}
+
+/// The call that made a socket: `socket`, or `accept` on a listening socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Made {
+    pub by: CallName,
+    pub start: Option<usize>,
+    pub end: usize,
+}
+
+/// A state change of a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct StateFact {
+    pub at: usize,
+    pub from: State,
+    pub to: State,
+    pub origin: Origin,
+    /// Reported with local port 0 (Linux's SYN-SENT, before the port is picked).
+    pub without_port: bool,
+    /// Reported with a peer: a connection's change, not a listening socket's.
+    pub with_peer: bool,
+}
+
+/// A packet of a connection, or a datagram of a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct PacketFact {
+    pub at: usize,
+    /// TCP flags without PSH; none for a datagram.
+    pub flags: TcpFlags,
+    pub len: u32,
+    pub origin: Origin,
+    /// For a connection's packet: sent from the first of its key's two addresses. For a
+    /// socket's datagram: sent by that socket.
+    pub from_first: bool,
+}
+
+/// What the trace shows about one socket, apart from its lists of facts.
+#[derive(Debug)]
+struct Head {
+    id: SockId,
+    role: Role,
+    created: Option<Made>,
+    listened: Option<usize>,
+    parent: Option<usize>,
+    datagram: Option<bool>,
+    connects: bool,
+    local: Option<SocketAddr>,
+    ends: Option<Ends>,
+}
+
+impl Head {
+    fn new(id: SockId, role: Role) -> Head {
+        Head {
+            id,
+            role,
+            created: None,
+            listened: None,
+            parent: None,
+            datagram: None,
+            connects: false,
+            local: None,
+            ends: None,
+        }
+    }
+}
+
+/// What the trace shows about one socket.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct SocketLog<'i> {
+    pub id: &'i SockId,
+    /// The role of the program that made it (or first used it).
+    pub role: Role,
+    /// The `socket` or `accept` call that made it, when the trace has its return.
+    pub created: Option<Made>,
+    /// Where its first `listen` began.
+    pub listened: Option<usize>,
+    /// For a socket `accept` returned: the listening socket it came from.
+    pub parent: Option<usize>,
+    /// From `socket()`'s type; `None` when its creation is not in the trace.
+    pub datagram: Option<bool>,
+    /// The address it bound or listens on.
+    pub local: Option<SocketAddr>,
+    /// A connection socket's two ends, once known.
+    pub ends: Option<Ends>,
+    pub calls: &'i [Call],
+    pub states: &'i [StateFact],
+    /// Resets the kernel reported sending or receiving on it.
+    pub resets: &'i [usize],
+    /// Datagrams it sent or received (TCP packets are kept per connection instead).
+    pub datagrams: &'i [PacketFact],
+}
+
+impl SocketLog<'_> {
+    /// A datagram socket: by its type, or by its datagrams when its creation is not in the trace.
+    pub fn is_datagram(&self) -> bool {
+        self.datagram.unwrap_or(!self.datagrams.is_empty())
+    }
+
+    pub fn called(&self, name: CallName) -> bool {
+        self.calls.iter().any(|c| c.name == name)
+    }
+}
+
+/// Where a pending call's start was recorded.
+#[derive(Clone, Copy)]
+enum Pending {
+    /// In the list of calls.
+    Listed { call: usize },
+    /// A `socket()` call: the socket is named only when it returns.
+    Unnamed { start: usize },
+}
+
+/// One kind of fact of every socket (or connection), grouped by it.
+#[derive(Debug)]
+struct Grouped<T> {
+    facts: Vec<T>,
+    /// Where each owner's facts are in `facts`.
+    ranges: Vec<Range<usize>>,
+}
+
+impl<T: Copy> Grouped<T> {
+    /// Puts each owner's facts together, each in the order it was found (a counting sort).
+    fn new(tagged: &[(usize, T)], owners: usize) -> Grouped<T> {
+        let mut starts = vec![0; owners + 1];
+        for &(owner, _) in tagged {
+            starts[owner + 1] += 1;
+        }
+        for owner in 0..owners {
+            starts[owner + 1] += starts[owner];
+        }
+        let ranges = (0..owners).map(|o| starts[o]..starts[o + 1]).collect();
+        // Every slot is written below; the first fact only fills the list to its length.
+        let Some(&(_, filler)) = tagged.first() else { return Grouped { facts: Vec::new(), ranges } };
+        let mut facts = vec![filler; tagged.len()];
+        for &(owner, fact) in tagged {
+            facts[starts[owner]] = fact;
+            starts[owner] += 1;
+        }
+        Grouped { facts, ranges }
+    }
+
+    fn of(&self, owner: usize) -> &[T] {
+        &self.facts[self.ranges[owner].clone()]
+    }
+}
+
+/// The facts as the pass finds them, each tagged with its socket (its connection for a packet).
+#[derive(Default)]
+struct Found {
+    heads: Vec<Head>,
+    by_id: FastMap<SockId, usize>,
+    calls: Vec<(usize, Call)>,
+    states: Vec<(usize, StateFact)>,
+    resets: Vec<(usize, usize)>,
+    datagrams: Vec<(usize, PacketFact)>,
+    packets: Vec<(usize, PacketFact)>,
+    /// Each TCP connection's number, by its two addresses in a fixed order.
+    connections: FastMap<Ends, usize>,
+    /// The connection of the last packet, which the next one is most often on too.
+    last_connection: Option<(Ends, usize)>,
+    /// The socket of the last event: consecutive events are mostly about the same socket,
+    /// and comparing a short name is cheaper than hashing it.
+    last: Option<usize>,
+}
+
+#[derive(Debug)]
+pub(super) struct Index {
+    heads: Vec<Head>,
+    calls: Grouped<Call>,
+    states: Grouped<StateFact>,
+    resets: Grouped<usize>,
+    datagrams: Grouped<PacketFact>,
+    /// Each TCP connection's packets, in trace order.
+    packets: Grouped<PacketFact>,
+    connections: FastMap<Ends, usize>,
+}
+
+/// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
+pub(super) fn canon(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// The key of a connection, the same from both ends.
+pub(super) fn connection_key(a: SocketAddr, b: SocketAddr) -> Ends {
+    let (a, b) = (canon(a), canon(b));
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// Both ends known, neither port 0 (Linux reports SYN-SENT before the port is picked).
+fn full(local: Option<SocketAddr>, remote: Option<SocketAddr>) -> Option<Ends> {
+    match (local, remote) {
+        (Some(l), Some(r)) if l.port() != 0 && r.port() != 0 => Some((canon(l), canon(r))),
+        _ => None,
+    }
+}
+
+/// A call that returned, and how.
+fn returned(name: CallName, start: Option<usize>, end: usize, errno: Option<&Errno>) -> Call {
+    let mut call = Call { name, start, end: None, returned: Returned::Not };
+    call.ended(end, errno);
+    call
+}
+
+impl Index {
+    pub fn build(events: &[Event]) -> Index {
+        let mut found = Found::default();
+        let mut pending: FastMap<u64, Pending> = FastMap::default();
+        for (i, event) in events.iter().enumerate() {
+            match &event.body {
+                Body::CallStart(start) => match &event.socket {
+                    Some(id) => {
+                        let log = found.log(id, event.actor.role);
+                        let head = &mut found.heads[log];
+                        match start.call {
+                            CallName::Listen => head.listened = head.listened.or(Some(i)),
+                            CallName::Connect => head.connects = true,
+                            _ => {}
+                        }
+                        pending.insert(start.id, Pending::Listed { call: found.calls.len() });
+                        found.calls.push((log, Call::started(start.call, i)));
+                    }
+                    None => {
+                        pending.insert(start.id, Pending::Unnamed { start: i });
+                    }
+                },
+                Body::CallEnd(end) => {
+                    let started = pending.remove(&end.id);
+                    if let Some(new) = &end.new_socket {
+                        let log = found.log(new, event.actor.role);
+                        let start = match started {
+                            Some(Pending::Listed { call }) => found.calls[call].1.start,
+                            Some(Pending::Unnamed { start }) => Some(start),
+                            None => None,
+                        };
+                        let made = &mut found.heads[log];
+                        made.created = Some(Made { by: end.call, start, end: i });
+                        made.ends = full(end.local, end.peer);
+                        if end.call == CallName::Accept {
+                            made.datagram = Some(false);
+                        } else {
+                            made.datagram = match started {
+                                Some(Pending::Unnamed { start }) => {
+                                    socket_type(&events[start]).map(|ty| ty == "SOCK_DGRAM")
+                                }
+                                _ => None,
+                            };
+                            found.calls.push((log, returned(end.call, start, i, end.errno.as_ref())));
+                        }
+                    }
+                    let Some(id) = &event.socket else { continue };
+                    let log = found.log(id, event.actor.role);
+                    match started {
+                        Some(Pending::Listed { call }) => found.calls[call].1.ended(i, end.errno.as_ref()),
+                        // A `socket()` call names its socket in `socket` too: recorded above.
+                        Some(Pending::Unnamed { .. }) => {}
+                        None => found.calls.push((log, returned(end.call, None, i, end.errno.as_ref()))),
+                    }
+                    if end.call == CallName::Accept {
+                        if let Some(new) = end.new_socket.as_ref().and_then(|n| found.find(n)) {
+                            found.heads[new].parent = Some(log);
+                        }
+                    }
+                    let head = &mut found.heads[log];
+                    match end.call {
+                        CallName::Bind => head.local = end.local.map(canon).or(head.local),
+                        CallName::Connect => head.ends = full(end.local, end.peer).or(head.ends),
+                        _ => {}
+                    }
+                }
+                Body::State(change) => {
+                    let Some(id) = &event.socket else { continue };
+                    let log = found.log(id, event.actor.role);
+                    found.states.push((
+                        log,
+                        StateFact {
+                            at: i,
+                            from: change.from,
+                            to: change.to,
+                            origin: event.origin,
+                            without_port: change.local.is_some_and(|l| l.port() == 0),
+                            with_peer: change.remote.is_some_and(|r| r.port() != 0),
+                        },
+                    ));
+                    let head = &mut found.heads[log];
+                    if head.ends.is_none() {
+                        head.ends = full(change.local, change.remote);
+                    }
+                    if head.local.is_none() {
+                        head.local = change.local.filter(|l| l.port() != 0).map(canon);
+                    }
+                }
+                Body::Packet(packet) => match packet.transport {
+                    Transport::Tcp => {
+                        let key = connection_key(packet.src, packet.dst);
+                        let fact = PacketFact {
+                            at: i,
+                            flags: packet.tcp.as_ref().map_or(TcpFlags(0), |t| t.flags.without_psh()),
+                            len: packet.len,
+                            origin: event.origin,
+                            from_first: canon(packet.src) == key.0,
+                        };
+                        let connection = found.connection(key);
+                        found.packets.push((connection, fact));
+                        // A client's first SYN tells its ends, even when connect() fails.
+                        if let Some(log) = event.socket.as_ref().and_then(|id| found.find(id)) {
+                            let head = &mut found.heads[log];
+                            if head.ends.is_none() && head.connects {
+                                head.ends = full(Some(packet.src), Some(packet.dst));
+                            }
+                        }
+                    }
+                    Transport::Udp => {
+                        for (id, sent) in [(&event.socket, true), (&packet.to, false)] {
+                            let Some(id) = id else { continue };
+                            let log = found.log(id, Role::Unknown);
+                            let fact = PacketFact {
+                                at: i,
+                                flags: TcpFlags(0),
+                                len: packet.len,
+                                origin: event.origin,
+                                from_first: sent,
+                            };
+                            found.datagrams.push((log, fact));
+                        }
+                    }
+                },
+                Body::Kernel(KernelNote::ResetSent { .. } | KernelNote::ResetReceived { .. }) => {
+                    if let Some(log) = event.socket.as_ref().and_then(|id| found.find(id)) {
+                        found.resets.push((log, i));
+                    }
+                }
+                Body::Kernel(KernelNote::Retransmit { .. }) => {}
+            }
+        }
+        let sockets = found.heads.len();
+        Index {
+            calls: Grouped::new(&found.calls, sockets),
+            states: Grouped::new(&found.states, sockets),
+            resets: Grouped::new(&found.resets, sockets),
+            datagrams: Grouped::new(&found.datagrams, sockets),
+            packets: Grouped::new(&found.packets, found.connections.len()),
+            connections: found.connections,
+            heads: found.heads,
+        }
+    }
+
+    /// How many sockets the trace names.
+    pub fn len(&self) -> usize {
+        self.heads.len()
+    }
+
+    /// What the trace shows about socket number `log` (numbered in order of appearance).
+    pub fn socket(&self, log: usize) -> SocketLog<'_> {
+        let head = &self.heads[log];
+        SocketLog {
+            id: &head.id,
+            role: head.role,
+            created: head.created,
+            listened: head.listened,
+            parent: head.parent,
+            datagram: head.datagram,
+            local: head.local,
+            ends: head.ends,
+            calls: self.calls.of(log),
+            states: self.states.of(log),
+            resets: self.resets.of(log),
+            datagrams: self.datagrams.of(log),
+        }
+    }
+
+    /// Every socket, in order of appearance.
+    pub fn sockets(&self) -> impl Iterator<Item = SocketLog<'_>> {
+        (0..self.len()).map(|log| self.socket(log))
+    }
+
+    /// The TCP packets between these two ends, in trace order.
+    pub fn packets_between(&self, ends: Ends) -> &[PacketFact] {
+        self.connections.get(&connection_key(ends.0, ends.1)).map_or(&[], |&c| self.packets.of(c))
+    }
+}
+
+impl Found {
+    /// The number of socket `id`, if it has one yet.
+    fn find(&mut self, id: &SockId) -> Option<usize> {
+        let log = match self.last {
+            Some(last) if self.heads[last].id == *id => last,
+            _ => *self.by_id.get(id)?,
+        };
+        self.last = Some(log);
+        Some(log)
+    }
+
+    /// The number of socket `id`, given on first sight.
+    fn log(&mut self, id: &SockId, role: Role) -> usize {
+        if let Some(log) = self.find(id) {
+            let head = &mut self.heads[log];
+            if head.role == Role::Unknown {
+                head.role = role;
+            }
+            return log;
+        }
+        self.heads.push(Head::new(id.clone(), role));
+        self.by_id.insert(id.clone(), self.heads.len() - 1);
+        self.heads.len() - 1
+    }
+
+    /// The number of connection `key`, given on first sight.
+    fn connection(&mut self, key: Ends) -> usize {
+        match self.last_connection {
+            Some((last, number)) if last == key => number,
+            _ => {
+                let next = self.connections.len();
+                let number = *self.connections.entry(key).or_insert(next);
+                self.last_connection = Some((key, number));
+                number
+            }
+        }
+    }
+}
+
+fn socket_type(event: &Event) -> Option<&str> {
+    match &event.body {
+        Body::CallStart(start) => start.args.ty.as_deref(),
+        _ => None,
+    }
+}

@@ -1,0 +1,288 @@
+//! Every reason and note `trace check` prints, in plain words. Events are cited as `#n`: the
+//! n-th event of the trace, on line n + 1 of the file (line 1 is the header).
+
+use std::net::SocketAddr;
+
+use super::index::Index;
+use super::Side;
+use crate::event::{CallName, Errno, Role};
+use crate::sequence::{Evidence, Part, Timing};
+use crate::tcp::linux::{self, Difference};
+use crate::trace::{LensStatus, Source, Trace};
+
+/// `#n` for the event at index `i`.
+pub(super) fn num(i: usize) -> String {
+    format!("#{}", i + 1)
+}
+
+/// What a part is called in a sentence.
+pub(super) fn noun(part: Part) -> &'static str {
+    match part {
+        Part::Client => "the client",
+        Part::Listening => "the listening socket",
+        Part::Accepted => "the accepted socket",
+        Part::Bound => "the server's datagram socket",
+    }
+}
+
+/// A call the sequence asks for is not in the trace.
+pub(super) fn never_called(part: Part, call: CallName) -> String {
+    match (part, call) {
+        (Part::Client, CallName::Close) => "the client never closed its socket".to_string(),
+        (Part::Listening, CallName::Close) => "the listening socket was never closed".to_string(),
+        (Part::Accepted, CallName::Close) => "the server never closed the accepted socket".to_string(),
+        (Part::Bound, CallName::Close) => "the server never closed its datagram socket".to_string(),
+        (Part::Listening, CallName::Accept) => "accept never called".to_string(),
+        (Part::Listening, CallName::Listen) => {
+            "listen never called: the socket never became a listening one".to_string()
+        }
+        (Part::Listening | Part::Bound, CallName::Bind) => {
+            "bind never called: the server never claimed its port".to_string()
+        }
+        (Part::Client, CallName::Connect) => "connect never called".to_string(),
+        (part, call) => format!("{} never called {call}", noun(part)),
+    }
+}
+
+/// A call the sequence asks for failed.
+/// `reset`: where the trace shows the reset that answered, if it does.
+pub(super) fn failed(call: CallName, errno: &Errno, end: usize, reset: Option<usize>) -> String {
+    match (call, errno.name.as_str()) {
+        (CallName::Connect, "ECONNREFUSED") => {
+            let answered = reset.map_or(String::new(), |r| format!(" (the reset at {} answered its SYN)", num(r)));
+            format!(
+                "connect failed with ECONNREFUSED at {}: the server refused the connection{answered}. That is the \
+                 expected end of a connect to a port nobody listens on (the `refused` scenario), but the documented \
+                 sequence stops here",
+                num(end)
+            )
+        }
+        (CallName::Connect, "ETIMEDOUT") => {
+            format!(
+                "connect failed with ETIMEDOUT at {}: no answer came to the SYN, however often it was sent",
+                num(end)
+            )
+        }
+        (call, name) => format!("{call} failed with {name} at {}", num(end)),
+    }
+}
+
+pub(super) fn in_progress(call: CallName, end: usize) -> String {
+    format!(
+        "{call} returned EINPROGRESS at {}: a non-blocking {call}, whose handshake finished after it returned (the \
+         program waits for it with poll or select)",
+        num(end)
+    )
+}
+
+pub(super) fn never_returned(call: CallName, start: usize) -> String {
+    format!("{call} never returned: it began at {} and was still waiting when the trace ends", num(start))
+}
+
+/// The trace does not show how the socket was made.
+pub(super) fn not_made(call: CallName, made: Option<CallName>) -> String {
+    match made {
+        Some(other) => format!("the socket was made by {other}, not {call}"),
+        None => format!("the trace does not show the socket being made by {call}: it began before the recording"),
+    }
+}
+
+/// A piece of evidence, as a phrase: "a SYN from the client while connect runs".
+pub(super) fn describe(evidence: &Evidence) -> String {
+    let when = |timing: Timing| match timing {
+        Timing::Any => String::new(),
+        Timing::During(call) => format!(" while {call} runs"),
+        Timing::Before(call) => format!(" before {call} returns"),
+    };
+    match *evidence {
+        Evidence::Call { call, socket } => format!("a call to {call} by {}", noun(socket)),
+        Evidence::NewSocket { call, .. } => format!("{call} returning the socket"),
+        Evidence::ServerAddress { call, .. } => format!("{call} given the server's address"),
+        Evidence::Packet { from, data: true, timing, .. } => format!("data from the {from}{}", when(timing)),
+        Evidence::Packet { flags, from, data: false, timing } => {
+            // "an ACK", "an RST", "a SYN|ACK": the article goes by how the flag is spoken.
+            let flags = flags.to_string();
+            let article = if flags.starts_with(['A', 'R', 'E']) { "an" } else { "a" };
+            format!("{article} {flags} from the {from}{}", when(timing))
+        }
+        Evidence::State { socket, to, timing } => format!("{} entering {to}{}", noun(socket), when(timing)),
+        Evidence::Datagram { from } => format!("a datagram from the {from}"),
+    }
+}
+
+pub(super) fn missing(evidence: &Evidence) -> String {
+    format!("the trace does not show {}", describe(evidence))
+}
+
+/// A call that the socket's part never makes in its documented sequence.
+pub(super) fn unexpected(part: Part, call: CallName, at: usize) -> String {
+    let why = match (part, call) {
+        (Part::Client, CallName::Listen) => "a client connects; only a server listens",
+        (Part::Client, CallName::Accept) => "only a listening socket accepts connections",
+        (Part::Listening, CallName::Connect) => "a listening socket waits for clients; it does not connect",
+        (Part::Listening, CallName::Send | CallName::Recv | CallName::Sendto | CallName::Recvfrom) => {
+            "a listening socket carries no data: accept() gives the socket that does"
+        }
+        (Part::Accepted, CallName::Bind | CallName::Listen | CallName::Accept | CallName::Connect) => {
+            "the accepted socket is already connected"
+        }
+        (Part::Bound, CallName::Listen | CallName::Accept) => "a datagram socket has no connections",
+        _ => "the documented sequence has no such call",
+    };
+    let subject = match (part, call) {
+        (Part::Client, _) => format!("the client called {call}"),
+        _ => format!("{call} on {}", noun(part)),
+    };
+    format!("{subject} ({}): {why}", num(at))
+}
+
+/// A call outside the documented sequence that is nevertheless sound: a note, not a failure.
+pub(super) fn tolerated(part: Part, call: CallName, datagram: bool, at: usize, how: Option<&str>) -> Option<String> {
+    match (part, call, datagram) {
+        (Part::Client | Part::Accepted, CallName::Shutdown, false) => Some(format!(
+            "shutdown({}) at {}: a half-close. {}'s FIN leaves before close(), and data can still come the other way \
+             (RFC 9293 §3.6: CLOSE means \"I have no more to send\")",
+            how.unwrap_or("?"),
+            num(at),
+            capitalized(noun(part))
+        )),
+        (Part::Client, CallName::Bind, _) => Some(format!(
+            "the client chose its own address with bind() at {}; the documented client leaves its port to the kernel",
+            num(at)
+        )),
+        (Part::Client | Part::Bound, CallName::Connect, true) => {
+            Some(format!("connect() on a datagram socket at {} only fixes the peer: nothing is sent", num(at)))
+        }
+        _ => None,
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or(String::new(), |c| c.to_uppercase().chain(chars).collect())
+}
+
+/// A call of a later step that began before a call of the step before it had returned.
+pub(super) fn out_of_order(
+    later: CallName,
+    at: usize,
+    earlier: CallName,
+    started: usize,
+    returned: Option<usize>,
+) -> String {
+    if at < started {
+        return format!("{later} before {earlier}: {later} at {}, {earlier} only at {}", num(at), num(started));
+    }
+    match returned {
+        Some(end) => {
+            format!("{later} before {earlier} returned: {later} at {}, {earlier} returned at {}", num(at), num(end))
+        }
+        None => format!("{later} before {earlier} returned: {later} at {}, and {earlier} never returned", num(at)),
+    }
+}
+
+pub(super) fn data_before_handshake(packet: usize, len: u32, completed: usize) -> String {
+    format!(
+        "data before the handshake completed: {} carries {len} bytes, the handshake completed only at {}",
+        num(packet),
+        num(completed)
+    )
+}
+
+/// After a step that stopped the sequence, only the calls still count.
+pub(super) fn moot(step_title: &str) -> String {
+    format!(
+        "after \"{step_title}\" failed there is no connection: only the calls are checked here, not packets or states"
+    )
+}
+
+pub(super) fn not_reached(step_title: &str) -> String {
+    format!("not reached: \"{step_title}\" was not met")
+}
+
+pub(super) fn no_listener(call: CallName, addr: SocketAddr) -> String {
+    format!("{call} was given {addr}, where nobody in this trace waits for clients: the server is outside the trace")
+}
+
+pub(super) fn retransmitted(flags: &str, from: Role, count: usize) -> String {
+    format!("the {flags} from the {from} was sent {count} times: the first got no answer in time and was retransmitted")
+}
+
+pub(super) fn backlog(accept_start: usize, established: usize, first: bool) -> String {
+    let why = if first {
+        "the kernel completes handshakes by itself and keeps the connections in the listen backlog until accept() \
+         takes one"
+    } else {
+        "the listen backlog, explained above"
+    };
+    format!("accept began at {}, after the handshake had completed at {}: {why}", num(accept_start), num(established))
+}
+
+pub(super) fn simultaneous_close(at: usize) -> String {
+    format!(
+        "both sides closed at once: the FINs crossed and the socket passed through CLOSING at {} (RFC 9293 §3.6)",
+        num(at)
+    )
+}
+
+/// A documented Linux difference, seen at event `at`; explained in full the first time only.
+pub(super) fn linux(difference: Difference, at: usize, first: bool) -> String {
+    if first {
+        format!(
+            "{} shows Linux, not a failure ({}): {}. RFC 9293: {}",
+            num(at),
+            difference.id,
+            difference.linux,
+            difference.rfc
+        )
+    } else {
+        format!("{} shows Linux, not a failure ({}, explained above)", num(at), difference.id)
+    }
+}
+
+/// Nothing in the trace to hold against a sequence.
+pub(super) fn nothing_to_check(side: Option<Side>) -> String {
+    match side {
+        Some(side) => format!("the trace shows no {side} socket to check"),
+        None => "the trace shows no socket to check".to_string(),
+    }
+}
+
+/// Notes about the whole trace: where it comes from and which lenses it lacks.
+pub(super) fn trace_notes(trace: &Trace, unused: &[usize], index: &Index) -> Vec<String> {
+    let mut notes = Vec::new();
+    let lenses = &trace.header.lenses;
+    for (name, status) in [("calls", &lenses.calls), ("packets", &lenses.packets), ("states", &lenses.states)] {
+        if let LensStatus::Unavailable { reason } = status {
+            let why = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
+            notes.push(format!(
+                "the {name} lens was unavailable{why}: evidence only it would show is marked not observed, not failed"
+            ));
+        }
+    }
+    if trace.header.source == Source::Simulated {
+        notes.push("every event was modelled by the RFC 9293 simulator, none observed".to_string());
+    }
+    if trace.header.source == Source::Live && lenses.states == LensStatus::Observed {
+        let difference = linux::STATE_TASK_IS_WHOEVER_RAN;
+        notes.push(format!("{} ({})", difference.linux, difference.id));
+    }
+    if trace.end.is_none() {
+        notes.push(
+            "the trace was interrupted (it has no end line): what happened after its last event is unknown".to_string(),
+        );
+    }
+    for &log in unused {
+        let socket = index.socket(log);
+        notes.push(if socket.calls.is_empty() && socket.created.is_none() {
+            format!(
+                "{} appears only in packets or kernel states, in no recorded call: its program is not recorded \
+                 here, so it is not checked",
+                socket.id
+            )
+        } else {
+            format!("{} was made but never listened, connected or exchanged data: it is not checked", socket.id)
+        });
+    }
+    notes
+}

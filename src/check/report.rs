@@ -1,0 +1,416 @@
+//! The verdict of `trace check`: per socket, per step, met (with its evidence) or not met
+//! (with the reasons); and how the terminal shows it.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+
+use super::reasons::num;
+use super::Side;
+use crate::event::{Body, Event, SockId};
+use crate::render::{text, Style};
+use crate::sequence::{Evidence, Part, Sequence, Step};
+use crate::trace::{LensStatus, Trace};
+
+/// Where the trace shows a piece of evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sighting {
+    /// The event's index in the trace (printed `#index+1`).
+    pub event: usize,
+    /// For a call, its other half (the end of a start, the start of an end), so that it can
+    /// be printed whole.
+    pub other_half: Option<usize>,
+}
+
+/// What the trace shows of one piece of evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    At(Sighting),
+    Missing,
+    /// The lens that would show it did not run.
+    Unobserved,
+    /// Not looked for: an earlier step failed, so there is no connection for it to belong to.
+    Moot,
+}
+
+/// One piece of evidence a step asks for, and what the trace shows of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Observation {
+    pub evidence: Evidence,
+    pub seen: Seen,
+}
+
+/// A step's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Met,
+    NotMet,
+    /// An earlier step was not met and the trace shows nothing of this one.
+    NotReached,
+    /// Everything this step would show comes from lenses that did not run.
+    NotObserved,
+}
+
+impl Outcome {
+    pub fn words(self) -> &'static str {
+        match self {
+            Outcome::Met => "met",
+            Outcome::NotMet => "not met",
+            Outcome::NotReached => "not reached",
+            Outcome::NotObserved => "not observed",
+        }
+    }
+}
+
+/// One step of one socket's sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepReport {
+    pub step: &'static Step,
+    /// The evidence that concerns this socket, in the sequence's order.
+    pub evidence: Vec<Observation>,
+    /// Why the step is not met; empty when it is.
+    pub reasons: Vec<String>,
+    /// What a learner should know about how the step happened: not failures.
+    pub notes: Vec<String>,
+    /// False when an earlier step stopped the sequence and nothing of this one happened.
+    pub reached: bool,
+}
+
+impl StepReport {
+    pub(super) fn new(step: &'static Step) -> StepReport {
+        StepReport { step, evidence: Vec::new(), reasons: Vec::new(), notes: Vec::new(), reached: true }
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        if !self.reasons.is_empty() {
+            Outcome::NotMet
+        } else if !self.reached {
+            Outcome::NotReached
+        } else if self.evidence.iter().all(|o| matches!(o.seen, Seen::Unobserved | Seen::Moot)) {
+            Outcome::NotObserved
+        } else {
+            Outcome::Met
+        }
+    }
+
+    /// The earliest event the step's evidence was found at.
+    pub(super) fn began(&self) -> Option<usize> {
+        self.evidence
+            .iter()
+            .filter_map(|o| match o.seen {
+                Seen::At(s) => Some(s.event),
+                _ => None,
+            })
+            .min()
+    }
+}
+
+/// One socket held against its sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketReport {
+    pub socket: SockId,
+    pub part: Part,
+    pub sequence: &'static Sequence,
+    /// For an accepted socket: the listening socket it came from.
+    pub listener: Option<SockId>,
+    /// For a connection socket: its peer's address.
+    pub peer: Option<SocketAddr>,
+    pub steps: Vec<StepReport>,
+}
+
+impl SocketReport {
+    pub fn conforms(&self) -> bool {
+        self.steps.iter().all(|s| s.outcome() != Outcome::NotMet)
+    }
+}
+
+/// Exit status of `trace check`: 0 conforms, 1 deviations found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Conforms,
+    Deviations,
+}
+
+impl Verdict {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Conforms => 0,
+            Verdict::Deviations => 1,
+        }
+    }
+}
+
+/// The whole check of one trace. It borrows the trace to print evidence in plain words.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report<'t> {
+    pub trace: &'t Trace,
+    pub side: Option<Side>,
+    /// About the whole trace: its source, missing lenses, sockets not checked.
+    pub notes: Vec<String>,
+    /// Deviations of the whole trace (nothing to check at all).
+    pub problems: Vec<String>,
+    pub sockets: Vec<SocketReport>,
+}
+
+impl<'t> Report<'t> {
+    pub(super) fn new(trace: &'t Trace, side: Option<Side>) -> Report<'t> {
+        Report { trace, side, notes: Vec::new(), problems: Vec::new(), sockets: Vec::new() }
+    }
+
+    pub fn conforms(&self) -> bool {
+        self.problems.is_empty() && self.sockets.iter().all(SocketReport::conforms)
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        if self.conforms() {
+            Verdict::Conforms
+        } else {
+            Verdict::Deviations
+        }
+    }
+
+    /// Every step not met, as (socket, step).
+    pub fn deviations(&self) -> impl Iterator<Item = (&SocketReport, &StepReport)> {
+        self.sockets
+            .iter()
+            .flat_map(|s| s.steps.iter().filter(|st| st.outcome() == Outcome::NotMet).map(move |st| (s, st)))
+    }
+
+    /// Every reason given, for tests and summaries: `c1 exchange: send before connect returned…`.
+    pub fn reasons(&self) -> impl Iterator<Item = &str> {
+        self.problems
+            .iter()
+            .map(String::as_str)
+            .chain(self.deviations().flat_map(|(_, st)| st.reasons.iter().map(String::as_str)))
+    }
+
+    /// Writes the report for a terminal.
+    pub fn render(&self, style: Style, out: &mut dyn Write) -> io::Result<()> {
+        Renderer { report: self, style, first: self.trace.events.first().map_or(0, |e| e.t) }.write(out)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut bytes = Vec::new();
+        self.render(Style::plain(), &mut bytes).map_err(|_| fmt::Error)?;
+        f.write_str(&String::from_utf8_lossy(&bytes))
+    }
+}
+
+/// Where text starts under a step's headline.
+const INDENT: &str = "                 ";
+/// Notes and reasons wrap at this width.
+const WIDTH: usize = 110;
+
+struct Renderer<'r, 't> {
+    report: &'r Report<'t>,
+    style: Style,
+    first: u64,
+}
+
+impl Renderer<'_, '_> {
+    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        let trace = self.report.trace;
+        let header = &trace.header;
+        let lens = |status: &LensStatus| match status {
+            LensStatus::Observed => "observed",
+            LensStatus::Modelled => "modelled",
+            LensStatus::Unavailable { .. } => "unavailable",
+        };
+        writeln!(out, "{}", self.style.bold(&format!("trace check: {}", header.command)))?;
+        writeln!(
+            out,
+            "{} events; calls {}, packets {}, states {}{}",
+            trace.events.len(),
+            lens(&header.lenses.calls),
+            lens(&header.lenses.packets),
+            lens(&header.lenses.states),
+            self.report.side.map_or(String::new(), |side| format!("; checking the {side} only"))
+        )?;
+        for note in &self.report.notes {
+            self.paragraph(out, "  note: ", note)?;
+        }
+        for socket in &self.report.sockets {
+            writeln!(out)?;
+            self.socket(socket, out)?;
+        }
+        writeln!(out)?;
+        for problem in &self.report.problems {
+            self.paragraph(out, "not met: ", problem)?;
+        }
+        self.summary(out)
+    }
+
+    fn socket(&self, socket: &SocketReport, out: &mut dyn Write) -> io::Result<()> {
+        let mut about = format!("{} {}", socket.sequence.role, socket.socket);
+        let part = match socket.part {
+            Part::Listening => "listening",
+            Part::Accepted => "accepted",
+            Part::Client => "client",
+            Part::Bound => "datagram",
+        };
+        about.push_str(&format!(" ({part} socket"));
+        if let Some(listener) = &socket.listener {
+            about.push_str(&format!(" from {listener}"));
+        }
+        if let Some(peer) = socket.peer {
+            about.push_str(&format!(", peer {peer}"));
+        }
+        about.push(')');
+        let verdict = if socket.conforms() { "conforms" } else { "DEVIATES" };
+        writeln!(out, "{} — {}: {verdict}", self.style.bold(&about), socket.sequence.title)?;
+        for step in &socket.steps {
+            self.step(step, out)?;
+        }
+        Ok(())
+    }
+
+    fn step(&self, step: &StepReport, out: &mut dyn Write) -> io::Result<()> {
+        let outcome = step.outcome();
+        let word = format!("{:<13}", outcome.words());
+        let word = match outcome {
+            Outcome::Met => self.style.paint("32", &word),
+            Outcome::NotMet => self.style.paint("1;31", &word),
+            Outcome::NotReached | Outcome::NotObserved => self.style.dim(&word),
+        };
+        let number = step.step.number.map_or("·".to_string(), |n| n.to_string());
+        writeln!(out, "  {word}{number:>1}  {}", step.step.title)?;
+        if outcome == Outcome::NotReached {
+            for note in &step.notes {
+                self.paragraph(out, &format!("{INDENT}note: "), note)?;
+            }
+            return Ok(());
+        }
+        // Found evidence in the order it happened, then what is missing in the sequence's order.
+        let mut found: Vec<&Observation> = step.evidence.iter().filter(|o| matches!(o.seen, Seen::At(_))).collect();
+        found.sort_by_key(|o| match o.seen {
+            Seen::At(s) => s.event,
+            _ => usize::MAX,
+        });
+        for observation in found.into_iter().chain(step.evidence.iter().filter(|o| !matches!(o.seen, Seen::At(_)))) {
+            self.observation(observation, out)?;
+        }
+        for reason in &step.reasons {
+            self.paragraph(out, &format!("{INDENT}{} ", self.style.paint("31", "why:")), reason)?;
+        }
+        for note in &step.notes {
+            self.paragraph(out, &format!("{INDENT}note: "), note)?;
+        }
+        Ok(())
+    }
+
+    fn observation(&self, observation: &Observation, out: &mut dyn Write) -> io::Result<()> {
+        let what = super::reasons::describe(&observation.evidence);
+        match observation.seen {
+            Seen::At(sighting) => {
+                let event = &self.report.trace.events[sighting.event];
+                let time = event.t.saturating_sub(self.first) as f64 / 1e6;
+                writeln!(
+                    out,
+                    "{INDENT}{:<7} {time:>10.3} ms  {:<7} {}",
+                    num(sighting.event),
+                    event.actor.role.to_string(),
+                    self.plain(event, sighting.other_half)
+                )
+            }
+            Seen::Missing => writeln!(out, "{INDENT}{:<7} {:>13}  {}", "—", "missing", self.style.paint("31", &what)),
+            Seen::Unobserved => writeln!(out, "{INDENT}{:<7} {:>13}  {what} (lens unavailable)", "—", "not observed"),
+            Seen::Moot => Ok(()),
+        }
+    }
+
+    /// The event in plain words, with a call printed whole when both halves are known.
+    fn plain(&self, event: &Event, other_half: Option<usize>) -> String {
+        let events = &self.report.trace.events;
+        let socket = event.socket.as_ref().map(|s| s.0.as_str());
+        let other = other_half.map(|i| &events[i].body);
+        match (&event.body, other) {
+            (Body::CallStart(start), Some(Body::CallEnd(end))) | (Body::CallEnd(end), Some(Body::CallStart(start))) => {
+                let on = match &event.body {
+                    Body::CallStart(_) => socket,
+                    _ => other_half.and_then(|i| events[i].socket.as_ref()).map(|s| s.0.as_str()).or(socket),
+                };
+                self.style.call(&text::call_whole(start, end, on))
+            }
+            (Body::CallStart(start), _) => self.style.call(&format!("{} …", text::call_start(start, socket))),
+            (Body::CallEnd(end), _) => self.style.call(&format!("{} {}", end.call, text::call_result(end))),
+            (Body::Packet(packet), _) => {
+                let from = socket.unwrap_or("?");
+                let to = packet.to.as_ref().map_or("?", |s| s.0.as_str());
+                let reset = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::wire::flags::TcpFlags::RST));
+                self.style.packet(&format!("{from} > {to}  {}", text::packet_headline(packet)), reset)
+            }
+            (Body::State(change), _) => self.style.state(&text::state_change(change, socket)),
+            (Body::Kernel(note), _) => text::kernel_note(note, socket),
+        }
+    }
+
+    /// `lead` then `text`, wrapped at [`WIDTH`] with continuation lines under the text.
+    fn paragraph(&self, out: &mut dyn Write, lead: &str, text: &str) -> io::Result<()> {
+        let visible = strip_ansi_len(lead);
+        let mut line = lead.to_string();
+        let mut len = visible;
+        for word in text.split(' ') {
+            if len + word.chars().count() + 1 > WIDTH && len > visible {
+                writeln!(out, "{}", line.trim_end())?;
+                line = " ".repeat(visible);
+                len = visible;
+            }
+            line.push_str(word);
+            line.push(' ');
+            len += word.chars().count() + 1;
+        }
+        writeln!(out, "{}", line.trim_end())
+    }
+
+    fn summary(&self, out: &mut dyn Write) -> io::Result<()> {
+        let report = self.report;
+        let steps = report.sockets.iter().flat_map(|s| &s.steps);
+        let count = |o: Outcome| steps.clone().filter(|s| s.outcome() == o).count();
+        let sockets = report.sockets.len();
+        let tally = format!(
+            "{sockets} socket{}; steps: {} met, {} not met, {} not reached, {} not observed",
+            if sockets == 1 { "" } else { "s" },
+            count(Outcome::Met),
+            count(Outcome::NotMet),
+            count(Outcome::NotReached),
+            count(Outcome::NotObserved),
+        );
+        if report.conforms() {
+            writeln!(out, "{} ({tally})", self.style.paint("1;32", "verdict: conforms to the documented sequences"))
+        } else {
+            let deviating: Vec<String> = report
+                .sockets
+                .iter()
+                .filter(|s| !s.conforms())
+                .map(|s| {
+                    let steps: Vec<&str> =
+                        s.steps.iter().filter(|st| st.outcome() == Outcome::NotMet).map(|st| st.step.id).collect();
+                    format!("{} at {}", s.socket, steps.join(", "))
+                })
+                .chain(report.problems.iter().map(|_| "the trace".to_string()))
+                .collect();
+            writeln!(
+                out,
+                "{} ({tally})",
+                self.style.paint("1;31", &format!("verdict: deviations: {}", deviating.join("; ")))
+            )
+        }
+    }
+}
+
+/// The printed width of text that may hold colour codes.
+fn strip_ansi_len(text: &str) -> usize {
+    let mut len = 0;
+    let mut escape = false;
+    for c in text.chars() {
+        match (escape, c) {
+            (false, '\x1b') => escape = true,
+            (true, 'm') => escape = false,
+            (true, _) => {}
+            (false, _) => len += 1,
+        }
+    }
+    len
+}

@@ -1,0 +1,349 @@
+//! `trace check`: every simulated scenario that completes the documented sequences conforms;
+//! the refused connect stops at its connect step with the expected story; real traces
+//! conform with Linux's differences as notes; and each deliberately broken fixture fails
+//! for its reason (`broken.rs`).
+#![allow(non_snake_case)] // names read rule__consequence
+
+mod broken;
+
+use std::path::{Path, PathBuf};
+
+use socktrace::check::{
+    check, run_check, CheckError, CheckOptions, Outcome, Report, Seen, Side, SocketReport, Verdict,
+};
+use socktrace::render::Style;
+use socktrace::sim::{self, Options};
+use socktrace::trace::{read_trace, LensStatus, Trace};
+
+pub fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path)
+}
+
+fn simulated(scenario: &str) -> Trace {
+    sim::trace(scenario, &Options::default(), &format!("trace simulate {scenario}")).expect("a known scenario")
+}
+
+fn live(name: &str) -> Trace {
+    read_trace(&fixture(&format!("live/{name}.jsonl"))).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn all(trace: &Trace) -> Report<'_> {
+    check(trace, &CheckOptions::default())
+}
+
+fn socket<'r>(report: &'r Report, id: &str) -> &'r SocketReport {
+    report.sockets.iter().find(|s| s.socket.0 == id).unwrap_or_else(|| panic!("{id} is checked:\n{report}"))
+}
+
+fn outcome(report: &Report, id: &str, step: &str) -> Outcome {
+    let socket = socket(report, id);
+    socket
+        .steps
+        .iter()
+        .find(|s| s.step.id == step)
+        .unwrap_or_else(|| panic!("{id} has step {step}:\n{report}"))
+        .outcome()
+}
+
+fn notes<'r>(report: &'r Report) -> impl Iterator<Item = &'r str> {
+    report.sockets.iter().flat_map(|s| &s.steps).flat_map(|s| &s.notes).map(String::as_str)
+}
+
+fn has_note(report: &Report, needle: &str) -> bool {
+    notes(report).any(|n| n.contains(needle))
+}
+
+/// Runs `trace check`'s core on a file: the verdict and what it printed.
+pub fn run(path: &Path, side: Option<Side>) -> (Verdict, String) {
+    let mut out = Vec::new();
+    let verdict = run_check(path, &CheckOptions { side }, Style::plain(), &mut out).unwrap_or_else(|e| panic!("{e}"));
+    (verdict, String::from_utf8(out).expect("the report is UTF-8"))
+}
+
+#[test]
+fn every_scenario_that_completes_the_sequences__conforms() {
+    for scenario in
+        ["echo", "server-closes-first", "half-close", "simultaneous-close", "lost-syn", "lost-syn-ack", "udp-echo"]
+    {
+        let trace = simulated(scenario);
+        let report = all(&trace);
+        assert!(report.conforms(), "{scenario}:\n{report}");
+        assert!(
+            report.sockets.iter().flat_map(|s| &s.steps).all(|s| s.outcome() == Outcome::Met),
+            "{scenario}:\n{report}"
+        );
+    }
+}
+
+#[test]
+fn echo__listener_accepted_socket_and_client_each_against_their_part() {
+    let trace = simulated("echo");
+    let report = all(&trace);
+    let parts: Vec<(&str, &str)> = report.sockets.iter().map(|s| (s.socket.0.as_str(), s.sequence.id)).collect();
+    assert_eq!(parts, [("s1", "passive-open"), ("s2", "passive-open"), ("c1", "active-open")]);
+    let steps = |id| socket(&report, id).steps.iter().map(|s| s.step.id).collect::<Vec<_>>();
+    assert_eq!(steps("s1"), ["create", "bind", "listen", "accept", "close"]);
+    assert_eq!(steps("s2"), ["accept", "exchange", "close"]);
+    assert_eq!(steps("c1"), ["create", "address", "connect", "exchange", "close"]);
+    assert_eq!(socket(&report, "s2").listener.as_ref().map(|l| l.0.as_str()), Some("s1"));
+}
+
+#[test]
+fn refused__stops_at_connect_and_says_it_is_the_expected_story() {
+    let trace = simulated("refused");
+    let report = all(&trace);
+    assert_eq!(report.verdict(), Verdict::Deviations);
+    assert_eq!(outcome(&report, "c1", "connect"), Outcome::NotMet);
+    assert_eq!(outcome(&report, "c1", "exchange"), Outcome::NotReached);
+    assert_eq!(outcome(&report, "c1", "close"), Outcome::Met, "closing the refused socket is still owed, and done");
+    let reasons: Vec<&str> = report.reasons().collect();
+    assert_eq!(reasons.len(), 1, "one reason, not a cascade: {reasons:?}");
+    assert!(reasons[0].contains("ECONNREFUSED") && reasons[0].contains("expected end"), "{}", reasons[0]);
+    assert!(reasons[0].contains("the reset at #6 answered its SYN"), "the RST|ACK is cited: {}", reasons[0]);
+}
+
+#[test]
+fn lost_syn__the_retransmitted_syn_is_a_note() {
+    let trace = simulated("lost-syn");
+    let report = all(&trace);
+    assert!(has_note(&report, "SYN from the client was sent 2 times"), "{report}");
+}
+
+#[test]
+fn lost_syn_ack__the_retransmitted_syn_ack_is_a_note() {
+    let trace = simulated("lost-syn-ack");
+    let report = all(&trace);
+    assert!(has_note(&report, "SYN|ACK from the server was sent 2 times"), "{report}");
+}
+
+#[test]
+fn half_close__shutdown_is_a_note_not_a_failure() {
+    let trace = simulated("half-close");
+    let report = all(&trace);
+    assert!(report.conforms());
+    assert!(has_note(&report, "shutdown(SHUT_WR) at #28: a half-close"), "{report}");
+}
+
+#[test]
+fn simultaneous_close__closing_is_a_note() {
+    let trace = simulated("simultaneous-close");
+    let report = all(&trace);
+    assert!(has_note(&report, "the FINs crossed"), "{report}");
+}
+
+#[test]
+fn udp_echo__is_held_against_the_connectionless_sequence() {
+    let trace = simulated("udp-echo");
+    let report = all(&trace);
+    let parts: Vec<(&str, &str)> = report.sockets.iter().map(|s| (s.socket.0.as_str(), s.sequence.id)).collect();
+    assert_eq!(parts, [("s1", "datagram-server"), ("c1", "datagram-client")]);
+    assert!(report.conforms(), "{report}");
+}
+
+#[test]
+fn role_option__checks_one_side_only() {
+    let trace = simulated("echo");
+    let client = check(&trace, &CheckOptions { side: Some(Side::Client) });
+    assert_eq!(client.sockets.iter().map(|s| s.socket.0.as_str()).collect::<Vec<_>>(), ["c1"]);
+    let server = check(&trace, &CheckOptions { side: Some(Side::Server) });
+    assert_eq!(server.sockets.iter().map(|s| s.socket.0.as_str()).collect::<Vec<_>>(), ["s1", "s2"]);
+    assert_eq!("server".parse::<Side>(), Ok(Side::Server));
+    assert!("peer".parse::<Side>().unwrap_err().contains("client and server"));
+}
+
+#[test]
+fn role_server_on_a_client_only_trace__nothing_to_check_is_a_deviation() {
+    let trace = simulated("refused");
+    let report = check(&trace, &CheckOptions { side: Some(Side::Server) });
+    assert_eq!(report.reasons().collect::<Vec<_>>(), ["the trace shows no server socket to check"]);
+    assert_eq!(report.verdict(), Verdict::Deviations);
+}
+
+#[test]
+fn live_traces__conform_with_linux_differences_as_notes() {
+    for name in ["echo", "echo-without-packets", "server-closes-first", "half-close", "three-clients"] {
+        let (verdict, printed) = run(&fixture(&format!("live/{name}.jsonl")), None);
+        assert_eq!(verdict, Verdict::Conforms, "{name}:\n{printed}");
+    }
+    let trace = live("echo");
+    let report = all(&trace);
+    for difference in ["child-born-at-third-ack", "syn-sent-without-port", "time-wait-unreported"] {
+        assert!(has_note(&report, difference), "{difference}:\n{report}");
+    }
+    // Whether accept() starts before or after the kernel completes the handshake is a race;
+    // in this recording it started after.
+    let trace = live("echo-without-packets");
+    let report = all(&trace);
+    assert!(has_note(&report, "listen backlog"), "accept began after the handshake:\n{report}");
+}
+
+#[test]
+fn live_trace_without_the_packet_lens__packet_evidence_is_not_observed_not_failed() {
+    let trace = live("echo-without-packets");
+    assert!(
+        matches!(trace.header.lenses.packets, LensStatus::Unavailable { .. }),
+        "this fixture was recorded without packets"
+    );
+    let report = all(&trace);
+    let connect = socket(&report, "c1").steps.iter().find(|s| s.step.id == "connect").expect("a connect step");
+    assert_eq!(connect.outcome(), Outcome::Met);
+    assert_eq!(connect.evidence.iter().filter(|o| o.seen == Seen::Unobserved).count(), 3, "SYN, SYN|ACK, ACK");
+    assert!(report.notes.iter().any(|n| n.contains("the packets lens was unavailable")));
+}
+
+#[test]
+fn live_refused__deviates_at_connect() {
+    let trace = live("refused");
+    let report = all(&trace);
+    assert_eq!(outcome(&report, "c1", "connect"), Outcome::NotMet);
+    assert!(report.reasons().any(|r| r.contains("ECONNREFUSED")), "{report}");
+}
+
+#[test]
+fn several_clients__each_accepted_socket_and_each_client_is_reported() {
+    let trace = live("three-clients");
+    let report = all(&trace);
+    let mut sequences: Vec<&str> = report.sockets.iter().map(|s| s.sequence.id).collect();
+    sequences.sort_unstable();
+    assert_eq!(
+        sequences,
+        ["active-open", "active-open", "active-open", "passive-open", "passive-open", "passive-open", "passive-open"]
+    );
+    let accepted = report.sockets.iter().filter(|s| s.listener.is_some()).count();
+    assert_eq!(accepted, 3);
+    assert!(has_note(&report, "explained above"), "a Linux difference is explained once, then cited:\n{report}");
+}
+
+#[test]
+fn without_the_calls_lens__call_evidence_is_not_observed() {
+    let mut trace = simulated("echo");
+    trace.header.lenses.calls = LensStatus::Unavailable { reason: "imported from a capture".into() };
+    trace
+        .events
+        .retain(|e| !matches!(e.body, socktrace::event::Body::CallStart(_) | socktrace::event::Body::CallEnd(_)));
+    let report = all(&trace);
+    assert!(report.conforms(), "{report}");
+    assert_eq!(outcome(&report, "s2", "accept"), Outcome::Met, "the handshake is still seen");
+    assert_eq!(outcome(&report, "c1", "create"), Outcome::NotObserved);
+}
+
+#[test]
+fn unreadable_trace__is_the_readers_one_line_error() {
+    let path = fixture("README.md");
+    let err = run_check(&path, &CheckOptions::default(), Style::plain(), &mut Vec::new()).expect_err("not a trace");
+    assert!(matches!(err, CheckError::Trace(_)));
+    let message = err.to_string();
+    assert!(message.contains("is not a socktrace trace") && !message.contains('\n'), "{message}");
+}
+
+#[test]
+fn check__is_deterministic() {
+    let trace = live("three-clients");
+    assert_eq!(all(&trace).to_string(), all(&trace).to_string());
+}
+
+#[test]
+fn report__simulated_echo() {
+    let trace = simulated("echo");
+    insta::assert_snapshot!(all(&trace).to_string());
+}
+
+#[test]
+fn roles_unknown__the_calls_decide_each_sockets_part() {
+    let mut trace = simulated("echo");
+    for event in &mut trace.events {
+        event.actor.role = socktrace::event::Role::Unknown;
+    }
+    let report = all(&trace);
+    let parts: Vec<(&str, &str)> = report.sockets.iter().map(|s| (s.socket.0.as_str(), s.sequence.id)).collect();
+    assert_eq!(parts, [("s1", "passive-open"), ("s2", "passive-open"), ("c1", "active-open")]);
+    assert!(report.conforms(), "{report}");
+}
+
+#[test]
+fn non_blocking_connect__the_handshake_may_finish_after_connect_returns() {
+    use socktrace::event::{Body, CallName, Errno};
+    let mut trace = simulated("echo");
+    let is_connect_end =
+        |e: &socktrace::event::Event| matches!(&e.body, Body::CallEnd(c) if c.call == CallName::Connect);
+    let at = trace.events.iter().position(is_connect_end).expect("connect returns");
+    let mut end = trace.events.remove(at);
+    if let Body::CallEnd(c) = &mut end.body {
+        c.ret = -1;
+        c.errno = Some(Errno { code: 115, name: "EINPROGRESS".into() });
+    }
+    let start = trace
+        .events
+        .iter()
+        .position(|e| matches!(&e.body, Body::CallStart(c) if c.call == CallName::Connect))
+        .expect("connect");
+    end.t = trace.events[start].t;
+    trace.events.insert(start + 1, end);
+    let report = all(&trace);
+    assert_eq!(outcome(&report, "c1", "connect"), Outcome::Met, "{report}");
+}
+
+#[test]
+fn interrupted_trace__says_so() {
+    let mut trace = simulated("echo");
+    trace.end = None;
+    let report = all(&trace);
+    assert!(report.notes.iter().any(|n| n.contains("interrupted")), "{report}");
+}
+
+#[test]
+fn live_trace_with_modelled_states_beside__only_the_kernels_are_evidence() {
+    use socktrace::event::{Body, Origin};
+    use socktrace::tcp::state::State;
+    let mut trace = live("echo");
+    let observed_close = trace
+        .events
+        .iter()
+        .position(|e| {
+            e.socket.as_ref().is_some_and(|s| s.0 == "c1") && matches!(&e.body, Body::State(s) if s.to == State::Closed)
+        })
+        .expect("the kernel reports c1 closed");
+    // The model's own CLOSED, just before the kernel's: were modelled states evidence in a
+    // trace whose states lens observed, it would be cited first.
+    let mut modelled = trace.events[observed_close].clone();
+    modelled.origin = Origin::Modelled;
+    trace.events.insert(observed_close, modelled);
+    let report = all(&trace);
+    assert!(report.conforms(), "{report}");
+    let close = socket(&report, "c1").steps.iter().find(|s| s.step.id == "close").expect("a close step");
+    let cited: Vec<usize> = close
+        .evidence
+        .iter()
+        .filter_map(|o| match o.seen {
+            Seen::At(s) => Some(s.event),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        cited.contains(&(observed_close + 1)),
+        "the kernel's CLOSED is cited, not the model's TIME-WAIT: {cited:?}"
+    );
+}
+
+#[test]
+fn live_trace_with_every_lens__every_piece_of_evidence_is_seen() {
+    let trace = live("echo");
+    assert_eq!(trace.header.lenses.packets, LensStatus::Observed, "this fixture was recorded with packets");
+    let report = all(&trace);
+    let unseen: Vec<String> = report
+        .sockets
+        .iter()
+        .flat_map(|s| s.steps.iter().map(move |st| (s, st)))
+        .flat_map(|(s, st)| st.evidence.iter().map(move |o| (s, st, o)))
+        .filter(|(_, _, o)| !matches!(o.seen, Seen::At(_)))
+        .map(|(s, st, o)| format!("{} {}: {:?}", s.socket, st.step.id, o.evidence))
+        .collect();
+    assert!(unseen.is_empty(), "{unseen:#?}\n{report}");
+}
+
+#[test]
+fn live_refused__the_reset_packet_is_cited() {
+    let trace = live("refused");
+    let report = all(&trace);
+    assert!(report.reasons().any(|r| r.contains("answered its SYN")), "{report}");
+}
