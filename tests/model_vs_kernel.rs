@@ -16,6 +16,8 @@ fn live_and_simulated_agree(scenario: &str) {
     let out = trace(&["echo", "--scenario", scenario, "--save", path.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let live = load(&path);
+    let checked = socktrace::check::check(&live, &socktrace::check::CheckOptions::default());
+    assert_eq!(checked.verdict(), socktrace::check::Verdict::Conforms, "trace check on the live {scenario}:\n{checked}");
     let simulated = sim::trace(scenario, &sim::Options::default(), "test").expect("a known scenario");
     let (live_view, model_view) = (lesson_view(&live.events), lesson_view(&simulated.events));
     assert!(live_view.contains("c1 states: SYN-SENT"), "the live view has content:\n{live_view}");

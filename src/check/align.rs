@@ -266,7 +266,14 @@ impl Search<'_> {
                 let rst = within(self.packets, call.at(), end).iter().find(|p| p.flags.contains(TcpFlags::RST));
                 let reset =
                     rst.map(|p| p.at).or_else(|| self.log.resets.iter().copied().find(|&i| i >= call.at() && i <= end));
-                step.reasons.push(reasons::failed(name, errno, end, reset));
+                // A connect refused by a reset is the documented sequence's honest end when nobody
+                // listens (the `refused` story): the program did what it should, so it is a note.
+                if name == CallName::Connect && errno.name == "ECONNREFUSED" && reset.is_some() {
+                    step.notes.push(reasons::failed(name, errno, end, reset));
+                    step.ended = true;
+                } else {
+                    step.reasons.push(reasons::failed(name, errno, end, reset));
+                }
                 found.blocks = true;
             }
             _ => {}

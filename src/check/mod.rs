@@ -9,20 +9,23 @@
 //! - `cast.rs`: which part each socket plays (client, listening, accepted, datagram server),
 //!   from the program's role or, for unmodified programs, from the calls it made;
 //! - `align.rs`: finds each step's evidence in the socket's events, in step order;
+//! - `model.rs`: kernel state changes the shadowing RFC 9293 model did not expect, beyond the
+//!   documented Linux differences (findings);
 //! - `rules.rs`: what the program must not do: calls out of order, calls its part never makes,
 //!   data before the handshake completed;
 //! - `reasons.rs`: every reason and note in plain words;
 //! - `report.rs`: the verdict, per socket and step, and how the terminal shows it;
 //! - `run.rs`: `trace check FILE` from path to exit status, for the command line.
 //!
-//! A decision about the `refused` scenario: a connect answered by a reset does not complete
-//! the documented sequence, so the check reports the connect step as not met (exit 1); the
-//! reason says that this is the expected end of a connect to a port nobody listens on.
+//! A decision about the `refused` scenario: a connect answered by a reset ends the documented
+//! sequence early, and the program can do nothing about it but close its socket. So it is a
+//! note, not a deviation: the later steps are not reached, and the close is still checked.
 
 mod align;
 mod cast;
 mod hash;
 mod index;
+mod model;
 mod reasons;
 mod report;
 mod rules;
@@ -86,6 +89,7 @@ pub fn check<'t>(trace: &'t Trace, options: &CheckOptions) -> Report<'t> {
     let cast = cast::cast(&index, calls_lens);
     let mut report = Report::new(trace, options.side);
     report.notes.extend(reasons::trace_notes(trace, &cast.unused, &index));
+    report.problems.extend(model::disagreements(trace));
     let explained = align::Explained::default();
     for player in cast.players.iter().filter(|p| options.side.is_none_or(|side| p.sequence.role == side.role())) {
         let mut socket = align::align(trace, &index, &cast, player, &explained);

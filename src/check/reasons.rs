@@ -51,9 +51,8 @@ pub(super) fn failed(call: CallName, errno: &Errno, end: usize, reset: Option<us
         (CallName::Connect, "ECONNREFUSED") => {
             let answered = reset.map_or(String::new(), |r| format!(" (the reset at {} answered its SYN)", num(r)));
             format!(
-                "connect failed with ECONNREFUSED at {}: the server refused the connection{answered}. That is the \
-                 expected end of a connect to a port nobody listens on (the `refused` scenario), but the documented \
-                 sequence stops here",
+                "connect failed with ECONNREFUSED at {}: nobody listens there, and the kernel refused the connection{answered}. \
+                 The documented sequence ends here, as it must; the socket is still owed its close",
                 num(end)
             )
         }
@@ -192,12 +191,12 @@ pub(super) fn data_before_handshake(packet: usize, len: u32, completed: usize) -
 /// After a step that stopped the sequence, only the calls still count.
 pub(super) fn moot(step_title: &str) -> String {
     format!(
-        "after \"{step_title}\" failed there is no connection: only the calls are checked here, not packets or states"
+        "after \"{step_title}\" there is no connection: only the calls are checked here, not packets or states"
     )
 }
 
 pub(super) fn not_reached(step_title: &str) -> String {
-    format!("not reached: \"{step_title}\" was not met")
+    format!("not reached: the sequence stopped at \"{step_title}\"")
 }
 
 pub(super) fn no_listener(call: CallName, addr: SocketAddr) -> String {

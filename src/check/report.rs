@@ -44,6 +44,9 @@ pub struct Observation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Met,
+    /// The step happened, and the connection's story ended there as it must (a connect
+    /// refused by the kernel because nobody listens): not a deviation.
+    Ended,
     NotMet,
     /// An earlier step was not met and the trace shows nothing of this one.
     NotReached,
@@ -55,6 +58,7 @@ impl Outcome {
     pub fn words(self) -> &'static str {
         match self {
             Outcome::Met => "met",
+            Outcome::Ended => "ended",
             Outcome::NotMet => "not met",
             Outcome::NotReached => "not reached",
             Outcome::NotObserved => "not observed",
@@ -74,16 +78,20 @@ pub struct StepReport {
     pub notes: Vec<String>,
     /// False when an earlier step stopped the sequence and nothing of this one happened.
     pub reached: bool,
+    /// The step happened and ended the sequence, as it must (see [`Outcome::Ended`]).
+    pub ended: bool,
 }
 
 impl StepReport {
     pub(super) fn new(step: &'static Step) -> StepReport {
-        StepReport { step, evidence: Vec::new(), reasons: Vec::new(), notes: Vec::new(), reached: true }
+        StepReport { step, evidence: Vec::new(), reasons: Vec::new(), notes: Vec::new(), reached: true, ended: false }
     }
 
     pub fn outcome(&self) -> Outcome {
         if !self.reasons.is_empty() {
             Outcome::NotMet
+        } else if self.ended {
+            Outcome::Ended
         } else if !self.reached {
             Outcome::NotReached
         } else if self.evidence.iter().all(|o| matches!(o.seen, Seen::Unobserved | Seen::Moot)) {
@@ -271,6 +279,7 @@ impl Renderer<'_, '_> {
         let word = format!("{:<13}", outcome.words());
         let word = match outcome {
             Outcome::Met => self.style.paint("32", &word),
+            Outcome::Ended => self.style.paint("33", &word),
             Outcome::NotMet => self.style.paint("1;31", &word),
             Outcome::NotReached | Outcome::NotObserved => self.style.dim(&word),
         };
@@ -370,9 +379,10 @@ impl Renderer<'_, '_> {
         let count = |o: Outcome| steps.clone().filter(|s| s.outcome() == o).count();
         let sockets = report.sockets.len();
         let tally = format!(
-            "{sockets} socket{}; steps: {} met, {} not met, {} not reached, {} not observed",
+            "{sockets} socket{}; steps: {} met, {} ended, {} not met, {} not reached, {} not observed",
             if sockets == 1 { "" } else { "s" },
             count(Outcome::Met),
+            count(Outcome::Ended),
             count(Outcome::NotMet),
             count(Outcome::NotReached),
             count(Outcome::NotObserved),

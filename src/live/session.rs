@@ -12,7 +12,7 @@ use super::sink::{Output, Sink};
 use crate::echo::Recorder;
 use crate::event::{Event, Role};
 use crate::timeline::{Sides, SocketResolver, Timeline};
-use crate::trace::{End, Header, Source};
+use crate::trace::{End, Header, LensStatus, Source};
 
 #[derive(Debug)]
 pub enum LiveError {
@@ -111,7 +111,9 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
         client_recorded: !matches!(plan.mode, Mode::Serve { .. }),
         server_recorded: !matches!(plan.mode, Mode::Connect { .. }) || refused,
     };
-    let mut timeline = Timeline::with_shadow(SocketResolver::new(vec![server_addr.port()], sides));
+    let resolver = SocketResolver::new(vec![server_addr.port()], sides);
+    // The model follows the segments: it shadows the sockets only when packets are seen.
+    let mut timeline = if header.lenses.packets == LensStatus::Observed { Timeline::with_shadow(resolver) } else { Timeline::new(resolver) };
 
     let mut stop_signal = stop_rx.clone();
     let mut programs = Some(rt.spawn(async move {
