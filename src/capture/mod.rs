@@ -4,8 +4,10 @@
 
 pub mod bpf;
 pub mod clock;
+pub mod errno;
 pub mod packets;
 mod ring;
 pub mod privilege;
 pub mod progress;
+pub mod ptrace;
 pub mod tracefs;

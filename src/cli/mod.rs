@@ -2,6 +2,7 @@
 //! 0 success, 1 deviations found (`check`, `diff`), 2 error.
 
 mod echo;
+mod run;
 mod show;
 mod simulate;
 
@@ -25,6 +26,8 @@ pub struct Cli {
 enum Command {
     /// Run a real echo server and client on loopback and show their calls, packets and states live.
     Echo(echo::EchoArgs),
+    /// Trace any program's socket calls (read with ptrace), packets and states, live.
+    Run(run::RunArgs),
     /// Show a saved trace exactly as it was shown live.
     Show(show::ShowArgs),
     /// Produce a trace from the RFC 9293 model, without privileges: every event is modelled.
@@ -89,6 +92,7 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Command::Echo(args) => echo::run(args),
+        Command::Run(args) => run::run(args),
         Command::Show(args) => show::run(args),
         Command::Simulate(args) => simulate::run(args),
     };
