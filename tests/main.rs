@@ -5,4 +5,5 @@ mod support;
 mod live_echo;
 mod live_truth;
 mod model_vs_kernel;
+mod run_programs;
 mod show_errors;
