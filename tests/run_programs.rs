@@ -2,6 +2,8 @@
 //! calls read through ptrace, beside the packets and kernel states; and strace, run on the
 //! same programs, agreeing call for call.
 
+#![allow(non_snake_case)] // names read program__what_the_trace_shows
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;

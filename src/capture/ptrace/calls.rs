@@ -305,6 +305,7 @@ impl Tracer {
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     use super::*;
 

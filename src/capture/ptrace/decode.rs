@@ -157,6 +157,7 @@ pub fn msghdr(tid: i32, addr: u64) -> Option<MsgHdr> {
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     use super::*;
 

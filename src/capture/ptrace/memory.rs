@@ -70,6 +70,7 @@ pub fn read_u32(tid: i32, addr: u64) -> io::Result<u32> {
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     use super::*;
 

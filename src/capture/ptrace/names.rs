@@ -138,6 +138,9 @@ impl Namer {
     }
 
     fn send(&self, batch: Vec<Event>) {
+        if batch.is_empty() {
+            return;
+        }
         if let Some(sink) = &self.sink {
             // The timeline goes away only after the lens has finished; a send error then
             // means the trace is being torn down, and there is nobody left to tell.
@@ -169,6 +172,7 @@ fn fill(event: &mut Event, id: &SockId, role: Role) {
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     use super::*;
     use crate::event::{Actor, CallArgs, CallEnd, CallStart, Origin};

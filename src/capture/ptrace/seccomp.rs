@@ -64,6 +64,7 @@ pub fn install(filter: &[libc::sock_filter]) -> io::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     use super::*;
 

@@ -54,6 +54,7 @@ fn name_of(fd: &OwnedFd, call: NameCall) -> Option<SocketAddr> {
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     use super::*;
 

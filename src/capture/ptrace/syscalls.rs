@@ -194,6 +194,7 @@ fn parse(info: &[u8]) -> Stop {
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     use super::*;
 
