@@ -376,3 +376,80 @@ fn peer_to_peer__roles_per_socket__dup_writes_the_same_socket() {
     assert_eq!(dup_write.socket, Some(sock("c1")), "the duplicate is the same socket");
     story.data("c1", "through a dup\\n");
 }
+
+/// A traced server and a client that is not traced: the client's sockets, which no call
+/// named, are named from the packets (`c1`), the server's from its calls.
+#[test]
+fn traced_server__untraced_client__named_from_the_packets() {
+    use std::io::BufRead;
+    if !live_test_allowed("traced_server__untraced_client__named_from_the_packets") {
+        return;
+    }
+    let path = scratch("run_untraced_client").join("t.jsonl");
+    let mut traced = Command::new(crate::support::trace_bin())
+        .args(["run", "--save", path.to_str().expect("utf-8 path"), "--", "python3", &fixture("echo_server.py")])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("trace runs");
+    // The server's standard output comes out on trace's standard error: its port first.
+    let mut port = String::new();
+    let mut err = std::io::BufReader::new(traced.stderr.take().expect("piped"));
+    err.read_line(&mut port).expect("the server's port");
+    let client = Command::new("python3").arg(fixture("echo_client.py")).arg(port.trim()).status().expect("the client runs");
+    assert!(client.success(), "the untraced client talked to the traced server (port {port:?})");
+    assert!(traced.wait().expect("trace ends with its server").success());
+    let events = load(&path).events;
+    let story = Story::new(&events);
+    assert_eq!(story.created(Role::Server, CallName::Accept), [sock("s2")]);
+    assert!(story.created(Role::Client, CallName::Socket).is_empty(), "no client call was traced");
+    let syn = story.packet(None, "c1", "s1", TcpFlags::SYN, "the other program's SYN");
+    assert_eq!(events[syn].actor.role, Role::Client);
+    let syn_ack = story.packet(Some(syn), "s1", "c1", syn_ack(), "the SYN|ACK");
+    story.packet(Some(syn_ack), "c1", "s2", TcpFlags::ACK, "the third ACK");
+    story.data("c1", "hello\\n");
+}
+
+/// Without root: the calls alone, the header saying which lenses could not run and why, and
+/// exit status 2, as `trace echo --live` does.
+#[test]
+fn unprivileged__calls_only__labelled__exit_2() {
+    if !live_test_allowed("unprivileged__calls_only__labelled__exit_2") {
+        return;
+    }
+    // A directory `nobody` can read, with the binary and the programs.
+    let dir = std::env::temp_dir().join(format!("socktrace-unprivileged-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let world = |p: &Path, mode: u32| std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).expect("chmod");
+    world(&dir, 0o755);
+    let bin = dir.join("trace");
+    std::fs::copy(crate::support::trace_bin(), &bin).expect("copy trace");
+    world(&bin, 0o755);
+    for name in ["echo_server.py", "echo_client.py"] {
+        std::fs::copy(fixture(name), dir.join(name)).expect("copy a program");
+        world(&dir.join(name), 0o644);
+    }
+    let server = format!("python3 {}", dir.join("echo_server.py").display());
+    let client = format!("python3 {} {{port}}", dir.join("echo_client.py").display());
+    let out = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all"])
+        .arg(&bin)
+        .args(["run", "--json", "--server", &server, "--client", &client])
+        .output()
+        .expect("setpriv runs (util-linux)");
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "the trace is not whole: {err}");
+    assert!(err.contains("CAP_NET_RAW"), "says what is missing and how to get it: {err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header: serde_json::Value = serde_json::from_str(lines.next().expect("a header")).expect("JSON header");
+    assert_eq!(header["lenses"]["calls"]["status"], "observed");
+    assert_eq!(header["lenses"]["packets"]["status"], "unavailable");
+    let events: Vec<Event> = lines.filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let story = Story::new(&events);
+    assert_eq!(story.created(Role::Server, CallName::Accept), [sock("s2")]);
+    story.call_end(CallName::Connect, "c1");
+    assert!(!events.iter().any(|e| matches!(e.body, Body::Packet(_))), "no packets without the capture");
+}
