@@ -166,6 +166,8 @@ fn strace_calls(text: &str) -> Vec<Vec<String>> {
     let mut per_pid: Vec<(u32, Vec<String>)> = Vec::new();
     for line in text.lines() {
         let Some((pid, rest)) = line.split_once(' ') else { continue };
+        // strace pads short pids: "6617  close(3)".
+        let rest = rest.trim_start();
         let Ok(pid) = pid.parse::<u32>() else { continue };
         let (name, args) = if let Some(resumed) = rest.strip_prefix("<... ") {
             let Some((name, tail)) = resumed.split_once(" resumed>") else { continue };

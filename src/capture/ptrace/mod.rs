@@ -112,8 +112,9 @@ pub fn start(programs: Programs, sink: EventSink, watch: WatchPorts, seccomp: bo
 }
 
 impl CallTracer {
-    /// The time of the oldest call event held back until its socket is named (`u64::MAX`
-    /// for none): the timeline must not release anything later before it.
+    /// The time of the oldest call event not yet sent, held back until its socket is named
+    /// or waiting in a batch (`u64::MAX` for none): the timeline must not release anything
+    /// later before it.
     pub fn oldest_held(&self) -> impl Fn() -> u64 + Send + 'static {
         let oldest = self.oldest.clone();
         move || oldest.load(Ordering::SeqCst)
@@ -124,10 +125,16 @@ impl CallTracer {
         let _ = self.go.send(true);
     }
 
-    /// Called on every turn of the session: names the sockets that waited too long for a
-    /// call to reveal their role; says whether every traced program has ended.
+    /// Called on every turn of the session: sends the calls waiting in a batch, names the
+    /// sockets that waited too long for a call to reveal their role; says whether every
+    /// traced program has ended.
     pub fn tick(&self) -> bool {
-        tracer::lock(&self.namer).flush_stale(clock::now_ns());
+        // Nothing waiting: no need to take the tracer's lock.
+        if self.oldest.load(Ordering::SeqCst) != u64::MAX {
+            let mut namer = tracer::lock(&self.namer);
+            namer.flush_stale(clock::now_ns());
+            namer.flush();
+        }
         self.thread.is_finished()
     }
 

@@ -24,6 +24,12 @@ use crate::event::{Body, CallName, Event, Role, SockId};
 /// How long a socket's events wait at most for the call that reveals its role.
 pub const HOLD_MAX_NS: u64 = 500_000_000;
 
+/// Events go to the timeline in batches at least this old (or on the session's next turn):
+/// waking the timeline's thread for every call would cost the traced program a context
+/// switch per call on a small machine.
+const BATCH_NS: u64 = 1_000_000;
+const BATCH_MAX: usize = 512;
+
 enum Naming {
     Pending { held: Vec<Event>, since: u64, pid: u32 },
     Named { id: SockId, role: Role },
@@ -36,15 +42,26 @@ pub struct Namer {
     /// Names given so far: [clients, servers].
     counts: [u32; 2],
     process_roles: HashMap<u32, Role>,
+    /// Events ready to go, and the time of the oldest.
+    outbox: Vec<Event>,
+    outbox_since: u64,
     oldest: Arc<AtomicU64>,
 }
 
 impl Namer {
     pub fn new(sink: EventSink) -> Namer {
-        Namer { sink: Some(sink), sockets: HashMap::new(), counts: [0, 0], process_roles: HashMap::new(), oldest: Arc::new(AtomicU64::new(u64::MAX)) }
+        Namer {
+            sink: Some(sink),
+            sockets: HashMap::new(),
+            counts: [0, 0],
+            process_roles: HashMap::new(),
+            outbox: Vec::new(),
+            outbox_since: u64::MAX,
+            oldest: Arc::new(AtomicU64::new(u64::MAX)),
+        }
     }
 
-    /// The time of the oldest event held back (`u64::MAX` when none), for the timeline.
+    /// The time of the oldest event not yet sent (`u64::MAX` when none), for the timeline.
     pub fn oldest_held(&self) -> Arc<AtomicU64> {
         self.oldest.clone()
     }
@@ -118,13 +135,30 @@ impl Namer {
         }
     }
 
-    /// The lens has finished: every socket still waiting is named, and the sink let go.
+    /// The lens has finished: every socket still waiting is named, everything sent, and the
+    /// sink let go.
     pub fn finish(&mut self) {
         let pending: Vec<SockKey> = self.sockets.iter().filter_map(|(k, n)| matches!(n, Naming::Pending { .. }).then_some(*k)).collect();
         for key in pending {
             self.settle(key);
         }
+        self.flush();
         self.sink = None;
+    }
+
+    /// Sends the events ready to go.
+    pub fn flush(&mut self) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.outbox);
+        self.outbox_since = u64::MAX;
+        if let Some(sink) = &self.sink {
+            // The timeline goes away only after the lens has finished; a send error then
+            // means the trace is being torn down, and there is nobody left to tell.
+            let _ = sink.send(batch);
+        }
+        self.update_oldest();
     }
 
     fn process_role(&self, pid: Option<u32>) -> Role {
@@ -137,23 +171,23 @@ impl Namer {
         SockId(format!("{}{}", if role == Role::Server { 's' } else { 'c' }, self.counts[slot]))
     }
 
-    fn send(&self, batch: Vec<Event>) {
-        if batch.is_empty() {
-            return;
+    fn send(&mut self, batch: Vec<Event>) {
+        if let Some(t) = batch.iter().map(|e| e.t).min() {
+            self.outbox_since = self.outbox_since.min(t);
+            self.outbox.extend(batch);
+            self.update_oldest();
         }
-        if let Some(sink) = &self.sink {
-            // The timeline goes away only after the lens has finished; a send error then
-            // means the trace is being torn down, and there is nobody left to tell.
-            let _ = sink.send(batch);
+        if self.outbox.len() >= BATCH_MAX || self.outbox_since.saturating_add(BATCH_NS) < crate::capture::clock::now_ns() {
+            self.flush();
         }
     }
 
     fn update_oldest(&self) {
-        let oldest = self.sockets.values().filter_map(|n| match n {
+        let held = self.sockets.values().filter_map(|n| match n {
             Naming::Pending { since, .. } => Some(*since),
             Naming::Named { .. } => None,
         });
-        self.oldest.store(oldest.min().unwrap_or(u64::MAX), Ordering::SeqCst);
+        self.oldest.store(held.min().unwrap_or(u64::MAX).min(self.outbox_since), Ordering::SeqCst);
     }
 }
 
@@ -198,6 +232,7 @@ mod tests {
         assert_eq!(namer.oldest_held().load(Ordering::SeqCst), 10);
         namer.reveal(0, Role::Server);
         namer.emit(Some(0), call(13, CallName::Listen, false));
+        namer.flush();
         let events: Vec<Event> = rx.try_iter().flatten().collect();
         assert_eq!(events.len(), 4);
         assert_eq!(events[0].socket, None, "socket() starts on no socket");
@@ -217,6 +252,7 @@ mod tests {
         namer.flush_stale(20 + HOLD_MAX_NS / 2);
         assert!(rx.try_recv().is_err());
         namer.flush_stale(21 + HOLD_MAX_NS);
+        namer.flush();
         let events: Vec<Event> = rx.try_iter().flatten().collect();
         assert_eq!(events[0].actor.role, Role::Server);
         assert_eq!(namer.accepted(2, 7), SockId("s3".into()));
