@@ -455,3 +455,29 @@ fn unprivileged__calls_only__labelled__exit_2() {
     story.call_end(CallName::Connect, "c1");
     assert!(!events.iter().any(|e| matches!(e.body, Body::Packet(_))), "no packets without the capture");
 }
+
+/// An exec closes the sockets marked close-on-exec and keeps the others: the new program's
+/// writes on the kept one are traced, its reads of files under the closed numbers are not.
+#[test]
+fn exec__keeps_inheritable_sockets__closes_the_others() {
+    if !live_test_allowed("exec__keeps_inheritable_sockets__closes_the_others") {
+        return;
+    }
+    let dir = scratch("run_exec");
+    let (traced, _) = record(&dir.join("t.jsonl"), &["--", "python3", &fixture("exec_keeps_socket.py")]);
+    let events = &traced.events;
+    let story = Story::new(events);
+    let accept_end = story.accept_returning(&sock("s2"));
+    let after: Vec<&Event> = events[accept_end + 1..].iter().filter(|e| matches!(e.body, Body::CallStart(_))).collect();
+    let calls: Vec<(Option<&str>, CallName)> = after
+        .iter()
+        .map(|e| match &e.body {
+            Body::CallStart(c) => (e.socket.as_ref().map(|s| s.0.as_str()), c.call),
+            _ => unreachable!("filtered to call starts"),
+        })
+        .collect();
+    assert_eq!(calls, [(Some("c1"), CallName::Send), (Some("c1"), CallName::Close)], "after the exec, only the kept socket's calls");
+    story.data("c1", "after exec\\n");
+    // The accepted socket's last descriptor closed with the exec: the kernel sent its FIN.
+    story.packet(Some(accept_end), "s2", "c1", fin_ack(), "the FIN of the socket the exec closed");
+}

@@ -27,6 +27,10 @@ enum Command {
     /// Run a real echo server and client on loopback and show their calls, packets and states live.
     Echo(echo::EchoArgs),
     /// Trace any program's socket calls (read with ptrace), packets and states, live.
+    ///
+    /// The program's standard output goes to standard error, so that standard output holds
+    /// the timeline alone. Exits 0 when the tracing worked, whatever the program's status
+    /// (reported on standard error and in the trace's end line); 2 when a lens is missing.
     Run(run::RunArgs),
     /// Show a saved trace exactly as it was shown live.
     Show(show::ShowArgs),

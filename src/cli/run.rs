@@ -11,9 +11,6 @@ use crate::live::run::{self, RunError, RunPlan};
 use crate::live::Output;
 use crate::render::{JsonLines, Ladder, Renderer, Style};
 
-/// The program's standard output goes to standard error, so that standard output holds the
-/// timeline (or JSON Lines) alone. `trace run` exits 0 when the tracing worked, whatever the
-/// program's own status (reported on standard error and in the trace's end line).
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Save the trace to FILE as it is recorded (JSON Lines, see the book's reference).

@@ -91,11 +91,8 @@ pub fn start(programs: Programs, sink: EventSink, watch: WatchPorts, seccomp: bo
         };
         let _ = ready_tx.send(Ok(()));
         if go_rx.recv() != Ok(true) {
-            // SAFETY: kill and waitpid on the program just started, which must not run.
-            unsafe {
-                libc::kill(started.pid, libc::SIGKILL);
-                libc::waitpid(started.pid, std::ptr::null_mut(), libc::__WALL);
-            }
+            // The session could not start its output: the program must not run.
+            spawn::kill_and_reap(started.pid);
             tracer::lock(&shared).finish();
             return Outcome::default();
         }

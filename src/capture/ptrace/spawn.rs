@@ -104,18 +104,25 @@ pub fn spawn(argv: &[String], with_seccomp: bool) -> Result<Started, SpawnError>
     // SAFETY: waitpid writes the status into `status`.
     let waited = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
     if waited != pid || !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGTRAP {
-        // SAFETY: the child is ours; whatever stopped it, it must not run untraced.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        kill_and_reap(pid);
         return Err(fail(io::Error::other("execve failed")));
     }
     // SAFETY: `pid` is our tracee, stopped; SETOPTIONS takes the options as `data`.
     if unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, std::ptr::null_mut::<libc::c_void>(), OPTIONS as usize as *mut libc::c_void) } != 0 {
         let err = io::Error::last_os_error();
-        // SAFETY: the child is ours; it must not run untraced.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        kill_and_reap(pid);
         return Err(fail(err));
     }
     Ok(Started { pid, seccomp: with_seccomp && seccomp_filtered(pid) })
+}
+
+/// Ends a child that must not run untraced, and collects its exit.
+pub fn kill_and_reap(pid: i32) {
+    // SAFETY: kill and waitpid on our own child; SIGKILL ends it even while it is stopped.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
+    }
 }
 
 /// Whether the seccomp filter is in place in `pid` (`Seccomp: 2` in its status).

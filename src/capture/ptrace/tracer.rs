@@ -10,7 +10,6 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -273,7 +272,8 @@ impl Tracer {
             let copy = self.sockets.copy(&task.fds.borrow());
             task.fds = Rc::new(RefCell::new(copy));
         }
-        let gone: Vec<i32> = task.fds.borrow().fds().filter(|fd| !Path::new(&format!("/proc/{tid}/fd/{fd}")).exists()).collect();
+        // lstat: the link itself, whatever it points to.
+        let gone: Vec<i32> = task.fds.borrow().fds().filter(|fd| std::fs::symlink_metadata(format!("/proc/{tid}/fd/{fd}")).is_err()).collect();
         for fd in gone {
             let released = self.sockets.detach(&mut task.fds.borrow_mut(), fd);
             self.settle(released);
