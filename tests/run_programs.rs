@@ -57,7 +57,10 @@ fn record(path: &Path, args: &[&str]) -> (Trace, String) {
     all.extend_from_slice(args);
     let out = trace(&all);
     assert_eq!(out.status.code(), Some(0), "trace run failed: {}", stderr(&out));
-    (load(path), stderr(&out))
+    let traced = load(path);
+    // Calls held back until their socket is named still take their place in time.
+    assert_eq!(traced.end.as_ref().map(|e| e.out_of_order), Some(0), "every event released in time order");
+    (traced, stderr(&out))
 }
 
 fn syn_ack() -> TcpFlags {
