@@ -20,6 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use socktrace::normalize::snapshot::snapshot_events;
 use socktrace::check::{check, CheckOptions};
 use socktrace::event::{Body, CallName, Event, SockId};
 use socktrace::render::Style;
@@ -152,6 +153,8 @@ struct Figures {
     read: Duration,
     check: Duration,
     render: Duration,
+    /// The snapshot text: the canonical order and one line per event.
+    normalize: Duration,
 }
 
 fn rate(events: usize, took: Duration) -> String {
@@ -182,7 +185,7 @@ fn measure(size: usize, shape: Shape) -> Figures {
             Some(numbers) => {
                 let n: Vec<u128> = numbers.split(' ').map(|x| x.parse().expect("a number")).collect();
                 let ns = |i: usize| Duration::from_nanos(n[i] as u64);
-                figures = Some(Figures { events: n[0] as usize, read: ns(1), check: ns(2), render: ns(3) });
+                figures = Some(Figures { events: n[0] as usize, read: ns(1), check: ns(2), render: ns(3), normalize: ns(4) });
             }
             None => println!("{line}"),
         }
@@ -195,7 +198,7 @@ fn child(job: &str) {
     let (shape, size) = job.split_once(':').expect("shape:size");
     let shape = if shape == Shape::OneServer.name() { Shape::OneServer } else { Shape::Sessions };
     let f = measure_here(size.parse().expect("a size"), shape, &std::env::temp_dir());
-    println!("figures {} {} {} {}", f.events, f.read.as_nanos(), f.check.as_nanos(), f.render.as_nanos());
+    println!("figures {} {} {} {} {}", f.events, f.read.as_nanos(), f.check.as_nanos(), f.render.as_nanos(), f.normalize.as_nanos());
 }
 
 fn measure_here(size: usize, shape: Shape, dir: &std::path::Path) -> Figures {
@@ -214,18 +217,21 @@ fn measure_here(size: usize, shape: Shape, dir: &std::path::Path) -> Figures {
         report.render(Style::plain(), &mut out).expect("render to memory");
         out.len()
     });
+    let (normalize, lines) = best(3, || snapshot_events(&trace.events).lines().count());
+    assert!(lines > events / 2 && lines <= events, "at most one snapshot line per event ({lines} for {events})");
     let (read, _) = best(2, || read_trace(&path).expect("the bench trace reads back").events.len());
     let read = read.min(first_read);
     let _ = std::fs::remove_file(&path);
     println!(
-        "{events:>9} events ({} sockets, {:.0} MB report)\n  read   {}\n  check  {}\n  render {}",
+        "{events:>9} events ({} sockets, {:.0} MB report)\n  read      {}\n  check     {}\n  render    {}\n  normalize {}",
         report.sockets.len(),
         bytes as f64 / 1e6,
         rate(events, read),
         rate(events, check_time),
-        rate(events, render)
+        rate(events, render),
+        rate(events, normalize)
     );
-    Figures { events, read, check: check_time, render }
+    Figures { events, read, check: check_time, render, normalize }
 }
 
 fn main() {
@@ -240,12 +246,17 @@ fn main() {
         let ratio =
             |f: fn(&Figures) -> Duration| per_event(f(&large), large.events) / per_event(f(&small), small.events);
         println!(
-            "  cost per event at 10^6 / at 10^5 (1.00 = linear): read {:.2}, check {:.2}, render {:.2}",
+            "  cost per event at 10^6 / at 10^5 (1.00 = linear): read {:.2}, check {:.2}, render {:.2}, normalize {:.2}",
             ratio(|f| f.read),
             ratio(|f| f.check),
-            ratio(|f| f.render)
+            ratio(|f| f.render),
+            ratio(|f| f.normalize)
         );
-        let check_rate = large.events as f64 / large.check.as_secs_f64();
-        println!("  check at 10^6: {:.1} M events/s (target ≥ 5)\n", check_rate / 1e6);
+        let per_s = |took: Duration| large.events as f64 / took.as_secs_f64() / 1e6;
+        println!(
+            "  at 10^6: check {:.1} M events/s, normalize {:.1} M events/s (target ≥ 5)\n",
+            per_s(large.check),
+            per_s(large.normalize)
+        );
     }
 }

@@ -166,6 +166,14 @@ pub struct CallArgs {
     /// `setsockopt`: the option set to 1, e.g. `SO_REUSEADDR`, `TCP_NODELAY`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub option: Option<String>,
+    /// The system call that made this call, where it is not the call's own name: a `write`
+    /// on a socket is a `send`, an `accept4` an `accept` (traced programs, `trace run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscall: Option<String>,
+    /// `close`: how many other descriptors (duplicates, or copies a child inherited) still
+    /// refer to the socket; the kernel closes the connection only with the last of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_fds: Option<u32>,
 }
 
 /// A call began: `id` pairs it with its [`CallEnd`].

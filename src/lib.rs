@@ -9,7 +9,8 @@
 //!                                          render (terminal ladder, JSON Lines) <-
 //! ```
 //!
-//! - [`capture`]: the only code that touches the running system (AF_PACKET, tracefs, clocks).
+//! - [`capture`]: the only code that touches the running system (AF_PACKET, tracefs, ptrace,
+//!   clocks).
 //! - [`echo`]: the instrumented echo server and client that record their own calls.
 //! - [`live`]: runs a live session: programs, lenses and the timeline together.
 //! - [`wire`]: bytes on the wire to decoded packets.

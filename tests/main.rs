@@ -7,5 +7,6 @@ mod export_pcap;
 mod live_echo;
 mod live_truth;
 mod model_vs_kernel;
+mod run_programs;
 mod show_errors;
 mod stability;

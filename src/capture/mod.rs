@@ -1,11 +1,13 @@
 //! The capture edge: the only part of socktrace that touches the running system (sockets,
-//! AF_PACKET, tracefs, real time). Everything it produces is an [`Event`](crate::event::Event);
+//! AF_PACKET, tracefs, ptrace, real time). Everything it produces is an [`Event`](crate::event::Event);
 //! everything after it is pure.
 
 pub mod bpf;
 pub mod clock;
+pub mod errno;
 pub mod packets;
 mod ring;
 pub mod privilege;
 pub mod progress;
+pub mod ptrace;
 pub mod tracefs;

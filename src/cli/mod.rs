@@ -4,6 +4,7 @@
 mod check;
 mod echo;
 mod export;
+mod run;
 mod show;
 mod simulate;
 
@@ -27,6 +28,12 @@ pub struct Cli {
 enum Command {
     /// Run a real echo server and client on loopback and show their calls, packets and states live.
     Echo(echo::EchoArgs),
+    /// Trace any program's socket calls (read with ptrace), packets and states, live.
+    ///
+    /// The program's standard output goes to standard error, so that standard output holds
+    /// the timeline alone. Exits 0 when the tracing worked, whatever the program's status
+    /// (reported on standard error and in the trace's end line); 2 when a lens is missing.
+    Run(run::RunArgs),
     /// Show a saved trace exactly as it was shown live.
     Show(show::ShowArgs),
     /// Hold a trace against the documented client and server sequences (exit 0 conforms, 1
@@ -96,6 +103,7 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Command::Echo(args) => echo::run(args),
+        Command::Run(args) => run::run(args),
         Command::Show(args) => show::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Export(args) => export::run(args),

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::capture::clock;
+use crate::capture::{clock, errno};
 use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Event, Origin, Preview, Role, SockId};
 
 /// Where recorded events go: every lens sends batches of events to the timeline.
@@ -120,28 +120,5 @@ fn gettid() -> u32 {
 
 /// The errno behind an I/O error, with its symbolic name (`ECONNREFUSED`).
 pub fn errno_of(err: &io::Error) -> Errno {
-    let code = err.raw_os_error().unwrap_or(0);
-    Errno { code, name: errno_name(code).to_string() }
-}
-
-fn errno_name(code: i32) -> &'static str {
-    match code {
-        libc::ECONNREFUSED => "ECONNREFUSED",
-        libc::ECONNRESET => "ECONNRESET",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        libc::EADDRINUSE => "EADDRINUSE",
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        libc::EPIPE => "EPIPE",
-        libc::ENOTCONN => "ENOTCONN",
-        libc::EINPROGRESS => "EINPROGRESS",
-        libc::EAGAIN => "EAGAIN",
-        libc::EINTR => "EINTR",
-        libc::EACCES => "EACCES",
-        libc::EPERM => "EPERM",
-        libc::EINVAL => "EINVAL",
-        libc::EHOSTUNREACH => "EHOSTUNREACH",
-        libc::ENETUNREACH => "ENETUNREACH",
-        libc::EBADF => "EBADF",
-        _ => "errno",
-    }
+    errno::errno(err.raw_os_error().unwrap_or(0))
 }

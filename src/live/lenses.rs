@@ -2,15 +2,32 @@
 //! reported with its reason and remedy, and the session goes on with the others.
 
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::capture::packets::{packet_event, PacketCapture};
+use crate::capture::progress::Progress;
 use crate::capture::tracefs::StateTracer;
 use crate::event::Event;
 use crate::trace::{LensStatus, Lenses};
 
+/// The running lenses, shared with [`PortControl`] (which may change their ports from another
+/// thread while the session runs); `None` once stopped.
+#[derive(Default)]
+struct Running {
+    packets: Mutex<Option<PacketCapture>>,
+    tracer: Mutex<Option<StateTracer>>,
+}
+
+/// Locks a lens, also after a panic elsewhere: a lens is still stopped and accounted for.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub struct KernelLenses {
-    packets: Option<PacketCapture>,
-    tracer: Option<StateTracer>,
+    running: Arc<Running>,
+    packet_progress: Option<Progress>,
+    /// Other sources of events that hold some back (see [`KernelLenses::hold_for`]).
+    holds: Vec<Box<dyn Fn() -> u64 + Send>>,
     pub status: Lenses,
     /// One line per lens that could not run: what is missing and how to get it.
     pub unavailable: Vec<String>,
@@ -21,6 +38,25 @@ pub struct Losses {
     pub packets_dropped: u64,
     pub states_lost: u64,
     pub problems: Vec<String>,
+}
+
+/// Changes which ports the running lenses follow, from any thread (`trace run` learns the
+/// ports of a session as its programs bind and connect).
+#[derive(Clone)]
+pub struct PortControl(Arc<Running>);
+
+impl PortControl {
+    /// Follows `ports` from now on: the filters are in place when this returns. A lens that
+    /// is not running is skipped; a lens that refuses is reported (e.g. too many ports).
+    pub fn set_ports(&self, ports: &[u16]) -> Result<(), String> {
+        if let Some(capture) = lock(&self.0.packets).as_mut() {
+            capture.set_ports(ports).map_err(|e| format!("packet capture: {e}"))?;
+        }
+        if let Some(tracer) = lock(&self.0.tracer).as_ref() {
+            tracer.set_ports(ports).map_err(|e| format!("kernel states: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
 impl KernelLenses {
@@ -44,21 +80,36 @@ impl KernelLenses {
             }
         };
         let status = Lenses { calls: LensStatus::Observed, packets: packet_status, states };
-        KernelLenses { packets, tracer, status, unavailable }
+        let packet_progress = packets.as_ref().map(|p| p.progress().clone());
+        let running = Arc::new(Running { packets: Mutex::new(packets), tracer: Mutex::new(tracer) });
+        KernelLenses { running, packet_progress, holds: Vec::new(), status, unavailable }
+    }
+
+    /// A handle that changes the lenses' ports while the session runs.
+    pub fn port_control(&self) -> PortControl {
+        PortControl(self.running.clone())
+    }
+
+    /// Also waits for another source of events that holds some back: `oldest` says the time
+    /// of the oldest event it still holds (`u64::MAX` for none), and nothing later is
+    /// released before it.
+    pub fn hold_for(&mut self, oldest: impl Fn() -> u64 + Send + 'static) {
+        self.holds.push(Box::new(oldest));
     }
 
     /// How far every running lens has delivered: the timeline releases events up to here.
     pub fn progress(&self) -> u64 {
-        let packets = self.packets.as_ref().map_or(u64::MAX, |p| p.progress().get());
-        let states = self.tracer.as_ref().map_or(u64::MAX, StateTracer::progress);
-        packets.min(states)
+        let packets = self.packet_progress.as_ref().map_or(u64::MAX, Progress::get);
+        let states = lock(&self.running.tracer).as_ref().map_or(u64::MAX, StateTracer::progress);
+        let held = self.holds.iter().map(|oldest| oldest()).min().unwrap_or(u64::MAX);
+        packets.min(states).min(held)
     }
 
     /// Stops every lens after it has delivered all it saw. A lens that failed while running
     /// is reported, with what it lost, rather than hidden.
     pub fn stop(self) -> Losses {
         let mut problems = Vec::new();
-        let packets_dropped = match self.packets.map(PacketCapture::stop) {
+        let packets_dropped = match lock(&self.running.packets).take().map(PacketCapture::stop) {
             Some(Ok(stats)) => stats.kernel_drops,
             Some(Err(err)) => {
                 problems.push(format!("packet capture: {err}"));
@@ -66,7 +117,7 @@ impl KernelLenses {
             }
             None => 0,
         };
-        let states_lost = match self.tracer.map(StateTracer::stop) {
+        let states_lost = match lock(&self.running.tracer).take().map(StateTracer::stop) {
             Some(stats) => {
                 problems.extend(stats.problems.iter().map(|p| format!("kernel states: {p}")));
                 stats.lost

@@ -1,9 +1,11 @@
-//! A live session: our echo programs run on a tokio runtime, the lenses on their own threads,
-//! and this thread merges everything into one timeline that is shown and saved as it grows.
+//! A live session: our echo programs run on a tokio runtime (or any program under ptrace,
+//! `run`), the lenses on their own threads, and this thread merges everything into one
+//! timeline that is shown and saved as it grows.
 
 pub mod drive;
 pub mod lenses;
 pub mod programs;
+pub mod run;
 pub mod session;
 pub mod sink;
 

@@ -67,8 +67,13 @@ impl Sink {
         Ok(())
     }
 
-    pub fn finish(mut self, packets_dropped: u64, states_lost: u64, out_of_order: u64) -> Result<End, LiveError> {
-        let end = End { events: self.events, packets_dropped, states_lost, out_of_order };
+    pub fn finish(self, packets_dropped: u64, states_lost: u64, out_of_order: u64) -> Result<End, LiveError> {
+        self.finish_with(End { packets_dropped, states_lost, out_of_order, ..End::default() })
+    }
+
+    /// Ends the trace with `end`, whose event count is this sink's own.
+    pub fn finish_with(mut self, end: End) -> Result<End, LiveError> {
+        let end = End { events: self.events, ..end };
         let renderer = &mut self.renderer;
         self.screen.show(|out| renderer.end(Some(&end), out));
         if let Some((path, writer)) = self.writer.take() {

@@ -60,8 +60,9 @@ impl Shadow {
                         ep.take_output();
                         self.opening.insert(socket, ep);
                     }
-                    // RFC 9293 §3.10.4: CLOSE, and a shutdown of the sending side, send a FIN.
-                    CallName::Close | CallName::Shutdown if start.args.how.as_deref() != Some("SHUT_RD") => {
+                    // RFC 9293 §3.10.4: CLOSE, and a shutdown of the sending side, send a FIN;
+                    // a close is the socket's CLOSE only when no other descriptor holds it.
+                    CallName::Close | CallName::Shutdown if start.args.how.as_deref() != Some("SHUT_RD") && start.args.other_fds.is_none_or(|n| n == 0) => {
                         self.close(t, &socket, extra);
                     }
                     _ => {}

@@ -21,6 +21,7 @@ use crate::event::{Body, CallName, Event, KernelNote, Role, SockId};
 
 /// Which sides of the session are our own recorded programs. Sockets of a side that is not
 /// recorded (another program's client, say) are named here, in order of appearance.
+/// [`SocketResolver::learning_sides`] decides it per connection instead, from the calls.
 #[derive(Clone, Copy, Debug)]
 pub struct Sides {
     pub client_recorded: bool,
@@ -33,6 +34,10 @@ pub struct SocketResolver {
     /// Ports the server side listens on: they tell which end of a connection is the server.
     server_ports: Vec<u16>,
     sides: Sides,
+    /// Sides decided per connection from what the calls show (traced programs).
+    learn_sides: bool,
+    /// Addresses that the recorded programs connected to.
+    connect_targets: Vec<SocketAddr>,
     connected: HashMap<Pair, SockId>,
     listeners: HashMap<SocketAddr, SockId>,
     bound: HashMap<SockId, SocketAddr>,
@@ -60,6 +65,8 @@ impl SocketResolver {
         SocketResolver {
             server_ports,
             sides,
+            learn_sides: false,
+            connect_targets: Vec::new(),
             connected: HashMap::new(),
             listeners: HashMap::new(),
             bound: HashMap::new(),
@@ -70,10 +77,30 @@ impl SocketResolver {
         }
     }
 
+    /// A resolver for programs whose sides are not known in advance (`trace run` of any
+    /// command): the server ports are those the calls listen on or connect to, and a side is
+    /// recorded when the calls show it: a server's by its listening socket, a client's by a
+    /// connect to the server's address. A side no call showed is another program's, and its
+    /// sockets are named here.
+    pub fn learning_sides(self) -> SocketResolver {
+        SocketResolver { learn_sides: true, ..self }
+    }
+
+    fn add_server_port(&mut self, port: u16) {
+        if port != 0 && !self.server_ports.contains(&port) {
+            self.server_ports.push(port);
+        }
+    }
+
     /// Learns what an event reveals: socket names from calls, address pairs from the kernel.
     pub fn learn(&mut self, event: &Event) {
         match &event.body {
             Body::CallStart(start) if start.call == CallName::Connect => {
+                if let Some(addr) = start.args.addr {
+                    // The port a connect goes to is a server's.
+                    self.add_server_port(addr.port());
+                    self.connect_targets.push(canon(addr));
+                }
                 if let (Some(tid), Some(addr), Some(socket)) = (event.actor.tid, start.args.addr, &event.socket) {
                     self.connects.entry(tid).or_default().push((event.t, canon(addr), socket.clone()));
                 }
@@ -87,9 +114,11 @@ impl SocketResolver {
                     (CallName::Bind, Some(local), _) => {
                         self.bound.insert(socket.clone(), canon(local));
                     }
-                    (CallName::Listen, _, _) if end.ret == 0 => {
-                        if let Some(local) = self.bound.get(socket) {
-                            self.listeners.insert(*local, socket.clone());
+                    (CallName::Listen, local, _) if end.ret == 0 => {
+                        // A socket that listens without bind gets its port at listen.
+                        if let Some(local) = local.map(canon).or_else(|| self.bound.get(socket).copied()) {
+                            self.listeners.insert(local, socket.clone());
+                            self.add_server_port(local.port());
                         }
                     }
                     // Also a failed connect: the kernel used the port for its SYN.
@@ -209,6 +238,9 @@ impl SocketResolver {
         }
         let role = self.role_by_port(pair.0);
         let recorded = match role {
+            // A recorded listener would have been found above.
+            Role::Server if self.learn_sides => false,
+            Role::Client if self.learn_sides => self.connect_targets.contains(&pair.1),
             Role::Client => self.sides.client_recorded,
             Role::Server => self.sides.server_recorded,
             Role::Unknown => true,
@@ -219,8 +251,14 @@ impl SocketResolver {
             return None;
         }
         let slot = usize::from(role == Role::Server);
-        self.named[slot] += 1;
-        let id = SockId(format!("{}{}", if role == Role::Server { 's' } else { 'c' }, self.named[slot]));
+        let id = loop {
+            self.named[slot] += 1;
+            let id = SockId(format!("{}{}", if role == Role::Server { 's' } else { 'c' }, self.named[slot]));
+            // Skip the names the calls gave (a traced server beside another program's client).
+            if !self.roles.contains_key(&id) {
+                break id;
+            }
+        };
         self.roles.insert(id.clone(), role);
         self.connected.insert(pair, id.clone());
         Some(id)

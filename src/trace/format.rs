@@ -82,6 +82,37 @@ pub struct End {
     /// stand out of time order (a lens ran later than its progress mark promised).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub out_of_order: u64,
+    /// How the traced programs ended (`trace run`): a trace whose program crashed says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub programs: Vec<ProgramEnd>,
+}
+
+/// How one program that `trace run` started ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramEnd {
+    /// The program as started (its first word).
+    pub command: String,
+    pub pid: u32,
+    #[serde(flatten)]
+    pub exit: Exit,
+}
+
+/// A process's end: its exit status, or the signal that killed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "exit", rename_all = "snake_case")]
+pub enum Exit {
+    Status { code: i32 },
+    Signal { signal: String, #[serde(default, skip_serializing_if = "std::ops::Not::not")] core_dumped: bool },
+}
+
+impl std::fmt::Display for ProgramEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (pid {}) ", self.command, self.pid)?;
+        match &self.exit {
+            Exit::Status { code } => write!(f, "exited with status {code}"),
+            Exit::Signal { signal, core_dumped } => write!(f, "was killed by signal {signal}{}", if *core_dumped { " (core dumped)" } else { "" }),
+        }
+    }
 }
 
 fn is_zero(n: &u64) -> bool {

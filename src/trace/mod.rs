@@ -7,6 +7,6 @@ pub mod format;
 pub mod reader;
 pub mod writer;
 
-pub use format::{End, Header, LensStatus, Lenses, Source, FORMAT, FORMAT_MAJOR};
+pub use format::{End, Exit, Header, LensStatus, Lenses, ProgramEnd, Source, FORMAT, FORMAT_MAJOR};
 pub use reader::{read_trace, Trace, TraceError, TraceReader};
 pub use writer::TraceWriter;

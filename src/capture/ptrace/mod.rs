@@ -1,0 +1,143 @@
+//! The calls lens for any program: `trace run` reads an unmodified program's socket calls
+//! with ptrace, following every process and thread it starts.
+//!
+//! A seccomp filter ([`seccomp`]) makes the kernel stop the program only at the calls that
+//! can concern a socket; at such a stop the tracer reads the call's arguments
+//! ([`syscalls`], [`decode`], [`memory`]), and if the call is on a followed socket ([`fds`])
+//! records its start, and at the exit stop its end ([`calls`]). Sockets are named by their
+//! role once a call reveals it ([`names`]); addresses the call does not carry come from the
+//! kernel itself ([`sockname`]). Ports are handed to the kernel lenses while the tracee is
+//! held at the stop, so that they see every packet and state of the session.
+
+pub mod calls;
+pub mod decode;
+pub mod fds;
+pub mod memory;
+pub mod names;
+pub mod seccomp;
+pub mod signals;
+pub mod sockname;
+pub mod spawn;
+pub mod syscalls;
+mod tracer;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+pub use spawn::{check_command, SpawnError};
+
+use crate::capture::clock;
+use crate::echo::recorder::EventSink;
+use crate::trace::ProgramEnd;
+use names::Namer;
+
+/// Follows a new set of ports in the kernel lenses (the whole set, every time).
+pub type WatchPorts = Box<dyn FnMut(&[u16]) -> Result<(), String> + Send>;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub enum Programs {
+    /// One command (which may start others: a shell, a forking server).
+    One(Vec<String>),
+    /// A server, and a client started once the server listens; `{port}` in the client's
+    /// words becomes the port the server listens on.
+    ServerClient { server: Vec<String>, client: Vec<String> },
+}
+
+/// How the traced programs ended, and what went wrong in the tracer.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub programs: Vec<ProgramEnd>,
+    pub problems: Vec<String>,
+}
+
+/// The running calls lens.
+pub struct CallTracer {
+    namer: Arc<Mutex<Namer>>,
+    oldest: Arc<AtomicU64>,
+    go: mpsc::Sender<bool>,
+    thread: JoinHandle<Outcome>,
+}
+
+/// Starts the program(s) on a tracer thread, stopped before their first instruction: the
+/// caller starts the other lenses' output, then lets them run with [`CallTracer::run`]. Every
+/// call goes to `sink`; `watch` is called with the session's ports as they are learned.
+/// `seccomp`: stop only at the filter's calls (else at every system call, strace's classic
+/// way; kept for measuring the difference).
+pub fn start(programs: Programs, sink: EventSink, watch: WatchPorts, seccomp: bool) -> Result<CallTracer, SpawnError> {
+    if let Programs::ServerClient { client, .. } = &programs {
+        // The client starts mid-session: a missing program is found now, before anything runs.
+        check_command(client.first().map_or("", String::as_str))?;
+    }
+    let namer = Arc::new(Mutex::new(Namer::new(sink)));
+    let oldest = tracer::lock(&namer).oldest_held();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<bool>();
+    let shared = namer.clone();
+    let thread = std::thread::spawn(move || {
+        let (first, client) = match programs {
+            Programs::One(argv) => (argv, None),
+            Programs::ServerClient { server, client } => (server, Some(client)),
+        };
+        // The kernel ties a tracee to the thread that started it: this one, from here on.
+        let started = match spawn::spawn(&first, seccomp) {
+            Ok(started) => started,
+            Err(err) => {
+                let _ = ready_tx.send(Err(err));
+                return Outcome::default();
+            }
+        };
+        let _ = ready_tx.send(Ok(()));
+        if go_rx.recv() != Ok(true) {
+            // The session could not start its output: the program must not run.
+            spawn::kill_and_reap(started.pid);
+            tracer::lock(&shared).finish();
+            return Outcome::default();
+        }
+        tracer::Tracer::new(started, &first, client, shared, watch, seccomp).run()
+    });
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(CallTracer { namer, oldest, go: go_tx, thread }),
+        Ok(Err(err)) => {
+            let _ = thread.join();
+            Err(err)
+        }
+        Err(_) => Err(SpawnError { command: String::new(), err: std::io::Error::other("the tracer thread ended unexpectedly") }),
+    }
+}
+
+impl CallTracer {
+    /// The time of the oldest call event not yet sent, held back until its socket is named
+    /// or waiting in a batch (`u64::MAX` for none): the timeline must not release anything
+    /// later before it.
+    pub fn oldest_held(&self) -> impl Fn() -> u64 + Send + 'static {
+        let oldest = self.oldest.clone();
+        move || oldest.load(Ordering::SeqCst)
+    }
+
+    /// Lets the programs run.
+    pub fn run(&self) {
+        let _ = self.go.send(true);
+    }
+
+    /// Called on every turn of the session: sends the calls waiting in a batch, names the
+    /// sockets that waited too long for a call to reveal their role; says whether every
+    /// traced program has ended.
+    pub fn tick(&self) -> bool {
+        // Nothing waiting: no need to take the tracer's lock.
+        if self.oldest.load(Ordering::SeqCst) != u64::MAX {
+            let mut namer = tracer::lock(&self.namer);
+            namer.flush_stale(clock::now_ns());
+            namer.flush();
+        }
+        self.thread.is_finished()
+    }
+
+    /// Waits for the tracer to end (it ends with the last traced task).
+    pub fn finish(self) -> Outcome {
+        drop(self.go);
+        self.thread.join().unwrap_or_else(|_| Outcome { programs: Vec::new(), problems: vec!["the tracer thread panicked".to_string()] })
+    }
+}

@@ -1,0 +1,340 @@
+//! The tracer thread's loop: wait for a tracee to stop, tell what stopped it (a followed
+//! system call's entry or exit, a new process or thread, an exec, a signal, an exit), act,
+//! and let the tracee go on.
+//!
+//! Each call is stamped when the tracer sees the stop, on the trace clock: a start at the
+//! call's entry stop, an end at its exit stop. The stop is reported a few microseconds after
+//! the tracee reached it (the tracer must be woken and scheduled), so a stamp lags the real
+//! entry or exit by that much; what the tracee does (the SYN a `connect` sends) happens only
+//! after the tracer lets it go, so a call's start still precedes everything it causes.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::calls::OpenCall;
+use super::fds::{FdTable, SharedTable, SockKey, Sockets};
+use super::names::Namer;
+use super::signals;
+use super::sockname::ProcessFd;
+use super::spawn::{self, Started};
+use super::syscalls::{self, Stop, Sys};
+use super::{Outcome, WatchPorts};
+use crate::trace::{Exit, ProgramEnd};
+
+/// One traced thread (a process is its thread-group leader).
+pub(super) struct Task {
+    pub tgid: i32,
+    pub fds: SharedTable,
+    /// The followed call it is in, between entry and exit.
+    pub open: Option<OpenCall>,
+    /// The flags of the `clone` it is in, for the new task's event.
+    pub clone_flags: Option<u64>,
+    /// A new task's first stop is the SIGSTOP ptrace gives it, not a signal to deliver.
+    fresh: bool,
+}
+
+/// A program the session started, and what it became.
+struct Program {
+    pid: i32,
+    command: String,
+}
+
+pub(super) struct Tracer {
+    pub tasks: HashMap<i32, Task>,
+    /// Per process, a handle to ask the kernel about its sockets (opened when first needed).
+    pub processes: HashMap<i32, Option<ProcessFd>>,
+    pub sockets: Sockets,
+    pub namer: Arc<Mutex<Namer>>,
+    pub next_id: u64,
+    /// The port of the first socket that listened, once it has (starts the client).
+    pub listened: Option<u16>,
+    pub problems: Vec<String>,
+    watched: Vec<u16>,
+    watch: WatchPorts,
+    /// New tasks that stopped before their creator's fork event named their creator.
+    early: HashSet<i32>,
+    /// With the seccomp filter only its calls stop; without it every call does.
+    seccomp: bool,
+    programs: Vec<Program>,
+    ends: Vec<ProgramEnd>,
+    /// A client to start once a server listens (`trace run --server … --client …`).
+    client: Option<Vec<String>>,
+    with_seccomp: bool,
+}
+
+/// Locks the namer, also after a panic elsewhere (the events it holds are still sent).
+pub(super) fn lock(namer: &Mutex<Namer>) -> MutexGuard<'_, Namer> {
+    namer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn ptrace(request: libc::c_uint, tid: i32, data: usize) -> libc::c_long {
+    // SAFETY: the requests used here (CONT, SYSCALL, GETEVENTMSG with a valid pointer) act on
+    // a stopped tracee of this thread, which the kernel checks.
+    unsafe { libc::ptrace(request, tid, std::ptr::null_mut::<libc::c_void>(), data as *mut libc::c_void) }
+}
+
+/// The event message of a ptrace event stop (a new task's id, an exec's former id).
+fn event_msg(tid: i32) -> Option<i32> {
+    let mut msg: libc::c_ulong = 0;
+    let rc = ptrace(libc::PTRACE_GETEVENTMSG, tid, std::ptr::addr_of_mut!(msg) as usize);
+    (rc == 0).then_some(msg as i32)
+}
+
+impl Tracer {
+    pub fn new(first: Started, argv: &[String], client: Option<Vec<String>>, namer: Arc<Mutex<Namer>>, watch: WatchPorts, with_seccomp: bool) -> Tracer {
+        let mut tracer = Tracer {
+            tasks: HashMap::new(),
+            processes: HashMap::new(),
+            sockets: Sockets::default(),
+            namer,
+            next_id: 1,
+            listened: None,
+            problems: Vec::new(),
+            watched: Vec::new(),
+            watch,
+            early: HashSet::new(),
+            seccomp: first.seccomp,
+            programs: Vec::new(),
+            ends: Vec::new(),
+            client,
+            with_seccomp,
+        };
+        tracer.adopt(first.pid, argv);
+        tracer
+    }
+
+    /// Takes a started program into the session and lets it run.
+    fn adopt(&mut self, pid: i32, argv: &[String]) {
+        signals::set_target(self.programs.len(), pid);
+        self.programs.push(Program { pid, command: argv.first().cloned().unwrap_or_default() });
+        self.tasks.insert(pid, Task { tgid: pid, fds: Rc::new(RefCell::new(FdTable::default())), open: None, clone_flags: None, fresh: false });
+        self.resume(pid, 0);
+    }
+
+    /// Runs until every traced task has ended.
+    pub fn run(mut self) -> Outcome {
+        while !self.tasks.is_empty() || !self.early.is_empty() {
+            if self.tasks.is_empty() {
+                // Their creators ended before reporting them: nobody else will.
+                for tid in std::mem::take(&mut self.early) {
+                    self.tasks.insert(tid, Task { tgid: tid, fds: Rc::new(RefCell::new(FdTable::default())), open: None, clone_flags: None, fresh: false });
+                    self.resume(tid, 0);
+                }
+            }
+            let mut status = 0;
+            // SAFETY: waitpid writes the status into `status`.
+            let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+            if tid < 0 {
+                match std::io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    // No child left to wait for (ECHILD): every tracee has gone.
+                    _ => break,
+                }
+            }
+            self.on_wait(tid, status);
+            if let Some(port) = self.listened {
+                if let Some(client) = self.client.take() {
+                    self.start_client(port, &client);
+                }
+            }
+        }
+        if let Some(client) = self.client.take() {
+            self.problems.push(format!("the server ended before it listened: {} was not started", client.join(" ")));
+        }
+        lock(&self.namer).finish();
+        Outcome { programs: self.ends, problems: self.problems }
+    }
+
+    fn start_client(&mut self, port: u16, argv: &[String]) {
+        let argv: Vec<String> = argv.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
+        match spawn::spawn(&argv, self.with_seccomp) {
+            Ok(started) => self.adopt(started.pid, &argv),
+            Err(err) => {
+                self.problems.push(err.to_string());
+                // The server would wait for its client for ever.
+                if let Some(server) = self.programs.first() {
+                    // SAFETY: kill on a process this session started.
+                    unsafe { libc::kill(server.pid, libc::SIGTERM) };
+                }
+            }
+        }
+    }
+
+    fn on_wait(&mut self, tid: i32, status: i32) {
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            self.exited(tid, status);
+            return;
+        }
+        if !libc::WIFSTOPPED(status) {
+            return;
+        }
+        if !self.tasks.contains_key(&tid) {
+            // A new task's first stop, before its creator's event: it waits for that.
+            self.early.insert(tid);
+            return;
+        }
+        let sig = libc::WSTOPSIG(status);
+        let event = (status >> 16) & 0xff;
+        match (sig, event) {
+            (libc::SIGTRAP, libc::PTRACE_EVENT_SECCOMP) => self.syscall_stop(tid),
+            (s, 0) if s == libc::SIGTRAP | 0x80 => self.syscall_stop(tid),
+            (libc::SIGTRAP, libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE) => {
+                self.new_task(tid);
+                self.resume(tid, 0);
+            }
+            (libc::SIGTRAP, libc::PTRACE_EVENT_EXEC) => {
+                self.exec(tid);
+                self.resume(tid, 0);
+            }
+            (libc::SIGSTOP, 0) if self.tasks.get(&tid).is_some_and(|t| t.fresh) => {
+                if let Some(task) = self.tasks.get_mut(&tid) {
+                    task.fresh = false;
+                }
+                self.resume(tid, 0);
+            }
+            (sig, 0) => {
+                // A signal for the tracee, delivered as it was sent; or a group stop (no
+                // siginfo), which a tracer that attached without PTRACE_SEIZE can only resume.
+                let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::uninit();
+                let delivered = ptrace(libc::PTRACE_GETSIGINFO, tid, info.as_mut_ptr() as usize) == 0;
+                self.resume(tid, if delivered { sig } else { 0 });
+            }
+            _ => self.resume(tid, 0),
+        }
+    }
+
+    /// Lets `tid` go on, delivering `sig` (0: none): to its next followed call, or with
+    /// `PTRACE_SYSCALL` to the exit of the call it is in (every call, without the filter).
+    fn resume(&self, tid: i32, sig: i32) {
+        let to_exit = self.tasks.get(&tid).is_some_and(|t| t.open.is_some());
+        let request = if self.seccomp && !to_exit { libc::PTRACE_CONT } else { libc::PTRACE_SYSCALL };
+        // ESRCH: it was killed meanwhile; its end is reported by waitpid.
+        ptrace(request, tid, sig as usize);
+    }
+
+    fn syscall_stop(&mut self, tid: i32) {
+        match syscalls::stop_of(tid) {
+            Ok(Stop::Entry { nr, args }) => {
+                if let Some(sys) = Sys::from_nr(nr) {
+                    self.entry(tid, sys, args);
+                }
+            }
+            Ok(Stop::Exit { rval, is_error }) => {
+                if let Some(open) = self.tasks.get_mut(&tid).and_then(|t| t.open.take()) {
+                    self.exit(tid, open, rval, is_error);
+                }
+            }
+            Ok(Stop::Other) | Err(_) => {}
+        }
+        self.resume(tid, 0);
+    }
+
+    /// `tid` created a task: a thread shares its descriptor table (CLONE_FILES), a process
+    /// gets a copy, so each socket gains a descriptor.
+    fn new_task(&mut self, tid: i32) {
+        let Some(child) = event_msg(tid) else { return };
+        let Some(parent) = self.tasks.get_mut(&tid) else { return };
+        let flags = parent.clone_flags.take();
+        // `fork` and `vfork` calls carry no flags: they copy the table.
+        let shares_files = flags.is_some_and(|f| f & libc::CLONE_FILES as u64 != 0);
+        let thread = flags.is_some_and(|f| f & libc::CLONE_THREAD as u64 != 0);
+        let (tgid, parent_fds) = (parent.tgid, parent.fds.clone());
+        let fds = if shares_files { parent_fds } else { Rc::new(RefCell::new(self.sockets.copy(&parent_fds.borrow()))) };
+        let early = self.early.remove(&child);
+        self.tasks.insert(child, Task { tgid: if thread { tgid } else { child }, fds, open: None, clone_flags: None, fresh: !early });
+        if early {
+            self.resume(child, 0);
+        }
+    }
+
+    /// After an exec: the process is its one thread (under the leader's id), with its own
+    /// table, without the descriptors marked close-on-exec. Those are found by asking
+    /// /proc which of its sockets' numbers still exist: nothing has run in the new program yet.
+    fn exec(&mut self, tid: i32) {
+        let former = event_msg(tid).unwrap_or(tid);
+        let Some(mut task) = self.tasks.remove(&former) else { return };
+        // The other threads are gone; the kernel reports their ends, maybe later.
+        let tgid = task.tgid;
+        let threads: Vec<i32> = self.tasks.iter().filter(|(_, t)| t.tgid == tgid).map(|(tid, _)| *tid).collect();
+        for thread in threads {
+            if let Some(gone) = self.tasks.remove(&thread) {
+                if Rc::strong_count(&gone.fds) == 1 {
+                    self.release_table(&gone.fds);
+                }
+            }
+        }
+        task.open = None;
+        // A table still shared (with another process, by CLONE_FILES) stays theirs; the
+        // new program gets its own copy.
+        if Rc::strong_count(&task.fds) > 1 {
+            let copy = self.sockets.copy(&task.fds.borrow());
+            task.fds = Rc::new(RefCell::new(copy));
+        }
+        // lstat: the link itself, whatever it points to.
+        let gone: Vec<i32> = task.fds.borrow().fds().filter(|fd| std::fs::symlink_metadata(format!("/proc/{tid}/fd/{fd}")).is_err()).collect();
+        for fd in gone {
+            let released = self.sockets.detach(&mut task.fds.borrow_mut(), fd);
+            self.settle(released);
+        }
+        self.tasks.insert(tid, task);
+    }
+
+    fn exited(&mut self, tid: i32, status: i32) {
+        self.early.remove(&tid);
+        if let Some(task) = self.tasks.remove(&tid) {
+            // A call it was in never returns: its start stays without an end.
+            if Rc::strong_count(&task.fds) == 1 {
+                self.release_table(&task.fds);
+            }
+            if !self.tasks.values().any(|t| t.tgid == task.tgid) {
+                self.processes.remove(&task.tgid);
+            }
+        }
+        if let Some(program) = self.programs.iter().find(|p| p.pid == tid) {
+            let exit = if libc::WIFSIGNALED(status) {
+                Exit::Signal { signal: signals::name(libc::WTERMSIG(status)), core_dumped: libc::WCOREDUMP(status) }
+            } else {
+                Exit::Status { code: libc::WEXITSTATUS(status) }
+            };
+            self.ends.push(ProgramEnd { command: program.command.clone(), pid: tid as u32, exit });
+        }
+    }
+
+    /// The table's descriptors are gone (its last user ended, or exec made its own copy).
+    fn release_table(&mut self, table: &SharedTable) {
+        let released = self.sockets.drop_table(&mut table.borrow_mut());
+        for key in released {
+            self.settle(Some(key));
+        }
+    }
+
+    /// A socket whose last descriptor went: if it has no name yet, it gets one now.
+    pub fn settle(&mut self, released: Option<SockKey>) {
+        if let Some(key) = released {
+            lock(&self.namer).settle(key);
+        }
+    }
+
+    /// Follows `port` in the kernel lenses from now on (the tracee is held until this returns).
+    pub fn watch(&mut self, port: u16) {
+        if port == 0 || self.watched.contains(&port) {
+            return;
+        }
+        self.watched.push(port);
+        if let Err(err) = (self.watch)(&self.watched) {
+            self.watched.pop();
+            let problem = format!("cannot follow port {port}: {err}");
+            if !self.problems.contains(&problem) {
+                self.problems.push(problem);
+            }
+        }
+    }
+
+    /// The kernel's view of process `pid`'s socket `fd`: (local, peer).
+    pub fn addresses(&mut self, pid: i32, fd: i32) -> (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>) {
+        let handle = self.processes.entry(pid).or_insert_with(|| ProcessFd::open(pid).ok());
+        handle.as_ref().and_then(|h| h.addresses(fd).ok()).unwrap_or((None, None))
+    }
+}

@@ -1,0 +1,138 @@
+//! `trace run`: a live trace of any program, its socket calls read with ptrace.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{CliError, EXIT_ERROR};
+use crate::capture::ptrace::{signals, Programs};
+use crate::live::run::{self, RunError, RunPlan};
+use crate::live::Output;
+use crate::render::{JsonLines, Ladder, Renderer, Style};
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Save the trace to FILE as it is recorded (JSON Lines, see the book's reference).
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
+    /// Print the events as JSON Lines instead of the timeline.
+    #[arg(long)]
+    json: bool,
+    /// A server to start first, as one string split into words like a shell does (quotes and
+    /// backslashes; no variables, pipes or redirections: for those, run `sh -c '...'`).
+    #[arg(long, value_name = "CMD", requires = "client", conflicts_with = "command")]
+    server: Option<String>,
+    /// A client, started once the server listens; `{port}` in it becomes the server's port.
+    #[arg(long, value_name = "CMD", requires = "server")]
+    client: Option<String>,
+    /// Stop at every system call, as strace does by default, instead of only at the calls the
+    /// seccomp filter lists (for measuring what the filter saves).
+    #[arg(long, hide = true)]
+    every_syscall: bool,
+    /// The command to trace and its arguments (after `--`); every process it starts is traced.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
+    let programs = match (args.server, args.client) {
+        (Some(server), Some(client)) => Programs::ServerClient { server: words(&server, "--server")?, client: words(&client, "--client")? },
+        _ if args.command.is_empty() => {
+            return Err(CliError("run: give a command to trace (`trace run -- CMD ARGS...`), or --server CMD --client CMD".to_string()));
+        }
+        _ => Programs::One(args.command),
+    };
+    // Ctrl-C reaches the programs (and `kill` of `trace` is passed on to them); the trace
+    // ends, complete, when they have ended.
+    signals::forward_termination().map_err(|e| CliError(format!("run: cannot handle signals: {e}")))?;
+    let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
+    let plan = RunPlan { programs, seccomp: !args.every_syscall };
+    let report = match run::run(plan, &super::command_line(), Output { renderer, save: args.save }) {
+        Ok(report) => report,
+        Err(RunError::Start(err)) => {
+            eprintln!("trace run: {err}");
+            return Ok(ExitCode::from(EXIT_ERROR));
+        }
+        Err(RunError::Live(err)) => return Err(err.into()),
+    };
+    for program in &report.programs {
+        if !matches!(program.exit, crate::trace::Exit::Status { code: 0 }) {
+            eprintln!("trace run: {program}");
+        }
+    }
+    // As `trace echo --live`: without a lens, the calls alone were shown (the header says
+    // which lenses ran), and the exit status says the trace is not whole.
+    for missing in &report.unavailable {
+        eprintln!("trace: {missing}");
+    }
+    if !report.unavailable.is_empty() {
+        return Ok(ExitCode::from(EXIT_ERROR));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Splits `line` into words as a POSIX shell does for quotes and backslashes.
+fn words(line: &str, option: &str) -> Result<Vec<String>, CliError> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => words.extend(word.take()),
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err(CliError(format!("run: {option} {line:?}: a single quote is not closed"))),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => w.push(c),
+                            Some(c) => {
+                                w.push('\\');
+                                w.push(c);
+                            }
+                            None => return Err(CliError(format!("run: {option} {line:?}: a double quote is not closed"))),
+                        },
+                        Some(c) => w.push(c),
+                        None => return Err(CliError(format!("run: {option} {line:?}: a double quote is not closed"))),
+                    }
+                }
+            }
+            '\\' => {
+                let w = word.get_or_insert_with(String::new);
+                if let Some(c) = chars.next() {
+                    w.push(c);
+                }
+            }
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    if words.is_empty() {
+        return Err(CliError(format!("run: {option} needs a command")));
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn words_split_as_a_shell_splits_quotes() {
+        let w = words(r#"perl -e 'print "hi\n"' "a b" c\ d {port}"#, "--client").unwrap();
+        assert_eq!(w, ["perl", "-e", "print \"hi\\n\"", "a b", "c d", "{port}"]);
+        assert!(words("perl 'open", "--server").is_err());
+        assert!(words("   ", "--server").is_err());
+    }
+}
