@@ -20,10 +20,13 @@
 //! - [`sim`]: two modelled hosts and their sockets API, producing traces without privileges.
 //! - [`sequence`]: the documented passive-open and active-open sequences, as data.
 //! - [`render`]: how a trace is shown.
+//! - [`replay`]: a trace as replay steps, with the documented step each event is evidence of.
+//! - [`book`]: the lesson book: its mdBook preprocessor, build, server and fixtures.
 //! - [`cli`]: the `trace` command line.
 //!
 //! Everything after `capture` is synchronous, pure and deterministic, and is tested on fixtures.
 
+pub mod book;
 pub mod capture;
 pub mod cli;
 pub mod echo;
@@ -31,6 +34,7 @@ pub mod event;
 pub mod live;
 pub mod normalize;
 pub mod render;
+pub mod replay;
 pub mod sequence;
 pub mod sim;
 pub mod tcp;

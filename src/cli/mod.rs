@@ -1,7 +1,9 @@
 //! The `trace` command line: argument parsing and one function per subcommand. Exit codes:
 //! 0 success, 1 deviations found (`check`, `diff`), 2 error.
 
+mod book;
 mod echo;
+mod replay;
 mod show;
 mod simulate;
 
@@ -29,6 +31,10 @@ enum Command {
     Show(show::ShowArgs),
     /// Produce a trace from the RFC 9293 model, without privileges: every event is modelled.
     Simulate(simulate::SimulateArgs),
+    /// Step through a saved trace beside the documented sequences (every step at once into a pipe).
+    Replay(replay::ReplayArgs),
+    /// The lesson book: build it, serve it, record its fixtures, or run as its mdBook preprocessor.
+    Book(book::BookArgs),
 }
 
 /// An error for the user: one line saying what was wrong and what to do.
@@ -91,6 +97,8 @@ pub fn run() -> ExitCode {
         Command::Echo(args) => echo::run(args),
         Command::Show(args) => show::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Book(args) => book::run(args),
     };
     match result {
         Ok(code) => code,
