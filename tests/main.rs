@@ -2,6 +2,7 @@
 
 mod support;
 
+mod book;
 mod live_echo;
 mod live_truth;
 mod model_vs_kernel;
