@@ -4,6 +4,7 @@
 
 mod browser;
 mod build;
+mod cdp;
 mod claims;
 mod lessons;
 

@@ -15,7 +15,7 @@ use super::{built_book, fixture, root};
 use crate::support::{assert_one_line_error, scratch, stdout, trace, trace_bin};
 
 /// The chapters' HTML files and the number of replays each source asks for.
-fn chapters_with_replays() -> Vec<(PathBuf, usize)> {
+pub(super) fn chapters_with_replays() -> Vec<(PathBuf, usize)> {
     let lessons = root().join("lessons");
     let summary = std::fs::read_to_string(lessons.join("SUMMARY.md")).expect("SUMMARY.md");
     summary
