@@ -317,13 +317,17 @@
     const fallback = root.querySelector('.st-fallback');
     if (fallback) fallback.remove();
     const replay = new Replay(root, data);
-    // `?step=N` opens at step N (for links, screenshots and tests); `#replay-K` picks one widget.
+    // `?step=N` opens at step N, scrolled into view (for links, screenshots and tests);
+    // `#replay-K` picks one replay of the page.
     const wanted = Number(new URLSearchParams(window.location.search).get('step'));
     const only = window.location.hash.slice(1);
     if (wanted >= 1 && wanted <= data.steps.length && (!only.startsWith('replay-') || only === root.id)) {
       replay.go(wanted - 1);
+      if (!linked) root.scrollIntoView({ block: 'start' });
+      linked = true;
     }
   }
 
+  let linked = false; // a link to a step scrolls to the first replay it opens
   document.querySelectorAll('.st-replay').forEach(mount);
 })();

@@ -226,3 +226,48 @@ fn every_chapter_replays_offline_in_chromium() {
     let found = problems(&browser.events);
     assert!(found.is_empty(), "in the browser:\n{}", found.join("\n"));
 }
+
+/// Not a check: redraws `book/screenshots/` — two chapters' replays mid-handshake, at the
+/// SYN|ACK (step 13 of the echo fixture) and at the third ACK (step 15). Run on purpose:
+/// `cargo test --test main book::browser::screenshots -- --ignored`.
+#[test]
+#[ignore = "writes book/screenshots/"]
+fn screenshots() {
+    let Some(binary) = chromium() else { return };
+    let book = built_book();
+    let mut browser = Browser::start(&binary, &scratch("chromium_screenshots"));
+    let page = browser.new_page();
+    let viewport = serde_json::json!({"width": 1100, "height": 1000, "deviceScaleFactor": 1, "mobile": false});
+    browser.call(Some(&page), "Emulation.setDeviceMetricsOverride", viewport);
+    for (chapter, step) in [("handshake", 13), ("passive-open", 15)] {
+        browser.open(&page, &format!("{}?step={step}", file_url(&book.join(format!("{chapter}.html")))));
+        // From the top of the page, so that mdBook's sticky menu bar is not drawn over the replay.
+        let rect = browser.eval(&page, "(() => { scrollTo(0, 0); const r = document.querySelector('.st-replay').getBoundingClientRect(); return JSON.stringify([r.x, r.y, r.width, r.height]); })()");
+        let [x, y, width, height]: [f64; 4] = serde_json::from_str(&rect).expect("the replay's box");
+        let clip = serde_json::json!({"x": x - 8.0, "y": y - 8.0, "width": width + 24.0, "height": height + 16.0, "scale": 1});
+        let shot = browser.call(Some(&page), "Page.captureScreenshot", serde_json::json!({"format": "png", "captureBeyondViewport": true, "clip": clip}));
+        let png = base64(shot["data"].as_str().expect("the image"));
+        std::fs::write(super::root().join(format!("book/screenshots/{chapter}.png")), png).expect("write the screenshot");
+    }
+}
+
+/// Decodes standard base64 (the DevTools protocol's encoding of binary data).
+fn base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let digits: Vec<u8> = text.bytes().filter(|&c| c != b'=').map(value).collect();
+    digits
+        .chunks(4)
+        .flat_map(|chunk| {
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, &d)| n | u32::from(d) << (18 - 6 * i));
+            let bytes = n.to_be_bytes();
+            bytes[1..chunk.len()].to_vec()
+        })
+        .collect()
+}
