@@ -32,6 +32,7 @@ pub const CLAIMS: &[Claim] = &[
     Claim { id: "passive-bind-port", fixtures: ECHO, check: passive_bind_port },
     Claim { id: "passive-listen-state", fixtures: ECHO, check: passive_listen_state },
     Claim { id: "passive-listen-sends-nothing", fixtures: ECHO, check: passive_listen_sends_nothing },
+    Claim { id: "passive-backlog", fixtures: ECHO, check: passive_backlog },
     Claim { id: "passive-accept-after-third-ack", fixtures: ECHO, check: passive_accept_after_third_ack },
     Claim { id: "passive-accept-new-socket", fixtures: ECHO, check: passive_accept_new_socket },
     Claim { id: "passive-listener-stays", fixtures: ECHO, check: listener_stays },
@@ -63,6 +64,7 @@ pub const CLAIMS: &[Claim] = &[
     Claim { id: "close-fin-carries-ack", fixtures: ECHO, check: close_fin_carries_ack },
     Claim { id: "close-last-ack", fixtures: ECHO, check: close_last_ack },
     Claim { id: "close-linux-reports-closed", fixtures: ECHO, check: close_linux_reports_closed },
+    Claim { id: "close-mirrored", fixtures: &["server-closes-first.jsonl"], check: close_mirrored },
     Claim { id: "close-only-first-closer-waits", fixtures: &["echo.jsonl", "server-closes-first.jsonl"], check: close_only_first_closer_waits },
     Claim { id: "half-close-fin-first", fixtures: &["half-close.jsonl"], check: half_close_fin_first },
     Claim { id: "half-close-answers-after-fin", fixtures: &["half-close.jsonl"], check: half_close_answers_after_fin },
@@ -264,6 +266,11 @@ fn passive_listen_sends_nothing(t: &[Trace]) {
     let (first, e, p) = packets(t)[0];
     assert!(first > listen_end, "no packet before listen returns");
     assert_eq!((e.actor.role, tcp(p).flags), (Role::Client, TcpFlags::SYN));
+}
+
+fn passive_backlog(t: &[Trace]) {
+    let (_, _, listen) = starts(&t[0], Role::Server).into_iter().find(|(_, _, s)| s.call == CallName::Listen).expect("listen");
+    assert_eq!(listen.args.backlog, Some(128));
 }
 
 fn passive_accept_after_third_ack(t: &[Trace]) {
@@ -554,6 +561,20 @@ fn close_linux_reports_closed(t: &[Trace]) {
     assert!(!observed_time_wait(t));
 }
 
+fn close_mirrored(t: &[Trace]) {
+    let story = Story::new(&t[0].events);
+    story.in_order(&[
+        ("s2 FIN-WAIT-1", story.state("s2", State::Established, State::FinWait1)),
+        ("c1 CLOSE-WAIT", story.state("c1", State::Established, State::CloseWait)),
+        ("s2 FIN-WAIT-2", story.state("s2", State::FinWait1, State::FinWait2)),
+    ]);
+    story.in_order(&[
+        ("c1 CLOSE-WAIT", story.state("c1", State::Established, State::CloseWait)),
+        ("c1 LAST-ACK", story.state("c1", State::CloseWait, State::LastAck)),
+        ("c1 CLOSED", story.state("c1", State::LastAck, State::Closed)),
+    ]);
+}
+
 fn close_only_first_closer_waits(t: &[Trace]) {
     for (trace, closer) in t.iter().zip(["c1", "s2"]) {
         assert_eq!(first_fin(trace).1, closer);
@@ -692,7 +713,7 @@ fn udp_no_handshake(t: &[Trace]) {
     assert_eq!(t.header.source, Source::Simulated);
     let all = packets(t);
     assert!(all.iter().all(|(_, _, p)| p.tcp.is_none()), "no TCP segment");
-    assert!(all[0].2.len > 0, "the first packet carries data");
+    assert_eq!(payload(all[0].2), "hello\\n", "the first packet carries data");
     assert!(!t.events.iter().any(|e| matches!(e.body, Body::State(_))), "no states");
 }
 
