@@ -73,7 +73,7 @@ pub fn expand(content: &str, dir: &Path) -> Result<String, DirectiveError> {
 }
 
 /// Escapes text for HTML, `{` and `}` included.
-pub fn esc(text: &str) -> String {
+fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -93,7 +93,7 @@ pub fn esc(text: &str) -> String {
 
 /// JSON safe inside `<script type="application/json">`: no `<` (so no `</script>` and no
 /// `<!--`), `>` or `&`, and no `{{`, written as JSON escapes, which mean the same.
-pub fn script_json(json: &str) -> String {
+fn script_json(json: &str) -> String {
     json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026").replace("{{", "{\\u007b")
 }
 
@@ -193,7 +193,7 @@ fn timing(t: Timing) -> String {
 }
 
 /// One evidence item in words: `a SYN|ACK from the server, while connect() runs`.
-pub fn describe(evidence: &Evidence) -> String {
+fn describe(evidence: &Evidence) -> String {
     match *evidence {
         Evidence::Call { call, socket } => format!("{call}() on {}", part(socket)),
         Evidence::NewSocket { call, socket } => format!("{call}() returns {}", part(socket)),

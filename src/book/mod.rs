@@ -84,7 +84,7 @@ pub fn build(book_dir: &Path, dest: Option<&Path>, echo_log: bool) -> Result<Bui
 
 /// The directories whose changes call for a rebuild: the book's own, its sources and the
 /// `extra-watch-dirs` of `book.toml` (the fixtures).
-pub fn watched_dirs(book_dir: &Path) -> Vec<PathBuf> {
+fn watched_dirs(book_dir: &Path) -> Vec<PathBuf> {
     let mut dirs = vec![book_dir.to_path_buf()];
     if let Ok(config) = mdbook_driver::config::Config::from_disk(book_dir.join("book.toml")) {
         dirs.push(book_dir.join(&config.book.src));

@@ -54,6 +54,14 @@ pub fn supports(renderer: &str) -> bool {
 /// One run of the preprocessor protocol: `[context, book]` in, the expanded book out.
 pub fn run_protocol(input: impl Read, output: impl Write) -> Result<()> {
     let (ctx, book) = mdbook_preprocessor::parse_input(input)?;
+    let minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
+    if minor(&ctx.mdbook_version) != minor(mdbook_preprocessor::MDBOOK_VERSION) {
+        eprintln!(
+            "trace book preprocess: built for mdBook {}, called by mdBook {}; if the book comes out wrong, use `trace book build`",
+            mdbook_preprocessor::MDBOOK_VERSION,
+            ctx.mdbook_version
+        );
+    }
     let book = Socktrace.run(&ctx, book)?;
     serde_json::to_writer(output, &book)?;
     Ok(())

@@ -104,7 +104,7 @@ fn respond(out: &mut TcpStream, status: &str, ty: &str, body: &[u8], with_body: 
 
 /// The file a request target names under `root`: the query and fragment dropped, `%XX`
 /// decoded, a directory's `index.html`; `None` for anything that would leave `root`.
-pub fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
+fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
     let path = target.split(['?', '#']).next()?;
     let decoded = percent_decode(path)?;
     let relative = Path::new(decoded.trim_start_matches('/'));

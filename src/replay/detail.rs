@@ -233,7 +233,7 @@ fn kernel_fields(fields: &mut Fields, note: &KernelNote, socket: Option<&str>) {
 }
 
 /// `42 µs`, `1.300 ms`, `2.010 s`.
-pub fn duration(ns: u64) -> String {
+fn duration(ns: u64) -> String {
     match ns {
         0..=999_999 => format!("{} µs", ns / 1_000),
         1_000_000..=999_999_999 => format!("{:.3} ms", ns as f64 / 1e6),
