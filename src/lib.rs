@@ -22,10 +22,13 @@
 //! - [`sequence`]: the documented passive-open and active-open sequences, as data.
 //! - [`check`]: holds a trace's sockets against those sequences, step by step (`trace check`).
 //! - [`render`]: how a trace is shown.
+//! - [`replay`]: a trace as replay steps, with the documented step each event is evidence of.
+//! - [`book`]: the lesson book: its mdBook preprocessor, build, server and fixtures.
 //! - [`cli`]: the `trace` command line.
 //!
 //! Everything after `capture` is synchronous, pure and deterministic, and is tested on fixtures.
 
+pub mod book;
 pub mod capture;
 pub mod check;
 pub mod cli;
@@ -35,6 +38,7 @@ pub mod export;
 pub mod live;
 pub mod normalize;
 pub mod render;
+pub mod replay;
 pub mod sequence;
 pub mod sim;
 pub mod tcp;

@@ -86,6 +86,53 @@ pub enum Evidence {
     Datagram { from: Role },
 }
 
+impl Part {
+    /// The part in words, as a sentence names it: `the listening socket`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Part::Client => "the client",
+            Part::Listening => "the listening socket",
+            Part::Accepted => "the accepted socket",
+            Part::Bound => "the server's datagram socket",
+        }
+    }
+
+    /// The part in one word, for a label: `listening`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Part::Client => "client",
+            Part::Listening => "listening",
+            Part::Accepted => "accepted",
+            Part::Bound => "datagram",
+        }
+    }
+}
+
+impl Evidence {
+    /// The evidence in words: `a SYN|ACK from the server while connect runs`.
+    pub fn describe(&self) -> String {
+        let when = |timing: Timing| match timing {
+            Timing::Any => String::new(),
+            Timing::During(call) => format!(" while {call} runs"),
+            Timing::Before(call) => format!(" before {call} returns"),
+        };
+        match *self {
+            Evidence::Call { call, socket } => format!("a call to {call} by {}", socket.noun()),
+            Evidence::NewSocket { call, socket } => format!("{call} returning {}", socket.noun()),
+            Evidence::ServerAddress { call, .. } => format!("{call} given the server's address"),
+            Evidence::Packet { from, data: true, timing, .. } => format!("data from the {from}{}", when(timing)),
+            Evidence::Packet { flags, from, data: false, timing } => {
+                // "an ACK", "an RST", "a SYN|ACK": the article goes by how the flag is spoken.
+                let flags = flags.to_string();
+                let article = if flags.starts_with(['A', 'R', 'E']) { "an" } else { "a" };
+                format!("{article} {flags} from the {from}{}", when(timing))
+            }
+            Evidence::State { socket, to, timing } => format!("{} entering {to}{}", socket.noun(), when(timing)),
+            Evidence::Datagram { from } => format!("a datagram from the {from}"),
+        }
+    }
+}
+
 const SYN: TcpFlags = TcpFlags::SYN;
 const SYN_ACK: TcpFlags = TcpFlags(TcpFlags::SYN.0 | TcpFlags::ACK.0);
 const ACK: TcpFlags = TcpFlags::ACK;

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod book;
 mod check;
 mod export_pcap;
 mod live_echo;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use super::index::Index;
 use super::Side;
 use crate::event::{CallName, Errno, Role};
-use crate::sequence::{Evidence, Part, Timing};
+use crate::sequence::{Evidence, Part};
 use crate::tcp::linux::{self, Difference};
 use crate::trace::{LensStatus, Source, Trace};
 
@@ -17,12 +17,7 @@ pub(super) fn num(i: usize) -> String {
 
 /// What a part is called in a sentence.
 pub(super) fn noun(part: Part) -> &'static str {
-    match part {
-        Part::Client => "the client",
-        Part::Listening => "the listening socket",
-        Part::Accepted => "the accepted socket",
-        Part::Bound => "the server's datagram socket",
-    }
+    part.noun()
 }
 
 /// A call the sequence asks for is not in the trace.
@@ -88,25 +83,7 @@ pub(super) fn not_made(call: CallName, made: Option<CallName>) -> String {
 
 /// A piece of evidence, as a phrase: "a SYN from the client while connect runs".
 pub(super) fn describe(evidence: &Evidence) -> String {
-    let when = |timing: Timing| match timing {
-        Timing::Any => String::new(),
-        Timing::During(call) => format!(" while {call} runs"),
-        Timing::Before(call) => format!(" before {call} returns"),
-    };
-    match *evidence {
-        Evidence::Call { call, socket } => format!("a call to {call} by {}", noun(socket)),
-        Evidence::NewSocket { call, .. } => format!("{call} returning the socket"),
-        Evidence::ServerAddress { call, .. } => format!("{call} given the server's address"),
-        Evidence::Packet { from, data: true, timing, .. } => format!("data from the {from}{}", when(timing)),
-        Evidence::Packet { flags, from, data: false, timing } => {
-            // "an ACK", "an RST", "a SYN|ACK": the article goes by how the flag is spoken.
-            let flags = flags.to_string();
-            let article = if flags.starts_with(['A', 'R', 'E']) { "an" } else { "a" };
-            format!("{article} {flags} from the {from}{}", when(timing))
-        }
-        Evidence::State { socket, to, timing } => format!("{} entering {to}{}", noun(socket), when(timing)),
-        Evidence::Datagram { from } => format!("a datagram from the {from}"),
-    }
+    evidence.describe()
 }
 
 pub(super) fn missing(evidence: &Evidence) -> String {

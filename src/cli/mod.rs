@@ -1,9 +1,11 @@
 //! The `trace` command line: argument parsing and one function per subcommand. Exit codes:
 //! 0 success, 1 deviations found (`check`, `diff`), 2 error.
 
+mod book;
 mod check;
 mod echo;
 mod export;
+mod replay;
 mod run;
 mod show;
 mod simulate;
@@ -43,6 +45,10 @@ enum Command {
     Export(export::ExportArgs),
     /// Produce a trace from the RFC 9293 model, without privileges: every event is modelled.
     Simulate(simulate::SimulateArgs),
+    /// Step through a saved trace beside the documented sequences (every step at once into a pipe).
+    Replay(replay::ReplayArgs),
+    /// The lesson book: build it, serve it, record its fixtures, or run as its mdBook preprocessor.
+    Book(book::BookArgs),
 }
 
 /// An error for the user: one line saying what was wrong and what to do.
@@ -108,6 +114,8 @@ pub fn run() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Export(args) => export::run(args),
         Command::Check(args) => check::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Book(args) => book::run(args),
     };
     match result {
         Ok(code) => code,

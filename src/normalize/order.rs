@@ -48,7 +48,7 @@ fn rank(socket: &SockId, role: Role) -> (u8, String) {
 pub fn canonical_order(events: &[Event]) -> Vec<usize> {
     let roles = socket_roles(events);
     let role_of = |s: &SockId| roles.get(s).copied().unwrap_or(Role::Unknown);
-    let listeners: Vec<&SockId> = listening_sockets(events);
+    let listeners = listening_sockets(events);
 
     // The chains each event is on.
     let mut chains: BTreeMap<Chain, Vec<usize>> = BTreeMap::new();
@@ -75,7 +75,7 @@ pub fn canonical_order(events: &[Event]) -> Vec<usize> {
                 }
             }
             Body::Packet(packet) => {
-                let peer_of = |socket: &SockId, peer: SocketAddr| listeners.contains(&socket).then_some(peer);
+                let peer_of = |socket: &SockId, peer: SocketAddr| listeners.contains(socket).then_some(peer);
                 if let Some(sender) = &event.socket {
                     add(sender, false, peer_of(sender, packet.dst));
                 }
@@ -190,7 +190,7 @@ fn socket_roles(events: &[Event]) -> HashMap<SockId, Role> {
     roles
 }
 
-fn listening_sockets(events: &[Event]) -> Vec<&SockId> {
+fn listening_sockets(events: &[Event]) -> std::collections::HashSet<&SockId> {
     events
         .iter()
         .filter(|e| matches!(&e.body, Body::CallStart(s) if s.call == CallName::Listen))

@@ -108,17 +108,40 @@ fn modelled(event: &Event) -> &'static str {
 /// Names for the addresses a trace shows: the listening address is `SERVER`, a connected
 /// socket's own address is its name.
 struct AddressNames {
-    /// (address as printed, its name), longest first so that no name replaces part of another.
-    names: Vec<(String, String)>,
+    names: HashMap<SocketAddr, String>,
 }
 
 impl AddressNames {
+    /// Replaces every address in `text` that has a name, in one pass over the text: each run
+    /// of the characters an address is written with is looked up as a whole.
     fn rename(&self, text: &str) -> String {
-        let mut text = text.to_string();
-        for (addr, name) in &self.names {
-            text = text.replace(addr.as_str(), name);
+        let is_addr_char = |c: char| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']');
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find(is_addr_char) {
+            out.push_str(&rest[..start]);
+            let run = &rest[start..];
+            let len = run.find(|c: char| !is_addr_char(c)).unwrap_or(run.len());
+            let token = &run[..len];
+            // `[127.0.0.1:80]` is an address in brackets; `[::1]:80` is an address.
+            let (open, inner, close) = match token.parse::<SocketAddr>() {
+                Ok(_) => ("", token, ""),
+                Err(_) => {
+                    let inner = token.strip_prefix('[').unwrap_or(token);
+                    let inner = inner.strip_suffix(']').unwrap_or(inner);
+                    (if inner.len() < token.len() && token.starts_with('[') { "[" } else { "" }, inner, if token.ends_with(']') && inner.len() < token.len() { "]" } else { "" })
+                }
+            };
+            out.push_str(open);
+            match inner.parse::<SocketAddr>().ok().and_then(|a| self.names.get(&a)) {
+                Some(name) => out.push_str(name),
+                None => out.push_str(inner),
+            }
+            out.push_str(close);
+            rest = &run[len..];
         }
-        strip_fds(&text)
+        out.push_str(rest);
+        strip_fds(&out)
     }
 }
 
@@ -142,7 +165,7 @@ fn strip_fds(text: &str) -> String {
 
 fn address_names(events: &[Event]) -> AddressNames {
     let mut names: HashMap<SocketAddr, String> = HashMap::new();
-    let mut listening = Vec::new();
+    let mut listening = std::collections::HashSet::new();
     for event in events {
         match &event.body {
             Body::CallStart(start) if start.call == CallName::Listen => listening.extend(event.socket.clone()),
@@ -171,7 +194,5 @@ fn address_names(events: &[Event]) -> AddressNames {
             }
         }
     }
-    let mut names: Vec<(String, String)> = names.into_iter().map(|(a, n)| (a.to_string(), n)).collect();
-    names.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
     AddressNames { names }
 }

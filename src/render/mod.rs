@@ -4,6 +4,7 @@
 
 pub mod json;
 pub mod ladder;
+pub mod replay;
 pub mod style;
 pub mod text;
 

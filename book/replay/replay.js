@@ -1,0 +1,333 @@
+// socktrace's replay widget: steps through a trace embedded in the page (see
+// src/book/directives.rs) beside the documented sequences. Plain DOM, no framework, no
+// network: the data is in the page, so the book works from file://. Every text from a trace
+// goes in through textContent or setAttribute, never as HTML.
+(function () {
+  'use strict';
+
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+  const ROW = 22;          // ladder row height
+  const TOP = 34;          // room for the lifelines' names
+  const WIDTH = 440;       // ladder width (viewBox units)
+  const X = { client: 150, server: 290 };
+  const LABEL_CHARS = 22;  // longest side label before it is shortened (full text on hover)
+  const GROUP = { call: 'calls', packet: 'packets', state: 'states', kernel: 'states' };
+
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, String(value));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function ms(ns) {
+    return (ns / 1e6).toFixed(3) + ' ms';
+  }
+
+  function gap(ns) {
+    if (ns < 1e6) return '+' + Math.round(ns / 1e3) + ' µs';
+    if (ns < 1e9) return '+' + (ns / 1e6).toFixed(3) + ' ms';
+    return '+' + (ns / 1e9).toFixed(3) + ' s';
+  }
+
+  function shorten(text) {
+    return text.length > LABEL_CHARS ? text.slice(0, LABEL_CHARS - 1) + '…' : text;
+  }
+
+  class Replay {
+    constructor(root, data) {
+      this.root = root;
+      this.data = data;
+      this.steps = data.steps;
+      this.pos = 0;
+      this.show = { calls: true, packets: true, states: true };
+      this.side = 'both';
+      this.timer = null;
+      this.build();
+      this.drawLadder();
+      this.go(0);
+      root.setAttribute('data-ready', '1');
+    }
+
+    visible(step) {
+      return this.show[GROUP[step.lens]] && (this.side === 'both' || step.side === this.side);
+    }
+
+    build() {
+      const root = this.root;
+      root.setAttribute('tabindex', '0');
+      const simulated = this.data.source === 'simulated';
+      const head = el('div', { class: 'st-head' });
+      head.append(
+        el('span', { class: 'st-badge ' + (simulated ? 'st-simulated' : 'st-live') }, simulated ? 'modelled' : this.data.source),
+        el('code', {}, this.data.command),
+        el('span', { class: 'st-provenance' }, this.data.provenance));
+      const controls = el('div', { class: 'st-controls' });
+      this.buttons = {};
+      for (const [name, label, title] of [
+        ['reset', 'Reset', 'back to the first step (Home)'],
+        ['back', '◀ Back', 'the previous step (←)'],
+        ['next', 'Next ▶', 'the next step (→)'],
+        ['play', 'Play', 'play at the trace’s own pace, slowed down (p)'],
+      ]) {
+        const button = el('button', { type: 'button', class: 'st-' + name, title: title }, label);
+        button.addEventListener('click', () => this.command(name));
+        this.buttons[name] = button;
+        controls.append(button);
+      }
+      this.status = el('span', { class: 'st-status', 'aria-live': 'polite' });
+      controls.append(this.status);
+      const filters = el('div', { class: 'st-filters' });
+      for (const group of ['calls', 'packets', 'states']) {
+        const box = el('input', { type: 'checkbox', class: 'st-filter-' + group, checked: '' });
+        box.addEventListener('change', () => { this.show[group] = box.checked; this.refilter(); });
+        const label = el('label', {});
+        label.append(box, document.createTextNode(' ' + group));
+        filters.append(label);
+      }
+      const side = el('select', { class: 'st-side-filter', 'aria-label': 'side' });
+      for (const [value, label] of [['both', 'both sides'], ['client', 'client only'], ['server', 'server only']]) {
+        side.append(el('option', { value: value }, label));
+      }
+      side.addEventListener('change', () => { this.side = side.value; this.refilter(); });
+      filters.append(side);
+      this.ladderBox = el('div', { class: 'st-ladder' });
+      this.seqBox = el('div', { class: 'st-sequences' });
+      this.socketBox = el('table', { class: 'st-sockets' });
+      const aside = el('div', { class: 'st-aside' });
+      aside.append(this.seqBox, this.socketBox);
+      const body = el('div', { class: 'st-body' });
+      body.append(this.ladderBox, aside);
+      this.detail = el('div', { class: 'st-detail' });
+      root.append(head, controls, filters, body, this.detail);
+      this.buildSequences();
+      root.addEventListener('keydown', (e) => this.key(e));
+    }
+
+    buildSequences() {
+      this.seqItems = this.data.sequences.map((sequence) => {
+        const box = el('div', { class: 'st-sequence', 'data-sequence': sequence.id });
+        const title = el('h5', {}, sequence.title);
+        const whose = el('span', { class: 'st-whose' });
+        title.append(' ', whose);
+        const list = el('ol', {});
+        const items = {};
+        for (const step of sequence.steps) {
+          const item = el('li', { 'data-step-id': step.id, title: step.note });
+          item.append(el('span', { class: 'st-mark' }), el('span', { class: 'st-num' }, step.number === null ? '·' : String(step.number)), document.createTextNode(' ' + step.title));
+          items[step.id] = item;
+          list.append(item);
+        }
+        const note = el('p', { class: 'st-note' });
+        box.append(title, list, note);
+        this.seqBox.append(box);
+        return { sequence, items, whose, note };
+      });
+    }
+
+    drawLadder() {
+      const rows = this.steps.map((step, i) => [step, i]).filter(([step]) => this.visible(step));
+      const height = TOP + rows.length * ROW + 8;
+      const root = svg('svg', { viewBox: `0 0 ${WIDTH} ${height}`, width: WIDTH, height: height, role: 'img', 'aria-label': 'ladder diagram of the trace' });
+      const defs = svg('defs');
+      const marker = svg('marker', { id: 'st-arrow-' + this.root.id, viewBox: '0 0 8 8', refX: 8, refY: 4, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
+      marker.append(svg('path', { d: 'M0,0 L8,4 L0,8 z', class: 'st-arrowhead' }));
+      defs.append(marker);
+      root.append(defs);
+      for (const side of ['client', 'server']) {
+        root.append(svg('text', { x: X[side], y: 14, class: 'st-lifeline-name', 'text-anchor': 'middle' }, side));
+        root.append(svg('line', { x1: X[side], y1: 20, x2: X[side], y2: height, class: 'st-lifeline' }));
+      }
+      this.rows = {};
+      rows.forEach(([step, i], k) => {
+        const y = TOP + k * ROW;
+        const g = svg('g', { class: 'st-row st-lens-' + step.lens + (step.origin === 'modelled' ? ' st-modelled' : ''), 'data-step': i });
+        g.append(svg('title', {}, step.text));
+        g.append(svg('rect', { x: 0, y: y - ROW / 2, width: WIDTH, height: ROW, class: 'st-bg' }));
+        if (step.lens === 'packet') {
+          const rightward = step.side !== 'server';
+          const [x1, x2] = rightward ? [X.client, X.server] : [X.server, X.client];
+          const reset = step.label.indexOf('RST') >= 0 ? ' st-rst' : '';
+          g.append(svg('line', { x1: x1, y1: y + 4, x2: x2, y2: y + 4, class: 'st-packet' + reset, 'marker-end': `url(#st-arrow-${this.root.id})` }));
+          g.append(svg('text', { x: (X.client + X.server) / 2, y: y, 'text-anchor': 'middle', class: 'st-packet-label' + reset }, shorten(step.label)));
+        } else {
+          const x = X[step.side] || X.server;
+          const left = step.side === 'client';
+          g.append(svg('circle', { cx: x, cy: y, r: 3, class: 'st-dot' }));
+          g.append(svg('text', { x: left ? x - 8 : x + 8, y: y + 4, 'text-anchor': left ? 'end' : 'start', class: 'st-label' }, shorten(step.label)));
+        }
+        g.addEventListener('click', () => { this.stop(); this.go(i); });
+        this.rows[i] = { g, y };
+        root.append(g);
+      });
+      this.ladderBox.replaceChildren(root);
+    }
+
+    refilter() {
+      this.drawLadder();
+      if (!this.visible(this.steps[this.pos])) {
+        const next = this.find(this.pos, 1);
+        const back = this.find(this.pos, -1);
+        this.pos = next !== null ? next : (back !== null ? back : this.pos);
+      }
+      this.go(this.pos);
+    }
+
+    /// The next visible step from `from` in direction `dir`, or null.
+    find(from, dir) {
+      for (let i = from + dir; i >= 0 && i < this.steps.length; i += dir) {
+        if (this.visible(this.steps[i])) return i;
+      }
+      return null;
+    }
+
+    command(name) {
+      if (name === 'play') return this.timer ? this.stop() : this.play();
+      this.stop();
+      if (name === 'reset') this.go(this.visible(this.steps[0]) ? 0 : (this.find(0, 1) || 0));
+      if (name === 'next' || name === 'back') {
+        const target = this.find(this.pos, name === 'next' ? 1 : -1);
+        if (target !== null) this.go(target);
+      }
+    }
+
+    key(e) {
+      const actions = { ArrowRight: 'next', ArrowLeft: 'back', Home: 'reset', p: 'play' };
+      const action = actions[e.key];
+      if (!action || e.altKey || e.ctrlKey || e.metaKey || /^(input|select|textarea)$/i.test(e.target.nodeName)) return;
+      e.preventDefault();
+      e.stopPropagation(); // mdBook turns the page on ← and →
+      this.command(action);
+    }
+
+    /// Plays at the trace's own pace slowed down a thousandfold (a microsecond lasts a
+    /// millisecond), each pause kept between a quarter second and two and a half seconds.
+    play() {
+      const tick = () => {
+        const next = this.find(this.pos, 1);
+        if (next === null) return this.stop();
+        const wait = Math.min(2500, Math.max(250, (this.steps[next].t - this.steps[this.pos].t) / 1000));
+        this.timer = setTimeout(() => { this.go(next); tick(); }, wait);
+      };
+      this.buttons.play.textContent = 'Pause';
+      tick();
+    }
+
+    stop() {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.buttons.play.textContent = 'Play';
+    }
+
+    go(i) {
+      this.pos = i;
+      const step = this.steps[i];
+      this.root.setAttribute('data-step', String(i));
+      const prev = this.find(i, -1);
+      const shown = this.steps.filter((s) => this.visible(s)).length;
+      this.status.textContent = `step ${i + 1} of ${this.steps.length} · ${ms(step.t)}` +
+        (prev !== null ? ` (${gap(step.t - this.steps[prev].t)})` : '') +
+        (shown < this.steps.length ? ` · ${shown} shown` : '');
+      this.buttons.back.disabled = this.find(i, -1) === null;
+      this.buttons.next.disabled = this.find(i, 1) === null;
+      this.highlightRow(i);
+      this.showSequences(step);
+      this.showSockets(step);
+      this.showDetail(step);
+    }
+
+    highlightRow(i) {
+      for (const row of this.ladderBox.querySelectorAll('.st-current')) row.classList.remove('st-current');
+      const row = this.rows[i];
+      if (!row) return;
+      row.g.classList.add('st-current');
+      // Scroll the ladder, not the page.
+      const box = this.ladderBox;
+      const scale = box.clientWidth / WIDTH || 1;
+      const y = row.y * scale;
+      if (y < box.scrollTop + 30 || y > box.scrollTop + box.clientHeight - 30) box.scrollTop = y - box.clientHeight / 2;
+    }
+
+    showSequences(step) {
+      step.progress.forEach((progress, k) => {
+        const { sequence, items, whose, note } = this.seqItems[k];
+        whose.textContent = progress.socket ? `[${progress.socket}]` : '';
+        let lit = null;
+        for (const documented of sequence.steps) {
+          const item = items[documented.id];
+          const here = progress.at.indexOf(documented.id) >= 0;
+          const last = progress.last === documented.id;
+          const done = progress.done.indexOf(documented.id) >= 0;
+          const partial = progress.partial.indexOf(documented.id) >= 0;
+          item.classList.toggle('st-here', here);
+          item.classList.toggle('st-last', last);
+          item.classList.toggle('st-done', done);
+          item.classList.toggle('st-partial', partial);
+          item.firstChild.textContent = here ? '▶' : last ? '▷' : done ? '✓' : partial ? '…' : '';
+          if (here || (last && !lit)) lit = documented;
+        }
+        note.textContent = lit ? lit.note : '';
+      });
+    }
+
+    showSockets(step) {
+      const rows = [el('tr', {})];
+      rows[0].append(el('th', {}, 'socket'), el('th', {}, 'part'), el('th', {}, 'state'));
+      for (const view of step.sockets) {
+        const tr = el('tr', { 'data-socket': view.id });
+        if (view.id === step.socket || view.id === step.to) tr.classList.add('st-active');
+        let state = 'no state reported yet';
+        if (view.kernel && view.rfc && view.kernel !== view.rfc) state = `${view.kernel} (kernel) · ${view.rfc} (RFC model)`;
+        else if (view.kernel) state = view.kernel;
+        else if (view.rfc) state = `${view.rfc} (modelled)`;
+        tr.append(el('td', {}, view.id), el('td', {}, view.part || view.role), el('td', {}, state));
+        rows.push(tr);
+      }
+      this.socketBox.replaceChildren(...rows);
+    }
+
+    showDetail(step) {
+      const text = el('p', { class: 'st-text st-lens-' + step.lens }, step.text);
+      const table = el('table', { class: 'st-fields' });
+      for (const [name, value] of step.detail) {
+        const tr = el('tr', {});
+        tr.append(el('th', {}, name), el('td', {}, value));
+        table.append(tr);
+      }
+      this.detail.replaceChildren(text, table);
+    }
+  }
+
+  function mount(root) {
+    const script = root.querySelector('script[type="application/json"]');
+    let data;
+    try {
+      data = JSON.parse(script.textContent);
+    } catch (err) {
+      root.append(el('p', { class: 'st-error' }, 'This replay could not read its trace: ' + err.message));
+      return;
+    }
+    const fallback = root.querySelector('.st-fallback');
+    if (fallback) fallback.remove();
+    const replay = new Replay(root, data);
+    // `?step=N` opens at step N, scrolled into view (for links, screenshots and tests);
+    // `#replay-K` picks one replay of the page.
+    const wanted = Number(new URLSearchParams(window.location.search).get('step'));
+    const only = window.location.hash.slice(1);
+    if (wanted >= 1 && wanted <= data.steps.length && (!only.startsWith('replay-') || only === root.id)) {
+      replay.go(wanted - 1);
+      if (!linked) root.scrollIntoView({ block: 'start' });
+      linked = true;
+    }
+  }
+
+  let linked = false; // a link to a step scrolls to the first replay it opens
+  document.querySelectorAll('.st-replay').forEach(mount);
+})();

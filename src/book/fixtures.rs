@@ -1,0 +1,92 @@
+//! The book's fixtures: the traces its chapters replay, and the one command that records them
+//! all (`trace book record-fixtures`). Live ones need root, like `trace echo --live`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::trace::{read_trace, Source};
+
+/// One fixture: its file and the `trace` arguments that record it (`--save FILE` is added).
+#[derive(Clone, Copy, Debug)]
+pub struct Fixture {
+    pub file: &'static str,
+    pub args: &'static [&'static str],
+    pub about: &'static str,
+}
+
+/// Every fixture the chapters use, in the book's order.
+pub const FIXTURES: &[Fixture] = &[
+    Fixture {
+        file: "echo.jsonl",
+        args: &["echo", "--live"],
+        about: "one client sends three lines, the server answers each with its number, the client closes first",
+    },
+    Fixture {
+        file: "server-closes-first.jsonl",
+        args: &["echo", "--live", "--scenario", "server-closes-first"],
+        about: "the server closes after its third answer, before the client",
+    },
+    Fixture {
+        file: "half-close.jsonl",
+        args: &["echo", "--live", "--scenario", "half-close"],
+        about: "the client sends its lines, then shutdown(SHUT_WR), and still reads the answers",
+    },
+    Fixture {
+        file: "refused.jsonl",
+        args: &["echo", "--live", "--scenario", "refused"],
+        about: "a connect to a port nobody listens on",
+    },
+    Fixture {
+        file: "lost-syn.jsonl",
+        args: &["simulate", "lost-syn"],
+        about: "the first SYN is lost (modelled: a live loopback does not lose packets)",
+    },
+    Fixture {
+        file: "clients3.jsonl",
+        args: &["echo", "--live", "--clients", "3", "-m", "hello"],
+        about: "three clients at once, one line each",
+    },
+    Fixture {
+        file: "udp-echo.jsonl",
+        args: &["simulate", "udp-echo"],
+        about: "the echo over UDP (modelled: the live UDP lens is still to come)",
+    },
+    Fixture {
+        file: "escaping.jsonl",
+        args: &["echo", "--live", "-m", "<img src=x onerror=window.stPwned=1>", "-m", "</script><script>window.stPwned=2</script>", "-m", "{{#include ../../Cargo.toml}}"],
+        about: "lines that are HTML, a script and an mdBook directive: the book must show them as text",
+    },
+];
+
+/// Records every fixture (or only `only`) into `dir` by running this program's own `trace`
+/// commands there; says what it recorded, one line each.
+pub fn record(dir: &Path, only: Option<&str>) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the trace binary itself: {e}"))?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let chosen: Vec<&Fixture> = FIXTURES.iter().filter(|f| only.is_none_or(|name| f.file == name || f.file.trim_end_matches(".jsonl") == name)).collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = FIXTURES.iter().map(|f| f.file).collect();
+        return Err(format!("no fixture {:?}: the fixtures are {}", only.unwrap_or(""), names.join(", ")));
+    }
+    for fixture in chosen {
+        let status = Command::new(&exe)
+            .args(fixture.args)
+            .args(["--save", fixture.file])
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+        if !status.success() {
+            return Err(format!(
+                "`trace {} --save {}` failed ({status}); live fixtures need root: sudo trace book record-fixtures",
+                fixture.args.join(" "),
+                fixture.file
+            ));
+        }
+        let trace = read_trace(&dir.join(fixture.file)).map_err(|e| e.to_string())?;
+        let source = if trace.header.source == Source::Live { "live" } else { "simulated" };
+        println!("recorded {} ({source}, {} events)", fixture.file, trace.events.len());
+    }
+    Ok(())
+}

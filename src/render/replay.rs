@@ -1,0 +1,148 @@
+//! The replay in a terminal: one step at a time beside the documented sequences
+//! (`trace replay` on a terminal), or every step, one line each, with the documented steps it
+//! shows (`trace replay` into a pipe).
+
+use std::fmt::Write as _;
+
+use super::Style;
+use crate::replay::{Lens, Progress, Replay, SocketView, Step};
+use crate::sequence::{Part, Sequence};
+
+/// Width of one sequence column in the step view.
+const COLUMN: usize = 56;
+
+/// The replay's first line: the command and where its events come from.
+pub fn header(replay: &Replay, style: Style) -> String {
+    style.bold(&format!("{} · {}", replay.command, replay.provenance))
+}
+
+/// One step on one line: number, side and the words of the timeline.
+pub fn step_line(replay: &Replay, index: usize, style: Style) -> String {
+    let step = &replay.steps[index];
+    let painted = paint(step, &step.text, style);
+    format!("{:>4} {:<6} {painted}", index + 1, step.side.to_string())
+}
+
+fn paint(step: &Step, text: &str, style: Style) -> String {
+    if step.origin == crate::event::Origin::Modelled {
+        return style.modelled(text);
+    }
+    match step.lens {
+        Lens::Call => style.call(text),
+        Lens::Packet => style.packet(text, text.contains("RST")),
+        Lens::State | Lens::Kernel => style.state(text),
+    }
+}
+
+/// The documented steps a replay step is evidence of, one line each:
+/// `     ↳ the server's passive open, step 3 — Take a connection… [s2]`.
+pub fn evidence_lines(replay: &Replay, index: usize, style: Style) -> Vec<String> {
+    let step = &replay.steps[index];
+    let mut lines = Vec::new();
+    for (sequence, progress) in replay.sequences.iter().zip(&step.progress) {
+        for id in &progress.at {
+            let Some(documented) = sequence.steps.iter().find(|s| s.id == *id) else { continue };
+            let number = documented.number.map_or(format!("{} (no number of its own)", documented.id), |n| format!("step {n}"));
+            let socket = progress.socket.as_ref().map_or(String::new(), |s| format!(" [{s}]"));
+            let line = format!("{}, {number} — {}{socket}", lower_first(sequence.title), documented.title);
+            lines.push(format!("            ↳ {}", style.dim(&line)));
+        }
+    }
+    lines
+}
+
+fn lower_first(title: &str) -> String {
+    let mut chars = title.chars();
+    chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// The interactive view of one step: the step itself, both documented sequences side by side
+/// with this step's place in them, and every socket's state.
+pub fn step_view(replay: &Replay, index: usize, style: Style) -> String {
+    let step = &replay.steps[index];
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", header(replay, style));
+    let _ = writeln!(
+        out,
+        "step {} of {} · {} ms · {} · {}{}",
+        index + 1,
+        replay.steps.len(),
+        format_ms(step.t),
+        step.side,
+        lens_name(step.lens),
+        if step.origin == crate::event::Origin::Modelled { " · modelled" } else { "" }
+    );
+    let _ = writeln!(out, "  {}", paint(step, &step.text, style));
+    let _ = writeln!(out);
+    let columns: Vec<Vec<(String, bool)>> = replay.sequences.iter().zip(&step.progress).map(|(s, p)| sequence_column(s, p)).collect();
+    let rows = columns.iter().map(Vec::len).max().unwrap_or(0);
+    for row in 0..rows {
+        let mut line = String::new();
+        for column in &columns {
+            let (cell, lit) = column.get(row).cloned().unwrap_or_default();
+            let padded = format!("{cell:<COLUMN$}");
+            line.push_str(&if lit { style.bold(&padded) } else { padded });
+            line.push_str("  ");
+        }
+        let _ = writeln!(out, "  {}", line.trim_end());
+    }
+    let _ = writeln!(out);
+    let sockets: Vec<String> = step.sockets.iter().map(socket_state).collect();
+    let _ = writeln!(out, "  sockets: {}", sockets.join(" · "));
+    out
+}
+
+/// One sequence as a column: its title, then each step marked done (✓), shown in part (…),
+/// being shown now (▶) or shown last (▷).
+fn sequence_column(sequence: &Sequence, progress: &Progress) -> Vec<(String, bool)> {
+    let whose = progress.socket.as_ref().map_or(String::new(), |s| format!(" ({s})"));
+    let mut cells = vec![(format!("{}{whose}", sequence.title), false)];
+    for documented in sequence.steps {
+        let here = progress.at.contains(&documented.id);
+        let last = progress.last == Some(documented.id);
+        let mark = if here {
+            "▶"
+        } else if last {
+            "▷"
+        } else if progress.done.contains(&documented.id) {
+            "✓"
+        } else if progress.partial.contains(&documented.id) {
+            "…"
+        } else {
+            " "
+        };
+        let number = documented.number.map_or("·".to_string(), |n| n.to_string());
+        let cell: String = format!("{mark} {number} {}", documented.title).chars().take(COLUMN).collect();
+        cells.push((cell, here));
+    }
+    cells
+}
+
+/// `s1 (listening) LISTEN`, `c1 (client) CLOSED, RFC: TIME-WAIT`.
+pub fn socket_state(view: &SocketView) -> String {
+    let part = view.part.map_or("", Part::label);
+    let state = match (view.kernel, view.rfc) {
+        (Some(k), Some(r)) if k != r => format!("{k}, RFC: {r}"),
+        (Some(k), _) => k.to_string(),
+        (None, Some(r)) => format!("{r} (modelled)"),
+        (None, None) => "no state reported yet".to_string(),
+    };
+    if part.is_empty() {
+        format!("{} {state}", view.id)
+    } else {
+        format!("{} ({part}) {state}", view.id)
+    }
+}
+
+fn lens_name(lens: Lens) -> &'static str {
+    match lens {
+        Lens::Call => "call",
+        Lens::Packet => "packet",
+        Lens::State => "state",
+        Lens::Kernel => "kernel note",
+    }
+}
+
+fn format_ms(ns: u64) -> String {
+    format!("{:.3}", ns as f64 / 1e6)
+}

@@ -1,0 +1,242 @@
+//! The words of a replay step: one line as the terminal timeline writes it ([`text`]), a short
+//! label for a ladder diagram, and every field of the event for a detail view.
+
+use crate::event::{Body, CallEnd, CallName, CallStart, Event, KernelNote, Origin, Packet, SockId, StateChange, TcpOptions};
+use crate::render::text;
+use crate::tcp::linux;
+
+/// What a step says.
+pub struct Words {
+    pub text: String,
+    pub label: String,
+    pub from: Option<SockId>,
+    pub to: Option<SockId>,
+    pub detail: Vec<(String, String)>,
+}
+
+/// The words of the step showing `events[first..=last]` (one event, or a call's start and end).
+/// `label_modelled`: say "(modelled)" on modelled events (in a simulated trace, every event is).
+pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool) -> Words {
+    let event = &events[first];
+    let socket = event.socket.as_ref().or(events[last].socket.as_ref()).map(|s| s.0.as_str());
+    let mut fields = Fields(Vec::new());
+    fields.push("time", format!("{} after the trace's first event", duration(event.t.saturating_sub(events[0].t))));
+    fields.push("side", event.actor.role.to_string());
+    fields.push(
+        "origin",
+        match event.origin {
+            Origin::Observed => "observed on this machine".to_string(),
+            Origin::Modelled => "modelled by the RFC 9293 model (not observed)".to_string(),
+        },
+    );
+    fields.opt("pid", event.actor.pid);
+    fields.opt("tid", event.actor.tid);
+    let mut words = Words { text: String::new(), label: String::new(), from: None, to: None, detail: Vec::new() };
+    match (&event.body, &events[last].body) {
+        (Body::CallStart(start), Body::CallEnd(end)) if first != last => {
+            words.text = text::call_whole(start, end, socket);
+            words.label = format!("{}({}) {}", start.call, target(start, socket), short_result(end));
+            call_fields(&mut fields, start, socket);
+            end_fields(&mut fields, end, Some(events[last].t.saturating_sub(event.t)));
+        }
+        (Body::CallStart(start), _) => {
+            words.text = format!("{} …", text::call_start(start, socket));
+            words.label = format!("{}({}) …", start.call, target(start, socket));
+            call_fields(&mut fields, start, socket);
+        }
+        (Body::CallEnd(end), _) => {
+            let start = events[..first].iter().rev().find_map(|e| match &e.body {
+                Body::CallStart(s) if s.id == end.id => Some((e.t, s)),
+                _ => None,
+            });
+            let who = if end.call == CallName::Socket { "" } else { socket.unwrap_or("?") };
+            words.text = format!("… {}({who}) {}", end.call, text::call_result(end));
+            words.label = format!("… {} {}", end.call, short_result(end));
+            if let Some((_, start)) = start {
+                call_fields(&mut fields, start, socket);
+            }
+            end_fields(&mut fields, end, start.map(|(t, _)| event.t.saturating_sub(t)));
+        }
+        (Body::Packet(packet), _) => {
+            let from = event.socket.as_ref().map_or("?", |s| s.0.as_str());
+            let to = packet.to.as_ref().map_or("?", |s| s.0.as_str());
+            words.text = format!("{from} → {to} {}", packet_text(packet));
+            words.label = packet_label(packet);
+            words.from = event.socket.clone();
+            words.to = packet.to.clone();
+            packet_fields(&mut fields, packet, event.socket.as_ref());
+        }
+        (Body::State(change), _) => {
+            words.text = text::state_change(change, socket);
+            words.label = format!("{} → {}", socket.unwrap_or("?"), change.to);
+            state_fields(&mut fields, change, socket);
+        }
+        (Body::Kernel(note), _) => {
+            words.text = text::kernel_note(note, socket);
+            words.label = words.text.clone();
+            kernel_fields(&mut fields, note, socket);
+        }
+    }
+    if event.origin == Origin::Modelled && label_modelled {
+        words.text.push_str(" (modelled)");
+        words.label.push_str(" (modelled)");
+    }
+    words.detail = fields.0;
+    words
+}
+
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn push(&mut self, name: &str, value: impl Into<String>) {
+        self.0.push((name.to_string(), value.into()));
+    }
+
+    fn opt(&mut self, name: &str, value: Option<impl ToString>) {
+        if let Some(v) = value {
+            self.push(name, v.to_string());
+        }
+    }
+}
+
+fn target<'a>(start: &CallStart, socket: Option<&'a str>) -> &'a str {
+    if start.call == CallName::Socket {
+        ""
+    } else {
+        socket.unwrap_or("?")
+    }
+}
+
+/// `= 0`, `= s2`, `= -1 ECONNREFUSED`.
+fn short_result(end: &CallEnd) -> String {
+    match (&end.errno, &end.new_socket) {
+        (Some(errno), _) => format!("= -1 {}", errno.name),
+        (None, Some(id)) => format!("= {id}"),
+        (None, None) => format!("= {}", end.ret),
+    }
+}
+
+fn call_fields(fields: &mut Fields, start: &CallStart, socket: Option<&str>) {
+    fields.push("call", text::call_start(start, socket));
+    if start.call != CallName::Socket {
+        fields.opt("socket", socket);
+    }
+    fields.opt("fd", start.fd);
+    let a = &start.args;
+    fields.opt("domain", a.domain.as_ref());
+    fields.opt("type", a.ty.as_ref());
+    fields.opt("address", a.addr);
+    fields.opt("backlog", a.backlog);
+    fields.opt(if start.call == CallName::Recv || start.call == CallName::Recvfrom { "buffer size" } else { "length" }, a.len);
+    fields.opt("data", a.data.as_ref());
+    fields.opt("how", a.how.as_ref());
+    fields.opt("option", a.option.as_ref());
+}
+
+fn end_fields(fields: &mut Fields, end: &CallEnd, took: Option<u64>) {
+    fields.push("result", text::call_result(end));
+    fields.push("returned", end.ret.to_string());
+    fields.opt("errno", end.errno.as_ref().map(|e| format!("{} ({})", e.name, e.code)));
+    fields.opt("new socket", end.new_socket.as_ref());
+    fields.opt("local address", end.local);
+    fields.opt("peer address", end.peer);
+    fields.opt("data", end.data.as_ref());
+    fields.opt("took", took.map(duration));
+}
+
+/// The packet as the timeline shows it: headline, options (unless only timestamps, which
+/// ride on every segment once negotiated) and payload.
+fn packet_text(packet: &Packet) -> String {
+    let mut text = text::packet_headline(packet);
+    let options = text::packet_options(packet);
+    let only_ts = packet.tcp.as_ref().is_some_and(|t| t.options == TcpOptions { ts: t.options.ts, ..TcpOptions::default() });
+    if !options.is_empty() && !only_ts {
+        text.push(' ');
+        text.push_str(&options);
+    }
+    if let Some(payload) = &packet.payload {
+        text.push(' ');
+        text.push_str(&payload.to_string());
+    }
+    text
+}
+
+/// `SYN`, `ACK 7`, `PSH|ACK len 6`, `UDP len 6`.
+fn packet_label(packet: &Packet) -> String {
+    match &packet.tcp {
+        Some(tcp) if packet.len > 0 => format!("{} len {}", tcp.flags, packet.len),
+        Some(tcp) => tcp.flags.to_string(),
+        None => format!("UDP len {}", packet.len),
+    }
+}
+
+fn packet_fields(fields: &mut Fields, packet: &Packet, from: Option<&SockId>) {
+    fields.push("transport", format!("{:?}", packet.transport).to_uppercase());
+    fields.push("source", packet.src.to_string());
+    fields.push("destination", packet.dst.to_string());
+    fields.opt("from socket", from);
+    fields.opt("to socket", packet.to.as_ref());
+    if let Some(tcp) = &packet.tcp {
+        fields.push("flags", tcp.flags.to_string());
+        fields.push("seq (raw)", tcp.seq.to_string());
+        fields.push("ack (raw)", tcp.ack.to_string());
+        fields.opt("seq (relative)", tcp.rel_seq);
+        fields.opt("ack (relative)", tcp.rel_ack);
+        fields.push("window", tcp.win.to_string());
+        let o = &tcp.options;
+        fields.opt("MSS", o.mss);
+        fields.opt("window scale", o.wscale);
+        if o.sack_ok {
+            fields.push("SACK permitted", "yes");
+        }
+        fields.opt("timestamps", o.ts.map(|(val, ecr)| format!("TSval {val}, TSecr {ecr}")));
+        for (left, right) in &o.sack {
+            fields.push("SACK block", format!("{left}:{right}"));
+        }
+        if o == &Default::default() {
+            fields.push("options", "none");
+        }
+    }
+    fields.push("payload length", packet.len.to_string());
+    fields.opt("payload", packet.payload.as_ref());
+}
+
+fn state_fields(fields: &mut Fields, change: &StateChange, socket: Option<&str>) {
+    fields.opt("socket", socket);
+    fields.push("from", change.from.to_string());
+    fields.push("to", change.to.to_string());
+    if let Some(model) = change.model {
+        let note = match linux::explains(change.to, model) {
+            None if model == change.to => "agrees".to_string(),
+            Some(d) => format!("differs, as documented ({}): {}", d.id, d.linux),
+            None => "differs, and no documented difference explains it".to_string(),
+        };
+        fields.push("RFC 9293 model expects", format!("{model} — {note}"));
+    }
+    fields.opt("local address", change.local);
+    fields.opt("remote address", change.remote);
+    fields.opt("kernel socket (sk)", change.sk.map(|sk| format!("{sk:#x}")));
+}
+
+fn kernel_fields(fields: &mut Fields, note: &KernelNote, socket: Option<&str>) {
+    fields.opt("socket", socket);
+    let (what, local, remote, sk, state) = match note {
+        KernelNote::ResetSent { local, remote, sk } => ("reset sent", local, remote, sk, None),
+        KernelNote::ResetReceived { local, remote, sk } => ("reset received", local, remote, sk, None),
+        KernelNote::Retransmit { local, remote, sk, state } => ("retransmission", local, remote, sk, *state),
+    };
+    fields.push("kernel note", what);
+    fields.push("local address", local.to_string());
+    fields.push("remote address", remote.to_string());
+    fields.opt("kernel socket (sk)", sk.map(|sk| format!("{sk:#x}")));
+    fields.opt("state", state);
+}
+
+/// `42 µs`, `1.300 ms`, `2.010 s`.
+fn duration(ns: u64) -> String {
+    match ns {
+        0..=999_999 => format!("{} µs", ns / 1_000),
+        1_000_000..=999_999_999 => format!("{:.3} ms", ns as f64 / 1e6),
+        _ => format!("{:.3} s", ns as f64 / 1e9),
+    }
+}

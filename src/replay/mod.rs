@@ -1,0 +1,255 @@
+//! A trace as the steps of a replay: what the book's replay widget and `trace replay` show,
+//! computed once, here. Each step is one event (or a call's start and end when nothing
+//! happened between them), in plain words, with every field for a detail view, each socket's
+//! state after it, and where the documented sequences stand.
+//!
+//! - `evidence.rs`: which events are evidence of which documented step;
+//! - `detail.rs`: the words and fields of each step.
+
+pub mod detail;
+pub mod evidence;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::event::{Body, Event, Origin, Role, SockId};
+use crate::sequence::{self, Part, Sequence};
+use crate::tcp::state::State;
+use crate::trace::{LensStatus, Source, Trace};
+use evidence::{Cast, Found};
+
+/// A whole replay, serialized as the book embeds it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Replay {
+    pub command: String,
+    pub source: Source,
+    /// Where the events come from, in one line: observed or modelled, lens by lens.
+    pub provenance: String,
+    pub sequences: [&'static Sequence; 2],
+    pub steps: Vec<Step>,
+}
+
+/// Which lens a step comes from, for the replay's filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lens {
+    Call,
+    Packet,
+    State,
+    /// A reset or retransmission the kernel reported.
+    Kernel,
+}
+
+/// One step of the replay.
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    /// The events this step shows: one, or a call's start and its end.
+    pub first: usize,
+    pub last: usize,
+    /// Nanoseconds since the trace's first event.
+    pub t: u64,
+    pub side: Role,
+    pub lens: Lens,
+    pub origin: Origin,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket: Option<SockId>,
+    /// The step in plain words, as the terminal timeline writes it.
+    pub text: String,
+    /// A short form for a ladder diagram.
+    pub label: String,
+    /// A packet's sender and receiver.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<SockId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<SockId>,
+    /// Every field of the event(s), as (name, value).
+    pub detail: Vec<(String, String)>,
+    /// Each socket seen so far, and its state after this step.
+    pub sockets: Vec<SocketView>,
+    /// Where each documented sequence stands after this step, in [`sequence::all`] order.
+    pub progress: Vec<Progress>,
+}
+
+/// A socket and its state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SocketView {
+    pub id: SockId,
+    pub role: Role,
+    /// Its part in the documented sequences, where it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part: Option<Part>,
+    /// The last state the kernel reported (none in a simulated trace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<State>,
+    /// The state in the RFC 9293 view: the model's, where it shadows or stands in for the
+    /// kernel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rfc: Option<State>,
+}
+
+/// Where one documented sequence stands at a step.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// The documented steps this replay step is evidence of.
+    pub at: Vec<&'static str>,
+    /// When `at` is empty: the documented step shown most recently.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<&'static str>,
+    /// The socket whose story those steps tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket: Option<SockId>,
+    /// For that socket's story, the steps whose evidence is all shown by now, and those shown
+    /// in part.
+    pub done: Vec<&'static str>,
+    pub partial: Vec<&'static str>,
+}
+
+impl Replay {
+    pub fn of(trace: &Trace) -> Replay {
+        let events = &trace.events;
+        let cast = Cast::of(events);
+        let found = evidence::find(events);
+        let t0 = events.first().map_or(0, |e| e.t);
+        let mut states = SocketStates::default();
+        let mut steps = Vec::new();
+        let label_modelled = trace.header.source != Source::Simulated;
+        let mut i = 0;
+        while i < events.len() {
+            let last = if merges(events, i) { i + 1 } else { i };
+            for e in &events[i..=last] {
+                states.apply(e, &cast);
+            }
+            let words = detail::words(events, i, last, label_modelled);
+            let event = &events[i];
+            steps.push(Step {
+                first: i,
+                last,
+                t: event.t.saturating_sub(t0),
+                side: event.actor.role,
+                lens: lens(event),
+                origin: event.origin,
+                socket: event.socket.clone().or_else(|| events[last].socket.clone()),
+                text: words.text,
+                label: words.label,
+                from: words.from,
+                to: words.to,
+                detail: words.detail,
+                sockets: states.view(),
+                progress: sequence::all().iter().map(|s| progress(s, &found, &cast, i, last)).collect(),
+            });
+            i = last + 1;
+        }
+        Replay {
+            command: trace.header.command.clone(),
+            source: trace.header.source,
+            provenance: provenance(trace),
+            sequences: sequence::all(),
+            steps,
+        }
+    }
+}
+
+/// A call's start and end make one step when nothing happened between them.
+fn merges(events: &[Event], i: usize) -> bool {
+    match (&events[i].body, events.get(i + 1).map(|e| &e.body)) {
+        (Body::CallStart(start), Some(Body::CallEnd(end))) => start.id == end.id,
+        _ => false,
+    }
+}
+
+fn lens(event: &Event) -> Lens {
+    match event.body {
+        Body::CallStart(_) | Body::CallEnd(_) => Lens::Call,
+        Body::Packet(_) => Lens::Packet,
+        Body::State(_) => Lens::State,
+        Body::Kernel(_) => Lens::Kernel,
+    }
+}
+
+fn provenance(trace: &Trace) -> String {
+    if trace.header.source == Source::Simulated {
+        return "simulated by the RFC 9293 model: every event is modelled, none observed".to_string();
+    }
+    let lens = |name: &str, status: &LensStatus| match status {
+        LensStatus::Observed => format!("{name} observed"),
+        LensStatus::Modelled => format!("{name} modelled"),
+        LensStatus::Unavailable { reason } => format!("{name} unavailable ({reason})"),
+    };
+    let l = &trace.header.lenses;
+    let source = match trace.header.source {
+        Source::Live => "live",
+        Source::Imported => "imported from a capture",
+        Source::Simulated => unreachable!("handled above"),
+    };
+    format!("{source}: {}, {}, {}", lens("calls", &l.calls), lens("packets", &l.packets), lens("states", &l.states))
+}
+
+/// Each socket's role and states as the trace goes.
+#[derive(Default)]
+struct SocketStates {
+    sockets: BTreeMap<SockId, SocketView>,
+}
+
+impl SocketStates {
+    fn apply(&mut self, event: &Event, cast: &Cast) {
+        let mut named: Vec<&SockId> = event.socket.iter().collect();
+        match &event.body {
+            Body::CallEnd(end) => named.extend(end.new_socket.as_ref()),
+            Body::Packet(p) => named.extend(p.to.as_ref()),
+            _ => {}
+        }
+        for id in named {
+            let role = if matches!(&event.body, Body::Packet(_)) && event.socket.as_ref() != Some(id) { other(event.actor.role) } else { event.actor.role };
+            self.sockets.entry(id.clone()).or_insert_with(|| SocketView { id: id.clone(), role, part: cast.part_of(id), kernel: None, rfc: None });
+        }
+        let (Body::State(change), Some(id)) = (&event.body, &event.socket) else { return };
+        let Some(view) = self.sockets.get_mut(id) else { return };
+        match event.origin {
+            Origin::Observed => {
+                view.kernel = Some(change.to);
+                view.rfc = Some(change.model.unwrap_or(change.to));
+            }
+            Origin::Modelled => view.rfc = Some(change.to),
+        }
+    }
+
+    fn view(&self) -> Vec<SocketView> {
+        self.sockets.values().cloned().collect()
+    }
+}
+
+fn other(role: Role) -> Role {
+    match role {
+        Role::Client => Role::Server,
+        Role::Server => Role::Client,
+        Role::Unknown => Role::Unknown,
+    }
+}
+
+/// Where `sequence` stands at the replay step showing events `a..=b`.
+fn progress(sequence: &'static Sequence, found: &[Found], cast: &Cast, a: usize, b: usize) -> Progress {
+    let ours: Vec<&Found> = found.iter().filter(|f| std::ptr::eq(f.sequence, sequence)).collect();
+    let here: Vec<&Found> = ours.iter().copied().filter(|f| f.events().iter().any(|&e| (a..=b).contains(&e))).collect();
+    let latest = |f: &&Found| f.events().into_iter().filter(|&e| e <= b).max();
+    let shown_last = ours.iter().copied().filter(|f| latest(f).is_some()).max_by_key(|f| (latest(f), step_index(sequence, f.step.id)));
+    let Some(story) = here.first().copied().or(shown_last) else { return Progress::default() };
+    let socket = story.socket.clone();
+    // The story of one connection: the listening socket's steps, and this connection's.
+    let connection = cast.connections.iter().find(|c| c.client == socket || c.accepted.as_ref() == Some(&socket)).or(cast.connections.first());
+    let in_story = |f: &&Found| {
+        Some(&f.socket) == cast.listener.as_ref() || connection.is_some_and(|c| c.client == f.socket || c.accepted.as_ref() == Some(&f.socket))
+    };
+    let story_steps: Vec<&Found> = ours.iter().copied().filter(in_story).collect();
+    Progress {
+        at: here.iter().filter(|f| f.socket == socket).map(|f| f.step.id).collect(),
+        last: if here.is_empty() { Some(story.step.id) } else { None },
+        socket: Some(socket),
+        done: story_steps.iter().filter(|f| f.complete_by(b)).map(|f| f.step.id).collect(),
+        partial: story_steps.iter().filter(|f| f.partial_by(b)).map(|f| f.step.id).collect(),
+    }
+}
+
+fn step_index(sequence: &Sequence, id: &str) -> usize {
+    sequence.steps.iter().position(|s| s.id == id).unwrap_or(0)
+}

@@ -1,0 +1,767 @@
+//! Every claim the lessons make about a fixture, checked on that fixture. A chapter marks a
+//! claim with `<!-- claim:ID -->` right after the sentence; `CLAIMS` holds the check of
+//! each ID and the fixtures it reads.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+
+use socktrace::event::{Body, CallEnd, CallName, CallStart, Event, Origin, Packet, Role, SockId, TcpSegment};
+use socktrace::replay::Replay;
+use socktrace::sequence;
+use socktrace::tcp::state::State;
+use socktrace::trace::{Source, Trace};
+use socktrace::wire::flags::TcpFlags;
+
+use crate::support::story::Story;
+
+pub struct Claim {
+    pub id: &'static str,
+    /// The fixtures (in `fixtures/lessons/`) the check reads, in the order it gets them.
+    pub fixtures: &'static [&'static str],
+    pub check: fn(&[Trace]),
+}
+
+const ECHO: &[&str] = &["echo.jsonl"];
+
+pub const CLAIMS: &[Claim] = &[
+    Claim { id: "roles-client-calls", fixtures: ECHO, check: roles_client_calls },
+    Claim { id: "roles-server-calls", fixtures: ECHO, check: roles_server_calls },
+    Claim { id: "roles-client-speaks-first", fixtures: ECHO, check: roles_client_speaks_first },
+    Claim { id: "roles-one-host", fixtures: ECHO, check: all_on_loopback },
+    Claim { id: "roles-ports-differ", fixtures: ECHO, check: roles_ports_differ },
+    Claim { id: "passive-bind-port", fixtures: ECHO, check: passive_bind_port },
+    Claim { id: "passive-listen-state", fixtures: ECHO, check: passive_listen_state },
+    Claim { id: "passive-listen-sends-nothing", fixtures: ECHO, check: passive_listen_sends_nothing },
+    Claim { id: "passive-backlog", fixtures: ECHO, check: passive_backlog },
+    Claim { id: "passive-accept-after-third-ack", fixtures: ECHO, check: passive_accept_after_third_ack },
+    Claim { id: "passive-accept-new-socket", fixtures: ECHO, check: passive_accept_new_socket },
+    Claim { id: "passive-listener-stays", fixtures: ECHO, check: listener_stays },
+    Claim { id: "passive-all-steps", fixtures: ECHO, check: passive_all_steps },
+    Claim { id: "active-connect-address", fixtures: ECHO, check: active_connect_address },
+    Claim { id: "active-no-bind", fixtures: ECHO, check: active_no_bind },
+    Claim { id: "active-syn-sent-first", fixtures: ECHO, check: active_syn_sent_first },
+    Claim { id: "active-third-ack-inside-connect", fixtures: ECHO, check: active_third_ack_inside_connect },
+    Claim { id: "active-connect-returns-after-handshake", fixtures: ECHO, check: active_connect_returns_after_handshake },
+    Claim { id: "active-all-steps", fixtures: ECHO, check: active_all_steps },
+    Claim { id: "hs-three-segments", fixtures: ECHO, check: hs_three_segments },
+    Claim { id: "hs-isn-not-zero", fixtures: ECHO, check: hs_isn_not_zero },
+    Claim { id: "hs-relative-zero", fixtures: ECHO, check: hs_relative_zero },
+    Claim { id: "hs-ack-is-isn-plus-one", fixtures: ECHO, check: hs_ack_is_isn_plus_one },
+    Claim { id: "hs-data-starts-at-one", fixtures: ECHO, check: hs_data_starts_at_one },
+    Claim { id: "hs-options", fixtures: ECHO, check: hs_options },
+    Claim { id: "hs-window-scaled", fixtures: ECHO, check: hs_window_scaled },
+    Claim { id: "hs-child-born-at-third-ack", fixtures: ECHO, check: hs_child_born_at_third_ack },
+    Claim { id: "hs-syn-ack-from-listener", fixtures: ECHO, check: hs_syn_ack_from_listener },
+    Claim { id: "data-one-segment-per-send", fixtures: ECHO, check: data_one_segment_per_send },
+    Claim { id: "data-psh-ack", fixtures: ECHO, check: data_psh_ack },
+    Claim { id: "data-seq-counts-bytes", fixtures: ECHO, check: data_seq_counts_bytes },
+    Claim { id: "data-all-acknowledged", fixtures: ECHO, check: data_all_acknowledged },
+    Claim { id: "data-numbered-echo", fixtures: ECHO, check: data_numbered_echo },
+    Claim { id: "data-recv-after-segment", fixtures: ECHO, check: data_recv_after_segment },
+    Claim { id: "data-bytes-arrive-whole", fixtures: ECHO, check: data_bytes_arrive_whole },
+    Claim { id: "close-client-fin", fixtures: ECHO, check: close_client_fin },
+    Claim { id: "close-eof-after-fin", fixtures: ECHO, check: close_eof_after_fin },
+    Claim { id: "close-fin-carries-ack", fixtures: ECHO, check: close_fin_carries_ack },
+    Claim { id: "close-last-ack", fixtures: ECHO, check: close_last_ack },
+    Claim { id: "close-linux-reports-closed", fixtures: ECHO, check: close_linux_reports_closed },
+    Claim { id: "close-mirrored", fixtures: &["server-closes-first.jsonl"], check: close_mirrored },
+    Claim { id: "close-only-first-closer-waits", fixtures: &["echo.jsonl", "server-closes-first.jsonl"], check: close_only_first_closer_waits },
+    Claim { id: "half-close-fin-first", fixtures: &["half-close.jsonl"], check: half_close_fin_first },
+    Claim { id: "half-close-answers-after-fin", fixtures: &["half-close.jsonl"], check: half_close_answers_after_fin },
+    Claim { id: "half-close-client-waits", fixtures: &["half-close.jsonl"], check: half_close_client_waits },
+    Claim { id: "fail-refused-rst", fixtures: &["refused.jsonl"], check: fail_refused_rst },
+    Claim { id: "fail-refused-error", fixtures: &["refused.jsonl"], check: fail_refused_error },
+    Claim { id: "fail-refused-fast", fixtures: &["refused.jsonl"], check: fail_refused_fast },
+    Claim { id: "fail-syn-sent-again", fixtures: &["lost-syn.jsonl"], check: fail_syn_sent_again },
+    Claim { id: "fail-connect-waits", fixtures: &["lost-syn.jsonl"], check: fail_connect_waits },
+    Claim { id: "fail-recv-joins-lines", fixtures: &["half-close.jsonl"], check: fail_recv_joins_lines },
+    Claim { id: "many-accepts", fixtures: &["clients3.jsonl"], check: many_accepts },
+    Claim { id: "many-listener-stays", fixtures: &["clients3.jsonl"], check: listener_stays },
+    Claim { id: "many-handshakes-before-accept", fixtures: &["clients3.jsonl"], check: many_handshakes_before_accept },
+    Claim { id: "many-four-tuples", fixtures: &["clients3.jsonl"], check: many_four_tuples },
+    Claim { id: "many-own-isns", fixtures: &["clients3.jsonl"], check: many_own_isns },
+    Claim { id: "many-one-host", fixtures: &["clients3.jsonl"], check: all_on_loopback },
+    Claim { id: "udp-no-handshake", fixtures: &["udp-echo.jsonl"], check: udp_no_handshake },
+    Claim { id: "udp-no-listen", fixtures: &["udp-echo.jsonl"], check: udp_no_listen },
+    Claim { id: "udp-datagrams", fixtures: &["udp-echo.jsonl"], check: udp_datagrams },
+    Claim { id: "udp-answer-to-sender", fixtures: &["udp-echo.jsonl"], check: udp_answer_to_sender },
+    Claim { id: "course-live-equals-model", fixtures: ECHO, check: course_live_equals_model },
+    Claim { id: "ref-payload-is-text", fixtures: &["escaping.jsonl"], check: ref_payload_is_text },
+];
+
+// ---- finding things -------------------------------------------------------------------
+
+fn find(t: &Trace, what: &str, pred: impl Fn(&Event) -> bool) -> usize {
+    t.events.iter().position(pred).unwrap_or_else(|| panic!("not in the trace: {what}"))
+}
+
+fn sock(e: &Event) -> Option<&str> {
+    e.socket.as_ref().map(|s| s.0.as_str())
+}
+
+fn starts(t: &Trace, role: Role) -> Vec<(usize, &Event, &CallStart)> {
+    t.events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.actor.role == role)
+        .filter_map(|(i, e)| match &e.body {
+            Body::CallStart(s) => Some((i, e, s)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ends(t: &Trace, role: Role, call: CallName) -> Vec<(usize, &Event, &CallEnd)> {
+    t.events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.actor.role == role)
+        .filter_map(|(i, e)| match &e.body {
+            Body::CallEnd(end) if end.call == call => Some((i, e, end)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn calls_of(t: &Trace, role: Role) -> BTreeSet<&'static str> {
+    starts(t, role).iter().map(|(_, _, s)| s.call.as_str()).collect()
+}
+
+fn packets(t: &Trace) -> Vec<(usize, &Event, &Packet)> {
+    t.events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match &e.body {
+            Body::Packet(p) => Some((i, e, p)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn tcp(p: &Packet) -> &TcpSegment {
+    p.tcp.as_ref().expect("a TCP packet")
+}
+
+fn packet(t: &Trace, i: usize) -> &Packet {
+    match &t.events[i].body {
+        Body::Packet(p) => p,
+        other => panic!("event {i} is not a packet: {other:?}"),
+    }
+}
+
+/// Data segments sent by `from` (a socket name), in order: (index, payload preview).
+fn data_from<'a>(t: &'a Trace, from: &str) -> Vec<(usize, &'a Packet)> {
+    packets(t).into_iter().filter(|(_, e, p)| sock(e) == Some(from) && p.len > 0).map(|(i, _, p)| (i, p)).collect()
+}
+
+fn payload(p: &Packet) -> &str {
+    p.payload.as_ref().map_or("", |pl| pl.text.as_str())
+}
+
+fn bound_port(t: &Trace) -> u16 {
+    ends(t, Role::Server, CallName::Bind)[0].2.local.expect("bind reports its address").port()
+}
+
+fn syn_ack() -> TcpFlags {
+    TcpFlags::SYN.union(TcpFlags::ACK)
+}
+
+fn fin_ack() -> TcpFlags {
+    TcpFlags::FIN.union(TcpFlags::ACK)
+}
+
+/// The client's SYN, the SYN|ACK and the third ACK of `client`'s connection to `accepted`.
+fn handshake(t: &Trace, client: &str, accepted: &str) -> (usize, usize, usize) {
+    let story = Story::new(&t.events);
+    let syn = story.packet(None, client, "s1", TcpFlags::SYN, "the SYN");
+    let syn_ack = story.packet(Some(syn), "s1", client, syn_ack(), "the SYN|ACK");
+    let ack = story.packet(Some(syn_ack), client, accepted, TcpFlags::ACK, "the third ACK");
+    (syn, syn_ack, ack)
+}
+
+/// The sockets that enter TIME-WAIT, by any origin.
+fn time_waiters(t: &Trace) -> BTreeSet<&str> {
+    t.events.iter().filter(|e| matches!(&e.body, Body::State(s) if s.to == State::TimeWait)).filter_map(sock).collect()
+}
+
+fn observed_time_wait(t: &Trace) -> bool {
+    t.events.iter().any(|e| e.origin == Origin::Observed && matches!(&e.body, Body::State(s) if s.to == State::TimeWait))
+}
+
+/// The index of the first FIN and the socket that sent it.
+fn first_fin(t: &Trace) -> (usize, &str) {
+    let (i, e, _) = packets(t).into_iter().find(|(_, _, p)| p.tcp.as_ref().is_some_and(|s| s.flags.contains(TcpFlags::FIN))).expect("a FIN");
+    (i, sock(e).expect("the FIN's sender"))
+}
+
+// ---- roles ----------------------------------------------------------------------------
+
+fn roles_client_calls(t: &[Trace]) {
+    let calls = calls_of(&t[0], Role::Client);
+    for call in ["socket", "connect", "send", "recv", "close"] {
+        assert!(calls.contains(call), "the client calls {call}: {calls:?}");
+    }
+    for call in ["bind", "listen", "accept"] {
+        assert!(!calls.contains(call), "the client never calls {call}: {calls:?}");
+    }
+}
+
+fn roles_server_calls(t: &[Trace]) {
+    let calls = calls_of(&t[0], Role::Server);
+    for call in ["socket", "bind", "listen", "accept", "recv", "send", "close"] {
+        assert!(calls.contains(call), "the server calls {call}: {calls:?}");
+    }
+    assert!(!calls.contains("connect"), "{calls:?}");
+}
+
+fn roles_client_speaks_first(t: &[Trace]) {
+    let all = packets(&t[0]);
+    let (_, first, p) = all[0];
+    assert_eq!((first.actor.role, tcp(p).flags), (Role::Client, TcpFlags::SYN), "the first packet is the client's SYN");
+    let (_, e, p) = all.iter().find(|(_, _, p)| p.len > 0).expect("data");
+    assert_eq!(e.actor.role, Role::Client);
+    assert_eq!(payload(p), "hello\\n");
+}
+
+fn all_on_loopback(t: &[Trace]) {
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let all = packets(&t[0]);
+    assert!(!all.is_empty());
+    for (_, _, p) in all {
+        assert_eq!((p.src.ip(), p.dst.ip()), (lo, lo), "{p:?}");
+    }
+}
+
+fn roles_ports_differ(t: &[Trace]) {
+    let t = &t[0];
+    let server = bound_port(t);
+    let client = ends(t, Role::Client, CallName::Connect)[0].2.local.expect("connect reports the client's address").port();
+    assert_ne!(client, server);
+    assert!(ends(t, Role::Client, CallName::Bind).is_empty(), "the kernel picked the client's port");
+    let syn = packets(t).into_iter().find(|(_, _, p)| tcp(p).flags == TcpFlags::SYN).expect("a SYN").2;
+    assert_eq!((syn.src.port(), syn.dst.port()), (client, server));
+}
+
+// ---- passive open ---------------------------------------------------------------------
+
+fn passive_bind_port(t: &[Trace]) {
+    let t = &t[0];
+    let (_, _, start) = starts(t, Role::Server).into_iter().find(|(_, _, s)| s.call == CallName::Bind).expect("bind");
+    assert_eq!(start.args.addr.expect("bind's address").port(), 0, "bind asks for port 0");
+    assert_ne!(bound_port(t), 0, "and gets a port");
+}
+
+fn passive_listen_state(t: &[Trace]) {
+    let story = Story::new(&t[0].events);
+    story.in_order(&[
+        ("listen starts", story.call_start(CallName::Listen, "s1")),
+        ("s1 LISTEN", story.state("s1", State::Closed, State::Listen)),
+        ("listen ends", story.call_end(CallName::Listen, "s1")),
+    ]);
+}
+
+fn passive_listen_sends_nothing(t: &[Trace]) {
+    let t = &t[0];
+    let listen_end = Story::new(&t.events).call_end(CallName::Listen, "s1");
+    let (first, e, p) = packets(t)[0];
+    assert!(first > listen_end, "no packet before listen returns");
+    assert_eq!((e.actor.role, tcp(p).flags), (Role::Client, TcpFlags::SYN));
+}
+
+fn passive_backlog(t: &[Trace]) {
+    let (_, _, listen) = starts(&t[0], Role::Server).into_iter().find(|(_, _, s)| s.call == CallName::Listen).expect("listen");
+    assert_eq!(listen.args.backlog, Some(128));
+}
+
+fn passive_accept_after_third_ack(t: &[Trace]) {
+    let t = &t[0];
+    let story = Story::new(&t.events);
+    let (_, _, ack) = handshake(t, "c1", "s2");
+    let accept_end = story.accept_returning(&SockId("s2".into()));
+    story.in_order(&[("third ACK", ack), ("s2 ESTABLISHED", story.state("s2", State::SynReceived, State::Established)), ("accept returns", accept_end)]);
+}
+
+fn passive_accept_new_socket(t: &[Trace]) {
+    let t = &t[0];
+    let accept = &ends(t, Role::Server, CallName::Accept)[0].2;
+    let socket = &ends(t, Role::Server, CallName::Socket)[0].2;
+    assert_eq!(accept.new_socket, Some(SockId("s2".into())));
+    assert_eq!(socket.new_socket, Some(SockId("s1".into())));
+    assert!(accept.ret >= 0 && accept.ret != socket.ret, "a descriptor of its own: {} vs {}", accept.ret, socket.ret);
+}
+
+/// s1 stays in LISTEN until its close, which comes after every accepted socket is closed.
+fn listener_stays(t: &[Trace]) {
+    let t = &t[0];
+    let story = Story::new(&t.events);
+    let listening = story.state("s1", State::Closed, State::Listen);
+    let close_start = story.call_start(CallName::Close, "s1");
+    let changes = t.events[listening + 1..close_start].iter().filter(|e| sock(e) == Some("s1") && matches!(e.body, Body::State(_))).count();
+    assert_eq!(changes, 0, "s1 stays in LISTEN until it is closed");
+    for accepted in story.created(Role::Server, CallName::Accept) {
+        story.in_order(&[(&format!("close({accepted}) ends"), story.call_end(CallName::Close, &accepted.0)), ("close(s1) starts", close_start)]);
+    }
+    story.in_order(&[("close(s1) starts", close_start), ("s1 CLOSED", story.state("s1", State::Listen, State::Closed)), ("close(s1) ends", story.call_end(CallName::Close, "s1"))]);
+}
+
+/// The documented steps the replay ticks at its last step, for sequence `k`.
+fn ticked_at_the_end(t: &Trace, k: usize) -> Vec<&'static str> {
+    let replay = Replay::of(t);
+    replay.steps.last().expect("steps").progress[k].done.clone()
+}
+
+fn passive_all_steps(t: &[Trace]) {
+    let all: Vec<&str> = sequence::PASSIVE_OPEN.steps.iter().map(|s| s.id).collect();
+    assert_eq!(ticked_at_the_end(&t[0], 0), all);
+}
+
+// ---- active open ----------------------------------------------------------------------
+
+fn active_connect_address(t: &[Trace]) {
+    let t = &t[0];
+    let (_, _, start) = starts(t, Role::Client).into_iter().find(|(_, _, s)| s.call == CallName::Connect).expect("connect");
+    let bound = ends(t, Role::Server, CallName::Bind)[0].2.local;
+    assert_eq!(start.args.addr, bound);
+}
+
+fn active_no_bind(t: &[Trace]) {
+    let t = &t[0];
+    assert!(ends(t, Role::Client, CallName::Bind).is_empty());
+    let port = ends(t, Role::Client, CallName::Connect)[0].2.local.expect("connect reports the port").port();
+    assert!((32768..=60999).contains(&port), "an ephemeral port: {port}");
+}
+
+fn active_syn_sent_first(t: &[Trace]) {
+    let story = Story::new(&t[0].events);
+    story.in_order(&[
+        ("connect starts", story.call_start(CallName::Connect, "c1")),
+        ("c1 SYN-SENT", story.state("c1", State::Closed, State::SynSent)),
+        ("the SYN", story.packet(None, "c1", "s1", TcpFlags::SYN, "the SYN")),
+    ]);
+}
+
+fn active_third_ack_inside_connect(t: &[Trace]) {
+    let story = Story::new(&t[0].events);
+    let (_, _, ack) = handshake(&t[0], "c1", "s2");
+    story.in_order(&[("connect starts", story.call_start(CallName::Connect, "c1")), ("third ACK", ack), ("connect ends", story.call_end(CallName::Connect, "c1"))]);
+}
+
+fn active_connect_returns_after_handshake(t: &[Trace]) {
+    let story = Story::new(&t[0].events);
+    let (_, syn_ack, _) = handshake(&t[0], "c1", "s2");
+    let end = story.call_end(CallName::Connect, "c1");
+    story.in_order(&[("SYN|ACK", syn_ack), ("c1 ESTABLISHED", story.state("c1", State::SynSent, State::Established)), ("connect returns", end)]);
+    assert_eq!(story.end_of(end).ret, 0);
+}
+
+fn active_all_steps(t: &[Trace]) {
+    let all: Vec<&str> = sequence::ACTIVE_OPEN.steps.iter().map(|s| s.id).collect();
+    assert_eq!(ticked_at_the_end(&t[0], 1), all);
+}
+
+// ---- handshake ------------------------------------------------------------------------
+
+fn hs_three_segments(t: &[Trace]) {
+    let t = &t[0];
+    let first: Vec<usize> = packets(t).iter().take(3).map(|(i, _, _)| *i).collect();
+    let (syn, syn_ack, ack) = handshake(t, "c1", "s2");
+    assert_eq!(first, [syn, syn_ack, ack]);
+    assert!(first.iter().all(|&i| packet(t, i).len == 0), "no data on the handshake");
+}
+
+fn hs_isn_not_zero(t: &[Trace]) {
+    let (syn, syn_ack, _) = handshake(&t[0], "c1", "s2");
+    let (c, s) = (tcp(packet(&t[0], syn)).seq, tcp(packet(&t[0], syn_ack)).seq);
+    assert!(c != 0 && s != 0 && c != s, "ISNs {c} and {s}");
+}
+
+fn hs_relative_zero(t: &[Trace]) {
+    let (syn, syn_ack, _) = handshake(&t[0], "c1", "s2");
+    assert_eq!(tcp(packet(&t[0], syn)).rel_seq, Some(0));
+    assert_eq!(tcp(packet(&t[0], syn_ack)).rel_seq, Some(0));
+}
+
+fn hs_ack_is_isn_plus_one(t: &[Trace]) {
+    let t = &t[0];
+    let (syn, syn_ack, ack) = handshake(t, "c1", "s2");
+    let (syn, syn_ack, ack) = (tcp(packet(t, syn)), tcp(packet(t, syn_ack)), tcp(packet(t, ack)));
+    assert_eq!(syn_ack.ack, syn.seq.wrapping_add(1));
+    assert_eq!(ack.ack, syn_ack.seq.wrapping_add(1));
+    assert_eq!((syn_ack.rel_ack, ack.rel_ack), (Some(1), Some(1)));
+}
+
+fn hs_data_starts_at_one(t: &[Trace]) {
+    let t = &t[0];
+    let (syn, _, _) = handshake(t, "c1", "s2");
+    let first = tcp(data_from(t, "c1")[0].1);
+    assert_eq!(first.rel_seq, Some(1));
+    assert_eq!(first.seq, tcp(packet(t, syn)).seq.wrapping_add(1));
+}
+
+fn hs_options(t: &[Trace]) {
+    let t = &t[0];
+    let (syn, syn_ack, ack) = handshake(t, "c1", "s2");
+    for i in [syn, syn_ack] {
+        let o = &tcp(packet(t, i)).options;
+        assert_eq!((o.mss, o.sack_ok, o.ts.is_some(), o.wscale), (Some(65495), true, true, Some(10)), "{o:?}");
+    }
+    let o = &tcp(packet(t, ack)).options;
+    assert_eq!((o.mss, o.sack_ok, o.ts.is_some(), o.wscale), (None, false, true, None), "only timestamps after the SYNs: {o:?}");
+}
+
+fn hs_window_scaled(t: &[Trace]) {
+    let t = &t[0];
+    let (syn, _, ack) = handshake(t, "c1", "s2");
+    let (syn, ack) = (tcp(packet(t, syn)), tcp(packet(t, ack)));
+    assert_eq!((syn.win, ack.win), (65495, 64));
+    assert_eq!(u32::from(ack.win) << syn.options.wscale.expect("the client's scale"), 65536);
+}
+
+fn hs_child_born_at_third_ack(t: &[Trace]) {
+    let t = &t[0];
+    let story = Story::new(&t.events);
+    let (syn, syn_ack, ack) = handshake(t, "c1", "s2");
+    let modelled = story.modelled_state("s2", State::Listen, State::SynReceived);
+    let observed = story.state("s2", State::Listen, State::SynReceived);
+    story.in_order(&[("SYN", syn), ("s2 SYN-RECEIVED (modelled)", modelled), ("SYN|ACK", syn_ack)]);
+    story.in_order(&[("third ACK", ack), ("s2 SYN-RECEIVED (kernel)", observed), ("s2 ESTABLISHED (kernel)", story.state("s2", State::SynReceived, State::Established))]);
+    assert!(matches!(&t.events[observed].body, Body::State(s) if s.model == Some(State::Established)), "the model is already ESTABLISHED then");
+}
+
+fn hs_syn_ack_from_listener(t: &[Trace]) {
+    let (_, syn_ack, _) = handshake(&t[0], "c1", "s2");
+    assert_eq!(sock(&t[0].events[syn_ack]), Some("s1"));
+}
+
+// ---- data -----------------------------------------------------------------------------
+
+fn sent_by(t: &Trace, socket: &str) -> Vec<String> {
+    t.events
+        .iter()
+        .filter(|e| sock(e) == Some(socket))
+        .filter_map(|e| match &e.body {
+            Body::CallStart(s) if matches!(s.call, CallName::Send | CallName::Sendto) => s.args.data.as_ref().map(|d| d.text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn received_by(t: &Trace, socket: &str) -> Vec<(usize, String)> {
+    t.events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| sock(e) == Some(socket))
+        .filter_map(|(i, e)| match &e.body {
+            Body::CallEnd(end) if matches!(end.call, CallName::Recv | CallName::Recvfrom) => end.data.as_ref().map(|d| (i, d.text.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn data_one_segment_per_send(t: &[Trace]) {
+    let t = &t[0];
+    let segments: Vec<String> = data_from(t, "c1").iter().map(|(_, p)| payload(p).to_string()).collect();
+    assert_eq!(segments, sent_by(t, "c1"));
+    assert_eq!(segments.len(), 3);
+    assert!(calls_of(t, Role::Client).contains("setsockopt"), "TCP_NODELAY is set, and shown");
+}
+
+fn data_psh_ack(t: &[Trace]) {
+    let t = &t[0];
+    let psh_ack = TcpFlags::PSH.union(TcpFlags::ACK);
+    for (_, _, p) in packets(t).into_iter().filter(|(_, _, p)| p.len > 0) {
+        assert_eq!(tcp(p).flags, psh_ack);
+    }
+}
+
+fn data_seq_counts_bytes(t: &[Trace]) {
+    let t = &t[0];
+    let seqs: Vec<Option<u32>> = data_from(t, "c1").iter().map(|(_, p)| tcp(p).rel_seq).collect();
+    assert_eq!(seqs, [Some(1), Some(7), Some(20)]);
+}
+
+fn data_all_acknowledged(t: &[Trace]) {
+    let t = &t[0];
+    for (i, p) in data_from(t, "c1") {
+        let end = tcp(p).rel_seq.expect("relative") + p.len;
+        let acked = packets(t).into_iter().any(|(j, e, q)| j > i && sock(e) == Some("s2") && tcp(q).rel_ack.is_some_and(|a| a >= end));
+        assert!(acked, "the segment at event {i} is acknowledged");
+    }
+}
+
+fn data_numbered_echo(t: &[Trace]) {
+    let t = &t[0];
+    let answers: Vec<String> = data_from(t, "s2").iter().map(|(_, p)| payload(p).to_string()).collect();
+    assert_eq!(answers, ["1: hello\\n", "2: how are you?\\n", "3: bye\\n"]);
+}
+
+fn data_recv_after_segment(t: &[Trace]) {
+    let t = &t[0];
+    let answers = data_from(t, "s2");
+    for (i, text) in received_by(t, "c1") {
+        assert!(answers.iter().any(|(j, p)| *j < i && payload(p) == text), "recv returning {text:?} at event {i} comes after its segment");
+    }
+}
+
+fn data_bytes_arrive_whole(t: &[Trace]) {
+    let t = &t[0];
+    let joined = |parts: Vec<String>| parts.concat();
+    assert_eq!(joined(sent_by(t, "c1")), joined(received_by(t, "s2").into_iter().map(|(_, s)| s).collect()));
+    assert_eq!(joined(sent_by(t, "s2")), joined(received_by(t, "c1").into_iter().map(|(_, s)| s).collect()));
+}
+
+// ---- closing --------------------------------------------------------------------------
+
+fn close_client_fin(t: &[Trace]) {
+    let t = &t[0];
+    let story = Story::new(&t.events);
+    let (fin, who) = first_fin(t);
+    assert_eq!(who, "c1", "the client sends the first FIN");
+    story.in_order(&[("close(c1) starts", story.call_start(CallName::Close, "c1")), ("c1 FIN-WAIT-1", story.state("c1", State::Established, State::FinWait1)), ("the FIN", fin)]);
+}
+
+fn close_eof_after_fin(t: &[Trace]) {
+    let t = &t[0];
+    let story = Story::new(&t.events);
+    let fin = story.packet(None, "c1", "s2", fin_ack(), "the client's FIN");
+    story.in_order(&[("FIN", fin), ("s2 CLOSE-WAIT", story.state("s2", State::Established, State::CloseWait)), ("recv(s2) = 0", story.recv_eof("s2"))]);
+}
+
+fn close_fin_carries_ack(t: &[Trace]) {
+    let t = &t[0];
+    let story = Story::new(&t.events);
+    let client_fin = story.packet(None, "c1", "s2", fin_ack(), "the client's FIN");
+    let server_fin = story.packet(Some(client_fin), "s2", "c1", fin_ack(), "the server's FIN");
+    assert_eq!(tcp(packet(t, server_fin)).rel_ack, tcp(packet(t, client_fin)).rel_seq.map(|s| s + 1));
+    let between = packets(t).into_iter().filter(|(i, e, _)| *i > client_fin && *i < server_fin && sock(e) == Some("s2")).count();
+    assert_eq!(between, 0, "no separate ACK of the client's FIN");
+}
+
+fn close_last_ack(t: &[Trace]) {
+    let t = &t[0];
+    let story = Story::new(&t.events);
+    let server_fin = story.packet(None, "s2", "c1", fin_ack(), "the server's FIN");
+    let last = story.packet(Some(server_fin), "c1", "s2", TcpFlags::ACK, "the last ACK");
+    let fin = tcp(packet(t, server_fin));
+    assert_eq!(tcp(packet(t, last)).ack, fin.seq.wrapping_add(1));
+    story.in_order(&[
+        ("close(s2)", story.call_start(CallName::Close, "s2")),
+        ("s2 LAST-ACK", story.state("s2", State::CloseWait, State::LastAck)),
+        ("server FIN", server_fin),
+        ("last ACK", last),
+        ("s2 CLOSED", story.state("s2", State::LastAck, State::Closed)),
+    ]);
+}
+
+fn close_linux_reports_closed(t: &[Trace]) {
+    let t = &t[0];
+    let story = Story::new(&t.events);
+    story.modelled_state("c1", State::FinWait1, State::TimeWait);
+    story.in_order(&[("c1 FIN-WAIT-2", story.state("c1", State::FinWait1, State::FinWait2)), ("c1 CLOSED", story.state("c1", State::FinWait2, State::Closed))]);
+    assert!(!observed_time_wait(t));
+}
+
+fn close_mirrored(t: &[Trace]) {
+    let story = Story::new(&t[0].events);
+    story.in_order(&[
+        ("s2 FIN-WAIT-1", story.state("s2", State::Established, State::FinWait1)),
+        ("c1 CLOSE-WAIT", story.state("c1", State::Established, State::CloseWait)),
+        ("s2 FIN-WAIT-2", story.state("s2", State::FinWait1, State::FinWait2)),
+    ]);
+    story.in_order(&[
+        ("c1 CLOSE-WAIT", story.state("c1", State::Established, State::CloseWait)),
+        ("c1 LAST-ACK", story.state("c1", State::CloseWait, State::LastAck)),
+        ("c1 CLOSED", story.state("c1", State::LastAck, State::Closed)),
+    ]);
+}
+
+fn close_only_first_closer_waits(t: &[Trace]) {
+    for (trace, closer) in t.iter().zip(["c1", "s2"]) {
+        assert_eq!(first_fin(trace).1, closer);
+        assert_eq!(time_waiters(trace), BTreeSet::from([closer]), "{}", trace.header.command);
+        assert!(!observed_time_wait(trace));
+    }
+}
+
+fn half_close_fin_first(t: &[Trace]) {
+    let t = &t[0];
+    let story = Story::new(&t.events);
+    let fin = story.packet(None, "c1", "s2", fin_ack(), "the client's FIN");
+    let first_answer = data_from(t, "s2")[0].0;
+    story.in_order(&[
+        ("shutdown starts", story.call_start(CallName::Shutdown, "c1")),
+        ("c1 FIN-WAIT-1", story.state("c1", State::Established, State::FinWait1)),
+        ("FIN", fin),
+        ("s2 CLOSE-WAIT", story.state("s2", State::Established, State::CloseWait)),
+        ("recv(s2) = 0", story.recv_eof("s2")),
+        ("first answer", first_answer),
+    ]);
+}
+
+fn half_close_answers_after_fin(t: &[Trace]) {
+    let t = &t[0];
+    let story = Story::new(&t.events);
+    let fin = story.packet(None, "c1", "s2", fin_ack(), "the client's FIN");
+    let answers = data_from(t, "s2");
+    assert_eq!(answers.iter().map(|(_, p)| payload(p)).collect::<Vec<_>>(), ["1: hello\\n", "2: how are you?\\n", "3: bye\\n"]);
+    assert!(answers.iter().all(|(i, _)| *i > fin), "every answer after the client's FIN");
+    let shutdown_end = story.call_end(CallName::Shutdown, "c1");
+    assert!(received_by(t, "c1").iter().any(|(i, _)| *i > shutdown_end), "the client still receives");
+    let server_fin = story.packet(Some(fin), "s2", "c1", fin_ack(), "the server's FIN");
+    story.in_order(&[("c1 FIN-WAIT-2", story.state("c1", State::FinWait1, State::FinWait2)), ("server FIN", server_fin)]);
+}
+
+fn half_close_client_waits(t: &[Trace]) {
+    assert_eq!(time_waiters(&t[0]), BTreeSet::from(["c1"]));
+}
+
+// ---- failures -------------------------------------------------------------------------
+
+fn fail_refused_rst(t: &[Trace]) {
+    let t = &t[0];
+    let all = packets(t);
+    let syn = tcp(all[0].2);
+    let (_, e, rst) = all.iter().find(|(_, _, p)| tcp(p).flags == TcpFlags::RST.union(TcpFlags::ACK)).expect("RST|ACK");
+    assert_eq!(syn.flags, TcpFlags::SYN);
+    assert_eq!(tcp(rst).ack, syn.seq.wrapping_add(1));
+    assert_eq!(rst.to, Some(SockId("c1".into())));
+    assert_eq!(e.socket, None, "the reset comes from no socket");
+    assert!(t.events.iter().all(|e| e.socket.as_ref().is_none_or(|s| s.0 == "c1")), "no server socket in the trace");
+}
+
+fn fail_refused_error(t: &[Trace]) {
+    let story = Story::new(&t[0].events);
+    story.state("c1", State::SynSent, State::Closed);
+    let end = story.end_of(story.call_end(CallName::Connect, "c1"));
+    assert_eq!((end.ret, end.errno.as_ref().map(|e| e.name.as_str())), (-1, Some("ECONNREFUSED")));
+}
+
+fn fail_refused_fast(t: &[Trace]) {
+    let story = Story::new(&t[0].events);
+    let took = t[0].events[story.call_end(CallName::Connect, "c1")].t - t[0].events[story.call_start(CallName::Connect, "c1")].t;
+    assert!(took < 1_000_000, "connect failed in {took} ns");
+}
+
+fn fail_syn_sent_again(t: &[Trace]) {
+    let t = &t[0];
+    assert_eq!(t.header.source, Source::Simulated, "modelled, and labelled so");
+    let syns: Vec<(usize, &Event, &Packet)> = packets(t).into_iter().filter(|(_, _, p)| tcp(p).flags == TcpFlags::SYN).collect();
+    assert_eq!(syns.len(), 2);
+    assert_eq!(tcp(syns[0].2).seq, tcp(syns[1].2).seq, "the same SYN again");
+    assert_eq!(syns[1].1.t - syns[0].1.t, 1_000_000_000, "after the 1 s initial RTO");
+    let first_syn_ack = find(t, "the SYN|ACK", |e| matches!(&e.body, Body::Packet(p) if tcp(p).flags == syn_ack()));
+    assert!(first_syn_ack > syns[1].0);
+}
+
+fn fail_connect_waits(t: &[Trace]) {
+    let story = Story::new(&t[0].events);
+    let took = t[0].events[story.call_end(CallName::Connect, "c1")].t - t[0].events[story.call_start(CallName::Connect, "c1")].t;
+    assert!((1_000_000_000..1_100_000_000).contains(&took), "connect took {took} ns");
+}
+
+fn fail_recv_joins_lines(t: &[Trace]) {
+    let t = &t[0];
+    let joined = ["c1", "s2"].iter().flat_map(|s| received_by(t, s)).any(|(_, text)| text.matches("\\n").count() >= 2);
+    assert!(joined, "a recv returned two lines or more");
+}
+
+// ---- many clients ---------------------------------------------------------------------
+
+fn many_accepts(t: &[Trace]) {
+    let t = &t[0];
+    let story = Story::new(&t.events);
+    let clients: Vec<String> = story.created(Role::Client, CallName::Socket).into_iter().map(|s| s.0).collect();
+    assert_eq!(clients, ["c1", "c2", "c3"]);
+    let accepted: Vec<String> = story.created(Role::Server, CallName::Accept).into_iter().map(|s| s.0).collect();
+    assert_eq!(accepted, ["s2", "s3", "s4"]);
+    let fds: BTreeSet<i64> = ends(t, Role::Server, CallName::Accept).iter().map(|(_, _, e)| e.ret).collect();
+    assert_eq!(fds.len(), 3, "three descriptors");
+}
+
+fn many_handshakes_before_accept(t: &[Trace]) {
+    let t = &t[0];
+    let story = Story::new(&t.events);
+    let first_accept = ends(t, Role::Server, CallName::Accept)[0].0;
+    for s in ["s2", "s3", "s4"] {
+        assert!(story.state(s, State::SynReceived, State::Established) < first_accept, "{s} ESTABLISHED before the first accept returns");
+    }
+}
+
+fn many_four_tuples(t: &[Trace]) {
+    let t = &t[0];
+    let port = bound_port(t);
+    let locals: Vec<_> = ends(t, Role::Client, CallName::Connect).iter().map(|(_, _, e)| e.local.expect("client address")).collect();
+    assert_eq!(locals.iter().map(|a| a.port()).collect::<BTreeSet<_>>().len(), 3, "three client ports");
+    let accepts = ends(t, Role::Server, CallName::Accept);
+    for (_, _, end) in &accepts {
+        assert_eq!(end.local.expect("local").port(), port, "the server's side has the listening port");
+        assert!(locals.contains(&end.peer.expect("peer")));
+    }
+}
+
+fn many_own_isns(t: &[Trace]) {
+    let t = &t[0];
+    let isns = |flags: TcpFlags| packets(t).into_iter().filter(|(_, _, p)| tcp(p).flags == flags).map(|(_, _, p)| tcp(p).seq).collect::<BTreeSet<u32>>();
+    assert_eq!(isns(TcpFlags::SYN).len(), 3);
+    assert_eq!(isns(syn_ack()).len(), 3);
+}
+
+// ---- UDP ------------------------------------------------------------------------------
+
+fn udp_no_handshake(t: &[Trace]) {
+    let t = &t[0];
+    assert_eq!(t.header.source, Source::Simulated);
+    let all = packets(t);
+    assert!(all.iter().all(|(_, _, p)| p.tcp.is_none()), "no TCP segment");
+    assert_eq!(payload(all[0].2), "hello\\n", "the first packet carries data");
+    assert!(!t.events.iter().any(|e| matches!(e.body, Body::State(_))), "no states");
+}
+
+fn udp_no_listen(t: &[Trace]) {
+    let t = &t[0];
+    let server = calls_of(t, Role::Server);
+    let client = calls_of(t, Role::Client);
+    assert!(!server.contains("listen") && !server.contains("accept") && !client.contains("connect"), "{server:?} {client:?}");
+    let bound = ends(t, Role::Server, CallName::Bind)[0].2.local;
+    for (_, _, s) in starts(t, Role::Client).into_iter().filter(|(_, _, s)| s.call == CallName::Sendto) {
+        assert_eq!(s.args.addr, bound, "every sendto names the server");
+    }
+    for (_, _, s) in starts(t, Role::Server).into_iter().chain(starts(t, Role::Client)).filter(|(_, _, s)| s.call == CallName::Socket) {
+        assert_eq!(s.args.ty.as_deref(), Some("SOCK_DGRAM"));
+    }
+}
+
+fn udp_datagrams(t: &[Trace]) {
+    let t = &t[0];
+    let payloads: Vec<String> = packets(t).iter().map(|(_, _, p)| payload(p).to_string()).collect();
+    let sent: Vec<String> = ["c1", "s1"].iter().flat_map(|s| sent_by(t, s)).collect();
+    assert_eq!(payloads.len(), sent.len(), "one datagram per sendto");
+    for text in sent {
+        assert!(payloads.contains(&text));
+    }
+    for (_, text) in ["c1", "s1"].iter().flat_map(|s| received_by(t, s)) {
+        assert!(payloads.contains(&text), "recvfrom returned one whole datagram: {text:?}");
+    }
+}
+
+fn udp_answer_to_sender(t: &[Trace]) {
+    let t = &t[0];
+    let peers: Vec<_> = ends(t, Role::Server, CallName::Recvfrom).iter().map(|(_, _, e)| e.peer.expect("recvfrom's sender")).collect();
+    let answers: Vec<_> = starts(t, Role::Server).into_iter().filter(|(_, _, s)| s.call == CallName::Sendto).map(|(_, _, s)| s.args.addr.expect("an address")).collect();
+    assert_eq!(answers.len(), 3);
+    assert!(answers.iter().all(|a| peers.contains(a)));
+}
+
+// ---- coursework and reference ---------------------------------------------------------
+
+fn course_live_equals_model(t: &[Trace]) {
+    let model = socktrace::sim::run("echo", &socktrace::sim::Options::default()).expect("the echo scenario");
+    assert_eq!(socktrace::normalize::lesson_view(&t[0].events), socktrace::normalize::lesson_view(&model));
+}
+
+fn ref_payload_is_text(t: &[Trace]) {
+    let sent = sent_by(&t[0], "c1").concat();
+    for piece in ["<img src=x onerror=", "</script><script>", "{{#include ../../Cargo.toml}}"] {
+        assert!(sent.contains(piece), "the fixture carries {piece:?}");
+    }
+}

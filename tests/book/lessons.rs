@@ -1,0 +1,123 @@
+//! The chapters against their fixtures: each claim a chapter marks is checked, on a fixture
+//! the chapter shows; every chapter ends with questions whose answers are given.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use socktrace::book::fixtures::FIXTURES;
+
+use super::claims::CLAIMS;
+use super::{fixture, fixture_path, root};
+
+/// Every chapter file: its path relative to `lessons/`, and its text.
+fn chapters() -> Vec<(String, String)> {
+    let lessons = root().join("lessons");
+    let mut found = Vec::new();
+    let mut stack = vec![lessons.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("lessons/").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "md") && path.file_name().is_some_and(|n| n != "SUMMARY.md") {
+                let name = path.strip_prefix(&lessons).expect("under lessons").display().to_string();
+                found.push((name, std::fs::read_to_string(&path).expect("a chapter")));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The ids after `marker` in `text` (`<!-- claim:ID -->` or `claim:ID`).
+fn ids_after<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
+    text.match_indices(marker)
+        .map(|(at, _)| {
+            let rest = &text[at + marker.len()..];
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect()
+}
+
+/// The fixtures a chapter shows: `{{#trace PATH}}` and `{{#lesson-view PATH}}` (file names;
+/// an escaped `\{{#…}}` shows nothing).
+fn shown(text: &str) -> BTreeSet<String> {
+    ["{{#trace ", "{{#lesson-view "]
+        .iter()
+        .flat_map(|d| text.match_indices(d).filter(|(at, _)| !text[..*at].ends_with('\\')).map(move |(at, _)| &text[at + d.len()..]))
+        .filter_map(|rest| rest.split("}}").next())
+        .filter_map(|path| PathBuf::from(path.trim()).file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect()
+}
+
+#[test]
+fn every_claim_a_chapter_marks_is_checked_on_a_fixture_it_shows() {
+    let registry: BTreeMap<&str, &super::claims::Claim> = CLAIMS.iter().map(|c| (c.id, c)).collect();
+    assert_eq!(registry.len(), CLAIMS.len(), "claim ids repeat");
+    let mut marked = BTreeSet::new();
+    for (name, text) in chapters() {
+        let fixtures = shown(&text);
+        for id in ids_after(&text, "<!-- claim:") {
+            let claim = registry.get(id).unwrap_or_else(|| panic!("{name} marks claim {id:?}, which tests/book/claims.rs does not check"));
+            for f in claim.fixtures {
+                assert!(fixtures.contains(*f), "{name}: claim {id} is about {f}, which the chapter does not show");
+            }
+            assert!(marked.insert(claim.id), "claim {id} is marked twice");
+        }
+    }
+    let unmarked: Vec<&str> = CLAIMS.iter().map(|c| c.id).filter(|id| !marked.contains(id)).collect();
+    assert!(unmarked.is_empty(), "checks for claims no chapter makes: {unmarked:?}");
+}
+
+#[test]
+fn every_claim_holds_on_its_fixtures() {
+    let mut failed = Vec::new();
+    for claim in CLAIMS {
+        let traces: Vec<_> = claim.fixtures.iter().map(|f| fixture(f)).collect();
+        if let Err(panic) = std::panic::catch_unwind(|| (claim.check)(&traces)) {
+            let why = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+            failed.push(format!("{} ({}): {why}", claim.id, claim.fixtures.join(", ")));
+        }
+    }
+    assert!(failed.is_empty(), "claims that do not hold:\n{}", failed.join("\n"));
+}
+
+#[test]
+fn the_concept_table_names_only_checked_claims() {
+    let intro = std::fs::read_to_string(root().join("lessons/introduction.md")).expect("the introduction");
+    let named = ids_after(&intro, "`claim:");
+    assert!(named.len() >= 20, "the table names the claims that show each concept");
+    for id in named {
+        assert!(CLAIMS.iter().any(|c| c.id == id), "the introduction's table names claim {id:?}, which no test checks");
+    }
+}
+
+#[test]
+fn every_chapter_ends_with_questions_and_explained_answers() {
+    for (name, text) in chapters() {
+        if name.starts_with("reference/") || name == "introduction.md" {
+            continue;
+        }
+        let questions = text.split("## Check yourself").nth(1).unwrap_or_else(|| panic!("{name} has no \"Check yourself\" section"));
+        let answers = questions.matches("<details><summary>Answer</summary>").count();
+        assert!(answers >= 3, "{name}: {answers} answered questions");
+        assert_eq!(answers, questions.matches("</details>").count(), "{name}: an answer is not closed");
+    }
+}
+
+#[test]
+fn every_fixture_is_recorded_by_the_one_command_and_shown_by_a_chapter() {
+    let all_shown: BTreeSet<String> = chapters().iter().flat_map(|(_, text)| shown(text)).collect();
+    let listed: BTreeSet<String> = FIXTURES.iter().map(|f| f.file.to_string()).collect();
+    assert_eq!(all_shown, listed, "the chapters show exactly the fixtures `trace book record-fixtures` records");
+    for f in FIXTURES {
+        let trace = fixture(f.file);
+        let end = trace.end.as_ref().unwrap_or_else(|| panic!("{}: no end line (an interrupted recording)", f.file));
+        assert_eq!((end.packets_dropped, end.states_lost, end.out_of_order), (0, 0, 0), "{}: an incomplete trace", f.file);
+        let simulated = f.args[0] == "simulate";
+        assert_eq!(trace.header.source == socktrace::trace::Source::Simulated, simulated, "{}", f.file);
+        assert!(trace.header.command.starts_with(&format!("trace {}", f.args.join(" "))), "{}: recorded by {:?}", f.file, trace.header.command);
+        assert!(fixture_path(f.file).is_file());
+    }
+}
