@@ -20,6 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use socktrace::normalize::lesson_view;
 use socktrace::normalize::snapshot::snapshot_events;
 use socktrace::check::{check, CheckOptions};
 use socktrace::event::{Body, CallName, Event, SockId};
@@ -155,6 +156,8 @@ struct Figures {
     render: Duration,
     /// The snapshot text: the canonical order and one line per event.
     normalize: Duration,
+    /// The lesson-level view (what model and kernel are compared on).
+    lesson: Duration,
 }
 
 fn rate(events: usize, took: Duration) -> String {
@@ -185,7 +188,7 @@ fn measure(size: usize, shape: Shape) -> Figures {
             Some(numbers) => {
                 let n: Vec<u128> = numbers.split(' ').map(|x| x.parse().expect("a number")).collect();
                 let ns = |i: usize| Duration::from_nanos(n[i] as u64);
-                figures = Some(Figures { events: n[0] as usize, read: ns(1), check: ns(2), render: ns(3), normalize: ns(4) });
+                figures = Some(Figures { events: n[0] as usize, read: ns(1), check: ns(2), render: ns(3), normalize: ns(4), lesson: ns(5) });
             }
             None => println!("{line}"),
         }
@@ -198,7 +201,15 @@ fn child(job: &str) {
     let (shape, size) = job.split_once(':').expect("shape:size");
     let shape = if shape == Shape::OneServer.name() { Shape::OneServer } else { Shape::Sessions };
     let f = measure_here(size.parse().expect("a size"), shape, &std::env::temp_dir());
-    println!("figures {} {} {} {} {}", f.events, f.read.as_nanos(), f.check.as_nanos(), f.render.as_nanos(), f.normalize.as_nanos());
+    println!(
+        "figures {} {} {} {} {} {}",
+        f.events,
+        f.read.as_nanos(),
+        f.check.as_nanos(),
+        f.render.as_nanos(),
+        f.normalize.as_nanos(),
+        f.lesson.as_nanos()
+    );
 }
 
 fn measure_here(size: usize, shape: Shape, dir: &std::path::Path) -> Figures {
@@ -218,20 +229,22 @@ fn measure_here(size: usize, shape: Shape, dir: &std::path::Path) -> Figures {
         out.len()
     });
     let (normalize, lines) = best(3, || snapshot_events(&trace.events).lines().count());
+    let (lesson, _) = best(3, || lesson_view(&trace.events).len());
     assert!(lines > events / 2 && lines <= events, "at most one snapshot line per event ({lines} for {events})");
     let (read, _) = best(2, || read_trace(&path).expect("the bench trace reads back").events.len());
     let read = read.min(first_read);
     let _ = std::fs::remove_file(&path);
     println!(
-        "{events:>9} events ({} sockets, {:.0} MB report)\n  read      {}\n  check     {}\n  render    {}\n  normalize {}",
+        "{events:>9} events ({} sockets, {:.0} MB report)\n  read      {}\n  check     {}\n  render    {}\n  normalize {} (snapshot text)\n  lesson    {} (lesson-level view)",
         report.sockets.len(),
         bytes as f64 / 1e6,
         rate(events, read),
         rate(events, check_time),
         rate(events, render),
-        rate(events, normalize)
+        rate(events, normalize),
+        rate(events, lesson)
     );
-    Figures { events, read, check: check_time, render, normalize }
+    Figures { events, read, check: check_time, render, normalize, lesson }
 }
 
 fn main() {
@@ -246,16 +259,18 @@ fn main() {
         let ratio =
             |f: fn(&Figures) -> Duration| per_event(f(&large), large.events) / per_event(f(&small), small.events);
         println!(
-            "  cost per event at 10^6 / at 10^5 (1.00 = linear): read {:.2}, check {:.2}, render {:.2}, normalize {:.2}",
+            "  cost per event at 10^6 / at 10^5 (1.00 = linear): read {:.2}, check {:.2}, render {:.2}, snapshot {:.2}, lesson {:.2}",
             ratio(|f| f.read),
             ratio(|f| f.check),
             ratio(|f| f.render),
-            ratio(|f| f.normalize)
+            ratio(|f| f.normalize),
+            ratio(|f| f.lesson)
         );
         let per_s = |took: Duration| large.events as f64 / took.as_secs_f64() / 1e6;
         println!(
-            "  at 10^6: check {:.1} M events/s, normalize {:.1} M events/s (target ≥ 5)\n",
+            "  at 10^6: check {:.1} M events/s, lesson-level normalization {:.1} M events/s, snapshot text {:.1} M events/s (target ≥ 5)\n",
             per_s(large.check),
+            per_s(large.lesson),
             per_s(large.normalize)
         );
     }

@@ -27,9 +27,17 @@ struct Socket {
     wire: Vec<String>,
 }
 
+/// The entry of `socket`, made on first sight (the name is cloned only then).
+fn entry<'m>(sockets: &'m mut HashMap<SockId, Socket>, socket: &SockId) -> &'m mut Socket {
+    if !sockets.contains_key(socket) {
+        sockets.insert(socket.clone(), Socket::default());
+    }
+    sockets.get_mut(socket).expect("inserted above")
+}
+
 /// The lesson-level view as text, one line per socket and aspect, sockets in name order.
 pub fn lesson_view(events: &[Event]) -> String {
-    let mut sockets: BTreeMap<SockId, Socket> = BTreeMap::new();
+    let mut sockets: HashMap<SockId, Socket> = HashMap::new();
     let mut opening = OpeningAcks::default();
     for event in events {
         match &event.body {
@@ -37,13 +45,13 @@ pub fn lesson_view(events: &[Event]) -> String {
                 let Some(socket) = &event.socket else { continue };
                 if matches!(start.call, CallName::Send | CallName::Sendto) {
                     if let Some(data) = &start.args.data {
-                        sockets.entry(socket.clone()).or_default().sent.push_str(&data.text);
+                        entry(&mut sockets, socket).sent.push_str(&data.text);
                     }
                 }
             }
             Body::CallEnd(end) => {
                 let Some(socket) = event.socket.as_ref().or(end.new_socket.as_ref()) else { continue };
-                let entry = sockets.entry(socket.clone()).or_default();
+                let entry = entry(&mut sockets, socket);
                 match end.call {
                     CallName::Recv | CallName::Recvfrom => {
                         if let Some(data) = &end.data {
@@ -64,7 +72,7 @@ pub fn lesson_view(events: &[Event]) -> String {
             Body::State(change) => {
                 let Some(socket) = &event.socket else { continue };
                 if rfc_view_keeps(event.origin, change) {
-                    sockets.entry(socket.clone()).or_default().states.push(change.to);
+                    entry(&mut sockets, socket).states.push(change.to);
                 }
             }
             Body::Packet(packet) => {
@@ -74,7 +82,7 @@ pub fn lesson_view(events: &[Event]) -> String {
                 }
                 // A connection is named by its client's socket: the server's side changes
                 // names (the listening socket answers the SYN, the accepted one the rest).
-                let (client, arrow) = if event.actor.role == Role::Server { (packet.to.clone(), "<") } else { (event.socket.clone(), ">") };
+                let (client, arrow) = if event.actor.role == Role::Server { (packet.to.as_ref(), "<") } else { (event.socket.as_ref(), ">") };
                 let Some(client) = client else { continue };
                 let mut line = format!("{arrow} {}", tcp.flags.without_psh());
                 let carries_seq = tcp.flags.contains(TcpFlags::SYN) || tcp.flags.contains(TcpFlags::FIN) || tcp.flags.contains(TcpFlags::RST);
@@ -84,12 +92,13 @@ pub fn lesson_view(events: &[Event]) -> String {
                 if tcp.flags.contains(TcpFlags::ACK) {
                     let _ = write!(line, " ack {}", tcp.rel_ack.unwrap_or(tcp.ack));
                 }
-                sockets.entry(client).or_default().wire.push(line);
+                entry(&mut sockets, client).wire.push(line);
             }
             Body::Kernel(_) => {}
         }
     }
     let mut out = String::new();
+    let sockets: BTreeMap<SockId, Socket> = sockets.into_iter().collect();
     for (id, s) in &sockets {
         let states: Vec<&str> = s.states.iter().map(|st| st.name()).collect();
         let _ = writeln!(out, "{id} calls: {}", s.calls.join(" | "));

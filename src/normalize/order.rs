@@ -15,133 +15,147 @@
 //!
 //! The result is a topological order of that graph, chosen without looking at times.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 
 use crate::event::{Body, CallName, Event, Origin, Role, SockId};
 use crate::tcp::State;
 use crate::wire::flags::TcpFlags;
 
-/// A chain of events that keep their order: a socket's calls, or its kernel events.
+/// A chain of events that keep their order: a socket's calls, or its kernel events. Ordered
+/// as the tie-break takes them: server sockets before clients, then by number; kernel events
+/// (0) before calls (1); a listening socket's kernel events split per peer.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Chain {
-    /// Server sockets first, then clients, then sockets of no known role.
-    rank: (u8, String),
-    /// Kernel events (0) are taken before calls (1) when both may come next.
+    class: u8,
+    number: u64,
+    name: SockId,
     calls: u8,
-    /// A listening socket's kernel events, per peer.
     peer: Option<SocketAddr>,
 }
 
-fn rank(socket: &SockId, role: Role) -> (u8, String) {
+/// The rank a socket's chains take: (role class, its number, its name).
+fn rank(socket: &SockId, role: Role) -> (u8, u64) {
     let class = match role {
         Role::Server => 0,
         Role::Client => 1,
         Role::Unknown => 2,
     };
     // `s10` after `s9`: compare the number, not the text.
-    let digits: String = socket.0.chars().filter(char::is_ascii_digit).collect();
-    (class, format!("{:>8}{}", digits, socket.0))
+    let number = socket.0.bytes().filter(u8::is_ascii_digit).fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0')));
+    (class, number)
 }
 
 /// The canonical order of `events`, as indices into it.
 pub fn canonical_order(events: &[Event]) -> Vec<usize> {
     let roles = socket_roles(events);
-    let role_of = |s: &SockId| roles.get(s).copied().unwrap_or(Role::Unknown);
     let listeners = listening_sockets(events);
-
-    // The chains each event is on.
-    let mut chains: BTreeMap<Chain, Vec<usize>> = BTreeMap::new();
-    let mut on: Vec<Vec<Chain>> = vec![Vec::new(); events.len()];
     let socket_of_call = call_sockets(events);
+
+    // The chains each event is on, interned: (socket, calls?, peer) -> chain id.
+    let mut ids: HashMap<(&SockId, u8, Option<SocketAddr>), usize> = HashMap::new();
+    let mut chains: Vec<(Chain, Vec<usize>)> = Vec::new();
+    let mut on: Vec<[usize; 2]> = vec![[usize::MAX; 2]; events.len()];
     for (i, event) in events.iter().enumerate() {
-        let mut add = |socket: &SockId, calls: bool, peer: Option<SocketAddr>| {
-            let chain = Chain { rank: rank(socket, role_of(socket)), calls: u8::from(calls), peer };
-            chains.entry(chain.clone()).or_default().push(i);
-            on[i].push(chain);
-        };
-        match &event.body {
-            Body::CallStart(_) | Body::CallEnd(_) => {
-                if let Some(socket) = socket_of_call.get(&i) {
-                    add(socket, true, None);
-                }
-                // `accept` returns a socket: its return is the new socket's first call.
-                if let Body::CallEnd(end) = &event.body {
-                    if let (Some(new), Some(own)) = (&end.new_socket, &event.socket) {
-                        if new != own {
-                            add(new, true, None);
-                        }
-                    }
-                }
-            }
-            Body::Packet(packet) => {
-                let peer_of = |socket: &SockId, peer: SocketAddr| listeners.contains(socket).then_some(peer);
-                if let Some(sender) = &event.socket {
-                    add(sender, false, peer_of(sender, packet.dst));
-                }
-                if let Some(receiver) = &packet.to {
-                    add(receiver, false, peer_of(receiver, packet.src));
-                }
-            }
-            Body::State(_) | Body::Kernel(_) => {
-                if let Some(socket) = &event.socket {
-                    add(socket, false, None);
-                }
-            }
+        for (slot, key) in memberships(i, event, &socket_of_call, &listeners).into_iter().flatten().enumerate() {
+            let id = *ids.entry(key).or_insert_with(|| {
+                let (socket, calls, peer) = key;
+                let (class, number) = rank(socket, roles.get(socket).copied().unwrap_or(Role::Unknown));
+                chains.push((Chain { class, number, name: socket.clone(), calls, peer }, Vec::new()));
+                chains.len() - 1
+            });
+            chains[id].1.push(i);
+            on[i][slot] = id;
         }
+    }
+    // Each chain's rank in the tie-break, computed once.
+    let mut by_rank: Vec<usize> = (0..chains.len()).collect();
+    by_rank.sort_by(|&a, &b| chains[a].0.cmp(&chains[b].0));
+    let mut rank_of = vec![0usize; chains.len()];
+    for (r, &id) in by_rank.iter().enumerate() {
+        rank_of[id] = r;
     }
 
     // Edges: along each chain, and between calls and kernel events.
-    let mut after: Vec<Vec<usize>> = vec![Vec::new(); events.len()];
-    for members in chains.values() {
+    let mut followers: Vec<Vec<usize>> = vec![Vec::new(); events.len()];
+    let mut waiting = vec![0usize; events.len()];
+    let mut edge = |before: usize, later: usize| {
+        followers[before].push(later);
+        waiting[later] += 1;
+    };
+    for (_, members) in &chains {
         for pair in members.windows(2) {
-            after[pair[1]].push(pair[0]);
+            edge(pair[0], pair[1]);
         }
     }
     for (before, later) in links(events, &socket_of_call) {
-        after[later].push(before);
+        edge(before, later);
     }
     for (before, later) in program_order(events, &socket_of_call) {
-        after[later].push(before);
+        edge(before, later);
     }
     // The model's changes beside a live trace follow the event that caused them, which the
     // timeline put just before them.
     for i in 1..events.len() {
         if events[i].origin == Origin::Modelled && events[i - 1].origin == Origin::Observed {
-            after[i].push(i - 1);
+            edge(i - 1, i);
         }
     }
 
     // Kahn's algorithm, always taking the ready event of the first chain.
-    let mut waiting: Vec<usize> = after.iter().map(Vec::len).collect();
-    let mut followers: Vec<Vec<usize>> = vec![Vec::new(); events.len()];
-    for (later, befores) in after.iter().enumerate() {
-        for &before in befores {
-            followers[before].push(later);
-        }
-    }
-    let key = |i: usize| on[i].iter().min().cloned().map(|c| (c, i));
-    let mut ready: std::collections::BTreeSet<(Option<(Chain, usize)>, usize)> =
-        (0..events.len()).filter(|&i| waiting[i] == 0).map(|i| (key(i), i)).collect();
+    let key = |i: usize| on[i].iter().filter(|&&c| c != usize::MAX).map(|&c| rank_of[c]).min().unwrap_or(usize::MAX);
+    let mut ready: BinaryHeap<Reverse<(usize, usize)>> = (0..events.len()).filter(|&i| waiting[i] == 0).map(|i| Reverse((key(i), i))).collect();
     let mut order = Vec::with_capacity(events.len());
-    while let Some(first) = ready.iter().next().cloned() {
-        ready.remove(&first);
-        let i = first.1;
+    while let Some(Reverse((_, i))) = ready.pop() {
         order.push(i);
         for &later in &followers[i] {
             waiting[later] -= 1;
             if waiting[later] == 0 {
-                ready.insert((key(later), later));
+                ready.push(Reverse((key(later), later)));
             }
         }
     }
     // A cycle would mean contradictory observations; keep what is left in observed order
     // rather than lose events.
     if order.len() < events.len() {
-        let placed: std::collections::HashSet<usize> = order.iter().copied().collect();
-        order.extend((0..events.len()).filter(|i| !placed.contains(i)));
+        let mut placed = vec![false; events.len()];
+        for &i in &order {
+            placed[i] = true;
+        }
+        order.extend((0..events.len()).filter(|&i| !placed[i]));
     }
     order
+}
+
+/// The chains event `i` is on (at most two): a call is on its socket's call chain (and an
+/// `accept`'s return on the new socket's too); a packet on its sender's and receiver's kernel
+/// chains; a state change on its socket's.
+fn memberships<'e>(
+    i: usize,
+    event: &'e Event,
+    socket_of_call: &'e HashMap<usize, SockId>,
+    listeners: &std::collections::HashSet<&SockId>,
+) -> [Option<(&'e SockId, u8, Option<SocketAddr>)>; 2] {
+    match &event.body {
+        Body::CallStart(_) | Body::CallEnd(_) => {
+            let own = socket_of_call.get(&i).map(|s| (s, 1, None));
+            // `accept` returns a socket: its return is the new socket's first call.
+            let new = match (&event.body, &event.socket) {
+                (Body::CallEnd(end), Some(socket)) => end.new_socket.as_ref().filter(|&n| n != socket).map(|n| (n, 1, None)),
+                _ => None,
+            };
+            [own, new]
+        }
+        Body::Packet(packet) => {
+            let peer_of = |socket: &SockId, peer: SocketAddr| listeners.contains(socket).then_some(peer);
+            [
+                event.socket.as_ref().map(|s| (s, 0, peer_of(s, packet.dst))),
+                packet.to.as_ref().map(|s| (s, 0, peer_of(s, packet.src))),
+            ]
+        }
+        Body::State(_) | Body::Kernel(_) => [event.socket.as_ref().map(|s| (s, 0, None)), None],
+    }
 }
 
 /// A program's life-cycle calls (socket, bind, listen, accept, connect, shutdown, close) on
@@ -261,7 +275,9 @@ fn links(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usiz
                 let (t0, t1) = (events[s].t, event.t);
                 let kernel = kernel_of.get(socket).map_or(&[][..], Vec::as_slice);
                 let sent = |k: usize| events[k].socket.as_ref() == Some(socket);
-                for &k in kernel.iter().filter(|&&k| events[k].t >= t0 && events[k].t <= t1) {
+                // The chain is in time order: find the call's window by binary search.
+                let (from, upto) = (kernel.partition_point(|&k| events[k].t < t0), kernel.partition_point(|&k| events[k].t <= t1));
+                for &k in &kernel[from..upto] {
                     let caused = match (end.call, &events[k].body) {
                         (CallName::Connect, Body::State(c)) => c.to == State::SynSent,
                         (CallName::Connect, Body::Packet(p)) => sent(k) && syn(p),
@@ -278,7 +294,7 @@ fn links(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usiz
                         edges.push((k, i));
                     }
                 }
-                let mut before_end = kernel.iter().copied().filter(|&k| events[k].t <= t1);
+                let mut before_end = kernel[..upto].iter().copied();
                 let awaited = match end.call {
                     CallName::Connect => before_end.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.from == State::SynSent)),
                     CallName::Recv | CallName::Recvfrom => {
@@ -291,7 +307,8 @@ fn links(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usiz
                 }
                 // `accept` returns once the new socket is established.
                 if let (CallName::Accept, Some(new)) = (end.call, &end.new_socket) {
-                    let mut established = kernel_of.get(new).into_iter().flatten().copied().filter(|&k| events[k].t <= t1);
+                    let theirs = kernel_of.get(new).map_or(&[][..], Vec::as_slice);
+                    let mut established = theirs[..theirs.partition_point(|&k| events[k].t <= t1)].iter().copied();
                     if let Some(k) = established.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.to == State::Established)) {
                         edges.push((k, i));
                     }
