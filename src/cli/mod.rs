@@ -3,6 +3,7 @@
 
 mod book;
 mod check;
+mod diff;
 mod echo;
 mod export;
 mod replay;
@@ -41,6 +42,9 @@ enum Command {
     /// Hold a trace against the documented client and server sequences (exit 0 conforms, 1
     /// deviations, 2 unreadable).
     Check(check::CheckArgs),
+    /// What differs between two traces after normalization: the first differing event and the
+    /// documented step it belongs to (exit 0 same, 1 different, 2 unreadable).
+    Diff(diff::DiffArgs),
     /// Write a saved trace's packets in another tool's format (pcap).
     Export(export::ExportArgs),
     /// Produce a trace from the RFC 9293 model, without privileges: every event is modelled.
@@ -114,6 +118,7 @@ pub fn run() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Export(args) => export::run(args),
         Command::Check(args) => check::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Book(args) => book::run(args),
     };

@@ -31,9 +31,19 @@ pub fn snapshot(trace: &Trace) -> String {
 
 /// The snapshot lines of a list of events.
 pub fn snapshot_events(events: &[Event]) -> String {
+    let mut out = String::new();
+    for (line, _) in snapshot_lines(events) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The snapshot lines, each with the index of the (first) event it shows.
+pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
     let names = address_names(events);
     let order = canonical_order(events);
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(events.len());
     let mut k = 0;
     while k < order.len() {
         let event = &events[order[k]];
@@ -42,7 +52,7 @@ pub fn snapshot_events(events: &[Event]) -> String {
             if start.id == end.id {
                 let socket = events[order[k + 1]].socket.as_ref().or(event.socket.as_ref()).map(|s| s.0.as_str());
                 let line = text::call_whole(start, end, socket);
-                let _ = writeln!(out, "{:<8}{}", role(event), names.rename(&line));
+                out.push((format!("{:<8}{}", role(event), names.rename(&line)), order[k]));
                 k += 2;
                 continue;
             }
@@ -83,7 +93,7 @@ pub fn snapshot_events(events: &[Event]) -> String {
                 line
             }
         };
-        let _ = writeln!(out, "{}", line.trim_end());
+        out.push((line.trim_end().to_string(), order[k]));
         k += 1;
     }
     out
