@@ -5,6 +5,7 @@ mod support;
 mod book;
 mod check;
 mod diff;
+mod export_packetdrill;
 mod export_pcap;
 mod live_echo;
 mod live_truth;

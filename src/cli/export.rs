@@ -1,4 +1,4 @@
-//! `trace export FILE --pcap OUT`: a saved trace in another tool's format.
+//! `trace export FILE --pcap OUT | --packetdrill OUT`: a saved trace in another tool's format.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -8,23 +8,52 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::CliError;
+use crate::event::Role;
+use crate::export::packetdrill::write_packetdrill;
 use crate::export::pcap::write_pcap;
 use crate::trace::read_trace;
 
 #[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("format").required(true).multiple(true))]
 pub struct ExportArgs {
     /// The trace file.
     file: PathBuf,
     /// Write the packets as a pcap file (for tshark, tcpdump, Wireshark).
-    #[arg(long, value_name = "OUT")]
-    pcap: PathBuf,
+    #[arg(long, value_name = "OUT", group = "format")]
+    pcap: Option<PathBuf>,
+    /// Write a packetdrill script of one side: its calls, the packets it receives (<) and sends (>).
+    #[arg(long, value_name = "OUT", group = "format")]
+    packetdrill: Option<PathBuf>,
+    /// With --packetdrill: whose point of view.
+    #[arg(long, value_enum, default_value = "server")]
+    side: Side,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Side {
+    Server,
+    Client,
 }
 
 pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
     let trace = read_trace(&args.file)?;
-    let write_error = |err: std::io::Error| CliError(format!("cannot write {}: {err} (check the directory exists and is writable)", args.pcap.display()));
-    let file = File::create(&args.pcap).map_err(write_error)?;
-    let packets = write_pcap(&trace.events, &mut BufWriter::new(file)).map_err(write_error)?;
-    eprintln!("trace: wrote {packets} packets to {}", args.pcap.display());
+    let write_error = |path: &PathBuf| {
+        let path = path.clone();
+        move |err: std::io::Error| CliError(format!("cannot write {}: {err} (check the directory exists and is writable)", path.display()))
+    };
+    if let Some(path) = &args.pcap {
+        let file = File::create(path).map_err(write_error(path))?;
+        let packets = write_pcap(&trace.events, &mut BufWriter::new(file)).map_err(write_error(path))?;
+        eprintln!("trace: wrote {packets} packets to {}", path.display());
+    }
+    if let Some(path) = &args.packetdrill {
+        let role = match args.side {
+            Side::Server => Role::Server,
+            Side::Client => Role::Client,
+        };
+        let file = File::create(path).map_err(write_error(path))?;
+        let lines = write_packetdrill(&trace, role, &mut BufWriter::new(file)).map_err(write_error(path))?;
+        eprintln!("trace: wrote a packetdrill script of {lines} events to {}", path.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

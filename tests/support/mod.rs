@@ -48,3 +48,8 @@ pub fn scratch(name: &str) -> PathBuf {
 pub fn load(path: &Path) -> Trace {
     read_trace(path).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// A committed fixture, by its path under `fixtures/`.
+pub fn fixture_path(relative: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative).to_string_lossy().into_owned()
+}

@@ -1,0 +1,153 @@
+//! A trace as a packetdrill script, from one side's point of view: that side's calls as
+//! system calls, the packets it receives as `<` (inbound) and those it sends as `>`
+//! (outbound), with sequence numbers relative to each side's ISN, as packetdrill counts them.
+//!
+//! The forms follow packetdrill's grammar (its `parser.y`): an event is a time and an
+//! action; a blocking call that returned later is `START...END call(args) = result`; a TCP
+//! packet is `direction flags start:end(length) [ack N] [win N] [<options>]`. Descriptors
+//! are renumbered from 3, as in a script's fresh process. Options are written in Linux's
+//! order (`mss`, `sackOK`, `TS val … ecr …`, `nop`, `wscale`), which a trace does not keep.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use crate::event::{Body, CallEnd, CallName, CallStart, Event, Packet, Role, SockId};
+use crate::trace::Trace;
+use crate::wire::flags::TcpFlags;
+
+/// Writes `trace` as a packetdrill script seen from `side`; returns the number of events.
+pub fn write_packetdrill(trace: &Trace, side: Role, out: &mut impl Write) -> io::Result<usize> {
+    let script = script(trace, side);
+    out.write_all(script.as_bytes())?;
+    out.flush()?;
+    Ok(script.lines().filter(|l| !l.starts_with("//") && !l.is_empty()).count())
+}
+
+/// The script text.
+pub fn script(trace: &Trace, side: Role) -> String {
+    let events = &trace.events;
+    let t0 = events.first().map_or(0, |e| e.t);
+    let secs = |t: u64| format!("{:.6}", t.saturating_sub(t0) as f64 / 1e9);
+    let ends: HashMap<u64, &Event> = events.iter().filter_map(|e| match &e.body {
+        Body::CallEnd(end) => Some((end.id, e)),
+        _ => None,
+    }).collect();
+    let mut fds = Fds::default();
+    let mut out = format!("// {} — as seen by the {side}; written by socktrace from a trace\n", trace.header.command);
+    for event in events {
+        match &event.body {
+            Body::CallStart(start) if event.actor.role == side => {
+                let Some(end_event) = ends.get(&start.id) else { continue };
+                let Body::CallEnd(end) = &end_event.body else { continue };
+                let socket = end_event.socket.as_ref().or(event.socket.as_ref());
+                let call = syscall(start, end, socket, &mut fds);
+                // A call that blocked: packetdrill's `START...END` form.
+                let blocking = matches!(start.call, CallName::Accept | CallName::Connect | CallName::Recv | CallName::Recvfrom);
+                let time = if blocking && end_event.t > event.t { format!("{}...{}", secs(event.t), secs(end_event.t)) } else { secs(event.t) };
+                let _ = writeln!(out, "{time} {call}");
+            }
+            Body::Packet(packet) => {
+                if let Some(line) = packet_line(packet, event.actor.role == side) {
+                    let _ = writeln!(out, "{} {line}", secs(event.t));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Descriptor numbers as a script's process would get them: 3, 4, … in order of creation.
+#[derive(Default)]
+struct Fds {
+    numbers: HashMap<SockId, u32>,
+}
+
+impl Fds {
+    fn of(&mut self, socket: Option<&SockId>) -> u32 {
+        let Some(socket) = socket else { return 3 };
+        let next = 3 + self.numbers.len() as u32;
+        *self.numbers.entry(socket.clone()).or_insert(next)
+    }
+}
+
+fn syscall(start: &CallStart, end: &CallEnd, socket: Option<&SockId>, fds: &mut Fds) -> String {
+    let fd = fds.of(socket);
+    let len = start.args.len.unwrap_or(0);
+    let call = match start.call {
+        // The address family is the script's own (`--ip_version`), not an argument.
+        CallName::Socket => "socket(..., SOCK_STREAM, IPPROTO_TCP)".to_string(),
+        CallName::Setsockopt => match start.args.option.as_deref() {
+            Some("TCP_NODELAY") => format!("setsockopt({fd}, IPPROTO_TCP, TCP_NODELAY, [1], 4)"),
+            Some(option) => format!("setsockopt({fd}, SOL_SOCKET, {option}, [1], 4)"),
+            None => format!("setsockopt({fd}, SOL_SOCKET, ..., [1], 4)"),
+        },
+        CallName::Bind | CallName::Connect | CallName::Accept => format!("{}({fd}, ..., ...)", start.call),
+        CallName::Listen => format!("listen({fd}, {})", start.args.backlog.unwrap_or(0)),
+        CallName::Send | CallName::Sendto => format!("send({fd}, ..., {len}, 0)"),
+        CallName::Recv | CallName::Recvfrom => format!("recv({fd}, ..., {len}, 0)"),
+        CallName::Shutdown => format!("shutdown({fd}, {})", start.args.how.as_deref().unwrap_or("SHUT_RDWR")),
+        CallName::Close => format!("close({fd})"),
+    };
+    let result = match (&end.errno, &end.new_socket) {
+        (Some(errno), _) => {
+            // packetdrill wants the errno's words in parentheses, e.g. `(Connection refused)`.
+            let words = io::Error::from_raw_os_error(errno.code).to_string();
+            let words = words.split(" (os error").next().unwrap_or(&errno.name).to_string();
+            format!("-1 {} ({words})", errno.name)
+        }
+        (None, Some(new)) => fds.of(Some(new)).to_string(),
+        (None, None) => end.ret.to_string(),
+    };
+    format!("{call} = {result}")
+}
+
+/// `S.`, `F.`, `P.`, `.`, `R`: packetdrill's letters, ACK as a trailing dot.
+fn flag_letters(flags: TcpFlags) -> String {
+    let mut letters = String::new();
+    for (bit, letter) in [(TcpFlags::SYN, 'S'), (TcpFlags::FIN, 'F'), (TcpFlags::RST, 'R'), (TcpFlags::PSH, 'P'), (TcpFlags::URG, 'U'), (TcpFlags::ECE, 'E'), (TcpFlags::CWR, 'W')] {
+        if flags.contains(bit) {
+            letters.push(letter);
+        }
+    }
+    if flags.contains(TcpFlags::ACK) {
+        letters.push('.');
+    }
+    if letters.is_empty() {
+        letters.push('-');
+    }
+    letters
+}
+
+/// One TCP packet; `None` for a datagram (not in this script's TCP grammar).
+fn packet_line(packet: &Packet, outbound: bool) -> Option<String> {
+    let tcp = packet.tcp.as_ref()?;
+    let seq = tcp.rel_seq.unwrap_or(tcp.seq);
+    let mut line = format!("{} {} {seq}:{}({})", if outbound { '>' } else { '<' }, flag_letters(tcp.flags), seq.wrapping_add(packet.len), packet.len);
+    if tcp.flags.contains(TcpFlags::ACK) {
+        let _ = write!(line, " ack {}", tcp.rel_ack.unwrap_or(tcp.ack));
+    }
+    let _ = write!(line, " win {}", tcp.win);
+    let o = &tcp.options;
+    let mut options = Vec::new();
+    if let Some(mss) = o.mss {
+        options.push(format!("mss {mss}"));
+    }
+    if o.sack_ok {
+        options.push("sackOK".to_string());
+    }
+    if let Some((val, ecr)) = o.ts {
+        if o.mss.is_none() {
+            options.extend(["nop".to_string(), "nop".to_string()]);
+        }
+        options.push(format!("TS val {val} ecr {ecr}"));
+    }
+    if let Some(ws) = o.wscale {
+        options.extend(["nop".to_string(), format!("wscale {ws}")]);
+    }
+    if !options.is_empty() {
+        let _ = write!(line, " <{}>", options.join(","));
+    }
+    Some(line)
+}
