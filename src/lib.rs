@@ -22,6 +22,8 @@
 //! - [`sequence`]: the documented passive-open and active-open sequences, as data.
 //! - [`check`]: holds a trace's sockets against those sequences, step by step (`trace check`).
 //! - [`render`]: how a trace is shown.
+//! - [`normalize`]: what stays the same from run to run: snapshot text, lesson-level view, diff.
+//! - [`record`]: recording a trace from Rust, for snapshot tests.
 //! - [`replay`]: a trace as replay steps, with the documented step each event is evidence of.
 //! - [`book`]: the lesson book: its mdBook preprocessor, build, server and fixtures.
 //! - [`cli`]: the `trace` command line.
@@ -37,6 +39,7 @@ pub mod event;
 pub mod export;
 pub mod live;
 pub mod normalize;
+pub mod record;
 pub mod render;
 pub mod replay;
 pub mod sequence;

@@ -4,6 +4,7 @@ mod support;
 
 mod book;
 mod check;
+mod coursework;
 mod diff;
 mod export_packetdrill;
 mod export_pcap;

@@ -79,7 +79,7 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
     let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, live_only: args.live || !simulable };
     let command = super::command_line();
     let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
-    let report = match live::run(&plan, &command, Output { renderer, save: args.save.clone() }) {
+    let report = match live::run(&plan, &command, Output { renderer: Some(renderer), save: args.save.clone() }) {
         Err(LiveError::Unprivileged(reasons)) => return simulate_instead(&plan, clients, &reasons, args.save.as_deref(), args.json),
         other => other?,
     };

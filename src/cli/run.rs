@@ -48,7 +48,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     signals::forward_termination().map_err(|e| CliError(format!("run: cannot handle signals: {e}")))?;
     let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
     let plan = RunPlan { programs, seccomp: !args.every_syscall };
-    let report = match run::run(plan, &super::command_line(), Output { renderer, save: args.save }) {
+    let report = match run::run(plan, &super::command_line(), Output { renderer: Some(renderer), save: args.save }) {
         Ok(report) => report,
         Err(RunError::Start(err)) => {
             eprintln!("trace run: {err}");

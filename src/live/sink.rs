@@ -11,13 +11,14 @@ use crate::trace::{End, Header, TraceWriter};
 
 /// Where a session's output goes.
 pub struct Output {
-    pub renderer: Box<dyn Renderer>,
+    /// How the screen shows the session; `None` shows nothing (recording from a program).
+    pub renderer: Option<Box<dyn Renderer>>,
     pub save: Option<PathBuf>,
 }
 
 /// Where released events go: the screen, through the renderer, and the trace file.
 pub struct Sink {
-    renderer: Box<dyn Renderer>,
+    renderer: Option<Box<dyn Renderer>>,
     screen: Screen<io::Stdout>,
     writer: Option<(PathBuf, TraceWriter<BufWriter<File>>)>,
     events: u64,
@@ -34,8 +35,9 @@ impl Sink {
             None => None,
         };
         let mut sink = Sink { renderer: output.renderer, screen: Screen { out: io::stdout(), broken: false }, writer, events: 0 };
-        let renderer = &mut sink.renderer;
-        sink.screen.show(|out| renderer.header(header, out));
+        if let Some(renderer) = &mut sink.renderer {
+            sink.screen.show(|out| renderer.header(header, out));
+        }
         Ok(sink)
     }
 
@@ -48,8 +50,9 @@ impl Sink {
     /// was shown is also on disk if the session is killed.
     pub fn emit(&mut self, events: &[Event], watermark: u64) -> Result<(), LiveError> {
         for event in events {
-            let renderer = &mut self.renderer;
-            self.screen.show(|out| renderer.event(event, out));
+            if let Some(renderer) = &mut self.renderer {
+                self.screen.show(|out| renderer.event(event, out));
+            }
             if let Some((_, writer)) = &mut self.writer {
                 if let Err(err) = writer.event(event) {
                     return Err(self.save_error(err));
@@ -57,8 +60,9 @@ impl Sink {
             }
         }
         self.events += events.len() as u64;
-        let renderer = &mut self.renderer;
-        self.screen.show(|out| renderer.idle(watermark, out));
+        if let Some(renderer) = &mut self.renderer {
+            self.screen.show(|out| renderer.idle(watermark, out));
+        }
         if let Some((_, writer)) = &mut self.writer {
             if let Err(err) = writer.flush() {
                 return Err(self.save_error(err));
@@ -74,8 +78,9 @@ impl Sink {
     /// Ends the trace with `end`, whose event count is this sink's own.
     pub fn finish_with(mut self, end: End) -> Result<End, LiveError> {
         let end = End { events: self.events, ..end };
-        let renderer = &mut self.renderer;
-        self.screen.show(|out| renderer.end(Some(&end), out));
+        if let Some(renderer) = &mut self.renderer {
+            self.screen.show(|out| renderer.end(Some(&end), out));
+        }
         if let Some((path, writer)) = self.writer.take() {
             writer.finish(&end).map_err(|err| LiveError::Save { path, err })?;
         }

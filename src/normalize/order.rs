@@ -264,7 +264,24 @@ fn links(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usiz
     }
     let mut starts: HashMap<u64, usize> = HashMap::new();
     let mut edges = Vec::new();
+    // The program each socket belongs to, and the last call each program made so far.
+    let mut program_of: HashMap<&SockId, (Option<u32>, Role)> = HashMap::new();
+    let mut last_call: HashMap<(Option<u32>, Role), usize> = HashMap::new();
     for (i, event) in events.iter().enumerate() {
+        if let (Body::CallStart(_) | Body::CallEnd(_), Some(socket)) = (&event.body, socket_of_call.get(&i)) {
+            let program = (event.actor.pid, event.actor.role);
+            program_of.insert(socket, program);
+            last_call.insert(program, i);
+        }
+        // A listening socket closes only because it is closed: by a call (linked below), or
+        // when its process exits, after the last call the program made.
+        if let (Body::State(change), Some(socket)) = (&event.body, &event.socket) {
+            if change.from == State::Listen && change.to == State::Closed {
+                if let Some(&call) = program_of.get(socket).and_then(|program| last_call.get(program)) {
+                    edges.push((call, i));
+                }
+            }
+        }
         match &event.body {
             Body::CallStart(start) => {
                 starts.insert(start.id, i);

@@ -16,6 +16,13 @@ use crate::render::text;
 use crate::trace::{LensStatus, Trace};
 use crate::wire::flags::TcpFlags;
 
+impl Trace {
+    /// The snapshot text (see [`snapshot`]), for `insta::assert_snapshot!`.
+    pub fn snapshot(&self) -> String {
+        snapshot(self)
+    }
+}
+
 /// The snapshot text of a whole trace.
 pub fn snapshot(trace: &Trace) -> String {
     let lens = |status: &LensStatus| match status {

@@ -124,8 +124,10 @@ impl Tracer {
                 }
             }
             let mut status = 0;
+            // __WNOTHREAD: only this thread's tracees. Without it, two recordings in one process
+            // (tests running side by side) would take each other's stops, and both would hang.
             // SAFETY: waitpid writes the status into `status`.
-            let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+            let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD) };
             if tid < 0 {
                 match std::io::Error::last_os_error().raw_os_error() {
                     Some(libc::EINTR) => continue,
