@@ -87,6 +87,34 @@ fn trace_echo_snapshot_is_byte_identical_across_runs_under_load() {
     }
 }
 
+/// The snapshot of `trace run` over a Perl server and a Python client.
+fn perl_python_snapshot() -> String {
+    let programs = |name: &str| crate::support::fixture_path(&format!("programs/{name}"));
+    let (server, client) = (programs("echo_server.pl"), programs("echo_client.py"));
+    let trace = socktrace::record::server_and_client(&["perl", &server], &["python3", &client, "{port}"]).unwrap_or_else(|e| panic!("{e}"));
+    snapshot(&trace)
+}
+
+#[test]
+fn trace_run_perl_server_python_client_snapshot_is_byte_identical_across_runs_under_load() {
+    if !live_test_allowed("snapshot stability of trace run") {
+        return;
+    }
+    let _load = Load::start();
+    let first = perl_python_snapshot();
+    assert!(first.contains("accept(s1)"), "{first}");
+    let n = runs();
+    let mut same = 1;
+    for i in 1..n {
+        let next = perl_python_snapshot();
+        if next != first {
+            panic!("run {i} differs from run 0 ({same}/{n} identical so far)\n--- run 0\n{first}\n--- run {i}\n{next}");
+        }
+        same += 1;
+    }
+    eprintln!("trace run (Perl server, Python client) snapshots identical: {same}/{n}");
+}
+
 #[test]
 fn trace_echo_snapshot() {
     if !live_test_allowed("snapshot of trace echo") {
