@@ -58,6 +58,17 @@ impl Timeline {
             }
             self.released_up_to = self.released_up_to.max(event.t);
             self.sockets.resolve(&mut event);
+            // Privacy: on the session's ports, a state change that names none of its sockets, or
+            // a packet that names neither end, is another program's (one that took a port the
+            // session gave up, say).
+            let foreign = match &event.body {
+                crate::event::Body::State(_) => event.socket.is_none(),
+                crate::event::Body::Packet(packet) => event.socket.is_none() && packet.to.is_none(),
+                _ => false,
+            };
+            if foreign && self.sockets.records_both_sides() {
+                continue;
+            }
             self.numbers.number(&mut event);
             let mut modelled = Vec::new();
             if let Some(shadow) = &mut self.shadow {

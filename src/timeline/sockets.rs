@@ -39,7 +39,9 @@ pub struct SocketResolver {
     /// Addresses that the recorded programs connected to.
     connect_targets: Vec<SocketAddr>,
     connected: HashMap<Pair, SockId>,
-    listeners: HashMap<SocketAddr, SockId>,
+    /// Listening sockets by address, with the time their `close` returned: after it, another
+    /// program may listen on the same port, and its events are not the session's.
+    listeners: HashMap<SocketAddr, (SockId, Option<u64>)>,
     bound: HashMap<SockId, SocketAddr>,
     /// Per `sk`, the address pairs its state changes were logged with, by time.
     kernel_pairs: HashMap<u64, Vec<(u64, Pair)>>,
@@ -117,8 +119,15 @@ impl SocketResolver {
                     (CallName::Listen, local, _) if end.ret == 0 => {
                         // A socket that listens without bind gets its port at listen.
                         if let Some(local) = local.map(canon).or_else(|| self.bound.get(socket).copied()) {
-                            self.listeners.insert(local, socket.clone());
+                            self.listeners.insert(local, (socket.clone(), None));
                             self.add_server_port(local.port());
+                        }
+                    }
+                    (CallName::Close, _, _) => {
+                        for (id, closed) in self.listeners.values_mut() {
+                            if id == socket {
+                                *closed = Some(event.t);
+                            }
                         }
                     }
                     // Also a failed connect: the kernel used the port for its SYN.
@@ -152,8 +161,8 @@ impl SocketResolver {
             Body::Packet(packet) => {
                 let (src, dst) = (canon(packet.src), canon(packet.dst));
                 let handshake = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::wire::flags::TcpFlags::SYN));
-                let sender = self.socket_of((src, dst), handshake);
-                let receiver = self.socket_of((dst, src), handshake);
+                let sender = self.socket_of((src, dst), handshake, event.t);
+                let receiver = self.socket_of((dst, src), handshake, event.t);
                 event.actor.role = self.role_of(sender.as_ref(), src);
                 event.socket = sender;
                 packet.to = receiver;
@@ -172,7 +181,7 @@ impl SocketResolver {
                 };
                 if let Some((local, remote)) = pair {
                     // A listening socket's changes carry no remote port.
-                    let socket = if remote.port() == 0 { self.listener_at(local) } else { self.socket_of((local, remote), false) };
+                    let socket = if remote.port() == 0 { self.listener_at(local, event.t) } else { self.socket_of((local, remote), false, event.t) };
                     event.actor.role = self.role_of(socket.as_ref(), local);
                     event.socket = socket;
                 }
@@ -185,7 +194,7 @@ impl SocketResolver {
                 };
                 let (local, remote) = if local.port() == 0 { sk.and_then(|sk| self.next_pair(sk, event.t)) } else { None }
                     .unwrap_or((canon(local), canon(remote)));
-                let socket = self.socket_of((local, remote), false);
+                let socket = self.socket_of((local, remote), false, event.t);
                 event.actor.role = self.role_of(socket.as_ref(), local);
                 event.socket = socket;
             }
@@ -215,25 +224,31 @@ impl SocketResolver {
         self.connected.get(&(canon(local), canon(remote))).cloned()
     }
 
-    fn listener_at(&self, local: SocketAddr) -> Option<SockId> {
-        self.listeners.get(&local).cloned().or_else(|| {
-            // A listener bound to the wildcard address accepts on every local address.
-            let any = SocketAddr::new(if local.is_ipv4() { IpAddr::from([0u8; 4]) } else { IpAddr::from([0u16; 8]) }, local.port());
-            self.listeners.get(&any).cloned()
-        })
+    /// The listening socket at `local` at time `t` (none once it has been closed).
+    fn listener_at(&self, local: SocketAddr, t: u64) -> Option<SockId> {
+        // A listener bound to the wildcard address accepts on every local address.
+        let any = SocketAddr::new(if local.is_ipv4() { IpAddr::from([0u8; 4]) } else { IpAddr::from([0u16; 8]) }, local.port());
+        let open = |(id, closed): &(SockId, Option<u64>)| closed.is_none_or(|c| t <= c).then(|| id.clone());
+        self.listeners.get(&local).and_then(open).or_else(|| self.listeners.get(&any).and_then(open))
     }
 
-    /// The socket at `pair.0` talking to `pair.1`.
-    fn socket_of(&mut self, pair: Pair, handshake: bool) -> Option<SockId> {
+    /// Whether both sides are our own recorded programs: then every socket of the session is
+    /// named by its calls, and an event that names none belongs to another program.
+    pub fn records_both_sides(&self) -> bool {
+        self.sides.client_recorded && self.sides.server_recorded && !self.learn_sides
+    }
+
+    /// The socket at `pair.0` talking to `pair.1`, at time `t`.
+    fn socket_of(&mut self, pair: Pair, handshake: bool, t: u64) -> Option<SockId> {
         if handshake {
-            if let Some(listener) = self.listener_at(pair.0) {
+            if let Some(listener) = self.listener_at(pair.0, t) {
                 return Some(listener);
             }
         }
         if let Some(id) = self.connected.get(&pair) {
             return Some(id.clone());
         }
-        if let Some(listener) = self.listener_at(pair.0) {
+        if let Some(listener) = self.listener_at(pair.0, t) {
             return Some(listener);
         }
         let role = self.role_by_port(pair.0);
@@ -327,6 +342,28 @@ mod tests {
         r.resolve(&mut second);
         assert_eq!((first.socket, second.socket), (Some(SockId("c1".into())), Some(SockId("c2".into()))));
         assert_eq!(first.actor.role, Role::Client);
+    }
+
+    #[test]
+    fn port_taken_after_our_listener_closed__is_not_our_listener() {
+        let mut r = resolver();
+        let call_end = |t: u64, call: CallName, local: Option<&str>| Event {
+            t,
+            actor: Actor { role: Role::Server, pid: Some(1), tid: Some(1) },
+            socket: Some(SockId("s1".into())),
+            origin: Origin::Observed,
+            body: Body::CallEnd(crate::event::CallEnd { id: t, call, ret: 0, errno: None, new_socket: None, local: local.map(addr), peer: None, data: None }),
+        };
+        for e in [call_end(1, CallName::Bind, Some("127.0.0.1:7000")), call_end(2, CallName::Listen, None), call_end(9, CallName::Close, None)] {
+            r.learn(&e);
+        }
+        let mut ours = state(8, 1, 0xa, "127.0.0.1:7000", "0.0.0.0:0", State::Listen, State::Closed);
+        let mut theirs = state(12, 77, 0xb, "127.0.0.1:7000", "0.0.0.0:0", State::Closed, State::Listen);
+        r.resolve(&mut ours);
+        r.resolve(&mut theirs);
+        assert_eq!(ours.socket, Some(SockId("s1".into())));
+        assert_eq!(theirs.socket, None, "another program's listener on the freed port");
+        assert!(r.records_both_sides());
     }
 
     #[test]
