@@ -130,7 +130,7 @@ fn one_client_handshake_echo_and_close_in_true_order() {
     assert_listener(&story);
     assert_connection(&story, "c1", &["hello", "bye"]);
     let end = trace.end.as_ref().expect("a complete trace has an end line");
-    assert_eq!((end.packets_dropped, end.states_lost), (0, 0));
+    assert_eq!((end.packets_dropped, end.states_lost, end.out_of_order), (0, 0, 0), "nothing lost, everything in time order");
 
     // A saved trace replays exactly as it was shown live.
     let replay = trace_show(&path);
@@ -143,6 +143,7 @@ fn eight_clients_each_get_their_own_accepted_socket() {
         return;
     }
     let (trace, _, _) = record("live_eight_clients", &["--clients", "8", "-m", "ping"]);
+    assert_eq!(trace.end.as_ref().map(|e| e.out_of_order), Some(0), "every event released in time order");
     let story = Story::new(&trace.events);
     assert_listener(&story);
     let clients = story.created(Role::Client, CallName::Socket);
