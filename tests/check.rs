@@ -6,7 +6,7 @@
 
 mod broken;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use socktrace::check::{
     check, run_check, CheckError, CheckOptions, Outcome, Report, Seen, Side, SocketReport, Verdict,
@@ -15,9 +15,7 @@ use socktrace::render::Style;
 use socktrace::sim::{self, Options};
 use socktrace::trace::{read_trace, LensStatus, Trace};
 
-pub fn fixture(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path)
-}
+pub use crate::support::fixture;
 
 fn simulated(scenario: &str) -> Trace {
     sim::trace(scenario, &Options::default(), &format!("trace simulate {scenario}")).expect("a known scenario")

@@ -18,7 +18,7 @@ use crate::support::story::Story;
 use crate::support::{load, scratch, stderr, trace};
 
 fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/programs").join(name).to_string_lossy().into_owned()
+    crate::support::fixture_path(&format!("programs/{name}"))
 }
 
 /// An echo server and its client, as commands (the client takes the port as its argument,

@@ -13,6 +13,11 @@ fn read(clock: libc::clockid_t) -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// CPU time the calling thread has used, in ns (what a lens costs).
+pub fn thread_cpu_ns() -> u64 {
+    read(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
 /// Now, on the trace clock.
 pub fn now_ns() -> u64 {
     read(libc::CLOCK_MONOTONIC)

@@ -46,7 +46,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::capture::bpf::{BpfProgram, TooManyPorts};
-use crate::capture::clock::{now_ns, RealtimeOffset};
+use crate::capture::clock::{now_ns, thread_cpu_ns, RealtimeOffset};
 use crate::capture::progress::{self, Progress};
 use crate::capture::ring::{self, Geometry, Ring};
 use crate::event::{Actor, Body, Event, Origin, Packet, Role};
@@ -374,21 +374,10 @@ fn read(
         }
     }
     progress.finish();
-    stats.cpu = thread_cpu()?;
+    stats.cpu = Duration::from_nanos(thread_cpu_ns());
     Ok(stats)
 }
 
-/// CPU time (user + system) of the calling thread.
-fn thread_cpu() -> io::Result<Duration> {
-    // SAFETY: rusage is plain data; all-zero is a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is valid for writes.
-    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    Ok(tv(usage.ru_utime) + tv(usage.ru_stime))
-}
 
 #[cfg(test)]
 #[allow(non_snake_case)] // test names read `situation__expectation`

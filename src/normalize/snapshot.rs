@@ -67,10 +67,7 @@ pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
         let socket = event.socket.as_ref().map(|s| s.0.as_str());
         let line = match &event.body {
             Body::CallStart(start) => format!("{:<8}{} …", role(event), names.rename(&text::call_start(start, socket))),
-            Body::CallEnd(end) => {
-                let target = if end.call == CallName::Socket { "" } else { socket.unwrap_or("?") };
-                format!("{:<8}… {}({target}) {}", role(event), end.call, names.rename(&text::call_result(end)))
-            }
+            Body::CallEnd(end) => format!("{:<8}{}", role(event), names.rename(&text::call_end(end, socket))),
             Body::State(change) => format!("        {}{}", text::state_change(change, socket), modelled(event)),
             Body::Kernel(note) => format!("        {}{}", text::kernel_note(note, socket), modelled(event)),
             Body::Packet(packet) => {

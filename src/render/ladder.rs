@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use super::style::Style;
 use super::text;
 use super::Renderer;
-use crate::event::{Body, CallName, CallStart, Event, Origin, Role, TcpOptions};
+use crate::event::{Body, CallStart, Event, Origin, Role, TcpOptions};
 use crate::trace::{End, Header, LensStatus};
 use crate::wire::flags::TcpFlags;
 
@@ -86,14 +86,9 @@ impl Ladder {
                 self.side_text(event, plain, Style::call, out)
             }
             Body::CallEnd(end) => {
-                // `socket()` has no socket to name until it returns one.
-                let target = if end.call == CallName::Socket { "" } else { socket.unwrap_or("?") };
                 let plain = match self.open.remove(&end.id) {
-                    Some((started, _)) => {
-                        let took = duration(event.t.saturating_sub(started));
-                        format!("… {}({target}) {}  [{took}]", end.call, text::call_result(end))
-                    }
-                    None => format!("… {}({target}) {}", end.call, text::call_result(end)),
+                    Some((started, _)) => format!("{}  [{}]", text::call_end(end, socket), duration(event.t.saturating_sub(started))),
+                    None => text::call_end(end, socket),
                 };
                 self.side_text(event, plain, Style::call, out)
             }

@@ -69,6 +69,13 @@ pub fn call_result(end: &CallEnd) -> String {
     text
 }
 
+/// The return of a call shown apart from its start: `… connect(c1) = 0`. (`socket()` has no
+/// socket to name until it returns one.)
+pub fn call_end(end: &CallEnd, socket: Option<&str>) -> String {
+    let target = if end.call == CallName::Socket { "" } else { socket.unwrap_or("?") };
+    format!("… {}({target}) {}", end.call, call_result(end))
+}
+
 /// A call that returned right away, on one line: `listen(s1, 128) = 0`.
 pub fn call_whole(start: &CallStart, end: &CallEnd, socket: Option<&str>) -> String {
     format!("{} {}", call_start(start, socket), call_result(end))

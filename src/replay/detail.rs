@@ -49,8 +49,7 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool) 
                 Body::CallStart(s) if s.id == end.id => Some((e.t, s)),
                 _ => None,
             });
-            let who = if end.call == CallName::Socket { "" } else { socket.unwrap_or("?") };
-            words.text = format!("… {}({who}) {}", end.call, text::call_result(end));
+            words.text = text::call_end(end, socket);
             words.label = format!("… {} {}", end.call, short_result(end));
             if let Some((_, start)) = start {
                 call_fields(&mut fields, start, socket);

@@ -23,6 +23,7 @@ use std::task::Poll;
 use super::net::Wire;
 use super::world::{Kind, World};
 use crate::event::{Body, CallArgs, CallEnd, CallName, CallStart, Errno, Preview, Role};
+use crate::capture::errno::errno;
 use crate::tcp::{CallError, Failure, Received, State};
 
 /// A call that need not wait returns this long after it starts, in ns.
@@ -77,24 +78,21 @@ impl Return {
     }
 }
 
-fn errno(code: i32, name: &str) -> Errno {
-    Errno { code, name: name.to_string() }
-}
 
 /// What the user is told when a connection fails, as Linux says it.
 fn failure_errno(failure: Failure) -> Errno {
     match failure {
-        Failure::Refused => errno(libc::ECONNREFUSED, "ECONNREFUSED"),
-        Failure::Reset => errno(libc::ECONNRESET, "ECONNRESET"),
-        Failure::TimedOut => errno(libc::ETIMEDOUT, "ETIMEDOUT"),
+        Failure::Refused => errno(libc::ECONNREFUSED),
+        Failure::Reset => errno(libc::ECONNRESET),
+        Failure::TimedOut => errno(libc::ETIMEDOUT),
     }
 }
 
 fn call_errno(error: CallError) -> Errno {
     match error {
-        CallError::NotConnected => errno(libc::ENOTCONN, "ENOTCONN"),
-        CallError::Closing => errno(libc::EPIPE, "EPIPE"),
-        CallError::AlreadyOpen => errno(libc::EISCONN, "EISCONN"),
+        CallError::NotConnected => errno(libc::ENOTCONN),
+        CallError::Closing => errno(libc::EPIPE),
+        CallError::AlreadyOpen => errno(libc::EISCONN),
     }
 }
 

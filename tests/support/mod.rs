@@ -50,6 +50,11 @@ pub fn load(path: &Path) -> Trace {
 }
 
 /// A committed fixture, by its path under `fixtures/`.
+pub fn fixture(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative)
+}
+
+/// The same, as a command-line argument.
 pub fn fixture_path(relative: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative).to_string_lossy().into_owned()
+    fixture(relative).to_string_lossy().into_owned()
 }

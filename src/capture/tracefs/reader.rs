@@ -8,7 +8,7 @@
 //! waits [`CADENCE`] before the next poll, so that a burst costs one wake-up per cadence, not
 //! one per event.
 
-use crate::capture::clock::now_ns;
+use crate::capture::clock::{now_ns, thread_cpu_ns};
 use crate::capture::progress::{self, Progress};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
@@ -200,13 +200,3 @@ impl Reader {
     }
 }
 
-/// CPU time of the calling thread, in ns.
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes into it.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return 0;
-    }
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
