@@ -3,14 +3,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use socktrace::capture::privilege::live_test_allowed;
+use socktrace::capture::privilege::{live_test_allowed, NobodyDir};
 use socktrace::event::Body;
 
 use crate::support::{load, scratch, stderr, trace, trace_bin};
@@ -191,18 +189,9 @@ fn without_privileges_says_what_is_missing_and_exits_2() {
     if !live_test_allowed("trace echo as nobody") {
         return;
     }
-    // The binary is copied where `nobody` can run it (a test's target dir may not be).
-    let dir = std::env::temp_dir().join(format!("socktrace-nobody-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let bin = dir.join("trace");
-    std::fs::copy(trace_bin(), &bin).expect("copy");
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let mut cmd = Command::new(&bin);
-    // std drops the supplementary groups too when root sets another uid.
-    cmd.arg("echo").arg("--live").env("NO_COLOR", "1").current_dir(&dir).uid(65534).gid(65534);
-    let out = cmd.output().expect("run as nobody");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = NobodyDir::new("echo").expect("a directory for nobody");
+    let bin = dir.copy(std::path::Path::new(trace_bin())).expect("copy the trace binary");
+    let out = dir.command(&bin).arg("echo").arg("--live").env("NO_COLOR", "1").output().expect("run as nobody");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
     assert!(err.contains("CAP_NET_RAW"), "names the missing capability: {err}");

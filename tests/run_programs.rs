@@ -424,26 +424,17 @@ fn unprivileged__calls_only__labelled__exit_2() {
         return;
     }
     // A directory `nobody` can read, with the binary and the programs.
-    let dir = std::env::temp_dir().join(format!("socktrace-unprivileged-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let world = |p: &Path, mode: u32| std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).expect("chmod");
-    world(&dir, 0o755);
-    let bin = dir.join("trace");
-    std::fs::copy(crate::support::trace_bin(), &bin).expect("copy trace");
-    world(&bin, 0o755);
-    for name in ["echo_server.py", "echo_client.py"] {
-        std::fs::copy(fixture(name), dir.join(name)).expect("copy a program");
-        world(&dir.join(name), 0o644);
-    }
-    let server = format!("python3 {}", dir.join("echo_server.py").display());
-    let client = format!("python3 {} {{port}}", dir.join("echo_client.py").display());
+    let dir = socktrace::capture::privilege::NobodyDir::new("run").expect("a directory for nobody");
+    let bin = dir.copy(Path::new(crate::support::trace_bin())).expect("copy trace");
+    let copy = |name: &str| dir.copy(Path::new(&fixture(name))).expect("copy a program").display().to_string();
+    let server = format!("python3 {}", copy("echo_server.py"));
+    let client = format!("python3 {} {{port}}", copy("echo_client.py"));
     let out = Command::new("setpriv")
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all"])
         .arg(&bin)
         .args(["run", "--json", "--server", &server, "--client", &client])
         .output()
         .expect("setpriv runs (util-linux)");
-    let _ = std::fs::remove_dir_all(&dir);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "the trace is not whole: {err}");
     assert!(err.contains("CAP_NET_RAW"), "says what is missing and how to get it: {err}");

@@ -20,3 +20,47 @@ pub fn live_test_allowed(what: &str) -> bool {
     eprintln!("SKIPPED live test '{what}': it needs root (run `sudo -E cargo test` to include it)");
     false
 }
+
+/// For live tests that run a program as `nobody`: a directory `nobody` can enter, holding
+/// copies of the files a test needs, removed on drop. A test's own directories may be closed
+/// to others (a clone made in `mktemp -d` is 0700), so a binary there cannot run as `nobody`.
+#[doc(hidden)]
+pub struct NobodyDir {
+    pub path: std::path::PathBuf,
+}
+
+#[doc(hidden)]
+impl NobodyDir {
+    pub fn new(tag: &str) -> std::io::Result<NobodyDir> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("socktrace-nobody-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&path)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        Ok(NobodyDir { path })
+    }
+
+    /// Copies `from` into the directory, readable (and executable) by everyone.
+    pub fn copy(&self, from: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let to = self.path.join(from.file_name().unwrap_or_default());
+        std::fs::copy(from, &to)?;
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755))?;
+        Ok(to)
+    }
+
+    /// `program` to be run as `nobody` (uid and gid 65534; std drops the supplementary groups
+    /// when root sets another uid), from this directory.
+    pub fn command(&self, program: &std::path::Path) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
+        let mut command = std::process::Command::new(program);
+        command.uid(65534).gid(65534).current_dir(&self.path);
+        command
+    }
+}
+
+impl Drop for NobodyDir {
+    fn drop(&mut self) {
+        // Our own scratch directory; a failure leaves it in the system's temp dir.
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}

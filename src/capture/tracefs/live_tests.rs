@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-use std::os::unix::process::CommandExt;
 
 use super::{StateTracer, TracefsError};
 use crate::capture::clock::now_ns;
@@ -314,14 +313,15 @@ fn unprivileged_start_says_run_with_sudo() {
     if !live_test_allowed("tracefs: refused without privileges") {
         return;
     }
-    // Run `unprivileged_child` in this test binary as `nobody`.
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
+    // Run `unprivileged_child` in (a copy of) this test binary as `nobody`.
+    let dir = crate::capture::privilege::NobodyDir::new("tracefs").expect("a directory for nobody");
+    let exe = dir.copy(&std::env::current_exe().expect("the test binary's path")).expect("copy the test binary");
+    let out = dir
+        .command(&exe)
         .args(["--exact", "capture::tracefs::live_tests::unprivileged_child", "--ignored"])
         .env("SOCKTRACE_UNPRIVILEGED_CHILD", "1")
-        .uid(65534)
-        .gid(65534)
         .output()
-        .unwrap();
+        .expect("run as nobody");
     let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && text.contains("1 passed"), "the unprivileged child failed:\n{text}");
 }
