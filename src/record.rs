@@ -13,6 +13,36 @@
 //! # }
 //! ```
 //!
+//! Or record a piece of Rust code from inside a test with [`record_code!`](crate::record_code):
+//! the test re-runs itself, alone, in a child process that `trace run` traces, and only that
+//! child runs the code (a process cannot trace its own threads):
+//!
+//! ```no_run
+//! use std::io::{BufRead, BufReader, Write};
+//! use std::net::{TcpListener, TcpStream};
+//!
+//! #[test]
+//! fn my_echo_follows_the_sequences() {
+//!     let trace = socktrace::record_code!(|| {
+//!         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//!         let addr = listener.local_addr().unwrap();
+//!         let server = std::thread::spawn(move || {
+//!             let (conn, _) = listener.accept().unwrap();
+//!             let mut line = String::new();
+//!             BufReader::new(&conn).read_line(&mut line).unwrap();
+//!             (&conn).write_all(line.as_bytes()).unwrap();
+//!         });
+//!         let mut client = TcpStream::connect(addr).unwrap();
+//!         client.write_all(b"hello\n").unwrap();
+//!         let mut echoed = String::new();
+//!         BufReader::new(&client).read_line(&mut echoed).unwrap();
+//!         server.join().unwrap();
+//!     })
+//!     .unwrap();
+//!     insta::assert_snapshot!(trace.snapshot());
+//! }
+//! ```
+//!
 //! Packets and kernel states need root (as `trace run` does); without it the trace holds the
 //! calls only, and its snapshot says so on its first line, so it cannot pass for a full one.
 
@@ -23,12 +53,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use crate::capture::ptrace::Programs;
 use crate::live::run::{self, RunError, RunPlan};
 use crate::live::Output;
-use crate::trace::{read_trace, Trace, TraceError};
+use crate::trace::{read_trace, Exit, Trace, TraceError};
 
 #[derive(Debug)]
 pub enum RecordError {
     Run(RunError),
     Read(TraceError),
+    /// The test binary to re-run for [`code`] cannot be found.
+    TestBinary(std::io::Error),
+    /// The recorded code failed in its traced child (its panic message is in the output above).
+    CodeFailed(String),
 }
 
 impl fmt::Display for RecordError {
@@ -36,6 +70,8 @@ impl fmt::Display for RecordError {
         match self {
             RecordError::Run(err) => write!(f, "recording failed: {err}"),
             RecordError::Read(err) => write!(f, "the recorded trace cannot be read: {err}"),
+            RecordError::TestBinary(err) => write!(f, "cannot find the test binary to re-run the recorded code in: {err}"),
+            RecordError::CodeFailed(end) => write!(f, "the recorded code failed in its traced child: {end} (its output is above)"),
         }
     }
 }
@@ -51,6 +87,55 @@ pub fn command(argv: &[&str]) -> Result<Trace, RecordError> {
 /// words becomes the port the server listens on.
 pub fn server_and_client(server: &[&str], client: &[&str]) -> Result<Trace, RecordError> {
     record(Programs::ServerClient { server: owned(server), client: owned(client) })
+}
+
+/// The environment variable that tells a test process it is the child [`code`] traces, and
+/// which test it is to run the code of.
+const CHILD_TEST: &str = "SOCKTRACE_RECORD_TEST";
+
+/// Records `code`, run by the test named `test` (as the test harness names it, e.g.
+/// `coursework::my_echo`). Use [`record_code!`](crate::record_code), which finds the name.
+///
+/// In the test process itself, this re-runs that one test under `trace run` and returns the
+/// trace; in that traced child it runs `code` and ends the process (exit 0, or the harness's
+/// failure if `code` panics), so nothing after it runs twice.
+pub fn code<F: FnOnce()>(test: &str, code: F) -> Result<Trace, RecordError> {
+    if std::env::var(CHILD_TEST).as_deref() == Ok(test) {
+        code();
+        std::process::exit(0);
+    }
+    let exe = std::env::current_exe().map_err(RecordError::TestBinary)?;
+    // `env` sets the marker for the child alone: the test process's environment is shared by
+    // its threads and is not ours to change.
+    let argv = ["/usr/bin/env", &format!("{CHILD_TEST}={test}"), &exe.to_string_lossy(), test, "--exact", "--nocapture", "--test-threads=1", "--quiet"];
+    let trace = record(Programs::One(owned(&argv)))?;
+    let failed = trace.end.iter().flat_map(|end| &end.programs).find(|p| p.exit != Exit::Status { code: 0 });
+    match failed {
+        Some(end) => Err(RecordError::CodeFailed(end.to_string())),
+        None => Ok(trace),
+    }
+}
+
+/// The harness's name of the test a function path belongs to: `std::any::type_name` of an
+/// item inside the test, without the crate, the item and any closures around it.
+#[doc(hidden)]
+pub fn test_name(item_path: &str) -> String {
+    let mut parts: Vec<&str> = item_path.split("::").filter(|p| *p != "{{closure}}").collect();
+    parts.pop();
+    parts.drain(..parts.len().min(1));
+    parts.join("::")
+}
+
+/// Records the code of a closure run inside the calling test; see [`code`].
+#[macro_export]
+macro_rules! record_code {
+    ($code:expr) => {{
+        fn here() {}
+        fn name_of<T>(_: T) -> &'static str {
+            ::std::any::type_name::<T>()
+        }
+        $crate::record::code(&$crate::record::test_name(name_of(here)), $code)
+    }};
 }
 
 fn owned(words: &[&str]) -> Vec<String> {

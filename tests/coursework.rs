@@ -64,3 +64,94 @@ fn wrong_servers_fail_with_a_readable_difference() {
     assert_eq!(report.verdict(), Verdict::Deviations);
     assert!(report.reasons().any(|r| r.contains("never closed")), "{report}");
 }
+
+/// A student's echo written in Rust, recorded from inside this test: the server and the client
+/// are threads of the code under test, in the test's own traced child process.
+#[test]
+fn rust_code_recorded_in_a_test() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    if !live_test_allowed("recording Rust code") {
+        return;
+    }
+    let trace = socktrace::record_code!(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            drop(listener);
+            let mut reader = BufReader::new(&conn);
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            (&conn).write_all(format!("1: {line}").as_bytes()).unwrap();
+            // The client closes first: read to its end of file, then close.
+            assert_eq!(reader.read(&mut [0; 16]).unwrap(), 0);
+        });
+        let mut client = TcpStream::connect(addr).unwrap();
+        client.write_all(b"hello\n").unwrap();
+        let mut echoed = String::new();
+        BufReader::new(&client).read_line(&mut echoed).unwrap();
+        assert_eq!(echoed, "1: hello\n");
+        drop(client);
+        server.join().unwrap();
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let report = check(&trace, &CheckOptions::default());
+    assert_eq!(report.verdict(), Verdict::Conforms, "{report}");
+    insta::assert_snapshot!("rust_code_echo", trace.snapshot());
+}
+
+/// Both sides close at once, so each FIN may arrive while the other's close is still in
+/// progress: whichever way the race goes, the model beside the kernel must agree with it.
+#[test]
+fn simultaneous_closes_conform_whichever_way_they_race() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Barrier};
+
+    if !live_test_allowed("simultaneous close") {
+        return;
+    }
+    for run in 0..5 {
+        let trace = socktrace::record_code!(|| {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let both = Arc::new(Barrier::new(2));
+            let server_side = Arc::clone(&both);
+            let server = std::thread::spawn(move || {
+                let (mut conn, _) = listener.accept().unwrap();
+                drop(listener);
+                let mut byte = [0; 1];
+                conn.read_exact(&mut byte).unwrap();
+                conn.write_all(&byte).unwrap();
+                server_side.wait();
+                drop(conn);
+            });
+            let mut client = TcpStream::connect(addr).unwrap();
+            client.write_all(b"x").unwrap();
+            client.read_exact(&mut [0; 1]).unwrap();
+            both.wait();
+            drop(client);
+            server.join().unwrap();
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let report = check(&trace, &CheckOptions::default());
+        assert_eq!(report.verdict(), Verdict::Conforms, "run {run}: {report}");
+    }
+}
+
+#[test]
+fn rust_code_that_fails_is_an_error() {
+    if !live_test_allowed("recording failing Rust code") {
+        return;
+    }
+    let err = socktrace::record_code!(|| panic!("the student's code failed")).expect_err("a panicking closure must not give a trace");
+    assert!(err.to_string().contains("failed in its traced child"), "{err}");
+}
+
+#[test]
+fn test_names_are_found_from_inside_closures() {
+    assert_eq!(record::test_name("main::coursework::my_test::here"), "coursework::my_test");
+    assert_eq!(record::test_name("main::coursework::my_test::{{closure}}::here"), "coursework::my_test");
+}

@@ -4,13 +4,13 @@
 //! moment; the changes the kernel reports late or never (TIME-WAIT, the accepted socket's
 //! SYN-RECEIVED) are added, labelled modelled, where the model makes them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use super::sockets::SocketResolver;
 use crate::event::{Actor, Body, CallName, Event, Origin, Packet, Role, SockId, StateChange};
 use crate::tcp::linux::{self, Reported};
-use crate::tcp::{Config, Endpoint, Output, Segment};
+use crate::tcp::{Config, Endpoint, Output, Segment, State};
 use crate::wire::flags::TcpFlags;
 
 type Pair = (SocketAddr, SocketAddr);
@@ -32,6 +32,8 @@ pub struct Shadow {
     /// Connection sockets by (local, remote) address.
     conns: HashMap<Pair, Conn>,
     names: HashMap<SockId, Pair>,
+    /// Closes (and shutdowns) of connection sockets that have started but shown no effect yet.
+    unsettled_closes: HashSet<SockId>,
 }
 
 /// The model's view of a Linux socket on loopback; the ISS is adopted from the real SYN.
@@ -62,14 +64,35 @@ impl Shadow {
                     }
                     // RFC 9293 §3.10.4: CLOSE, and a shutdown of the sending side, send a FIN;
                     // a close is the socket's CLOSE only when no other descriptor holds it.
+                    // A call takes effect somewhere between its start and its end: a segment
+                    // may arrive first (both sides closing at once). The model applies it at
+                    // the first sign of it: the socket's next segment or state change, or the
+                    // call's return.
                     CallName::Close | CallName::Shutdown if start.args.how.as_deref() != Some("SHUT_RD") && start.args.other_fds.is_none_or(|n| n == 0) => {
-                        self.close(t, &socket, extra);
+                        if self.names.contains_key(&socket) {
+                            self.unsettled_closes.insert(socket);
+                        } else {
+                            self.close(t, &socket, extra);
+                        }
                     }
                     _ => {}
                 }
             }
-            Body::Packet(packet) => self.packet(t, event.socket.clone(), packet, sockets, extra),
+            Body::CallEnd(end) if matches!(end.call, CallName::Close | CallName::Shutdown) => {
+                if let Some(socket) = &event.socket {
+                    self.settle_close(t, socket, extra);
+                }
+            }
+            Body::Packet(packet) => {
+                if let Some(sender) = &event.socket {
+                    self.settle_close(t, sender, extra);
+                }
+                self.packet(t, event.socket.clone(), packet, sockets, extra)
+            }
             Body::State(change) if event.origin == Origin::Observed => {
+                if let Some(socket) = event.socket.as_ref().filter(|_| closing_shows(change.from, change.to)) {
+                    self.settle_close(t, socket, extra);
+                }
                 change.model = event.socket.as_ref().and_then(|s| self.state_of(s));
             }
             _ => {}
@@ -81,6 +104,13 @@ impl Shadow {
             return Some(ep.state());
         }
         self.names.get(socket).and_then(|pair| self.conns.get(pair)).map(|c| c.ep.state())
+    }
+
+    /// Applies a close of `socket` that started earlier and has now shown itself.
+    fn settle_close(&mut self, t: u64, socket: &SockId, extra: &mut Vec<Event>) {
+        if self.unsettled_closes.remove(socket) {
+            self.close(t, socket, extra);
+        }
     }
 
     fn close(&mut self, t: u64, socket: &SockId, extra: &mut Vec<Event>) {
@@ -147,6 +177,13 @@ impl Shadow {
             emit(t, pair, conn, extra);
         }
     }
+}
+
+/// Whether a change is one a CLOSE makes (RFC 9293 §3.10.4), not one an arriving segment
+/// makes: a peer's FIN moves ESTABLISHED to CLOSE-WAIT whether or not our close has begun.
+fn closing_shows(from: State, to: State) -> bool {
+    use State::*;
+    matches!((from, to), (_, FinWait1) | (CloseWait, LastAck) | (Established | CloseWait | SynSent | SynReceived, Closed))
 }
 
 /// Emits, labelled modelled, the model's state changes that the kernel reports late or never.
