@@ -37,6 +37,8 @@ pub mod cli;
 pub mod echo;
 pub mod event;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod live;
 pub mod normalize;
 pub mod record;

@@ -197,10 +197,16 @@ pub struct Trace {
 
 /// Reads a whole trace file.
 pub fn read_trace(path: &Path) -> Result<Trace, TraceError> {
-    let mut reader = TraceReader::open(path)?;
-    let mut events = Vec::new();
-    for event in reader.by_ref() {
-        events.push(event?);
+    TraceReader::open(path)?.read_all()
+}
+
+impl<R: Read> TraceReader<R> {
+    /// Reads every event that is left, into a whole trace.
+    pub fn read_all(mut self) -> Result<Trace, TraceError> {
+        let mut events = Vec::new();
+        for event in self.by_ref() {
+            events.push(event?);
+        }
+        Ok(Trace { header: self.header, events, end: self.end })
     }
-    Ok(Trace { header: reader.header.clone(), events, end: reader.end.clone() })
 }
