@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use super::style::Style;
 use super::text;
 use super::Renderer;
-use crate::event::{Body, CallStart, Event, Origin, Role, TcpOptions};
+use crate::event::{Body, CallStart, Event, Origin, Role, TcpOptions, Transport};
 use crate::trace::{End, Header, LensStatus};
 use crate::wire::flags::TcpFlags;
 
@@ -97,9 +97,12 @@ impl Ladder {
             Body::Packet(packet) => {
                 let headline = text::packet_headline(packet);
                 let modelled = if event.origin == Origin::Modelled && self.label_modelled { " (modelled)" } else { "" };
-                let from = socket.unwrap_or("?");
-                let to = packet.to.as_ref().map_or("?", |s| s.0.as_str());
                 let rightward = event.actor.role != Role::Server;
+                // ARP is between hosts, not sockets: its ends are named by their roles.
+                let (host, peer) = if rightward { ("client", "server") } else { ("server", "client") };
+                let arp = packet.transport == Transport::Arp;
+                let from = socket.unwrap_or(if arp { host } else { "?" });
+                let to = packet.to.as_ref().map_or(if arp { peer } else { "?" }, |s| s.0.as_str());
                 let (left, right) = if rightward { (from, to) } else { (to, from) };
                 let inner = format!(" {headline}{modelled} ");
                 let fixed = left.chars().count() + right.chars().count() + inner.chars().count() + 4;
@@ -117,6 +120,9 @@ impl Ladder {
                 }
                 if let Some(payload) = &packet.payload {
                     self.wire_detail(&payload.to_string(), out)?;
+                }
+                if let Some(says) = text::arp_says(packet) {
+                    self.wire_detail(&says, out)?;
                 }
                 Ok(())
             }

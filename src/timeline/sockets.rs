@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::event::{Body, CallName, Event, KernelNote, Role, SockId};
+use crate::event::{Body, CallName, Event, KernelNote, Role, SockId, Transport};
 
 /// Which sides of the session are our own recorded programs. Sockets of a side that is not
 /// recorded (another program's client, say) are named here, in order of appearance.
@@ -158,6 +158,9 @@ impl SocketResolver {
     /// Fills in the event's socket (and a packet's receiving socket) and its role.
     pub fn resolve(&mut self, event: &mut Event) {
         match &mut event.body {
+            Body::Packet(packet) if packet.transport == Transport::Arp => {
+                event.actor.role = self.role_of_host(packet.src.ip(), packet.dst.ip());
+            }
             Body::Packet(packet) => {
                 let (src, dst) = (canon(packet.src), canon(packet.dst));
                 let handshake = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::wire::flags::TcpFlags::SYN));
@@ -286,6 +289,23 @@ impl SocketResolver {
             Role::Unknown
         } else {
             Role::Client
+        }
+    }
+
+    /// Whose host sent a packet between hosts (ARP, which names no socket): the server's when
+    /// it has the address a server listens on or a client connects to, the client's when it
+    /// asks for (or answers) that address.
+    fn role_of_host(&self, src: IpAddr, dst: IpAddr) -> Role {
+        let server_host = |ip: IpAddr| {
+            let ip = canon(SocketAddr::new(ip, 0)).ip();
+            self.listeners.keys().chain(&self.connect_targets).any(|a| a.ip() == ip)
+        };
+        if server_host(src) {
+            Role::Server
+        } else if server_host(dst) {
+            Role::Client
+        } else {
+            Role::Unknown
         }
     }
 
