@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 
 use super::drive::drive;
-use super::hosts::{on_server, Runtime};
+use super::hosts::{on_server, Runtime, SignalsHeld};
 use super::lenses::KernelLenses;
 use super::programs::{self, Mode, Plan, Program, Story};
 use super::sink::{Output, Sink};
@@ -56,6 +56,9 @@ pub struct Report {
 }
 
 pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveError> {
+    // Ctrl-C waits until the session listens for it (below): until then it would end the
+    // process at once, leaving the separate hosts behind.
+    let held = SignalsHeld::hold();
     // Separate hosts first, so that the runtime's threads start on the client's; dropping
     // `hosts` removes them, on every way out of this function.
     let hosts = if plan.hosts { Some(Hosts::create().map_err(LiveError::Hosts)?) } else { None };
@@ -64,6 +67,8 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     let (tx, rx) = mpsc::channel::<Vec<Event>>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let _enter = rt.enter();
+    let signalled = on_signal();
+    drop(held);
 
     let server_rec = Recorder::new(Role::Server, tx.clone());
     let client_rec = server_rec.peer(Role::Client);
@@ -132,7 +137,7 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
         }
     }));
     rt.spawn(async move {
-        wait_for_signal().await;
+        signalled.await;
         let _ = stop_tx.send(true);
     });
 
@@ -176,16 +181,20 @@ async fn run_all(parts: Vec<Program>) -> io::Result<()> {
     first_error.map_or(Ok(()), Err)
 }
 
-/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
-async fn wait_for_signal() {
+/// Listens for SIGINT (Ctrl-C) and SIGTERM from now on (in the runtime's context); the
+/// future resolves on the first.
+fn on_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        // Without signal handling the session still ends when its programs do.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+    let listening = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+    async move {
+        let (Ok(mut int), Ok(mut term)) = listening else {
+            // Without signal handling the session still ends when its programs do.
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
 }
 
