@@ -365,6 +365,32 @@ mod tests {
     }
 
     #[test]
+    fn arp__named_by_host_the_server_is_the_one_connected_to() {
+        let mut r = resolver();
+        r.learn(&connect_start(10, 5, "c1", "192.0.2.2:7000"));
+        let arp = |src: &str, dst: &str| {
+            let packet = crate::event::Packet {
+                transport: Transport::Arp,
+                src: addr(src),
+                dst: addr(dst),
+                to: None,
+                tcp: None,
+                len: 0,
+                payload: None,
+                eth: None,
+                arp: None,
+            };
+            Event { t: 11, actor: Actor::role(Role::Unknown), socket: None, origin: Origin::Observed, body: Body::Packet(packet) }
+        };
+        let (mut request, mut reply, mut other) = (arp("192.0.2.1:0", "192.0.2.2:0"), arp("192.0.2.2:0", "192.0.2.1:0"), arp("10.0.0.1:0", "10.0.0.2:0"));
+        for e in [&mut request, &mut reply, &mut other] {
+            r.resolve(e);
+        }
+        assert_eq!((request.actor.role, reply.actor.role, other.actor.role), (Role::Client, Role::Server, Role::Unknown));
+        assert_eq!(request.socket, None, "ARP names no socket");
+    }
+
+    #[test]
     fn port_taken_after_our_listener_closed__is_not_our_listener() {
         let mut r = resolver();
         let call_end = |t: u64, call: CallName, local: Option<&str>| Event {
