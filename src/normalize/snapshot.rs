@@ -70,17 +70,12 @@ pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
             Body::CallEnd(end) => format!("{:<8}{}", role(event), names.rename(&text::call_end(end, socket))),
             Body::State(change) => format!("        {}{}", text::state_change(change, socket), modelled(event)),
             Body::Kernel(note) => format!("        {}{}", text::kernel_note(note, socket), modelled(event)),
-            // ARP is between hosts: their roles name the ends, and the addresses (the same on
-            // every run of `--hosts`) stay in the trace.
-            Body::Packet(packet) if packet.transport == Transport::Arp => {
-                let to = if event.actor.role == Role::Server { Role::Client } else { Role::Server };
-                format!("  {} > {to}  {}{}", event.actor.role, text::packet_headline(packet), modelled(event))
-            }
             Body::Packet(packet) => {
-                let from = socket.unwrap_or("?");
-                let to = packet.to.as_ref().map_or("?", |s| s.0.as_str());
+                let (from, to) = text::packet_ends(socket, event.actor.role, packet);
                 let mut line = format!("  {from} > {to}  ");
                 match &packet.tcp {
+                    // The addresses ARP names are the same on every run of `--hosts`.
+                    None if packet.transport == Transport::Arp => line.push_str(&text::packet_headline(packet)),
                     Some(tcp) => {
                         line.push_str(&tcp.flags.to_string());
                         let carries_seq = packet.len > 0 || [TcpFlags::SYN, TcpFlags::FIN, TcpFlags::RST].iter().any(|f| tcp.flags.contains(*f));

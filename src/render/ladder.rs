@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use super::style::Style;
 use super::text;
 use super::Renderer;
-use crate::event::{Body, CallStart, Event, Origin, Role, TcpOptions, Transport};
+use crate::event::{Body, CallStart, Event, Origin, Role, TcpOptions};
 use crate::trace::{End, Header, LensStatus};
 use crate::wire::flags::TcpFlags;
 
@@ -98,11 +98,7 @@ impl Ladder {
                 let headline = text::packet_headline(packet);
                 let modelled = if event.origin == Origin::Modelled && self.label_modelled { " (modelled)" } else { "" };
                 let rightward = event.actor.role != Role::Server;
-                // ARP is between hosts, not sockets: its ends are named by their roles.
-                let (host, peer) = if rightward { ("client", "server") } else { ("server", "client") };
-                let arp = packet.transport == Transport::Arp;
-                let from = socket.unwrap_or(if arp { host } else { "?" });
-                let to = packet.to.as_ref().map_or(if arp { peer } else { "?" }, |s| s.0.as_str());
+                let (from, to) = text::packet_ends(socket, event.actor.role, packet);
                 let (left, right) = if rightward { (from, to) } else { (to, from) };
                 let inner = format!(" {headline}{modelled} ");
                 let fixed = left.chars().count() + right.chars().count() + inner.chars().count() + 4;

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::event::{Arp, ArpOp, CallEnd, CallName, CallStart, KernelNote, Packet, StateChange, Transport};
+use crate::event::{Arp, ArpOp, CallEnd, CallName, CallStart, KernelNote, Packet, Role, StateChange, Transport};
 use crate::tcp::linux;
 use crate::wire::flags::TcpFlags;
 
@@ -107,6 +107,19 @@ pub fn packet_headline(packet: &Packet) -> String {
         let _ = write!(text, " len {}", packet.len);
     }
     text
+}
+
+/// Who sent a packet and who it is for: their sockets; for ARP, which is between hosts and
+/// names no socket, the hosts' roles (`client`, `server`); `?` where unknown.
+pub fn packet_ends<'a>(sender: Option<&'a str>, role: Role, packet: &'a Packet) -> (&'a str, &'a str) {
+    if packet.transport == Transport::Arp {
+        return match role {
+            Role::Client => ("client", "server"),
+            Role::Server => ("server", "client"),
+            Role::Unknown => ("?", "?"),
+        };
+    }
+    (sender.unwrap_or("?"), packet.to.as_ref().map_or("?", |s| s.0.as_str()))
 }
 
 /// What an ARP packet says, in tcpdump's words: `who-has 192.0.2.2 tell 192.0.2.1`,
