@@ -17,7 +17,7 @@ use socktrace::tcp::state::State;
 
 use crate::live_echo::{assert_connection, assert_listener};
 use crate::support::story::Story;
-use crate::support::{load, scratch, stderr, stdout, trace_bin};
+use crate::support::{assert_one_line_error, load, scratch, stderr, stdout, trace_bin};
 
 const CLIENT_MAC: &str = "02:00:00:00:00:01";
 const SERVER_MAC: &str = "02:00:00:00:00:02";
@@ -163,4 +163,15 @@ fn hosts__removed_after_an_error() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot write the trace to /nonexistent-socktrace-dir/hosts.jsonl"), "{}", stderr(&out));
     assert_hosts_gone(pid);
+}
+
+#[test]
+fn hosts__without_privileges_a_one_line_error_that_says_to_run_as_root() {
+    if !live_test_allowed("trace echo --hosts as nobody") {
+        return;
+    }
+    let dir = socktrace::capture::privilege::NobodyDir::new("hosts").expect("a directory for nobody");
+    let bin = dir.copy(std::path::Path::new(trace_bin())).expect("copy the trace binary");
+    let out = dir.command(&bin).args(["echo", "--hosts"]).env("NO_COLOR", "1").output().expect("run as nobody");
+    assert_one_line_error(&out, "separate hosts need CAP_SYS_ADMIN and CAP_NET_ADMIN: run as root");
 }
