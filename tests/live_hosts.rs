@@ -31,7 +31,7 @@ fn run(args: &[&str]) -> (u32, std::process::Output) {
 
 /// The network namespaces that process `pid` made and left behind.
 fn namespaces_left(pid: u32) -> Vec<String> {
-    let Ok(dir) = std::fs::read_dir("/run/netns") else { return Vec::new() };
+    let Ok(dir) = std::fs::read_dir(socktrace::netns::DIR) else { return Vec::new() };
     let prefix = name_prefix(pid);
     dir.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(&prefix)).collect()
 }

@@ -67,15 +67,19 @@ pub struct Hosts {
 /// Sessions in this process so far: two sessions of one process get distinct names.
 static SESSIONS: AtomicU32 = AtomicU32::new(0);
 
-/// The prefix of every namespace name this process makes (`socktrace-PID-`).
+/// How every namespace name of this program starts.
+const NAME_START: &str = "socktrace-";
+
+/// The prefix of every namespace name process `pid` makes (`socktrace-PID-`).
 pub fn name_prefix(pid: u32) -> String {
-    format!("socktrace-{pid}-")
+    format!("{NAME_START}{pid}-")
 }
 
 impl Hosts {
     /// Makes the two hosts: namespaces `socktrace-PID-N-client` and `…-server`, a veth pair
     /// between them (`eth0` on each side), addresses 192.0.2.1/24 and 192.0.2.2/24, links up.
     pub fn create() -> Result<Hosts, HostsError> {
+        sweep_dead_sessions();
         let n = SESSIONS.fetch_add(1, Ordering::Relaxed);
         let prefix = format!("{}{n}-", name_prefix(std::process::id()));
         let (client_ns, server_ns) = (format!("{prefix}client"), format!("{prefix}server"));
@@ -149,6 +153,29 @@ impl Drop for Partial<'_> {
     }
 }
 
+/// Removes the hosts of sessions that could not remove their own (a process killed with
+/// SIGKILL has no last word): namespaces named `socktrace-PID-…` whose process is gone.
+/// A failure is said, not fatal: the new session's names are its own either way.
+fn sweep_dead_sessions() {
+    let Ok(dir) = std::fs::read_dir(super::DIR) else { return };
+    let mut dead: Vec<String> = dir
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| session_pid(name).is_some_and(|pid| !std::path::Path::new("/proc").join(pid.to_string()).exists()))
+        .collect();
+    if let Err(err) = remove_all(&mut dead) {
+        eprintln!("trace: a dead session's host is left: {err}");
+    }
+}
+
+/// The pid in a namespace name this program gives (`socktrace-PID-N-ROLE`).
+fn session_pid(name: &str) -> Option<u32> {
+    let parts: Vec<&str> = name.strip_prefix(NAME_START)?.split('-').collect();
+    match parts[..] {
+        [pid, n, "client" | "server"] if n.parse::<u32>().is_ok() => pid.parse().ok(),
+        _ => None,
+    }
+}
+
 /// Deletes each namespace in `made` (which ends empty); the first failure is returned after
 /// trying them all.
 fn remove_all(made: &mut Vec<String>) -> Result<(), HostsError> {
@@ -182,4 +209,40 @@ fn ip(args: &[&str], step: &str) -> Result<(), HostsError> {
         format!("`ip {}` failed: {said}", args.join(" "))
     };
     Err(HostsError { step: step.to_string(), detail })
+}
+
+#[cfg(test)]
+#[allow(non_snake_case)] // test names read `situation__expectation`
+mod tests {
+    use super::*;
+    use crate::capture::privilege::live_test_allowed;
+
+    #[test]
+    fn session_pid__only_from_names_this_program_gives() {
+        assert_eq!(session_pid("socktrace-123-0-client"), Some(123));
+        assert_eq!(session_pid("socktrace-123-4-server"), Some(123));
+        assert_eq!(session_pid("socktrace-123-client"), None);
+        assert_eq!(session_pid("socktrace-123-0-router"), None);
+        assert_eq!(session_pid("other-123-0-client"), None);
+    }
+
+    #[test]
+    fn create__leaves_of_dead_sessions_are_swept_and_its_own_hosts_removed_on_drop() {
+        if !live_test_allowed("create__leaves_of_dead_sessions_are_swept_and_its_own_hosts_removed_on_drop") {
+            return;
+        }
+        // A session killed before it could clean up: its pid is gone, its namespace is not.
+        let mut gone = Command::new("true").spawn().expect("spawn true");
+        let dead = gone.id();
+        gone.wait().expect("true ends");
+        let left = format!("{}0-client", name_prefix(dead));
+        ip(&["netns", "add", &left], "make a leftover").expect("ip netns add");
+
+        let hosts = Hosts::create().expect("hosts");
+        assert!(!Namespace::path(&left).exists(), "a dead session's host is swept");
+        let names = [hosts.client.namespace.name.clone(), hosts.server.namespace.name.clone()];
+        assert!(names.iter().all(|n| Namespace::path(n).exists() && n.starts_with(&name_prefix(std::process::id()))), "{names:?}");
+        drop(hosts);
+        assert!(names.iter().all(|n| !Namespace::path(n).exists()), "{names:?} removed on drop");
+    }
 }

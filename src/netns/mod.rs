@@ -21,6 +21,9 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Where `ip netns` keeps its namespaces' names.
+pub const DIR: &str = "/run/netns";
+
 /// An open handle on a network namespace, enterable from any thread.
 #[derive(Clone, Debug)]
 pub struct Namespace {
@@ -36,7 +39,7 @@ impl Namespace {
     }
 
     pub fn path(name: &str) -> PathBuf {
-        PathBuf::from("/run/netns").join(name)
+        PathBuf::from(DIR).join(name)
     }
 
     /// Moves the calling thread (only) into this namespace.
