@@ -287,6 +287,9 @@ impl fmt::Display for Preview {
 pub enum Transport {
     Tcp,
     Udp,
+    /// An ARP request or reply (RFC 826) on a real Ethernet link: no transport at all, but the
+    /// exchange that finds the peer's MAC address before the first IP packet can leave.
+    Arp,
 }
 
 /// TCP options of a segment that a learner meets on a handshake.
@@ -337,6 +340,54 @@ pub struct Packet {
     pub len: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Preview>,
+    /// The Ethernet header, for packets captured on a real link (`lo`'s is all zeros).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eth: Option<Ethernet>,
+    /// For `transport: arp`: the operation and the MAC addresses it carries; `src` and `dst`
+    /// then hold the sender's and target's IP addresses, with port 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arp: Option<Arp>,
+}
+
+/// An Ethernet header's addresses, as `02:00:00:00:00:01`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ethernet {
+    pub src: String,
+    pub dst: String,
+}
+
+/// What an ARP packet asks or answers (RFC 826).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArpOp {
+    /// "Who has the target IP address? Tell the sender": sent to every host on the link.
+    Request,
+    /// "The sender IP address is at the sender MAC address": sent to the asker alone.
+    Reply,
+}
+
+/// The body of an ARP packet; the IP addresses are the packet's `src` and `dst`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arp {
+    pub op: ArpOp,
+    pub sender_mac: String,
+    /// All zeros in a request: it is what the request asks for.
+    pub target_mac: String,
+}
+
+/// A MAC address as six colon-separated hex bytes.
+pub fn mac_text(mac: &[u8]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// The six bytes of a MAC address written by [`mac_text`]; `None` for anything else.
+pub fn mac_bytes(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
 }
 
 /// A TCP state change of one socket.

@@ -13,6 +13,7 @@
 //!   clocks).
 //! - [`echo`]: the instrumented echo server and client that record their own calls.
 //! - [`live`]: runs a live session: programs, lenses and the timeline together.
+//! - [`netns`]: two hosts of our own (network namespaces and a veth pair) for `--hosts`.
 //! - [`wire`]: bytes on the wire to decoded packets.
 //! - [`event`]: the one event type every lens produces.
 //! - [`timeline`]: merges the lenses in time order and names each packet's and state's socket.
@@ -40,6 +41,7 @@ pub mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod live;
+pub mod netns;
 pub mod normalize;
 pub mod record;
 pub mod render;

@@ -31,7 +31,7 @@ fn record(name: &str, args: &[&str]) -> (socktrace::trace::Trace, String, std::p
 }
 
 /// Asserts the whole life of one client's connection.
-fn assert_connection(story: &Story, client: &str, messages: &[&str]) {
+pub(crate) fn assert_connection(story: &Story, client: &str, messages: &[&str]) {
     let connect_start = story.call_start(CallName::Connect, client);
     let connect_end = story.call_end(CallName::Connect, client);
     let local = story.end_of(connect_end).local.expect("connect reports the client's address");
@@ -107,7 +107,7 @@ fn assert_connection(story: &Story, client: &str, messages: &[&str]) {
     ]);
 }
 
-fn assert_listener(story: &Story) {
+pub(crate) fn assert_listener(story: &Story) {
     story.in_order(&[
         ("listen starts", story.call_start(CallName::Listen, "s1")),
         ("s1 LISTEN", story.state("s1", State::Closed, State::Listen)),

@@ -9,6 +9,7 @@ mod diff;
 mod export_packetdrill;
 mod export_pcap;
 mod live_echo;
+mod live_hosts;
 mod live_truth;
 mod model_vs_kernel;
 mod run_programs;

@@ -37,6 +37,11 @@ pub const FIXTURES: &[Fixture] = &[
         about: "a connect to a port nobody listens on",
     },
     Fixture {
+        file: "hosts.jsonl",
+        args: &["echo", "--live", "--hosts"],
+        about: "the echo session with client and server on two hosts of their own, joined by a virtual Ethernet cable",
+    },
+    Fixture {
         file: "lost-syn.jsonl",
         args: &["simulate", "lost-syn"],
         about: "the first SYN is lost (modelled: a live loopback does not lose packets)",

@@ -25,6 +25,9 @@
 //! reject: ret #0
 //! accept: ret #SNAPLEN
 //! ```
+//!
+//! On a real link between two hosts (`--hosts`), `jeq #0x0806, accept` after the IPv6 test
+//! also lets ARP through.
 
 use std::fmt;
 use std::io;
@@ -46,6 +49,7 @@ const IPV6_HEADER_LEN: u32 = 40;
 
 const ETHERTYPE_IPV4: u32 = 0x0800;
 const ETHERTYPE_IPV6: u32 = 0x86dd;
+const ETHERTYPE_ARP: u32 = 0x0806;
 const IPPROTO_TCP: u32 = 6;
 const IPPROTO_UDP: u32 = 17;
 /// The More-Fragments bit and the 13-bit fragment offset.
@@ -76,6 +80,17 @@ impl BpfProgram {
     /// one of `ports`, each accepted packet cut to `snaplen` bytes. With no ports it accepts
     /// nothing, which is how a capture waits for ports it will learn later.
     pub fn ports(ports: &[u16], udp: bool, snaplen: u32) -> Result<BpfProgram, TooManyPorts> {
+        BpfProgram::build(ports, udp, false, snaplen)
+    }
+
+    /// The filter for a real Ethernet link between two hosts: [`ports`](Self::ports), and
+    /// every ARP frame too (the exchange before the first packet to a neighbour). The link is
+    /// the session's own, so its ARP is the session's.
+    pub fn ports_and_arp(ports: &[u16], udp: bool, snaplen: u32) -> Result<BpfProgram, TooManyPorts> {
+        BpfProgram::build(ports, udp, true, snaplen)
+    }
+
+    fn build(ports: &[u16], udp: bool, arp: bool, snaplen: u32) -> Result<BpfProgram, TooManyPorts> {
         let mut ports = ports.to_vec();
         ports.sort_unstable();
         ports.dedup();
@@ -99,6 +114,9 @@ impl BpfProgram {
 
         a.ld(libc::BPF_H, ETHERTYPE);
         a.jeq(ETHERTYPE_IPV6, Label::Ipv6, Label::Next);
+        if arp {
+            a.jeq(ETHERTYPE_ARP, Label::Accept, Label::Next);
+        }
         a.jeq(ETHERTYPE_IPV4, Label::Next, Label::Reject);
 
         a.ld(libc::BPF_B, IPV4_PROTOCOL);
@@ -386,6 +404,19 @@ mod tests {
         assert_eq!(run(&prog, &v4_tcp(40000, 101)), 0);
         let too_many: Vec<u16> = (1..=MAX_PORTS as u16 + 1).collect();
         assert_eq!(BpfProgram::ports(&too_many, false, SNAP).map(|_| ()), Err(TooManyPorts { ports: MAX_PORTS + 1 }));
+    }
+
+    #[test]
+    fn arp__accepted_only_by_the_link_filter() {
+        let mut arp = vec![0xff; 6];
+        arp.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+        arp.extend_from_slice(&[0; 28]);
+        assert_eq!(run(&BpfProgram::ports(&[80], false, SNAP).expect("builds"), &arp), 0);
+        let link = BpfProgram::ports_and_arp(&[80], false, SNAP).expect("builds");
+        assert_eq!(run(&link, &arp), SNAP);
+        assert_eq!((run(&link, &v4_tcp(40000, 80)), run(&link, &v4_tcp(40000, 81))), (SNAP, 0));
+        let ports: Vec<u16> = (1..=MAX_PORTS as u16).collect();
+        BpfProgram::ports_and_arp(&ports, true, SNAP).expect("every jump within reach at MAX_PORTS");
     }
 
     #[test]

@@ -50,7 +50,8 @@ use crate::capture::clock::{now_ns, thread_cpu_ns, RealtimeOffset};
 use crate::capture::progress::{self, Progress};
 use crate::capture::ring::{self, Geometry, Ring};
 use crate::event::{Actor, Body, Event, Origin, Packet, Role};
-use crate::wire::decode::{decode_frame, LinkType};
+use crate::wire::decode::{decode_frame, DecodeError, LinkType};
+use crate::wire::link::decode_link_frame;
 
 /// Packets in the order the kernel received them, each with its time on the trace clock
 /// (CLOCK_MONOTONIC ns, the clock of [`now_ns`]).
@@ -94,6 +95,8 @@ pub enum CaptureError {
     Permission { exe: PathBuf },
     /// No loopback interface named `lo`.
     NoLoopback,
+    /// No interface of that name in the capturing thread's network namespace.
+    NoLink(String),
     /// Too many ports for the filter.
     Filter(TooManyPorts),
     /// A system call failed.
@@ -120,6 +123,7 @@ impl fmt::Display for CaptureError {
                 exe.display()
             ),
             CaptureError::NoLoopback => f.write_str("packet capture: no loopback interface named `lo` on this machine"),
+            CaptureError::NoLink(name) => write!(f, "packet capture: no interface named `{name}` in this network namespace"),
             CaptureError::Filter(e) => write!(f, "packet capture: {e}"),
             CaptureError::Io { what, error } => write!(f, "packet capture: {what} failed: {error}"),
         }
@@ -153,6 +157,7 @@ pub struct CaptureStats {
 pub struct PacketCapture {
     socket: Arc<OwnedFd>,
     udp: bool,
+    link: Link,
     /// Tells the reader to drain and stop.
     wake: Arc<OwnedFd>,
     reader: Option<JoinHandle<io::Result<ReaderStats>>>,
@@ -176,8 +181,31 @@ impl PacketCapture {
     where
         D: FnMut(PacketBatch) -> bool + Send + 'static,
     {
-        let filter = BpfProgram::ports(ports, udp, SNAPLEN).map_err(CaptureError::Filter)?;
         let lo = pnet::datalink::interfaces().into_iter().find(|i| i.is_loopback()).ok_or(CaptureError::NoLoopback)?;
+        PacketCapture::open_at(lo.index, Link::Loopback, ports, udp, deliver)
+    }
+
+    /// Like [`open`](Self::open), on the real Ethernet link `name` of the calling thread's
+    /// network namespace (a host's end of the veth pair of `--hosts`): every frame is seen
+    /// once (there are no looped-back copies), with its Ethernet addresses, and ARP too.
+    pub fn open_on_link<D>(name: &str, ports: &[u16], udp: bool, deliver: D) -> Result<PacketCapture, CaptureError>
+    where
+        D: FnMut(PacketBatch) -> bool + Send + 'static,
+    {
+        let c_name = std::ffi::CString::new(name).map_err(|_| CaptureError::NoLink(name.to_string()))?;
+        // SAFETY: `c_name` is a valid NUL-terminated string for the duration of the call.
+        let index = unsafe { libc::if_nametoindex(c_name.as_ptr()) };
+        if index == 0 {
+            return Err(CaptureError::NoLink(name.to_string()));
+        }
+        PacketCapture::open_at(index, Link::Ethernet, ports, udp, deliver)
+    }
+
+    fn open_at<D>(ifindex: u32, link: Link, ports: &[u16], udp: bool, deliver: D) -> Result<PacketCapture, CaptureError>
+    where
+        D: FnMut(PacketBatch) -> bool + Send + 'static,
+    {
+        let filter = link.filter(ports, udp)?;
 
         // Protocol 0: the socket receives nothing until `bind` names a protocol, so no packet
         // slips in before the filter and the ring are in place.
@@ -190,11 +218,14 @@ impl PacketCapture {
         let socket = unsafe { OwnedFd::from_raw_fd(fd) };
 
         // `lo` hands every packet to packet sockets twice: leaving and arriving. Keep one.
-        ring::setsockopt(fd, libc::PACKET_IGNORE_OUTGOING, &1 as &libc::c_int)
-            .map_err(|e| CaptureError::io("setsockopt(PACKET_IGNORE_OUTGOING)", e))?;
+        // A real link shows each once: the host's own packets leaving, its peer's arriving.
+        if link == Link::Loopback {
+            ring::setsockopt(fd, libc::PACKET_IGNORE_OUTGOING, &1 as &libc::c_int)
+                .map_err(|e| CaptureError::io("setsockopt(PACKET_IGNORE_OUTGOING)", e))?;
+        }
         filter.attach(socket.as_fd()).map_err(|e| CaptureError::io("setsockopt(SO_ATTACH_FILTER)", e))?;
         let ring = Ring::map(socket.as_fd(), RING).map_err(|e| CaptureError::io("PACKET_RX_RING", e))?;
-        bind(fd, lo.index).map_err(|e| CaptureError::io("bind(lo)", e))?;
+        bind(fd, ifindex).map_err(|e| CaptureError::io("bind(interface)", e))?;
 
         // SAFETY: plain eventfd(2) call; the result is checked before use.
         let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
@@ -209,16 +240,16 @@ impl PacketCapture {
             let (socket, wake, progress) = (socket.clone(), wake.clone(), progress.clone());
             std::thread::Builder::new()
                 .name("socktrace-packets".into())
-                .spawn(move || read(ring, &socket, &wake, &progress, deliver))
+                .spawn(move || read(ring, &socket, &wake, &progress, link, deliver))
                 .map_err(|e| CaptureError::io("spawning the reader thread", e))?
         };
-        Ok(PacketCapture { socket, udp, wake, reader: Some(reader), progress })
+        Ok(PacketCapture { socket, udp, link, wake, reader: Some(reader), progress })
     }
 
     /// Captures `ports` from now on, instead of the ports given before (for ports learned
     /// while tracing). The kernel swaps filters atomically: no packet goes unfiltered.
     pub fn set_ports(&mut self, ports: &[u16]) -> Result<(), CaptureError> {
-        let filter = BpfProgram::ports(ports, self.udp, SNAPLEN).map_err(CaptureError::Filter)?;
+        let filter = self.link.filter(ports, self.udp)?;
         filter.attach(self.socket.as_fd()).map_err(|e| CaptureError::io("setsockopt(SO_ATTACH_FILTER)", e))
     }
 
@@ -275,7 +306,32 @@ impl Drop for PacketCapture {
     }
 }
 
-/// Binds the socket to `lo` for every protocol: from here on, packets arrive.
+/// The kind of interface a capture reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    Loopback,
+    /// A real Ethernet link: ARP and the Ethernet addresses matter.
+    Ethernet,
+}
+
+impl Link {
+    fn filter(self, ports: &[u16], udp: bool) -> Result<BpfProgram, CaptureError> {
+        match self {
+            Link::Loopback => BpfProgram::ports(ports, udp, SNAPLEN),
+            Link::Ethernet => BpfProgram::ports_and_arp(ports, udp, SNAPLEN),
+        }
+        .map_err(CaptureError::Filter)
+    }
+
+    fn decode(self, frame: &[u8]) -> Result<Option<Packet>, DecodeError> {
+        match self {
+            Link::Loopback => decode_frame(frame, LinkType::Ethernet),
+            Link::Ethernet => decode_link_frame(frame),
+        }
+    }
+}
+
+/// Binds the socket to the interface for every protocol: from here on, packets arrive.
 fn bind(fd: libc::c_int, ifindex: u32) -> io::Result<()> {
     // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
     let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
@@ -310,6 +366,7 @@ fn read(
     socket: &OwnedFd,
     wake: &OwnedFd,
     progress: &Progress,
+    link: Link,
     mut deliver: impl FnMut(PacketBatch) -> bool,
 ) -> io::Result<ReaderStats> {
     let mut stats = ReaderStats { packets: 0, undecodable: 0, cpu: Duration::ZERO };
@@ -331,7 +388,7 @@ fn read(
             let frames = block.frames();
             let mut batch = PacketBatch::with_capacity(frames.size_hint().1.unwrap_or(0));
             for frame in frames {
-                match decode_frame(frame.data, LinkType::Ethernet) {
+                match link.decode(frame.data) {
                     Ok(Some(packet)) => batch.push((offset.to_mono(frame.realtime_ns), packet)),
                     Ok(None) | Err(_) => stats.undecodable += 1,
                 }

@@ -376,6 +376,8 @@ impl Index {
                             }
                         }
                     }
+                    // ARP belongs to the link, not to a socket: no documented step names it.
+                    Transport::Arp => {}
                     Transport::Udp => {
                         for (id, sent) in [(&event.socket, true), (&packet.to, false)] {
                             let Some(id) = id else { continue };

@@ -35,6 +35,12 @@ pub struct EchoArgs {
     /// Use IPv6 (::1) instead of IPv4 (127.0.0.1).
     #[arg(long)]
     ipv6: bool,
+    /// Client and server on two hosts of their own, as on two computers: network namespaces
+    /// joined by a virtual Ethernet cable, 192.0.2.1 (client) and 192.0.2.2 (server), so the
+    /// trace shows two addresses, Ethernet headers and the ARP exchange. Needs root; the hosts
+    /// are removed when the session ends.
+    #[arg(long, conflicts_with_all = ["connect", "ipv6"])]
+    hosts: bool,
     /// Save the trace to FILE as it is recorded (JSON Lines, see the book's reference).
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
@@ -76,7 +82,7 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         Mode::Both { clients } => clients,
         _ => 1,
     };
-    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, live_only: args.live || !simulable };
+    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, live_only: args.live || !simulable, hosts: args.hosts };
     let command = super::command_line();
     let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
     let report = match live::run(&plan, &command, Output { renderer: Some(renderer), save: args.save.clone() }) {

@@ -10,9 +10,9 @@
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use etherparse::{PacketBuilder, TcpHeader, TcpOptionElement};
+use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Header, PacketBuilder, TcpHeader, TcpOptionElement};
 
-use crate::event::{Body, Event, Packet, Preview};
+use crate::event::{mac_bytes, Arp, ArpOp, Body, Event, Packet, Preview};
 use crate::wire::flags::TcpFlags;
 
 /// pcap's magic number for nanosecond timestamps.
@@ -56,7 +56,16 @@ pub fn write_pcap(events: &[Event], out: &mut impl Write) -> io::Result<u64> {
 /// whose address families differ, which no wire carries).
 fn build(packet: &Packet, frame: &mut Vec<u8>) -> io::Result<Option<usize>> {
     let payload = packet.payload.as_ref().map(Preview::bytes).unwrap_or_default();
-    let link = PacketBuilder::ethernet2([0; 6], [0; 6]);
+    // A packet of a real link keeps its Ethernet addresses; `lo`'s are zeros.
+    let eth = packet.eth.as_ref().map(|e| (mac_bytes(&e.src), mac_bytes(&e.dst)));
+    let (src_mac, dst_mac) = match eth {
+        Some((Some(src), Some(dst))) => (src, dst),
+        _ => ([0; 6], [0; 6]),
+    };
+    if let Some(arp) = &packet.arp {
+        return arp_frame(packet, arp, (src_mac, dst_mac), frame);
+    }
+    let link = PacketBuilder::ethernet2(src_mac, dst_mac);
     let ip = match (packet.src, packet.dst) {
         (SocketAddr::V4(s), SocketAddr::V4(d)) => link.ipv4(s.ip().octets(), d.ip().octets(), 64),
         (SocketAddr::V6(s), SocketAddr::V6(d)) => link.ipv6(s.ip().octets(), d.ip().octets(), 64),
@@ -103,6 +112,21 @@ fn build(packet: &Packet, frame: &mut Vec<u8>) -> io::Result<Option<usize>> {
     // what crossed the wire, or tshark would call the segment malformed.
     fix_ip_length(frame, packet.len as usize - payload.len().min(packet.len as usize));
     Ok(Some(headers))
+}
+
+/// An ARP packet's frame (RFC 826): its addresses are all the trace keeps of it.
+fn arp_frame(packet: &Packet, arp: &Arp, (src_mac, dst_mac): ([u8; 6], [u8; 6]), frame: &mut Vec<u8>) -> io::Result<Option<usize>> {
+    let (SocketAddr::V4(sender), SocketAddr::V4(target)) = (packet.src, packet.dst) else { return Ok(None) };
+    let (Some(sender_mac), Some(target_mac)) = (mac_bytes(&arp.sender_mac), mac_bytes(&arp.target_mac)) else { return Ok(None) };
+    let op = match arp.op {
+        ArpOp::Request => ArpOperation::REQUEST,
+        ArpOp::Reply => ArpOperation::REPLY,
+    };
+    let body = ArpPacket::new(ArpHardwareId::ETHERNET, EtherType::IPV4, op, &sender_mac, &sender.ip().octets(), &target_mac, &target.ip().octets())
+        .map_err(io::Error::other)?;
+    frame.extend_from_slice(&Ethernet2Header { source: src_mac, destination: dst_mac, ether_type: EtherType::ARP }.to_bytes());
+    frame.extend_from_slice(&body.to_bytes());
+    Ok(Some(frame.len()))
 }
 
 /// Adds the payload bytes the trace did not keep to the IP header's length field.

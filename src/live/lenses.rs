@@ -8,6 +8,8 @@ use crate::capture::packets::{packet_event, PacketCapture};
 use crate::capture::progress::Progress;
 use crate::capture::tracefs::StateTracer;
 use crate::event::Event;
+use crate::netns::Hosts;
+use std::net::IpAddr;
 use crate::trace::{LensStatus, Lenses};
 
 /// The running lenses, shared with [`PortControl`] (which may change their ports from another
@@ -62,17 +64,28 @@ impl PortControl {
 impl KernelLenses {
     /// Starts the lenses on the session's `ports`; they send what they see to `sink`.
     pub fn start(ports: &[u16], sink: &Sender<Vec<Event>>) -> KernelLenses {
+        KernelLenses::start_on(ports, None, sink)
+    }
+
+    /// Like [`start`](Self::start); with `hosts`, the packets are captured on the server
+    /// host's link and the kernel states are those of the two hosts' addresses.
+    pub fn start_on(ports: &[u16], hosts: Option<&Hosts>, sink: &Sender<Vec<Event>>) -> KernelLenses {
         let mut unavailable = Vec::new();
         let tx = sink.clone();
         let deliver = move |batch: Vec<(u64, crate::event::Packet)>| tx.send(batch.into_iter().map(|(t, p)| packet_event(t, p)).collect()).is_ok();
-        let (packets, packet_status) = match PacketCapture::open(ports, false, deliver) {
+        let opened = match hosts {
+            None => PacketCapture::open(ports, false, deliver),
+            Some(hosts) => hosts.capture_on_server(ports, deliver),
+        };
+        let (packets, packet_status) = match opened {
             Ok(capture) => (Some(capture), LensStatus::Observed),
             Err(err) => {
                 unavailable.push(err.to_string());
                 (None, LensStatus::Unavailable { reason: err.to_string() })
             }
         };
-        let (tracer, states) = match StateTracer::start(ports, sink.clone()) {
+        let addresses: Vec<IpAddr> = hosts.map_or_else(Vec::new, |h| vec![h.client.addr, h.server.addr]);
+        let (tracer, states) = match StateTracer::start_on_hosts(ports, &addresses, sink.clone()) {
             Ok(tracer) => (Some(tracer), LensStatus::Observed),
             Err(err) => {
                 unavailable.push(err.to_string());

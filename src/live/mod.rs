@@ -3,6 +3,7 @@
 //! timeline that is shown and saved as it grows.
 
 pub mod drive;
+pub mod hosts;
 pub mod lenses;
 pub mod programs;
 pub mod run;

@@ -63,6 +63,9 @@ pub struct Plan {
     /// Live or nothing: without a lens's privilege, go on with the lenses that run (and fail
     /// afterwards) instead of handing the session to the simulator.
     pub live_only: bool,
+    /// Client and server on two hosts of their own (network namespaces joined by a veth
+    /// pair) instead of both on loopback.
+    pub hosts: bool,
 }
 
 impl Plan {
@@ -71,6 +74,15 @@ impl Plan {
             IpAddr::V6(Ipv6Addr::LOCALHOST)
         } else {
             IpAddr::V4(Ipv4Addr::LOCALHOST)
+        }
+    }
+
+    /// The address the server binds: on its own host with `hosts`, else on loopback.
+    pub fn server_ip(&self) -> IpAddr {
+        if self.hosts {
+            IpAddr::V4(crate::netns::hosts::SERVER_ADDR)
+        } else {
+            self.loopback()
         }
     }
 
@@ -96,19 +108,19 @@ pub struct BoundServer {
     pub addr: SocketAddr,
 }
 
-/// Reserves a loopback port where nobody listens: a socket bound to it that never listens,
+/// Reserves a port where nobody listens (on loopback, or on the server's host): a socket bound to it that never listens,
 /// so that a connection attempt is answered with RST (RFC 9293 §3.10.7.1) and no other
 /// program can take the port meanwhile. It is not part of the story, so it is not recorded.
 pub fn reserve_refusing_port(plan: &Plan) -> io::Result<(tokio::net::TcpSocket, SocketAddr)> {
     let socket = if plan.ipv6 { tokio::net::TcpSocket::new_v6()? } else { tokio::net::TcpSocket::new_v4()? };
-    socket.bind(SocketAddr::new(plan.loopback(), plan.port))?;
+    socket.bind(SocketAddr::new(plan.server_ip(), plan.port))?;
     let addr = socket.local_addr()?;
     Ok((socket, addr))
 }
 
 pub fn bind_server(rec: &Recorder, plan: &Plan) -> io::Result<BoundServer> {
     let server = EchoServer::socket(rec, plan.ipv6)?;
-    let addr = server.bind(SocketAddr::new(plan.loopback(), plan.port))?;
+    let addr = server.bind(SocketAddr::new(plan.server_ip(), plan.port))?;
     Ok(BoundServer { server, addr })
 }
 

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 
 use super::drive::drive;
+use super::hosts::{on_server, Runtime, SignalsHeld};
 use super::lenses::KernelLenses;
 use super::programs::{self, Mode, Plan, Program, Story};
 use super::sink::{Output, Sink};
 use crate::echo::Recorder;
+use crate::netns::{Hosts, HostsError};
 use crate::event::{Event, Role};
 use crate::timeline::{Sides, SocketResolver, Timeline};
 use crate::trace::{End, Header, LensStatus, Source};
@@ -22,6 +24,8 @@ pub enum LiveError {
     /// A kernel lens needs a privilege this process lacks (one reason per lens); the plan
     /// asked to be told rather than to go on without it.
     Unprivileged(Vec<String>),
+    /// The separate hosts of `--hosts` could not be made.
+    Hosts(HostsError),
 }
 
 impl fmt::Display for LiveError {
@@ -34,6 +38,7 @@ impl fmt::Display for LiveError {
             LiveError::Server(err) => write!(f, "the echo server cannot start: {err}"),
             LiveError::Save { path, err } => write!(f, "cannot write the trace to {}: {err} (check the directory exists and is writable)", path.display()),
             LiveError::Unprivileged(reasons) => f.write_str(&reasons.join("; ")),
+            LiveError::Hosts(err) => err.fmt(f),
         }
     }
 }
@@ -51,20 +56,29 @@ pub struct Report {
 }
 
 pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveError> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(LiveError::Runtime)?;
+    // Ctrl-C waits until the session listens for it (below): until then it would end the
+    // process at once, leaving the separate hosts behind.
+    let held = SignalsHeld::hold();
+    // Separate hosts first, so that the runtime's threads start on the client's; dropping
+    // `hosts` removes them, on every way out of this function.
+    let hosts = if plan.hosts { Some(Hosts::create().map_err(LiveError::Hosts)?) } else { None };
+    let runtime = Runtime::new(hosts.as_ref()).map_err(LiveError::Runtime)?;
+    let rt = &runtime.rt;
     let (tx, rx) = mpsc::channel::<Vec<Event>>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let _enter = rt.enter();
+    let signalled = on_signal();
+    drop(held);
 
     let server_rec = Recorder::new(Role::Server, tx.clone());
     let client_rec = server_rec.peer(Role::Client);
     let refused = plan.story == Story::Refused;
     let bound = match plan.mode {
-        Mode::Both { .. } | Mode::Serve { .. } if !refused => Some(programs::bind_server(&server_rec, plan).map_err(LiveError::Server)?),
+        Mode::Both { .. } | Mode::Serve { .. } if !refused => Some(on_server(hosts.as_ref(), || programs::bind_server(&server_rec, plan)).map_err(LiveError::Server)?),
         _ => None,
     };
     // Held until the session ends, so that the refusing port stays ours.
-    let reserved = if refused { Some(programs::reserve_refusing_port(plan).map_err(LiveError::Server)?) } else { None };
+    let reserved = if refused { Some(on_server(hosts.as_ref(), || programs::reserve_refusing_port(plan)).map_err(LiveError::Server)?) } else { None };
     let server_addr = match (&plan.mode, &bound, &reserved) {
         (Mode::Connect { server }, _, _) => *server,
         (_, Some(b), _) => b.addr,
@@ -74,7 +88,7 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
 
     // The lenses start after bind and before listen: the port is known, and nothing of the
     // connection's life has happened yet.
-    let lenses = KernelLenses::start(&[server_addr.port()], &tx);
+    let lenses = KernelLenses::start_on(&[server_addr.port()], hosts.as_ref(), &tx);
     if !lenses.unavailable.is_empty() && !plan.live_only {
         // Nothing has been shown or saved yet: the caller simulates the session instead.
         let reasons = lenses.unavailable.clone();
@@ -123,7 +137,7 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
         }
     }));
     rt.spawn(async move {
-        wait_for_signal().await;
+        signalled.await;
         let _ = stop_tx.send(true);
     });
 
@@ -143,6 +157,10 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     };
     let mut unavailable = unavailable;
     unavailable.extend(losses.problems.iter().cloned());
+    unavailable.extend(runtime.problem());
+    if let Some(hosts) = hosts {
+        unavailable.extend(hosts.remove().err().map(|e| e.to_string()));
+    }
     let end = sink.finish(losses.packets_dropped, losses.states_lost, timeline.out_of_order())?;
     Ok(Report { end, unavailable, program_error: program_result.err().map(|e| e.to_string()), interrupted })
 }
@@ -163,16 +181,20 @@ async fn run_all(parts: Vec<Program>) -> io::Result<()> {
     first_error.map_or(Ok(()), Err)
 }
 
-/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
-async fn wait_for_signal() {
+/// Listens for SIGINT (Ctrl-C) and SIGTERM from now on (in the runtime's context); the
+/// future resolves on the first.
+fn on_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        // Without signal handling the session still ends when its programs do.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+    let listening = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+    async move {
+        let (Ok(mut int), Ok(mut term)) = listening else {
+            // Without signal handling the session still ends when its programs do.
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
 }
 

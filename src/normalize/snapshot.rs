@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use super::order::canonical_order;
-use crate::event::{Body, CallName, Event, Origin, Role};
+use crate::event::{Body, CallName, Event, Origin, Role, Transport};
 use crate::render::text;
 use crate::trace::{LensStatus, Trace};
 use crate::wire::flags::TcpFlags;
@@ -71,10 +71,11 @@ pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
             Body::State(change) => format!("        {}{}", text::state_change(change, socket), modelled(event)),
             Body::Kernel(note) => format!("        {}{}", text::kernel_note(note, socket), modelled(event)),
             Body::Packet(packet) => {
-                let from = socket.unwrap_or("?");
-                let to = packet.to.as_ref().map_or("?", |s| s.0.as_str());
+                let (from, to) = text::packet_ends(socket, event.actor.role, packet);
                 let mut line = format!("  {from} > {to}  ");
                 match &packet.tcp {
+                    // The addresses ARP names are the same on every run of `--hosts`.
+                    None if packet.transport == Transport::Arp => line.push_str(&text::packet_headline(packet)),
                     Some(tcp) => {
                         line.push_str(&tcp.flags.to_string());
                         let carries_seq = packet.len > 0 || [TcpFlags::SYN, TcpFlags::FIN, TcpFlags::RST].iter().any(|f| tcp.flags.contains(*f));

@@ -97,9 +97,8 @@ impl Ladder {
             Body::Packet(packet) => {
                 let headline = text::packet_headline(packet);
                 let modelled = if event.origin == Origin::Modelled && self.label_modelled { " (modelled)" } else { "" };
-                let from = socket.unwrap_or("?");
-                let to = packet.to.as_ref().map_or("?", |s| s.0.as_str());
                 let rightward = event.actor.role != Role::Server;
+                let (from, to) = text::packet_ends(socket, event.actor.role, packet);
                 let (left, right) = if rightward { (from, to) } else { (to, from) };
                 let inner = format!(" {headline}{modelled} ");
                 let fixed = left.chars().count() + right.chars().count() + inner.chars().count() + 4;
@@ -117,6 +116,9 @@ impl Ladder {
                 }
                 if let Some(payload) = &packet.payload {
                     self.wire_detail(&payload.to_string(), out)?;
+                }
+                if let Some(says) = text::arp_says(packet) {
+                    self.wire_detail(&says, out)?;
                 }
                 Ok(())
             }

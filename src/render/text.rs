@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::event::{CallEnd, CallName, CallStart, KernelNote, Packet, StateChange, Transport};
+use crate::event::{Arp, ArpOp, CallEnd, CallName, CallStart, KernelNote, Packet, Role, StateChange, Transport};
 use crate::tcp::linux;
 use crate::wire::flags::TcpFlags;
 
@@ -87,6 +87,11 @@ pub fn packet_headline(packet: &Packet) -> String {
         return match packet.transport {
             Transport::Udp => format!("UDP len {}", packet.len),
             Transport::Tcp => format!("TCP len {}", packet.len),
+            Transport::Arp => match packet.arp.as_ref().map(|a| a.op) {
+                Some(ArpOp::Request) => "ARP request".to_string(),
+                Some(ArpOp::Reply) => "ARP reply".to_string(),
+                None => "ARP".to_string(),
+            },
         };
     };
     let mut text = tcp.flags.to_string();
@@ -102,6 +107,28 @@ pub fn packet_headline(packet: &Packet) -> String {
         let _ = write!(text, " len {}", packet.len);
     }
     text
+}
+
+/// Who sent a packet and who it is for: their sockets; for ARP, which is between hosts and
+/// names no socket, the hosts' roles (`client`, `server`); `?` where unknown.
+pub fn packet_ends<'a>(sender: Option<&'a str>, role: Role, packet: &'a Packet) -> (&'a str, &'a str) {
+    if packet.transport == Transport::Arp {
+        return match role {
+            Role::Client => ("client", "server"),
+            Role::Server => ("server", "client"),
+            Role::Unknown => ("?", "?"),
+        };
+    }
+    (sender.unwrap_or("?"), packet.to.as_ref().map_or("?", |s| s.0.as_str()))
+}
+
+/// What an ARP packet says, in tcpdump's words: `who-has 192.0.2.2 tell 192.0.2.1`,
+/// `192.0.2.2 is-at 02:00:00:00:00:02`; `None` for other packets.
+pub fn arp_says(packet: &Packet) -> Option<String> {
+    match packet.arp.as_ref()? {
+        Arp { op: ArpOp::Request, .. } => Some(format!("who-has {} tell {}", packet.dst.ip(), packet.src.ip())),
+        Arp { op: ArpOp::Reply, sender_mac, .. } => Some(format!("{} is-at {sender_mac}", packet.src.ip())),
+    }
 }
 
 /// The options of a segment: `<mss 65495,sackOK,TS,wscale 7>`; empty when there are none.

@@ -1,7 +1,7 @@
 //! The words of a replay step: one line as the terminal timeline writes it ([`text`]), a short
 //! label for a ladder diagram, and every field of the event for a detail view.
 
-use crate::event::{Body, CallEnd, CallName, CallStart, Event, KernelNote, Origin, Packet, SockId, StateChange, TcpOptions};
+use crate::event::{Body, CallEnd, CallName, CallStart, Event, KernelNote, Origin, Packet, SockId, StateChange, TcpOptions, Transport};
 use crate::render::text;
 use crate::tcp::linux;
 
@@ -57,8 +57,7 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool) 
             end_fields(&mut fields, end, start.map(|(t, _)| event.t.saturating_sub(t)));
         }
         (Body::Packet(packet), _) => {
-            let from = event.socket.as_ref().map_or("?", |s| s.0.as_str());
-            let to = packet.to.as_ref().map_or("?", |s| s.0.as_str());
+            let (from, to) = text::packet_ends(event.socket.as_ref().map(|s| s.0.as_str()), event.actor.role, packet);
             words.text = format!("{from} → {to} {}", packet_text(packet));
             words.label = packet_label(packet);
             words.from = event.socket.clone();
@@ -157,6 +156,10 @@ fn packet_text(packet: &Packet) -> String {
         text.push(' ');
         text.push_str(&payload.to_string());
     }
+    if let Some(says) = text::arp_says(packet) {
+        text.push_str(": ");
+        text.push_str(&says);
+    }
     text
 }
 
@@ -165,6 +168,7 @@ fn packet_label(packet: &Packet) -> String {
     match &packet.tcp {
         Some(tcp) if packet.len > 0 => format!("{} len {}", tcp.flags, packet.len),
         Some(tcp) => tcp.flags.to_string(),
+        None if packet.transport == Transport::Arp => text::packet_headline(packet),
         None => format!("UDP len {}", packet.len),
     }
 }
@@ -195,6 +199,15 @@ fn packet_fields(fields: &mut Fields, packet: &Packet, from: Option<&SockId>) {
         if o == &Default::default() {
             fields.push("options", "none");
         }
+    }
+    if let Some(arp) = &packet.arp {
+        fields.push("ARP", format!("{:?}", arp.op).to_lowercase());
+        fields.push("sender MAC", arp.sender_mac.as_str());
+        fields.push("target MAC", arp.target_mac.as_str());
+    }
+    if let Some(eth) = &packet.eth {
+        fields.push("Ethernet source", eth.src.as_str());
+        fields.push("Ethernet destination", eth.dst.as_str());
     }
     fields.push("payload length", packet.len.to_string());
     fields.opt("payload", packet.payload.as_ref());

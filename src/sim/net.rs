@@ -99,6 +99,8 @@ impl Net {
             tcp,
             len: payload.len() as u32,
             payload: (!payload.is_empty()).then(|| Preview::of(payload)),
+            eth: None,
+            arp: None,
         }
     }
 

@@ -243,6 +243,8 @@ impl World {
             })
             .or_else(|| find(&|s| s.local == Some(dst) && s.remote.is_none() && state(s) == Some(State::Listen))),
             Transport::Udp => find(&|s| matches!(s.kind, Kind::Udp { .. }) && s.local == Some(dst)),
+            // The model's hosts share no link layer: no socket receives ARP.
+            Transport::Arp => None,
         }
     }
 

@@ -63,6 +63,8 @@ impl Timeline {
             // session gave up, say).
             let foreign = match &event.body {
                 crate::event::Body::State(_) => event.socket.is_none(),
+                // ARP names hosts, not sockets: it is foreign unless one end is a session's host.
+                crate::event::Body::Packet(packet) if packet.transport == crate::event::Transport::Arp => event.actor.role == crate::event::Role::Unknown,
                 crate::event::Body::Packet(packet) => event.socket.is_none() && packet.to.is_none(),
                 _ => false,
             };

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::event::{Body, CallName, Event, KernelNote, Role, SockId};
+use crate::event::{Body, CallName, Event, KernelNote, Role, SockId, Transport};
 
 /// Which sides of the session are our own recorded programs. Sockets of a side that is not
 /// recorded (another program's client, say) are named here, in order of appearance.
@@ -158,6 +158,9 @@ impl SocketResolver {
     /// Fills in the event's socket (and a packet's receiving socket) and its role.
     pub fn resolve(&mut self, event: &mut Event) {
         match &mut event.body {
+            Body::Packet(packet) if packet.transport == Transport::Arp => {
+                event.actor.role = self.role_of_host(packet.src.ip(), packet.dst.ip());
+            }
             Body::Packet(packet) => {
                 let (src, dst) = (canon(packet.src), canon(packet.dst));
                 let handshake = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::wire::flags::TcpFlags::SYN));
@@ -289,6 +292,23 @@ impl SocketResolver {
         }
     }
 
+    /// Whose host sent a packet between hosts (ARP, which names no socket): the server's when
+    /// it has the address a server listens on or a client connects to, the client's when it
+    /// asks for (or answers) that address.
+    fn role_of_host(&self, src: IpAddr, dst: IpAddr) -> Role {
+        let server_host = |ip: IpAddr| {
+            let ip = canon(SocketAddr::new(ip, 0)).ip();
+            self.listeners.keys().chain(&self.connect_targets).any(|a| a.ip() == ip)
+        };
+        if server_host(src) {
+            Role::Server
+        } else if server_host(dst) {
+            Role::Client
+        } else {
+            Role::Unknown
+        }
+    }
+
     fn role_of(&self, socket: Option<&SockId>, local: SocketAddr) -> Role {
         socket.and_then(|s| self.roles.get(s).copied()).unwrap_or_else(|| self.role_by_port(local))
     }
@@ -342,6 +362,32 @@ mod tests {
         r.resolve(&mut second);
         assert_eq!((first.socket, second.socket), (Some(SockId("c1".into())), Some(SockId("c2".into()))));
         assert_eq!(first.actor.role, Role::Client);
+    }
+
+    #[test]
+    fn arp__named_by_host_the_server_is_the_one_connected_to() {
+        let mut r = resolver();
+        r.learn(&connect_start(10, 5, "c1", "192.0.2.2:7000"));
+        let arp = |src: &str, dst: &str| {
+            let packet = crate::event::Packet {
+                transport: Transport::Arp,
+                src: addr(src),
+                dst: addr(dst),
+                to: None,
+                tcp: None,
+                len: 0,
+                payload: None,
+                eth: None,
+                arp: None,
+            };
+            Event { t: 11, actor: Actor::role(Role::Unknown), socket: None, origin: Origin::Observed, body: Body::Packet(packet) }
+        };
+        let (mut request, mut reply, mut other) = (arp("192.0.2.1:0", "192.0.2.2:0"), arp("192.0.2.2:0", "192.0.2.1:0"), arp("10.0.0.1:0", "10.0.0.2:0"));
+        for e in [&mut request, &mut reply, &mut other] {
+            r.resolve(e);
+        }
+        assert_eq!((request.actor.role, reply.actor.role, other.actor.role), (Role::Client, Role::Server, Role::Unknown));
+        assert_eq!(request.socket, None, "ARP names no socket");
     }
 
     #[test]

@@ -208,6 +208,8 @@ fn tcp_packet(tcp: &TcpSlice<'_>, declared: usize, src: IpAddr, dst: IpAddr) -> 
         }),
         len: len as u32,
         payload: (len > 0 && !captured.is_empty()).then(|| Preview::of(captured)),
+        eth: None,
+        arp: None,
     }
 }
 
@@ -224,6 +226,8 @@ fn udp_packet(udp: &UdpSlice<'_>, src: IpAddr, dst: IpAddr) -> Packet {
         tcp: None,
         len: len as u32,
         payload: (!captured.is_empty()).then(|| Preview::of(captured)),
+        eth: None,
+        arp: None,
     }
 }
 
@@ -265,7 +269,7 @@ fn tcp_options(raw: &[u8]) -> TcpOptions {
 
 impl DecodeError {
     /// Maps etherparse's length error of a slice that began `at` bytes into the frame.
-    fn truncated(at: usize) -> impl Fn(LenError) -> DecodeError {
+    pub(crate) fn truncated(at: usize) -> impl Fn(LenError) -> DecodeError {
         move |l| DecodeError::Truncated {
             layer: l.layer,
             needed: l.required_len,

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use socktrace::event::{Body, CallEnd, CallName, CallStart, Event, Origin, Packet, Role, SockId, TcpSegment};
+use socktrace::event::{ArpOp, Body, CallEnd, CallName, CallStart, Event, Origin, Packet, Role, SockId, TcpSegment, Transport};
 use socktrace::replay::Replay;
 use socktrace::sequence;
 use socktrace::tcp::state::State;
@@ -22,6 +22,7 @@ pub struct Claim {
 }
 
 const ECHO: &[&str] = &["echo.jsonl"];
+const HOSTS: &[&str] = &["hosts.jsonl"];
 
 pub const CLAIMS: &[Claim] = &[
     Claim { id: "roles-client-calls", fixtures: ECHO, check: roles_client_calls },
@@ -29,6 +30,11 @@ pub const CLAIMS: &[Claim] = &[
     Claim { id: "roles-client-speaks-first", fixtures: ECHO, check: roles_client_speaks_first },
     Claim { id: "roles-one-host", fixtures: ECHO, check: all_on_loopback },
     Claim { id: "roles-ports-differ", fixtures: ECHO, check: roles_ports_differ },
+    Claim { id: "roles-hosts-two-addresses", fixtures: HOSTS, check: roles_hosts_two_addresses },
+    Claim { id: "roles-hosts-arp-first", fixtures: HOSTS, check: roles_hosts_arp_first },
+    Claim { id: "roles-hosts-ethernet", fixtures: HOSTS, check: roles_hosts_ethernet },
+    Claim { id: "roles-hosts-mss", fixtures: &["hosts.jsonl", "echo.jsonl"], check: roles_hosts_mss },
+    Claim { id: "roles-hosts-same-story", fixtures: &["echo.jsonl", "hosts.jsonl"], check: roles_hosts_same_story },
     Claim { id: "passive-bind-port", fixtures: ECHO, check: passive_bind_port },
     Claim { id: "passive-listen-state", fixtures: ECHO, check: passive_listen_state },
     Claim { id: "passive-listen-sends-nothing", fixtures: ECHO, check: passive_listen_sends_nothing },
@@ -240,6 +246,82 @@ fn roles_ports_differ(t: &[Trace]) {
     assert!(ends(t, Role::Client, CallName::Bind).is_empty(), "the kernel picked the client's port");
     let syn = packets(t).into_iter().find(|(_, _, p)| tcp(p).flags == TcpFlags::SYN).expect("a SYN").2;
     assert_eq!((syn.src.port(), syn.dst.port()), (client, server));
+}
+
+// ---- two hosts --------------------------------------------------------------------------
+
+const CLIENT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+const SERVER_HOST: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+
+fn tcp_packets(t: &Trace) -> Vec<(usize, &Event, &Packet)> {
+    packets(t).into_iter().filter(|(_, _, p)| p.transport == Transport::Tcp).collect()
+}
+
+fn roles_hosts_two_addresses(t: &[Trace]) {
+    let all = tcp_packets(&t[0]);
+    assert!(!all.is_empty());
+    for (i, e, p) in all {
+        let expected = match e.actor.role {
+            Role::Client => (CLIENT_HOST, SERVER_HOST),
+            _ => (SERVER_HOST, CLIENT_HOST),
+        };
+        assert_eq!((p.src.ip(), p.dst.ip()), expected, "packet #{i}: {p:?}");
+    }
+}
+
+fn roles_hosts_arp_first(t: &[Trace]) {
+    let all = packets(&t[0]);
+    let (request, reply) = (&all[0], &all[1]);
+    let arp = |p: &Packet| p.arp.clone().expect("an ARP packet");
+    assert_eq!((request.1.actor.role, arp(request.2).op), (Role::Client, ArpOp::Request), "the client asks first");
+    assert_eq!((request.2.dst.ip(), request.2.src.ip()), (SERVER_HOST, CLIENT_HOST), "who-has 192.0.2.2 tell 192.0.2.1");
+    assert_eq!(request.2.eth.as_ref().map(|e| e.dst.as_str()), Some("ff:ff:ff:ff:ff:ff"), "to every card on the link");
+    assert_eq!((reply.1.actor.role, arp(reply.2).op), (Role::Server, ArpOp::Reply));
+    assert_eq!((reply.2.src.ip(), arp(reply.2).sender_mac.as_str()), (SERVER_HOST, "02:00:00:00:00:02"), "192.0.2.2 is at 02:00:00:00:00:02");
+    assert_eq!(reply.2.eth.as_ref().map(|e| e.dst.as_str()), Some("02:00:00:00:00:01"), "to the client alone");
+    assert_eq!(tcp(all[2].2).flags, TcpFlags::SYN, "then the SYN");
+    assert_eq!(all.iter().filter(|(_, _, p)| p.transport == Transport::Arp).count(), 2, "one question, one answer");
+}
+
+fn roles_hosts_ethernet(t: &[Trace]) {
+    for (i, e, p) in tcp_packets(&t[0]) {
+        let (src, dst) = if e.actor.role == Role::Client { ("02:00:00:00:00:01", "02:00:00:00:00:02") } else { ("02:00:00:00:00:02", "02:00:00:00:00:01") };
+        let eth = p.eth.as_ref().unwrap_or_else(|| panic!("packet #{i} has its Ethernet header"));
+        assert_eq!((eth.src.as_str(), eth.dst.as_str()), (src, dst), "packet #{i}");
+    }
+}
+
+fn roles_hosts_mss(t: &[Trace]) {
+    let syn_mss = |t: &Trace| -> Vec<Option<u16>> {
+        tcp_packets(t).into_iter().filter(|(_, _, p)| tcp(p).flags.contains(TcpFlags::SYN)).map(|(_, _, p)| tcp(p).options.mss).collect()
+    };
+    assert_eq!(syn_mss(&t[0]), [Some(1460), Some(1460)], "1500 - 20 (IPv4) - 20 (TCP)");
+    assert_eq!(syn_mss(&t[1]), [Some(65495), Some(65495)], "loopback");
+}
+
+/// One role's calls, in order, and its sockets' observed state changes, in order. (How the
+/// two interleave varies from run to run: an `accept` may start before or after the
+/// handshake it returns.)
+fn story_of(t: &Trace, role: Role) -> (Vec<String>, Vec<String>) {
+    let name = |e: &Event| e.socket.as_ref().map_or(String::new(), |s| s.0.clone());
+    let mine = || t.events.iter().filter(move |e| e.actor.role == role);
+    let calls = mine().filter_map(|e| match &e.body {
+        Body::CallStart(s) => Some(format!("{} {}", s.call, name(e))),
+        _ => None,
+    });
+    let states = mine().filter_map(|e| match &e.body {
+        Body::State(c) if e.origin == Origin::Observed => Some(format!("{}: {} -> {}", name(e), c.from, c.to)),
+        _ => None,
+    });
+    (calls.collect(), states.collect())
+}
+
+fn roles_hosts_same_story(t: &[Trace]) {
+    for role in [Role::Client, Role::Server] {
+        let (loopback, hosts) = (story_of(&t[0], role), story_of(&t[1], role));
+        assert!(loopback.0.len() > 5 && loopback.1.len() > 3);
+        assert_eq!(hosts, loopback, "{role}'s calls and states");
+    }
 }
 
 // ---- passive open ---------------------------------------------------------------------

@@ -3,7 +3,10 @@
 //! buffer; the reader filters again with [`PortSet`], which covers `tcp_send_reset` (its
 //! addresses are `sockaddr` arrays, which ftrace filters cannot look into).
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::event::{Body, Event, KernelNote};
 
 /// The kernel refuses a filter of a page or more; beyond this length we filter in the reader.
 const MAX_FILTER_LEN: usize = 4000;
@@ -68,9 +71,45 @@ pub fn port_filter(ports: &[u16], tcp_only: bool) -> String {
     }
 }
 
+/// Whether an event is about a socket of one of `hosts` (either end's address); any socket
+/// when `hosts` is empty. Sessions on separate hosts filter by address as well as by port:
+/// every network namespace has the full port range, and tracepoints see them all.
+pub fn on_hosts(hosts: &[IpAddr], event: &Event) -> bool {
+    if hosts.is_empty() {
+        return true;
+    }
+    let ends = match &event.body {
+        Body::State(change) => [change.local, change.remote],
+        Body::Kernel(KernelNote::ResetSent { local, remote, .. } | KernelNote::ResetReceived { local, remote, .. } | KernelNote::Retransmit { local, remote, .. }) => {
+            [Some(*local), Some(*remote)]
+        }
+        _ => return false,
+    };
+    ends.iter().flatten().any(|end| hosts.contains(&end.ip()))
+}
+
 #[cfg(test)]
+#[allow(non_snake_case)] // test names read `situation__expectation`
 mod tests {
     use super::*;
+
+    #[test]
+    fn on_hosts__either_end_on_a_host_or_any_without_hosts() {
+        use crate::event::{Actor, Origin, Role, StateChange};
+        use crate::tcp::State;
+        let change = |local: &str, remote: &str| Event {
+            t: 0,
+            actor: Actor::role(Role::Unknown),
+            socket: None,
+            origin: Origin::Observed,
+            body: Body::State(StateChange { from: State::Closed, to: State::SynSent, local: local.parse().ok(), remote: remote.parse().ok(), sk: None, model: None }),
+        };
+        let hosts: [IpAddr; 2] = ["192.0.2.1".parse().expect("ip"), "192.0.2.2".parse().expect("ip")];
+        assert!(on_hosts(&hosts, &change("192.0.2.1:0", "192.0.2.2:7")));
+        assert!(on_hosts(&hosts, &change("0.0.0.0:7", "192.0.2.1:40000")));
+        assert!(!on_hosts(&hosts, &change("127.0.0.1:40000", "127.0.0.1:7")));
+        assert!(on_hosts(&[], &change("127.0.0.1:40000", "127.0.0.1:7")));
+    }
 
     #[test]
     fn port_filter_either_end_and_tcp() {

@@ -14,6 +14,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use std::time::Duration;
 use super::decode::{Decoded, Decoder};
 use super::error::TracefsError;
 use super::page::{Missed, Page, PageLayout};
-use super::ports::PortSet;
+use super::ports::{on_hosts, PortSet};
 use crate::event::Event;
 
 /// The pause after a read: bounds wake-ups under load, and is the added latency of an event
@@ -76,6 +77,8 @@ pub struct Shared {
     pub page_size: usize,
     pub decoder: Arc<Decoder>,
     pub ports: Arc<PortSet>,
+    /// The session's host addresses, when it has its own (empty: any address).
+    pub hosts: Arc<[IpAddr]>,
     pub stop: Arc<StopSignal>,
     pub sink: Sender<Vec<Event>>,
 }
@@ -189,7 +192,7 @@ impl Reader {
                 continue;
             };
             match self.shared.decoder.decode(record.time, record.data) {
-                Decoded::Event { event, ports } if self.shared.ports.matches(ports) => {
+                Decoded::Event { event, ports } if self.shared.ports.matches(ports) && on_hosts(&self.shared.hosts, &event) => {
                     self.stats.events += 1;
                     batch.push(event);
                 }

@@ -1,6 +1,7 @@
 //! [`StateTracer`]: the kernel-state lens from start to stop.
 
 use std::fs;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -54,6 +55,13 @@ pub struct StateTracer {
 impl StateTracer {
     /// Starts tracing the TCP sockets with one of `ports` at either end; events go to `sink`.
     pub fn start(ports: &[u16], sink: Sender<Vec<Event>>) -> Result<StateTracer, TracefsError> {
+        StateTracer::start_on_hosts(ports, &[], sink)
+    }
+
+    /// Like [`start`](Self::start), keeping only sockets with one of `hosts` at either end
+    /// too (none: any address). Tracepoints see every network namespace, and a socket of
+    /// another namespace may have the same port as one of the session's hosts.
+    pub fn start_on_hosts(ports: &[u16], hosts: &[IpAddr], sink: Sender<Vec<Event>>) -> Result<StateTracer, TracefsError> {
         let root = mount::tracefs_root()?;
         let layout = page_layout(&root)?;
         let mut tracer = StateTracer {
@@ -83,7 +91,7 @@ impl StateTracer {
         for tp in TRACEPOINTS {
             tracer.instance.write(&format!("{}/enable", event_dir(tp)), "1", "enable a tracepoint")?;
         }
-        let shared = Shared { layout, page_size, decoder, ports: tracer.ports.clone(), stop: tracer.stop.clone(), sink };
+        let shared = Shared { layout, page_size, decoder, ports: tracer.ports.clone(), hosts: Arc::from(hosts), stop: tracer.stop.clone(), sink };
         for cpu in tracer.cpus.clone() {
             let pipe = tracer.instance.path(&format!("per_cpu/cpu{cpu}/trace_pipe_raw"));
             let progress = Progress::default();
