@@ -347,6 +347,12 @@ pub struct Packet {
     /// then hold the sender's and target's IP addresses, with port 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arp: Option<Arp>,
+    /// Set on a packet that a fault injector dropped on purpose, after it crossed `lo` and
+    /// before the receiving socket got it: it names who dropped it (`"socktrace --drop"`;
+    /// `"trace simulate"` for a loss in the model). The packet lens's copy is the one marked;
+    /// should the lens have missed the packet, the event is the dropper's own observation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<String>,
 }
 
 /// An Ethernet header's addresses, as `02:00:00:00:00:01`.

@@ -16,6 +16,7 @@
 //! - [`netns`]: two hosts of our own (network namespaces and a veth pair) for `--hosts`.
 //! - [`wire`]: bytes on the wire to decoded packets.
 //! - [`event`]: the one event type every lens produces.
+//! - [`fault`]: which packet a session loses on purpose (`--drop`, the `lost-*` scenarios).
 //! - [`timeline`]: merges the lenses in time order and names each packet's and state's socket.
 //! - [`trace`]: the trace file format: written as events happen, read back with clear errors.
 //! - [`tcp`]: TCP as RFC 9293 describes it: states, segments, and a sans-I/O endpoint.
@@ -40,6 +41,7 @@ pub mod event;
 pub mod export;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod fault;
 pub mod live;
 pub mod netns;
 pub mod normalize;

@@ -61,7 +61,7 @@ pub fn run(path: &Path, side: Option<Side>) -> (Verdict, String) {
 #[test]
 fn every_scenario_that_completes_the_sequences__conforms() {
     for scenario in
-        ["echo", "server-closes-first", "half-close", "simultaneous-close", "lost-syn", "lost-syn-ack", "udp-echo"]
+        ["echo", "server-closes-first", "half-close", "simultaneous-close", "lost-syn", "lost-syn-ack", "lost-ack", "lost-data", "lost-fin", "udp-echo"]
     {
         let trace = simulated(scenario);
         let report = all(&trace);

@@ -8,6 +8,7 @@ mod coursework;
 mod diff;
 mod export_packetdrill;
 mod export_pcap;
+mod live_drop;
 mod live_echo;
 mod live_hosts;
 mod live_truth;

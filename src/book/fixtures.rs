@@ -43,8 +43,13 @@ pub const FIXTURES: &[Fixture] = &[
     },
     Fixture {
         file: "lost-syn.jsonl",
+        args: &["echo", "--live", "--drop", "syn"],
+        about: "the first SYN is dropped on purpose (`--drop syn`), and sent again after the initial RTO",
+    },
+    Fixture {
+        file: "lost-syn-model.jsonl",
         args: &["simulate", "lost-syn"],
-        about: "the first SYN is lost (modelled: a live loopback does not lose packets)",
+        about: "the same story told by the RFC 9293 model, to set beside the live one",
     },
     Fixture {
         file: "clients3.jsonl",

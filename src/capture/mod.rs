@@ -4,6 +4,7 @@
 
 pub mod bpf;
 pub mod clock;
+pub mod dropper;
 pub mod errno;
 pub mod packets;
 mod ring;

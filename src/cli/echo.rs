@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::{CliError, EXIT_ERROR};
 use crate::echo::lines::DEFAULT_MESSAGES;
+use crate::fault::Lost;
 use crate::live::{self, LiveError, Mode, Output, Plan, Story};
 use crate::sim;
 use crate::render::{JsonLines, Ladder, Renderer, Style};
@@ -55,6 +56,11 @@ pub struct EchoArgs {
     /// half-close; `trace simulate` tells the same stories from the model.
     #[arg(long, default_value = "echo", value_name = "NAME")]
     scenario: String,
+    /// Lose one packet of the echo on purpose, to see TCP recover: syn, syn-ack, ack, fin or
+    /// data (the first of that kind). It is marked dropped in the trace; `trace simulate
+    /// lost-KIND` tells the same story from the model. Needs root and iptables.
+    #[arg(long, value_name = "KIND", conflicts_with_all = ["serve", "connect", "hosts"])]
+    drop: Option<String>,
 }
 
 pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
@@ -75,6 +81,19 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
     if story == Story::Refused && !matches!(mode, Mode::Both { .. }) {
         return Err(CliError("--scenario refused runs its own client against a port nobody listens on: leave out --serve and --connect".to_string()));
     }
+    let drop = match args.drop.as_deref() {
+        None => None,
+        Some(name) => {
+            let lost = Lost::from_name(name).ok_or_else(|| {
+                let names: Vec<&str> = Lost::ALL.iter().map(|k| k.name()).collect();
+                CliError(format!("unknown --drop {name:?}: choose one of {}", names.join(", ")))
+            })?;
+            if story != Story::Echo {
+                return Err(CliError(format!("--drop {name} loses a packet of the echo scenario: leave out --scenario {}", story.name())));
+            }
+            Some(lost)
+        }
+    };
     let messages = if args.messages.is_empty() { DEFAULT_MESSAGES.map(String::from).to_vec() } else { args.messages };
     // Only our own pair can be simulated: another program's half is unknown to the model.
     let simulable = matches!(mode, Mode::Both { .. });
@@ -82,7 +101,7 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         Mode::Both { clients } => clients,
         _ => 1,
     };
-    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, live_only: args.live || !simulable, hosts: args.hosts };
+    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, live_only: args.live || !simulable, hosts: args.hosts, drop };
     let command = super::command_line();
     let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
     let report = match live::run(&plan, &command, Output { renderer: Some(renderer), save: args.save.clone() }) {
@@ -115,7 +134,7 @@ fn simulate_instead(plan: &Plan, clients: u32, reasons: &[String], save: Option<
         println!("{first_line}");
     }
     let options = sim::Options { messages: plan.messages.clone(), ..sim::Options::default() };
-    let trace = sim::trace(plan.story.name(), &options, &super::command_line())?;
+    let trace = sim::trace(plan.scenario(), &options, &super::command_line())?;
     if let Some(path) = save {
         super::save(&trace, path)?;
     }

@@ -40,6 +40,10 @@ pub fn drive(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        // How far the lenses have delivered is read before the channel is emptied: a lens
+        // sends its events before it moves its mark, so all it sent before this mark is then
+        // in the timeline (read after, a mark could pass events still in the channel).
+        let lens_progress = lenses.as_ref().map_or(u64::MAX, KernelLenses::progress);
         while let Ok(batch) = rx.try_recv() {
             timeline.push(batch);
         }
@@ -52,7 +56,6 @@ pub fn drive(
                 losses = Some(lenses.stop());
             }
         }
-        let lens_progress = lenses.as_ref().map_or(u64::MAX, KernelLenses::progress);
         let watermark = clock::now_ns().saturating_sub(WINDOW_NS).min(lens_progress);
         released.clear();
         timeline.release(watermark, &mut released);

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use crate::echo::client::{run_client, ClientOptions, Ending};
 use crate::echo::server::{EchoServer, Listening, ServeOptions};
 use crate::echo::Recorder;
+use crate::fault::Lost;
 
 /// What `trace echo` runs.
 #[derive(Clone, Debug)]
@@ -66,6 +67,8 @@ pub struct Plan {
     /// Client and server on two hosts of their own (network namespaces joined by a veth
     /// pair) instead of both on loopback.
     pub hosts: bool,
+    /// `--drop`: the packet of the connection to lose once, on purpose.
+    pub drop: Option<Lost>,
 }
 
 impl Plan {
@@ -84,6 +87,11 @@ impl Plan {
         } else {
             self.loopback()
         }
+    }
+
+    /// The simulator's scenario that tells this session's story.
+    pub fn scenario(&self) -> &'static str {
+        self.drop.map_or(self.story.name(), Lost::scenario)
     }
 
     pub fn client_options(&self) -> ClientOptions {

@@ -10,6 +10,7 @@ use super::hosts::{on_server, Runtime, SignalsHeld};
 use super::lenses::KernelLenses;
 use super::programs::{self, Mode, Plan, Program, Story};
 use super::sink::{Output, Sink};
+use crate::capture::dropper::{DropError, Dropper};
 use crate::echo::Recorder;
 use crate::netns::{Hosts, HostsError};
 use crate::event::{Event, Role};
@@ -26,6 +27,8 @@ pub enum LiveError {
     Unprivileged(Vec<String>),
     /// The separate hosts of `--hosts` could not be made.
     Hosts(HostsError),
+    /// `--drop` could not set up its rule or queue.
+    Drop(DropError),
 }
 
 impl fmt::Display for LiveError {
@@ -39,6 +42,7 @@ impl fmt::Display for LiveError {
             LiveError::Save { path, err } => write!(f, "cannot write the trace to {}: {err} (check the directory exists and is writable)", path.display()),
             LiveError::Unprivileged(reasons) => f.write_str(&reasons.join("; ")),
             LiveError::Hosts(err) => err.fmt(f),
+            LiveError::Drop(err) => err.fmt(f),
         }
     }
 }
@@ -95,6 +99,15 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
         lenses.stop();
         return Err(LiveError::Unprivileged(reasons));
     }
+    // Before anything runs, so that the packet to lose is among the first the rule sees; a
+    // guard, so that the rule goes with the session however it ends.
+    let mut dropper = match plan.drop.map(|lost| Dropper::start(lost, server_addr.port(), plan.ipv6, &tx)).transpose() {
+        Ok(dropper) => dropper,
+        Err(err) => {
+            lenses.stop();
+            return Err(LiveError::Drop(err));
+        }
+    };
     let header = Header::new(command, Source::Live, lenses.status.clone());
     let unavailable = lenses.unavailable.clone();
 
@@ -142,9 +155,12 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     });
 
     let mut result: Option<(io::Result<()>, bool)> = None;
+    let mut drop_problems = Vec::new();
     let losses = drive(rx, &mut timeline, &mut sink, lenses, || {
         if let Some(handle) = programs.take_if(|h| h.is_finished()) {
             result = Some(rt.block_on(handle).unwrap_or_else(|join| (Err(io::Error::other(join)), false)));
+            // The programs are done: nothing more to lose, and the timeline needs its sender gone.
+            drop_problems.extend(dropper.take().map(Dropper::stop).unwrap_or_default());
         }
         result.is_some()
     })?;
@@ -161,6 +177,7 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     if let Some(hosts) = hosts {
         unavailable.extend(hosts.remove().err().map(|e| e.to_string()));
     }
+    unavailable.extend(drop_problems);
     let end = sink.finish(losses.packets_dropped, losses.states_lost, timeline.out_of_order())?;
     Ok(Report { end, unavailable, program_error: program_result.err().map(|e| e.to_string()), interrupted })
 }

@@ -94,6 +94,9 @@ pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
                 if let Some(payload) = &packet.payload {
                     let _ = write!(line, " {payload}");
                 }
+                if packet.dropped.is_some() {
+                    line.push_str(" ✗ lost");
+                }
                 line.push_str(modelled(event));
                 line
             }

@@ -120,6 +120,9 @@ impl Ladder {
                 if let Some(says) = text::arp_says(packet) {
                     self.wire_detail(&says, out)?;
                 }
+                if let Some(by) = &packet.dropped {
+                    self.wire_detail(&format!("✗ dropped by {by}"), out)?;
+                }
                 Ok(())
             }
         }

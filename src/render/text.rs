@@ -106,6 +106,9 @@ pub fn packet_headline(packet: &Packet) -> String {
     if packet.len > 0 {
         let _ = write!(text, " len {}", packet.len);
     }
+    if packet.dropped.is_some() {
+        text.push_str(" ✗ lost");
+    }
     text
 }
 

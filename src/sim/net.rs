@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
 use crate::event::{Packet, Preview, Role, Transport};
+use crate::fault::Lost;
 use crate::tcp::{Control, Segment};
-use crate::wire::flags::TcpFlags;
 
 /// One trip across the link, in ns: loopback-like.
 pub(super) const HOP_NS: u64 = 30_000;
@@ -29,20 +29,23 @@ pub(super) struct InFlight {
     pub wire: Wire,
 }
 
-/// A packet the link loses: the `nth` (from 1) TCP segment whose flags, PSH aside, are `flags`.
+/// A packet the link loses: the `nth` (from 1) TCP segment of the kind `packet`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Loss {
-    pub flags: TcpFlags,
+    pub packet: Lost,
     pub nth: u32,
 }
+
+/// How the trace names who lost a packet of the model (see [`Packet::dropped`]).
+pub(super) const LOST_BY: &str = "trace simulate";
 
 #[derive(Debug, Default)]
 pub(super) struct Net {
     /// In sending order, which is arrival order: the delay is the same for every packet.
     in_flight: VecDeque<InFlight>,
     losses: Vec<Loss>,
-    /// TCP segments sent so far, by flags.
-    sent: BTreeMap<u8, u32>,
+    /// TCP segments sent so far, by the kind of loss they would be.
+    sent: BTreeMap<&'static str, u32>,
     /// The first sequence number seen in each direction: what relative numbers count from.
     base: BTreeMap<(SocketAddr, SocketAddr), u32>,
 }
@@ -53,10 +56,12 @@ impl Net {
     }
 
     /// Puts a packet on the link at `now`, unless it is one to lose, and returns it as a
-    /// capture at the sender would show it (a lost packet was still sent).
+    /// capture at the sender would show it (a lost packet was still sent, and is marked).
     pub fn send(&mut self, now: u64, sender: Role, src: SocketAddr, dst: SocketAddr, wire: Wire) -> Packet {
-        let packet = self.describe(src, dst, &wire);
-        if !self.loses(&wire) {
+        let mut packet = self.describe(src, dst, &wire);
+        if self.loses(&wire) {
+            packet.dropped = Some(LOST_BY.to_string());
+        } else {
             self.in_flight.push_back(InFlight { at: now + HOP_NS, sender, src, dst, wire });
         }
         packet
@@ -75,11 +80,12 @@ impl Net {
 
     fn loses(&mut self, wire: &Wire) -> bool {
         let Wire::Tcp(seg) = wire else { return false };
-        let flags = seg.flags().without_psh();
-        let count = self.sent.entry(flags.0).or_insert(0);
+        let (flags, len) = (seg.flags(), seg.payload.len() as u32);
+        let Some(kind) = Lost::ALL.into_iter().find(|k| k.matches(flags, len)) else { return false };
+        let count = self.sent.entry(kind.name()).or_insert(0);
         *count += 1;
         let nth = *count;
-        self.losses.iter().any(|loss| loss.flags == flags && loss.nth == nth)
+        self.losses.iter().any(|loss| loss.packet == kind && loss.nth == nth)
     }
 
     fn describe(&mut self, src: SocketAddr, dst: SocketAddr, wire: &Wire) -> Packet {
@@ -101,6 +107,7 @@ impl Net {
             payload: (!payload.is_empty()).then(|| Preview::of(payload)),
             eth: None,
             arp: None,
+            dropped: None,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::net::Loss;
 use super::programs::Closing;
-use crate::wire::flags::TcpFlags;
+use crate::fault::Lost;
 
 /// One scenario: its name on the command line and what it shows, in one line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,10 +23,12 @@ pub(super) enum Stage {
     Udp,
 }
 
-const FIRST_SYN: Loss = Loss { flags: TcpFlags::SYN, nth: 1 };
-const FIRST_SYN_ACK: Loss = Loss { flags: TcpFlags(TcpFlags::SYN.0 | TcpFlags::ACK.0), nth: 1 };
+/// The first packet of a kind: what `trace echo --drop KIND` loses, and its `lost-KIND` story.
+const fn first(packet: Lost) -> Loss {
+    Loss { packet, nth: 1 }
+}
 
-pub(super) static SCENARIOS: [Scenario; 8] = [
+pub(super) static SCENARIOS: [Scenario; 11] = [
     Scenario {
         name: "echo",
         about: "the line-echo client and server; the client closes first, so TIME-WAIT lands on the client",
@@ -55,12 +57,27 @@ pub(super) static SCENARIOS: [Scenario; 8] = [
     Scenario {
         name: "lost-syn",
         about: "the first SYN is lost; connect() sends it again after the 1 s initial RTO (a second loss would wait 2 s more)",
-        stage: Stage::Tcp { closing: Closing::ClientFirst, losses: &[FIRST_SYN] },
+        stage: Stage::Tcp { closing: Closing::ClientFirst, losses: &[first(Lost::Syn)] },
     },
     Scenario {
         name: "lost-syn-ack",
         about: "the first SYN|ACK is lost; after 1 s the client repeats its SYN and the server its SYN|ACK",
-        stage: Stage::Tcp { closing: Closing::ClientFirst, losses: &[FIRST_SYN_ACK] },
+        stage: Stage::Tcp { closing: Closing::ClientFirst, losses: &[first(Lost::SynAck)] },
+    },
+    Scenario {
+        name: "lost-ack",
+        about: "the client's ACK that ends the handshake is lost; its first data segment carries the same ACK, and the server's socket is born from that",
+        stage: Stage::Tcp { closing: Closing::ClientFirst, losses: &[first(Lost::Ack)] },
+    },
+    Scenario {
+        name: "lost-data",
+        about: "the client's first line is lost; it is sent again when the retransmission timer runs out, and the echo follows",
+        stage: Stage::Tcp { closing: Closing::ClientFirst, losses: &[first(Lost::Data)] },
+    },
+    Scenario {
+        name: "lost-fin",
+        about: "the client's FIN is lost; the client stays in FIN-WAIT-1 until its timer sends the FIN again",
+        stage: Stage::Tcp { closing: Closing::ClientFirst, losses: &[first(Lost::Fin)] },
     },
     Scenario {
         name: "udp-echo",

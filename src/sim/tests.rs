@@ -215,6 +215,44 @@ fn lost_syn_ack__both_sides_repeat_after_one_second() {
     assert_eq!(states(&events, "c1").last(), Some(&State::Closed));
 }
 
+/// The times and relative sequence numbers of the segments whose flags (PSH aside) print as
+/// `flags` and that carry data or not.
+fn segments(events: &[Event], flags: &str, data: bool) -> Vec<(u64, Option<u32>, bool)> {
+    packets(events)
+        .filter_map(|(e, p)| p.tcp.as_ref().filter(|t| t.flags.without_psh().to_string() == flags && (p.len > 0) == data).map(|t| (e.t, t.rel_seq, p.dropped.is_some())))
+        .collect()
+}
+
+#[test]
+fn lost_ack__the_data_segment_completes_the_handshake() {
+    let events = events("lost-ack");
+    let acks = segments(&events, "ACK", false);
+    assert!(acks[0].2, "the first pure ACK is lost, and marked");
+    let handshake = (segments(&events, "SYN", false).len(), segments(&events, "SYN|ACK", false).len());
+    assert_eq!(handshake, (1, 1), "nothing is sent again: the data's ACK stands in for the lost one");
+    assert_eq!(call_end(&events, CallName::Connect).ret, 0);
+    assert!(states(&events, "s2").contains(&State::Established));
+}
+
+#[test]
+fn lost_data__sent_again_after_one_second() {
+    let events = events("lost-data");
+    let data = segments(&events, "ACK", true);
+    assert!(data[0].2 && !data[1].2, "the first data segment is lost, the second not");
+    assert_eq!(data[1].0 - data[0].0, SECOND, "the model's RTO is the initial 1 s");
+    assert_eq!(data[0].1, data[1].1, "the same bytes again");
+}
+
+#[test]
+fn lost_fin__sent_again_after_one_second() {
+    let events = events("lost-fin");
+    let fins = segments(&events, "FIN|ACK", false);
+    assert!(fins[0].2 && !fins[1].2);
+    assert_eq!(fins[1].0 - fins[0].0, SECOND);
+    assert_eq!(fins[0].1, fins[1].1, "the same FIN again");
+    assert_eq!(states(&events, "c1").last(), Some(&State::Closed));
+}
+
 #[test]
 fn udp_echo__datagrams_without_handshake_or_states() {
     let events = events("udp-echo");
@@ -318,10 +356,13 @@ fn unknown_scenario__says_which_exist() {
 #[test]
 fn list__names_are_unique_and_described() {
     let mut names: Vec<&str> = scenarios().iter().map(|s| s.name).collect();
-    assert_eq!(names.len(), 8);
+    assert_eq!(names.len(), 11);
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 8);
+    assert_eq!(names.len(), 11);
+    for lost in crate::fault::Lost::ALL {
+        assert!(names.contains(&lost.scenario()), "--drop {lost} has its scenario {}", lost.scenario());
+    }
     assert!(scenarios().iter().all(|s| !s.about.is_empty() && !s.about.contains('\n')));
 }
 

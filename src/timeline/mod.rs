@@ -15,7 +15,7 @@ pub use relative::RelativeNumbers;
 pub use shadow::Shadow;
 pub use sockets::{Sides, SocketResolver};
 
-use crate::event::Event;
+use crate::event::{Body, Event, Origin, Packet};
 
 /// Merger, socket resolver, relative numbering and the model's shadow in one: events in,
 /// ordered events out.
@@ -24,13 +24,33 @@ pub struct Timeline {
     sockets: SocketResolver,
     numbers: RelativeNumbers,
     shadow: Option<Shadow>,
+    /// Packets a fault injector reports it dropped after they crossed `lo` (`--drop`), not
+    /// yet matched with the packet lens's copy.
+    drops: Vec<Event>,
     released_up_to: u64,
     out_of_order: u64,
 }
 
+/// A packet straight from a fault injector: observed, marked dropped, not yet resolved.
+fn is_drop_report(event: &Event) -> bool {
+    matches!(&event.body, Body::Packet(p) if p.dropped.is_some()) && event.origin == Origin::Observed && event.socket.is_none()
+}
+
+/// Whether `report` (a dropper's) is the same packet as `seen` (the packet lens's), which the
+/// lens saw first, on its way to the dropper.
+fn same_packet(report: &Event, seen: &Event) -> bool {
+    match (&report.body, &seen.body) {
+        (Body::Packet(r), Body::Packet(s)) => {
+            let key = |p: &Packet| (p.src, p.dst, p.len, p.tcp.as_ref().map(|t| (t.flags, t.seq, t.ack)));
+            seen.t <= report.t && s.dropped.is_none() && key(r) == key(s)
+        }
+        _ => false,
+    }
+}
+
 impl Timeline {
     pub fn new(sockets: SocketResolver) -> Timeline {
-        Timeline { merger: Merger::default(), sockets, numbers: RelativeNumbers::default(), shadow: None, released_up_to: 0, out_of_order: 0 }
+        Timeline { merger: Merger::default(), sockets, numbers: RelativeNumbers::default(), shadow: None, drops: Vec::new(), released_up_to: 0, out_of_order: 0 }
     }
 
     /// A timeline that also sets the RFC 9293 model beside every TCP socket (live traces).
@@ -44,6 +64,8 @@ impl Timeline {
         for event in &events {
             self.sockets.learn(event);
         }
+        let (drops, events): (Vec<Event>, Vec<Event>) = events.into_iter().partition(is_drop_report);
+        self.drops.extend(drops);
         self.merger.push(events);
     }
 
@@ -57,6 +79,12 @@ impl Timeline {
                 self.out_of_order += 1;
             }
             self.released_up_to = self.released_up_to.max(event.t);
+            if let Some(i) = self.drops.iter().position(|report| same_packet(report, &event)) {
+                let report = self.drops.remove(i);
+                if let (Body::Packet(packet), Body::Packet(from)) = (&mut event.body, report.body) {
+                    packet.dropped = from.dropped;
+                }
+            }
             self.sockets.resolve(&mut event);
             // Privacy: on the session's ports, a state change that names none of its sockets, or
             // a packet that names neither end, is another program's (one that took a port the
@@ -86,8 +114,12 @@ impl Timeline {
         self.out_of_order
     }
 
-    /// Releases everything left (the lenses have stopped).
+    /// Releases everything left (the lenses have stopped). A drop report whose packet the
+    /// packet lens never showed stands on its own, as the dropper observed it.
     pub fn drain(&mut self, out: &mut Vec<Event>) {
+        self.release(u64::MAX, out);
+        let unmatched = std::mem::take(&mut self.drops);
+        self.merger.push(unmatched);
         self.release(u64::MAX, out);
     }
 }
@@ -99,4 +131,56 @@ pub fn order(sockets: SocketResolver, events: Vec<Event>) -> Vec<Event> {
     let mut out = Vec::new();
     timeline.drain(&mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Actor, Role, TcpSegment};
+    use crate::wire::flags::TcpFlags;
+
+    fn syn(t: u64, dropped: Option<&str>) -> Event {
+        let tcp = TcpSegment { flags: TcpFlags::SYN, seq: 7, ack: 0, rel_seq: None, rel_ack: None, win: 1, options: Default::default() };
+        let packet = Packet {
+            transport: crate::event::Transport::Tcp,
+            src: "127.0.0.1:40000".parse().unwrap(),
+            dst: "127.0.0.1:1234".parse().unwrap(),
+            to: None,
+            tcp: Some(tcp),
+            len: 0,
+            payload: None,
+            eth: None,
+            arp: None,
+            dropped: dropped.map(String::from),
+        };
+        Event { t, actor: Actor::role(Role::Unknown), socket: None, origin: Origin::Observed, body: Body::Packet(packet) }
+    }
+
+    fn dropped(events: &[Event]) -> Vec<(u64, bool)> {
+        events.iter().map(|e| (e.t, matches!(&e.body, Body::Packet(p) if p.dropped.is_some()))).collect()
+    }
+
+    fn timeline() -> Timeline {
+        Timeline::new(SocketResolver::new(vec![1234], Sides { client_recorded: false, server_recorded: false }))
+    }
+
+    #[test]
+    fn a_drop_report_marks_the_lens_copy_not_its_retransmission() {
+        let mut timeline = timeline();
+        timeline.push(vec![syn(10, None), syn(1_000_010, None)]);
+        timeline.push(vec![syn(12, Some("socktrace --drop"))]);
+        let mut out = Vec::new();
+        timeline.drain(&mut out);
+        assert_eq!(dropped(&out), [(10, true), (1_000_010, false)]);
+    }
+
+    #[test]
+    fn a_drop_report_the_lens_missed_stands_on_its_own() {
+        let mut timeline = timeline();
+        timeline.push(vec![syn(12, Some("socktrace --drop")), syn(1_000_010, None)]);
+        let mut out = Vec::new();
+        timeline.drain(&mut out);
+        assert_eq!(dropped(&out), [(1_000_010, false), (12, true)], "kept, at the end");
+        assert_eq!(timeline.out_of_order(), 1, "released after later events, and counted");
+    }
 }

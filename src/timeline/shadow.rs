@@ -144,10 +144,16 @@ impl Shadow {
             if syn {
                 conn.ep.adopt_iss(tcp.seq);
             }
-            if packet.len > 0 {
-                let _ = conn.ep.send(t, &vec![0; packet.len as usize]);
+            // Only data beyond what was sent before: a retransmission is not new data.
+            let beyond = tcp.seq.wrapping_add(packet.len).wrapping_sub(conn.ep.tcb().snd_nxt) as i32;
+            if packet.len > 0 && beyond > 0 {
+                let _ = conn.ep.send(t, &vec![0; beyond.unsigned_abs().min(packet.len) as usize]);
             }
             conn.ep.take_output();
+        }
+        // A packet dropped on its way (`--drop`) was sent but never arrives.
+        if packet.dropped.is_some() {
+            return;
         }
 
         // It arrives: at a connection socket, or as a SYN at a listening one.

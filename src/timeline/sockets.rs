@@ -47,6 +47,8 @@ pub struct SocketResolver {
     kernel_pairs: HashMap<u64, Vec<(u64, Pair)>>,
     /// Per thread, the connects it started, in time order: (time, address, socket).
     connects: HashMap<u32, Vec<(u64, SocketAddr, SockId)>>,
+    /// When each socket's connect returned.
+    connect_ended: HashMap<SockId, u64>,
     roles: HashMap<SockId, Role>,
     named: [u32; 2],
 }
@@ -74,6 +76,7 @@ impl SocketResolver {
             bound: HashMap::new(),
             kernel_pairs: HashMap::new(),
             connects: HashMap::new(),
+            connect_ended: HashMap::new(),
             roles: HashMap::new(),
             named: [0, 0],
         }
@@ -112,6 +115,9 @@ impl SocketResolver {
                     self.roles.insert(id.clone(), event.actor.role);
                 }
                 let Some(socket) = &event.socket else { return };
+                if end.call == CallName::Connect {
+                    self.connect_ended.insert(socket.clone(), event.t);
+                }
                 match (end.call, end.local, end.peer) {
                     (CallName::Bind, Some(local), _) => {
                         self.bound.insert(socket.clone(), canon(local));
@@ -164,7 +170,11 @@ impl SocketResolver {
             Body::Packet(packet) => {
                 let (src, dst) = (canon(packet.src), canon(packet.dst));
                 let handshake = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::wire::flags::TcpFlags::SYN));
-                let sender = self.socket_of((src, dst), handshake, event.t);
+                let mut sender = self.socket_of((src, dst), handshake, event.t);
+                let opening = packet.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == crate::wire::flags::TcpFlags::SYN);
+                if sender.is_none() && opening {
+                    sender = self.sole_connect(src, dst, event.t);
+                }
                 let receiver = self.socket_of((dst, src), handshake, event.t);
                 event.actor.role = self.role_of(sender.as_ref(), src);
                 event.socket = sender;
@@ -203,6 +213,23 @@ impl SocketResolver {
             }
             Body::CallStart(_) | Body::CallEnd(_) => {}
         }
+    }
+
+    /// The socket that sent a SYN from `src` to `dst` at `t` while no call had named that
+    /// pair yet: the one connect to `dst` in progress at `t`, if there is exactly one. (A
+    /// connect whose SYN was lost returns long after it, once the pair is long released.) The
+    /// pair is then known for the packets that follow.
+    fn sole_connect(&mut self, src: SocketAddr, dst: SocketAddr, t: u64) -> Option<SockId> {
+        let in_progress = |(at, addr, socket): &&(u64, SocketAddr, SockId)| {
+            *at <= t && *addr == dst && self.connect_ended.get(socket).is_none_or(|end| *end >= t)
+        };
+        let mut found = self.connects.values().flatten().filter(in_progress).map(|(_, _, socket)| socket);
+        let socket = found.next()?.clone();
+        if found.next().is_some() {
+            return None;
+        }
+        self.connected.insert((src, dst), socket.clone());
+        Some(socket)
     }
 
     /// The address pair of the first change logged for `sk` at or after `t`.
@@ -379,6 +406,7 @@ mod tests {
                 payload: None,
                 eth: None,
                 arp: None,
+                dropped: None,
             };
             Event { t: 11, actor: Actor::role(Role::Unknown), socket: None, origin: Origin::Observed, body: Body::Packet(packet) }
         };

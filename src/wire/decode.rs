@@ -210,6 +210,7 @@ fn tcp_packet(tcp: &TcpSlice<'_>, declared: usize, src: IpAddr, dst: IpAddr) -> 
         payload: (len > 0 && !captured.is_empty()).then(|| Preview::of(captured)),
         eth: None,
         arp: None,
+        dropped: None,
     }
 }
 
@@ -228,6 +229,7 @@ fn udp_packet(udp: &UdpSlice<'_>, src: IpAddr, dst: IpAddr) -> Packet {
         payload: (!captured.is_empty()).then(|| Preview::of(captured)),
         eth: None,
         arp: None,
+        dropped: None,
     }
 }
 

@@ -49,6 +49,7 @@ fn arp_packet(bytes: &[u8], at: usize) -> Result<Option<Packet>, DecodeError> {
         payload: None,
         eth: None,
         arp: Some(Arp { op, sender_mac: mac_text(arp.sender_hw_addr()), target_mac: mac_text(arp.target_hw_addr()) }),
+        dropped: None,
     }))
 }
 

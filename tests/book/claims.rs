@@ -78,8 +78,11 @@ pub const CLAIMS: &[Claim] = &[
     Claim { id: "fail-refused-rst", fixtures: &["refused.jsonl"], check: fail_refused_rst },
     Claim { id: "fail-refused-error", fixtures: &["refused.jsonl"], check: fail_refused_error },
     Claim { id: "fail-refused-fast", fixtures: &["refused.jsonl"], check: fail_refused_fast },
+    Claim { id: "fail-syn-marked-lost", fixtures: &["lost-syn.jsonl"], check: fail_syn_marked_lost },
     Claim { id: "fail-syn-sent-again", fixtures: &["lost-syn.jsonl"], check: fail_syn_sent_again },
+    Claim { id: "fail-syn-retransmit-note", fixtures: &["lost-syn.jsonl"], check: fail_syn_retransmit_note },
     Claim { id: "fail-connect-waits", fixtures: &["lost-syn.jsonl"], check: fail_connect_waits },
+    Claim { id: "fail-model-agrees", fixtures: &["lost-syn.jsonl", "lost-syn-model.jsonl"], check: fail_model_agrees },
     Claim { id: "fail-recv-joins-lines", fixtures: &["half-close.jsonl"], check: fail_recv_joins_lines },
     Claim { id: "many-accepts", fixtures: &["clients3.jsonl"], check: many_accepts },
     Claim { id: "many-listener-stays", fixtures: &["clients3.jsonl"], check: listener_stays },
@@ -724,21 +727,52 @@ fn fail_refused_fast(t: &[Trace]) {
     assert!(took < 1_000_000, "connect failed in {took} ns");
 }
 
+/// The SYNs of the client, with their event index.
+fn client_syns(t: &Trace) -> Vec<(usize, &Event, &Packet)> {
+    packets(t).into_iter().filter(|(_, _, p)| tcp(p).flags == TcpFlags::SYN).collect()
+}
+
+fn fail_syn_marked_lost(t: &[Trace]) {
+    let t = &t[0];
+    assert_eq!(t.header.source, Source::Live, "a live recording");
+    let syns = client_syns(t);
+    assert_eq!(syns[0].2.dropped.as_deref(), Some("socktrace --drop"), "the first SYN is marked, by the dropper");
+    assert_eq!(syns[0].1.origin, Origin::Observed, "the capture saw it cross lo");
+    assert!(packets(t).iter().filter(|(_, _, p)| p.dropped.is_some()).count() == 1, "only that one is lost");
+    let listener_changed = t.events.iter().any(|e| matches!(&e.body, Body::State(c) if c.from == State::Listen && e.origin == Origin::Observed) && e.t < syns[1].1.t);
+    assert!(!listener_changed, "the server's side did not react to it");
+}
+
 fn fail_syn_sent_again(t: &[Trace]) {
     let t = &t[0];
-    assert_eq!(t.header.source, Source::Simulated, "modelled, and labelled so");
-    let syns: Vec<(usize, &Event, &Packet)> = packets(t).into_iter().filter(|(_, _, p)| tcp(p).flags == TcpFlags::SYN).collect();
+    let syns = client_syns(t);
     assert_eq!(syns.len(), 2);
     assert_eq!(tcp(syns[0].2).seq, tcp(syns[1].2).seq, "the same SYN again");
-    assert_eq!(syns[1].1.t - syns[0].1.t, 1_000_000_000, "after the 1 s initial RTO");
+    assert!(syns[1].1.t - syns[0].1.t >= 1_000_000_000, "after the 1 s initial RTO");
+    assert!(syns[1].1.t - syns[0].1.t < 1_100_000_000, "after about one second");
     let first_syn_ack = find(t, "the SYN|ACK", |e| matches!(&e.body, Body::Packet(p) if tcp(p).flags == syn_ack()));
     assert!(first_syn_ack > syns[1].0);
+}
+
+fn fail_syn_retransmit_note(t: &[Trace]) {
+    let t = &t[0];
+    let syns = client_syns(t);
+    let note = find(t, "the kernel's retransmission note", |e| matches!(&e.body, Body::Kernel(socktrace::event::KernelNote::Retransmit { .. })));
+    assert_eq!(t.events[note].socket, Some(SockId("c1".into())));
+    assert!(syns[0].0 < note && note < syns[1].0, "between the two SYNs, just before the second");
 }
 
 fn fail_connect_waits(t: &[Trace]) {
     let story = Story::new(&t[0].events);
     let took = t[0].events[story.call_end(CallName::Connect, "c1")].t - t[0].events[story.call_start(CallName::Connect, "c1")].t;
     assert!((1_000_000_000..1_100_000_000).contains(&took), "connect took {took} ns");
+}
+
+fn fail_model_agrees(t: &[Trace]) {
+    assert_eq!((t[0].header.source, t[1].header.source), (Source::Live, Source::Simulated));
+    let (live, model) = (socktrace::normalize::lesson_view(&t[0].events), socktrace::normalize::lesson_view(&t[1].events));
+    assert!(live.contains("c1 wire: > SYN seq 0 | > SYN seq 0 | < SYN|ACK seq 0 ack 1"), "the lost SYN and its retransmission:\n{live}");
+    assert_eq!(live, model);
 }
 
 fn fail_recv_joins_lines(t: &[Trace]) {
