@@ -8,6 +8,7 @@ mod coursework;
 mod diff;
 mod export_packetdrill;
 mod export_pcap;
+mod fuzz_regressions;
 mod live_drop;
 mod live_echo;
 mod live_hosts;

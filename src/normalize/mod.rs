@@ -1,6 +1,7 @@
 //! Normalized views of a trace: what stays the same from run to run of the same programs,
 //! so that traces can be compared with each other and with the model.
 
+pub mod acks;
 pub mod diff;
 pub mod lesson;
 pub mod order;
