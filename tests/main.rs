@@ -9,6 +9,7 @@ mod coursework;
 mod diff;
 mod export_packetdrill;
 mod export_pcap;
+mod interrupt;
 mod live_drop;
 mod live_echo;
 mod live_hosts;
