@@ -4,119 +4,15 @@
 
 #![allow(non_snake_case)] // names read situation__outcome
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use socktrace::capture::privilege::live_test_allowed;
-use socktrace::capture::tracefs::mount::tracefs_root;
 use socktrace::trace::read_trace;
 
-use crate::support::{scratch, trace, trace_bin};
-
-/// How long a step may take before the test gives up: generous, for a loaded machine; it only
-/// stops a hung test, it measures nothing.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-/// `trace ARGS` running, its standard output's lines arriving on the receiver.
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-    shown: Vec<String>,
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        let mut child = Command::new(trace_bin())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("trace starts");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running { child, lines, shown: Vec::new() }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    /// Waits for a shown line that holds every one of `needles`; returns it.
-    fn wait_for(&mut self, needles: &[&str]) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.shown.push(line.clone());
-                    if needles.iter().all(|n| line.contains(n)) {
-                        return line;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("trace never showed a line with {needles:?}; it showed:\n{}", self.shown.join("\n"));
-                }
-            }
-        }
-    }
-
-    /// The port the traced server bound, from its `bind` call's end.
-    fn server_port(&mut self) -> u16 {
-        let line = self.wait_for(&[r#""kind":"call_end""#, r#""call":"bind""#, r#""local":"127.0.0.1:"#]);
-        let local = line.split(r#""local":"127.0.0.1:"#).nth(1).expect("an address");
-        local[..local.find('"').expect("its end")].parse().expect("a port")
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill on the process this test started.
-        assert_eq!(unsafe { libc::kill(self.pid(), sig) }, 0, "signal trace");
-    }
-
-    /// Waits for `trace` to exit; returns its exit code and standard error.
-    fn wait_exit(mut self) -> (Option<i32>, String, Vec<String>) {
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("trace did not end after the signal");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let mut err = String::new();
-        self.child.stderr.take().expect("stderr").read_to_string(&mut err).expect("read stderr");
-        self.shown.extend(self.lines.iter());
-        (status.code(), err, self.shown)
-    }
-}
-
-/// The private tracefs instances of process `pid` that still exist.
-fn instances_of(pid: i32) -> Vec<String> {
-    let root = tracefs_root().expect("tracefs");
-    let prefix = format!("socktrace-{pid}-");
-    std::fs::read_dir(root.join("instances"))
-        .expect("tracefs instances")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(&prefix))
-        .collect()
-}
+use crate::support::scratch;
+use crate::support::session::{assert_left_whole, Running, PATIENCE};
 
 /// Whether process `pid` still runs (a zombie has ended; only its parent's wait is missing).
 fn running(pid: u32) -> bool {
@@ -142,24 +38,6 @@ fn converse(port: u16, line: &str) -> TcpStream {
     let n = stream.read(&mut reply).expect("the echo");
     assert!(n > 0, "the server answered");
     stream
-}
-
-/// What every interrupted session must leave: a trace that reads back whole, holding every
-/// event shown before the signal, that `show` and `check` read; no tracefs instance.
-fn assert_left_whole(path: &Path, pid: i32, shown_before: &[String]) {
-    let saved = read_trace(path).unwrap_or_else(|e| panic!("the trace reads back: {e}"));
-    assert!(saved.end.is_some(), "the trace has its end line");
-    let text = std::fs::read_to_string(path).expect("the trace");
-    let lines: std::collections::HashSet<&str> = text.lines().collect();
-    for line in shown_before.iter().filter(|l| l.starts_with(r#"{"t":"#)) {
-        assert!(lines.contains(line.as_str()), "shown before the signal but not saved: {line}");
-    }
-    let file = path.to_string_lossy();
-    let show = trace(&["show", &file]);
-    assert_eq!(show.status.code(), Some(0), "trace show: {}", String::from_utf8_lossy(&show.stderr));
-    let check = trace(&["check", &file]);
-    assert_ne!(check.status.code(), Some(2), "trace check reads it: {}", String::from_utf8_lossy(&check.stderr));
-    assert_eq!(instances_of(pid), Vec::<String>::new(), "the tracefs instance is removed");
 }
 
 fn echo_serve_interrupted_by(sig: i32, name: &str) {

@@ -14,6 +14,7 @@ mod live_drop;
 mod live_echo;
 mod live_hosts;
 mod live_truth;
+mod load;
 mod model_vs_kernel;
 mod run_programs;
 mod show_errors;
