@@ -27,6 +27,11 @@ pub struct EchoArgs {
     /// Run our server only, traced, for any other client; ends after --connections or Ctrl-C.
     #[arg(long, conflicts_with = "connect")]
     serve: bool,
+    /// The listening socket's backlog: how many finished handshakes may wait for `accept`.
+    /// Many clients connecting at once need more than the default (Linux caps it at
+    /// net.core.somaxconn); past it, the kernel answers with SYN cookies and drops.
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    backlog: u32,
     /// With --serve: stop after this many connections.
     #[arg(long, requires = "serve", value_name = "N")]
     connections: Option<u64>,
@@ -112,7 +117,7 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         check_bind(ip, args.non_loopback)?;
     }
     check_open_files(&mode)?;
-    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, bind: args.bind, live_only: args.live || !simulable, hosts: args.hosts, drop };
+    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, bind: args.bind, backlog: args.backlog, live_only: args.live || !simulable, hosts: args.hosts, drop };
     let command = super::command_line();
     let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
     let report = match live::run(&plan, &command, Output { renderer: Some(renderer), save: args.save.clone() }) {

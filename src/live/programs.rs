@@ -63,6 +63,8 @@ pub struct Plan {
     pub ipv6: bool,
     /// The server's address when not loopback's (`--bind`, serving only).
     pub bind: Option<IpAddr>,
+    /// The listening socket's backlog (`listen`'s second argument).
+    pub backlog: u32,
     /// Live or nothing: without a lens's privilege, go on with the lenses that run (and fail
     /// afterwards) instead of handing the session to the simulator.
     pub live_only: bool,
