@@ -70,7 +70,6 @@ impl Running {
                     }
                 }
                 Err(_) => {
-                    let _ = self.child.kill();
                     panic!("trace never showed a line with {needles:?}; it showed:\n{}", self.shown.join("\n"));
                 }
             }
@@ -91,7 +90,8 @@ impl Running {
     }
 
     pub fn signal(&self, sig: i32) {
-        // SAFETY: kill on the process this test started.
+        // SAFETY: kill on the process this test started (not yet waited for, so its pid is
+        // still its own).
         assert_eq!(unsafe { libc::kill(self.pid(), sig) }, 0, "signal trace");
     }
 
@@ -103,7 +103,6 @@ impl Running {
                 break status;
             }
             if Instant::now() > deadline {
-                let _ = self.child.kill();
                 panic!("trace did not end after the signal");
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -111,7 +110,24 @@ impl Running {
         let mut err = String::new();
         self.child.stderr.take().expect("stderr").read_to_string(&mut err).expect("read stderr");
         self.shown.extend(self.lines.iter());
-        (status.code(), err, self.shown)
+        (status.code(), err, std::mem::take(&mut self.shown))
+    }
+}
+
+impl Drop for Running {
+    /// A test that fails midway must not leave its `trace` running: it is interrupted as a
+    /// user would (so that it removes its tracefs instance), then killed if that did not end it.
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
+        self.signal(libc::SIGINT);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
