@@ -2,6 +2,7 @@
 
 mod support;
 
+mod bad_input;
 mod book;
 mod check;
 mod coursework;
@@ -9,10 +10,12 @@ mod diff;
 mod export_packetdrill;
 mod export_pcap;
 mod fuzz_regressions;
+mod interrupt;
 mod live_drop;
 mod live_echo;
 mod live_hosts;
 mod live_truth;
+mod load;
 mod model_vs_kernel;
 mod run_programs;
 mod show_errors;

@@ -1,6 +1,6 @@
 //! `trace echo`: a live trace of our echo server and client.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,7 +9,7 @@ use clap::Args;
 use super::{CliError, EXIT_ERROR};
 use crate::echo::lines::DEFAULT_MESSAGES;
 use crate::fault::Lost;
-use crate::live::{self, LiveError, Mode, Output, Plan, Story};
+use crate::live::{self, open_files, LiveError, Mode, Output, Plan, Story};
 use crate::sim;
 use crate::render::{JsonLines, Ladder, Renderer, Style};
 
@@ -27,9 +27,21 @@ pub struct EchoArgs {
     /// Run our server only, traced, for any other client; ends after --connections or Ctrl-C.
     #[arg(long, conflicts_with = "connect")]
     serve: bool,
+    /// The listening socket's backlog: how many finished handshakes may wait for `accept`.
+    /// Many clients connecting at once need more than the default (Linux caps it at
+    /// net.core.somaxconn); past it, the kernel answers with SYN cookies and drops.
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    backlog: u32,
     /// With --serve: stop after this many connections.
     #[arg(long, requires = "serve", value_name = "N")]
     connections: Option<u64>,
+    /// With --serve: the address to listen on instead of loopback (127.0.0.1, or ::1 with
+    /// --ipv6). Any other address needs --non-loopback too.
+    #[arg(long, requires = "serve", conflicts_with = "hosts", value_name = "ADDR")]
+    bind: Option<IpAddr>,
+    /// Allow --bind on an address other than loopback, where other machines can connect.
+    #[arg(long, requires = "bind")]
+    non_loopback: bool,
     /// Run our client only, against a server already listening on loopback.
     #[arg(long, value_name = "HOST:PORT")]
     connect: Option<SocketAddr>,
@@ -101,7 +113,11 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         Mode::Both { clients } => clients,
         _ => 1,
     };
-    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, live_only: args.live || !simulable, hosts: args.hosts, drop };
+    if let Some(ip) = args.bind {
+        check_bind(ip, args.non_loopback)?;
+    }
+    check_open_files(&mode)?;
+    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, bind: args.bind, backlog: args.backlog, live_only: args.live || !simulable, hosts: args.hosts, drop };
     let command = super::command_line();
     let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
     let report = match live::run(&plan, &command, Output { renderer: Some(renderer), save: args.save.clone() }) {
@@ -120,6 +136,35 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A server outside loopback is reachable from other machines: only on request, and said.
+fn check_bind(ip: IpAddr, non_loopback: bool) -> Result<(), CliError> {
+    if ip.is_loopback() {
+        return Ok(());
+    }
+    if !non_loopback {
+        return Err(CliError(format!("--bind {ip}: not a loopback address, so other machines could connect; add --non-loopback if you mean it")));
+    }
+    eprintln!("trace: warning: the server listens on {ip}, where other machines can connect; packets are captured on loopback only, so their connections show no packets");
+    Ok(())
+}
+
+/// Raises the open-file limit to its hard limit: each connection costs a descriptor per side
+/// we run. Clients that cannot all be open at once are refused before the session starts; a
+/// server says how many connections it can hold when that is fewer than a thousand.
+fn check_open_files(mode: &Mode) -> Result<(), CliError> {
+    let limit = open_files::raise_to_hard().map_err(|e| CliError(format!("cannot read or raise the open-file limit (RLIMIT_NOFILE): {e}")))?;
+    match *mode {
+        Mode::Both { clients } if open_files::connections_within(limit, 2) < u64::from(clients) => Err(CliError(format!(
+            "--clients {clients} needs more open files than the hard limit allows ({limit}, RLIMIT_NOFILE): give fewer clients, or raise the hard limit (as root: ulimit -Hn 4096)"
+        ))),
+        Mode::Serve { .. } if open_files::connections_within(limit, 1) < 1000 => {
+            let most = open_files::connections_within(limit, 1);
+            eprintln!("trace: warning: the open-file hard limit ({limit}, RLIMIT_NOFILE) lets the server hold about {most} connections at once; raise it (as root: ulimit -Hn 4096) for more");
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
 
 /// Without privileges, the model tells the same story: the first line says so and why.
 fn simulate_instead(plan: &Plan, clients: u32, reasons: &[String], save: Option<&std::path::Path>, json: bool) -> Result<ExitCode, CliError> {

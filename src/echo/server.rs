@@ -111,6 +111,9 @@ impl Listening {
         let mut accepted = 0u64;
         tokio::pin!(stop);
         while connections.is_none_or(|n| accepted < n) {
+            // Finished connections are reaped as they end, so that a long `--serve` holds
+            // only the connections that are open.
+            while tasks.try_join_next().is_some() {}
             let fd = self.listener.as_raw_fd();
             let call = self.rec.start(CallName::Accept, Some(&self.id), Some(fd), CallArgs::default());
             let result = tokio::select! {
@@ -133,7 +136,16 @@ impl Listening {
                 }
                 Err(err) => {
                     call.end(Some(&self.id), Err(&err), Outcome::default());
-                    return Err(err);
+                    if !passing(&err) {
+                        return Err(err);
+                    }
+                    // Out of descriptors (or a connection reset before it was accepted): the
+                    // failed accept is in the trace; the server waits for a connection to end
+                    // (or a moment) and accepts again, as a server under load should.
+                    tokio::select! {
+                        _ = tasks.join_next(), if !tasks.is_empty() => {}
+                        () = tokio::time::sleep(std::time::Duration::from_millis(100)), if tasks.is_empty() => {}
+                    }
                 }
             }
         }
@@ -145,6 +157,11 @@ impl Listening {
         close(&self.rec, &self.id, self.listener);
         Ok(())
     }
+}
+
+/// An accept error that passes: the listening socket is fine, this one attempt failed.
+fn passing(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::ECONNABORTED))
 }
 
 /// Echoes numbered lines until the client ends its stream, then closes the socket.

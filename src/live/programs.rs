@@ -61,6 +61,10 @@ pub struct Plan {
     /// The server's port (0: the kernel picks a free one).
     pub port: u16,
     pub ipv6: bool,
+    /// The server's address when not loopback's (`--bind`, serving only).
+    pub bind: Option<IpAddr>,
+    /// The listening socket's backlog (`listen`'s second argument).
+    pub backlog: u32,
     /// Live or nothing: without a lens's privilege, go on with the lenses that run (and fail
     /// afterwards) instead of handing the session to the simulator.
     pub live_only: bool,
@@ -80,9 +84,12 @@ impl Plan {
         }
     }
 
-    /// The address the server binds: on its own host with `hosts`, else on loopback.
+    /// The address the server binds: `--bind`'s, else on its own host with `hosts`, else on
+    /// loopback.
     pub fn server_ip(&self) -> IpAddr {
-        if self.hosts {
+        if let Some(ip) = self.bind {
+            ip
+        } else if self.hosts {
             IpAddr::V4(crate::netns::hosts::SERVER_ADDR)
         } else {
             self.loopback()
@@ -127,8 +134,9 @@ pub fn reserve_refusing_port(plan: &Plan) -> io::Result<(tokio::net::TcpSocket, 
 }
 
 pub fn bind_server(rec: &Recorder, plan: &Plan) -> io::Result<BoundServer> {
-    let server = EchoServer::socket(rec, plan.ipv6)?;
-    let addr = server.bind(SocketAddr::new(plan.server_ip(), plan.port))?;
+    let ip = plan.server_ip();
+    let server = EchoServer::socket(rec, ip.is_ipv6())?;
+    let addr = server.bind(SocketAddr::new(ip, plan.port))?;
     Ok(BoundServer { server, addr })
 }
 

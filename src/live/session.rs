@@ -115,7 +115,7 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
 
     let mut parts: Vec<Program> = Vec::new();
     if let Some(bound) = bound {
-        let listening = bound.server.listen(128).map_err(LiveError::Server)?;
+        let listening = bound.server.listen(plan.backlog).map_err(LiveError::Server)?;
         let connections = match plan.mode {
             Mode::Both { clients } => Some(u64::from(clients)),
             Mode::Serve { connections } => connections,

@@ -30,7 +30,7 @@ impl fmt::Display for TraceError {
                 write!(f, "cannot open trace {}: {err} (check the path; traces are saved with `trace echo --save FILE`)", path.display())
             }
             TraceError::Read { path, line, err } => {
-                write!(f, "cannot read trace {} at line {line}: {err}", path.display())
+                write!(f, "cannot read trace {} at line {line}: {err} (give the path of a trace file you may read)", path.display())
             }
             TraceError::Empty { path } => {
                 write!(f, "{} is empty, not a trace (record one with `trace echo --save FILE`)", path.display())
@@ -47,7 +47,7 @@ impl fmt::Display for TraceError {
                 env!("CARGO_PKG_VERSION")
             ),
             TraceError::Malformed { path, line, msg } => {
-                write!(f, "{} line {line} is not a valid trace event: {msg}", path.display())
+                write!(f, "{} line {line} is not a valid trace event: {msg} (re-record the trace; the book's trace format reference lists every field)", path.display())
             }
             TraceError::Truncated { path, line, complete } => write!(
                 f,
@@ -55,7 +55,7 @@ impl fmt::Display for TraceError {
                 path.display()
             ),
             TraceError::AfterEnd { path, line } => {
-                write!(f, "{} has records after its end line (line {line}): two traces were written into one file?", path.display())
+                write!(f, "{} has records after its end line (line {line}): two traces were written into one file? (keep one: a file holds one trace)", path.display())
             }
         }
     }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod session;
 pub mod story;
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! Signals around a traced program: their names, for a program's end, and passing Ctrl-C and
-//! `kill` on to the programs `trace run` started, so that the trace ends when they do.
+//! `kill` on to the programs `trace run` started (and theirs), so that the trace ends when
+//! they do.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -33,21 +34,49 @@ pub fn name(sig: i32) -> String {
 /// The programs `trace run` started (0: none), to which a signal sent to `trace` goes on.
 static TARGETS: [AtomicI32; 2] = [AtomicI32::new(0), AtomicI32::new(0)];
 
-/// Records the `slot`th program started, for [`forward_termination`].
+/// The last signal passed on to the programs (0: none), for the tracer to pass on to the
+/// processes they started in turn (see [`take_forwarded`]).
+static FORWARDED: AtomicI32 = AtomicI32::new(0);
+
+/// Records the `slot`th program started (or, once it has ended, another traced process to
+/// signal in its place; 0: none), for [`forward_termination`].
 pub fn set_target(slot: usize, pid: i32) {
     if let Some(target) = TARGETS.get(slot) {
         target.store(pid, Ordering::SeqCst);
     }
 }
 
+/// Whether a signal passed on reaches `pid` directly.
+pub fn is_target(pid: i32) -> bool {
+    TARGETS.iter().any(|t| t.load(Ordering::SeqCst) == pid)
+}
+
+/// The signal passed on since the last call, if any: the programs' own children, which a
+/// `kill` of `trace` does not reach, must get it too, or a shell's background server would
+/// outlive the shell and the trace would never end.
+pub fn take_forwarded() -> Option<i32> {
+    let sig = FORWARDED.swap(0, Ordering::SeqCst);
+    (sig != 0).then_some(sig)
+}
+
+/// How many termination signals `trace` has received.
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
 extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let code = unsafe { info.as_ref() }.map_or(0, |i| i.si_code);
+    // A second one insists: programs that ignored the first (a shell's background job
+    // ignores SIGINT) are ended with SIGKILL.
+    let insist = RECEIVED.fetch_add(1, Ordering::SeqCst) > 0;
+    let sig = if insist { libc::SIGKILL } else { sig };
     // A terminal's Ctrl-C (si_code SI_KERNEL) reached the whole foreground process group,
     // the programs too; a `kill` (si_code <= 0: SI_USER, SI_QUEUE, SI_TKILL) reached us only.
-    if code > 0 {
+    if code > 0 && !insist {
         return;
     }
+    // A signal to a tracee stops it first for its tracer (SIGKILL ends it): either way the
+    // tracer wakes and reads this.
+    FORWARDED.store(sig, Ordering::SeqCst);
     for target in &TARGETS {
         let pid = target.load(Ordering::SeqCst);
         if pid > 0 {
@@ -58,8 +87,9 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
 }
 
 /// From now on SIGINT and SIGTERM do not end `trace` itself: they go on to the programs it
-/// started, and the trace ends, complete, when they do (`PTRACE_O_EXITKILL` still ends them
-/// should `trace` itself be killed).
+/// started and to the processes those started, and the trace ends, complete, when they have
+/// ended; a second one ends them with SIGKILL (`PTRACE_O_EXITKILL` still ends them should
+/// `trace` itself be killed).
 pub fn forward_termination() -> std::io::Result<()> {
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: a zeroed sigaction is valid; it is filled before use.

@@ -165,6 +165,9 @@ impl Tracer {
     }
 
     fn on_wait(&mut self, tid: i32, status: i32) {
+        if let Some(sig) = signals::take_forwarded() {
+            self.pass_on(sig);
+        }
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
             self.exited(tid, status);
             return;
@@ -283,6 +286,16 @@ impl Tracer {
         self.tasks.insert(tid, task);
     }
 
+    /// Passes a signal sent to `trace` on to every traced process it did not reach: all of
+    /// them descend from the programs this session started.
+    fn pass_on(&self, sig: i32) {
+        let processes: HashSet<i32> = self.tasks.values().map(|t| t.tgid).collect();
+        for pid in processes.into_iter().filter(|&pid| !signals::is_target(pid)) {
+            // SAFETY: kill on a process of this session; ESRCH (gone meanwhile) is fine.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+
     fn exited(&mut self, tid: i32, status: i32) {
         self.early.remove(&tid);
         if let Some(task) = self.tasks.remove(&tid) {
@@ -293,6 +306,12 @@ impl Tracer {
             if !self.tasks.values().any(|t| t.tgid == task.tgid) {
                 self.processes.remove(&task.tgid);
             }
+        }
+        if let Some(slot) = self.programs.iter().position(|p| p.pid == tid) {
+            // A signal to `trace` now goes to a process the program left behind, if any, so
+            // that it still reaches the session (and wakes this tracer) once the program is gone.
+            let heir = self.tasks.values().map(|t| t.tgid).find(|&pid| !signals::is_target(pid));
+            signals::set_target(slot, heir.unwrap_or(0));
         }
         if let Some(program) = self.programs.iter().find(|p| p.pid == tid) {
             let exit = if libc::WIFSIGNALED(status) {
