@@ -54,6 +54,9 @@ pub struct EchoArgs {
     /// are removed when the session ends.
     #[arg(long, conflicts_with_all = ["connect", "ipv6"])]
     hosts: bool,
+    /// Echo over UDP instead of TCP: datagrams, no connection (our own server and clients).
+    #[arg(long, conflicts_with_all = ["serve", "connect", "drop"])]
+    udp: bool,
     /// Save the trace to FILE as it is recorded (JSON Lines, see the book's reference).
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
@@ -106,6 +109,9 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
             Some(lost)
         }
     };
+    if args.udp && story != Story::Echo {
+        return Err(CliError(format!("--scenario {} is a TCP story: a UDP echo has no connection to refuse or close; leave out --scenario with --udp", story.name())));
+    }
     let messages = if args.messages.is_empty() { DEFAULT_MESSAGES.map(String::from).to_vec() } else { args.messages };
     // Only our own pair can be simulated: another program's half is unknown to the model.
     let simulable = matches!(mode, Mode::Both { .. });
@@ -117,7 +123,7 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         check_bind(ip, args.non_loopback)?;
     }
     check_open_files(&mode)?;
-    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, bind: args.bind, backlog: args.backlog, live_only: args.live || !simulable, hosts: args.hosts, drop };
+    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, bind: args.bind, backlog: args.backlog, live_only: args.live || !simulable, hosts: args.hosts, drop, udp: args.udp };
     let command = super::command_line();
     let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
     let report = match live::run(&plan, &command, Output { renderer: Some(renderer), save: args.save.clone() }) {

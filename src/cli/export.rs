@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::CliError;
 use crate::event::Role;
-use crate::export::packetdrill::write_packetdrill;
+use crate::export::packetdrill::{unsupported, write_packetdrill};
 use crate::export::pcap::write_pcap;
 use crate::trace::read_trace;
 
@@ -41,6 +41,9 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
         let path = path.clone();
         move |err: std::io::Error| CliError(format!("cannot write {}: {err} (check the directory exists and is writable)", path.display()))
     };
+    if let Some(why) = args.packetdrill.as_ref().and_then(|_| unsupported(&trace)) {
+        return Err(CliError(why));
+    }
     if let Some(path) = &args.pcap {
         let file = File::create(path).map_err(write_error(path))?;
         let packets = write_pcap(&trace.events, &mut BufWriter::new(file)).map_err(write_error(path))?;

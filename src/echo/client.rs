@@ -119,7 +119,7 @@ async fn connect(socket: TcpSocket, server: SocketAddr) -> (Option<SocketAddr>, 
 }
 
 /// A `sockaddr_in` or `sockaddr_in6` for `addr`, as the system calls take it.
-fn sockaddr_of(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+pub(crate) fn sockaddr_of(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: an all-zero sockaddr_storage is a valid (unspecified) address.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let len = match addr {

@@ -5,5 +5,6 @@ pub mod client;
 pub mod lines;
 pub mod recorder;
 pub mod server;
+pub mod udp;
 
 pub use recorder::Recorder;

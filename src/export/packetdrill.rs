@@ -24,6 +24,17 @@ pub fn write_packetdrill(trace: &Trace, side: Role, out: &mut impl Write) -> io:
     Ok(script.lines().filter(|l| !l.starts_with("//") && !l.is_empty()).count())
 }
 
+/// Why a trace cannot be written as a script, if it cannot: these scripts speak TCP only, and
+/// a UDP trace's datagrams and `sendto`/`recvfrom` calls would come out as something else.
+pub fn unsupported(trace: &Trace) -> Option<String> {
+    let udp = trace.events.iter().any(|e| match &e.body {
+        Body::Packet(packet) => packet.transport == crate::event::Transport::Udp,
+        Body::CallStart(start) => start.args.ty.as_deref() == Some("SOCK_DGRAM"),
+        _ => false,
+    });
+    udp.then(|| "--packetdrill writes TCP scripts only, and this trace is UDP: export its datagrams with --pcap instead".to_string())
+}
+
 /// The script text.
 pub fn script(trace: &Trace, side: Role) -> String {
     let events = &trace.events;

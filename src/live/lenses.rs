@@ -64,18 +64,19 @@ impl PortControl {
 impl KernelLenses {
     /// Starts the lenses on the session's `ports`; they send what they see to `sink`.
     pub fn start(ports: &[u16], sink: &Sender<Vec<Event>>) -> KernelLenses {
-        KernelLenses::start_on(ports, None, sink)
+        KernelLenses::start_on(ports, None, false, sink)
     }
 
     /// Like [`start`](Self::start); with `hosts`, the packets are captured on the server
-    /// host's link and the kernel states are those of the two hosts' addresses.
-    pub fn start_on(ports: &[u16], hosts: Option<&Hosts>, sink: &Sender<Vec<Event>>) -> KernelLenses {
+    /// host's link and the kernel states are those of the two hosts' addresses; with `udp`,
+    /// the packet lens also takes UDP datagrams.
+    pub fn start_on(ports: &[u16], hosts: Option<&Hosts>, udp: bool, sink: &Sender<Vec<Event>>) -> KernelLenses {
         let mut unavailable = Vec::new();
         let tx = sink.clone();
         let deliver = move |batch: Vec<(u64, crate::event::Packet)>| tx.send(batch.into_iter().map(|(t, p)| packet_event(t, p)).collect()).is_ok();
         let opened = match hosts {
-            None => PacketCapture::open(ports, false, deliver),
-            Some(hosts) => hosts.capture_on_server(ports, deliver),
+            None => PacketCapture::open(ports, udp, deliver),
+            Some(hosts) => hosts.capture_on_server(ports, udp, deliver),
         };
         let (packets, packet_status) = match opened {
             Ok(capture) => (Some(capture), LensStatus::Observed),

@@ -7,6 +7,7 @@ use std::pin::Pin;
 
 use crate::echo::client::{run_client, ClientOptions, Ending};
 use crate::echo::server::{EchoServer, Listening, ServeOptions};
+use crate::echo::udp::{run_udp_client, DatagramServer};
 use crate::echo::Recorder;
 use crate::fault::Lost;
 
@@ -65,6 +66,8 @@ pub struct Plan {
     pub bind: Option<IpAddr>,
     /// The listening socket's backlog (`listen`'s second argument).
     pub backlog: u32,
+    /// The echo over UDP: datagrams, no connection (the story is then always the echo).
+    pub udp: bool,
     /// Live or nothing: without a lens's privilege, go on with the lenses that run (and fail
     /// afterwards) instead of handing the session to the simulator.
     pub live_only: bool,
@@ -98,16 +101,22 @@ impl Plan {
 
     /// The simulator's scenario that tells this session's story.
     pub fn scenario(&self) -> &'static str {
+        if self.udp {
+            return "udp-echo";
+        }
         self.drop.map_or(self.story.name(), Lost::scenario)
     }
 
-    pub fn client_options(&self) -> ClientOptions {
+    pub fn client_options(&self) -> Client {
+        if self.udp {
+            return Client::Datagram { messages: self.messages.clone() };
+        }
         let ending = match self.story {
             Story::Echo | Story::Refused => Ending::CloseFirst,
             Story::ServerClosesFirst => Ending::ReadToEnd,
             Story::HalfClose => Ending::HalfClose,
         };
-        ClientOptions { messages: self.messages.clone(), ending }
+        Client::Stream(ClientOptions { messages: self.messages.clone(), ending })
     }
 
     pub fn serve_options(&self) -> ServeOptions {
@@ -116,11 +125,44 @@ impl Plan {
     }
 }
 
-/// A server that has bound its port but not yet listened: the lenses start in between, so
-/// that they see the LISTEN state and every packet.
+/// What each client of a session does.
+#[derive(Clone, Debug)]
+pub enum Client {
+    /// Our TCP echo client.
+    Stream(ClientOptions),
+    /// Our UDP echo client: one datagram per message, each answered by one.
+    Datagram { messages: Vec<String> },
+}
+
+/// A server that has bound its port but not yet listened (or, over UDP, received): the
+/// lenses start in between, so that they see the LISTEN state and every packet.
 pub struct BoundServer {
-    pub server: EchoServer,
+    server: Bound,
     pub addr: SocketAddr,
+}
+
+enum Bound {
+    Stream(EchoServer),
+    Datagram(DatagramServer),
+}
+
+impl BoundServer {
+    /// The server's part: over TCP it listens, then serves `connections` (all it gets, if
+    /// `None`); over UDP it answers each client's messages. It ends early once `stop` resolves.
+    pub fn serve(self, plan: &Plan, connections: Option<u64>, stop: impl Future<Output = ()> + Send + 'static) -> io::Result<Program> {
+        Ok(match self.server {
+            Bound::Stream(server) => {
+                let listening: Listening = server.listen(plan.backlog)?;
+                let options = plan.serve_options();
+                Box::pin(async move { listening.serve(connections, options, stop).await })
+            }
+            Bound::Datagram(server) => {
+                // The command line lets UDP run only with our own clients, whose number is known.
+                let datagrams = connections.unwrap_or(0) * plan.messages.len() as u64;
+                Box::pin(async move { server.serve(datagrams, stop).await })
+            }
+        })
+    }
 }
 
 /// Reserves a port where nobody listens (on loopback, or on the server's host): a socket bound to it that never listens,
@@ -135,24 +177,28 @@ pub fn reserve_refusing_port(plan: &Plan) -> io::Result<(tokio::net::TcpSocket, 
 
 pub fn bind_server(rec: &Recorder, plan: &Plan) -> io::Result<BoundServer> {
     let ip = plan.server_ip();
+    let at = SocketAddr::new(ip, plan.port);
+    if plan.udp {
+        let server = DatagramServer::socket(rec, ip.is_ipv6())?;
+        let addr = server.bind(at)?;
+        return Ok(BoundServer { server: Bound::Datagram(server), addr });
+    }
     let server = EchoServer::socket(rec, ip.is_ipv6())?;
-    let addr = server.bind(SocketAddr::new(ip, plan.port))?;
-    Ok(BoundServer { server, addr })
+    let addr = server.bind(at)?;
+    Ok(BoundServer { server: Bound::Stream(server), addr })
 }
 
 pub type Program = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
 
-/// The server's part: serve until done or until `stop` resolves.
-pub fn serve(listening: Listening, connections: Option<u64>, options: ServeOptions, stop: impl Future<Output = ()> + Send + 'static) -> Program {
-    Box::pin(async move { listening.serve(connections, options, stop).await })
-}
-
 /// The clients' part: all clients at once; the first error is reported, after all finished.
-pub fn clients(rec: Recorder, server: SocketAddr, count: u32, options: ClientOptions) -> Program {
+pub fn clients(rec: Recorder, server: SocketAddr, count: u32, client: Client) -> Program {
     Box::pin(async move {
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..count {
-            set.spawn(run_client(rec.clone(), server, options.clone()));
+            match &client {
+                Client::Stream(options) => set.spawn(run_client(rec.clone(), server, options.clone())),
+                Client::Datagram { messages } => set.spawn(run_udp_client(rec.clone(), server, messages.clone())),
+            };
         }
         let mut first_error = None;
         while let Some(done) = set.join_next().await {

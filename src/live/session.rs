@@ -92,7 +92,7 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
 
     // The lenses start after bind and before listen: the port is known, and nothing of the
     // connection's life has happened yet.
-    let lenses = KernelLenses::start_on(&[server_addr.port()], hosts.as_ref(), &tx);
+    let lenses = KernelLenses::start_on(&[server_addr.port()], hosts.as_ref(), plan.udp, &tx);
     if !lenses.unavailable.is_empty() && !plan.live_only {
         // Nothing has been shown or saved yet: the caller simulates the session instead.
         let reasons = lenses.unavailable.clone();
@@ -115,16 +115,16 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
 
     let mut parts: Vec<Program> = Vec::new();
     if let Some(bound) = bound {
-        let listening = bound.server.listen(plan.backlog).map_err(LiveError::Server)?;
         let connections = match plan.mode {
             Mode::Both { clients } => Some(u64::from(clients)),
             Mode::Serve { connections } => connections,
             Mode::Connect { .. } => None,
         };
         let mut stop = stop_rx.clone();
-        parts.push(programs::serve(listening, connections, plan.serve_options(), async move {
+        let serving = bound.serve(plan, connections, async move {
             let _ = stop.wait_for(|s| *s).await;
-        }));
+        });
+        parts.push(serving.map_err(LiveError::Server)?);
     }
     match plan.mode {
         Mode::Both { clients } => parts.push(programs::clients(client_rec.clone(), server_addr, clients, plan.client_options())),

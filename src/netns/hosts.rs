@@ -112,13 +112,13 @@ impl Hosts {
 
     /// Opens the packet lens on the server host's end of the cable: it sees the client's
     /// packets arrive and the server's leave, each once, with ARP and Ethernet addresses.
-    pub fn capture_on_server<D>(&self, ports: &[u16], deliver: D) -> Result<PacketCapture, CaptureError>
+    pub fn capture_on_server<D>(&self, ports: &[u16], udp: bool, deliver: D) -> Result<PacketCapture, CaptureError>
     where
         D: FnMut(PacketBatch) -> bool + Send + 'static,
     {
         self.server
             .namespace
-            .run(|| PacketCapture::open_on_link(LINK, ports, false, deliver))
+            .run(|| PacketCapture::open_on_link(LINK, ports, udp, deliver))
             .unwrap_or_else(|error| Err(CaptureError::Io { what: "entering the server host's namespace", error }))
     }
 

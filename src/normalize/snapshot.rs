@@ -128,13 +128,19 @@ fn modelled(event: &Event) -> &'static str {
     }
 }
 
-/// Names for the addresses a trace shows: the listening address is `SERVER`, a connected
-/// socket's own address is its name.
+/// Names for the addresses a trace shows: the listening address is `SERVER`, a connected or
+/// datagram socket's own address is its name.
 struct AddressNames {
     names: HashMap<SocketAddr, String>,
 }
 
 impl AddressNames {
+    /// The name of `addr`, or of the wildcard address on its port: a socket bound to the
+    /// wildcard (a datagram socket bound by its first sendto, say) takes every local address.
+    fn name(&self, addr: SocketAddr) -> Option<&String> {
+        self.names.get(&addr).or_else(|| self.names.get(&crate::timeline::sockets::wildcard(addr)))
+    }
+
     /// Replaces every address in `text` that has a name, in one pass over the text: each run
     /// of the characters an address is written with is looked up as a whole.
     fn rename(&self, text: &str) -> String {
@@ -156,7 +162,7 @@ impl AddressNames {
                 }
             };
             out.push_str(open);
-            match inner.parse::<SocketAddr>().ok().and_then(|a| self.names.get(&a)) {
+            match inner.parse::<SocketAddr>().ok().and_then(|a| self.name(a)) {
                 Some(name) => out.push_str(name),
                 None => out.push_str(inner),
             }
@@ -200,6 +206,10 @@ fn address_names(events: &[Event]) -> AddressNames {
                     }
                     (CallName::Connect, Some(socket)) => {
                         names.insert(local, socket.0.clone());
+                    }
+                    // A datagram socket that never bound is given its address by its first sendto.
+                    (CallName::Sendto, Some(socket)) => {
+                        names.entry(local).or_insert_with(|| socket.0.clone());
                     }
                     _ => {}
                 }

@@ -6,19 +6,25 @@
 //!    0.431                                     ┊ c1 ─ SYN seq 0 win 65495 ────────────▶ s1 ┊
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 
 use super::style::Style;
 use super::text;
 use super::Renderer;
-use crate::event::{Body, CallStart, Event, Origin, Role, TcpOptions};
+use crate::event::{Body, CallName, CallStart, Event, Origin, Role, TcpOptions, Transport};
+use crate::timeline::DatagramSockets;
 use crate::trace::{End, Header, LensStatus};
 use crate::wire::flags::TcpFlags;
 
 const TIME_W: usize = 9;
 const CLIENT_W: usize = 48;
 const WIRE_W: usize = 48;
+
+/// Where a learner looks for a TCP connection's opening and its end, a UDP trace has nothing;
+/// these rows say so (they are the ladder's words, not events of the trace).
+const NO_HANDSHAKE: &str = "UDP: no handshake, no connection, no states";
+const NO_FIN: &str = "UDP: no FIN and no TIME-WAIT after close";
 
 /// A call that returns within this long after it started, with nothing in between, is shown
 /// on one row. Decided on trace time alone, so a saved trace shows the same rows.
@@ -32,11 +38,14 @@ pub struct Ladder {
     pending: Option<Event>,
     /// Calls still running, with their start time, to name and time them on their end row.
     open: HashMap<u64, (u64, CallStart)>,
+    datagram: DatagramSockets,
+    /// Pairs of sockets that have exchanged a datagram: the first one gets [`NO_HANDSHAKE`].
+    exchanged: HashSet<(String, String)>,
 }
 
 impl Ladder {
     pub fn new(style: Style) -> Ladder {
-        Ladder { style, label_modelled: true, first: None, pending: None, open: HashMap::new() }
+        Ladder { style, label_modelled: true, first: None, pending: None, open: HashMap::new(), datagram: DatagramSockets::default(), exchanged: HashSet::new() }
     }
 
     fn time(&mut self, t: u64) -> String {
@@ -100,6 +109,9 @@ impl Ladder {
                 let rightward = event.actor.role != Role::Server;
                 let (from, to) = text::packet_ends(socket, event.actor.role, packet);
                 let (left, right) = if rightward { (from, to) } else { (to, from) };
+                if packet.transport == Transport::Udp && self.exchanged.insert((left.to_string(), right.to_string())) {
+                    self.wire_detail(NO_HANDSHAKE, out)?;
+                }
                 let inner = format!(" {headline}{modelled} ");
                 let fixed = left.chars().count() + right.chars().count() + inner.chars().count() + 4;
                 let fill = "─".repeat(WIRE_W.saturating_sub(fixed).max(2));
@@ -126,6 +138,29 @@ impl Ladder {
                 Ok(())
             }
         }
+    }
+
+    /// One event's rows: a call's start is held back to share a row with its end.
+    fn show(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
+        if let Some(pending) = self.pending.take() {
+            let merged = match (&pending.body, &event.body) {
+                (Body::CallStart(start), Body::CallEnd(end)) => start.id == end.id && event.t.saturating_sub(pending.t) <= MERGE_NS,
+                _ => false,
+            };
+            if merged {
+                if let (Body::CallStart(start), Body::CallEnd(end)) = (&pending.body, &event.body) {
+                    let socket = event.socket.as_ref().or(pending.socket.as_ref()).map(|s| s.0.as_str());
+                    let plain = text::call_whole(start, end, socket);
+                    return self.side_text(&pending, plain, Style::call, out);
+                }
+            }
+            self.draw(&pending, out)?;
+        }
+        if matches!(event.body, Body::CallStart(_)) {
+            self.pending = Some(event.clone());
+            return Ok(());
+        }
+        self.draw(event, out)
     }
 
     fn flush_pending(&mut self, out: &mut dyn Write) -> io::Result<()> {
@@ -180,25 +215,13 @@ impl Renderer for Ladder {
     }
 
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
-        if let Some(pending) = self.pending.take() {
-            let merged = match (&pending.body, &event.body) {
-                (Body::CallStart(start), Body::CallEnd(end)) => start.id == end.id && event.t.saturating_sub(pending.t) <= MERGE_NS,
-                _ => false,
-            };
-            if merged {
-                if let (Body::CallStart(start), Body::CallEnd(end)) = (&pending.body, &event.body) {
-                    let socket = event.socket.as_ref().or(pending.socket.as_ref()).map(|s| s.0.as_str());
-                    let plain = text::call_whole(start, end, socket);
-                    return self.side_text(&pending, plain, Style::call, out);
-                }
-            }
-            self.draw(&pending, out)?;
+        self.datagram.learn(event);
+        self.show(event, out)?;
+        let closed_datagram = matches!(&event.body, Body::CallEnd(end) if end.call == CallName::Close && end.errno.is_none());
+        if closed_datagram && event.socket.as_ref().is_some_and(|s| self.datagram.contains(s)) {
+            self.wire_detail(NO_FIN, out)?;
         }
-        if matches!(event.body, Body::CallStart(_)) {
-            self.pending = Some(event.clone());
-            return Ok(());
-        }
-        self.draw(event, out)
+        Ok(())
     }
 
     fn idle(&mut self, watermark: u64, out: &mut dyn Write) -> io::Result<()> {

@@ -5,11 +5,13 @@
 //! crossed the wire, a connect's end may be recorded before the SYN|ACK it waited for is
 //! read), so the live timeline holds events for a short window and releases them in order.
 
+pub mod datagrams;
 pub mod merge;
 pub mod relative;
 pub mod shadow;
 pub mod sockets;
 
+pub use datagrams::DatagramSockets;
 pub use merge::Merger;
 pub use relative::RelativeNumbers;
 pub use shadow::Shadow;

@@ -12,11 +12,15 @@
 //!   connect that thread started to that address (which needs no later event, however late a
 //!   lens delivers it); failing that (another program's connect), to the next change the
 //!   kernel logs for the same `sk`. Only the next: the kernel reuses a freed socket's memory,
-//!   so one `sk` names several sockets over a session.
+//!   so one `sk` names several sockets over a session;
+//! - a datagram (UDP) socket by its local address alone, learned from `bind` and from the
+//!   first `sendto` (which binds it implicitly): it has no connection, so no pair; a datagram
+//!   belongs to the socket at its source and arrives at the one at its destination.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+use super::datagrams::DatagramSockets;
 use crate::event::{Body, CallName, Event, KernelNote, Role, SockId, Transport};
 
 /// Which sides of the session are our own recorded programs. Sockets of a side that is not
@@ -42,6 +46,9 @@ pub struct SocketResolver {
     /// Listening sockets by address, with the time their `close` returned: after it, another
     /// program may listen on the same port, and its events are not the session's.
     listeners: HashMap<SocketAddr, (SockId, Option<u64>)>,
+    /// Datagram sockets by local address, with the time their `close` returned (as listeners).
+    datagram: HashMap<SocketAddr, (SockId, Option<u64>)>,
+    datagram_sockets: DatagramSockets,
     bound: HashMap<SockId, SocketAddr>,
     /// Per `sk`, the address pairs its state changes were logged with, by time.
     kernel_pairs: HashMap<u64, Vec<(u64, Pair)>>,
@@ -73,6 +80,8 @@ impl SocketResolver {
             connect_targets: Vec::new(),
             connected: HashMap::new(),
             listeners: HashMap::new(),
+            datagram: HashMap::new(),
+            datagram_sockets: DatagramSockets::default(),
             bound: HashMap::new(),
             kernel_pairs: HashMap::new(),
             connects: HashMap::new(),
@@ -99,6 +108,7 @@ impl SocketResolver {
 
     /// Learns what an event reveals: socket names from calls, address pairs from the kernel.
     pub fn learn(&mut self, event: &Event) {
+        self.datagram_sockets.learn(event);
         match &event.body {
             Body::CallStart(start) if start.call == CallName::Connect => {
                 if let Some(addr) = start.args.addr {
@@ -117,6 +127,10 @@ impl SocketResolver {
                 let Some(socket) = &event.socket else { return };
                 if end.call == CallName::Connect {
                     self.connect_ended.insert(socket.clone(), event.t);
+                }
+                if self.datagram_sockets.contains(socket) {
+                    self.learn_datagram(event.t, socket, end);
+                    return;
                 }
                 match (end.call, end.local, end.peer) {
                     (CallName::Bind, Some(local), _) => {
@@ -161,11 +175,36 @@ impl SocketResolver {
         }
     }
 
+    /// Learns a datagram socket's address from its calls, and when it was closed.
+    fn learn_datagram(&mut self, t: u64, socket: &SockId, end: &crate::event::CallEnd) {
+        match (end.call, end.local) {
+            (CallName::Close, _) => {
+                for (id, closed) in self.datagram.values_mut() {
+                    if id == socket {
+                        *closed = Some(t);
+                    }
+                }
+            }
+            // A later socket may take the address of one that was closed.
+            (_, Some(local)) if local.port() != 0 && self.datagram.get(&canon(local)).is_none_or(|(_, closed)| closed.is_some()) => {
+                self.datagram.insert(canon(local), (socket.clone(), None));
+            }
+            _ => {}
+        }
+    }
+
     /// Fills in the event's socket (and a packet's receiving socket) and its role.
     pub fn resolve(&mut self, event: &mut Event) {
         match &mut event.body {
             Body::Packet(packet) if packet.transport == Transport::Arp => {
                 event.actor.role = self.role_of_host(packet.src.ip(), packet.dst.ip());
+            }
+            Body::Packet(packet) if packet.transport == Transport::Udp => {
+                let (src, dst) = (canon(packet.src), canon(packet.dst));
+                let sender = open_at(&self.datagram, src, event.t);
+                packet.to = open_at(&self.datagram, dst, event.t);
+                event.actor.role = self.role_of(sender.as_ref(), src);
+                event.socket = sender;
             }
             Body::Packet(packet) => {
                 let (src, dst) = (canon(packet.src), canon(packet.dst));
@@ -256,10 +295,7 @@ impl SocketResolver {
 
     /// The listening socket at `local` at time `t` (none once it has been closed).
     fn listener_at(&self, local: SocketAddr, t: u64) -> Option<SockId> {
-        // A listener bound to the wildcard address accepts on every local address.
-        let any = SocketAddr::new(if local.is_ipv4() { IpAddr::from([0u8; 4]) } else { IpAddr::from([0u16; 8]) }, local.port());
-        let open = |(id, closed): &(SockId, Option<u64>)| closed.is_none_or(|c| t <= c).then(|| id.clone());
-        self.listeners.get(&local).and_then(open).or_else(|| self.listeners.get(&any).and_then(open))
+        open_at(&self.listeners, local, t)
     }
 
     /// Whether both sides are our own recorded programs: then every socket of the session is
@@ -339,6 +375,19 @@ impl SocketResolver {
     fn role_of(&self, socket: Option<&SockId>, local: SocketAddr) -> Role {
         socket.and_then(|s| self.roles.get(s).copied()).unwrap_or_else(|| self.role_by_port(local))
     }
+}
+
+/// The wildcard address (`0.0.0.0` or `::`) on the port of `addr`.
+pub fn wildcard(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(if addr.is_ipv4() { IpAddr::from([0u8; 4]) } else { IpAddr::from([0u16; 8]) }, addr.port())
+}
+
+/// The socket bound at `local` (or at the wildcard address, which takes every local address)
+/// that was still open at time `t`.
+fn open_at(bound: &HashMap<SocketAddr, (SockId, Option<u64>)>, local: SocketAddr, t: u64) -> Option<SockId> {
+    let any = wildcard(local);
+    let open = |(id, closed): &(SockId, Option<u64>)| closed.is_none_or(|c| t <= c).then(|| id.clone());
+    bound.get(&local).and_then(open).or_else(|| bound.get(&any).and_then(open))
 }
 
 #[cfg(test)]

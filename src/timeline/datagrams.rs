@@ -1,0 +1,32 @@
+//! Which sockets of a trace are datagram (UDP) sockets: the `socket(…, SOCK_DGRAM)` calls say
+//! so, and the socket each one returned keeps that type for its whole life.
+
+use std::collections::HashSet;
+
+use crate::event::{Body, CallName, Event, SockId};
+
+#[derive(Default)]
+pub struct DatagramSockets {
+    /// `socket(…, SOCK_DGRAM)` calls that have started and not yet returned, by call id.
+    calls: HashSet<u64>,
+    sockets: HashSet<SockId>,
+}
+
+impl DatagramSockets {
+    /// Learns from one event, taken in any order in which a call's start precedes its end.
+    pub fn learn(&mut self, event: &Event) {
+        match &event.body {
+            Body::CallStart(start) if start.call == CallName::Socket && start.args.ty.as_deref() == Some("SOCK_DGRAM") => {
+                self.calls.insert(start.id);
+            }
+            Body::CallEnd(end) if self.calls.remove(&end.id) => {
+                self.sockets.extend(end.new_socket.clone());
+            }
+            _ => {}
+        }
+    }
+
+    pub fn contains(&self, socket: &SockId) -> bool {
+        self.sockets.contains(socket)
+    }
+}
