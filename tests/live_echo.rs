@@ -21,7 +21,7 @@ fn fin_ack() -> TcpFlags {
 }
 
 /// Records `trace echo ARGS --save FILE`; returns the trace and what it printed.
-fn record(name: &str, args: &[&str]) -> (socktrace::trace::Trace, String, std::path::PathBuf) {
+pub(crate) fn record(name: &str, args: &[&str]) -> (socktrace::trace::Trace, String, std::path::PathBuf) {
     let path = scratch(name).join("echo.jsonl");
     let mut all = vec!["echo", "--save", path.to_str().expect("utf-8 path")];
     all.extend_from_slice(args);
@@ -160,8 +160,48 @@ fn eight_clients_each_get_their_own_accepted_socket() {
     }
 }
 
-fn trace_show(path: &std::path::Path) -> String {
+pub(crate) fn trace_show(path: &std::path::Path) -> String {
     let out = trace(&["show", path.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     stdout(&out)
+}
+
+#[test]
+fn ipv6_one_client_calls_packets_and_states_on_loopback_v6() {
+    if !live_test_allowed("trace echo --ipv6") {
+        return;
+    }
+    let (recorded, shown, path) = record("live_ipv6", &["--ipv6", "-m", "hello", "-m", "bye"]);
+    let story = Story::new(&recorded.events);
+    assert_listener(&story);
+    assert_connection(&story, "c1", &["hello", "bye"]);
+    let v6 = |addr: &std::net::SocketAddr| addr.ip() == std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+    let mut packets = 0;
+    for e in &recorded.events {
+        match &e.body {
+            socktrace::event::Body::Packet(p) => {
+                packets += 1;
+                assert!(v6(&p.src) && v6(&p.dst), "every packet between [::1] addresses: {e:?}");
+            }
+            socktrace::event::Body::State(s) => {
+                // A listening socket's change has no peer yet: `[::]:0`.
+                for addr in s.local.iter().chain(s.remote.iter()).filter(|a| a.port() != 0) {
+                    assert!(v6(addr), "every state change names [::1] addresses: {e:?}");
+                }
+            }
+            socktrace::event::Body::CallEnd(end) => {
+                for addr in end.local.iter().chain(end.peer.iter()) {
+                    assert!(v6(addr), "every call reports [::1] addresses: {e:?}");
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(packets >= 10, "handshake, data, echoes and close: {packets} packets");
+    assert!(shown.contains("socket(AF_INET6, SOCK_STREAM)"), "{shown}");
+    assert!(shown.contains("[::1]:"), "{shown}");
+    let end = recorded.end.as_ref().expect("a complete trace has an end line");
+    assert_eq!((end.packets_dropped, end.states_lost, end.out_of_order), (0, 0, 0), "nothing lost, everything in time order");
+    let check = trace(&["check", path.to_str().expect("utf-8 path")]);
+    assert_eq!(check.status.code(), Some(0), "trace check conforms:\n{}", stdout(&check));
 }

@@ -15,6 +15,7 @@ mod live_drop;
 mod live_echo;
 mod live_hosts;
 mod live_truth;
+mod live_udp;
 mod load;
 mod model_vs_kernel;
 mod run_programs;

@@ -62,29 +62,43 @@ fn echo_snapshot(dir: &std::path::Path, n: usize, args: &[&str]) -> String {
     snapshot(&load(&path))
 }
 
-#[test]
-fn trace_echo_snapshot_is_byte_identical_across_runs_under_load() {
-    if !live_test_allowed("snapshot stability of trace echo") {
-        return;
-    }
-    let dir = scratch("stability_echo");
+/// Records `trace echo ARGS` again and again under load; panics at the first snapshot that
+/// differs from the first run's.
+fn assert_echo_snapshots_identical(name: &str, args: &[&str]) {
+    let dir = scratch(name);
     let _load = Load::start();
-    let first = echo_snapshot(&dir, 0, &[]);
+    let first = echo_snapshot(&dir, 0, args);
     let n = runs();
     let mut same = 1;
     let mut differing = None;
     for i in 1..n {
-        let next = echo_snapshot(&dir, i, &[]);
+        let next = echo_snapshot(&dir, i, args);
         if next == first {
             same += 1;
         } else if differing.is_none() {
             differing = Some((i, next));
         }
     }
-    eprintln!("trace echo snapshots identical: {same}/{n}");
+    eprintln!("trace echo {} snapshots identical: {same}/{n}", args.join(" "));
     if let Some((i, text)) = differing {
         panic!("run {i} differs from run 0 ({same}/{n} identical)\n--- run 0\n{first}\n--- run {i}\n{text}");
     }
+}
+
+#[test]
+fn trace_echo_snapshot_is_byte_identical_across_runs_under_load() {
+    if !live_test_allowed("snapshot stability of trace echo") {
+        return;
+    }
+    assert_echo_snapshots_identical("stability_echo", &[]);
+}
+
+#[test]
+fn trace_echo_udp_snapshot_is_byte_identical_across_runs_under_load() {
+    if !live_test_allowed("snapshot stability of trace echo --udp") {
+        return;
+    }
+    assert_echo_snapshots_identical("stability_echo_udp", &["--udp"]);
 }
 
 /// The snapshot of `trace run` over a Perl server and a Python client.
@@ -122,4 +136,13 @@ fn trace_echo_snapshot() {
     }
     let text = echo_snapshot(&scratch("snapshot_echo"), 0, &["-m", "hello", "-m", "bye"]);
     insta::assert_snapshot!("trace_echo", text);
+}
+
+#[test]
+fn trace_echo_udp_snapshot() {
+    if !live_test_allowed("snapshot of trace echo --udp") {
+        return;
+    }
+    let text = echo_snapshot(&scratch("snapshot_echo_udp"), 0, &["--udp", "-m", "hello", "-m", "bye"]);
+    insta::assert_snapshot!("trace_echo_udp", text);
 }
