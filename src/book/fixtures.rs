@@ -58,8 +58,8 @@ pub const FIXTURES: &[Fixture] = &[
     },
     Fixture {
         file: "udp-echo.jsonl",
-        args: &["simulate", "udp-echo"],
-        about: "the echo over UDP (modelled: the live UDP lens is still to come)",
+        args: &["echo", "--live", "--udp"],
+        about: "the same echo over UDP: one datagram per line, no connection",
     },
     Fixture {
         file: "escaping.jsonl",

@@ -94,6 +94,9 @@ pub const CLAIMS: &[Claim] = &[
     Claim { id: "udp-no-listen", fixtures: &["udp-echo.jsonl"], check: udp_no_listen },
     Claim { id: "udp-datagrams", fixtures: &["udp-echo.jsonl"], check: udp_datagrams },
     Claim { id: "udp-answer-to-sender", fixtures: &["udp-echo.jsonl"], check: udp_answer_to_sender },
+    Claim { id: "udp-port-on-first-sendto", fixtures: &["udp-echo.jsonl"], check: udp_port_on_first_sendto },
+    Claim { id: "udp-close-sends-nothing", fixtures: &["udp-echo.jsonl"], check: udp_close_sends_nothing },
+    Claim { id: "udp-check-conforms", fixtures: &["udp-echo.jsonl"], check: udp_check_conforms },
     Claim { id: "course-live-equals-model", fixtures: ECHO, check: course_live_equals_model },
     Claim { id: "ref-payload-is-text", fixtures: &["escaping.jsonl"], check: ref_payload_is_text },
 ];
@@ -826,11 +829,12 @@ fn many_own_isns(t: &[Trace]) {
 
 fn udp_no_handshake(t: &[Trace]) {
     let t = &t[0];
-    assert_eq!(t.header.source, Source::Simulated);
+    assert_eq!(t.header.source, Source::Live);
+    assert_eq!(t.header.lenses.states, socktrace::trace::LensStatus::Observed, "the kernel-state lens was watching");
     let all = packets(t);
     assert!(all.iter().all(|(_, _, p)| p.tcp.is_none()), "no TCP segment");
     assert_eq!(payload(all[0].2), "hello\\n", "the first packet carries data");
-    assert!(!t.events.iter().any(|e| matches!(e.body, Body::State(_))), "no states");
+    assert!(!t.events.iter().any(|e| matches!(e.body, Body::State(_) | Body::Kernel(_))), "no states");
 }
 
 fn udp_no_listen(t: &[Trace]) {
@@ -866,6 +870,46 @@ fn udp_answer_to_sender(t: &[Trace]) {
     let answers: Vec<_> = starts(t, Role::Server).into_iter().filter(|(_, _, s)| s.call == CallName::Sendto).map(|(_, _, s)| s.args.addr.expect("an address")).collect();
     assert_eq!(answers.len(), 3);
     assert!(answers.iter().all(|a| peers.contains(a)));
+}
+
+fn udp_port_on_first_sendto(t: &[Trace]) {
+    let t = &t[0];
+    let client_calls = calls_of(t, Role::Client);
+    assert!(!client_calls.contains("bind"), "{client_calls:?}");
+    let (first_end, _, end) = ends(t, Role::Client, CallName::Sendto)[0];
+    let local = end.local.expect("the first sendto reports the client's address");
+    assert!(local.ip().is_unspecified() && local.port() != 0, "every local address, a port the kernel picked: {local}");
+    let (_, e, first) = packets(t)[0];
+    assert_eq!(sock(e), Some("c1"));
+    assert_eq!(first.src, std::net::SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), local.port()), "the datagram leaves from 127.0.0.1 on that port");
+    let sendto_start = starts(t, Role::Client).into_iter().find(|(_, _, s)| s.call == CallName::Sendto).expect("a sendto").0;
+    assert!(sendto_start < packets(t)[0].0 && packets(t)[0].0 < first_end, "during the first sendto");
+}
+
+fn udp_close_sends_nothing(t: &[Trace]) {
+    let t = &t[0];
+    let (server_close, _, _) = ends(t, Role::Server, CallName::Close)[0];
+    let server_close_start = server_close - 1;
+    assert!(matches!(&t.events[server_close_start].body, Body::CallStart(s) if s.call == CallName::Close), "close runs alone");
+    let last_answer = ends(t, Role::Server, CallName::Sendto).last().expect("the server answers").0;
+    assert!(last_answer < server_close_start, "the server closes after answering");
+    let last_read = ends(t, Role::Client, CallName::Recvfrom).last().expect("the client reads").0;
+    let client_close = starts(t, Role::Client).into_iter().find(|(_, _, s)| s.call == CallName::Close).expect("the client closes").0;
+    assert!(last_read < client_close, "the client closes after reading the answer");
+    let all = packets(t);
+    let (last, e, p) = all.last().expect("datagrams");
+    assert!(*last < server_close_start, "no packet once the first close starts");
+    assert_eq!((sock(e), payload(p)), (Some("s1"), "3: bye\\n"), "the last datagram is the server's answer");
+}
+
+fn udp_check_conforms(t: &[Trace]) {
+    let report = socktrace::check::check(&t[0], &socktrace::check::CheckOptions::default());
+    assert!(report.conforms(), "trace check conforms");
+    let sequences: BTreeSet<&str> = report.sockets.iter().map(|s| s.sequence.id).collect();
+    assert_eq!(sequences, BTreeSet::from(["datagram-client", "datagram-server"]));
+    for socket in &report.sockets {
+        assert_eq!(socket.sequence.steps.len(), 4, "four steps on each side");
+    }
 }
 
 // ---- coursework and reference ---------------------------------------------------------
