@@ -263,3 +263,11 @@ fn the_checker_rejects_what_packetdrill_rejects() {
         assert!((Line { rest: bad }).event().is_err(), "accepted: {bad}");
     }
 }
+
+#[test]
+fn a_udp_trace_is_refused_in_one_line_and_nothing_is_written() {
+    let out_file = scratch("export_packetdrill_udp").join("udp.pkt");
+    let out = trace(&["export", &fixture_path("lessons/udp-echo.jsonl"), "--packetdrill", out_file.to_str().expect("utf-8")]);
+    crate::support::assert_one_line_error(&out, "--pcap");
+    assert!(!out_file.exists(), "no script written");
+}

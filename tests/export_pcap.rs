@@ -2,7 +2,7 @@
 
 use socktrace::event::Body;
 
-use crate::support::{load, scratch, stderr, trace};
+use crate::support::{fixture_path, load, scratch, stderr, trace};
 
 #[test]
 fn tshark_reads_the_same_packets_and_flags() {
@@ -14,21 +14,8 @@ fn tshark_reads_the_same_packets_and_flags() {
     let out = trace(&["export", saved.to_str().expect("utf-8"), "--pcap", pcap.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
-    let tshark = std::process::Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(&pcap)
-        .args(["-T", "fields", "-e", "tcp.flags", "-e", "tcp.len"])
-        .output();
-    let tshark = match tshark {
-        Ok(out) => out,
-        Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
-            eprintln!("SKIPPED tshark test: tshark is not installed ({err}); apt-get install -y tshark");
-            return;
-        }
-        Err(err) => panic!("tshark is needed under CI=true (.ci/run installs it): {err}"),
-    };
-    assert!(tshark.status.success(), "{}", String::from_utf8_lossy(&tshark.stderr));
-    let seen: Vec<(u8, u32)> = String::from_utf8_lossy(&tshark.stdout)
+    let Some(fields) = tshark_fields(&pcap, &["tcp.flags", "tcp.len"]) else { return };
+    let seen: Vec<(u8, u32)> = fields
         .lines()
         .map(|l| {
             let mut fields = l.split('\t');
@@ -47,4 +34,49 @@ fn tshark_reads_the_same_packets_and_flags() {
         .collect();
     assert!(!ours.is_empty());
     assert_eq!(seen, ours, "tshark's (flags, payload length) per packet equal the trace's");
+}
+
+/// tshark's fields of every packet in `pcap`, tab-separated, one line per packet; `None`
+/// (the test skips) where tshark is not installed, outside CI.
+fn tshark_fields(pcap: &std::path::Path, fields: &[&str]) -> Option<String> {
+    let mut command = std::process::Command::new("tshark");
+    command.args(["-n", "-r"]).arg(pcap).args(["-T", "fields"]);
+    for field in fields {
+        command.args(["-e", field]);
+    }
+    let tshark = match command.output() {
+        Ok(out) => out,
+        Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("SKIPPED tshark test: tshark is not installed ({err}); apt-get install -y tshark");
+            return None;
+        }
+        Err(err) => panic!("tshark is needed under CI=true (.ci/run installs it): {err}"),
+    };
+    assert!(tshark.status.success(), "{}", String::from_utf8_lossy(&tshark.stderr));
+    Some(String::from_utf8_lossy(&tshark.stdout).into_owned())
+}
+
+#[test]
+fn tshark_reads_a_udp_traces_datagrams() {
+    let fixture = fixture_path("lessons/udp-echo.jsonl");
+    let pcap = scratch("export_pcap_udp").join("udp.pcap");
+    let out = trace(&["export", &fixture, "--pcap", pcap.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let Some(fields) = tshark_fields(&pcap, &["udp.srcport", "udp.dstport", "udp.length", "data.data"]) else { return };
+    let seen: Vec<String> = fields.lines().map(str::to_string).collect();
+    let ours: Vec<String> = load(std::path::Path::new(&fixture))
+        .events
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Packet(p) => {
+                let bytes = p.payload.as_ref().expect("a payload").bytes();
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                // RFC 768: the length counts the 8-byte header too.
+                Some(format!("{}\t{}\t{}\t{hex}", p.src.port(), p.dst.port(), p.len + 8))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ours.len(), 6);
+    assert_eq!(seen, ours, "tshark's ports, length and bytes per datagram equal the trace's");
 }

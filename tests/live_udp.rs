@@ -169,3 +169,24 @@ fn udp_echo_three_clients__one_server_socket_answers_each_at_its_address() {
     assert_udp_story(&trace, 3, &["ping", "pong"], "127.0.0.1".parse().expect("ip"));
     assert_check_conforms(&path);
 }
+
+#[test]
+fn udp_fixture__the_timeline_marks_where_tcp_would_open_and_close() {
+    let shown = stdout(&trace(&["show", &crate::support::fixture_path("lessons/udp-echo.jsonl")]));
+    let lines: Vec<&str> = shown.lines().collect();
+    let note = |text: &str| lines.iter().position(|l| l.contains(text)).unwrap_or_else(|| panic!("{text:?} in\n{shown}"));
+    let first_datagram = lines.iter().position(|l| l.contains("UDP len")).expect("a datagram");
+    assert_eq!(note("UDP: no handshake, no connection, no states") + 1, first_datagram, "right above the first datagram:\n{shown}");
+    for close in lines.iter().enumerate().filter(|(_, l)| l.contains("close(")).map(|(i, _)| i) {
+        assert!(lines[close + 1].contains("UDP: no FIN and no TIME-WAIT after close"), "under each close:\n{shown}");
+    }
+    // A TCP trace has its handshake and FINs, and no such rows.
+    let tcp = stdout(&trace(&["show", &crate::support::fixture_path("lessons/echo.jsonl")]));
+    assert!(!tcp.contains("UDP:"), "{tcp}");
+}
+
+#[test]
+fn udp_with_a_tcp_story__one_line_error() {
+    let out = trace(&["echo", "--udp", "--scenario", "half-close"]);
+    crate::support::assert_one_line_error(&out, "leave out --scenario");
+}

@@ -509,4 +509,63 @@ mod tests {
         assert_eq!(second.socket, e2.socket);
         assert_ne!(first.socket, second.socket, "a reused sk is another socket");
     }
+
+    fn call(t: u64, role: Role, socket: Option<&str>, body: Body) -> Event {
+        Event { t, actor: Actor { role, pid: Some(1), tid: Some(1) }, socket: socket.map(|s| SockId(s.into())), origin: Origin::Observed, body }
+    }
+
+    fn call_end(t: u64, role: Role, socket: &str, id: u64, call: CallName, local: Option<&str>, new_socket: bool) -> Event {
+        let end = crate::event::CallEnd { id, call, ret: 0, errno: None, new_socket: new_socket.then(|| SockId(socket.into())), local: local.map(addr), peer: None, data: None };
+        self::call(t, role, Some(socket), Body::CallEnd(end))
+    }
+
+    /// `socket(AF_INET, SOCK_DGRAM)` by `role`, returning `socket`.
+    fn datagram_socket(t: u64, role: Role, socket: &str, id: u64) -> [Event; 2] {
+        let args = CallArgs { ty: Some("SOCK_DGRAM".into()), ..CallArgs::default() };
+        [call(t, role, None, Body::CallStart(CallStart { id, call: CallName::Socket, fd: None, args })), call_end(t + 1, role, socket, id, CallName::Socket, None, true)]
+    }
+
+    fn datagram(t: u64, src: &str, dst: &str) -> Event {
+        let packet = crate::event::Packet { transport: Transport::Udp, src: addr(src), dst: addr(dst), to: None, tcp: None, len: 1, payload: None, eth: None, arp: None };
+        Event { t, actor: Actor::role(Role::Unknown), socket: None, origin: Origin::Observed, body: Body::Packet(packet) }
+    }
+
+    #[test]
+    fn datagram__named_by_the_bound_address_and_the_first_sendto_wildcard() {
+        let mut r = resolver();
+        let mut events = Vec::new();
+        events.extend(datagram_socket(1, Role::Server, "s1", 1));
+        events.push(call_end(3, Role::Server, "s1", 2, CallName::Bind, Some("127.0.0.1:7000"), false));
+        events.extend(datagram_socket(4, Role::Client, "c1", 3));
+        // An implicitly bound socket reports the wildcard address.
+        events.push(call_end(6, Role::Client, "c1", 4, CallName::Sendto, Some("0.0.0.0:40000"), false));
+        events.push(call_end(9, Role::Server, "s1", 5, CallName::Close, None, false));
+        for e in &events {
+            r.learn(e);
+        }
+        let mut request = datagram(5, "127.0.0.1:40000", "127.0.0.1:7000");
+        let mut answer = datagram(7, "127.0.0.1:7000", "127.0.0.1:40000");
+        let mut late = datagram(10, "127.0.0.1:40001", "127.0.0.1:7000");
+        for e in [&mut request, &mut answer, &mut late] {
+            r.resolve(e);
+        }
+        let names = |e: &Event| (e.socket.clone().map(|s| s.0), match &e.body {
+            Body::Packet(p) => p.to.clone().map(|s| s.0),
+            _ => None,
+        });
+        assert_eq!(names(&request), (Some("c1".into()), Some("s1".into())));
+        assert_eq!((request.actor.role, answer.actor.role), (Role::Client, Role::Server));
+        assert_eq!(names(&answer), (Some("s1".into()), Some("c1".into())));
+        assert_eq!(names(&late), (None, None), "after s1 closed, its port is no longer s1");
+    }
+
+    #[test]
+    fn datagram__a_stream_socket_on_the_same_port_is_not_it() {
+        let mut r = resolver();
+        // A TCP socket bound at the address: UDP and TCP ports are separate spaces.
+        r.learn(&call_end(1, Role::Server, "s1", 1, CallName::Bind, Some("127.0.0.1:7000"), false));
+        let mut packet = datagram(2, "127.0.0.1:40000", "127.0.0.1:7000");
+        r.resolve(&mut packet);
+        assert!(matches!(&packet.body, Body::Packet(p) if p.to.is_none()));
+    }
 }
