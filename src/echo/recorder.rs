@@ -81,6 +81,17 @@ impl Recorder {
         call.end(Some(socket), result.as_ref().map(|()| 0), Outcome::default());
         result
     }
+
+    /// `bind(s, addr)`, recorded around `bind`, which answers the address the kernel gave.
+    pub fn bind(&self, socket: &SockId, fd: i32, addr: SocketAddr, bind: impl FnOnce() -> io::Result<SocketAddr>) -> io::Result<SocketAddr> {
+        let call = self.start(CallName::Bind, Some(socket), Some(fd), CallArgs { addr: Some(addr), ..CallArgs::default() });
+        let result = bind();
+        match &result {
+            Ok(local) => call.end(Some(socket), Ok(0), Outcome { local: Some(*local), ..Outcome::default() }),
+            Err(err) => call.end(Some(socket), Err(err), Outcome::default()),
+        }
+        result
+    }
 }
 
 /// What a call revealed when it returned, besides its return value.

@@ -55,22 +55,10 @@ impl EchoServer {
 
     /// `bind(s, addr)`: returns the address the kernel gave (port 0 picks a free port).
     pub fn bind(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
-        let args = CallArgs { addr: Some(addr), ..CallArgs::default() };
         // A restarted lesson should not wait for an old socket's TIME-WAIT to end.
         let fd = self.socket.as_raw_fd();
         self.rec.setsockopt(&self.id, fd, "SO_REUSEADDR", || self.socket.set_reuseaddr(true))?;
-        let call = self.rec.start(CallName::Bind, Some(&self.id), Some(fd), args);
-        let result = self.socket.bind(addr).and_then(|()| self.socket.local_addr());
-        match result {
-            Ok(local) => {
-                call.end(Some(&self.id), Ok(0), Outcome { local: Some(local), ..Outcome::default() });
-                Ok(local)
-            }
-            Err(err) => {
-                call.end(Some(&self.id), Err(&err), Outcome::default());
-                Err(err)
-            }
-        }
+        self.rec.bind(&self.id, fd, addr, || self.socket.bind(addr).and_then(|()| self.socket.local_addr()))
     }
 
     /// `listen(s, backlog)`: the passive open.

@@ -41,22 +41,17 @@ impl DatagramServer {
     /// `bind(s, addr)`: returns the address the kernel gave (port 0 picks a free port).
     pub fn bind(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
         let fd = self.socket.as_raw_fd();
-        let call = self.rec.start(CallName::Bind, Some(&self.id), Some(fd), CallArgs { addr: Some(addr), ..CallArgs::default() });
-        let (sockaddr, len) = sockaddr_of(addr);
-        // SAFETY: `sockaddr` is a valid address of `len` bytes for the duration of the call,
-        // and `fd` is the open descriptor `self.socket` owns.
-        let rc = unsafe { libc::bind(fd, std::ptr::addr_of!(sockaddr).cast(), len) };
-        let result = if rc == 0 { self.socket.local_addr() } else { Err(io::Error::last_os_error()) };
-        match result {
-            Ok(local) => {
-                call.end(Some(&self.id), Ok(0), Outcome { local: Some(local), ..Outcome::default() });
-                Ok(local)
+        self.rec.bind(&self.id, fd, addr, || {
+            let (sockaddr, len) = sockaddr_of(addr);
+            // SAFETY: `sockaddr` is a valid address of `len` bytes for the duration of the
+            // call, and `fd` is the open descriptor `self.socket` owns.
+            let rc = unsafe { libc::bind(fd, std::ptr::addr_of!(sockaddr).cast(), len) };
+            if rc == 0 {
+                self.socket.local_addr()
+            } else {
+                Err(io::Error::last_os_error())
             }
-            Err(err) => {
-                call.end(Some(&self.id), Err(&err), Outcome::default());
-                Err(err)
-            }
-        }
+        })
     }
 
     /// Answers `datagrams` datagrams, each with its line numbered per sender, then closes the
