@@ -415,6 +415,22 @@ pub fn connectionless() -> [&'static Sequence; 2] {
     [&DATAGRAM_SERVER, &DATAGRAM_CLIENT]
 }
 
+/// The pair of sequences a trace's story follows: the connectionless ones when it makes
+/// datagram sockets or carries datagrams, else the connection-oriented ones.
+pub fn of_trace(events: &[crate::event::Event]) -> [&'static Sequence; 2] {
+    use crate::event::{Body, Transport};
+    let datagrams = events.iter().any(|e| match &e.body {
+        Body::CallStart(start) => start.call == CallName::Socket && start.args.ty.as_deref() == Some("SOCK_DGRAM"),
+        Body::Packet(packet) => packet.transport == Transport::Udp,
+        _ => false,
+    });
+    if datagrams {
+        connectionless()
+    } else {
+        all()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

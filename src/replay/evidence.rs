@@ -19,6 +19,8 @@ pub struct Cast {
     /// The listening socket's own address, once `bind` has told it.
     pub listener_addr: Option<SocketAddr>,
     pub connections: Vec<Connection>,
+    /// The story is connectionless: the server's socket is a datagram socket, not a listener.
+    pub datagram: bool,
 }
 
 /// A client socket and, when the server accepted it, the socket `accept` returned for it.
@@ -54,13 +56,13 @@ impl Cast {
                 Connection { client, accepted }
             })
             .collect();
-        Cast { listener, listener_addr, connections }
+        let datagram = sequence::of_trace(events) == sequence::connectionless();
+        Cast { listener, listener_addr, connections, datagram }
     }
 
     fn socket<'a>(&'a self, part: Part, conn: Option<&'a Connection>) -> Option<&'a SockId> {
         match part {
-            // The replay walks the connection sequences, whose server socket listens; a
-            // datagram server's socket plays its part.
+            // The server's first socket: it listens, or over UDP it is the one datagram socket.
             Part::Listening | Part::Bound => self.listener.as_ref(),
             Part::Accepted => conn.and_then(|c| c.accepted.as_ref()),
             Part::Client => conn.map(|c| &c.client),
@@ -70,7 +72,7 @@ impl Cast {
     /// The part a socket plays, for the learner's label.
     pub fn part_of(&self, socket: &SockId) -> Option<Part> {
         if self.listener.as_ref() == Some(socket) {
-            return Some(Part::Listening);
+            return Some(if self.datagram { Part::Bound } else { Part::Listening });
         }
         self.connections.iter().find_map(|c| {
             if &c.client == socket {
@@ -133,16 +135,16 @@ fn story_part(sequence: &Sequence, step: &Step) -> Part {
     })
 }
 
-/// Every documented step of both sequences, once per socket whose story it tells, with the
-/// events that show it.
-pub fn find(events: &[Event]) -> Vec<Found> {
+/// Every documented step of both `sequences`, once per socket whose story it tells, with
+/// the events that show it.
+pub fn find(events: &[Event], sequences: [&'static Sequence; 2]) -> Vec<Found> {
     let cast = Cast::of(events);
     let mut found = Vec::new();
-    for sequence in sequence::all() {
+    for sequence in sequences {
         for step in sequence.steps {
             let part = story_part(sequence, step);
             let instances: Vec<Option<&Connection>> = match part {
-                Part::Listening => vec![None],
+                Part::Listening | Part::Bound => vec![None],
                 _ => cast.connections.iter().map(Some).collect(),
             };
             for conn in instances {
@@ -209,8 +211,15 @@ impl Finder<'_> {
                 };
                 within.into_iter().filter(|&i| key(i) == key(first)).collect()
             }
-            // Only the connectionless sequences ask for datagrams; the replay walks the others.
-            Evidence::Datagram { .. } => Vec::new(),
+            // A datagram sent by `from`, to or from the socket whose story this is: the client's,
+            // or the server's one datagram socket, which exchanges with every client.
+            Evidence::Datagram { from } => {
+                let Some(ours) = self.conn.map(|c| &c.client).or(self.cast.listener.as_ref()) else { return Vec::new() };
+                self.indices(|e| match &e.body {
+                    Body::Packet(p) => p.tcp.is_none() && e.actor.role == from && (e.socket.as_ref() == Some(ours) || p.to.as_ref() == Some(ours)),
+                    _ => false,
+                })
+            }
             Evidence::State { socket, to, timing } => {
                 let Some(sock) = self.cast.socket(socket, self.conn) else { return Vec::new() };
                 let Some((lo, hi)) = self.window(timing) else { return Vec::new() };
@@ -294,7 +303,7 @@ mod tests {
     #[test]
     fn echo__every_step_of_both_sequences_is_shown() {
         let events = simulated("echo");
-        let found = find(&events);
+        let found = find(&events, sequence::of_trace(&events));
         assert_eq!(found.len(), 6 + 5, "one listening socket, one connection");
         for f in &found {
             assert!(f.complete_by(events.len() - 1), "{}/{} for {}: {:?}", f.sequence.id, f.step.id, f.socket, f.items);
@@ -304,7 +313,7 @@ mod tests {
     #[test]
     fn echo__accept_is_shown_by_the_handshake_and_the_call_that_returns_s2() {
         let events = simulated("echo");
-        let found = find(&events);
+        let found = find(&events, sequence::of_trace(&events));
         let accept = step(&found, "passive-open", "accept", "s2");
         let accept_end = events.iter().position(|e| matches!(&e.body, Body::CallEnd(end) if end.call == CallName::Accept)).expect("accept returns");
         assert!(accept.events().contains(&accept_end));
@@ -317,7 +326,7 @@ mod tests {
     #[test]
     fn refused__connect_is_partial_and_nothing_is_accepted() {
         let events = simulated("refused");
-        let found = find(&events);
+        let found = find(&events, sequence::of_trace(&events));
         let connect = step(&found, "active-open", "connect", "c1");
         assert!(connect.partial_by(events.len() - 1));
         assert!(step(&found, "active-open", "address", "c1").complete_by(events.len() - 1));
@@ -327,19 +336,29 @@ mod tests {
     #[test]
     fn lost_syn__the_retransmitted_syn_is_evidence_too() {
         let events = simulated("lost-syn");
-        let found = find(&events);
+        let found = find(&events, sequence::of_trace(&events));
         let syn = &step(&found, "active-open", "connect", "c1").items[2];
         assert_eq!(syn.len(), 2, "both SYNs: {syn:?}");
     }
 
     #[test]
-    fn udp_echo__the_server_makes_and_binds_a_socket_and_never_listens() {
+    fn udp_echo__every_step_of_both_connectionless_sequences_is_shown() {
         let events = simulated("udp-echo");
-        let found = find(&events);
+        assert_eq!(sequence::of_trace(&events), sequence::connectionless());
+        let found = find(&events, sequence::of_trace(&events));
         let last = events.len() - 1;
-        assert!(step(&found, "passive-open", "create", "s1").complete_by(last));
-        assert!(step(&found, "passive-open", "bind", "s1").complete_by(last));
-        assert!(!step(&found, "passive-open", "listen", "s1").partial_by(last) && !step(&found, "passive-open", "listen", "s1").complete_by(last));
-        assert!(!step(&found, "active-open", "address", "c1").complete_by(last), "sendto names the server, not connect");
+        assert_eq!(found.len(), 8, "four steps on each side, one client: {found:?}");
+        assert!(found.iter().all(|f| f.complete_by(last)), "{found:?}");
+        let exchange = step(&found, "datagram-client", "exchange", "c1");
+        assert_eq!(exchange.items[2].len(), 3, "the client's three datagrams");
+        assert_eq!(exchange.items[3].len(), 3, "the server's three answers");
+        assert_eq!(Cast::of(&events).part_of(&SockId("s1".into())), Some(Part::Bound));
+    }
+
+    #[test]
+    fn echo__follows_the_connection_sequences() {
+        let events = simulated("echo");
+        assert_eq!(sequence::of_trace(&events), sequence::all());
+        assert_eq!(Cast::of(&events).part_of(&SockId("s1".into())), Some(Part::Listening));
     }
 }

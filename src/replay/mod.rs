@@ -109,7 +109,8 @@ impl Replay {
     pub fn of(trace: &Trace) -> Replay {
         let events = &trace.events;
         let cast = Cast::of(events);
-        let found = evidence::find(events);
+        let sequences = sequence::of_trace(events);
+        let found = evidence::find(events, sequences);
         let t0 = events.first().map_or(0, |e| e.t);
         let mut states = SocketStates::default();
         let mut steps = Vec::new();
@@ -136,7 +137,7 @@ impl Replay {
                 to: words.to,
                 detail: words.detail,
                 sockets: states.view(),
-                progress: sequence::all().iter().map(|s| progress(s, &found, &cast, i, last)).collect(),
+                progress: sequences.iter().map(|s| progress(s, &found, &cast, i, last)).collect(),
             });
             i = last + 1;
         }
@@ -144,7 +145,7 @@ impl Replay {
             command: trace.header.command.clone(),
             source: trace.header.source,
             provenance: provenance(trace),
-            sequences: sequence::all(),
+            sequences,
             steps,
         }
     }

@@ -97,6 +97,7 @@ pub const CLAIMS: &[Claim] = &[
     Claim { id: "udp-port-on-first-sendto", fixtures: &["udp-echo.jsonl"], check: udp_port_on_first_sendto },
     Claim { id: "udp-close-sends-nothing", fixtures: &["udp-echo.jsonl"], check: udp_close_sends_nothing },
     Claim { id: "udp-check-conforms", fixtures: &["udp-echo.jsonl"], check: udp_check_conforms },
+    Claim { id: "udp-sequence-panel", fixtures: &["udp-echo.jsonl"], check: udp_sequence_panel },
     Claim { id: "course-live-equals-model", fixtures: ECHO, check: course_live_equals_model },
     Claim { id: "ref-payload-is-text", fixtures: &["escaping.jsonl"], check: ref_payload_is_text },
 ];
@@ -909,6 +910,15 @@ fn udp_check_conforms(t: &[Trace]) {
     assert_eq!(sequences, BTreeSet::from(["datagram-client", "datagram-server"]));
     for socket in &report.sockets {
         assert_eq!(socket.sequence.steps.len(), 4, "four steps on each side");
+    }
+}
+
+fn udp_sequence_panel(t: &[Trace]) {
+    let replay = Replay::of(&t[0]);
+    assert_eq!(replay.sequences.map(|s| s.id), ["datagram-server", "datagram-client"], "the panel shows the connectionless sequences");
+    for (k, sequence) in [&sequence::DATAGRAM_SERVER, &sequence::DATAGRAM_CLIENT].into_iter().enumerate() {
+        let all: Vec<&str> = sequence.steps.iter().map(|s| s.id).collect();
+        assert_eq!(ticked_at_the_end(&t[0], k), all, "every step of {} ticked", sequence.id);
     }
 }
 
