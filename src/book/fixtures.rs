@@ -22,6 +22,11 @@ pub const FIXTURES: &[Fixture] = &[
         about: "one client sends three lines, the server answers each with its number, the client closes first",
     },
     Fixture {
+        file: "echo-ipv6.jsonl",
+        args: &["echo", "--live", "--ipv6"],
+        about: "the same session over IPv6, on ::1",
+    },
+    Fixture {
         file: "server-closes-first.jsonl",
         args: &["echo", "--live", "--scenario", "server-closes-first"],
         about: "the server closes after its third answer, before the client",

@@ -58,6 +58,8 @@ pub const CLAIMS: &[Claim] = &[
     Claim { id: "hs-window-scaled", fixtures: ECHO, check: hs_window_scaled },
     Claim { id: "hs-child-born-at-third-ack", fixtures: ECHO, check: hs_child_born_at_third_ack },
     Claim { id: "hs-syn-ack-from-listener", fixtures: ECHO, check: hs_syn_ack_from_listener },
+    Claim { id: "ipv6-same-story", fixtures: &["echo.jsonl", "echo-ipv6.jsonl"], check: ipv6_same_story },
+    Claim { id: "ipv6-mss", fixtures: &["echo-ipv6.jsonl"], check: ipv6_mss },
     Claim { id: "data-one-segment-per-send", fixtures: ECHO, check: data_one_segment_per_send },
     Claim { id: "data-psh-ack", fixtures: ECHO, check: data_psh_ack },
     Claim { id: "data-seq-counts-bytes", fixtures: ECHO, check: data_seq_counts_bytes },
@@ -824,6 +826,37 @@ fn many_own_isns(t: &[Trace]) {
     let isns = |flags: TcpFlags| packets(t).into_iter().filter(|(_, _, p)| tcp(p).flags == flags).map(|(_, _, p)| tcp(p).seq).collect::<BTreeSet<u32>>();
     assert_eq!(isns(TcpFlags::SYN).len(), 3);
     assert_eq!(isns(syn_ack()).len(), 3);
+}
+
+// ---- IPv6 -----------------------------------------------------------------------------
+
+fn ipv6_same_story(t: &[Trace]) {
+    let (v4, v6) = (&t[0], &t[1]);
+    let loopback = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+    for e in &v6.events {
+        match &e.body {
+            Body::CallStart(s) if s.call == CallName::Socket => assert_eq!(s.args.domain.as_deref(), Some("AF_INET6")),
+            Body::Packet(p) => assert_eq!((p.src.ip(), p.dst.ip()), (loopback, loopback), "{e:?}"),
+            Body::State(s) => {
+                for addr in s.local.iter().chain(s.remote.iter()).filter(|a| a.port() != 0) {
+                    assert_eq!(addr.ip(), loopback, "{e:?}");
+                }
+            }
+            _ => {}
+        }
+    }
+    let view = |t: &Trace| socktrace::normalize::lesson_view(&t.events);
+    assert!(view(v6).contains("c1 states: SYN-SENT"), "{}", view(v6));
+    assert_eq!(view(v4), view(v6), "IPv4 (left) and IPv6 (right) tell the same story");
+}
+
+fn ipv6_mss(t: &[Trace]) {
+    let t = &t[0];
+    let (syn, syn_ack, _) = handshake(t, "c1", "s2");
+    for i in [syn, syn_ack] {
+        // lo's MTU less the IPv6 and TCP headers.
+        assert_eq!(tcp(packet(t, i)).options.mss.map(u32::from), Some(65_536 - 40 - 20));
+    }
 }
 
 // ---- UDP ------------------------------------------------------------------------------
