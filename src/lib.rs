@@ -11,7 +11,8 @@
 //!
 //! - [`capture`]: the only code that touches the running system (AF_PACKET, tracefs, ptrace,
 //!   clocks).
-//! - [`echo`]: the instrumented echo server and client that record their own calls.
+//! - [`echo`]: the instrumented echo server and client that record their own calls, over TCP
+//!   and over UDP.
 //! - [`live`]: runs a live session: programs, lenses and the timeline together.
 //! - [`netns`]: two hosts of our own (network namespaces and a veth pair) for `--hosts`.
 //! - [`wire`]: bytes on the wire to decoded packets.
@@ -21,7 +22,8 @@
 //! - [`trace`]: the trace file format: written as events happen, read back with clear errors.
 //! - [`tcp`]: TCP as RFC 9293 describes it: states, segments, and a sans-I/O endpoint.
 //! - [`sim`]: two modelled hosts and their sockets API, producing traces without privileges.
-//! - [`sequence`]: the documented passive-open and active-open sequences, as data.
+//! - [`sequence`]: the documented sequences, as data: passive and active open, and the
+//!   connectionless exchange on each side.
 //! - [`check`]: holds a trace's sockets against those sequences, step by step (`trace check`).
 //! - [`render`]: how a trace is shown.
 //! - [`normalize`]: what stays the same from run to run: snapshot text, lesson-level view, diff.
