@@ -16,7 +16,7 @@ use crate::support::{stdout, trace};
 
 /// The datagrams of a trace, by index.
 fn datagrams(events: &[Event]) -> Vec<usize> {
-    events.iter().enumerate().filter(|(_, e)| matches!(&e.body, Body::Packet(_))).map(|(i, _)| i).collect()
+    events.iter().enumerate().filter(|(_, e)| matches!(&e.body, Body::Packet(p) if p.transport == Transport::Udp)).map(|(i, _)| i).collect()
 }
 
 /// The calls `call` made, as (start, end) indices.
@@ -34,8 +34,14 @@ fn calls(events: &[Event], call: CallName) -> Vec<(usize, usize)> {
 }
 
 /// Asserts the connectionless story of one session: `clients` clients, each sending
-/// `messages`, over addresses of `ip`.
+/// `messages`, from the client's address `ip` to the server's at `ip` (loopback), or on two
+/// hosts from `hosts.0` to `hosts.1`.
 fn assert_udp_story(trace: &Trace, clients: usize, messages: &[&str], ip: std::net::IpAddr) {
+    assert_udp_story_between(trace, clients, messages, (ip, ip));
+}
+
+fn assert_udp_story_between(trace: &Trace, clients: usize, messages: &[&str], hosts: (std::net::IpAddr, std::net::IpAddr)) {
+    let two_hosts = hosts.0 != hosts.1;
     let events = &trace.events;
     // Both kernel lenses ran: the absence of TCP below is observed, not a lens missing.
     assert_eq!(trace.header.lenses.packets, LensStatus::Observed);
@@ -44,10 +50,14 @@ fn assert_udp_story(trace: &Trace, clients: usize, messages: &[&str], ip: std::n
     // No handshake, no states, no resets: nothing of TCP at all.
     for e in events {
         match &e.body {
+            // Two hosts find each other's Ethernet address first (RFC 826); loopback needs none.
+            Body::Packet(p) if two_hosts && p.transport == Transport::Arp => {}
             Body::Packet(p) => {
                 assert_eq!(p.transport, Transport::Udp, "only datagrams on the wire: {e:?}");
                 assert!(p.tcp.is_none());
-                assert_eq!((p.src.ip(), p.dst.ip()), (ip, ip), "loopback addresses of the session's family: {e:?}");
+                let from_client = e.actor.role == Role::Client;
+                let expected = if from_client { hosts } else { (hosts.1, hosts.0) };
+                assert_eq!((p.src.ip(), p.dst.ip()), expected, "the session's addresses: {e:?}");
             }
             Body::State(_) | Body::Kernel(_) => panic!("a UDP socket has no TCP state: {e:?}"),
             Body::CallStart(start) => {
@@ -250,4 +260,20 @@ fn udp_echo__another_programs_tcp_on_the_same_port_number_stays_out() {
         return;
     }
     panic!("five UDP ports in a row were taken");
+}
+
+#[test]
+fn udp_echo_on_two_hosts__arp_then_datagrams_between_two_addresses() {
+    if !live_test_allowed("trace echo --udp --hosts") {
+        return;
+    }
+    use socktrace::netns::hosts::{CLIENT_ADDR, SERVER_ADDR};
+    let (trace, _, path) = record("live_udp_hosts", &["--udp", "--hosts", "-m", "hello", "-m", "bye"]);
+    let (client, server) = (std::net::IpAddr::V4(CLIENT_ADDR), std::net::IpAddr::V4(SERVER_ADDR));
+    assert_udp_story_between(&trace, 1, &["hello", "bye"], (client, server));
+    let events = &trace.events;
+    let arp = events.iter().position(|e| matches!(&e.body, Body::Packet(p) if p.transport == Transport::Arp)).expect("an ARP exchange");
+    assert_eq!(events[arp].actor.role, Role::Client, "the client asks for the server's Ethernet address");
+    assert!(arp < datagrams(events)[0], "ARP comes before the first datagram");
+    assert_check_conforms(&path);
 }

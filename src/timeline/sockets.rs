@@ -361,7 +361,9 @@ impl SocketResolver {
     fn role_of_host(&self, src: IpAddr, dst: IpAddr) -> Role {
         let server_host = |ip: IpAddr| {
             let ip = canon(SocketAddr::new(ip, 0)).ip();
-            self.listeners.keys().chain(&self.connect_targets).any(|a| a.ip() == ip)
+            // A UDP server's host is the one its datagram socket is bound on.
+            let datagram_servers = self.datagram.iter().filter(|(_, (id, _))| self.roles.get(id) == Some(&Role::Server)).map(|(a, _)| a);
+            self.listeners.keys().chain(&self.connect_targets).chain(datagram_servers).any(|a| a.ip() == ip)
         };
         if server_host(src) {
             Role::Server
