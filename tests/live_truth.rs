@@ -1,11 +1,9 @@
 //! `trace echo` against independent witnesses: tcpdump sees the same packets, other loopback
 //! traffic stays out of the trace, and without privileges the tool says what is missing.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, UdpSocket};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socktrace::capture::privilege::{live_test_allowed, NobodyDir};
@@ -132,43 +130,15 @@ fn other_loopback_traffic_stays_out_of_the_trace() {
     }
     // Another program's TCP and UDP conversation on loopback, busy for the whole trace.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let other_port = listener.local_addr().expect("addr").port();
     let udp = UdpSocket::bind("127.0.0.1:0").expect("udp bind");
     let udp_port = udp.local_addr().expect("addr").port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let server = std::thread::spawn(move || {
-        for stream in listener.incoming().take(1) {
-            let mut stream = stream.expect("accept");
-            let mut buf = [0u8; 64];
-            while let Ok(n) = stream.read(&mut buf) {
-                if n == 0 || stream.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    let talker_stop = stop.clone();
-    let talker = std::thread::spawn(move || {
-        let mut stream = TcpStream::connect(("127.0.0.1", other_port)).expect("connect");
-        let sender = UdpSocket::bind("127.0.0.1:0").expect("udp");
-        let mut buf = [0u8; 64];
-        // Bounded: at most 10 s or 20,000 exchanges.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for _ in 0..20_000 {
-            if talker_stop.load(Ordering::Relaxed) || Instant::now() > deadline {
-                break;
-            }
-            let _ = stream.write_all(b"secret\n");
-            let _ = stream.read(&mut buf);
-            let _ = sender.send_to(b"secret", ("127.0.0.1", udp_port));
-            std::thread::sleep(Duration::from_micros(200));
-        }
+    let sender = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let chatter = crate::support::chatter::Chatter::start(listener, move || {
+        let _ = sender.send_to(b"secret", ("127.0.0.1", udp_port));
     });
     let path = scratch("live_privacy").join("echo.jsonl");
     let out = trace(&["echo", "--save", path.to_str().expect("utf-8")]);
-    stop.store(true, Ordering::Relaxed);
-    talker.join().expect("talker");
-    server.join().expect("server");
+    drop(chatter);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let trace = load(&path);
     let port = server_port(&trace);

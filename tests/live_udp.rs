@@ -206,49 +206,17 @@ fn udp_echo__another_programs_tcp_on_the_same_port_number_stays_out() {
     if !live_test_allowed("trace echo --udp privacy") {
         return;
     }
-    use std::io::{Read, Write};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    use std::time::{Duration, Instant};
-
     // TCP and UDP ports are separate spaces: another program's TCP connection may use the
     // port number our UDP server binds, and the capture filter passes it. It must not reach
     // the trace, not as packets and not as state changes.
     for attempt in 0..5 {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let server = std::thread::spawn(move || {
-            if let Some(Ok(mut stream)) = listener.incoming().next() {
-                let mut buf = [0u8; 64];
-                while let Ok(n) = stream.read(&mut buf) {
-                    if n == 0 || stream.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            }
-        });
-        let talker_stop = stop.clone();
-        let talker = std::thread::spawn(move || {
-            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-            let mut buf = [0u8; 64];
-            // Bounded: at most 10 s or 20,000 exchanges.
-            let deadline = Instant::now() + Duration::from_secs(10);
-            for _ in 0..20_000 {
-                if talker_stop.load(Ordering::Relaxed) || Instant::now() > deadline {
-                    break;
-                }
-                let _ = stream.write_all(b"secret\n");
-                let _ = stream.read(&mut buf);
-                std::thread::sleep(Duration::from_micros(200));
-            }
-        });
+        let chatter = crate::support::chatter::Chatter::start(listener, || {});
         let path = crate::support::scratch(&format!("live_udp_privacy{attempt}")).join("echo.jsonl");
         let port_arg = port.to_string();
         let out = trace(&["echo", "--udp", "--port", &port_arg, "--save", path.to_str().expect("utf-8")]);
-        stop.store(true, Ordering::Relaxed);
-        talker.join().expect("talker");
-        server.join().expect("server");
+        drop(chatter);
         if out.status.code() == Some(2) && crate::support::stderr(&out).contains("in use") {
             continue; // the UDP port was taken by someone else: try another number
         }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod chatter;
 pub mod session;
 pub mod story;
 
