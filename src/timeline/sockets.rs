@@ -528,7 +528,7 @@ mod tests {
     }
 
     fn datagram(t: u64, src: &str, dst: &str) -> Event {
-        let packet = crate::event::Packet { transport: Transport::Udp, src: addr(src), dst: addr(dst), to: None, tcp: None, len: 1, payload: None, eth: None, arp: None };
+        let packet = crate::event::Packet { transport: Transport::Udp, src: addr(src), dst: addr(dst), to: None, tcp: None, len: 1, payload: None, eth: None, arp: None, dropped: None };
         Event { t, actor: Actor::role(Role::Unknown), socket: None, origin: Origin::Observed, body: Body::Packet(packet) }
     }
 
