@@ -32,11 +32,14 @@ pub struct Ladder {
     pending: Option<Event>,
     /// Calls still running, with their start time, to name and time them on their end row.
     open: HashMap<u64, (u64, CallStart)>,
+    /// In a session of peers: each socket's program, and whether the legend was shown.
+    peers: text::PeerNames,
+    legend_shown: bool,
 }
 
 impl Ladder {
     pub fn new(style: Style) -> Ladder {
-        Ladder { style, label_modelled: true, first: None, pending: None, open: HashMap::new() }
+        Ladder { style, label_modelled: true, first: None, pending: None, open: HashMap::new(), peers: text::PeerNames::default(), legend_shown: false }
     }
 
     fn time(&mut self, t: u64) -> String {
@@ -73,6 +76,7 @@ impl Ladder {
 
     fn side_text(&mut self, event: &Event, plain: String, paint: impl Fn(Style, &str) -> String, out: &mut dyn Write) -> io::Result<()> {
         let plain = if event.origin == Origin::Modelled && self.label_modelled { format!("{plain} (modelled)") } else { plain };
+        let plain = format!("{}{plain}", text::peer_lead(event));
         let cell = if event.origin == Origin::Modelled { self.style.modelled(&plain) } else { paint(self.style, &plain) };
         self.row(event.t, event.actor.role, &cell, plain.chars().count(), out)
     }
@@ -99,6 +103,7 @@ impl Ladder {
                 let modelled = if event.origin == Origin::Modelled && self.label_modelled { " (modelled)" } else { "" };
                 let rightward = event.actor.role != Role::Server;
                 let (from, to) = text::packet_ends(socket, event.actor.role, packet);
+                let (from, to) = (self.peers.end(from), self.peers.end(to));
                 let (left, right) = if rightward { (from, to) } else { (to, from) };
                 let inner = format!(" {headline}{modelled} ");
                 let fixed = left.chars().count() + right.chars().count() + inner.chars().count() + 4;
@@ -180,6 +185,12 @@ impl Renderer for Ladder {
     }
 
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
+        if event.actor.peer.is_some() && !self.legend_shown {
+            self.legend_shown = true;
+            let legend = "peers: each row names its program; a program stands in the client column on the connection it made, in the server column on the one it accepted";
+            writeln!(out, "{}", self.style.dim(legend))?;
+        }
+        self.peers.learn(event);
         if let Some(pending) = self.pending.take() {
             let merged = match (&pending.body, &event.body) {
                 (Body::CallStart(start), Body::CallEnd(end)) => start.id == end.id && event.t.saturating_sub(pending.t) <= MERGE_NS,
