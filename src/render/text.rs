@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::event::{Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, Role, SockId, StateChange, Transport};
+use crate::event::{Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, Role, SockId, StateChange, Transport};
 use crate::tcp::linux;
 use crate::wire::flags::TcpFlags;
 
@@ -209,6 +209,19 @@ impl PeerNames {
         }
     }
 
+    /// Every socket's program in a whole list of events.
+    pub fn of(events: &[Event]) -> PeerNames {
+        let mut names = PeerNames::default();
+        for event in events {
+            names.learn(event);
+        }
+        names
+    }
+
+    pub fn peer(&self, socket: &SockId) -> Option<Peer> {
+        self.0.get(socket).copied()
+    }
+
     /// A packet's end: `A:s1` when its socket's program is known, else the name as it is.
     pub fn end(&self, name: &str) -> String {
         match self.0.get(&SockId(name.to_string())) {
@@ -221,4 +234,12 @@ impl PeerNames {
 /// What leads a row of a peer's event: `A  `; nothing when programs have one role each.
 pub fn peer_lead(event: &Event) -> String {
     event.actor.peer.map_or_else(String::new, |peer| format!("{peer}  "))
+}
+
+/// Who acted, in words: `client`, or `A client` in a session of peers.
+pub fn actor_label(actor: &Actor) -> String {
+    match actor.peer {
+        Some(peer) => format!("{peer} {}", actor.role),
+        None => actor.role.to_string(),
+    }
 }

@@ -6,6 +6,9 @@
 //! with the socket `accept` returned for it (the one whose peer is the client's address).
 //! Each step is looked for once per socket whose story it tells: the listening socket's
 //! steps once, the accepted socket's per accepted socket, the client's per client socket.
+//! Where several programs listen (peers, each also a client), each connection belongs to the
+//! listening socket at the address its client connected to, and each listening socket's
+//! steps are looked for once.
 
 use std::net::SocketAddr;
 
@@ -18,6 +21,8 @@ pub struct Cast {
     pub listener: Option<SockId>,
     /// The listening socket's own address, once `bind` has told it.
     pub listener_addr: Option<SocketAddr>,
+    /// Every listening socket with its address, when there are several (peers).
+    pub listeners: Vec<(SockId, Option<SocketAddr>)>,
     pub connections: Vec<Connection>,
 }
 
@@ -26,6 +31,8 @@ pub struct Cast {
 pub struct Connection {
     pub client: SockId,
     pub accepted: Option<SockId>,
+    /// Where several sockets listen: the one at the address the client connected to.
+    pub listener: Option<SockId>,
 }
 
 impl Cast {
@@ -39,29 +46,47 @@ impl Cast {
         let listener = call_end(Role::Server, CallName::Listen)
             .find_map(|(e, _)| e.socket.clone())
             .or_else(|| call_end(Role::Server, CallName::Socket).find_map(|(_, end)| end.new_socket.clone()));
-        let listener_addr = call_end(Role::Server, CallName::Bind)
-            .find(|(e, _)| e.socket.is_some() && e.socket == listener)
-            .and_then(|(_, end)| end.local);
+        let bound_at = |socket: &SockId| call_end(Role::Server, CallName::Bind).find(|(e, _)| e.socket.as_ref() == Some(socket)).and_then(|(_, end)| end.local);
+        let listener_addr = listener.as_ref().and_then(bound_at);
+        let mut listeners: Vec<(SockId, Option<SocketAddr>)> =
+            call_end(Role::Server, CallName::Listen).filter_map(|(e, _)| e.socket.clone()).map(|s| (s.clone(), bound_at(&s))).collect();
+        if listeners.len() < 2 {
+            listeners.clear();
+        }
         let connections = call_end(Role::Client, CallName::Socket)
             .filter_map(|(_, end)| end.new_socket.clone())
             .map(|client| {
-                let local = call_end(Role::Client, CallName::Connect)
-                    .find(|(e, _)| e.socket.as_ref() == Some(&client))
-                    .and_then(|(_, end)| end.local);
+                let connect = call_end(Role::Client, CallName::Connect).find(|(e, _)| e.socket.as_ref() == Some(&client)).map(|(_, end)| end);
+                let local = connect.and_then(|end| end.local);
                 let accepted = local.and_then(|local| {
                     call_end(Role::Server, CallName::Accept).find(|(_, end)| end.peer == Some(local)).and_then(|(_, end)| end.new_socket.clone())
                 });
-                Connection { client, accepted }
+                let target = connect.and_then(|end| end.peer);
+                let listener = listeners.iter().find(|(_, addr)| addr.is_some() && *addr == target).map(|(s, _)| s.clone());
+                Connection { client, accepted, listener }
             })
             .collect();
-        Cast { listener, listener_addr, connections }
+        Cast { listener, listener_addr, listeners, connections }
+    }
+
+    /// The listening socket of a connection (the only one, unless several listen), and its address.
+    fn listener_of<'a>(&'a self, conn: Option<&'a Connection>) -> (Option<&'a SockId>, Option<SocketAddr>) {
+        match conn.and_then(|c| c.listener.as_ref()) {
+            Some(own) => (Some(own), self.listeners.iter().find(|(s, _)| s == own).and_then(|(_, addr)| *addr)),
+            None => (self.listener.as_ref(), self.listener_addr),
+        }
+    }
+
+    /// Whether `socket` is the listening socket of the connection's story.
+    pub fn listens_for(&self, socket: &SockId, conn: Option<&Connection>) -> bool {
+        self.listener_of(conn).0 == Some(socket)
     }
 
     fn socket<'a>(&'a self, part: Part, conn: Option<&'a Connection>) -> Option<&'a SockId> {
         match part {
             // The replay walks the connection sequences, whose server socket listens; a
             // datagram server's socket plays its part.
-            Part::Listening | Part::Bound => self.listener.as_ref(),
+            Part::Listening | Part::Bound => self.listener_of(conn).0,
             Part::Accepted => conn.and_then(|c| c.accepted.as_ref()),
             Part::Client => conn.map(|c| &c.client),
         }
@@ -69,7 +94,7 @@ impl Cast {
 
     /// The part a socket plays, for the learner's label.
     pub fn part_of(&self, socket: &SockId) -> Option<Part> {
-        if self.listener.as_ref() == Some(socket) {
+        if self.listener.as_ref() == Some(socket) || self.listeners.iter().any(|(s, _)| s == socket) {
             return Some(Part::Listening);
         }
         self.connections.iter().find_map(|c| {
@@ -142,6 +167,12 @@ pub fn find(events: &[Event]) -> Vec<Found> {
         for step in sequence.steps {
             let part = story_part(sequence, step);
             let instances: Vec<Option<&Connection>> = match part {
+                // Several listening sockets: each one's steps once, with a connection it took.
+                Part::Listening if !cast.listeners.is_empty() => cast
+                    .listeners
+                    .iter()
+                    .filter_map(|(s, _)| cast.connections.iter().find(|c| c.listener.as_ref() == Some(s)).map(Some))
+                    .collect(),
                 Part::Listening => vec![None],
                 _ => cast.connections.iter().map(Some).collect(),
             };
@@ -177,7 +208,7 @@ impl Finder<'_> {
             Evidence::ServerAddress { call, socket } => {
                 let Some(sock) = self.cast.socket(socket, self.conn) else { return Vec::new() };
                 let first = self.events.iter().position(|e| match &e.body {
-                    Body::CallStart(start) if start.call == call && e.socket.as_ref() == Some(sock) => match (start.args.addr, self.cast.listener_addr) {
+                    Body::CallStart(start) if start.call == call && e.socket.as_ref() == Some(sock) => match (start.args.addr, self.cast.listener_of(self.conn).1) {
                         (Some(given), Some(server)) => given == server,
                         (given, None) => given.is_some(),
                         (None, Some(_)) => false,
@@ -257,7 +288,7 @@ impl Finder<'_> {
         let end = match call {
             CallName::Accept => self.call_returning(call, self.conn?.accepted.as_ref()?)?,
             _ => {
-                let sock = if call == CallName::Listen { self.cast.listener.as_ref()? } else { &self.conn?.client };
+                let sock = if call == CallName::Listen { self.cast.listener_of(self.conn).0? } else { &self.conn?.client };
                 self.events.iter().position(|e| e.socket.as_ref() == Some(sock) && matches!(&e.body, Body::CallEnd(end) if end.call == call))?
             }
         };
