@@ -1,0 +1,82 @@
+//! `trace p2p` as root: two peers, each listening and connecting to the other. Each program
+//! accepts one connection and makes one; each connection has its full handshake, data both
+//! ways and its close; `trace check` holds every socket against its sequence.
+
+use std::collections::BTreeSet;
+
+use socktrace::capture::privilege::live_test_allowed;
+use socktrace::event::{Body, CallName, Event, Peer, Role, SockId};
+use socktrace::trace::Trace;
+
+use crate::live_echo::assert_connection_to;
+use crate::support::story::Story;
+use crate::support::{load, scratch, stderr, stdout, trace};
+
+/// The peer of the event that returned `socket` from `socket()` or `accept()`.
+fn owner(trace: &Trace, socket: &SockId) -> Peer {
+    trace
+        .events
+        .iter()
+        .find_map(|e| match &e.body {
+            Body::CallEnd(end) if end.new_socket.as_ref() == Some(socket) => e.actor.peer,
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{socket} was made by no peer"))
+}
+
+/// The (peer, role) pairs that made calls of `call`.
+fn who_called(trace: &Trace, call: CallName) -> BTreeSet<(Peer, Role)> {
+    let made = |e: &Event| matches!(&e.body, Body::CallEnd(end) if end.call == call && end.ret >= 0);
+    trace.events.iter().filter(|e| made(e)).map(|e| (e.actor.peer.expect("every call of a peer names it"), e.actor.role)).collect()
+}
+
+#[test]
+fn each_peer_accepts_one_connection_and_makes_the_other() {
+    if !live_test_allowed("trace p2p") {
+        return;
+    }
+    let path = scratch("live_p2p").join("p2p.jsonl");
+    let out = trace(&["p2p", "--save", path.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "trace p2p failed: {}", stderr(&out));
+    let trace = load(&path);
+    let end = trace.end.as_ref().expect("a complete trace has an end line");
+    assert_eq!((end.packets_dropped, end.states_lost, end.out_of_order), (0, 0, 0), "nothing lost, everything in time order");
+
+    // Each program plays both parts: the server's on the connection it accepts, the client's
+    // on the one it makes.
+    let (a, b) = (Peer('A'), Peer('B'));
+    let both = BTreeSet::from([(a, Role::Server), (b, Role::Server)]);
+    assert_eq!(who_called(&trace, CallName::Listen), both);
+    assert_eq!(who_called(&trace, CallName::Accept), both);
+    assert_eq!(who_called(&trace, CallName::Connect), BTreeSet::from([(a, Role::Client), (b, Role::Client)]));
+    // The kernel's lenses are given their peer too: every packet and state of the session is
+    // one of the peers' sockets.
+    for e in trace.events.iter().filter(|e| matches!(e.body, Body::Packet(_) | Body::State(_))) {
+        assert!(e.actor.peer.is_some(), "an event of no peer: {e:?}");
+    }
+
+    // Two connections, each from one peer's client socket to the other's listening socket,
+    // each with its full life: handshake, data both ways, close.
+    let story = Story::new(&trace.events);
+    let clients = story.created(Role::Client, CallName::Socket);
+    let listeners = story.created(Role::Server, CallName::Socket);
+    assert_eq!((clients.len(), listeners.len()), (2, 2), "one client socket and one listening socket per peer");
+    assert_eq!(story.created(Role::Server, CallName::Accept).len(), 2, "each peer accepts one connection");
+    for client in &clients {
+        let target = story.end_of(story.call_end(CallName::Connect, &client.0)).peer.expect("connect names the other peer");
+        let listener = listeners
+            .iter()
+            .find(|l| story.end_of(story.call_end(CallName::Bind, &l.0)).local == Some(target))
+            .expect("the client connects to a peer's listening socket");
+        let me = owner(&trace, client);
+        assert_ne!(owner(&trace, listener), me, "a peer connects to the other peer");
+        assert_connection_to(&story, &listener.0, &client.0, &[&format!("hello from {me}")]);
+    }
+
+    let check = crate::support::trace(&["check", path.to_str().expect("utf-8 path")]);
+    assert_eq!(check.status.code(), Some(0), "trace check rejects the p2p trace:\n{}", stdout(&check));
+    let report = stdout(&check);
+    for heading in ["peer A · server", "peer A · client", "peer B · server", "peer B · client"] {
+        assert!(report.contains(heading), "the check report names {heading:?}:\n{report}");
+    }
+}
