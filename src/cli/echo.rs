@@ -124,16 +124,22 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         Err(LiveError::Unprivileged(reasons)) => return simulate_instead(&plan, clients, &reasons, args.save.as_deref(), args.json),
         other => other?,
     };
+    Ok(conclude(&report))
+}
+
+/// Says what a live session could not do, and its exit code: 2 when a lens was missing.
+pub(super) fn conclude(report: &live::Report) -> ExitCode {
     for missing in &report.unavailable {
         eprintln!("trace: {missing}");
     }
     if let Some(err) = &report.program_error {
         eprintln!("trace: a traced program failed: {err}");
     }
-    if !report.unavailable.is_empty() {
-        return Ok(ExitCode::from(EXIT_ERROR));
+    if report.unavailable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ERROR)
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// A server outside loopback is reachable from other machines: only on request, and said.

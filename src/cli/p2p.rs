@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{CliError, EXIT_ERROR};
+use super::CliError;
 use crate::live::p2p::{self, PeerPlan};
 use crate::live::Output;
 use crate::render::{JsonLines, Ladder, Renderer, Style};
@@ -36,14 +36,5 @@ pub fn run(args: P2pArgs) -> Result<ExitCode, CliError> {
     }
     let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
     let report = p2p::run(&plan, &super::command_line(), Output { renderer: Some(renderer), save: args.save })?;
-    for missing in &report.unavailable {
-        eprintln!("trace: {missing}");
-    }
-    if let Some(err) = &report.program_error {
-        eprintln!("trace: a traced program failed: {err}");
-    }
-    if !report.unavailable.is_empty() {
-        return Ok(ExitCode::from(EXIT_ERROR));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(super::echo::conclude(&report))
 }

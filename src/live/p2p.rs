@@ -11,17 +11,16 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::mpsc;
 
-use super::lenses::KernelLenses;
 use super::programs::{self, Program};
 use super::hosts::Runtime;
-use super::session::{run_programs, LiveError, Report, Stop};
-use super::sink::{Output, Sink};
+use super::session::{open_lenses, run_programs, LiveError, Report, Stop};
+use super::sink::Output;
 use crate::echo::client::{ClientOptions, Ending};
 use crate::echo::server::{EchoServer, ServeOptions};
 use crate::echo::Recorder;
 use crate::event::{Event, Peer, Role};
 use crate::timeline::{Sides, SocketResolver, Timeline};
-use crate::trace::{Header, LensStatus, Source};
+use crate::trace::LensStatus;
 
 /// The two programs of a session, in the order they bind and start.
 pub const PEERS: [Peer; 2] = [Peer('A'), Peer('B')];
@@ -76,15 +75,8 @@ pub fn run(plan: &PeerPlan, command: &str, output: Output) -> Result<Report, Liv
     let ports: Vec<u16> = addrs.iter().map(SocketAddr::port).collect();
 
     // As in `trace echo`: the lenses start after bind and before listen.
-    let lenses = KernelLenses::start(&ports, &tx);
-    if !lenses.unavailable.is_empty() && !plan.live_only {
-        let reasons = lenses.unavailable.clone();
-        lenses.stop();
-        return Err(LiveError::Unprivileged(reasons));
-    }
-    let header = Header::new(command, Source::Live, lenses.status.clone());
+    let (lenses, header, mut sink) = open_lenses(&ports, None, &tx, plan.live_only, command, output)?;
     let unavailable = lenses.unavailable.clone();
-    let mut sink = Sink::open(output, &header)?;
 
     // Both listen before either connects, so that neither connect can be refused.
     let mut parts: Vec<Program> = Vec::new();
