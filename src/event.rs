@@ -50,6 +50,11 @@ impl fmt::Display for Role {
 #[serde(transparent)]
 pub struct Peer(pub char);
 
+impl Peer {
+    /// The two programs of a peer-to-peer session (`trace p2p`, `trace simulate p2p`).
+    pub const PAIR: [Peer; 2] = [Peer('A'), Peer('B')];
+}
+
 impl fmt::Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)

@@ -1,16 +1,17 @@
-//! `trace p2p` as root: two peers, each listening and connecting to the other. Each program
-//! accepts one connection and makes one; each connection has its full handshake, data both
-//! ways and its close; `trace check` holds every socket against its sequence.
+//! `trace p2p`: two peers, each listening and connecting to the other. As root, live: each
+//! program accepts one connection and makes one; each connection has its full handshake,
+//! data both ways and its close; `trace check` holds every socket against its sequence.
+//! Without privileges, the model tells the same story, labelled as such.
 
 use std::collections::BTreeSet;
 
-use socktrace::capture::privilege::live_test_allowed;
+use socktrace::capture::privilege::{live_test_allowed, NobodyDir};
 use socktrace::event::{Body, CallName, Event, Peer, Role, SockId};
-use socktrace::trace::Trace;
+use socktrace::trace::{Source, Trace};
 
 use crate::live_echo::assert_connection_to;
 use crate::support::story::Story;
-use crate::support::{load, scratch, stderr, stdout, trace};
+use crate::support::{load, scratch, stderr, stdout, trace, trace_bin};
 
 /// The peer of the event that returned `socket` from `socket()` or `accept()`.
 fn owner(trace: &Trace, socket: &SockId) -> Peer {
@@ -79,4 +80,43 @@ fn each_peer_accepts_one_connection_and_makes_the_other() {
     for heading in ["peer A · server", "peer A · client", "peer B · server", "peer B · client"] {
         assert!(report.contains(heading), "the check report names {heading:?}:\n{report}");
     }
+}
+
+#[test]
+fn the_model_tells_the_same_story_and_check_accepts_it() {
+    let path = scratch("simulate_p2p").join("p2p.jsonl");
+    let out = trace(&["simulate", "p2p", "-m", "hi", "--save", path.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let trace = load(&path);
+    assert_eq!(trace.header.source, Source::Simulated);
+    let (a, b) = (Peer('A'), Peer('B'));
+    assert_eq!(who_called(&trace, CallName::Accept), BTreeSet::from([(a, Role::Server), (b, Role::Server)]));
+    assert_eq!(who_called(&trace, CallName::Connect), BTreeSet::from([(a, Role::Client), (b, Role::Client)]));
+    let story = Story::new(&trace.events);
+    for client in story.created(Role::Client, CallName::Socket) {
+        let me = owner(&trace, &client);
+        story.data(&client.0, &format!("hi from {me}\\n"));
+    }
+    let check = crate::support::trace(&["check", path.to_str().expect("utf-8 path")]);
+    assert_eq!(check.status.code(), Some(0), "trace check rejects the simulated p2p trace:\n{}", stdout(&check));
+}
+
+#[test]
+fn without_privileges_the_model_stands_in_and_says_so() {
+    if !live_test_allowed("trace p2p as nobody") {
+        return;
+    }
+    let dir = NobodyDir::new("p2p").expect("a directory for nobody");
+    let bin = dir.copy(std::path::Path::new(trace_bin())).expect("copy the trace binary");
+    let out = dir.command(&bin).arg("p2p").env("NO_COLOR", "1").output().expect("run as nobody");
+    let shown = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let first = shown.lines().next().unwrap_or_default();
+    assert!(first.contains("simulation of the two peers") && first.contains("not a live trace") && first.contains("CAP_NET_RAW"), "{first}");
+    assert!(shown.contains("simulated by the RFC 9293 model") && shown.contains("A:c1"), "{shown}");
+
+    let out = dir.command(&bin).args(["p2p", "--live"]).env("NO_COLOR", "1").output().expect("run as nobody");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "live or nothing: {err}");
+    assert!(err.contains("CAP_NET_RAW") && !err.contains("panicked"), "{err}");
 }

@@ -175,17 +175,21 @@ fn check_open_files(mode: &Mode) -> Result<(), CliError> {
 /// Without privileges, the model tells the same story: the first line says so and why.
 fn simulate_instead(plan: &Plan, clients: u32, reasons: &[String], save: Option<&std::path::Path>, json: bool) -> Result<ExitCode, CliError> {
     let many = if clients > 1 { " (the model runs one client)" } else { "" };
-    let first_line = format!(
-        "trace echo: showing the RFC 9293 model's simulation of this session{many}, not a live trace: {} (or use --live for live or nothing)",
-        reasons.join("; ")
-    );
+    let lead = format!("trace echo: showing the RFC 9293 model's simulation of this session{many}");
+    simulated_session(&lead, plan.scenario(), &plan.messages, reasons, save, json)
+}
+
+/// Shows (and saves) the model's scenario in place of a live session that lacked `reasons`,
+/// its first line saying so: on the timeline's first line, or on standard error beside JSON.
+pub(super) fn simulated_session(lead: &str, scenario: &str, messages: &[String], reasons: &[String], save: Option<&std::path::Path>, json: bool) -> Result<ExitCode, CliError> {
+    let first_line = format!("{lead}, not a live trace: {} (or use --live for live or nothing)", reasons.join("; "));
     if json {
         eprintln!("{first_line}");
     } else {
         println!("{first_line}");
     }
-    let options = sim::Options { messages: plan.messages.clone(), ..sim::Options::default() };
-    let trace = sim::trace(plan.scenario(), &options, &super::command_line())?;
+    let options = sim::Options { messages: messages.to_vec(), ..sim::Options::default() };
+    let trace = sim::trace(scenario, &options, &super::command_line())?;
     if let Some(path) = save {
         super::save(&trace, path)?;
     }

@@ -11,26 +11,25 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::mpsc;
 
-use super::programs::{self, Program};
 use super::hosts::Runtime;
-use super::session::{open_lenses, run_programs, LiveError, Report, Stop};
-use super::sink::Output;
+use super::programs::{self, Program};
+use super::session::{run_programs, start_lenses, LiveError, Report, Stop};
+use super::sink::{Output, Sink};
 use crate::echo::client::{ClientOptions, Ending};
+use crate::echo::lines::from_peer;
 use crate::echo::server::{EchoServer, ServeOptions};
 use crate::echo::Recorder;
 use crate::event::{Event, Peer, Role};
 use crate::timeline::{Sides, SocketResolver, Timeline};
-use crate::trace::LensStatus;
-
-/// The two programs of a session, in the order they bind and start.
-pub const PEERS: [Peer; 2] = [Peer('A'), Peer('B')];
+use crate::trace::{Header, LensStatus, Source};
 
 /// What `trace p2p` runs.
 #[derive(Clone, Debug)]
 pub struct PeerPlan {
-    /// The lines each peer sends on the connection it makes, in the order of [`PEERS`]; the
-    /// other peer answers each with its number, as our echo server does.
-    pub messages: [Vec<String>; 2],
+    /// The messages each peer sends on the connection it makes, signed with its name
+    /// ([`from_peer`]); the other peer answers each line with its number, as our echo server
+    /// does.
+    pub messages: Vec<String>,
     pub ipv6: bool,
     /// Live or nothing: without a lens's privilege, go on with the lenses that run (and fail
     /// afterwards) instead of stopping before anything ran.
@@ -38,11 +37,6 @@ pub struct PeerPlan {
 }
 
 impl PeerPlan {
-    /// Each peer greets the other by name.
-    pub fn greetings(ipv6: bool, live_only: bool) -> PeerPlan {
-        PeerPlan { messages: PEERS.map(|p| vec![format!("hello from {p}")]), ipv6, live_only }
-    }
-
     fn loopback(&self) -> IpAddr {
         if self.ipv6 {
             IpAddr::V6(Ipv6Addr::LOCALHOST)
@@ -65,8 +59,8 @@ pub fn run(plan: &PeerPlan, command: &str, output: Output) -> Result<Report, Liv
     let clients = servers.peer(Role::Client);
 
     // Each peer binds a port of its own (any free one) for the other to connect to.
-    let mut bound = Vec::with_capacity(PEERS.len());
-    for peer in PEERS {
+    let mut bound = Vec::with_capacity(Peer::PAIR.len());
+    for peer in Peer::PAIR {
         let server = EchoServer::socket(&servers.as_peer(peer), plan.ipv6).map_err(LiveError::Server)?;
         let addr = server.bind(SocketAddr::new(plan.loopback(), 0)).map_err(LiveError::Server)?;
         bound.push((server, addr));
@@ -75,7 +69,9 @@ pub fn run(plan: &PeerPlan, command: &str, output: Output) -> Result<Report, Liv
     let ports: Vec<u16> = addrs.iter().map(SocketAddr::port).collect();
 
     // As in `trace echo`: the lenses start after bind and before listen.
-    let (lenses, header, mut sink) = open_lenses(&ports, None, &tx, plan.live_only, command, output)?;
+    let lenses = start_lenses(&ports, None, &tx, plan.live_only)?;
+    let header = Header::new(command, Source::Live, lenses.status.clone());
+    let mut sink = Sink::open(output, &header)?;
     let unavailable = lenses.unavailable.clone();
 
     // Both listen before either connects, so that neither connect can be refused.
@@ -84,9 +80,10 @@ pub fn run(plan: &PeerPlan, command: &str, output: Output) -> Result<Report, Liv
         let listening = server.listen(128).map_err(LiveError::Server)?;
         parts.push(programs::serve(listening, Some(1), ServeOptions::default(), stop.stopped()));
     }
-    for (k, peer) in PEERS.into_iter().enumerate() {
+    for (k, peer) in Peer::PAIR.into_iter().enumerate() {
         let other = addrs[(k + 1) % addrs.len()];
-        let options = ClientOptions { messages: plan.messages[k].clone(), ending: Ending::CloseFirst };
+        let messages = plan.messages.iter().map(|m| from_peer(m, peer)).collect();
+        let options = ClientOptions { messages, ending: Ending::CloseFirst };
         parts.push(programs::clients(clients.as_peer(peer), other, 1, options));
     }
     drop((servers, clients, tx));
