@@ -11,7 +11,7 @@ use socktrace::trace::{Source, Trace};
 
 use crate::live_echo::assert_connection_to;
 use crate::support::story::Story;
-use crate::support::{load, scratch, stderr, stdout, trace, trace_bin};
+use crate::support::{assert_one_line_error, fixture_path, load, scratch, stderr, stdout, trace, trace_bin};
 
 /// The peer of the event that returned `socket` from `socket()` or `accept()`.
 fn owner(trace: &Trace, socket: &SockId) -> Peer {
@@ -119,4 +119,11 @@ fn without_privileges_the_model_stands_in_and_says_so() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "live or nothing: {err}");
     assert!(err.contains("CAP_NET_RAW") && !err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_packetdrill_script_of_peers_is_refused_in_one_line() {
+    let out_file = scratch("p2p_packetdrill").join("p2p.pkt");
+    let out = trace(&["export", &fixture_path("lessons/p2p.jsonl"), "--packetdrill", out_file.to_str().expect("utf-8 path")]);
+    assert_one_line_error(&out, "a trace of peers");
 }
