@@ -1,17 +1,16 @@
 //! `trace echo`: a live trace of our echo server and client.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
+use super::session::SessionArgs;
 use super::{CliError, EXIT_ERROR};
 use crate::echo::lines::DEFAULT_MESSAGES;
 use crate::fault::Lost;
-use crate::live::{self, open_files, LiveError, Mode, Output, Plan, Story};
+use crate::live::{self, open_files, LiveError, Mode, Plan, Story};
 use crate::sim;
-use crate::render::{JsonLines, Ladder, Renderer, Style};
 
 #[derive(Args, Debug)]
 pub struct EchoArgs {
@@ -45,25 +44,14 @@ pub struct EchoArgs {
     /// Run our client only, against a server already listening on loopback.
     #[arg(long, value_name = "HOST:PORT")]
     connect: Option<SocketAddr>,
-    /// Use IPv6 (::1) instead of IPv4 (127.0.0.1).
-    #[arg(long)]
-    ipv6: bool,
     /// Client and server on two hosts of their own, as on two computers: network namespaces
     /// joined by a virtual Ethernet cable, 192.0.2.1 (client) and 192.0.2.2 (server), so the
     /// trace shows two addresses, Ethernet headers and the ARP exchange. Needs root; the hosts
     /// are removed when the session ends.
     #[arg(long, conflicts_with_all = ["connect", "ipv6"])]
     hosts: bool,
-    /// Save the trace to FILE as it is recorded (JSON Lines, see the book's reference).
-    #[arg(long, value_name = "FILE")]
-    save: Option<PathBuf>,
-    /// Print the events as JSON Lines instead of the timeline.
-    #[arg(long)]
-    json: bool,
-    /// Live or nothing: without the privileges for packets and kernel states, show our own
-    /// calls and exit 2, instead of simulating the session with the RFC 9293 model.
-    #[arg(long)]
-    live: bool,
+    #[command(flatten)]
+    session: SessionArgs,
     /// The story to tell: echo (the client closes first), refused, server-closes-first or
     /// half-close; `trace simulate` tells the same stories from the model.
     #[arg(long, default_value = "echo", value_name = "NAME")]
@@ -117,11 +105,10 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         check_bind(ip, args.non_loopback)?;
     }
     check_open_files(&mode)?;
-    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, bind: args.bind, backlog: args.backlog, live_only: args.live || !simulable, hosts: args.hosts, drop };
+    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.session.ipv6, bind: args.bind, backlog: args.backlog, live_only: args.session.live || !simulable, hosts: args.hosts, drop };
     let command = super::command_line();
-    let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
-    let report = match live::run(&plan, &command, Output { renderer: Some(renderer), save: args.save.clone() }) {
-        Err(LiveError::Unprivileged(reasons)) => return simulate_instead(&plan, clients, &reasons, args.save.as_deref(), args.json),
+    let report = match live::run(&plan, &command, args.session.output()) {
+        Err(LiveError::Unprivileged(reasons)) => return simulate_instead(&plan, clients, &reasons, args.session.save.as_deref(), args.session.json),
         other => other?,
     };
     Ok(conclude(&report))

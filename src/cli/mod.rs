@@ -9,6 +9,7 @@ mod export;
 mod p2p;
 mod replay;
 mod run;
+mod session;
 mod show;
 mod simulate;
 
