@@ -127,3 +127,31 @@ fn a_packetdrill_script_of_peers_is_refused_in_one_line() {
     let out = trace(&["export", &fixture_path("lessons/p2p.jsonl"), "--packetdrill", out_file.to_str().expect("utf-8 path")]);
     assert_one_line_error(&out, "a trace of peers");
 }
+
+#[test]
+fn check_holds_each_peer_socket_to_its_own_sequence() {
+    // Peer A's connecting socket skips connect() (its call is cut out of the trace): only
+    // that socket deviates; A's listening and accepted sockets, and all of B's, conform.
+    let mut trace = load(&crate::support::fixture("lessons/p2p.jsonl"));
+    let a_client = trace
+        .events
+        .iter()
+        .find_map(|e| match &e.body {
+            Body::CallEnd(end) if end.call == CallName::Socket && e.actor.peer == Some(Peer('A')) && e.actor.role == Role::Client => end.new_socket.clone(),
+            _ => None,
+        })
+        .expect("A's connecting socket");
+    let connect = |e: &Event| {
+        e.socket.as_ref() == Some(&a_client)
+            && match &e.body {
+                Body::CallStart(c) => c.call == CallName::Connect,
+                Body::CallEnd(c) => c.call == CallName::Connect,
+                _ => false,
+            }
+    };
+    trace.events.retain(|e| !connect(e));
+    let report = socktrace::check::check(&trace, &socktrace::check::CheckOptions::default());
+    let deviating: Vec<&SockId> = report.sockets.iter().filter(|s| !s.conforms()).map(|s| &s.socket).collect();
+    assert_eq!(deviating, [&a_client], "{report}");
+    assert_eq!(report.sockets.len(), 6, "{report}");
+}
