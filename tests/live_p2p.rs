@@ -155,3 +155,18 @@ fn check_holds_each_peer_socket_to_its_own_sequence() {
     assert_eq!(deviating, [&a_client], "{report}");
     assert_eq!(report.sockets.len(), 6, "{report}");
 }
+
+#[test]
+fn the_timeline_shows_each_program_in_both_columns() {
+    let out = trace(&["show", &fixture_path("lessons/p2p.jsonl")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown = stdout(&out);
+    assert!(shown.lines().any(|l| l.starts_with("peers: each row names its program")), "{shown}");
+    for peer in ['A', 'B'] {
+        // A row's cells: the client's column before the first bar, the server's after the last.
+        let client_side = shown.lines().filter_map(|l| l.split('┊').next()).any(|cell| cell.get(10..).is_some_and(|c| c.starts_with(&format!("{peer}  "))));
+        let server_side = shown.lines().filter(|l| l.matches('┊').count() == 2).filter_map(|l| l.rsplit('┊').next()).any(|cell| cell.starts_with(&format!(" {peer}  ")));
+        assert!(client_side && server_side, "{peer} in the client's column: {client_side}, in the server's: {server_side}\n{shown}");
+        assert!(shown.contains(&format!("{peer}:c")) && shown.contains(&format!("{peer}:s")), "packets name {peer}'s sockets");
+    }
+}
