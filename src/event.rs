@@ -43,10 +43,33 @@ impl fmt::Display for Role {
     }
 }
 
-/// Who did it: the role, and the process and thread where a lens reports them.
+/// One program of a session whose programs each play both roles (peer to peer): `A`, `B`…
+/// There a role belongs to a connection, not to a program, so the event's role says which
+/// part the program plays on this socket and the peer says which program it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Peer(pub char);
+
+impl Peer {
+    /// The two programs of a peer-to-peer session (`trace p2p`, `trace simulate p2p`).
+    pub const PAIR: [Peer; 2] = [Peer('A'), Peer('B')];
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Who did it: the role, the peer where the session's programs are peers, and the process
+/// and thread where a lens reports them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
+    /// The part played on this event's socket (for a one-role program: the program's role).
     pub role: Role,
+    /// In a peer-to-peer session: which program (absent when each program has one role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<Peer>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,7 +78,7 @@ pub struct Actor {
 
 impl Actor {
     pub fn role(role: Role) -> Actor {
-        Actor { role, pid: None, tid: None }
+        Actor { role, peer: None, pid: None, tid: None }
     }
 }
 

@@ -32,12 +32,17 @@ pub(crate) fn record(name: &str, args: &[&str]) -> (socktrace::trace::Trace, Str
 
 /// Asserts the whole life of one client's connection.
 pub(crate) fn assert_connection(story: &Story, client: &str, messages: &[&str]) {
+    assert_connection_to(story, "s1", client, messages);
+}
+
+/// Asserts the whole life of one client's connection to the listening socket `listener`.
+pub(crate) fn assert_connection_to(story: &Story, listener: &str, client: &str, messages: &[&str]) {
     let connect_start = story.call_start(CallName::Connect, client);
     let connect_end = story.call_end(CallName::Connect, client);
     let local = story.end_of(connect_end).local.expect("connect reports the client's address");
 
-    let syn = story.packet(None, client, "s1", SYN, "the client's SYN");
-    let syn_ack = story.packet(Some(syn), "s1", client, syn_ack(), "the SYN|ACK");
+    let syn = story.packet(None, client, listener, SYN, "the client's SYN");
+    let syn_ack = story.packet(Some(syn), listener, client, syn_ack(), "the SYN|ACK");
     let child = story
         .created(Role::Server, CallName::Accept)
         .into_iter()

@@ -14,6 +14,7 @@ mod interrupt;
 mod live_drop;
 mod live_echo;
 mod live_hosts;
+mod live_p2p;
 mod live_truth;
 mod live_udp;
 mod load;

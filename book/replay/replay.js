@@ -161,7 +161,8 @@
           const x = X[step.side] || X.server;
           const left = step.side === 'client';
           g.append(svg('circle', { cx: x, cy: y, r: 3, class: 'st-dot' }));
-          g.append(svg('text', { x: left ? x - 8 : x + 8, y: y + 4, 'text-anchor': left ? 'end' : 'start', class: 'st-label' }, shorten(step.label)));
+          const who = step.peer ? step.peer + ' ' : '';
+          g.append(svg('text', { x: left ? x - 8 : x + 8, y: y + 4, 'text-anchor': left ? 'end' : 'start', class: 'st-label' }, who + shorten(step.label)));
         }
         g.addEventListener('click', () => { this.stop(); this.go(i); });
         this.rows[i] = { g, y };
@@ -287,7 +288,7 @@
         if (view.kernel && view.rfc && view.kernel !== view.rfc) state = `${view.kernel} (kernel) · ${view.rfc} (RFC model)`;
         else if (view.kernel) state = view.kernel;
         else if (view.rfc) state = `${view.rfc} (modelled)`;
-        tr.append(el('td', {}, view.id), el('td', {}, view.part || view.role), el('td', {}, state));
+        tr.append(el('td', {}, view.peer ? `${view.peer}:${view.id}` : view.id), el('td', {}, view.part || view.role), el('td', {}, state));
         rows.push(tr);
       }
       this.socketBox.replaceChildren(...rows);

@@ -62,6 +62,11 @@ pub const FIXTURES: &[Fixture] = &[
         about: "three clients at once, one line each",
     },
     Fixture {
+        file: "p2p.jsonl",
+        args: &["p2p"],
+        about: "two peers, each listening and connecting to the other: each program is the server on one connection and the client on the other",
+    },
+    Fixture {
         file: "udp-echo.jsonl",
         args: &["echo", "--live", "--udp"],
         about: "the same echo over UDP: one datagram per line, no connection",

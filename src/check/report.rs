@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use super::reasons::num;
 use super::Side;
 use crate::event::{Body, Event, SockId};
-use crate::render::{text, Style};
+use crate::render::text::{self, PeerNames};
+use crate::render::Style;
 use crate::sequence::{Evidence, Part, Sequence, Step};
 use crate::trace::{LensStatus, Trace};
 
@@ -194,7 +195,8 @@ impl<'t> Report<'t> {
 
     /// Writes the report for a terminal.
     pub fn render(&self, style: Style, out: &mut dyn Write) -> io::Result<()> {
-        Renderer { report: self, style, first: self.trace.events.first().map_or(0, |e| e.t) }.write(out)
+        let peers = PeerNames::of(&self.trace.events);
+        Renderer { report: self, style, first: self.trace.events.first().map_or(0, |e| e.t), peers }.write(out)
     }
 }
 
@@ -215,6 +217,8 @@ struct Renderer<'r, 't> {
     report: &'r Report<'t>,
     style: Style,
     first: u64,
+    /// Each socket's program, in a session of peers.
+    peers: PeerNames,
 }
 
 impl Renderer<'_, '_> {
@@ -252,6 +256,9 @@ impl Renderer<'_, '_> {
 
     fn socket(&self, socket: &SocketReport, out: &mut dyn Write) -> io::Result<()> {
         let mut about = format!("{} {}", socket.sequence.role, socket.socket);
+        if let Some(peer) = self.peers.peer(&socket.socket) {
+            about = format!("peer {peer} · {about}");
+        }
         let part = match socket.part {
             Part::Listening => "listening",
             Part::Accepted => "accepted",
@@ -319,7 +326,7 @@ impl Renderer<'_, '_> {
                     out,
                     "{INDENT}{:<7} {time:>10.3} ms  {:<7} {}",
                     num(sighting.event),
-                    event.actor.role.to_string(),
+                    text::actor_label(&event.actor),
                     self.plain(event, sighting.other_half)
                 )
             }

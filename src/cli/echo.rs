@@ -1,17 +1,16 @@
 //! `trace echo`: a live trace of our echo server and client.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
+use super::session::SessionArgs;
 use super::{CliError, EXIT_ERROR};
 use crate::echo::lines::DEFAULT_MESSAGES;
 use crate::fault::Lost;
-use crate::live::{self, open_files, LiveError, Mode, Output, Plan, Story};
+use crate::live::{self, open_files, LiveError, Mode, Plan, Story};
 use crate::sim;
-use crate::render::{JsonLines, Ladder, Renderer, Style};
 
 #[derive(Args, Debug)]
 pub struct EchoArgs {
@@ -45,9 +44,6 @@ pub struct EchoArgs {
     /// Run our client only, against a server already listening on loopback.
     #[arg(long, value_name = "HOST:PORT")]
     connect: Option<SocketAddr>,
-    /// Use IPv6 (::1) instead of IPv4 (127.0.0.1).
-    #[arg(long)]
-    ipv6: bool,
     /// Client and server on two hosts of their own, as on two computers: network namespaces
     /// joined by a virtual Ethernet cable, 192.0.2.1 (client) and 192.0.2.2 (server), so the
     /// trace shows two addresses, Ethernet headers and the ARP exchange. Needs root; the hosts
@@ -57,16 +53,8 @@ pub struct EchoArgs {
     /// Echo over UDP instead of TCP: datagrams, no connection (our own server and clients).
     #[arg(long, conflicts_with_all = ["serve", "connect", "drop"])]
     udp: bool,
-    /// Save the trace to FILE as it is recorded (JSON Lines, see the book's reference).
-    #[arg(long, value_name = "FILE")]
-    save: Option<PathBuf>,
-    /// Print the events as JSON Lines instead of the timeline.
-    #[arg(long)]
-    json: bool,
-    /// Live or nothing: without the privileges for packets and kernel states, show our own
-    /// calls and exit 2, instead of simulating the session with the RFC 9293 model.
-    #[arg(long)]
-    live: bool,
+    #[command(flatten)]
+    session: SessionArgs,
     /// The story to tell: echo (the client closes first), refused, server-closes-first or
     /// half-close; `trace simulate` tells the same stories from the model.
     #[arg(long, default_value = "echo", value_name = "NAME")]
@@ -123,23 +111,28 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         check_bind(ip, args.non_loopback)?;
     }
     check_open_files(&mode)?;
-    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.ipv6, bind: args.bind, backlog: args.backlog, live_only: args.live || !simulable, hosts: args.hosts, drop, udp: args.udp };
+    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.session.ipv6, bind: args.bind, backlog: args.backlog, live_only: args.session.live || !simulable, hosts: args.hosts, drop, udp: args.udp };
     let command = super::command_line();
-    let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
-    let report = match live::run(&plan, &command, Output { renderer: Some(renderer), save: args.save.clone() }) {
-        Err(LiveError::Unprivileged(reasons)) => return simulate_instead(&plan, clients, &reasons, args.save.as_deref(), args.json),
+    let report = match live::run(&plan, &command, args.session.output()) {
+        Err(LiveError::Unprivileged(reasons)) => return simulate_instead(&plan, clients, &reasons, args.session.save.as_deref(), args.session.json),
         other => other?,
     };
+    Ok(conclude(&report))
+}
+
+/// Says what a live session could not do, and its exit code: 2 when a lens was missing.
+pub(super) fn conclude(report: &live::Report) -> ExitCode {
     for missing in &report.unavailable {
         eprintln!("trace: {missing}");
     }
     if let Some(err) = &report.program_error {
         eprintln!("trace: a traced program failed: {err}");
     }
-    if !report.unavailable.is_empty() {
-        return Ok(ExitCode::from(EXIT_ERROR));
+    if report.unavailable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ERROR)
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// A server outside loopback is reachable from other machines: only on request, and said.
@@ -175,17 +168,21 @@ fn check_open_files(mode: &Mode) -> Result<(), CliError> {
 /// Without privileges, the model tells the same story: the first line says so and why.
 fn simulate_instead(plan: &Plan, clients: u32, reasons: &[String], save: Option<&std::path::Path>, json: bool) -> Result<ExitCode, CliError> {
     let many = if clients > 1 { " (the model runs one client)" } else { "" };
-    let first_line = format!(
-        "trace echo: showing the RFC 9293 model's simulation of this session{many}, not a live trace: {} (or use --live for live or nothing)",
-        reasons.join("; ")
-    );
+    let lead = format!("trace echo: showing the RFC 9293 model's simulation of this session{many}");
+    simulated_session(&lead, plan.scenario(), &plan.messages, reasons, save, json)
+}
+
+/// Shows (and saves) the model's scenario in place of a live session that lacked `reasons`,
+/// its first line saying so: on the timeline's first line, or on standard error beside JSON.
+pub(super) fn simulated_session(lead: &str, scenario: &str, messages: &[String], reasons: &[String], save: Option<&std::path::Path>, json: bool) -> Result<ExitCode, CliError> {
+    let first_line = format!("{lead}, not a live trace: {} (or use --live for live or nothing)", reasons.join("; "));
     if json {
         eprintln!("{first_line}");
     } else {
         println!("{first_line}");
     }
-    let options = sim::Options { messages: plan.messages.clone(), ..sim::Options::default() };
-    let trace = sim::trace(plan.scenario(), &options, &super::command_line())?;
+    let options = sim::Options { messages: messages.to_vec(), ..sim::Options::default() };
+    let trace = sim::trace(scenario, &options, &super::command_line())?;
     if let Some(path) = save {
         super::save(&trace, path)?;
     }

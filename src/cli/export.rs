@@ -50,6 +50,13 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
         eprintln!("trace: wrote {packets} packets to {}", path.display());
     }
     if let Some(path) = &args.packetdrill {
+        // A script is one side's view; in a session of peers each program plays both sides.
+        if trace.events.iter().any(|e| e.actor.peer.is_some()) {
+            return Err(CliError(format!(
+                "{} is a trace of peers, each both client and server: --packetdrill writes one side of a client-server trace, so it cannot split this one; --pcap exports its packets",
+                args.file.display()
+            )));
+        }
         let role = match args.side {
             Side::Server => Role::Server,
             Side::Client => Role::Client,

@@ -6,8 +6,10 @@ mod check;
 mod diff;
 mod echo;
 mod export;
+mod p2p;
 mod replay;
 mod run;
+mod session;
 mod show;
 mod simulate;
 
@@ -31,6 +33,9 @@ pub struct Cli {
 enum Command {
     /// Run a real echo server and client on loopback and show their calls, packets and states live.
     Echo(echo::EchoArgs),
+    /// Run two peers on loopback, each listening and connecting to the other, and show both
+    /// connections live: each program plays the server on one and the client on the other.
+    P2p(p2p::P2pArgs),
     /// Trace any program's socket calls (read with ptrace), packets and states, live.
     ///
     /// The program's standard output goes to standard error, so that standard output holds
@@ -113,6 +118,7 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Command::Echo(args) => echo::run(args),
+        Command::P2p(args) => p2p::run(args),
         Command::Run(args) => run::run(args),
         Command::Show(args) => show::run(args),
         Command::Simulate(args) => simulate::run(args),

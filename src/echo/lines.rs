@@ -4,6 +4,15 @@
 /// What the client sends when the user names no messages, live and simulated alike.
 pub const DEFAULT_MESSAGES: [&str; 3] = ["hello", "how are you?", "bye"];
 
+/// What the peers of a peer-to-peer session send when the user names no messages.
+pub const PEER_MESSAGES: [&str; 1] = ["hello"];
+
+/// A peer's line: the message signed with the peer's name (`hello from A`), so that each
+/// direction of the session reads apart.
+pub fn from_peer(message: &str, peer: crate::event::Peer) -> String {
+    format!("{message} from {peer}")
+}
+
 /// Splits received bytes into whole lines, keeping an incomplete tail for the next read.
 #[derive(Default)]
 pub struct LineNumberer {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::capture::{clock, errno};
-use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Event, Origin, Preview, Role, SockId};
+use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Event, Origin, Peer, Preview, Role, SockId};
 
 /// Where recorded events go: every lens sends batches of events to the timeline.
 pub type EventSink = std::sync::mpsc::Sender<Vec<Event>>;
@@ -15,6 +15,8 @@ pub type EventSink = std::sync::mpsc::Sender<Vec<Event>>;
 #[derive(Clone)]
 pub struct Recorder {
     role: Role,
+    /// Which program, where each program plays both roles (peer to peer).
+    peer: Option<Peer>,
     sink: EventSink,
     /// Call ids pair starts with ends across the whole session, so both programs share them.
     calls: Arc<AtomicU64>,
@@ -31,13 +33,19 @@ pub struct OpenCall {
 
 impl Recorder {
     pub fn new(role: Role, sink: EventSink) -> Recorder {
-        Recorder { role, sink, calls: Arc::new(AtomicU64::new(1)), sockets: Arc::new(AtomicU32::new(1)) }
+        Recorder { role, peer: None, sink, calls: Arc::new(AtomicU64::new(1)), sockets: Arc::new(AtomicU32::new(1)) }
     }
 
     /// A recorder for the other program of the same session: its own socket names, the
     /// session's call ids.
     pub fn peer(&self, role: Role) -> Recorder {
-        Recorder { role, sink: self.sink.clone(), calls: self.calls.clone(), sockets: Arc::new(AtomicU32::new(1)) }
+        Recorder { role, peer: None, sink: self.sink.clone(), calls: self.calls.clone(), sockets: Arc::new(AtomicU32::new(1)) }
+    }
+
+    /// This recorder's role played by program `peer`: the peers' sockets of one role share
+    /// one series of names (`s1`, `s2`…), so every socket of the session has its own.
+    pub fn as_peer(&self, peer: Peer) -> Recorder {
+        Recorder { peer: Some(peer), ..self.clone() }
     }
 
     pub fn role(&self) -> Role {
@@ -54,7 +62,7 @@ impl Recorder {
     fn emit(&self, socket: Option<&SockId>, body: Body) {
         let event = Event {
             t: clock::now_ns(),
-            actor: Actor { role: self.role, pid: Some(std::process::id()), tid: Some(gettid()) },
+            actor: Actor { role: self.role, peer: self.peer, pid: Some(std::process::id()), tid: Some(gettid()) },
             socket: socket.cloned(),
             origin: Origin::Observed,
             body,

@@ -6,6 +6,7 @@ pub mod drive;
 pub mod hosts;
 pub mod lenses;
 pub mod open_files;
+pub mod p2p;
 pub mod programs;
 pub mod run;
 pub mod session;

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 
 use super::drive::drive;
 use super::hosts::{on_server, Runtime, SignalsHeld};
-use super::lenses::KernelLenses;
+use super::lenses::{KernelLenses, Losses};
 use super::programs::{self, Mode, Plan, Program, Story};
 use super::sink::{Output, Sink};
 use crate::capture::dropper::{DropError, Dropper};
@@ -69,9 +69,8 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     let runtime = Runtime::new(hosts.as_ref()).map_err(LiveError::Runtime)?;
     let rt = &runtime.rt;
     let (tx, rx) = mpsc::channel::<Vec<Event>>();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let _enter = rt.enter();
-    let signalled = on_signal();
+    let stop = Stop::on_signal();
     drop(held);
 
     let server_rec = Recorder::new(Role::Server, tx.clone());
@@ -92,13 +91,7 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
 
     // The lenses start after bind and before listen: the port is known, and nothing of the
     // connection's life has happened yet.
-    let lenses = KernelLenses::start_on(&[server_addr.port()], hosts.as_ref(), plan.udp, &tx);
-    if !lenses.unavailable.is_empty() && !plan.live_only {
-        // Nothing has been shown or saved yet: the caller simulates the session instead.
-        let reasons = lenses.unavailable.clone();
-        lenses.stop();
-        return Err(LiveError::Unprivileged(reasons));
-    }
+    let lenses = start_lenses(&[server_addr.port()], hosts.as_ref(), plan.udp, &tx, plan.live_only)?;
     // Before anything runs, so that the packet to lose is among the first the rule sees; a
     // guard, so that the rule goes with the session however it ends.
     let mut dropper = match plan.drop.map(|lost| Dropper::start(lost, server_addr.port(), plan.ipv6, &tx)).transpose() {
@@ -120,11 +113,7 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
             Mode::Serve { connections } => connections,
             Mode::Connect { .. } => None,
         };
-        let mut stop = stop_rx.clone();
-        let serving = bound.serve(plan, connections, async move {
-            let _ = stop.wait_for(|s| *s).await;
-        });
-        parts.push(serving.map_err(LiveError::Server)?);
+        parts.push(bound.serve(plan, connections, stop.stopped()).map_err(LiveError::Server)?);
     }
     match plan.mode {
         Mode::Both { clients } => parts.push(programs::clients(client_rec.clone(), server_addr, clients, plan.client_options())),
@@ -142,30 +131,12 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     // The model follows the segments: it shadows the sockets only when packets are seen.
     let mut timeline = if header.lenses.packets == LensStatus::Observed { Timeline::with_shadow(resolver) } else { Timeline::new(resolver) };
 
-    let mut stop_signal = stop_rx.clone();
-    let mut programs = Some(rt.spawn(async move {
-        tokio::select! {
-            result = run_all(parts) => (result, false),
-            _ = stop_signal.wait_for(|s| *s) => (Ok(()), true),
-        }
-    }));
-    rt.spawn(async move {
-        signalled.await;
-        let _ = stop_tx.send(true);
-    });
-
-    let mut result: Option<(io::Result<()>, bool)> = None;
     let mut drop_problems = Vec::new();
-    let losses = drive(rx, &mut timeline, &mut sink, lenses, || {
-        if let Some(handle) = programs.take_if(|h| h.is_finished()) {
-            result = Some(rt.block_on(handle).unwrap_or_else(|join| (Err(io::Error::other(join)), false)));
-            // The programs are done: nothing more to lose, and the timeline needs its sender gone.
-            drop_problems.extend(dropper.take().map(Dropper::stop).unwrap_or_default());
-        }
-        result.is_some()
+    let (program_result, interrupted, losses) = run_programs(rt, parts, stop, (rx, lenses), &mut timeline, &mut sink, || {
+        // The programs are done: nothing more to lose, and the timeline needs its sender gone.
+        drop_problems.extend(dropper.take().map(Dropper::stop).unwrap_or_default());
     })?;
     drop(reserved);
-    let (program_result, interrupted) = result.unwrap_or((Ok(()), true));
     // In the refused story, the refusal is the story, not a failure.
     let program_result = match program_result {
         Err(err) if refused && err.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
@@ -180,6 +151,81 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     unavailable.extend(drop_problems);
     let end = sink.finish(losses.packets_dropped, losses.states_lost, timeline.out_of_order())?;
     Ok(Report { end, unavailable, program_error: program_result.err().map(|e| e.to_string()), interrupted })
+}
+
+/// Starts the kernel lenses on `ports` (on the hosts' link, with `--hosts`). A lens without
+/// its privilege ends the session before anything was shown or saved (the caller may
+/// simulate it instead), unless the plan is `live_only`.
+pub(super) fn start_lenses(ports: &[u16], hosts: Option<&Hosts>, udp: bool, tx: &mpsc::Sender<Vec<Event>>, live_only: bool) -> Result<KernelLenses, LiveError> {
+    let lenses = KernelLenses::start_on(ports, hosts, udp, tx);
+    if !lenses.unavailable.is_empty() && !live_only {
+        let reasons = lenses.unavailable.clone();
+        lenses.stop();
+        return Err(LiveError::Unprivileged(reasons));
+    }
+    Ok(lenses)
+}
+
+/// How a session is stopped before its programs are done: the first SIGINT (Ctrl-C) or
+/// SIGTERM raises a flag that the programs (and the session) watch.
+pub(super) struct Stop {
+    tx: tokio::sync::watch::Sender<bool>,
+    rx: tokio::sync::watch::Receiver<bool>,
+    signalled: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+}
+
+impl Stop {
+    /// Listens for the signals from now on; call it in the runtime's context.
+    pub(super) fn on_signal() -> Stop {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        Stop { tx, rx, signalled: Box::pin(on_signal()) }
+    }
+
+    /// Resolves once the session is to stop.
+    pub(super) fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    }
+}
+
+/// Runs the programs while the timeline is driven, until they are done (or a signal stops
+/// them) and every lens has delivered what `rx` carries; `done` is called once the programs
+/// are. Gives the programs' first error, whether the session was interrupted, and what the
+/// lenses lost.
+pub(super) fn run_programs(
+    rt: &tokio::runtime::Runtime,
+    parts: Vec<Program>,
+    stop: Stop,
+    (rx, lenses): (mpsc::Receiver<Vec<Event>>, KernelLenses),
+    timeline: &mut Timeline,
+    sink: &mut Sink,
+    mut done: impl FnMut(),
+) -> Result<(io::Result<()>, bool, Losses), LiveError> {
+    let stopped = stop.stopped();
+    let mut programs = Some(rt.spawn(async move {
+        tokio::select! {
+            result = run_all(parts) => (result, false),
+            () = stopped => (Ok(()), true),
+        }
+    }));
+    let Stop { tx, signalled, .. } = stop;
+    rt.spawn(async move {
+        signalled.await;
+        let _ = tx.send(true);
+    });
+
+    let mut result: Option<(io::Result<()>, bool)> = None;
+    let losses = drive(rx, timeline, sink, lenses, || {
+        if let Some(handle) = programs.take_if(|h| h.is_finished()) {
+            result = Some(rt.block_on(handle).unwrap_or_else(|join| (Err(io::Error::other(join)), false)));
+            done();
+        }
+        result.is_some()
+    })?;
+    let (program_result, interrupted) = result.unwrap_or((Ok(()), true));
+    Ok((program_result, interrupted, losses))
 }
 
 /// Runs every program to its end; the first error is reported once all have finished.

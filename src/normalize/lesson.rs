@@ -99,7 +99,10 @@ pub fn lesson_view(events: &[Event]) -> String {
     }
     let mut out = String::new();
     let sockets: BTreeMap<SockId, Socket> = sockets.into_iter().collect();
+    // In a session of peers each socket is named with its program: `A:s1`.
+    let peers = crate::render::text::PeerNames::of(events);
     for (id, s) in &sockets {
+        let id = peers.end(&id.0);
         let states: Vec<&str> = s.states.iter().map(|st| st.name()).collect();
         let _ = writeln!(out, "{id} calls: {}", s.calls.join(" | "));
         let _ = writeln!(out, "{id} sent: \"{}\"", s.sent);

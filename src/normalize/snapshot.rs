@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 
 use super::acks::repeated_acks;
 use super::order::canonical_order;
-use crate::event::{Body, CallName, Event, Origin, Role, Transport};
+use crate::event::{Body, CallName, Event, Origin, Transport};
 use crate::render::text;
 use crate::trace::{LensStatus, Trace};
 use crate::wire::flags::TcpFlags;
@@ -53,6 +53,7 @@ pub fn snapshot_events(events: &[Event]) -> String {
 /// The snapshot lines, each with the index of the (first) event it shows.
 pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
     let names = address_names(events);
+    let peers = text::PeerNames::of(events);
     let repeated = repeated_acks(events);
     let order: Vec<usize> = canonical_order(events).into_iter().filter(|i| !repeated.contains(i)).collect();
     let mut out = Vec::with_capacity(events.len());
@@ -64,19 +65,20 @@ pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
             if start.id == end.id {
                 let socket = events[order[k + 1]].socket.as_ref().or(event.socket.as_ref()).map(|s| s.0.as_str());
                 let line = text::call_whole(start, end, socket);
-                out.push((format!("{:<8}{}", role(event), names.rename(&line)), order[k]));
+                out.push((format!("{}{}", role(event), names.rename(&line)), order[k]));
                 k += 2;
                 continue;
             }
         }
         let socket = event.socket.as_ref().map(|s| s.0.as_str());
         let line = match &event.body {
-            Body::CallStart(start) => format!("{:<8}{} …", role(event), names.rename(&text::call_start(start, socket))),
-            Body::CallEnd(end) => format!("{:<8}{}", role(event), names.rename(&text::call_end(end, socket))),
+            Body::CallStart(start) => format!("{}{} …", role(event), names.rename(&text::call_start(start, socket))),
+            Body::CallEnd(end) => format!("{}{}", role(event), names.rename(&text::call_end(end, socket))),
             Body::State(change) => format!("        {}{}", text::state_change(change, socket), modelled(event)),
             Body::Kernel(note) => format!("        {}{}", text::kernel_note(note, socket), modelled(event)),
             Body::Packet(packet) => {
                 let (from, to) = text::packet_ends(socket, event.actor.role, packet);
+                let (from, to) = (peers.end(from), peers.end(to));
                 let mut line = format!("  {from} > {to}  ");
                 match &packet.tcp {
                     // The addresses ARP names are the same on every run of `--hosts`.
@@ -112,12 +114,9 @@ pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
     out
 }
 
-fn role(event: &Event) -> &'static str {
-    match event.actor.role {
-        Role::Client => "client",
-        Role::Server => "server",
-        Role::Unknown => "?",
-    }
+/// Who made the call, padded to the calls' column: `client`, or `A client` for a peer.
+fn role(event: &Event) -> String {
+    format!("{:<7} ", text::actor_label(&event.actor))
 }
 
 fn modelled(event: &Event) -> &'static str {
@@ -217,12 +216,14 @@ fn address_names(events: &[Event]) -> AddressNames {
             _ => {}
         }
     }
-    // The listening socket's address is the server's address, whatever socket it names.
+    // The listening socket's address is the server's address, whatever socket it names; in a
+    // session of peers, each peer's (`SERVER_A`).
     for event in events {
         if let Body::CallEnd(end) = &event.body {
             if end.call == CallName::Bind && event.socket.as_ref().is_some_and(|s| listening.contains(s)) {
                 if let Some(local) = end.local {
-                    names.insert(local, "SERVER".to_string());
+                    let name = event.actor.peer.map_or_else(|| "SERVER".to_string(), |peer| format!("SERVER_{peer}"));
+                    names.insert(local, name);
                 }
             }
         }

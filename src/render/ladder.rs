@@ -41,11 +41,14 @@ pub struct Ladder {
     datagram: DatagramSockets,
     /// Pairs of sockets that have exchanged a datagram: the first one gets [`NO_HANDSHAKE`].
     exchanged: HashSet<(String, String)>,
+    /// In a session of peers: each socket's program, and whether the legend was shown.
+    peers: text::PeerNames,
+    legend_shown: bool,
 }
 
 impl Ladder {
     pub fn new(style: Style) -> Ladder {
-        Ladder { style, label_modelled: true, first: None, pending: None, open: HashMap::new(), datagram: DatagramSockets::default(), exchanged: HashSet::new() }
+        Ladder { style, label_modelled: true, first: None, pending: None, open: HashMap::new(), datagram: DatagramSockets::default(), exchanged: HashSet::new(), peers: text::PeerNames::default(), legend_shown: false }
     }
 
     fn time(&mut self, t: u64) -> String {
@@ -82,6 +85,7 @@ impl Ladder {
 
     fn side_text(&mut self, event: &Event, plain: String, paint: impl Fn(Style, &str) -> String, out: &mut dyn Write) -> io::Result<()> {
         let plain = if event.origin == Origin::Modelled && self.label_modelled { format!("{plain} (modelled)") } else { plain };
+        let plain = format!("{}{plain}", text::peer_lead(event));
         let cell = if event.origin == Origin::Modelled { self.style.modelled(&plain) } else { paint(self.style, &plain) };
         self.row(event.t, event.actor.role, &cell, plain.chars().count(), out)
     }
@@ -108,6 +112,7 @@ impl Ladder {
                 let modelled = if event.origin == Origin::Modelled && self.label_modelled { " (modelled)" } else { "" };
                 let rightward = event.actor.role != Role::Server;
                 let (from, to) = text::packet_ends(socket, event.actor.role, packet);
+                let (from, to) = (self.peers.end(from), self.peers.end(to));
                 let (left, right) = if rightward { (from, to) } else { (to, from) };
                 if packet.transport == Transport::Udp && self.exchanged.insert((left.to_string(), right.to_string())) {
                     self.wire_detail(NO_HANDSHAKE, out)?;
@@ -215,6 +220,12 @@ impl Renderer for Ladder {
     }
 
     fn event(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
+        if event.actor.peer.is_some() && !self.legend_shown {
+            self.legend_shown = true;
+            let legend = "peers: each row names its program; a program stands in the client column on the connection it made, in the server column on the one it accepted";
+            writeln!(out, "{}", self.style.dim(legend))?;
+        }
+        self.peers.learn(event);
         self.datagram.learn(event);
         self.show(event, out)?;
         let closed_datagram = matches!(&event.body, Body::CallEnd(end) if end.call == CallName::Close && end.errno.is_none());

@@ -20,7 +20,8 @@ pub fn header(replay: &Replay, style: Style) -> String {
 pub fn step_line(replay: &Replay, index: usize, style: Style) -> String {
     let step = &replay.steps[index];
     let painted = paint(step, &step.text, style);
-    format!("{:>4} {:<6} {painted}", index + 1, step.side.to_string())
+    let who = step.peer.map_or_else(|| step.side.to_string(), |peer| format!("{peer} {}", step.side));
+    format!("{:>4} {who:<6} {painted}", index + 1)
 }
 
 fn paint(step: &Step, text: &str, style: Style) -> String {

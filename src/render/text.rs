@@ -1,8 +1,9 @@
 //! Plain words for calls, packets and state changes, shared by every text renderer.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::event::{Arp, ArpOp, CallEnd, CallName, CallStart, KernelNote, Packet, Role, StateChange, Transport};
+use crate::event::{Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, Role, SockId, StateChange, Transport};
 use crate::tcp::linux;
 use crate::wire::flags::TcpFlags;
 
@@ -190,4 +191,55 @@ pub fn kernel_note(note: &KernelNote, socket: Option<&str>) -> String {
         KernelNote::Retransmit { .. } => "retransmit",
     };
     format!("{}: {what}", socket.unwrap_or("?"))
+}
+
+/// Which program each socket belongs to, in a session of peers, learned from the events as
+/// they are shown: a socket's first event with a peer names it.
+#[derive(Default)]
+pub struct PeerNames(HashMap<SockId, Peer>);
+
+impl PeerNames {
+    pub fn learn(&mut self, event: &Event) {
+        let Some(peer) = event.actor.peer else { return };
+        if let Some(socket) = &event.socket {
+            self.0.entry(socket.clone()).or_insert(peer);
+        }
+        if let Body::CallEnd(CallEnd { new_socket: Some(new), .. }) = &event.body {
+            self.0.entry(new.clone()).or_insert(peer);
+        }
+    }
+
+    /// Every socket's program in a whole list of events.
+    pub fn of(events: &[Event]) -> PeerNames {
+        let mut names = PeerNames::default();
+        for event in events {
+            names.learn(event);
+        }
+        names
+    }
+
+    pub fn peer(&self, socket: &SockId) -> Option<Peer> {
+        self.0.get(socket).copied()
+    }
+
+    /// A packet's end: `A:s1` when its socket's program is known, else the name as it is.
+    pub fn end(&self, name: &str) -> String {
+        match self.0.get(&SockId(name.to_string())) {
+            Some(peer) => format!("{peer}:{name}"),
+            None => name.to_string(),
+        }
+    }
+}
+
+/// What leads a row of a peer's event: `A  `; nothing when programs have one role each.
+pub fn peer_lead(event: &Event) -> String {
+    event.actor.peer.map_or_else(String::new, |peer| format!("{peer}  "))
+}
+
+/// Who acted, in words: `client`, or `A client` in a session of peers.
+pub fn actor_label(actor: &Actor) -> String {
+    match actor.peer {
+        Some(peer) => format!("{peer} {}", actor.role),
+        None => actor.role.to_string(),
+    }
 }

@@ -22,6 +22,9 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool) 
     let mut fields = Fields(Vec::new());
     fields.push("time", format!("{} after the trace's first event", duration(event.t.saturating_sub(events[0].t))));
     fields.push("side", event.actor.role.to_string());
+    if let Some(peer) = event.actor.peer {
+        fields.push("peer", peer.to_string());
+    }
     fields.push(
         "origin",
         match event.origin {

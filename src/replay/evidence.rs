@@ -6,6 +6,9 @@
 //! with the socket `accept` returned for it (the one whose peer is the client's address).
 //! Each step is looked for once per socket whose story it tells: the listening socket's
 //! steps once, the accepted socket's per accepted socket, the client's per client socket.
+//! Where several programs listen (peers, each also a client), each connection belongs to the
+//! listening socket at the address its client connected to, and each listening socket's
+//! steps are looked for once.
 
 use std::net::SocketAddr;
 
@@ -18,6 +21,8 @@ pub struct Cast {
     pub listener: Option<SockId>,
     /// The listening socket's own address, once `bind` has told it.
     pub listener_addr: Option<SocketAddr>,
+    /// Every listening socket with its address, when there are several (peers).
+    pub listeners: Vec<(SockId, Option<SocketAddr>)>,
     pub connections: Vec<Connection>,
     /// The story is connectionless: the server's socket is a datagram socket, not a listener.
     pub datagram: bool,
@@ -28,6 +33,8 @@ pub struct Cast {
 pub struct Connection {
     pub client: SockId,
     pub accepted: Option<SockId>,
+    /// Where several sockets listen: the one at the address the client connected to.
+    pub listener: Option<SockId>,
 }
 
 impl Cast {
@@ -41,29 +48,48 @@ impl Cast {
         let listener = call_end(Role::Server, CallName::Listen)
             .find_map(|(e, _)| e.socket.clone())
             .or_else(|| call_end(Role::Server, CallName::Socket).find_map(|(_, end)| end.new_socket.clone()));
-        let listener_addr = call_end(Role::Server, CallName::Bind)
-            .find(|(e, _)| e.socket.is_some() && e.socket == listener)
-            .and_then(|(_, end)| end.local);
+        let bound_at = |socket: &SockId| call_end(Role::Server, CallName::Bind).find(|(e, _)| e.socket.as_ref() == Some(socket)).and_then(|(_, end)| end.local);
+        let listener_addr = listener.as_ref().and_then(bound_at);
+        let mut listeners: Vec<(SockId, Option<SocketAddr>)> =
+            call_end(Role::Server, CallName::Listen).filter_map(|(e, _)| e.socket.clone()).map(|s| (s.clone(), bound_at(&s))).collect();
+        if listeners.len() < 2 {
+            listeners.clear();
+        }
         let connections = call_end(Role::Client, CallName::Socket)
             .filter_map(|(_, end)| end.new_socket.clone())
             .map(|client| {
-                let local = call_end(Role::Client, CallName::Connect)
-                    .find(|(e, _)| e.socket.as_ref() == Some(&client))
-                    .and_then(|(_, end)| end.local);
+                let connect = call_end(Role::Client, CallName::Connect).find(|(e, _)| e.socket.as_ref() == Some(&client)).map(|(_, end)| end);
+                let local = connect.and_then(|end| end.local);
                 let accepted = local.and_then(|local| {
                     call_end(Role::Server, CallName::Accept).find(|(_, end)| end.peer == Some(local)).and_then(|(_, end)| end.new_socket.clone())
                 });
-                Connection { client, accepted }
+                let target = connect.and_then(|end| end.peer);
+                let listener = listeners.iter().find(|(_, addr)| addr.is_some() && *addr == target).map(|(s, _)| s.clone());
+                Connection { client, accepted, listener }
             })
             .collect();
         let datagram = sequence::of_trace(events) == sequence::connectionless();
-        Cast { listener, listener_addr, connections, datagram }
+        Cast { listener, listener_addr, listeners, connections, datagram }
+    }
+
+    /// The listening socket of a connection (the only one, unless several listen), and its address.
+    fn listener_of<'a>(&'a self, conn: Option<&'a Connection>) -> (Option<&'a SockId>, Option<SocketAddr>) {
+        match conn.and_then(|c| c.listener.as_ref()) {
+            Some(own) => (Some(own), self.listeners.iter().find(|(s, _)| s == own).and_then(|(_, addr)| *addr)),
+            None => (self.listener.as_ref(), self.listener_addr),
+        }
+    }
+
+    /// Whether `socket` is the listening socket of the connection's story.
+    pub fn listens_for(&self, socket: &SockId, conn: Option<&Connection>) -> bool {
+        self.listener_of(conn).0 == Some(socket)
     }
 
     fn socket<'a>(&'a self, part: Part, conn: Option<&'a Connection>) -> Option<&'a SockId> {
         match part {
-            // The server's first socket: it listens, or over UDP it is the one datagram socket.
-            Part::Listening | Part::Bound => self.listener.as_ref(),
+            // The server's first socket: it listens (each connection's own, among peers),
+            // or over UDP it is the one datagram socket.
+            Part::Listening | Part::Bound => self.listener_of(conn).0,
             Part::Accepted => conn.and_then(|c| c.accepted.as_ref()),
             Part::Client => conn.map(|c| &c.client),
         }
@@ -71,7 +97,7 @@ impl Cast {
 
     /// The part a socket plays, for the learner's label.
     pub fn part_of(&self, socket: &SockId) -> Option<Part> {
-        if self.listener.as_ref() == Some(socket) {
+        if self.listener.as_ref() == Some(socket) || self.listeners.iter().any(|(s, _)| s == socket) {
             return Some(if self.datagram { Part::Bound } else { Part::Listening });
         }
         self.connections.iter().find_map(|c| {
@@ -144,6 +170,12 @@ pub fn find(events: &[Event], sequences: [&'static Sequence; 2]) -> Vec<Found> {
         for step in sequence.steps {
             let part = story_part(sequence, step);
             let instances: Vec<Option<&Connection>> = match part {
+                // Several listening sockets: each one's steps once, with a connection it took.
+                Part::Listening if !cast.listeners.is_empty() => cast
+                    .listeners
+                    .iter()
+                    .filter_map(|(s, _)| cast.connections.iter().find(|c| c.listener.as_ref() == Some(s)).map(Some))
+                    .collect(),
                 Part::Listening | Part::Bound => vec![None],
                 _ => cast.connections.iter().map(Some).collect(),
             };
@@ -179,7 +211,7 @@ impl Finder<'_> {
             Evidence::ServerAddress { call, socket } => {
                 let Some(sock) = self.cast.socket(socket, self.conn) else { return Vec::new() };
                 let first = self.events.iter().position(|e| match &e.body {
-                    Body::CallStart(start) if start.call == call && e.socket.as_ref() == Some(sock) => match (start.args.addr, self.cast.listener_addr) {
+                    Body::CallStart(start) if start.call == call && e.socket.as_ref() == Some(sock) => match (start.args.addr, self.cast.listener_of(self.conn).1) {
                         (Some(given), Some(server)) => given == server,
                         (given, None) => given.is_some(),
                         (None, Some(_)) => false,
@@ -266,7 +298,7 @@ impl Finder<'_> {
         let end = match call {
             CallName::Accept => self.call_returning(call, self.conn?.accepted.as_ref()?)?,
             _ => {
-                let sock = if call == CallName::Listen { self.cast.listener.as_ref()? } else { &self.conn?.client };
+                let sock = if call == CallName::Listen { self.cast.listener_of(self.conn).0? } else { &self.conn?.client };
                 self.events.iter().position(|e| e.socket.as_ref() == Some(sock) && matches!(&e.body, Body::CallEnd(end) if end.call == call))?
             }
         };

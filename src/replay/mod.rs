@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::event::{Body, Event, Origin, Role, SockId};
+use crate::event::{Body, Event, Origin, Peer, Role, SockId};
+use crate::render::text::PeerNames;
 use crate::sequence::{self, Part, Sequence};
 use crate::tcp::state::State;
 use crate::trace::{LensStatus, Source, Trace};
@@ -50,6 +51,9 @@ pub struct Step {
     /// Nanoseconds since the trace's first event.
     pub t: u64,
     pub side: Role,
+    /// In a session of peers: the program of this step (its role on the socket is `side`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<Peer>,
     pub lens: Lens,
     pub origin: Origin,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,6 +80,9 @@ pub struct Step {
 pub struct SocketView {
     pub id: SockId,
     pub role: Role,
+    /// In a session of peers: the program the socket belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<Peer>,
     /// Its part in the documented sequences, where it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub part: Option<Part>,
@@ -112,7 +119,7 @@ impl Replay {
         let sequences = sequence::of_trace(events);
         let found = evidence::find(events, sequences);
         let t0 = events.first().map_or(0, |e| e.t);
-        let mut states = SocketStates::default();
+        let mut states = SocketStates { peers: PeerNames::of(events), ..SocketStates::default() };
         let mut steps = Vec::new();
         let label_modelled = trace.header.source != Source::Simulated;
         let mut i = 0;
@@ -128,6 +135,7 @@ impl Replay {
                 last,
                 t: event.t.saturating_sub(t0),
                 side: event.actor.role,
+                peer: event.actor.peer,
                 lens: lens(event),
                 origin: event.origin,
                 socket: event.socket.clone().or_else(|| events[last].socket.clone()),
@@ -190,6 +198,7 @@ fn provenance(trace: &Trace) -> String {
 #[derive(Default)]
 struct SocketStates {
     sockets: BTreeMap<SockId, SocketView>,
+    peers: PeerNames,
 }
 
 impl SocketStates {
@@ -202,7 +211,7 @@ impl SocketStates {
         }
         for id in named {
             let role = if matches!(&event.body, Body::Packet(_)) && event.socket.as_ref() != Some(id) { other(event.actor.role) } else { event.actor.role };
-            self.sockets.entry(id.clone()).or_insert_with(|| SocketView { id: id.clone(), role, part: cast.part_of(id), kernel: None, rfc: None });
+            self.sockets.entry(id.clone()).or_insert_with(|| SocketView { id: id.clone(), role, peer: self.peers.peer(id), part: cast.part_of(id), kernel: None, rfc: None });
         }
         let (Body::State(change), Some(id)) = (&event.body, &event.socket) else { return };
         let Some(view) = self.sockets.get_mut(id) else { return };
@@ -239,7 +248,7 @@ fn progress(sequence: &'static Sequence, found: &[Found], cast: &Cast, a: usize,
     // The story of one connection: the listening socket's steps, and this connection's.
     let connection = cast.connections.iter().find(|c| c.client == socket || c.accepted.as_ref() == Some(&socket)).or(cast.connections.first());
     let in_story = |f: &&Found| {
-        Some(&f.socket) == cast.listener.as_ref() || connection.is_some_and(|c| c.client == f.socket || c.accepted.as_ref() == Some(&f.socket))
+        cast.listens_for(&f.socket, connection) || connection.is_some_and(|c| c.client == f.socket || c.accepted.as_ref() == Some(&f.socket))
     };
     let story_steps: Vec<&Found> = ours.iter().copied().filter(in_story).collect();
     Progress {

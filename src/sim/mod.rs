@@ -33,10 +33,11 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::event::{Event, Role};
+use crate::echo::lines::from_peer;
+use crate::event::{Actor, Event, Peer, Role};
 use crate::trace::{End, Header, LensStatus, Lenses, Source, Trace};
 use os::Os;
-use programs::{tcp_echo_client, tcp_echo_server, udp_echo_client, udp_echo_server, Closing};
+use programs::{tcp_echo_client, tcp_echo_server, udp_echo_client, udp_echo_server, Closing, PEER_ADDRS, SERVER};
 pub use scenarios::Scenario;
 use scenarios::{Stage, SCENARIOS};
 use world::{Program, World};
@@ -101,22 +102,37 @@ pub fn run(name: &str, options: &Options) -> Result<Vec<Event>, UnknownScenario>
     let msl = u64::try_from(options.msl.as_nanos()).unwrap_or(u64::MAX);
     let losses = match scenario.stage {
         Stage::Tcp { losses, .. } => losses,
-        Stage::NoServer | Stage::Udp => &[],
+        Stage::NoServer | Stage::Udp | Stage::Peers => &[],
     };
     let world = Rc::new(RefCell::new(World::new(msl, losses)));
-    let os = |role| Os::new(&world, role);
+    let os = |role| Os::new(&world, Actor::role(role));
     let programs: Vec<Program> = match scenario.stage {
         Stage::Tcp { closing, .. } => vec![
-            Box::pin(tcp_echo_server(os(Role::Server), closing, lines.len())),
-            Box::pin(tcp_echo_client(os(Role::Client), closing, lines)),
+            Box::pin(tcp_echo_server(os(Role::Server), SERVER, closing, lines.len())),
+            Box::pin(tcp_echo_client(os(Role::Client), SERVER, closing, lines)),
         ],
-        Stage::NoServer => vec![Box::pin(tcp_echo_client(os(Role::Client), Closing::ClientFirst, lines))],
+        Stage::NoServer => vec![Box::pin(tcp_echo_client(os(Role::Client), SERVER, Closing::ClientFirst, lines))],
         Stage::Udp => vec![
             Box::pin(udp_echo_server(os(Role::Server), lines.len())),
             Box::pin(udp_echo_client(os(Role::Client), lines)),
         ],
+        Stage::Peers => peers(&world, &options.messages),
     };
     Ok(world::run(&world, programs))
+}
+
+/// The programs of two peers: each is the echo server on its own port and, in the same
+/// process, a client of the other peer, sending every message signed with its name.
+fn peers(world: &Rc<RefCell<World>>, messages: &[String]) -> Vec<Program> {
+    let mut programs: Vec<Program> = Vec::new();
+    for (k, peer) in Peer::PAIR.into_iter().enumerate() {
+        let os = |role| Os::new(world, Actor { peer: Some(peer), ..Actor::role(role) });
+        let lines: Vec<String> = messages.iter().flat_map(|m| m.lines()).map(|line| format!("{}\n", from_peer(line, peer))).collect();
+        let other = PEER_ADDRS[(k + 1) % PEER_ADDRS.len()];
+        programs.push(Box::pin(tcp_echo_server(os(Role::Server), PEER_ADDRS[k], Closing::ClientFirst, lines.len())));
+        programs.push(Box::pin(tcp_echo_client(os(Role::Client), other, Closing::ClientFirst, lines)));
+    }
+    programs
 }
 
 /// A whole simulated trace: a header saying so (source `simulated`, every lens `modelled`),

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
-use crate::event::{Packet, Preview, Role, Transport};
+use crate::event::{Actor, Packet, Preview, Transport};
 use crate::fault::Lost;
 use crate::tcp::{Control, Segment};
 
@@ -23,7 +23,7 @@ pub(super) enum Wire {
 pub(super) struct InFlight {
     pub at: u64,
     /// The side that sent it (the kernel answering for a port counts as that port's side).
-    pub sender: Role,
+    pub sender: Actor,
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub wire: Wire,
@@ -57,7 +57,7 @@ impl Net {
 
     /// Puts a packet on the link at `now`, unless it is one to lose, and returns it as a
     /// capture at the sender would show it (a lost packet was still sent, and is marked).
-    pub fn send(&mut self, now: u64, sender: Role, src: SocketAddr, dst: SocketAddr, wire: Wire) -> Packet {
+    pub fn send(&mut self, now: u64, sender: Actor, src: SocketAddr, dst: SocketAddr, wire: Wire) -> Packet {
         let mut packet = self.describe(src, dst, &wire);
         if self.loses(&wire) {
             packet.dropped = Some(LOST_BY.to_string());

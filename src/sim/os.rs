@@ -22,7 +22,7 @@ use std::task::Poll;
 
 use super::net::Wire;
 use super::world::{Kind, World};
-use crate::event::{Body, CallArgs, CallEnd, CallName, CallStart, Errno, Preview, Role};
+use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Preview};
 use crate::capture::errno::errno;
 use crate::tcp::{CallError, Failure, Received, State};
 
@@ -47,7 +47,7 @@ pub(super) enum SockType {
 /// One program's view of the kernel.
 pub(super) struct Os {
     world: Rc<RefCell<World>>,
-    role: Role,
+    who: Actor,
 }
 
 /// A call in progress.
@@ -97,8 +97,8 @@ fn call_errno(error: CallError) -> Errno {
 }
 
 impl Os {
-    pub fn new(world: &Rc<RefCell<World>>, role: Role) -> Os {
-        Os { world: Rc::clone(world), role }
+    pub fn new(world: &Rc<RefCell<World>>, who: Actor) -> Os {
+        Os { world: Rc::clone(world), who }
     }
 
     pub async fn socket(&self, ty: SockType) -> Fd {
@@ -110,11 +110,11 @@ impl Os {
         let started = self.start(CallName::Socket, None, args);
         self.finish(started, |w| {
             let kind = match ty {
-                SockType::Stream => w.tcp_socket(self.role),
+                SockType::Stream => w.tcp_socket(self.who.role),
                 SockType::Datagram => Kind::Udp { inbox: Default::default() },
             };
-            let sock = w.add_socket(self.role, kind, None, None);
-            let num = w.open_fd(self.role);
+            let sock = w.add_socket(self.who, kind, None, None);
+            let num = w.open_fd(self.who);
             Some((Return { new_socket: Some(sock), ..Return::ok(num.into()) }, Fd { num, sock }))
         })
         .await
@@ -144,7 +144,7 @@ impl Os {
         let started = self.start(CallName::Accept, Some(fd), CallArgs::default());
         self.finish(started, |w| {
             let sock = w.take_connection(fd.sock)?;
-            let num = w.open_fd(self.role);
+            let num = w.open_fd(self.who);
             let socket = w.socket(sock);
             let ret =
                 Return { new_socket: Some(sock), local: socket.local, peer: socket.remote, ..Return::ok(num.into()) };
@@ -220,7 +220,7 @@ impl Os {
         self.finish(started, |w| {
             let local = w.bind_ephemeral(fd.sock);
             let id = w.socket(fd.sock).id.clone();
-            w.transmit(self.role, Some(id), local, addr, Wire::Udp(data.to_vec()));
+            w.transmit(self.who, Some(id), local, addr, Wire::Udp(data.to_vec()));
             Some((Return { local: Some(local), ..Return::ok(data.len() as i64) }, ()))
         })
         .await
@@ -258,7 +258,7 @@ impl Os {
                 // FIN went out with shutdown(), or there never was a connection) is no error.
                 let _nothing_left = w.with_tcp(fd.sock, |endpoint, now| endpoint.close(now));
             }
-            w.close_fd(self.role, fd.num);
+            w.close_fd(self.who, fd.num);
             Some((Return::ok(0), ()))
         })
         .await
@@ -292,7 +292,7 @@ impl Os {
         let id = w.next_call_id();
         let socket = fd.map(|fd| fd.sock);
         let sock_id = socket.map(|idx| w.socket(idx).id.clone());
-        w.record(self.role, sock_id, Body::CallStart(CallStart { id, call, fd: fd.map(|fd| fd.num), args }));
+        w.record(self.who, sock_id, Body::CallStart(CallStart { id, call, fd: fd.map(|fd| fd.num), args }));
         Started { id, call, socket }
     }
 
@@ -315,7 +315,7 @@ impl Os {
             peer: ret.peer,
             data: ret.data,
         };
-        w.record(self.role, socket, Body::CallEnd(end));
+        w.record(self.who, socket, Body::CallEnd(end));
         value
     }
 }

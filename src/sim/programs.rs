@@ -9,6 +9,10 @@ use crate::echo::lines::LineNumberer;
 /// Where the server listens (the port of the course's sample session).
 pub(super) const SERVER: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1234));
 
+/// Where each peer of a peer-to-peer session listens, in [`crate::event::Peer::PAIR`] order.
+pub(super) const PEER_ADDRS: [SocketAddr; 2] =
+    [SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1234)), SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1235))];
+
 /// The backlog passed to `listen`: the classic `SOMAXCONN`.
 const BACKLOG: i32 = 128;
 
@@ -29,11 +33,11 @@ pub(super) enum Closing {
     Together,
 }
 
-/// Takes one connection and echoes its lines: socket, bind, listen, accept, recv/send, close
-/// the connection, close the listening socket. `lines` is how many it expects.
-pub(super) async fn tcp_echo_server(os: Os, closing: Closing, lines: usize) {
+/// Takes one connection at `at` and echoes its lines: socket, bind, listen, accept,
+/// recv/send, close the connection, close the listening socket. `lines` is how many it expects.
+pub(super) async fn tcp_echo_server(os: Os, at: SocketAddr, closing: Closing, lines: usize) {
     let listener = os.socket(SockType::Stream).await;
-    os.bind(&listener, SERVER).await;
+    os.bind(&listener, at).await;
     os.listen(&listener, BACKLOG).await;
     let conn = os.accept(&listener).await;
     let mut numbered = LineNumberer::default();
@@ -66,11 +70,11 @@ pub(super) async fn tcp_echo_server(os: Os, closing: Closing, lines: usize) {
     os.close(listener).await;
 }
 
-/// Connects, sends each line and reads its echo, and closes as `closing` says.
-pub(super) async fn tcp_echo_client(os: Os, closing: Closing, lines: Vec<String>) {
+/// Connects to `server`, sends each line and reads its echo, and closes as `closing` says.
+pub(super) async fn tcp_echo_client(os: Os, server: SocketAddr, closing: Closing, lines: Vec<String>) {
     os.sleep(CLIENT_START_NS).await;
     let sock = os.socket(SockType::Stream).await;
-    if os.connect(&sock, SERVER).await.is_ok() {
+    if os.connect(&sock, server).await.is_ok() {
         converse(&os, &sock, closing, &lines).await;
     }
     os.close(sock).await;

@@ -21,6 +21,8 @@ pub(super) enum Stage {
     NoServer,
     /// The echo over UDP.
     Udp,
+    /// Two peers, each the echo server on its own port and a client of the other's.
+    Peers,
 }
 
 /// The first packet of a kind: what `trace echo --drop KIND` loses, and its `lost-KIND` story.
@@ -28,7 +30,7 @@ const fn first(packet: Lost) -> Loss {
     Loss { packet, nth: 1 }
 }
 
-pub(super) static SCENARIOS: [Scenario; 11] = [
+pub(super) static SCENARIOS: [Scenario; 12] = [
     Scenario {
         name: "echo",
         about: "the line-echo client and server; the client closes first, so TIME-WAIT lands on the client",
@@ -78,6 +80,11 @@ pub(super) static SCENARIOS: [Scenario; 11] = [
         name: "lost-fin",
         about: "the client's FIN is lost; the client stays in FIN-WAIT-1 until its timer sends the FIN again",
         stage: Stage::Tcp { closing: Closing::ClientFirst, losses: &[first(Lost::Fin)] },
+    },
+    Scenario {
+        name: "p2p",
+        about: "two peers, each listening and connecting to the other: each program is the server on one connection and the client on the other",
+        stage: Stage::Peers,
     },
     Scenario {
         name: "udp-echo",

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::event::{Body, CallEnd, CallName, Origin, Packet, Transport};
+use crate::event::{Body, CallEnd, CallName, Origin, Packet, Peer, Transport};
 use crate::sequence::{self, Evidence, Part};
 use crate::tcp::{State, SECOND};
 use crate::trace::{TraceReader, TraceWriter};
@@ -354,12 +354,33 @@ fn unknown_scenario__says_which_exist() {
 }
 
 #[test]
+fn p2p__each_peer_is_one_process_in_both_roles_and_every_socket_has_its_own_name() {
+    let events = events("p2p");
+    // (peer, role, socket, fd) of every socket `socket()` or `accept()` made.
+    let made: Vec<(Peer, Role, String, i64)> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::CallEnd(CallEnd { new_socket: Some(id), ret, .. }) => Some((e.actor.peer.expect("a peer's call"), e.actor.role, id.0.clone(), *ret)),
+            _ => None,
+        })
+        .collect();
+    let names: std::collections::BTreeSet<&str> = made.iter().map(|(_, _, id, _)| id.as_str()).collect();
+    assert_eq!(names.len(), 6, "six sockets, six names: {made:?}");
+    for peer in Peer::PAIR {
+        let mut fds: Vec<(Role, i64)> = made.iter().filter(|m| m.0 == peer).map(|m| (m.1, m.3)).collect();
+        fds.sort_unstable();
+        // One process: its listening, connecting and accepted sockets share one table of fds.
+        assert_eq!(fds, [(Role::Client, 4), (Role::Server, 3), (Role::Server, 5)], "{peer}: {made:?}");
+    }
+}
+
+#[test]
 fn list__names_are_unique_and_described() {
     let mut names: Vec<&str> = scenarios().iter().map(|s| s.name).collect();
-    assert_eq!(names.len(), 11);
+    assert_eq!(names.len(), 12);
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 11);
+    assert_eq!(names.len(), 12);
     for lost in crate::fault::Lost::ALL {
         assert!(names.contains(&lost.scenario()), "--drop {lost} has its scenario {}", lost.scenario());
     }

@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::task::{Context, Waker};
 
 use super::net::{InFlight, Loss, Net, Wire};
-use crate::event::{Actor, Body, Event, Origin, Role, SockId, StateChange, Transport};
+use crate::event::{Actor, Body, Event, Origin, Peer, Role, SockId, StateChange, Transport};
 use crate::tcp::{reset_for, Config, Control, Endpoint, Output, State};
 
 /// A simulated program.
@@ -35,7 +35,8 @@ const FIRST_EPHEMERAL_PORT: u16 = 40000;
 
 pub(super) struct Socket {
     pub id: SockId,
-    pub owner: Role,
+    /// The program whose socket it is: its role and, in a session of peers, the peer.
+    pub owner: Actor,
     pub kind: Kind,
     pub local: Option<SocketAddr>,
     pub remote: Option<SocketAddr>,
@@ -62,18 +63,28 @@ impl Socket {
     }
 }
 
-/// What the kernel keeps per program: its open descriptors and how many sockets it has named.
+/// What the kernel keeps per program: its open descriptors.
 #[derive(Default)]
 struct Process {
     fds: BTreeSet<i32>,
-    sockets: u32,
+}
+
+/// Which process a program's calls belong to: a peer is one process in both its roles; the
+/// client and the server of the echo are two.
+fn process_of(who: Actor) -> (Option<Peer>, Role) {
+    match who.peer {
+        Some(peer) => (Some(peer), Role::Unknown),
+        None => (None, who.role),
+    }
 }
 
 pub(super) struct World {
     now: u64,
     msl: u64,
     sockets: Vec<Socket>,
-    processes: BTreeMap<Role, Process>,
+    processes: BTreeMap<(Option<Peer>, Role), Process>,
+    /// How many sockets of each role have been named, across the whole session.
+    named: BTreeMap<Role, u32>,
     net: Net,
     next_port: u16,
     server_connections: u32,
@@ -93,6 +104,7 @@ impl World {
             msl,
             sockets: Vec::new(),
             processes: BTreeMap::new(),
+            named: BTreeMap::new(),
             net: Net::new(losses),
             next_port: FIRST_EPHEMERAL_PORT,
             server_connections: 0,
@@ -109,8 +121,8 @@ impl World {
         self.now
     }
 
-    pub fn record(&mut self, role: Role, socket: Option<SockId>, body: Body) {
-        self.events.push(Event { t: self.now, actor: Actor::role(role), socket, origin: Origin::Modelled, body });
+    pub fn record(&mut self, who: Actor, socket: Option<SockId>, body: Body) {
+        self.events.push(Event { t: self.now, actor: who, socket, origin: Origin::Modelled, body });
         self.progress += 1;
     }
 
@@ -127,22 +139,23 @@ impl World {
         &mut self.sockets[idx]
     }
 
-    /// A new socket, named after its owner: `c1`, `c2`… for the client, `s1`, `s2`… for the server.
+    /// A new socket, named after its owner's role: `c1`, `c2`… for clients, `s1`, `s2`… for
+    /// servers (one series per role, so that peers' sockets have names of their own too).
     pub fn add_socket(
         &mut self,
-        owner: Role,
+        owner: Actor,
         kind: Kind,
         local: Option<SocketAddr>,
         remote: Option<SocketAddr>,
     ) -> usize {
-        let process = self.processes.entry(owner).or_default();
-        process.sockets += 1;
-        let prefix = match owner {
+        let named = self.named.entry(owner.role).or_default();
+        *named += 1;
+        let prefix = match owner.role {
             Role::Client => "c",
             Role::Server => "s",
             Role::Unknown => "u",
         };
-        let id = SockId(format!("{prefix}{}", process.sockets));
+        let id = SockId(format!("{prefix}{named}"));
         self.sockets.push(Socket { id, owner, kind, local, remote });
         self.sockets.len() - 1
     }
@@ -155,8 +168,8 @@ impl World {
     }
 
     /// The lowest free descriptor, as POSIX hands them out (0–2 are the standard streams).
-    pub fn open_fd(&mut self, role: Role) -> i32 {
-        let fds = &mut self.processes.entry(role).or_default().fds;
+    pub fn open_fd(&mut self, who: Actor) -> i32 {
+        let fds = &mut self.processes.entry(process_of(who)).or_default().fds;
         let mut fd = 3;
         while fds.contains(&fd) {
             fd += 1;
@@ -165,8 +178,8 @@ impl World {
         fd
     }
 
-    pub fn close_fd(&mut self, role: Role, fd: i32) {
-        self.processes.entry(role).or_default().fds.remove(&fd);
+    pub fn close_fd(&mut self, who: Actor, fd: i32) {
+        self.processes.entry(process_of(who)).or_default().fds.remove(&fd);
     }
 
     /// The socket's own address, binding it to the next ephemeral port if it has none.
@@ -218,16 +231,16 @@ impl World {
         value
     }
 
-    /// Sends a packet from `role`'s socket (none for the kernel) and records it.
-    pub fn transmit(&mut self, role: Role, socket: Option<SockId>, src: SocketAddr, dst: SocketAddr, wire: Wire) {
+    /// Sends a packet from `who`'s socket (none for the kernel) and records it.
+    pub fn transmit(&mut self, who: Actor, socket: Option<SockId>, src: SocketAddr, dst: SocketAddr, wire: Wire) {
         let transport = match wire {
             Wire::Tcp(_) => Transport::Tcp,
             Wire::Udp(_) => Transport::Udp,
         };
         let to = self.lookup(dst, src, transport).map(|idx| self.sockets[idx].id.clone());
-        let mut packet = self.net.send(self.now, role, src, dst, wire);
+        let mut packet = self.net.send(self.now, who, src, dst, wire);
         packet.to = to;
-        self.record(role, socket, Body::Packet(packet));
+        self.record(who, socket, Body::Packet(packet));
     }
 
     /// The socket a packet from `src` to `dst` is for: the connection with that pair of
@@ -262,11 +275,11 @@ impl World {
         }
     }
 
-    fn tcp_arrives(&mut self, sender: Role, src: SocketAddr, dst: SocketAddr, seg: &crate::tcp::Segment) {
+    fn tcp_arrives(&mut self, sender: Actor, src: SocketAddr, dst: SocketAddr, seg: &crate::tcp::Segment) {
         let Some(mut idx) = self.lookup(dst, src, Transport::Tcp) else {
             // RFC 9293 §3.10.7.1: no socket has this port, so the kernel answers for it.
             if let Some(reset) = reset_for(seg) {
-                let answering = if sender == Role::Client { Role::Server } else { Role::Client };
+                let answering = Actor::role(if sender.role == Role::Client { Role::Server } else { Role::Client });
                 self.transmit(answering, None, dst, src, Wire::Tcp(reset));
             }
             return;

@@ -106,6 +106,9 @@ impl Timeline {
             if let Some(shadow) = &mut self.shadow {
                 shadow.observe(&mut event, &self.sockets, &mut modelled);
             }
+            for m in &mut modelled {
+                self.sockets.name_peer(m);
+            }
             out.push(event);
             out.extend(modelled);
         }

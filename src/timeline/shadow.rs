@@ -22,6 +22,11 @@ struct Conn {
     role: Role,
     /// Born of a listening socket (the server's side of the connection).
     accepted: bool,
+    /// The states the model entered since the kernel last reported one of this socket: the
+    /// kernel reports its changes in order but may report them late (after the segment that
+    /// caused the next one, when both sides close at once), and a late report of a state the
+    /// model passed through agrees with it.
+    entered: Vec<State>,
 }
 
 #[derive(Default)]
@@ -93,10 +98,25 @@ impl Shadow {
                 if let Some(socket) = event.socket.as_ref().filter(|_| closing_shows(change.from, change.to)) {
                     self.settle_close(t, socket, extra);
                 }
-                change.model = event.socket.as_ref().and_then(|s| self.state_of(s));
+                change.model = event.socket.as_ref().and_then(|s| self.expected(s, change.from, change.to));
             }
             _ => {}
         }
+    }
+
+    /// The state the model expects a socket the kernel reports moving `from` → `to` to be in:
+    /// `to`, if the model entered it since the kernel's last report, else its current state.
+    /// A change Linux is documented to report late keeps the model's current state, so that
+    /// the documented difference shows.
+    fn expected(&mut self, socket: &SockId, from: State, to: State) -> Option<State> {
+        if let Some(conn) = self.names.get(socket).and_then(|pair| self.conns.get_mut(pair)) {
+            let documented = matches!(linux::reported(from, to, conn.accepted), Reported::Differently(_));
+            if let Some(k) = conn.entered.iter().position(|s| *s == to).filter(|_| !documented) {
+                conn.entered.drain(..=k);
+                return Some(to);
+            }
+        }
+        self.state_of(socket)
     }
 
     fn state_of(&self, socket: &SockId) -> Option<crate::tcp::State> {
@@ -137,7 +157,7 @@ impl Shadow {
             if let Some(mut ep) = self.opening.remove(s) {
                 ep.adopt_iss(tcp.seq);
                 self.names.insert(s.clone(), (src, dst));
-                self.conns.insert((src, dst), Conn { ep, socket: Some(s.clone()), role: Role::Client, accepted: false });
+                self.conns.insert((src, dst), Conn { ep, socket: Some(s.clone()), role: Role::Client, accepted: false, entered: Vec::new() });
             }
         }
         if let Some(conn) = self.conns.get_mut(&(src, dst)) {
@@ -167,7 +187,7 @@ impl Shadow {
                     if let Some(s) = &socket {
                         self.names.insert(s.clone(), pair);
                     }
-                    self.conns.insert(pair, Conn { ep: listener.fork(0), socket, role: Role::Server, accepted: true });
+                    self.conns.insert(pair, Conn { ep: listener.fork(0), socket, role: Role::Server, accepted: true, entered: Vec::new() });
                 }
                 _ => return,
             }
@@ -196,6 +216,7 @@ fn closing_shows(from: State, to: State) -> bool {
 fn emit(t: u64, pair: Pair, conn: &mut Conn, extra: &mut Vec<Event>) {
     for output in conn.ep.take_output() {
         let Output::State { from, to } = output else { continue };
+        conn.entered.push(to);
         if let Reported::Differently(_) = linux::reported(from, to, conn.accepted) {
             extra.push(Event {
                 t,

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::datagrams::DatagramSockets;
-use crate::event::{Body, CallName, Event, KernelNote, Role, SockId, Transport};
+use crate::event::{Body, CallName, Event, KernelNote, Peer, Role, SockId, Transport};
 
 /// Which sides of the session are our own recorded programs. Sockets of a side that is not
 /// recorded (another program's client, say) are named here, in order of appearance.
@@ -57,6 +57,8 @@ pub struct SocketResolver {
     /// When each socket's connect returned.
     connect_ended: HashMap<SockId, u64>,
     roles: HashMap<SockId, Role>,
+    /// The program of each socket, in a session of peers.
+    peers: HashMap<SockId, Peer>,
     named: [u32; 2],
 }
 
@@ -87,6 +89,7 @@ impl SocketResolver {
             connects: HashMap::new(),
             connect_ended: HashMap::new(),
             roles: HashMap::new(),
+            peers: HashMap::new(),
             named: [0, 0],
         }
     }
@@ -123,6 +126,9 @@ impl SocketResolver {
             Body::CallEnd(end) => {
                 if let Some(id) = &end.new_socket {
                     self.roles.insert(id.clone(), event.actor.role);
+                    if let Some(peer) = event.actor.peer {
+                        self.peers.insert(id.clone(), peer);
+                    }
                 }
                 let Some(socket) = &event.socket else { return };
                 if end.call == CallName::Connect {
@@ -193,8 +199,21 @@ impl SocketResolver {
         }
     }
 
-    /// Fills in the event's socket (and a packet's receiving socket) and its role.
+    /// Fills in the event's socket (and a packet's receiving socket), its role and, in a
+    /// session of peers, the program whose socket it is.
     pub fn resolve(&mut self, event: &mut Event) {
+        self.resolve_socket(event);
+        self.name_peer(event);
+    }
+
+    /// Names the program of an event that names a peer's socket (the model's events, say).
+    pub fn name_peer(&self, event: &mut Event) {
+        if event.actor.peer.is_none() {
+            event.actor.peer = event.socket.as_ref().and_then(|s| self.peers.get(s).copied());
+        }
+    }
+
+    fn resolve_socket(&mut self, event: &mut Event) {
         match &mut event.body {
             Body::Packet(packet) if packet.transport == Transport::Arp => {
                 event.actor.role = self.role_of_host(packet.src.ip(), packet.dst.ip());
@@ -406,7 +425,7 @@ mod tests {
     fn state(t: u64, tid: u32, sk: u64, local: &str, remote: &str, from: State, to: State) -> Event {
         Event {
             t,
-            actor: Actor { role: Role::Unknown, pid: None, tid: Some(tid) },
+            actor: Actor { role: Role::Unknown, peer: None, pid: None, tid: Some(tid) },
             socket: None,
             origin: Origin::Observed,
             body: Body::State(StateChange { from, to, local: Some(addr(local)), remote: Some(addr(remote)), sk: Some(sk), model: None }),
@@ -416,7 +435,7 @@ mod tests {
     fn connect_start(t: u64, tid: u32, socket: &str, to: &str) -> Event {
         Event {
             t,
-            actor: Actor { role: Role::Client, pid: Some(1), tid: Some(tid) },
+            actor: Actor { role: Role::Client, peer: None, pid: Some(1), tid: Some(tid) },
             socket: Some(SockId(socket.into())),
             origin: Origin::Observed,
             body: Body::CallStart(CallStart { id: t, call: CallName::Connect, fd: Some(3), args: CallArgs { addr: Some(addr(to)), ..CallArgs::default() } }),
@@ -474,7 +493,7 @@ mod tests {
         let mut r = resolver();
         let call_end = |t: u64, call: CallName, local: Option<&str>| Event {
             t,
-            actor: Actor { role: Role::Server, pid: Some(1), tid: Some(1) },
+            actor: Actor { role: Role::Server, peer: None, pid: Some(1), tid: Some(1) },
             socket: Some(SockId("s1".into())),
             origin: Origin::Observed,
             body: Body::CallEnd(crate::event::CallEnd { id: t, call, ret: 0, errno: None, new_socket: None, local: local.map(addr), peer: None, data: None }),
@@ -513,7 +532,7 @@ mod tests {
     }
 
     fn call(t: u64, role: Role, socket: Option<&str>, body: Body) -> Event {
-        Event { t, actor: Actor { role, pid: Some(1), tid: Some(1) }, socket: socket.map(|s| SockId(s.into())), origin: Origin::Observed, body }
+        Event { t, actor: Actor { role, pid: Some(1), tid: Some(1), peer: None }, socket: socket.map(|s| SockId(s.into())), origin: Origin::Observed, body }
     }
 
     fn call_end(t: u64, role: Role, socket: &str, id: u64, call: CallName, local: Option<&str>, new_socket: bool) -> Event {

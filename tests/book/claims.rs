@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use socktrace::event::{ArpOp, Body, CallEnd, CallName, CallStart, Event, Origin, Packet, Role, SockId, TcpSegment, Transport};
+use socktrace::event::{ArpOp, Body, CallEnd, CallName, CallStart, Event, Origin, Packet, Peer, Role, SockId, TcpSegment, Transport};
 use socktrace::replay::Replay;
 use socktrace::sequence;
 use socktrace::tcp::state::State;
@@ -23,6 +23,7 @@ pub struct Claim {
 
 const ECHO: &[&str] = &["echo.jsonl"];
 const HOSTS: &[&str] = &["hosts.jsonl"];
+const P2P: &[&str] = &["p2p.jsonl"];
 
 pub const CLAIMS: &[Claim] = &[
     Claim { id: "roles-client-calls", fixtures: ECHO, check: roles_client_calls },
@@ -92,6 +93,12 @@ pub const CLAIMS: &[Claim] = &[
     Claim { id: "many-four-tuples", fixtures: &["clients3.jsonl"], check: many_four_tuples },
     Claim { id: "many-own-isns", fixtures: &["clients3.jsonl"], check: many_own_isns },
     Claim { id: "many-one-host", fixtures: &["clients3.jsonl"], check: all_on_loopback },
+    Claim { id: "p2p-each-listens-and-connects", fixtures: P2P, check: p2p_each_listens_and_connects },
+    Claim { id: "p2p-two-connections", fixtures: P2P, check: p2p_two_connections },
+    Claim { id: "p2p-each-handshake", fixtures: P2P, check: p2p_each_handshake },
+    Claim { id: "p2p-data-both-ways", fixtures: P2P, check: p2p_data_both_ways },
+    Claim { id: "p2p-two-ports", fixtures: P2P, check: p2p_two_ports },
+    Claim { id: "p2p-check-conforms", fixtures: P2P, check: p2p_check_conforms },
     Claim { id: "udp-no-handshake", fixtures: &["udp-echo.jsonl"], check: udp_no_handshake },
     Claim { id: "udp-no-listen", fixtures: &["udp-echo.jsonl"], check: udp_no_listen },
     Claim { id: "udp-datagrams", fixtures: &["udp-echo.jsonl"], check: udp_datagrams },
@@ -967,4 +974,104 @@ fn ref_payload_is_text(t: &[Trace]) {
     for piece in ["<img src=x onerror=", "</script><script>", "{{#include ../../Cargo.toml}}"] {
         assert!(sent.contains(piece), "the fixture carries {piece:?}");
     }
+}
+
+// ---- peer to peer ---------------------------------------------------------------------
+
+/// The program that made `socket` (by `socket()` or `accept()`).
+fn peer_of(t: &Trace, socket: &str) -> Peer {
+    t.events
+        .iter()
+        .find_map(|e| match &e.body {
+            Body::CallEnd(end) if end.new_socket.as_ref().is_some_and(|s| s.0 == socket) => e.actor.peer,
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no peer made {socket}"))
+}
+
+/// Each connection of a peer session: (client socket, the listening socket it reached, the
+/// socket accept returned for it).
+fn p2p_connections(t: &Trace) -> Vec<(String, String, String)> {
+    let listeners: Vec<(String, std::net::SocketAddr)> =
+        ends(t, Role::Server, CallName::Bind).iter().map(|(_, e, end)| (sock(e).expect("bound socket").to_string(), end.local.expect("bound address"))).collect();
+    ends(t, Role::Client, CallName::Connect)
+        .iter()
+        .map(|(_, e, end)| {
+            let client = sock(e).expect("connecting socket").to_string();
+            let target = end.peer.expect("connect names its peer");
+            let listener = listeners.iter().find(|(_, addr)| *addr == target).expect("a listening socket at the target").0.clone();
+            let local = end.local.expect("connect names its own address");
+            let accepted = ends(t, Role::Server, CallName::Accept)
+                .iter()
+                .find(|(_, _, a)| a.peer == Some(local))
+                .and_then(|(_, _, a)| a.new_socket.clone())
+                .expect("an accept returned this connection")
+                .0;
+            (client, listener, accepted)
+        })
+        .collect()
+}
+
+fn p2p_each_listens_and_connects(t: &[Trace]) {
+    let t = &t[0];
+    for peer in [Peer('A'), Peer('B')] {
+        let did = |role: Role, call: CallName| ends(t, role, call).iter().any(|(_, e, end)| e.actor.peer == Some(peer) && end.ret >= 0);
+        assert!(did(Role::Server, CallName::Listen), "{peer} listens");
+        assert!(did(Role::Server, CallName::Accept), "{peer} accepts");
+        assert!(did(Role::Client, CallName::Connect), "{peer} connects");
+    }
+}
+
+fn p2p_two_connections(t: &[Trace]) {
+    let t = &t[0];
+    let connections = p2p_connections(t);
+    assert_eq!(connections.len(), 2);
+    assert_eq!(ends(t, Role::Server, CallName::Accept).len(), 2, "two sockets returned by accept");
+    for (client, listener, accepted) in &connections {
+        assert_ne!(peer_of(t, client), peer_of(t, accepted), "a connection joins A and B");
+        assert_eq!(peer_of(t, listener), peer_of(t, accepted), "accept returns the socket to the listener's program");
+    }
+}
+
+fn p2p_each_handshake(t: &[Trace]) {
+    let t = &t[0];
+    let story = Story::new(&t.events);
+    for (client, listener, accepted) in p2p_connections(t) {
+        let syn = story.packet(None, &client, &listener, TcpFlags::SYN, "the SYN to the other peer's listening socket");
+        let syn_ack = story.packet(Some(syn), &listener, &client, syn_ack(), "the SYN|ACK from it");
+        story.packet(Some(syn_ack), &client, &accepted, TcpFlags::ACK, "the third ACK to the accepted socket");
+    }
+}
+
+fn p2p_data_both_ways(t: &[Trace]) {
+    let t = &t[0];
+    for (client, _, accepted) in p2p_connections(t) {
+        let me = peer_of(t, &client);
+        let sent: Vec<&str> = data_from(t, &client).into_iter().map(|(_, p)| payload(p)).collect();
+        let answered: Vec<&str> = data_from(t, &accepted).into_iter().map(|(_, p)| payload(p)).collect();
+        assert_eq!(sent, [format!("hello from {me}\\n")], "the connecting peer's line");
+        assert_eq!(answered, [format!("1: hello from {me}\\n")], "the accepting peer's answer");
+    }
+    // So each program sends data on a socket of each role.
+    for peer in [Peer('A'), Peer('B')] {
+        let roles: BTreeSet<Role> = packets(t).into_iter().filter(|(_, e, p)| p.len > 0 && e.actor.peer == Some(peer)).map(|(_, e, _)| e.actor.role).collect();
+        assert_eq!(roles, BTreeSet::from([Role::Client, Role::Server]), "{peer} sends as client and as server");
+    }
+}
+
+fn p2p_two_ports(t: &[Trace]) {
+    let t = &t[0];
+    for (_, e, end) in ends(t, Role::Client, CallName::Connect) {
+        let peer = e.actor.peer.expect("a peer's connect");
+        let own_port = ends(t, Role::Server, CallName::Bind).iter().find(|(_, b, _)| b.actor.peer == Some(peer)).and_then(|(_, _, b)| b.local).expect("the peer's listening port").port();
+        assert_ne!(end.local.expect("connect's local address").port(), own_port, "{peer} connects from another port than it listens on");
+    }
+}
+
+fn p2p_check_conforms(t: &[Trace]) {
+    let report = socktrace::check::check(&t[0], &socktrace::check::CheckOptions::default());
+    assert!(report.conforms(), "{report}");
+    let roles: Vec<Role> = report.sockets.iter().map(|s| s.sequence.role).collect();
+    assert_eq!(roles.iter().filter(|r| **r == Role::Server).count(), 4, "two listening and two accepted sockets: {roles:?}");
+    assert_eq!(roles.iter().filter(|r| **r == Role::Client).count(), 2, "two connecting sockets: {roles:?}");
 }

@@ -29,7 +29,7 @@ pub(super) struct OpenCall {
 
 fn event(t: u64, tid: i32, pid: i32, body: Body) -> Event {
     // The role is filled in by the namer, from the socket.
-    Event { t, actor: Actor { role: Role::Unknown, pid: Some(pid as u32), tid: Some(tid as u32) }, socket: None, origin: Origin::Observed, body }
+    Event { t, actor: Actor { role: Role::Unknown, peer: None, pid: Some(pid as u32), tid: Some(tid as u32) }, socket: None, origin: Origin::Observed, body }
 }
 
 /// The call's own name, for `args.syscall`, where it differs from the Berkeley name.

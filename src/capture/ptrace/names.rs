@@ -217,7 +217,7 @@ mod tests {
         } else {
             Body::CallStart(CallStart { id: t, call, fd: Some(3), args: CallArgs::default() })
         };
-        Event { t, actor: Actor { role: Role::Unknown, pid: Some(7), tid: Some(7) }, socket: None, origin: Origin::Observed, body }
+        Event { t, actor: Actor { role: Role::Unknown, peer: None, pid: Some(7), tid: Some(7) }, socket: None, origin: Origin::Observed, body }
     }
 
     #[test]

@@ -181,7 +181,7 @@ impl Decoder {
         let ports = ports_of(&body);
         // The kernel's `common_pid` is the id of the task that held the CPU: a thread id, and
         // often the peer's or a softirq's rather than the socket owner's.
-        let actor = Actor { role: Role::Unknown, pid: None, tid: Some(pid) };
+        let actor = Actor { role: Role::Unknown, peer: None, pid: None, tid: Some(pid) };
         Decoded::Event { event: Event { t, actor, socket: None, origin: Origin::Observed, body }, ports }
     }
 }

@@ -1,0 +1,35 @@
+//! `trace p2p`: a live trace of two peers, each of which listens and connects to the other.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::session::SessionArgs;
+use super::CliError;
+use crate::echo::lines::PEER_MESSAGES;
+use crate::live::p2p::{self, PeerPlan};
+use crate::live::LiveError;
+
+#[derive(Args, Debug)]
+pub struct P2pArgs {
+    /// A message each peer sends on the connection it makes, signed with its name (`hello from
+    /// A`); the other peer answers each line with its number. Repeatable.
+    #[arg(long = "message", short = 'm', value_name = "TEXT")]
+    messages: Vec<String>,
+    #[command(flatten)]
+    session: SessionArgs,
+}
+
+pub fn run(args: P2pArgs) -> Result<ExitCode, CliError> {
+    let messages = if args.messages.is_empty() { PEER_MESSAGES.map(String::from).to_vec() } else { args.messages };
+    let s = &args.session;
+    let plan = PeerPlan { messages, ipv6: s.ipv6, live_only: s.live };
+    match p2p::run(&plan, &super::command_line(), s.output()) {
+        Err(LiveError::Unprivileged(reasons)) => {
+            let lead = "trace p2p: showing the RFC 9293 model's simulation of the two peers (trace simulate p2p)";
+            super::echo::simulated_session(lead, "p2p", &plan.messages, &reasons, s.save.as_deref(), s.json)
+        }
+        Err(err) => Err(err.into()),
+        Ok(report) => Ok(super::echo::conclude(&report)),
+    }
+}
