@@ -61,6 +61,23 @@ fn echo_serve_interrupted_by(sig: i32, name: &str) {
     assert_eq!(code, Some(0), "an interrupted --serve is a finished session: {err}");
     assert!(!err.contains("panicked"), "{err}");
     assert_left_whole(&path, pid, &shown_before);
+    // The server winds down: its pending calls end and every socket it had is closed, the
+    // listening one included, in the trace.
+    let saved = socktrace::trace::read_trace(&path).expect("the trace");
+    let calls = |call: socktrace::event::CallName| -> Vec<socktrace::event::SockId> {
+        saved
+            .events
+            .iter()
+            .filter_map(|e| match &e.body {
+                socktrace::event::Body::CallEnd(end) if end.call == call => end.new_socket.clone().or_else(|| e.socket.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let closed = calls(socktrace::event::CallName::Close);
+    for socket in calls(socktrace::event::CallName::Socket).into_iter().chain(calls(socktrace::event::CallName::Accept)) {
+        assert!(closed.contains(&socket), "{socket} was never closed in the trace");
+    }
 }
 
 #[test]

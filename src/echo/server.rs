@@ -98,6 +98,9 @@ impl Listening {
         let mut tasks = JoinSet::new();
         let mut accepted = 0u64;
         tokio::pin!(stop);
+        // Raised when the session stops: each connection then ends its pending call and
+        // closes its socket, so that the trace shows every socket closed.
+        let (stopping, stop_rx) = tokio::sync::watch::channel(false);
         while connections.is_none_or(|n| accepted < n) {
             // Finished connections are reaped as they end, so that a long `--serve` holds
             // only the connections that are open.
@@ -109,7 +112,11 @@ impl Listening {
                 () = &mut stop => {
                     let err = io::Error::from_raw_os_error(libc::EINTR);
                     call.end(Some(&self.id), Err(&err), Outcome::default());
-                    break;
+                    // Stopped: no more connections, so the listening socket goes first.
+                    close(&self.rec, &self.id, self.listener);
+                    let _ = stopping.send(true);
+                    while tasks.join_next().await.is_some() {}
+                    return Ok(());
                 }
             };
             match result {
@@ -120,7 +127,8 @@ impl Listening {
                     accepted += 1;
                     no_delay(&self.rec, &id, &stream)?;
                     let rec = self.rec.clone();
-                    tasks.spawn(async move { echo_connection(rec, stream, id, options).await });
+                    let stop = stop_rx.clone();
+                    tasks.spawn(async move { echo_connection(rec, stream, id, options, stop).await });
                 }
                 Err(err) => {
                     call.end(Some(&self.id), Err(&err), Outcome::default());
@@ -153,7 +161,7 @@ fn passing(err: &io::Error) -> bool {
 }
 
 /// Echoes numbered lines until the client ends its stream, then closes the socket.
-async fn echo_connection(rec: Recorder, mut stream: TcpStream, id: SockId, options: ServeOptions) -> io::Result<()> {
+async fn echo_connection(rec: Recorder, mut stream: TcpStream, id: SockId, options: ServeOptions, mut stop: tokio::sync::watch::Receiver<bool>) -> io::Result<()> {
     let fd = stream.as_raw_fd();
     let mut numberer = LineNumberer::default();
     let mut buf = vec![0u8; RECV_BUF];
@@ -162,7 +170,11 @@ async fn echo_connection(rec: Recorder, mut stream: TcpStream, id: SockId, optio
     loop {
         let args = CallArgs { len: Some(buf.len()), ..CallArgs::default() };
         let call = rec.start(CallName::Recv, Some(&id), Some(fd), args);
-        let n = match stream.read(&mut buf).await {
+        let read = tokio::select! {
+            read = stream.read(&mut buf) => read,
+            _ = stop.wait_for(|s| *s) => Err(io::Error::from_raw_os_error(libc::EINTR)),
+        };
+        let n = match read {
             Ok(n) => {
                 call.end(Some(&id), Ok(n as i64), Outcome { data: (n > 0).then(|| Preview::of(&buf[..n])), ..Outcome::default() });
                 n

@@ -190,6 +190,9 @@ impl Stop {
     }
 }
 
+/// How long stopped programs have to wind down.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs the programs while the timeline is driven, until they are done (or a signal stops
 /// them) and every lens has delivered what `rx` carries; `done` is called once the programs
 /// are. Gives the programs' first error, whether the session was interrupted, and what the
@@ -205,9 +208,15 @@ pub(super) fn run_programs(
 ) -> Result<(io::Result<()>, bool, Losses), LiveError> {
     let stopped = stop.stopped();
     let mut programs = Some(rt.spawn(async move {
+        let mut all = std::pin::pin!(run_all(parts));
         tokio::select! {
-            result = run_all(parts) => (result, false),
-            () = stopped => (Ok(()), true),
+            result = &mut all => (result, false),
+            () = stopped => {
+                // The programs watch the same flag and wind down, closing their sockets (in
+                // the trace); one that does not within the grace period is left behind.
+                let result = tokio::time::timeout(STOP_GRACE, all).await.unwrap_or(Ok(()));
+                (result, true)
+            }
         }
     }));
     let Stop { tx, signalled, .. } = stop;
