@@ -406,13 +406,18 @@ pub static DATAGRAM_CLIENT: Sequence = Sequence {
 };
 
 /// Both connection-oriented sequences, server first.
-pub fn all() -> [&'static Sequence; 2] {
+pub fn connection_oriented() -> [&'static Sequence; 2] {
     [&PASSIVE_OPEN, &ACTIVE_OPEN]
 }
 
 /// Both connectionless sequences, server first.
 pub fn connectionless() -> [&'static Sequence; 2] {
     [&DATAGRAM_SERVER, &DATAGRAM_CLIENT]
+}
+
+/// Every documented sequence: connection-oriented, then connectionless.
+pub fn documented() -> [&'static Sequence; 4] {
+    [&PASSIVE_OPEN, &ACTIVE_OPEN, &DATAGRAM_SERVER, &DATAGRAM_CLIENT]
 }
 
 /// The pair of sequences a trace's story follows: the connectionless ones when it makes
@@ -427,7 +432,7 @@ pub fn of_trace(events: &[crate::event::Event]) -> [&'static Sequence; 2] {
     if datagrams {
         connectionless()
     } else {
-        all()
+        connection_oriented()
     }
 }
 
@@ -437,7 +442,7 @@ mod tests {
 
     #[test]
     fn each_side_numbers_five_steps_in_order_with_unique_ids() {
-        for seq in all() {
+        for seq in connection_oriented() {
             let numbers: Vec<u8> = seq.steps.iter().filter_map(|s| s.number).collect();
             assert_eq!(numbers, [1, 2, 3, 4, 5], "{}", seq.id);
             let mut ids: Vec<&str> = seq.steps.iter().map(|s| s.id).collect();
@@ -474,7 +479,7 @@ mod tests {
 
     #[test]
     fn serializes_for_the_book() {
-        let json = serde_json::to_value(all()).unwrap();
+        let json = serde_json::to_value(connection_oriented()).unwrap();
         assert_eq!(json[0]["role"], "server");
         let connect = &json[1]["steps"][2];
         assert_eq!(connect["id"], "connect");

@@ -158,8 +158,8 @@ fn table(head: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 fn sequence_table(id: &str) -> Result<String, String> {
-    let known: Vec<&str> = sequence::all().iter().map(|s| s.id).collect();
-    let seq = sequence::all().into_iter().find(|s| s.id == id).ok_or_else(|| format!("no documented sequence {id:?}; there are {}", known.join(", ")))?;
+    let known: Vec<&str> = sequence::documented().iter().map(|s| s.id).collect();
+    let seq = sequence::documented().into_iter().find(|s| s.id == id).ok_or_else(|| format!("no documented sequence {id:?}; there are {}", known.join(", ")))?;
     let rows: Vec<Vec<String>> = seq
         .steps
         .iter()
@@ -246,5 +246,7 @@ mod tests {
         assert_eq!(html.matches("<tr>").count(), 1 + 5);
         assert!(html.contains("a SYN|ACK from the server while connect runs"));
         assert!(sequence_table("nope").unwrap_err().contains("passive-open"));
+        let datagram = sequence_table("datagram-client").unwrap();
+        assert!(datagram.contains("<tr>"), "{datagram}");
     }
 }

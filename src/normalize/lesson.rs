@@ -107,7 +107,9 @@ pub fn lesson_view(events: &[Event]) -> String {
         let _ = writeln!(out, "{id} calls: {}", s.calls.join(" | "));
         let _ = writeln!(out, "{id} sent: \"{}\"", s.sent);
         let _ = writeln!(out, "{id} received: \"{}\"", s.received);
-        let _ = writeln!(out, "{id} states: {}", states.join(" "));
+        // A datagram socket (or a trace without the states lens) has none to show.
+        let states = if states.is_empty() { "(none)".to_string() } else { states.join(" ") };
+        let _ = writeln!(out, "{id} states: {states}");
         if !s.wire.is_empty() {
             let _ = writeln!(out, "{id} wire: {}", s.wire.join(" | "));
         }

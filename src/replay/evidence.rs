@@ -390,7 +390,7 @@ mod tests {
     #[test]
     fn echo__follows_the_connection_sequences() {
         let events = simulated("echo");
-        assert_eq!(sequence::of_trace(&events), sequence::all());
+        assert_eq!(sequence::of_trace(&events), sequence::connection_oriented());
         assert_eq!(Cast::of(&events).part_of(&SockId("s1".into())), Some(Part::Listening));
     }
 }
