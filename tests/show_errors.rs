@@ -68,3 +68,33 @@ fn interrupted_trace_without_end_line_is_shown() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("interrupted"));
 }
+
+/// A reader that has gone (`trace show … | head`): the output ends quietly, with the exit
+/// code the command would have had, and no panic.
+#[test]
+fn a_reader_that_has_gone_ends_the_output_quietly() {
+    let fixture = |name: &str| crate::support::fixture_path(&format!("live/{name}"));
+    let (big, other) = (fixture("three-clients.jsonl"), fixture("half-close.jsonl"));
+    let cases: [(&[&str], i32); 6] = [
+        (&["show", &big], 0),
+        (&["show", "--snapshot", &big], 0),
+        (&["show", "--lesson", &big], 0),
+        (&["check", &big], 0),
+        (&["diff", &big, &other], 1),
+        (&["simulate", "--list"], 0),
+    ];
+    for (args, code) in cases {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = std::process::Command::new(crate::support::trace_bin())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("the trace binary runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "trace {}: {err}", args.join(" "));
+        assert_eq!(out.status.code(), Some(code), "trace {}: {err}", args.join(" "));
+    }
+}

@@ -21,17 +21,18 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, CliError> {
     let (a, b) = (read_trace(&args.a)?, read_trace(&args.b)?);
     let (an, bn) = (args.a.display(), args.b.display());
     let Some(d) = first_difference(&a, &b) else {
-        println!("{an} and {bn} are the same after normalization");
+        super::print(&format!("{an} and {bn} are the same after normalization\n"))?;
         return Ok(ExitCode::SUCCESS);
     };
-    println!("{an} and {bn} differ at snapshot line {} (of {} and {})", d.line, d.lengths.0, d.lengths.1);
+    let mut out = format!("{an} and {bn} differ at snapshot line {} (of {} and {})\n", d.line, d.lengths.0, d.lengths.1);
     if let Some(step) = &d.step {
-        println!("  {step}");
+        out.push_str(&format!("  {step}\n"));
     }
     for line in &d.context {
-        println!("    {line}");
+        out.push_str(&format!("    {line}\n"));
     }
-    println!("  - {}", d.left.as_deref().unwrap_or("(the snapshot has ended)"));
-    println!("  + {}", d.right.as_deref().unwrap_or("(the snapshot has ended)"));
+    out.push_str(&format!("  - {}\n", d.left.as_deref().unwrap_or("(the snapshot has ended)")));
+    out.push_str(&format!("  + {}\n", d.right.as_deref().unwrap_or("(the snapshot has ended)")));
+    super::print(&out)?;
     Ok(ExitCode::from(EXIT_DEVIATIONS))
 }

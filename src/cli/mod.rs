@@ -64,6 +64,16 @@ enum Command {
 #[derive(Debug)]
 pub struct CliError(pub String);
 
+/// Writes to standard output. A reader that has gone (`trace show --snapshot FILE | head`)
+/// ends the output quietly, where `print!` would panic.
+pub(crate) fn print(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError(format!("cannot write to standard output: {err}"))),
+        _ => Ok(()),
+    }
+}
+
 impl<E: std::fmt::Display> From<E> for CliError {
     fn from(err: E) -> CliError {
         CliError(err.to_string())

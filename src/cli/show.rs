@@ -28,11 +28,11 @@ pub struct ShowArgs {
 pub fn run(args: ShowArgs) -> Result<ExitCode, CliError> {
     let trace = read_trace(&args.file)?;
     if args.snapshot {
-        print!("{}", crate::normalize::snapshot(&trace));
+        super::print(&crate::normalize::snapshot(&trace))?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.lesson {
-        print!("{}", crate::normalize::lesson_view(&trace.events));
+        super::print(&crate::normalize::lesson_view(&trace.events))?;
         return Ok(ExitCode::SUCCESS);
     }
     super::present(&trace, args.json)?;

@@ -30,9 +30,8 @@ pub struct SimulateArgs {
 pub fn run(args: SimulateArgs) -> Result<ExitCode, CliError> {
     if args.list {
         let width = sim::scenarios().iter().map(|s| s.name.len()).max().unwrap_or(0);
-        for scenario in sim::scenarios() {
-            println!("{:<width$}  {}", scenario.name, scenario.about);
-        }
+        let list: String = sim::scenarios().iter().map(|s| format!("{:<width$}  {}\n", s.name, s.about)).collect();
+        super::print(&list)?;
         return Ok(ExitCode::SUCCESS);
     }
     let name = args.scenario.unwrap_or_default();
