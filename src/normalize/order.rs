@@ -294,7 +294,9 @@ fn links(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usiz
                 let sent = |k: usize| events[k].socket.as_ref() == Some(socket);
                 // The chain is in time order: find the call's window by binary search.
                 let (from, upto) = (kernel.partition_point(|&k| events[k].t < t0), kernel.partition_point(|&k| events[k].t <= t1));
-                for &k in &kernel[from..upto] {
+                // A call that ends before it starts (a trace edited by hand, or damaged)
+                // has no window.
+                for &k in kernel.get(from..upto).unwrap_or_default() {
                     let caused = match (end.call, &events[k].body) {
                         (CallName::Connect, Body::State(c)) => c.to == State::SynSent,
                         (CallName::Connect, Body::Packet(p)) => sent(k) && syn(p),
