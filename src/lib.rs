@@ -16,6 +16,7 @@
 //! - [`live`]: runs a live session: programs, lenses and the timeline together.
 //! - [`netns`]: two hosts of our own (network namespaces and a veth pair) for `--hosts`.
 //! - [`wire`]: bytes on the wire to decoded packets.
+//! - [`import`]: a pcap or pcapng capture to per-connection summaries and traces (`trace import`).
 //! - [`event`]: the one event type every lens produces.
 //! - [`fault`]: which packet a session loses on purpose (`--drop`, the `lost-*` scenarios).
 //! - [`timeline`]: merges the lenses in time order and names each packet's and state's socket.
@@ -44,6 +45,7 @@ pub mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod fault;
+pub mod import;
 pub mod live;
 pub mod netns;
 pub mod normalize;

@@ -7,7 +7,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// names, call ids and addresses, hashed once or twice per event: SipHash, which defends a
 /// table against keys chosen by an attacker, costs more than the rest of the check here.
 #[derive(Default)]
-pub(super) struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl FxHasher {
     fn add(&mut self, word: u64) {
@@ -52,4 +52,4 @@ impl Hasher for FxHasher {
 }
 
 /// A hash map with [`FxHasher`].
-pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;

@@ -23,7 +23,7 @@
 
 mod align;
 mod cast;
-mod hash;
+pub(crate) mod hash;
 mod index;
 mod model;
 mod reasons;

@@ -6,6 +6,7 @@ mod check;
 mod diff;
 mod echo;
 mod export;
+mod import;
 mod p2p;
 mod replay;
 mod run;
@@ -52,6 +53,13 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Write a saved trace's packets in another tool's format (pcap).
     Export(export::ExportArgs),
+    /// The TCP and UDP conversations of a pcap or pcapng capture: one summary line each, or
+    /// one trace each (--save-dir), or one as a timeline (--conversation N).
+    ///
+    /// Packets are as captured; states are modelled (RFC 9293), since a capture holds no
+    /// socket calls. Exits 2 on a file that is missing, not a capture, truncated (after
+    /// listing what it holds) or of a link type it cannot read; 130 when interrupted.
+    Import(import::ImportArgs),
     /// Produce a trace from the RFC 9293 model, without privileges: every event is modelled.
     Simulate(simulate::SimulateArgs),
     /// Step through a saved trace beside the documented sequences (every step at once into a pipe).
@@ -133,6 +141,7 @@ pub fn run() -> ExitCode {
         Command::Show(args) => show::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Export(args) => export::run(args),
+        Command::Import(args) => import::run(args),
         Command::Check(args) => check::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Replay(args) => replay::run(args),

@@ -177,7 +177,7 @@ impl Ladder {
 }
 
 /// How long a call took, in the unit that reads best: `42 µs`, `1.3 ms`, `2.01 s`.
-fn duration(ns: u64) -> String {
+pub(crate) fn duration(ns: u64) -> String {
     match ns {
         0..=9_999_999 => format!("{} µs", ns / 1_000),
         10_000_000..=9_999_999_999 => format!("{:.1} ms", ns as f64 / 1e6),

@@ -3,3 +3,4 @@
 pub mod decode;
 pub mod flags;
 pub mod link;
+pub mod peek;

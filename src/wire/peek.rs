@@ -1,0 +1,194 @@
+//! The few header fields a connection summary needs, read in place from a frame: addresses,
+//! ports, TCP flags, sequence numbers and the payload's length. No allocation, no options,
+//! no preview: [`super::decode::decode_frame`] builds the full [`crate::event::Packet`] when
+//! a trace is wanted; this is for summarizing millions of packets (`trace import`), at a few
+//! nanoseconds each.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use super::decode::LinkType;
+use crate::event::Transport;
+
+/// One end of a flow: an IPv4 address is kept in the low 32 bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Addr {
+    pub ip: u128,
+    pub port: u16,
+    pub v6: bool,
+}
+
+impl Addr {
+    pub fn socket_addr(self) -> SocketAddr {
+        let ip = if self.v6 { IpAddr::V6(Ipv6Addr::from(self.ip)) } else { IpAddr::V4(Ipv4Addr::from(self.ip as u32)) };
+        SocketAddr::new(ip, self.port)
+    }
+}
+
+/// What one TCP or UDP packet says, as far as a summary needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peek {
+    pub transport: Transport,
+    pub src: Addr,
+    pub dst: Addr,
+    /// The TCP flags byte (0 for UDP).
+    pub flags: u8,
+    pub seq: u32,
+    pub ack: u32,
+    /// The payload's length on the wire (by the IP and UDP length fields).
+    pub len: u32,
+}
+
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+const IPV4: u16 = 0x0800;
+const IPV6: u16 = 0x86dd;
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+
+/// Reads a frame's TCP or UDP headers; `None` for anything else (another protocol, an IP
+/// fragment, or headers the capture cut short).
+pub fn peek(frame: &[u8], link: LinkType) -> Option<Peek> {
+    let (mut ether_type, mut at) = match link {
+        LinkType::Ethernet => (be16(frame.get(..14)?, 12), 14),
+        LinkType::LinuxSll => (be16(frame.get(..16)?, 14), 16),
+        LinkType::LinuxSll2 => (be16(frame.get(..20)?, 0), 20),
+        LinkType::Null => {
+            let h = frame.get(..4)?;
+            // The family is in the capturing host's byte order (see decode.rs).
+            let le = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+            let family = if le < 0x100 { le } else { le.swap_bytes() };
+            match family {
+                2 => (IPV4, 4),
+                10 | 24 | 28 | 30 => (IPV6, 4),
+                _ => return None,
+            }
+        }
+        LinkType::RawIp => match frame.first()? >> 4 {
+            4 => (IPV4, 0),
+            6 => (IPV6, 0),
+            _ => return None,
+        },
+    };
+    // IEEE 802.1Q/802.1ad VLAN tags.
+    while matches!(ether_type, 0x8100 | 0x88a8 | 0x9100) {
+        ether_type = be16(frame.get(at..at + 4)?, 2);
+        at += 4;
+    }
+    let (src_ip, dst_ip, v6, proto, transport_at, ip_payload) = match ether_type {
+        IPV4 => {
+            let ip = frame.get(at..at + 20)?;
+            let ihl = usize::from(ip[0] & 0x0f) * 4;
+            // RFC 791 §3.1: "more fragments" or a fragment offset: no whole transport header.
+            if ip[0] >> 4 != 4 || ihl < 20 || be16(ip, 6) & 0x3fff != 0 {
+                return None;
+            }
+            let total = usize::from(be16(ip, 2));
+            // A total length of 0 comes from segmentation offload: the captured bytes tell.
+            let payload = if total == 0 { frame.len().saturating_sub(at + ihl) } else { total.saturating_sub(ihl) };
+            (u128::from(be32(ip, 12)), u128::from(be32(ip, 16)), false, ip[9], at + ihl, payload)
+        }
+        IPV6 => {
+            let ip = frame.get(at..at + 40)?;
+            let src = u128::from_be_bytes(ip[8..24].try_into().ok()?);
+            let dst = u128::from_be_bytes(ip[24..40].try_into().ok()?);
+            let mut payload = usize::from(be16(ip, 4));
+            let (mut next, mut here) = (ip[6], at + 40);
+            // RFC 8200 §4: hop-by-hop, routing and destination options precede the transport
+            // header, each with its length in 8-byte units; a fragment header means no whole one.
+            while matches!(next, 0 | 43 | 60) {
+                let ext = frame.get(here..here + 2)?;
+                let len = (usize::from(ext[1]) + 1) * 8;
+                next = ext[0];
+                here += len;
+                payload = payload.saturating_sub(len);
+            }
+            (src, dst, true, next, here, payload)
+        }
+        _ => return None,
+    };
+    match proto {
+        TCP => {
+            let tcp = frame.get(transport_at..transport_at + 20)?;
+            let header = usize::from(tcp[12] >> 4) * 4;
+            Some(Peek {
+                transport: Transport::Tcp,
+                src: Addr { ip: src_ip, port: be16(tcp, 0), v6 },
+                dst: Addr { ip: dst_ip, port: be16(tcp, 2), v6 },
+                flags: tcp[13],
+                seq: be32(tcp, 4),
+                ack: be32(tcp, 8),
+                len: ip_payload.saturating_sub(header) as u32,
+            })
+        }
+        UDP => {
+            let udp = frame.get(transport_at..transport_at + 8)?;
+            Some(Peek {
+                transport: Transport::Udp,
+                src: Addr { ip: src_ip, port: be16(udp, 0), v6 },
+                dst: Addr { ip: dst_ip, port: be16(udp, 2), v6 },
+                flags: 0,
+                seq: 0,
+                ack: 0,
+                // RFC 768: the length counts the 8-byte header.
+                len: u32::from(be16(udp, 4)).saturating_sub(8),
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::decode::decode_frame;
+    use etherparse::PacketBuilder;
+
+    #[test]
+    fn tcp_over_each_link__agrees_with_the_full_decoder() {
+        let mut eth = Vec::new();
+        PacketBuilder::ethernet2([0; 6], [0; 6])
+            .ipv4([127, 0, 0, 1], [127, 0, 0, 2], 64)
+            .tcp(40000, 8080, 7, 100)
+            .ack(9)
+            .psh()
+            .write(&mut eth, b"hello")
+            .expect("builds");
+        let ip = &eth[14..];
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 1, 0x03, 0x04, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0];
+        sll2.extend_from_slice(ip);
+        let mut null = 2u32.to_be_bytes().to_vec();
+        null.extend_from_slice(ip);
+        for (link, frame) in [(LinkType::Ethernet, &eth[..]), (LinkType::LinuxSll2, &sll2[..]), (LinkType::Null, &null[..])] {
+            let full = decode_frame(frame, link).expect("decodes").expect("tcp");
+            let p = peek(frame, link).expect("peeks");
+            assert_eq!((p.src.socket_addr(), p.dst.socket_addr()), (full.src, full.dst), "{link:?}");
+            let tcp = full.tcp.expect("tcp");
+            assert_eq!((p.flags, p.seq, p.ack, p.len), (tcp.flags.0, tcp.seq, tcp.ack, full.len), "{link:?}");
+        }
+    }
+
+    #[test]
+    fn udp_over_ipv6__ports_and_length() {
+        let mut out = Vec::new();
+        let lo = Ipv6Addr::LOCALHOST.octets();
+        PacketBuilder::ethernet2([0; 6], [0; 6]).ipv6(lo, lo, 64).udp(5353, 53).write(&mut out, b"query").expect("builds");
+        let p = peek(&out, LinkType::Ethernet).expect("peeks");
+        assert_eq!((p.transport, p.len), (Transport::Udp, 5));
+        assert_eq!(p.dst.socket_addr(), "[::1]:53".parse().expect("addr"));
+    }
+
+    #[test]
+    fn cut_short_or_fragment__is_none() {
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2([0; 6], [0; 6]).ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64).tcp(1, 2, 3, 4).write(&mut out, &[]).expect("builds");
+        assert_eq!(peek(&out[..14 + 20 + 10], LinkType::Ethernet), None);
+        out[14 + 6] = 0x20;
+        assert_eq!(peek(&out, LinkType::Ethernet), None);
+    }
+}
