@@ -11,6 +11,7 @@ mod export_packetdrill;
 mod export_pcap;
 mod fuzz_regressions;
 mod interrupt;
+mod import;
 mod live_drop;
 mod live_echo;
 mod live_hosts;

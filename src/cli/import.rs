@@ -79,9 +79,9 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
     let terminal = stdout.is_terminal();
     let mut out = BufWriter::new(stdout.lock());
     let listing = args.conversation.is_none();
-    let mut lines = Lines { out: &mut out, terminal, gone: false, tcp: 0, udp: 0 };
+    let mut lines = Lines { out: &mut out, terminal, gone: false, line: String::new(), tcp: 0, udp: 0 };
     if listing {
-        lines.write(&format!("{:>5} {:<5} {:<22} {:<22} {:>13} {:>15} {:>9} {:>7} {:>9}  END", "CONV", "PROTO", "CLIENT", "SERVER", "PKTS C>S/S>C", "BYTES C>S/S>C", "HANDSHAKE", "RETRANS", "DURATION"));
+        lines.write(format!("{:>5} {:<5} {:<22} {:<22} {:>13} {:>15} {:>9} {:>7} {:>9}  END", "CONV", "PROTO", "CLIENT", "SERVER", "PKTS C>S/S>C", "BYTES C>S/S>C", "HANDSHAKE", "RETRANS", "DURATION"));
     }
     let mut bar = Bar::new(size, io::stderr().is_terminal() && size >= PROGRESS_FROM);
     let mut table = Table::default();
@@ -96,7 +96,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
     bar.clear();
     if listing {
         let totals = totals_line(&outcome, lines.tcp, lines.udp);
-        lines.write(&totals);
+        lines.write(totals);
     }
     // A reader that went away is not an error (see `Lines::gone`).
     let _ = out.flush();
@@ -147,16 +147,22 @@ struct Lines<'a, W: Write> {
     terminal: bool,
     /// Standard output went away (`trace import f | head`): not an error, nothing more to say.
     gone: bool,
+    line: String,
     tcp: u64,
     udp: u64,
 }
 
 impl<W: Write> Lines<'_, W> {
-    fn write(&mut self, line: &str) {
+    fn write(&mut self, line: impl std::fmt::Display) {
+        use std::fmt::Write as _;
         if self.gone {
             return;
         }
-        let written = writeln!(self.out, "{line}").and_then(|()| if self.terminal { self.out.flush() } else { Ok(()) });
+        // Formatted into a String first: padding writes one character at a time, which
+        // costs far more through an io::Write than into a String.
+        self.line.clear();
+        let _ = writeln!(self.line, "{line}");
+        let written = self.out.write_all(self.line.as_bytes()).and_then(|()| if self.terminal { self.out.flush() } else { Ok(()) });
         if written.is_err() {
             self.gone = true;
         }
@@ -168,37 +174,42 @@ impl<W: Write> Lines<'_, W> {
             Transport::Udp => self.udp += 1,
         }
         if listing {
-            let line = summary_line(conv);
-            self.write(&line);
+            self.write(Summary(conv));
         }
     }
 }
 
-/// One conversation in one line.
-pub fn summary_line(conv: &Conversation) -> String {
-    let (c, s) = (End::Client as usize, End::Server as usize);
-    let proto = match conv.transport {
-        Transport::Tcp => "tcp",
-        Transport::Udp => "udp",
-    };
-    let packets = format!("{}/{}", conv.packets[c], conv.packets[s]);
-    let bytes = format!("{}/{}", conv.bytes[c], conv.bytes[s]);
-    let rtt = conv.handshake_rtt().map_or_else(|| "-".to_string(), duration);
-    let retrans = conv.retransmissions[c] + conv.retransmissions[s];
-    let guessed = if conv.mid_stream { " (no SYN seen: roles guessed)" } else { "" };
-    format!(
-        "{:>5} {:<5} {:<22} {:<22} {:>13} {:>15} {:>9} {:>7} {:>9}  {}{guessed}",
-        conv.number,
-        proto,
-        conv.client.socket_addr().to_string(),
-        conv.server.socket_addr().to_string(),
-        packets,
-        bytes,
-        rtt,
-        retrans,
-        duration(conv.last_t - conv.first_t),
-        conv.ending(),
-    )
+/// One conversation in one line, written straight to the output.
+pub struct Summary<'a>(pub &'a Conversation);
+
+impl std::fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let conv = self.0;
+        let (c, s) = (End::Client as usize, End::Server as usize);
+        let proto = match conv.transport {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        };
+        let packets = format!("{}/{}", conv.packets[c], conv.packets[s]);
+        let bytes = format!("{}/{}", conv.bytes[c], conv.bytes[s]);
+        let rtt = conv.handshake_rtt().map_or_else(|| "-".to_string(), duration);
+        let retrans = conv.retransmissions[c] + conv.retransmissions[s];
+        let guessed = if conv.mid_stream { " (no SYN seen: roles guessed)" } else { "" };
+        write!(
+            f,
+            "{:>5} {:<5} {:<22} {:<22} {:>13} {:>15} {:>9} {:>7} {:>9}  {}{guessed}",
+            conv.number,
+            proto,
+            conv.client,
+            conv.server,
+            packets,
+            bytes,
+            rtt,
+            retrans,
+            duration(conv.last_t - conv.first_t),
+            conv.ending(),
+        )
+    }
 }
 
 fn totals_line(outcome: &Outcome, tcp: u64, udp: u64) -> String {

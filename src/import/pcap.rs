@@ -18,7 +18,7 @@ use std::io::{self, Read};
 use crate::wire::decode::LinkType;
 
 /// How much is read from the input at a time.
-const READ_SIZE: usize = 1 << 20;
+const READ_SIZE: usize = 1 << 17;
 /// The largest record or block accepted: far above any snap length (tcpdump's largest is
 /// 256 KiB), so that a corrupt length cannot make the reader allocate without bound.
 const MAX_RECORD: usize = 16 << 20;
@@ -421,5 +421,139 @@ impl<R: Read> Reader<R> {
             }
         }
         Ok(self.end >= n)
+    }
+}
+
+#[cfg(test)]
+#[allow(non_snake_case)] // test names read `situation__expectation`
+mod tests {
+    use super::*;
+
+    /// A pcapng block of `kind` with `body`, big-endian when `be`, padded to 4 bytes.
+    fn block(kind: u32, body: &[u8], be: bool) -> Vec<u8> {
+        let word = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let padded = body.len().div_ceil(4) * 4;
+        let len = (12 + padded) as u32;
+        let mut out = word(kind).to_vec();
+        out.extend_from_slice(&word(len));
+        out.extend_from_slice(body);
+        out.resize(8 + padded, 0);
+        out.extend_from_slice(&word(len));
+        out
+    }
+
+    fn section(be: bool) -> Vec<u8> {
+        let mut body = if be { PCAPNG_BYTE_ORDER.to_be_bytes() } else { PCAPNG_BYTE_ORDER.to_le_bytes() }.to_vec();
+        body.extend_from_slice(&[0, 1, 0, 0]);
+        body.extend_from_slice(&[0xff; 8]);
+        block(PCAPNG_SECTION, &body, be)
+    }
+
+    /// An interface of `link` with `if_tsresol` = `resol` (little-endian section).
+    fn interface(link: u16, resol: Option<u8>) -> Vec<u8> {
+        let mut body = link.to_le_bytes().to_vec();
+        body.extend_from_slice(&[0, 0]);
+        body.extend_from_slice(&0u32.to_le_bytes());
+        if let Some(r) = resol {
+            body.extend_from_slice(&OPTION_TSRESOL.to_le_bytes());
+            body.extend_from_slice(&1u16.to_le_bytes());
+            body.extend_from_slice(&[r, 0, 0, 0]);
+        }
+        block(BLOCK_INTERFACE, &body, false)
+    }
+
+    fn enhanced(interface: u32, units: u64, data: &[u8]) -> Vec<u8> {
+        let mut body = interface.to_le_bytes().to_vec();
+        body.extend_from_slice(&((units >> 32) as u32).to_le_bytes());
+        body.extend_from_slice(&(units as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32 + 100).to_le_bytes());
+        body.extend_from_slice(data);
+        block(BLOCK_ENHANCED_PACKET, &body, false)
+    }
+
+    fn all(bytes: &[u8]) -> Result<Vec<(u64, LinkType, Vec<u8>, u32)>, PcapError> {
+        let mut reader = Reader::new(bytes)?;
+        let mut out = Vec::new();
+        while let Some(f) = reader.next_frame()? {
+            out.push((f.t, f.link, f.data.to_vec(), f.wire_len));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn pcapng__interfaces_set_link_and_resolution_per_packet() {
+        let mut file = section(false);
+        file.extend(interface(1, None));
+        file.extend(interface(276, Some(9)));
+        file.extend(interface(0, Some(0x80 | 10)));
+        file.extend(block(5, &[1, 2, 3, 4], false)); // an interface statistics block: skipped
+        file.extend(enhanced(0, 1_500_000, b"abc"));
+        file.extend(enhanced(1, 7, b"de"));
+        file.extend(enhanced(2, 3 << 10, b"f"));
+        let frames = all(&file).expect("reads");
+        assert_eq!(
+            frames,
+            vec![
+                (1_500_000_000, LinkType::Ethernet, b"abc".to_vec(), 103),
+                (7, LinkType::LinuxSll2, b"de".to_vec(), 102),
+                (3_000_000_000, LinkType::Null, b"f".to_vec(), 101),
+            ]
+        );
+    }
+
+    #[test]
+    fn pcapng__big_endian_section_header__is_read() {
+        let mut file = section(true);
+        let mut idb = 1u16.to_be_bytes().to_vec();
+        idb.extend_from_slice(&[0; 6]);
+        file.extend(block(BLOCK_INTERFACE, &idb, true));
+        let mut spb = 3u32.to_be_bytes().to_vec();
+        spb.extend_from_slice(b"xyz");
+        file.extend(block(BLOCK_SIMPLE_PACKET, &spb, true));
+        assert_eq!(all(&file).expect("reads"), vec![(0, LinkType::Ethernet, b"xyz".to_vec(), 3)]);
+    }
+
+    #[test]
+    fn pcapng__packet_of_an_unknown_interface__is_damage() {
+        let mut file = section(false);
+        file.extend(enhanced(0, 1, b"a"));
+        let err = all(&file).expect_err("no interface 0");
+        assert!(err.to_string().contains("names interface 0, which no interface description defined"), "{err}");
+    }
+
+    #[test]
+    fn pcapng__unsupported_link__named_at_its_first_packet() {
+        let mut file = section(false);
+        file.extend(interface(147, None));
+        file.extend(enhanced(0, 1, b"a"));
+        assert!(matches!(all(&file), Err(PcapError::UnsupportedLink { link: 147 })));
+    }
+
+    #[test]
+    fn pcapng__cut_inside_a_block__is_truncated_after_the_whole_packets() {
+        let mut file = section(false);
+        file.extend(interface(1, None));
+        file.extend(enhanced(0, 1, b"a"));
+        let whole = file.len();
+        file.extend(enhanced(0, 2, b"b"));
+        let err = all(&file[..whole + 10]).expect_err("cut");
+        assert!(matches!(err, PcapError::Truncated { packets: 1, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn empty_or_foreign_input__is_not_a_capture() {
+        assert!(matches!(Reader::new(&[][..]), Err(PcapError::NotACapture { .. })));
+        let err = Reader::new(&b"{\"format\""[..]).expect_err("json");
+        assert!(err.to_string().starts_with("is not a pcap or pcapng capture: it begins with 7b 22 66 6f"), "{err}");
+    }
+
+    #[test]
+    fn block_length_not_a_multiple_of_four__is_damage() {
+        let mut file = section(false);
+        file.extend_from_slice(&1u32.to_le_bytes());
+        file.extend_from_slice(&13u32.to_le_bytes());
+        file.extend_from_slice(&[0; 8]);
+        assert!(matches!(all(&file), Err(PcapError::Malformed { .. })));
     }
 }

@@ -4,6 +4,7 @@
 //! a trace is wanted; this is for summarizing millions of packets (`trace import`), at a few
 //! nanoseconds each.
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::decode::LinkType;
@@ -15,6 +16,45 @@ pub struct Addr {
     pub ip: u128,
     pub port: u16,
     pub v6: bool,
+}
+
+impl fmt::Display for Addr {
+    /// `1.2.3.4:80` or `[::1]:80`, padded as asked; an IPv4 address is written by hand, as a
+    /// summary of a large capture prints hundreds of thousands of them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.v6 {
+            return f.pad(&self.socket_addr().to_string());
+        }
+        let mut buf = [0u8; 21];
+        let mut len = 0;
+        let mut put = |bytes: &[u8]| {
+            buf[len..len + bytes.len()].copy_from_slice(bytes);
+            len += bytes.len();
+        };
+        let digits = |n: u32, put: &mut dyn FnMut(&[u8])| {
+            let mut tmp = [0u8; 5];
+            let mut i = tmp.len();
+            let mut n = n;
+            loop {
+                i -= 1;
+                tmp[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            put(&tmp[i..]);
+        };
+        for (i, octet) in (self.ip as u32).to_be_bytes().into_iter().enumerate() {
+            if i > 0 {
+                put(b".");
+            }
+            digits(u32::from(octet), &mut put);
+        }
+        put(b":");
+        digits(u32::from(self.port), &mut put);
+        f.pad(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+    }
 }
 
 impl Addr {
@@ -144,6 +184,7 @@ pub fn peek(frame: &[u8], link: LinkType) -> Option<Peek> {
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // test names read `situation__expectation`
 mod tests {
     use super::*;
     use crate::wire::decode::decode_frame;
@@ -168,6 +209,7 @@ mod tests {
             let full = decode_frame(frame, link).expect("decodes").expect("tcp");
             let p = peek(frame, link).expect("peeks");
             assert_eq!((p.src.socket_addr(), p.dst.socket_addr()), (full.src, full.dst), "{link:?}");
+            assert_eq!((p.src.to_string(), format!("{:>17}", p.dst)), ("127.0.0.1:40000".to_string(), "   127.0.0.2:8080".to_string()));
             let tcp = full.tcp.expect("tcp");
             assert_eq!((p.flags, p.seq, p.ack, p.len), (tcp.flags.0, tcp.seq, tcp.ack, full.len), "{link:?}");
         }
@@ -181,6 +223,7 @@ mod tests {
         let p = peek(&out, LinkType::Ethernet).expect("peeks");
         assert_eq!((p.transport, p.len), (Transport::Udp, 5));
         assert_eq!(p.dst.socket_addr(), "[::1]:53".parse().expect("addr"));
+        assert_eq!(p.dst.to_string(), "[::1]:53");
     }
 
     #[test]
