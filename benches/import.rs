@@ -11,8 +11,11 @@
 //! resident memory is compared at 1M and 3M+ packets.
 //!
 //! Each tool reads the file once, from the page cache (the file is read once before), its
-//! output thrown away; wall time and the child's peak resident memory (wait4's ru_maxrss)
-//! are printed. A last line gives the plain parse ceiling: the pcap reader alone, in process.
+//! output thrown away. Printed: wall time, CPU time (user + system, from wait4's rusage: on
+//! a shared machine the wall time mostly says how long the tool waited for a core), packets
+//! and MB per second of CPU time, and the child's peak resident memory (ru_maxrss; Linux
+//! counts the spawning process's own peak in it, a few MB here, since the child starts as a
+//! copy of it). A last line gives the plain parse ceiling: the pcap reader alone, in process.
 //!
 //! Env: CONNS (default 170000; tcpdump drops some at this rate, and 3M packets must remain), REMAKE=1 to record the capture again.
 
@@ -73,7 +76,10 @@ fn run() -> Result<(), String> {
         }
     }
     let trace = env!("CARGO_BIN_EXE_trace");
-    println!("{:<34} {:>10} {:>9} {:>12} {:>9} {:>10}", "tool, file", "packets", "seconds", "packets/s", "MB/s", "max RSS");
+    println!(
+        "{:<34} {:>10} {:>8} {:>8} {:>12} {:>9} {:>10}",
+        "tool, file", "packets", "wall s", "CPU s", "packets/s", "MB/s", "max RSS"
+    );
     let mut import_rate = 0.0;
     let mut tshark_rate = 0.0;
     for file in [&prefix, &full] {
@@ -86,7 +92,7 @@ fn run() -> Result<(), String> {
             ("tcpdump -nr", vec!["tcpdump", "-nr"]),
         ];
         for (tool, argv) in runs {
-            let (seconds, rss_kb) = measure(&argv, file)?;
+            let (wall, seconds, rss_kb) = measure(&argv, file)?;
             let rate = packets as f64 / seconds;
             if file == &full {
                 match tool {
@@ -96,9 +102,10 @@ fn run() -> Result<(), String> {
                 }
             }
             println!(
-                "{:<34} {:>10} {:>9.3} {:>12.0} {:>9.1} {:>7.1} MB",
+                "{:<34} {:>10} {:>8.3} {:>8.3} {:>12.0} {:>9.1} {:>7.1} MB",
                 format!("{tool}, {name}"),
                 packets,
+                wall,
                 seconds,
                 rate,
                 bytes as f64 / 1e6 / seconds,
@@ -108,18 +115,19 @@ fn run() -> Result<(), String> {
     }
     let packets = count(&full)?;
     let bytes = std::fs::metadata(&full).map_err(|e| e.to_string())?.len();
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), cpu_seconds(libc::RUSAGE_SELF));
     count(&full)?;
-    let seconds = started.elapsed().as_secs_f64();
+    let (wall, seconds) = (started.elapsed().as_secs_f64(), cpu_seconds(libc::RUSAGE_SELF) - cpu_before);
     println!(
-        "{:<34} {:>10} {:>9.3} {:>12.0} {:>9.1}",
+        "{:<34} {:>10} {:>8.3} {:>8.3} {:>12.0} {:>9.1}",
         "pcap reader alone (in process)",
         packets,
+        wall,
         seconds,
         packets as f64 / seconds,
         bytes as f64 / 1e6 / seconds
     );
-    println!("trace import is {:.0}x tshark on load.pcap", import_rate / tshark_rate);
+    println!("trace import is {:.0}x tshark on load.pcap (packets per CPU second)", import_rate / tshark_rate);
     Ok(())
 }
 
@@ -131,12 +139,28 @@ fn count(path: &Path) -> Result<u64, String> {
     Ok(reader.packets())
 }
 
-/// Runs `argv FILE` once, output thrown away: wall seconds and peak resident memory in KiB.
-fn measure(argv: &[&str], file: &Path) -> Result<(f64, i64), String> {
-    // From the page cache for every tool alike.
-    let mut sink = Vec::new();
-    File::open(file).and_then(|mut f| f.read_to_end(&mut sink)).map_err(|e| e.to_string())?;
-    drop(sink);
+/// This process's CPU time so far (`who`: RUSAGE_SELF), user and system, in seconds.
+fn cpu_seconds(who: libc::c_int) -> f64 {
+    // SAFETY: a zeroed rusage is valid; getrusage fills it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid out-pointer.
+    unsafe { libc::getrusage(who, &mut usage) };
+    rusage_seconds(&usage)
+}
+
+fn rusage_seconds(usage: &libc::rusage) -> f64 {
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Runs `argv FILE` once, output thrown away: wall seconds, CPU seconds and peak resident
+/// memory in KiB.
+fn measure(argv: &[&str], file: &Path) -> Result<(f64, f64, i64), String> {
+    // From the page cache for every tool alike; through a small buffer, so that this
+    // process's own peak (which the child's ru_maxrss includes) stays small.
+    let mut warm = File::open(file).map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 1 << 16];
+    while warm.read(&mut buf).map_err(|e| e.to_string())? > 0 {}
     let started = Instant::now();
     let child = Command::new(argv[0])
         .args(&argv[1..])
@@ -157,7 +181,7 @@ fn measure(argv: &[&str], file: &Path) -> Result<(f64, i64), String> {
     if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         return Err(format!("{} failed on {} (status {status})", argv.join(" "), file.display()));
     }
-    Ok((seconds, usage.ru_maxrss))
+    Ok((seconds, rusage_seconds(&usage), usage.ru_maxrss))
 }
 
 /// Records the load with tcpdump into `out`.
