@@ -37,3 +37,12 @@ fn reference() -> &'static Trace {
     static REFERENCE: OnceLock<Trace> = OnceLock::new();
     REFERENCE.get_or_init(|| read_trace(include_bytes!("../fixtures/live/echo.jsonl")).expect("the echo fixture is a trace"))
 }
+
+/// Reads `data` as a pcap or pcapng capture (`trace import`), to its end or its first error,
+/// reading every frame's headers as the summary does.
+pub fn read_capture(data: &[u8]) {
+    let Ok(mut reader) = crate::import::pcap::Reader::new(data) else { return };
+    while let Ok(Some(frame)) = reader.next_frame() {
+        let _ = crate::wire::peek::peek(frame.data, frame.link);
+    }
+}

@@ -169,9 +169,10 @@ impl<W: Write> Lines<'_, W> {
     }
 
     fn conversation(&mut self, conv: &Conversation, listing: bool) {
+        // The summary reads TCP and UDP only (see `wire::peek`).
         match conv.transport {
             Transport::Tcp => self.tcp += 1,
-            Transport::Udp => self.udp += 1,
+            Transport::Udp | Transport::Arp => self.udp += 1,
         }
         if listing {
             self.write(Summary(conv));
@@ -189,6 +190,7 @@ impl std::fmt::Display for Summary<'_> {
         let proto = match conv.transport {
             Transport::Tcp => "tcp",
             Transport::Udp => "udp",
+            Transport::Arp => "arp",
         };
         let packets = format!("{}/{}", conv.packets[c], conv.packets[s]);
         let bytes = format!("{}/{}", conv.bytes[c], conv.bytes[s]);

@@ -99,9 +99,10 @@ impl Conversation {
         let syn = p.flags & TcpFlags::SYN.0 != 0;
         let ack = p.flags & TcpFlags::ACK.0 != 0;
         let sender_is_client = match p.transport {
-            Transport::Udp => true,
             Transport::Tcp if syn => !ack,
             Transport::Tcp => p.src.port > p.dst.port,
+            // A datagram's first sender is the client.
+            Transport::Udp | Transport::Arp => true,
         };
         let (client, server) = if sender_is_client { (p.src, p.dst) } else { (p.dst, p.src) };
         Conversation {
@@ -146,7 +147,7 @@ impl Conversation {
         self.last_t = t;
         self.packets[e] += 1;
         self.bytes[e] += u64::from(p.len);
-        if self.transport == Transport::Udp {
+        if self.transport != Transport::Tcp {
             return false;
         }
         let flags = TcpFlags(p.flags);
@@ -198,7 +199,7 @@ impl Conversation {
     }
 
     pub fn ending(&self) -> Ending {
-        if self.transport == Transport::Udp {
+        if self.transport != Transport::Tcp {
             return Ending::Datagrams;
         }
         if let Some(by) = self.reset {

@@ -64,7 +64,7 @@ pub enum PcapError {
 impl fmt::Display for PcapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PcapError::Io(err) => write!(f, "cannot be read: {err}"),
+            PcapError::Io(err) => write!(f, "cannot be read: {err} (give a capture file you can read)"),
             PcapError::NotACapture { found } => {
                 let hex: Vec<String> = found.iter().map(|b| format!("{b:02x}")).collect();
                 let found = if hex.is_empty() { "nothing (it is empty)".to_string() } else { hex.join(" ") };
@@ -472,7 +472,10 @@ mod tests {
         block(BLOCK_ENHANCED_PACKET, &body, false)
     }
 
-    fn all(bytes: &[u8]) -> Result<Vec<(u64, LinkType, Vec<u8>, u32)>, PcapError> {
+    /// A frame as owned values: time, link, bytes, wire length.
+    type Owned = (u64, LinkType, Vec<u8>, u32);
+
+    fn all(bytes: &[u8]) -> Result<Vec<Owned>, PcapError> {
         let mut reader = Reader::new(bytes)?;
         let mut out = Vec::new();
         while let Some(f) = reader.next_frame()? {

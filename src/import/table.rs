@@ -4,6 +4,7 @@
 //! out, reported as still open. So the table never holds more than [`MAX_OPEN`]
 //! conversations (a few MB), however large the capture.
 
+use std::collections::hash_map::Entry;
 use std::hash::{Hash, Hasher};
 
 use super::conversation::{Conversation, End};
@@ -71,30 +72,50 @@ impl Table {
     /// Counts `p` into its conversation and answers which one and which end sent it.
     /// Conversations that are over, or put out to make room, are pushed onto `done`.
     pub fn packet(&mut self, t: u64, p: &Peek, done: &mut Vec<Conversation>) -> (u64, End) {
-        let key = Key::of(p);
-        if let Some(conv) = self.open.get_mut(&key) {
-            if !conv.is_reused_by(p) {
-                let answer = (conv.number, conv.end_of(p));
-                if conv.add(t, p) {
-                    done.extend(self.open.remove(&key));
-                }
-                return answer;
-            }
-            // A new SYN on the ports of an open conversation starts a new one.
-            done.extend(self.open.remove(&key));
-        }
         if self.open.len() >= self.max_open {
             self.make_room(done);
         }
-        self.numbered += 1;
-        let mut conv = Conversation::new(self.numbered, t, p);
-        let answer = (conv.number, conv.end_of(p));
-        if conv.add(t, p) {
-            done.push(conv);
-        } else {
-            self.open.insert(key, conv);
+        // One hash and one probe per packet: the entry serves the lookup and the insertion.
+        match self.open.entry(Key::of(p)) {
+            Entry::Occupied(mut slot) if !slot.get().is_reused_by(p) => {
+                let conv = slot.get_mut();
+                let answer = (conv.number, conv.end_of(p));
+                if conv.add(t, p) {
+                    done.push(slot.remove());
+                }
+                answer
+            }
+            // A new SYN on the ports of an open conversation starts a new one.
+            Entry::Occupied(mut slot) => {
+                self.numbered += 1;
+                let (conv, over) = Table::begin(self.numbered, t, p);
+                let answer = (conv.number, conv.end_of(p));
+                let old = slot.insert(conv);
+                done.push(old);
+                if over {
+                    done.push(slot.remove());
+                }
+                answer
+            }
+            Entry::Vacant(slot) => {
+                self.numbered += 1;
+                let (conv, over) = Table::begin(self.numbered, t, p);
+                let answer = (conv.number, conv.end_of(p));
+                if over {
+                    done.push(conv);
+                } else {
+                    slot.insert(conv);
+                }
+                answer
+            }
         }
-        answer
+    }
+
+    /// A conversation begun by `p`, and whether that one packet already ended it.
+    fn begin(number: u64, t: u64, p: &Peek) -> (Conversation, bool) {
+        let mut conv = Conversation::new(number, t, p);
+        let over = conv.add(t, p);
+        (conv, over)
     }
 
     /// Puts out the half of the open conversations that has been idle longest.
