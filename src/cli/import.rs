@@ -208,7 +208,7 @@ impl std::fmt::Display for Summary<'_> {
             bytes,
             rtt,
             retrans,
-            duration(conv.last_t - conv.first_t),
+            duration(conv.last_t.saturating_sub(conv.first_t)),
             conv.ending(),
         )
     }

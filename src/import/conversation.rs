@@ -144,7 +144,7 @@ impl Conversation {
     pub fn add(&mut self, t: u64, p: &Peek) -> bool {
         let end = self.end_of(p);
         let e = end as usize;
-        self.last_t = t;
+        self.last_t = self.last_t.max(t);
         self.packets[e] += 1;
         self.bytes[e] += u64::from(p.len);
         if self.transport != Transport::Tcp {
