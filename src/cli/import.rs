@@ -64,7 +64,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
         CliError(format!("cannot open capture {}: {err} (check the path; record a capture with `tcpdump -i lo -w FILE`)", path.display()))
     })?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut reader = Reader::new(file).map_err(|err| CliError(format!("{} {err}", path.display())))?;
+    let mut reader = Reader::open(file).map_err(|err| CliError(format!("{} {err}", path.display())))?;
     let mut wanted = Wanted::default();
     if let Some(dir) = &args.save_dir {
         std::fs::create_dir_all(dir).map_err(|err| {

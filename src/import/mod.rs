@@ -3,7 +3,7 @@
 //! asked, turned into a trace of its own: the packets observed, the states modelled.
 //!
 //! - `pcap.rs`: the zero-copy capture reader ([`pcap::Reader::new`] is the fuzz targets'
-//!   entry point);
+//!   entry point), `mapped.rs` the file mapped into memory that it reads in place;
 //! - [`crate::wire::peek`]: the few header fields a summary needs, read in place;
 //! - `conversation.rs`: one conversation's summary, a few dozen bytes;
 //! - `table.rs`: the open conversations, bounded ([`table::MAX_OPEN`]);
@@ -15,6 +15,7 @@
 
 pub mod conversation;
 pub mod events;
+pub mod mapped;
 pub mod pcap;
 pub mod save;
 pub mod table;
