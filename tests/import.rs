@@ -268,3 +268,16 @@ fn ctrl_c_during_save__leaves_every_written_trace_readable() {
     }
     assert_eq!((complete, interrupted), (1, 200), "conversation 1 was over; the open ones read as interrupted");
 }
+
+#[test]
+fn a_reader_that_has_gone__ends_the_output_quietly() {
+    let capture = fixture_path("captures/lo.pcap");
+    for args in [vec!["import", capture.as_str()], vec!["import", capture.as_str(), "--conversation", "1"]] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = Command::new(trace_bin()).args(&args).env("NO_COLOR", "1").stdout(writer).stderr(Stdio::piped()).output().expect("trace runs");
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "trace {}: {err}", args.join(" "));
+        assert_eq!(out.status.code(), Some(0), "trace {}: {err}", args.join(" "));
+    }
+}
