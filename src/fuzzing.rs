@@ -41,8 +41,18 @@ fn reference() -> &'static Trace {
 /// Reads `data` as a pcap or pcapng capture (`trace import`), to its end or its first error,
 /// reading every frame's headers as the summary does.
 pub fn read_capture(data: &[u8]) {
-    let Ok(mut reader) = crate::import::pcap::Reader::new(data) else { return };
-    while let Ok(Some(frame)) = reader.next_frame() {
-        let _ = crate::wire::peek::peek(frame.data, frame.link);
+    use crate::import::{import, pcap::Reader, table::Table, Kept, Wanted};
+    let Ok(mut reader) = Reader::new(data) else { return };
+    // A small table, so that its limit is reached; conversation 1 kept whole, so that its
+    // events (and modelled states) are built as `--conversation 1` builds them.
+    let mut table = Table::with_limit(4);
+    let mut wanted = Wanted { traces: None, kept: Some(Kept::new(1)) };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut summarize = |conv: &crate::import::conversation::Conversation| {
+        let _ = (conv.ending().to_string(), conv.handshake_rtt());
+    };
+    let _ = import(&mut reader, &mut table, &mut wanted, &stop, &mut summarize, &mut |_| {});
+    if let Some(kept) = wanted.kept {
+        let _ = crate::normalize::snapshot::snapshot_events(&kept.events_out);
     }
 }

@@ -42,3 +42,8 @@ fn packet_decoder_inputs() {
 fn snapshot_diff_inputs() {
     replay("snapshot_diff", socktrace::fuzzing::snapshot_and_diff);
 }
+
+#[test]
+fn capture_reader_inputs() {
+    replay("capture_reader", socktrace::fuzzing::read_capture);
+}
