@@ -26,6 +26,7 @@
 //! - [`sequence`]: the documented sequences, as data: passive and active open, and the
 //!   connectionless exchange on each side.
 //! - [`check`]: holds a trace's sockets against those sequences, step by step (`trace check`).
+//! - [`summary`]: many connections in one line each, with bounded memory (`--summary`).
 //! - [`render`]: how a trace is shown.
 //! - [`normalize`]: what stays the same from run to run: snapshot text, lesson-level view, diff.
 //! - [`record`]: recording a trace from Rust, for snapshot tests.
@@ -54,6 +55,7 @@ pub mod render;
 pub mod replay;
 pub mod sequence;
 pub mod sim;
+pub mod summary;
 pub mod tcp;
 pub mod timeline;
 pub mod trace;

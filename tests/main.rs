@@ -23,3 +23,4 @@ mod model_vs_kernel;
 mod run_programs;
 mod show_errors;
 mod stability;
+mod summary;

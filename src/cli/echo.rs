@@ -31,9 +31,20 @@ pub struct EchoArgs {
     /// net.core.somaxconn); past it, the kernel answers with SYN cookies and drops.
     #[arg(long, default_value_t = 128, value_name = "N")]
     backlog: u32,
-    /// With --serve: stop after this many connections.
-    #[arg(long, requires = "serve", value_name = "N")]
+    /// With --serve: stop after this many connections. With --summary: the connections the
+    /// clients make in all, each client connecting again until they are done (default: one
+    /// per client).
+    #[arg(long, value_name = "N")]
     connections: Option<u64>,
+    /// Many connections, one line each once it has finished (ports, duration, bytes each way,
+    /// who closed first, the states each socket reached) and totals, with memory bounded
+    /// however many there are; needs the privileges for packets and kernel states.
+    #[arg(long, conflicts_with_all = ["serve", "connect", "json", "udp", "hosts", "drop"])]
+    summary: bool,
+    /// With --summary: how the clients end each connection: fin (close) or rst (SO_LINGER 0,
+    /// then close: an abort, no TIME-WAIT).
+    #[arg(long, requires = "summary", value_name = "fin|rst", default_value = "fin", value_parser = ["fin", "rst"])]
+    close: String,
     /// With --serve: the address to listen on instead of loopback (127.0.0.1, or ::1 with
     /// --ipv6). Any other address needs --non-loopback too.
     #[arg(long, requires = "serve", conflicts_with = "hosts", value_name = "ADDR")]
@@ -113,6 +124,13 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
     check_open_files(&mode)?;
     let plan = Plan { mode, story, messages, port: args.port, ipv6: args.session.ipv6, bind: args.bind, backlog: args.backlog, live_only: args.session.live || !simulable, hosts: args.hosts, drop, udp: args.udp };
     let command = super::command_line();
+    if args.summary {
+        let load = super::echo_summary::load(&plan, args.connections, &args.close)?;
+        return super::echo_summary::run(&plan, &load, &command, args.session.save);
+    }
+    if args.connections.is_some() && !args.serve {
+        return Err(CliError("--connections needs --serve (our server for other clients) or --summary (our clients, many connections)".to_string()));
+    }
     let report = match live::run(&plan, &command, args.session.output()) {
         Err(LiveError::Unprivileged(reasons)) => return simulate_instead(&plan, clients, &reasons, args.session.save.as_deref(), args.session.json),
         other => other?,

@@ -5,6 +5,7 @@ mod book;
 mod check;
 mod diff;
 mod echo;
+mod echo_summary;
 mod export;
 mod import;
 mod p2p;

@@ -29,6 +29,9 @@ pub enum Ending {
     ReadToEnd,
     /// Send every line, `shutdown(SHUT_WR)`, read the echoes to the end, then close.
     HalfClose,
+    /// As `CloseFirst`, but abort: `SO_LINGER` 0 makes the close send RST instead of FIN
+    /// (RFC 9293 §3.10.5), and the socket skips TIME-WAIT.
+    Abort,
 }
 
 /// Runs one client against `server`: `socket`, `connect`, send/receive per message, `close`.
@@ -74,7 +77,10 @@ pub async fn run_client(rec: Recorder, server: SocketAddr, options: ClientOption
     if half_close {
         shutdown_write(&rec, &id, &stream)?;
     }
-    if options.ending != Ending::CloseFirst {
+    if options.ending == Ending::Abort {
+        rec.setsockopt(&id, stream.as_raw_fd(), "SO_LINGER", || stream.set_zero_linger())?;
+    }
+    if !matches!(options.ending, Ending::CloseFirst | Ending::Abort) {
         // Read every echo still coming, until the server closes its side.
         recv_lines(&rec, &id, &mut stream, usize::MAX).await?;
     }

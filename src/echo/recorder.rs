@@ -17,7 +17,8 @@ pub struct Recorder {
     role: Role,
     /// Which program, where each program plays both roles (peer to peer).
     peer: Option<Peer>,
-    sink: EventSink,
+    /// `None` for a silent recorder: the programs run as they would, recording nothing.
+    sink: Option<EventSink>,
     /// Call ids pair starts with ends across the whole session, so both programs share them.
     calls: Arc<AtomicU64>,
     /// Socket names are per side (`c1`… and `s1`…).
@@ -33,7 +34,13 @@ pub struct OpenCall {
 
 impl Recorder {
     pub fn new(role: Role, sink: EventSink) -> Recorder {
-        Recorder { role, peer: None, sink, calls: Arc::new(AtomicU64::new(1)), sockets: Arc::new(AtomicU32::new(1)) }
+        Recorder { role, peer: None, sink: Some(sink), calls: Arc::new(AtomicU64::new(1)), sockets: Arc::new(AtomicU32::new(1)) }
+    }
+
+    /// A recorder that records nothing: for a summary of thousands of connections a second,
+    /// which needs the kernel's view only and would be slowed by a call record per call.
+    pub fn silent(role: Role) -> Recorder {
+        Recorder { role, peer: None, sink: None, calls: Arc::new(AtomicU64::new(1)), sockets: Arc::new(AtomicU32::new(1)) }
     }
 
     /// A recorder for the other program of the same session: its own socket names, the
@@ -60,6 +67,7 @@ impl Recorder {
     }
 
     fn emit(&self, socket: Option<&SockId>, body: Body) {
+        let Some(sink) = &self.sink else { return };
         let event = Event {
             t: clock::now_ns(),
             actor: Actor { role: self.role, peer: self.peer, pid: Some(std::process::id()), tid: Some(gettid()) },
@@ -69,7 +77,7 @@ impl Recorder {
         };
         // The timeline only goes away after the programs have finished; a send error then
         // means the trace is being torn down, and there is nobody left to tell.
-        let _ = self.sink.send(vec![event]);
+        let _ = sink.send(vec![event]);
     }
 
     /// Records the start of a call on `socket` (none for `socket()` itself).

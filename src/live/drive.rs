@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::lenses::{KernelLenses, Losses};
 use super::session::LiveError;
-use super::sink::Sink;
 use crate::capture::clock;
 use crate::event::Event;
-use crate::timeline::Timeline;
+use crate::timeline::{Merger, Timeline};
 
 /// How long an event waits in the timeline at least. The kernel lenses say how far they have
 /// delivered (their progress marks); calls are sent the moment they are stamped, and this
@@ -21,12 +20,38 @@ const WINDOW_NS: u64 = 50_000_000;
 /// crosses the wire after the last call returned.
 const SETTLE: Duration = Duration::from_millis(100);
 
+/// What puts the lenses' events in time order: the whole timeline, or the merger alone where
+/// sockets need no names (`--summary`, whose memory must not grow with every connection).
+pub trait Reorder {
+    fn push(&mut self, events: Vec<Event>);
+    fn release(&mut self, watermark: u64, out: &mut Vec<Event>);
+}
+
+impl Reorder for Timeline {
+    fn push(&mut self, events: Vec<Event>) {
+        Timeline::push(self, events);
+    }
+    fn release(&mut self, watermark: u64, out: &mut Vec<Event>) {
+        Timeline::release(self, watermark, out);
+    }
+}
+
+impl Reorder for Merger {
+    fn push(&mut self, events: Vec<Event>) {
+        Merger::push(self, events);
+    }
+    fn release(&mut self, watermark: u64, out: &mut Vec<Event>) {
+        Merger::release(self, watermark, out);
+    }
+}
+
 /// Runs until the channel is closed: every sender (recorders, lenses) gone. `finished` is
-/// asked on every turn whether the traced programs are done.
+/// asked on every turn whether the traced programs are done; `emit` takes each batch of
+/// released events with the watermark it was released at.
 pub fn drive(
     rx: Receiver<Vec<Event>>,
-    timeline: &mut Timeline,
-    sink: &mut Sink,
+    timeline: &mut impl Reorder,
+    mut emit: impl FnMut(&[Event], u64) -> Result<(), LiveError>,
     lenses: KernelLenses,
     mut finished: impl FnMut() -> bool,
 ) -> Result<Losses, LiveError> {
@@ -59,10 +84,10 @@ pub fn drive(
         let watermark = clock::now_ns().saturating_sub(WINDOW_NS).min(lens_progress);
         released.clear();
         timeline.release(watermark, &mut released);
-        sink.emit(&released, watermark)?;
+        emit(&released, watermark)?;
     }
     released.clear();
-    timeline.drain(&mut released);
-    sink.emit(&released, u64::MAX)?;
+    timeline.release(u64::MAX, &mut released);
+    emit(&released, u64::MAX)?;
     Ok(losses.unwrap_or(Losses { packets_dropped: 0, states_lost: 0, problems: Vec::new() }))
 }

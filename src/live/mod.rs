@@ -11,6 +11,7 @@ pub mod programs;
 pub mod run;
 pub mod session;
 pub mod sink;
+pub mod summary;
 
 pub use programs::{Mode, Plan, Story};
 pub use session::{run, LiveError, Report};

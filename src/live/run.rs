@@ -83,7 +83,7 @@ pub fn run(plan: RunPlan, command: &str, output: Output) -> Result<RunReport, Ru
     let resolver = SocketResolver::new(Vec::new(), Sides { client_recorded: true, server_recorded: true }).learning_sides();
     let mut timeline = Timeline::with_shadow(resolver);
     calls.run();
-    let losses = drive(rx, &mut timeline, &mut sink, lenses, || calls.tick())?;
+    let losses = drive(rx, &mut timeline, |events, watermark| sink.emit(events, watermark), lenses, || calls.tick())?;
     let outcome = calls.finish();
     unavailable.extend(losses.problems);
     unavailable.extend(outcome.problems);

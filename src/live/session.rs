@@ -5,7 +5,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::mpsc;
 
-use super::drive::drive;
+use super::drive::{drive, Reorder};
 use super::hosts::{on_server, Runtime, SignalsHeld};
 use super::lenses::{KernelLenses, Losses};
 use super::programs::{self, Mode, Plan, Program, Story};
@@ -132,7 +132,7 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     let mut timeline = if header.lenses.packets == LensStatus::Observed { Timeline::with_shadow(resolver) } else { Timeline::new(resolver) };
 
     let mut drop_problems = Vec::new();
-    let (program_result, interrupted, losses) = run_programs(rt, parts, stop, (rx, lenses), &mut timeline, &mut sink, || {
+    let (program_result, interrupted, losses) = run_programs(rt, parts, stop, (rx, lenses), &mut timeline, |events, watermark| sink.emit(events, watermark), || {
         // The programs are done: nothing more to lose, and the timeline needs its sender gone.
         drop_problems.extend(dropper.take().map(Dropper::stop).unwrap_or_default());
     })?;
@@ -202,8 +202,8 @@ pub(super) fn run_programs(
     parts: Vec<Program>,
     stop: Stop,
     (rx, lenses): (mpsc::Receiver<Vec<Event>>, KernelLenses),
-    timeline: &mut Timeline,
-    sink: &mut Sink,
+    timeline: &mut impl Reorder,
+    emit: impl FnMut(&[Event], u64) -> Result<(), LiveError>,
     mut done: impl FnMut(),
 ) -> Result<(io::Result<()>, bool, Losses), LiveError> {
     let stopped = stop.stopped();
@@ -226,7 +226,7 @@ pub(super) fn run_programs(
     });
 
     let mut result: Option<(io::Result<()>, bool)> = None;
-    let losses = drive(rx, timeline, sink, lenses, || {
+    let losses = drive(rx, timeline, emit, lenses, || {
         if let Some(handle) = programs.take_if(|h| h.is_finished()) {
             result = Some(rt.block_on(handle).unwrap_or_else(|join| (Err(io::Error::other(join)), false)));
             done();
@@ -238,7 +238,7 @@ pub(super) fn run_programs(
 }
 
 /// Runs every program to its end; the first error is reported once all have finished.
-async fn run_all(parts: Vec<Program>) -> io::Result<()> {
+pub(super) async fn run_all(parts: Vec<Program>) -> io::Result<()> {
     let mut set = tokio::task::JoinSet::new();
     for part in parts {
         set.spawn(part);

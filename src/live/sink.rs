@@ -34,7 +34,7 @@ impl Sink {
             }
             None => None,
         };
-        let mut sink = Sink { renderer: output.renderer, screen: Screen { out: io::stdout(), broken: false }, writer, events: 0 };
+        let mut sink = Sink { renderer: output.renderer, screen: Screen::new(io::stdout()), writer, events: 0 };
         if let Some(renderer) = &mut sink.renderer {
             sink.screen.show(|out| renderer.header(header, out));
         }
@@ -90,13 +90,17 @@ impl Sink {
 
 /// Standard output that stops being written once its reader has gone (`trace echo | head`),
 /// while the session and its saved trace go on.
-struct Screen<W: Write> {
+pub(crate) struct Screen<W: Write> {
     out: W,
     broken: bool,
 }
 
 impl<W: Write> Screen<W> {
-    fn show(&mut self, draw: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
+    pub(crate) fn new(out: W) -> Screen<W> {
+        Screen { out, broken: false }
+    }
+
+    pub(crate) fn show(&mut self, draw: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
         if self.broken {
             return;
         }

@@ -63,7 +63,7 @@ pub struct SocketResolver {
 }
 
 /// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
-fn canon(addr: SocketAddr) -> SocketAddr {
+pub(crate) fn canon(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => SocketAddr::new(IpAddr::V4(v4), addr.port()),

@@ -1,0 +1,166 @@
+//! The summary of many connections (`trace echo --summary`): one line per finished
+//! connection, tcplife-style, and totals, computed from the packets and the kernel's state
+//! changes alone, fed in time order.
+//!
+//! Memory is bounded by the connections open at once, not by how many there were: a
+//! connection is dropped the moment both of its sockets have closed. A connection is known by
+//! its 4-tuple from its first SYN on. At thousands of connections a second the kernel reuses
+//! a 4-tuple within about a second, so a SYN on a pair whose connection has begun to close
+//! starts a new connection.
+
+mod connection;
+
+pub use connection::{Closer, Connection, Side, HEADER};
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+
+use crate::event::{Body, Event, Origin, Packet, StateChange};
+use crate::tcp::State;
+use crate::timeline::sockets::canon;
+use crate::wire::flags::TcpFlags;
+
+/// (client, server): the client sent the first SYN.
+type Pair = (SocketAddr, SocketAddr);
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Connections seen from their first SYN: one line each.
+    pub connections: u64,
+    /// Of those, connections still open when the trace ended.
+    pub open_at_end: u64,
+    pub packets: u64,
+    /// Packets and state changes of no connection seen from its SYN (one that began before
+    /// the capture did).
+    pub unattributed: u64,
+}
+
+#[derive(Default)]
+pub struct Summary {
+    open: HashMap<Pair, Connection>,
+    /// Sockets the kernel moved into SYN-SENT before it chose their port (logged with local
+    /// port 0), by `sk`, with the time: the socket's next change names its pair.
+    connecting: HashMap<u64, u64>,
+    totals: Totals,
+}
+
+impl Summary {
+    /// Follows one event (packets and observed state changes; calls and modelled states are
+    /// not needed); connections it finishes are moved to `finished`.
+    pub fn observe(&mut self, event: &Event, finished: &mut Vec<Connection>) {
+        match &event.body {
+            Body::Packet(packet) => self.packet(event.t, packet, finished),
+            Body::State(change) if event.origin == Origin::Observed => self.state(event.t, change, finished),
+            _ => {}
+        }
+    }
+
+    /// How many connections are open now: what the summary holds in memory.
+    pub fn open(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Ends the summary: connections still open are moved to `finished`, oldest first,
+    /// marked unfinished.
+    pub fn finish(mut self, finished: &mut Vec<Connection>) -> Totals {
+        let mut open: Vec<Connection> = self.open.drain().map(|(_, c)| c).collect();
+        open.sort_by_key(|c| (c.first, c.client));
+        self.totals.open_at_end += open.len() as u64;
+        self.totals.connections += open.len() as u64;
+        finished.extend(open);
+        self.totals
+    }
+
+    fn packet(&mut self, t: u64, packet: &Packet, finished: &mut Vec<Connection>) {
+        let Some(tcp) = &packet.tcp else { return };
+        self.totals.packets += 1;
+        let (src, dst) = (canon(packet.src), canon(packet.dst));
+        if tcp.flags.contains(TcpFlags::SYN) && !tcp.flags.contains(TcpFlags::ACK) {
+            // The same 4-tuple, reused after a FIN or RST: a new connection.
+            if self.open.get(&(src, dst)).is_some_and(|c| c.closer.is_some()) {
+                if let Some(old) = self.open.remove(&(src, dst)) {
+                    self.report(old, finished);
+                }
+            }
+            self.open.entry((src, dst)).or_insert_with(|| Connection::new(t, src, dst));
+        }
+        let Some((conn, from)) = self.find(src, dst) else {
+            self.totals.unattributed += 1;
+            return;
+        };
+        conn.last = t;
+        conn.packets += 1;
+        match from {
+            Side::Client => conn.bytes_to_server += u64::from(packet.len),
+            Side::Server => conn.bytes_to_client += u64::from(packet.len),
+        }
+        let reset = tcp.flags.contains(TcpFlags::RST);
+        if conn.closer.is_none() && (reset || tcp.flags.contains(TcpFlags::FIN)) {
+            conn.closer = Some(Closer { side: from, reset });
+        }
+    }
+
+    fn state(&mut self, t: u64, change: &StateChange, finished: &mut Vec<Connection>) {
+        let (Some(local), Some(remote)) = (change.local.map(canon), change.remote.map(canon)) else { return };
+        if local.port() == 0 {
+            if let Some(sk) = change.sk {
+                self.connecting.insert(sk, t);
+            }
+            return;
+        }
+        // Taken whatever the pair: an entry never outlives the socket's next change.
+        let syn_sent = change.sk.and_then(|sk| self.connecting.remove(&sk));
+        if remote.port() == 0 {
+            return; // a listening socket: no connection
+        }
+        let Some((conn, side)) = self.find(local, remote) else {
+            self.totals.unattributed += 1;
+            return;
+        };
+        if let Some(at) = syn_sent.filter(|_| side == Side::Client) {
+            conn.first = conn.first.min(at);
+            conn.client_states.push(State::SynSent);
+        }
+        conn.states_mut(side).push(change.to);
+        conn.last = t;
+        if conn.is_over() {
+            let key = (conn.client, conn.server);
+            if let Some(mut done) = self.open.remove(&key) {
+                done.finished = true;
+                self.report(done, finished);
+            }
+        }
+    }
+
+    /// The open connection between `from` and `to`, and which side `from` is.
+    fn find(&mut self, from: SocketAddr, to: SocketAddr) -> Option<(&mut Connection, Side)> {
+        if self.open.contains_key(&(from, to)) {
+            return self.open.get_mut(&(from, to)).map(|c| (c, Side::Client));
+        }
+        self.open.get_mut(&(to, from)).map(|c| (c, Side::Server))
+    }
+
+    fn report(&mut self, conn: Connection, finished: &mut Vec<Connection>) {
+        self.totals.connections += 1;
+        finished.push(conn);
+    }
+}
+
+/// The totals line, with what the lenses lost: both must be 0 for the summary to be whole.
+pub struct TotalsLine<'a> {
+    pub totals: &'a Totals,
+    pub packets_dropped: u64,
+    pub states_lost: u64,
+}
+
+impl fmt::Display for TotalsLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.totals;
+        write!(
+            f,
+            "connections {} (open at the end {}), packets {}, unattributed {}, kernel drops {}, lost tracepoint events {}",
+            t.connections, t.open_at_end, t.packets, t.unattributed, self.packets_dropped, self.states_lost
+        )
+    }
+}
