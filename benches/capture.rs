@@ -16,6 +16,9 @@
 //!
 //! Env: CONNS (default 30000), ROUNDS (default 3), PACE (default 16000).
 
+mod common;
+
+use common::{env_or, median};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -86,9 +89,9 @@ fn run() -> Result<(), String> {
     if Command::new("tcpdump").arg("--version").output().is_err() {
         return Err("tcpdump is not installed: run `apt-get install -y tcpdump`, then this bench again".into());
     }
-    let conns = env_usize("CONNS", 30_000);
-    let rounds = env_usize("ROUNDS", 3).max(1);
-    let pace = env_usize("PACE", 16_000).max(1) as f64;
+    let conns = env_or("CONNS", 30_000);
+    let rounds = env_or("ROUNDS", 3).max(1);
+    let pace = env_or("PACE", 16_000).max(1) as f64;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -421,14 +424,4 @@ fn pcap_records(path: &std::path::Path) -> Result<u64, String> {
         n += 1;
     }
     Ok(n)
-}
-
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.collect();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }

@@ -16,6 +16,7 @@ mod live_drop;
 mod live_echo;
 mod live_hosts;
 mod live_p2p;
+mod live_summary;
 mod live_truth;
 mod live_udp;
 mod load;

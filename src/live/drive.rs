@@ -11,10 +11,11 @@ use crate::capture::clock;
 use crate::event::Event;
 use crate::timeline::{Merger, Timeline};
 
-/// How long an event waits in the timeline at least. The kernel lenses say how far they have
-/// delivered (their progress marks); calls are sent the moment they are stamped, and this
-/// window covers a recording thread descheduled between the two.
-const WINDOW_NS: u64 = 50_000_000;
+/// How long an event waits in the timeline at least where calls are recorded. The kernel
+/// lenses say how far they have delivered (their progress marks); calls are sent the moment
+/// they are stamped, and this window covers a recording thread descheduled between the two.
+/// Without calls (`--summary`) the progress marks alone say what may be released.
+const CALLS_WINDOW_NS: u64 = 50_000_000;
 
 /// After the programs finish, how long the lenses keep looking: the last ACK of a close
 /// crosses the wire after the last call returned.
@@ -25,6 +26,8 @@ const SETTLE: Duration = Duration::from_millis(100);
 pub trait Reorder {
     fn push(&mut self, events: Vec<Event>);
     fn release(&mut self, watermark: u64, out: &mut Vec<Event>);
+    /// How long an event waits at least before it is released.
+    fn window_ns(&self) -> u64;
 }
 
 impl Reorder for Timeline {
@@ -34,6 +37,9 @@ impl Reorder for Timeline {
     fn release(&mut self, watermark: u64, out: &mut Vec<Event>) {
         Timeline::release(self, watermark, out);
     }
+    fn window_ns(&self) -> u64 {
+        CALLS_WINDOW_NS
+    }
 }
 
 impl Reorder for Merger {
@@ -42,6 +48,11 @@ impl Reorder for Merger {
     }
     fn release(&mut self, watermark: u64, out: &mut Vec<Event>) {
         Merger::release(self, watermark, out);
+    }
+    /// The merger alone orders the kernel lenses' events only (`--summary` records no calls):
+    /// their progress marks say what may be released.
+    fn window_ns(&self) -> u64 {
+        0
     }
 }
 
@@ -81,7 +92,7 @@ pub fn drive(
                 losses = Some(lenses.stop());
             }
         }
-        let watermark = clock::now_ns().saturating_sub(WINDOW_NS).min(lens_progress);
+        let watermark = clock::now_ns().saturating_sub(timeline.window_ns()).min(lens_progress);
         released.clear();
         timeline.release(watermark, &mut released);
         emit(&released, watermark)?;

@@ -24,7 +24,7 @@ use crate::echo::Recorder;
 use crate::event::{Event, Role};
 use crate::summary::{Connection, Summary, Totals, TotalsLine, HEADER};
 use crate::timeline::Merger;
-use crate::trace::{End, Header, Source};
+use crate::trace::{End, Header, LensStatus, Lenses, Source};
 
 /// How the clients end each connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,7 +86,9 @@ pub fn run<W: Write>(plan: &Plan, load: &Load, command: &str, out: W, save: Opti
     // A summary is the kernel's view: without it there is nothing to summarise.
     let lenses = start_lenses(&[server_addr.port()], None, false, &tx, false)?;
     drop(tx);
-    let header = Header::new(command, Source::Live, lenses.status.clone());
+    let reason = "not recorded with --summary, which follows the kernel's view only (run without --summary to see the calls)";
+    let status = Lenses { calls: LensStatus::Unavailable { reason: reason.to_string() }, ..lenses.status.clone() };
+    let header = Header::new(command, Source::Live, status);
     let mut sink = Sink::open(Output { renderer: None, save }, &header)?;
     let mut screen = Screen::new(out);
     screen.show(|out| writeln!(out, "{HEADER}"));
@@ -116,8 +118,8 @@ pub fn run<W: Write>(plan: &Plan, load: &Load, command: &str, out: W, save: Opti
     let emit = |events: &[Event], watermark: u64| {
         for event in events {
             summary.observe(event, &mut finished);
+            peak_open = peak_open.max(summary.open());
         }
-        peak_open = peak_open.max(summary.open());
         show(&mut screen, &mut finished);
         sink.emit(events, watermark)
     };
