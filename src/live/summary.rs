@@ -105,7 +105,7 @@ pub fn run<W: Write>(plan: &Plan, load: &Load, command: &str, out: W, save: Opti
             }
         })
         .map_err(LiveError::Server)?;
-    let clients = many_clients(server_addr, load, options, attempted.clone());
+    let clients = many_clients(server_addr, load, options, attempted.clone(), &stop);
     let clients: Program = Box::pin(async move {
         let result = clients.await;
         let _ = clients_done.send(()); // the server may already have stopped on a signal
@@ -156,16 +156,23 @@ fn show<W: Write>(screen: &mut Screen<W>, finished: &mut Vec<Connection>) {
 }
 
 /// `load.clients` clients at once, each connecting again as soon as its last connection is
-/// done, until `load.connections` have begun in all; a client stops at its first error.
-fn many_clients(server: SocketAddr, load: &Load, options: ClientOptions, attempted: Arc<AtomicU64>) -> Program {
+/// done, until `load.connections` have begun in all or `stop` says the session is stopping (a
+/// connection under way is then closed where it stands); a client stops at its first error.
+fn many_clients(server: SocketAddr, load: &Load, options: ClientOptions, attempted: Arc<AtomicU64>, stop: &Stop) -> Program {
     let rec = Recorder::silent(Role::Client);
     let total = load.connections;
     let clients = (0..load.clients)
         .map(|_| {
-            let (rec, options, attempted) = (rec.clone(), options.clone(), attempted.clone());
+            let (rec, options, attempted, stopped) = (rec.clone(), options.clone(), attempted.clone(), stop.stopped());
             let client: Program = Box::pin(async move {
+                let mut stopped = std::pin::pin!(stopped);
                 while attempted.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < total).then_some(n + 1)).is_ok() {
-                    run_client(rec.clone(), server, options.clone()).await?;
+                    tokio::select! {
+                        // Stopping first: the server's winding down resets connections too.
+                        biased;
+                        () = &mut stopped => break,
+                        done = run_client(rec.clone(), server, options.clone()) => done?,
+                    }
                 }
                 Ok(())
             });
