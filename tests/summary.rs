@@ -7,6 +7,7 @@
 use socktrace::event::{Body, Event};
 use socktrace::summary::{Closer, Connection, Side, Summary, Totals};
 use socktrace::tcp::state::State;
+use socktrace::wire::flags::TcpFlags;
 
 use crate::support::{fixture, load};
 
@@ -114,6 +115,33 @@ fn reused_four_tuple__a_syn_before_the_last_close_was_seen__ends_the_old_connect
     assert!(!conns[0].finished, "the first connection's end was not seen");
     assert_eq!(conns[0].server_states, [SynReceived, Established, CloseWait, LastAck]);
     assert!(conns[1].finished);
+}
+
+#[test]
+fn reused_four_tuple__a_syn_with_a_new_isn_before_the_close_was_seen__is_a_new_connection() {
+    // The first copy's close is not seen before the second SYN (its FINs and CLOSED states
+    // are missing here), and the second SYN carries another ISN.
+    let mut events = reused_four_tuple(2);
+    let half = events.len() / 2;
+    let closing = |e: &Event| match &e.body {
+        Body::Packet(p) => p.tcp.as_ref().is_some_and(|t| t.flags.contains(TcpFlags::FIN)),
+        Body::State(s) => s.to == Closed,
+        _ => false,
+    };
+    let second: Vec<Event> = events.split_off(half);
+    events.retain(|e| !closing(e));
+    let start = events.len();
+    events.extend(second);
+    let syn = events[start..].iter_mut().find_map(|e| match &mut e.body {
+        Body::Packet(p) => p.tcp.as_mut().filter(|t| t.flags == TcpFlags::SYN),
+        _ => None,
+    });
+    let syn = syn.expect("the second SYN");
+    syn.seq = syn.seq.wrapping_add(1_000_000);
+    let (conns, totals, _) = summarise(&events);
+    assert_eq!(totals.connections, 2, "the second SYN's new ISN makes a second connection");
+    assert_ne!(conns[0].isn, conns[1].isn);
+    assert!(!conns[0].finished && conns[0].closer.is_none());
 }
 
 #[test]

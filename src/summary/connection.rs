@@ -35,6 +35,8 @@ pub struct Closer {
 pub struct Connection {
     pub client: SocketAddr,
     pub server: SocketAddr,
+    /// The client's initial sequence number, from its SYN.
+    pub isn: u32,
     /// Time of its first and last event (trace clock, ns).
     pub first: u64,
     pub last: u64,
@@ -53,10 +55,11 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(t: u64, client: SocketAddr, server: SocketAddr) -> Connection {
+    pub fn new(t: u64, client: SocketAddr, server: SocketAddr, isn: u32) -> Connection {
         Connection {
             client,
             server,
+            isn,
             first: t,
             last: t,
             packets: 0,

@@ -77,13 +77,15 @@ impl Summary {
         self.totals.packets += 1;
         let (src, dst) = (canon(packet.src), canon(packet.dst));
         if tcp.flags.contains(TcpFlags::SYN) && !tcp.flags.contains(TcpFlags::ACK) {
-            // The same 4-tuple, reused after a FIN or RST: a new connection.
-            if self.open.get(&(src, dst)).is_some_and(|c| c.closer.is_some()) {
+            // The same 4-tuple, reused: a new connection once the old one has begun to close,
+            // or whenever the SYN carries another ISN (a retransmitted SYN repeats its own;
+            // RFC 9293 §3.4.1), in case the old one's FIN or RST is stamped after it.
+            if self.open.get(&(src, dst)).is_some_and(|c| c.closer.is_some() || c.isn != tcp.seq) {
                 if let Some(old) = self.open.remove(&(src, dst)) {
                     self.report(old, finished);
                 }
             }
-            self.open.entry((src, dst)).or_insert_with(|| Connection::new(t, src, dst));
+            self.open.entry((src, dst)).or_insert_with(|| Connection::new(t, src, dst, tcp.seq));
         }
         let Some((conn, from)) = self.find(src, dst) else {
             self.totals.unattributed += 1;
