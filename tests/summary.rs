@@ -5,7 +5,7 @@
 #![allow(non_snake_case)] // names read situation__outcome
 
 use socktrace::event::{Body, Event};
-use socktrace::summary::{Closer, Connection, Side, Summary, Totals};
+use socktrace::summary::{Closer, Connection, End, Summary, Totals};
 use socktrace::tcp::state::State;
 use socktrace::wire::flags::TcpFlags;
 
@@ -45,7 +45,7 @@ fn three_clients__three_finished_connections_each_closed_first_by_its_client() {
         assert!(conn.finished, "{conn}");
         // "hello\n", "how are you?\n", "bye\n" out; "1: hello\n"… back.
         assert_eq!((conn.bytes_to_server, conn.bytes_to_client), (23, 32), "{conn}");
-        assert_eq!(conn.closer, Some(Closer { side: Side::Client, reset: false }));
+        assert_eq!(conn.closer, Some(Closer { side: End::Client, reset: false }));
         assert_eq!(conn.client_states, CLIENT_CLOSES);
         assert_eq!(conn.server_states, SERVER_FOLLOWS);
         assert!(conn.last > conn.first);
@@ -61,7 +61,7 @@ fn server_closes_first__the_server_sends_the_first_fin() {
     let (conns, _, _) = summarise(&fixture_events("server-closes-first"));
     assert_eq!(conns.len(), 1);
     let conn = &conns[0];
-    assert_eq!(conn.closer, Some(Closer { side: Side::Server, reset: false }));
+    assert_eq!(conn.closer, Some(Closer { side: End::Server, reset: false }));
     assert_eq!(conn.server_states, [SynReceived, Established, FinWait1, FinWait2, Closed]);
     assert_eq!(conn.client_states, [SynSent, Established, CloseWait, LastAck, Closed]);
     assert!(conn.finished);
@@ -72,7 +72,7 @@ fn refused__a_connection_with_no_server_socket_ends_with_the_servers_rst() {
     let (conns, totals, _) = summarise(&fixture_events("refused"));
     assert_eq!(conns.len(), 1);
     let conn = &conns[0];
-    assert_eq!(conn.closer, Some(Closer { side: Side::Server, reset: true }));
+    assert_eq!(conn.closer, Some(Closer { side: End::Server, reset: true }));
     assert_eq!(conn.client_states, [SynSent, Closed]);
     assert!(conn.server_states.is_empty());
     assert!(conn.finished);

@@ -4,28 +4,13 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+pub use crate::import::conversation::End;
 use crate::tcp::State;
-
-/// The two ends of a connection: the client sent the first SYN.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    Client,
-    Server,
-}
-
-impl Side {
-    pub fn name(self) -> &'static str {
-        match self {
-            Side::Client => "client",
-            Side::Server => "server",
-        }
-    }
-}
 
 /// Who ended the connection first, and how: the first FIN or RST on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Closer {
-    pub side: Side,
+    pub side: End,
     /// An RST (an abort, RFC 9293 §3.10.5) rather than a FIN (a close, §3.10.4).
     pub reset: bool,
 }
@@ -72,10 +57,10 @@ impl Connection {
         }
     }
 
-    pub fn states_mut(&mut self, side: Side) -> &mut Vec<State> {
+    pub fn states_mut(&mut self, side: End) -> &mut Vec<State> {
         match side {
-            Side::Client => &mut self.client_states,
-            Side::Server => &mut self.server_states,
+            End::Client => &mut self.client_states,
+            End::Server => &mut self.server_states,
         }
     }
 
@@ -97,7 +82,7 @@ pub const HEADER: &str = "CLIENT                 SERVER                       MS
 impl fmt::Display for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let closer = match self.closer {
-            Some(c) => format!("{} {}", c.side.name(), if c.reset { "RST" } else { "FIN" }),
+            Some(c) => format!("{} {}", c.side, if c.reset { "RST" } else { "FIN" }),
             None => "-".to_string(),
         };
         let states = |s: &[State]| if s.is_empty() { "-".to_string() } else { s.iter().map(|s| s.name()).collect::<Vec<_>>().join(" ") };

@@ -10,7 +10,7 @@
 
 mod connection;
 
-pub use connection::{Closer, Connection, Side, HEADER};
+pub use connection::{Closer, Connection, End, HEADER};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -94,8 +94,8 @@ impl Summary {
         conn.last = t;
         conn.packets += 1;
         match from {
-            Side::Client => conn.bytes_to_server += u64::from(packet.len),
-            Side::Server => conn.bytes_to_client += u64::from(packet.len),
+            End::Client => conn.bytes_to_server += u64::from(packet.len),
+            End::Server => conn.bytes_to_client += u64::from(packet.len),
         }
         let reset = tcp.flags.contains(TcpFlags::RST);
         if conn.closer.is_none() && (reset || tcp.flags.contains(TcpFlags::FIN)) {
@@ -120,7 +120,7 @@ impl Summary {
             self.totals.unattributed += 1;
             return;
         };
-        if let Some(at) = syn_sent.filter(|_| side == Side::Client) {
+        if let Some(at) = syn_sent.filter(|_| side == End::Client) {
             conn.first = conn.first.min(at);
             conn.client_states.push(State::SynSent);
         }
@@ -136,11 +136,11 @@ impl Summary {
     }
 
     /// The open connection between `from` and `to`, and which side `from` is.
-    fn find(&mut self, from: SocketAddr, to: SocketAddr) -> Option<(&mut Connection, Side)> {
+    fn find(&mut self, from: SocketAddr, to: SocketAddr) -> Option<(&mut Connection, End)> {
         if self.open.contains_key(&(from, to)) {
-            return self.open.get_mut(&(from, to)).map(|c| (c, Side::Client));
+            return self.open.get_mut(&(from, to)).map(|c| (c, End::Client));
         }
-        self.open.get_mut(&(to, from)).map(|c| (c, Side::Server))
+        self.open.get_mut(&(to, from)).map(|c| (c, End::Server))
     }
 
     fn report(&mut self, conn: Connection, finished: &mut Vec<Connection>) {
