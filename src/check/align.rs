@@ -327,9 +327,12 @@ impl Search<'_> {
             .iter()
             .filter(|p| p.origin == origin && p.flags == flags && (p.len > 0) == data && self.sender(p) == from);
         let Some(first) = matching.next() else { return Found::missing(false) };
-        // A handshake segment sent again shows a loss; data and FINs are counted elsewhere.
+        // A handshake segment sent again (the same sequence and acknowledgment numbers) shows
+        // a loss; data and FINs are counted elsewhere. Without the calls that bound the
+        // handshake (an imported capture) the window holds later pure ACKs too, which are
+        // not the same segment.
         if timing != Timing::Any {
-            let count = 1 + matching.count();
+            let count = 1 + matching.filter(|p| p.seq_ack == first.seq_ack).count();
             if count > 1 {
                 step.notes.push(reasons::retransmitted(&flags.to_string(), from, count));
             }
@@ -406,6 +409,14 @@ impl Search<'_> {
         }
     }
 
+    /// The server's reset that answered this client's SYN, if no SYN|ACK came before it.
+    fn refusal(&self) -> Option<usize> {
+        let synack = TcpFlags::SYN.union(TcpFlags::ACK);
+        let from_server = |p: &&PacketFact| self.sender(p) != self.me();
+        let answer = self.packets.iter().filter(from_server).find(|p| p.flags.contains(TcpFlags::RST) || p.flags == synack)?;
+        answer.flags.contains(TcpFlags::RST).then_some(answer.at)
+    }
+
     fn step(&self, step: &'static Step, lo: usize) -> (StepReport, bool) {
         let mut report = StepReport::new(step);
         report.evidence.reserve_exact(step.evidence.len());
@@ -414,6 +425,17 @@ impl Search<'_> {
             let found = self.find(evidence, lo, &mut report);
             blocks |= found.blocks;
             report.evidence.push(Observation { evidence: *evidence, seen: found.seen });
+        }
+        // Without the calls (an imported capture), a reset answering the client's SYN is the
+        // refusal connect() would have reported (RFC 9293 §3.10.7.3): the sequence's honest
+        // end, as in the `refused` story.
+        let connects = step.evidence.iter().any(|e| matches!(e, Evidence::Call { call: CallName::Connect, .. }));
+        if !self.calls_lens && !blocks && self.part == Part::Client && connects {
+            if let Some(rst) = self.refusal() {
+                report.notes.push(reasons::refused_by_reset(rst));
+                report.ended = true;
+                blocks = true;
+            }
         }
         // When the step's call failed, the packets and states it would have caused are missing
         // as a consequence: the call's failure is the reason.

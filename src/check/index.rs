@@ -91,6 +91,9 @@ pub(super) struct PacketFact {
     /// TCP flags without PSH; none for a datagram.
     pub flags: TcpFlags,
     pub len: u32,
+    /// The segment's sequence and acknowledgment numbers (0 for a datagram): a segment sent
+    /// again repeats them.
+    pub seq_ack: (u32, u32),
     pub origin: Origin,
     /// For a connection's packet: sent from the first of its key's two addresses. For a
     /// socket's datagram: sent by that socket.
@@ -363,6 +366,7 @@ impl Index {
                             at: i,
                             flags: packet.tcp.as_ref().map_or(TcpFlags(0), |t| t.flags.without_psh()),
                             len: packet.len,
+                            seq_ack: packet.tcp.as_ref().map_or((0, 0), |t| (t.seq, t.ack)),
                             origin: event.origin,
                             from_first: canon(packet.src) == key.0,
                         };
@@ -386,6 +390,7 @@ impl Index {
                                 at: i,
                                 flags: TcpFlags(0),
                                 len: packet.len,
+                                seq_ack: (0, 0),
                                 origin: event.origin,
                                 from_first: sent,
                             };

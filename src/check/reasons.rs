@@ -180,6 +180,14 @@ pub(super) fn no_listener(call: CallName, addr: SocketAddr) -> String {
     format!("{call} was given {addr}, where nobody in this trace waits for clients: the server is outside the trace")
 }
 
+pub(super) fn refused_by_reset(rst: usize) -> String {
+    format!(
+        "the server's reset at {} answered the SYN: nobody listened there, and connect() failed with ECONNREFUSED \
+         (the capture holds no calls to show it); the sequence ends here",
+        num(rst)
+    )
+}
+
 pub(super) fn retransmitted(flags: &str, from: Role, count: usize) -> String {
     format!("the {flags} from the {from} was sent {count} times: the first got no answer in time and was retransmitted")
 }
