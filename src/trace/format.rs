@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The value of the header's `format` field: name and `major.minor` version. Readers accept
 /// any minor version of their major version (new minor versions only add fields).
-pub const FORMAT: &str = "socktrace/1.0";
+pub const FORMAT: &str = "socktrace/1.1";
 pub const FORMAT_MAJOR: u32 = 1;
 
 /// Where a trace's events come from.

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use super::format::{End, EndRecord, Header, FORMAT_MAJOR};
+use super::format::{End, EndRecord, Header, FORMAT, FORMAT_MAJOR};
 use crate::event::Event;
 
 /// Why a file could not be read as a trace. Each message is one line: what was wrong, where,
@@ -37,7 +37,7 @@ impl fmt::Display for TraceError {
             }
             TraceError::NotATrace { path, found } => write!(
                 f,
-                "{} is not a socktrace trace: line 1 should be a header like {{\"format\":\"socktrace/1.0\",…}} but is {found} (record one with `trace echo --save FILE`)",
+                "{} is not a socktrace trace: line 1 should be a header like {{\"format\":\"{FORMAT}\",…}} but is {found} (record one with `trace echo --save FILE`)",
                 path.display()
             ),
             TraceError::Version { path, found } => write!(
