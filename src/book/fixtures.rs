@@ -6,7 +6,8 @@ use std::process::{Command, Stdio};
 
 use crate::trace::{read_trace, Source};
 
-/// One fixture: its file and the `trace` arguments that record it (`--save FILE` is added).
+/// One fixture: its file and the `trace` arguments that record it (`--save FILE` is added),
+/// run in the fixtures' directory (programs are named from there: `../programs/…`).
 #[derive(Clone, Copy, Debug)]
 pub struct Fixture {
     pub file: &'static str,
@@ -67,6 +68,16 @@ pub const FIXTURES: &[Fixture] = &[
         about: "two peers, each listening and connecting to the other: each program is the server on one connection and the client on the other",
     },
     Fixture {
+        file: "relay.jsonl",
+        args: &["run", "--server", "python3 ../programs/relay.py", "--client", "python3 ../programs/echo_client.py {port}"],
+        about: "a relay, as a mail relay works: the server of its client's connection and the client of the next server's (`trace run` of three programs)",
+    },
+    Fixture {
+        file: "ftp-active.jsonl",
+        args: &["run", "--server", "python3 ../programs/ftp_active_server.py", "--client", "python3 ../programs/ftp_active_client.py {port}"],
+        about: "FTP's active mode in miniature: the roles swap, the server of the control connection connects back as the client of the data connection",
+    },
+    Fixture {
         file: "udp-echo.jsonl",
         args: &["echo", "--live", "--udp"],
         about: "the same echo over UDP: one datagram per line, no connection",
@@ -81,12 +92,22 @@ pub const FIXTURES: &[Fixture] = &[
 /// Records every fixture (or only `only`) into `dir` by running this program's own `trace`
 /// commands there; says what it recorded, one line each.
 pub fn record(dir: &Path, only: Option<&str>) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find the trace binary itself: {e}"))?;
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the trace binary itself: {e}"))?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let chosen: Vec<&Fixture> = FIXTURES.iter().filter(|f| only.is_none_or(|name| f.file == name || f.file.trim_end_matches(".jsonl") == name)).collect();
+    let chosen: Vec<&Fixture> = FIXTURES
+        .iter()
+        .filter(|f| {
+            only.is_none_or(|name| f.file == name || f.file.trim_end_matches(".jsonl") == name)
+        })
+        .collect();
     if chosen.is_empty() {
         let names: Vec<&str> = FIXTURES.iter().map(|f| f.file).collect();
-        return Err(format!("no fixture {:?}: the fixtures are {}", only.unwrap_or(""), names.join(", ")));
+        return Err(format!(
+            "no fixture {:?}: the fixtures are {}",
+            only.unwrap_or(""),
+            names.join(", ")
+        ));
     }
     for fixture in chosen {
         let status = Command::new(&exe)
@@ -105,8 +126,16 @@ pub fn record(dir: &Path, only: Option<&str>) -> Result<(), String> {
             ));
         }
         let trace = read_trace(&dir.join(fixture.file)).map_err(|e| e.to_string())?;
-        let source = if trace.header.source == Source::Live { "live" } else { "simulated" };
-        println!("recorded {} ({source}, {} events)", fixture.file, trace.events.len());
+        let source = if trace.header.source == Source::Live {
+            "live"
+        } else {
+            "simulated"
+        };
+        println!(
+            "recorded {} ({source}, {} events)",
+            fixture.file,
+            trace.events.len()
+        );
     }
     Ok(())
 }
