@@ -92,22 +92,12 @@ pub const FIXTURES: &[Fixture] = &[
 /// Records every fixture (or only `only`) into `dir` by running this program's own `trace`
 /// commands there; says what it recorded, one line each.
 pub fn record(dir: &Path, only: Option<&str>) -> Result<(), String> {
-    let exe =
-        std::env::current_exe().map_err(|e| format!("cannot find the trace binary itself: {e}"))?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the trace binary itself: {e}"))?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let chosen: Vec<&Fixture> = FIXTURES
-        .iter()
-        .filter(|f| {
-            only.is_none_or(|name| f.file == name || f.file.trim_end_matches(".jsonl") == name)
-        })
-        .collect();
+    let chosen: Vec<&Fixture> = FIXTURES.iter().filter(|f| only.is_none_or(|name| f.file == name || f.file.trim_end_matches(".jsonl") == name)).collect();
     if chosen.is_empty() {
         let names: Vec<&str> = FIXTURES.iter().map(|f| f.file).collect();
-        return Err(format!(
-            "no fixture {:?}: the fixtures are {}",
-            only.unwrap_or(""),
-            names.join(", ")
-        ));
+        return Err(format!("no fixture {:?}: the fixtures are {}", only.unwrap_or(""), names.join(", ")));
     }
     for fixture in chosen {
         let status = Command::new(&exe)
@@ -126,16 +116,8 @@ pub fn record(dir: &Path, only: Option<&str>) -> Result<(), String> {
             ));
         }
         let trace = read_trace(&dir.join(fixture.file)).map_err(|e| e.to_string())?;
-        let source = if trace.header.source == Source::Live {
-            "live"
-        } else {
-            "simulated"
-        };
-        println!(
-            "recorded {} ({source}, {} events)",
-            fixture.file,
-            trace.events.len()
-        );
+        let source = if trace.header.source == Source::Live { "live" } else { "simulated" };
+        println!("recorded {} ({source}, {} events)", fixture.file, trace.events.len());
     }
     Ok(())
 }

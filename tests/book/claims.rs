@@ -5,10 +5,7 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use socktrace::event::{
-    ArpOp, Body, CallEnd, CallName, CallStart, Event, Origin, Packet, Peer, Role, SockId,
-    TcpSegment, Transport,
-};
+use socktrace::event::{ArpOp, Body, CallEnd, CallName, CallStart, Event, Origin, Packet, Peer, Role, SockId, TcpSegment, Transport};
 use socktrace::replay::Replay;
 use socktrace::sequence;
 use socktrace::tcp::state::State;
@@ -31,460 +28,101 @@ const RELAY: &[&str] = &["relay.jsonl"];
 const FTP: &[&str] = &["ftp-active.jsonl"];
 
 pub const CLAIMS: &[Claim] = &[
-    Claim {
-        id: "roles-client-calls",
-        fixtures: ECHO,
-        check: roles_client_calls,
-    },
-    Claim {
-        id: "roles-server-calls",
-        fixtures: ECHO,
-        check: roles_server_calls,
-    },
-    Claim {
-        id: "roles-client-speaks-first",
-        fixtures: ECHO,
-        check: roles_client_speaks_first,
-    },
-    Claim {
-        id: "roles-one-host",
-        fixtures: ECHO,
-        check: all_on_loopback,
-    },
-    Claim {
-        id: "roles-ports-differ",
-        fixtures: ECHO,
-        check: roles_ports_differ,
-    },
-    Claim {
-        id: "roles-hosts-two-addresses",
-        fixtures: HOSTS,
-        check: roles_hosts_two_addresses,
-    },
-    Claim {
-        id: "roles-hosts-arp-first",
-        fixtures: HOSTS,
-        check: roles_hosts_arp_first,
-    },
-    Claim {
-        id: "roles-hosts-ethernet",
-        fixtures: HOSTS,
-        check: roles_hosts_ethernet,
-    },
-    Claim {
-        id: "roles-hosts-mss",
-        fixtures: &["hosts.jsonl", "echo.jsonl"],
-        check: roles_hosts_mss,
-    },
-    Claim {
-        id: "roles-hosts-same-story",
-        fixtures: &["echo.jsonl", "hosts.jsonl"],
-        check: roles_hosts_same_story,
-    },
-    Claim {
-        id: "roles-relay-both",
-        fixtures: RELAY,
-        check: roles_relay_both,
-    },
-    Claim {
-        id: "roles-relay-accepts-then-connects",
-        fixtures: RELAY,
-        check: roles_relay_accepts_then_connects,
-    },
-    Claim {
-        id: "roles-relay-conforms",
-        fixtures: RELAY,
-        check: two_connections_conform,
-    },
-    Claim {
-        id: "roles-swap",
-        fixtures: FTP,
-        check: roles_swap,
-    },
-    Claim {
-        id: "roles-swap-port-names-listener",
-        fixtures: FTP,
-        check: roles_swap_port_names_listener,
-    },
-    Claim {
-        id: "roles-swap-one-way",
-        fixtures: FTP,
-        check: roles_swap_one_way,
-    },
-    Claim {
-        id: "passive-bind-port",
-        fixtures: ECHO,
-        check: passive_bind_port,
-    },
-    Claim {
-        id: "passive-listen-state",
-        fixtures: ECHO,
-        check: passive_listen_state,
-    },
-    Claim {
-        id: "passive-listen-sends-nothing",
-        fixtures: ECHO,
-        check: passive_listen_sends_nothing,
-    },
-    Claim {
-        id: "passive-backlog",
-        fixtures: ECHO,
-        check: passive_backlog,
-    },
-    Claim {
-        id: "passive-accept-after-third-ack",
-        fixtures: ECHO,
-        check: passive_accept_after_third_ack,
-    },
-    Claim {
-        id: "passive-accept-new-socket",
-        fixtures: ECHO,
-        check: passive_accept_new_socket,
-    },
-    Claim {
-        id: "passive-listener-stays",
-        fixtures: ECHO,
-        check: listener_stays,
-    },
-    Claim {
-        id: "passive-all-steps",
-        fixtures: ECHO,
-        check: passive_all_steps,
-    },
-    Claim {
-        id: "active-connect-address",
-        fixtures: ECHO,
-        check: active_connect_address,
-    },
-    Claim {
-        id: "active-no-bind",
-        fixtures: ECHO,
-        check: active_no_bind,
-    },
-    Claim {
-        id: "active-syn-sent-first",
-        fixtures: ECHO,
-        check: active_syn_sent_first,
-    },
-    Claim {
-        id: "active-third-ack-inside-connect",
-        fixtures: ECHO,
-        check: active_third_ack_inside_connect,
-    },
-    Claim {
-        id: "active-connect-returns-after-handshake",
-        fixtures: ECHO,
-        check: active_connect_returns_after_handshake,
-    },
-    Claim {
-        id: "active-all-steps",
-        fixtures: ECHO,
-        check: active_all_steps,
-    },
-    Claim {
-        id: "hs-three-segments",
-        fixtures: ECHO,
-        check: hs_three_segments,
-    },
-    Claim {
-        id: "hs-isn-not-zero",
-        fixtures: ECHO,
-        check: hs_isn_not_zero,
-    },
-    Claim {
-        id: "hs-relative-zero",
-        fixtures: ECHO,
-        check: hs_relative_zero,
-    },
-    Claim {
-        id: "hs-ack-is-isn-plus-one",
-        fixtures: ECHO,
-        check: hs_ack_is_isn_plus_one,
-    },
-    Claim {
-        id: "hs-data-starts-at-one",
-        fixtures: ECHO,
-        check: hs_data_starts_at_one,
-    },
-    Claim {
-        id: "hs-options",
-        fixtures: ECHO,
-        check: hs_options,
-    },
-    Claim {
-        id: "hs-window-scaled",
-        fixtures: ECHO,
-        check: hs_window_scaled,
-    },
-    Claim {
-        id: "hs-child-born-at-third-ack",
-        fixtures: ECHO,
-        check: hs_child_born_at_third_ack,
-    },
-    Claim {
-        id: "hs-syn-ack-from-listener",
-        fixtures: ECHO,
-        check: hs_syn_ack_from_listener,
-    },
-    Claim {
-        id: "ipv6-same-story",
-        fixtures: &["echo.jsonl", "echo-ipv6.jsonl"],
-        check: ipv6_same_story,
-    },
-    Claim {
-        id: "ipv6-mss",
-        fixtures: &["echo-ipv6.jsonl"],
-        check: ipv6_mss,
-    },
-    Claim {
-        id: "data-one-segment-per-send",
-        fixtures: ECHO,
-        check: data_one_segment_per_send,
-    },
-    Claim {
-        id: "data-psh-ack",
-        fixtures: ECHO,
-        check: data_psh_ack,
-    },
-    Claim {
-        id: "data-seq-counts-bytes",
-        fixtures: ECHO,
-        check: data_seq_counts_bytes,
-    },
-    Claim {
-        id: "data-all-acknowledged",
-        fixtures: ECHO,
-        check: data_all_acknowledged,
-    },
-    Claim {
-        id: "data-numbered-echo",
-        fixtures: ECHO,
-        check: data_numbered_echo,
-    },
-    Claim {
-        id: "data-recv-after-segment",
-        fixtures: ECHO,
-        check: data_recv_after_segment,
-    },
-    Claim {
-        id: "data-bytes-arrive-whole",
-        fixtures: ECHO,
-        check: data_bytes_arrive_whole,
-    },
-    Claim {
-        id: "close-client-fin",
-        fixtures: ECHO,
-        check: close_client_fin,
-    },
-    Claim {
-        id: "close-eof-after-fin",
-        fixtures: ECHO,
-        check: close_eof_after_fin,
-    },
-    Claim {
-        id: "close-fin-carries-ack",
-        fixtures: ECHO,
-        check: close_fin_carries_ack,
-    },
-    Claim {
-        id: "close-last-ack",
-        fixtures: ECHO,
-        check: close_last_ack,
-    },
-    Claim {
-        id: "close-linux-reports-closed",
-        fixtures: ECHO,
-        check: close_linux_reports_closed,
-    },
-    Claim {
-        id: "close-mirrored",
-        fixtures: &["server-closes-first.jsonl"],
-        check: close_mirrored,
-    },
-    Claim {
-        id: "close-only-first-closer-waits",
-        fixtures: &["echo.jsonl", "server-closes-first.jsonl"],
-        check: close_only_first_closer_waits,
-    },
-    Claim {
-        id: "half-close-fin-first",
-        fixtures: &["half-close.jsonl"],
-        check: half_close_fin_first,
-    },
-    Claim {
-        id: "half-close-answers-after-fin",
-        fixtures: &["half-close.jsonl"],
-        check: half_close_answers_after_fin,
-    },
-    Claim {
-        id: "half-close-client-waits",
-        fixtures: &["half-close.jsonl"],
-        check: half_close_client_waits,
-    },
-    Claim {
-        id: "fail-refused-rst",
-        fixtures: &["refused.jsonl"],
-        check: fail_refused_rst,
-    },
-    Claim {
-        id: "fail-refused-error",
-        fixtures: &["refused.jsonl"],
-        check: fail_refused_error,
-    },
-    Claim {
-        id: "fail-refused-fast",
-        fixtures: &["refused.jsonl"],
-        check: fail_refused_fast,
-    },
-    Claim {
-        id: "fail-syn-marked-lost",
-        fixtures: &["lost-syn.jsonl"],
-        check: fail_syn_marked_lost,
-    },
-    Claim {
-        id: "fail-syn-sent-again",
-        fixtures: &["lost-syn.jsonl"],
-        check: fail_syn_sent_again,
-    },
-    Claim {
-        id: "fail-syn-retransmit-note",
-        fixtures: &["lost-syn.jsonl"],
-        check: fail_syn_retransmit_note,
-    },
-    Claim {
-        id: "fail-connect-waits",
-        fixtures: &["lost-syn.jsonl"],
-        check: fail_connect_waits,
-    },
-    Claim {
-        id: "fail-model-agrees",
-        fixtures: &["lost-syn.jsonl", "lost-syn-model.jsonl"],
-        check: fail_model_agrees,
-    },
-    Claim {
-        id: "fail-recv-joins-lines",
-        fixtures: &["half-close.jsonl"],
-        check: fail_recv_joins_lines,
-    },
-    Claim {
-        id: "many-accepts",
-        fixtures: &["clients3.jsonl"],
-        check: many_accepts,
-    },
-    Claim {
-        id: "many-listener-stays",
-        fixtures: &["clients3.jsonl"],
-        check: listener_stays,
-    },
-    Claim {
-        id: "many-handshakes-before-accept",
-        fixtures: &["clients3.jsonl"],
-        check: many_handshakes_before_accept,
-    },
-    Claim {
-        id: "many-four-tuples",
-        fixtures: &["clients3.jsonl"],
-        check: many_four_tuples,
-    },
-    Claim {
-        id: "many-own-isns",
-        fixtures: &["clients3.jsonl"],
-        check: many_own_isns,
-    },
-    Claim {
-        id: "many-one-host",
-        fixtures: &["clients3.jsonl"],
-        check: all_on_loopback,
-    },
-    Claim {
-        id: "p2p-each-listens-and-connects",
-        fixtures: P2P,
-        check: p2p_each_listens_and_connects,
-    },
-    Claim {
-        id: "p2p-two-connections",
-        fixtures: P2P,
-        check: p2p_two_connections,
-    },
-    Claim {
-        id: "p2p-each-handshake",
-        fixtures: P2P,
-        check: p2p_each_handshake,
-    },
-    Claim {
-        id: "p2p-data-both-ways",
-        fixtures: P2P,
-        check: p2p_data_both_ways,
-    },
-    Claim {
-        id: "p2p-two-ports",
-        fixtures: P2P,
-        check: p2p_two_ports,
-    },
-    Claim {
-        id: "p2p-check-conforms",
-        fixtures: P2P,
-        check: two_connections_conform,
-    },
-    Claim {
-        id: "udp-no-handshake",
-        fixtures: &["udp-echo.jsonl"],
-        check: udp_no_handshake,
-    },
-    Claim {
-        id: "udp-no-listen",
-        fixtures: &["udp-echo.jsonl"],
-        check: udp_no_listen,
-    },
-    Claim {
-        id: "udp-datagrams",
-        fixtures: &["udp-echo.jsonl"],
-        check: udp_datagrams,
-    },
-    Claim {
-        id: "udp-answer-to-sender",
-        fixtures: &["udp-echo.jsonl"],
-        check: udp_answer_to_sender,
-    },
-    Claim {
-        id: "udp-port-on-first-sendto",
-        fixtures: &["udp-echo.jsonl"],
-        check: udp_port_on_first_sendto,
-    },
-    Claim {
-        id: "udp-close-sends-nothing",
-        fixtures: &["udp-echo.jsonl"],
-        check: udp_close_sends_nothing,
-    },
-    Claim {
-        id: "udp-check-conforms",
-        fixtures: &["udp-echo.jsonl"],
-        check: udp_check_conforms,
-    },
-    Claim {
-        id: "udp-sequence-panel",
-        fixtures: &["udp-echo.jsonl"],
-        check: udp_sequence_panel,
-    },
-    Claim {
-        id: "course-live-equals-model",
-        fixtures: ECHO,
-        check: course_live_equals_model,
-    },
-    Claim {
-        id: "ref-payload-is-text",
-        fixtures: &["escaping.jsonl"],
-        check: ref_payload_is_text,
-    },
+    Claim { id: "roles-client-calls", fixtures: ECHO, check: roles_client_calls },
+    Claim { id: "roles-server-calls", fixtures: ECHO, check: roles_server_calls },
+    Claim { id: "roles-client-speaks-first", fixtures: ECHO, check: roles_client_speaks_first },
+    Claim { id: "roles-one-host", fixtures: ECHO, check: all_on_loopback },
+    Claim { id: "roles-ports-differ", fixtures: ECHO, check: roles_ports_differ },
+    Claim { id: "roles-hosts-two-addresses", fixtures: HOSTS, check: roles_hosts_two_addresses },
+    Claim { id: "roles-hosts-arp-first", fixtures: HOSTS, check: roles_hosts_arp_first },
+    Claim { id: "roles-hosts-ethernet", fixtures: HOSTS, check: roles_hosts_ethernet },
+    Claim { id: "roles-hosts-mss", fixtures: &["hosts.jsonl", "echo.jsonl"], check: roles_hosts_mss },
+    Claim { id: "roles-hosts-same-story", fixtures: &["echo.jsonl", "hosts.jsonl"], check: roles_hosts_same_story },
+    Claim { id: "roles-relay-both", fixtures: RELAY, check: roles_relay_both },
+    Claim { id: "roles-relay-accepts-then-connects", fixtures: RELAY, check: roles_relay_accepts_then_connects },
+    Claim { id: "roles-relay-conforms", fixtures: RELAY, check: two_connections_conform },
+    Claim { id: "roles-swap", fixtures: FTP, check: roles_swap },
+    Claim { id: "roles-swap-port-names-listener", fixtures: FTP, check: roles_swap_port_names_listener },
+    Claim { id: "roles-swap-one-way", fixtures: FTP, check: roles_swap_one_way },
+    Claim { id: "passive-bind-port", fixtures: ECHO, check: passive_bind_port },
+    Claim { id: "passive-listen-state", fixtures: ECHO, check: passive_listen_state },
+    Claim { id: "passive-listen-sends-nothing", fixtures: ECHO, check: passive_listen_sends_nothing },
+    Claim { id: "passive-backlog", fixtures: ECHO, check: passive_backlog },
+    Claim { id: "passive-accept-after-third-ack", fixtures: ECHO, check: passive_accept_after_third_ack },
+    Claim { id: "passive-accept-new-socket", fixtures: ECHO, check: passive_accept_new_socket },
+    Claim { id: "passive-listener-stays", fixtures: ECHO, check: listener_stays },
+    Claim { id: "passive-all-steps", fixtures: ECHO, check: passive_all_steps },
+    Claim { id: "active-connect-address", fixtures: ECHO, check: active_connect_address },
+    Claim { id: "active-no-bind", fixtures: ECHO, check: active_no_bind },
+    Claim { id: "active-syn-sent-first", fixtures: ECHO, check: active_syn_sent_first },
+    Claim { id: "active-third-ack-inside-connect", fixtures: ECHO, check: active_third_ack_inside_connect },
+    Claim { id: "active-connect-returns-after-handshake", fixtures: ECHO, check: active_connect_returns_after_handshake },
+    Claim { id: "active-all-steps", fixtures: ECHO, check: active_all_steps },
+    Claim { id: "hs-three-segments", fixtures: ECHO, check: hs_three_segments },
+    Claim { id: "hs-isn-not-zero", fixtures: ECHO, check: hs_isn_not_zero },
+    Claim { id: "hs-relative-zero", fixtures: ECHO, check: hs_relative_zero },
+    Claim { id: "hs-ack-is-isn-plus-one", fixtures: ECHO, check: hs_ack_is_isn_plus_one },
+    Claim { id: "hs-data-starts-at-one", fixtures: ECHO, check: hs_data_starts_at_one },
+    Claim { id: "hs-options", fixtures: ECHO, check: hs_options },
+    Claim { id: "hs-window-scaled", fixtures: ECHO, check: hs_window_scaled },
+    Claim { id: "hs-child-born-at-third-ack", fixtures: ECHO, check: hs_child_born_at_third_ack },
+    Claim { id: "hs-syn-ack-from-listener", fixtures: ECHO, check: hs_syn_ack_from_listener },
+    Claim { id: "ipv6-same-story", fixtures: &["echo.jsonl", "echo-ipv6.jsonl"], check: ipv6_same_story },
+    Claim { id: "ipv6-mss", fixtures: &["echo-ipv6.jsonl"], check: ipv6_mss },
+    Claim { id: "data-one-segment-per-send", fixtures: ECHO, check: data_one_segment_per_send },
+    Claim { id: "data-psh-ack", fixtures: ECHO, check: data_psh_ack },
+    Claim { id: "data-seq-counts-bytes", fixtures: ECHO, check: data_seq_counts_bytes },
+    Claim { id: "data-all-acknowledged", fixtures: ECHO, check: data_all_acknowledged },
+    Claim { id: "data-numbered-echo", fixtures: ECHO, check: data_numbered_echo },
+    Claim { id: "data-recv-after-segment", fixtures: ECHO, check: data_recv_after_segment },
+    Claim { id: "data-bytes-arrive-whole", fixtures: ECHO, check: data_bytes_arrive_whole },
+    Claim { id: "close-client-fin", fixtures: ECHO, check: close_client_fin },
+    Claim { id: "close-eof-after-fin", fixtures: ECHO, check: close_eof_after_fin },
+    Claim { id: "close-fin-carries-ack", fixtures: ECHO, check: close_fin_carries_ack },
+    Claim { id: "close-last-ack", fixtures: ECHO, check: close_last_ack },
+    Claim { id: "close-linux-reports-closed", fixtures: ECHO, check: close_linux_reports_closed },
+    Claim { id: "close-mirrored", fixtures: &["server-closes-first.jsonl"], check: close_mirrored },
+    Claim { id: "close-only-first-closer-waits", fixtures: &["echo.jsonl", "server-closes-first.jsonl"], check: close_only_first_closer_waits },
+    Claim { id: "half-close-fin-first", fixtures: &["half-close.jsonl"], check: half_close_fin_first },
+    Claim { id: "half-close-answers-after-fin", fixtures: &["half-close.jsonl"], check: half_close_answers_after_fin },
+    Claim { id: "half-close-client-waits", fixtures: &["half-close.jsonl"], check: half_close_client_waits },
+    Claim { id: "fail-refused-rst", fixtures: &["refused.jsonl"], check: fail_refused_rst },
+    Claim { id: "fail-refused-error", fixtures: &["refused.jsonl"], check: fail_refused_error },
+    Claim { id: "fail-refused-fast", fixtures: &["refused.jsonl"], check: fail_refused_fast },
+    Claim { id: "fail-syn-marked-lost", fixtures: &["lost-syn.jsonl"], check: fail_syn_marked_lost },
+    Claim { id: "fail-syn-sent-again", fixtures: &["lost-syn.jsonl"], check: fail_syn_sent_again },
+    Claim { id: "fail-syn-retransmit-note", fixtures: &["lost-syn.jsonl"], check: fail_syn_retransmit_note },
+    Claim { id: "fail-connect-waits", fixtures: &["lost-syn.jsonl"], check: fail_connect_waits },
+    Claim { id: "fail-model-agrees", fixtures: &["lost-syn.jsonl", "lost-syn-model.jsonl"], check: fail_model_agrees },
+    Claim { id: "fail-recv-joins-lines", fixtures: &["half-close.jsonl"], check: fail_recv_joins_lines },
+    Claim { id: "many-accepts", fixtures: &["clients3.jsonl"], check: many_accepts },
+    Claim { id: "many-listener-stays", fixtures: &["clients3.jsonl"], check: listener_stays },
+    Claim { id: "many-handshakes-before-accept", fixtures: &["clients3.jsonl"], check: many_handshakes_before_accept },
+    Claim { id: "many-four-tuples", fixtures: &["clients3.jsonl"], check: many_four_tuples },
+    Claim { id: "many-own-isns", fixtures: &["clients3.jsonl"], check: many_own_isns },
+    Claim { id: "many-one-host", fixtures: &["clients3.jsonl"], check: all_on_loopback },
+    Claim { id: "p2p-each-listens-and-connects", fixtures: P2P, check: p2p_each_listens_and_connects },
+    Claim { id: "p2p-two-connections", fixtures: P2P, check: p2p_two_connections },
+    Claim { id: "p2p-each-handshake", fixtures: P2P, check: p2p_each_handshake },
+    Claim { id: "p2p-data-both-ways", fixtures: P2P, check: p2p_data_both_ways },
+    Claim { id: "p2p-two-ports", fixtures: P2P, check: p2p_two_ports },
+    Claim { id: "p2p-check-conforms", fixtures: P2P, check: two_connections_conform },
+    Claim { id: "udp-no-handshake", fixtures: &["udp-echo.jsonl"], check: udp_no_handshake },
+    Claim { id: "udp-no-listen", fixtures: &["udp-echo.jsonl"], check: udp_no_listen },
+    Claim { id: "udp-datagrams", fixtures: &["udp-echo.jsonl"], check: udp_datagrams },
+    Claim { id: "udp-answer-to-sender", fixtures: &["udp-echo.jsonl"], check: udp_answer_to_sender },
+    Claim { id: "udp-port-on-first-sendto", fixtures: &["udp-echo.jsonl"], check: udp_port_on_first_sendto },
+    Claim { id: "udp-close-sends-nothing", fixtures: &["udp-echo.jsonl"], check: udp_close_sends_nothing },
+    Claim { id: "udp-check-conforms", fixtures: &["udp-echo.jsonl"], check: udp_check_conforms },
+    Claim { id: "udp-sequence-panel", fixtures: &["udp-echo.jsonl"], check: udp_sequence_panel },
+    Claim { id: "course-live-equals-model", fixtures: ECHO, check: course_live_equals_model },
+    Claim { id: "ref-payload-is-text", fixtures: &["escaping.jsonl"], check: ref_payload_is_text },
 ];
 
 // ---- finding things -------------------------------------------------------------------
 
 fn find(t: &Trace, what: &str, pred: impl Fn(&Event) -> bool) -> usize {
-    t.events
-        .iter()
-        .position(pred)
-        .unwrap_or_else(|| panic!("not in the trace: {what}"))
+    t.events.iter().position(pred).unwrap_or_else(|| panic!("not in the trace: {what}"))
 }
 
 fn sock(e: &Event) -> Option<&str> {
@@ -516,10 +154,7 @@ fn ends(t: &Trace, role: Role, call: CallName) -> Vec<(usize, &Event, &CallEnd)>
 }
 
 fn calls_of(t: &Trace, role: Role) -> BTreeSet<&'static str> {
-    starts(t, role)
-        .iter()
-        .map(|(_, _, s)| s.call.as_str())
-        .collect()
+    starts(t, role).iter().map(|(_, _, s)| s.call.as_str()).collect()
 }
 
 fn packets(t: &Trace) -> Vec<(usize, &Event, &Packet)> {
@@ -546,11 +181,7 @@ fn packet(t: &Trace, i: usize) -> &Packet {
 
 /// Data segments sent by `from` (a socket name), in order: (index, payload preview).
 fn data_from<'a>(t: &'a Trace, from: &str) -> Vec<(usize, &'a Packet)> {
-    packets(t)
-        .into_iter()
-        .filter(|(_, e, p)| sock(e) == Some(from) && p.len > 0)
-        .map(|(i, _, p)| (i, p))
-        .collect()
+    packets(t).into_iter().filter(|(_, e, p)| sock(e) == Some(from) && p.len > 0).map(|(i, _, p)| (i, p)).collect()
 }
 
 fn payload(p: &Packet) -> &str {
@@ -558,11 +189,7 @@ fn payload(p: &Packet) -> &str {
 }
 
 fn bound_port(t: &Trace) -> u16 {
-    ends(t, Role::Server, CallName::Bind)[0]
-        .2
-        .local
-        .expect("bind reports its address")
-        .port()
+    ends(t, Role::Server, CallName::Bind)[0].2.local.expect("bind reports its address").port()
 }
 
 fn syn_ack() -> TcpFlags {
@@ -578,41 +205,22 @@ fn handshake(t: &Trace, client: &str, accepted: &str) -> (usize, usize, usize) {
     let story = Story::new(&t.events);
     let syn = story.packet(None, client, "s1", TcpFlags::SYN, "the SYN");
     let syn_ack = story.packet(Some(syn), "s1", client, syn_ack(), "the SYN|ACK");
-    let ack = story.packet(
-        Some(syn_ack),
-        client,
-        accepted,
-        TcpFlags::ACK,
-        "the third ACK",
-    );
+    let ack = story.packet(Some(syn_ack), client, accepted, TcpFlags::ACK, "the third ACK");
     (syn, syn_ack, ack)
 }
 
 /// The sockets that enter TIME-WAIT, by any origin.
 fn time_waiters(t: &Trace) -> BTreeSet<&str> {
-    t.events
-        .iter()
-        .filter(|e| matches!(&e.body, Body::State(s) if s.to == State::TimeWait))
-        .filter_map(sock)
-        .collect()
+    t.events.iter().filter(|e| matches!(&e.body, Body::State(s) if s.to == State::TimeWait)).filter_map(sock).collect()
 }
 
 fn observed_time_wait(t: &Trace) -> bool {
-    t.events.iter().any(|e| {
-        e.origin == Origin::Observed && matches!(&e.body, Body::State(s) if s.to == State::TimeWait)
-    })
+    t.events.iter().any(|e| e.origin == Origin::Observed && matches!(&e.body, Body::State(s) if s.to == State::TimeWait))
 }
 
 /// The index of the first FIN and the socket that sent it.
 fn first_fin(t: &Trace) -> (usize, &str) {
-    let (i, e, _) = packets(t)
-        .into_iter()
-        .find(|(_, _, p)| {
-            p.tcp
-                .as_ref()
-                .is_some_and(|s| s.flags.contains(TcpFlags::FIN))
-        })
-        .expect("a FIN");
+    let (i, e, _) = packets(t).into_iter().find(|(_, _, p)| p.tcp.as_ref().is_some_and(|s| s.flags.contains(TcpFlags::FIN))).expect("a FIN");
     (i, sock(e).expect("the FIN's sender"))
 }
 
@@ -624,18 +232,13 @@ fn roles_client_calls(t: &[Trace]) {
         assert!(calls.contains(call), "the client calls {call}: {calls:?}");
     }
     for call in ["bind", "listen", "accept"] {
-        assert!(
-            !calls.contains(call),
-            "the client never calls {call}: {calls:?}"
-        );
+        assert!(!calls.contains(call), "the client never calls {call}: {calls:?}");
     }
 }
 
 fn roles_server_calls(t: &[Trace]) {
     let calls = calls_of(&t[0], Role::Server);
-    for call in [
-        "socket", "bind", "listen", "accept", "recv", "send", "close",
-    ] {
+    for call in ["socket", "bind", "listen", "accept", "recv", "send", "close"] {
         assert!(calls.contains(call), "the server calls {call}: {calls:?}");
     }
     assert!(!calls.contains("connect"), "{calls:?}");
@@ -644,11 +247,7 @@ fn roles_server_calls(t: &[Trace]) {
 fn roles_client_speaks_first(t: &[Trace]) {
     let all = packets(&t[0]);
     let (_, first, p) = all[0];
-    assert_eq!(
-        (first.actor.role, tcp(p).flags),
-        (Role::Client, TcpFlags::SYN),
-        "the first packet is the client's SYN"
-    );
+    assert_eq!((first.actor.role, tcp(p).flags), (Role::Client, TcpFlags::SYN), "the first packet is the client's SYN");
     let (_, e, p) = all.iter().find(|(_, _, p)| p.len > 0).expect("data");
     assert_eq!(e.actor.role, Role::Client);
     assert_eq!(payload(p), "hello\\n");
@@ -666,21 +265,10 @@ fn all_on_loopback(t: &[Trace]) {
 fn roles_ports_differ(t: &[Trace]) {
     let t = &t[0];
     let server = bound_port(t);
-    let client = ends(t, Role::Client, CallName::Connect)[0]
-        .2
-        .local
-        .expect("connect reports the client's address")
-        .port();
+    let client = ends(t, Role::Client, CallName::Connect)[0].2.local.expect("connect reports the client's address").port();
     assert_ne!(client, server);
-    assert!(
-        ends(t, Role::Client, CallName::Bind).is_empty(),
-        "the kernel picked the client's port"
-    );
-    let syn = packets(t)
-        .into_iter()
-        .find(|(_, _, p)| tcp(p).flags == TcpFlags::SYN)
-        .expect("a SYN")
-        .2;
+    assert!(ends(t, Role::Client, CallName::Bind).is_empty(), "the kernel picked the client's port");
+    let syn = packets(t).into_iter().find(|(_, _, p)| tcp(p).flags == TcpFlags::SYN).expect("a SYN").2;
     assert_eq!((syn.src.port(), syn.dst.port()), (client, server));
 }
 
@@ -690,10 +278,7 @@ const CLIENT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
 const SERVER_HOST: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
 
 fn tcp_packets(t: &Trace) -> Vec<(usize, &Event, &Packet)> {
-    packets(t)
-        .into_iter()
-        .filter(|(_, _, p)| p.transport == Transport::Tcp)
-        .collect()
+    packets(t).into_iter().filter(|(_, _, p)| p.transport == Transport::Tcp).collect()
 }
 
 fn roles_hosts_two_addresses(t: &[Trace]) {
@@ -712,77 +297,29 @@ fn roles_hosts_arp_first(t: &[Trace]) {
     let all = packets(&t[0]);
     let (request, reply) = (&all[0], &all[1]);
     let arp = |p: &Packet| p.arp.clone().expect("an ARP packet");
-    assert_eq!(
-        (request.1.actor.role, arp(request.2).op),
-        (Role::Client, ArpOp::Request),
-        "the client asks first"
-    );
-    assert_eq!(
-        (request.2.dst.ip(), request.2.src.ip()),
-        (SERVER_HOST, CLIENT_HOST),
-        "who-has 192.0.2.2 tell 192.0.2.1"
-    );
-    assert_eq!(
-        request.2.eth.as_ref().map(|e| e.dst.as_str()),
-        Some("ff:ff:ff:ff:ff:ff"),
-        "to every card on the link"
-    );
-    assert_eq!(
-        (reply.1.actor.role, arp(reply.2).op),
-        (Role::Server, ArpOp::Reply)
-    );
-    assert_eq!(
-        (reply.2.src.ip(), arp(reply.2).sender_mac.as_str()),
-        (SERVER_HOST, "02:00:00:00:00:02"),
-        "192.0.2.2 is at 02:00:00:00:00:02"
-    );
-    assert_eq!(
-        reply.2.eth.as_ref().map(|e| e.dst.as_str()),
-        Some("02:00:00:00:00:01"),
-        "to the client alone"
-    );
+    assert_eq!((request.1.actor.role, arp(request.2).op), (Role::Client, ArpOp::Request), "the client asks first");
+    assert_eq!((request.2.dst.ip(), request.2.src.ip()), (SERVER_HOST, CLIENT_HOST), "who-has 192.0.2.2 tell 192.0.2.1");
+    assert_eq!(request.2.eth.as_ref().map(|e| e.dst.as_str()), Some("ff:ff:ff:ff:ff:ff"), "to every card on the link");
+    assert_eq!((reply.1.actor.role, arp(reply.2).op), (Role::Server, ArpOp::Reply));
+    assert_eq!((reply.2.src.ip(), arp(reply.2).sender_mac.as_str()), (SERVER_HOST, "02:00:00:00:00:02"), "192.0.2.2 is at 02:00:00:00:00:02");
+    assert_eq!(reply.2.eth.as_ref().map(|e| e.dst.as_str()), Some("02:00:00:00:00:01"), "to the client alone");
     assert_eq!(tcp(all[2].2).flags, TcpFlags::SYN, "then the SYN");
-    assert_eq!(
-        all.iter()
-            .filter(|(_, _, p)| p.transport == Transport::Arp)
-            .count(),
-        2,
-        "one question, one answer"
-    );
+    assert_eq!(all.iter().filter(|(_, _, p)| p.transport == Transport::Arp).count(), 2, "one question, one answer");
 }
 
 fn roles_hosts_ethernet(t: &[Trace]) {
     for (i, e, p) in tcp_packets(&t[0]) {
-        let (src, dst) = if e.actor.role == Role::Client {
-            ("02:00:00:00:00:01", "02:00:00:00:00:02")
-        } else {
-            ("02:00:00:00:00:02", "02:00:00:00:00:01")
-        };
-        let eth = p
-            .eth
-            .as_ref()
-            .unwrap_or_else(|| panic!("packet #{i} has its Ethernet header"));
-        assert_eq!(
-            (eth.src.as_str(), eth.dst.as_str()),
-            (src, dst),
-            "packet #{i}"
-        );
+        let (src, dst) = if e.actor.role == Role::Client { ("02:00:00:00:00:01", "02:00:00:00:00:02") } else { ("02:00:00:00:00:02", "02:00:00:00:00:01") };
+        let eth = p.eth.as_ref().unwrap_or_else(|| panic!("packet #{i} has its Ethernet header"));
+        assert_eq!((eth.src.as_str(), eth.dst.as_str()), (src, dst), "packet #{i}");
     }
 }
 
 fn roles_hosts_mss(t: &[Trace]) {
     let syn_mss = |t: &Trace| -> Vec<Option<u16>> {
-        tcp_packets(t)
-            .into_iter()
-            .filter(|(_, _, p)| tcp(p).flags.contains(TcpFlags::SYN))
-            .map(|(_, _, p)| tcp(p).options.mss)
-            .collect()
+        tcp_packets(t).into_iter().filter(|(_, _, p)| tcp(p).flags.contains(TcpFlags::SYN)).map(|(_, _, p)| tcp(p).options.mss).collect()
     };
-    assert_eq!(
-        syn_mss(&t[0]),
-        [Some(1460), Some(1460)],
-        "1500 - 20 (IPv4) - 20 (TCP)"
-    );
+    assert_eq!(syn_mss(&t[0]), [Some(1460), Some(1460)], "1500 - 20 (IPv4) - 20 (TCP)");
     assert_eq!(syn_mss(&t[1]), [Some(65495), Some(65495)], "loopback");
 }
 
@@ -797,9 +334,7 @@ fn story_of(t: &Trace, role: Role) -> (Vec<String>, Vec<String>) {
         _ => None,
     });
     let states = mine().filter_map(|e| match &e.body {
-        Body::State(c) if e.origin == Origin::Observed => {
-            Some(format!("{}: {} -> {}", name(e), c.from, c.to))
-        }
+        Body::State(c) if e.origin == Origin::Observed => Some(format!("{}: {} -> {}", name(e), c.from, c.to)),
         _ => None,
     });
     (calls.collect(), states.collect())
@@ -817,15 +352,8 @@ fn roles_hosts_same_story(t: &[Trace]) {
 
 fn passive_bind_port(t: &[Trace]) {
     let t = &t[0];
-    let (_, _, start) = starts(t, Role::Server)
-        .into_iter()
-        .find(|(_, _, s)| s.call == CallName::Bind)
-        .expect("bind");
-    assert_eq!(
-        start.args.addr.expect("bind's address").port(),
-        0,
-        "bind asks for port 0"
-    );
+    let (_, _, start) = starts(t, Role::Server).into_iter().find(|(_, _, s)| s.call == CallName::Bind).expect("bind");
+    assert_eq!(start.args.addr.expect("bind's address").port(), 0, "bind asks for port 0");
     assert_ne!(bound_port(t), 0, "and gets a port");
 }
 
@@ -847,10 +375,7 @@ fn passive_listen_sends_nothing(t: &[Trace]) {
 }
 
 fn passive_backlog(t: &[Trace]) {
-    let (_, _, listen) = starts(&t[0], Role::Server)
-        .into_iter()
-        .find(|(_, _, s)| s.call == CallName::Listen)
-        .expect("listen");
+    let (_, _, listen) = starts(&t[0], Role::Server).into_iter().find(|(_, _, s)| s.call == CallName::Listen).expect("listen");
     assert_eq!(listen.args.backlog, Some(128));
 }
 
@@ -859,14 +384,7 @@ fn passive_accept_after_third_ack(t: &[Trace]) {
     let story = Story::new(&t.events);
     let (_, _, ack) = handshake(t, "c1", "s2");
     let accept_end = story.accept_returning(&SockId("s2".into()));
-    story.in_order(&[
-        ("third ACK", ack),
-        (
-            "s2 ESTABLISHED",
-            story.state("s2", State::SynReceived, State::Established),
-        ),
-        ("accept returns", accept_end),
-    ]);
+    story.in_order(&[("third ACK", ack), ("s2 ESTABLISHED", story.state("s2", State::SynReceived, State::Established)), ("accept returns", accept_end)]);
 }
 
 fn passive_accept_new_socket(t: &[Trace]) {
@@ -875,12 +393,7 @@ fn passive_accept_new_socket(t: &[Trace]) {
     let socket = &ends(t, Role::Server, CallName::Socket)[0].2;
     assert_eq!(accept.new_socket, Some(SockId("s2".into())));
     assert_eq!(socket.new_socket, Some(SockId("s1".into())));
-    assert!(
-        accept.ret >= 0 && accept.ret != socket.ret,
-        "a descriptor of its own: {} vs {}",
-        accept.ret,
-        socket.ret
-    );
+    assert!(accept.ret >= 0 && accept.ret != socket.ret, "a descriptor of its own: {} vs {}", accept.ret, socket.ret);
 }
 
 /// s1 stays in LISTEN until its close, which comes after every accepted socket is closed.
@@ -889,25 +402,12 @@ fn listener_stays(t: &[Trace]) {
     let story = Story::new(&t.events);
     let listening = story.state("s1", State::Closed, State::Listen);
     let close_start = story.call_start(CallName::Close, "s1");
-    let changes = t.events[listening + 1..close_start]
-        .iter()
-        .filter(|e| sock(e) == Some("s1") && matches!(e.body, Body::State(_)))
-        .count();
+    let changes = t.events[listening + 1..close_start].iter().filter(|e| sock(e) == Some("s1") && matches!(e.body, Body::State(_))).count();
     assert_eq!(changes, 0, "s1 stays in LISTEN until it is closed");
     for accepted in story.created(Role::Server, CallName::Accept) {
-        story.in_order(&[
-            (
-                &format!("close({accepted}) ends"),
-                story.call_end(CallName::Close, &accepted.0),
-            ),
-            ("close(s1) starts", close_start),
-        ]);
+        story.in_order(&[(&format!("close({accepted}) ends"), story.call_end(CallName::Close, &accepted.0)), ("close(s1) starts", close_start)]);
     }
-    story.in_order(&[
-        ("close(s1) starts", close_start),
-        ("s1 CLOSED", story.state("s1", State::Listen, State::Closed)),
-        ("close(s1) ends", story.call_end(CallName::Close, "s1")),
-    ]);
+    story.in_order(&[("close(s1) starts", close_start), ("s1 CLOSED", story.state("s1", State::Listen, State::Closed)), ("close(s1) ends", story.call_end(CallName::Close, "s1"))]);
 }
 
 /// The documented steps the replay ticks at its last step, for sequence `k`.
@@ -925,10 +425,7 @@ fn passive_all_steps(t: &[Trace]) {
 
 fn active_connect_address(t: &[Trace]) {
     let t = &t[0];
-    let (_, _, start) = starts(t, Role::Client)
-        .into_iter()
-        .find(|(_, _, s)| s.call == CallName::Connect)
-        .expect("connect");
+    let (_, _, start) = starts(t, Role::Client).into_iter().find(|(_, _, s)| s.call == CallName::Connect).expect("connect");
     let bound = ends(t, Role::Server, CallName::Bind)[0].2.local;
     assert_eq!(start.args.addr, bound);
 }
@@ -936,11 +433,7 @@ fn active_connect_address(t: &[Trace]) {
 fn active_no_bind(t: &[Trace]) {
     let t = &t[0];
     assert!(ends(t, Role::Client, CallName::Bind).is_empty());
-    let port = ends(t, Role::Client, CallName::Connect)[0]
-        .2
-        .local
-        .expect("connect reports the port")
-        .port();
+    let port = ends(t, Role::Client, CallName::Connect)[0].2.local.expect("connect reports the port").port();
     assert!((32768..=60999).contains(&port), "an ephemeral port: {port}");
 }
 
@@ -948,39 +441,22 @@ fn active_syn_sent_first(t: &[Trace]) {
     let story = Story::new(&t[0].events);
     story.in_order(&[
         ("connect starts", story.call_start(CallName::Connect, "c1")),
-        (
-            "c1 SYN-SENT",
-            story.state("c1", State::Closed, State::SynSent),
-        ),
-        (
-            "the SYN",
-            story.packet(None, "c1", "s1", TcpFlags::SYN, "the SYN"),
-        ),
+        ("c1 SYN-SENT", story.state("c1", State::Closed, State::SynSent)),
+        ("the SYN", story.packet(None, "c1", "s1", TcpFlags::SYN, "the SYN")),
     ]);
 }
 
 fn active_third_ack_inside_connect(t: &[Trace]) {
     let story = Story::new(&t[0].events);
     let (_, _, ack) = handshake(&t[0], "c1", "s2");
-    story.in_order(&[
-        ("connect starts", story.call_start(CallName::Connect, "c1")),
-        ("third ACK", ack),
-        ("connect ends", story.call_end(CallName::Connect, "c1")),
-    ]);
+    story.in_order(&[("connect starts", story.call_start(CallName::Connect, "c1")), ("third ACK", ack), ("connect ends", story.call_end(CallName::Connect, "c1"))]);
 }
 
 fn active_connect_returns_after_handshake(t: &[Trace]) {
     let story = Story::new(&t[0].events);
     let (_, syn_ack, _) = handshake(&t[0], "c1", "s2");
     let end = story.call_end(CallName::Connect, "c1");
-    story.in_order(&[
-        ("SYN|ACK", syn_ack),
-        (
-            "c1 ESTABLISHED",
-            story.state("c1", State::SynSent, State::Established),
-        ),
-        ("connect returns", end),
-    ]);
+    story.in_order(&[("SYN|ACK", syn_ack), ("c1 ESTABLISHED", story.state("c1", State::SynSent, State::Established)), ("connect returns", end)]);
     assert_eq!(story.end_of(end).ret, 0);
 }
 
@@ -996,10 +472,7 @@ fn hs_three_segments(t: &[Trace]) {
     let first: Vec<usize> = packets(t).iter().take(3).map(|(i, _, _)| *i).collect();
     let (syn, syn_ack, ack) = handshake(t, "c1", "s2");
     assert_eq!(first, [syn, syn_ack, ack]);
-    assert!(
-        first.iter().all(|&i| packet(t, i).len == 0),
-        "no data on the handshake"
-    );
+    assert!(first.iter().all(|&i| packet(t, i).len == 0), "no data on the handshake");
 }
 
 fn hs_isn_not_zero(t: &[Trace]) {
@@ -1017,11 +490,7 @@ fn hs_relative_zero(t: &[Trace]) {
 fn hs_ack_is_isn_plus_one(t: &[Trace]) {
     let t = &t[0];
     let (syn, syn_ack, ack) = handshake(t, "c1", "s2");
-    let (syn, syn_ack, ack) = (
-        tcp(packet(t, syn)),
-        tcp(packet(t, syn_ack)),
-        tcp(packet(t, ack)),
-    );
+    let (syn, syn_ack, ack) = (tcp(packet(t, syn)), tcp(packet(t, syn_ack)), tcp(packet(t, ack)));
     assert_eq!(syn_ack.ack, syn.seq.wrapping_add(1));
     assert_eq!(ack.ack, syn_ack.seq.wrapping_add(1));
     assert_eq!((syn_ack.rel_ack, ack.rel_ack), (Some(1), Some(1)));
@@ -1040,18 +509,10 @@ fn hs_options(t: &[Trace]) {
     let (syn, syn_ack, ack) = handshake(t, "c1", "s2");
     for i in [syn, syn_ack] {
         let o = &tcp(packet(t, i)).options;
-        assert_eq!(
-            (o.mss, o.sack_ok, o.ts.is_some(), o.wscale),
-            (Some(65495), true, true, Some(10)),
-            "{o:?}"
-        );
+        assert_eq!((o.mss, o.sack_ok, o.ts.is_some(), o.wscale), (Some(65495), true, true, Some(10)), "{o:?}");
     }
     let o = &tcp(packet(t, ack)).options;
-    assert_eq!(
-        (o.mss, o.sack_ok, o.ts.is_some(), o.wscale),
-        (None, false, true, None),
-        "only timestamps after the SYNs: {o:?}"
-    );
+    assert_eq!((o.mss, o.sack_ok, o.ts.is_some(), o.wscale), (None, false, true, None), "only timestamps after the SYNs: {o:?}");
 }
 
 fn hs_window_scaled(t: &[Trace]) {
@@ -1059,10 +520,7 @@ fn hs_window_scaled(t: &[Trace]) {
     let (syn, _, ack) = handshake(t, "c1", "s2");
     let (syn, ack) = (tcp(packet(t, syn)), tcp(packet(t, ack)));
     assert_eq!((syn.win, ack.win), (65495, 64));
-    assert_eq!(
-        u32::from(ack.win) << syn.options.wscale.expect("the client's scale"),
-        65536
-    );
+    assert_eq!(u32::from(ack.win) << syn.options.wscale.expect("the client's scale"), 65536);
 }
 
 fn hs_child_born_at_third_ack(t: &[Trace]) {
@@ -1071,23 +529,9 @@ fn hs_child_born_at_third_ack(t: &[Trace]) {
     let (syn, syn_ack, ack) = handshake(t, "c1", "s2");
     let modelled = story.modelled_state("s2", State::Listen, State::SynReceived);
     let observed = story.state("s2", State::Listen, State::SynReceived);
-    story.in_order(&[
-        ("SYN", syn),
-        ("s2 SYN-RECEIVED (modelled)", modelled),
-        ("SYN|ACK", syn_ack),
-    ]);
-    story.in_order(&[
-        ("third ACK", ack),
-        ("s2 SYN-RECEIVED (kernel)", observed),
-        (
-            "s2 ESTABLISHED (kernel)",
-            story.state("s2", State::SynReceived, State::Established),
-        ),
-    ]);
-    assert!(
-        matches!(&t.events[observed].body, Body::State(s) if s.model == Some(State::Established)),
-        "the model is already ESTABLISHED then"
-    );
+    story.in_order(&[("SYN", syn), ("s2 SYN-RECEIVED (modelled)", modelled), ("SYN|ACK", syn_ack)]);
+    story.in_order(&[("third ACK", ack), ("s2 SYN-RECEIVED (kernel)", observed), ("s2 ESTABLISHED (kernel)", story.state("s2", State::SynReceived, State::Established))]);
+    assert!(matches!(&t.events[observed].body, Body::State(s) if s.model == Some(State::Established)), "the model is already ESTABLISHED then");
 }
 
 fn hs_syn_ack_from_listener(t: &[Trace]) {
@@ -1102,9 +546,7 @@ fn sent_by(t: &Trace, socket: &str) -> Vec<String> {
         .iter()
         .filter(|e| sock(e) == Some(socket))
         .filter_map(|e| match &e.body {
-            Body::CallStart(s) if matches!(s.call, CallName::Send | CallName::Sendto) => {
-                s.args.data.as_ref().map(|d| d.text.clone())
-            }
+            Body::CallStart(s) if matches!(s.call, CallName::Send | CallName::Sendto) => s.args.data.as_ref().map(|d| d.text.clone()),
             _ => None,
         })
         .collect()
@@ -1116,9 +558,7 @@ fn received_by(t: &Trace, socket: &str) -> Vec<(usize, String)> {
         .enumerate()
         .filter(|(_, e)| sock(e) == Some(socket))
         .filter_map(|(i, e)| match &e.body {
-            Body::CallEnd(end) if matches!(end.call, CallName::Recv | CallName::Recvfrom) => {
-                end.data.as_ref().map(|d| (i, d.text.clone()))
-            }
+            Body::CallEnd(end) if matches!(end.call, CallName::Recv | CallName::Recvfrom) => end.data.as_ref().map(|d| (i, d.text.clone())),
             _ => None,
         })
         .collect()
@@ -1126,16 +566,10 @@ fn received_by(t: &Trace, socket: &str) -> Vec<(usize, String)> {
 
 fn data_one_segment_per_send(t: &[Trace]) {
     let t = &t[0];
-    let segments: Vec<String> = data_from(t, "c1")
-        .iter()
-        .map(|(_, p)| payload(p).to_string())
-        .collect();
+    let segments: Vec<String> = data_from(t, "c1").iter().map(|(_, p)| payload(p).to_string()).collect();
     assert_eq!(segments, sent_by(t, "c1"));
     assert_eq!(segments.len(), 3);
-    assert!(
-        calls_of(t, Role::Client).contains("setsockopt"),
-        "TCP_NODELAY is set, and shown"
-    );
+    assert!(calls_of(t, Role::Client).contains("setsockopt"), "TCP_NODELAY is set, and shown");
 }
 
 fn data_psh_ack(t: &[Trace]) {
@@ -1148,10 +582,7 @@ fn data_psh_ack(t: &[Trace]) {
 
 fn data_seq_counts_bytes(t: &[Trace]) {
     let t = &t[0];
-    let seqs: Vec<Option<u32>> = data_from(t, "c1")
-        .iter()
-        .map(|(_, p)| tcp(p).rel_seq)
-        .collect();
+    let seqs: Vec<Option<u32>> = data_from(t, "c1").iter().map(|(_, p)| tcp(p).rel_seq).collect();
     assert_eq!(seqs, [Some(1), Some(7), Some(20)]);
 }
 
@@ -1159,19 +590,14 @@ fn data_all_acknowledged(t: &[Trace]) {
     let t = &t[0];
     for (i, p) in data_from(t, "c1") {
         let end = tcp(p).rel_seq.expect("relative") + p.len;
-        let acked = packets(t).into_iter().any(|(j, e, q)| {
-            j > i && sock(e) == Some("s2") && tcp(q).rel_ack.is_some_and(|a| a >= end)
-        });
+        let acked = packets(t).into_iter().any(|(j, e, q)| j > i && sock(e) == Some("s2") && tcp(q).rel_ack.is_some_and(|a| a >= end));
         assert!(acked, "the segment at event {i} is acknowledged");
     }
 }
 
 fn data_numbered_echo(t: &[Trace]) {
     let t = &t[0];
-    let answers: Vec<String> = data_from(t, "s2")
-        .iter()
-        .map(|(_, p)| payload(p).to_string())
-        .collect();
+    let answers: Vec<String> = data_from(t, "s2").iter().map(|(_, p)| payload(p).to_string()).collect();
     assert_eq!(answers, ["1: hello\\n", "2: how are you?\\n", "3: bye\\n"]);
 }
 
@@ -1179,24 +605,15 @@ fn data_recv_after_segment(t: &[Trace]) {
     let t = &t[0];
     let answers = data_from(t, "s2");
     for (i, text) in received_by(t, "c1") {
-        assert!(
-            answers.iter().any(|(j, p)| *j < i && payload(p) == text),
-            "recv returning {text:?} at event {i} comes after its segment"
-        );
+        assert!(answers.iter().any(|(j, p)| *j < i && payload(p) == text), "recv returning {text:?} at event {i} comes after its segment");
     }
 }
 
 fn data_bytes_arrive_whole(t: &[Trace]) {
     let t = &t[0];
     let joined = |parts: Vec<String>| parts.concat();
-    assert_eq!(
-        joined(sent_by(t, "c1")),
-        joined(received_by(t, "s2").into_iter().map(|(_, s)| s).collect())
-    );
-    assert_eq!(
-        joined(sent_by(t, "s2")),
-        joined(received_by(t, "c1").into_iter().map(|(_, s)| s).collect())
-    );
+    assert_eq!(joined(sent_by(t, "c1")), joined(received_by(t, "s2").into_iter().map(|(_, s)| s).collect()));
+    assert_eq!(joined(sent_by(t, "s2")), joined(received_by(t, "c1").into_iter().map(|(_, s)| s).collect()));
 }
 
 // ---- closing --------------------------------------------------------------------------
@@ -1206,28 +623,14 @@ fn close_client_fin(t: &[Trace]) {
     let story = Story::new(&t.events);
     let (fin, who) = first_fin(t);
     assert_eq!(who, "c1", "the client sends the first FIN");
-    story.in_order(&[
-        ("close(c1) starts", story.call_start(CallName::Close, "c1")),
-        (
-            "c1 FIN-WAIT-1",
-            story.state("c1", State::Established, State::FinWait1),
-        ),
-        ("the FIN", fin),
-    ]);
+    story.in_order(&[("close(c1) starts", story.call_start(CallName::Close, "c1")), ("c1 FIN-WAIT-1", story.state("c1", State::Established, State::FinWait1)), ("the FIN", fin)]);
 }
 
 fn close_eof_after_fin(t: &[Trace]) {
     let t = &t[0];
     let story = Story::new(&t.events);
     let fin = story.packet(None, "c1", "s2", fin_ack(), "the client's FIN");
-    story.in_order(&[
-        ("FIN", fin),
-        (
-            "s2 CLOSE-WAIT",
-            story.state("s2", State::Established, State::CloseWait),
-        ),
-        ("recv(s2) = 0", story.recv_eof("s2")),
-    ]);
+    story.in_order(&[("FIN", fin), ("s2 CLOSE-WAIT", story.state("s2", State::Established, State::CloseWait)), ("recv(s2) = 0", story.recv_eof("s2"))]);
 }
 
 fn close_fin_carries_ack(t: &[Trace]) {
@@ -1235,14 +638,8 @@ fn close_fin_carries_ack(t: &[Trace]) {
     let story = Story::new(&t.events);
     let client_fin = story.packet(None, "c1", "s2", fin_ack(), "the client's FIN");
     let server_fin = story.packet(Some(client_fin), "s2", "c1", fin_ack(), "the server's FIN");
-    assert_eq!(
-        tcp(packet(t, server_fin)).rel_ack,
-        tcp(packet(t, client_fin)).rel_seq.map(|s| s + 1)
-    );
-    let between = packets(t)
-        .into_iter()
-        .filter(|(i, e, _)| *i > client_fin && *i < server_fin && sock(e) == Some("s2"))
-        .count();
+    assert_eq!(tcp(packet(t, server_fin)).rel_ack, tcp(packet(t, client_fin)).rel_seq.map(|s| s + 1));
+    let between = packets(t).into_iter().filter(|(i, e, _)| *i > client_fin && *i < server_fin && sock(e) == Some("s2")).count();
     assert_eq!(between, 0, "no separate ACK of the client's FIN");
 }
 
@@ -1255,16 +652,10 @@ fn close_last_ack(t: &[Trace]) {
     assert_eq!(tcp(packet(t, last)).ack, fin.seq.wrapping_add(1));
     story.in_order(&[
         ("close(s2)", story.call_start(CallName::Close, "s2")),
-        (
-            "s2 LAST-ACK",
-            story.state("s2", State::CloseWait, State::LastAck),
-        ),
+        ("s2 LAST-ACK", story.state("s2", State::CloseWait, State::LastAck)),
         ("server FIN", server_fin),
         ("last ACK", last),
-        (
-            "s2 CLOSED",
-            story.state("s2", State::LastAck, State::Closed),
-        ),
+        ("s2 CLOSED", story.state("s2", State::LastAck, State::Closed)),
     ]);
 }
 
@@ -1272,60 +663,28 @@ fn close_linux_reports_closed(t: &[Trace]) {
     let t = &t[0];
     let story = Story::new(&t.events);
     story.modelled_state("c1", State::FinWait1, State::TimeWait);
-    story.in_order(&[
-        (
-            "c1 FIN-WAIT-2",
-            story.state("c1", State::FinWait1, State::FinWait2),
-        ),
-        (
-            "c1 CLOSED",
-            story.state("c1", State::FinWait2, State::Closed),
-        ),
-    ]);
+    story.in_order(&[("c1 FIN-WAIT-2", story.state("c1", State::FinWait1, State::FinWait2)), ("c1 CLOSED", story.state("c1", State::FinWait2, State::Closed))]);
     assert!(!observed_time_wait(t));
 }
 
 fn close_mirrored(t: &[Trace]) {
     let story = Story::new(&t[0].events);
     story.in_order(&[
-        (
-            "s2 FIN-WAIT-1",
-            story.state("s2", State::Established, State::FinWait1),
-        ),
-        (
-            "c1 CLOSE-WAIT",
-            story.state("c1", State::Established, State::CloseWait),
-        ),
-        (
-            "s2 FIN-WAIT-2",
-            story.state("s2", State::FinWait1, State::FinWait2),
-        ),
+        ("s2 FIN-WAIT-1", story.state("s2", State::Established, State::FinWait1)),
+        ("c1 CLOSE-WAIT", story.state("c1", State::Established, State::CloseWait)),
+        ("s2 FIN-WAIT-2", story.state("s2", State::FinWait1, State::FinWait2)),
     ]);
     story.in_order(&[
-        (
-            "c1 CLOSE-WAIT",
-            story.state("c1", State::Established, State::CloseWait),
-        ),
-        (
-            "c1 LAST-ACK",
-            story.state("c1", State::CloseWait, State::LastAck),
-        ),
-        (
-            "c1 CLOSED",
-            story.state("c1", State::LastAck, State::Closed),
-        ),
+        ("c1 CLOSE-WAIT", story.state("c1", State::Established, State::CloseWait)),
+        ("c1 LAST-ACK", story.state("c1", State::CloseWait, State::LastAck)),
+        ("c1 CLOSED", story.state("c1", State::LastAck, State::Closed)),
     ]);
 }
 
 fn close_only_first_closer_waits(t: &[Trace]) {
     for (trace, closer) in t.iter().zip(["c1", "s2"]) {
         assert_eq!(first_fin(trace).1, closer);
-        assert_eq!(
-            time_waiters(trace),
-            BTreeSet::from([closer]),
-            "{}",
-            trace.header.command
-        );
+        assert_eq!(time_waiters(trace), BTreeSet::from([closer]), "{}", trace.header.command);
         assert!(!observed_time_wait(trace));
     }
 }
@@ -1336,19 +695,10 @@ fn half_close_fin_first(t: &[Trace]) {
     let fin = story.packet(None, "c1", "s2", fin_ack(), "the client's FIN");
     let first_answer = data_from(t, "s2")[0].0;
     story.in_order(&[
-        (
-            "shutdown starts",
-            story.call_start(CallName::Shutdown, "c1"),
-        ),
-        (
-            "c1 FIN-WAIT-1",
-            story.state("c1", State::Established, State::FinWait1),
-        ),
+        ("shutdown starts", story.call_start(CallName::Shutdown, "c1")),
+        ("c1 FIN-WAIT-1", story.state("c1", State::Established, State::FinWait1)),
         ("FIN", fin),
-        (
-            "s2 CLOSE-WAIT",
-            story.state("s2", State::Established, State::CloseWait),
-        ),
+        ("s2 CLOSE-WAIT", story.state("s2", State::Established, State::CloseWait)),
         ("recv(s2) = 0", story.recv_eof("s2")),
         ("first answer", first_answer),
     ]);
@@ -1359,27 +709,12 @@ fn half_close_answers_after_fin(t: &[Trace]) {
     let story = Story::new(&t.events);
     let fin = story.packet(None, "c1", "s2", fin_ack(), "the client's FIN");
     let answers = data_from(t, "s2");
-    assert_eq!(
-        answers.iter().map(|(_, p)| payload(p)).collect::<Vec<_>>(),
-        ["1: hello\\n", "2: how are you?\\n", "3: bye\\n"]
-    );
-    assert!(
-        answers.iter().all(|(i, _)| *i > fin),
-        "every answer after the client's FIN"
-    );
+    assert_eq!(answers.iter().map(|(_, p)| payload(p)).collect::<Vec<_>>(), ["1: hello\\n", "2: how are you?\\n", "3: bye\\n"]);
+    assert!(answers.iter().all(|(i, _)| *i > fin), "every answer after the client's FIN");
     let shutdown_end = story.call_end(CallName::Shutdown, "c1");
-    assert!(
-        received_by(t, "c1").iter().any(|(i, _)| *i > shutdown_end),
-        "the client still receives"
-    );
+    assert!(received_by(t, "c1").iter().any(|(i, _)| *i > shutdown_end), "the client still receives");
     let server_fin = story.packet(Some(fin), "s2", "c1", fin_ack(), "the server's FIN");
-    story.in_order(&[
-        (
-            "c1 FIN-WAIT-2",
-            story.state("c1", State::FinWait1, State::FinWait2),
-        ),
-        ("server FIN", server_fin),
-    ]);
+    story.in_order(&[("c1 FIN-WAIT-2", story.state("c1", State::FinWait1, State::FinWait2)), ("server FIN", server_fin)]);
 }
 
 fn half_close_client_waits(t: &[Trace]) {
@@ -1392,73 +727,40 @@ fn fail_refused_rst(t: &[Trace]) {
     let t = &t[0];
     let all = packets(t);
     let syn = tcp(all[0].2);
-    let (_, e, rst) = all
-        .iter()
-        .find(|(_, _, p)| tcp(p).flags == TcpFlags::RST.union(TcpFlags::ACK))
-        .expect("RST|ACK");
+    let (_, e, rst) = all.iter().find(|(_, _, p)| tcp(p).flags == TcpFlags::RST.union(TcpFlags::ACK)).expect("RST|ACK");
     assert_eq!(syn.flags, TcpFlags::SYN);
     assert_eq!(tcp(rst).ack, syn.seq.wrapping_add(1));
     assert_eq!(rst.to, Some(SockId("c1".into())));
     assert_eq!(e.socket, None, "the reset comes from no socket");
-    assert!(
-        t.events
-            .iter()
-            .all(|e| e.socket.as_ref().is_none_or(|s| s.0 == "c1")),
-        "no server socket in the trace"
-    );
+    assert!(t.events.iter().all(|e| e.socket.as_ref().is_none_or(|s| s.0 == "c1")), "no server socket in the trace");
 }
 
 fn fail_refused_error(t: &[Trace]) {
     let story = Story::new(&t[0].events);
     story.state("c1", State::SynSent, State::Closed);
     let end = story.end_of(story.call_end(CallName::Connect, "c1"));
-    assert_eq!(
-        (end.ret, end.errno.as_ref().map(|e| e.name.as_str())),
-        (-1, Some("ECONNREFUSED"))
-    );
+    assert_eq!((end.ret, end.errno.as_ref().map(|e| e.name.as_str())), (-1, Some("ECONNREFUSED")));
 }
 
 fn fail_refused_fast(t: &[Trace]) {
     let story = Story::new(&t[0].events);
-    let took = t[0].events[story.call_end(CallName::Connect, "c1")].t
-        - t[0].events[story.call_start(CallName::Connect, "c1")].t;
+    let took = t[0].events[story.call_end(CallName::Connect, "c1")].t - t[0].events[story.call_start(CallName::Connect, "c1")].t;
     assert!(took < 1_000_000, "connect failed in {took} ns");
 }
 
 /// The SYNs of the client, with their event index.
 fn client_syns(t: &Trace) -> Vec<(usize, &Event, &Packet)> {
-    packets(t)
-        .into_iter()
-        .filter(|(_, _, p)| tcp(p).flags == TcpFlags::SYN)
-        .collect()
+    packets(t).into_iter().filter(|(_, _, p)| tcp(p).flags == TcpFlags::SYN).collect()
 }
 
 fn fail_syn_marked_lost(t: &[Trace]) {
     let t = &t[0];
     assert_eq!(t.header.source, Source::Live, "a live recording");
     let syns = client_syns(t);
-    assert_eq!(
-        syns[0].2.dropped.as_deref(),
-        Some("socktrace --drop"),
-        "the first SYN is marked, by the dropper"
-    );
-    assert_eq!(
-        syns[0].1.origin,
-        Origin::Observed,
-        "the capture saw it cross lo"
-    );
-    assert!(
-        packets(t)
-            .iter()
-            .filter(|(_, _, p)| p.dropped.is_some())
-            .count()
-            == 1,
-        "only that one is lost"
-    );
-    let listener_changed = t.events.iter().any(|e| {
-        matches!(&e.body, Body::State(c) if c.from == State::Listen && e.origin == Origin::Observed)
-            && e.t < syns[1].1.t
-    });
+    assert_eq!(syns[0].2.dropped.as_deref(), Some("socktrace --drop"), "the first SYN is marked, by the dropper");
+    assert_eq!(syns[0].1.origin, Origin::Observed, "the capture saw it cross lo");
+    assert!(packets(t).iter().filter(|(_, _, p)| p.dropped.is_some()).count() == 1, "only that one is lost");
+    let listener_changed = t.events.iter().any(|e| matches!(&e.body, Body::State(c) if c.from == State::Listen && e.origin == Origin::Observed) && e.t < syns[1].1.t);
     assert!(!listener_changed, "the server's side did not react to it");
 }
 
@@ -1467,70 +769,36 @@ fn fail_syn_sent_again(t: &[Trace]) {
     let syns = client_syns(t);
     assert_eq!(syns.len(), 2);
     assert_eq!(tcp(syns[0].2).seq, tcp(syns[1].2).seq, "the same SYN again");
-    assert!(
-        syns[1].1.t - syns[0].1.t >= 1_000_000_000,
-        "after the 1 s initial RTO"
-    );
-    assert!(
-        syns[1].1.t - syns[0].1.t < 1_100_000_000,
-        "after about one second"
-    );
-    let first_syn_ack = find(
-        t,
-        "the SYN|ACK",
-        |e| matches!(&e.body, Body::Packet(p) if tcp(p).flags == syn_ack()),
-    );
+    assert!(syns[1].1.t - syns[0].1.t >= 1_000_000_000, "after the 1 s initial RTO");
+    assert!(syns[1].1.t - syns[0].1.t < 1_100_000_000, "after about one second");
+    let first_syn_ack = find(t, "the SYN|ACK", |e| matches!(&e.body, Body::Packet(p) if tcp(p).flags == syn_ack()));
     assert!(first_syn_ack > syns[1].0);
 }
 
 fn fail_syn_retransmit_note(t: &[Trace]) {
     let t = &t[0];
     let syns = client_syns(t);
-    let note = find(t, "the kernel's retransmission note", |e| {
-        matches!(
-            &e.body,
-            Body::Kernel(socktrace::event::KernelNote::Retransmit { .. })
-        )
-    });
+    let note = find(t, "the kernel's retransmission note", |e| matches!(&e.body, Body::Kernel(socktrace::event::KernelNote::Retransmit { .. })));
     assert_eq!(t.events[note].socket, Some(SockId("c1".into())));
-    assert!(
-        syns[0].0 < note && note < syns[1].0,
-        "between the two SYNs, just before the second"
-    );
+    assert!(syns[0].0 < note && note < syns[1].0, "between the two SYNs, just before the second");
 }
 
 fn fail_connect_waits(t: &[Trace]) {
     let story = Story::new(&t[0].events);
-    let took = t[0].events[story.call_end(CallName::Connect, "c1")].t
-        - t[0].events[story.call_start(CallName::Connect, "c1")].t;
-    assert!(
-        (1_000_000_000..1_100_000_000).contains(&took),
-        "connect took {took} ns"
-    );
+    let took = t[0].events[story.call_end(CallName::Connect, "c1")].t - t[0].events[story.call_start(CallName::Connect, "c1")].t;
+    assert!((1_000_000_000..1_100_000_000).contains(&took), "connect took {took} ns");
 }
 
 fn fail_model_agrees(t: &[Trace]) {
-    assert_eq!(
-        (t[0].header.source, t[1].header.source),
-        (Source::Live, Source::Simulated)
-    );
-    let (live, model) = (
-        socktrace::normalize::lesson_view(&t[0].events),
-        socktrace::normalize::lesson_view(&t[1].events),
-    );
-    assert!(
-        live.contains("c1 wire: > SYN seq 0 | > SYN seq 0 | < SYN|ACK seq 0 ack 1"),
-        "the lost SYN and its retransmission:\n{live}"
-    );
+    assert_eq!((t[0].header.source, t[1].header.source), (Source::Live, Source::Simulated));
+    let (live, model) = (socktrace::normalize::lesson_view(&t[0].events), socktrace::normalize::lesson_view(&t[1].events));
+    assert!(live.contains("c1 wire: > SYN seq 0 | > SYN seq 0 | < SYN|ACK seq 0 ack 1"), "the lost SYN and its retransmission:\n{live}");
     assert_eq!(live, model);
 }
 
 fn fail_recv_joins_lines(t: &[Trace]) {
     let t = &t[0];
-    let joined = ["c1", "s2"]
-        .iter()
-        .flat_map(|s| received_by(t, s))
-        .any(|(_, text)| text.matches("\\n").count() >= 2);
+    let joined = ["c1", "s2"].iter().flat_map(|s| received_by(t, s)).any(|(_, text)| text.matches("\\n").count() >= 2);
     assert!(joined, "a recv returned two lines or more");
 }
 
@@ -1539,22 +807,11 @@ fn fail_recv_joins_lines(t: &[Trace]) {
 fn many_accepts(t: &[Trace]) {
     let t = &t[0];
     let story = Story::new(&t.events);
-    let clients: Vec<String> = story
-        .created(Role::Client, CallName::Socket)
-        .into_iter()
-        .map(|s| s.0)
-        .collect();
+    let clients: Vec<String> = story.created(Role::Client, CallName::Socket).into_iter().map(|s| s.0).collect();
     assert_eq!(clients, ["c1", "c2", "c3"]);
-    let accepted: Vec<String> = story
-        .created(Role::Server, CallName::Accept)
-        .into_iter()
-        .map(|s| s.0)
-        .collect();
+    let accepted: Vec<String> = story.created(Role::Server, CallName::Accept).into_iter().map(|s| s.0).collect();
     assert_eq!(accepted, ["s2", "s3", "s4"]);
-    let fds: BTreeSet<i64> = ends(t, Role::Server, CallName::Accept)
-        .iter()
-        .map(|(_, _, e)| e.ret)
-        .collect();
+    let fds: BTreeSet<i64> = ends(t, Role::Server, CallName::Accept).iter().map(|(_, _, e)| e.ret).collect();
     assert_eq!(fds.len(), 3, "three descriptors");
 }
 
@@ -1563,49 +820,25 @@ fn many_handshakes_before_accept(t: &[Trace]) {
     let story = Story::new(&t.events);
     let first_accept = ends(t, Role::Server, CallName::Accept)[0].0;
     for s in ["s2", "s3", "s4"] {
-        assert!(
-            story.state(s, State::SynReceived, State::Established) < first_accept,
-            "{s} ESTABLISHED before the first accept returns"
-        );
+        assert!(story.state(s, State::SynReceived, State::Established) < first_accept, "{s} ESTABLISHED before the first accept returns");
     }
 }
 
 fn many_four_tuples(t: &[Trace]) {
     let t = &t[0];
     let port = bound_port(t);
-    let locals: Vec<_> = ends(t, Role::Client, CallName::Connect)
-        .iter()
-        .map(|(_, _, e)| e.local.expect("client address"))
-        .collect();
-    assert_eq!(
-        locals
-            .iter()
-            .map(|a| a.port())
-            .collect::<BTreeSet<_>>()
-            .len(),
-        3,
-        "three client ports"
-    );
+    let locals: Vec<_> = ends(t, Role::Client, CallName::Connect).iter().map(|(_, _, e)| e.local.expect("client address")).collect();
+    assert_eq!(locals.iter().map(|a| a.port()).collect::<BTreeSet<_>>().len(), 3, "three client ports");
     let accepts = ends(t, Role::Server, CallName::Accept);
     for (_, _, end) in &accepts {
-        assert_eq!(
-            end.local.expect("local").port(),
-            port,
-            "the server's side has the listening port"
-        );
+        assert_eq!(end.local.expect("local").port(), port, "the server's side has the listening port");
         assert!(locals.contains(&end.peer.expect("peer")));
     }
 }
 
 fn many_own_isns(t: &[Trace]) {
     let t = &t[0];
-    let isns = |flags: TcpFlags| {
-        packets(t)
-            .into_iter()
-            .filter(|(_, _, p)| tcp(p).flags == flags)
-            .map(|(_, _, p)| tcp(p).seq)
-            .collect::<BTreeSet<u32>>()
-    };
+    let isns = |flags: TcpFlags| packets(t).into_iter().filter(|(_, _, p)| tcp(p).flags == flags).map(|(_, _, p)| tcp(p).seq).collect::<BTreeSet<u32>>();
     assert_eq!(isns(TcpFlags::SYN).len(), 3);
     assert_eq!(isns(syn_ack()).len(), 3);
 }
@@ -1617,17 +850,10 @@ fn ipv6_same_story(t: &[Trace]) {
     let loopback = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
     for e in &v6.events {
         match &e.body {
-            Body::CallStart(s) if s.call == CallName::Socket => {
-                assert_eq!(s.args.domain.as_deref(), Some("AF_INET6"))
-            }
+            Body::CallStart(s) if s.call == CallName::Socket => assert_eq!(s.args.domain.as_deref(), Some("AF_INET6")),
             Body::Packet(p) => assert_eq!((p.src.ip(), p.dst.ip()), (loopback, loopback), "{e:?}"),
             Body::State(s) => {
-                for addr in s
-                    .local
-                    .iter()
-                    .chain(s.remote.iter())
-                    .filter(|a| a.port() != 0)
-                {
+                for addr in s.local.iter().chain(s.remote.iter()).filter(|a| a.port() != 0) {
                     assert_eq!(addr.ip(), loopback, "{e:?}");
                 }
             }
@@ -1636,11 +862,7 @@ fn ipv6_same_story(t: &[Trace]) {
     }
     let view = |t: &Trace| socktrace::normalize::lesson_view(&t.events);
     assert!(view(v6).contains("c1 states: SYN-SENT"), "{}", view(v6));
-    assert_eq!(
-        view(v4),
-        view(v6),
-        "IPv4 (left) and IPv6 (right) tell the same story"
-    );
+    assert_eq!(view(v4), view(v6), "IPv4 (left) and IPv6 (right) tell the same story");
 }
 
 fn ipv6_mss(t: &[Trace]) {
@@ -1648,10 +870,7 @@ fn ipv6_mss(t: &[Trace]) {
     let (syn, syn_ack, _) = handshake(t, "c1", "s2");
     for i in [syn, syn_ack] {
         // lo's MTU less the IPv6 and TCP headers.
-        assert_eq!(
-            tcp(packet(t, i)).options.mss.map(u32::from),
-            Some(65_536 - 40 - 20)
-        );
+        assert_eq!(tcp(packet(t, i)).options.mss.map(u32::from), Some(65_536 - 40 - 20));
     }
 }
 
@@ -1660,83 +879,44 @@ fn ipv6_mss(t: &[Trace]) {
 fn udp_no_handshake(t: &[Trace]) {
     let t = &t[0];
     assert_eq!(t.header.source, Source::Live);
-    assert_eq!(
-        t.header.lenses.states,
-        socktrace::trace::LensStatus::Observed,
-        "the kernel-state lens was watching"
-    );
+    assert_eq!(t.header.lenses.states, socktrace::trace::LensStatus::Observed, "the kernel-state lens was watching");
     let all = packets(t);
-    assert!(
-        all.iter().all(|(_, _, p)| p.tcp.is_none()),
-        "no TCP segment"
-    );
-    assert_eq!(
-        payload(all[0].2),
-        "hello\\n",
-        "the first packet carries data"
-    );
-    assert!(
-        !t.events
-            .iter()
-            .any(|e| matches!(e.body, Body::State(_) | Body::Kernel(_))),
-        "no states"
-    );
+    assert!(all.iter().all(|(_, _, p)| p.tcp.is_none()), "no TCP segment");
+    assert_eq!(payload(all[0].2), "hello\\n", "the first packet carries data");
+    assert!(!t.events.iter().any(|e| matches!(e.body, Body::State(_) | Body::Kernel(_))), "no states");
 }
 
 fn udp_no_listen(t: &[Trace]) {
     let t = &t[0];
     let server = calls_of(t, Role::Server);
     let client = calls_of(t, Role::Client);
-    assert!(
-        !server.contains("listen") && !server.contains("accept") && !client.contains("connect"),
-        "{server:?} {client:?}"
-    );
+    assert!(!server.contains("listen") && !server.contains("accept") && !client.contains("connect"), "{server:?} {client:?}");
     let bound = ends(t, Role::Server, CallName::Bind)[0].2.local;
-    for (_, _, s) in starts(t, Role::Client)
-        .into_iter()
-        .filter(|(_, _, s)| s.call == CallName::Sendto)
-    {
+    for (_, _, s) in starts(t, Role::Client).into_iter().filter(|(_, _, s)| s.call == CallName::Sendto) {
         assert_eq!(s.args.addr, bound, "every sendto names the server");
     }
-    for (_, _, s) in starts(t, Role::Server)
-        .into_iter()
-        .chain(starts(t, Role::Client))
-        .filter(|(_, _, s)| s.call == CallName::Socket)
-    {
+    for (_, _, s) in starts(t, Role::Server).into_iter().chain(starts(t, Role::Client)).filter(|(_, _, s)| s.call == CallName::Socket) {
         assert_eq!(s.args.ty.as_deref(), Some("SOCK_DGRAM"));
     }
 }
 
 fn udp_datagrams(t: &[Trace]) {
     let t = &t[0];
-    let payloads: Vec<String> = packets(t)
-        .iter()
-        .map(|(_, _, p)| payload(p).to_string())
-        .collect();
+    let payloads: Vec<String> = packets(t).iter().map(|(_, _, p)| payload(p).to_string()).collect();
     let sent: Vec<String> = ["c1", "s1"].iter().flat_map(|s| sent_by(t, s)).collect();
     assert_eq!(payloads.len(), sent.len(), "one datagram per sendto");
     for text in sent {
         assert!(payloads.contains(&text));
     }
     for (_, text) in ["c1", "s1"].iter().flat_map(|s| received_by(t, s)) {
-        assert!(
-            payloads.contains(&text),
-            "recvfrom returned one whole datagram: {text:?}"
-        );
+        assert!(payloads.contains(&text), "recvfrom returned one whole datagram: {text:?}");
     }
 }
 
 fn udp_answer_to_sender(t: &[Trace]) {
     let t = &t[0];
-    let peers: Vec<_> = ends(t, Role::Server, CallName::Recvfrom)
-        .iter()
-        .map(|(_, _, e)| e.peer.expect("recvfrom's sender"))
-        .collect();
-    let answers: Vec<_> = starts(t, Role::Server)
-        .into_iter()
-        .filter(|(_, _, s)| s.call == CallName::Sendto)
-        .map(|(_, _, s)| s.args.addr.expect("an address"))
-        .collect();
+    let peers: Vec<_> = ends(t, Role::Server, CallName::Recvfrom).iter().map(|(_, _, e)| e.peer.expect("recvfrom's sender")).collect();
+    let answers: Vec<_> = starts(t, Role::Server).into_iter().filter(|(_, _, s)| s.call == CallName::Sendto).map(|(_, _, s)| s.args.addr.expect("an address")).collect();
     assert_eq!(answers.len(), 3);
     assert!(answers.iter().all(|a| peers.contains(a)));
 }
@@ -1746,81 +926,36 @@ fn udp_port_on_first_sendto(t: &[Trace]) {
     let client_calls = calls_of(t, Role::Client);
     assert!(!client_calls.contains("bind"), "{client_calls:?}");
     let (first_end, _, end) = ends(t, Role::Client, CallName::Sendto)[0];
-    let local = end
-        .local
-        .expect("the first sendto reports the client's address");
-    assert!(
-        local.ip().is_unspecified() && local.port() != 0,
-        "every local address, a port the kernel picked: {local}"
-    );
+    let local = end.local.expect("the first sendto reports the client's address");
+    assert!(local.ip().is_unspecified() && local.port() != 0, "every local address, a port the kernel picked: {local}");
     let (_, e, first) = packets(t)[0];
     assert_eq!(sock(e), Some("c1"));
-    assert_eq!(
-        first.src,
-        std::net::SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), local.port()),
-        "the datagram leaves from 127.0.0.1 on that port"
-    );
-    let sendto_start = starts(t, Role::Client)
-        .into_iter()
-        .find(|(_, _, s)| s.call == CallName::Sendto)
-        .expect("a sendto")
-        .0;
-    assert!(
-        sendto_start < packets(t)[0].0 && packets(t)[0].0 < first_end,
-        "during the first sendto"
-    );
+    assert_eq!(first.src, std::net::SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), local.port()), "the datagram leaves from 127.0.0.1 on that port");
+    let sendto_start = starts(t, Role::Client).into_iter().find(|(_, _, s)| s.call == CallName::Sendto).expect("a sendto").0;
+    assert!(sendto_start < packets(t)[0].0 && packets(t)[0].0 < first_end, "during the first sendto");
 }
 
 fn udp_close_sends_nothing(t: &[Trace]) {
     let t = &t[0];
     let (server_close, _, _) = ends(t, Role::Server, CallName::Close)[0];
     let server_close_start = server_close - 1;
-    assert!(
-        matches!(&t.events[server_close_start].body, Body::CallStart(s) if s.call == CallName::Close),
-        "close runs alone"
-    );
-    let last_answer = ends(t, Role::Server, CallName::Sendto)
-        .last()
-        .expect("the server answers")
-        .0;
-    assert!(
-        last_answer < server_close_start,
-        "the server closes after answering"
-    );
-    let last_read = ends(t, Role::Client, CallName::Recvfrom)
-        .last()
-        .expect("the client reads")
-        .0;
-    let client_close = starts(t, Role::Client)
-        .into_iter()
-        .find(|(_, _, s)| s.call == CallName::Close)
-        .expect("the client closes")
-        .0;
-    assert!(
-        last_read < client_close,
-        "the client closes after reading the answer"
-    );
+    assert!(matches!(&t.events[server_close_start].body, Body::CallStart(s) if s.call == CallName::Close), "close runs alone");
+    let last_answer = ends(t, Role::Server, CallName::Sendto).last().expect("the server answers").0;
+    assert!(last_answer < server_close_start, "the server closes after answering");
+    let last_read = ends(t, Role::Client, CallName::Recvfrom).last().expect("the client reads").0;
+    let client_close = starts(t, Role::Client).into_iter().find(|(_, _, s)| s.call == CallName::Close).expect("the client closes").0;
+    assert!(last_read < client_close, "the client closes after reading the answer");
     let all = packets(t);
     let (last, e, p) = all.last().expect("datagrams");
-    assert!(
-        *last < server_close_start,
-        "no packet once the first close starts"
-    );
-    assert_eq!(
-        (sock(e), payload(p)),
-        (Some("s1"), "3: bye\\n"),
-        "the last datagram is the server's answer"
-    );
+    assert!(*last < server_close_start, "no packet once the first close starts");
+    assert_eq!((sock(e), payload(p)), (Some("s1"), "3: bye\\n"), "the last datagram is the server's answer");
 }
 
 fn udp_check_conforms(t: &[Trace]) {
     let report = socktrace::check::check(&t[0], &socktrace::check::CheckOptions::default());
     assert!(report.conforms(), "trace check conforms");
     let sequences: BTreeSet<&str> = report.sockets.iter().map(|s| s.sequence.id).collect();
-    assert_eq!(
-        sequences,
-        BTreeSet::from(["datagram-client", "datagram-server"])
-    );
+    assert_eq!(sequences, BTreeSet::from(["datagram-client", "datagram-server"]));
     for socket in &report.sockets {
         assert_eq!(socket.sequence.steps.len(), 4, "four steps on each side");
     }
@@ -1828,43 +963,23 @@ fn udp_check_conforms(t: &[Trace]) {
 
 fn udp_sequence_panel(t: &[Trace]) {
     let replay = Replay::of(&t[0]);
-    assert_eq!(
-        replay.sequences.map(|s| s.id),
-        ["datagram-server", "datagram-client"],
-        "the panel shows the connectionless sequences"
-    );
-    for (k, sequence) in [&sequence::DATAGRAM_SERVER, &sequence::DATAGRAM_CLIENT]
-        .into_iter()
-        .enumerate()
-    {
+    assert_eq!(replay.sequences.map(|s| s.id), ["datagram-server", "datagram-client"], "the panel shows the connectionless sequences");
+    for (k, sequence) in [&sequence::DATAGRAM_SERVER, &sequence::DATAGRAM_CLIENT].into_iter().enumerate() {
         let all: Vec<&str> = sequence.steps.iter().map(|s| s.id).collect();
-        assert_eq!(
-            ticked_at_the_end(&t[0], k),
-            all,
-            "every step of {} ticked",
-            sequence.id
-        );
+        assert_eq!(ticked_at_the_end(&t[0], k), all, "every step of {} ticked", sequence.id);
     }
 }
 
 // ---- coursework and reference ---------------------------------------------------------
 
 fn course_live_equals_model(t: &[Trace]) {
-    let model = socktrace::sim::run("echo", &socktrace::sim::Options::default())
-        .expect("the echo scenario");
-    assert_eq!(
-        socktrace::normalize::lesson_view(&t[0].events),
-        socktrace::normalize::lesson_view(&model)
-    );
+    let model = socktrace::sim::run("echo", &socktrace::sim::Options::default()).expect("the echo scenario");
+    assert_eq!(socktrace::normalize::lesson_view(&t[0].events), socktrace::normalize::lesson_view(&model));
 }
 
 fn ref_payload_is_text(t: &[Trace]) {
     let sent = sent_by(&t[0], "c1").concat();
-    for piece in [
-        "<img src=x onerror=",
-        "</script><script>",
-        "{{#include ../../Cargo.toml}}",
-    ] {
+    for piece in ["<img src=x onerror=", "</script><script>", "{{#include ../../Cargo.toml}}"] {
         assert!(sent.contains(piece), "the fixture carries {piece:?}");
     }
 }
@@ -1876,9 +991,7 @@ fn peer_of(t: &Trace, socket: &str) -> Peer {
     t.events
         .iter()
         .find_map(|e| match &e.body {
-            Body::CallEnd(end) if end.new_socket.as_ref().is_some_and(|s| s.0 == socket) => {
-                e.actor.peer
-            }
+            Body::CallEnd(end) if end.new_socket.as_ref().is_some_and(|s| s.0 == socket) => e.actor.peer,
             _ => None,
         })
         .unwrap_or_else(|| panic!("no peer made {socket}"))
@@ -1887,26 +1000,14 @@ fn peer_of(t: &Trace, socket: &str) -> Peer {
 /// Each connection of a peer session: (client socket, the listening socket it reached, the
 /// socket accept returned for it).
 fn p2p_connections(t: &Trace) -> Vec<(String, String, String)> {
-    let listeners: Vec<(String, std::net::SocketAddr)> = ends(t, Role::Server, CallName::Bind)
-        .iter()
-        .map(|(_, e, end)| {
-            (
-                sock(e).expect("bound socket").to_string(),
-                end.local.expect("bound address"),
-            )
-        })
-        .collect();
+    let listeners: Vec<(String, std::net::SocketAddr)> =
+        ends(t, Role::Server, CallName::Bind).iter().map(|(_, e, end)| (sock(e).expect("bound socket").to_string(), end.local.expect("bound address"))).collect();
     ends(t, Role::Client, CallName::Connect)
         .iter()
         .map(|(_, e, end)| {
             let client = sock(e).expect("connecting socket").to_string();
             let target = end.peer.expect("connect names its peer");
-            let listener = listeners
-                .iter()
-                .find(|(_, addr)| *addr == target)
-                .expect("a listening socket at the target")
-                .0
-                .clone();
+            let listener = listeners.iter().find(|(_, addr)| *addr == target).expect("a listening socket at the target").0.clone();
             let local = end.local.expect("connect names its own address");
             let accepted = ends(t, Role::Server, CallName::Accept)
                 .iter()
@@ -1922,11 +1023,7 @@ fn p2p_connections(t: &Trace) -> Vec<(String, String, String)> {
 fn p2p_each_listens_and_connects(t: &[Trace]) {
     let t = &t[0];
     for peer in [Peer('A'), Peer('B')] {
-        let did = |role: Role, call: CallName| {
-            ends(t, role, call)
-                .iter()
-                .any(|(_, e, end)| e.actor.peer == Some(peer) && end.ret >= 0)
-        };
+        let did = |role: Role, call: CallName| ends(t, role, call).iter().any(|(_, e, end)| e.actor.peer == Some(peer) && end.ret >= 0);
         assert!(did(Role::Server, CallName::Listen), "{peer} listens");
         assert!(did(Role::Server, CallName::Accept), "{peer} accepts");
         assert!(did(Role::Client, CallName::Connect), "{peer} connects");
@@ -1937,22 +1034,10 @@ fn p2p_two_connections(t: &[Trace]) {
     let t = &t[0];
     let connections = p2p_connections(t);
     assert_eq!(connections.len(), 2);
-    assert_eq!(
-        ends(t, Role::Server, CallName::Accept).len(),
-        2,
-        "two sockets returned by accept"
-    );
+    assert_eq!(ends(t, Role::Server, CallName::Accept).len(), 2, "two sockets returned by accept");
     for (client, listener, accepted) in &connections {
-        assert_ne!(
-            peer_of(t, client),
-            peer_of(t, accepted),
-            "a connection joins A and B"
-        );
-        assert_eq!(
-            peer_of(t, listener),
-            peer_of(t, accepted),
-            "accept returns the socket to the listener's program"
-        );
+        assert_ne!(peer_of(t, client), peer_of(t, accepted), "a connection joins A and B");
+        assert_eq!(peer_of(t, listener), peer_of(t, accepted), "accept returns the socket to the listener's program");
     }
 }
 
@@ -1960,27 +1045,9 @@ fn p2p_each_handshake(t: &[Trace]) {
     let t = &t[0];
     let story = Story::new(&t.events);
     for (client, listener, accepted) in p2p_connections(t) {
-        let syn = story.packet(
-            None,
-            &client,
-            &listener,
-            TcpFlags::SYN,
-            "the SYN to the other peer's listening socket",
-        );
-        let syn_ack = story.packet(
-            Some(syn),
-            &listener,
-            &client,
-            syn_ack(),
-            "the SYN|ACK from it",
-        );
-        story.packet(
-            Some(syn_ack),
-            &client,
-            &accepted,
-            TcpFlags::ACK,
-            "the third ACK to the accepted socket",
-        );
+        let syn = story.packet(None, &client, &listener, TcpFlags::SYN, "the SYN to the other peer's listening socket");
+        let syn_ack = story.packet(Some(syn), &listener, &client, syn_ack(), "the SYN|ACK from it");
+        story.packet(Some(syn_ack), &client, &accepted, TcpFlags::ACK, "the third ACK to the accepted socket");
     }
 }
 
@@ -1988,37 +1055,15 @@ fn p2p_data_both_ways(t: &[Trace]) {
     let t = &t[0];
     for (client, _, accepted) in p2p_connections(t) {
         let me = peer_of(t, &client);
-        let sent: Vec<&str> = data_from(t, &client)
-            .into_iter()
-            .map(|(_, p)| payload(p))
-            .collect();
-        let answered: Vec<&str> = data_from(t, &accepted)
-            .into_iter()
-            .map(|(_, p)| payload(p))
-            .collect();
-        assert_eq!(
-            sent,
-            [format!("hello from {me}\\n")],
-            "the connecting peer's line"
-        );
-        assert_eq!(
-            answered,
-            [format!("1: hello from {me}\\n")],
-            "the accepting peer's answer"
-        );
+        let sent: Vec<&str> = data_from(t, &client).into_iter().map(|(_, p)| payload(p)).collect();
+        let answered: Vec<&str> = data_from(t, &accepted).into_iter().map(|(_, p)| payload(p)).collect();
+        assert_eq!(sent, [format!("hello from {me}\\n")], "the connecting peer's line");
+        assert_eq!(answered, [format!("1: hello from {me}\\n")], "the accepting peer's answer");
     }
     // So each program sends data on a socket of each role.
     for peer in [Peer('A'), Peer('B')] {
-        let roles: BTreeSet<Role> = packets(t)
-            .into_iter()
-            .filter(|(_, e, p)| p.len > 0 && e.actor.peer == Some(peer))
-            .map(|(_, e, _)| e.actor.role)
-            .collect();
-        assert_eq!(
-            roles,
-            BTreeSet::from([Role::Client, Role::Server]),
-            "{peer} sends as client and as server"
-        );
+        let roles: BTreeSet<Role> = packets(t).into_iter().filter(|(_, e, p)| p.len > 0 && e.actor.peer == Some(peer)).map(|(_, e, _)| e.actor.role).collect();
+        assert_eq!(roles, BTreeSet::from([Role::Client, Role::Server]), "{peer} sends as client and as server");
     }
 }
 
@@ -2026,17 +1071,8 @@ fn p2p_two_ports(t: &[Trace]) {
     let t = &t[0];
     for (_, e, end) in ends(t, Role::Client, CallName::Connect) {
         let peer = e.actor.peer.expect("a peer's connect");
-        let own_port = ends(t, Role::Server, CallName::Bind)
-            .iter()
-            .find(|(_, b, _)| b.actor.peer == Some(peer))
-            .and_then(|(_, _, b)| b.local)
-            .expect("the peer's listening port")
-            .port();
-        assert_ne!(
-            end.local.expect("connect's local address").port(),
-            own_port,
-            "{peer} connects from another port than it listens on"
-        );
+        let own_port = ends(t, Role::Server, CallName::Bind).iter().find(|(_, b, _)| b.actor.peer == Some(peer)).and_then(|(_, _, b)| b.local).expect("the peer's listening port").port();
+        assert_ne!(end.local.expect("connect's local address").port(), own_port, "{peer} connects from another port than it listens on");
     }
 }
 
@@ -2046,16 +1082,8 @@ fn two_connections_conform(t: &[Trace]) {
     let report = socktrace::check::check(&t[0], &socktrace::check::CheckOptions::default());
     assert!(report.conforms(), "{report}");
     let roles: Vec<Role> = report.sockets.iter().map(|s| s.sequence.role).collect();
-    assert_eq!(
-        roles.iter().filter(|r| **r == Role::Server).count(),
-        4,
-        "two listening and two accepted sockets: {roles:?}"
-    );
-    assert_eq!(
-        roles.iter().filter(|r| **r == Role::Client).count(),
-        2,
-        "two connecting sockets: {roles:?}"
-    );
+    assert_eq!(roles.iter().filter(|r| **r == Role::Server).count(), 4, "two listening and two accepted sockets: {roles:?}");
+    assert_eq!(roles.iter().filter(|r| **r == Role::Client).count(), 2, "two connecting sockets: {roles:?}");
 }
 
 /// The process that made a socket (by `socket` or `accept`).
