@@ -22,6 +22,84 @@ impl fmt::Display for SockId {
     }
 }
 
+/// What a socket's name says about it, by its prefix. Every name of a trace is minted by a
+/// [`Mint`], so that the prefixes mean the same everywhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SockKind {
+    /// `c1`: a client's socket (it connects), or, when no call showed its part, a socket of
+    /// a program playing the client.
+    Client,
+    /// `s1`: a server's socket: a listening one, one `accept` returned, a datagram server's.
+    Server,
+    /// `o1`: a socket that played no part: made and closed without binding a port, listening,
+    /// connecting or moving a byte (often a language runtime's own, at start-up).
+    Idle,
+    /// `q1`: a connection the kernel completed on a listening socket, waiting in its queue,
+    /// not (yet) returned by `accept`.
+    Queued,
+    /// `peer1`: the other end of a traced socket, in a program that is not traced.
+    Peer,
+}
+
+impl SockKind {
+    const ALL: [SockKind; 5] = [SockKind::Client, SockKind::Server, SockKind::Idle, SockKind::Queued, SockKind::Peer];
+
+    pub fn prefix(self) -> &'static str {
+        match self {
+            SockKind::Client => "c",
+            SockKind::Server => "s",
+            SockKind::Idle => "o",
+            SockKind::Queued => "q",
+            SockKind::Peer => "peer",
+        }
+    }
+
+    /// The kind of socket a program of role `role` names by its part.
+    pub fn of_role(role: Role) -> SockKind {
+        if role == Role::Server {
+            SockKind::Server
+        } else {
+            SockKind::Client
+        }
+    }
+}
+
+impl SockId {
+    /// The kind of socket the name says, if it is one a [`Mint`] makes.
+    pub fn kind(&self) -> Option<SockKind> {
+        // `peer` first: no other prefix starts it, but it is the only one longer than a letter.
+        SockKind::ALL.into_iter().rev().find(|k| {
+            self.0.strip_prefix(k.prefix()).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+    }
+}
+
+/// Mints socket names, one series per kind: `c1`, `c2`…, `s1`, `s2`… Names a program of the
+/// trace gave itself are skipped by [`Mint::skip`].
+#[derive(Clone, Debug, Default)]
+pub struct Mint {
+    counts: [u32; 5],
+    taken: std::collections::HashSet<SockId>,
+}
+
+impl Mint {
+    pub fn next(&mut self, kind: SockKind) -> SockId {
+        let slot = SockKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+        loop {
+            self.counts[slot] += 1;
+            let id = SockId(format!("{}{}", kind.prefix(), self.counts[slot]));
+            if !self.taken.contains(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// A name already given elsewhere in the trace: never minted again.
+    pub fn skip(&mut self, id: &SockId) {
+        self.taken.insert(id.clone());
+    }
+}
+
 /// Which program an event belongs to. Packets belong to the side that sent them; kernel
 /// state changes to the side whose socket changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -118,41 +196,317 @@ pub enum Body {
     State(StateChange),
     /// The kernel sent or received a reset, or retransmitted a segment.
     Kernel(KernelNote),
+    /// A process of the session was made, ran a new program, or ended.
+    Process(ProcessChange),
 }
 
-/// The socket calls the recorder knows, in Berkeley names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A process's end: its exit status, or the signal that killed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "exit", rename_all = "snake_case")]
+pub enum Exit {
+    Status { code: i32 },
+    Signal { signal: String, #[serde(default, skip_serializing_if = "std::ops::Not::not")] core_dumped: bool },
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Status { code } => write!(f, "exited with status {code}"),
+            Exit::Signal { signal, core_dumped } => write!(f, "was killed by signal {signal}{}", if *core_dumped { " (core dumped)" } else { "" }),
+        }
+    }
+}
+
+/// What happened to the event's process (its actor's `pid`). Sockets are shared by
+/// descriptor: a new process holds a copy of every descriptor of its parent, and a socket
+/// lives until the last descriptor of it, in any process, is closed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum ProcessChange {
+    /// A new process (`fork`, `vfork`, or `clone` without `CLONE_THREAD`): from now on it
+    /// holds `sockets` too.
+    Fork { child: u32, call: String, #[serde(default, skip_serializing_if = "Vec::is_empty")] sockets: Vec<SockId> },
+    /// The process runs a new program (`execve`): the sockets whose descriptors are marked
+    /// close-on-exec are gone from it, the others stay open in the new program.
+    Exec {
+        program: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        kept: Vec<SockId>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        closed: Vec<SockId>,
+    },
+    /// The process ended, and the kernel closed every descriptor it still had: `closed`
+    /// lists the sockets whose last descriptor went with it.
+    Exit {
+        #[serde(flatten)]
+        exit: Exit,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        closed: Vec<SockId>,
+    },
+    /// The process set up a way to move data that makes no system call per operation
+    /// (`io_uring`): what it does through it is not in the trace.
+    Untraced { mechanism: String },
+}
+
+impl ProcessChange {
+    /// The sockets the change names, in order.
+    pub fn sockets(&self) -> impl Iterator<Item = &SockId> {
+        let (a, b): (&[SockId], &[SockId]) = match self {
+            ProcessChange::Fork { sockets, .. } => (sockets, &[]),
+            ProcessChange::Exec { kept, closed, .. } => (kept, closed),
+            ProcessChange::Exit { closed, .. } => (closed, &[]),
+            ProcessChange::Untraced { .. } => (&[], &[]),
+        };
+        a.iter().chain(b)
+    }
+}
+
+/// A call as the program made it. A traced program's calls carry the system call's own name,
+/// as strace and the manual pages spell it (`write`, `accept4`, `epoll_wait`); our own echo
+/// programs record the Berkeley call they make (`send`, `recv`). What a call *does* to the
+/// socket, in the Berkeley API's words, is its [`Verb`]: the lessons and the documented
+/// sequences speak in verbs, so that a `write` counts as sending wherever a `send` would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallName {
     Socket,
     Bind,
     Listen,
     Accept,
+    Accept4,
     Connect,
     Send,
-    Recv,
     Sendto,
+    Sendmsg,
+    Sendmmsg,
+    Write,
+    Writev,
+    Sendfile,
+    Splice,
+    CopyFileRange,
+    Recv,
     Recvfrom,
+    Recvmsg,
+    Recvmmsg,
+    Read,
+    Readv,
     Shutdown,
     Close,
     Setsockopt,
+    Getsockopt,
+    Getsockname,
+    Getpeername,
+    Fcntl,
+    Ioctl,
+    Dup,
+    Dup2,
+    Dup3,
+    Poll,
+    Ppoll,
+    Select,
+    Pselect6,
+    EpollCtl,
+    EpollWait,
+    EpollPwait,
+    EpollPwait2,
+}
+
+/// What a call does to a socket, in the Berkeley API's words: the vocabulary of the documented
+/// sequences and the lessons. [`CallName::verb`] is the one place a call is mapped to its verb.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verb {
+    Socket,
+    Bind,
+    Listen,
+    Accept,
+    Connect,
+    /// Bytes (or a datagram) handed to the socket: `send`, `write`, `sendfile` into it…
+    Send,
+    /// Bytes (or a datagram) taken from the socket: `recv`, `read`, `splice` out of it…
+    Recv,
+    Shutdown,
+    Close,
+    /// An option set or read (`setsockopt`, `getsockopt`): how the socket behaves, not where
+    /// it is in its life.
+    Option,
+    /// The socket's own or its peer's address asked for (`getsockname`, `getpeername`).
+    Name,
+    /// The descriptor's mode changed or read (`fcntl(F_SETFL, O_NONBLOCK)`, `ioctl(FIONBIO)`).
+    Mode,
+    /// Another descriptor made for the socket (`dup`, `dup2`, `fcntl(F_DUPFD)`).
+    Descriptor,
+    /// Waiting until a socket is ready (`poll`, `select`, `epoll_wait`), or telling epoll
+    /// which sockets to watch (`epoll_ctl`).
+    Wait,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Socket => "socket",
+            Verb::Bind => "bind",
+            Verb::Listen => "listen",
+            Verb::Accept => "accept",
+            Verb::Connect => "connect",
+            Verb::Send => "send",
+            Verb::Recv => "recv",
+            Verb::Shutdown => "shutdown",
+            Verb::Close => "close",
+            Verb::Option => "option",
+            Verb::Name => "name",
+            Verb::Mode => "mode",
+            Verb::Descriptor => "descriptor",
+            Verb::Wait => "wait",
+        }
+    }
+
+    /// Whether the verb is one of the documented sequences' steps; the others (options,
+    /// names, modes, descriptors, waiting) change how a program reaches a step, not which
+    /// steps it takes.
+    pub fn is_step(self) -> bool {
+        !matches!(self, Verb::Option | Verb::Name | Verb::Mode | Verb::Descriptor | Verb::Wait)
+    }
+}
+
+impl fmt::Display for Verb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl CallName {
+    /// Every call name, in the order declared.
+    pub const ALL: [CallName; 40] = [
+        CallName::Socket,
+        CallName::Bind,
+        CallName::Listen,
+        CallName::Accept,
+        CallName::Accept4,
+        CallName::Connect,
+        CallName::Send,
+        CallName::Sendto,
+        CallName::Sendmsg,
+        CallName::Sendmmsg,
+        CallName::Write,
+        CallName::Writev,
+        CallName::Sendfile,
+        CallName::Splice,
+        CallName::CopyFileRange,
+        CallName::Recv,
+        CallName::Recvfrom,
+        CallName::Recvmsg,
+        CallName::Recvmmsg,
+        CallName::Read,
+        CallName::Readv,
+        CallName::Shutdown,
+        CallName::Close,
+        CallName::Setsockopt,
+        CallName::Getsockopt,
+        CallName::Getsockname,
+        CallName::Getpeername,
+        CallName::Fcntl,
+        CallName::Ioctl,
+        CallName::Dup,
+        CallName::Dup2,
+        CallName::Dup3,
+        CallName::Poll,
+        CallName::Ppoll,
+        CallName::Select,
+        CallName::Pselect6,
+        CallName::EpollCtl,
+        CallName::EpollWait,
+        CallName::EpollPwait,
+        CallName::EpollPwait2,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CallName::Socket => "socket",
             CallName::Bind => "bind",
             CallName::Listen => "listen",
             CallName::Accept => "accept",
+            CallName::Accept4 => "accept4",
             CallName::Connect => "connect",
             CallName::Send => "send",
-            CallName::Recv => "recv",
             CallName::Sendto => "sendto",
+            CallName::Sendmsg => "sendmsg",
+            CallName::Sendmmsg => "sendmmsg",
+            CallName::Write => "write",
+            CallName::Writev => "writev",
+            CallName::Sendfile => "sendfile",
+            CallName::Splice => "splice",
+            CallName::CopyFileRange => "copy_file_range",
+            CallName::Recv => "recv",
             CallName::Recvfrom => "recvfrom",
+            CallName::Recvmsg => "recvmsg",
+            CallName::Recvmmsg => "recvmmsg",
+            CallName::Read => "read",
+            CallName::Readv => "readv",
             CallName::Shutdown => "shutdown",
             CallName::Close => "close",
             CallName::Setsockopt => "setsockopt",
+            CallName::Getsockopt => "getsockopt",
+            CallName::Getsockname => "getsockname",
+            CallName::Getpeername => "getpeername",
+            CallName::Fcntl => "fcntl",
+            CallName::Ioctl => "ioctl",
+            CallName::Dup => "dup",
+            CallName::Dup2 => "dup2",
+            CallName::Dup3 => "dup3",
+            CallName::Poll => "poll",
+            CallName::Ppoll => "ppoll",
+            CallName::Select => "select",
+            CallName::Pselect6 => "pselect6",
+            CallName::EpollCtl => "epoll_ctl",
+            CallName::EpollWait => "epoll_wait",
+            CallName::EpollPwait => "epoll_pwait",
+            CallName::EpollPwait2 => "epoll_pwait2",
+        }
+    }
+
+    /// The call named `name` (as [`CallName::as_str`] spells it).
+    pub fn from_name(name: &str) -> Option<CallName> {
+        CallName::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// What the call does to the socket it is made on, as far as its name tells: a call that
+    /// moves bytes between two descriptors counts as sending, and `fcntl` as a change of mode,
+    /// until its start's arguments say otherwise ([`CallStart::verb`]).
+    pub fn verb(self) -> Verb {
+        match self {
+            CallName::Socket => Verb::Socket,
+            CallName::Bind => Verb::Bind,
+            CallName::Listen => Verb::Listen,
+            CallName::Accept | CallName::Accept4 => Verb::Accept,
+            CallName::Connect => Verb::Connect,
+            CallName::Send
+            | CallName::Sendto
+            | CallName::Sendmsg
+            | CallName::Sendmmsg
+            | CallName::Write
+            | CallName::Writev => Verb::Send,
+            CallName::Sendfile | CallName::Splice | CallName::CopyFileRange => Verb::Send,
+            CallName::Recv
+            | CallName::Recvfrom
+            | CallName::Recvmsg
+            | CallName::Recvmmsg
+            | CallName::Read
+            | CallName::Readv => Verb::Recv,
+            CallName::Shutdown => Verb::Shutdown,
+            CallName::Close => Verb::Close,
+            CallName::Setsockopt | CallName::Getsockopt => Verb::Option,
+            CallName::Getsockname | CallName::Getpeername => Verb::Name,
+            CallName::Fcntl | CallName::Ioctl => Verb::Mode,
+            CallName::Dup | CallName::Dup2 | CallName::Dup3 => Verb::Descriptor,
+            CallName::Poll
+            | CallName::Ppoll
+            | CallName::Select
+            | CallName::Pselect6
+            | CallName::EpollCtl
+            | CallName::EpollWait
+            | CallName::EpollPwait
+            | CallName::EpollPwait2 => Verb::Wait,
         }
     }
 }
@@ -161,6 +515,27 @@ impl fmt::Display for CallName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The other descriptor of a call that moves bytes between a socket and another descriptor
+/// (`sendfile`, `splice`, `copy_file_range`): what it is, and which way the bytes go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtherEnd {
+    pub fd: i32,
+    /// `file`, `pipe`, or the name of a traced socket.
+    pub what: String,
+    /// The bytes come from it into the socket (else they go from the socket into it).
+    pub source: bool,
+}
+
+/// One socket a readiness call watches or found ready: `s1 POLLIN`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watched {
+    pub fd: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<SockId>,
+    /// The events, as the manual names them (`POLLIN|POLLOUT`, `EPOLLIN`, `read`, `write`).
+    pub events: String,
 }
 
 /// The arguments of a call, as far as they matter for the socket's life.
@@ -186,17 +561,42 @@ pub struct CallArgs {
     /// `shutdown`: `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub how: Option<String>,
-    /// `setsockopt`: the option set to 1, e.g. `SO_REUSEADDR`, `TCP_NODELAY`.
+    /// `setsockopt`, `getsockopt`: the option, e.g. `SO_REUSEADDR` (set to 1),
+    /// `SO_RCVBUF=65536`, `TCP_KEEPIDLE=15`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub option: Option<String>,
-    /// The system call that made this call, where it is not the call's own name: a `write`
-    /// on a socket is a `send`, an `accept4` an `accept` (traced programs, `trace run`).
+    /// Flags and commands as the manual names them: `accept4`'s `SOCK_NONBLOCK`, a `send`'s
+    /// `MSG_NOSIGNAL`, `fcntl`'s `F_SETFL, O_RDWR|O_NONBLOCK`, `ioctl`'s `FIONBIO, 1`,
+    /// `epoll_ctl`'s `EPOLL_CTL_ADD, EPOLLIN`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub syscall: Option<String>,
+    pub flags: Option<String>,
+    /// `dup2`, `dup3`: the descriptor number the socket is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_fd: Option<i32>,
+    /// `sendfile`, `splice`, `copy_file_range`: the call's other descriptor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other: Option<OtherEnd>,
+    /// `epoll_ctl`, `epoll_wait`: the epoll instance's descriptor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoll: Option<i32>,
+    /// `poll`, `select`: the traced sockets it watches (other descriptors are not listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watch: Vec<Watched>,
+    /// `poll`, `select`, `epoll_wait`: how long it may wait, in ms (`None`: for ever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<i64>,
     /// `close`: how many other descriptors (duplicates, or copies a child inherited) still
     /// refer to the socket; the kernel closes the connection only with the last of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub other_fds: Option<u32>,
+}
+
+impl CallArgs {
+    /// `socket()` made a datagram (UDP) socket: its type is `SOCK_DGRAM`, with or without
+    /// the flags given alongside (`SOCK_DGRAM|SOCK_CLOEXEC`).
+    pub fn is_datagram(&self) -> bool {
+        self.ty.as_deref().is_some_and(|ty| ty.split('|').next() == Some("SOCK_DGRAM"))
+    }
 }
 
 /// A call began: `id` pairs it with its [`CallEnd`].
@@ -209,6 +609,20 @@ pub struct CallStart {
     pub fd: Option<i32>,
     #[serde(default)]
     pub args: CallArgs,
+}
+
+impl CallStart {
+    /// What the call does to its socket, its arguments considered: a call that moves bytes
+    /// between the socket and another descriptor (`splice`, `sendfile`, `copy_file_range`)
+    /// sends when the other descriptor is its source and receives when it is its
+    /// destination; `fcntl(F_DUPFD)` makes another descriptor.
+    pub fn verb(&self) -> Verb {
+        match self.call {
+            CallName::Sendfile | CallName::Splice | CallName::CopyFileRange if self.args.other.as_ref().is_some_and(|o| !o.source) => Verb::Recv,
+            CallName::Fcntl if self.args.flags.as_deref().is_some_and(|f| f.starts_with("F_DUPFD")) => Verb::Descriptor,
+            name => name.verb(),
+        }
+    }
 }
 
 /// An errno as a number and its symbolic name.
@@ -239,6 +653,40 @@ pub struct CallEnd {
     /// `recv`: the bytes received.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Preview>,
+    /// `poll`, `select`, `epoll_wait`: the traced sockets it found ready.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ready: Vec<Watched>,
+    /// What a call that reads a setting answered: `getsockopt`'s `SO_ERROR=ECONNREFUSED` (how
+    /// a non-blocking connect learns its outcome), `fcntl(F_GETFL)`'s `O_RDWR|O_NONBLOCK`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `accept`: the name its connection had while it waited, not yet accepted, in the
+    /// listener's queue (the timeline names such a connection before `accept` returns it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued: Option<SockId>,
+    /// A signal interrupted the call and the kernel restarted it: to the program, one call.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restarted: bool,
+}
+
+impl CallEnd {
+    /// The end of call `id` returning `ret`, with nothing else revealed.
+    pub fn new(id: u64, call: CallName, ret: i64) -> CallEnd {
+        CallEnd {
+            id,
+            call,
+            ret,
+            errno: None,
+            new_socket: None,
+            local: None,
+            peer: None,
+            data: None,
+            ready: Vec::new(),
+            value: None,
+            queued: None,
+            restarted: false,
+        }
+    }
 }
 
 /// A bounded, escaped view of payload bytes: printable ASCII kept, everything else as

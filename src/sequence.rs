@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use crate::event::{CallName, Role};
+use crate::event::{Verb, Role};
 use crate::tcp::state::State;
 use crate::wire::flags::TcpFlags;
 
@@ -63,9 +63,9 @@ pub enum Timing {
     /// Anywhere after the previous step.
     Any,
     /// While the call is in progress: between its start and its end.
-    During(CallName),
+    During(Verb),
     /// Before the call returns (it may start later, once the kernel has done the work).
-    Before(CallName),
+    Before(Verb),
 }
 
 /// Something a trace shows when a step happened.
@@ -73,11 +73,11 @@ pub enum Timing {
 #[serde(tag = "lens", rename_all = "snake_case")]
 pub enum Evidence {
     /// The program calls `call` on the socket.
-    Call { call: CallName, socket: Part },
+    Call { call: Verb, socket: Part },
     /// `call` returns a new socket, which plays `socket`.
-    NewSocket { call: CallName, socket: Part },
+    NewSocket { call: Verb, socket: Part },
     /// `call` on `socket` is given the listening socket's address: the server's address and port.
-    ServerAddress { call: CallName, socket: Part },
+    ServerAddress { call: Verb, socket: Part },
     /// A packet from `from` with these flags (PSH aside); `data`: whether it carries payload.
     Packet { flags: TcpFlags, from: Role, data: bool, timing: Timing },
     /// The socket enters state `to`.
@@ -144,14 +144,14 @@ const FIVE_STEPS: &str = "Introduction to TCP/IP — Client-Server Protocol (the
 const CALL_SEQUENCE: &str = "Comer, ch. 28, the client-server model: Figure 3, the socket call sequence";
 const TRANSPORTS: &str = "Comer, ch. 28, the client-server model: connection-oriented and connectionless transports";
 
-const IN_CONNECT: Timing = Timing::During(CallName::Connect);
-const BEFORE_ACCEPT: Timing = Timing::Before(CallName::Accept);
+const IN_CONNECT: Timing = Timing::During(Verb::Connect);
+const BEFORE_ACCEPT: Timing = Timing::Before(Verb::Accept);
 
-const fn call(call: CallName, socket: Part) -> Evidence {
+const fn call(call: Verb, socket: Part) -> Evidence {
     Evidence::Call { call, socket }
 }
 
-const fn new_socket(call: CallName, socket: Part) -> Evidence {
+const fn new_socket(call: Verb, socket: Part) -> Evidence {
     Evidence::NewSocket { call, socket }
 }
 
@@ -181,7 +181,7 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
             number: Some(1),
             title: "Make a socket",
             note: CREATE_NOTE,
-            evidence: &[new_socket(CallName::Socket, Part::Listening)],
+            evidence: &[new_socket(Verb::Socket, Part::Listening)],
         },
         Step {
             id: "bind",
@@ -189,7 +189,7 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
             title: "Claim the well-known port",
             note: "bind() gives the socket the port clients will ask for. The five steps count this as part of \
                    making the socket; the call sequence shows it as a call of its own.",
-            evidence: &[call(CallName::Bind, Part::Listening)],
+            evidence: &[call(Verb::Bind, Part::Listening)],
         },
         Step {
             id: "listen",
@@ -198,8 +198,8 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
             note: "listen() makes the socket a listening one: it enters LISTEN, and from now on the kernel answers \
                    SYNs for its port. No packet is sent.",
             evidence: &[
-                call(CallName::Listen, Part::Listening),
-                state(Part::Listening, State::Listen, Timing::During(CallName::Listen)),
+                call(Verb::Listen, Part::Listening),
+                state(Part::Listening, State::Listen, Timing::During(Verb::Listen)),
             ],
         },
         Step {
@@ -210,12 +210,12 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
                    accept() then hands over a new socket for this one client; the listening socket stays in \
                    LISTEN for the next.",
             evidence: &[
-                call(CallName::Accept, Part::Listening),
+                call(Verb::Accept, Part::Listening),
                 packet(SYN, Role::Client, BEFORE_ACCEPT),
                 packet(SYN_ACK, Role::Server, BEFORE_ACCEPT),
                 packet(ACK, Role::Client, BEFORE_ACCEPT),
                 state(Part::Accepted, State::Established, BEFORE_ACCEPT),
-                new_socket(CallName::Accept, Part::Accepted),
+                new_socket(Verb::Accept, Part::Accepted),
             ],
         },
         Step {
@@ -224,8 +224,8 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
             title: "Exchange data",
             note: "recv() and send() on the accepted socket move bytes; every data segment is acknowledged.",
             evidence: &[
-                call(CallName::Recv, Part::Accepted),
-                call(CallName::Send, Part::Accepted),
+                call(Verb::Recv, Part::Accepted),
+                call(Verb::Send, Part::Accepted),
                 data(Role::Client),
                 data(Role::Server),
             ],
@@ -237,10 +237,10 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
             note: "close() on the accepted socket sends the server's FIN. The listening socket is closed on its own, \
                    when the server stops taking clients.",
             evidence: &[
-                call(CallName::Close, Part::Accepted),
+                call(Verb::Close, Part::Accepted),
                 packet(FIN_ACK, Role::Server, Timing::Any),
                 state(Part::Accepted, State::Closed, Timing::Any),
-                call(CallName::Close, Part::Listening),
+                call(Verb::Close, Part::Listening),
                 state(Part::Listening, State::Closed, Timing::Any),
             ],
         },
@@ -259,7 +259,7 @@ pub static ACTIVE_OPEN: Sequence = Sequence {
             number: Some(1),
             title: "Make a socket",
             note: CREATE_NOTE,
-            evidence: &[new_socket(CallName::Socket, Part::Client)],
+            evidence: &[new_socket(Verb::Socket, Part::Client)],
         },
         Step {
             id: "address",
@@ -267,7 +267,7 @@ pub static ACTIVE_OPEN: Sequence = Sequence {
             title: "Name the server: its address and port",
             note: "No call of its own: the program fills in the server's address and port and hands them to \
                    connect(). The kernel picks the client's own port.",
-            evidence: &[Evidence::ServerAddress { call: CallName::Connect, socket: Part::Client }],
+            evidence: &[Evidence::ServerAddress { call: Verb::Connect, socket: Part::Client }],
         },
         Step {
             id: "connect",
@@ -276,7 +276,7 @@ pub static ACTIVE_OPEN: Sequence = Sequence {
             note: "connect() sends the SYN and returns only once the SYN-ACK has come back and been acknowledged. \
                    A port nobody listens on answers with a reset, and connect() fails.",
             evidence: &[
-                call(CallName::Connect, Part::Client),
+                call(Verb::Connect, Part::Client),
                 state(Part::Client, State::SynSent, IN_CONNECT),
                 packet(SYN, Role::Client, IN_CONNECT),
                 packet(SYN_ACK, Role::Server, IN_CONNECT),
@@ -290,8 +290,8 @@ pub static ACTIVE_OPEN: Sequence = Sequence {
             title: "Exchange data",
             note: "send() and recv() on the connected socket move bytes; every data segment is acknowledged.",
             evidence: &[
-                call(CallName::Send, Part::Client),
-                call(CallName::Recv, Part::Client),
+                call(Verb::Send, Part::Client),
+                call(Verb::Recv, Part::Client),
                 data(Role::Client),
                 data(Role::Server),
             ],
@@ -302,7 +302,7 @@ pub static ACTIVE_OPEN: Sequence = Sequence {
             title: "Close the socket",
             note: "close() sends the client's FIN. Whichever side closes first waits in TIME-WAIT afterwards.",
             evidence: &[
-                call(CallName::Close, Part::Client),
+                call(Verb::Close, Part::Client),
                 packet(FIN_ACK, Role::Client, Timing::Any),
                 state(Part::Client, State::Closed, Timing::Any),
             ],
@@ -327,7 +327,7 @@ pub static DATAGRAM_SERVER: Sequence = Sequence {
             number: Some(1),
             title: "Make a datagram socket",
             note: "socket(AF_INET, SOCK_DGRAM) returns a descriptor for a fresh UDP socket. UDP has no states.",
-            evidence: &[new_socket(CallName::Socket, Part::Bound)],
+            evidence: &[new_socket(Verb::Socket, Part::Bound)],
         },
         Step {
             id: "bind",
@@ -335,7 +335,7 @@ pub static DATAGRAM_SERVER: Sequence = Sequence {
             title: "Claim the well-known port",
             note: "bind() gives the socket the port clients send to. There is no listen(): a datagram socket has \
                    no connections to wait for, and no accept(): it talks to every client itself.",
-            evidence: &[call(CallName::Bind, Part::Bound)],
+            evidence: &[call(Verb::Bind, Part::Bound)],
         },
         Step {
             id: "exchange",
@@ -344,8 +344,8 @@ pub static DATAGRAM_SERVER: Sequence = Sequence {
             note: "recvfrom() returns one datagram and who sent it; sendto() answers that address. Nothing is \
                    acknowledged: a lost datagram is simply gone.",
             evidence: &[
-                call(CallName::Recvfrom, Part::Bound),
-                call(CallName::Sendto, Part::Bound),
+                call(Verb::Recv, Part::Bound),
+                call(Verb::Send, Part::Bound),
                 datagram(Role::Client),
                 datagram(Role::Server),
             ],
@@ -355,7 +355,7 @@ pub static DATAGRAM_SERVER: Sequence = Sequence {
             number: Some(4),
             title: "Close the socket",
             note: "close() releases the port. Nothing is sent: there is no connection to end.",
-            evidence: &[call(CallName::Close, Part::Bound)],
+            evidence: &[call(Verb::Close, Part::Bound)],
         },
     ],
 };
@@ -372,7 +372,7 @@ pub static DATAGRAM_CLIENT: Sequence = Sequence {
             number: Some(1),
             title: "Make a datagram socket",
             note: "socket(AF_INET, SOCK_DGRAM) returns a descriptor for a fresh UDP socket. UDP has no states.",
-            evidence: &[new_socket(CallName::Socket, Part::Client)],
+            evidence: &[new_socket(Verb::Socket, Part::Client)],
         },
         Step {
             id: "address",
@@ -380,7 +380,7 @@ pub static DATAGRAM_CLIENT: Sequence = Sequence {
             title: "Name the server in every datagram",
             note: "No connect(): each sendto() carries the server's address and port. The kernel picks the \
                    client's own port on the first one.",
-            evidence: &[Evidence::ServerAddress { call: CallName::Sendto, socket: Part::Client }],
+            evidence: &[Evidence::ServerAddress { call: Verb::Send, socket: Part::Client }],
         },
         Step {
             id: "exchange",
@@ -389,8 +389,8 @@ pub static DATAGRAM_CLIENT: Sequence = Sequence {
             note: "sendto() sends one datagram; recvfrom() waits for the answer. No handshake came first, and \
                    nothing is acknowledged.",
             evidence: &[
-                call(CallName::Sendto, Part::Client),
-                call(CallName::Recvfrom, Part::Client),
+                call(Verb::Send, Part::Client),
+                call(Verb::Recv, Part::Client),
                 datagram(Role::Client),
                 datagram(Role::Server),
             ],
@@ -400,7 +400,7 @@ pub static DATAGRAM_CLIENT: Sequence = Sequence {
             number: Some(4),
             title: "Close the socket",
             note: "close() releases the client's port. Nothing is sent.",
-            evidence: &[call(CallName::Close, Part::Client)],
+            evidence: &[call(Verb::Close, Part::Client)],
         },
     ],
 };
@@ -425,7 +425,7 @@ pub fn documented() -> [&'static Sequence; 4] {
 pub fn of_trace(events: &[crate::event::Event]) -> [&'static Sequence; 2] {
     use crate::event::{Body, Transport};
     let datagrams = events.iter().any(|e| match &e.body {
-        Body::CallStart(start) => start.call == CallName::Socket && start.args.ty.as_deref() == Some("SOCK_DGRAM"),
+        Body::CallStart(start) => start.call == crate::event::CallName::Socket && start.args.is_datagram(),
         Body::Packet(packet) => packet.transport == Transport::Udp,
         _ => false,
     });
@@ -465,7 +465,7 @@ mod tests {
                 _ => None,
             });
             for call in calls {
-                assert!(!matches!(call, CallName::Listen | CallName::Accept | CallName::Connect), "{}: {call}", seq.id);
+                assert!(!matches!(call, Verb::Listen | Verb::Accept | Verb::Connect), "{}: {call}", seq.id);
             }
         }
     }

@@ -16,7 +16,7 @@ use super::cast::{Cast, Player};
 use super::index::{connection_key, Call, Index, PacketFact, Returned, SocketLog};
 use super::reasons;
 use super::report::{Observation, Seen, Sighting, SocketReport, StepReport};
-use crate::event::{Body, CallName, Errno, Event, Origin, Role};
+use crate::event::{Body, Verb, Errno, Event, Origin, Role};
 use crate::sequence::{Evidence, Part, Step, Timing};
 use crate::tcp::linux;
 use crate::tcp::state::State;
@@ -34,27 +34,29 @@ fn lens_origin(status: &LensStatus) -> Option<Origin> {
     }
 }
 
-/// A slot per call name, for tables indexed by call. `sendto` without an address is `send`,
-/// and `send` on a connected datagram socket is `sendto`: programs (and libc) use either name
-/// for the same act, so the two share a slot (as do `recv` and `recvfrom`). The match has no
-/// catch-all, so that a new call name must be given its slot.
-pub(super) fn slot(call: CallName) -> usize {
-    match call {
-        CallName::Socket => 0,
-        CallName::Bind => 1,
-        CallName::Listen => 2,
-        CallName::Accept => 3,
-        CallName::Connect => 4,
-        CallName::Send | CallName::Sendto => 5,
-        CallName::Recv | CallName::Recvfrom => 6,
-        CallName::Shutdown => 7,
-        CallName::Close => 8,
-        CallName::Setsockopt => 9,
+/// A slot per verb, for tables indexed by call. The match has no catch-all, so that a new
+/// verb must be given its slot.
+pub(super) fn slot(verb: Verb) -> usize {
+    match verb {
+        Verb::Socket => 0,
+        Verb::Bind => 1,
+        Verb::Listen => 2,
+        Verb::Accept => 3,
+        Verb::Connect => 4,
+        Verb::Send => 5,
+        Verb::Recv => 6,
+        Verb::Shutdown => 7,
+        Verb::Close => 8,
+        Verb::Option => 9,
+        Verb::Name => 10,
+        Verb::Mode => 11,
+        Verb::Descriptor => 12,
+        Verb::Wait => 13,
     }
 }
 
 /// How many slots [`slot`] gives.
-pub(super) const CALL_SLOTS: usize = 10;
+pub(super) const CALL_SLOTS: usize = 14;
 
 /// Whether this part of the story is told by this socket. Packets belong to the sockets
 /// that carry the connection (the listening socket only hands it over); datagrams to both
@@ -100,7 +102,7 @@ impl<'l> FirstCalls<'l> {
         FirstCalls { calls: ok }
     }
 
-    fn get(&self, name: CallName) -> Option<&'l Call> {
+    fn get(&self, name: Verb) -> Option<&'l Call> {
         self.calls[slot(name)]
     }
 }
@@ -248,7 +250,7 @@ impl Search<'_> {
         }
     }
 
-    fn find_call(&self, name: CallName, step: &mut StepReport) -> Found {
+    fn find_call(&self, name: Verb, step: &mut StepReport) -> Found {
         let Some(call) = self.first.get(name) else {
             step.reasons.push(reasons::never_called(self.part, name));
             return Found::missing(true);
@@ -268,7 +270,7 @@ impl Search<'_> {
                     rst.map(|p| p.at).or_else(|| self.log.resets.iter().copied().find(|&i| i >= call.at() && i <= end));
                 // A connect refused by a reset is the documented sequence's honest end when nobody
                 // listens (the `refused` story): the program did what it should, so it is a note.
-                if name == CallName::Connect && errno.name == "ECONNREFUSED" && reset.is_some() {
+                if name == Verb::Connect && errno.name == "ECONNREFUSED" && reset.is_some() {
                     step.notes.push(reasons::failed(name, errno, end, reset));
                     step.ended = true;
                 } else {
@@ -281,7 +283,7 @@ impl Search<'_> {
         found
     }
 
-    fn find_creation(&self, name: CallName, step: &mut StepReport) -> Found {
+    fn find_creation(&self, name: Verb, step: &mut StepReport) -> Found {
         match self.log.created {
             Some(made) if made.by == name => Found::at(made.end, made.start),
             made => {
@@ -291,7 +293,7 @@ impl Search<'_> {
         }
     }
 
-    fn find_address(&self, name: CallName, step: &mut StepReport) -> Found {
+    fn find_address(&self, name: Verb, step: &mut StepReport) -> Found {
         let Some(call) = self.first.get(name) else {
             step.reasons.push(reasons::never_called(self.part, name));
             return Found::missing(true);
@@ -395,7 +397,7 @@ impl Search<'_> {
         let mut accept_start = None;
         for observation in &step.evidence {
             match (observation.evidence, observation.seen) {
-                (Evidence::NewSocket { call: CallName::Accept, .. }, Seen::At(s)) => accept_start = s.other_half,
+                (Evidence::NewSocket { call: Verb::Accept, .. }, Seen::At(s)) => accept_start = s.other_half,
                 (Evidence::Packet { .. } | Evidence::State { .. }, Seen::At(s)) => {
                     handshake_done = handshake_done.max(Some(s.event));
                 }
@@ -429,7 +431,7 @@ impl Search<'_> {
         // Without the calls (an imported capture), a reset answering the client's SYN is the
         // refusal connect() would have reported (RFC 9293 §3.10.7.3): the sequence's honest
         // end, as in the `refused` story.
-        let connects = step.evidence.iter().any(|e| matches!(e, Evidence::Call { call: CallName::Connect, .. }));
+        let connects = step.evidence.iter().any(|e| matches!(e, Evidence::Call { call: Verb::Connect, .. }));
         if !self.calls_lens && !blocks && self.part == Part::Client && connects {
             if let Some(rst) = self.refusal() {
                 report.notes.push(reasons::refused_by_reset(rst));
@@ -464,7 +466,7 @@ impl Search<'_> {
             let seen = match *evidence {
                 Evidence::Call { call, .. } if self.calls_lens => match self.first.get(call) {
                     Some(_) => self.find_call(call, &mut report).seen,
-                    None if call == CallName::Close => {
+                    None if call == Verb::Close => {
                         report.reasons.push(reasons::never_called(self.part, call));
                         Seen::Missing
                     }

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use super::index::{Index, SocketLog};
-use crate::event::{CallName, Role};
+use crate::event::{Verb, Role};
 use crate::sequence::{Part, Sequence, ACTIVE_OPEN, DATAGRAM_CLIENT, DATAGRAM_SERVER, PASSIVE_OPEN};
 use crate::tcp::state::State;
 
@@ -67,9 +67,9 @@ fn part_of(socket: SocketLog, calls_lens: bool) -> Option<Part> {
                     .calls
                     .iter()
                     .map(|c| c.name)
-                    .find(|n| matches!(n, CallName::Send | CallName::Sendto | CallName::Recv | CallName::Recvfrom));
-                let waits = matches!(first_data, Some(CallName::Recv | CallName::Recvfrom));
-                if socket.called(CallName::Bind) && waits {
+                    .find(|n| matches!(n, Verb::Send | Verb::Recv));
+                let waits = matches!(first_data, Some(Verb::Recv));
+                if socket.called(Verb::Bind) && waits {
                     Role::Server
                 } else {
                     Role::Client
@@ -79,14 +79,14 @@ fn part_of(socket: SocketLog, calls_lens: bool) -> Option<Part> {
         };
         return Some(if role == Role::Server { Part::Bound } else { Part::Client });
     }
-    if socket.created.is_some_and(|m| m.by == CallName::Accept) || born_of_a_listener(socket) {
+    if socket.created.is_some_and(|m| m.by == Verb::Accept) || born_of_a_listener(socket) {
         return Some(Part::Accepted);
     }
     match socket.role {
         Role::Client => Some(Part::Client),
         Role::Server => Some(Part::Listening),
-        Role::Unknown if socket.called(CallName::Listen) || entered(socket, State::Listen) => Some(Part::Listening),
-        Role::Unknown if socket.called(CallName::Connect) || entered(socket, State::SynSent) => Some(Part::Client),
+        Role::Unknown if socket.called(Verb::Listen) || entered(socket, State::Listen) => Some(Part::Listening),
+        Role::Unknown if socket.called(Verb::Connect) || entered(socket, State::SynSent) => Some(Part::Client),
         Role::Unknown => None,
     }
 }

@@ -13,7 +13,7 @@ use std::ops::Range;
 use std::net::SocketAddr;
 
 use super::hash::FastMap;
-use crate::event::{Body, CallName, Errno, Event, KernelNote, Origin, Role, SockId, Transport};
+use crate::event::{Body, CallArgs, Errno, Event, KernelNote, Origin, Role, SockId, Transport, Verb};
 use crate::tcp::state::State;
 use crate::wire::flags::TcpFlags;
 
@@ -36,14 +36,14 @@ pub(super) enum Returned {
 /// trace: it began before the recording, or had not returned when the recording stopped).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Call {
-    pub name: CallName,
+    pub name: Verb,
     pub start: Option<usize>,
     pub end: Option<usize>,
     pub returned: Returned,
 }
 
 impl Call {
-    fn started(name: CallName, start: usize) -> Call {
+    fn started(name: Verb, start: usize) -> Call {
         Call { name, start: Some(start), end: None, returned: Returned::Not }
     }
 
@@ -66,7 +66,7 @@ impl Call {
 /// The call that made a socket: `socket`, or `accept` on a listening socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Made {
-    pub by: CallName,
+    pub by: Verb,
     pub start: Option<usize>,
     pub end: usize,
 }
@@ -162,7 +162,7 @@ impl SocketLog<'_> {
         self.datagram.unwrap_or(!self.datagrams.is_empty())
     }
 
-    pub fn called(&self, name: CallName) -> bool {
+    pub fn called(&self, name: Verb) -> bool {
         self.calls.iter().any(|c| c.name == name)
     }
 }
@@ -265,7 +265,7 @@ fn full(local: Option<SocketAddr>, remote: Option<SocketAddr>) -> Option<Ends> {
 }
 
 /// A call that returned, and how.
-fn returned(name: CallName, start: Option<usize>, end: usize, errno: Option<&Errno>) -> Call {
+fn returned(name: Verb, start: Option<usize>, end: usize, errno: Option<&Errno>) -> Call {
     let mut call = Call { name, start, end: None, returned: Returned::Not };
     call.ended(end, errno);
     call
@@ -281,13 +281,14 @@ impl Index {
                     Some(id) => {
                         let log = found.log(id, event.actor.role);
                         let head = &mut found.heads[log];
-                        match start.call {
-                            CallName::Listen => head.listened = head.listened.or(Some(i)),
-                            CallName::Connect => head.connects = true,
+                        let verb = start.verb();
+                        match verb {
+                            Verb::Listen => head.listened = head.listened.or(Some(i)),
+                            Verb::Connect => head.connects = true,
                             _ => {}
                         }
                         pending.insert(start.id, Pending::Listed { call: found.calls.len() });
-                        found.calls.push((log, Call::started(start.call, i)));
+                        found.calls.push((log, Call::started(verb, i)));
                     }
                     None => {
                         pending.insert(start.id, Pending::Unnamed { start: i });
@@ -303,18 +304,18 @@ impl Index {
                             None => None,
                         };
                         let made = &mut found.heads[log];
-                        made.created = Some(Made { by: end.call, start, end: i });
+                        made.created = Some(Made { by: end.call.verb(), start, end: i });
                         made.ends = full(end.local, end.peer);
-                        if end.call == CallName::Accept {
+                        if end.call.verb() == Verb::Accept {
                             made.datagram = Some(false);
                         } else {
                             made.datagram = match started {
                                 Some(Pending::Unnamed { start }) => {
-                                    socket_type(&events[start]).map(|ty| ty == "SOCK_DGRAM")
+                                    socket_args(&events[start]).map(CallArgs::is_datagram)
                                 }
                                 _ => None,
                             };
-                            found.calls.push((log, returned(end.call, start, i, end.errno.as_ref())));
+                            found.calls.push((log, returned(end.call.verb(), start, i, end.errno.as_ref())));
                         }
                     }
                     let Some(id) = &event.socket else { continue };
@@ -323,17 +324,17 @@ impl Index {
                         Some(Pending::Listed { call }) => found.calls[call].1.ended(i, end.errno.as_ref()),
                         // A `socket()` call names its socket in `socket` too: recorded above.
                         Some(Pending::Unnamed { .. }) => {}
-                        None => found.calls.push((log, returned(end.call, None, i, end.errno.as_ref()))),
+                        None => found.calls.push((log, returned(end.call.verb(), None, i, end.errno.as_ref()))),
                     }
-                    if end.call == CallName::Accept {
+                    if end.call.verb() == Verb::Accept {
                         if let Some(new) = end.new_socket.as_ref().and_then(|n| found.find(n)) {
                             found.heads[new].parent = Some(log);
                         }
                     }
                     let head = &mut found.heads[log];
-                    match end.call {
-                        CallName::Bind => head.local = end.local.map(canon).or(head.local),
-                        CallName::Connect => head.ends = full(end.local, end.peer).or(head.ends),
+                    match end.call.verb() {
+                        Verb::Bind => head.local = end.local.map(canon).or(head.local),
+                        Verb::Connect => head.ends = full(end.local, end.peer).or(head.ends),
                         _ => {}
                     }
                 }
@@ -403,7 +404,7 @@ impl Index {
                         found.resets.push((log, i));
                     }
                 }
-                Body::Kernel(KernelNote::Retransmit { .. }) => {}
+                Body::Kernel(KernelNote::Retransmit { .. }) | Body::Process(_) => {}
             }
         }
         let sockets = found.heads.len();
@@ -492,9 +493,9 @@ impl Found {
     }
 }
 
-fn socket_type(event: &Event) -> Option<&str> {
+fn socket_args(event: &Event) -> Option<&CallArgs> {
     match &event.body {
-        Body::CallStart(start) => start.args.ty.as_deref(),
+        Body::CallStart(start) => Some(&start.args),
         _ => None,
     }
 }

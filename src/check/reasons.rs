@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use super::index::Index;
 use super::Side;
-use crate::event::{CallName, Errno, Role};
+use crate::event::{Verb, Errno, Role};
 use crate::sequence::{Evidence, Part};
 use crate::tcp::linux::{self, Difference};
 use crate::trace::{LensStatus, Source, Trace};
@@ -21,29 +21,29 @@ pub(super) fn noun(part: Part) -> &'static str {
 }
 
 /// A call the sequence asks for is not in the trace.
-pub(super) fn never_called(part: Part, call: CallName) -> String {
+pub(super) fn never_called(part: Part, call: Verb) -> String {
     match (part, call) {
-        (Part::Client, CallName::Close) => "the client never closed its socket".to_string(),
-        (Part::Listening, CallName::Close) => "the listening socket was never closed".to_string(),
-        (Part::Accepted, CallName::Close) => "the server never closed the accepted socket".to_string(),
-        (Part::Bound, CallName::Close) => "the server never closed its datagram socket".to_string(),
-        (Part::Listening, CallName::Accept) => "accept never called".to_string(),
-        (Part::Listening, CallName::Listen) => {
+        (Part::Client, Verb::Close) => "the client never closed its socket".to_string(),
+        (Part::Listening, Verb::Close) => "the listening socket was never closed".to_string(),
+        (Part::Accepted, Verb::Close) => "the server never closed the accepted socket".to_string(),
+        (Part::Bound, Verb::Close) => "the server never closed its datagram socket".to_string(),
+        (Part::Listening, Verb::Accept) => "accept never called".to_string(),
+        (Part::Listening, Verb::Listen) => {
             "listen never called: the socket never became a listening one".to_string()
         }
-        (Part::Listening | Part::Bound, CallName::Bind) => {
+        (Part::Listening | Part::Bound, Verb::Bind) => {
             "bind never called: the server never claimed its port".to_string()
         }
-        (Part::Client, CallName::Connect) => "connect never called".to_string(),
+        (Part::Client, Verb::Connect) => "connect never called".to_string(),
         (part, call) => format!("{} never called {call}", noun(part)),
     }
 }
 
 /// A call the sequence asks for failed.
 /// `reset`: where the trace shows the reset that answered, if it does.
-pub(super) fn failed(call: CallName, errno: &Errno, end: usize, reset: Option<usize>) -> String {
+pub(super) fn failed(call: Verb, errno: &Errno, end: usize, reset: Option<usize>) -> String {
     match (call, errno.name.as_str()) {
-        (CallName::Connect, "ECONNREFUSED") => {
+        (Verb::Connect, "ECONNREFUSED") => {
             let answered = reset.map_or(String::new(), |r| format!(" (the reset at {} answered its SYN)", num(r)));
             format!(
                 "connect failed with ECONNREFUSED at {}: nobody listens there, and the kernel refused the connection{answered}. \
@@ -51,7 +51,7 @@ pub(super) fn failed(call: CallName, errno: &Errno, end: usize, reset: Option<us
                 num(end)
             )
         }
-        (CallName::Connect, "ETIMEDOUT") => {
+        (Verb::Connect, "ETIMEDOUT") => {
             format!(
                 "connect failed with ETIMEDOUT at {}: no answer came to the SYN, however often it was sent",
                 num(end)
@@ -61,7 +61,7 @@ pub(super) fn failed(call: CallName, errno: &Errno, end: usize, reset: Option<us
     }
 }
 
-pub(super) fn in_progress(call: CallName, end: usize) -> String {
+pub(super) fn in_progress(call: Verb, end: usize) -> String {
     format!(
         "{call} returned EINPROGRESS at {}: a non-blocking {call}, whose handshake finished after it returned (the \
          program waits for it with poll or select)",
@@ -69,12 +69,12 @@ pub(super) fn in_progress(call: CallName, end: usize) -> String {
     )
 }
 
-pub(super) fn never_returned(call: CallName, start: usize) -> String {
+pub(super) fn never_returned(call: Verb, start: usize) -> String {
     format!("{call} never returned: it began at {} and was still waiting when the trace ends", num(start))
 }
 
 /// The trace does not show how the socket was made.
-pub(super) fn not_made(call: CallName, made: Option<CallName>) -> String {
+pub(super) fn not_made(call: Verb, made: Option<Verb>) -> String {
     match made {
         Some(other) => format!("the socket was made by {other}, not {call}"),
         None => format!("the trace does not show the socket being made by {call}: it began before the recording"),
@@ -91,18 +91,18 @@ pub(super) fn missing(evidence: &Evidence) -> String {
 }
 
 /// A call that the socket's part never makes in its documented sequence.
-pub(super) fn unexpected(part: Part, call: CallName, at: usize) -> String {
+pub(super) fn unexpected(part: Part, call: Verb, at: usize) -> String {
     let why = match (part, call) {
-        (Part::Client, CallName::Listen) => "a client connects; only a server listens",
-        (Part::Client, CallName::Accept) => "only a listening socket accepts connections",
-        (Part::Listening, CallName::Connect) => "a listening socket waits for clients; it does not connect",
-        (Part::Listening, CallName::Send | CallName::Recv | CallName::Sendto | CallName::Recvfrom) => {
+        (Part::Client, Verb::Listen) => "a client connects; only a server listens",
+        (Part::Client, Verb::Accept) => "only a listening socket accepts connections",
+        (Part::Listening, Verb::Connect) => "a listening socket waits for clients; it does not connect",
+        (Part::Listening, Verb::Send | Verb::Recv) => {
             "a listening socket carries no data: accept() gives the socket that does"
         }
-        (Part::Accepted, CallName::Bind | CallName::Listen | CallName::Accept | CallName::Connect) => {
+        (Part::Accepted, Verb::Bind | Verb::Listen | Verb::Accept | Verb::Connect) => {
             "the accepted socket is already connected"
         }
-        (Part::Bound, CallName::Listen | CallName::Accept) => "a datagram socket has no connections",
+        (Part::Bound, Verb::Listen | Verb::Accept) => "a datagram socket has no connections",
         _ => "the documented sequence has no such call",
     };
     let subject = match (part, call) {
@@ -113,20 +113,20 @@ pub(super) fn unexpected(part: Part, call: CallName, at: usize) -> String {
 }
 
 /// A call outside the documented sequence that is nevertheless sound: a note, not a failure.
-pub(super) fn tolerated(part: Part, call: CallName, datagram: bool, at: usize, how: Option<&str>) -> Option<String> {
+pub(super) fn tolerated(part: Part, call: Verb, datagram: bool, at: usize, how: Option<&str>) -> Option<String> {
     match (part, call, datagram) {
-        (Part::Client | Part::Accepted, CallName::Shutdown, false) => Some(format!(
+        (Part::Client | Part::Accepted, Verb::Shutdown, false) => Some(format!(
             "shutdown({}) at {}: a half-close. {}'s FIN leaves before close(), and data can still come the other way \
              (RFC 9293 §3.6: CLOSE means \"I have no more to send\")",
             how.unwrap_or("?"),
             num(at),
             capitalized(noun(part))
         )),
-        (Part::Client, CallName::Bind, _) => Some(format!(
+        (Part::Client, Verb::Bind, _) => Some(format!(
             "the client chose its own address with bind() at {}; the documented client leaves its port to the kernel",
             num(at)
         )),
-        (Part::Client | Part::Bound, CallName::Connect, true) => {
+        (Part::Client | Part::Bound, Verb::Connect, true) => {
             Some(format!("connect() on a datagram socket at {} only fixes the peer: nothing is sent", num(at)))
         }
         _ => None,
@@ -140,9 +140,9 @@ fn capitalized(text: &str) -> String {
 
 /// A call of a later step that began before a call of the step before it had returned.
 pub(super) fn out_of_order(
-    later: CallName,
+    later: Verb,
     at: usize,
-    earlier: CallName,
+    earlier: Verb,
     started: usize,
     returned: Option<usize>,
 ) -> String {
@@ -176,7 +176,7 @@ pub(super) fn not_reached(step_title: &str) -> String {
     format!("not reached: the sequence stopped at \"{step_title}\"")
 }
 
-pub(super) fn no_listener(call: CallName, addr: SocketAddr) -> String {
+pub(super) fn no_listener(call: Verb, addr: SocketAddr) -> String {
     format!("{call} was given {addr}, where nobody in this trace waits for clients: the server is outside the trace")
 }
 

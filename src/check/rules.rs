@@ -8,7 +8,7 @@ use super::cast::Player;
 use super::index::{Index, PacketFact, SocketLog};
 use super::reasons;
 use super::report::{Seen, SocketReport, StepReport};
-use crate::event::{Body, CallName, Event};
+use crate::event::{Body, Verb, Event};
 use crate::sequence::Evidence;
 use crate::trace::Trace;
 use crate::wire::flags::TcpFlags;
@@ -22,7 +22,7 @@ pub(super) fn apply(trace: &Trace, index: &Index, player: &Player, report: &mut 
 }
 
 /// A call found as a step's evidence: its name, where it began, where it returned.
-type Span = (CallName, usize, Option<usize>);
+type Span = (Verb, usize, Option<usize>);
 
 fn spans(events: &[Event], step: &StepReport) -> Vec<Span> {
     step.evidence
@@ -85,7 +85,7 @@ fn calls_of_the_part(events: &[Event], log: SocketLog, player: &Player, report: 
         }
         // Options (TCP_NODELAY, SO_REUSEADDR…) change how a socket behaves, not where it is in
         // its life: no step of the sequences, and no break of them.
-        if expected[slot(call.name)] || call.name == CallName::Setsockopt {
+        if expected[slot(call.name)] || call.name == Verb::Option {
             continue;
         }
         let at = call.at();

@@ -70,7 +70,8 @@ impl Recorder {
         let Some(sink) = &self.sink else { return };
         let event = Event {
             t: clock::now_ns(),
-            actor: Actor { role: self.role, peer: self.peer, pid: Some(std::process::id()), tid: Some(gettid()) },
+            // No pid: both programs are tasks of `trace` itself, not processes of their own.
+            actor: Actor { role: self.role, peer: self.peer, pid: None, tid: Some(gettid()) },
             socket: socket.cloned(),
             origin: Origin::Observed,
             body,
@@ -127,14 +128,12 @@ impl OpenCall {
             Err(err) => (-1, Some(errno_of(err))),
         };
         let end = CallEnd {
-            id: self.id,
-            call: self.call,
-            ret,
             errno,
             new_socket: outcome.new_socket,
             local: outcome.local,
             peer: outcome.peer,
             data: outcome.data,
+            ..CallEnd::new(self.id, self.call, ret)
         };
         self.rec.emit(socket, Body::CallEnd(end));
     }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::event::{Body, CallEnd, CallName, CallStart, Event, Packet, Role, SockId};
+use crate::event::{Body, CallEnd, CallStart, Event, Packet, Role, SockId, Verb};
 use crate::trace::Trace;
 use crate::wire::flags::TcpFlags;
 
@@ -29,7 +29,7 @@ pub fn write_packetdrill(trace: &Trace, side: Role, out: &mut impl Write) -> io:
 pub fn unsupported(trace: &Trace) -> Option<String> {
     let udp = trace.events.iter().any(|e| match &e.body {
         Body::Packet(packet) => packet.transport == crate::event::Transport::Udp,
-        Body::CallStart(start) => start.args.ty.as_deref() == Some("SOCK_DGRAM"),
+        Body::CallStart(start) => start.args.is_datagram(),
         _ => false,
     });
     udp.then(|| "--packetdrill writes TCP scripts only, and this trace is UDP: export its datagrams with --pcap instead".to_string())
@@ -52,9 +52,9 @@ pub fn script(trace: &Trace, side: Role) -> String {
                 let Some(end_event) = ends.get(&start.id) else { continue };
                 let Body::CallEnd(end) = &end_event.body else { continue };
                 let socket = end_event.socket.as_ref().or(event.socket.as_ref());
-                let call = syscall(start, end, socket, &mut fds);
+                let Some(call) = syscall(start, end, socket, &mut fds) else { continue };
                 // A call that blocked: packetdrill's `START...END` form.
-                let blocking = matches!(start.call, CallName::Accept | CallName::Connect | CallName::Recv | CallName::Recvfrom);
+                let blocking = matches!(start.verb(), Verb::Accept | Verb::Connect | Verb::Recv);
                 let time = if blocking && end_event.t > event.t { format!("{}...{}", secs(event.t), secs(end_event.t)) } else { secs(event.t) };
                 let _ = writeln!(out, "{time} {call}");
             }
@@ -83,23 +83,29 @@ impl Fds {
     }
 }
 
-fn syscall(start: &CallStart, end: &CallEnd, socket: Option<&SockId>, fds: &mut Fds) -> String {
+/// The call as the script writes it, by what it does (a `write` is the script's `send`);
+/// `None` for the calls a script has no use for (options read, names asked, modes, waits).
+/// An option's name goes into the script only if it is one (capitals, digits and `_`):
+/// whatever else a trace says cannot become script text.
+fn syscall(start: &CallStart, end: &CallEnd, socket: Option<&SockId>, fds: &mut Fds) -> Option<String> {
     let fd = fds.of(socket);
     let len = start.args.len.unwrap_or(0);
-    let call = match start.call {
+    let option = start.args.option.as_deref().filter(|o| !o.is_empty() && o.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'));
+    let call = match start.verb() {
         // The address family is the script's own (`--ip_version`), not an argument.
-        CallName::Socket => "socket(..., SOCK_STREAM, IPPROTO_TCP)".to_string(),
-        CallName::Setsockopt => match start.args.option.as_deref() {
+        Verb::Socket => "socket(..., SOCK_STREAM, IPPROTO_TCP)".to_string(),
+        Verb::Option if start.call == crate::event::CallName::Setsockopt => match option {
             Some("TCP_NODELAY") => format!("setsockopt({fd}, IPPROTO_TCP, TCP_NODELAY, [1], 4)"),
             Some(option) => format!("setsockopt({fd}, SOL_SOCKET, {option}, [1], 4)"),
             None => format!("setsockopt({fd}, SOL_SOCKET, ..., [1], 4)"),
         },
-        CallName::Bind | CallName::Connect | CallName::Accept => format!("{}({fd}, ..., ...)", start.call),
-        CallName::Listen => format!("listen({fd}, {})", start.args.backlog.unwrap_or(0)),
-        CallName::Send | CallName::Sendto => format!("send({fd}, ..., {len}, 0)"),
-        CallName::Recv | CallName::Recvfrom => format!("recv({fd}, ..., {len}, 0)"),
-        CallName::Shutdown => format!("shutdown({fd}, {})", start.args.how.as_deref().unwrap_or("SHUT_RDWR")),
-        CallName::Close => format!("close({fd})"),
+        verb @ (Verb::Bind | Verb::Connect | Verb::Accept) => format!("{verb}({fd}, ..., ...)"),
+        Verb::Listen => format!("listen({fd}, {})", start.args.backlog.unwrap_or(0)),
+        Verb::Send => format!("send({fd}, ..., {len}, 0)"),
+        Verb::Recv => format!("recv({fd}, ..., {len}, 0)"),
+        Verb::Shutdown => format!("shutdown({fd}, {})", start.args.how.as_deref().filter(|h| h.starts_with("SHUT_") && h.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')).unwrap_or("SHUT_RDWR")),
+        Verb::Close => format!("close({fd})"),
+        Verb::Option | Verb::Name | Verb::Mode | Verb::Descriptor | Verb::Wait => return None,
     };
     let result = match (&end.errno, &end.new_socket) {
         (Some(errno), _) => {
@@ -111,7 +117,7 @@ fn syscall(start: &CallStart, end: &CallEnd, socket: Option<&SockId>, fds: &mut 
         (None, Some(new)) => fds.of(Some(new)).to_string(),
         (None, None) => end.ret.to_string(),
     };
-    format!("{call} = {result}")
+    Some(format!("{call} = {result}"))
 }
 
 /// `S.`, `F.`, `P.`, `.`, `R`: packetdrill's letters, ACK as a trailing dot.

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
-use crate::event::{Body, CallName, Event, Origin, Role, SockId};
+use crate::event::{Body, Event, Origin, Role, SockId, Verb};
 use crate::tcp::linux;
 use crate::tcp::State;
 use crate::wire::flags::TcpFlags;
@@ -43,7 +43,7 @@ pub fn lesson_view(events: &[Event]) -> String {
         match &event.body {
             Body::CallStart(start) => {
                 let Some(socket) = &event.socket else { continue };
-                if matches!(start.call, CallName::Send | CallName::Sendto) {
+                if start.verb() == Verb::Send {
                     if let Some(data) = &start.args.data {
                         entry(&mut sockets, socket).sent.push_str(&data.text);
                     }
@@ -52,13 +52,13 @@ pub fn lesson_view(events: &[Event]) -> String {
             Body::CallEnd(end) => {
                 let Some(socket) = event.socket.as_ref().or(end.new_socket.as_ref()) else { continue };
                 let entry = entry(&mut sockets, socket);
-                match end.call {
-                    CallName::Recv | CallName::Recvfrom => {
+                match end.call.verb() {
+                    Verb::Recv => {
                         if let Some(data) = &end.data {
                             entry.received.push_str(&data.text);
                         }
                     }
-                    CallName::Send | CallName::Sendto | CallName::Setsockopt => {}
+                    Verb::Send | Verb::Option | Verb::Name | Verb::Mode | Verb::Descriptor | Verb::Wait => {}
                     call => {
                         let result = match (&end.errno, &end.new_socket) {
                             (Some(errno), _) => errno.name.clone(),
@@ -94,7 +94,7 @@ pub fn lesson_view(events: &[Event]) -> String {
                 }
                 entry(&mut sockets, client).wire.push(line);
             }
-            Body::Kernel(_) => {}
+            Body::Kernel(_) | Body::Process(_) => {}
         }
     }
     let mut out = String::new();

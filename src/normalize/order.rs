@@ -19,7 +19,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 
-use crate::event::{Body, CallName, Event, Origin, Role, SockId};
+use crate::event::{Body, CallName, Event, Origin, Role, SockId, Verb};
 use crate::tcp::State;
 use crate::wire::flags::TcpFlags;
 
@@ -155,6 +155,12 @@ fn memberships<'e>(
             ]
         }
         Body::State(_) | Body::Kernel(_) => [event.socket.as_ref().map(|s| (s, 0, None)), None],
+        // A process change is on the call chains of the sockets it names (a fork's copies, the
+        // sockets an exit closes); program order places it among its process's calls.
+        Body::Process(change) => {
+            let mut named = change.sockets().map(|s| (s, 1, None));
+            [named.next(), named.next()]
+        }
     }
 }
 
@@ -163,18 +169,19 @@ fn memberships<'e>(
 /// its listening socket after serving, say). Sends and receives on different connections do
 /// not: those run concurrently.
 fn program_order(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usize, usize)> {
-    let life_cycle = |call: CallName| {
-        matches!(call, CallName::Socket | CallName::Bind | CallName::Listen | CallName::Accept | CallName::Connect | CallName::Shutdown | CallName::Close)
+    let life_cycle = |verb: Verb| {
+        matches!(verb, Verb::Socket | Verb::Bind | Verb::Listen | Verb::Accept | Verb::Connect | Verb::Shutdown | Verb::Close)
     };
     let mut last: HashMap<(Option<u32>, Role), usize> = HashMap::new();
     let mut edges = Vec::new();
     for (i, event) in events.iter().enumerate() {
-        let call = match &event.body {
-            Body::CallStart(start) => start.call,
-            Body::CallEnd(end) => end.call,
+        let in_life = match &event.body {
+            Body::CallStart(start) => life_cycle(start.verb()),
+            Body::CallEnd(end) => life_cycle(end.call.verb()),
+            Body::Process(_) => true,
             _ => continue,
         };
-        if !life_cycle(call) {
+        if !in_life {
             continue;
         }
         let program = (event.actor.pid, event.actor.role);
@@ -207,7 +214,7 @@ fn socket_roles(events: &[Event]) -> HashMap<SockId, Role> {
 fn listening_sockets(events: &[Event]) -> std::collections::HashSet<&SockId> {
     events
         .iter()
-        .filter(|e| matches!(&e.body, Body::CallStart(s) if s.call == CallName::Listen))
+        .filter(|e| matches!(&e.body, Body::CallStart(s) if s.verb() == Verb::Listen))
         .filter_map(|e| e.socket.as_ref())
         .collect()
 }
@@ -296,16 +303,20 @@ fn links(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usiz
                 let (from, upto) = (kernel.partition_point(|&k| events[k].t < t0), kernel.partition_point(|&k| events[k].t <= t1));
                 // A call that ends before it starts (a trace edited by hand, or damaged)
                 // has no window.
+                let verb = match &events[s].body {
+                    Body::CallStart(start) => start.verb(),
+                    _ => end.call.verb(),
+                };
                 for &k in kernel.get(from..upto).unwrap_or_default() {
-                    let caused = match (end.call, &events[k].body) {
-                        (CallName::Connect, Body::State(c)) => c.to == State::SynSent,
-                        (CallName::Connect, Body::Packet(p)) => sent(k) && syn(p),
-                        (CallName::Listen, Body::State(c)) => c.to == State::Listen,
-                        (CallName::Close | CallName::Shutdown, Body::State(c)) => {
+                    let caused = match (verb, &events[k].body) {
+                        (Verb::Connect, Body::State(c)) => c.to == State::SynSent,
+                        (Verb::Connect, Body::Packet(p)) => sent(k) && syn(p),
+                        (Verb::Listen, Body::State(c)) => c.to == State::Listen,
+                        (Verb::Close | Verb::Shutdown, Body::State(c)) => {
                             (matches!(c.to, State::FinWait1 | State::LastAck) || c.from == State::Listen)
                         }
-                        (CallName::Close | CallName::Shutdown, Body::Packet(p)) => sent(k) && fin(p),
-                        (CallName::Send | CallName::Sendto, Body::Packet(p)) => sent(k) && p.len > 0,
+                        (Verb::Close | Verb::Shutdown, Body::Packet(p)) => sent(k) && fin(p),
+                        (Verb::Send, Body::Packet(p)) => sent(k) && p.len > 0,
                         _ => false,
                     };
                     if caused {
@@ -314,9 +325,9 @@ fn links(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usiz
                     }
                 }
                 let mut before_end = kernel[..upto].iter().copied();
-                let awaited = match end.call {
-                    CallName::Connect => before_end.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.from == State::SynSent)),
-                    CallName::Recv | CallName::Recvfrom => {
+                let awaited = match verb {
+                    Verb::Connect => before_end.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.from == State::SynSent)),
+                    Verb::Recv => {
                         before_end.rfind(|&k| matches!(&events[k].body, Body::Packet(p) if !sent(k) && (p.len > 0 || fin(p))))
                     }
                     _ => None,
@@ -325,7 +336,7 @@ fn links(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usiz
                     edges.push((k, i));
                 }
                 // `accept` returns once the new socket is established.
-                if let (CallName::Accept, Some(new)) = (end.call, &end.new_socket) {
+                if let (Verb::Accept, Some(new)) = (verb, &end.new_socket) {
                     let theirs = kernel_of.get(new).map_or(&[][..], Vec::as_slice);
                     let mut established = theirs[..theirs.partition_point(|&k| events[k].t <= t1)].iter().copied();
                     if let Some(k) = established.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.to == State::Established)) {

@@ -76,6 +76,7 @@ pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
             Body::CallEnd(end) => format!("{}{}", role(event), names.rename(&text::call_end(end, socket))),
             Body::State(change) => format!("        {}{}", text::state_change(change, socket), modelled(event)),
             Body::Kernel(note) => format!("        {}{}", text::kernel_note(note, socket), modelled(event)),
+            Body::Process(change) => format!("{}{}", role(event), text::process_change(change, false)),
             Body::Packet(packet) => {
                 let (from, to) = text::packet_ends(socket, event.actor.role, packet);
                 let (from, to) = (peers.end(from), peers.end(to));

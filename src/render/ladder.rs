@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use super::style::Style;
 use super::text;
 use super::Renderer;
-use crate::event::{Body, CallName, CallStart, Event, Origin, Role, TcpOptions, Transport};
+use crate::event::{Body, CallStart, Event, Origin, Role, TcpOptions, Transport, Verb};
 use crate::timeline::DatagramSockets;
 use crate::trace::{End, Header, LensStatus};
 use crate::wire::flags::TcpFlags;
@@ -85,7 +85,13 @@ impl Ladder {
 
     fn side_text(&mut self, event: &Event, plain: String, paint: impl Fn(Style, &str) -> String, out: &mut dyn Write) -> io::Result<()> {
         let plain = if event.origin == Origin::Modelled && self.label_modelled { format!("{plain} (modelled)") } else { plain };
-        let plain = format!("{}{plain}", text::peer_lead(event));
+        // A call or a process change names its process; a state change's pid is whoever held
+        // the CPU when the kernel logged it, so it names none.
+        let tag = match event.body {
+            Body::CallStart(_) | Body::CallEnd(_) | Body::Process(_) => text::process_tag(&event.actor),
+            _ => String::new(),
+        };
+        let plain = format!("{}{tag}{plain}", text::peer_lead(event));
         let cell = if event.origin == Origin::Modelled { self.style.modelled(&plain) } else { paint(self.style, &plain) };
         self.row(event.t, event.actor.role, &cell, plain.chars().count(), out)
     }
@@ -107,6 +113,7 @@ impl Ladder {
             }
             Body::State(change) => self.side_text(event, text::state_change(change, socket), Style::state, out),
             Body::Kernel(note) => self.side_text(event, text::kernel_note(note, socket), Style::state, out),
+            Body::Process(change) => self.side_text(event, text::process_change(change, true), Style::state, out),
             Body::Packet(packet) => {
                 let headline = text::packet_headline(packet);
                 let modelled = if event.origin == Origin::Modelled && self.label_modelled { " (modelled)" } else { "" };
@@ -228,7 +235,7 @@ impl Renderer for Ladder {
         self.peers.learn(event);
         self.datagram.learn(event);
         self.show(event, out)?;
-        let closed_datagram = matches!(&event.body, Body::CallEnd(end) if end.call == CallName::Close && end.errno.is_none());
+        let closed_datagram = matches!(&event.body, Body::CallEnd(end) if end.call.verb() == Verb::Close && end.errno.is_none());
         if closed_datagram && event.socket.as_ref().is_some_and(|s| self.datagram.contains(s)) {
             self.wire_detail(NO_FIN, out)?;
         }

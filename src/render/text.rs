@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::event::{Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, Role, SockId, StateChange, Transport};
+use crate::event::{Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, ProcessChange, Role, SockId, StateChange, Transport, Verb, Watched};
 use crate::tcp::linux;
 use crate::wire::flags::TcpFlags;
 
@@ -15,25 +15,64 @@ fn target(socket: Option<&str>, fd: Option<i32>) -> String {
     }
 }
 
+/// A socket, or a descriptor that is not a followed socket, as a call's argument.
+fn watched_list(list: &[Watched]) -> String {
+    list.iter().map(|w| format!("{} {}", w.socket.as_ref().map_or_else(|| format!("fd {}", w.fd), |s| s.0.clone()), w.events)).collect::<Vec<_>>().join(", ")
+}
+
+/// A wait's timeout: `-1` for ever, else ms.
+fn timeout(ms: Option<i64>) -> String {
+    ms.map_or("-1".to_string(), |ms| ms.to_string())
+}
+
 /// The call as written in a program: `connect(c1, 127.0.0.1:4000)`.
 pub fn call_start(start: &CallStart, socket: Option<&str>) -> String {
     let a = &start.args;
     let s = target(socket, start.fd);
-    match start.call {
+    let name = start.call;
+    let flags = a.flags.as_deref().map_or(String::new(), |f| format!(", {f}"));
+    match name {
         CallName::Socket => format!("socket({}, {})", a.domain.as_deref().unwrap_or("?"), a.ty.as_deref().unwrap_or("?")),
-        CallName::Bind | CallName::Connect => {
-            format!("{}({s}, {})", start.call, a.addr.map_or("?".to_string(), |x| x.to_string()))
-        }
+        CallName::Bind | CallName::Connect => format!("{name}({s}, {})", a.addr.map_or("?".to_string(), |x| x.to_string())),
         CallName::Listen => format!("listen({s}, {})", a.backlog.unwrap_or(0)),
-        CallName::Send | CallName::Sendto => match (&a.data, a.addr) {
-            (Some(d), Some(to)) => format!("{}({s}, {d}, {to})", start.call),
-            (Some(d), None) => format!("{}({s}, {d})", start.call),
-            (None, _) => format!("{}({s}, {} bytes)", start.call, a.len.unwrap_or(0)),
-        },
-        CallName::Recv | CallName::Recvfrom => format!("{}({s}, {})", start.call, a.len.unwrap_or(0)),
+        CallName::Send | CallName::Sendto | CallName::Sendmsg | CallName::Sendmmsg | CallName::Write | CallName::Writev => {
+            let what = match &a.data {
+                Some(d) => d.to_string(),
+                None => format!("{} bytes", a.len.unwrap_or(0)),
+            };
+            match a.addr {
+                Some(to) => format!("{name}({s}, {what}, {to}{flags})"),
+                None => format!("{name}({s}, {what}{flags})"),
+            }
+        }
+        CallName::Recv | CallName::Recvfrom | CallName::Recvmsg | CallName::Recvmmsg | CallName::Read | CallName::Readv => {
+            format!("{name}({s}, {}{flags})", a.len.unwrap_or(0))
+        }
+        CallName::Sendfile | CallName::Splice | CallName::CopyFileRange => {
+            let other = a.other.as_ref().map_or("?".to_string(), |o| format!("{} fd {}", o.what, o.fd));
+            let (from, to) = if a.other.as_ref().is_none_or(|o| o.source) { (other, s) } else { (s, other) };
+            format!("{name}({from} → {to}, {})", a.len.unwrap_or(0))
+        }
         CallName::Shutdown => format!("shutdown({s}, {})", a.how.as_deref().unwrap_or("?")),
-        CallName::Setsockopt => format!("setsockopt({s}, {}, 1)", a.option.as_deref().unwrap_or("?")),
-        CallName::Accept | CallName::Close => format!("{}({s})", start.call),
+        CallName::Setsockopt => format!("setsockopt({s}, {})", a.option.as_deref().unwrap_or("?")),
+        CallName::Getsockopt => format!("getsockopt({s}, {})", a.option.as_deref().unwrap_or("?")),
+        CallName::Fcntl | CallName::Ioctl => format!("{name}({s}{flags})"),
+        CallName::Dup2 | CallName::Dup3 => format!("{name}({s}, {})", a.to_fd.map_or("?".to_string(), |fd| fd.to_string())),
+        CallName::EpollCtl => format!("epoll_ctl(epoll fd {}, {s}{flags})", a.epoll.unwrap_or(-1)),
+        CallName::EpollWait | CallName::EpollPwait | CallName::EpollPwait2 => {
+            format!("{name}(epoll fd {}, {})", a.epoll.unwrap_or(-1), timeout(a.timeout_ms))
+        }
+        CallName::Poll | CallName::Ppoll | CallName::Select | CallName::Pselect6 => {
+            format!("{name}([{}], {})", watched_list(&a.watch), timeout(a.timeout_ms))
+        }
+        // Closing one of several descriptors does not close the socket: say so.
+        CallName::Close if a.other_fds.is_some() => {
+            let others = a.other_fds.unwrap_or(0);
+            format!("close({s}) [{s} stays open: {others} other descriptor{}]", if others == 1 { "" } else { "s" })
+        }
+        CallName::Accept | CallName::Accept4 | CallName::Close | CallName::Getsockname | CallName::Getpeername | CallName::Dup => {
+            format!("{name}({s}{flags})")
+        }
     }
 }
 
@@ -46,26 +85,41 @@ pub fn call_result(end: &CallEnd) -> String {
         Some(id) => format!("= {id} (fd {})", end.ret),
         None => format!("= {}", end.ret),
     };
-    match end.call {
-        CallName::Bind => {
+    match end.call.verb() {
+        Verb::Bind | Verb::Name => {
             if let Some(local) = end.local {
                 let _ = write!(text, " [{local}]");
             }
+            if let Some(peer) = end.peer.filter(|_| end.call == CallName::Getpeername) {
+                let _ = write!(text, " [{peer}]");
+            }
         }
-        CallName::Accept | CallName::Recvfrom => {
+        Verb::Accept | Verb::Recv => {
             if let Some(peer) = end.peer {
                 let _ = write!(text, " from {peer}");
             }
         }
-        CallName::Connect => {
+        Verb::Connect => {
             if let Some(local) = end.local {
                 let _ = write!(text, " [from {local}]");
             }
         }
         _ => {}
     }
+    if let Some(queued) = &end.queued {
+        let _ = write!(text, " (was {queued})");
+    }
+    if let Some(value) = &end.value {
+        let _ = write!(text, " {value}");
+    }
+    if !end.ready.is_empty() {
+        let _ = write!(text, " [{}]", watched_list(&end.ready));
+    }
     if let Some(data) = &end.data {
         let _ = write!(text, " {data}");
+    }
+    if end.restarted {
+        text.push_str(" (restarted after a signal)");
     }
     text
 }
@@ -73,13 +127,58 @@ pub fn call_result(end: &CallEnd) -> String {
 /// The return of a call shown apart from its start: `… connect(c1) = 0`. (`socket()` has no
 /// socket to name until it returns one.)
 pub fn call_end(end: &CallEnd, socket: Option<&str>) -> String {
-    let target = if end.call == CallName::Socket { "" } else { socket.unwrap_or("?") };
+    let target = if end.call == CallName::Socket { "" } else { socket.unwrap_or("") };
     format!("… {}({target}) {}", end.call, call_result(end))
 }
 
 /// A call that returned right away, on one line: `listen(s1, 128) = 0`.
 pub fn call_whole(start: &CallStart, end: &CallEnd, socket: Option<&str>) -> String {
     format!("{} {}", call_start(start, socket), call_result(end))
+}
+
+/// A process's change, in words: `fork() = 4243: a new process, holding s1, s2 too`.
+/// Without `pids` (a snapshot), the new process's number and the program's directory, which
+/// change from run to run and machine to machine, are left out.
+pub fn process_change(change: &ProcessChange, pids: bool) -> String {
+    let names = |list: &[SockId]| list.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ");
+    match change {
+        ProcessChange::Fork { child, call, sockets } => {
+            let mut text = if pids { format!("{call}() = {child}: a new process") } else { format!("{call}(): a new process") };
+            if !sockets.is_empty() {
+                let _ = write!(text, ", holding {} too", names(sockets));
+            }
+            text
+        }
+        ProcessChange::Exec { program, kept, closed } => {
+            let program = if pids { program.as_str() } else { program.rsplit('/').next().unwrap_or(program) };
+            let mut text = format!("execve({program})");
+            if !kept.is_empty() {
+                let _ = write!(text, ": {} stay open", names(kept));
+            }
+            if !closed.is_empty() {
+                let _ = write!(text, "{} {} closed on exec", if kept.is_empty() { ":" } else { ";" }, names(closed));
+            }
+            text
+        }
+        ProcessChange::Exit { exit, closed } => {
+            let mut text = exit.to_string();
+            if !closed.is_empty() {
+                let _ = write!(text, ": the kernel closes {}", names(closed));
+            }
+            text
+        }
+        ProcessChange::Untraced { mechanism } => format!("{mechanism} set up: what goes through it is not traced"),
+    }
+}
+
+/// Which process (and thread, where it is not the process's first) an event is from:
+/// `[4242]`, `[4242/4250]`; nothing for an event that names none.
+pub fn process_tag(actor: &Actor) -> String {
+    match (actor.pid, actor.tid) {
+        (Some(pid), Some(tid)) if tid != pid => format!("[{pid}/{tid}] "),
+        (Some(pid), _) => format!("[{pid}] "),
+        (None, _) => String::new(),
+    }
 }
 
 /// A packet's headline: flags and relative numbers, `SYN|ACK seq 0 ack 1 win 65483`.

@@ -77,6 +77,10 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool) 
             words.label = words.text.clone();
             kernel_fields(&mut fields, note, socket);
         }
+        (Body::Process(change), _) => {
+            words.text = text::process_change(change, true);
+            words.label = words.text.clone();
+        }
     }
     if event.origin == Origin::Modelled && label_modelled {
         words.text.push_str(" (modelled)");
@@ -128,7 +132,7 @@ fn call_fields(fields: &mut Fields, start: &CallStart, socket: Option<&str>) {
     fields.opt("type", a.ty.as_ref());
     fields.opt("address", a.addr);
     fields.opt("backlog", a.backlog);
-    fields.opt(if start.call == CallName::Recv || start.call == CallName::Recvfrom { "buffer size" } else { "length" }, a.len);
+    fields.opt(if start.verb() == crate::event::Verb::Recv { "buffer size" } else { "length" }, a.len);
     fields.opt("data", a.data.as_ref());
     fields.opt("how", a.how.as_ref());
     fields.opt("option", a.option.as_ref());

@@ -12,7 +12,7 @@
 
 use std::net::SocketAddr;
 
-use crate::event::{Body, CallName, Event, Role, SockId};
+use crate::event::{Body, Event, Role, SockId, Verb};
 use crate::sequence::{self, Evidence, Part, Sequence, Step, Timing};
 
 /// Who plays which part in a trace.
@@ -39,29 +39,29 @@ pub struct Connection {
 
 impl Cast {
     pub fn of(events: &[Event]) -> Cast {
-        let call_end = |role: Role, call: CallName| {
+        let call_end = |role: Role, call: Verb| {
             events.iter().filter(move |e| e.actor.role == role).filter_map(move |e| match &e.body {
-                Body::CallEnd(end) if end.call == call => Some((e, end)),
+                Body::CallEnd(end) if end.call.verb() == call => Some((e, end)),
                 _ => None,
             })
         };
-        let listener = call_end(Role::Server, CallName::Listen)
+        let listener = call_end(Role::Server, Verb::Listen)
             .find_map(|(e, _)| e.socket.clone())
-            .or_else(|| call_end(Role::Server, CallName::Socket).find_map(|(_, end)| end.new_socket.clone()));
-        let bound_at = |socket: &SockId| call_end(Role::Server, CallName::Bind).find(|(e, _)| e.socket.as_ref() == Some(socket)).and_then(|(_, end)| end.local);
+            .or_else(|| call_end(Role::Server, Verb::Socket).find_map(|(_, end)| end.new_socket.clone()));
+        let bound_at = |socket: &SockId| call_end(Role::Server, Verb::Bind).find(|(e, _)| e.socket.as_ref() == Some(socket)).and_then(|(_, end)| end.local);
         let listener_addr = listener.as_ref().and_then(bound_at);
         let mut listeners: Vec<(SockId, Option<SocketAddr>)> =
-            call_end(Role::Server, CallName::Listen).filter_map(|(e, _)| e.socket.clone()).map(|s| (s.clone(), bound_at(&s))).collect();
+            call_end(Role::Server, Verb::Listen).filter_map(|(e, _)| e.socket.clone()).map(|s| (s.clone(), bound_at(&s))).collect();
         if listeners.len() < 2 {
             listeners.clear();
         }
-        let connections = call_end(Role::Client, CallName::Socket)
+        let connections = call_end(Role::Client, Verb::Socket)
             .filter_map(|(_, end)| end.new_socket.clone())
             .map(|client| {
-                let connect = call_end(Role::Client, CallName::Connect).find(|(e, _)| e.socket.as_ref() == Some(&client)).map(|(_, end)| end);
+                let connect = call_end(Role::Client, Verb::Connect).find(|(e, _)| e.socket.as_ref() == Some(&client)).map(|(_, end)| end);
                 let local = connect.and_then(|end| end.local);
                 let accepted = local.and_then(|local| {
-                    call_end(Role::Server, CallName::Accept).find(|(_, end)| end.peer == Some(local)).and_then(|(_, end)| end.new_socket.clone())
+                    call_end(Role::Server, Verb::Accept).find(|(_, end)| end.peer == Some(local)).and_then(|(_, end)| end.new_socket.clone())
                 });
                 let target = connect.and_then(|end| end.peer);
                 let listener = listeners.iter().find(|(_, addr)| addr.is_some() && *addr == target).map(|(s, _)| s.clone());
@@ -211,7 +211,7 @@ impl Finder<'_> {
             Evidence::ServerAddress { call, socket } => {
                 let Some(sock) = self.cast.socket(socket, self.conn) else { return Vec::new() };
                 let first = self.events.iter().position(|e| match &e.body {
-                    Body::CallStart(start) if start.call == call && e.socket.as_ref() == Some(sock) => match (start.args.addr, self.cast.listener_of(self.conn).1) {
+                    Body::CallStart(start) if start.verb() == call && e.socket.as_ref() == Some(sock) => match (start.args.addr, self.cast.listener_of(self.conn).1) {
                         (Some(given), Some(server)) => given == server,
                         (given, None) => given.is_some(),
                         (None, Some(_)) => false,
@@ -268,8 +268,8 @@ impl Finder<'_> {
     }
 
     /// The end of the call `call` that returned `socket`.
-    fn call_returning(&self, call: CallName, socket: &SockId) -> Option<usize> {
-        self.events.iter().position(|e| matches!(&e.body, Body::CallEnd(end) if end.call == call && end.new_socket.as_ref() == Some(socket)))
+    fn call_returning(&self, call: Verb, socket: &SockId) -> Option<usize> {
+        self.events.iter().position(|e| matches!(&e.body, Body::CallEnd(end) if end.call.verb() == call && end.new_socket.as_ref() == Some(socket)))
     }
 
     /// A call's end and the start it pairs with.
@@ -294,12 +294,12 @@ impl Finder<'_> {
     /// The start and end of the call that bounds this connection's evidence: `accept` is the
     /// one that returned the accepted socket; `listen` the listening socket's; any other call
     /// the client's.
-    fn bounding_call(&self, call: CallName) -> Option<(usize, usize)> {
+    fn bounding_call(&self, call: Verb) -> Option<(usize, usize)> {
         let end = match call {
-            CallName::Accept => self.call_returning(call, self.conn?.accepted.as_ref()?)?,
+            Verb::Accept => self.call_returning(call, self.conn?.accepted.as_ref()?)?,
             _ => {
-                let sock = if call == CallName::Listen { self.cast.listener_of(self.conn).0? } else { &self.conn?.client };
-                self.events.iter().position(|e| e.socket.as_ref() == Some(sock) && matches!(&e.body, Body::CallEnd(end) if end.call == call))?
+                let sock = if call == Verb::Listen { self.cast.listener_of(self.conn).0? } else { &self.conn?.client };
+                self.events.iter().position(|e| e.socket.as_ref() == Some(sock) && matches!(&e.body, Body::CallEnd(end) if end.call.verb() == call))?
             }
         };
         let both = self.with_start(end);
@@ -307,10 +307,10 @@ impl Finder<'_> {
     }
 }
 
-fn call_name(e: &Event) -> Option<CallName> {
+fn call_name(e: &Event) -> Option<Verb> {
     match &e.body {
-        Body::CallStart(s) => Some(s.call),
-        Body::CallEnd(end) => Some(end.call),
+        Body::CallStart(s) => Some(s.verb()),
+        Body::CallEnd(end) => Some(end.call.verb()),
         _ => None,
     }
 }
@@ -347,7 +347,7 @@ mod tests {
         let events = simulated("echo");
         let found = find(&events, sequence::of_trace(&events));
         let accept = step(&found, "passive-open", "accept", "s2");
-        let accept_end = events.iter().position(|e| matches!(&e.body, Body::CallEnd(end) if end.call == CallName::Accept)).expect("accept returns");
+        let accept_end = events.iter().position(|e| matches!(&e.body, Body::CallEnd(end) if end.call.verb() == Verb::Accept)).expect("accept returns");
         assert!(accept.events().contains(&accept_end));
         assert_eq!(accept.events().last(), Some(&accept_end), "the accept step ends when accept returns");
         let syn = events.iter().position(|e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags == crate::wire::flags::TcpFlags::SYN))).expect("a SYN");

@@ -169,7 +169,7 @@ fn merges(events: &[Event], i: usize) -> bool {
 
 fn lens(event: &Event) -> Lens {
     match event.body {
-        Body::CallStart(_) | Body::CallEnd(_) => Lens::Call,
+        Body::CallStart(_) | Body::CallEnd(_) | Body::Process(_) => Lens::Call,
         Body::Packet(_) => Lens::Packet,
         Body::State(_) => Lens::State,
         Body::Kernel(_) => Lens::Kernel,

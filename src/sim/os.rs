@@ -306,14 +306,12 @@ impl Os {
         let socket = started.socket.or(ret.new_socket).map(id_of);
         let new_socket = ret.new_socket.map(id_of);
         let end = CallEnd {
-            id: started.id,
-            call: started.call,
-            ret: ret.ret,
             errno: ret.errno,
             new_socket,
             local: ret.local,
             peer: ret.peer,
             data: ret.data,
+            ..CallEnd::new(started.id, started.call, ret.ret)
         };
         w.record(self.who, socket, Body::CallEnd(end));
         value

@@ -16,7 +16,7 @@ impl DatagramSockets {
     /// Learns from one event, taken in any order in which a call's start precedes its end.
     pub fn learn(&mut self, event: &Event) {
         match &event.body {
-            Body::CallStart(start) if start.call == CallName::Socket && start.args.ty.as_deref() == Some("SOCK_DGRAM") => {
+            Body::CallStart(start) if start.call == CallName::Socket && start.args.is_datagram() => {
                 self.calls.insert(start.id);
             }
             Body::CallEnd(end) if self.calls.remove(&end.id) => {

@@ -106,8 +106,14 @@ impl Timeline {
             if let Some(shadow) = &mut self.shadow {
                 shadow.observe(&mut event, &self.sockets, &mut modelled);
             }
+            // A modelled change of a connection no call has named yet (the server's side,
+            // before `accept` returns it) is named as the resolver names its packets.
             for m in &mut modelled {
-                self.sockets.name_peer(m);
+                if m.socket.is_none() {
+                    self.sockets.resolve(m);
+                } else {
+                    self.sockets.name_peer(m);
+                }
             }
             out.push(event);
             out.extend(modelled);

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use super::sockets::SocketResolver;
-use crate::event::{Actor, Body, CallName, Event, Origin, Packet, Role, SockId, StateChange};
+use crate::event::{Actor, Body, Event, Origin, Packet, Role, SockId, StateChange, Verb};
 use crate::tcp::linux::{self, Reported};
 use crate::tcp::{Config, Endpoint, Output, Segment, State};
 use crate::wire::flags::TcpFlags;
@@ -54,14 +54,14 @@ impl Shadow {
         match &mut event.body {
             Body::CallStart(start) => {
                 let Some(socket) = event.socket.clone() else { return };
-                match start.call {
-                    CallName::Listen => {
+                match start.verb() {
+                    Verb::Listen => {
                         let mut ep = endpoint();
                         let _ = ep.open_passive(t);
                         ep.take_output();
                         self.listeners.insert(socket, ep);
                     }
-                    CallName::Connect => {
+                    Verb::Connect => {
                         let mut ep = endpoint();
                         let _ = ep.open_active(t);
                         ep.take_output();
@@ -73,7 +73,7 @@ impl Shadow {
                     // may arrive first (both sides closing at once). The model applies it at
                     // the first sign of it: the socket's next segment or state change, or the
                     // call's return.
-                    CallName::Close | CallName::Shutdown if start.args.how.as_deref() != Some("SHUT_RD") && start.args.other_fds.is_none_or(|n| n == 0) => {
+                    Verb::Close | Verb::Shutdown if start.args.how.as_deref() != Some("SHUT_RD") && start.args.other_fds.is_none_or(|n| n == 0) => {
                         if self.names.contains_key(&socket) {
                             self.unsettled_closes.insert(socket);
                         } else {
@@ -83,9 +83,21 @@ impl Shadow {
                     _ => {}
                 }
             }
-            Body::CallEnd(end) if matches!(end.call, CallName::Close | CallName::Shutdown) => {
+            Body::CallEnd(end) if matches!(end.call.verb(), Verb::Close | Verb::Shutdown) => {
                 if let Some(socket) = &event.socket {
                     self.settle_close(t, socket, extra);
+                }
+            }
+            // A connection named while it waited in the listener's queue is the socket
+            // `accept` returns: one connection, one shadow.
+            Body::CallEnd(end) => {
+                if let (Some(queued), Some(new)) = (&end.queued, &end.new_socket) {
+                    if let Some(pair) = self.names.get(queued).copied() {
+                        self.names.insert(new.clone(), pair);
+                        if let Some(conn) = self.conns.get_mut(&pair) {
+                            conn.socket = Some(new.clone());
+                        }
+                    }
                 }
             }
             Body::Packet(packet) => {

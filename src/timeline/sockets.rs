@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::datagrams::DatagramSockets;
-use crate::event::{Body, CallName, Event, KernelNote, Peer, Role, SockId, Transport};
+use crate::event::{Body, Event, KernelNote, Mint, Peer, Role, SockId, SockKind, Transport, Verb};
 
 /// Which sides of the session are our own recorded programs. Sockets of a side that is not
 /// recorded (another program's client, say) are named here, in order of appearance.
@@ -56,10 +56,20 @@ pub struct SocketResolver {
     connects: HashMap<u32, Vec<(u64, SocketAddr, SockId)>>,
     /// When each socket's connect returned.
     connect_ended: HashMap<SockId, u64>,
+    /// `close` calls of one descriptor among several (a forked child's copy): the socket
+    /// stays open.
+    partial_closes: std::collections::HashSet<u64>,
     roles: HashMap<SockId, Role>,
     /// The program of each socket, in a session of peers.
     peers: HashMap<SockId, Peer>,
-    named: [u32; 2],
+    /// Names for the sockets no call named: connections waiting in a listener's queue, and
+    /// the untraced programs' sockets.
+    mint: Mint,
+    /// Connections named while they waited in a listener's queue, by their address pair: the
+    /// `accept` that returns one says so (`queued`).
+    queued: HashMap<Pair, SockId>,
+    /// Untraced datagram sockets, by address.
+    datagram_peers: HashMap<SocketAddr, SockId>,
 }
 
 /// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
@@ -88,9 +98,12 @@ impl SocketResolver {
             kernel_pairs: HashMap::new(),
             connects: HashMap::new(),
             connect_ended: HashMap::new(),
+            partial_closes: std::collections::HashSet::new(),
             roles: HashMap::new(),
             peers: HashMap::new(),
-            named: [0, 0],
+            mint: Mint::default(),
+            queued: HashMap::new(),
+            datagram_peers: HashMap::new(),
         }
     }
 
@@ -113,7 +126,7 @@ impl SocketResolver {
     pub fn learn(&mut self, event: &Event) {
         self.datagram_sockets.learn(event);
         match &event.body {
-            Body::CallStart(start) if start.call == CallName::Connect => {
+            Body::CallStart(start) if start.verb() == Verb::Connect => {
                 if let Some(addr) = start.args.addr {
                     // The port a connect goes to is a server's.
                     self.add_server_port(addr.port());
@@ -123,33 +136,39 @@ impl SocketResolver {
                     self.connects.entry(tid).or_default().push((event.t, canon(addr), socket.clone()));
                 }
             }
+            Body::CallStart(start) if start.verb() == Verb::Close && start.args.other_fds.is_some_and(|n| n > 0) => {
+                self.partial_closes.insert(start.id);
+            }
+            Body::CallEnd(end) if self.partial_closes.remove(&end.id) => {}
             Body::CallEnd(end) => {
                 if let Some(id) = &end.new_socket {
+                    self.mint.skip(id);
                     self.roles.insert(id.clone(), event.actor.role);
                     if let Some(peer) = event.actor.peer {
                         self.peers.insert(id.clone(), peer);
                     }
                 }
                 let Some(socket) = &event.socket else { return };
-                if end.call == CallName::Connect {
+                let verb = end.call.verb();
+                if verb == Verb::Connect {
                     self.connect_ended.insert(socket.clone(), event.t);
                 }
                 if self.datagram_sockets.contains(socket) {
                     self.learn_datagram(event.t, socket, end);
                     return;
                 }
-                match (end.call, end.local, end.peer) {
-                    (CallName::Bind, Some(local), _) => {
+                match (verb, end.local, end.peer) {
+                    (Verb::Bind, Some(local), _) => {
                         self.bound.insert(socket.clone(), canon(local));
                     }
-                    (CallName::Listen, local, _) if end.ret == 0 => {
+                    (Verb::Listen, local, _) if end.ret == 0 => {
                         // A socket that listens without bind gets its port at listen.
                         if let Some(local) = local.map(canon).or_else(|| self.bound.get(socket).copied()) {
                             self.listeners.insert(local, (socket.clone(), None));
                             self.add_server_port(local.port());
                         }
                     }
-                    (CallName::Close, _, _) => {
+                    (Verb::Close, _, _) => {
                         for (id, closed) in self.listeners.values_mut() {
                             if id == socket {
                                 *closed = Some(event.t);
@@ -157,10 +176,10 @@ impl SocketResolver {
                         }
                     }
                     // Also a failed connect: the kernel used the port for its SYN.
-                    (CallName::Connect, Some(local), Some(peer)) if local.port() != 0 => {
+                    (Verb::Connect, Some(local), Some(peer)) if local.port() != 0 => {
                         self.connected.insert((canon(local), canon(peer)), socket.clone());
                     }
-                    (CallName::Accept, Some(local), Some(peer)) => {
+                    (Verb::Accept, Some(local), Some(peer)) => {
                         if let Some(new) = &end.new_socket {
                             self.connected.insert((canon(local), canon(peer)), new.clone());
                         }
@@ -183,8 +202,8 @@ impl SocketResolver {
 
     /// Learns a datagram socket's address from its calls, and when it was closed.
     fn learn_datagram(&mut self, t: u64, socket: &SockId, end: &crate::event::CallEnd) {
-        match (end.call, end.local) {
-            (CallName::Close, _) => {
+        match (end.call.verb(), end.local) {
+            (Verb::Close, _) => {
                 for (id, closed) in self.datagram.values_mut() {
                     if id == socket {
                         *closed = Some(t);
@@ -220,8 +239,16 @@ impl SocketResolver {
             }
             Body::Packet(packet) if packet.transport == Transport::Udp => {
                 let (src, dst) = (canon(packet.src), canon(packet.dst));
-                let sender = open_at(&self.datagram, src, event.t);
-                packet.to = open_at(&self.datagram, dst, event.t);
+                let mut sender = open_at(&self.datagram, src, event.t);
+                let mut receiver = open_at(&self.datagram, dst, event.t);
+                // A traced socket's datagram to or from a program that is not traced: the
+                // other end is an untraced peer, named by its address.
+                match (&sender, &receiver) {
+                    (Some(_), None) => receiver = Some(self.datagram_peer(dst)),
+                    (None, Some(_)) => sender = Some(self.datagram_peer(src)),
+                    _ => {}
+                }
+                packet.to = receiver;
                 event.actor.role = self.role_of(sender.as_ref(), src);
                 event.socket = sender;
             }
@@ -269,8 +296,25 @@ impl SocketResolver {
                 event.actor.role = self.role_of(socket.as_ref(), local);
                 event.socket = socket;
             }
-            Body::CallStart(_) | Body::CallEnd(_) => {}
+            Body::CallEnd(end) => {
+                // The connection `accept` returns may have been named while it waited.
+                if let (Verb::Accept, Some(local), Some(peer)) = (end.call.verb(), end.local, end.peer) {
+                    end.queued = self.queued.get(&(canon(local), canon(peer))).cloned();
+                }
+            }
+            Body::CallStart(_) | Body::Process(_) => {}
         }
+    }
+
+    /// The untraced datagram socket at `addr`, named on first sight.
+    fn datagram_peer(&mut self, addr: SocketAddr) -> SockId {
+        if let Some(id) = self.datagram_peers.get(&addr) {
+            return id.clone();
+        }
+        let id = self.mint.next(SockKind::Peer);
+        self.roles.insert(id.clone(), self.role_by_port(addr));
+        self.datagram_peers.insert(addr, id.clone());
+        id
     }
 
     /// The socket that sent a SYN from `src` to `dst` at `t` while no call had named that
@@ -333,8 +377,19 @@ impl SocketResolver {
         if let Some(id) = self.connected.get(&pair) {
             return Some(id.clone());
         }
+        // Past the SYN and SYN|ACK, a connection at a traced listener's address is a socket of
+        // its own, which the kernel made when the handshake completed: until `accept` returns
+        // it (if ever), it waits in the listener's queue, and is named as such.
         if let Some(listener) = self.listener_at(pair.0, t) {
-            return Some(listener);
+            let id = self.mint.next(SockKind::Queued);
+            let role = self.roles.get(&listener).copied().unwrap_or(Role::Server);
+            self.roles.insert(id.clone(), role);
+            if let Some(&peer) = self.peers.get(&listener) {
+                self.peers.insert(id.clone(), peer);
+            }
+            self.connected.insert(pair, id.clone());
+            self.queued.insert(pair, id.clone());
+            return Some(id);
         }
         let role = self.role_by_port(pair.0);
         let recorded = match role {
@@ -350,15 +405,8 @@ impl SocketResolver {
             // than being given a name that may belong to another socket.
             return None;
         }
-        let slot = usize::from(role == Role::Server);
-        let id = loop {
-            self.named[slot] += 1;
-            let id = SockId(format!("{}{}", if role == Role::Server { 's' } else { 'c' }, self.named[slot]));
-            // Skip the names the calls gave (a traced server beside another program's client).
-            if !self.roles.contains_key(&id) {
-                break id;
-            }
-        };
+        // A socket of a program that is not traced: the traced socket's untraced peer.
+        let id = self.mint.next(SockKind::Peer);
         self.roles.insert(id.clone(), role);
         self.connected.insert(pair, id.clone());
         Some(id)

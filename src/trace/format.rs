@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::event::Exit;
+
 /// The value of the header's `format` field: name and `major.minor` version. Readers accept
 /// any minor version of their major version (new minor versions only add fields).
 pub const FORMAT: &str = "socktrace/1.1";
@@ -97,21 +99,9 @@ pub struct ProgramEnd {
     pub exit: Exit,
 }
 
-/// A process's end: its exit status, or the signal that killed it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "exit", rename_all = "snake_case")]
-pub enum Exit {
-    Status { code: i32 },
-    Signal { signal: String, #[serde(default, skip_serializing_if = "std::ops::Not::not")] core_dumped: bool },
-}
-
 impl std::fmt::Display for ProgramEnd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (pid {}) ", self.command, self.pid)?;
-        match &self.exit {
-            Exit::Status { code } => write!(f, "exited with status {code}"),
-            Exit::Signal { signal, core_dumped } => write!(f, "was killed by signal {signal}{}", if *core_dumped { " (core dumped)" } else { "" }),
-        }
+        write!(f, "{} (pid {}) {}", self.command, self.pid, self.exit)
     }
 }
 

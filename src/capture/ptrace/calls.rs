@@ -3,14 +3,17 @@
 //! exit: its end, and what it changed: a new socket or descriptor, an address, a port for the
 //! kernel lenses to follow.
 //!
-//! Only TCP sockets (`AF_INET`/`AF_INET6`, `SOCK_STREAM`) are followed; `read` and `write`
-//! count only on them. The calls are named as Berkeley sockets name them: a `write`, or a
-//! `sendto` without an address, is a `send`; `read`, `recvfrom` and `recvmsg` are `recv`
-//! (TCP fills in no sender address); `accept4` is `accept`. The system call's own name is
-//! kept beside (`args.syscall`) wherever it differs.
+//! TCP and UDP sockets (`AF_INET`/`AF_INET6`, `SOCK_STREAM`/`SOCK_DGRAM`) are followed;
+//! `read`, `write` and the other descriptor calls count only on them. Every call keeps the
+//! name the program called it by (`write`, `accept4`, `sendmmsg`): what it does in the
+//! Berkeley API's words is [`CallName::verb`]'s to say, not the capture's.
+//!
+//! The calls that move bytes are in [`super::io`], the readiness calls in [`super::waits`].
 
-use super::decode::{self, MsgHdr};
+use super::decode;
 use super::fds::SockKey;
+use super::flags;
+use super::names::Slot;
 use super::syscalls::Sys;
 use super::tracer::{lock, Tracer};
 use crate::capture::{clock, errno};
@@ -18,27 +21,45 @@ use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Event, O
 
 /// A followed call between its entry and its exit.
 pub(super) struct OpenCall {
-    sys: Sys,
-    args: [u64; 6],
-    /// The call's start and its id; `None` for a descriptor call (`dup`…), which shows no event.
-    call: Option<(CallName, u64)>,
-    key: Option<SockKey>,
+    pub sys: Sys,
+    pub args: [u64; 6],
+    /// The call's name and id; `None` for a call that shows no event of its own
+    /// (`close_range`).
+    pub call: Option<(CallName, u64)>,
+    pub key: Option<SockKey>,
     /// `socket()`'s start, sent at its exit with the socket it made (unknown before).
-    socket_start: Option<Event>,
+    pub socket_start: Option<Event>,
+    /// The followed sockets a readiness call watches, by descriptor.
+    pub watched: Vec<(i32, SockKey)>,
+    /// A signal interrupted the call and the kernel restarted it.
+    pub restarted: bool,
 }
 
-fn event(t: u64, tid: i32, pid: i32, body: Body) -> Event {
-    // The role is filled in by the namer, from the socket.
+impl OpenCall {
+    fn new(sys: Sys, args: [u64; 6], call: Option<(CallName, u64)>, key: Option<SockKey>) -> OpenCall {
+        OpenCall { sys, args, call, key, socket_start: None, watched: Vec::new(), restarted: false }
+    }
+}
+
+/// A call's event, its actor's role left for the namer to fill in from the socket.
+pub(super) fn event(t: u64, tid: i32, pid: i32, body: Body) -> Event {
     Event { t, actor: Actor { role: Role::Unknown, peer: None, pid: Some(pid as u32), tid: Some(tid as u32) }, socket: None, origin: Origin::Observed, body }
 }
 
-/// The call's own name, for `args.syscall`, where it differs from the Berkeley name.
-fn syscall_name(sys: Sys, call: CallName) -> Option<String> {
-    (sys.name() != call.as_str()).then(|| sys.name().to_string())
+/// What an entry decided: the call's start, on which socket, naming which others.
+pub(super) struct Start {
+    pub call: CallName,
+    pub key: Option<SockKey>,
+    pub fd: Option<i32>,
+    pub args: CallArgs,
+    pub refs: Vec<(Slot, SockKey)>,
+    pub watched: Vec<(i32, SockKey)>,
 }
 
-fn sum_len(iov: &[(u64, u64)]) -> u64 {
-    iov.iter().map(|(_, n)| n).sum()
+impl Start {
+    pub fn on(call: CallName, key: Option<SockKey>, fd: i32) -> Start {
+        Start { call, key, fd: Some(fd), args: CallArgs::default(), refs: Vec::new(), watched: Vec::new() }
+    }
 }
 
 impl Tracer {
@@ -51,8 +72,7 @@ impl Tracer {
         let fds = task.fds.clone();
         let fd = args[0] as i32;
         let key = fds.borrow().get(fd);
-        let mut call_args = CallArgs::default();
-        let call = match sys {
+        let start = match sys {
             Sys::Clone => {
                 task.clone_flags = Some(args[0]);
                 return;
@@ -61,49 +81,78 @@ impl Tracer {
                 task.clone_flags = super::memory::read_u64(tid, args[0]).ok();
                 return;
             }
+            Sys::IoUringSetup => {
+                self.untraced(tid, pid, t, "io_uring");
+                return;
+            }
             Sys::Socket => {
                 let (domain, ty) = (args[0] as i32, args[1] as i32);
-                if !matches!(domain, libc::AF_INET | libc::AF_INET6) || ty & 0xf != libc::SOCK_STREAM {
+                let datagram = ty & 0xf == libc::SOCK_DGRAM;
+                if !matches!(domain, libc::AF_INET | libc::AF_INET6) || !(datagram || ty & 0xf == libc::SOCK_STREAM) {
                     return;
                 }
                 let args = CallArgs { domain: Some(decode::domain(domain)), ty: Some(decode::socket_type(ty)), ..CallArgs::default() };
                 let id = self.new_id();
                 let start = event(t, tid, pid, Body::CallStart(CallStart { id, call: CallName::Socket, fd: None, args }));
-                self.open(tid, OpenCall { sys, args: [0; 6], call: Some((CallName::Socket, id)), key: None, socket_start: Some(start) });
-                return;
-            }
-            Sys::Dup => {
-                if key.is_some() {
-                    self.open(tid, OpenCall { sys, args, call: None, key, socket_start: None });
-                }
-                return;
-            }
-            Sys::Dup2 | Sys::Dup3 => {
-                if key.is_some() || fds.borrow().get(args[1] as i32).is_some() {
-                    self.open(tid, OpenCall { sys, args, call: None, key, socket_start: None });
-                }
-                return;
-            }
-            Sys::Fcntl => {
-                if key.is_some() && matches!(args[1] as i32, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) {
-                    self.open(tid, OpenCall { sys, args, call: None, key, socket_start: None });
-                }
+                let mut open = OpenCall::new(sys, [0; 6], Some((CallName::Socket, id)), None);
+                open.socket_start = Some(start);
+                self.open(tid, open);
                 return;
             }
             Sys::CloseRange => {
                 let (first, last) = (args[0], args[1]);
                 if fds.borrow().fds().any(|fd| (first..=last).contains(&(fd as u64))) {
-                    self.open(tid, OpenCall { sys, args, call: None, key: None, socket_start: None });
+                    self.open(tid, OpenCall::new(sys, args, None, None));
                 }
                 return;
             }
+            Sys::Dup2 | Sys::Dup3 => {
+                // Also a socket's number taken over by another file: that closes it there.
+                let replaced = fds.borrow().get(args[1] as i32);
+                let Some(on) = key.or(replaced) else { return };
+                let mut start = Start::on(sys_call(sys), Some(on), fd);
+                start.args.to_fd = Some(args[1] as i32);
+                start
+            }
+            Sys::Sendto
+            | Sys::Write
+            | Sys::Sendmsg
+            | Sys::Writev
+            | Sys::Sendmmsg
+            | Sys::Recvfrom
+            | Sys::Read
+            | Sys::Recvmsg
+            | Sys::Readv
+            | Sys::Recvmmsg
+            | Sys::Sendfile
+            | Sys::Splice
+            | Sys::CopyFileRange => match self.io_entry(tid, pid, sys, &args) {
+                Some(start) => start,
+                None => return,
+            },
+            Sys::Poll | Sys::Ppoll | Sys::Select | Sys::Pselect6 | Sys::EpollWait | Sys::EpollPwait | Sys::EpollPwait2 => {
+                match self.wait_entry(tid, sys, &args, &fds.borrow()) {
+                    Some(start) => start,
+                    None => return,
+                }
+            }
+            Sys::EpollCtl => {
+                // The socket is the third argument; the first is the epoll instance.
+                let Some(socket) = fds.borrow().get(args[2] as i32) else { return };
+                self.epoll_ctl_entry(tid, &args, Some(socket))
+            }
             _ if key.is_none() => return,
             Sys::Bind => {
-                call_args.addr = decode::sockaddr_at(tid, args[1], args[2]);
-                CallName::Bind
+                let mut start = Start::on(CallName::Bind, key, fd);
+                start.args.addr = decode::sockaddr_at(tid, args[1], args[2]);
+                if let Some(k) = key {
+                    lock(&self.namer).hint(k, start.args.addr.is_some_and(|a| a.port() != 0), false);
+                }
+                start
             }
             Sys::Listen => {
-                call_args.backlog = Some(args[1] as i32);
+                let mut start = Start::on(CallName::Listen, key, fd);
+                start.args.backlog = Some(args[1] as i32);
                 if let Some(k) = key {
                     lock(&self.namer).reveal(k, Role::Server);
                     // The LISTEN state change happens in this call: follow its port first.
@@ -111,81 +160,82 @@ impl Tracer {
                         self.watch(port);
                     }
                 }
-                CallName::Listen
+                start
             }
-            Sys::Accept | Sys::Accept4 => CallName::Accept,
+            Sys::Accept | Sys::Accept4 => {
+                let mut start = Start::on(sys_call(sys), key, fd);
+                if sys == Sys::Accept4 {
+                    start.args.flags = flags::accept4(args[3]);
+                }
+                if let Some(k) = key {
+                    lock(&self.namer).hint(k, false, true);
+                }
+                start
+            }
             Sys::Connect => {
-                call_args.addr = decode::sockaddr_at(tid, args[1], args[2]);
+                let mut start = Start::on(CallName::Connect, key, fd);
+                start.args.addr = decode::sockaddr_at(tid, args[1], args[2]);
                 if let Some(k) = key {
                     lock(&self.namer).reveal(k, Role::Client);
                 }
                 // The SYN leaves in this call: the lenses follow the server's port before.
-                if let Some(addr) = call_args.addr {
+                if let Some(addr) = start.args.addr {
                     self.watch(addr.port());
                 }
-                CallName::Connect
-            }
-            Sys::Sendto | Sys::Write => {
-                let len = args[2];
-                call_args.len = Some(len as usize);
-                call_args.data = decode::preview(tid, args[1], len);
-                if sys == Sys::Sendto && args[4] != 0 {
-                    call_args.addr = decode::sockaddr_at(tid, args[4], args[5]);
-                }
-                if call_args.addr.is_some() { CallName::Sendto } else { CallName::Send }
-            }
-            Sys::Sendmsg | Sys::Writev => {
-                let (iov, name) = match sys {
-                    Sys::Sendmsg => decode::msghdr(tid, args[1]).map_or((Vec::new(), None), |m| (m.iov, Some((m.name, m.name_len)))),
-                    _ => (decode::iovecs(tid, args[1], args[2]), None),
-                };
-                let len = sum_len(&iov);
-                call_args.len = Some(len as usize);
-                call_args.data = decode::preview_iov(tid, &iov, len);
-                call_args.addr = name.filter(|(p, _)| *p != 0).and_then(|(p, n)| decode::sockaddr_at(tid, p, n));
-                if call_args.addr.is_some() { CallName::Sendto } else { CallName::Send }
-            }
-            Sys::Recvfrom | Sys::Read => {
-                call_args.len = Some(args[2] as usize);
-                CallName::Recv
-            }
-            Sys::Recvmsg | Sys::Readv => {
-                let iov = match sys {
-                    Sys::Recvmsg => decode::msghdr(tid, args[1]).map(|m: MsgHdr| m.iov).unwrap_or_default(),
-                    _ => decode::iovecs(tid, args[1], args[2]),
-                };
-                call_args.len = Some(sum_len(&iov) as usize);
-                CallName::Recv
+                start
             }
             Sys::Shutdown => {
-                call_args.how = Some(decode::shutdown_how(args[1] as i32));
-                CallName::Shutdown
+                let mut start = Start::on(CallName::Shutdown, key, fd);
+                start.args.how = Some(decode::shutdown_how(args[1] as i32));
+                start
             }
             Sys::Setsockopt => {
-                let Some(name) = decode::option_name(args[1] as i32, args[2] as i32) else { return };
-                let value = super::memory::read(tid, args[3], args[4].min(8) as usize).unwrap_or_default();
-                call_args.option = Some(decode::option_value(name, &value));
-                CallName::Setsockopt
+                let mut start = Start::on(CallName::Setsockopt, key, fd);
+                let name = flags::option_name(args[1] as i32, args[2] as i32);
+                let value = super::memory::read(tid, args[3], args[4].min(32) as usize).unwrap_or_default();
+                start.args.option = Some(flags::option_value(&name, &value));
+                start
+            }
+            Sys::Getsockopt => {
+                let mut start = Start::on(CallName::Getsockopt, key, fd);
+                start.args.option = Some(flags::option_name(args[1] as i32, args[2] as i32));
+                start
+            }
+            Sys::Getsockname | Sys::Getpeername | Sys::Dup => Start::on(sys_call(sys), key, fd),
+            Sys::Fcntl => {
+                let mut start = Start::on(CallName::Fcntl, key, fd);
+                start.args.flags = Some(flags::fcntl(args[1] as i32, args[2]));
+                start
+            }
+            Sys::Ioctl => {
+                let value = (args[1] == libc::FIONBIO).then(|| super::memory::read_u32(tid, args[2]).ok().map(|v| v as i32)).flatten();
+                let Some(request) = flags::ioctl(args[1], value) else { return };
+                let mut start = Start::on(CallName::Ioctl, key, fd);
+                start.args.flags = Some(request);
+                start
             }
             Sys::Close => {
+                let mut start = Start::on(CallName::Close, key, fd);
                 let others = key.and_then(|k| self.sockets.get(k)).map_or(0, |s| s.refs.saturating_sub(1));
-                call_args.other_fds = (others > 0).then_some(others);
-                CallName::Close
+                start.args.other_fds = (others > 0).then_some(others);
+                start
             }
         };
-        call_args.syscall = syscall_name(sys, call);
         let id = self.new_id();
-        let start = event(t, tid, pid, Body::CallStart(CallStart { id, call, fd: Some(fd), args: call_args }));
-        lock(&self.namer).emit(key, start);
-        self.open(tid, OpenCall { sys, args, call: Some((call, id)), key, socket_start: None });
+        let Start { call, key, fd, args: call_args, refs, watched } = start;
+        let body = Body::CallStart(CallStart { id, call, fd, args: call_args });
+        lock(&self.namer).emit_about(key, refs, event(t, tid, pid, body));
+        let mut open = OpenCall::new(sys, args, Some((call, id)), key);
+        open.watched = watched;
+        self.open(tid, open);
     }
 
-    fn new_id(&mut self) -> u64 {
+    pub(super) fn new_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id - 1
     }
 
-    fn open(&mut self, tid: i32, call: OpenCall) {
+    pub(super) fn open(&mut self, tid: i32, call: OpenCall) {
         if let Some(task) = self.tasks.get_mut(&tid) {
             task.open = Some(call);
         }
@@ -199,24 +249,19 @@ impl Tracer {
         let args = open.args;
         let fd = args[0] as i32;
         let ok = !is_error;
-        let mut end = CallEnd {
-            id: 0,
-            call: CallName::Close,
-            ret: if ok { rval } else { -1 },
-            errno: is_error.then(|| errno::errno(rval.saturating_neg() as i32)),
-            new_socket: None,
-            local: None,
-            peer: None,
-            data: None,
-        };
+        let mut end = CallEnd::new(0, CallName::Close, if ok { rval } else { -1 });
+        end.errno = is_error.then(|| errno::errno(rval.saturating_neg() as i32));
+        end.restarted = open.restarted;
         let mut key = open.key;
+        let mut refs = Vec::new();
         // What the call released, to settle once its end is sent.
         let mut released = Vec::new();
         match open.sys {
             Sys::Socket => {
                 let start = open.socket_start;
                 if ok {
-                    let k = self.sockets.create();
+                    let datagram = start.as_ref().is_some_and(|s| matches!(&s.body, Body::CallStart(c) if c.args.is_datagram()));
+                    let k = self.sockets.create(datagram);
                     released.extend(self.sockets.attach(&mut fds.borrow_mut(), rval as i32, k));
                     lock(&self.namer).pending(k, pid as u32, start.as_ref().map_or(t, |s| s.t));
                     key = Some(k);
@@ -227,11 +272,16 @@ impl Tracer {
             }
             Sys::Bind if ok => {
                 let local = self.addresses(pid, fd).0.or_else(|| decode::sockaddr_at(tid, args[1], args[2]));
+                let datagram = key.and_then(|k| self.sockets.get(k)).is_some_and(|s| s.datagram);
                 if let Some(s) = key.and_then(|k| self.sockets.get_mut(k)) {
                     s.bound = local;
                 }
                 if let Some(local) = local {
                     self.watch(local.port());
+                    // A datagram server never listens: its bound port is where clients go.
+                    if datagram {
+                        self.served(tid, local.port());
+                    }
                 }
                 end.local = local;
             }
@@ -247,12 +297,12 @@ impl Tracer {
                         }
                     }
                     self.watch(local.port());
-                    self.listened.get_or_insert(local.port());
+                    self.served(tid, local.port());
                 }
             }
             Sys::Accept | Sys::Accept4 if ok => {
                 let new_fd = rval as i32;
-                let k = self.sockets.create();
+                let k = self.sockets.create(false);
                 released.extend(self.sockets.attach(&mut fds.borrow_mut(), new_fd, k));
                 end.new_socket = Some(lock(&self.namer).accepted(k, pid as u32));
                 let (local, peer) = self.addresses(pid, new_fd);
@@ -264,21 +314,22 @@ impl Tracer {
                 end.local = self.addresses(pid, fd).0.filter(|a| a.port() != 0);
                 end.peer = decode::sockaddr_at(tid, args[1], args[2]);
             }
-            Sys::Recvfrom | Sys::Read if ok && rval > 0 => end.data = decode::preview(tid, args[1], rval as u64),
-            Sys::Recvmsg | Sys::Readv if ok && rval > 0 => {
-                let iov = match open.sys {
-                    Sys::Recvmsg => decode::msghdr(tid, args[1]).map(|m| m.iov).unwrap_or_default(),
-                    _ => decode::iovecs(tid, args[1], args[2]),
-                };
-                end.data = decode::preview_iov(tid, &iov, rval as u64);
+            Sys::Getsockopt if ok => {
+                let len = super::memory::read_u32(tid, args[4]).unwrap_or(0).min(32);
+                let value = super::memory::read(tid, args[3], len as usize).unwrap_or_default();
+                end.value = Some(flags::option_value(&flags::option_name(args[1] as i32, args[2] as i32), &value));
             }
+            Sys::Getsockname if ok => end.local = decode::returned_sockaddr(tid, args[1], args[2]),
+            Sys::Getpeername if ok => end.peer = decode::returned_sockaddr(tid, args[1], args[2]),
+            Sys::Fcntl if ok && args[1] as i32 == libc::F_GETFL => end.value = Some(flags::file_status(rval as u64)),
             // Linux frees the descriptor whatever close returns.
             Sys::Close => released.extend(self.sockets.detach(&mut fds.borrow_mut(), fd)),
-            Sys::Dup | Sys::Dup2 | Sys::Dup3 | Sys::Fcntl if ok => {
+            Sys::Dup | Sys::Dup2 | Sys::Dup3 | Sys::Fcntl if ok && (open.sys != Sys::Fcntl || flags::fcntl_dups(args[1] as i32)) => {
                 let new_fd = rval as i32;
                 if new_fd != fd {
+                    let source = fds.borrow().get(fd);
                     let mut table = fds.borrow_mut();
-                    released.extend(match key {
+                    released.extend(match source {
                         Some(k) => self.sockets.attach(&mut table, new_fd, k),
                         // dup2 of another file over a socket's number closes the socket's.
                         None => self.sockets.detach(&mut table, new_fd),
@@ -291,12 +342,31 @@ impl Tracer {
                     released.extend(self.sockets.detach(&mut fds.borrow_mut(), fd));
                 }
             }
+            Sys::EpollCtl if ok => self.epoll_ctl_exit(tid, &args, key, &mut fds.borrow_mut()),
+            Sys::Poll | Sys::Ppoll | Sys::Select | Sys::Pselect6 | Sys::EpollWait | Sys::EpollPwait | Sys::EpollPwait2 if ok && rval > 0 => {
+                refs = self.wait_exit(tid, open.sys, &args, rval, &open.watched, &fds.borrow(), &mut end);
+            }
+            io if ok => {
+                let peer = self.io_exit(tid, io, &args, rval, &mut end);
+                if let Some(peer) = peer {
+                    end.peer = Some(peer);
+                }
+                // A datagram socket's first send binds it to a port the kernel picks: say which,
+                // so that its datagrams are known to be its own.
+                if key.and_then(|k| self.sockets.get(k)).is_some_and(|s| s.datagram && s.bound.is_none()) {
+                    let local = self.addresses(pid, fd).0.filter(|a| a.port() != 0);
+                    if let (Some(local), Some(s)) = (local, key.and_then(|k| self.sockets.get_mut(k))) {
+                        s.bound = Some(local);
+                        end.local = Some(local);
+                    }
+                }
+            }
             _ => {}
         }
         if let Some((call, id)) = open.call {
             end.id = id;
             end.call = call;
-            lock(&self.namer).emit(key, event(t, tid, pid, Body::CallEnd(end)));
+            lock(&self.namer).emit_about(key, refs, event(t, tid, pid, Body::CallEnd(end)));
         }
         for k in released {
             self.settle(Some(k));
@@ -304,16 +374,7 @@ impl Tracer {
     }
 }
 
-#[cfg(test)]
-#[allow(non_snake_case)] // names read situation__outcome
-mod tests {
-    use super::*;
-
-    #[test]
-    fn berkeley_names__the_system_call_kept_where_it_differs() {
-        assert_eq!(syscall_name(Sys::Write, CallName::Send).as_deref(), Some("write"));
-        assert_eq!(syscall_name(Sys::Accept4, CallName::Accept).as_deref(), Some("accept4"));
-        assert_eq!(syscall_name(Sys::Connect, CallName::Connect), None);
-        assert_eq!(sum_len(&[(0, 3), (0, 4)]), 7);
-    }
+/// The call name of a system call that always shows as itself.
+fn sys_call(sys: Sys) -> CallName {
+    sys.call().unwrap_or(CallName::Close)
 }

@@ -73,39 +73,6 @@ pub fn shutdown_how(how: i32) -> String {
     }
 }
 
-/// The options a lesson talks about; other options are not traced.
-pub fn option_name(level: i32, name: i32) -> Option<&'static str> {
-    Some(match (level, name) {
-        (libc::SOL_SOCKET, libc::SO_REUSEADDR) => "SO_REUSEADDR",
-        (libc::SOL_SOCKET, libc::SO_REUSEPORT) => "SO_REUSEPORT",
-        (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => "SO_KEEPALIVE",
-        (libc::SOL_SOCKET, libc::SO_LINGER) => "SO_LINGER",
-        (libc::SOL_SOCKET, libc::SO_RCVBUF) => "SO_RCVBUF",
-        (libc::SOL_SOCKET, libc::SO_SNDBUF) => "SO_SNDBUF",
-        (libc::IPPROTO_TCP, libc::TCP_NODELAY) => "TCP_NODELAY",
-        (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => "IPV6_V6ONLY",
-        _ => return None,
-    })
-}
-
-/// The option as the trace shows it: its name when set to 1 (the common case, and what
-/// `setsockopt(s, NAME, 1)` reads as), `NAME=value` otherwise; `SO_LINGER` shows its
-/// `struct linger` as `on,Ns` or `off`.
-pub fn option_value(name: &str, value: &[u8]) -> String {
-    let int_at = |off: usize| value.get(off..off + 4).and_then(|b| b.try_into().ok()).map(i32::from_ne_bytes);
-    if name == "SO_LINGER" {
-        return match (int_at(0), int_at(4)) {
-            (Some(0), _) => "SO_LINGER=off".to_string(),
-            (Some(_), Some(secs)) => format!("SO_LINGER=on,{secs}s"),
-            _ => name.to_string(),
-        };
-    }
-    match int_at(0) {
-        Some(1) | None => name.to_string(),
-        Some(v) => format!("{name}={v}"),
-    }
-}
-
 /// The (base, length) pairs of an `iovec` array of `count` entries.
 pub fn iovecs(tid: i32, addr: u64, count: u64) -> Vec<(u64, u64)> {
     // UIO_MAXIOV is 1024; a preview needs only the first few.
@@ -149,6 +116,13 @@ pub struct MsgHdr {
     pub iov: Vec<(u64, u64)>,
 }
 
+/// The sender's address a `recvmsg` wrote into its `msghdr`'s name buffer, read after the
+/// call (the kernel also updated the name's length, at offset 8).
+pub fn returned_msg_name(tid: i32, msghdr: u64, name: u64) -> Option<SocketAddr> {
+    let len = memory::read_u32(tid, msghdr + 8).ok()?;
+    sockaddr_at(tid, name, u64::from(len))
+}
+
 pub fn msghdr(tid: i32, addr: u64) -> Option<MsgHdr> {
     let raw = memory::read(tid, addr, 32).ok()?;
     let word = |off: usize| raw.get(off..off + 8).and_then(|b| b.try_into().ok()).map(u64::from_ne_bytes);
@@ -183,10 +157,5 @@ mod tests {
     fn names_read_as_the_manual_writes_them() {
         assert_eq!(socket_type(libc::SOCK_STREAM | libc::SOCK_CLOEXEC), "SOCK_STREAM|SOCK_CLOEXEC");
         assert_eq!(shutdown_how(libc::SHUT_WR), "SHUT_WR");
-        assert_eq!(option_name(libc::IPPROTO_TCP, libc::TCP_NODELAY), Some("TCP_NODELAY"));
-        assert_eq!(option_value("TCP_NODELAY", &1i32.to_ne_bytes()), "TCP_NODELAY");
-        assert_eq!(option_value("SO_RCVBUF", &65536i32.to_ne_bytes()), "SO_RCVBUF=65536");
-        let linger: Vec<u8> = [1i32, 0].iter().flat_map(|v| v.to_ne_bytes()).collect();
-        assert_eq!(option_value("SO_LINGER", &linger), "SO_LINGER=on,0s");
     }
 }

@@ -21,12 +21,18 @@ pub struct Socket {
     pub refs: u32,
     /// Its own address once bound (learned at `bind`, or at `listen` for an unbound one).
     pub bound: Option<SocketAddr>,
+    /// A datagram (UDP) socket, else a stream (TCP) one.
+    pub datagram: bool,
 }
 
 /// One process's descriptor numbers for followed sockets; every other number is not one.
-#[derive(Debug, Default)]
+/// Also the followed sockets each of its epoll instances watches, by the number the program
+/// asked `epoll_ctl` to hand back (`epoll_wait` answers with that number, not the
+/// descriptor).
+#[derive(Debug, Default, Clone)]
 pub struct FdTable {
     fds: HashMap<i32, SockKey>,
+    epolls: HashMap<i32, HashMap<u64, (i32, SockKey)>>,
 }
 
 impl FdTable {
@@ -36,6 +42,30 @@ impl FdTable {
 
     pub fn fds(&self) -> impl Iterator<Item = i32> + '_ {
         self.fds.keys().copied()
+    }
+
+    /// `epoll_ctl(epfd, ADD or MOD, fd)` of a followed socket, with the number to hand back.
+    pub fn watch(&mut self, epfd: i32, data: u64, fd: i32, key: SockKey) {
+        let set = self.epolls.entry(epfd).or_default();
+        set.retain(|_, (f, _)| *f != fd);
+        set.insert(data, (fd, key));
+    }
+
+    /// `epoll_ctl(epfd, DEL, fd)`, or the socket's descriptor closed.
+    pub fn unwatch(&mut self, epfd: Option<i32>, fd: i32) {
+        for (_, set) in self.epolls.iter_mut().filter(|(e, _)| epfd.is_none_or(|x| x == **e)) {
+            set.retain(|_, (f, _)| *f != fd);
+        }
+    }
+
+    /// Whether epoll instance `epfd` watches a followed socket.
+    pub fn watches(&self, epfd: i32) -> bool {
+        self.epolls.get(&epfd).is_some_and(|s| !s.is_empty())
+    }
+
+    /// The followed socket behind the number `epoll_wait` handed back, if any.
+    pub fn ready(&self, epfd: i32, data: u64) -> Option<(i32, SockKey)> {
+        self.epolls.get(&epfd)?.get(&data).copied()
     }
 }
 
@@ -48,8 +78,8 @@ pub struct Sockets {
 }
 
 impl Sockets {
-    pub fn create(&mut self) -> SockKey {
-        self.all.push(Socket { refs: 0, bound: None });
+    pub fn create(&mut self, datagram: bool) -> SockKey {
+        self.all.push(Socket { refs: 0, bound: None, datagram });
         self.all.len() - 1
     }
 
@@ -75,6 +105,9 @@ impl Sockets {
     /// descriptor.
     pub fn detach(&mut self, table: &mut FdTable, fd: i32) -> Option<SockKey> {
         let key = table.fds.remove(&fd)?;
+        // Linux drops an epoll registration when the file's last descriptor goes; a
+        // duplicate keeps it, but the program can no longer name it by this number.
+        table.unwatch(None, fd);
         self.unref(key)
     }
 
@@ -91,13 +124,14 @@ impl Sockets {
                 s.refs += 1;
             }
         }
-        FdTable { fds: table.fds.clone() }
+        table.clone()
     }
 
     /// Drops a table no task uses any more (its process exited): returns the sockets whose
     /// last descriptor it held.
     pub fn drop_table(&mut self, table: &mut FdTable) -> Vec<SockKey> {
-        let fds: Vec<i32> = table.fds().collect();
+        let mut fds: Vec<i32> = table.fds().collect();
+        fds.sort_unstable();
         fds.into_iter().filter_map(|fd| self.detach(table, fd)).collect()
     }
 }
@@ -111,7 +145,7 @@ mod tests {
     fn dup_and_fork__the_socket_is_released_with_its_last_descriptor() {
         let mut sockets = Sockets::default();
         let mut parent = FdTable::default();
-        let s = sockets.create();
+        let s = sockets.create(false);
         assert_eq!(sockets.attach(&mut parent, 3, s), None);
         assert_eq!(sockets.attach(&mut parent, 4, s), None, "dup");
         let mut child = sockets.copy(&parent);
@@ -125,7 +159,7 @@ mod tests {
     fn dup2_over_a_socket__releases_the_one_it_replaced() {
         let mut sockets = Sockets::default();
         let mut table = FdTable::default();
-        let (a, b) = (sockets.create(), sockets.create());
+        let (a, b) = (sockets.create(false), sockets.create(false));
         sockets.attach(&mut table, 3, a);
         sockets.attach(&mut table, 4, b);
         assert_eq!(sockets.attach(&mut table, 4, a), Some(b));

@@ -12,14 +12,20 @@
 pub mod calls;
 pub mod decode;
 pub mod fds;
+pub mod flags;
+mod io;
 pub mod memory;
 pub mod names;
+mod process;
+pub mod ready;
+pub mod restart;
 pub mod seccomp;
 pub mod signals;
 pub mod sockname;
 pub mod spawn;
 pub mod syscalls;
 mod tracer;
+mod waits;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -51,6 +57,8 @@ pub enum Programs {
 pub struct Outcome {
     pub programs: Vec<ProgramEnd>,
     pub problems: Vec<String>,
+    /// Mechanisms the programs used whose socket I/O the lens cannot see (`io_uring`).
+    pub untraced: Vec<String>,
 }
 
 /// The running calls lens.
@@ -138,6 +146,6 @@ impl CallTracer {
     /// Waits for the tracer to end (it ends with the last traced task).
     pub fn finish(self) -> Outcome {
         drop(self.go);
-        self.thread.join().unwrap_or_else(|_| Outcome { programs: Vec::new(), problems: vec!["the tracer thread panicked".to_string()] })
+        self.thread.join().unwrap_or_else(|_| Outcome { problems: vec!["the tracer thread panicked".to_string()], ..Outcome::default() })
     }
 }

@@ -16,12 +16,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::calls::OpenCall;
 use super::fds::{FdTable, SharedTable, SockKey, Sockets};
 use super::names::Namer;
+use super::restart::{self, Entered, Interrupted};
 use super::signals;
 use super::sockname::ProcessFd;
 use super::spawn::{self, Started};
 use super::syscalls::{self, Stop, Sys};
 use super::{Outcome, WatchPorts};
-use crate::trace::{Exit, ProgramEnd};
+use crate::event::{Exit, Role};
+use crate::trace::ProgramEnd;
 
 /// One traced thread (a process is its thread-group leader).
 pub(super) struct Task {
@@ -31,8 +33,19 @@ pub(super) struct Task {
     pub open: Option<OpenCall>,
     /// The flags of the `clone` it is in, for the new task's event.
     pub clone_flags: Option<u64>,
+    /// A followed call a signal interrupted: what the program saw is still to be told.
+    pub interrupted: Option<Interrupted>,
+    /// The call it was restarted into stops at the filter too, after its entry: that stop
+    /// is the same call, not a new one.
+    pub skip_filter_stop: bool,
     /// A new task's first stop is the SIGSTOP ptrace gives it, not a signal to deliver.
     fresh: bool,
+}
+
+impl Task {
+    fn new(tgid: i32, fds: SharedTable, fresh: bool) -> Task {
+        Task { tgid, fds, open: None, clone_flags: None, interrupted: None, skip_filter_stop: false, fresh }
+    }
 }
 
 /// A program the session started, and what it became.
@@ -62,6 +75,8 @@ pub(super) struct Tracer {
     /// A client to start once a server listens (`trace run --server … --client …`).
     client: Option<Vec<String>>,
     with_seccomp: bool,
+    /// Mechanisms a process used that the lens cannot see, once per process.
+    pub untraced: HashSet<(i32, String)>,
 }
 
 /// Locks the namer, also after a panic elsewhere (the events it holds are still sent).
@@ -100,16 +115,22 @@ impl Tracer {
             ends: Vec::new(),
             client,
             with_seccomp,
+            untraced: HashSet::new(),
         };
         tracer.adopt(first.pid, argv);
         tracer
     }
 
-    /// Takes a started program into the session and lets it run.
+    /// Takes a started program into the session and lets it run. With a server and a client,
+    /// each program (and every process it starts) plays its part: the server first.
     fn adopt(&mut self, pid: i32, argv: &[String]) {
-        signals::set_target(self.programs.len(), pid);
+        let slot = self.programs.len();
+        signals::set_target(slot, pid);
+        if self.client.is_some() || slot > 0 {
+            lock(&self.namer).program(pid as u32, if slot == 0 { Role::Server } else { Role::Client });
+        }
         self.programs.push(Program { pid, command: argv.first().cloned().unwrap_or_default() });
-        self.tasks.insert(pid, Task { tgid: pid, fds: Rc::new(RefCell::new(FdTable::default())), open: None, clone_flags: None, fresh: false });
+        self.tasks.insert(pid, Task::new(pid, Rc::new(RefCell::new(FdTable::default())), false));
         self.resume(pid, 0);
     }
 
@@ -119,7 +140,7 @@ impl Tracer {
             if self.tasks.is_empty() {
                 // Their creators ended before reporting them: nobody else will.
                 for tid in std::mem::take(&mut self.early) {
-                    self.tasks.insert(tid, Task { tgid: tid, fds: Rc::new(RefCell::new(FdTable::default())), open: None, clone_flags: None, fresh: false });
+                    self.tasks.insert(tid, Task::new(tid, Rc::new(RefCell::new(FdTable::default())), false));
                     self.resume(tid, 0);
                 }
             }
@@ -146,7 +167,10 @@ impl Tracer {
             self.problems.push(format!("the server ended before it listened: {} was not started", client.join(" ")));
         }
         lock(&self.namer).finish();
-        Outcome { programs: self.ends, problems: self.problems }
+        let mut untraced: Vec<String> = self.untraced.into_iter().map(|(_, m)| m).collect();
+        untraced.sort_unstable();
+        untraced.dedup();
+        Outcome { programs: self.ends, problems: self.problems, untraced }
     }
 
     fn start_client(&mut self, port: u16, argv: &[String]) {
@@ -185,8 +209,8 @@ impl Tracer {
         match (sig, event) {
             (libc::SIGTRAP, libc::PTRACE_EVENT_SECCOMP) => self.syscall_stop(tid),
             (s, 0) if s == libc::SIGTRAP | 0x80 => self.syscall_stop(tid),
-            (libc::SIGTRAP, libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE) => {
-                self.new_task(tid);
+            (libc::SIGTRAP, event @ (libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE)) => {
+                self.new_task(tid, event);
                 self.resume(tid, 0);
             }
             (libc::SIGTRAP, libc::PTRACE_EVENT_EXEC) => {
@@ -211,9 +235,10 @@ impl Tracer {
     }
 
     /// Lets `tid` go on, delivering `sig` (0: none): to its next followed call, or with
-    /// `PTRACE_SYSCALL` to the exit of the call it is in (every call, without the filter).
+    /// `PTRACE_SYSCALL` to the exit of the call it is in, or to every call while a signal's
+    /// effect on an interrupted call is not known yet (every call, without the filter).
     fn resume(&self, tid: i32, sig: i32) {
-        let to_exit = self.tasks.get(&tid).is_some_and(|t| t.open.is_some());
+        let to_exit = self.tasks.get(&tid).is_some_and(|t| t.open.is_some() || t.interrupted.is_some());
         let request = if self.seccomp && !to_exit { libc::PTRACE_CONT } else { libc::PTRACE_SYSCALL };
         // ESRCH: it was killed meanwhile; its end is reported by waitpid.
         ptrace(request, tid, sig as usize);
@@ -221,14 +246,29 @@ impl Tracer {
 
     fn syscall_stop(&mut self, tid: i32) {
         match syscalls::stop_of(tid) {
-            Ok(Stop::Entry { nr, args }) => {
-                if let Some(sys) = Sys::from_nr(nr) {
-                    self.entry(tid, sys, args);
+            Ok(Stop::Entry { nr, args, seccomp }) => {
+                if !self.after_signal(tid, nr, seccomp) {
+                    // With the filter, a followed call is taken at the filter's stop; an entry
+                    // stop before it (while watching an interrupted call) is the same call.
+                    if seccomp || !self.seccomp {
+                        if let Some(sys) = Sys::from_nr(nr) {
+                            self.entry(tid, sys, args);
+                        }
+                    }
                 }
             }
             Ok(Stop::Exit { rval, is_error }) => {
-                if let Some(open) = self.tasks.get_mut(&tid).and_then(|t| t.open.take()) {
-                    self.exit(tid, open, rval, is_error);
+                if !self.handler_returned(tid, rval) {
+                    if let Some(task) = self.tasks.get_mut(&tid) {
+                        if let Some(open) = task.open.take() {
+                            if restart::interrupted(rval, is_error) {
+                                let nr = open.sys.nr().unwrap_or(-1) as u64;
+                                task.interrupted = Some(Interrupted { call: open, nr, returning: false });
+                            } else {
+                                self.exit(tid, open, rval, is_error);
+                            }
+                        }
+                    }
                 }
             }
             Ok(Stop::Other) | Err(_) => {}
@@ -236,9 +276,54 @@ impl Tracer {
         self.resume(tid, 0);
     }
 
+    /// An entry stop of a task whose call a signal interrupted (see `restart.rs`): whether it
+    /// was about that call (then taken care of here).
+    fn after_signal(&mut self, tid: i32, nr: u64, seccomp: bool) -> bool {
+        let filtered = self.seccomp;
+        let Some(task) = self.tasks.get_mut(&tid) else { return false };
+        if seccomp && std::mem::take(&mut task.skip_filter_stop) {
+            return true;
+        }
+        let Some(waiting) = task.interrupted.as_mut() else { return false };
+        match restart::entered(waiting.nr, nr) {
+            Entered::Restart => {
+                let mut call = task.interrupted.take().map(|i| i.call);
+                if let Some(call) = call.as_mut() {
+                    call.restarted = true;
+                }
+                task.open = call;
+                // The call runs again through the filter, which stops it a second time.
+                task.skip_filter_stop = filtered && !seccomp && nr != syscalls::RESTART_SYSCALL;
+                true
+            }
+            Entered::HandlerReturn => {
+                waiting.returning = true;
+                true
+            }
+            Entered::Other => false,
+        }
+    }
+
+    /// An exit stop: if it is the signal handler's return for an interrupted call, whether
+    /// the program saw `EINTR` (the call's end, now) or the call is to run again.
+    fn handler_returned(&mut self, tid: i32, rval: i64) -> bool {
+        let Some(task) = self.tasks.get_mut(&tid) else { return false };
+        if !task.interrupted.as_ref().is_some_and(|i| i.returning) {
+            return false;
+        }
+        if restart::handler_returned_eintr(rval) {
+            if let Some(interrupted) = task.interrupted.take() {
+                self.exit(tid, interrupted.call, rval, true);
+            }
+        } else if let Some(waiting) = task.interrupted.as_mut() {
+            waiting.returning = false;
+        }
+        true
+    }
+
     /// `tid` created a task: a thread shares its descriptor table (CLONE_FILES), a process
-    /// gets a copy, so each socket gains a descriptor.
-    fn new_task(&mut self, tid: i32) {
+    /// gets a copy, so each socket gains a descriptor; a new process is on the timeline.
+    fn new_task(&mut self, tid: i32, ptrace_event: i32) {
         let Some(child) = event_msg(tid) else { return };
         let Some(parent) = self.tasks.get_mut(&tid) else { return };
         let flags = parent.clone_flags.take();
@@ -248,7 +333,17 @@ impl Tracer {
         let (tgid, parent_fds) = (parent.tgid, parent.fds.clone());
         let fds = if shares_files { parent_fds } else { Rc::new(RefCell::new(self.sockets.copy(&parent_fds.borrow()))) };
         let early = self.early.remove(&child);
-        self.tasks.insert(child, Task { tgid: if thread { tgid } else { child }, fds, open: None, clone_flags: None, fresh: !early });
+        if !thread {
+            let call = match (flags, ptrace_event) {
+                (Some(_), _) => "clone",
+                (None, libc::PTRACE_EVENT_VFORK) => "vfork",
+                (None, _) => "fork",
+            };
+            let mut held: Vec<(i32, SockKey)> = fds.borrow().fds().filter_map(|fd| fds.borrow().get(fd).map(|k| (fd, k))).collect();
+            held.sort_unstable();
+            self.forked(tid, tgid, child, call, held.into_iter().map(|(_, k)| k).collect());
+        }
+        self.tasks.insert(child, Task::new(if thread { tgid } else { child }, fds, !early));
         if early {
             self.resume(child, 0);
         }
@@ -266,7 +361,7 @@ impl Tracer {
         for thread in threads {
             if let Some(gone) = self.tasks.remove(&thread) {
                 if Rc::strong_count(&gone.fds) == 1 {
-                    self.release_table(&gone.fds);
+                    let _ = self.release_table(&gone.fds);
                 }
             }
         }
@@ -278,12 +373,20 @@ impl Tracer {
             task.fds = Rc::new(RefCell::new(copy));
         }
         // lstat: the link itself, whatever it points to.
-        let gone: Vec<i32> = task.fds.borrow().fds().filter(|fd| std::fs::symlink_metadata(format!("/proc/{tid}/fd/{fd}")).is_err()).collect();
+        let mut gone: Vec<i32> = task.fds.borrow().fds().filter(|fd| std::fs::symlink_metadata(format!("/proc/{tid}/fd/{fd}")).is_err()).collect();
+        gone.sort_unstable();
+        let mut closed = Vec::new();
         for fd in gone {
+            if let Some(key) = task.fds.borrow().get(fd) {
+                closed.push(key);
+            }
             let released = self.sockets.detach(&mut task.fds.borrow_mut(), fd);
             self.settle(released);
         }
+        let mut kept: Vec<(i32, SockKey)> = task.fds.borrow().fds().filter_map(|fd| task.fds.borrow().get(fd).map(|k| (fd, k))).collect();
+        kept.sort_unstable();
         self.tasks.insert(tid, task);
+        self.execed(tid, super::process::program_of(tid), kept.into_iter().map(|(_, k)| k).collect(), closed);
     }
 
     /// Passes a signal sent to `trace` on to every traced process it did not reach: all of
@@ -298,10 +401,17 @@ impl Tracer {
 
     fn exited(&mut self, tid: i32, status: i32) {
         self.early.remove(&tid);
+        let exit = if libc::WIFSIGNALED(status) {
+            Exit::Signal { signal: signals::name(libc::WTERMSIG(status)), core_dumped: libc::WCOREDUMP(status) }
+        } else {
+            Exit::Status { code: libc::WEXITSTATUS(status) }
+        };
         if let Some(task) = self.tasks.remove(&tid) {
             // A call it was in never returns: its start stays without an end.
-            if Rc::strong_count(&task.fds) == 1 {
-                self.release_table(&task.fds);
+            let closed = if Rc::strong_count(&task.fds) == 1 { self.release_table(&task.fds) } else { Vec::new() };
+            // The leader's end is the process's: Linux reports it after its other threads'.
+            if tid == task.tgid {
+                self.ended(tid, exit.clone(), closed);
             }
             if !self.tasks.values().any(|t| t.tgid == task.tgid) {
                 self.processes.remove(&task.tgid);
@@ -314,21 +424,18 @@ impl Tracer {
             signals::set_target(slot, heir.unwrap_or(0));
         }
         if let Some(program) = self.programs.iter().find(|p| p.pid == tid) {
-            let exit = if libc::WIFSIGNALED(status) {
-                Exit::Signal { signal: signals::name(libc::WTERMSIG(status)), core_dumped: libc::WCOREDUMP(status) }
-            } else {
-                Exit::Status { code: libc::WEXITSTATUS(status) }
-            };
             self.ends.push(ProgramEnd { command: program.command.clone(), pid: tid as u32, exit });
         }
     }
 
-    /// The table's descriptors are gone (its last user ended, or exec made its own copy).
-    fn release_table(&mut self, table: &SharedTable) {
+    /// The table's descriptors are gone (its last user ended, or exec made its own copy):
+    /// the sockets whose last descriptor it held, in descriptor order.
+    fn release_table(&mut self, table: &SharedTable) -> Vec<SockKey> {
         let released = self.sockets.drop_table(&mut table.borrow_mut());
-        for key in released {
+        for &key in &released {
             self.settle(Some(key));
         }
+        released
     }
 
     /// A socket whose last descriptor went: if it has no name yet, it gets one now.
@@ -336,6 +443,12 @@ impl Tracer {
         if let Some(key) = released {
             lock(&self.namer).settle(key);
         }
+    }
+
+    /// A server of the session waits at `port` now (it listens, or a datagram socket bound
+    /// it): the client may start.
+    pub fn served(&mut self, _tid: i32, port: u16) {
+        self.listened.get_or_insert(port);
     }
 
     /// Follows `port` in the kernel lenses from now on (the tracee is held until this returns).
