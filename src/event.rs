@@ -511,6 +511,12 @@ impl CallName {
     }
 }
 
+impl From<CallName> for Verb {
+    fn from(call: CallName) -> Verb {
+        call.verb()
+    }
+}
+
 impl fmt::Display for CallName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

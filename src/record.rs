@@ -86,7 +86,7 @@ pub fn command(argv: &[&str]) -> Result<Trace, RecordError> {
 /// Traces a server and a client started once the server listens; `{port}` in the client's
 /// words becomes the port the server listens on.
 pub fn server_and_client(server: &[&str], client: &[&str]) -> Result<Trace, RecordError> {
-    record(Programs::ServerClient { server: owned(server), client: owned(client) })
+    record(Programs::ServerClient { server: owned(server), client: owned(client), wait: crate::capture::ptrace::LISTEN_WAIT })
 }
 
 /// The environment variable that tells a test process it is the child [`code`] traces, and
@@ -146,7 +146,7 @@ fn record(programs: Programs) -> Result<Trace, RecordError> {
     static RECORDINGS: AtomicU32 = AtomicU32::new(0);
     let command = match &programs {
         Programs::One(argv) => format!("trace run -- {}", argv.join(" ")),
-        Programs::ServerClient { server, client } => format!("trace run --server '{}' --client '{}'", server.join(" "), client.join(" ")),
+        Programs::ServerClient { server, client, .. } => format!("trace run --server '{}' --client '{}'", server.join(" "), client.join(" ")),
     };
     let n = RECORDINGS.fetch_add(1, Ordering::Relaxed);
     let path: PathBuf = std::env::temp_dir().join(format!("socktrace-record-{}-{n}.jsonl", std::process::id()));

@@ -60,6 +60,7 @@ fn assert_udp_story_between(trace: &Trace, clients: usize, messages: &[&str], ho
                 assert_eq!((p.src.ip(), p.dst.ip()), expected, "the session's addresses: {e:?}");
             }
             Body::State(_) | Body::Kernel(_) => panic!("a UDP socket has no TCP state: {e:?}"),
+            Body::Process(_) => {}
             Body::CallStart(start) => {
                 assert!(!matches!(start.call, CallName::Listen | CallName::Accept | CallName::Connect), "no connection calls: {e:?}");
                 if start.call == CallName::Socket {

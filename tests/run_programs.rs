@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use socktrace::capture::privilege::live_test_allowed;
-use socktrace::event::{Body, CallName, Event, Role, SockId};
+use socktrace::event::{Body, CallName, Event, ProcessChange, Role, SockId};
 use socktrace::tcp::state::State;
 use socktrace::trace::{Exit, Trace};
 use socktrace::wire::flags::TcpFlags;
@@ -121,7 +121,7 @@ fn assert_echo_story(events: &[Event]) {
         last = echo;
     }
     let received = events.iter().filter(|e| e.socket == Some(sock("s2"))).find_map(|e| match &e.body {
-        Body::CallEnd(end) if end.call == CallName::Recv && end.ret > 0 => end.data.clone(),
+        Body::CallEnd(end) if end.call.verb() == socktrace::event::Verb::Recv && end.ret > 0 => end.data.clone(),
         _ => None,
     });
     assert_eq!(received.map(|d| d.text).as_deref(), Some("hello\\n"), "recv shows the bytes it received");
@@ -148,7 +148,7 @@ fn trace_calls(events: &[Event]) -> Vec<Vec<String>> {
     let mut per_pid: Vec<(u32, Vec<String>)> = Vec::new();
     for event in events {
         let Body::CallStart(start) = &event.body else { continue };
-        let name = start.args.syscall.clone().unwrap_or_else(|| start.call.as_str().to_string());
+        let name = start.call.as_str().to_string();
         if !listed.contains(&name.as_str()) {
             continue;
         }
@@ -319,7 +319,8 @@ fn crashing_program__the_trace_is_whole_and_says_the_signal() {
     let end = traced.end.expect("the trace has its end line");
     assert!(matches!(&end.programs[..], [p] if p.command == "perl" && matches!(&p.exit, Exit::Signal { signal, .. } if signal == "SIGSEGV")), "{:?}", end.programs);
     let story = Story::new(&traced.events);
-    assert_eq!(story.created(Role::Client, CallName::Socket), [sock("c1")], "a socket no call gave a role is the process's, else a client's");
+    // The socket was made and never used: a socket that played no part is named as idle.
+    assert_eq!(story.created(Role::Unknown, CallName::Socket), [sock("o1")], "a socket that played no part is idle");
 }
 
 /// A forking server: the child serves the connection; the parent's close of its copy of the
@@ -337,13 +338,13 @@ fn forking_server__the_child_inherits_the_socket__the_parents_close_sends_no_fin
     let story = Story::new(events);
     let accept_end = story.accept_returning(&sock("s2"));
     let parent = events[accept_end].actor.pid;
-    let closes: Vec<&Event> = events.iter().filter(|e| e.socket == Some(sock("s2")) && matches!(&e.body, Body::CallStart(c) if c.call == CallName::Close)).collect();
+    let closes: Vec<&Event> = events.iter().filter(|e| e.socket == Some(sock("s2")) && matches!(&e.body, Body::CallStart(c) if c.verb() == socktrace::event::Verb::Close)).collect();
     let parent_close = closes.iter().find(|e| e.actor.pid == parent).expect("the parent closes its copy");
     let child_close = closes.iter().find(|e| e.actor.pid != parent).expect("the child closes the connection");
     assert!(matches!(&parent_close.body, Body::CallStart(c) if c.args.other_fds == Some(1)), "the child still holds s2: {:?}", parent_close.body);
     assert!(matches!(&child_close.body, Body::CallStart(c) if c.args.other_fds.is_none()));
     story.data("s2", "hello\\n");
-    let child_recv = events.iter().find(|e| e.socket == Some(sock("s2")) && matches!(&e.body, Body::CallStart(c) if c.call == CallName::Recv)).expect("the child receives on s2");
+    let child_recv = events.iter().find(|e| e.socket == Some(sock("s2")) && matches!(&e.body, Body::CallStart(c) if c.verb() == socktrace::event::Verb::Recv)).expect("the child receives on s2");
     assert_ne!(child_recv.actor.pid, parent, "the child's calls on the inherited socket are its own");
     let server_fin = story.packet(None, "s2", "c1", fin_ack(), "the server's FIN");
     assert!(parent_close.t < child_close.t && child_close.t < events[server_fin].t, "the FIN leaves with the child's close, the last");
@@ -375,15 +376,16 @@ fn peer_to_peer__roles_per_socket__dup_writes_the_same_socket() {
         Body::CallStart(c) => c.fd,
         _ => None,
     };
-    let dup_write = events.iter().find(|e| matches!(&e.body, Body::CallStart(c) if c.args.syscall.as_deref() == Some("write")));
+    let dup_write = events.iter().find(|e| matches!(&e.body, Body::CallStart(c) if c.call == CallName::Write));
     let dup_write = dup_write.expect("a write through the duplicate");
     assert!(matches!(&dup_write.body, Body::CallStart(c) if c.fd != connect_fd), "another descriptor");
     assert_eq!(dup_write.socket, Some(sock("c1")), "the duplicate is the same socket");
     story.data("c1", "through a dup\\n");
 }
 
-/// A traced server and a client that is not traced: the client's sockets, which no call
-/// named, are named from the packets (`c1`), the server's from its calls.
+/// A traced server and a client that is not traced: the client's socket, which no call
+/// named, is named as the untraced peer (`peer1`), from the packets; the server's from its
+/// calls.
 #[test]
 fn traced_server__untraced_client__named_from_the_packets() {
     use std::io::BufRead;
@@ -409,11 +411,11 @@ fn traced_server__untraced_client__named_from_the_packets() {
     let story = Story::new(&events);
     assert_eq!(story.created(Role::Server, CallName::Accept), [sock("s2")]);
     assert!(story.created(Role::Client, CallName::Socket).is_empty(), "no client call was traced");
-    let syn = story.packet(None, "c1", "s1", TcpFlags::SYN, "the other program's SYN");
+    let syn = story.packet(None, "peer1", "s1", TcpFlags::SYN, "the other program's SYN");
     assert_eq!(events[syn].actor.role, Role::Client);
-    let syn_ack = story.packet(Some(syn), "s1", "c1", syn_ack(), "the SYN|ACK");
-    story.packet(Some(syn_ack), "c1", "s2", TcpFlags::ACK, "the third ACK");
-    story.data("c1", "hello\\n");
+    let syn_ack = story.packet(Some(syn), "s1", "peer1", syn_ack(), "the SYN|ACK");
+    story.packet(Some(syn_ack), "peer1", "s2", TcpFlags::ACK, "the third ACK");
+    story.data("peer1", "hello\\n");
 }
 
 /// Without root: the calls alone, the header saying which lenses could not run and why, and
@@ -462,15 +464,25 @@ fn exec__keeps_inheritable_sockets__closes_the_others() {
     let events = &traced.events;
     let story = Story::new(events);
     let accept_end = story.accept_returning(&sock("s2"));
-    let after: Vec<&Event> = events[accept_end + 1..].iter().filter(|e| matches!(e.body, Body::CallStart(_))).collect();
-    let calls: Vec<(Option<&str>, CallName)> = after
+    // The exec is on the timeline, with what it kept and what it closed.
+    let exec = events.iter().position(|e| matches!(&e.body, Body::Process(ProcessChange::Exec { .. }))).expect("the exec is on the timeline");
+    match &events[exec].body {
+        Body::Process(ProcessChange::Exec { kept, closed, .. }) => {
+            assert_eq!(kept, &[sock("c1")], "the inheritable socket stays open");
+            assert_eq!(closed, &[sock("s1"), sock("s2")], "the close-on-exec ones close with the exec");
+        }
+        _ => unreachable!("found above"),
+    }
+    // After it, the new program's calls are on the kept socket only: its reads of files under
+    // the closed sockets' numbers are no socket calls.
+    let after: Vec<(Option<&str>, socktrace::event::Verb)> = events[exec + 1..]
         .iter()
-        .map(|e| match &e.body {
-            Body::CallStart(c) => (e.socket.as_ref().map(|s| s.0.as_str()), c.call),
-            _ => unreachable!("filtered to call starts"),
+        .filter_map(|e| match &e.body {
+            Body::CallStart(c) if c.verb().is_step() => Some((e.socket.as_ref().map(|s| s.0.as_str()), c.verb())),
+            _ => None,
         })
         .collect();
-    assert_eq!(calls, [(Some("c1"), CallName::Send), (Some("c1"), CallName::Close)], "after the exec, only the kept socket's calls");
+    assert_eq!(after, [(Some("c1"), socktrace::event::Verb::Send), (Some("c1"), socktrace::event::Verb::Close)], "after the exec, only the kept socket's calls");
     story.data("c1", "after exec\\n");
     // The accepted socket's last descriptor closed with the exec: the kernel sent its FIN.
     story.packet(Some(accept_end), "s2", "c1", fin_ack(), "the FIN of the socket the exec closed");

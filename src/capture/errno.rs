@@ -4,12 +4,15 @@ use crate::event::Errno;
 
 /// The errno with its symbolic name (`ECONNREFUSED`).
 pub fn errno(code: i32) -> Errno {
-    Errno { code, name: name(code).to_string() }
+    let name = match name(code) {
+        "" => format!("errno {code}"),
+        known => known.to_string(),
+    };
+    Errno { code, name }
 }
 
-/// The symbolic name of an errno: those a socket call meets, plus the kernel's internal
-/// restart codes, which a tracer sees at a call's exit when a signal interrupts it (the
-/// program then sees `EINTR`, or the call is restarted). `errno` for any other number.
+/// The symbolic name of an errno: those a socket call (or a runtime's call on a socket)
+/// meets; empty for any other number.
 pub fn name(code: i32) -> &'static str {
     match code {
         libc::EPERM => "EPERM",
@@ -48,12 +51,22 @@ pub fn name(code: i32) -> &'static str {
         libc::EHOSTUNREACH => "EHOSTUNREACH",
         libc::EALREADY => "EALREADY",
         libc::EINPROGRESS => "EINPROGRESS",
-        // include/linux/errno.h: never returned to a program, seen only by a tracer.
-        512 => "ERESTARTSYS",
-        513 => "ERESTARTNOINTR",
-        514 => "ERESTARTNOHAND",
-        516 => "ERESTART_RESTARTBLOCK",
-        _ => "errno",
+        libc::ENOTTY => "ENOTTY",
+        libc::ESPIPE => "ESPIPE",
+        libc::EIO => "EIO",
+        libc::ENOSPC => "ENOSPC",
+        libc::EEXIST => "EEXIST",
+        libc::EXDEV => "EXDEV",
+        libc::ENODEV => "ENODEV",
+        libc::ENXIO => "ENXIO",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::EPROTO => "EPROTO",
+        libc::ENETRESET => "ENETRESET",
+        libc::EHOSTDOWN => "EHOSTDOWN",
+        libc::ETOOMANYREFS => "ETOOMANYREFS",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        _ => "",
     }
 }
 
@@ -62,7 +75,7 @@ mod tests {
     #[test]
     fn known_codes_have_their_names_and_others_a_generic_one() {
         assert_eq!(super::errno(libc::ECONNREFUSED).name, "ECONNREFUSED");
-        assert_eq!(super::name(512), "ERESTARTSYS");
-        assert_eq!(super::name(4095), "errno");
+        assert_eq!(super::errno(libc::ENOTTY).name, "ENOTTY");
+        assert_eq!(super::errno(4095).name, "errno 4095");
     }
 }

@@ -83,9 +83,10 @@ fn calls_of_the_part(events: &[Event], log: SocketLog, player: &Player, report: 
         if made_at.is_some() && call.end == made_at {
             continue;
         }
-        // Options (TCP_NODELAY, SO_REUSEADDR…) change how a socket behaves, not where it is in
-        // its life: no step of the sequences, and no break of them.
-        if expected[slot(call.name)] || call.name == Verb::Option {
+        // Options (TCP_NODELAY, SO_REUSEADDR…), names asked, modes set and readiness waited
+        // for change how a program reaches a step, not where the socket is in its life: no
+        // step of the sequences, and no break of them.
+        if expected[slot(call.name)] || !call.name.is_step() {
             continue;
         }
         let at = call.at();

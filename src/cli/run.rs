@@ -23,9 +23,14 @@ pub struct RunArgs {
     /// backslashes; no variables, pipes or redirections: for those, run `sh -c '...'`).
     #[arg(long, value_name = "CMD", requires = "client", conflicts_with = "command")]
     server: Option<String>,
-    /// A client, started once the server listens; `{port}` in it becomes the server's port.
+    /// A client, started once the server listens (or, a UDP server, binds its port); `{port}`
+    /// in it becomes that port.
     #[arg(long, value_name = "CMD", requires = "server")]
     client: Option<String>,
+    /// How long the server may take to listen (or bind) before the run is given up: the
+    /// server is then ended, the client never started, and `trace` exits with status 2.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, requires = "server", value_parser = positive_seconds)]
+    listen_timeout: f64,
     /// Stop at every system call, as strace does by default, instead of only at the calls the
     /// seccomp filter lists (for measuring what the filter saves).
     #[arg(long, hide = true)]
@@ -37,7 +42,11 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     let programs = match (args.server, args.client) {
-        (Some(server), Some(client)) => Programs::ServerClient { server: words(&server, "--server")?, client: words(&client, "--client")? },
+        (Some(server), Some(client)) => Programs::ServerClient {
+            server: words(&server, "--server")?,
+            client: words(&client, "--client")?,
+            wait: std::time::Duration::from_secs_f64(args.listen_timeout),
+        },
         _ if args.command.is_empty() => {
             return Err(CliError("run: give a command to trace (`trace run -- CMD ARGS...`), or --server CMD --client CMD".to_string()));
         }
@@ -70,6 +79,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::from(EXIT_ERROR));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A number of seconds, more than 0 and at most a day.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(secs),
+        _ => Err(format!("{text:?} is not a number of seconds between 0 and 86400")),
+    }
 }
 
 /// Splits `line` into words as a POSIX shell does for quotes and backslashes.

@@ -156,7 +156,8 @@ fn memberships<'e>(
         }
         Body::State(_) | Body::Kernel(_) => [event.socket.as_ref().map(|s| (s, 0, None)), None],
         // A process change is on the call chains of the sockets it names (a fork's copies, the
-        // sockets an exit closes); program order places it among its process's calls.
+        // sockets an exit closes); program order places it among its process's calls. One that
+        // names no socket is on no chain: it says nothing of a socket's life.
         Body::Process(change) => {
             let mut named = change.sockets().map(|s| (s, 1, None));
             [named.next(), named.next()]
@@ -178,7 +179,7 @@ fn program_order(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> V
         let in_life = match &event.body {
             Body::CallStart(start) => life_cycle(start.verb()),
             Body::CallEnd(end) => life_cycle(end.call.verb()),
-            Body::Process(_) => true,
+            Body::Process(change) => change.sockets().next().is_some(),
             _ => continue,
         };
         if !in_life {

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 
 use super::acks::repeated_acks;
 use super::order::canonical_order;
-use crate::event::{Body, CallName, Event, Origin, Transport};
+use crate::event::{Body, CallName, Event, Origin, ProcessChange, Transport};
 use crate::render::text;
 use crate::trace::{LensStatus, Trace};
 use crate::wire::flags::TcpFlags;
@@ -55,7 +55,10 @@ pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
     let names = address_names(events);
     let peers = text::PeerNames::of(events);
     let repeated = repeated_acks(events);
-    let order: Vec<usize> = canonical_order(events).into_iter().filter(|i| !repeated.contains(i)).collect();
+    // A process change that names no socket (a launcher's `exec`, a helper's exit) says
+    // nothing of a socket's life, and names programs that differ from machine to machine.
+    let about_sockets = |i: &usize| !matches!(&events[*i].body, Body::Process(change) if change.sockets().next().is_none() && !matches!(change, ProcessChange::Untraced { .. }));
+    let order: Vec<usize> = canonical_order(events).into_iter().filter(|i| !repeated.contains(i)).filter(about_sockets).collect();
     let mut out = Vec::with_capacity(events.len());
     let mut k = 0;
     while k < order.len() {

@@ -54,7 +54,11 @@ pub fn call_start(start: &CallStart, socket: Option<&str>) -> String {
             format!("{name}({from} → {to}, {})", a.len.unwrap_or(0))
         }
         CallName::Shutdown => format!("shutdown({s}, {})", a.how.as_deref().unwrap_or("?")),
-        CallName::Setsockopt => format!("setsockopt({s}, {})", a.option.as_deref().unwrap_or("?")),
+        // `SO_REUSEADDR` is set to 1; `SO_RCVBUF=65536` to its value.
+        CallName::Setsockopt => match a.option.as_deref().unwrap_or("?").split_once('=') {
+            Some((option, value)) => format!("setsockopt({s}, {option}, {value})"),
+            None => format!("setsockopt({s}, {}, 1)", a.option.as_deref().unwrap_or("?")),
+        },
         CallName::Getsockopt => format!("getsockopt({s}, {})", a.option.as_deref().unwrap_or("?")),
         CallName::Fcntl | CallName::Ioctl => format!("{name}({s}{flags})"),
         CallName::Dup2 | CallName::Dup3 => format!("{name}({s}, {})", a.to_fd.map_or("?".to_string(), |fd| fd.to_string())),

@@ -409,12 +409,12 @@ fn shows(events: &[Event], evidence: &Evidence) -> bool {
         Part::Bound => "s1",
     };
     events.iter().any(|e| match (*evidence, &e.body) {
-        (Evidence::Call { call, socket }, Body::CallStart(c)) => c.call == call && socket_is(e, id(socket)),
+        (Evidence::Call { call, socket }, Body::CallStart(c)) => c.verb() == call && socket_is(e, id(socket)),
         (Evidence::NewSocket { call, socket }, Body::CallEnd(c)) => {
-            c.call == call && c.new_socket.as_ref().is_some_and(|s| s.0 == id(socket))
+            c.call.verb() == call && c.new_socket.as_ref().is_some_and(|s| s.0 == id(socket))
         }
         (Evidence::ServerAddress { call, socket }, Body::CallStart(c)) => {
-            c.call == call && socket_is(e, id(socket)) && c.args.addr == call_end(events, CallName::Bind).local
+            c.verb() == call && socket_is(e, id(socket)) && c.args.addr == call_end(events, CallName::Bind).local
         }
         (Evidence::Packet { flags, from, data, .. }, Body::Packet(p)) => {
             e.actor.role == from

@@ -463,7 +463,7 @@ fn open_at(bound: &HashMap<SocketAddr, (SockId, Option<u64>)>, local: SocketAddr
 #[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     use super::*;
-    use crate::event::{Actor, CallArgs, CallStart, Origin, StateChange};
+    use crate::event::{Actor, CallArgs, CallName, CallEnd, CallStart, Origin, StateChange};
     use crate::tcp::State;
 
     fn addr(s: &str) -> SocketAddr {
@@ -544,7 +544,7 @@ mod tests {
             actor: Actor { role: Role::Server, peer: None, pid: Some(1), tid: Some(1) },
             socket: Some(SockId("s1".into())),
             origin: Origin::Observed,
-            body: Body::CallEnd(crate::event::CallEnd { id: t, call, ret: 0, errno: None, new_socket: None, local: local.map(addr), peer: None, data: None }),
+            body: Body::CallEnd(CallEnd { local: local.map(addr), ..CallEnd::new(t, call, 0) }),
         };
         for e in [call_end(1, CallName::Bind, Some("127.0.0.1:7000")), call_end(2, CallName::Listen, None), call_end(9, CallName::Close, None)] {
             r.learn(&e);
@@ -584,7 +584,7 @@ mod tests {
     }
 
     fn call_end(t: u64, role: Role, socket: &str, id: u64, call: CallName, local: Option<&str>, new_socket: bool) -> Event {
-        let end = crate::event::CallEnd { id, call, ret: 0, errno: None, new_socket: new_socket.then(|| SockId(socket.into())), local: local.map(addr), peer: None, data: None };
+        let end = CallEnd { new_socket: new_socket.then(|| SockId(socket.into())), local: local.map(addr), ..CallEnd::new(id, call, 0) };
         self::call(t, role, Some(socket), Body::CallEnd(end))
     }
 

@@ -147,7 +147,7 @@ fn ends(t: &Trace, role: Role, call: CallName) -> Vec<(usize, &Event, &CallEnd)>
         .enumerate()
         .filter(|(_, e)| e.actor.role == role)
         .filter_map(|(i, e)| match &e.body {
-            Body::CallEnd(end) if end.call == call => Some((i, e, end)),
+            Body::CallEnd(end) if end.call.verb() == call.verb() => Some((i, e, end)),
             _ => None,
         })
         .collect()
@@ -1193,7 +1193,7 @@ fn roles_relay_accepts_then_connects(t: &[Trace]) {
     let relayed = story.data(&onward, "hello\\n");
     let recv = t.events.iter().position(|e| {
         sock(e) == Some(accepted.as_str())
-            && matches!(&e.body, Body::CallEnd(end) if end.call == CallName::Recv && end.ret > 0)
+            && matches!(&e.body, Body::CallEnd(end) if end.call.verb() == socktrace::event::Verb::Recv && end.ret > 0)
     });
     let recv = recv.expect("the relay receives its client's line");
     story.in_order(&[

@@ -68,16 +68,7 @@ fn client_listens() -> Trace {
     let made = position(&trace, |e| ends(e, "c1", CallName::Socket));
     let t = trace.events[made].t;
     let addr: SocketAddr = "127.0.0.1:40000".parse().expect("an address");
-    let ok = CallEnd {
-        id: 0,
-        call: CallName::Bind,
-        ret: 0,
-        errno: None,
-        new_socket: None,
-        local: None,
-        peer: None,
-        data: None,
-    };
+    let ok = CallEnd::new(0, CallName::Bind, 0);
     let bind = client_call(
         t,
         1001,

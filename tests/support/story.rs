@@ -1,6 +1,6 @@
 //! Finding events in a trace by what they are, for assertions that read like the story.
 
-use socktrace::event::{Body, CallName, Event, Origin, Packet, SockId};
+use socktrace::event::{Body, Event, Origin, Packet, SockId, Verb};
 use socktrace::tcp::state::State;
 use socktrace::wire::flags::TcpFlags;
 
@@ -25,29 +25,33 @@ impl<'a> Story<'a> {
         self.events[after + 1..].iter().position(pred).map(|i| i + after + 1).unwrap_or_else(|| panic!("not in the trace after event {after}: {what}"))
     }
 
-    /// The sockets the `socket()` and `accept()` calls of one role created, in order.
-    pub fn created(&self, role: socktrace::event::Role, call: CallName) -> Vec<SockId> {
+    /// The sockets the `socket()` and `accept()` calls of one role created, in order. Calls
+    /// are found by what they do: `CallName::Accept` finds an `accept4` too.
+    pub fn created(&self, role: socktrace::event::Role, call: impl Into<Verb>) -> Vec<SockId> {
+        let call = call.into();
         self.events
             .iter()
             .filter(|e| e.actor.role == role)
             .filter_map(|e| match &e.body {
-                Body::CallEnd(end) if end.call == call => end.new_socket.clone(),
+                Body::CallEnd(end) if end.call.verb() == call => end.new_socket.clone(),
                 _ => None,
             })
             .collect()
     }
 
-    pub fn call_start(&self, call: CallName, socket: &str) -> usize {
-        self.find(&format!("{call}({socket}) start"), |e| matches!(&e.body, Body::CallStart(c) if c.call == call) && e.socket == Some(sock(socket)))
+    pub fn call_start(&self, call: impl Into<Verb>, socket: &str) -> usize {
+        let call = call.into();
+        self.find(&format!("{call}({socket}) start"), |e| matches!(&e.body, Body::CallStart(c) if c.verb() == call) && e.socket == Some(sock(socket)))
     }
 
-    pub fn call_end(&self, call: CallName, socket: &str) -> usize {
-        self.find(&format!("{call}({socket}) end"), |e| matches!(&e.body, Body::CallEnd(c) if c.call == call) && e.socket == Some(sock(socket)))
+    pub fn call_end(&self, call: impl Into<Verb>, socket: &str) -> usize {
+        let call = call.into();
+        self.find(&format!("{call}({socket}) end"), |e| matches!(&e.body, Body::CallEnd(c) if c.call.verb() == call) && e.socket == Some(sock(socket)))
     }
 
     /// The `recv` on `socket` that returned 0: the end of the peer's stream.
     pub fn recv_eof(&self, socket: &str) -> usize {
-        self.find(&format!("recv({socket}) = 0"), |e| matches!(&e.body, Body::CallEnd(c) if c.call == CallName::Recv && c.ret == 0) && e.socket == Some(sock(socket)))
+        self.find(&format!("recv({socket}) = 0"), |e| matches!(&e.body, Body::CallEnd(c) if c.call.verb() == Verb::Recv && c.ret == 0) && e.socket == Some(sock(socket)))
     }
 
     pub fn end_of(&self, i: usize) -> &socktrace::event::CallEnd {
@@ -59,7 +63,7 @@ impl<'a> Story<'a> {
 
     /// The accept that returned `socket`.
     pub fn accept_returning(&self, socket: &SockId) -> usize {
-        self.find(&format!("accept returning {socket}"), |e| matches!(&e.body, Body::CallEnd(c) if c.call == CallName::Accept && c.new_socket.as_ref() == Some(socket)))
+        self.find(&format!("accept returning {socket}"), |e| matches!(&e.body, Body::CallEnd(c) if c.call.verb() == Verb::Accept && c.new_socket.as_ref() == Some(socket)))
     }
 
     /// The first packet from `from` to `to` whose flags (without PSH) are exactly `flags`,

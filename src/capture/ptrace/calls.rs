@@ -209,9 +209,8 @@ impl Tracer {
             }
             Sys::Ioctl => {
                 let value = (args[1] == libc::FIONBIO).then(|| super::memory::read_u32(tid, args[2]).ok().map(|v| v as i32)).flatten();
-                let Some(request) = flags::ioctl(args[1], value) else { return };
                 let mut start = Start::on(CallName::Ioctl, key, fd);
-                start.args.flags = Some(request);
+                start.args.flags = Some(flags::ioctl(args[1], value));
                 start
             }
             Sys::Close => {

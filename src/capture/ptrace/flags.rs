@@ -90,22 +90,24 @@ pub fn fcntl_dups(cmd: i32) -> bool {
     matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC)
 }
 
-/// The `ioctl` requests that concern a socket's mode or its queues; `None` for others (a
-/// terminal's, say), which are not traced.
-pub fn ioctl(request: u64, value: Option<i32>) -> Option<String> {
+/// An `ioctl` request on a socket, by name where it is one a socket answers (`FIONBIO, 1`
+/// switches non-blocking mode, as `fcntl` does), else by number: a runtime's terminal query
+/// on a socket (`TCGETS`, answered `ENOTTY`) is shown as made.
+pub fn ioctl(request: u64, value: Option<i32>) -> String {
     let name = match request {
         r if r == libc::FIONBIO => "FIONBIO",
         r if r == libc::FIONREAD => "FIONREAD",
-        r if r == libc::FIOCLEX => return Some("FIOCLEX".to_string()),
-        r if r == libc::FIONCLEX => return Some("FIONCLEX".to_string()),
+        r if r == libc::FIOCLEX => "FIOCLEX",
+        r if r == libc::FIONCLEX => "FIONCLEX",
         // SIOCOUTQ: the bytes not yet acknowledged (the same number as a terminal's TIOCOUTQ).
         r if r == libc::TIOCOUTQ => "SIOCOUTQ",
-        _ => return None,
+        r if r == libc::TCGETS => "TCGETS",
+        other => return format!("{other:#x}"),
     };
-    Some(match value {
+    match value {
         Some(v) if request == libc::FIONBIO => format!("{name}, {v}"),
         _ => name.to_string(),
-    })
+    }
 }
 
 /// `epoll_ctl`'s operation and the events it asks for: `EPOLL_CTL_ADD, EPOLLIN|EPOLLET`.
@@ -260,8 +262,9 @@ mod tests {
         assert_eq!(fcntl(libc::F_GETFL, 0), "F_GETFL");
         assert_eq!(epoll_ctl(libc::EPOLL_CTL_ADD, Some((libc::EPOLLIN | libc::EPOLLET) as u32)), "EPOLL_CTL_ADD, EPOLLIN|EPOLLET");
         assert_eq!(poll_events(libc::POLLIN | libc::POLLOUT), "POLLIN|POLLOUT");
-        assert_eq!(ioctl(libc::FIONBIO, Some(1)).as_deref(), Some("FIONBIO, 1"));
-        assert_eq!(ioctl(libc::TCGETS, None), None, "a terminal's request is not a socket's");
+        assert_eq!(ioctl(libc::FIONBIO, Some(1)), "FIONBIO, 1");
+        assert_eq!(ioctl(libc::TCGETS, None), "TCGETS", "a terminal's request, made on a socket");
+        assert_eq!(ioctl(0x1234, None), "0x1234");
     }
 
     #[test]

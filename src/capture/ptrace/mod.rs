@@ -42,14 +42,18 @@ use names::Namer;
 /// Follows a new set of ports in the kernel lenses (the whole set, every time).
 pub type WatchPorts = Box<dyn FnMut(&[u16]) -> Result<(), String> + Send>;
 
+/// How long `trace run --server … --client …` waits for the server to listen by default.
+pub const LISTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub enum Programs {
     /// One command (which may start others: a shell, a forking server).
     One(Vec<String>),
-    /// A server, and a client started once the server listens; `{port}` in the client's
-    /// words becomes the port the server listens on.
-    ServerClient { server: Vec<String>, client: Vec<String> },
+    /// A server, and a client started once the server listens (or, a datagram server, binds
+    /// its port); `{port}` in the client's words becomes that port. A server that has done
+    /// neither after `wait` is ended, and the client never started.
+    ServerClient { server: Vec<String>, client: Vec<String>, wait: std::time::Duration },
 }
 
 /// How the traced programs ended, and what went wrong in the tracer.
@@ -87,7 +91,7 @@ pub fn start(programs: Programs, sink: EventSink, watch: WatchPorts, seccomp: bo
     let thread = std::thread::spawn(move || {
         let (first, client) = match programs {
             Programs::One(argv) => (argv, None),
-            Programs::ServerClient { server, client } => (server, Some(client)),
+            Programs::ServerClient { server, client, wait } => (server, Some((client, wait))),
         };
         // The kernel ties a tracee to the thread that started it: this one, from here on.
         let started = match spawn::spawn(&first, seccomp) {

@@ -11,7 +11,8 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use super::calls::OpenCall;
 use super::fds::{FdTable, SharedTable, SockKey, Sockets};
@@ -77,6 +78,14 @@ pub(super) struct Tracer {
     with_seccomp: bool,
     /// Mechanisms a process used that the lens cannot see, once per process.
     pub untraced: HashSet<(i32, String)>,
+    /// How long the server may take to listen (or bind a datagram socket) before the client
+    /// is given up, and the watchdog that ends the server then (dropped once the client runs).
+    wait: std::time::Duration,
+    watchdog: Option<mpsc::Sender<()>>,
+    gave_up: Arc<AtomicBool>,
+    /// Set once the session is over: a grace period's end then has nothing left to kill.
+    done: Arc<AtomicBool>,
+    grace_started: bool,
 }
 
 /// Locks the namer, also after a panic elsewhere (the events it holds are still sent).
@@ -98,7 +107,11 @@ fn event_msg(tid: i32) -> Option<i32> {
 }
 
 impl Tracer {
-    pub fn new(first: Started, argv: &[String], client: Option<Vec<String>>, namer: Arc<Mutex<Namer>>, watch: WatchPorts, with_seccomp: bool) -> Tracer {
+    pub fn new(first: Started, argv: &[String], client: Option<(Vec<String>, std::time::Duration)>, namer: Arc<Mutex<Namer>>, watch: WatchPorts, with_seccomp: bool) -> Tracer {
+        let (client, wait) = match client {
+            Some((client, wait)) => (Some(client), wait),
+            None => (None, std::time::Duration::ZERO),
+        };
         let mut tracer = Tracer {
             tasks: HashMap::new(),
             processes: HashMap::new(),
@@ -116,6 +129,11 @@ impl Tracer {
             client,
             with_seccomp,
             untraced: HashSet::new(),
+            wait,
+            watchdog: None,
+            gave_up: Arc::new(AtomicBool::new(false)),
+            done: Arc::new(AtomicBool::new(false)),
+            grace_started: false,
         };
         tracer.adopt(first.pid, argv);
         tracer
@@ -136,6 +154,9 @@ impl Tracer {
 
     /// Runs until every traced task has ended.
     pub fn run(mut self) -> Outcome {
+        if self.client.is_some() {
+            self.watchdog = Some(watchdog(self.wait, self.gave_up.clone()));
+        }
         while !self.tasks.is_empty() || !self.early.is_empty() {
             if self.tasks.is_empty() {
                 // Their creators ended before reporting them: nobody else will.
@@ -163,8 +184,18 @@ impl Tracer {
                 }
             }
         }
+        self.done.store(true, Ordering::SeqCst);
+        self.watchdog = None;
         if let Some(client) = self.client.take() {
-            self.problems.push(format!("the server ended before it listened: {} was not started", client.join(" ")));
+            let client = client.join(" ");
+            self.problems.push(if self.gave_up.load(Ordering::SeqCst) {
+                format!(
+                    "the server neither listened nor bound a port within {} s, so it was ended and {client} was not started (a slow server? give it longer with --listen-timeout SECS)",
+                    self.wait.as_secs_f64()
+                )
+            } else {
+                format!("the server ended before it listened or bound a port: {client} was not started")
+            });
         }
         lock(&self.namer).finish();
         let mut untraced: Vec<String> = self.untraced.into_iter().map(|(_, m)| m).collect();
@@ -173,7 +204,23 @@ impl Tracer {
         Outcome { programs: self.ends, problems: self.problems, untraced }
     }
 
+    /// A termination signal came: the programs have [`signals::GRACE`] to end by themselves.
+    fn start_grace(&mut self) {
+        if std::mem::replace(&mut self.grace_started, true) {
+            return;
+        }
+        let done = self.done.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(signals::GRACE);
+            if !done.load(Ordering::SeqCst) {
+                signals::terminate(libc::SIGKILL);
+            }
+        });
+    }
+
     fn start_client(&mut self, port: u16, argv: &[String]) {
+        // The server listens in time: the watchdog has nothing left to do.
+        self.watchdog = None;
         let argv: Vec<String> = argv.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
         match spawn::spawn(&argv, self.with_seccomp) {
             Ok(started) => self.adopt(started.pid, &argv),
@@ -189,8 +236,13 @@ impl Tracer {
     }
 
     fn on_wait(&mut self, tid: i32, status: i32) {
-        if let Some(sig) = signals::take_forwarded() {
-            self.pass_on(sig);
+        if let Some((sig, pass_on)) = signals::take_forwarded() {
+            if pass_on {
+                self.pass_on(sig);
+            }
+            if sig != libc::SIGKILL {
+                self.start_grace();
+            }
         }
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
             self.exited(tid, status);
@@ -471,4 +523,18 @@ impl Tracer {
         let handle = self.processes.entry(pid).or_insert_with(|| ProcessFd::open(pid).ok());
         handle.as_ref().and_then(|h| h.addresses(fd).ok()).unwrap_or((None, None))
     }
+}
+
+/// Ends the session's programs if the server has not listened (or bound a datagram socket)
+/// within `wait`: a server that never does would keep the client, and the trace, waiting for
+/// ever. Dropping the returned sender calls it off.
+fn watchdog(wait: std::time::Duration, gave_up: Arc<AtomicBool>) -> mpsc::Sender<()> {
+    let (tx, rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if rx.recv_timeout(wait) == Err(mpsc::RecvTimeoutError::Timeout) {
+            gave_up.store(true, Ordering::SeqCst);
+            signals::terminate(libc::SIGTERM);
+        }
+    });
+    tx
 }
