@@ -1,73 +1,13 @@
 //! `trace echo` against independent witnesses: tcpdump sees the same packets, other loopback
 //! traffic stays out of the trace, and without privileges the tool says what is missing.
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, UdpSocket};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use socktrace::capture::privilege::{live_test_allowed, NobodyDir};
 use socktrace::event::Body;
 
+use crate::support::tcpdump::{self, Tcpdump};
 use crate::support::{load, scratch, stderr, trace, trace_bin};
-
-/// tcpdump capturing the TCP packets of one port on `lo` into a file; stopped by our own PID.
-struct Tcpdump {
-    child: Child,
-    file: std::path::PathBuf,
-    stderr: std::thread::JoinHandle<String>,
-}
-
-impl Tcpdump {
-    fn start(file: std::path::PathBuf, port: u16) -> Tcpdump {
-        // A 64 MiB buffer (-B, in KiB): other tests may load loopback meanwhile.
-        let mut child = Command::new("tcpdump")
-            .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-B", "65536", "-w"])
-            .arg(&file)
-            .arg(format!("tcp port {port}"))
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("tcpdump runs (.ci/run installs it: apt-get install -y tcpdump)");
-        // tcpdump says "listening on lo" once its capture is open.
-        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut line = String::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !line.contains("listening on") {
-            line.clear();
-            assert!(Instant::now() < deadline, "tcpdump did not start");
-            if err.read_line(&mut line).expect("tcpdump stderr") == 0 {
-                panic!("tcpdump exited before listening");
-            }
-        }
-        let stderr = std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = err.read_to_string(&mut rest);
-            rest
-        });
-        Tcpdump { child, file, stderr }
-    }
-
-    /// Stops tcpdump (SIGINT, so it flushes) and lists the flags of the packets on `port`.
-    /// tcpdump does not read a partly filled ring block before it exits, so it is given
-    /// time to see the last packets first (measured: it otherwise misses the last ~1 s).
-    fn stop(mut self, port: u16) -> Vec<String> {
-        std::thread::sleep(Duration::from_millis(2500));
-        // SAFETY: kill on the PID of the child we spawned; it is still ours (not yet waited).
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let _ = self.child.wait();
-        let report = self.stderr.join().expect("tcpdump stderr");
-        assert!(report.lines().any(|l| l.trim() == "0 packets dropped by kernel"), "tcpdump itself lost packets, so it is no witness: {report}");
-        let out = Command::new("tcpdump").args(["-n", "-r"]).arg(&self.file).arg(format!("tcp port {port}")).output().expect("tcpdump -r");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| {
-                let flags = l.split("Flags [").nth(1).and_then(|r| r.split(']').next()).unwrap_or("?");
-                flags.to_string()
-            })
-            .collect()
-    }
-}
 
 /// tcpdump's flag letters (S, F, R, P, ., …) for our flags, in tcpdump's order.
 fn tcpdump_letters(flags: socktrace::wire::flags::TcpFlags) -> String {
@@ -88,13 +28,13 @@ fn packets_equal_what_tcpdump_captures_in_the_same_run() {
     let dir = scratch("live_tcpdump");
     // tcpdump must know the port before the session starts: take a free one, then hand it on.
     let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-    let dump = Tcpdump::start(dir.join("lo.pcap"), port);
+    let dump = Tcpdump::start(dir.join("lo.pcap"), &format!("tcp port {port}"));
     let path = dir.join("echo.jsonl");
     let out = trace(&["echo", "--clients", "3", "--port", &port.to_string(), "--save", path.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let trace = load(&path);
     assert_eq!(server_port(&trace), port);
-    let seen = dump.stop(port);
+    let seen: Vec<String> = tcpdump::packets(&dump.stop()).iter().filter_map(|p| p.tcp.as_ref().map(|t| tcpdump_letters(t.flags))).collect();
     let ours: Vec<String> = trace
         .events
         .iter()

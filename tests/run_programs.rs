@@ -465,7 +465,7 @@ fn exec__keeps_inheritable_sockets__closes_the_others() {
     let story = Story::new(events);
     let accept_end = story.accept_returning(&sock("s2"));
     // The exec is on the timeline, with what it kept and what it closed.
-    let exec = events.iter().position(|e| matches!(&e.body, Body::Process(ProcessChange::Exec { .. }))).expect("the exec is on the timeline");
+    let exec = accept_end + events[accept_end..].iter().position(|e| matches!(&e.body, Body::Process(ProcessChange::Exec { .. }))).expect("the exec is on the timeline");
     match &events[exec].body {
         Body::Process(ProcessChange::Exec { kept, closed, .. }) => {
             assert_eq!(kept, &[sock("c1")], "the inheritable socket stays open");

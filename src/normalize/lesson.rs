@@ -37,6 +37,8 @@ fn entry<'m>(sockets: &'m mut HashMap<SockId, Socket>, socket: &SockId) -> &'m m
 
 /// The lesson-level view as text, one line per socket and aspect, sockets in name order.
 pub fn lesson_view(events: &[Event]) -> String {
+    let events = super::names::Renames::of(events).apply(events);
+    let events = &events[..];
     let mut sockets: HashMap<SockId, Socket> = HashMap::new();
     let mut opening = OpeningAcks::default();
     for event in events {

@@ -4,6 +4,7 @@
 pub mod acks;
 pub mod diff;
 pub mod lesson;
+pub mod names;
 pub mod order;
 pub mod snapshot;
 

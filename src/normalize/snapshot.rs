@@ -52,6 +52,8 @@ pub fn snapshot_events(events: &[Event]) -> String {
 
 /// The snapshot lines, each with the index of the (first) event it shows.
 pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
+    let events = super::names::Renames::of(events).apply(events);
+    let events = &events[..];
     let names = address_names(events);
     let peers = text::PeerNames::of(events);
     let repeated = repeated_acks(events);

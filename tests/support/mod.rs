@@ -6,6 +6,8 @@ pub mod chatter;
 pub mod matrix;
 pub mod session;
 pub mod story;
+pub mod strace;
+pub mod tcpdump;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,331 @@
+//! `trace run` on programs it did not write: the style matrix (`fixtures/programs/matrix/`),
+//! echo pairs in the styles courses and real servers use, in C, Python, Java, Go, Node, Perl
+//! and Rust. For every style, on witnesses other than socktrace itself:
+//!
+//! - its calls equal what `strace -f` reports for the same kind of run: per process, the same
+//!   system calls on TCP and UDP sockets, by the same names, with the same results, in the
+//!   same order (per socket when clients run at once);
+//! - its packets equal what tcpdump captured on the same run, packet for packet;
+//! - nothing of one socket is written on another: a listening socket only ever moves
+//!   CLOSED → LISTEN → CLOSED, sends nothing but SYN|ACKs and receives nothing but SYNs;
+//! - every call names its process, and every data segment has the call that sent it.
+
+#![allow(non_snake_case)] // names read situation__outcome
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use socktrace::capture::privilege::live_test_allowed;
+use socktrace::event::{Body, Event, Packet, Role, SockId, Transport, Verb};
+use socktrace::tcp::state::State;
+use socktrace::trace::Trace;
+use socktrace::wire::flags::TcpFlags;
+
+use crate::support::matrix::{self, Style, STYLES};
+use crate::support::strace::{self, Process};
+use crate::support::tcpdump::{self, Tcpdump};
+use crate::support::{load, scratch, stderr, trace};
+
+/// Whether a style's tools are here; without them the style cannot run, which CI forbids.
+fn available(style: &Style) -> bool {
+    let missing = matrix::missing_tools(style);
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("the {} style needs {} and CI=true forbids skipping it: .ci/run installs them", style.name, missing.join(", "));
+    }
+    eprintln!("SKIPPED the {} style: it needs {}", style.name, missing.join(", "));
+    false
+}
+
+/// `trace run --save FILE --server … --client …` for a style's pair.
+fn traced(style: &Style, built: &matrix::Built, path: &Path) -> Result<Trace, String> {
+    let server = built.server.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ");
+    let client = built.client.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ");
+    let out = trace(&["run", "--save", path.to_str().expect("utf-8 path"), "--listen-timeout", "60", "--server", &server, "--client", &client]);
+    // A wrong server may make its client fail (exit 1 from the program, reported on stderr);
+    // `trace` itself fails only with status 2.
+    if out.status.code() == Some(2) || (style.wrong.is_none() && out.status.code() != Some(0)) {
+        return Err(format!("trace run failed ({:?}): {}", out.status.code(), stderr(&out)));
+    }
+    let trace = load(path);
+    if trace.end.as_ref().map(|e| e.out_of_order) != Some(0) {
+        return Err("events out of time order".to_string());
+    }
+    Ok(trace)
+}
+
+/// One word for `trace run`'s shell-like splitting.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-={}:".contains(&b)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The same pair under strace: the server first, the client once strace shows the server's
+/// port. Returns the per-process calls of each.
+fn straced(style: &Style, built: &matrix::Built, dir: &Path) -> Result<(Vec<Process>, Vec<Process>), String> {
+    let server = strace::start(&built.server, &dir.join(format!("{}.server.strace", style.name)));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let port = loop {
+        if let Some(port) = server.port() {
+            break port;
+        }
+        if Instant::now() > deadline {
+            return Err("the server under strace never bound a port".to_string());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let argv: Vec<String> = built.client.iter().map(|w| w.replace("{port}", &port.to_string())).collect();
+    let client = strace::start(&argv, &dir.join(format!("{}.client.strace", style.name)));
+    let client = strace::from_strace(&client.wait());
+    let server = strace::from_strace(&server.wait());
+    Ok((server, client))
+}
+
+/// The calls of one program's processes as compared: in order, or, when several clients run
+/// at once, per socket (which client a server serves first is not the program's choice).
+fn comparable(processes: &[Process], concurrent: bool) -> Vec<Vec<Vec<(String, String)>>> {
+    processes
+        .iter()
+        .map(|p| {
+            let sockets = p.calls.iter().map(|c| c.socket).max().map_or(0, |m| m + 1);
+            if concurrent {
+                // Which descriptor number an `accept` returns depends on which connections
+                // are still open then: a matter of timing when clients overlap.
+                let mut per_socket: Vec<Vec<(String, String)>> = vec![Vec::new(); sockets];
+                for c in &p.calls {
+                    let result = if c.name.starts_with("accept") && !c.result.starts_with('-') { "fd".to_string() } else { c.result.clone() };
+                    per_socket[c.socket].push((c.name.clone(), result));
+                }
+                per_socket.sort();
+                per_socket
+            } else {
+                vec![p.calls.iter().map(|c| (format!("#{} {}", c.socket, c.name), c.result.clone())).collect()]
+            }
+        })
+        .collect()
+}
+
+/// Compares a trace's calls with strace's, program by program.
+fn calls_equal_strace(style: &Style, traced: &Trace, server: &[Process], client: &[Process]) -> Result<(), String> {
+    for (role, witness) in [(Role::Server, server), (Role::Client, client)] {
+        let ours = strace::from_trace(&traced.events, role);
+        let (a, b) = (comparable(&ours, style.concurrent), comparable(witness, style.concurrent));
+        if a != b {
+            return Err(format!("the {role}'s calls differ from strace's\n  trace:  {a:?}\n  strace: {b:?}"));
+        }
+        // Readiness calls: the trace shows those about a traced socket, strace all of them.
+        for (mine, theirs) in ours.iter().zip(witness) {
+            if let Some(extra) = mine.waits.iter().find(|w| !theirs.waits.contains(w)) {
+                return Err(format!("the {role} made {extra} in the trace but not under strace ({:?})", theirs.waits));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The sockets that listened.
+fn listeners(events: &[Event]) -> HashSet<&SockId> {
+    events.iter().filter(|e| matches!(&e.body, Body::CallStart(c) if c.verb() == Verb::Listen)).filter_map(|e| e.socket.as_ref()).collect()
+}
+
+/// Nothing of one socket is written on another: a listening socket's only states are LISTEN
+/// and CLOSED, it sends only SYN|ACKs and receives only SYNs; every other packet comes from
+/// the socket whose ends its calls showed.
+fn identity_holds(traced: &Trace) -> Result<(), String> {
+    let listening = listeners(&traced.events);
+    // Each connected socket's (local, remote), from its connect or accept.
+    let mut ends: HashMap<&SockId, (SocketAddr, SocketAddr)> = HashMap::new();
+    for event in &traced.events {
+        if let Body::CallEnd(end) = &event.body {
+            let socket = match end.call.verb() {
+                Verb::Accept => end.new_socket.as_ref(),
+                Verb::Connect => event.socket.as_ref(),
+                _ => None,
+            };
+            if let (Some(socket), Some(local), Some(peer)) = (socket, end.local, end.peer) {
+                ends.insert(socket, (canon(local), canon(peer)));
+            }
+        }
+    }
+    for (i, event) in traced.events.iter().enumerate() {
+        match &event.body {
+            Body::State(change) if event.socket.as_ref().is_some_and(|s| listening.contains(s)) => {
+                let allowed = matches!((change.from, change.to), (State::Closed, State::Listen) | (State::Listen, State::Closed));
+                if !allowed {
+                    return Err(format!("event {i}: the listening socket {:?} moved {} → {}", event.socket, change.from, change.to));
+                }
+            }
+            Body::Packet(packet) if packet.transport == Transport::Tcp => {
+                let flags = packet.tcp.as_ref().map_or(TcpFlags(0), |t| t.flags.without_psh());
+                let syn_ack = TcpFlags::SYN.union(TcpFlags::ACK);
+                if event.socket.as_ref().is_some_and(|s| listening.contains(s)) && flags != syn_ack {
+                    return Err(format!("event {i}: the listening socket sent {flags}"));
+                }
+                if packet.to.as_ref().is_some_and(|s| listening.contains(s)) && flags != TcpFlags::SYN {
+                    return Err(format!("event {i}: the listening socket received {flags}"));
+                }
+                if let Some((local, remote)) = event.socket.as_ref().and_then(|s| ends.get(s)) {
+                    if (canon(packet.src), canon(packet.dst)) != (*local, *remote) {
+                        return Err(format!("event {i}: {:?} sent a packet of another connection: {} → {}", event.socket, packet.src, packet.dst));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn canon(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// Every call and process change names its process, and every data segment or datagram has
+/// the call that sent it on its sender socket, running when it left.
+fn processes_and_senders_shown(traced: &Trace) -> Result<(), String> {
+    let events = &traced.events;
+    let mut open: HashMap<u64, (usize, Verb)> = HashMap::new();
+    let mut spans: Vec<(&SockId, u64, u64)> = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        match &event.body {
+            Body::CallStart(start) => {
+                open.insert(start.id, (i, start.verb()));
+            }
+            Body::CallEnd(end) => {
+                if let Some((s, Verb::Send)) = open.remove(&end.id) {
+                    if let Some(socket) = event.socket.as_ref().or(events[s].socket.as_ref()) {
+                        spans.push((socket, events[s].t, event.t));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if matches!(event.body, Body::CallStart(_) | Body::CallEnd(_) | Body::Process(_)) && event.actor.pid.is_none() {
+            return Err(format!("event {i} names no process: {event:?}"));
+        }
+    }
+    for (i, event) in events.iter().enumerate() {
+        let Body::Packet(packet) = &event.body else { continue };
+        if packet.len == 0 {
+            continue;
+        }
+        let Some(sender) = &event.socket else { return Err(format!("event {i}: a data segment with no sender socket")) };
+        if !spans.iter().any(|(s, from, to)| *s == sender && (*from..=*to).contains(&event.t)) {
+            return Err(format!("event {i}: no call of {sender} was sending when its data left: {}", socktrace::render::text::packet_headline(packet)));
+        }
+    }
+    Ok(())
+}
+
+/// The TCP and UDP packets of a trace, as (src, dst, flags, length).
+type Wire = (SocketAddr, SocketAddr, u8, u32);
+
+fn wire(packet: &Packet) -> Option<Wire> {
+    matches!(packet.transport, Transport::Tcp | Transport::Udp).then(|| (packet.src, packet.dst, packet.tcp.as_ref().map_or(0, |t| t.flags.0), packet.len))
+}
+
+/// The trace's packets equal tcpdump's on its connections: the same packets in the same order.
+fn packets_equal_tcpdump(traced: &Trace, captured: &[Packet]) -> Result<(), String> {
+    let ours: Vec<Wire> = traced.events.iter().filter_map(|e| match &e.body {
+        Body::Packet(p) => wire(p),
+        _ => None,
+    }).collect();
+    if ours.is_empty() {
+        return Err("no packets in the trace".to_string());
+    }
+    let pairs: HashSet<(SocketAddr, SocketAddr)> = ours.iter().map(|(s, d, _, _)| (*s, *d)).collect();
+    let theirs: Vec<Wire> = captured.iter().filter_map(wire).filter(|(s, d, _, _)| pairs.contains(&(*s, *d))).collect();
+    if ours != theirs {
+        return Err(format!("{} packets in the trace, {} captured by tcpdump on the same connections, or in another order\n  trace:   {ours:?}\n  tcpdump: {theirs:?}", ours.len(), theirs.len()));
+    }
+    Ok(())
+}
+
+#[test]
+fn matrix__calls_equal_strace__packets_equal_tcpdump__each_socket_its_own() {
+    if !live_test_allowed("trace run on the style matrix") {
+        return;
+    }
+    let dir = scratch("matrix");
+    let build = dir.join("build");
+    let dump = Tcpdump::start(dir.join("lo.pcap"), "tcp or udp");
+    let mut failures: Vec<String> = Vec::new();
+    let mut recorded: Vec<(&Style, Trace)> = Vec::new();
+    for style in STYLES.iter().filter(|s| available(s)) {
+        let built = match matrix::build(style, &build) {
+            Ok(built) => built,
+            Err(e) => {
+                failures.push(format!("{}: cannot build: {e}", style.name));
+                continue;
+            }
+        };
+        let path = dir.join(format!("{}.jsonl", style.name));
+        let outcome = traced(style, &built, &path).and_then(|t| {
+            identity_holds(&t)?;
+            processes_and_senders_shown(&t)?;
+            // A wrong pair's run is not the same from run to run (whether the client reads the
+            // server's greeting with its echo, or a reset first, is a matter of timing): its
+            // calls are compared with strace's in `trace check`'s tests, not here.
+            if style.wrong.is_none() {
+                let (server, client) = straced(style, &built, &dir)?;
+                calls_equal_strace(style, &t, &server, &client)?;
+            }
+            Ok(t)
+        });
+        match outcome {
+            Ok(t) => recorded.push((style, t)),
+            Err(e) => failures.push(format!("{}: {e}", style.name)),
+        }
+    }
+    let captured = tcpdump::packets(&dump.stop());
+    for (style, traced) in &recorded {
+        if let Err(e) = packets_equal_tcpdump(traced, &captured) {
+            failures.push(format!("{}: {e}", style.name));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} styles fail:\n{}", failures.len(), STYLES.len(), failures.join("\n\n"));
+}
+
+/// A non-blocking connect to a port nobody listens on: `EINPROGRESS`, then the refusal, which
+/// the program learns from `poll` and `getsockopt(SO_ERROR)` — each of them in the trace, as
+/// strace shows them, with the reset that refused it.
+#[test]
+fn nonblocking_connect_refused__the_outcome_is_in_the_trace() {
+    if !live_test_allowed("a refused non-blocking connect") {
+        return;
+    }
+    let style = matrix::named("c_nonblock_connect").expect("the style");
+    if !available(style) {
+        return;
+    }
+    let dir = scratch("matrix_refused");
+    let built = matrix::build(style, &dir).unwrap_or_else(|e| panic!("{e}"));
+    // A port that was free a moment ago: nobody listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port().to_string();
+    let argv: Vec<String> = built.client.iter().map(|w| w.replace("{port}", &port)).collect();
+    let path = dir.join("refused.jsonl");
+    let mut args = vec!["run", "--save", path.to_str().expect("utf-8 path"), "--"];
+    args.extend(argv.iter().map(String::as_str));
+    let out = trace(&args);
+    assert!(stderr(&out).contains("exited with status 1"), "the client reports the refusal: {}", stderr(&out));
+    let traced = load(&path);
+    let events = &traced.events;
+    let named = |call: &str| events.iter().position(|e| matches!(&e.body, Body::CallEnd(end) if end.call.as_str() == call));
+    let connect = named("connect").expect("connect returns");
+    assert!(matches!(&events[connect].body, Body::CallEnd(end) if end.errno.as_ref().is_some_and(|e| e.name == "EINPROGRESS")));
+    let outcome = named("getsockopt").expect("getsockopt tells the outcome");
+    assert!(matches!(&events[outcome].body, Body::CallEnd(end) if end.value.as_deref() == Some("SO_ERROR=ECONNREFUSED")), "{:?}", events[outcome]);
+    let reset = events.iter().position(|e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.contains(TcpFlags::RST)))).expect("the reset");
+    assert!(named("poll").is_some_and(|p| p > reset), "poll returns after the reset");
+    let straced = strace::start(&argv, &dir.join("refused.strace"));
+    let witness = strace::from_strace(&straced.wait());
+    let ours = strace::from_trace(events, Role::Client);
+    assert_eq!(comparable(&ours, false), comparable(&witness, false), "the same calls as strace");
+}
