@@ -115,11 +115,14 @@ impl Running {
     }
 }
 
+/// What each lens's opening gave, where one was asked for.
+type Opened = (Option<Result<PacketCapture, CaptureError>>, Option<Result<StateTracer, TracefsError>>);
+
 /// Runs both openings at once (each is given only if its lens can run).
 fn open_both(
     packets: Option<impl FnOnce() -> Result<PacketCapture, CaptureError> + Send>,
     states: Option<impl FnOnce() -> Result<StateTracer, TracefsError>>,
-) -> (Option<Result<PacketCapture, CaptureError>>, Option<Result<StateTracer, TracefsError>>) {
+) -> Opened {
     std::thread::scope(|scope| {
         let packets = packets.map(|open| scope.spawn(open));
         let states = states.map(|start| start());
