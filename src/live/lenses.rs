@@ -30,6 +30,8 @@ struct Running {
     starting: AtomicU64,
     packets: Mutex<Option<PacketCapture>>,
     tracer: Mutex<Option<StateTracer>>,
+    /// Armed lenses that failed to start, reported with the session's losses.
+    failed: Mutex<Vec<String>>,
 }
 
 /// Lenses known to be able to run, not started yet.
@@ -71,14 +73,16 @@ pub struct PortControl {
 
 impl PortControl {
     /// Follows `ports` from now on: the filters are in place when this returns (armed lenses
-    /// are started on them first). A lens that is not running is skipped; a lens that
-    /// refuses, or fails to start, is reported (e.g. too many ports).
+    /// are started on them first; one that fails to start is reported with the losses). A
+    /// lens that is not running is skipped; a lens that refuses is reported (e.g. too many
+    /// ports).
     pub fn set_ports(&self, ports: &[u16]) -> Result<(), String> {
         // Held to the end: a second caller must not find the lenses neither armed nor running.
         let mut armed = lock(&self.running.armed);
         if !ports.is_empty() {
             if let Some(armed) = armed.take() {
-                return self.running.start(armed, ports, &self.sink);
+                self.running.start(armed, ports, &self.sink);
+                return Ok(());
             }
         }
         if let Some(capture) = lock(&self.running.packets).as_mut() {
@@ -93,11 +97,18 @@ impl PortControl {
 
 impl Running {
     fn new(armed: Option<Armed>, packets: Option<PacketCapture>, tracer: Option<StateTracer>) -> Running {
-        Running { armed: Mutex::new(armed), starting: AtomicU64::new(u64::MAX), packets: Mutex::new(packets), tracer: Mutex::new(tracer) }
+        Running {
+            armed: Mutex::new(armed),
+            starting: AtomicU64::new(u64::MAX),
+            packets: Mutex::new(packets),
+            tracer: Mutex::new(tracer),
+            failed: Mutex::new(Vec::new()),
+        }
     }
 
-    /// Starts the armed lenses on `ports`; one that fails is reported and left out.
-    fn start(&self, armed: Armed, ports: &[u16], sink: &Sender<Vec<Event>>) -> Result<(), String> {
+    /// Starts the armed lenses on `ports`. One that fails is left out and reported at the
+    /// end: the ports are still followed by the other.
+    fn start(&self, armed: Armed, ports: &[u16], sink: &Sender<Vec<Event>>) {
         self.starting.store(clock::now_ns(), Ordering::SeqCst);
         let Armed { packets, states } = armed;
         let deliver = deliver_to(sink.clone());
@@ -106,12 +117,11 @@ impl Running {
             packets.map(|lo| move || lo.open(ports, false, deliver)),
             states.map(|prepared| move || prepared.start(ports, tx)),
         );
-        let mut problems = Vec::new();
-        *lock(&self.packets) = packets.and_then(|opened| opened.map_err(|e| problems.push(e.to_string())).ok());
-        *lock(&self.tracer) = tracer.and_then(|started| started.map_err(|e| problems.push(e.to_string())).ok());
+        let mut failed = lock(&self.failed);
+        *lock(&self.packets) = packets.and_then(|opened| opened.map_err(|e| failed.push(e.to_string())).ok());
+        *lock(&self.tracer) = tracer.and_then(|started| started.map_err(|e| failed.push(e.to_string())).ok());
         // The lenses' own marks say how far they have delivered from here on.
         self.starting.store(u64::MAX, Ordering::SeqCst);
-        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
     }
 }
 
@@ -228,7 +238,7 @@ impl KernelLenses {
             let tracer = tracer.map(StateTracer::stop);
             (packets.map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))), tracer)
         });
-        let mut problems = Vec::new();
+        let mut problems = std::mem::take(&mut *lock(&self.running.failed));
         let packets_dropped = match packets {
             Some(Ok(stats)) => stats.kernel_drops,
             Some(Err(err)) => {
