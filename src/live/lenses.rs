@@ -2,7 +2,7 @@
 //! reported with its reason and remedy, and the session goes on with the others.
 //!
 //! Each lens spends its start and its stop waiting on the kernel (a ring to allocate, a trace
-//! clock to reset, RCU grace periods at close and removal: ~50 ms each way), so the two are
+//! clock to reset, RCU grace periods at close and removal: ~40 ms each way), so the two are
 //! started side by side and stopped side by side. `trace run` learns its ports only as its
 //! programs bind and connect: its lenses are [armed](KernelLenses::armed), and start with the
 //! first port, so that a program that never gets one pays for neither.
