@@ -47,6 +47,7 @@ use std::time::{Duration, Instant};
 
 use crate::capture::bpf::{BpfProgram, TooManyPorts};
 use crate::capture::clock::{now_ns, thread_cpu_ns, RealtimeOffset};
+use crate::capture::privilege::{has_capability, CAP_NET_RAW};
 use crate::capture::progress::{self, Progress};
 use crate::capture::ring::{self, Geometry, Ring};
 use crate::event::{Actor, Body, Event, Origin, Packet, Role};
@@ -70,12 +71,12 @@ const RING: Geometry = Geometry { block_size: 128 << 10, blocks: 64, retire_ms: 
 /// a live display (measured: 2.0 ms from `connect` to its SYN|ACK's delivery).
 const RETIRE_MS: u32 = 2;
 
-/// After `stop`, the reader keeps reading until the ring has been quiet this long, long
-/// enough for the kernel to retire the last, partly filled block (older kernels retire on a
-/// jiffy timer, up to 2 ticks of 4 ms late).
-const DRAIN_QUIET: Duration = Duration::from_millis(4 * RETIRE_MS as u64 + 10);
+/// How far behind its last drain the reader's progress mark stays: a packet stamped before a
+/// drain began is either delivered by it or waits in a block the kernel has not retired yet,
+/// which it does within RETIRE_MS.
+const MARK_LAG_NS: u64 = (RETIRE_MS as u64 + 1) * 1_000_000;
 
-/// …but no longer than this, should packets keep coming.
+/// After `stop`, how long the reader keeps draining at most, should packets keep coming.
 const DRAIN_MAX: Duration = Duration::from_secs(1);
 
 /// Re-measure the realtime/monotonic offset this often, so that an NTP adjustment during a
@@ -181,8 +182,7 @@ impl PacketCapture {
     where
         D: FnMut(PacketBatch) -> bool + Send + 'static,
     {
-        let lo = pnet::datalink::interfaces().into_iter().find(|i| i.is_loopback()).ok_or(CaptureError::NoLoopback)?;
-        PacketCapture::open_at(lo.index, Link::Loopback, ports, udp, deliver)
+        PacketCapture::open_at(loopback_index()?, Link::Loopback, ports, udp, deliver)
     }
 
     /// Like [`open`](Self::open), on the real Ethernet link `name` of the calling thread's
@@ -306,6 +306,36 @@ impl Drop for PacketCapture {
     }
 }
 
+/// A capture on `lo` that can be opened later: the link is there and the process may capture.
+/// Finding that out makes nothing the kernel must undo, while opening and closing a capture
+/// costs ~50 ms (the ring's allocation, and an RCU grace period or two at close): `trace run`
+/// opens the capture only once its programs have a port to follow.
+pub struct Loopback {
+    ifindex: u32,
+}
+
+impl Loopback {
+    pub fn find() -> Result<Loopback, CaptureError> {
+        let ifindex = loopback_index()?;
+        if !has_capability(CAP_NET_RAW) {
+            return Err(CaptureError::io("socket(AF_PACKET)", io::Error::from_raw_os_error(libc::EPERM)));
+        }
+        Ok(Loopback { ifindex })
+    }
+
+    /// Like [`PacketCapture::open`].
+    pub fn open<D>(&self, ports: &[u16], udp: bool, deliver: D) -> Result<PacketCapture, CaptureError>
+    where
+        D: FnMut(PacketBatch) -> bool + Send + 'static,
+    {
+        PacketCapture::open_at(self.ifindex, Link::Loopback, ports, udp, deliver)
+    }
+}
+
+fn loopback_index() -> Result<u32, CaptureError> {
+    pnet::datalink::interfaces().into_iter().find(|i| i.is_loopback()).map(|i| i.index).ok_or(CaptureError::NoLoopback)
+}
+
 /// The kind of interface a capture reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Link {
@@ -362,6 +392,20 @@ struct ReaderStats {
 /// The reader thread: decode every block the kernel hands over and send it as one batch;
 /// sleep in poll(2) when the ring is empty. After a wake-up on `wake`, drain and return.
 fn read(
+    ring: Ring,
+    socket: &OwnedFd,
+    wake: &OwnedFd,
+    progress: &Progress,
+    link: Link,
+    deliver: impl FnMut(PacketBatch) -> bool,
+) -> io::Result<ReaderStats> {
+    let result = read_until_stopped(ring, socket, wake, progress, link, deliver);
+    // Also after a failure: a lens that delivers nothing more must not hold the timeline back.
+    progress.finish();
+    result
+}
+
+fn read_until_stopped(
     mut ring: Ring,
     socket: &OwnedFd,
     wake: &OwnedFd,
@@ -372,7 +416,8 @@ fn read(
     let mut stats = ReaderStats { packets: 0, undecodable: 0, cpu: Duration::ZERO };
     let mut offset = RealtimeOffset::measure();
     let mut offset_at = now_ns();
-    let mut stopping: Option<Instant> = None;
+    // When `stop` asked (trace clock), and since when we drain (to bound it).
+    let mut stopping: Option<(u64, Instant)> = None;
     // Cleared when `deliver` says nobody listens any more: the ring is then only emptied.
     let mut wanted = true;
     loop {
@@ -400,13 +445,17 @@ fn read(
                 stats.packets += if wanted { n } else { 0 };
             }
         }
-        // A packet stamped before the drain began is either delivered now or waits in a block
-        // the kernel has not retired yet, which it does within RETIRE_MS.
-        progress.mark(drained_at.saturating_sub(u64::from(RETIRE_MS + 1) * 1_000_000));
+        let mark = drained_at.saturating_sub(MARK_LAG_NS);
+        progress.mark(mark);
         let timeout_ms = match stopping {
             None => progress::TICK.as_millis() as libc::c_int,
-            Some(since) if since.elapsed() >= DRAIN_MAX => break,
-            Some(_) => DRAIN_QUIET.as_millis() as libc::c_int,
+            // Done once the mark has passed the stop and the block the kernel is filling holds
+            // nothing: every packet stamped before the stop is delivered, however late this
+            // kernel retires blocks (older ones use a jiffy timer, up to 2 ticks late).
+            Some((asked, _)) if mark >= asked && !ring.pending() => break,
+            Some((_, since)) if since.elapsed() >= DRAIN_MAX => break,
+            // Until the mark can pass the stop, or the kernel retires the block it fills.
+            Some((asked, _)) => (asked.saturating_sub(mark) / 1_000_000).clamp(1, u64::from(RETIRE_MS)) as libc::c_int,
         };
         let mut fds = [
             libc::pollfd { fd: socket.as_raw_fd(), events: libc::POLLIN, revents: 0 },
@@ -423,14 +472,10 @@ fn read(
             }
             return Err(error);
         }
-        if ready == 0 && stopping.is_some() {
-            break; // quiet for DRAIN_QUIET: every block the kernel held has been read
-        }
         if fds[1].revents & libc::POLLIN != 0 && stopping.is_none() {
-            stopping = Some(Instant::now());
+            stopping = Some((now_ns(), Instant::now()));
         }
     }
-    progress.finish();
     stats.cpu = Duration::from_nanos(thread_cpu_ns());
     Ok(stats)
 }

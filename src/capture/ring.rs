@@ -78,6 +78,21 @@ impl Ring {
         Some(Block { ring: self, desc })
     }
 
+    /// Whether frames wait in the next block: handed over, or still being filled by the kernel
+    /// (it hands a block over when full or when its retire timer fires).
+    pub fn pending(&self) -> bool {
+        let desc = self.block_desc(self.current);
+        if status(desc).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0 {
+            return true;
+        }
+        // A block given back but not yet reopened (after the ring was full) still counts its
+        // old frames until the kernel reopens it, within one retire period: that only waits.
+        // SAFETY: as for `status`: an aligned u32 of the mapping, which the kernel updates
+        // while it fills the block.
+        let count = unsafe { AtomicU32::from_ptr(&raw mut (*desc.as_ptr()).hdr.bh1.num_pkts) };
+        count.load(Ordering::Relaxed) != 0
+    }
+
     fn block_desc(&self, index: usize) -> NonNull<libc::tpacket_block_desc> {
         // SAFETY: `index < blocks`, so the offset stays inside the mapping.
         unsafe { self.map.add(index * self.block_size).cast() }

@@ -1,12 +1,13 @@
 //! The timeline's drive loop: take what the lenses deliver, release it in time order as far
 //! as every lens has delivered, show and save it; stop the lenses once the traced programs
-//! are done and have settled; end when every lens has delivered its last event.
+//! are done and their sockets have closed; end when every lens has delivered its last event.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use super::lenses::{KernelLenses, Losses};
 use super::session::LiveError;
+use super::settle::OpenSockets;
 use crate::capture::clock;
 use crate::event::Event;
 use crate::timeline::{Merger, Timeline};
@@ -17,9 +18,11 @@ use crate::timeline::{Merger, Timeline};
 /// Without calls (`--summary`) the progress marks alone say what may be released.
 const CALLS_WINDOW_NS: u64 = 50_000_000;
 
-/// After the programs finish, how long the lenses keep looking: the last ACK of a close
-/// crosses the wire after the last call returned.
-const SETTLE: Duration = Duration::from_millis(100);
+/// After the programs finish, the lenses keep looking until the session's sockets are seen to
+/// close (the last ACK of a close crosses the wire after the last call returned), but no
+/// longer than this: a peer outside the session may hold a socket open. Without the state
+/// lens, which sees them close, they look this long.
+const SETTLE_MAX: Duration = Duration::from_millis(100);
 
 /// What puts the lenses' events in time order: the whole timeline, or the merger alone where
 /// sockets need no names (`--summary`, whose memory must not grow with every connection).
@@ -69,10 +72,14 @@ pub fn drive(
     let mut released = Vec::new();
     let mut lenses = Some(lenses);
     let mut losses = None;
-    let mut finished_at = None;
+    let mut finished_at: Option<(Instant, u64)> = None;
+    let mut sockets = OpenSockets::default();
     loop {
         match rx.recv_timeout(Duration::from_millis(5)) {
-            Ok(batch) => timeline.push(batch),
+            Ok(batch) => {
+                sockets.see(&batch);
+                timeline.push(batch);
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -81,13 +88,18 @@ pub fn drive(
         // in the timeline (read after, a mark could pass events still in the channel).
         let lens_progress = lenses.as_ref().map_or(u64::MAX, KernelLenses::progress);
         while let Ok(batch) = rx.try_recv() {
+            sockets.see(&batch);
             timeline.push(batch);
         }
+        let all_closed = sockets.all_closed(lens_progress);
         if finished_at.is_none() && finished() {
-            finished_at = Some(Instant::now());
+            finished_at = Some((Instant::now(), clock::now_ns()));
         }
-        if finished_at.is_some_and(|at| at.elapsed() >= SETTLE) {
-            if let Some(lenses) = lenses.take() {
+        if let Some((at, at_ns)) = finished_at {
+            // Settled: no lens runs (no port was ever followed), or every socket is seen to
+            // have closed by a lens that has delivered all it saw up to the programs' end.
+            let settled = |l: &KernelLenses| !l.any_running() || (l.follows_states() && lens_progress >= at_ns && all_closed);
+            if let Some(lenses) = lenses.take_if(|l| settled(l) || at.elapsed() >= SETTLE_MAX) {
                 // Stopping drains each lens into the channel and drops its sender.
                 losses = Some(lenses.stop());
             }
@@ -96,6 +108,11 @@ pub fn drive(
         released.clear();
         timeline.release(watermark, &mut released);
         emit(&released, watermark)?;
+    }
+    // The channel also closes before a stop once no lens can send any more (none started:
+    // no port was ever followed): their account is still taken.
+    if let Some(lenses) = lenses.take() {
+        losses = Some(lenses.stop());
     }
     released.clear();
     timeline.release(u64::MAX, &mut released);

@@ -10,6 +10,7 @@ pub mod p2p;
 pub mod programs;
 pub mod run;
 pub mod session;
+pub mod settle;
 pub mod sink;
 pub mod summary;
 

@@ -53,10 +53,10 @@ impl From<LiveError> for RunError {
 
 pub fn run(plan: RunPlan, command: &str, output: Output) -> Result<RunReport, RunError> {
     let (tx, rx) = mpsc::channel::<Vec<Event>>();
-    // No port yet: the lenses see nothing until the programs bind or connect. A traced
-    // program may use UDP as well as TCP: the packet lens takes both.
-    let mut lenses = KernelLenses::start_on(&[], None, true, &tx);
-    let ports = lenses.port_control();
+    // No port yet: the lenses start once the programs bind or connect. A traced program may
+    // use UDP as well as TCP: the packet lens takes both.
+    let mut lenses = KernelLenses::armed();
+    let ports = lenses.port_control(tx.clone());
     let watch: WatchPorts = Box::new(move |p: &[u16]| ports.set_ports(p));
     let calls = match ptrace::start(plan.programs, tx.clone(), watch, plan.seccomp) {
         Ok(calls) => calls,

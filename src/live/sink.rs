@@ -19,7 +19,8 @@ pub struct Output {
 /// Where released events go: the screen, through the renderer, and the trace file.
 pub struct Sink {
     renderer: Option<Box<dyn Renderer>>,
-    screen: Screen<io::Stdout>,
+    /// Buffered, so that a batch is one write: standard output writes each line at once.
+    screen: Screen<BufWriter<io::Stdout>>,
     writer: Option<(PathBuf, TraceWriter<BufWriter<File>>)>,
     events: u64,
 }
@@ -34,7 +35,7 @@ impl Sink {
             }
             None => None,
         };
-        let mut sink = Sink { renderer: output.renderer, screen: Screen::new(io::stdout()), writer, events: 0 };
+        let mut sink = Sink { renderer: output.renderer, screen: Screen::new(BufWriter::new(io::stdout())), writer, events: 0 };
         if let Some(renderer) = &mut sink.renderer {
             sink.screen.show(|out| renderer.header(header, out));
         }
@@ -49,20 +50,22 @@ impl Sink {
     /// Shows and saves released events; the file is flushed after every batch, so that what
     /// was shown is also on disk if the session is killed.
     pub fn emit(&mut self, events: &[Event], watermark: u64) -> Result<(), LiveError> {
-        for event in events {
-            if let Some(renderer) = &mut self.renderer {
-                self.screen.show(|out| renderer.event(event, out));
-            }
-            if let Some((_, writer)) = &mut self.writer {
+        if let Some(renderer) = &mut self.renderer {
+            self.screen.show(|out| {
+                for event in events {
+                    renderer.event(event, out)?;
+                }
+                renderer.idle(watermark, out)
+            });
+        }
+        if let Some((_, writer)) = &mut self.writer {
+            for event in events {
                 if let Err(err) = writer.event(event) {
                     return Err(self.save_error(err));
                 }
             }
         }
         self.events += events.len() as u64;
-        if let Some(renderer) = &mut self.renderer {
-            self.screen.show(|out| renderer.idle(watermark, out));
-        }
         if let Some((_, writer)) = &mut self.writer {
             if let Err(err) = writer.flush() {
                 return Err(self.save_error(err));

@@ -27,4 +27,4 @@ mod live_tests;
 
 pub use error::TracefsError;
 pub use stats::TracerStats;
-pub use tracer::StateTracer;
+pub use tracer::{Prepared, StateTracer};

@@ -45,6 +45,17 @@ impl StopSignal {
         Ok(StopSignal(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
+    /// Sleeps until the signal is raised or `timeout` has passed.
+    fn wait(&self, timeout: Duration) -> io::Result<()> {
+        let mut fd = libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one live pollfd, its count passed alongside.
+        if unsafe { libc::poll(&mut fd, 1, timeout.as_millis() as libc::c_int) } >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(err) }
+    }
+
     /// Makes the eventfd readable, for good: every reader's `poll` sees it.
     pub fn raise(&self) -> io::Result<()> {
         let one = 1u64.to_ne_bytes();
@@ -128,7 +139,11 @@ impl Reader {
             if stopping {
                 break;
             }
-            thread::sleep(CADENCE);
+            // The stop cuts the pause short: the last drain need not wait for it.
+            if let Err(err) = self.shared.stop.wait(CADENCE) {
+                self.stats.error = Some(format!("poll: {err}"));
+                break;
+            }
         }
         self.progress.finish();
         self.stats.cpu_ns = thread_cpu_ns();

@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -62,43 +62,18 @@ impl StateTracer {
     /// too (none: any address). Tracepoints see every network namespace, and a socket of
     /// another namespace may have the same port as one of the session's hosts.
     pub fn start_on_hosts(ports: &[u16], hosts: &[IpAddr], sink: Sender<Vec<Event>>) -> Result<StateTracer, TracefsError> {
+        StateTracer::prepare(hosts)?.start(ports, sink)
+    }
+
+    /// Learns what a start needs without making anything: tracefs is there and readable, and
+    /// this kernel has the tracepoints and a page layout we can read. Making an instance is
+    /// what costs (~45 ms to set up, ~40 ms to remove: RCU grace periods), so `trace run`
+    /// knows up front whether the lens can run and starts it only once there is a port.
+    pub fn prepare(hosts: &[IpAddr]) -> Result<Prepared, TracefsError> {
         let root = mount::tracefs_root()?;
         let layout = page_layout(&root)?;
-        let mut tracer = StateTracer {
-            instance: Instance::create(&root)?,
-            ports: Arc::new(PortSet::new(ports)),
-            stop: Arc::new(StopSignal::new()?),
-            readers: Vec::new(),
-            progress: Vec::new(),
-            cpus: cpus::online()?,
-            stopped: false,
-        };
-        // From here on an early return drops `tracer`, which stops and removes what exists.
-        let i = &tracer.instance;
-        i.write("trace_clock", "mono", "put the instance on the mono (CLOCK_MONOTONIC) trace clock")?;
-        i.write("buffer_size_kb", BUFFER_KB_PER_CPU, "size the instance's ring buffers")?;
-        // Without this, poll waits until a buffer is half full (the default of 50).
-        if i.path("buffer_percent").exists() {
-            i.write("buffer_percent", "0", "make readers wake on the first event")?;
-        }
-        let page_size = match i.read("buffer_subbuf_size_kb", "read the ring-buffer page size") {
-            Ok(kb) => kb.trim().parse::<usize>().map_or(page_size(), |kb| kb * 1024),
-            // Kernels before 6.8 have no such file: their pages are the memory page size.
-            Err(_) => page_size(),
-        };
-        let decoder = Arc::new(decoder(&tracer.instance)?);
-        tracer.write_filters(ports)?;
-        for tp in TRACEPOINTS {
-            tracer.instance.write(&format!("{}/enable", event_dir(tp)), "1", "enable a tracepoint")?;
-        }
-        let shared = Shared { layout, page_size, decoder, ports: tracer.ports.clone(), hosts: Arc::from(hosts), stop: tracer.stop.clone(), sink };
-        for cpu in tracer.cpus.clone() {
-            let pipe = tracer.instance.path(&format!("per_cpu/cpu{cpu}/trace_pipe_raw"));
-            let progress = Progress::default();
-            tracer.readers.push(reader::spawn(cpu, &pipe, shared.clone(), progress.clone())?);
-            tracer.progress.push(progress);
-        }
-        Ok(tracer)
+        let decoder = Arc::new(decoder(&root)?);
+        Ok(Prepared { root, layout, decoder, cpus: cpus::online()?, hosts: Arc::from(hosts) })
     }
 
     /// How far every CPU's buffer has been delivered: the slowest CPU's mark.
@@ -188,6 +163,56 @@ impl StateTracer {
     }
 }
 
+/// A tracer ready to start: see [`StateTracer::prepare`].
+pub struct Prepared {
+    root: PathBuf,
+    layout: PageLayout,
+    decoder: Arc<Decoder>,
+    cpus: Vec<u32>,
+    hosts: Arc<[IpAddr]>,
+}
+
+impl Prepared {
+    /// Starts tracing the sockets on `ports` in an instance of its own; events go to `sink`.
+    pub fn start(self, ports: &[u16], sink: Sender<Vec<Event>>) -> Result<StateTracer, TracefsError> {
+        let Prepared { root, layout, decoder, cpus, hosts } = self;
+        let mut tracer = StateTracer {
+            instance: Instance::create(&root)?,
+            ports: Arc::new(PortSet::new(ports)),
+            stop: Arc::new(StopSignal::new()?),
+            readers: Vec::new(),
+            progress: Vec::new(),
+            cpus,
+            stopped: false,
+        };
+        // From here on an early return drops `tracer`, which stops and removes what exists.
+        let i = &tracer.instance;
+        i.write("trace_clock", "mono", "put the instance on the mono (CLOCK_MONOTONIC) trace clock")?;
+        i.write("buffer_size_kb", BUFFER_KB_PER_CPU, "size the instance's ring buffers")?;
+        // Without this, poll waits until a buffer is half full (the default of 50).
+        if i.path("buffer_percent").exists() {
+            i.write("buffer_percent", "0", "make readers wake on the first event")?;
+        }
+        let page_size = match i.read("buffer_subbuf_size_kb", "read the ring-buffer page size") {
+            Ok(kb) => kb.trim().parse::<usize>().map_or(page_size(), |kb| kb * 1024),
+            // Kernels before 6.8 have no such file: their pages are the memory page size.
+            Err(_) => page_size(),
+        };
+        tracer.write_filters(ports)?;
+        for tp in TRACEPOINTS {
+            tracer.instance.write(&format!("{}/enable", event_dir(tp)), "1", "enable a tracepoint")?;
+        }
+        let shared = Shared { layout, page_size, decoder, ports: tracer.ports.clone(), hosts, stop: tracer.stop.clone(), sink };
+        for cpu in tracer.cpus.clone() {
+            let pipe = tracer.instance.path(&format!("per_cpu/cpu{cpu}/trace_pipe_raw"));
+            let progress = Progress::default();
+            tracer.readers.push(reader::spawn(cpu, &pipe, shared.clone(), progress.clone())?);
+            tracer.progress.push(progress);
+        }
+        Ok(tracer)
+    }
+}
+
 impl Drop for StateTracer {
     fn drop(&mut self) {
         for problem in self.shutdown().problems {
@@ -203,14 +228,15 @@ fn page_layout(root: &Path) -> Result<PageLayout, TracefsError> {
     PageLayout::from_header_page(&text).map_err(|err| TracefsError::Format { name: "events/header_page", err })
 }
 
-/// The decoder for this kernel's record layouts, refusing a tracepoint that is absent.
-fn decoder(instance: &Instance) -> Result<Decoder, TracefsError> {
-    let [a, b, c, d] = TRACEPOINTS.map(|tp| read_format(instance, tp));
+/// The decoder for this kernel's record layouts, refusing a tracepoint that is absent. The
+/// layouts are the kernel's, the same in every instance.
+fn decoder(root: &Path) -> Result<Decoder, TracefsError> {
+    let [a, b, c, d] = TRACEPOINTS.map(|tp| read_format(root, tp));
     Decoder::new(&[a?, b?, c?, d?]).map_err(|(i, err)| TracefsError::Format { name: TRACEPOINTS[i], err })
 }
 
-fn read_format(instance: &Instance, tracepoint: &'static str) -> Result<Format, TracefsError> {
-    let path = instance.path(&format!("{}/format", event_dir(tracepoint)));
+fn read_format(root: &Path, tracepoint: &'static str) -> Result<Format, TracefsError> {
+    let path = root.join(format!("{}/format", event_dir(tracepoint)));
     if !path.exists() {
         return Err(TracefsError::TracepointMissing { name: tracepoint });
     }

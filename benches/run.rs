@@ -1,0 +1,262 @@
+//! `trace run`'s own cost, side by side with strace's: `cargo bench --bench run` (as root,
+//! with strace and a C compiler).
+//!
+//! Start-up: the wall time of `trace run -- true` (every lens on), `strace -f -o /dev/null
+//! true` and `true` alone, ROUNDS rounds taken in turn; min, median and max of each, and
+//! trace run's median over strace's.
+//!
+//! Cost per traced call: `pingpong.c`, compiled here with `cc -O2`, makes CALLS round trips
+//! of 16 bytes on one loopback TCP connection (a server and its client, two processes; four
+//! socket calls a round trip). It runs alone, under `strace -f -o /dev/null`, under `strace
+//! -f --seccomp-bpf` stopping only at the calls socktrace follows (its seccomp list), and
+//! under `trace run --save` with every lens, CALL_ROUNDS rounds taken in turn. A call's cost
+//! is the median time less the program's own median, over the socket calls it made: the
+//! trace's call starts (strace -c's count of the same set of calls is shown beside it; it
+//! also counts the loader's reads and closes of files).
+//!
+//! Env: ROUNDS (default 10), CALLS (default 20000), CALL_ROUNDS (default 3).
+
+mod common;
+
+use common::{env_or, median};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use socktrace::capture::privilege::is_root;
+use socktrace::capture::ptrace::syscalls::Sys;
+use socktrace::event::Body;
+use socktrace::trace::{LensStatus, TraceReader};
+
+/// No run lasts longer than this: it is killed, and the bench fails.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+/// At most this many round trips, whatever CALLS says (traced, ~0.1 ms each).
+const MAX_CALLS: u64 = 200_000;
+
+const TRACE: &str = env!("CARGO_BIN_EXE_trace");
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("run bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    if !is_root() {
+        return Err("needs root (packet capture, tracefs): run `sudo -E cargo bench --bench run`".into());
+    }
+    for (tool, package) in [("strace", "strace"), ("cc", "gcc")] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            return Err(format!("{tool} is not installed: run `apt-get install -y {package}`, then this bench again"));
+        }
+    }
+    let rounds = env_or("ROUNDS", 10).max(1);
+    let calls = env_or("CALLS", 20_000).clamp(1, MAX_CALLS);
+    let call_rounds = env_or("CALL_ROUNDS", 3).max(1);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    println!("load average {}", load_average());
+    start_up(rounds, &dir)?;
+    println!();
+    per_call(calls, call_rounds, &dir)?;
+    println!("load average at the end {}", load_average());
+    Ok(())
+}
+
+/// `true` alone, under strace and under trace run.
+fn start_up(rounds: usize, dir: &Path) -> Result<(), String> {
+    let commands: [(&str, Vec<&str>); 3] = [
+        ("true", vec!["true"]),
+        ("strace -f -o /dev/null true", vec!["strace", "-f", "-o", "/dev/null", "true"]),
+        ("trace run -- true", vec![TRACE, "run", "--", "true"]),
+    ];
+    // A first round unmeasured: binaries and libraries into the page cache.
+    for (_, argv) in &commands {
+        timed(argv, dir)?;
+    }
+    let mut times: [Vec<f64>; 3] = Default::default();
+    for _ in 0..rounds {
+        for ((_, argv), times) in commands.iter().zip(&mut times) {
+            times.push(timed(argv, dir)?.as_secs_f64() * 1e3);
+        }
+    }
+    println!("start-up, {rounds} rounds (ms):");
+    println!("{:<32} {:>8} {:>8} {:>8}", "", "min", "median", "max");
+    for ((label, _), times) in commands.iter().zip(&times) {
+        let (min, max) = (times.iter().copied().fold(f64::INFINITY, f64::min), times.iter().copied().fold(0.0, f64::max));
+        println!("{label:<32} {min:>8.2} {:>8.2} {max:>8.2}", median(times.iter().copied()));
+    }
+    let ratio = median(times[2].iter().copied()) / median(times[1].iter().copied());
+    println!("trace run ÷ strace -f (medians): {ratio:.2}×");
+    Ok(())
+}
+
+/// What one `trace run` of the workload recorded.
+struct Recorded {
+    call_starts: u64,
+    events: u64,
+    /// Packets dropped, state events lost, events out of order.
+    lost: u64,
+}
+
+/// The workload alone, under strace both ways and under trace run.
+fn per_call(calls: u64, rounds: usize, dir: &Path) -> Result<(), String> {
+    let program = compile(dir)?;
+    let program = program.to_str().ok_or("the target dir's path is not UTF-8")?;
+    let n = calls.to_string();
+    let followed: Vec<&str> = Sys::ALL.iter().filter(|s| s.nr().is_some()).map(|s| s.name()).collect();
+    let trace_set = format!("trace={}", followed.join(","));
+    let saved = dir.join("pingpong.jsonl");
+    let saved = saved.to_str().ok_or("the target dir's path is not UTF-8")?;
+    let commands: [(String, Vec<&str>); 4] = [
+        ("pingpong alone".into(), vec![program, &n]),
+        ("strace -f -o /dev/null".into(), vec!["strace", "-f", "-o", "/dev/null", program, &n]),
+        (
+            format!("strace -f --seccomp-bpf (socktrace's {} calls)", followed.len()),
+            vec!["strace", "-f", "--seccomp-bpf", "-e", &trace_set, "-o", "/dev/null", program, &n],
+        ),
+        ("trace run --save (every lens)".into(), vec![TRACE, "run", "--save", saved, "--", program, &n]),
+    ];
+    let mut times: [Vec<f64>; 4] = Default::default();
+    let mut recorded = Vec::new();
+    for _ in 0..rounds {
+        for (i, ((_, argv), times)) in commands.iter().zip(&mut times).enumerate() {
+            times.push(timed(argv, dir)?.as_secs_f64());
+            if i == 3 {
+                recorded.push(read_recorded(Path::new(saved))?);
+            }
+        }
+    }
+    let _ = std::fs::remove_file(saved); // tens of MB; a leftover is only disk space
+    let socket_calls = median(recorded.iter().map(|r| r.call_starts as f64));
+    let strace_count = strace_count(&[program, &n], &trace_set, dir)?;
+
+    println!("cost per traced call: {calls} round trips of 16 bytes on one loopback TCP connection, {rounds} rounds");
+    println!("socket calls made: {socket_calls:.0} (the trace's call starts); strace -c counts {strace_count} calls of the same set");
+    println!("{:<48} {:>8} {:>8} {:>8} {:>12}", "", "min s", "median s", "max s", "µs per call");
+    let bare = median(times[0].iter().copied());
+    let mut per_call = [0.0; 4];
+    for (i, ((label, _), times)) in commands.iter().zip(&times).enumerate() {
+        let (min, max) = (times.iter().copied().fold(f64::INFINITY, f64::min), times.iter().copied().fold(0.0, f64::max));
+        let mid = median(times.iter().copied());
+        per_call[i] = (mid - bare) * 1e6 / socket_calls;
+        let cost = if i == 0 { "-".to_string() } else { format!("{:.2}", per_call[i]) };
+        println!("{label:<48} {min:>8.3} {mid:>8.3} {max:>8.3} {cost:>12}");
+    }
+    println!(
+        "trace run ÷ strace -f: {:.2}× (goal ≤ 1.0×); ÷ strace -f --seccomp-bpf: {:.2}×",
+        per_call[3] / per_call[1],
+        per_call[3] / per_call[2]
+    );
+    let events = median(recorded.iter().map(|r| r.events as f64));
+    let lost: u64 = recorded.iter().map(|r| r.lost).sum();
+    println!("trace run recorded {events:.0} events a run; packets dropped + state events lost + events out of order, all runs: {lost}");
+    Ok(())
+}
+
+/// Compiles `pingpong.c` into `dir`.
+fn compile(dir: &Path) -> Result<PathBuf, String> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/pingpong.c");
+    let out = dir.join("pingpong");
+    let status = Command::new("cc").args(["-O2", "-Wall", "-o"]).arg(&out).arg(&source).status().map_err(|e| format!("cc: {e}"))?;
+    if !status.success() {
+        return Err(format!("cc could not compile {} ({status})", source.display()));
+    }
+    Ok(out)
+}
+
+/// The call starts, event count and losses of a saved trace, which must have every lens.
+fn read_recorded(path: &Path) -> Result<Recorded, String> {
+    let mut reader = TraceReader::open(path).map_err(|e| e.to_string())?;
+    let lenses = &reader.header().lenses;
+    if [&lenses.calls, &lenses.packets, &lenses.states].iter().any(|l| **l != LensStatus::Observed) {
+        return Err(format!("trace run ran without every lens: {lenses:?}"));
+    }
+    let (mut call_starts, mut events) = (0, 0);
+    for event in reader.by_ref() {
+        let event = event.map_err(|e| e.to_string())?;
+        events += 1;
+        call_starts += u64::from(matches!(event.body, Body::CallStart(_)));
+    }
+    let end = reader.end().ok_or_else(|| format!("{} has no end record", path.display()))?;
+    Ok(Recorded { call_starts, events, lost: end.packets_dropped + end.states_lost + end.out_of_order })
+}
+
+/// How many calls of `trace_set` strace counts in one run of `argv` (`strace -c`'s total).
+fn strace_count(argv: &[&str], trace_set: &str, dir: &Path) -> Result<u64, String> {
+    let table = dir.join("strace-c.txt");
+    let table_arg = table.to_str().ok_or("the target dir's path is not UTF-8")?;
+    let mut all = vec!["strace", "-f", "-c", "--seccomp-bpf", "-e", trace_set, "-o", table_arg];
+    all.extend_from_slice(argv);
+    timed(&all, dir)?;
+    let text = std::fs::read_to_string(&table).map_err(|e| format!("{}: {e}", table.display()))?;
+    // `100.00    0.123456           1     80012        12 total`: the calls are the 4th column.
+    let total = text.lines().find(|l| l.trim_end().ends_with(" total")).ok_or_else(|| format!("no total in strace -c's table: {text}"))?;
+    total.split_whitespace().nth(3).and_then(|n| n.parse().ok()).ok_or_else(|| format!("strace -c's total line: {total}"))
+}
+
+/// Runs `argv` to its end, its output discarded, and gives its wall time. A run that fails or
+/// outlasts RUN_LIMIT (then killed) is an error that quotes its standard error.
+fn timed(argv: &[&str], dir: &Path) -> Result<Duration, String> {
+    let what = argv.join(" ");
+    let errors = dir.join("stderr.txt");
+    let err_file = File::create(&errors).map_err(|e| format!("{}: {e}", errors.display()))?;
+    let start = Instant::now();
+    let mut child = Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err_file)
+        .spawn()
+        .map_err(|e| format!("{what}: {e}"))?;
+    // Waits on a pidfd, which says when the child ends without reaping it: a child that
+    // outlasts the limit is still ours to kill.
+    if !exits_within(child.id(), RUN_LIMIT)? {
+        let _ = child.kill(); // already gone is fine: it is reaped below either way
+        let _ = child.wait();
+        return Err(format!("`{what}` ran longer than {RUN_LIMIT:?}: killed"));
+    }
+    let status = child.wait().map_err(|e| format!("{what}: {e}"))?;
+    let elapsed = start.elapsed();
+    if !status.success() {
+        let text = std::fs::read_to_string(&errors).unwrap_or_default();
+        return Err(format!("`{what}` failed ({status}): {}", text.trim()));
+    }
+    Ok(elapsed)
+}
+
+/// Whether process `pid` (our child) ends within `limit`.
+fn exits_within(pid: u32, limit: Duration) -> Result<bool, String> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(format!("pidfd_open: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as libc::c_int) };
+    let mut poll = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&fd), events: libc::POLLIN, revents: 0 };
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // SAFETY: one live pollfd, its count passed alongside.
+        let n = unsafe { libc::poll(&mut poll, 1, left.as_millis() as libc::c_int) };
+        match n {
+            1.. => return Ok(true),
+            0 => return Ok(false),
+            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => continue,
+            _ => return Err(format!("poll(pidfd): {}", std::io::Error::last_os_error())),
+        }
+    }
+}
+
+/// The 1, 5 and 15 minute load averages, as /proc/loadavg gives them.
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
