@@ -188,20 +188,22 @@ fn canon(addr: SocketAddr) -> SocketAddr {
 }
 
 /// Every call and process change names its process, and every data segment or datagram has
-/// the call that sent it on its sender socket, running when it left.
+/// calls behind it: the bytes it carries were handed to its sender socket by calls that had
+/// started when it left (the kernel may send them later, several calls' bytes at once).
 fn processes_and_senders_shown(traced: &Trace) -> Result<(), String> {
     let events = &traced.events;
-    let mut open: HashMap<u64, (usize, Verb)> = HashMap::new();
-    let mut spans: Vec<(&SockId, u64, u64)> = Vec::new();
+    // Per socket, the calls that handed it bytes: (start time, bytes).
+    let mut handed: HashMap<&SockId, Vec<(u64, u64)>> = HashMap::new();
+    let mut open: HashMap<u64, (usize, Verb, u64)> = HashMap::new();
     for (i, event) in events.iter().enumerate() {
         match &event.body {
             Body::CallStart(start) => {
-                open.insert(start.id, (i, start.verb()));
+                open.insert(start.id, (i, start.verb(), start.args.len.unwrap_or(0) as u64));
             }
             Body::CallEnd(end) => {
-                if let Some((s, Verb::Send)) = open.remove(&end.id) {
+                if let Some((s, Verb::Send, _)) = open.remove(&end.id) {
                     if let Some(socket) = event.socket.as_ref().or(events[s].socket.as_ref()) {
-                        spans.push((socket, events[s].t, event.t));
+                        handed.entry(socket).or_default().push((events[s].t, end.ret.max(0) as u64));
                     }
                 }
             }
@@ -211,14 +213,32 @@ fn processes_and_senders_shown(traced: &Trace) -> Result<(), String> {
             return Err(format!("event {i} names no process: {event:?}"));
         }
     }
+    // A call still running hands at most what it was asked to send.
+    for (s, verb, len) in open.into_values() {
+        if let (Verb::Send, Some(socket)) = (verb, events[s].socket.as_ref()) {
+            handed.entry(socket).or_default().push((events[s].t, len));
+        }
+    }
+    let mut datagrams: HashMap<&SockId, u64> = HashMap::new();
     for (i, event) in events.iter().enumerate() {
         let Body::Packet(packet) = &event.body else { continue };
         if packet.len == 0 {
             continue;
         }
         let Some(sender) = &event.socket else { return Err(format!("event {i}: a data segment with no sender socket")) };
-        if !spans.iter().any(|(s, from, to)| *s == sender && (*from..=*to).contains(&event.t)) {
-            return Err(format!("event {i}: no call of {sender} was sending when its data left: {}", socktrace::render::text::packet_headline(packet)));
+        let calls = handed.get(sender).map_or(&[][..], Vec::as_slice);
+        let started: Vec<u64> = calls.iter().filter(|(t, _)| *t <= event.t).map(|(_, n)| *n).collect();
+        let behind = match &packet.tcp {
+            // Its last byte, counted from 1 after the SYN, was handed over already.
+            Some(tcp) => u64::from(tcp.rel_seq.unwrap_or(1)) + u64::from(packet.len) - 1 <= started.iter().sum::<u64>(),
+            None => {
+                let n = datagrams.entry(sender).or_default();
+                *n += 1;
+                *n <= started.len() as u64
+            }
+        };
+        if !behind {
+            return Err(format!("event {i}: no call of {sender} handed over the bytes that left: {}", socktrace::render::text::packet_headline(packet)));
         }
     }
     Ok(())
