@@ -183,6 +183,35 @@ fn identity_holds(traced: &Trace) -> Result<(), String> {
     Ok(())
 }
 
+/// Sockets that played no part (made, maybe given options or a port-0 bind, and closed: a
+/// runtime's probes) are named as idle (`o1`…), and idle sockets carry no traffic.
+fn idle_sockets_set_aside(traced: &Trace) -> Result<(), String> {
+    let mut acted: HashSet<&SockId> = HashSet::new();
+    let mut seen: HashSet<&SockId> = HashSet::new();
+    for event in &traced.events {
+        let Some(socket) = &event.socket else { continue };
+        seen.insert(socket);
+        let part = match &event.body {
+            Body::CallStart(start) => match start.verb() {
+                Verb::Bind => start.args.addr.is_some_and(|a| a.port() != 0),
+                verb => verb.is_step() && !matches!(verb, Verb::Socket | Verb::Close),
+            },
+            Body::Packet(_) | Body::State(_) | Body::Kernel(_) => true,
+            _ => false,
+        };
+        if part {
+            acted.insert(socket);
+        }
+    }
+    for socket in seen {
+        let idle = socket.kind() == Some(socktrace::event::SockKind::Idle);
+        if idle == acted.contains(socket) {
+            return Err(format!("{socket} is {}named as idle, but it {} a part", if idle { "" } else { "not " }, if idle { "played" } else { "played no" }));
+        }
+    }
+    Ok(())
+}
+
 fn canon(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
@@ -289,6 +318,7 @@ fn matrix__calls_equal_strace__packets_equal_tcpdump__each_socket_its_own() {
         let path = dir.join(format!("{}.jsonl", style.name));
         let outcome = traced(style, &built, &path).and_then(|t| {
             identity_holds(&t)?;
+            idle_sockets_set_aside(&t)?;
             processes_and_senders_shown(&t)?;
             // A wrong pair's run is not the same from run to run (whether the client reads the
             // server's greeting with its echo, or a reset first, is a matter of timing): its

@@ -93,6 +93,7 @@ pub fn run(plan: RunPlan, command: &str, output: Output) -> Result<RunReport, Ru
         states_lost: losses.states_lost,
         out_of_order: timeline.out_of_order(),
         programs: outcome.programs.clone(),
+        untraced: outcome.untraced.clone(),
         ..End::default()
     };
     let end = sink.finish_with(end)?;

@@ -260,6 +260,9 @@ impl Renderer for Ladder {
                 if end.out_of_order > 0 {
                     line.push_str(&format!(" · {} events arrived late and stand out of time order", end.out_of_order));
                 }
+                for mechanism in &end.untraced {
+                    line.push_str(&format!(" · NOT TRACED: what went through {mechanism}"));
+                }
                 writeln!(out, "{}", self.style.dim(&line))
             }
             None => writeln!(out, "{}", self.style.dim("— the trace ends without its end record: it was interrupted")),

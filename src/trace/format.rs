@@ -6,7 +6,7 @@ pub use crate::event::Exit;
 
 /// The value of the header's `format` field: name and `major.minor` version. Readers accept
 /// any minor version of their major version (new minor versions only add fields).
-pub const FORMAT: &str = "socktrace/1.1";
+pub const FORMAT: &str = "socktrace/1.2";
 pub const FORMAT_MAJOR: u32 = 1;
 
 /// Where a trace's events come from.
@@ -87,6 +87,10 @@ pub struct End {
     /// How the traced programs ended (`trace run`): a trace whose program crashed says so.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub programs: Vec<ProgramEnd>,
+    /// Ways the traced programs moved data that make no system call per operation
+    /// (`io_uring`): what went through them is not in the trace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untraced: Vec<String>,
 }
 
 /// How one program that `trace run` started ended.

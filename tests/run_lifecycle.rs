@@ -1,0 +1,146 @@
+//! `trace run` around the edges of a traced program's life: a server that never gets to
+//! listen (it cannot bind, or it does something else entirely), a signal that interrupts a
+//! blocked call, Ctrl-C or `kill` sent to `trace` itself, and I/O that makes no system call.
+
+#![allow(non_snake_case)] // names read situation__outcome
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use socktrace::capture::privilege::live_test_allowed;
+use socktrace::event::{Body, CallName, Exit, ProcessChange, Role, SockId};
+
+use crate::support::{fixture_path, load, scratch, stderr, trace, trace_bin};
+
+fn sock(s: &str) -> SockId {
+    SockId(s.to_string())
+}
+
+/// The commonest student error: the port is taken. The socket is still the server's (in
+/// the server column, named `s1`), and its `bind` shows the error.
+#[test]
+fn bind_fails_with_eaddrinuse__the_servers_socket__its_error_shown() {
+    if !live_test_allowed("a server whose bind fails") {
+        return;
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port to take");
+    let port = taken.local_addr().expect("its address").port().to_string();
+    let path = scratch("run_eaddrinuse").join("t.jsonl");
+    let server = "import socket, sys\ns = socket.socket()\ntry:\n    s.bind(('127.0.0.1', int(sys.argv[1])))\nexcept OSError as e:\n    print(e, file=sys.stderr); sys.exit(1)";
+    let out = trace(&["run", "--save", path.to_str().expect("utf-8"), "--", "python3", "-c", server, &port]);
+    assert!(stderr(&out).contains("exited with status 1"), "{}", stderr(&out));
+    let events = load(&path).events;
+    let bind = events.iter().find(|e| matches!(&e.body, Body::CallEnd(end) if end.call == CallName::Bind)).expect("the bind");
+    assert_eq!(bind.socket, Some(sock("s1")), "a socket that claims a port is the server's");
+    assert_eq!(bind.actor.role, Role::Server);
+    assert!(matches!(&bind.body, Body::CallEnd(end) if end.errno.as_ref().is_some_and(|e| e.name == "EADDRINUSE")));
+    drop(taken);
+}
+
+/// A "server" that never listens nor binds: `--server` does not wait for ever.
+#[test]
+fn server_that_never_listens__given_up_after_the_listen_timeout__exit_2() {
+    let started = Instant::now();
+    let out = trace(&["run", "--listen-timeout", "1", "--server", "sleep 30", "--client", "true {port}"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("neither listened nor bound a port within 1 s"), "{err}");
+    assert!(err.contains("--listen-timeout"), "says how to give it longer: {err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "ended promptly: {:?}", started.elapsed());
+}
+
+/// A signal with a handler interrupts a blocked `accept`: the program sees EINTR (Python's
+/// handler raises, so no restart), not the kernel's ERESTARTSYS; Ctrl-C's cousin, a `kill`
+/// of `trace`, reaches the program, whose own clean-up closes its listening socket.
+#[test]
+fn sigint_to_trace__passed_on__the_programs_clean_up_runs__accept_sees_eintr() {
+    if !live_test_allowed("SIGINT passed on to a traced server") {
+        return;
+    }
+    let path = scratch("run_sigint").join("t.jsonl");
+    let server = "import socket, sys\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\nprint('listening', flush=True)\ntry:\n    s.accept()\nexcept KeyboardInterrupt:\n    s.close(); print('cleaned up', file=sys.stderr, flush=True); sys.exit(3)";
+    let mut child = Command::new(trace_bin())
+        .args(["run", "--save", path.to_str().expect("utf-8"), "--", "python3", "-c", server])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("trace runs");
+    // The program's standard output goes to trace's standard error: wait for "listening".
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("piped"));
+    let mut line = String::new();
+    while !line.contains("listening") {
+        line.clear();
+        assert_ne!(std::io::BufRead::read_line(&mut err, &mut line).expect("trace's stderr"), 0, "the server never listened");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill on our own child's PID.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).expect("trace's stderr");
+    let status = child.wait().expect("trace ends");
+    assert!(rest.contains("cleaned up"), "the program's own clean-up ran: {rest}");
+    assert!(rest.contains("exited with status 3"), "{rest}");
+    assert!(status.code().is_some(), "trace ended by itself, not by the signal");
+    let events = load(&path).events;
+    let accept = events.iter().find(|e| matches!(&e.body, Body::CallEnd(end) if end.call.verb() == socktrace::event::Verb::Accept)).expect("accept returned");
+    match &accept.body {
+        Body::CallEnd(end) => assert_eq!(end.errno.as_ref().map(|e| e.name.as_str()), Some("EINTR"), "what the program saw"),
+        _ => unreachable!(),
+    }
+    assert!(events.iter().any(|e| e.socket == Some(sock("s1")) && matches!(&e.body, Body::CallEnd(end) if end.call == CallName::Close)), "the listener closed by the program");
+}
+
+/// A program that ignores SIGTERM is given the grace period, then killed.
+#[test]
+fn sigterm_ignored__killed_after_the_grace_period__the_trace_whole() {
+    if !live_test_allowed("a traced program that ignores SIGTERM") {
+        return;
+    }
+    let path = scratch("run_sigterm").join("t.jsonl");
+    let program = "$SIG{TERM} = 'IGNORE'; use Socket; socket(my $s, PF_INET, SOCK_STREAM, 0) or die; $| = 1; print \"ready\\n\"; sleep 60";
+    let mut child = Command::new(trace_bin())
+        .args(["run", "--save", path.to_str().expect("utf-8"), "--", "perl", "-e", program])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("trace runs");
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("piped"));
+    let mut line = String::new();
+    while !line.contains("ready") {
+        line.clear();
+        assert_ne!(std::io::BufRead::read_line(&mut err, &mut line).expect("trace's stderr"), 0, "the program never got ready");
+    }
+    let sent = Instant::now();
+    // SAFETY: kill on our own child's PID.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().expect("trace ends");
+    let waited = sent.elapsed();
+    assert!(status.code().is_some(), "trace ended by itself");
+    assert!(waited >= socktrace::capture::ptrace::signals::GRACE, "the program had its grace period: {waited:?}");
+    assert!(waited < socktrace::capture::ptrace::signals::GRACE + Duration::from_secs(5), "then it was killed: {waited:?}");
+    let traced = load(&path);
+    let end = traced.end.expect("the trace has its end line");
+    assert!(matches!(&end.programs[..], [p] if matches!(&p.exit, Exit::Signal { signal, .. } if signal == "SIGKILL")), "{:?}", end.programs);
+}
+
+/// io_uring moves data without a system call per operation: the trace says it was set up
+/// and that what went through it is not traced, on the timeline and at its end.
+#[test]
+fn io_uring__named_as_not_traced() {
+    if !live_test_allowed("a program that sets up io_uring") {
+        return;
+    }
+    let dir = scratch("run_io_uring");
+    let program = dir.join("io_uring_probe");
+    let built = Command::new("cc").args(["-O1", "-o"]).arg(&program).arg(fixture_path("programs/io_uring_probe.c")).status().expect("cc runs");
+    assert!(built.success(), "the probe compiles");
+    let path = dir.join("t.jsonl");
+    let out = trace(&["run", "--save", path.to_str().expect("utf-8"), "--", program.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("NOT TRACED: what went through io_uring"), "the timeline's last line says so");
+    let traced = load(&path);
+    assert!(traced.events.iter().any(|e| matches!(&e.body, Body::Process(ProcessChange::Untraced { mechanism }) if mechanism == "io_uring")));
+    assert_eq!(traced.end.expect("the end line").untraced, ["io_uring"]);
+}
