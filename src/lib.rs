@@ -46,6 +46,7 @@ pub mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod fault;
+pub(crate) mod hash;
 pub mod import;
 pub mod live;
 pub mod netns;

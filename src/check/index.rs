@@ -12,7 +12,7 @@ use std::ops::Range;
 
 use std::net::SocketAddr;
 
-use super::hash::FastMap;
+use crate::hash::FastMap;
 use crate::event::{Body, CallArgs, Errno, Event, KernelNote, Origin, Role, SockId, Transport, Verb};
 use crate::tcp::state::State;
 use crate::wire::flags::TcpFlags;

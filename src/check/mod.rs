@@ -5,7 +5,7 @@
 //! The sequences themselves are data in [`crate::sequence`]; this module only reads them:
 //!
 //! - `index.rs`: one pass over the events: each socket's calls and states, each connection's
-//!   packets, as small facts (`hash.rs`: the fast hash of its tables);
+//!   packets, as small facts;
 //! - `cast.rs`: which part each socket plays (client, listening, accepted, datagram server),
 //!   from the program's role or, for unmodified programs, from the calls it made;
 //! - `align.rs`: finds each step's evidence in the socket's events, in step order;
@@ -23,7 +23,6 @@
 
 mod align;
 mod cast;
-pub(crate) mod hash;
 mod index;
 mod model;
 mod reasons;

@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use super::conversation::{Conversation, End};
 use super::events::ConversationEvents;
-use crate::check::hash::FastMap;
+use crate::hash::FastMap;
 use crate::event::{Event, Packet};
 use crate::trace::{Header, TraceWriter};
 

@@ -8,7 +8,7 @@ use std::collections::hash_map::Entry;
 use std::hash::{Hash, Hasher};
 
 use super::conversation::{Conversation, End};
-use crate::check::hash::FastMap;
+use crate::hash::FastMap;
 use crate::event::Transport;
 use crate::wire::peek::Peek;
 

@@ -7,6 +7,7 @@
 //! ```
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::style::Style;
@@ -51,9 +52,13 @@ impl Ladder {
         Ladder { style, label_modelled: true, first: None, pending: None, open: HashMap::new(), datagram: DatagramSockets::default(), exchanged: HashSet::new(), peers: text::PeerNames::default(), legend_shown: false }
     }
 
+    /// Milliseconds since the first event, to the µs (in integers: this runs for every row).
     fn time(&mut self, t: u64) -> String {
         let first = *self.first.get_or_insert(t);
-        format!("{:>w$.3}", t.saturating_sub(first) as f64 / 1e6, w = TIME_W)
+        let us = t.saturating_sub(first) / 1_000;
+        let mut text = String::with_capacity(TIME_W + 4);
+        let _ = write!(text, "{}.{:03}", us / 1_000, us % 1_000);
+        format!("{text:>w$}", w = TIME_W)
     }
 
     fn row(&mut self, t: u64, role: Role, cell: &str, plain_len: usize, out: &mut dyn Write) -> io::Result<()> {

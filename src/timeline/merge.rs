@@ -1,59 +1,50 @@
 //! Merges events from several lenses into time order.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use crate::event::Event;
 
-/// An event waiting in the buffer; ordered so that the heap's top is the oldest.
-struct Pending {
-    t: u64,
-    arrival: u64,
-    event: Event,
-}
-
-impl Ord for Pending {
-    fn cmp(&self, other: &Pending) -> Ordering {
-        (other.t, other.arrival).cmp(&(self.t, self.arrival))
-    }
-}
-
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Pending) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Pending {
-    fn eq(&self, other: &Pending) -> bool {
-        (self.t, self.arrival) == (other.t, other.arrival)
-    }
-}
-
-impl Eq for Pending {}
-
 /// A reorder buffer: events go in as they arrive, come out in order of their time stamp.
 /// Events with the same time stamp keep their arrival order, so the result is deterministic
 /// for a given input.
+///
+/// The heap orders small keys, not the events: an event is a few hundred bytes, and a heap
+/// moves its items at every step. The events wait in slots, reused as they leave.
 #[derive(Default)]
 pub struct Merger {
-    heap: BinaryHeap<Pending>,
+    /// (time, arrival, slot), smallest first.
+    heap: BinaryHeap<Reverse<(u64, u64, usize)>>,
+    slots: Vec<Option<Event>>,
+    free: Vec<usize>,
     arrivals: u64,
 }
 
 impl Merger {
     pub fn push(&mut self, events: Vec<Event>) {
         for event in events {
-            self.heap.push(Pending { t: event.t, arrival: self.arrivals, event });
+            let t = event.t;
+            let slot = match self.free.pop() {
+                Some(slot) => {
+                    self.slots[slot] = Some(event);
+                    slot
+                }
+                None => {
+                    self.slots.push(Some(event));
+                    self.slots.len() - 1
+                }
+            };
+            self.heap.push(Reverse((t, self.arrivals, slot)));
             self.arrivals += 1;
         }
     }
 
     /// Moves every event stamped at or before `watermark` to `out`, oldest first.
     pub fn release(&mut self, watermark: u64, out: &mut Vec<Event>) {
-        while self.heap.peek().is_some_and(|p| p.t <= watermark) {
-            if let Some(p) = self.heap.pop() {
-                out.push(p.event);
+        while self.heap.peek().is_some_and(|Reverse((t, _, _))| *t <= watermark) {
+            if let Some(Reverse((_, _, slot))) = self.heap.pop() {
+                out.extend(self.slots[slot].take());
+                self.free.push(slot);
             }
         }
     }

@@ -7,9 +7,10 @@
 //! socket counts its descriptors across all tables.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
+
+use crate::hash::FastMap;
 
 /// A followed socket, for the whole session (keys are never reused).
 pub type SockKey = usize;
@@ -31,8 +32,8 @@ pub struct Socket {
 /// descriptor).
 #[derive(Debug, Default, Clone)]
 pub struct FdTable {
-    fds: HashMap<i32, SockKey>,
-    epolls: HashMap<i32, HashMap<u64, (i32, SockKey)>>,
+    fds: FastMap<i32, SockKey>,
+    epolls: FastMap<i32, FastMap<u64, (i32, SockKey)>>,
 }
 
 impl FdTable {

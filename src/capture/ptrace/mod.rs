@@ -138,10 +138,15 @@ impl CallTracer {
     /// sockets that waited too long for a call to reveal their role; says whether every
     /// traced program has ended.
     pub fn tick(&self) -> bool {
-        // Nothing waiting: no need to take the tracer's lock.
-        if self.oldest.load(Ordering::SeqCst) != u64::MAX {
+        // While the programs run, the tracer sends its batches itself, none older than
+        // BATCH_NS: the lock is taken only when something has waited longer (the tracer is
+        // idle, or a socket waits for its name). Taking it on every turn would make the tracer,
+        // and with it the traced program, wait for this thread whenever it is descheduled
+        // holding the lock.
+        let now = clock::now_ns();
+        if self.oldest.load(Ordering::SeqCst).saturating_add(2 * names::BATCH_NS) < now {
             let mut namer = tracer::lock(&self.namer);
-            namer.flush_stale(clock::now_ns());
+            namer.flush_stale(now);
             namer.flush();
         }
         self.thread.is_finished()

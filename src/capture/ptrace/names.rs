@@ -26,6 +26,7 @@ use std::sync::Arc;
 use super::fds::SockKey;
 use crate::echo::recorder::EventSink;
 use crate::event::{Body, CallName, Event, Mint, ProcessChange, Role, SockId, SockKind};
+use crate::hash::{FastMap, FastSet};
 
 /// How long a socket's events wait at most for the call that reveals its role.
 pub const HOLD_MAX_NS: u64 = 500_000_000;
@@ -33,7 +34,7 @@ pub const HOLD_MAX_NS: u64 = 500_000_000;
 /// Events go to the timeline in batches at least this old (or on the session's next turn):
 /// waking the timeline's thread for every call would cost the traced program a context
 /// switch per call on a small machine.
-const BATCH_NS: u64 = 1_000_000;
+pub const BATCH_NS: u64 = 1_000_000;
 const BATCH_MAX: usize = 512;
 
 /// Where in an event a socket it names, other than its own, goes.
@@ -77,7 +78,10 @@ enum Naming {
 pub struct Namer {
     /// `None` once the lens has finished: nothing more is sent.
     sink: Option<EventSink>,
-    sockets: HashMap<SockKey, Naming>,
+    sockets: FastMap<SockKey, Naming>,
+    /// How many sockets wait for their name: none, in the steady state, so that the time of
+    /// the oldest held event is then the outbox's alone.
+    waiting: usize,
     mint: Mint,
     /// The role of each process's program, where the session says (`--server`, `--client`);
     /// a new process inherits its parent's.
@@ -86,9 +90,9 @@ pub struct Namer {
     process_roles: HashMap<u32, Role>,
     /// Changes of processes that have not touched a followed socket yet, by process: shown
     /// once it does, forgotten if it ends (or waits too long) without (see [`Namer::process`]).
-    quiet: HashMap<u32, Vec<Event>>,
+    quiet: FastMap<u32, Vec<Event>>,
     /// Processes that made a followed call.
-    active: std::collections::HashSet<u32>,
+    active: FastSet<u32>,
     /// Events ready to go, and the time of the oldest.
     outbox: Vec<Event>,
     outbox_since: u64,
@@ -99,12 +103,13 @@ impl Namer {
     pub fn new(sink: EventSink) -> Namer {
         Namer {
             sink: Some(sink),
-            sockets: HashMap::new(),
+            sockets: FastMap::default(),
+            waiting: 0,
             mint: Mint::default(),
             program_roles: HashMap::new(),
             process_roles: HashMap::new(),
-            quiet: HashMap::new(),
-            active: std::collections::HashSet::new(),
+            quiet: FastMap::default(),
+            active: FastSet::default(),
             outbox: Vec::new(),
             outbox_since: u64::MAX,
             oldest: Arc::new(AtomicU64::new(u64::MAX)),
@@ -133,7 +138,9 @@ impl Namer {
 
     /// A new socket of process `pid`, created at `since`: its events wait for its name.
     pub fn pending(&mut self, key: SockKey, pid: u32, since: u64) {
-        self.sockets.insert(key, Naming::Pending { held: Vec::new(), since, pid, hints: Hints::default() });
+        if !matches!(self.sockets.insert(key, Naming::Pending { held: Vec::new(), since, pid, hints: Hints::default() }), Some(Naming::Pending { .. })) {
+            self.waiting += 1;
+        }
         self.update_oldest();
     }
 
@@ -186,7 +193,7 @@ impl Namer {
     /// The same for an event that also names other sockets (`refs`, each into its slot). A
     /// call's process is active from now on: its quiet changes go out first.
     pub fn emit_about(&mut self, key: Option<SockKey>, refs: Vec<(Slot, SockKey)>, event: Event) {
-        if let Some(pid) = event.actor.pid {
+        if let Some(pid) = event.actor.pid.filter(|p| !self.active.contains(p)) {
             if self.active.insert(pid) {
                 for change in self.quiet.remove(&pid).unwrap_or_default() {
                     self.dispatch(Outgoing { event: change, key: None, refs: Vec::new() });
@@ -226,6 +233,7 @@ impl Namer {
         let Some(Naming::Pending { .. }) = self.sockets.get(&key) else { return };
         let id = self.mint.next(kind);
         if let Some(Naming::Pending { held, pid, .. }) = self.sockets.insert(key, Naming::Named { id, role }) {
+            self.waiting -= 1;
             if kind != SockKind::Idle {
                 self.process_roles.insert(pid, role);
             }
@@ -319,12 +327,20 @@ impl Namer {
     }
 
     fn update_oldest(&self) {
-        let held = self.sockets.values().filter_map(|n| match n {
-            Naming::Pending { since, held, .. } => Some(held.iter().map(|o| o.event.t).fold(*since, u64::min)),
-            Naming::Named { .. } => None,
-        });
-        let quiet = self.quiet.values().flatten().map(|e| e.t);
-        self.oldest.store(held.chain(quiet).min().unwrap_or(u64::MAX).min(self.outbox_since), Ordering::SeqCst);
+        let mut oldest = self.outbox_since;
+        // Sockets waiting for a name, and quiet processes, are few and short-lived: most of
+        // the time there are none, and nothing to look through.
+        if self.waiting > 0 {
+            let held = self.sockets.values().filter_map(|n| match n {
+                Naming::Pending { since, held, .. } => Some(held.iter().map(|o| o.event.t).fold(*since, u64::min)),
+                Naming::Named { .. } => None,
+            });
+            oldest = held.fold(oldest, u64::min);
+        }
+        if !self.quiet.is_empty() {
+            oldest = self.quiet.values().flatten().map(|e| e.t).fold(oldest, u64::min);
+        }
+        self.oldest.store(oldest, Ordering::SeqCst);
     }
 }
 

@@ -160,8 +160,19 @@ impl Sys {
         })
     }
 
+    /// The call numbered `nr`, looked up in a table built once: this runs at every stop.
     pub fn from_nr(nr: u64) -> Option<Sys> {
-        Sys::ALL.into_iter().find(|s| s.nr().is_some_and(|n| n as u64 == nr))
+        static TABLE: std::sync::OnceLock<Vec<Option<Sys>>> = std::sync::OnceLock::new();
+        let table = TABLE.get_or_init(|| {
+            let mut table = vec![None; 1024];
+            for sys in Sys::ALL {
+                if let Some(slot) = sys.nr().and_then(|n| table.get_mut(n as usize)) {
+                    *slot = Some(sys);
+                }
+            }
+            table
+        });
+        table.get(usize::try_from(nr).ok()?).copied().flatten()
     }
 
     /// The name strace and the manual pages use.
@@ -267,7 +278,10 @@ pub fn stop_of(tid: i32) -> io::Result<Stop> {
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    let bytes: Vec<u8> = buf.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let mut bytes = [0u8; INFO_LEN];
+    for (chunk, word) in bytes.chunks_exact_mut(8).zip(buf) {
+        chunk.copy_from_slice(&word.to_ne_bytes());
+    }
     Ok(parse(&bytes[..(n as usize).min(INFO_LEN)]))
 }
 

@@ -24,6 +24,7 @@ use super::spawn::{self, Started};
 use super::syscalls::{self, Stop, Sys};
 use super::{Outcome, WatchPorts};
 use crate::event::{Exit, Role};
+use crate::hash::FastMap;
 use crate::trace::ProgramEnd;
 
 /// One traced thread (a process is its thread-group leader).
@@ -56,7 +57,7 @@ struct Program {
 }
 
 pub(super) struct Tracer {
-    pub tasks: HashMap<i32, Task>,
+    pub tasks: FastMap<i32, Task>,
     /// Per process, a handle to ask the kernel about its sockets (opened when first needed).
     pub processes: HashMap<i32, Option<ProcessFd>>,
     pub sockets: Sockets,
@@ -113,7 +114,7 @@ impl Tracer {
             None => (None, std::time::Duration::ZERO),
         };
         let mut tracer = Tracer {
-            tasks: HashMap::new(),
+            tasks: FastMap::default(),
             processes: HashMap::new(),
             sockets: Sockets::default(),
             namer,

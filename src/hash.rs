@@ -1,11 +1,14 @@
-//! A fast hash for the index's tables.
+//! A fast hash for the tables every event passes through: the tracer's (per system call
+//! stop), the check's index and the capture importer's (per event or packet).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// The multiply-and-rotate hash of Firefox and rustc (FxHash). The index's keys are short
-/// names, call ids and addresses, hashed once or twice per event: SipHash, which defends a
-/// table against keys chosen by an attacker, costs more than the rest of the check here.
+/// The multiply-and-rotate hash of Firefox and rustc (FxHash). The keys are short names,
+/// call ids, descriptors, thread ids and addresses, hashed once or twice per event: SipHash,
+/// which defends a table against keys chosen by an attacker, costs more than the rest of the
+/// work there. (A trace's names are bounded by its events, and a hostile trace can only make
+/// its own reading slower, as any large trace does.)
 #[derive(Default)]
 pub(crate) struct FxHasher(u64);
 
@@ -53,3 +56,6 @@ impl Hasher for FxHasher {
 
 /// A hash map with [`FxHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// A hash set with [`FxHasher`].
+pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
