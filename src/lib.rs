@@ -25,6 +25,7 @@
 //! - [`sim`]: two modelled hosts and their sockets API, producing traces without privileges.
 //! - [`sequence`]: the documented sequences, as data: passive and active open, and the
 //!   connectionless exchange on each side.
+//! - [`story`]: which socket plays which part, and which events show each documented step.
 //! - [`check`]: holds a trace's sockets against those sequences, step by step (`trace check`).
 //! - [`summary`]: many connections in one line each, with bounded memory (`--summary`).
 //! - [`render`]: how a trace is shown.
@@ -56,6 +57,7 @@ pub mod render;
 pub mod replay;
 pub mod sequence;
 pub mod sim;
+pub mod story;
 pub mod summary;
 pub mod tcp;
 pub mod timeline;

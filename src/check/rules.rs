@@ -3,11 +3,11 @@
 //! before the handshake completed. Each rule adds its reason (or, for a sound call outside
 //! the sequence, a note) to the step concerned.
 
-use super::align::{concerns, packets_of, slot, CALL_SLOTS};
-use super::cast::Player;
-use super::index::{Index, PacketFact, SocketLog};
-use super::reasons;
-use super::report::{Seen, SocketReport, StepReport};
+use crate::story::align::{concerns, packets_of, slot, CALL_SLOTS};
+use crate::story::cast::Player;
+use crate::story::index::{Index, PacketFact, SocketLog};
+use crate::story::reasons;
+use crate::story::{Seen, SocketReport, StepReport};
 use crate::event::{Body, Verb, Event};
 use crate::sequence::Evidence;
 use crate::trace::Trace;

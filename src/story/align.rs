@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use super::cast::{Cast, Player};
 use super::index::{connection_key, Call, Index, PacketFact, Returned, SocketLog};
 use super::reasons;
-use super::report::{Observation, Seen, Sighting, SocketReport, StepReport};
+use super::steps::{Observation, Seen, Sighting, SocketReport, StepReport};
 use crate::event::{Body, Verb, Errno, Event, Origin, Role};
 use crate::sequence::{Evidence, Part, Step, Timing};
 use crate::tcp::linux;
@@ -36,7 +36,7 @@ fn lens_origin(status: &LensStatus) -> Option<Origin> {
 
 /// A slot per verb, for tables indexed by call. The match has no catch-all, so that a new
 /// verb must be given its slot.
-pub(super) fn slot(verb: Verb) -> usize {
+pub(crate) fn slot(verb: Verb) -> usize {
     match verb {
         Verb::Socket => 0,
         Verb::Bind => 1,
@@ -56,12 +56,12 @@ pub(super) fn slot(verb: Verb) -> usize {
 }
 
 /// How many slots [`slot`] gives.
-pub(super) const CALL_SLOTS: usize = 14;
+pub(crate) const CALL_SLOTS: usize = 14;
 
 /// Whether this part of the story is told by this socket. Packets belong to the sockets
 /// that carry the connection (the listening socket only hands it over); datagrams to both
 /// datagram sockets.
-pub(super) fn concerns(evidence: &Evidence, part: Part) -> bool {
+pub(crate) fn concerns(evidence: &Evidence, part: Part) -> bool {
     match *evidence {
         Evidence::Call { socket, .. }
         | Evidence::NewSocket { socket, .. }
@@ -109,7 +109,7 @@ impl<'l> FirstCalls<'l> {
 
 /// The packets that can be evidence for this socket: a TCP connection's (both directions),
 /// or a datagram socket's own.
-pub(super) fn packets_of<'i>(index: &'i Index, log: SocketLog<'i>) -> &'i [PacketFact] {
+pub(crate) fn packets_of<'i>(index: &'i Index, log: SocketLog<'i>) -> &'i [PacketFact] {
     match (log.is_datagram(), log.ends) {
         (true, _) => log.datagrams,
         (false, Some(ends)) => index.packets_between(ends),
@@ -120,7 +120,7 @@ pub(super) fn packets_of<'i>(index: &'i Index, log: SocketLog<'i>) -> &'i [Packe
 /// The notes already explained in full in this report (Linux differences, the backlog):
 /// later sockets cite them briefly.
 #[derive(Default)]
-pub(super) struct Explained(RefCell<Vec<&'static str>>);
+pub(crate) struct Explained(RefCell<Vec<&'static str>>);
 
 impl Explained {
     /// True the first time `id` is asked about.
@@ -489,7 +489,7 @@ impl Search<'_> {
 }
 
 /// Holds one player's socket against its sequence.
-pub(super) fn align(trace: &Trace, index: &Index, cast: &Cast, player: &Player, explained: &Explained) -> SocketReport {
+pub(crate) fn align(trace: &Trace, index: &Index, cast: &Cast, player: &Player, explained: &Explained) -> SocketReport {
     let events = &trace.events;
     let log = index.socket(player.log);
     let lenses = &trace.header.lenses;

@@ -18,11 +18,11 @@ use crate::tcp::state::State;
 use crate::wire::flags::TcpFlags;
 
 /// A connection's two ends: the socket's own address, then its peer's.
-pub(super) type Ends = (SocketAddr, SocketAddr);
+pub(crate) type Ends = (SocketAddr, SocketAddr);
 
 /// How a call returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Returned {
+pub(crate) enum Returned {
     /// Not in the trace: the call was still running when the recording stopped.
     Not,
     Ok,
@@ -35,7 +35,7 @@ pub(super) enum Returned {
 /// One call: the events where it started and where it returned (either may be outside the
 /// trace: it began before the recording, or had not returned when the recording stopped).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Call {
+pub(crate) struct Call {
     pub name: Verb,
     pub start: Option<usize>,
     pub end: Option<usize>,
@@ -65,7 +65,7 @@ impl Call {
 
 /// The call that made a socket: `socket`, or `accept` on a listening socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Made {
+pub(crate) struct Made {
     pub by: Verb,
     pub start: Option<usize>,
     pub end: usize,
@@ -73,7 +73,7 @@ pub(super) struct Made {
 
 /// A state change of a socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct StateFact {
+pub(crate) struct StateFact {
     pub at: usize,
     pub from: State,
     pub to: State,
@@ -86,7 +86,7 @@ pub(super) struct StateFact {
 
 /// A packet of a connection, or a datagram of a socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct PacketFact {
+pub(crate) struct PacketFact {
     pub at: usize,
     /// TCP flags without PSH; none for a datagram.
     pub flags: TcpFlags,
@@ -132,7 +132,7 @@ impl Head {
 
 /// What the trace shows about one socket.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct SocketLog<'i> {
+pub(crate) struct SocketLog<'i> {
     pub id: &'i SockId,
     /// The role of the program that made it (or first used it).
     pub role: Role,
@@ -230,7 +230,7 @@ struct Found {
 }
 
 #[derive(Debug)]
-pub(super) struct Index {
+pub(crate) struct Index {
     heads: Vec<Head>,
     calls: Grouped<Call>,
     states: Grouped<StateFact>,
@@ -242,12 +242,12 @@ pub(super) struct Index {
 }
 
 /// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
-pub(super) fn canon(addr: SocketAddr) -> SocketAddr {
+pub(crate) fn canon(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 /// The key of a connection, the same from both ends.
-pub(super) fn connection_key(a: SocketAddr, b: SocketAddr) -> Ends {
+pub(crate) fn connection_key(a: SocketAddr, b: SocketAddr) -> Ends {
     let (a, b) = (canon(a), canon(b));
     if a <= b {
         (a, b)

@@ -11,17 +11,17 @@ use crate::tcp::linux::{self, Difference};
 use crate::trace::{LensStatus, Source, Trace};
 
 /// `#n` for the event at index `i`.
-pub(super) fn num(i: usize) -> String {
+pub(crate) fn num(i: usize) -> String {
     format!("#{}", i + 1)
 }
 
 /// What a part is called in a sentence.
-pub(super) fn noun(part: Part) -> &'static str {
+pub(crate) fn noun(part: Part) -> &'static str {
     part.noun()
 }
 
 /// A call the sequence asks for is not in the trace.
-pub(super) fn never_called(part: Part, call: Verb) -> String {
+pub(crate) fn never_called(part: Part, call: Verb) -> String {
     match (part, call) {
         (Part::Client, Verb::Close) => "the client never closed its socket".to_string(),
         (Part::Listening, Verb::Close) => "the listening socket was never closed".to_string(),
@@ -41,7 +41,7 @@ pub(super) fn never_called(part: Part, call: Verb) -> String {
 
 /// A call the sequence asks for failed.
 /// `reset`: where the trace shows the reset that answered, if it does.
-pub(super) fn failed(call: Verb, errno: &Errno, end: usize, reset: Option<usize>) -> String {
+pub(crate) fn failed(call: Verb, errno: &Errno, end: usize, reset: Option<usize>) -> String {
     match (call, errno.name.as_str()) {
         (Verb::Connect, "ECONNREFUSED") => {
             let answered = reset.map_or(String::new(), |r| format!(" (the reset at {} answered its SYN)", num(r)));
@@ -61,7 +61,7 @@ pub(super) fn failed(call: Verb, errno: &Errno, end: usize, reset: Option<usize>
     }
 }
 
-pub(super) fn in_progress(call: Verb, end: usize) -> String {
+pub(crate) fn in_progress(call: Verb, end: usize) -> String {
     format!(
         "{call} returned EINPROGRESS at {}: a non-blocking {call}, whose handshake finished after it returned (the \
          program waits for it with poll or select)",
@@ -69,12 +69,12 @@ pub(super) fn in_progress(call: Verb, end: usize) -> String {
     )
 }
 
-pub(super) fn never_returned(call: Verb, start: usize) -> String {
+pub(crate) fn never_returned(call: Verb, start: usize) -> String {
     format!("{call} never returned: it began at {} and was still waiting when the trace ends", num(start))
 }
 
 /// The trace does not show how the socket was made.
-pub(super) fn not_made(call: Verb, made: Option<Verb>) -> String {
+pub(crate) fn not_made(call: Verb, made: Option<Verb>) -> String {
     match made {
         Some(other) => format!("the socket was made by {other}, not {call}"),
         None => format!("the trace does not show the socket being made by {call}: it began before the recording"),
@@ -82,16 +82,16 @@ pub(super) fn not_made(call: Verb, made: Option<Verb>) -> String {
 }
 
 /// A piece of evidence, as a phrase: "a SYN from the client while connect runs".
-pub(super) fn describe(evidence: &Evidence) -> String {
+pub(crate) fn describe(evidence: &Evidence) -> String {
     evidence.describe()
 }
 
-pub(super) fn missing(evidence: &Evidence) -> String {
+pub(crate) fn missing(evidence: &Evidence) -> String {
     format!("the trace does not show {}", describe(evidence))
 }
 
 /// A call that the socket's part never makes in its documented sequence.
-pub(super) fn unexpected(part: Part, call: Verb, at: usize) -> String {
+pub(crate) fn unexpected(part: Part, call: Verb, at: usize) -> String {
     let why = match (part, call) {
         (Part::Client, Verb::Listen) => "a client connects; only a server listens",
         (Part::Client, Verb::Accept) => "only a listening socket accepts connections",
@@ -113,7 +113,7 @@ pub(super) fn unexpected(part: Part, call: Verb, at: usize) -> String {
 }
 
 /// A call outside the documented sequence that is nevertheless sound: a note, not a failure.
-pub(super) fn tolerated(part: Part, call: Verb, datagram: bool, at: usize, how: Option<&str>) -> Option<String> {
+pub(crate) fn tolerated(part: Part, call: Verb, datagram: bool, at: usize, how: Option<&str>) -> Option<String> {
     match (part, call, datagram) {
         (Part::Client | Part::Accepted, Verb::Shutdown, false) => Some(format!(
             "shutdown({}) at {}: a half-close. {}'s FIN leaves before close(), and data can still come the other way \
@@ -139,7 +139,7 @@ fn capitalized(text: &str) -> String {
 }
 
 /// A call of a later step that began before a call of the step before it had returned.
-pub(super) fn out_of_order(
+pub(crate) fn out_of_order(
     later: Verb,
     at: usize,
     earlier: Verb,
@@ -157,7 +157,7 @@ pub(super) fn out_of_order(
     }
 }
 
-pub(super) fn data_before_handshake(packet: usize, len: u32, completed: usize) -> String {
+pub(crate) fn data_before_handshake(packet: usize, len: u32, completed: usize) -> String {
     format!(
         "data before the handshake completed: {} carries {len} bytes, the handshake completed only at {}",
         num(packet),
@@ -166,21 +166,21 @@ pub(super) fn data_before_handshake(packet: usize, len: u32, completed: usize) -
 }
 
 /// After a step that stopped the sequence, only the calls still count.
-pub(super) fn moot(step_title: &str) -> String {
+pub(crate) fn moot(step_title: &str) -> String {
     format!(
         "after \"{step_title}\" there is no connection: only the calls are checked here, not packets or states"
     )
 }
 
-pub(super) fn not_reached(step_title: &str) -> String {
+pub(crate) fn not_reached(step_title: &str) -> String {
     format!("not reached: the sequence stopped at \"{step_title}\"")
 }
 
-pub(super) fn no_listener(call: Verb, addr: SocketAddr) -> String {
+pub(crate) fn no_listener(call: Verb, addr: SocketAddr) -> String {
     format!("{call} was given {addr}, where nobody in this trace waits for clients: the server is outside the trace")
 }
 
-pub(super) fn refused_by_reset(rst: usize) -> String {
+pub(crate) fn refused_by_reset(rst: usize) -> String {
     format!(
         "the server's reset at {} answered the SYN: nobody listened there, and connect() failed with ECONNREFUSED \
          (the capture holds no calls to show it); the sequence ends here",
@@ -188,11 +188,11 @@ pub(super) fn refused_by_reset(rst: usize) -> String {
     )
 }
 
-pub(super) fn retransmitted(flags: &str, from: Role, count: usize) -> String {
+pub(crate) fn retransmitted(flags: &str, from: Role, count: usize) -> String {
     format!("the {flags} from the {from} was sent {count} times: the first got no answer in time and was retransmitted")
 }
 
-pub(super) fn backlog(accept_start: usize, established: usize, first: bool) -> String {
+pub(crate) fn backlog(accept_start: usize, established: usize, first: bool) -> String {
     let why = if first {
         "the kernel completes handshakes by itself and keeps the connections in the listen backlog until accept() \
          takes one"
@@ -202,7 +202,7 @@ pub(super) fn backlog(accept_start: usize, established: usize, first: bool) -> S
     format!("accept began at {}, after the handshake had completed at {}: {why}", num(accept_start), num(established))
 }
 
-pub(super) fn simultaneous_close(at: usize) -> String {
+pub(crate) fn simultaneous_close(at: usize) -> String {
     format!(
         "both sides closed at once: the FINs crossed and the socket passed through CLOSING at {} (RFC 9293 §3.6)",
         num(at)
@@ -210,7 +210,7 @@ pub(super) fn simultaneous_close(at: usize) -> String {
 }
 
 /// A documented Linux difference, seen at event `at`; explained in full the first time only.
-pub(super) fn linux(difference: Difference, at: usize, first: bool) -> String {
+pub(crate) fn linux(difference: Difference, at: usize, first: bool) -> String {
     if first {
         format!(
             "{} shows Linux, not a failure ({}): {}. RFC 9293: {}",
@@ -224,16 +224,22 @@ pub(super) fn linux(difference: Difference, at: usize, first: bool) -> String {
     }
 }
 
-/// Nothing in the trace to hold against a sequence.
-pub(super) fn nothing_to_check(side: Option<Side>) -> String {
-    match side {
-        Some(side) => format!("the trace shows no {side} socket to check"),
-        None => "the trace shows no socket to check".to_string(),
+/// Nothing in the trace to hold against a sequence: no socket at all, or none of the side
+/// asked for (or only sockets that play no part).
+pub(crate) fn nothing_to_check(side: Option<Side>, trace: &Trace) -> String {
+    let any_socket = trace.events.iter().any(|e| e.socket.is_some());
+    match (side, any_socket) {
+        (_, false) => format!(
+            "nothing to check: the trace shows no socket at all: the programs it recorded (`{}`) made none, or their calls were not recorded",
+            trace.header.command
+        ),
+        (Some(side), true) => format!("the trace shows no {side} socket to check"),
+        (None, true) => "the trace shows no socket that plays a part in the documented sequences".to_string(),
     }
 }
 
 /// Notes about the whole trace: where it comes from and which lenses it lacks.
-pub(super) fn trace_notes(trace: &Trace, unused: &[usize], index: &Index) -> Vec<String> {
+pub(crate) fn trace_notes(trace: &Trace, unused: &[usize], index: &Index) -> Vec<String> {
     let mut notes = Vec::new();
     let lenses = &trace.header.lenses;
     for (name, status) in [("calls", &lenses.calls), ("packets", &lenses.packets), ("states", &lenses.states)] {

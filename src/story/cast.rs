@@ -17,13 +17,13 @@ use crate::tcp::state::State;
 
 /// One socket and the part it plays.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Player {
+pub(crate) struct Player {
     pub log: usize,
     pub part: Part,
     pub sequence: &'static Sequence,
 }
 
-pub(super) struct Cast {
+pub(crate) struct Cast {
     /// Servers first, each listening socket followed by the sockets it accepted; then clients.
     pub players: Vec<Player>,
     /// Sockets that played no part: no recorded call used them, or they never listened,
@@ -100,7 +100,7 @@ fn sequence_of(part: Part, datagram: bool) -> &'static Sequence {
     }
 }
 
-pub(super) fn cast(index: &Index, calls_lens: bool) -> Cast {
+pub(crate) fn cast(index: &Index, calls_lens: bool) -> Cast {
     let parts: Vec<Option<Part>> = index.sockets().map(|s| part_of(s, calls_lens)).collect();
     let mut cast =
         Cast { players: Vec::new(), unused: Vec::new(), servers: HashSet::new(), wildcard_ports: HashSet::new() };

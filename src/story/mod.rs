@@ -1,0 +1,96 @@
+//! The story a trace tells: which socket plays which part (the listening socket, one it
+//! accepted, a client's, a datagram server's), and which events show each step of the
+//! documented sequence of that part — or why the trace does not show it. `trace check` adds
+//! what a program must not do and gives the verdict; the replay (the book's and `trace
+//! replay`) lights the same evidence step by step: both read this one answer.
+//!
+//! - `index.rs`: one pass over the events: each socket's calls and states, each connection's
+//!   packets, as small facts;
+//! - `cast.rs`: which part each socket plays, from the program's role or, for unmodified
+//!   programs, from the calls it made; the sockets that play none, set aside;
+//! - `align.rs`: finds each step's evidence in the socket's events, in step order;
+//! - `reasons.rs`: every reason and note in plain words;
+//! - `steps.rs`: what a socket's story is made of.
+
+pub(crate) mod align;
+pub(crate) mod cast;
+pub(crate) mod index;
+pub(crate) mod reasons;
+mod steps;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::event::Role;
+use crate::trace::{LensStatus, Trace};
+
+pub use steps::{Observation, Outcome, Seen, Sighting, SocketReport, StepReport};
+
+/// Which side of the conversation to tell (or check).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+impl Side {
+    pub fn role(self) -> Role {
+        match self {
+            Side::Client => Role::Client,
+            Side::Server => Role::Server,
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.role().fmt(f)
+    }
+}
+
+impl FromStr for Side {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Side, String> {
+        match s {
+            "client" => Ok(Side::Client),
+            "server" => Ok(Side::Server),
+            other => Err(format!("unknown role {other:?}: the roles are client and server")),
+        }
+    }
+}
+
+/// The story of a trace: every socket that plays a part, held against its sequence.
+pub struct Story {
+    pub(crate) index: index::Index,
+    pub(crate) cast: cast::Cast,
+    /// One per player, in the cast's order (servers first, each listening socket followed by
+    /// the sockets it accepted; then clients), each with its steps and their evidence.
+    pub sockets: Vec<SocketReport>,
+    /// About the whole trace: its source, missing lenses, the sockets set aside.
+    pub notes: Vec<String>,
+}
+
+impl Story {
+    /// Tells the story of every socket of `trace` (of one side, if asked). Pure and
+    /// deterministic; its cost is linear in the number of events.
+    pub fn of(trace: &Trace, side: Option<Side>) -> Story {
+        let index = index::Index::build(&trace.events);
+        let calls_lens = !matches!(trace.header.lenses.calls, LensStatus::Unavailable { .. });
+        let cast = cast::cast(&index, calls_lens);
+        let notes = reasons::trace_notes(trace, &cast.unused, &index);
+        let explained = align::Explained::default();
+        let sockets = cast
+            .players
+            .iter()
+            .filter(|p| side.is_none_or(|side| p.sequence.role == side.role()))
+            .map(|player| align::align(trace, &index, &cast, player, &explained))
+            .collect();
+        Story { index, cast, sockets, notes }
+    }
+
+    /// The player behind each socket report, in the same order.
+    pub(crate) fn players(&self, side: Option<Side>) -> impl Iterator<Item = &cast::Player> {
+        self.cast.players.iter().filter(move |p| side.is_none_or(|side| p.sequence.role == side.role()))
+    }
+}
