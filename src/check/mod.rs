@@ -41,7 +41,8 @@ pub fn check<'t>(trace: &'t Trace, options: &CheckOptions) -> Report<'t> {
     let mut story = Story::of(trace, options.side);
     let mut report = Report::new(trace, options.side);
     report.notes.append(&mut story.notes);
-    report.problems.extend(model::disagreements(trace));
+    // The model's surprises are findings about the kernel, not steps the program missed.
+    report.notes.extend(model::disagreements(trace));
     let players: Vec<_> = story.players(options.side).cloned().collect();
     for (player, mut socket) in players.iter().zip(std::mem::take(&mut story.sockets)) {
         rules::apply(trace, &story.index, player, &mut socket);

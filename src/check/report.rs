@@ -276,6 +276,8 @@ impl Renderer<'_, '_> {
         );
         if report.conforms() {
             writeln!(out, "{} ({tally})", self.style.paint("1;32", "verdict: conforms to the documented sequences"))
+        } else if sockets == 0 {
+            writeln!(out, "{}", self.style.paint("1;31", "verdict: nothing to check"))
         } else {
             let deviating: Vec<String> = report
                 .sockets

@@ -89,7 +89,8 @@ impl<'l> FirstCalls<'l> {
     fn of(log: SocketLog<'l>) -> FirstCalls<'l> {
         let mut ok: [Option<&Call>; CALL_SLOTS] = [None; CALL_SLOTS];
         let mut any = ok;
-        for call in log.calls {
+        // Closing one descriptor among several does not close the socket.
+        for call in log.calls.iter().filter(|c| !c.partial) {
             let slot = slot(call.name);
             any[slot] = any[slot].or(Some(call));
             if ok[slot].is_none() && matches!(call.returned, Returned::Ok | Returned::InProgress) {
@@ -134,6 +135,11 @@ impl Explained {
     }
 }
 
+/// The first reset on the connection from event `lo` on.
+fn lo_reset(packets: &[PacketFact], lo: usize) -> Option<usize> {
+    packets.iter().find(|p| p.at >= lo && p.flags.contains(TcpFlags::RST)).map(|p| p.at)
+}
+
 /// The packets (in trace order) from event `start` to event `end`, inclusive.
 fn within(packets: &[PacketFact], start: usize, end: usize) -> &[PacketFact] {
     let from = packets.partition_point(|p| p.at < start);
@@ -160,21 +166,28 @@ struct Search<'a> {
 /// What a search for one piece of evidence gave.
 struct Found {
     seen: Seen,
+    /// The other events that show it (see [`Observation::also`]).
+    also: Vec<usize>,
     /// A call the sequence needs is missing or failed: later steps cannot follow.
     blocks: bool,
 }
 
 impl Found {
     fn at(event: usize, other_half: Option<usize>) -> Found {
-        Found { seen: Seen::At(Sighting { event, other_half }), blocks: false }
+        Found { seen: Seen::At(Sighting { event, other_half }), also: Vec::new(), blocks: false }
     }
 
     fn missing(blocks: bool) -> Found {
-        Found { seen: Seen::Missing, blocks }
+        Found { seen: Seen::Missing, also: Vec::new(), blocks }
     }
 
     fn unobserved() -> Found {
-        Found { seen: Seen::Unobserved, blocks: false }
+        Found { seen: Seen::Unobserved, also: Vec::new(), blocks: false }
+    }
+
+    fn and_also(mut self, also: impl IntoIterator<Item = usize>) -> Found {
+        self.also.extend(also);
+        self
     }
 }
 
@@ -198,13 +211,48 @@ impl Search<'_> {
     }
 
     /// Where the call returned, for a window: a call still running at the end of the trace
-    /// runs to its end; a non-blocking connect's handshake runs until the next call.
+    /// runs to its end; a non-blocking connect's handshake runs until the program learns its
+    /// outcome (see [`Search::outcome`]).
     fn returned(&self, call: &Call) -> usize {
         if call.returned == Returned::InProgress {
-            let from = call.at();
-            return self.log.calls.iter().filter_map(|c| c.start).find(|&s| s > from).unwrap_or(usize::MAX);
+            return self.outcome(call).map_or(usize::MAX, |(end, _)| end);
         }
         call.end.unwrap_or(usize::MAX)
+    }
+
+    /// How a program learns the outcome of its non-blocking `connect`: the end of its first
+    /// later call on the socket that tells it — `getsockopt(SO_ERROR)`, another `connect`, or
+    /// the first step of its own (a `send`, a `recv`, a `close`) — and the error it learned
+    /// there, if any (`ECONNREFUSED`). Waiting for readiness (`poll`, `epoll_wait`) and
+    /// setting options tell nothing.
+    fn outcome(&self, connect: &Call) -> Option<(usize, Option<String>)> {
+        let from = connect.at();
+        let tells = |c: &&Call| {
+            c.at() > from
+                && c.end.is_some()
+                && (c.name.is_step() || self.end_value(c).is_some_and(|v| v.starts_with("SO_ERROR=")))
+        };
+        let call = self.log.calls.iter().find(tells)?;
+        let end = call.end?;
+        let error = match self.end_value(call) {
+            Some(value) => value.strip_prefix("SO_ERROR=").filter(|e| *e != "0").map(str::to_string),
+            None => errno(self.events, call).map(|e| e.name.clone()).filter(|e| e != "EALREADY" && e != "EISCONN"),
+        };
+        Some((end, error))
+    }
+
+    /// What a call's end says it read (`getsockopt`'s value).
+    fn end_value(&self, call: &Call) -> Option<&str> {
+        match &self.events[call.end?].body {
+            Body::CallEnd(end) => end.value.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The other calls of the same verb on the socket (every `send` of an exchange after the
+    /// first): their starts, or ends where no start is in the trace.
+    fn others(&self, name: Verb, chosen: &Call) -> Vec<usize> {
+        self.log.calls.iter().filter(|c| c.name == name && !std::ptr::eq(*c, chosen) && !c.partial).map(Call::at).collect()
     }
 
     /// The events a packet or state with this timing may be found between (inclusive).
@@ -251,13 +299,40 @@ impl Search<'_> {
     }
 
     fn find_call(&self, name: Verb, step: &mut StepReport) -> Found {
+        // A close of one descriptor among several, before the socket's own close: the
+        // socket lived on in the other descriptors (a forking server's parent closing its
+        // copy of the connection, the child its copy of the listening socket).
+        if name == Verb::Close {
+            for copy in self.log.calls.iter().filter(|c| c.partial) {
+                step.notes.push(reasons::closed_a_copy(copy.at()));
+            }
+        }
         let Some(call) = self.first.get(name) else {
             step.reasons.push(reasons::never_called(self.part, name));
+            if let (Verb::Close, Some(at)) = (name, self.log.released) {
+                step.notes.push(reasons::closed_by_the_kernel(at));
+            }
             return Found::missing(true);
         };
-        let mut found = Found::at(call.at(), call.start.and(call.end));
+        let mut found = Found::at(call.at(), call.start.and(call.end)).and_also(self.others(name, call));
         match call.returned {
-            Returned::InProgress => step.notes.push(reasons::in_progress(name, call.end.unwrap_or(call.at()))),
+            Returned::InProgress => {
+                let outcome = self.outcome(call);
+                step.notes.push(reasons::in_progress(name, call.end.unwrap_or(call.at()), outcome.as_ref().map(|(end, _)| *end)));
+                // Refused: the program learns it later, but the story ends as a blocking
+                // connect's does (the `refused` decision above).
+                if let (Verb::Connect, Some((end, Some(error)))) = (name, outcome) {
+                    let reset = within(self.packets, call.at(), end).iter().find(|p| p.flags.contains(TcpFlags::RST)).map(|p| p.at);
+                    let errno = Errno { code: 0, name: error };
+                    if errno.name == "ECONNREFUSED" && reset.is_some() {
+                        step.notes.push(reasons::failed(name, &errno, end, reset));
+                        step.ended = true;
+                    } else {
+                        step.reasons.push(reasons::failed(name, &errno, end, reset));
+                    }
+                    found.blocks = true;
+                }
+            }
             Returned::Not => {
                 step.reasons.push(reasons::never_returned(name, call.at()));
                 found.blocks = true;
@@ -268,10 +343,18 @@ impl Search<'_> {
                 let rst = within(self.packets, call.at(), end).iter().find(|p| p.flags.contains(TcpFlags::RST));
                 let reset =
                     rst.map(|p| p.at).or_else(|| self.log.resets.iter().copied().find(|&i| i >= call.at() && i <= end));
+                // A reset the peer sent before the call: the connection was gone when it ran.
+                let earlier = || self.packets.iter().rev().find(|p| p.at < call.at() && p.flags.contains(TcpFlags::RST) && self.sender(p) != self.me()).map(|p| p.at);
                 // A connect refused by a reset is the documented sequence's honest end when nobody
                 // listens (the `refused` story): the program did what it should, so it is a note.
+                // So is a send or recv that finds the connection reset by the peer: the peer's
+                // doing, told in the peer's story, not a step this program missed.
+                let reset_by_peer = matches!(errno.name.as_str(), "ECONNRESET" | "EPIPE") && matches!(name, Verb::Send | Verb::Recv);
                 if name == Verb::Connect && errno.name == "ECONNREFUSED" && reset.is_some() {
                     step.notes.push(reasons::failed(name, errno, end, reset));
+                    step.ended = true;
+                } else if reset_by_peer && (reset.is_some() || earlier().is_some()) {
+                    step.notes.push(reasons::reset_by_peer(name, errno, end, reset.or_else(earlier)));
                     step.ended = true;
                 } else {
                     step.reasons.push(reasons::failed(name, errno, end, reset));
@@ -294,6 +377,12 @@ impl Search<'_> {
     }
 
     fn find_address(&self, name: Verb, step: &mut StepReport) -> Found {
+        // A datagram client may name its server once, with connect, instead of in every send.
+        let connected = self.log.is_datagram().then(|| self.first.get(Verb::Connect)).flatten();
+        if let (Verb::Send, Some(connect)) = (name, connected) {
+            step.notes.push(reasons::connected_datagrams(connect.at()));
+            return self.find_address(Verb::Connect, step);
+        }
         let Some(call) = self.first.get(name) else {
             step.reasons.push(reasons::never_called(self.part, name));
             return Found::missing(true);
@@ -329,24 +418,27 @@ impl Search<'_> {
             .iter()
             .filter(|p| p.origin == origin && p.flags == flags && (p.len > 0) == data && self.sender(p) == from);
         let Some(first) = matching.next() else { return Found::missing(false) };
+        let rest: Vec<&PacketFact> = matching.collect();
         // A handshake segment sent again (the same sequence and acknowledgment numbers) shows
         // a loss; data and FINs are counted elsewhere. Without the calls that bound the
         // handshake (an imported capture) the window holds later pure ACKs too, which are
         // not the same segment.
         if timing != Timing::Any {
-            let count = 1 + matching.filter(|p| p.seq_ack == first.seq_ack).count();
-            if count > 1 {
-                step.notes.push(reasons::retransmitted(&flags.to_string(), from, count));
+            let again: Vec<usize> = rest.iter().filter(|p| p.seq_ack == first.seq_ack).map(|p| p.at).collect();
+            if !again.is_empty() {
+                step.notes.push(reasons::retransmitted(&flags.to_string(), from, again.len() + 1));
             }
+            return Found::at(first.at, None).and_also(again);
         }
-        Found::at(first.at, None)
+        Found::at(first.at, None).and_also(rest.into_iter().map(|p| p.at))
     }
 
     fn find_datagram(&self, origin: Origin, from: Role, lo: usize) -> Found {
-        let first = within(self.packets, lo, usize::MAX)
-            .iter()
-            .find(|p| p.origin == origin && p.len > 0 && self.sender(p) == from);
-        first.map_or(Found::missing(false), |p| Found::at(p.at, None))
+        let mut all = within(self.packets, lo, usize::MAX).iter().filter(|p| p.origin == origin && p.len > 0 && self.sender(p) == from);
+        match all.next() {
+            Some(first) => Found::at(first.at, None).and_also(all.map(|p| p.at)),
+            None => Found::missing(false),
+        }
     }
 
     fn find_state(&self, origin: Origin, to: State, timing: Timing, lo: usize, step: &mut StepReport) -> Found {
@@ -426,7 +518,7 @@ impl Search<'_> {
         for evidence in step.evidence.iter().filter(|e| concerns(e, self.part)) {
             let found = self.find(evidence, lo, &mut report);
             blocks |= found.blocks;
-            report.evidence.push(Observation { evidence: *evidence, seen: found.seen });
+            report.evidence.push(Observation { evidence: *evidence, seen: found.seen, also: found.also });
         }
         // Without the calls (an imported capture), a reset answering the client's SYN is the
         // refusal connect() would have reported (RFC 9293 §3.10.7.3): the sequence's honest
@@ -442,13 +534,20 @@ impl Search<'_> {
         // When the step's call failed, the packets and states it would have caused are missing
         // as a consequence: the call's failure is the reason.
         if !blocks {
+            // A reset ends a connection without FINs (RFC 9293 §3.10.7.4): the FIN a step
+            // asks for is then missing as the kernel's reaction — to data arriving after a
+            // close, or to the peer's reset — cited as that, not as a step the program missed.
+            let reset = lo_reset(self.packets, lo);
             for observation in &report.evidence {
                 let wire = matches!(
                     observation.evidence,
                     Evidence::Packet { .. } | Evidence::Datagram { .. } | Evidence::State { .. }
                 );
-                if wire && observation.seen == Seen::Missing {
-                    report.reasons.push(reasons::missing(&observation.evidence));
+                let fin = matches!(observation.evidence, Evidence::Packet { flags, .. } if flags.contains(TcpFlags::FIN));
+                match (wire && observation.seen == Seen::Missing, fin, reset) {
+                    (true, true, Some(rst)) => report.notes.push(reasons::reset_instead_of_fin(&observation.evidence, rst)),
+                    (true, _, _) => report.reasons.push(reasons::missing(&observation.evidence)),
+                    _ => {}
                 }
             }
         }
@@ -474,7 +573,7 @@ impl Search<'_> {
                 },
                 _ => Seen::Moot,
             };
-            report.evidence.push(Observation { evidence: *evidence, seen });
+            report.evidence.push(Observation { evidence: *evidence, seen, also: Vec::new() });
         }
         let found = report.evidence.iter().any(|o| matches!(o.seen, Seen::At(_)));
         report.reached = found || !report.reasons.is_empty();

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use super::index::{Index, SocketLog};
-use crate::event::{Verb, Role};
+use crate::event::{Role, SockKind, Verb};
 use crate::sequence::{Part, Sequence, ACTIVE_OPEN, DATAGRAM_CLIENT, DATAGRAM_SERVER, PASSIVE_OPEN};
 use crate::tcp::state::State;
 
@@ -58,6 +58,11 @@ fn entered(socket: SocketLog, state: State) -> bool {
 /// never accepted): it is not held against a sequence.
 fn part_of(socket: SocketLog, calls_lens: bool) -> Option<Part> {
     if calls_lens && socket.calls.is_empty() && socket.created.is_none() {
+        return None;
+    }
+    // Named by the recorder as playing no part: made and closed doing nothing (a runtime's
+    // probe), a connection never accepted, another program's socket.
+    if matches!(socket.id.kind(), Some(SockKind::Idle | SockKind::Queued | SockKind::Peer)) {
         return None;
     }
     if socket.is_datagram() {

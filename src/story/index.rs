@@ -13,7 +13,7 @@ use std::ops::Range;
 use std::net::SocketAddr;
 
 use crate::hash::FastMap;
-use crate::event::{Body, CallArgs, Errno, Event, KernelNote, Origin, Role, SockId, Transport, Verb};
+use crate::event::{Body, CallArgs, Errno, Event, KernelNote, Origin, ProcessChange, Role, SockId, Transport, Verb};
 use crate::tcp::state::State;
 use crate::wire::flags::TcpFlags;
 
@@ -40,11 +40,14 @@ pub(crate) struct Call {
     pub start: Option<usize>,
     pub end: Option<usize>,
     pub returned: Returned,
+    /// A `close` of one descriptor among several (a forked child's copy, a duplicate): the
+    /// socket stays open, so it is not the socket's close.
+    pub partial: bool,
 }
 
 impl Call {
-    fn started(name: Verb, start: usize) -> Call {
-        Call { name, start: Some(start), end: None, returned: Returned::Not }
+    fn started(name: Verb, start: usize, partial: bool) -> Call {
+        Call { name, start: Some(start), end: None, returned: Returned::Not, partial }
     }
 
     fn ended(&mut self, end: usize, errno: Option<&Errno>) {
@@ -112,6 +115,7 @@ struct Head {
     connects: bool,
     local: Option<SocketAddr>,
     ends: Option<Ends>,
+    released: Option<usize>,
 }
 
 impl Head {
@@ -126,6 +130,7 @@ impl Head {
             connects: false,
             local: None,
             ends: None,
+            released: None,
         }
     }
 }
@@ -148,6 +153,9 @@ pub(crate) struct SocketLog<'i> {
     pub local: Option<SocketAddr>,
     /// A connection socket's two ends, once known.
     pub ends: Option<Ends>,
+    /// Where the kernel closed its last descriptor for the program, when the process that
+    /// held it ended: not a call of the program's own.
+    pub released: Option<usize>,
     pub calls: &'i [Call],
     pub states: &'i [StateFact],
     /// Resets the kernel reported sending or receiving on it.
@@ -266,7 +274,7 @@ fn full(local: Option<SocketAddr>, remote: Option<SocketAddr>) -> Option<Ends> {
 
 /// A call that returned, and how.
 fn returned(name: Verb, start: Option<usize>, end: usize, errno: Option<&Errno>) -> Call {
-    let mut call = Call { name, start, end: None, returned: Returned::Not };
+    let mut call = Call { name, start, end: None, returned: Returned::Not, partial: false };
     call.ended(end, errno);
     call
 }
@@ -288,7 +296,8 @@ impl Index {
                             _ => {}
                         }
                         pending.insert(start.id, Pending::Listed { call: found.calls.len() });
-                        found.calls.push((log, Call::started(verb, i)));
+                        let partial = verb == Verb::Close && start.args.other_fds.is_some_and(|n| n > 0);
+                        found.calls.push((log, Call::started(verb, i, partial)));
                     }
                     None => {
                         pending.insert(start.id, Pending::Unnamed { start: i });
@@ -404,7 +413,19 @@ impl Index {
                         found.resets.push((log, i));
                     }
                 }
-                Body::Kernel(KernelNote::Retransmit { .. }) | Body::Process(_) => {}
+                Body::Kernel(KernelNote::Retransmit { .. }) => {}
+                Body::Process(change) => {
+                    // An exit closes the last descriptors it held (an exec may close one of
+                    // several, which is no close of the socket).
+                    let closed = match change {
+                        ProcessChange::Exit { closed, .. } => closed.as_slice(),
+                        _ => &[],
+                    };
+                    for id in closed {
+                        let log = found.log(id, event.actor.role);
+                        found.heads[log].released = Some(i);
+                    }
+                }
             }
         }
         let sockets = found.heads.len();
@@ -436,6 +457,7 @@ impl Index {
             datagram: head.datagram,
             local: head.local,
             ends: head.ends,
+            released: head.released,
             calls: self.calls.of(log),
             states: self.states.of(log),
             resets: self.resets.of(log),

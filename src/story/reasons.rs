@@ -61,11 +61,56 @@ pub(crate) fn failed(call: Verb, errno: &Errno, end: usize, reset: Option<usize>
     }
 }
 
-pub(crate) fn in_progress(call: Verb, end: usize) -> String {
+/// A non-blocking connect: it returns at once, and the program learns the outcome later.
+pub(crate) fn in_progress(call: Verb, end: usize, learned: Option<usize>) -> String {
+    let learned = match learned {
+        Some(at) => format!(": the program learned how it ended at {}", num(at)),
+        None => ": the trace does not show the program learning how it ended".to_string(),
+    };
     format!(
-        "{call} returned EINPROGRESS at {}: a non-blocking {call}, whose handshake finished after it returned (the \
-         program waits for it with poll or select)",
+        "{call} returned EINPROGRESS at {}: a non-blocking {call}, whose handshake goes on after it returned (the \
+         program waits for it with poll, select or epoll, then asks getsockopt(SO_ERROR)){learned}",
         num(end)
+    )
+}
+
+/// A send or recv that found the connection reset by the peer.
+pub(crate) fn reset_by_peer(call: Verb, errno: &Errno, end: usize, reset: Option<usize>) -> String {
+    let by = reset.map_or(String::new(), |r| format!(" by the reset at {}", num(r)));
+    format!(
+        "{call} failed with {} at {}: the peer ended the connection{by}; the exchange ends there, by the peer's doing \
+         (its own story says why)",
+        errno.name,
+        num(end)
+    )
+}
+
+/// A FIN the step asks for, missing because a reset ended the connection.
+pub(crate) fn reset_instead_of_fin(evidence: &Evidence, reset: usize) -> String {
+    format!(
+        "{} is missing because the reset at {} ended the connection first: the kernel resets a connection whose \
+         socket is closed while data is still unread, or that receives data after its close (RFC 9293 §3.10.4, \
+         RFC 2525 §2.17) — a reaction of the kernel, not a step the program missed",
+        describe(evidence),
+        num(reset)
+    )
+}
+
+/// A close of one descriptor among several.
+pub(crate) fn closed_a_copy(at: usize) -> String {
+    format!(
+        "the close at {} closed one descriptor of several (a forked process's copy, or a duplicate): the socket \
+         stayed open in the others, so it is not the socket's close",
+        num(at)
+    )
+}
+
+/// No close call: the kernel closed the socket's last descriptor itself.
+pub(crate) fn closed_by_the_kernel(at: usize) -> String {
+    format!(
+        "the kernel closed it at {}, when the process holding its last descriptor ended (or ran another program): \
+         the program left the close to the kernel",
+        num(at)
     )
 }
 
@@ -112,6 +157,16 @@ pub(crate) fn unexpected(part: Part, call: Verb, at: usize) -> String {
     format!("{subject} ({}): {why}", num(at))
 }
 
+/// A connected datagram client: `connect` named the server once, for every datagram.
+pub(crate) fn connected_datagrams(at: usize) -> String {
+    format!(
+        "connect at {} gave the datagram socket the server's address once and for all: a connected UDP socket \
+         sends every datagram there without naming it (and takes answers from there only). No handshake: connect \
+         on UDP sends nothing",
+        num(at)
+    )
+}
+
 /// A call outside the documented sequence that is nevertheless sound: a note, not a failure.
 pub(crate) fn tolerated(part: Part, call: Verb, datagram: bool, at: usize, how: Option<&str>) -> Option<String> {
     match (part, call, datagram) {
@@ -121,6 +176,14 @@ pub(crate) fn tolerated(part: Part, call: Verb, datagram: bool, at: usize, how: 
             how.unwrap_or("?"),
             num(at),
             capitalized(noun(part))
+        )),
+        // Java's ServerSocket.close(), among others, shuts every socket down before closing it.
+        (Part::Listening, Verb::Shutdown, false) => Some(format!(
+            "shutdown({}) on the listening socket at {}: it has no connection, so nothing is sent; a library that \
+             shuts every socket down before closing it (Java's ServerSocket.close) does this, and the close that \
+             follows is what ends the listening",
+            how.unwrap_or("?"),
+            num(at)
         )),
         (Part::Client, Verb::Bind, _) => Some(format!(
             "the client chose its own address with bind() at {}; the documented client leaves its port to the kernel",
@@ -238,6 +301,22 @@ pub(crate) fn nothing_to_check(side: Option<Side>, trace: &Trace) -> String {
     }
 }
 
+/// Why a socket the recorder named as playing no part is set aside.
+fn set_aside(id: &crate::event::SockId) -> Option<&'static str> {
+    Some(match id.kind()? {
+        crate::event::SockKind::Idle => {
+            "played no part: made and closed without claiming a port, listening, connecting or moving a byte (a \
+             language runtime's probe at start-up, most often)"
+        }
+        crate::event::SockKind::Queued => {
+            "is a connection the kernel completed on a listening socket, which the program never accepted (it waited \
+             in the listener's queue)"
+        }
+        crate::event::SockKind::Peer => "belongs to a program this trace does not record (the other end of a traced socket)",
+        crate::event::SockKind::Client | crate::event::SockKind::Server => return None,
+    })
+}
+
 /// Notes about the whole trace: where it comes from and which lenses it lacks.
 pub(crate) fn trace_notes(trace: &Trace, unused: &[usize], index: &Index) -> Vec<String> {
     let mut notes = Vec::new();
@@ -253,7 +332,8 @@ pub(crate) fn trace_notes(trace: &Trace, unused: &[usize], index: &Index) -> Vec
     if trace.header.source == Source::Simulated {
         notes.push("every event was modelled by the RFC 9293 simulator, none observed".to_string());
     }
-    if trace.header.source == Source::Live && lenses.states == LensStatus::Observed {
+    let states = trace.events.iter().any(|e| matches!(e.body, crate::event::Body::State(_)));
+    if trace.header.source == Source::Live && lenses.states == LensStatus::Observed && states {
         let difference = linux::STATE_TASK_IS_WHOEVER_RAN;
         notes.push(format!("{} ({})", difference.linux, difference.id));
     }
@@ -264,7 +344,9 @@ pub(crate) fn trace_notes(trace: &Trace, unused: &[usize], index: &Index) -> Vec
     }
     for &log in unused {
         let socket = index.socket(log);
-        notes.push(if socket.calls.is_empty() && socket.created.is_none() {
+        notes.push(if let Some(why) = set_aside(socket.id) {
+            format!("{} {why}: it is not checked", socket.id)
+        } else if socket.calls.is_empty() && socket.created.is_none() {
             format!(
                 "{} appears only in packets or kernel states, in no recorded call: its program is not recorded \
                  here, so it is not checked",

@@ -28,10 +28,26 @@ pub enum Seen {
 }
 
 /// One piece of evidence a step asks for, and what the trace shows of it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observation {
     pub evidence: Evidence,
+    /// The event cited for it (the first that shows it).
     pub seen: Seen,
+    /// Other events that show the same evidence, in trace order: a segment sent again, every
+    /// data segment of an exchange, every `send` and `recv` after the first. A replay lights
+    /// them too; a check cites the first.
+    pub also: Vec<usize>,
+}
+
+impl Observation {
+    /// Every event that shows this evidence: the cited one (and its other half), then the rest.
+    pub fn events(&self) -> impl Iterator<Item = usize> + '_ {
+        let cited = match self.seen {
+            Seen::At(s) => [Some(s.event), s.other_half],
+            _ => [None, None],
+        };
+        cited.into_iter().flatten().chain(self.also.iter().copied())
+    }
 }
 
 /// A step's verdict.

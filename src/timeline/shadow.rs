@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use super::sockets::SocketResolver;
-use crate::event::{Actor, Body, Event, Origin, Packet, Role, SockId, StateChange, Verb};
+use crate::event::{Actor, Body, Event, Origin, Packet, ProcessChange, Role, SockId, StateChange, Verb};
 use crate::tcp::linux::{self, Reported};
 use crate::tcp::{Config, Endpoint, Output, Segment, State};
 use crate::wire::flags::TcpFlags;
@@ -105,6 +105,13 @@ impl Shadow {
                     self.settle_close(t, sender, extra);
                 }
                 self.packet(t, event.socket.clone(), packet, sockets, extra)
+            }
+            // A process's end closes the sockets whose last descriptor it held: their CLOSE,
+            // made by the kernel (RFC 9293 §3.10.4), not by a call.
+            Body::Process(ProcessChange::Exit { closed, .. }) => {
+                for socket in closed.clone() {
+                    self.close(t, &socket, extra);
+                }
             }
             Body::State(change) if event.origin == Origin::Observed => {
                 if let Some(socket) = event.socket.as_ref().filter(|_| closing_shows(change.from, change.to)) {
