@@ -3,11 +3,12 @@
 //! happened between them), in plain words, with every field for a detail view, each socket's
 //! state after it, and where the documented sequences stand.
 //!
-//! - `evidence.rs`: which events are evidence of which documented step;
+//! - `progress.rs`: where the documented sequences stand at each step, from the story's
+//!   evidence (the same `trace check` cites);
 //! - `detail.rs`: the words and fields of each step.
 
 pub mod detail;
-pub mod evidence;
+pub mod progress;
 
 use std::collections::BTreeMap;
 
@@ -18,7 +19,8 @@ use crate::render::text::PeerNames;
 use crate::sequence::{self, Part, Sequence};
 use crate::tcp::state::State;
 use crate::trace::{LensStatus, Source, Trace};
-use evidence::{Cast, Found};
+use crate::story::Story;
+use progress::Ticks;
 
 /// A whole replay, serialized as the book embeds it.
 #[derive(Clone, Debug, Serialize)]
@@ -115,9 +117,9 @@ pub struct Progress {
 impl Replay {
     pub fn of(trace: &Trace) -> Replay {
         let events = &trace.events;
-        let cast = Cast::of(events);
         let sequences = sequence::of_trace(events);
-        let found = evidence::find(events, sequences);
+        let ticks = Ticks::of(&Story::of(trace, None), sequences, events.len());
+        let mut shown = [None, None];
         let t0 = events.first().map_or(0, |e| e.t);
         let mut states = SocketStates { peers: PeerNames::of(events), ..SocketStates::default() };
         let mut steps = Vec::new();
@@ -126,7 +128,7 @@ impl Replay {
         while i < events.len() {
             let last = if merges(events, i) { i + 1 } else { i };
             for e in &events[i..=last] {
-                states.apply(e, &cast);
+                states.apply(e, &ticks);
             }
             let words = detail::words(events, i, last, label_modelled);
             let event = &events[i];
@@ -145,7 +147,7 @@ impl Replay {
                 to: words.to,
                 detail: words.detail,
                 sockets: states.view(),
-                progress: sequences.iter().map(|s| progress(s, &found, &cast, i, last)).collect(),
+                progress: ticks.progress(i, last, &mut shown),
             });
             i = last + 1;
         }
@@ -202,7 +204,7 @@ struct SocketStates {
 }
 
 impl SocketStates {
-    fn apply(&mut self, event: &Event, cast: &Cast) {
+    fn apply(&mut self, event: &Event, ticks: &Ticks) {
         let mut named: Vec<&SockId> = event.socket.iter().collect();
         match &event.body {
             Body::CallEnd(end) => named.extend(end.new_socket.as_ref()),
@@ -211,7 +213,7 @@ impl SocketStates {
         }
         for id in named {
             let role = if matches!(&event.body, Body::Packet(_)) && event.socket.as_ref() != Some(id) { other(event.actor.role) } else { event.actor.role };
-            self.sockets.entry(id.clone()).or_insert_with(|| SocketView { id: id.clone(), role, peer: self.peers.peer(id), part: cast.part_of(id), kernel: None, rfc: None });
+            self.sockets.entry(id.clone()).or_insert_with(|| SocketView { id: id.clone(), role, peer: self.peers.peer(id), part: ticks.part_of(id), kernel: None, rfc: None });
         }
         let (Body::State(change), Some(id)) = (&event.body, &event.socket) else { return };
         let Some(view) = self.sockets.get_mut(id) else { return };
@@ -237,29 +239,3 @@ fn other(role: Role) -> Role {
     }
 }
 
-/// Where `sequence` stands at the replay step showing events `a..=b`.
-fn progress(sequence: &'static Sequence, found: &[Found], cast: &Cast, a: usize, b: usize) -> Progress {
-    let ours: Vec<&Found> = found.iter().filter(|f| std::ptr::eq(f.sequence, sequence)).collect();
-    let here: Vec<&Found> = ours.iter().copied().filter(|f| f.events().iter().any(|&e| (a..=b).contains(&e))).collect();
-    let latest = |f: &&Found| f.events().into_iter().filter(|&e| e <= b).max();
-    let shown_last = ours.iter().copied().filter(|f| latest(f).is_some()).max_by_key(|f| (latest(f), step_index(sequence, f.step.id)));
-    let Some(story) = here.first().copied().or(shown_last) else { return Progress::default() };
-    let socket = story.socket.clone();
-    // The story of one connection: the listening socket's steps, and this connection's.
-    let connection = cast.connections.iter().find(|c| c.client == socket || c.accepted.as_ref() == Some(&socket)).or(cast.connections.first());
-    let in_story = |f: &&Found| {
-        cast.listens_for(&f.socket, connection) || connection.is_some_and(|c| c.client == f.socket || c.accepted.as_ref() == Some(&f.socket))
-    };
-    let story_steps: Vec<&Found> = ours.iter().copied().filter(in_story).collect();
-    Progress {
-        at: here.iter().filter(|f| f.socket == socket).map(|f| f.step.id).collect(),
-        last: if here.is_empty() { Some(story.step.id) } else { None },
-        socket: Some(socket),
-        done: story_steps.iter().filter(|f| f.complete_by(b)).map(|f| f.step.id).collect(),
-        partial: story_steps.iter().filter(|f| f.partial_by(b)).map(|f| f.step.id).collect(),
-    }
-}
-
-fn step_index(sequence: &Sequence, id: &str) -> usize {
-    sequence.steps.iter().position(|s| s.id == id).unwrap_or(0)
-}
