@@ -376,3 +376,22 @@ fn model_disagreement_explained_by_linux__is_no_finding() {
     assert_eq!(report.verdict(), Verdict::Conforms, "{report}");
     assert!(has_note(&report, "time-wait-unreported"));
 }
+
+/// Every fixture: each piece of evidence a met step cites is its own socket's, and the replay
+/// lights exactly what the check cites.
+#[test]
+fn every_fixture__evidence_of_its_own_socket__replay_and_check_agree() {
+    let mut checked = 0;
+    for dir in ["lessons", "live", "broken"] {
+        let root = crate::support::fixture(dir);
+        let mut paths: Vec<_> = std::fs::read_dir(&root).expect("a fixtures folder").flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "jsonl")) {
+            let trace = crate::support::load(&path);
+            crate::support::evidence::evidence_is_its_own_sockets(&trace).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            crate::support::evidence::replay_agrees_with_check(&trace).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "the fixtures were found: {checked}");
+}

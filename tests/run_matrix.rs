@@ -8,7 +8,9 @@
 //! - its packets equal what tcpdump captured on the same run, packet for packet;
 //! - nothing of one socket is written on another: a listening socket only ever moves
 //!   CLOSED → LISTEN → CLOSED, sends nothing but SYN|ACKs and receives nothing but SYNs;
-//! - every call names its process, and every data segment has the call that sent it.
+//! - every call names its process, and every data segment has the call that sent it;
+//! - `trace check` conforms for a correct program and names a wrong one's own wrong step
+//!   first; every piece of evidence it cites is its own socket's, and the replay lights it.
 
 #![allow(non_snake_case)] // names read situation__outcome
 
@@ -18,6 +20,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use socktrace::capture::privilege::live_test_allowed;
+use socktrace::check::{check, CheckOptions, Verdict};
+use socktrace::sequence::Part;
 use socktrace::event::{Body, Event, Packet, Role, SockId, Transport, Verb};
 use socktrace::tcp::state::State;
 use socktrace::trace::Trace;
@@ -212,6 +216,36 @@ fn idle_sockets_set_aside(traced: &Trace) -> Result<(), String> {
     Ok(())
 }
 
+/// The verdict `trace check` must give each style: a correct program conforms; a wrong one
+/// that breaks the documented sequences deviates, and its first deviation is its own wrong
+/// step (the part, the step); one that breaks only the echo protocol (speaking first,
+/// answering twice) follows the sequences, and no kernel reaction to it is blamed on it.
+fn expected_verdict(style: &Style) -> Option<(Part, &'static str)> {
+    match style.name {
+        "wrong_no_listener_close" => Some((Part::Listening, "close")),
+        "wrong_never_accepts" => Some((Part::Listening, "accept")),
+        "wrong_no_exchange" => Some((Part::Accepted, "exchange")),
+        "wrong_client_never_closes" => Some((Part::Client, "close")),
+        _ => None,
+    }
+}
+
+fn verdict_is_fair(style: &Style, traced: &Trace) -> Result<(), String> {
+    let report = check(traced, &CheckOptions::default());
+    match expected_verdict(style) {
+        None if report.verdict() == Verdict::Conforms => Ok(()),
+        None => Err(format!("trace check finds deviations in a program that follows the sequences:\n{report}")),
+        Some((part, step)) => {
+            let first = report.deviations().next().map(|(socket, st)| (socket.part, st.step.id));
+            if report.verdict() == Verdict::Deviations && first == Some((part, step)) {
+                Ok(())
+            } else {
+                Err(format!("trace check should name the {} at {step} first, but names {first:?}:\n{report}", part.noun()))
+            }
+        }
+    }
+}
+
 fn canon(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
@@ -320,6 +354,9 @@ fn matrix__calls_equal_strace__packets_equal_tcpdump__each_socket_its_own() {
             identity_holds(&t)?;
             idle_sockets_set_aside(&t)?;
             processes_and_senders_shown(&t)?;
+            verdict_is_fair(style, &t)?;
+            crate::support::evidence::evidence_is_its_own_sockets(&t)?;
+            crate::support::evidence::replay_agrees_with_check(&t)?;
             // A wrong pair's run is not the same from run to run (whether the client reads the
             // server's greeting with its echo, or a reset first, is a matter of timing): its
             // calls are compared with strace's in `trace check`'s tests, not here.
@@ -374,6 +411,12 @@ fn nonblocking_connect_refused__the_outcome_is_in_the_trace() {
     assert!(matches!(&events[outcome].body, Body::CallEnd(end) if end.value.as_deref() == Some("SO_ERROR=ECONNREFUSED")), "{:?}", events[outcome]);
     let reset = events.iter().position(|e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.contains(TcpFlags::RST)))).expect("the reset");
     assert!(named("poll").is_some_and(|p| p > reset), "poll returns after the reset");
+    // The refusal ends the client's story as a blocking connect's refusal does: not a
+    // deviation of the program's.
+    let report = check(&traced, &CheckOptions::default());
+    assert_eq!(report.verdict(), Verdict::Conforms, "{report}");
+    let connect = report.sockets.iter().flat_map(|s| &s.steps).find(|st| st.step.id == "connect").expect("the connect step");
+    assert_eq!(connect.outcome(), socktrace::check::Outcome::Ended, "{report}");
     let straced = strace::start(&argv, &dir.join("refused.strace"));
     let witness = strace::from_strace(&straced.wait());
     let ours = strace::from_trace(events, Role::Client);

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod chatter;
+pub mod evidence;
 pub mod matrix;
 pub mod session;
 pub mod story;
