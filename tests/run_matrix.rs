@@ -32,6 +32,7 @@ use crate::support::strace::{self, Process};
 use crate::support::tcpdump::{self, Tcpdump};
 use crate::support::{load, scratch, stderr, trace};
 
+
 /// Whether a style's tools are here; without them the style cannot run, which CI forbids.
 fn available(style: &Style) -> bool {
     let missing = matrix::missing_tools(style);
@@ -43,32 +44,6 @@ fn available(style: &Style) -> bool {
     }
     eprintln!("SKIPPED the {} style: it needs {}", style.name, missing.join(", "));
     false
-}
-
-/// `trace run --save FILE --server … --client …` for a style's pair.
-fn traced(style: &Style, built: &matrix::Built, path: &Path) -> Result<Trace, String> {
-    let server = built.server.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ");
-    let client = built.client.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ");
-    let out = trace(&["run", "--save", path.to_str().expect("utf-8 path"), "--listen-timeout", "60", "--server", &server, "--client", &client]);
-    // A wrong server may make its client fail (exit 1 from the program, reported on stderr);
-    // `trace` itself fails only with status 2.
-    if out.status.code() == Some(2) || (style.wrong.is_none() && out.status.code() != Some(0)) {
-        return Err(format!("trace run failed ({:?}): {}", out.status.code(), stderr(&out)));
-    }
-    let trace = load(path);
-    if trace.end.as_ref().map(|e| e.out_of_order) != Some(0) {
-        return Err("events out of time order".to_string());
-    }
-    Ok(trace)
-}
-
-/// One word for `trace run`'s shell-like splitting.
-fn shell_word(word: &str) -> String {
-    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-={}:".contains(&b)) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
 }
 
 /// The same pair under strace: the server first, the client once strace shows the server's
@@ -350,7 +325,7 @@ fn matrix__calls_equal_strace__packets_equal_tcpdump__each_socket_its_own() {
             }
         };
         let path = dir.join(format!("{}.jsonl", style.name));
-        let outcome = traced(style, &built, &path).and_then(|t| {
+        let outcome = matrix::record(style, &built, &path).and_then(|t| {
             identity_holds(&t)?;
             idle_sockets_set_aside(&t)?;
             processes_and_senders_shown(&t)?;

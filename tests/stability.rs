@@ -146,3 +146,70 @@ fn trace_echo_udp_snapshot() {
     let text = echo_snapshot(&scratch("snapshot_echo_udp"), 0, &["--udp", "-m", "hello", "-m", "bye"]);
     insta::assert_snapshot!("trace_echo_udp", text);
 }
+
+/// The first line where two snapshots differ, with its neighbours, for a failure message.
+fn first_difference(a: &str, b: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let at = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)).unwrap_or(0);
+    let from = at.saturating_sub(3);
+    format!(
+        "line {}:\n  run 0: {:?}\n  run k: {:?}\n  before: {:?}",
+        at + 1,
+        a.get(at),
+        b.get(at),
+        &a[from..at.min(a.len())]
+    )
+}
+
+/// Every correct program of the style matrix (`fixtures/programs/matrix/`), recorded again and
+/// again with both cores kept busy, gives one snapshot: concurrent clients, forked children,
+/// event loops, runtimes with threads of their own, UDP, IPv6.
+#[test]
+fn matrix_styles_give_byte_identical_snapshots_across_runs_under_load() {
+    use crate::support::matrix::{self, STYLES};
+    if !live_test_allowed("snapshot stability of the style matrix") {
+        return;
+    }
+    let dir = scratch("stability_matrix");
+    let n = runs();
+    let mut failures = Vec::new();
+    for style in STYLES.iter().filter(|s| s.wrong.is_none()) {
+        let missing = matrix::missing_tools(style);
+        if !missing.is_empty() {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "the {} style needs {}: .ci/run installs it", style.name, missing.join(", "));
+            eprintln!("SKIPPED the {} style: it needs {}", style.name, missing.join(", "));
+            continue;
+        }
+        let built = matrix::build(style, &dir.join("build")).unwrap_or_else(|e| panic!("{e}"));
+        let _load = Load::start();
+        let snap = |i: usize| -> Result<String, String> {
+            let trace = matrix::record(style, &built, &dir.join(format!("{}-{i}.jsonl", style.name)))?;
+            Ok(snapshot(&trace))
+        };
+        let first = match snap(0) {
+            Ok(first) => first,
+            Err(e) => {
+                failures.push(format!("{}: {e}", style.name));
+                continue;
+            }
+        };
+        let mut same = 1;
+        let mut differing = None;
+        for i in 1..n {
+            match snap(i) {
+                Ok(next) if next == first => same += 1,
+                Ok(next) => {
+                    differing.get_or_insert_with(|| format!("run {i}: {}", first_difference(&first, &next)));
+                }
+                Err(e) => {
+                    differing.get_or_insert(format!("run {i}: {e}"));
+                }
+            }
+        }
+        eprintln!("{}: {same}/{n} snapshots identical", style.name);
+        if let Some(d) = differing {
+            failures.push(format!("{}: {same}/{n} identical; {d}", style.name));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

@@ -238,7 +238,7 @@ impl Renderer<'_, '_> {
             }
             (Body::State(change), _) => self.style.state(&text::state_change(change, socket)),
             (Body::Kernel(note), _) => text::kernel_note(note, socket),
-            (Body::Process(change), _) => self.style.state(&text::process_change(change, true)),
+            (Body::Process(change), _) => self.style.state(&text::process_change(change, &text::AsTraced)),
         }
     }
 

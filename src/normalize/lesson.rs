@@ -37,8 +37,10 @@ fn entry<'m>(sockets: &'m mut HashMap<SockId, Socket>, socket: &SockId) -> &'m m
 
 /// The lesson-level view as text, one line per socket and aspect, sockets in name order.
 pub fn lesson_view(events: &[Event]) -> String {
-    let events = super::names::Renames::of(events).apply(events);
-    let events = &events[..];
+    // One name per socket: a connection named while it waited to be accepted is the socket
+    // `accept` returned (see `names.rs`).
+    let renames = super::names::Renames::of(events);
+    let name = |id: &SockId| renames.socket_name(id);
     let mut sockets: HashMap<SockId, Socket> = HashMap::new();
     let mut opening = OpeningAcks::default();
     for event in events {
@@ -47,13 +49,13 @@ pub fn lesson_view(events: &[Event]) -> String {
                 let Some(socket) = &event.socket else { continue };
                 if start.verb() == Verb::Send {
                     if let Some(data) = &start.args.data {
-                        entry(&mut sockets, socket).sent.push_str(&data.text);
+                        entry(&mut sockets, &name(socket)).sent.push_str(&data.text);
                     }
                 }
             }
             Body::CallEnd(end) => {
                 let Some(socket) = event.socket.as_ref().or(end.new_socket.as_ref()) else { continue };
-                let entry = entry(&mut sockets, socket);
+                let entry = entry(&mut sockets, &name(socket));
                 match end.call.verb() {
                     Verb::Recv => {
                         if let Some(data) = &end.data {
@@ -64,7 +66,7 @@ pub fn lesson_view(events: &[Event]) -> String {
                     call => {
                         let result = match (&end.errno, &end.new_socket) {
                             (Some(errno), _) => errno.name.clone(),
-                            (None, Some(new)) => new.0.clone(),
+                            (None, Some(new)) => name(new).0,
                             (None, None) => end.ret.to_string(),
                         };
                         entry.calls.push(format!("{call} = {result}"));
@@ -74,7 +76,7 @@ pub fn lesson_view(events: &[Event]) -> String {
             Body::State(change) => {
                 let Some(socket) = &event.socket else { continue };
                 if rfc_view_keeps(event.origin, change) {
-                    entry(&mut sockets, socket).states.push(change.to);
+                    entry(&mut sockets, &name(socket)).states.push(change.to);
                 }
             }
             Body::Packet(packet) => {
@@ -94,7 +96,7 @@ pub fn lesson_view(events: &[Event]) -> String {
                 if tcp.flags.contains(TcpFlags::ACK) {
                     let _ = write!(line, " ack {}", tcp.rel_ack.unwrap_or(tcp.ack));
                 }
-                entry(&mut sockets, client).wire.push(line);
+                entry(&mut sockets, &name(client)).wire.push(line);
             }
             Body::Kernel(_) | Body::Process(_) => {}
         }

@@ -2,7 +2,9 @@
 //! so that traces can be compared with each other and with the model.
 
 pub mod acks;
+pub mod blocks;
 pub mod diff;
+pub mod fold;
 pub mod lesson;
 pub mod names;
 pub mod order;

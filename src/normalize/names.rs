@@ -1,78 +1,187 @@
-//! One name per socket for the normalized views. A live trace may name one connection twice:
-//! while it waited, not yet accepted, in its listener's queue (`q1`), and once `accept`
-//! returned it (`s2`, whose `accept` says `queued: q1`). Whether the first name appears at all
-//! depends on how late the `accept` was seen, so a view that must not change from run to run
-//! knows the connection by the name `accept` gave it.
+//! The names a normalized view gives sockets and addresses, so that two runs of the same
+//! programs read the same:
+//!
+//! - one name per connection: a live trace may name a connection twice, while it waited, not
+//!   yet accepted, in its listener's queue (`q1`), and once `accept` returned it (`s2`, whose
+//!   `accept` says `queued: q1`); whether the first name appears at all depends on how late
+//!   the `accept` was seen, so the connection is known by the name `accept` gave it;
+//! - a client's socket named after the connection it made: the client of the first socket
+//!   `accept` returned is `c1`, of the second `c2`… When several clients run at once, which one
+//!   the kernel happened to create first is a matter of scheduling, which one the server served
+//!   first is the server's; clients that reached no traced server follow, in creation order;
+//! - an address by whose it is: the listening socket's `SERVER` (`SERVER_A` among peers), a
+//!   connected or datagram socket's own address by its socket's name, IPv4-mapped IPv6
+//!   addresses as their IPv4 selves;
+//! - no descriptor or process numbers.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
-use crate::event::{Body, Event, SockId};
+use crate::event::{Body, Event, SockId, SockKind, Verb};
+use crate::render::text::Names;
 
-/// The names to replace, and by what.
+/// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
+fn canon(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// The names to give, socket by socket and address by address.
 #[derive(Debug, Default)]
-pub struct Renames(HashMap<SockId, SockId>);
+pub struct Renames {
+    sockets: HashMap<SockId, SockId>,
+    addresses: HashMap<SocketAddr, String>,
+}
 
 impl Renames {
-    /// Each queued connection's name, mapped to the name `accept` gave it.
     pub fn of(events: &[Event]) -> Renames {
-        let mut map = HashMap::new();
+        let mut renames = Renames::default();
+        // Connections named while they waited: by the name `accept` gave them.
         for event in events {
             if let Body::CallEnd(end) = &event.body {
                 if let (Some(queued), Some(new)) = (&end.queued, &end.new_socket) {
-                    map.insert(queued.clone(), new.clone());
+                    renames.sockets.insert(queued.clone(), new.clone());
                 }
             }
         }
-        Renames(map)
+        renames.name_clients(events);
+        renames.name_addresses(events);
+        renames
     }
 
-    fn name(&self, id: &mut SockId) {
-        if let Some(new) = self.0.get(id) {
-            *id = new.clone();
-        }
-    }
-
-    /// `events` with every socket they name renamed; borrowed as they are when nothing is.
-    pub fn apply<'e>(&self, events: &'e [Event]) -> Cow<'e, [Event]> {
-        if self.0.is_empty() {
-            return Cow::Borrowed(events);
-        }
-        let mut renamed = events.to_vec();
-        for event in &mut renamed {
-            if let Some(socket) = &mut event.socket {
-                self.name(socket);
+    /// Clients by the connection they made, in the order `accept` returned the server's ends.
+    fn name_clients(&mut self, events: &[Event]) {
+        // Each client socket's own address, from its connect (or its first datagram).
+        let mut client_at: HashMap<SocketAddr, SockId> = HashMap::new();
+        let mut clients: Vec<SockId> = Vec::new();
+        for event in events {
+            let Body::CallEnd(end) = &event.body else { continue };
+            let Some(socket) = &event.socket else { continue };
+            if socket.kind() != Some(SockKind::Client) {
+                continue;
             }
-            match &mut event.body {
-                Body::Packet(packet) => {
-                    if let Some(to) = &mut packet.to {
-                        self.name(to);
+            if !clients.contains(socket) {
+                clients.push(socket.clone());
+            }
+            if let (Verb::Connect | Verb::Send, Some(local)) = (end.call.verb(), end.local.filter(|l| l.port() != 0)) {
+                client_at.entry(canon(local)).or_insert_with(|| socket.clone());
+            }
+        }
+        let mut order: Vec<SockId> = Vec::new();
+        for event in events {
+            let Body::CallEnd(end) = &event.body else { continue };
+            if end.call.verb() != Verb::Accept || end.new_socket.is_none() {
+                continue;
+            }
+            if let Some(client) = end.peer.and_then(|p| client_at.get(&canon(p))) {
+                if !order.contains(client) {
+                    order.push(client.clone());
+                }
+            }
+        }
+        // Datagram clients, by the order the server first heard from each.
+        for event in events {
+            let Body::CallEnd(end) = &event.body else { continue };
+            if end.call.verb() == Verb::Recv && event.socket.as_ref().is_some_and(|s| s.kind() == Some(SockKind::Server)) {
+                if let Some(client) = end.peer.and_then(|p| client_at.get(&canon(p))) {
+                    if !order.contains(client) {
+                        order.push(client.clone());
                     }
                 }
-                Body::CallEnd(end) => end.queued = None,
-                _ => {}
             }
         }
-        Cow::Owned(renamed)
+        order.extend(clients.into_iter().filter(|c| !order.contains(c)).collect::<Vec<_>>());
+        for (k, client) in order.into_iter().enumerate() {
+            self.sockets.insert(client, SockId(format!("c{}", k + 1)));
+        }
+    }
+
+    /// The listening socket's address is the server's; every other socket's own address, its
+    /// (new) name.
+    fn name_addresses(&mut self, events: &[Event]) {
+        let mut listening: Vec<&SockId> = Vec::new();
+        for event in events {
+            if let (Body::CallStart(start), Some(socket)) = (&event.body, &event.socket) {
+                if start.verb() == Verb::Listen && !listening.contains(&socket) {
+                    listening.push(socket);
+                }
+            }
+        }
+        for event in events {
+            let Body::CallEnd(end) = &event.body else { continue };
+            let Some(socket) = &event.socket else { continue };
+            let Some(local) = end.local.filter(|l| l.port() != 0).map(canon) else { continue };
+            let name = match end.call.verb() {
+                Verb::Bind if listening.contains(&socket) => {
+                    event.actor.peer.map_or_else(|| "SERVER".to_string(), |peer| format!("SERVER_{peer}"))
+                }
+                // A datagram server's bound address is where clients send: the server's too.
+                Verb::Bind if socket.kind() == Some(SockKind::Server) => "SERVER".to_string(),
+                Verb::Bind | Verb::Connect | Verb::Send | Verb::Listen => self.socket_name(socket).0,
+                _ => continue,
+            };
+            self.addresses.entry(local).or_insert(name);
+        }
+    }
+
+    /// The name a socket is known by in the normalized view.
+    pub fn socket_name(&self, id: &SockId) -> SockId {
+        self.sockets.get(id).cloned().unwrap_or_else(|| id.clone())
+    }
+}
+
+impl Names for Renames {
+    fn addr(&self, addr: SocketAddr) -> String {
+        let addr = canon(addr);
+        let any = crate::timeline::sockets::wildcard(addr);
+        match self.addresses.get(&addr).or_else(|| self.addresses.get(&any)) {
+            Some(name) => name.clone(),
+            None => addr.to_string(),
+        }
+    }
+
+    fn socket(&self, id: &SockId) -> String {
+        self.socket_name(id).0
+    }
+
+    fn numbers(&self) -> bool {
+        false
     }
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     use super::*;
     use crate::event::{Actor, CallEnd, CallName, Origin, Role, StateChange};
     use crate::tcp::State;
 
+    fn at(socket: &str, role: Role, body: Body) -> Event {
+        Event { t: 0, actor: Actor::role(role), socket: Some(SockId(socket.into())), origin: Origin::Observed, body }
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("an address")
+    }
+
     #[test]
     fn a_queued_connection__known_by_the_name_accept_gave_it() {
-        let at = |socket: &str, body: Body| Event { t: 0, actor: Actor::role(Role::Server), socket: Some(SockId(socket.into())), origin: Origin::Observed, body };
         let state = Body::State(StateChange { from: State::SynReceived, to: State::Established, local: None, remote: None, sk: None, model: None });
         let accept = Body::CallEnd(CallEnd { new_socket: Some(SockId("s2".into())), queued: Some(SockId("q1".into())), ..CallEnd::new(1, CallName::Accept, 4) });
-        let events = [at("q1", state), at("s1", accept)];
-        let renamed = Renames::of(&events).apply(&events);
-        assert_eq!(renamed[0].socket, Some(SockId("s2".into())));
-        assert!(matches!(&renamed[1].body, Body::CallEnd(end) if end.queued.is_none()));
-        let none: [Event; 0] = [];
-        assert!(matches!(Renames::of(&none).apply(&none), Cow::Borrowed(_)));
+        let renames = Renames::of(&[at("q1", Role::Server, state), at("s1", Role::Server, accept)]);
+        assert_eq!(renames.socket_name(&SockId("q1".into())), SockId("s2".into()));
+    }
+
+    #[test]
+    fn clients__named_by_the_order_their_connections_were_accepted__addresses_by_whose() {
+        let connected = |socket: &str, local: &str| at(socket, Role::Client, Body::CallEnd(CallEnd { local: Some(addr(local)), peer: Some(addr("127.0.0.1:7")), ..CallEnd::new(1, CallName::Connect, 0) }));
+        let accepted = |new: &str, peer: &str| at("s1", Role::Server, Body::CallEnd(CallEnd { new_socket: Some(SockId(new.into())), peer: Some(addr(peer)), ..CallEnd::new(2, CallName::Accept4, 5) }));
+        // c1 was made first, but the server accepted c2's connection first.
+        let events = [connected("c1", "127.0.0.1:40001"), connected("c2", "[::ffff:127.0.0.1]:40002"), accepted("s2", "127.0.0.1:40002"), accepted("s3", "127.0.0.1:40001")];
+        let renames = Renames::of(&events);
+        assert_eq!(renames.socket(&SockId("c2".into())), "c1");
+        assert_eq!(renames.socket(&SockId("c1".into())), "c2");
+        assert_eq!(renames.addr(addr("127.0.0.1:40002")), "c1", "an IPv4-mapped address is its IPv4 self");
+        assert_eq!(renames.addr(addr("[::1]:9")), "[::1]:9", "an address of nobody's stays");
+        assert!(!renames.numbers());
     }
 }

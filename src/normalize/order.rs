@@ -19,6 +19,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 
+use super::names::Renames;
 use crate::event::{Body, CallName, Event, Origin, Role, SockId, Verb};
 use crate::tcp::State;
 use crate::wire::flags::TcpFlags;
@@ -32,6 +33,7 @@ struct Chain {
     number: u64,
     name: SockId,
     calls: u8,
+    process: usize,
     peer: Option<SocketAddr>,
 }
 
@@ -48,21 +50,32 @@ fn rank(socket: &SockId, role: Role) -> (u8, u64) {
 }
 
 /// The canonical order of `events`, as indices into it.
-pub fn canonical_order(events: &[Event]) -> Vec<usize> {
+pub fn canonical_order(events: &[&Event], names: &Renames) -> Vec<usize> {
     let roles = socket_roles(events);
     let listeners = listening_sockets(events);
     let socket_of_call = call_sockets(events);
 
-    // The chains each event is on, interned: (socket, calls?, peer) -> chain id.
-    let mut ids: HashMap<(&SockId, u8, Option<SocketAddr>), usize> = HashMap::new();
+    // Each process by its order of appearance: calls on one socket by two processes (a forked
+    // child's and its parent's) are two chains, in no fixed order between them.
+    let mut processes: Vec<Option<u32>> = Vec::new();
+    for event in events {
+        if matches!(event.body, Body::CallStart(_) | Body::CallEnd(_)) && !processes.contains(&event.actor.pid) {
+            processes.push(event.actor.pid);
+        }
+    }
+    let process = |event: &Event| processes.iter().position(|p| *p == event.actor.pid).unwrap_or(0);
+
+    // The chains each event is on, interned: (socket, calls?, peer, process) -> chain id.
+    let mut ids: HashMap<(&SockId, u8, Option<SocketAddr>, usize), usize> = HashMap::new();
     let mut chains: Vec<(Chain, Vec<usize>)> = Vec::new();
     let mut on: Vec<[usize; 2]> = vec![[usize::MAX; 2]; events.len()];
     for (i, event) in events.iter().enumerate() {
-        for (slot, key) in memberships(i, event, &socket_of_call, &listeners).into_iter().flatten().enumerate() {
-            let id = *ids.entry(key).or_insert_with(|| {
-                let (socket, calls, peer) = key;
-                let (class, number) = rank(socket, roles.get(socket).copied().unwrap_or(Role::Unknown));
-                chains.push((Chain { class, number, name: socket.clone(), calls, peer }, Vec::new()));
+        for (slot, (socket, calls, peer)) in memberships(i, event, &socket_of_call, &listeners).into_iter().flatten().enumerate() {
+            let by = if calls == 1 { process(event) } else { 0 };
+            let id = *ids.entry((socket, calls, peer, by)).or_insert_with(|| {
+                let renamed = names.socket_name(socket);
+                let (class, number) = rank(&renamed, roles.get(socket).copied().unwrap_or(Role::Unknown));
+                chains.push((Chain { class, number, name: renamed, calls, process: by, peer }, Vec::new()));
                 chains.len() - 1
             });
             chains[id].1.push(i);
@@ -160,7 +173,10 @@ fn memberships<'e>(
         // names no socket is on no chain: it says nothing of a socket's life.
         Body::Process(change) => {
             let mut named = change.sockets().map(|s| (s, 1, None));
-            [named.next(), named.next()]
+            let first = named.next();
+            // Two names of one socket (a socket kept as two descriptors) are one membership.
+            let second = named.find(|n| Some(n.0) != first.map(|f| f.0));
+            [first, second]
         }
     }
 }
@@ -169,7 +185,7 @@ fn memberships<'e>(
 /// different sockets keep their observed order: it is the program's logic (a server closes
 /// its listening socket after serving, say). Sends and receives on different connections do
 /// not: those run concurrently.
-fn program_order(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usize, usize)> {
+fn program_order(events: &[&Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usize, usize)> {
     let life_cycle = |verb: Verb| {
         matches!(verb, Verb::Socket | Verb::Bind | Verb::Listen | Verb::Accept | Verb::Connect | Verb::Shutdown | Verb::Close)
     };
@@ -197,7 +213,7 @@ fn program_order(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> V
 }
 
 /// The role of each socket, from the calls that created it.
-fn socket_roles(events: &[Event]) -> HashMap<SockId, Role> {
+fn socket_roles(events: &[&Event]) -> HashMap<SockId, Role> {
     let mut roles = HashMap::new();
     for event in events {
         if let Body::CallEnd(end) = &event.body {
@@ -212,7 +228,7 @@ fn socket_roles(events: &[Event]) -> HashMap<SockId, Role> {
     roles
 }
 
-fn listening_sockets(events: &[Event]) -> std::collections::HashSet<&SockId> {
+fn listening_sockets<'e>(events: &[&'e Event]) -> std::collections::HashSet<&'e SockId> {
     events
         .iter()
         .filter(|e| matches!(&e.body, Body::CallStart(s) if s.verb() == Verb::Listen))
@@ -222,7 +238,7 @@ fn listening_sockets(events: &[Event]) -> std::collections::HashSet<&SockId> {
 
 /// The socket each call event is about; `socket()`'s start has none, so it takes the socket
 /// its end returns.
-fn call_sockets(events: &[Event]) -> HashMap<usize, SockId> {
+fn call_sockets(events: &[&Event]) -> HashMap<usize, SockId> {
     let mut by_id: HashMap<u64, SockId> = HashMap::new();
     for event in events {
         if let Body::CallEnd(end) = &event.body {
@@ -253,7 +269,7 @@ fn call_sockets(events: &[Event]) -> HashMap<usize, SockId> {
 /// - awaited: what a blocking call waits for (connect: leaving SYN-SENT; accept: the new
 ///   socket's establishment; recv: the data or FIN it returns) comes before its end, however
 ///   early it happened, so that the graph does not depend on when the call began.
-fn links(events: &[Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usize, usize)> {
+fn links(events: &[&Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usize, usize)> {
     let mut kernel_of: HashMap<&SockId, Vec<usize>> = HashMap::new();
     for (i, event) in events.iter().enumerate() {
         match &event.body {

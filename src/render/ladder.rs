@@ -118,7 +118,7 @@ impl Ladder {
             }
             Body::State(change) => self.side_text(event, text::state_change(change, socket), Style::state, out),
             Body::Kernel(note) => self.side_text(event, text::kernel_note(note, socket), Style::state, out),
-            Body::Process(change) => self.side_text(event, text::process_change(change, true), Style::state, out),
+            Body::Process(change) => self.side_text(event, text::process_change(change, &text::AsTraced), Style::state, out),
             Body::Packet(packet) => {
                 let headline = text::packet_headline(packet);
                 let modelled = if event.origin == Origin::Modelled && self.label_modelled { " (modelled)" } else { "" };

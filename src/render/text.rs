@@ -2,22 +2,52 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 
 use crate::event::{Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, ProcessChange, Role, SockId, StateChange, Transport, Verb, Watched};
 use crate::tcp::linux;
 use crate::wire::flags::TcpFlags;
 
-fn target(socket: Option<&str>, fd: Option<i32>) -> String {
+
+/// How a text shows the names of things: as the trace has them (the timeline, the replay, a
+/// check's evidence), or as a snapshot renames them, to show nothing that changes from run
+/// to run (addresses by whose they are, no descriptor numbers, no process numbers).
+pub trait Names {
+    fn addr(&self, addr: SocketAddr) -> String {
+        addr.to_string()
+    }
+
+    fn socket(&self, id: &SockId) -> String {
+        id.0.clone()
+    }
+
+    /// Whether descriptor and process numbers are shown.
+    fn numbers(&self) -> bool {
+        true
+    }
+}
+
+/// Everything as the trace has it.
+pub struct AsTraced;
+
+impl Names for AsTraced {}
+
+fn target(socket: Option<&str>, fd: Option<i32>, names: &dyn Names) -> String {
     match (socket, fd) {
         (Some(s), _) => s.to_string(),
-        (None, Some(fd)) => format!("fd {fd}"),
-        (None, None) => "?".to_string(),
+        (None, Some(fd)) if names.numbers() => format!("fd {fd}"),
+        (None, _) => "?".to_string(),
     }
 }
 
 /// A socket, or a descriptor that is not a followed socket, as a call's argument.
-fn watched_list(list: &[Watched]) -> String {
-    list.iter().map(|w| format!("{} {}", w.socket.as_ref().map_or_else(|| format!("fd {}", w.fd), |s| s.0.clone()), w.events)).collect::<Vec<_>>().join(", ")
+fn watched_list(list: &[Watched], names: &dyn Names) -> String {
+    let one = |w: &Watched| match &w.socket {
+        Some(s) => format!("{} {}", names.socket(s), w.events),
+        None if names.numbers() => format!("fd {} {}", w.fd, w.events),
+        None => format!("fd {}", w.events),
+    };
+    list.iter().map(one).collect::<Vec<_>>().join(", ")
 }
 
 /// A wait's timeout: `-1` for ever, else ms.
@@ -27,13 +57,23 @@ fn timeout(ms: Option<i64>) -> String {
 
 /// The call as written in a program: `connect(c1, 127.0.0.1:4000)`.
 pub fn call_start(start: &CallStart, socket: Option<&str>) -> String {
+    call_start_named(start, socket, &AsTraced)
+}
+
+/// The same, with names as `names` gives them.
+pub fn call_start_named(start: &CallStart, socket: Option<&str>, names: &dyn Names) -> String {
     let a = &start.args;
-    let s = target(socket, start.fd);
+    let s = target(socket, start.fd, names);
     let name = start.call;
     let flags = a.flags.as_deref().map_or(String::new(), |f| format!(", {f}"));
+    let addr = |a: Option<SocketAddr>| a.map_or("?".to_string(), |x| names.addr(x));
+    let numbered = |what: &str, fd: Option<i32>| match fd {
+        Some(fd) if names.numbers() => format!("{what} fd {fd}"),
+        _ => what.to_string(),
+    };
     match name {
         CallName::Socket => format!("socket({}, {})", a.domain.as_deref().unwrap_or("?"), a.ty.as_deref().unwrap_or("?")),
-        CallName::Bind | CallName::Connect => format!("{name}({s}, {})", a.addr.map_or("?".to_string(), |x| x.to_string())),
+        CallName::Bind | CallName::Connect => format!("{name}({s}, {})", addr(a.addr)),
         CallName::Listen => format!("listen({s}, {})", a.backlog.unwrap_or(0)),
         CallName::Send | CallName::Sendto | CallName::Sendmsg | CallName::Sendmmsg | CallName::Write | CallName::Writev => {
             let what = match &a.data {
@@ -41,7 +81,7 @@ pub fn call_start(start: &CallStart, socket: Option<&str>) -> String {
                 None => format!("{} bytes", a.len.unwrap_or(0)),
             };
             match a.addr {
-                Some(to) => format!("{name}({s}, {what}, {to}{flags})"),
+                Some(to) => format!("{name}({s}, {what}, {}{flags})", names.addr(to)),
                 None => format!("{name}({s}, {what}{flags})"),
             }
         }
@@ -49,7 +89,7 @@ pub fn call_start(start: &CallStart, socket: Option<&str>) -> String {
             format!("{name}({s}, {}{flags})", a.len.unwrap_or(0))
         }
         CallName::Sendfile | CallName::Splice | CallName::CopyFileRange => {
-            let other = a.other.as_ref().map_or("?".to_string(), |o| format!("{} fd {}", o.what, o.fd));
+            let other = a.other.as_ref().map_or("?".to_string(), |o| numbered(&o.what, Some(o.fd)));
             let (from, to) = if a.other.as_ref().is_none_or(|o| o.source) { (other, s) } else { (s, other) };
             format!("{name}({from} → {to}, {})", a.len.unwrap_or(0))
         }
@@ -62,12 +102,12 @@ pub fn call_start(start: &CallStart, socket: Option<&str>) -> String {
         CallName::Getsockopt => format!("getsockopt({s}, {})", a.option.as_deref().unwrap_or("?")),
         CallName::Fcntl | CallName::Ioctl => format!("{name}({s}{flags})"),
         CallName::Dup2 | CallName::Dup3 => format!("{name}({s}, {})", a.to_fd.map_or("?".to_string(), |fd| fd.to_string())),
-        CallName::EpollCtl => format!("epoll_ctl(epoll fd {}, {s}{flags})", a.epoll.unwrap_or(-1)),
+        CallName::EpollCtl => format!("epoll_ctl({}, {s}{flags})", numbered("epoll", a.epoll)),
         CallName::EpollWait | CallName::EpollPwait | CallName::EpollPwait2 => {
-            format!("{name}(epoll fd {}, {})", a.epoll.unwrap_or(-1), timeout(a.timeout_ms))
+            format!("{name}({}, {})", numbered("epoll", a.epoll), timeout(a.timeout_ms))
         }
         CallName::Poll | CallName::Ppoll | CallName::Select | CallName::Pselect6 => {
-            format!("{name}([{}], {})", watched_list(&a.watch), timeout(a.timeout_ms))
+            format!("{name}([{}], {})", watched_list(&a.watch, names), timeout(a.timeout_ms))
         }
         // Closing one of several descriptors does not close the socket: say so.
         CallName::Close if a.other_fds.is_some() => {
@@ -82,42 +122,48 @@ pub fn call_start(start: &CallStart, socket: Option<&str>) -> String {
 
 /// The result: `= 0`, `= s2 (fd 10) from 127.0.0.1:5000`, `= -1 ECONNREFUSED`.
 pub fn call_result(end: &CallEnd) -> String {
+    call_result_named(end, &AsTraced)
+}
+
+/// The same, with names as `names` gives them.
+pub fn call_result_named(end: &CallEnd, names: &dyn Names) -> String {
     if let Some(errno) = &end.errno {
         return format!("= -1 {}", errno.name);
     }
     let mut text = match &end.new_socket {
-        Some(id) => format!("= {id} (fd {})", end.ret),
+        Some(id) if names.numbers() => format!("= {} (fd {})", names.socket(id), end.ret),
+        Some(id) => format!("= {}", names.socket(id)),
         None => format!("= {}", end.ret),
     };
     match end.call.verb() {
         Verb::Bind | Verb::Name => {
             if let Some(local) = end.local {
-                let _ = write!(text, " [{local}]");
+                let _ = write!(text, " [{}]", names.addr(local));
             }
             if let Some(peer) = end.peer.filter(|_| end.call == CallName::Getpeername) {
-                let _ = write!(text, " [{peer}]");
+                let _ = write!(text, " [{}]", names.addr(peer));
             }
         }
         Verb::Accept | Verb::Recv => {
             if let Some(peer) = end.peer {
-                let _ = write!(text, " from {peer}");
+                let _ = write!(text, " from {}", names.addr(peer));
             }
         }
         Verb::Connect => {
             if let Some(local) = end.local {
-                let _ = write!(text, " [from {local}]");
+                let _ = write!(text, " [from {}]", names.addr(local));
             }
         }
         _ => {}
     }
     if let Some(queued) = &end.queued {
-        let _ = write!(text, " (was {queued})");
+        let _ = write!(text, " (was {})", names.socket(queued));
     }
     if let Some(value) = &end.value {
         let _ = write!(text, " {value}");
     }
     if !end.ready.is_empty() {
-        let _ = write!(text, " [{}]", watched_list(&end.ready));
+        let _ = write!(text, " [{}]", watched_list(&end.ready, names));
     }
     if let Some(data) = &end.data {
         let _ = write!(text, " {data}");
@@ -131,25 +177,36 @@ pub fn call_result(end: &CallEnd) -> String {
 /// The return of a call shown apart from its start: `… connect(c1) = 0`. (`socket()` has no
 /// socket to name until it returns one.)
 pub fn call_end(end: &CallEnd, socket: Option<&str>) -> String {
+    call_end_named(end, socket, &AsTraced)
+}
+
+/// The same, with names as `names` gives them.
+pub fn call_end_named(end: &CallEnd, socket: Option<&str>, names: &dyn Names) -> String {
     let target = if end.call == CallName::Socket { "" } else { socket.unwrap_or("") };
-    format!("… {}({target}) {}", end.call, call_result(end))
+    format!("… {}({target}) {}", end.call, call_result_named(end, names))
 }
 
 /// A call that returned right away, on one line: `listen(s1, 128) = 0`.
 pub fn call_whole(start: &CallStart, end: &CallEnd, socket: Option<&str>) -> String {
-    format!("{} {}", call_start(start, socket), call_result(end))
+    call_whole_named(start, end, socket, &AsTraced)
 }
 
-/// A process's change, in words: `fork() = 4243: a new process, holding s1, s2 too`.
-/// Without `pids` (a snapshot), the new process's number and the program's directory, which
-/// change from run to run and machine to machine, are left out.
-pub fn process_change(change: &ProcessChange, pids: bool) -> String {
-    let names = |list: &[SockId]| list.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ");
+/// The same, with names as `names` gives them.
+pub fn call_whole_named(start: &CallStart, end: &CallEnd, socket: Option<&str>, names: &dyn Names) -> String {
+    format!("{} {}", call_start_named(start, socket, names), call_result_named(end, names))
+}
+
+/// A process's change, in words: `fork() = 4243: a new process, holding s1, s2 too`. Without
+/// numbers (a snapshot), the new process's number and the program's directory, which change
+/// from run to run and machine to machine, are left out.
+pub fn process_change(change: &ProcessChange, names: &dyn Names) -> String {
+    let pids = names.numbers();
+    let list = |list: &[SockId]| list.iter().map(|s| names.socket(s)).collect::<Vec<_>>().join(", ");
     match change {
         ProcessChange::Fork { child, call, sockets } => {
             let mut text = if pids { format!("{call}() = {child}: a new process") } else { format!("{call}(): a new process") };
             if !sockets.is_empty() {
-                let _ = write!(text, ", holding {} too", names(sockets));
+                let _ = write!(text, ", holding {} too", list(sockets));
             }
             text
         }
@@ -157,17 +214,17 @@ pub fn process_change(change: &ProcessChange, pids: bool) -> String {
             let program = if pids { program.as_str() } else { program.rsplit('/').next().unwrap_or(program) };
             let mut text = format!("execve({program})");
             if !kept.is_empty() {
-                let _ = write!(text, ": {} stay open", names(kept));
+                let _ = write!(text, ": {} stay open", list(kept));
             }
             if !closed.is_empty() {
-                let _ = write!(text, "{} {} closed on exec", if kept.is_empty() { ":" } else { ";" }, names(closed));
+                let _ = write!(text, "{} {} closed on exec", if kept.is_empty() { ":" } else { ";" }, list(closed));
             }
             text
         }
         ProcessChange::Exit { exit, closed } => {
             let mut text = exit.to_string();
             if !closed.is_empty() {
-                let _ = write!(text, ": the kernel closes {}", names(closed));
+                let _ = write!(text, ": the kernel closes {}", list(closed));
             }
             text
         }

@@ -78,7 +78,7 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool) 
             kernel_fields(&mut fields, note, socket);
         }
         (Body::Process(change), _) => {
-            words.text = text::process_change(change, true);
+            words.text = text::process_change(change, &text::AsTraced);
             words.label = words.text.clone();
         }
     }

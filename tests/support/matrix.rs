@@ -263,3 +263,30 @@ fn compile(out: &Path, command: impl FnOnce(&Path) -> Command) -> Result<(), Str
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
+
+/// `trace run --save FILE --server … --client …` for a style's pair: the trace, or why not.
+pub fn record(style: &Style, built: &Built, path: &Path) -> Result<socktrace::trace::Trace, String> {
+    let server = built.server.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ");
+    let client = built.client.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ");
+    let out = super::trace(&["run", "--save", path.to_str().expect("utf-8 path"), "--listen-timeout", "60", "--server", &server, "--client", &client]);
+    // A wrong server may make its client fail (exit 1 from the program, reported on stderr);
+    // `trace` itself fails only with status 2.
+    if out.status.code() == Some(2) || (style.wrong.is_none() && out.status.code() != Some(0)) {
+        return Err(format!("trace run failed ({:?}): {}", out.status.code(), super::stderr(&out)));
+    }
+    let trace = super::load(path);
+    if trace.end.as_ref().map(|e| e.out_of_order) != Some(0) {
+        return Err("events out of time order".to_string());
+    }
+    Ok(trace)
+}
+
+/// One word for `trace run`'s shell-like splitting.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-={}:".contains(&b)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+

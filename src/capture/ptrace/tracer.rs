@@ -394,6 +394,8 @@ impl Tracer {
             };
             let mut held: Vec<(i32, SockKey)> = fds.borrow().fds().filter_map(|fd| fds.borrow().get(fd).map(|k| (fd, k))).collect();
             held.sort_unstable();
+            let mut seen = HashSet::new();
+            held.retain(|(_, k)| seen.insert(*k));
             self.forked(tid, tgid, child, call, held.into_iter().map(|(_, k)| k).collect());
         }
         self.tasks.insert(child, Task::new(if thread { tgid } else { child }, fds, !early));
@@ -438,6 +440,12 @@ impl Tracer {
         }
         let mut kept: Vec<(i32, SockKey)> = task.fds.borrow().fds().filter_map(|fd| task.fds.borrow().get(fd).map(|k| (fd, k))).collect();
         kept.sort_unstable();
+        // A socket kept under several numbers (an inetd child's 0 and 1) is one socket; one
+        // that is kept under one number is not closed by losing another.
+        let mut seen = HashSet::new();
+        kept.retain(|(_, k)| seen.insert(*k));
+        let mut gone_twice = HashSet::new();
+        closed.retain(|k| !seen.contains(k) && gone_twice.insert(*k));
         self.tasks.insert(tid, task);
         self.execed(tid, super::process::program_of(tid), kept.into_iter().map(|(_, k)| k).collect(), closed);
     }

@@ -1,0 +1,119 @@
+//! What a normalized view leaves out, and what it joins, because it changes from run to run
+//! of the same correct programs while the programs do the same:
+//!
+//! - retries: a call that found nothing to do yet (`EAGAIN`) or was interrupted (`EINTR`) is
+//!   made again; whether it had to be depends on timing;
+//! - readiness calls (`poll`, `select`, `epoll_wait`…): how many turns an event loop takes,
+//!   and which sockets each finds ready together, is timing (the calls they wait for stay,
+//!   and a blocking call still shows that it blocked);
+//! - a state change to the state the socket is in already (a `close` after `shutdown`, logged
+//!   only while the FIN is not yet acknowledged);
+//! - sockets that played no part (`o1`…: a runtime's probes, which differ from one version of
+//!   the runtime to the next) and process changes that name no socket;
+//! - how a stream's bytes were split among reads: consecutive reads on one socket, by one
+//!   process, with no other call on it between, read one stream, and show as one read of all
+//!   their bytes.
+//!
+//! What a lesson checks stays: every step, every segment (less the pure ACKs `acks.rs` leaves
+//! out), relative numbers, who closes first, which call blocked.
+
+use std::collections::HashMap;
+
+use crate::event::{Body, CallEnd, CallName, Event, Preview, ProcessChange, SockId, SockKind, Verb};
+
+/// The events a view keeps, and the reads it joins.
+pub struct Folded {
+    pub keep: Vec<bool>,
+    /// For the end of the first read of a run of reads: the whole run's bytes.
+    pub joined: HashMap<usize, CallEnd>,
+}
+
+/// Whether an event is noise (see the module's words).
+fn noise(event: &Event, ended: &HashMap<u64, (bool, &CallEnd)>) -> bool {
+    if event.socket.as_ref().is_some_and(|s| s.kind() == Some(SockKind::Idle)) {
+        return true;
+    }
+    match &event.body {
+        Body::CallStart(start) => waits(start.call) || ended.get(&start.id).is_some_and(|(retry, _)| *retry),
+        Body::CallEnd(end) => waits(end.call) || ended.get(&end.id).is_some_and(|(retry, _)| *retry),
+        Body::Process(change) => change.sockets().next().is_none() && !matches!(change, ProcessChange::Untraced { .. }),
+        // Linux logs a close in FIN-WAIT-1 after a shutdown as FIN-WAIT-1 → FIN-WAIT-1 when its
+        // FIN is not yet acknowledged, and nothing when it is: no change of state, and timing.
+        Body::State(change) => change.from == change.to,
+        _ => false,
+    }
+}
+
+/// Whether a call is a readiness call (`poll`, `select`, `epoll_wait`…, not `epoll_ctl`,
+/// which registers a socket as the program's logic says).
+fn waits(call: CallName) -> bool {
+    call.verb() == Verb::Wait && call != CallName::EpollCtl
+}
+
+/// Whether a call's end makes it a retry: it found nothing to do yet, or was interrupted.
+fn retry(end: &CallEnd) -> bool {
+    end.errno.as_ref().is_some_and(|e| matches!(e.name.as_str(), "EAGAIN" | "EINTR"))
+}
+
+pub fn fold(events: &[Event]) -> Folded {
+    let mut ended: HashMap<u64, (bool, &CallEnd)> = HashMap::new();
+    for event in events {
+        if let Body::CallEnd(end) = &event.body {
+            ended.insert(end.id, (retry(end), end));
+        }
+    }
+    let mut keep: Vec<bool> = events.iter().map(|e| !noise(e, &ended)).collect();
+    let joined = join_reads(events, &mut keep);
+    Folded { keep, joined }
+}
+
+/// Joins consecutive successful reads of data on one socket by one process.
+fn join_reads(events: &[Event], keep: &mut [bool]) -> HashMap<usize, CallEnd> {
+    // Per (socket, process): the run of reads going on (the first read's end, its call id),
+    // and its bytes so far.
+    let mut runs: HashMap<(&SockId, Option<u32>), (usize, CallEnd, Vec<u8>)> = HashMap::new();
+    let mut joined: HashMap<usize, CallEnd> = HashMap::new();
+    let mut starts: HashMap<u64, usize> = HashMap::new();
+    for (i, event) in events.iter().enumerate() {
+        if !keep[i] {
+            continue;
+        }
+        let Some(socket) = &event.socket else { continue };
+        let key = (socket, event.actor.pid);
+        match &event.body {
+            Body::CallStart(start) => {
+                starts.insert(start.id, i);
+                // A call of another kind on the socket ends the run; a read's start does not.
+                if start.verb() != Verb::Recv {
+                    runs.remove(&key);
+                }
+            }
+            Body::CallEnd(end) => {
+                let data_read = end.call.verb() == Verb::Recv && end.errno.is_none() && end.ret > 0;
+                if !data_read {
+                    runs.remove(&key);
+                    continue;
+                }
+                match runs.get_mut(&key) {
+                    Some((first, whole, bytes)) => {
+                        whole.ret += end.ret;
+                        bytes.extend(end.data.as_ref().map(Preview::bytes).unwrap_or_default());
+                        whole.data = Some(Preview::of(bytes));
+                        joined.insert(*first, whole.clone());
+                        // This read is part of the first one now: its start and end go.
+                        keep[i] = false;
+                        if let Some(&s) = starts.get(&end.id) {
+                            keep[s] = false;
+                        }
+                    }
+                    None => {
+                        let bytes = end.data.as_ref().map(Preview::bytes).unwrap_or_default();
+                        runs.insert(key, (i, end.clone(), bytes));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    joined
+}
