@@ -95,7 +95,10 @@ impl Cast {
 
     /// The connection of a datagram server's call that heard from, or answered, `addr`.
     fn datagram_client(&self, addr: Option<SocketAddr>) -> Option<SockId> {
-        let client = self.client_at.get(&canon(addr?))?;
+        let addr = canon(addr?);
+        // A socket bound by its first datagram reports the wildcard address as its own.
+        let any = crate::timeline::sockets::wildcard(addr);
+        let client = self.client_at.get(&addr).or_else(|| self.client_at.get(&any))?;
         self.connection_of.get(client).cloned()
     }
 }
@@ -129,8 +132,16 @@ pub fn blocks(events: &[Event], keep: &[bool], renames: &Renames) -> Vec<Vec<usi
             }
             _ => continue,
         };
-        if let Some(conn) = conn {
-            calls.insert(id, Block::Connection(conn));
+        match conn {
+            Some(conn) => {
+                calls.insert(id, Block::Connection(conn));
+            }
+            // A datagram server's call that heard from nobody in particular (its `socket()`):
+            // where its socket is.
+            None if matches!(event.body, Body::CallEnd(_)) => {
+                calls.entry(id).or_insert_with(|| block_of(event, &name, &cast));
+            }
+            None => {}
         }
     }
     // A server socket's setup ends where it first hands over a connection.
@@ -143,9 +154,11 @@ pub fn blocks(events: &[Event], keep: &[bool], renames: &Renames) -> Vec<Vec<usi
         }
     }
     let mut setup: HashMap<SockId, Vec<usize>> = HashMap::new();
-    let mut teardown: HashMap<SockId, Vec<usize>> = HashMap::new();
+    let mut after: Vec<(SockId, usize)> = Vec::new();
     let mut connections: HashMap<SockId, Vec<usize>> = HashMap::new();
     let mut rest: Vec<usize> = Vec::new();
+    // Each thread's connection events, in its own order: `(index, connection)`.
+    let mut by_thread: HashMap<(Option<u32>, Option<u32>), Vec<(usize, SockId)>> = HashMap::new();
     for (i, event) in events.iter().enumerate().filter(|(i, _)| keep[*i]) {
         let id = match &event.body {
             Body::CallStart(start) => Some(start.id),
@@ -157,10 +170,54 @@ pub fn blocks(events: &[Event], keep: &[bool], renames: &Renames) -> Vec<Vec<usi
             None => block_of(event, &name, &cast),
         };
         match block {
-            Block::Connection(conn) => connections.entry(conn).or_default().push(i),
-            Block::Server(s) if first_accept.get(&s).is_some_and(|&first| i > first) => teardown.entry(s).or_default().push(i),
+            Block::Connection(conn) => {
+                if event.actor.pid.is_some() {
+                    by_thread.entry(thread(event)).or_default().push((i, conn.clone()));
+                }
+                connections.entry(conn).or_default().push(i);
+            }
+            Block::Server(s) if first_accept.get(&s).is_some_and(|&first| i > first) => after.push((s, i)),
             Block::Server(s) => setup.entry(s).or_default().push(i),
             Block::Other => rest.push(i),
+        }
+    }
+    // A server socket's event after it first handed over a connection goes with the
+    // connection its thread was in the middle of serving (a one-client server that closes its
+    // listening socket, then talks), else after every connection (a server that closes it
+    // once its clients are done). Only the thread's own order decides, which no scheduling
+    // changes; when the other side's last packet came is a race.
+    let mut teardown: HashMap<SockId, Vec<usize>> = HashMap::new();
+    // A kernel's event (the listening socket's LISTEN → CLOSED) goes where the call it
+    // happened during went: the open call on its socket.
+    let mut open_call: HashMap<SockId, Option<SockId>> = HashMap::new();
+    for (s, i) in after {
+        let event = &events[i];
+        let serving = if event.actor.pid.is_none() {
+            open_call.get(&s).cloned().flatten()
+        } else {
+            let mine = by_thread.get(&thread(event)).map(Vec::as_slice).unwrap_or_default();
+            let split = mine.partition_point(|(k, _)| *k < i);
+            match (split.checked_sub(1).map(|k| &mine[k]), mine.get(split)) {
+                (Some((_, before)), Some((_, next))) if before == next => Some(before.clone()),
+                _ => None,
+            }
+        };
+        match &event.body {
+            Body::CallStart(_) => {
+                open_call.insert(s.clone(), serving.clone());
+            }
+            Body::CallEnd(_) => {
+                open_call.remove(&s);
+            }
+            _ => {}
+        }
+        match serving {
+            Some(conn) => {
+                let block = connections.entry(conn).or_default();
+                let at = block.partition_point(|&k| k < i);
+                block.insert(at, i);
+            }
+            None => teardown.entry(s).or_default().push(i),
         }
     }
     let mut out = Vec::new();
@@ -177,6 +234,11 @@ pub fn blocks(events: &[Event], keep: &[bool], renames: &Renames) -> Vec<Vec<usi
         out.push(rest);
     }
     out
+}
+
+/// The thread an event is of (a packet or a kernel state change: none).
+fn thread(event: &Event) -> (Option<u32>, Option<u32>) {
+    (event.actor.pid, event.actor.tid)
 }
 
 fn is_datagram_server(cast: &Cast, socket: &SockId) -> bool {

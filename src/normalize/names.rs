@@ -82,7 +82,8 @@ impl Renames {
         for event in events {
             let Body::CallEnd(end) = &event.body else { continue };
             if end.call.verb() == Verb::Recv && event.socket.as_ref().is_some_and(|s| s.kind() == Some(SockKind::Server)) {
-                if let Some(client) = end.peer.and_then(|p| client_at.get(&canon(p))) {
+                let known = |p: SocketAddr| client_at.get(&canon(p)).or_else(|| client_at.get(&crate::timeline::sockets::wildcard(canon(p))));
+                if let Some(client) = end.peer.and_then(known) {
                     if !order.contains(client) {
                         order.push(client.clone());
                     }

@@ -21,7 +21,8 @@ pub trait Names {
         id.0.clone()
     }
 
-    /// Whether descriptor and process numbers are shown.
+    /// Whether descriptor and process numbers are shown, and how many descriptors a socket
+    /// has left (how far another process got by then is the scheduler's choice).
     fn numbers(&self) -> bool {
         true
     }
@@ -110,10 +111,10 @@ pub fn call_start_named(start: &CallStart, socket: Option<&str>, names: &dyn Nam
             format!("{name}([{}], {})", watched_list(&a.watch, names), timeout(a.timeout_ms))
         }
         // Closing one of several descriptors does not close the socket: say so.
-        CallName::Close if a.other_fds.is_some() => {
-            let others = a.other_fds.unwrap_or(0);
-            format!("close({s}) [{s} stays open: {others} other descriptor{}]", if others == 1 { "" } else { "s" })
-        }
+        CallName::Close if a.other_fds.is_some() => match a.other_fds.filter(|_| names.numbers()) {
+            Some(others) => format!("close({s}) [{s} stays open: {others} other descriptor{}]", if others == 1 { "" } else { "s" }),
+            None => format!("close({s}) [{s} stays open]"),
+        },
         CallName::Accept | CallName::Accept4 | CallName::Close | CallName::Getsockname | CallName::Getpeername | CallName::Dup => {
             format!("{name}({s}{flags})")
         }
