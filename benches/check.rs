@@ -86,7 +86,8 @@ fn block(events: &[Event], k: usize, span: u64, shape: Shape) -> impl Iterator<I
                 s.local = s.local.map(addr);
                 s.remote = s.remote.map(addr);
             }
-            Body::Kernel(_) => {}
+            // The simulator forks no process.
+            Body::Kernel(_) | Body::Process(_) => {}
         }
         e
     })
