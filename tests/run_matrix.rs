@@ -30,7 +30,7 @@ use socktrace::wire::flags::TcpFlags;
 use crate::support::matrix::{self, Style, STYLES};
 use crate::support::strace::{self, Process};
 use crate::support::tcpdump::{self, Tcpdump};
-use crate::support::{load, scratch, stderr, trace};
+use crate::support::{load, scratch, stderr, stdout, trace};
 
 
 /// Whether a style's tools are here; without them the style cannot run, which CI forbids.
@@ -396,4 +396,38 @@ fn nonblocking_connect_refused__the_outcome_is_in_the_trace() {
     let witness = strace::from_strace(&straced.wait());
     let ours = strace::from_trace(events, Role::Client);
     assert_eq!(comparable(&ours, false), comparable(&witness, false), "the same calls as strace");
+}
+
+/// A server that follows the documented sequences but breaks the echo protocol is shown by
+/// `trace diff` against the correct program (the same C server, but for its mistake): the
+/// first difference is the wrong program's first wrong call, whatever the kernel did around
+/// it (an ACK sent alone rather than with the client's next data is TCP's timing).
+#[test]
+fn echo_protocol_broken__diff_shows_the_first_wrong_call() {
+    if !live_test_allowed("trace diff of wrong echo servers") {
+        return;
+    }
+    let dir = scratch("matrix_diff");
+    let style = |name: &str| matrix::named(name).expect("a style of the matrix");
+    let built = |name: &str| matrix::build(style(name), &dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let record = |name: &str, pair: &matrix::Built| {
+        let path = dir.join(format!("{name}.jsonl"));
+        matrix::record(style(name), pair, &path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        path.to_string_lossy().into_owned()
+    };
+    // The reference: the correct server, with the client the wrong servers are run with (one
+    // that gives up waiting for an echo that does not come).
+    let reference = matrix::Built { server: built("c_blocking").server, client: built("wrong_speaks_first").client };
+    let correct = record("c_blocking", &reference);
+    // The correct server's next call, the wrong one's instead of it.
+    for (wrong, expected) in [
+        ("wrong_speaks_first", ("server  recvfrom(s2, 4096) …", "server  sendto(s2, \"hi\\n\") …")),
+        ("wrong_answers_twice", ("server  recvfrom(s2, 4096) …", "server  sendto(s2, \"hello\\n\") …")),
+    ] {
+        let out = trace(&["diff", &correct, &record(wrong, &built(wrong))]);
+        assert_eq!(out.status.code(), Some(1), "{wrong}: {}", stderr(&out));
+        let text = stdout(&out);
+        let first = |sign: &str| text.lines().find_map(|l| l.strip_prefix(sign)).map(str::to_string);
+        assert_eq!((first("  - "), first("  + ")), (Some(expected.0.to_string()), Some(expected.1.to_string())), "{wrong}: the first difference is not its first wrong call:\n{text}");
+    }
 }
