@@ -83,11 +83,17 @@ pub struct Mint {
 }
 
 impl Mint {
+    /// The `n`th name of a series: what every name of a trace is made by (the recorder's
+    /// threads count theirs with an atomic, the normalizer renumbers, the rest use a `Mint`).
+    pub fn name(kind: SockKind, n: u32) -> SockId {
+        SockId(format!("{}{n}", kind.prefix()))
+    }
+
     pub fn next(&mut self, kind: SockKind) -> SockId {
         let slot = SockKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
         loop {
             self.counts[slot] += 1;
-            let id = SockId(format!("{}{}", kind.prefix(), self.counts[slot]));
+            let id = Mint::name(kind, self.counts[slot]);
             if !self.taken.contains(&id) {
                 return id;
             }

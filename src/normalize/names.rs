@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use crate::event::{Body, Event, SockId, SockKind, Verb};
+use crate::event::{Body, Event, Mint, SockId, SockKind, Verb};
 use crate::render::text::Names;
 
 /// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
@@ -92,7 +92,7 @@ impl Renames {
         }
         order.extend(clients.into_iter().filter(|c| !order.contains(c)).collect::<Vec<_>>());
         for (k, client) in order.into_iter().enumerate() {
-            self.sockets.insert(client, SockId(format!("c{}", k + 1)));
+            self.sockets.insert(client, Mint::name(SockKind::Client, k as u32 + 1));
         }
     }
 
