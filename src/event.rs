@@ -67,10 +67,11 @@ impl SockKind {
 impl SockId {
     /// The kind of socket the name says, if it is one a [`Mint`] makes.
     pub fn kind(&self) -> Option<SockKind> {
-        // `peer` first: no other prefix starts it, but it is the only one longer than a letter.
-        SockKind::ALL.into_iter().rev().find(|k| {
-            self.0.strip_prefix(k.prefix()).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        })
+        // Each prefix starts with a letter of its own; the views ask this of every event.
+        let first = *self.0.as_bytes().first()?;
+        let kind = SockKind::ALL.into_iter().find(|k| k.prefix().as_bytes()[0] == first)?;
+        let number = self.0.strip_prefix(kind.prefix())?;
+        (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())).then_some(kind)
     }
 }
 

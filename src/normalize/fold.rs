@@ -17,25 +17,24 @@
 //! What a lesson checks stays: every step, every segment (less the pure ACKs `acks.rs` leaves
 //! out), relative numbers, who closes first, which call blocked.
 
-use std::collections::HashMap;
-
 use crate::event::{Body, CallEnd, CallName, Event, Preview, ProcessChange, SockId, SockKind, Verb};
+use crate::hash::{FastMap, FastSet};
 
 /// The events a view keeps, and the reads it joins.
-pub struct Folded {
-    pub keep: Vec<bool>,
+pub(crate) struct Folded {
+    pub(crate) keep: Vec<bool>,
     /// For the end of the first read of a run of reads: the whole run's bytes.
-    pub joined: HashMap<usize, CallEnd>,
+    pub(crate) joined: FastMap<usize, CallEnd>,
 }
 
 /// Whether an event is noise (see the module's words).
-fn noise(event: &Event, ended: &HashMap<u64, (bool, &CallEnd)>) -> bool {
+fn noise(event: &Event, retried: &FastSet<u64>) -> bool {
     if event.socket.as_ref().is_some_and(|s| s.kind() == Some(SockKind::Idle)) {
         return true;
     }
     match &event.body {
-        Body::CallStart(start) => waits(start.call) || ended.get(&start.id).is_some_and(|(retry, _)| *retry),
-        Body::CallEnd(end) => waits(end.call) || ended.get(&end.id).is_some_and(|(retry, _)| *retry),
+        Body::CallStart(start) => waits(start.call) || retried.contains(&start.id),
+        Body::CallEnd(end) => waits(end.call) || retried.contains(&end.id),
         Body::Process(change) => change.sockets().next().is_none() && !matches!(change, ProcessChange::Untraced { .. }),
         // Linux logs a close in FIN-WAIT-1 after a shutdown as FIN-WAIT-1 → FIN-WAIT-1 when its
         // FIN is not yet acknowledged, and nothing when it is: no change of state, and timing.
@@ -55,25 +54,29 @@ fn retry(end: &CallEnd) -> bool {
     end.errno.as_ref().is_some_and(|e| matches!(e.name.as_str(), "EAGAIN" | "EINTR"))
 }
 
-pub fn fold(events: &[Event]) -> Folded {
-    let mut ended: HashMap<u64, (bool, &CallEnd)> = HashMap::new();
+pub(crate) fn fold(events: &[Event]) -> Folded {
+    // The calls whose (last) end makes them retries: few, so that asking is cheap.
+    let mut retried: FastSet<u64> = FastSet::default();
     for event in events {
         if let Body::CallEnd(end) = &event.body {
-            ended.insert(end.id, (retry(end), end));
+            if retry(end) {
+                retried.insert(end.id);
+            } else if !retried.is_empty() {
+                retried.remove(&end.id);
+            }
         }
     }
-    let mut keep: Vec<bool> = events.iter().map(|e| !noise(e, &ended)).collect();
+    let mut keep: Vec<bool> = events.iter().map(|e| !noise(e, &retried)).collect();
     let joined = join_reads(events, &mut keep);
     Folded { keep, joined }
 }
 
 /// Joins consecutive successful reads of data on one socket by one process.
-fn join_reads(events: &[Event], keep: &mut [bool]) -> HashMap<usize, CallEnd> {
-    // Per (socket, process): the run of reads going on (the first read's end, its call id),
-    // and its bytes so far.
-    let mut runs: HashMap<(&SockId, Option<u32>), (usize, CallEnd, Vec<u8>)> = HashMap::new();
-    let mut joined: HashMap<usize, CallEnd> = HashMap::new();
-    let mut starts: HashMap<u64, usize> = HashMap::new();
+fn join_reads(events: &[Event], keep: &mut [bool]) -> FastMap<usize, CallEnd> {
+    // Per (socket, process): the run of reads going on.
+    let mut runs: FastMap<(&SockId, Option<u32>), Run> = FastMap::default();
+    let mut joined: FastMap<usize, CallEnd> = FastMap::default();
+    let mut starts: FastMap<u64, usize> = FastMap::default();
     for (i, event) in events.iter().enumerate() {
         if !keep[i] {
             continue;
@@ -85,21 +88,25 @@ fn join_reads(events: &[Event], keep: &mut [bool]) -> HashMap<usize, CallEnd> {
                 starts.insert(start.id, i);
                 // A call of another kind on the socket ends the run; a read's start does not.
                 if start.verb() != Verb::Recv {
-                    runs.remove(&key);
+                    if let Some(run) = runs.remove(&key) {
+                        run.end(&mut joined);
+                    }
                 }
             }
             Body::CallEnd(end) => {
                 let data_read = end.call.verb() == Verb::Recv && end.errno.is_none() && end.ret > 0;
                 if !data_read {
-                    runs.remove(&key);
+                    if let Some(run) = runs.remove(&key) {
+                        run.end(&mut joined);
+                    }
                     continue;
                 }
                 match runs.get_mut(&key) {
-                    Some((first, whole, bytes)) => {
+                    Some(run) => {
+                        let (whole, bytes) = run.whole.get_or_insert_with(|| (run.first_end.clone(), run.first_end.data.as_ref().map(Preview::bytes).unwrap_or_default()));
                         whole.ret += end.ret;
                         bytes.extend(end.data.as_ref().map(Preview::bytes).unwrap_or_default());
                         whole.data = Some(Preview::of(bytes));
-                        joined.insert(*first, whole.clone());
                         // This read is part of the first one now: its start and end go.
                         keep[i] = false;
                         if let Some(&s) = starts.get(&end.id) {
@@ -107,13 +114,32 @@ fn join_reads(events: &[Event], keep: &mut [bool]) -> HashMap<usize, CallEnd> {
                         }
                     }
                     None => {
-                        let bytes = end.data.as_ref().map(Preview::bytes).unwrap_or_default();
-                        runs.insert(key, (i, end.clone(), bytes));
+                        runs.insert(key, Run { first: i, first_end: end, whole: None });
                     }
                 }
             }
             _ => {}
         }
     }
+    for run in runs.into_values() {
+        run.end(&mut joined);
+    }
     joined
+}
+
+/// A run of reads: the first read's end, and once another read joined it, the whole run's
+/// end and bytes.
+struct Run<'e> {
+    first: usize,
+    first_end: &'e CallEnd,
+    whole: Option<(CallEnd, Vec<u8>)>,
+}
+
+impl Run<'_> {
+    /// A run of more than one read is one read of all its bytes, shown at the first.
+    fn end(self, joined: &mut FastMap<usize, CallEnd>) {
+        if let Some((whole, _)) = self.whole {
+            joined.insert(self.first, whole);
+        }
+    }
 }
