@@ -636,6 +636,12 @@ impl CallStart {
             name => name.verb(),
         }
     }
+
+    /// Whether the call only reads the descriptor's flags (`fcntl(F_GETFD)`, `fcntl(F_GETFL)`):
+    /// it changes nothing about the socket.
+    pub fn reads_mode(&self) -> bool {
+        self.call == CallName::Fcntl && self.args.flags.as_deref().is_some_and(|f| f.starts_with("F_GET"))
+    }
 }
 
 /// An errno as a number and its symbolic name.

@@ -1,6 +1,10 @@
 //! What a normalized view leaves out, and what it joins, because it changes from run to run
 //! of the same correct programs while the programs do the same:
 //!
+//! - reads of a descriptor's flags (`fcntl(F_GETFD)`, `fcntl(F_GETFL)`): they change nothing,
+//!   and runtimes make them as they please (Rust's standard library, built with debug
+//!   assertions, checks each descriptor it closes with `F_GETFD`); the `F_SETFL` that makes a
+//!   socket non-blocking stays;
 //! - retries: a call that found nothing to do yet (`EAGAIN`) or was interrupted (`EINTR`) is
 //!   made again; whether it had to be depends on timing;
 //! - readiness calls (`poll`, `select`, `epoll_wait`…): how many turns an event loop takes,
@@ -28,13 +32,13 @@ pub(crate) struct Folded {
 }
 
 /// Whether an event is noise (see the module's words).
-fn noise(event: &Event, retried: &FastSet<u64>) -> bool {
+fn noise(event: &Event, left_out: &FastSet<u64>) -> bool {
     if event.socket.as_ref().is_some_and(|s| s.kind() == Some(SockKind::Idle)) {
         return true;
     }
     match &event.body {
-        Body::CallStart(start) => waits(start.call) || retried.contains(&start.id),
-        Body::CallEnd(end) => waits(end.call) || retried.contains(&end.id),
+        Body::CallStart(start) => waits(start.call) || left_out.contains(&start.id),
+        Body::CallEnd(end) => waits(end.call) || left_out.contains(&end.id),
         Body::Process(change) => change.sockets().next().is_none() && !matches!(change, ProcessChange::Untraced { .. }),
         // Linux logs a close in FIN-WAIT-1 after a shutdown as FIN-WAIT-1 → FIN-WAIT-1 when its
         // FIN is not yet acknowledged, and nothing when it is: no change of state, and timing.
@@ -55,18 +59,27 @@ fn retry(end: &CallEnd) -> bool {
 }
 
 pub(crate) fn fold(events: &[Event]) -> Folded {
-    // The calls whose (last) end makes them retries: few, so that asking is cheap.
+    // The calls left out whole: those whose (last) end makes them retries, and reads of a
+    // descriptor's flags. Few, so that asking is cheap.
     let mut retried: FastSet<u64> = FastSet::default();
+    let mut mode_reads: FastSet<u64> = FastSet::default();
     for event in events {
-        if let Body::CallEnd(end) = &event.body {
-            if retry(end) {
+        match &event.body {
+            Body::CallStart(start) if start.reads_mode() => {
+                mode_reads.insert(start.id);
+            }
+            Body::CallEnd(end) if retry(end) => {
                 retried.insert(end.id);
-            } else if !retried.is_empty() {
+            }
+            Body::CallEnd(end) if !retried.is_empty() => {
                 retried.remove(&end.id);
             }
+            _ => {}
         }
     }
-    let mut keep: Vec<bool> = events.iter().map(|e| !noise(e, &retried)).collect();
+    let mut left_out = retried;
+    left_out.extend(mode_reads);
+    let mut keep: Vec<bool> = events.iter().map(|e| !noise(e, &left_out)).collect();
     let joined = join_reads(events, &mut keep);
     Folded { keep, joined }
 }
@@ -141,5 +154,44 @@ impl Run<'_> {
         if let Some((whole, _)) = self.whole {
             joined.insert(self.first, whole);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Actor, CallArgs, CallStart, Errno, Origin, Role};
+
+    fn at(body: Body) -> Event {
+        Event { t: 0, actor: Actor::role(Role::Server), socket: Some(SockId("s2".into())), origin: Origin::Observed, body }
+    }
+
+    fn start(id: u64, call: CallName, flags: Option<&str>) -> Event {
+        at(Body::CallStart(CallStart { id, call, fd: Some(4), args: CallArgs { flags: flags.map(str::to_string), ..CallArgs::default() } }))
+    }
+
+    fn end(id: u64, call: CallName, errno: Option<&str>) -> Event {
+        let errno = errno.map(|name| Errno { code: 11, name: name.to_string() });
+        at(Body::CallEnd(CallEnd { errno, ..CallEnd::new(id, call, 0) }))
+    }
+
+    #[test]
+    fn flag_reads_and_retries_go_while_the_mode_change_and_the_retried_call_stay() {
+        let events = [
+            start(1, CallName::Fcntl, Some("F_GETFL")),
+            end(1, CallName::Fcntl, None),
+            start(2, CallName::Fcntl, Some("F_SETFL, O_RDWR|O_NONBLOCK")),
+            end(2, CallName::Fcntl, None),
+            start(3, CallName::Recv, None),
+            end(3, CallName::Recv, Some("EAGAIN")),
+            start(4, CallName::Recv, None),
+            end(4, CallName::Recv, None),
+            start(5, CallName::Fcntl, Some("F_GETFD")),
+            end(5, CallName::Fcntl, None),
+            start(6, CallName::Close, None),
+            end(6, CallName::Close, None),
+        ];
+        let kept: Vec<usize> = fold(&events).keep.iter().enumerate().filter(|(_, k)| **k).map(|(i, _)| i).collect();
+        assert_eq!(kept, [2, 3, 6, 7, 10, 11]);
     }
 }
