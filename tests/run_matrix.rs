@@ -97,7 +97,18 @@ fn calls_equal_strace(style: &Style, traced: &Trace, server: &[Process], client:
         let ours = strace::from_trace(&traced.events, role);
         let (a, b) = (comparable(&ours, style.concurrent), comparable(witness, style.concurrent));
         if a != b {
-            return Err(format!("the {role}'s calls differ from strace's\n  trace:  {a:?}\n  strace: {b:?}"));
+            // The first process, then the first of its lists of calls, where they part: the
+            // whole lists run to hundreds of calls.
+            let p = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+            let (x, y) = (a.get(p).cloned().unwrap_or_default(), b.get(p).cloned().unwrap_or_default());
+            let l = x.iter().zip(&y).take_while(|(x, y)| x == y).count();
+            let (x, y) = (x.get(l).cloned().unwrap_or_default(), y.get(l).cloned().unwrap_or_default());
+            return Err(format!(
+                "the {role}'s calls differ from strace's ({} processes in the trace, {} under strace): process {p}, list {l}, {}",
+                a.len(),
+                b.len(),
+                parting(&x, &y)
+            ));
         }
         // Readiness calls: the trace shows those about a traced socket, strace all of them.
         for (mine, theirs) in ours.iter().zip(witness) {
@@ -282,6 +293,16 @@ fn processes_and_senders_shown(traced: &Trace) -> Result<(), String> {
     Ok(())
 }
 
+/// Where two lists part, with a few items of context on each side: a failure's message stays
+/// short enough to be read whole in a CI log.
+fn parting<T: PartialEq + std::fmt::Debug>(ours: &[T], theirs: &[T]) -> String {
+    let at = ours.iter().zip(theirs).take_while(|(a, b)| a == b).count();
+    fn around<T>(w: &[T], at: usize) -> &[T] {
+        &w[at.saturating_sub(2).min(w.len())..(at + 3).min(w.len())]
+    }
+    format!("they part at item {at}\n  trace:   {:?}\n  witness: {:?}", around(ours, at), around(theirs, at))
+}
+
 /// The TCP and UDP packets of a trace, as (src, dst, flags, length).
 type Wire = (SocketAddr, SocketAddr, u8, u32);
 
@@ -301,7 +322,7 @@ fn packets_equal_tcpdump(traced: &Trace, captured: &[Packet]) -> Result<(), Stri
     let pairs: HashSet<(SocketAddr, SocketAddr)> = ours.iter().map(|(s, d, _, _)| (*s, *d)).collect();
     let theirs: Vec<Wire> = captured.iter().filter_map(wire).filter(|(s, d, _, _)| pairs.contains(&(*s, *d))).collect();
     if ours != theirs {
-        return Err(format!("{} packets in the trace, {} captured by tcpdump on the same connections, or in another order\n  trace:   {ours:?}\n  tcpdump: {theirs:?}", ours.len(), theirs.len()));
+        return Err(format!("{} packets in the trace, {} captured by tcpdump on the same connections; {}", ours.len(), theirs.len(), parting(&ours, &theirs)));
     }
     Ok(())
 }
