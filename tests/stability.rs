@@ -213,3 +213,17 @@ fn matrix_styles_give_byte_identical_snapshots_across_runs_under_load() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Two recorded runs of the Node echo (`fixtures/timing/`): in one the server accepted before
+/// the client wrote; in the other, slowed down, it accepted only after the client's data had
+/// reached the connection waiting in its queue (named `q1` until `accept` returned it as
+/// `s2`). The same programs, so the same snapshot.
+#[test]
+fn a_connection_accepted_after_its_data_arrived__same_snapshot_as_accepted_before() {
+    let read = |name: &str| socktrace::trace::read_trace(std::path::Path::new(&crate::support::fixture_path(&format!("timing/{name}")))).unwrap_or_else(|e| panic!("{e}"));
+    let (early, late) = (read("node-accept-then-data.jsonl"), read("node-data-then-accept.jsonl"));
+    assert!(late.events.iter().any(|e| matches!(&e.body, socktrace::event::Body::Packet(p) if p.len > 0 && p.to.as_ref().is_some_and(|to| to.0 == "q1"))), "the late run's data reaches the queued connection");
+    let (early, late) = (snapshot(&early), snapshot(&late));
+    assert_eq!(early, late);
+    assert!(!late.contains("(was"), "the queued name is the accepted socket's in a snapshot:\n{late}");
+}

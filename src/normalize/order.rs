@@ -19,7 +19,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 
-use super::sockets::{Raw, Sockets};
+use super::sockets::{Named, Sockets};
 use crate::event::{Body, CallName, Event, Origin, Role, SockId, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::tcp::State;
@@ -48,22 +48,22 @@ fn class(role: Role) -> u8 {
 }
 
 /// A chain by what it follows: (socket, calls?, peer, process).
-type ChainKey = (Raw, u8, Option<SocketAddr>, usize);
+type ChainKey = (Named, u8, Option<SocketAddr>, usize);
 
 /// The events of one block, each with the sockets it names (see [`Sockets`]).
 #[derive(Default)]
 struct Block<'e> {
     events: Vec<&'e Event>,
     /// Per event: its socket, and a packet's receiver or a call end's new socket.
-    sockets: Vec<[Option<Raw>; 2]>,
+    sockets: Vec<[Option<Named>; 2]>,
 }
 
 impl Block<'_> {
-    fn socket(&self, k: usize) -> Option<Raw> {
+    fn socket(&self, k: usize) -> Option<Named> {
         self.sockets[k][0]
     }
 
-    fn other(&self, k: usize) -> Option<Raw> {
+    fn other(&self, k: usize) -> Option<Named> {
         self.sockets[k][1]
     }
 }
@@ -75,9 +75,9 @@ impl Block<'_> {
 pub struct Orderer<'e> {
     block: Block<'e>,
     /// The socket each call event is about.
-    socket_of_call: Vec<Option<Raw>>,
-    roles: FastMap<Raw, Role>,
-    listeners: FastSet<Raw>,
+    socket_of_call: Vec<Option<Named>>,
+    roles: FastMap<Named, Role>,
+    listeners: FastSet<Named>,
     /// The processes that made calls, in order of appearance.
     processes: Vec<Option<u32>>,
     /// The chains, each with its events (the first `chains.len()` lists; the others wait for a
@@ -95,13 +95,13 @@ pub struct Orderer<'e> {
     ready: BinaryHeap<Reverse<(usize, usize)>>,
     order: Vec<usize>,
     /// For the passes over calls: call ids to events or sockets, programs to calls.
-    call_socket: FastMap<u64, Raw>,
+    call_socket: FastMap<u64, Named>,
     starts: FastMap<u64, usize>,
-    program_of: FastMap<Raw, (Option<u32>, Role)>,
+    program_of: FastMap<Named, (Option<u32>, Role)>,
     last_call: FastMap<(Option<u32>, Role), usize>,
     last_life_call: FastMap<(Option<u32>, Role), usize>,
     /// Each socket's kernel events, in order (the lists are kept, emptied, for the next block).
-    kernel_of: FastMap<Raw, usize>,
+    kernel_of: FastMap<Named, usize>,
     kernel_lists: Vec<Vec<usize>>,
 }
 
@@ -111,7 +111,9 @@ impl<'e> Orderer<'e> {
         self.block.events.clear();
         self.block.events.extend(block.iter().map(|&i| &all[i]));
         self.block.sockets.clear();
-        self.block.sockets.extend(block.iter().map(|&i| [sockets.socket(i), sockets.other(i)]));
+        // Sockets as the view names them: a connection that waited in the listener's queue (`q1`)
+        // is the socket `accept` returned (`s2`), one chain, whichever name its first events had.
+        self.block.sockets.extend(block.iter().map(|&i| [sockets.socket(i).map(|s| sockets.named(s)), sockets.other(i).map(|s| sockets.named(s))]));
         let n = block.len();
         self.socket_roles();
         self.listening_sockets();
@@ -234,9 +236,8 @@ impl<'e> Orderer<'e> {
             for (slot, (socket, calls, peer)) in memberships(i, event, b, socket_of_call, listeners, sockets).into_iter().flatten().enumerate() {
                 let by = if calls == 1 { process(event) } else { 0 };
                 let id = *chain_ids.entry((socket, calls, peer, by)).or_insert_with(|| {
-                    let named = sockets.named(socket);
                     let role = roles.get(&socket).copied().unwrap_or(Role::Unknown);
-                    chains.push(Chain { class: class(role), number: sockets.number(named), name: sockets.view_name(named), calls, process: by, peer });
+                    chains.push(Chain { class: class(role), number: sockets.number(socket), name: sockets.view_name(socket), calls, process: by, peer });
                     match members.get_mut(chains.len() - 1) {
                         Some(list) => list.clear(),
                         None => members.push(Vec::new()),
@@ -273,7 +274,7 @@ impl<'e> Orderer<'e> {
         let events = &b.events;
         kernel_of.clear();
         let mut lists = 0;
-        let mut on_kernel_chain = |socket: Raw, i: usize| {
+        let mut on_kernel_chain = |socket: Named, i: usize| {
             let list = *kernel_of.entry(socket).or_insert_with(|| {
                 match kernel_lists.get_mut(lists) {
                     Some(list) => list.clear(),
@@ -299,7 +300,7 @@ impl<'e> Orderer<'e> {
                 _ => {}
             }
         }
-        let kernel_events = |socket: Raw| kernel_of.get(&socket).map_or(&[][..], |&list| kernel_lists[list].as_slice());
+        let kernel_events = |socket: Named| kernel_of.get(&socket).map_or(&[][..], |&list| kernel_lists[list].as_slice());
         starts.clear();
         // The program each socket belongs to, and the last call each program made so far.
         program_of.clear();
@@ -448,7 +449,7 @@ impl Graph {
 /// The chains event `i` is on (at most two): a call is on its socket's call chain (and an
 /// `accept`'s return on the new socket's too); a packet on its sender's and receiver's kernel
 /// chains; a state change on its socket's.
-fn memberships(i: usize, event: &Event, b: &Block, socket_of_call: &[Option<Raw>], listeners: &FastSet<Raw>, sockets: &Sockets) -> [Option<(Raw, u8, Option<SocketAddr>)>; 2] {
+fn memberships(i: usize, event: &Event, b: &Block, socket_of_call: &[Option<Named>], listeners: &FastSet<Named>, sockets: &Sockets) -> [Option<(Named, u8, Option<SocketAddr>)>; 2] {
     match &event.body {
         Body::CallStart(_) | Body::CallEnd(_) => {
             let own = socket_of_call[i].map(|s| (s, 1, None));
@@ -460,7 +461,7 @@ fn memberships(i: usize, event: &Event, b: &Block, socket_of_call: &[Option<Raw>
             [own, new]
         }
         Body::Packet(packet) => {
-            let peer_of = |socket: Raw, peer: SocketAddr| listeners.contains(&socket).then_some(peer);
+            let peer_of = |socket: Named, peer: SocketAddr| listeners.contains(&socket).then_some(peer);
             [b.socket(i).map(|s| (s, 0, peer_of(s, packet.dst))), b.other(i).map(|s| (s, 0, peer_of(s, packet.src)))]
         }
         Body::State(_) | Body::Kernel(_) => [b.socket(i).map(|s| (s, 0, None)), None],
@@ -468,7 +469,7 @@ fn memberships(i: usize, event: &Event, b: &Block, socket_of_call: &[Option<Raw>
         // sockets an exit closes); program order places it among its process's calls. One that
         // names no socket is on no chain: it says nothing of a socket's life.
         Body::Process(change) => {
-            let mut named = change.sockets().filter_map(|s| sockets.raw(s)).map(|s| (s, 1, None));
+            let mut named = change.sockets().filter_map(|s| sockets.raw(s)).map(|s| (sockets.named(s), 1, None));
             let first = named.next();
             // Two names of one socket (a socket kept as two descriptors) are one membership.
             let second = named.find(|n| Some(n.0) != first.map(|f| f.0));

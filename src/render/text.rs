@@ -168,7 +168,9 @@ pub fn write_call_result(out: &mut String, end: &CallEnd, names: &dyn Names) {
         }
         _ => {}
     }
-    if let Some(queued) = &end.queued {
+    // A view that names the queued connection by the socket accept gave it (a snapshot) has
+    // nothing to add.
+    if let Some(queued) = end.queued.as_ref().filter(|q| end.new_socket.as_ref().is_none_or(|new| names.socket(q) != names.socket(new))) {
         let _ = write!(out, " (was {})", names.socket(queued));
     }
     if let Some(value) = &end.value {
