@@ -84,6 +84,7 @@ pub fn run(plan: RunPlan, command: &str, output: Output) -> Result<RunReport, Ru
     let resolver = SocketResolver::new(Vec::new(), Sides { client_recorded: true, server_recorded: true }).learning_sides();
     let mut timeline = Timeline::with_shadow(resolver);
     calls.run();
+    give_way();
     let losses = drive(rx, &mut timeline, |events, watermark| sink.emit(events, watermark), lenses, || calls.tick())?;
     let outcome = calls.finish();
     unavailable.extend(losses.problems);
@@ -98,4 +99,18 @@ pub fn run(plan: RunPlan, command: &str, output: Output) -> Result<RunReport, Ru
     };
     let end = sink.finish_with(end)?;
     Ok(RunReport { end, unavailable, programs: outcome.programs })
+}
+
+/// How far below the traced programs the timeline's thread runs.
+const TIMELINE_NICE: libc::c_int = 10;
+
+/// The timeline's thread (this one: merging, rendering, saving) gives the CPU to the traced
+/// programs and the tracer whenever they want it, and works in the time they leave: on a
+/// small machine it would otherwise stand between a stopped program and the tracer that lets
+/// it go on. The tracer, the lenses' readers and the programs run at their own priority: they
+/// were started from other threads.
+fn give_way() {
+    // SAFETY: gettid has no preconditions; setpriority changes only this thread's nice value.
+    // A failure leaves the thread at its priority, which costs the programs time, nothing else.
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, TIMELINE_NICE) };
 }

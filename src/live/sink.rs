@@ -16,6 +16,10 @@ pub struct Output {
     pub save: Option<PathBuf>,
 }
 
+/// Room for a released batch: a few ms of a busy session is a few hundred events, ~200 KB of
+/// trace lines or timeline rows, which then go out in one write, not in 8 KiB pieces.
+const BATCH_BYTES: usize = 256 << 10;
+
 /// Where released events go: the screen, through the renderer, and the trace file.
 pub struct Sink {
     renderer: Option<Box<dyn Renderer>>,
@@ -30,12 +34,12 @@ impl Sink {
         let writer = match output.save {
             Some(path) => {
                 let file = File::create(&path).map_err(|err| LiveError::Save { path: path.clone(), err })?;
-                let writer = TraceWriter::new(BufWriter::new(file), header).map_err(|err| LiveError::Save { path: path.clone(), err })?;
+                let writer = TraceWriter::new(BufWriter::with_capacity(BATCH_BYTES, file), header).map_err(|err| LiveError::Save { path: path.clone(), err })?;
                 Some((path, writer))
             }
             None => None,
         };
-        let mut sink = Sink { renderer: output.renderer, screen: Screen::new(BufWriter::new(io::stdout())), writer, events: 0 };
+        let mut sink = Sink { renderer: output.renderer, screen: Screen::new(BufWriter::with_capacity(BATCH_BYTES, io::stdout())), writer, events: 0 };
         if let Some(renderer) = &mut sink.renderer {
             sink.screen.show(|out| renderer.header(header, out));
         }
