@@ -52,7 +52,7 @@ pub struct Ladder {
 
 /// A run of `n` spaces (or rule characters), written in place, whole slices at a time.
 struct Run {
-    /// 64 of the same character.
+    /// One character, repeated.
     of: &'static str,
     n: usize,
 }
@@ -66,10 +66,10 @@ fn spaces(n: usize) -> Run {
 
 impl fmt::Display for Run {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let width = self.of.len() / 64;
+        let width = self.of.chars().next().map_or(1, char::len_utf8);
         let mut left = self.n;
         while left > 0 {
-            let take = left.min(64);
+            let take = left.min(self.of.len() / width);
             f.write_str(&self.of[..take * width])?;
             left -= take;
         }

@@ -21,12 +21,14 @@ pub struct Merger {
 }
 
 impl Merger {
+    /// Takes events in the order a lens delivered them.
     pub fn push(&mut self, events: impl IntoIterator<Item = Event>) {
         for event in events {
             self.push_one(event);
         }
     }
 
+    /// Takes one event.
     pub fn push_one(&mut self, event: Event) {
         let t = event.t;
         let slot = match self.free.pop() {
