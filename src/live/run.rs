@@ -101,16 +101,15 @@ pub fn run(plan: RunPlan, command: &str, output: Output) -> Result<RunReport, Ru
     Ok(RunReport { end, unavailable, programs: outcome.programs })
 }
 
-/// How far below the traced programs the timeline's thread runs.
-const TIMELINE_NICE: libc::c_int = 10;
-
-/// The timeline's thread (this one: merging, rendering, saving) gives the CPU to the traced
-/// programs and the tracer whenever they want it, and works in the time they leave: on a
-/// small machine it would otherwise stand between a stopped program and the tracer that lets
-/// it go on. The tracer, the lenses' readers and the programs run at their own priority: they
-/// were started from other threads.
+/// The timeline's thread (this one: merging, rendering, saving) does not take the CPU from
+/// the traced programs and the tracer when it wakes for a batch of events: on a small machine
+/// it would otherwise stand, at every wake-up, between a stopped program and the tracer that
+/// lets it go on. It runs as a batch thread: woken, it waits for the CPU's next turn rather than
+/// preempting, and it keeps its full share of the CPU (a lower priority would leave it, and
+/// the locks it shares with the tracer and the kernel, starved on a busy machine).
 fn give_way() {
-    // SAFETY: gettid has no preconditions; setpriority changes only this thread's nice value.
-    // A failure leaves the thread at its priority, which costs the programs time, nothing else.
-    unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, TIMELINE_NICE) };
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler with pid 0 changes only the calling thread's policy. A failure
+    // leaves the thread as it was, which costs the programs time, nothing else.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
 }
