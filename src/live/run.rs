@@ -84,7 +84,6 @@ pub fn run(plan: RunPlan, command: &str, output: Output) -> Result<RunReport, Ru
     let resolver = SocketResolver::new(Vec::new(), Sides { client_recorded: true, server_recorded: true }).learning_sides();
     let mut timeline = Timeline::with_shadow(resolver);
     calls.run();
-    give_way();
     let losses = drive(rx, &mut timeline, |events, watermark| sink.emit(events, watermark), lenses, || calls.tick())?;
     let outcome = calls.finish();
     unavailable.extend(losses.problems);
@@ -99,17 +98,4 @@ pub fn run(plan: RunPlan, command: &str, output: Output) -> Result<RunReport, Ru
     };
     let end = sink.finish_with(end)?;
     Ok(RunReport { end, unavailable, programs: outcome.programs })
-}
-
-/// The timeline's thread (this one: merging, rendering, saving) does not take the CPU from
-/// the traced programs and the tracer when it wakes for a batch of events: on a small machine
-/// it would otherwise stand, at every wake-up, between a stopped program and the tracer that
-/// lets it go on. It runs as a batch thread: woken, it waits for the CPU's next turn rather than
-/// preempting, and it keeps its full share of the CPU (a lower priority would leave it, and
-/// the locks it shares with the tracer and the kernel, starved on a busy machine).
-fn give_way() {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: sched_setscheduler with pid 0 changes only the calling thread's policy. A failure
-    // leaves the thread as it was, which costs the programs time, nothing else.
-    unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
 }
