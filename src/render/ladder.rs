@@ -6,7 +6,7 @@
 //!    0.431                                     ┊ c1 ─ SYN seq 0 win 65495 ────────────▶ s1 ┊
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 
@@ -14,6 +14,7 @@ use super::style::{self, Style};
 use super::text;
 use super::Renderer;
 use crate::event::{Body, Event, Origin, Role, TcpOptions, Transport, Verb};
+use crate::hash::FastMap;
 use crate::timeline::DatagramSockets;
 use crate::trace::{End, Header, LensStatus};
 use crate::wire::flags::TcpFlags;
@@ -38,7 +39,7 @@ pub struct Ladder {
     first: Option<u64>,
     pending: Option<Event>,
     /// When each call still running started, to time it on its end row.
-    open: HashMap<u64, u64>,
+    open: FastMap<u64, u64>,
     datagram: DatagramSockets,
     /// Pairs of sockets that have exchanged a datagram: the first one gets [`NO_HANDSHAKE`].
     exchanged: HashSet<(String, String)>,
@@ -84,7 +85,7 @@ impl Ladder {
             label_modelled: true,
             first: None,
             pending: None,
-            open: HashMap::new(),
+            open: FastMap::default(),
             datagram: DatagramSockets::default(),
             exchanged: HashSet::new(),
             peers: text::PeerNames::default(),
