@@ -67,10 +67,11 @@ impl SockKind {
 impl SockId {
     /// The kind of socket the name says, if it is one a [`Mint`] makes.
     pub fn kind(&self) -> Option<SockKind> {
-        // `peer` first: no other prefix starts it, but it is the only one longer than a letter.
-        SockKind::ALL.into_iter().rev().find(|k| {
-            self.0.strip_prefix(k.prefix()).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        })
+        // Each prefix starts with a letter of its own; the views ask this of every event.
+        let first = *self.0.as_bytes().first()?;
+        let kind = SockKind::ALL.into_iter().find(|k| k.prefix().as_bytes()[0] == first)?;
+        let number = self.0.strip_prefix(kind.prefix())?;
+        (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())).then_some(kind)
     }
 }
 
@@ -83,11 +84,17 @@ pub struct Mint {
 }
 
 impl Mint {
+    /// The `n`th name of a series: what every name of a trace is made by (the recorder's
+    /// threads count theirs with an atomic, the normalizer renumbers, the rest use a `Mint`).
+    pub fn name(kind: SockKind, n: u32) -> SockId {
+        SockId(format!("{}{n}", kind.prefix()))
+    }
+
     pub fn next(&mut self, kind: SockKind) -> SockId {
         let slot = SockKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
         loop {
             self.counts[slot] += 1;
-            let id = SockId(format!("{}{}", kind.prefix(), self.counts[slot]));
+            let id = Mint::name(kind, self.counts[slot]);
             if !self.taken.contains(&id) {
                 return id;
             }
@@ -628,6 +635,12 @@ impl CallStart {
             CallName::Fcntl if self.args.flags.as_deref().is_some_and(|f| f.starts_with("F_DUPFD")) => Verb::Descriptor,
             name => name.verb(),
         }
+    }
+
+    /// Whether the call only reads the descriptor's flags (`fcntl(F_GETFD)`, `fcntl(F_GETFL)`):
+    /// it changes nothing about the socket.
+    pub fn reads_mode(&self) -> bool {
+        self.call == CallName::Fcntl && self.args.flags.as_deref().is_some_and(|f| f.starts_with("F_GET"))
     }
 }
 

@@ -52,6 +52,7 @@ pub mod import;
 pub mod live;
 pub mod netns;
 pub mod normalize;
+pub(crate) mod parallel;
 pub mod record;
 pub mod render;
 pub mod replay;

@@ -89,6 +89,9 @@ pub fn server_and_client(server: &[&str], client: &[&str]) -> Result<Trace, Reco
     record(Programs::ServerClient { server: owned(server), client: owned(client), wait: crate::capture::ptrace::LISTEN_WAIT })
 }
 
+/// The traced child's exit status when the recorded code panicked (the harness's own).
+const PANICKED: i32 = 101;
+
 /// The environment variable that tells a test process it is the child [`code`] traces, and
 /// which test it is to run the code of.
 const CHILD_TEST: &str = "SOCKTRACE_RECORD_TEST";
@@ -97,12 +100,15 @@ const CHILD_TEST: &str = "SOCKTRACE_RECORD_TEST";
 /// `coursework::my_echo`). Use [`record_code!`](crate::record_code), which finds the name.
 ///
 /// In the test process itself, this re-runs that one test under `trace run` and returns the
-/// trace; in that traced child it runs `code` and ends the process (exit 0, or the harness's
-/// failure if `code` panics), so nothing after it runs twice.
+/// trace; in that traced child it runs `code` and ends the process (exit 0, or 101 if `code`
+/// panics, as the harness would), so nothing after it runs twice.
 pub fn code<F: FnOnce()>(test: &str, code: F) -> Result<Trace, RecordError> {
     if std::env::var(CHILD_TEST).as_deref() == Ok(test) {
-        code();
-        std::process::exit(0);
+        // A panic is caught here, not by the harness: the harness would print its own FAILED
+        // lines, read in the test's output as the outer test failing. The panic's message
+        // (printed by the panic hook) and the exit status say what happened.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(code));
+        std::process::exit(if ran.is_ok() { 0 } else { PANICKED });
     }
     let exe = std::env::current_exe().map_err(RecordError::TestBinary)?;
     // `env` sets the marker for the child alone: the test process's environment is shared by

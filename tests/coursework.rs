@@ -51,7 +51,7 @@ fn wrong_servers_fail_with_a_readable_difference() {
         let difference = first_difference(&reference, &trace).unwrap_or_else(|| panic!("{wrong} snapshots like the reference"));
         let shown = format!(
             "line {}: {}\n  - {}\n  + {}",
-            difference.line,
+            difference.line.0,
             difference.step.as_deref().unwrap_or("(no step)"),
             difference.left.as_deref().unwrap_or(""),
             difference.right.as_deref().unwrap_or("")

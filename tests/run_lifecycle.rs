@@ -49,6 +49,22 @@ fn server_that_never_listens__given_up_after_the_listen_timeout__exit_2() {
     assert!(started.elapsed() < Duration::from_secs(10), "ended promptly: {:?}", started.elapsed());
 }
 
+/// A program with no socket at all (`ls`): its trace is valid, and `trace check` says there
+/// is nothing to check, not that the program deviates step by step.
+#[test]
+fn program_without_sockets__check_says_nothing_to_check() {
+    let path = scratch("run_no_socket").join("t.jsonl");
+    let path = path.to_str().expect("utf-8");
+    let out = trace(&["run", "--save", path, "--", "ls", "/"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(load(std::path::Path::new(path)).events.is_empty(), "ls makes no socket");
+    let out = trace(&["check", path]);
+    let text = crate::support::stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("verdict: nothing to check") && text.contains("no socket at all"), "{text}");
+    assert!(!text.contains("deviation"), "no step is blamed: {text}");
+}
+
 /// A signal with a handler interrupts a blocked `accept`: the program sees EINTR (Python's
 /// handler raises, so no restart), not the kernel's ERESTARTSYS; Ctrl-C's cousin, a `kill`
 /// of `trace`, reaches the program, whose own clean-up closes its listening socket.

@@ -30,7 +30,7 @@ use socktrace::wire::flags::TcpFlags;
 use crate::support::matrix::{self, Style, STYLES};
 use crate::support::strace::{self, Process};
 use crate::support::tcpdump::{self, Tcpdump};
-use crate::support::{load, scratch, stderr, trace};
+use crate::support::{load, scratch, stderr, stdout, trace};
 
 
 /// Whether a style's tools are here; without them the style cannot run, which CI forbids.
@@ -97,7 +97,18 @@ fn calls_equal_strace(style: &Style, traced: &Trace, server: &[Process], client:
         let ours = strace::from_trace(&traced.events, role);
         let (a, b) = (comparable(&ours, style.concurrent), comparable(witness, style.concurrent));
         if a != b {
-            return Err(format!("the {role}'s calls differ from strace's\n  trace:  {a:?}\n  strace: {b:?}"));
+            // The first process, then the first of its lists of calls, where they part: the
+            // whole lists run to hundreds of calls.
+            let p = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+            let (x, y) = (a.get(p).cloned().unwrap_or_default(), b.get(p).cloned().unwrap_or_default());
+            let l = x.iter().zip(&y).take_while(|(x, y)| x == y).count();
+            let (x, y) = (x.get(l).cloned().unwrap_or_default(), y.get(l).cloned().unwrap_or_default());
+            return Err(format!(
+                "the {role}'s calls differ from strace's ({} processes in the trace, {} under strace): process {p}, list {l}, {}",
+                a.len(),
+                b.len(),
+                parting(&x, &y)
+            ));
         }
         // Readiness calls: the trace shows those about a traced socket, strace all of them.
         for (mine, theirs) in ours.iter().zip(witness) {
@@ -282,6 +293,16 @@ fn processes_and_senders_shown(traced: &Trace) -> Result<(), String> {
     Ok(())
 }
 
+/// Where two lists part, with a few items of context on each side: a failure's message stays
+/// short enough to be read whole in a CI log.
+fn parting<T: PartialEq + std::fmt::Debug>(ours: &[T], theirs: &[T]) -> String {
+    let at = ours.iter().zip(theirs).take_while(|(a, b)| a == b).count();
+    fn around<T>(w: &[T], at: usize) -> &[T] {
+        &w[at.saturating_sub(2).min(w.len())..(at + 3).min(w.len())]
+    }
+    format!("they part at item {at}\n  trace:   {:?}\n  witness: {:?}", around(ours, at), around(theirs, at))
+}
+
 /// The TCP and UDP packets of a trace, as (src, dst, flags, length).
 type Wire = (SocketAddr, SocketAddr, u8, u32);
 
@@ -301,7 +322,7 @@ fn packets_equal_tcpdump(traced: &Trace, captured: &[Packet]) -> Result<(), Stri
     let pairs: HashSet<(SocketAddr, SocketAddr)> = ours.iter().map(|(s, d, _, _)| (*s, *d)).collect();
     let theirs: Vec<Wire> = captured.iter().filter_map(wire).filter(|(s, d, _, _)| pairs.contains(&(*s, *d))).collect();
     if ours != theirs {
-        return Err(format!("{} packets in the trace, {} captured by tcpdump on the same connections, or in another order\n  trace:   {ours:?}\n  tcpdump: {theirs:?}", ours.len(), theirs.len()));
+        return Err(format!("{} packets in the trace, {} captured by tcpdump on the same connections; {}", ours.len(), theirs.len(), parting(&ours, &theirs)));
     }
     Ok(())
 }
@@ -396,4 +417,38 @@ fn nonblocking_connect_refused__the_outcome_is_in_the_trace() {
     let witness = strace::from_strace(&straced.wait());
     let ours = strace::from_trace(events, Role::Client);
     assert_eq!(comparable(&ours, false), comparable(&witness, false), "the same calls as strace");
+}
+
+/// A server that follows the documented sequences but breaks the echo protocol is shown by
+/// `trace diff` against the correct program (the same C server, but for its mistake): the
+/// first difference is the wrong program's first wrong call, whatever the kernel did around
+/// it (an ACK sent alone rather than with the client's next data is TCP's timing).
+#[test]
+fn echo_protocol_broken__diff_shows_the_first_wrong_call() {
+    if !live_test_allowed("trace diff of wrong echo servers") {
+        return;
+    }
+    let dir = scratch("matrix_diff");
+    let style = |name: &str| matrix::named(name).expect("a style of the matrix");
+    let built = |name: &str| matrix::build(style(name), &dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let record = |name: &str, pair: &matrix::Built| {
+        let path = dir.join(format!("{name}.jsonl"));
+        matrix::record(style(name), pair, &path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        path.to_string_lossy().into_owned()
+    };
+    // The reference: the correct server, with the client the wrong servers are run with (one
+    // that gives up waiting for an echo that does not come).
+    let reference = matrix::Built { server: built("c_blocking").server, client: built("wrong_speaks_first").client };
+    let correct = record("c_blocking", &reference);
+    // The correct server's next call, the wrong one's instead of it.
+    for (wrong, expected) in [
+        ("wrong_speaks_first", ("server  recvfrom(s2, 4096) …", "server  sendto(s2, \"hi\\n\") …")),
+        ("wrong_answers_twice", ("server  recvfrom(s2, 4096) …", "server  sendto(s2, \"hello\\n\") …")),
+    ] {
+        let out = trace(&["diff", &correct, &record(wrong, &built(wrong))]);
+        assert_eq!(out.status.code(), Some(1), "{wrong}: {}", stderr(&out));
+        let text = stdout(&out);
+        let first = |sign: &str| text.lines().find_map(|l| l.strip_prefix(sign)).map(str::to_string);
+        assert_eq!((first("  - "), first("  + ")), (Some(expected.0.to_string()), Some(expected.1.to_string())), "{wrong}: the first difference is not its first wrong call:\n{text}");
+    }
 }

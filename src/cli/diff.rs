@@ -24,15 +24,25 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, CliError> {
         super::print(&format!("{an} and {bn} are the same after normalization\n"))?;
         return Ok(ExitCode::SUCCESS);
     };
-    let mut out = format!("{an} and {bn} differ at snapshot line {} (of {} and {})\n", d.line, d.lengths.0, d.lengths.1);
+    let at = match d.line {
+        (l, r) if l == r => format!("line {l}"),
+        (l, r) => format!("lines {l} and {r}"),
+    };
+    let mut out = format!("{an} and {bn} differ at snapshot {at} (of {} and {})\n", d.lengths.0, d.lengths.1);
     if let Some(step) = &d.step {
         out.push_str(&format!("  {step}\n"));
     }
     for line in &d.context {
         out.push_str(&format!("    {line}\n"));
     }
-    out.push_str(&format!("  - {}\n", d.left.as_deref().unwrap_or("(the snapshot has ended)")));
-    out.push_str(&format!("  + {}\n", d.right.as_deref().unwrap_or("(the snapshot has ended)")));
+    let ended = "(the snapshot has ended)";
+    out.push_str(&format!("  - {}\n", d.left.as_deref().unwrap_or(ended)));
+    out.push_str(&format!("  + {}\n", d.right.as_deref().unwrap_or(ended)));
+    if let Some(k) = &d.kernel_first {
+        out.push_str(&format!("  before it, the kernel's part already differs at line {} (the calls are the same up to there):\n", k.line));
+        out.push_str(&format!("  - {}\n", k.left.as_deref().unwrap_or(ended)));
+        out.push_str(&format!("  + {}\n", k.right.as_deref().unwrap_or(ended)));
+    }
     super::print(&out)?;
     Ok(ExitCode::from(EXIT_DEVIATIONS))
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::capture::{clock, errno};
-use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Event, Origin, Peer, Preview, Role, SockId};
+use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Event, Origin, Peer, Mint, Preview, Role, SockId, SockKind};
 
 /// Where recorded events go: every lens sends batches of events to the timeline.
 pub type EventSink = std::sync::mpsc::Sender<Vec<Event>>;
@@ -61,9 +61,7 @@ impl Recorder {
 
     /// The next socket name of this side: `c1`, `c2`… for a client, `s1`, `s2`… for a server.
     pub fn new_socket_id(&self) -> SockId {
-        let n = self.sockets.fetch_add(1, Ordering::Relaxed);
-        let prefix = if self.role == Role::Server { 's' } else { 'c' };
-        SockId(format!("{prefix}{n}"))
+        Mint::name(SockKind::of_role(self.role), self.sockets.fetch_add(1, Ordering::Relaxed))
     }
 
     fn emit(&self, socket: Option<&SockId>, body: Body) {

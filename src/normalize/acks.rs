@@ -5,26 +5,26 @@
 //! not on others. The next segment carries the same acknowledgment, so leaving the pure ACK
 //! out of a snapshot loses nothing the programs did.
 
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use crate::event::{Body, Event};
+use crate::hash::FastMap;
 use crate::wire::flags::TcpFlags;
 
 /// The indices of the pure ACKs a snapshot leaves out.
-pub fn repeated_acks(events: &[Event]) -> HashSet<usize> {
+pub fn repeated_acks(events: &[Event]) -> Vec<usize> {
     // Per direction (sender, receiver): where the data the receiver sent so far ends, and the
     // pure ACK of that data still waiting to see the sender's next segment.
-    let mut data_end: HashMap<(SocketAddr, SocketAddr), u32> = HashMap::new();
-    let mut waiting: HashMap<(SocketAddr, SocketAddr), (usize, u32)> = HashMap::new();
-    let mut repeated = HashSet::new();
+    let mut data_end: FastMap<(SocketAddr, SocketAddr), u32> = FastMap::default();
+    let mut waiting: FastMap<(SocketAddr, SocketAddr), (usize, u32)> = FastMap::default();
+    let mut repeated = Vec::new();
     for (i, event) in events.iter().enumerate() {
         let Body::Packet(packet) = &event.body else { continue };
         let Some(tcp) = &packet.tcp else { continue };
         let direction = (packet.src, packet.dst);
         if let Some((ack_index, ack)) = waiting.remove(&direction) {
             if tcp.flags.contains(TcpFlags::ACK) && tcp.ack == ack {
-                repeated.insert(ack_index);
+                repeated.push(ack_index);
             }
         }
         if packet.len > 0 {

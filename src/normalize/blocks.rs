@@ -8,58 +8,73 @@
 //! calls that heard from it or answered it). Within a block, the order is the canonical one
 //! ([`super::order`]).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use super::names::Renames;
-use crate::event::{Body, Event, SockId, SockKind, Verb};
-
-fn canon(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
-}
+use super::names::canon;
+use super::sockets::{Named, Sockets};
+use crate::event::{Body, Event, SockKind, Verb};
+use crate::hash::FastMap;
 
 /// Where an event is told.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Block {
     /// A listening (or datagram server) socket's own events.
-    Server(SockId),
+    Server(Named),
     /// A connection's, named by its server-side socket where one is traced, else its client's.
-    Connection(SockId),
+    Connection(Named),
     /// Events about no socket of the story (a queued connection never accepted, say).
     Other,
 }
 
+/// The part each socket of the view plays; the vectors hold one entry per socket.
 struct Cast {
-    servers: Vec<SockId>,
+    /// The server sockets, in the order first seen.
+    servers: Vec<Named>,
+    server: Vec<bool>,
     /// The servers that listen (the others serve datagrams).
-    listening: Vec<SockId>,
+    listening: Vec<bool>,
     /// Each connected socket's connection.
-    connection_of: HashMap<SockId, SockId>,
+    connection_of: Vec<Option<Named>>,
     /// Connections in the order shown.
-    order: Vec<SockId>,
+    order: Vec<Named>,
     /// Each client socket, by its own address.
-    client_at: HashMap<SocketAddr, SockId>,
-    /// The process that made each server socket.
-    maker: HashMap<SockId, Option<u32>>,
+    client_at: FastMap<SocketAddr, Named>,
+    /// The process that made each server socket (`Some(None)`: an event with no process).
+    maker: Vec<Option<Option<u32>>>,
     /// For a process other than a server socket's maker: the connection it serves.
-    serves: HashMap<u32, SockId>,
+    serves: FastMap<u32, Named>,
 }
 
 impl Cast {
-    fn of(events: &[Event], name: &dyn Fn(&SockId) -> SockId) -> Cast {
-        let mut cast = Cast { servers: Vec::new(), listening: Vec::new(), connection_of: HashMap::new(), order: Vec::new(), client_at: HashMap::new(), maker: HashMap::new(), serves: HashMap::new() };
-        let mut clients: Vec<SockId> = Vec::new();
-        for event in events {
-            let Some(socket) = event.socket.as_ref().map(name) else { continue };
+    fn of(events: &[Event], sockets: &Sockets) -> Cast {
+        let n = sockets.view_count();
+        let mut cast = Cast {
+            servers: Vec::new(),
+            server: vec![false; n],
+            listening: vec![false; n],
+            connection_of: vec![None; n],
+            order: Vec::new(),
+            client_at: FastMap::default(),
+            maker: vec![None; n],
+            serves: FastMap::default(),
+        };
+        let mut clients = Vec::new();
+        let mut client = vec![false; n];
+        for (i, event) in events.iter().enumerate() {
+            let Some(socket) = sockets.socket(i).map(|s| sockets.named(s)) else { continue };
+            let kind = sockets.kind(socket);
             match &event.body {
                 Body::CallStart(start) if start.verb() == Verb::Listen => {
-                    push_new(&mut cast.servers, &socket);
-                    push_new(&mut cast.listening, &socket);
+                    cast.add_server(socket);
+                    cast.listening[socket.index()] = true;
                 }
                 // A datagram server: the server's socket that binds.
-                Body::CallEnd(end) if end.call.verb() == Verb::Bind && socket.kind() == Some(SockKind::Server) => push_new(&mut cast.servers, &socket),
-                Body::CallEnd(end) if socket.kind() == Some(SockKind::Client) => {
-                    push_new(&mut clients, &socket);
+                Body::CallEnd(end) if end.call.verb() == Verb::Bind && kind == Some(SockKind::Server) => cast.add_server(socket),
+                Body::CallEnd(end) if kind == Some(SockKind::Client) => {
+                    if !client[socket.index()] {
+                        client[socket.index()] = true;
+                        clients.push(socket);
+                    }
                     if let (Verb::Connect | Verb::Send, Some(local)) = (end.call.verb(), end.local.filter(|l| l.port() != 0)) {
                         cast.client_at.entry(canon(local)).or_insert(socket);
                     }
@@ -67,67 +82,94 @@ impl Cast {
                 _ => {}
             }
         }
-        for event in events {
+        for (i, event) in events.iter().enumerate() {
             let Body::CallEnd(end) = &event.body else { continue };
-            let Some(new) = end.new_socket.as_ref().filter(|_| end.call.verb() == Verb::Accept).map(name) else { continue };
-            if let Some(client) = end.peer.and_then(|p| cast.client_at.get(&canon(p))) {
-                cast.connection_of.insert(client.clone(), new.clone());
+            if end.call.verb() != Verb::Accept {
+                continue;
             }
-            cast.connection_of.insert(new.clone(), new.clone());
+            let Some(new) = sockets.other(i).map(|s| sockets.named(s)) else { continue };
+            if let Some(&client) = end.peer.and_then(|p| cast.client_at.get(&canon(p))) {
+                cast.connection_of[client.index()] = Some(new);
+            }
+            cast.connection_of[new.index()] = Some(new);
             cast.order.push(new);
         }
         for client in clients {
-            if !cast.connection_of.contains_key(&client) {
-                cast.connection_of.insert(client.clone(), client.clone());
+            if cast.connection_of[client.index()].is_none() {
+                cast.connection_of[client.index()] = Some(client);
                 cast.order.push(client);
             }
         }
-        for event in events {
-            let Some(socket) = event.socket.as_ref().map(name) else { continue };
-            if cast.servers.contains(&socket) {
-                cast.maker.entry(socket).or_insert(event.actor.pid);
-            } else if let (Some(pid), Some(conn)) = (event.actor.pid, cast.connection_of.get(&socket)) {
-                cast.serves.entry(pid).or_insert_with(|| conn.clone());
+        for (i, event) in events.iter().enumerate() {
+            let Some(socket) = sockets.socket(i).map(|s| sockets.named(s)) else { continue };
+            if cast.server[socket.index()] {
+                cast.maker[socket.index()].get_or_insert(event.actor.pid);
+            } else if let (Some(pid), Some(conn)) = (event.actor.pid, cast.connection_of[socket.index()]) {
+                cast.serves.entry(pid).or_insert(conn);
             }
         }
         cast
     }
 
+    fn add_server(&mut self, socket: Named) {
+        if !self.server[socket.index()] {
+            self.server[socket.index()] = true;
+            self.servers.push(socket);
+        }
+    }
+
     /// The connection of a datagram server's call that heard from, or answered, `addr`.
-    fn datagram_client(&self, addr: Option<SocketAddr>) -> Option<SockId> {
+    fn datagram_client(&self, addr: Option<SocketAddr>) -> Option<Named> {
         let addr = canon(addr?);
         // A socket bound by its first datagram reports the wildcard address as its own.
         let any = crate::timeline::sockets::wildcard(addr);
         let client = self.client_at.get(&addr).or_else(|| self.client_at.get(&any))?;
-        self.connection_of.get(client).cloned()
+        self.connection_of[client.index()]
+    }
+
+    fn is_datagram_server(&self, socket: Named) -> bool {
+        self.server[socket.index()] && !self.listening[socket.index()]
     }
 }
 
-fn push_new(list: &mut Vec<SockId>, id: &SockId) {
-    if !list.contains(id) {
-        list.push(id.clone());
-    }
+/// Where each event of a trace is told, kept or not, and the order of the blocks. Apart
+/// from [`blocks`], which takes only the kept events, so that the two can run while the
+/// events to keep are still being chosen.
+pub struct Places {
+    of_event: Vec<Place>,
+    /// The server sockets and the connections, in the order shown.
+    servers: Vec<Named>,
+    connections: Vec<Named>,
+    sockets: usize,
 }
 
-/// The blocks of the kept events, each in trace order, in the order a view shows them.
-pub fn blocks(events: &[Event], keep: &[bool], renames: &Renames) -> Vec<Vec<usize>> {
-    let name = |id: &SockId| renames.socket_name(id);
-    let cast = Cast::of(events, &name);
+/// Where one event is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Connection(Named),
+    /// A server socket's, before it first handed over a connection, and after.
+    Setup(Named),
+    After(Named),
+    Other,
+}
+
+/// Where each event is told.
+pub fn places(events: &[Event], sockets: &Sockets) -> Places {
+    let named = |raw| sockets.named(raw);
+    let cast = Cast::of(events, sockets);
     // A call's block is decided by both halves: `accept`'s end says which connection it
     // returned, a datagram server's `recvfrom` end who it heard from, `sendto`'s start whom
     // it answers.
-    let mut calls: HashMap<u64, Block> = HashMap::new();
-    for event in events {
-        let datagram_server = event.socket.as_ref().map(name).is_some_and(|s| is_datagram_server(&cast, &s));
+    let mut calls: FastMap<u64, Block> = FastMap::default();
+    for (i, event) in events.iter().enumerate() {
+        let datagram_server = sockets.socket(i).is_some_and(|s| cast.is_datagram_server(named(s)));
         let (id, conn) = match &event.body {
-            Body::CallEnd(end) if end.call.verb() == Verb::Accept => {
-                (end.id, end.new_socket.as_ref().map(name).and_then(|n| cast.connection_of.get(&n).cloned()))
-            }
+            Body::CallEnd(end) if end.call.verb() == Verb::Accept => (end.id, sockets.other(i).and_then(|n| cast.connection_of[named(n).index()])),
             Body::CallEnd(end) if datagram_server => (end.id, cast.datagram_client(end.peer)),
             Body::CallStart(start) if datagram_server => (start.id, cast.datagram_client(start.args.addr)),
             // Any other call is where its end says: `socket()`'s start names no socket yet.
             Body::CallEnd(end) => {
-                calls.entry(end.id).or_insert_with(|| block_of(event, &name, &cast));
+                calls.entry(end.id).or_insert_with(|| block_of(i, event, sockets, &cast));
                 continue;
             }
             _ => continue,
@@ -139,46 +181,54 @@ pub fn blocks(events: &[Event], keep: &[bool], renames: &Renames) -> Vec<Vec<usi
             // A datagram server's call that heard from nobody in particular (its `socket()`):
             // where its socket is.
             None if matches!(event.body, Body::CallEnd(_)) => {
-                calls.entry(id).or_insert_with(|| block_of(event, &name, &cast));
+                calls.entry(id).or_insert_with(|| block_of(i, event, sockets, &cast));
             }
             None => {}
         }
     }
     // A server socket's setup ends where it first hands over a connection.
-    let mut first_accept: HashMap<SockId, usize> = HashMap::new();
+    let mut handed_over = vec![false; sockets.view_count()];
+    let mut of_event = Vec::with_capacity(events.len());
     for (i, event) in events.iter().enumerate() {
-        if let (Body::CallEnd(end), Some(socket)) = (&event.body, &event.socket) {
-            if matches!(calls.get(&end.id), Some(Block::Connection(_))) {
-                first_accept.entry(name(socket)).or_insert(i);
-            }
-        }
-    }
-    let mut setup: HashMap<SockId, Vec<usize>> = HashMap::new();
-    let mut after: Vec<(SockId, usize)> = Vec::new();
-    let mut connections: HashMap<SockId, Vec<usize>> = HashMap::new();
-    let mut rest: Vec<usize> = Vec::new();
-    // Each thread's connection events, in its own order: `(index, connection)`.
-    let mut by_thread: HashMap<(Option<u32>, Option<u32>), Vec<(usize, SockId)>> = HashMap::new();
-    for (i, event) in events.iter().enumerate().filter(|(i, _)| keep[*i]) {
         let id = match &event.body {
             Body::CallStart(start) => Some(start.id),
             Body::CallEnd(end) => Some(end.id),
             _ => None,
         };
-        let block = match id.and_then(|id| calls.get(&id)) {
-            Some(block) => block.clone(),
-            None => block_of(event, &name, &cast),
-        };
-        match block {
-            Block::Connection(conn) => {
+        let call_block = id.and_then(|id| calls.get(&id)).copied();
+        of_event.push(match call_block.unwrap_or_else(|| block_of(i, event, sockets, &cast)) {
+            Block::Connection(conn) => Place::Connection(conn),
+            Block::Server(s) if handed_over[s.index()] => Place::After(s),
+            Block::Server(s) => Place::Setup(s),
+            Block::Other => Place::Other,
+        });
+        if let (Body::CallEnd(_), Some(socket), Some(Block::Connection(_))) = (&event.body, sockets.socket(i), call_block) {
+            handed_over[named(socket).index()] = true;
+        }
+    }
+    Places { of_event, servers: cast.servers, connections: cast.order, sockets: sockets.view_count() }
+}
+
+/// The blocks of the kept events, each in trace order, in the order a view shows them.
+pub fn blocks(events: &[Event], keep: &[bool], places: &Places) -> Vec<Vec<usize>> {
+    let n = places.sockets;
+    let mut setup: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut after: Vec<(Named, usize)> = Vec::new();
+    let mut connections: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut rest: Vec<usize> = Vec::new();
+    // Each thread's connection events, in its own order: `(index, connection)`.
+    let mut by_thread: FastMap<Thread, Vec<(usize, Named)>> = FastMap::default();
+    for (i, event) in events.iter().enumerate().filter(|(i, _)| keep[*i]) {
+        match places.of_event[i] {
+            Place::Connection(conn) => {
                 if event.actor.pid.is_some() {
-                    by_thread.entry(thread(event)).or_default().push((i, conn.clone()));
+                    by_thread.entry(thread(event)).or_default().push((i, conn));
                 }
-                connections.entry(conn).or_default().push(i);
+                connections[conn.index()].push(i);
             }
-            Block::Server(s) if first_accept.get(&s).is_some_and(|&first| i > first) => after.push((s, i)),
-            Block::Server(s) => setup.entry(s).or_default().push(i),
-            Block::Other => rest.push(i),
+            Place::After(s) => after.push((s, i)),
+            Place::Setup(s) => setup[s.index()].push(i),
+            Place::Other => rest.push(i),
         }
     }
     // A server socket's event after it first handed over a connection goes with the
@@ -186,25 +236,25 @@ pub fn blocks(events: &[Event], keep: &[bool], renames: &Renames) -> Vec<Vec<usi
     // listening socket, then talks), else after every connection (a server that closes it
     // once its clients are done). Only the thread's own order decides, which no scheduling
     // changes; when the other side's last packet came is a race.
-    let mut teardown: HashMap<SockId, Vec<usize>> = HashMap::new();
+    let mut teardown: Vec<Vec<usize>> = vec![Vec::new(); n];
     // A kernel's event (the listening socket's LISTEN → CLOSED) goes where the call it
     // happened during went: the open call on its socket.
-    let mut open_call: HashMap<SockId, Option<SockId>> = HashMap::new();
+    let mut open_call: FastMap<Named, Option<Named>> = FastMap::default();
     for (s, i) in after {
         let event = &events[i];
         let serving = if event.actor.pid.is_none() {
-            open_call.get(&s).cloned().flatten()
+            open_call.get(&s).copied().flatten()
         } else {
             let mine = by_thread.get(&thread(event)).map(Vec::as_slice).unwrap_or_default();
             let split = mine.partition_point(|(k, _)| *k < i);
             match (split.checked_sub(1).map(|k| &mine[k]), mine.get(split)) {
-                (Some((_, before)), Some((_, next))) if before == next => Some(before.clone()),
+                (Some((_, before)), Some((_, next))) if before == next => Some(*before),
                 _ => None,
             }
         };
         match &event.body {
             Body::CallStart(_) => {
-                open_call.insert(s.clone(), serving.clone());
+                open_call.insert(s, serving);
             }
             Body::CallEnd(_) => {
                 open_call.remove(&s);
@@ -213,22 +263,29 @@ pub fn blocks(events: &[Event], keep: &[bool], renames: &Renames) -> Vec<Vec<usi
         }
         match serving {
             Some(conn) => {
-                let block = connections.entry(conn).or_default();
+                let block = &mut connections[conn.index()];
                 let at = block.partition_point(|&k| k < i);
                 block.insert(at, i);
             }
-            None => teardown.entry(s).or_default().push(i),
+            None => teardown[s.index()].push(i),
         }
     }
+    // Each block once, where its socket first comes in these lists; none empty.
     let mut out = Vec::new();
-    for s in &cast.servers {
-        out.extend(setup.remove(s));
+    let mut take = |list: &mut Vec<Vec<usize>>, at: Named| {
+        let block = std::mem::take(&mut list[at.index()]);
+        if !block.is_empty() {
+            out.push(block);
+        }
+    };
+    for &s in &places.servers {
+        take(&mut setup, s);
     }
-    for conn in &cast.order {
-        out.extend(connections.remove(conn));
+    for &conn in &places.connections {
+        take(&mut connections, conn);
     }
-    for s in &cast.servers {
-        out.extend(teardown.remove(s));
+    for &s in &places.servers {
+        take(&mut teardown, s);
     }
     if !rest.is_empty() {
         out.push(rest);
@@ -236,39 +293,40 @@ pub fn blocks(events: &[Event], keep: &[bool], renames: &Renames) -> Vec<Vec<usi
     out
 }
 
+/// A process and thread.
+type Thread = (Option<u32>, Option<u32>);
+
 /// The thread an event is of (a packet or a kernel state change: none).
-fn thread(event: &Event) -> (Option<u32>, Option<u32>) {
+fn thread(event: &Event) -> Thread {
     (event.actor.pid, event.actor.tid)
 }
 
-fn is_datagram_server(cast: &Cast, socket: &SockId) -> bool {
-    cast.servers.contains(socket) && !cast.listening.contains(socket)
-}
-
-fn block_of(event: &Event, name: &dyn Fn(&SockId) -> SockId, cast: &Cast) -> Block {
-    let socket = event.socket.as_ref().map(name);
+/// The block of event `i` by its sockets alone.
+fn block_of(i: usize, event: &Event, sockets: &Sockets, cast: &Cast) -> Block {
+    let named = |raw| sockets.named(raw);
+    let socket = sockets.socket(i).map(named);
     let to = match &event.body {
-        Body::Packet(p) => p.to.as_ref().map(name),
+        Body::Packet(_) => sockets.other(i).map(named),
         _ => None,
     };
     // A packet between a client and a server socket (the SYN, the SYN|ACK; a datagram) is the
     // client's connection's.
     for s in socket.iter().chain(to.iter()) {
-        if let Some(conn) = cast.connection_of.get(s) {
-            return Block::Connection(conn.clone());
+        if let Some(conn) = cast.connection_of[s.index()] {
+            return Block::Connection(conn);
         }
     }
     if let Body::Process(change) = &event.body {
-        if let Some(conn) = change.sockets().map(name).find_map(|s| cast.connection_of.get(&s).cloned()) {
+        if let Some(conn) = change.sockets().find_map(|s| cast.connection_of[named(sockets.raw(s)?).index()]) {
             return Block::Connection(conn);
         }
     }
     let Some(socket) = socket else { return Block::Other };
-    if cast.servers.contains(&socket) {
+    if cast.server[socket.index()] {
         // A server socket's copy in a process that serves one connection (a forked child).
-        let maker = cast.maker.get(&socket).copied().flatten();
-        if let Some(conn) = event.actor.pid.filter(|p| Some(*p) != maker).and_then(|p| cast.serves.get(&p)) {
-            return Block::Connection(conn.clone());
+        let maker = cast.maker[socket.index()].flatten();
+        if let Some(&conn) = event.actor.pid.filter(|p| Some(*p) != maker).and_then(|p| cast.serves.get(&p)) {
+            return Block::Connection(conn);
         }
         return Block::Server(socket);
     }

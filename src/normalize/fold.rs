@@ -1,6 +1,10 @@
 //! What a normalized view leaves out, and what it joins, because it changes from run to run
 //! of the same correct programs while the programs do the same:
 //!
+//! - reads of a descriptor's flags (`fcntl(F_GETFD)`, `fcntl(F_GETFL)`): they change nothing,
+//!   and runtimes make them as they please (Rust's standard library, built with debug
+//!   assertions, checks each descriptor it closes with `F_GETFD`); the `F_SETFL` that makes a
+//!   socket non-blocking stays;
 //! - retries: a call that found nothing to do yet (`EAGAIN`) or was interrupted (`EINTR`) is
 //!   made again; whether it had to be depends on timing;
 //! - readiness calls (`poll`, `select`, `epoll_wait`…): how many turns an event loop takes,
@@ -17,25 +21,24 @@
 //! What a lesson checks stays: every step, every segment (less the pure ACKs `acks.rs` leaves
 //! out), relative numbers, who closes first, which call blocked.
 
-use std::collections::HashMap;
-
 use crate::event::{Body, CallEnd, CallName, Event, Preview, ProcessChange, SockId, SockKind, Verb};
+use crate::hash::{FastMap, FastSet};
 
 /// The events a view keeps, and the reads it joins.
-pub struct Folded {
-    pub keep: Vec<bool>,
+pub(crate) struct Folded {
+    pub(crate) keep: Vec<bool>,
     /// For the end of the first read of a run of reads: the whole run's bytes.
-    pub joined: HashMap<usize, CallEnd>,
+    pub(crate) joined: FastMap<usize, CallEnd>,
 }
 
 /// Whether an event is noise (see the module's words).
-fn noise(event: &Event, ended: &HashMap<u64, (bool, &CallEnd)>) -> bool {
+fn noise(event: &Event, left_out: &FastSet<u64>) -> bool {
     if event.socket.as_ref().is_some_and(|s| s.kind() == Some(SockKind::Idle)) {
         return true;
     }
     match &event.body {
-        Body::CallStart(start) => waits(start.call) || ended.get(&start.id).is_some_and(|(retry, _)| *retry),
-        Body::CallEnd(end) => waits(end.call) || ended.get(&end.id).is_some_and(|(retry, _)| *retry),
+        Body::CallStart(start) => waits(start.call) || left_out.contains(&start.id),
+        Body::CallEnd(end) => waits(end.call) || left_out.contains(&end.id),
         Body::Process(change) => change.sockets().next().is_none() && !matches!(change, ProcessChange::Untraced { .. }),
         // Linux logs a close in FIN-WAIT-1 after a shutdown as FIN-WAIT-1 → FIN-WAIT-1 when its
         // FIN is not yet acknowledged, and nothing when it is: no change of state, and timing.
@@ -55,25 +58,38 @@ fn retry(end: &CallEnd) -> bool {
     end.errno.as_ref().is_some_and(|e| matches!(e.name.as_str(), "EAGAIN" | "EINTR"))
 }
 
-pub fn fold(events: &[Event]) -> Folded {
-    let mut ended: HashMap<u64, (bool, &CallEnd)> = HashMap::new();
+pub(crate) fn fold(events: &[Event]) -> Folded {
+    // The calls left out whole: those whose (last) end makes them retries, and reads of a
+    // descriptor's flags. Few, so that asking is cheap.
+    let mut retried: FastSet<u64> = FastSet::default();
+    let mut mode_reads: FastSet<u64> = FastSet::default();
     for event in events {
-        if let Body::CallEnd(end) = &event.body {
-            ended.insert(end.id, (retry(end), end));
+        match &event.body {
+            Body::CallStart(start) if start.reads_mode() => {
+                mode_reads.insert(start.id);
+            }
+            Body::CallEnd(end) if retry(end) => {
+                retried.insert(end.id);
+            }
+            Body::CallEnd(end) if !retried.is_empty() => {
+                retried.remove(&end.id);
+            }
+            _ => {}
         }
     }
-    let mut keep: Vec<bool> = events.iter().map(|e| !noise(e, &ended)).collect();
+    let mut left_out = retried;
+    left_out.extend(mode_reads);
+    let mut keep: Vec<bool> = events.iter().map(|e| !noise(e, &left_out)).collect();
     let joined = join_reads(events, &mut keep);
     Folded { keep, joined }
 }
 
 /// Joins consecutive successful reads of data on one socket by one process.
-fn join_reads(events: &[Event], keep: &mut [bool]) -> HashMap<usize, CallEnd> {
-    // Per (socket, process): the run of reads going on (the first read's end, its call id),
-    // and its bytes so far.
-    let mut runs: HashMap<(&SockId, Option<u32>), (usize, CallEnd, Vec<u8>)> = HashMap::new();
-    let mut joined: HashMap<usize, CallEnd> = HashMap::new();
-    let mut starts: HashMap<u64, usize> = HashMap::new();
+fn join_reads(events: &[Event], keep: &mut [bool]) -> FastMap<usize, CallEnd> {
+    // Per (socket, process): the run of reads going on.
+    let mut runs: FastMap<(&SockId, Option<u32>), Run> = FastMap::default();
+    let mut joined: FastMap<usize, CallEnd> = FastMap::default();
+    let mut starts: FastMap<u64, usize> = FastMap::default();
     for (i, event) in events.iter().enumerate() {
         if !keep[i] {
             continue;
@@ -85,21 +101,25 @@ fn join_reads(events: &[Event], keep: &mut [bool]) -> HashMap<usize, CallEnd> {
                 starts.insert(start.id, i);
                 // A call of another kind on the socket ends the run; a read's start does not.
                 if start.verb() != Verb::Recv {
-                    runs.remove(&key);
+                    if let Some(run) = runs.remove(&key) {
+                        run.end(&mut joined);
+                    }
                 }
             }
             Body::CallEnd(end) => {
                 let data_read = end.call.verb() == Verb::Recv && end.errno.is_none() && end.ret > 0;
                 if !data_read {
-                    runs.remove(&key);
+                    if let Some(run) = runs.remove(&key) {
+                        run.end(&mut joined);
+                    }
                     continue;
                 }
                 match runs.get_mut(&key) {
-                    Some((first, whole, bytes)) => {
+                    Some(run) => {
+                        let (whole, bytes) = run.whole.get_or_insert_with(|| (run.first_end.clone(), run.first_end.data.as_ref().map(Preview::bytes).unwrap_or_default()));
                         whole.ret += end.ret;
                         bytes.extend(end.data.as_ref().map(Preview::bytes).unwrap_or_default());
                         whole.data = Some(Preview::of(bytes));
-                        joined.insert(*first, whole.clone());
                         // This read is part of the first one now: its start and end go.
                         keep[i] = false;
                         if let Some(&s) = starts.get(&end.id) {
@@ -107,13 +127,71 @@ fn join_reads(events: &[Event], keep: &mut [bool]) -> HashMap<usize, CallEnd> {
                         }
                     }
                     None => {
-                        let bytes = end.data.as_ref().map(Preview::bytes).unwrap_or_default();
-                        runs.insert(key, (i, end.clone(), bytes));
+                        runs.insert(key, Run { first: i, first_end: end, whole: None });
                     }
                 }
             }
             _ => {}
         }
     }
+    for run in runs.into_values() {
+        run.end(&mut joined);
+    }
     joined
+}
+
+/// A run of reads: the first read's end, and once another read joined it, the whole run's
+/// end and bytes.
+struct Run<'e> {
+    first: usize,
+    first_end: &'e CallEnd,
+    whole: Option<(CallEnd, Vec<u8>)>,
+}
+
+impl Run<'_> {
+    /// A run of more than one read is one read of all its bytes, shown at the first.
+    fn end(self, joined: &mut FastMap<usize, CallEnd>) {
+        if let Some((whole, _)) = self.whole {
+            joined.insert(self.first, whole);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Actor, CallArgs, CallStart, Errno, Origin, Role};
+
+    fn at(body: Body) -> Event {
+        Event { t: 0, actor: Actor::role(Role::Server), socket: Some(SockId("s2".into())), origin: Origin::Observed, body }
+    }
+
+    fn start(id: u64, call: CallName, flags: Option<&str>) -> Event {
+        at(Body::CallStart(CallStart { id, call, fd: Some(4), args: CallArgs { flags: flags.map(str::to_string), ..CallArgs::default() } }))
+    }
+
+    fn end(id: u64, call: CallName, errno: Option<&str>) -> Event {
+        let errno = errno.map(|name| Errno { code: 11, name: name.to_string() });
+        at(Body::CallEnd(CallEnd { errno, ..CallEnd::new(id, call, 0) }))
+    }
+
+    #[test]
+    fn flag_reads_and_retries_go_while_the_mode_change_and_the_retried_call_stay() {
+        let events = [
+            start(1, CallName::Fcntl, Some("F_GETFL")),
+            end(1, CallName::Fcntl, None),
+            start(2, CallName::Fcntl, Some("F_SETFL, O_RDWR|O_NONBLOCK")),
+            end(2, CallName::Fcntl, None),
+            start(3, CallName::Recv, None),
+            end(3, CallName::Recv, Some("EAGAIN")),
+            start(4, CallName::Recv, None),
+            end(4, CallName::Recv, None),
+            start(5, CallName::Fcntl, Some("F_GETFD")),
+            end(5, CallName::Fcntl, None),
+            start(6, CallName::Close, None),
+            end(6, CallName::Close, None),
+        ];
+        let kept: Vec<usize> = fold(&events).keep.iter().enumerate().filter(|(_, k)| **k).map(|(i, _)| i).collect();
+        assert_eq!(kept, [2, 3, 6, 7, 10, 11]);
+    }
 }

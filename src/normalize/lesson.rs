@@ -10,52 +10,78 @@
 //! reports late or never (TIME-WAIT; the accepted socket's SYN-RECEIVED); leaving TIME-WAIT
 //! is left out, since a live session ends long before 2×MSL.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
+use super::names::Renames;
+use super::sockets::{Named, Numbering, Raw, Sockets};
 use crate::event::{Body, Event, Origin, Role, SockId, Verb};
+use crate::hash::{FastMap, FastSet};
+use crate::parallel::{both, WORTH_A_THREAD};
+use crate::render::text::PeerNames;
 use crate::tcp::linux;
 use crate::tcp::State;
 use crate::wire::flags::TcpFlags;
 
 #[derive(Default)]
 struct Socket {
-    calls: Vec<String>,
+    calls: Joined,
     sent: String,
     received: String,
     states: Vec<State>,
-    wire: Vec<String>,
+    wire: Joined,
 }
 
-/// The entry of `socket`, made on first sight (the name is cloned only then).
-fn entry<'m>(sockets: &'m mut HashMap<SockId, Socket>, socket: &SockId) -> &'m mut Socket {
-    if !sockets.contains_key(socket) {
-        sockets.insert(socket.clone(), Socket::default());
+/// Items joined by ` | `, written in as they come.
+#[derive(Default)]
+struct Joined {
+    text: String,
+    items: usize,
+}
+
+impl Joined {
+    /// The text, ready for the next item to be written at its end.
+    fn next(&mut self) -> &mut String {
+        if self.items > 0 {
+            self.text.push_str(" | ");
+        }
+        self.items += 1;
+        &mut self.text
     }
-    sockets.get_mut(socket).expect("inserted above")
+}
+
+/// The entry of socket `at`, made on first sight.
+fn entry(sockets: &mut [Option<Socket>], at: Named) -> &mut Socket {
+    sockets[at.index()].get_or_insert_with(Socket::default)
 }
 
 /// The lesson-level view as text, one line per socket and aspect, sockets in name order.
 pub fn lesson_view(events: &[Event]) -> String {
     // One name per socket: a connection named while it waited to be accepted is the socket
-    // `accept` returned (see `names.rs`).
-    let renames = super::names::Renames::of(events);
-    let name = |id: &SockId| renames.socket_name(id);
-    let mut sockets: HashMap<SockId, Socket> = HashMap::new();
+    // `accept` returned (see `names.rs`). Sockets by number (see `sockets.rs`); the names and
+    // the numbers at once where there are two cores.
+    let (renames, numbering) = both(events.len() >= WORTH_A_THREAD, || Renames::of(events), || Numbering::of(events));
+    let numbers = Sockets::of(numbering, &renames);
+    let name = |raw: Raw| numbers.view_name(numbers.named(raw));
+    let mut sockets: Vec<Option<Socket>> = Vec::new();
+    sockets.resize_with(numbers.view_count(), || None);
     let mut opening = OpeningAcks::default();
-    for event in events {
+    // In a session of peers each socket is named with its program: `A:s1`.
+    let mut peers = PeerNames::default();
+    for (i, event) in events.iter().enumerate() {
+        peers.learn(event);
         match &event.body {
             Body::CallStart(start) => {
-                let Some(socket) = &event.socket else { continue };
+                let Some(socket) = numbers.socket(i) else { continue };
                 if start.verb() == Verb::Send {
                     if let Some(data) = &start.args.data {
-                        entry(&mut sockets, &name(socket)).sent.push_str(&data.text);
+                        entry(&mut sockets, numbers.named(socket)).sent.push_str(&data.text);
                     }
                 }
             }
             Body::CallEnd(end) => {
-                let Some(socket) = event.socket.as_ref().or(end.new_socket.as_ref()) else { continue };
-                let entry = entry(&mut sockets, &name(socket));
+                // A call's socket, or (`socket()`) the one it returned.
+                let Some(socket) = numbers.socket(i).or(numbers.other(i)) else { continue };
+                let entry = entry(&mut sockets, numbers.named(socket));
                 match end.call.verb() {
                     Verb::Recv => {
                         if let Some(data) = &end.data {
@@ -64,19 +90,18 @@ pub fn lesson_view(events: &[Event]) -> String {
                     }
                     Verb::Send | Verb::Option | Verb::Name | Verb::Mode | Verb::Descriptor | Verb::Wait => {}
                     call => {
-                        let result = match (&end.errno, &end.new_socket) {
-                            (Some(errno), _) => errno.name.clone(),
-                            (None, Some(new)) => name(new).0,
-                            (None, None) => end.ret.to_string(),
+                        let _ = match (&end.errno, numbers.other(i)) {
+                            (Some(errno), _) => write!(entry.calls.next(), "{call} = {}", errno.name),
+                            (None, Some(new)) => write!(entry.calls.next(), "{call} = {}", name(new)),
+                            (None, None) => write!(entry.calls.next(), "{call} = {}", end.ret),
                         };
-                        entry.calls.push(format!("{call} = {result}"));
                     }
                 }
             }
             Body::State(change) => {
-                let Some(socket) = &event.socket else { continue };
+                let Some(socket) = numbers.socket(i) else { continue };
                 if rfc_view_keeps(event.origin, change) {
-                    entry(&mut sockets, &name(socket)).states.push(change.to);
+                    entry(&mut sockets, numbers.named(socket)).states.push(change.to);
                 }
             }
             Body::Packet(packet) => {
@@ -86,9 +111,10 @@ pub fn lesson_view(events: &[Event]) -> String {
                 }
                 // A connection is named by its client's socket: the server's side changes
                 // names (the listening socket answers the SYN, the accepted one the rest).
-                let (client, arrow) = if event.actor.role == Role::Server { (packet.to.as_ref(), "<") } else { (event.socket.as_ref(), ">") };
+                let (client, arrow) = if event.actor.role == Role::Server { (numbers.other(i), "<") } else { (numbers.socket(i), ">") };
                 let Some(client) = client else { continue };
-                let mut line = format!("{arrow} {}", tcp.flags.without_psh());
+                let line = entry(&mut sockets, numbers.named(client)).wire.next();
+                let _ = write!(line, "{arrow} {}", tcp.flags.without_psh());
                 let carries_seq = tcp.flags.contains(TcpFlags::SYN) || tcp.flags.contains(TcpFlags::FIN) || tcp.flags.contains(TcpFlags::RST);
                 if carries_seq {
                     let _ = write!(line, " seq {}", tcp.rel_seq.unwrap_or(tcp.seq));
@@ -96,26 +122,24 @@ pub fn lesson_view(events: &[Event]) -> String {
                 if tcp.flags.contains(TcpFlags::ACK) {
                     let _ = write!(line, " ack {}", tcp.rel_ack.unwrap_or(tcp.ack));
                 }
-                entry(&mut sockets, &name(client)).wire.push(line);
             }
             Body::Kernel(_) | Body::Process(_) => {}
         }
     }
     let mut out = String::new();
-    let sockets: BTreeMap<SockId, Socket> = sockets.into_iter().collect();
-    // In a session of peers each socket is named with its program: `A:s1`.
-    let peers = crate::render::text::PeerNames::of(events);
-    for (id, s) in &sockets {
+    let mut sockets: Vec<(&SockId, &Socket)> = numbers.view_names().iter().zip(&sockets).filter_map(|(&id, socket)| Some((id, socket.as_ref()?))).collect();
+    sockets.sort_unstable_by_key(|(id, _)| *id);
+    for (id, s) in sockets {
         let id = peers.end(&id.0);
         let states: Vec<&str> = s.states.iter().map(|st| st.name()).collect();
-        let _ = writeln!(out, "{id} calls: {}", s.calls.join(" | "));
+        let _ = writeln!(out, "{id} calls: {}", s.calls.text);
         let _ = writeln!(out, "{id} sent: \"{}\"", s.sent);
         let _ = writeln!(out, "{id} received: \"{}\"", s.received);
         // A datagram socket (or a trace without the states lens) has none to show.
         let states = if states.is_empty() { "(none)".to_string() } else { states.join(" ") };
         let _ = writeln!(out, "{id} states: {states}");
-        if !s.wire.is_empty() {
-            let _ = writeln!(out, "{id} wire: {}", s.wire.join(" | "));
+        if s.wire.items > 0 {
+            let _ = writeln!(out, "{id} wire: {}", s.wire.text);
         }
     }
     out
@@ -136,7 +160,7 @@ fn rfc_view_keeps(origin: Origin, change: &crate::event::StateChange) -> bool {
 #[derive(Default)]
 struct OpeningAcks {
     /// Sequence numbers whose acknowledgment completes a SYN or FIN, per sender.
-    awaited: HashMap<std::net::SocketAddr, HashSet<u32>>,
+    awaited: FastMap<std::net::SocketAddr, FastSet<u32>>,
 }
 
 impl OpeningAcks {

@@ -9,6 +9,7 @@ pub mod lesson;
 pub mod names;
 pub mod order;
 pub mod snapshot;
+pub mod sockets;
 
 pub use lesson::lesson_view;
 pub use snapshot::snapshot;

@@ -14,134 +14,145 @@
 //!   addresses as their IPv4 selves;
 //! - no descriptor or process numbers.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
-use crate::event::{Body, Event, SockId, SockKind, Verb};
+use crate::event::{Body, Event, Mint, SockId, SockKind, Verb};
+use crate::hash::{FastMap, FastSet};
 use crate::render::text::Names;
 
 /// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
-fn canon(addr: SocketAddr) -> SocketAddr {
+pub(super) fn canon(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 /// The names to give, socket by socket and address by address.
 #[derive(Debug, Default)]
 pub struct Renames {
-    sockets: HashMap<SockId, SockId>,
-    addresses: HashMap<SocketAddr, String>,
+    sockets: FastMap<SockId, SockId>,
+    addresses: FastMap<SocketAddr, String>,
 }
 
 impl Renames {
     pub fn of(events: &[Event]) -> Renames {
         let mut renames = Renames::default();
-        // Connections named while they waited: by the name `accept` gave them.
+        // Each client socket's own address, from its connect (or its first datagram); the
+        // clients in the order they first act; the listening sockets.
+        let mut client_at: FastMap<SocketAddr, &SockId> = FastMap::default();
+        let mut clients = FirstSeen::default();
+        let mut listening: FastSet<&SockId> = FastSet::default();
         for event in events {
-            if let Body::CallEnd(end) = &event.body {
-                if let (Some(queued), Some(new)) = (&end.queued, &end.new_socket) {
-                    renames.sockets.insert(queued.clone(), new.clone());
+            let Some(socket) = &event.socket else { continue };
+            match &event.body {
+                Body::CallStart(start) if start.verb() == Verb::Listen => {
+                    listening.insert(socket);
                 }
+                Body::CallEnd(end) => {
+                    // Connections named while they waited: by the name `accept` gave them.
+                    if let (Some(queued), Some(new)) = (&end.queued, &end.new_socket) {
+                        renames.sockets.insert(queued.clone(), new.clone());
+                    }
+                    if socket.kind() == Some(SockKind::Client) {
+                        clients.push(socket);
+                        if let (Verb::Connect | Verb::Send, Some(local)) = (end.call.verb(), end.local.filter(|l| l.port() != 0)) {
+                            client_at.entry(canon(local)).or_insert(socket);
+                        }
+                    }
+                }
+                _ => {}
             }
         }
-        renames.name_clients(events);
-        renames.name_addresses(events);
+        renames.name_clients(events, &client_at, clients);
+        renames.name_addresses(events, &listening);
         renames
     }
 
-    /// Clients by the connection they made, in the order `accept` returned the server's ends.
-    fn name_clients(&mut self, events: &[Event]) {
-        // Each client socket's own address, from its connect (or its first datagram).
-        let mut client_at: HashMap<SocketAddr, SockId> = HashMap::new();
-        let mut clients: Vec<SockId> = Vec::new();
+    /// Clients by the connection they made, in the order `accept` returned the server's ends;
+    /// then datagram clients, by the order the server first heard from each; then the others.
+    fn name_clients<'e>(&mut self, events: &'e [Event], client_at: &FastMap<SocketAddr, &'e SockId>, clients: FirstSeen<'e>) {
+        let (mut accepted, mut heard) = (Vec::new(), Vec::new());
         for event in events {
             let Body::CallEnd(end) = &event.body else { continue };
-            let Some(socket) = &event.socket else { continue };
-            if socket.kind() != Some(SockKind::Client) {
-                continue;
-            }
-            if !clients.contains(socket) {
-                clients.push(socket.clone());
-            }
-            if let (Verb::Connect | Verb::Send, Some(local)) = (end.call.verb(), end.local.filter(|l| l.port() != 0)) {
-                client_at.entry(canon(local)).or_insert_with(|| socket.clone());
-            }
-        }
-        let mut order: Vec<SockId> = Vec::new();
-        for event in events {
-            let Body::CallEnd(end) = &event.body else { continue };
-            if end.call.verb() != Verb::Accept || end.new_socket.is_none() {
-                continue;
-            }
-            if let Some(client) = end.peer.and_then(|p| client_at.get(&canon(p))) {
-                if !order.contains(client) {
-                    order.push(client.clone());
+            match end.call.verb() {
+                Verb::Accept if end.new_socket.is_some() => accepted.extend(end.peer.and_then(|p| client_at.get(&canon(p)))),
+                Verb::Recv if event.socket.as_ref().is_some_and(|s| s.kind() == Some(SockKind::Server)) => {
+                    let known = |p: SocketAddr| client_at.get(&canon(p)).or_else(|| client_at.get(&crate::timeline::sockets::wildcard(canon(p))));
+                    heard.extend(end.peer.and_then(known));
                 }
+                _ => {}
             }
         }
-        // Datagram clients, by the order the server first heard from each.
-        for event in events {
-            let Body::CallEnd(end) = &event.body else { continue };
-            if end.call.verb() == Verb::Recv && event.socket.as_ref().is_some_and(|s| s.kind() == Some(SockKind::Server)) {
-                let known = |p: SocketAddr| client_at.get(&canon(p)).or_else(|| client_at.get(&crate::timeline::sockets::wildcard(canon(p))));
-                if let Some(client) = end.peer.and_then(known) {
-                    if !order.contains(client) {
-                        order.push(client.clone());
-                    }
-                }
-            }
+        let mut order = FirstSeen::default();
+        for client in accepted.into_iter().chain(heard).copied().chain(clients.list) {
+            order.push(client);
         }
-        order.extend(clients.into_iter().filter(|c| !order.contains(c)).collect::<Vec<_>>());
-        for (k, client) in order.into_iter().enumerate() {
-            self.sockets.insert(client, SockId(format!("c{}", k + 1)));
+        for (k, client) in order.list.into_iter().enumerate() {
+            self.sockets.insert(client.clone(), Mint::name(SockKind::Client, k as u32 + 1));
         }
     }
 
     /// The listening socket's address is the server's; every other socket's own address, its
     /// (new) name.
-    fn name_addresses(&mut self, events: &[Event]) {
-        let mut listening: Vec<&SockId> = Vec::new();
-        for event in events {
-            if let (Body::CallStart(start), Some(socket)) = (&event.body, &event.socket) {
-                if start.verb() == Verb::Listen && !listening.contains(&socket) {
-                    listening.push(socket);
-                }
-            }
-        }
+    fn name_addresses(&mut self, events: &[Event], listening: &FastSet<&SockId>) {
         for event in events {
             let Body::CallEnd(end) = &event.body else { continue };
             let Some(socket) = &event.socket else { continue };
             let Some(local) = end.local.filter(|l| l.port() != 0).map(canon) else { continue };
+            // The first name given an address stays.
+            if self.addresses.contains_key(&local) {
+                continue;
+            }
             let name = match end.call.verb() {
-                Verb::Bind if listening.contains(&socket) => {
+                Verb::Bind if listening.contains(socket) => {
                     event.actor.peer.map_or_else(|| "SERVER".to_string(), |peer| format!("SERVER_{peer}"))
                 }
                 // A datagram server's bound address is where clients send: the server's too.
                 Verb::Bind if socket.kind() == Some(SockKind::Server) => "SERVER".to_string(),
-                Verb::Bind | Verb::Connect | Verb::Send | Verb::Listen => self.socket_name(socket).0,
+                Verb::Bind | Verb::Connect | Verb::Send | Verb::Listen => self.socket_name(socket).0.clone(),
                 _ => continue,
             };
-            self.addresses.entry(local).or_insert(name);
+            self.addresses.insert(local, name);
         }
     }
 
     /// The name a socket is known by in the normalized view.
-    pub fn socket_name(&self, id: &SockId) -> SockId {
-        self.sockets.get(id).cloned().unwrap_or_else(|| id.clone())
+    pub fn socket_name<'a>(&'a self, id: &'a SockId) -> &'a SockId {
+        self.sockets.get(id).unwrap_or(id)
+    }
+}
+
+/// Sockets in the order first seen, each once.
+#[derive(Default)]
+struct FirstSeen<'e> {
+    list: Vec<&'e SockId>,
+    seen: FastSet<&'e SockId>,
+}
+
+impl<'e> FirstSeen<'e> {
+    fn push(&mut self, id: &'e SockId) {
+        // A socket's events come together: the last one pushed is most often pushed again,
+        // and is at hand, where the set's copy of its name may lie anywhere in the trace.
+        if self.list.last() == Some(&id) {
+            return;
+        }
+        if self.seen.insert(id) {
+            self.list.push(id);
+        }
     }
 }
 
 impl Names for Renames {
-    fn addr(&self, addr: SocketAddr) -> String {
+    fn addr(&self, addr: SocketAddr) -> Cow<'_, str> {
         let addr = canon(addr);
         let any = crate::timeline::sockets::wildcard(addr);
         match self.addresses.get(&addr).or_else(|| self.addresses.get(&any)) {
-            Some(name) => name.clone(),
-            None => addr.to_string(),
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(addr.to_string()),
         }
     }
 
-    fn socket(&self, id: &SockId) -> String {
-        self.socket_name(id).0
+    fn socket<'a>(&'a self, id: &'a SockId) -> Cow<'a, str> {
+        Cow::Borrowed(&self.socket_name(id).0)
     }
 
     fn numbers(&self) -> bool {
@@ -169,7 +180,7 @@ mod tests {
         let state = Body::State(StateChange { from: State::SynReceived, to: State::Established, local: None, remote: None, sk: None, model: None });
         let accept = Body::CallEnd(CallEnd { new_socket: Some(SockId("s2".into())), queued: Some(SockId("q1".into())), ..CallEnd::new(1, CallName::Accept, 4) });
         let renames = Renames::of(&[at("q1", Role::Server, state), at("s1", Role::Server, accept)]);
-        assert_eq!(renames.socket_name(&SockId("q1".into())), SockId("s2".into()));
+        assert_eq!(renames.socket_name(&SockId("q1".into())), &SockId("s2".into()));
     }
 
     #[test]

@@ -9,18 +9,19 @@
 //!   of the socket that sent it and of the one that received it; a listening socket has a
 //!   chain per peer, so that clients connecting at once do not interleave);
 //! - a call's start comes before the kernel events it causes, and its end after the kernel
-//!   events it waits for or causes (see [`links`]);
+//!   events it waits for or causes (see [`Orderer::links`]);
 //! - among the events that may come next, the first of the first socket's chain is taken:
 //!   server sockets before client sockets, in name order; kernel events before calls.
 //!
 //! The result is a topological order of that graph, chosen without looking at times.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 
-use super::names::Renames;
+use super::sockets::{Raw, Sockets};
 use crate::event::{Body, CallName, Event, Origin, Role, SockId, Verb};
+use crate::hash::{FastMap, FastSet};
 use crate::tcp::State;
 use crate::wire::flags::TcpFlags;
 
@@ -28,343 +29,452 @@ use crate::wire::flags::TcpFlags;
 /// as the tie-break takes them: server sockets before clients, then by number; kernel events
 /// (0) before calls (1); a listening socket's kernel events split per peer.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Chain {
+struct Chain<'e> {
     class: u8,
     number: u64,
-    name: SockId,
+    name: &'e SockId,
     calls: u8,
     process: usize,
     peer: Option<SocketAddr>,
 }
 
-/// The rank a socket's chains take: (role class, its number, its name).
-fn rank(socket: &SockId, role: Role) -> (u8, u64) {
-    let class = match role {
+/// The class a socket's chains take by its role: servers first.
+fn class(role: Role) -> u8 {
+    match role {
         Role::Server => 0,
         Role::Client => 1,
         Role::Unknown => 2,
-    };
-    // `s10` after `s9`: compare the number, not the text.
-    let number = socket.0.bytes().filter(u8::is_ascii_digit).fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0')));
-    (class, number)
+    }
 }
 
-/// The canonical order of `events`, as indices into it.
-pub fn canonical_order(events: &[&Event], names: &Renames) -> Vec<usize> {
-    let roles = socket_roles(events);
-    let listeners = listening_sockets(events);
-    let socket_of_call = call_sockets(events);
+/// A chain by what it follows: (socket, calls?, peer, process).
+type ChainKey = (Raw, u8, Option<SocketAddr>, usize);
 
-    // Each process by its order of appearance: calls on one socket by two processes (a forked
-    // child's and its parent's) are two chains, in no fixed order between them.
-    let mut processes: Vec<Option<u32>> = Vec::new();
-    for event in events {
-        if matches!(event.body, Body::CallStart(_) | Body::CallEnd(_)) && !processes.contains(&event.actor.pid) {
-            processes.push(event.actor.pid);
-        }
-    }
-    let process = |event: &Event| processes.iter().position(|p| *p == event.actor.pid).unwrap_or(0);
+/// The events of one block, each with the sockets it names (see [`Sockets`]).
+#[derive(Default)]
+struct Block<'e> {
+    events: Vec<&'e Event>,
+    /// Per event: its socket, and a packet's receiver or a call end's new socket.
+    sockets: Vec<[Option<Raw>; 2]>,
+}
 
-    // The chains each event is on, interned: (socket, calls?, peer, process) -> chain id.
-    let mut ids: HashMap<(&SockId, u8, Option<SocketAddr>, usize), usize> = HashMap::new();
-    let mut chains: Vec<(Chain, Vec<usize>)> = Vec::new();
-    let mut on: Vec<[usize; 2]> = vec![[usize::MAX; 2]; events.len()];
-    for (i, event) in events.iter().enumerate() {
-        for (slot, (socket, calls, peer)) in memberships(i, event, &socket_of_call, &listeners).into_iter().flatten().enumerate() {
-            let by = if calls == 1 { process(event) } else { 0 };
-            let id = *ids.entry((socket, calls, peer, by)).or_insert_with(|| {
-                let renamed = names.socket_name(socket);
-                let (class, number) = rank(&renamed, roles.get(socket).copied().unwrap_or(Role::Unknown));
-                chains.push((Chain { class, number, name: renamed, calls, process: by, peer }, Vec::new()));
-                chains.len() - 1
-            });
-            chains[id].1.push(i);
-            on[i][slot] = id;
-        }
-    }
-    // Each chain's rank in the tie-break, computed once.
-    let mut by_rank: Vec<usize> = (0..chains.len()).collect();
-    by_rank.sort_by(|&a, &b| chains[a].0.cmp(&chains[b].0));
-    let mut rank_of = vec![0usize; chains.len()];
-    for (r, &id) in by_rank.iter().enumerate() {
-        rank_of[id] = r;
+impl Block<'_> {
+    fn socket(&self, k: usize) -> Option<Raw> {
+        self.sockets[k][0]
     }
 
-    // Edges: along each chain, and between calls and kernel events.
-    let mut followers: Vec<Vec<usize>> = vec![Vec::new(); events.len()];
-    let mut waiting = vec![0usize; events.len()];
-    let mut edge = |before: usize, later: usize| {
-        followers[before].push(later);
-        waiting[later] += 1;
-    };
-    for (_, members) in &chains {
-        for pair in members.windows(2) {
-            edge(pair[0], pair[1]);
+    fn other(&self, k: usize) -> Option<Raw> {
+        self.sockets[k][1]
+    }
+}
+
+/// Puts blocks in the canonical order, one after another. Its tables stay from one block to
+/// the next: a trace has tens of thousands of blocks of a few dozen events, and making every
+/// table anew for each block cost more than the ordering.
+#[derive(Default)]
+pub struct Orderer<'e> {
+    block: Block<'e>,
+    /// The socket each call event is about.
+    socket_of_call: Vec<Option<Raw>>,
+    roles: FastMap<Raw, Role>,
+    listeners: FastSet<Raw>,
+    /// The processes that made calls, in order of appearance.
+    processes: Vec<Option<u32>>,
+    /// The chains, each with its events (the first `chains.len()` lists; the others wait for a
+    /// later block), each chain's rank in the tie-break, and the chains each event is on.
+    chain_ids: FastMap<ChainKey, usize>,
+    chains: Vec<Chain<'e>>,
+    members: Vec<Vec<usize>>,
+    by_rank: Vec<usize>,
+    rank_of: Vec<usize>,
+    on: Vec<[usize; 2]>,
+    edges: Vec<(usize, usize)>,
+    graph: Graph,
+    /// Each event's place in the tie-break: the rank of its first chain.
+    key: Vec<usize>,
+    ready: BinaryHeap<Reverse<(usize, usize)>>,
+    order: Vec<usize>,
+    /// For the passes over calls: call ids to events or sockets, programs to calls.
+    call_socket: FastMap<u64, Raw>,
+    starts: FastMap<u64, usize>,
+    program_of: FastMap<Raw, (Option<u32>, Role)>,
+    last_call: FastMap<(Option<u32>, Role), usize>,
+    last_life_call: FastMap<(Option<u32>, Role), usize>,
+    /// Each socket's kernel events, in order (the lists are kept, emptied, for the next block).
+    kernel_of: FastMap<Raw, usize>,
+    kernel_lists: Vec<Vec<usize>>,
+}
+
+impl<'e> Orderer<'e> {
+    /// The canonical order of the events of `block` (indices into `all`), as indices into `all`.
+    pub fn order(&mut self, all: &'e [Event], block: &[usize], sockets: &Sockets<'e>) -> &[usize] {
+        self.block.events.clear();
+        self.block.events.extend(block.iter().map(|&i| &all[i]));
+        self.block.sockets.clear();
+        self.block.sockets.extend(block.iter().map(|&i| [sockets.socket(i), sockets.other(i)]));
+        let n = block.len();
+        self.socket_roles();
+        self.listening_sockets();
+        self.call_sockets();
+        self.make_chains(sockets);
+
+        // Edges: along each chain, and between calls and kernel events.
+        self.edges.clear();
+        for members in &self.members[..self.chains.len()] {
+            self.edges.extend(members.windows(2).map(|pair| (pair[0], pair[1])));
         }
-    }
-    for (before, later) in links(events, &socket_of_call) {
-        edge(before, later);
-    }
-    for (before, later) in program_order(events, &socket_of_call) {
-        edge(before, later);
-    }
-    // The model's changes beside a live trace follow the event that caused them, which the
-    // timeline put just before them.
-    for i in 1..events.len() {
-        if events[i].origin == Origin::Modelled && events[i - 1].origin == Origin::Observed {
-            edge(i - 1, i);
+        self.links();
+        self.program_order();
+        // The model's changes beside a live trace follow the event that caused them, which the
+        // timeline put just before them.
+        let events = &self.block.events;
+        for i in 1..n {
+            if events[i].origin == Origin::Modelled && events[i - 1].origin == Origin::Observed {
+                self.edges.push((i - 1, i));
+            }
         }
+        self.graph.make(n, &self.edges);
+
+        // Kahn's algorithm, always taking the ready event of the first chain.
+        let Orderer { graph, key, ready, order, .. } = self;
+        ready.clear();
+        ready.extend((0..n).filter(|&i| graph.waiting[i] == 0).map(|i| Reverse((key[i], i))));
+        order.clear();
+        while let Some(Reverse((_, i))) = ready.pop() {
+            order.push(i);
+            for f in graph.starts[i]..graph.starts[i + 1] {
+                let later = graph.followers[f];
+                graph.waiting[later] -= 1;
+                if graph.waiting[later] == 0 {
+                    ready.push(Reverse((key[later], later)));
+                }
+            }
+        }
+        // A cycle would mean contradictory observations; keep what is left in observed order
+        // rather than lose events.
+        if order.len() < n {
+            let mut placed = vec![false; n];
+            for &i in order.iter() {
+                placed[i] = true;
+            }
+            order.extend((0..n).filter(|&i| !placed[i]));
+        }
+        for i in order.iter_mut() {
+            *i = block[*i];
+        }
+        order
     }
 
-    // Kahn's algorithm, always taking the ready event of the first chain.
-    let key = |i: usize| on[i].iter().filter(|&&c| c != usize::MAX).map(|&c| rank_of[c]).min().unwrap_or(usize::MAX);
-    let mut ready: BinaryHeap<Reverse<(usize, usize)>> = (0..events.len()).filter(|&i| waiting[i] == 0).map(|i| Reverse((key(i), i))).collect();
-    let mut order = Vec::with_capacity(events.len());
-    while let Some(Reverse((_, i))) = ready.pop() {
-        order.push(i);
-        for &later in &followers[i] {
-            waiting[later] -= 1;
-            if waiting[later] == 0 {
-                ready.push(Reverse((key(later), later)));
+    /// The role of each socket, from the calls that created it.
+    fn socket_roles(&mut self) {
+        let b = &self.block;
+        self.roles.clear();
+        for (i, event) in b.events.iter().enumerate() {
+            if let (Body::CallEnd(_), Some(new)) = (&event.body, b.other(i)) {
+                self.roles.insert(new, event.actor.role);
+            }
+            if let Some(socket) = b.socket(i) {
+                self.roles.entry(socket).or_insert(event.actor.role);
             }
         }
     }
-    // A cycle would mean contradictory observations; keep what is left in observed order
-    // rather than lose events.
-    if order.len() < events.len() {
-        let mut placed = vec![false; events.len()];
-        for &i in &order {
-            placed[i] = true;
-        }
-        order.extend((0..events.len()).filter(|&i| !placed[i]));
+
+    fn listening_sockets(&mut self) {
+        let b = &self.block;
+        self.listeners.clear();
+        let listens = |i: &usize| matches!(&b.events[*i].body, Body::CallStart(s) if s.verb() == Verb::Listen);
+        self.listeners.extend((0..b.events.len()).filter(listens).filter_map(|i| b.socket(i)));
     }
-    order
+
+    /// The socket each call event is about; `socket()`'s start has none, so it takes the
+    /// socket its end returns.
+    fn call_sockets(&mut self) {
+        let b = &self.block;
+        self.call_socket.clear();
+        for (i, event) in b.events.iter().enumerate() {
+            if let Body::CallEnd(end) = &event.body {
+                if let Some(socket) = b.socket(i).or(b.other(i)) {
+                    self.call_socket.insert(end.id, socket);
+                }
+            }
+        }
+        self.socket_of_call.clear();
+        for (i, event) in b.events.iter().enumerate() {
+            let id = match &event.body {
+                Body::CallStart(start) => start.id,
+                Body::CallEnd(end) => end.id,
+                _ => {
+                    self.socket_of_call.push(None);
+                    continue;
+                }
+            };
+            // A `socket()` start has no socket yet: it belongs with the socket its end returns.
+            let own = if matches!(&event.body, Body::CallStart(s) if s.call == CallName::Socket) { None } else { b.socket(i) };
+            self.socket_of_call.push(own.or_else(|| self.call_socket.get(&id).copied()));
+        }
+    }
+
+    /// The chains and the events on each, and each event's key in the tie-break.
+    fn make_chains(&mut self, sockets: &Sockets<'e>) {
+        let Orderer { block: b, socket_of_call, roles, listeners, processes, chain_ids, chains, members, by_rank, rank_of, on, key, .. } = self;
+        // Each process by its order of appearance: calls on one socket by two processes (a
+        // forked child's and its parent's) are two chains, in no fixed order between them.
+        processes.clear();
+        for event in &b.events {
+            if matches!(event.body, Body::CallStart(_) | Body::CallEnd(_)) && !processes.contains(&event.actor.pid) {
+                processes.push(event.actor.pid);
+            }
+        }
+        let process = |event: &Event| processes.iter().position(|p| *p == event.actor.pid).unwrap_or(0);
+        chain_ids.clear();
+        chains.clear();
+        on.clear();
+        for (i, event) in b.events.iter().enumerate() {
+            let mut slots = [usize::MAX; 2];
+            for (slot, (socket, calls, peer)) in memberships(i, event, b, socket_of_call, listeners, sockets).into_iter().flatten().enumerate() {
+                let by = if calls == 1 { process(event) } else { 0 };
+                let id = *chain_ids.entry((socket, calls, peer, by)).or_insert_with(|| {
+                    let named = sockets.named(socket);
+                    let role = roles.get(&socket).copied().unwrap_or(Role::Unknown);
+                    chains.push(Chain { class: class(role), number: sockets.number(named), name: sockets.view_name(named), calls, process: by, peer });
+                    match members.get_mut(chains.len() - 1) {
+                        Some(list) => list.clear(),
+                        None => members.push(Vec::new()),
+                    }
+                    chains.len() - 1
+                });
+                members[id].push(i);
+                slots[slot] = id;
+            }
+            on.push(slots);
+        }
+        // Each chain's rank in the tie-break, computed once.
+        by_rank.clear();
+        by_rank.extend(0..chains.len());
+        by_rank.sort_by(|&a, &b| chains[a].cmp(&chains[b]));
+        rank_of.clear();
+        rank_of.resize(chains.len(), 0);
+        for (r, &id) in by_rank.iter().enumerate() {
+            rank_of[id] = r;
+        }
+        key.clear();
+        key.extend(on.iter().map(|slots| slots.iter().filter(|&&c| c != usize::MAX).map(|&c| rank_of[c]).min().unwrap_or(usize::MAX)));
+    }
+
+    /// Edges (before, after) between calls and kernel events, of two kinds:
+    /// - caused: what happens inside the system call (connect's SYN-SENT and SYN, listen's
+    ///   LISTEN, close's and shutdown's FIN and state change, send's data) sits between start
+    ///   and end;
+    /// - awaited: what a blocking call waits for (connect: leaving SYN-SENT; accept: the new
+    ///   socket's establishment; recv: the data or FIN it returns) comes before its end,
+    ///   however early it happened, so that the graph does not depend on when the call began.
+    fn links(&mut self) {
+        let Orderer { block: b, socket_of_call, edges, starts, program_of, last_call, kernel_of, kernel_lists, .. } = self;
+        let events = &b.events;
+        kernel_of.clear();
+        let mut lists = 0;
+        let mut on_kernel_chain = |socket: Raw, i: usize| {
+            let list = *kernel_of.entry(socket).or_insert_with(|| {
+                match kernel_lists.get_mut(lists) {
+                    Some(list) => list.clear(),
+                    None => kernel_lists.push(Vec::new()),
+                }
+                lists += 1;
+                lists - 1
+            });
+            kernel_lists[list].push(i);
+        };
+        for (i, event) in events.iter().enumerate() {
+            match &event.body {
+                Body::Packet(_) => {
+                    for socket in b.socket(i).into_iter().chain(b.other(i)) {
+                        on_kernel_chain(socket, i);
+                    }
+                }
+                Body::State(_) | Body::Kernel(_) => {
+                    if let Some(socket) = b.socket(i) {
+                        on_kernel_chain(socket, i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let kernel_events = |socket: Raw| kernel_of.get(&socket).map_or(&[][..], |&list| kernel_lists[list].as_slice());
+        starts.clear();
+        // The program each socket belongs to, and the last call each program made so far.
+        program_of.clear();
+        last_call.clear();
+        for (i, event) in events.iter().enumerate() {
+            if let (Body::CallStart(_) | Body::CallEnd(_), Some(socket)) = (&event.body, socket_of_call[i]) {
+                let program = (event.actor.pid, event.actor.role);
+                program_of.insert(socket, program);
+                last_call.insert(program, i);
+            }
+            // A listening socket closes only because it is closed: by a call (linked below),
+            // or when its process exits, after the last call the program made.
+            if let (Body::State(change), Some(socket)) = (&event.body, b.socket(i)) {
+                if change.from == State::Listen && change.to == State::Closed {
+                    if let Some(&call) = program_of.get(&socket).and_then(|program| last_call.get(program)) {
+                        edges.push((call, i));
+                    }
+                }
+            }
+            match &event.body {
+                Body::CallStart(start) => {
+                    starts.insert(start.id, i);
+                }
+                Body::CallEnd(end) => {
+                    let Some(&s) = starts.get(&end.id) else { continue };
+                    let Some(socket) = socket_of_call[i] else { continue };
+                    let (t0, t1) = (events[s].t, event.t);
+                    let kernel = kernel_events(socket);
+                    let sent = |k: usize| b.socket(k) == Some(socket);
+                    // The chain is in time order: find the call's window by binary search.
+                    let (from, upto) = (kernel.partition_point(|&k| events[k].t < t0), kernel.partition_point(|&k| events[k].t <= t1));
+                    // A call that ends before it starts (a trace edited by hand, or damaged)
+                    // has no window.
+                    let verb = match &events[s].body {
+                        Body::CallStart(start) => start.verb(),
+                        _ => end.call.verb(),
+                    };
+                    for &k in kernel.get(from..upto).unwrap_or_default() {
+                        let caused = match (verb, &events[k].body) {
+                            (Verb::Connect, Body::State(c)) => c.to == State::SynSent,
+                            (Verb::Connect, Body::Packet(p)) => sent(k) && syn(p),
+                            (Verb::Listen, Body::State(c)) => c.to == State::Listen,
+                            (Verb::Close | Verb::Shutdown, Body::State(c)) => {
+                                (matches!(c.to, State::FinWait1 | State::LastAck) || c.from == State::Listen)
+                            }
+                            (Verb::Close | Verb::Shutdown, Body::Packet(p)) => sent(k) && fin(p),
+                            (Verb::Send, Body::Packet(p)) => sent(k) && p.len > 0,
+                            _ => false,
+                        };
+                        if caused {
+                            edges.push((s, k));
+                            edges.push((k, i));
+                        }
+                    }
+                    let mut before_end = kernel[..upto].iter().copied();
+                    let awaited = match verb {
+                        Verb::Connect => before_end.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.from == State::SynSent)),
+                        Verb::Recv => {
+                            before_end.rfind(|&k| matches!(&events[k].body, Body::Packet(p) if !sent(k) && (p.len > 0 || fin(p))))
+                        }
+                        _ => None,
+                    };
+                    if let Some(k) = awaited {
+                        edges.push((k, i));
+                    }
+                    // `accept` returns once the new socket is established.
+                    if let (Verb::Accept, Some(new)) = (verb, b.other(i)) {
+                        let theirs = kernel_events(new);
+                        let mut established = theirs[..theirs.partition_point(|&k| events[k].t <= t1)].iter().copied();
+                        if let Some(k) = established.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.to == State::Established)) {
+                            edges.push((k, i));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A program's life-cycle calls (socket, bind, listen, accept, connect, shutdown, close)
+    /// on different sockets keep their observed order: it is the program's logic (a server
+    /// closes its listening socket after serving, say). Sends and receives on different
+    /// connections do not: those run concurrently.
+    fn program_order(&mut self) {
+        let life_cycle = |verb: Verb| {
+            matches!(verb, Verb::Socket | Verb::Bind | Verb::Listen | Verb::Accept | Verb::Connect | Verb::Shutdown | Verb::Close)
+        };
+        let Orderer { block: b, socket_of_call, edges, last_life_call: last, .. } = self;
+        last.clear();
+        for (i, event) in b.events.iter().enumerate() {
+            let in_life = match &event.body {
+                Body::CallStart(start) => life_cycle(start.verb()),
+                Body::CallEnd(end) => life_cycle(end.call.verb()),
+                Body::Process(change) => change.sockets().next().is_some(),
+                _ => continue,
+            };
+            if !in_life {
+                continue;
+            }
+            let program = (event.actor.pid, event.actor.role);
+            if let Some(&previous) = last.get(&program) {
+                if socket_of_call[previous] != socket_of_call[i] {
+                    edges.push((previous, i));
+                }
+            }
+            last.insert(program, i);
+        }
+    }
+}
+
+/// The order's graph: each event's followers, and how many events each waits for.
+#[derive(Default)]
+struct Graph {
+    /// Event `i`'s followers are `followers[starts[i]..starts[i + 1]]`.
+    starts: Vec<usize>,
+    followers: Vec<usize>,
+    waiting: Vec<usize>,
+    next: Vec<usize>,
+}
+
+impl Graph {
+    fn make(&mut self, events: usize, edges: &[(usize, usize)]) {
+        let Graph { starts, followers, waiting, next } = self;
+        starts.clear();
+        starts.resize(events + 1, 0);
+        waiting.clear();
+        waiting.resize(events, 0);
+        for &(before, later) in edges {
+            starts[before + 1] += 1;
+            waiting[later] += 1;
+        }
+        for i in 0..events {
+            starts[i + 1] += starts[i];
+        }
+        next.clear();
+        next.extend_from_slice(starts);
+        followers.clear();
+        followers.resize(edges.len(), 0);
+        for &(before, later) in edges {
+            followers[next[before]] = later;
+            next[before] += 1;
+        }
+    }
 }
 
 /// The chains event `i` is on (at most two): a call is on its socket's call chain (and an
 /// `accept`'s return on the new socket's too); a packet on its sender's and receiver's kernel
 /// chains; a state change on its socket's.
-fn memberships<'e>(
-    i: usize,
-    event: &'e Event,
-    socket_of_call: &'e HashMap<usize, SockId>,
-    listeners: &std::collections::HashSet<&SockId>,
-) -> [Option<(&'e SockId, u8, Option<SocketAddr>)>; 2] {
+fn memberships(i: usize, event: &Event, b: &Block, socket_of_call: &[Option<Raw>], listeners: &FastSet<Raw>, sockets: &Sockets) -> [Option<(Raw, u8, Option<SocketAddr>)>; 2] {
     match &event.body {
         Body::CallStart(_) | Body::CallEnd(_) => {
-            let own = socket_of_call.get(&i).map(|s| (s, 1, None));
+            let own = socket_of_call[i].map(|s| (s, 1, None));
             // `accept` returns a socket: its return is the new socket's first call.
-            let new = match (&event.body, &event.socket) {
-                (Body::CallEnd(end), Some(socket)) => end.new_socket.as_ref().filter(|&n| n != socket).map(|n| (n, 1, None)),
+            let new = match (&event.body, b.socket(i)) {
+                (Body::CallEnd(_), Some(socket)) => b.other(i).filter(|&n| n != socket).map(|n| (n, 1, None)),
                 _ => None,
             };
             [own, new]
         }
         Body::Packet(packet) => {
-            let peer_of = |socket: &SockId, peer: SocketAddr| listeners.contains(socket).then_some(peer);
-            [
-                event.socket.as_ref().map(|s| (s, 0, peer_of(s, packet.dst))),
-                packet.to.as_ref().map(|s| (s, 0, peer_of(s, packet.src))),
-            ]
+            let peer_of = |socket: Raw, peer: SocketAddr| listeners.contains(&socket).then_some(peer);
+            [b.socket(i).map(|s| (s, 0, peer_of(s, packet.dst))), b.other(i).map(|s| (s, 0, peer_of(s, packet.src)))]
         }
-        Body::State(_) | Body::Kernel(_) => [event.socket.as_ref().map(|s| (s, 0, None)), None],
+        Body::State(_) | Body::Kernel(_) => [b.socket(i).map(|s| (s, 0, None)), None],
         // A process change is on the call chains of the sockets it names (a fork's copies, the
         // sockets an exit closes); program order places it among its process's calls. One that
         // names no socket is on no chain: it says nothing of a socket's life.
         Body::Process(change) => {
-            let mut named = change.sockets().map(|s| (s, 1, None));
+            let mut named = change.sockets().filter_map(|s| sockets.raw(s)).map(|s| (s, 1, None));
             let first = named.next();
             // Two names of one socket (a socket kept as two descriptors) are one membership.
             let second = named.find(|n| Some(n.0) != first.map(|f| f.0));
             [first, second]
         }
     }
-}
-
-/// A program's life-cycle calls (socket, bind, listen, accept, connect, shutdown, close) on
-/// different sockets keep their observed order: it is the program's logic (a server closes
-/// its listening socket after serving, say). Sends and receives on different connections do
-/// not: those run concurrently.
-fn program_order(events: &[&Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usize, usize)> {
-    let life_cycle = |verb: Verb| {
-        matches!(verb, Verb::Socket | Verb::Bind | Verb::Listen | Verb::Accept | Verb::Connect | Verb::Shutdown | Verb::Close)
-    };
-    let mut last: HashMap<(Option<u32>, Role), usize> = HashMap::new();
-    let mut edges = Vec::new();
-    for (i, event) in events.iter().enumerate() {
-        let in_life = match &event.body {
-            Body::CallStart(start) => life_cycle(start.verb()),
-            Body::CallEnd(end) => life_cycle(end.call.verb()),
-            Body::Process(change) => change.sockets().next().is_some(),
-            _ => continue,
-        };
-        if !in_life {
-            continue;
-        }
-        let program = (event.actor.pid, event.actor.role);
-        if let Some(&previous) = last.get(&program) {
-            if socket_of_call.get(&previous) != socket_of_call.get(&i) {
-                edges.push((previous, i));
-            }
-        }
-        last.insert(program, i);
-    }
-    edges
-}
-
-/// The role of each socket, from the calls that created it.
-fn socket_roles(events: &[&Event]) -> HashMap<SockId, Role> {
-    let mut roles = HashMap::new();
-    for event in events {
-        if let Body::CallEnd(end) = &event.body {
-            if let Some(new) = &end.new_socket {
-                roles.insert(new.clone(), event.actor.role);
-            }
-        }
-        if let Some(socket) = &event.socket {
-            roles.entry(socket.clone()).or_insert(event.actor.role);
-        }
-    }
-    roles
-}
-
-fn listening_sockets<'e>(events: &[&'e Event]) -> std::collections::HashSet<&'e SockId> {
-    events
-        .iter()
-        .filter(|e| matches!(&e.body, Body::CallStart(s) if s.verb() == Verb::Listen))
-        .filter_map(|e| e.socket.as_ref())
-        .collect()
-}
-
-/// The socket each call event is about; `socket()`'s start has none, so it takes the socket
-/// its end returns.
-fn call_sockets(events: &[&Event]) -> HashMap<usize, SockId> {
-    let mut by_id: HashMap<u64, SockId> = HashMap::new();
-    for event in events {
-        if let Body::CallEnd(end) = &event.body {
-            if let Some(socket) = event.socket.as_ref().or(end.new_socket.as_ref()) {
-                by_id.insert(end.id, socket.clone());
-            }
-        }
-    }
-    let mut sockets = HashMap::new();
-    for (i, event) in events.iter().enumerate() {
-        let id = match &event.body {
-            Body::CallStart(start) => start.id,
-            Body::CallEnd(end) => end.id,
-            _ => continue,
-        };
-        // A `socket()` start has no socket yet: it belongs with the socket its end returns.
-        let own = if matches!(&event.body, Body::CallStart(s) if s.call == CallName::Socket) { None } else { event.socket.clone() };
-        if let Some(socket) = own.or_else(|| by_id.get(&id).cloned()) {
-            sockets.insert(i, socket);
-        }
-    }
-    sockets
-}
-
-/// Edges (before, after) between calls and kernel events, of two kinds:
-/// - caused: what happens inside the system call (connect's SYN-SENT and SYN, listen's LISTEN,
-///   close's and shutdown's FIN and state change, send's data) sits between start and end;
-/// - awaited: what a blocking call waits for (connect: leaving SYN-SENT; accept: the new
-///   socket's establishment; recv: the data or FIN it returns) comes before its end, however
-///   early it happened, so that the graph does not depend on when the call began.
-fn links(events: &[&Event], socket_of_call: &HashMap<usize, SockId>) -> Vec<(usize, usize)> {
-    let mut kernel_of: HashMap<&SockId, Vec<usize>> = HashMap::new();
-    for (i, event) in events.iter().enumerate() {
-        match &event.body {
-            Body::Packet(packet) => {
-                for socket in event.socket.iter().chain(packet.to.iter()) {
-                    kernel_of.entry(socket).or_default().push(i);
-                }
-            }
-            Body::State(_) | Body::Kernel(_) => {
-                if let Some(socket) = &event.socket {
-                    kernel_of.entry(socket).or_default().push(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut starts: HashMap<u64, usize> = HashMap::new();
-    let mut edges = Vec::new();
-    // The program each socket belongs to, and the last call each program made so far.
-    let mut program_of: HashMap<&SockId, (Option<u32>, Role)> = HashMap::new();
-    let mut last_call: HashMap<(Option<u32>, Role), usize> = HashMap::new();
-    for (i, event) in events.iter().enumerate() {
-        if let (Body::CallStart(_) | Body::CallEnd(_), Some(socket)) = (&event.body, socket_of_call.get(&i)) {
-            let program = (event.actor.pid, event.actor.role);
-            program_of.insert(socket, program);
-            last_call.insert(program, i);
-        }
-        // A listening socket closes only because it is closed: by a call (linked below), or
-        // when its process exits, after the last call the program made.
-        if let (Body::State(change), Some(socket)) = (&event.body, &event.socket) {
-            if change.from == State::Listen && change.to == State::Closed {
-                if let Some(&call) = program_of.get(socket).and_then(|program| last_call.get(program)) {
-                    edges.push((call, i));
-                }
-            }
-        }
-        match &event.body {
-            Body::CallStart(start) => {
-                starts.insert(start.id, i);
-            }
-            Body::CallEnd(end) => {
-                let Some(&s) = starts.get(&end.id) else { continue };
-                let Some(socket) = socket_of_call.get(&i) else { continue };
-                let (t0, t1) = (events[s].t, event.t);
-                let kernel = kernel_of.get(socket).map_or(&[][..], Vec::as_slice);
-                let sent = |k: usize| events[k].socket.as_ref() == Some(socket);
-                // The chain is in time order: find the call's window by binary search.
-                let (from, upto) = (kernel.partition_point(|&k| events[k].t < t0), kernel.partition_point(|&k| events[k].t <= t1));
-                // A call that ends before it starts (a trace edited by hand, or damaged)
-                // has no window.
-                let verb = match &events[s].body {
-                    Body::CallStart(start) => start.verb(),
-                    _ => end.call.verb(),
-                };
-                for &k in kernel.get(from..upto).unwrap_or_default() {
-                    let caused = match (verb, &events[k].body) {
-                        (Verb::Connect, Body::State(c)) => c.to == State::SynSent,
-                        (Verb::Connect, Body::Packet(p)) => sent(k) && syn(p),
-                        (Verb::Listen, Body::State(c)) => c.to == State::Listen,
-                        (Verb::Close | Verb::Shutdown, Body::State(c)) => {
-                            (matches!(c.to, State::FinWait1 | State::LastAck) || c.from == State::Listen)
-                        }
-                        (Verb::Close | Verb::Shutdown, Body::Packet(p)) => sent(k) && fin(p),
-                        (Verb::Send, Body::Packet(p)) => sent(k) && p.len > 0,
-                        _ => false,
-                    };
-                    if caused {
-                        edges.push((s, k));
-                        edges.push((k, i));
-                    }
-                }
-                let mut before_end = kernel[..upto].iter().copied();
-                let awaited = match verb {
-                    Verb::Connect => before_end.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.from == State::SynSent)),
-                    Verb::Recv => {
-                        before_end.rfind(|&k| matches!(&events[k].body, Body::Packet(p) if !sent(k) && (p.len > 0 || fin(p))))
-                    }
-                    _ => None,
-                };
-                if let Some(k) = awaited {
-                    edges.push((k, i));
-                }
-                // `accept` returns once the new socket is established.
-                if let (Verb::Accept, Some(new)) = (verb, &end.new_socket) {
-                    let theirs = kernel_of.get(new).map_or(&[][..], Vec::as_slice);
-                    let mut established = theirs[..theirs.partition_point(|&k| events[k].t <= t1)].iter().copied();
-                    if let Some(k) = established.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.to == State::Established)) {
-                        edges.push((k, i));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    edges
 }
 
 fn syn(p: &crate::event::Packet) -> bool {

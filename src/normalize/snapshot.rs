@@ -9,15 +9,17 @@
 //! Windows and options are left out: they depend on the machine (Linux scales its window to
 //! its memory), and a snapshot recorded by a student must match on the grader's machine.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::acks::repeated_acks;
-use super::blocks::blocks;
-use super::fold::fold;
+use super::blocks::{blocks, places};
+use super::fold::{fold, Folded};
 use super::names::Renames;
-use super::order::canonical_order;
-use crate::event::{Body, CallEnd, Event, Origin, SockId, Transport};
+use super::order::Orderer;
+use super::sockets::{Numbering, Raw, Sockets};
+use crate::event::{Body, CallEnd, Event, Origin, Packet, Transport};
+use crate::hash::FastMap;
+use crate::parallel::{both, WORTH_A_THREAD};
 use crate::render::text;
 use crate::trace::{LensStatus, Trace};
 use crate::wire::flags::TcpFlags;
@@ -44,104 +46,175 @@ pub fn snapshot(trace: &Trace) -> String {
 
 /// The snapshot lines of a list of events.
 pub fn snapshot_events(events: &[Event]) -> String {
-    let mut out = String::new();
-    for (line, _) in snapshot_lines(events) {
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
+    Lines::of(events).text
 }
 
-/// The snapshot lines, each with the index of the (first) event it shows: the kept events
-/// ([`super::fold`]), block by block ([`super::blocks`]), each block in the canonical order
-/// ([`super::order`]), named as [`Renames`] names them.
+/// The snapshot lines, each with the index of the (first) event it shows.
 pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
-    let names = Renames::of(events);
-    let folded = fold(events);
-    let repeated = repeated_acks(events);
-    let mut keep = folded.keep;
-    for &i in &repeated {
-        keep[i] = false;
-    }
-    let mut out = Vec::with_capacity(events.len());
-    for block in blocks(events, &keep, &names) {
-        let local: Vec<&Event> = block.iter().map(|&i| &events[i]).collect();
-        let order: Vec<usize> = canonical_order(&local, &names).into_iter().map(|k| block[k]).collect();
-        lines(events, &order, &names, &folded.joined, &mut out);
+    let lines = Lines::of(events);
+    let mut start = 0;
+    let mut out = Vec::with_capacity(lines.ends.len());
+    for &(end, event) in &lines.ends {
+        out.push((lines.text[start..end].to_string(), event));
+        start = end + 1;
     }
     out
 }
 
-/// The lines of events `order`, in that order.
-fn lines(events: &[Event], order: &[usize], names: &Renames, joined: &HashMap<usize, CallEnd>, out: &mut Vec<(String, usize)>) {
-    let name = |socket: Option<&SockId>| socket.map(|s| names.socket_name(s).0);
-    let end_of = |i: usize| match &events[i].body {
-        Body::CallEnd(end) => Some(joined.get(&i).unwrap_or(end)),
-        _ => None,
+/// The snapshot text, and where each of its lines ends, with the (first) event it shows.
+/// Written into one string: a string per line cost more than the rest of the snapshot.
+#[derive(Default)]
+struct Lines {
+    text: String,
+    ends: Vec<(usize, usize)>,
+}
+
+impl Lines {
+    /// The kept events ([`super::fold`]), block by block ([`super::blocks`]), each block in the
+    /// canonical order ([`super::order`]), named as [`Renames`] names them. What does not
+    /// depend on each other is done at once where there are two cores (see [`both`]): the
+    /// names and the sockets' numbers; where each event goes and which events stay; the two
+    /// halves of the blocks.
+    fn of(events: &[Event]) -> Lines {
+        let worth_it = events.len() >= WORTH_A_THREAD;
+        let (names, numbering) = both(worth_it, || Renames::of(events), || Numbering::of(events));
+        let sockets = Sockets::of(numbering, &names);
+        let (places, (folded, repeated)) = both(worth_it, || places(events, &sockets), || (fold(events), repeated_acks(events)));
+        let Folded { mut keep, joined } = folded;
+        for i in repeated {
+            keep[i] = false;
+        }
+        let blocks = blocks(events, &keep, &places);
+        let write = |blocks: &[Vec<usize>]| {
+            let mut lines = Lines::default();
+            let mut orderer = Orderer::default();
+            for block in blocks {
+                let order = orderer.order(events, block, &sockets);
+                lines.write(events, order, &names, &sockets, &joined);
+            }
+            lines
+        };
+        // The first half of the blocks: as many as hold half the events, or fewer.
+        let total: usize = blocks.iter().map(Vec::len).sum();
+        let half = blocks.iter().scan(0, |so_far, block| {
+            *so_far += block.len();
+            Some(*so_far)
+        });
+        let half = half.take_while(|&so_far| so_far <= total / 2).count();
+        let (mut lines, second) = both(worth_it, || write(&blocks[..half]), || write(&blocks[half..]));
+        lines.append(second);
+        lines
+    }
+
+    /// Adds the lines written after these.
+    fn append(&mut self, other: Lines) {
+        let offset = self.text.len();
+        self.text.push_str(&other.text);
+        self.ends.extend(other.ends.into_iter().map(|(end, event)| (end + offset, event)));
+    }
+
+    /// Writes the lines of events `order`, in that order.
+    fn write(&mut self, events: &[Event], order: &[usize], names: &Renames, sockets: &Sockets, joined: &FastMap<usize, CallEnd>) {
+        let name = |socket: Option<Raw>| socket.map(|s| sockets.view_name(sockets.named(s)).0.as_str());
+        let end_of = |i: usize| match &events[i].body {
+            Body::CallEnd(end) => Some(joined.get(&i).unwrap_or(end)),
+            _ => None,
+        };
+        let mut k = 0;
+        while k < order.len() {
+            let (i, start) = (order[k], self.text.len());
+            let event = &events[i];
+            let out = &mut self.text;
+            // A call whose end comes right after its start reads as one line.
+            if let (Body::CallStart(start_of_call), Some(end)) = (&event.body, order.get(k + 1).and_then(|&j| end_of(j))) {
+                if start_of_call.id == end.id {
+                    let socket = name(sockets.socket(order[k + 1]).or(sockets.socket(i)));
+                    write_role(out, event);
+                    text::write_call_whole(out, start_of_call, end, socket, names);
+                    self.end_line(i);
+                    k += 2;
+                    continue;
+                }
+            }
+            let socket = name(sockets.socket(i));
+            match &event.body {
+                Body::CallStart(call) => {
+                    write_role(out, event);
+                    text::write_call_start(out, call, socket, names);
+                    out.push_str(" …");
+                }
+                Body::CallEnd(_) => {
+                    write_role(out, event);
+                    text::write_call_end(out, end_of(i).expect("a call end"), socket, names);
+                }
+                Body::State(change) => {
+                    out.push_str("        ");
+                    text::write_state_change(out, change, socket);
+                    out.push_str(modelled(event));
+                }
+                Body::Kernel(note) => {
+                    let _ = write!(out, "        {}{}", text::kernel_note(note, socket), modelled(event));
+                }
+                Body::Process(change) => {
+                    write_role(out, event);
+                    out.push_str(&text::process_change(change, names));
+                }
+                Body::Packet(packet) => write_packet(out, event, packet, socket, name(sockets.other(i))),
+            }
+            let kept = self.text[start..].trim_end().len();
+            self.text.truncate(start + kept);
+            self.end_line(i);
+            k += 1;
+        }
+    }
+
+    /// Ends the line being written, which shows `event`.
+    fn end_line(&mut self, event: usize) {
+        self.ends.push((self.text.len(), event));
+        self.text.push('\n');
+    }
+}
+
+/// A packet's line: `  c1 > s1  SYN seq 0`.
+fn write_packet(out: &mut String, event: &Event, packet: &Packet, socket: Option<&str>, to: Option<&str>) {
+    let (from, to) = match packet.transport {
+        Transport::Arp => text::packet_ends(socket, event.actor.role, packet),
+        _ => (socket.unwrap_or("?"), to.unwrap_or("?")),
     };
-    let mut k = 0;
-    while k < order.len() {
-        let event = &events[order[k]];
-        // A call whose end comes right after its start reads as one line.
-        if let (Body::CallStart(start), Some(end)) = (&event.body, order.get(k + 1).and_then(|&j| end_of(j))) {
-            if start.id == end.id {
-                let socket = name(events[order[k + 1]].socket.as_ref().or(event.socket.as_ref()));
-                out.push((format!("{}{}", role(event), text::call_whole_named(start, end, socket.as_deref(), names)), order[k]));
-                k += 2;
-                continue;
+    let _ = write!(out, "  {from} > {to}  ");
+    match &packet.tcp {
+        // The addresses ARP names are the same on every run of `--hosts`.
+        None if packet.transport == Transport::Arp => out.push_str(&text::packet_headline(packet)),
+        Some(tcp) => {
+            let _ = write!(out, "{}", tcp.flags);
+            let carries_seq = packet.len > 0 || [TcpFlags::SYN, TcpFlags::FIN, TcpFlags::RST].iter().any(|f| tcp.flags.contains(*f));
+            if carries_seq {
+                let _ = write!(out, " seq {}", tcp.rel_seq.unwrap_or(tcp.seq));
+            }
+            if tcp.flags.contains(TcpFlags::ACK) {
+                let _ = write!(out, " ack {}", tcp.rel_ack.unwrap_or(tcp.ack));
             }
         }
-        let socket = name(event.socket.as_ref());
-        let socket = socket.as_deref();
-        let line = match &event.body {
-            Body::CallStart(start) => format!("{}{} …", role(event), text::call_start_named(start, socket, names)),
-            Body::CallEnd(_) => format!("{}{}", role(event), text::call_end_named(end_of(order[k]).expect("a call end"), socket, names)),
-            Body::State(change) => format!("        {}{}", text::state_change(change, socket), modelled(event)),
-            Body::Kernel(note) => format!("        {}{}", text::kernel_note(note, socket), modelled(event)),
-            Body::Process(change) => format!("{}{}", role(event), text::process_change(change, names)),
-            Body::Packet(packet) => {
-                let to = name(packet.to.as_ref());
-                let (from, to) = match packet.transport {
-                    Transport::Arp => text::packet_ends(socket, event.actor.role, packet),
-                    _ => (socket.unwrap_or("?"), to.as_deref().unwrap_or("?")),
-                };
-                let mut line = format!("  {from} > {to}  ");
-                match &packet.tcp {
-                    // The addresses ARP names are the same on every run of `--hosts`.
-                    None if packet.transport == Transport::Arp => line.push_str(&text::packet_headline(packet)),
-                    Some(tcp) => {
-                        line.push_str(&tcp.flags.to_string());
-                        let carries_seq = packet.len > 0 || [TcpFlags::SYN, TcpFlags::FIN, TcpFlags::RST].iter().any(|f| tcp.flags.contains(*f));
-                        if carries_seq {
-                            let _ = write!(line, " seq {}", tcp.rel_seq.unwrap_or(tcp.seq));
-                        }
-                        if tcp.flags.contains(TcpFlags::ACK) {
-                            let _ = write!(line, " ack {}", tcp.rel_ack.unwrap_or(tcp.ack));
-                        }
-                    }
-                    None => line.push_str("UDP"),
-                }
-                if packet.len > 0 {
-                    let _ = write!(line, " len {}", packet.len);
-                }
-                if let Some(payload) = &packet.payload {
-                    let _ = write!(line, " {payload}");
-                }
-                if packet.dropped.is_some() {
-                    line.push_str(" ✗ lost");
-                }
-                line.push_str(modelled(event));
-                line
-            }
-        };
-        out.push((line.trim_end().to_string(), order[k]));
-        k += 1;
+        None => out.push_str("UDP"),
     }
+    if packet.len > 0 {
+        let _ = write!(out, " len {}", packet.len);
+    }
+    if let Some(payload) = &packet.payload {
+        let _ = write!(out, " {payload}");
+    }
+    if packet.dropped.is_some() {
+        out.push_str(" ✗ lost");
+    }
+    out.push_str(modelled(event));
 }
 
 /// Who made the call, padded to the calls' column: `client`, or `A client` for a peer.
-fn role(event: &Event) -> String {
-    format!("{:<7} ", text::actor_label(&event.actor))
+fn write_role(out: &mut String, event: &Event) {
+    let start = out.len();
+    text::write_actor_label(out, &event.actor);
+    let width = out[start..].chars().count();
+    out.extend(std::iter::repeat_n(' ', 7usize.saturating_sub(width) + 1));
 }
 
 fn modelled(event: &Event) -> &'static str {

@@ -14,12 +14,12 @@ use crate::wire::flags::TcpFlags;
 /// check's evidence), or as a snapshot renames them, to show nothing that changes from run
 /// to run (addresses by whose they are, no descriptor numbers, no process numbers).
 pub trait Names {
-    fn addr(&self, addr: SocketAddr) -> String {
-        addr.to_string()
+    fn addr(&self, addr: SocketAddr) -> Cow<'_, str> {
+        Cow::Owned(addr.to_string())
     }
 
-    fn socket(&self, id: &SockId) -> String {
-        id.0.clone()
+    fn socket<'a>(&'a self, id: &'a SockId) -> Cow<'a, str> {
+        Cow::Borrowed(&id.0)
     }
 
     /// Whether descriptor and process numbers are shown, and how many descriptors a socket
@@ -34,11 +34,11 @@ pub struct AsTraced;
 
 impl Names for AsTraced {}
 
-fn target(socket: Option<&str>, fd: Option<i32>, names: &dyn Names) -> String {
+fn target<'a>(socket: Option<&'a str>, fd: Option<i32>, names: &dyn Names) -> Cow<'a, str> {
     match (socket, fd) {
-        (Some(s), _) => s.to_string(),
-        (None, Some(fd)) if names.numbers() => format!("fd {fd}"),
-        (None, _) => "?".to_string(),
+        (Some(s), _) => Cow::Borrowed(s),
+        (None, Some(fd)) if names.numbers() => Cow::Owned(format!("fd {fd}")),
+        (None, _) => Cow::Borrowed("?"),
     }
 }
 
@@ -57,145 +57,157 @@ fn timeout(ms: Option<i64>) -> String {
     ms.map_or("-1".to_string(), |ms| ms.to_string())
 }
 
-/// The call as written in a program: `connect(c1, 127.0.0.1:4000)`.
-pub fn call_start(start: &CallStart, socket: Option<&str>) -> String {
-    call_start_named(start, socket, &AsTraced)
+/// Runs `write` on a new string. The texts are written into a string given, so that a
+/// snapshot of a million lines writes them all into one.
+fn written(write: impl FnOnce(&mut String)) -> String {
+    let mut text = String::new();
+    write(&mut text);
+    text
 }
 
-/// The same, with names as `names` gives them.
-pub fn call_start_named(start: &CallStart, socket: Option<&str>, names: &dyn Names) -> String {
+/// The call as written in a program: `connect(c1, 127.0.0.1:4000)`.
+pub fn call_start(start: &CallStart, socket: Option<&str>) -> String {
+    written(|out| write_call_start(out, start, socket, &AsTraced))
+}
+
+/// The same, with names as `names` gives them, at the end of `out`.
+pub fn write_call_start(out: &mut String, start: &CallStart, socket: Option<&str>, names: &dyn Names) {
     let a = &start.args;
     let s = target(socket, start.fd, names);
     let name = start.call;
     let flags = a.flags.as_deref().map_or(String::new(), |f| format!(", {f}"));
-    let addr = |a: Option<SocketAddr>| a.map_or("?".to_string(), |x| names.addr(x));
+    let addr = |a: Option<SocketAddr>| a.map_or(Cow::Borrowed("?"), |x| names.addr(x));
     let numbered = |what: &str, fd: Option<i32>| match fd {
         Some(fd) if names.numbers() => format!("{what} fd {fd}"),
         _ => what.to_string(),
     };
-    match name {
-        CallName::Socket => format!("socket({}, {})", a.domain.as_deref().unwrap_or("?"), a.ty.as_deref().unwrap_or("?")),
-        CallName::Bind | CallName::Connect => format!("{name}({s}, {})", addr(a.addr)),
-        CallName::Listen => format!("listen({s}, {})", a.backlog.unwrap_or(0)),
+    let _ = match name {
+        CallName::Socket => write!(out, "socket({}, {})", a.domain.as_deref().unwrap_or("?"), a.ty.as_deref().unwrap_or("?")),
+        CallName::Bind | CallName::Connect => write!(out, "{name}({s}, {})", addr(a.addr)),
+        CallName::Listen => write!(out, "listen({s}, {})", a.backlog.unwrap_or(0)),
         CallName::Send | CallName::Sendto | CallName::Sendmsg | CallName::Sendmmsg | CallName::Write | CallName::Writev => {
-            let what = match &a.data {
-                Some(d) => d.to_string(),
-                None => format!("{} bytes", a.len.unwrap_or(0)),
+            let _ = write!(out, "{name}({s}, ");
+            let _ = match &a.data {
+                Some(d) => write!(out, "{d}"),
+                None => write!(out, "{} bytes", a.len.unwrap_or(0)),
             };
             match a.addr {
-                Some(to) => format!("{name}({s}, {what}, {}{flags})", names.addr(to)),
-                None => format!("{name}({s}, {what}{flags})"),
+                Some(to) => write!(out, ", {}{flags})", names.addr(to)),
+                None => write!(out, "{flags})"),
             }
         }
         CallName::Recv | CallName::Recvfrom | CallName::Recvmsg | CallName::Recvmmsg | CallName::Read | CallName::Readv => {
-            format!("{name}({s}, {}{flags})", a.len.unwrap_or(0))
+            write!(out, "{name}({s}, {}{flags})", a.len.unwrap_or(0))
         }
         CallName::Sendfile | CallName::Splice | CallName::CopyFileRange => {
             let other = a.other.as_ref().map_or("?".to_string(), |o| numbered(&o.what, Some(o.fd)));
-            let (from, to) = if a.other.as_ref().is_none_or(|o| o.source) { (other, s) } else { (s, other) };
-            format!("{name}({from} → {to}, {})", a.len.unwrap_or(0))
+            let (from, to) = if a.other.as_ref().is_none_or(|o| o.source) { (other, s.into_owned()) } else { (s.into_owned(), other) };
+            write!(out, "{name}({from} → {to}, {})", a.len.unwrap_or(0))
         }
-        CallName::Shutdown => format!("shutdown({s}, {})", a.how.as_deref().unwrap_or("?")),
+        CallName::Shutdown => write!(out, "shutdown({s}, {})", a.how.as_deref().unwrap_or("?")),
         // `SO_REUSEADDR` is set to 1; `SO_RCVBUF=65536` to its value.
         CallName::Setsockopt => match a.option.as_deref().unwrap_or("?").split_once('=') {
-            Some((option, value)) => format!("setsockopt({s}, {option}, {value})"),
-            None => format!("setsockopt({s}, {}, 1)", a.option.as_deref().unwrap_or("?")),
+            Some((option, value)) => write!(out, "setsockopt({s}, {option}, {value})"),
+            None => write!(out, "setsockopt({s}, {}, 1)", a.option.as_deref().unwrap_or("?")),
         },
-        CallName::Getsockopt => format!("getsockopt({s}, {})", a.option.as_deref().unwrap_or("?")),
-        CallName::Fcntl | CallName::Ioctl => format!("{name}({s}{flags})"),
-        CallName::Dup2 | CallName::Dup3 => format!("{name}({s}, {})", a.to_fd.map_or("?".to_string(), |fd| fd.to_string())),
-        CallName::EpollCtl => format!("epoll_ctl({}, {s}{flags})", numbered("epoll", a.epoll)),
+        CallName::Getsockopt => write!(out, "getsockopt({s}, {})", a.option.as_deref().unwrap_or("?")),
+        CallName::Fcntl | CallName::Ioctl => write!(out, "{name}({s}{flags})"),
+        CallName::Dup2 | CallName::Dup3 => write!(out, "{name}({s}, {})", a.to_fd.map_or("?".to_string(), |fd| fd.to_string())),
+        CallName::EpollCtl => write!(out, "epoll_ctl({}, {s}{flags})", numbered("epoll", a.epoll)),
         CallName::EpollWait | CallName::EpollPwait | CallName::EpollPwait2 => {
-            format!("{name}({}, {})", numbered("epoll", a.epoll), timeout(a.timeout_ms))
+            write!(out, "{name}({}, {})", numbered("epoll", a.epoll), timeout(a.timeout_ms))
         }
         CallName::Poll | CallName::Ppoll | CallName::Select | CallName::Pselect6 => {
-            format!("{name}([{}], {})", watched_list(&a.watch, names), timeout(a.timeout_ms))
+            write!(out, "{name}([{}], {})", watched_list(&a.watch, names), timeout(a.timeout_ms))
         }
         // Closing one of several descriptors does not close the socket: say so.
         CallName::Close if a.other_fds.is_some() => match a.other_fds.filter(|_| names.numbers()) {
-            Some(others) => format!("close({s}) [{s} stays open: {others} other descriptor{}]", if others == 1 { "" } else { "s" }),
-            None => format!("close({s}) [{s} stays open]"),
+            Some(others) => write!(out, "close({s}) [{s} stays open: {others} other descriptor{}]", if others == 1 { "" } else { "s" }),
+            None => write!(out, "close({s}) [{s} stays open]"),
         },
         CallName::Accept | CallName::Accept4 | CallName::Close | CallName::Getsockname | CallName::Getpeername | CallName::Dup => {
-            format!("{name}({s}{flags})")
+            write!(out, "{name}({s}{flags})")
         }
-    }
+    };
 }
 
 /// The result: `= 0`, `= s2 (fd 10) from 127.0.0.1:5000`, `= -1 ECONNREFUSED`.
 pub fn call_result(end: &CallEnd) -> String {
-    call_result_named(end, &AsTraced)
+    written(|out| write_call_result(out, end, &AsTraced))
 }
 
-/// The same, with names as `names` gives them.
-pub fn call_result_named(end: &CallEnd, names: &dyn Names) -> String {
+/// The same, with names as `names` gives them, at the end of `out`.
+pub fn write_call_result(out: &mut String, end: &CallEnd, names: &dyn Names) {
     if let Some(errno) = &end.errno {
-        return format!("= -1 {}", errno.name);
+        let _ = write!(out, "= -1 {}", errno.name);
+        return;
     }
-    let mut text = match &end.new_socket {
-        Some(id) if names.numbers() => format!("= {} (fd {})", names.socket(id), end.ret),
-        Some(id) => format!("= {}", names.socket(id)),
-        None => format!("= {}", end.ret),
+    let _ = match &end.new_socket {
+        Some(id) if names.numbers() => write!(out, "= {} (fd {})", names.socket(id), end.ret),
+        Some(id) => write!(out, "= {}", names.socket(id)),
+        None => write!(out, "= {}", end.ret),
     };
     match end.call.verb() {
         Verb::Bind | Verb::Name => {
             if let Some(local) = end.local {
-                let _ = write!(text, " [{}]", names.addr(local));
+                let _ = write!(out, " [{}]", names.addr(local));
             }
             if let Some(peer) = end.peer.filter(|_| end.call == CallName::Getpeername) {
-                let _ = write!(text, " [{}]", names.addr(peer));
+                let _ = write!(out, " [{}]", names.addr(peer));
             }
         }
         Verb::Accept | Verb::Recv => {
             if let Some(peer) = end.peer {
-                let _ = write!(text, " from {}", names.addr(peer));
+                let _ = write!(out, " from {}", names.addr(peer));
             }
         }
         Verb::Connect => {
             if let Some(local) = end.local {
-                let _ = write!(text, " [from {}]", names.addr(local));
+                let _ = write!(out, " [from {}]", names.addr(local));
             }
         }
         _ => {}
     }
     if let Some(queued) = &end.queued {
-        let _ = write!(text, " (was {})", names.socket(queued));
+        let _ = write!(out, " (was {})", names.socket(queued));
     }
     if let Some(value) = &end.value {
-        let _ = write!(text, " {value}");
+        let _ = write!(out, " {value}");
     }
     if !end.ready.is_empty() {
-        let _ = write!(text, " [{}]", watched_list(&end.ready, names));
+        let _ = write!(out, " [{}]", watched_list(&end.ready, names));
     }
     if let Some(data) = &end.data {
-        let _ = write!(text, " {data}");
+        let _ = write!(out, " {data}");
     }
     if end.restarted {
-        text.push_str(" (restarted after a signal)");
+        out.push_str(" (restarted after a signal)");
     }
-    text
 }
 
 /// The return of a call shown apart from its start: `… connect(c1) = 0`. (`socket()` has no
 /// socket to name until it returns one.)
 pub fn call_end(end: &CallEnd, socket: Option<&str>) -> String {
-    call_end_named(end, socket, &AsTraced)
+    written(|out| write_call_end(out, end, socket, &AsTraced))
 }
 
-/// The same, with names as `names` gives them.
-pub fn call_end_named(end: &CallEnd, socket: Option<&str>, names: &dyn Names) -> String {
+/// The same, with names as `names` gives them, at the end of `out`.
+pub fn write_call_end(out: &mut String, end: &CallEnd, socket: Option<&str>, names: &dyn Names) {
     let target = if end.call == CallName::Socket { "" } else { socket.unwrap_or("") };
-    format!("… {}({target}) {}", end.call, call_result_named(end, names))
+    let _ = write!(out, "… {}({target}) ", end.call);
+    write_call_result(out, end, names);
 }
 
 /// A call that returned right away, on one line: `listen(s1, 128) = 0`.
 pub fn call_whole(start: &CallStart, end: &CallEnd, socket: Option<&str>) -> String {
-    call_whole_named(start, end, socket, &AsTraced)
+    written(|out| write_call_whole(out, start, end, socket, &AsTraced))
 }
 
-/// The same, with names as `names` gives them.
-pub fn call_whole_named(start: &CallStart, end: &CallEnd, socket: Option<&str>, names: &dyn Names) -> String {
-    format!("{} {}", call_start_named(start, socket, names), call_result_named(end, names))
+/// The same, with names as `names` gives them, at the end of `out`.
+pub fn write_call_whole(out: &mut String, start: &CallStart, end: &CallEnd, socket: Option<&str>, names: &dyn Names) {
+    write_call_start(out, start, socket, names);
+    out.push(' ');
+    write_call_result(out, end, names);
 }
 
 /// A process's change, in words: `fork() = 4243: a new process, holding s1, s2 too`. Without
@@ -337,21 +349,25 @@ pub fn packet_options(packet: &Packet) -> String {
 /// `c1: CLOSED → SYN-SENT`, and beside it what the model expects: `= model` when it agrees,
 /// `model: TIME-WAIT (time-wait-unreported)` when it does not.
 pub fn state_change(change: &StateChange, socket: Option<&str>) -> String {
-    let mut text = format!("{}: {} → {}", socket.unwrap_or("?"), change.from, change.to);
+    written(|out| write_state_change(out, change, socket))
+}
+
+/// The same, at the end of `out`.
+pub fn write_state_change(out: &mut String, change: &StateChange, socket: Option<&str>) {
+    let _ = write!(out, "{}: {} → {}", socket.unwrap_or("?"), change.from, change.to);
     match change.model {
-        Some(model) if model == change.to => text.push_str("  = model"),
+        Some(model) if model == change.to => out.push_str("  = model"),
         Some(model) => {
-            let _ = write!(text, "  model: {model}");
+            let _ = write!(out, "  model: {model}");
             match linux::explains(change.to, model) {
                 Some(difference) => {
-                    let _ = write!(text, " ({})", difference.id);
+                    let _ = write!(out, " ({})", difference.id);
                 }
-                None => text.push_str(" (differs!)"),
+                None => out.push_str(" (differs!)"),
             }
         }
         None => {}
     }
-    text
 }
 
 /// `c1: RST sent`, `s2: retransmit`.
@@ -413,8 +429,13 @@ pub fn peer_lead(event: &Event) -> String {
 
 /// Who acted, in words: `client`, or `A client` in a session of peers.
 pub fn actor_label(actor: &Actor) -> String {
-    match actor.peer {
-        Some(peer) => format!("{peer} {}", actor.role),
-        None => actor.role.to_string(),
-    }
+    written(|out| write_actor_label(out, actor))
+}
+
+/// The same, at the end of `out`.
+pub fn write_actor_label(out: &mut String, actor: &Actor) {
+    let _ = match actor.peer {
+        Some(peer) => write!(out, "{peer} {}", actor.role),
+        None => write!(out, "{}", actor.role),
+    };
 }

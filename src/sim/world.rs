@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::task::{Context, Waker};
 
 use super::net::{InFlight, Loss, Net, Wire};
-use crate::event::{Actor, Body, Event, Origin, Peer, Role, SockId, StateChange, Transport};
+use crate::event::{Actor, Body, Event, Mint, Origin, Peer, Role, SockId, SockKind, StateChange, Transport};
 use crate::tcp::{reset_for, Config, Control, Endpoint, Output, State};
 
 /// A simulated program.
@@ -83,8 +83,8 @@ pub(super) struct World {
     msl: u64,
     sockets: Vec<Socket>,
     processes: BTreeMap<(Option<Peer>, Role), Process>,
-    /// How many sockets of each role have been named, across the whole session.
-    named: BTreeMap<Role, u32>,
+    /// The sockets' names, one series per role across the whole session.
+    mint: Mint,
     net: Net,
     next_port: u16,
     server_connections: u32,
@@ -104,7 +104,7 @@ impl World {
             msl,
             sockets: Vec::new(),
             processes: BTreeMap::new(),
-            named: BTreeMap::new(),
+            mint: Mint::default(),
             net: Net::new(losses),
             next_port: FIRST_EPHEMERAL_PORT,
             server_connections: 0,
@@ -148,14 +148,7 @@ impl World {
         local: Option<SocketAddr>,
         remote: Option<SocketAddr>,
     ) -> usize {
-        let named = self.named.entry(owner.role).or_default();
-        *named += 1;
-        let prefix = match owner.role {
-            Role::Client => "c",
-            Role::Server => "s",
-            Role::Unknown => "u",
-        };
-        let id = SockId(format!("{prefix}{named}"));
+        let id = self.mint.next(SockKind::of_role(owner.role));
         self.sockets.push(Socket { id, owner, kind, local, remote });
         self.sockets.len() - 1
     }

@@ -4,6 +4,7 @@
 //! Ctrl-C or a crash still reads back: it simply has no end line.
 
 pub mod format;
+mod line;
 pub mod reader;
 pub mod writer;
 

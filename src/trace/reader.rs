@@ -5,8 +5,10 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
-use super::format::{End, EndRecord, Header, FORMAT, FORMAT_MAJOR};
+use super::format::{End, Header, FORMAT, FORMAT_MAJOR};
+use super::line::{self, NotAnEvent};
 use crate::event::Event;
 
 /// Why a file could not be read as a trace. Each message is one line: what was wrong, where,
@@ -93,8 +95,9 @@ fn check_version(path: &Path, format: &str) -> Result<(), TraceError> {
 pub struct TraceReader<R: Read> {
     path: PathBuf,
     input: BufReader<R>,
+    /// The number of the last line taken.
     line_no: usize,
-    buf: String,
+    bytes: Vec<u8>,
     header: Header,
     end: Option<End>,
     events: usize,
@@ -131,7 +134,7 @@ impl<R: Read> TraceReader<R> {
         }
         let header: Header = serde_json::from_value(value)
             .map_err(|e| TraceError::Malformed { path: path.clone(), line: 1, msg: e.to_string() })?;
-        Ok(TraceReader { path, input, line_no: 1, buf, header, end: None, events: 0 })
+        Ok(TraceReader { path, input, line_no: 1, bytes: Vec::new(), header, end: None, events: 0 })
     }
 
     pub fn header(&self) -> &Header {
@@ -145,36 +148,44 @@ impl<R: Read> TraceReader<R> {
 
     fn next_event(&mut self) -> Result<Option<Event>, TraceError> {
         loop {
-            self.buf.clear();
-            self.line_no += 1;
-            let line = self.line_no;
-            let n = self
-                .input
-                .read_line(&mut self.buf)
-                .map_err(|err| TraceError::Read { path: self.path.clone(), line, err })?;
+            self.bytes.clear();
+            let n = self.input.read_until(b'\n', &mut self.bytes).map_err(|err| self.read_error(err))?;
             if n == 0 {
                 return Ok(None);
             }
-            if !self.buf.ends_with('\n') {
-                return Err(TraceError::Truncated { path: self.path.clone(), line, complete: self.events });
+            if let Some(event) = self.take(line::read(&self.bytes))? {
+                return Ok(Some(event));
             }
-            if self.buf.trim().is_empty() {
-                continue;
-            }
-            if self.end.is_some() {
-                return Err(TraceError::AfterEnd { path: self.path.clone(), line });
-            }
-            if self.buf.starts_with("{\"end\"") {
-                let rec: EndRecord = serde_json::from_str(&self.buf)
-                    .map_err(|e| TraceError::Malformed { path: self.path.clone(), line, msg: e.to_string() })?;
-                self.end = Some(rec.end);
-                continue;
-            }
-            let event: Event = serde_json::from_str(&self.buf)
-                .map_err(|e| TraceError::Malformed { path: self.path.clone(), line, msg: e.to_string() })?;
-            self.events += 1;
-            return Ok(Some(event));
         }
+    }
+
+    /// Takes the next line, in file order: here the lines are counted, the end line kept, and
+    /// a line placed in the errors that say where it is.
+    fn take(&mut self, line: Result<Event, NotAnEvent>) -> Result<Option<Event>, TraceError> {
+        self.line_no += 1;
+        let (path, line_no) = (&self.path, self.line_no);
+        let malformed = |e: serde_json::Error| TraceError::Malformed { path: path.clone(), line: line_no, msg: e.to_string() };
+        match line {
+            // What `BufRead::read_line` says of such a line.
+            Err(NotAnEvent::NotText) => Err(TraceError::Read { path: path.clone(), line: line_no, err: io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8") }),
+            Err(NotAnEvent::CutOff) => Err(TraceError::Truncated { path: path.clone(), line: line_no, complete: self.events }),
+            Err(NotAnEvent::Blank) => Ok(None),
+            Err(NotAnEvent::End(_) | NotAnEvent::Malformed(_)) | Ok(_) if self.end.is_some() => Err(TraceError::AfterEnd { path: path.clone(), line: line_no }),
+            Err(NotAnEvent::End(end)) => {
+                self.end = Some(end.map_err(malformed)?);
+                Ok(None)
+            }
+            Err(NotAnEvent::Malformed(e)) => Err(malformed(e)),
+            Ok(event) => {
+                self.events += 1;
+                Ok(Some(event))
+            }
+        }
+    }
+
+    /// A failure to read the line after the last one taken.
+    fn read_error(&self, err: io::Error) -> TraceError {
+        TraceError::Read { path: self.path.clone(), line: self.line_no + 1, err }
     }
 }
 
@@ -201,12 +212,165 @@ pub fn read_trace(path: &Path) -> Result<Trace, TraceError> {
 }
 
 impl<R: Read> TraceReader<R> {
-    /// Reads every event that is left, into a whole trace.
+    /// Reads every event that is left, into a whole trace. Reading JSON is the cost of it, so
+    /// where there are two cores and more than one chunk of the file to read, a second thread
+    /// reads every other chunk while this one reads the next; the lines are taken in order,
+    /// so a trace reads, and fails, exactly as line by line.
     pub fn read_all(mut self) -> Result<Trace, TraceError> {
         let mut events = Vec::new();
-        for event in self.by_ref() {
-            events.push(event?);
+        let mut rest = Vec::new();
+        let first = self.chunk(&mut rest);
+        if first.last.is_some() || !crate::parallel::two_cores() {
+            let mut chunk = first;
+            loop {
+                self.take_all(ReadLines::of(&chunk.bytes), &mut events)?;
+                match chunk.last {
+                    Some(last) => return self.finish(last, events),
+                    None => chunk = self.chunk(&mut rest),
+                }
+            }
         }
-        Ok(Trace { header: self.header, events, end: self.end })
+        std::thread::scope(|scope| {
+            let (to_helper, chunks) = mpsc::sync_channel::<Vec<u8>>(1);
+            let (helper_done, read) = mpsc::sync_channel::<ReadLines>(1);
+            scope.spawn(move || {
+                for chunk in chunks {
+                    if helper_done.send(ReadLines::of(&chunk)).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut theirs = first;
+            loop {
+                let last = theirs.last.take();
+                to_helper.send(std::mem::take(&mut theirs.bytes)).expect("the helper reads while chunks come");
+                // While the helper reads its chunk, this thread reads the next one.
+                let ours = match last {
+                    None => self.chunk(&mut rest),
+                    Some(last) => Chunk { bytes: Vec::new(), last: Some(last) },
+                };
+                let our_lines = ReadLines::of(&ours.bytes);
+                self.take_all(read.recv().expect("the helper reads every chunk it is given"), &mut events)?;
+                self.take_all(our_lines, &mut events)?;
+                match ours.last {
+                    Some(last) => return self.finish(last, events),
+                    None => theirs = self.chunk(&mut rest),
+                }
+            }
+        })
+    }
+
+    /// The next whole lines of the input, about [`CHUNK`] bytes of them (a longer line whole);
+    /// `rest` holds the start of the line after them, from one call to the next.
+    fn chunk(&mut self, rest: &mut Vec<u8>) -> Chunk {
+        let mut bytes = std::mem::take(rest);
+        loop {
+            let read_from = bytes.len();
+            match (&mut self.input).take(CHUNK as u64).read_to_end(&mut bytes) {
+                // The end: the last line goes as it is, cut off or not.
+                Ok(0) => return Chunk { bytes, last: Some(Last::End) },
+                Ok(_) => {
+                    if let Some(end) = bytes[read_from..].iter().rposition(|&b| b == b'\n') {
+                        *rest = bytes.split_off(read_from + end + 1);
+                        return Chunk { bytes, last: None };
+                    }
+                }
+                // The lines before the failure are taken first, as line by line.
+                Err(err) => {
+                    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |end| end + 1);
+                    bytes.truncate(whole);
+                    return Chunk { bytes, last: Some(Last::Failed(err)) };
+                }
+            }
+        }
+    }
+
+    /// Takes a chunk's lines, in order.
+    fn take_all(&mut self, read: ReadLines, events: &mut Vec<Event>) -> Result<(), TraceError> {
+        let mut read_events = read.events.into_iter();
+        // How many of the chunk's lines are taken.
+        let mut taken = 0;
+        for (at, other) in read.others {
+            self.take_events(at - taken, &mut read_events, events)?;
+            events.extend(self.take(Err(other))?);
+            taken = at + 1;
+        }
+        let rest = read_events.len();
+        self.take_events(rest, &mut read_events, events)
+    }
+
+    /// Takes the next `n` lines, all events that read.
+    fn take_events(&mut self, n: usize, read: &mut std::vec::IntoIter<Event>, events: &mut Vec<Event>) -> Result<(), TraceError> {
+        if n > 0 && self.end.is_some() {
+            return Err(TraceError::AfterEnd { path: self.path.clone(), line: self.line_no + 1 });
+        }
+        // All that is left moves at once.
+        if n == read.len() {
+            events.extend(std::mem::take(read));
+        } else {
+            events.extend(read.by_ref().take(n));
+        }
+        self.line_no += n;
+        self.events += n;
+        Ok(())
+    }
+
+    fn finish(self, last: Last, events: Vec<Event>) -> Result<Trace, TraceError> {
+        match last {
+            Last::End => Ok(Trace { header: self.header, events, end: self.end }),
+            Last::Failed(err) => Err(self.read_error(err)),
+        }
+    }
+}
+
+/// How much of a trace one thread reads at a time: a few thousand lines, so that handing a
+/// chunk to the other thread costs nothing next to reading it.
+const CHUNK: usize = 1 << 20;
+
+/// Whole lines of the input, and whether the input ends after them.
+struct Chunk {
+    bytes: Vec<u8>,
+    last: Option<Last>,
+}
+
+enum Last {
+    End,
+    Failed(io::Error),
+}
+
+/// A chunk's lines, each read on its own: its events, and every other line (blank, the end
+/// line, one that does not read) with its place among the chunk's lines. Events are most
+/// lines, and moving one costs: they go straight to their vector.
+struct ReadLines {
+    events: Vec<Event>,
+    others: Vec<(usize, NotAnEvent)>,
+}
+
+impl ReadLines {
+    fn of(bytes: &[u8]) -> ReadLines {
+        let mut read = ReadLines { events: Vec::new(), others: Vec::new() };
+        match std::str::from_utf8(bytes) {
+            // Text, as a trace is: its lines are found and counted by the string searches,
+            // which look at many bytes at a time.
+            Ok(text) => {
+                read.events.reserve(text.matches('\n').count() + 1);
+                for (at, text) in text.split_inclusive('\n').enumerate() {
+                    read.add(at, line::read_text(text));
+                }
+            }
+            Err(_) => {
+                for (at, bytes) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+                    read.add(at, line::read(bytes));
+                }
+            }
+        }
+        read
+    }
+
+    fn add(&mut self, at: usize, line: Result<Event, NotAnEvent>) {
+        match line {
+            Ok(event) => self.events.push(event),
+            Err(other) => self.others.push((at, other)),
+        }
     }
 }

@@ -83,8 +83,30 @@ impl Serialize for TcpFlags {
 
 impl<'de> Deserialize<'de> for TcpFlags {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<TcpFlags, D::Error> {
-        let s = String::deserialize(d)?;
-        TcpFlags::parse(&s).ok_or_else(|| de::Error::custom(format!("unknown TCP flags {s:?} (expected e.g. \"SYN|ACK\")")))
+        d.deserialize_string(FlagsText)
+    }
+}
+
+/// Reads the flags from the text where it lies (a trace has one per packet), and takes what
+/// a `String` would, saying so in the same words.
+struct FlagsText;
+
+impl de::Visitor<'_> for FlagsText {
+    type Value = TcpFlags;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<TcpFlags, E> {
+        TcpFlags::parse(s).ok_or_else(|| E::custom(format!("unknown TCP flags {s:?} (expected e.g. \"SYN|ACK\")")))
+    }
+
+    fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<TcpFlags, E> {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => self.visit_str(s),
+            Err(_) => Err(E::invalid_value(de::Unexpected::Bytes(bytes), &self)),
+        }
     }
 }
 

@@ -1,0 +1,157 @@
+//! The sockets of a trace, numbered once: a trace of a million events names its sockets
+//! about two million times, and the views' passes look each one up several times. Hashing
+//! the name at every look-up cost more than all the rest of their work; with numbers, a
+//! socket's facts are found in a vector.
+//!
+//! Two numberings: a socket as the trace names it ([`Numbering`]: `q1` and `s2` are two
+//! names), and as the view names it ([`Sockets`], after [`Renames`]: `q1` is `s2`, one
+//! connection). The first needs no names of the view, so it is made while they are.
+
+use super::names::Renames;
+use crate::event::{Body, Event, SockId, SockKind};
+use crate::hash::FastMap;
+
+/// A socket as the trace names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Raw(u32);
+
+/// A socket as the view names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Named(u32);
+
+impl Named {
+    /// Its place in a vector of one entry per socket of the view.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Every socket the events name, by the trace's names, and the sockets each event names.
+pub struct Numbering<'e> {
+    names: Vec<&'e SockId>,
+    /// The names are copied, together, for the look-ups: compared where they lie in the
+    /// events, they were read from all over a trace's memory.
+    by_name: FastMap<Box<str>, Raw>,
+    /// Per event: its socket, and a packet's receiver or a call end's new socket.
+    of_event: Vec<[Option<Raw>; 2]>,
+}
+
+impl<'e> Numbering<'e> {
+    pub fn of(events: &'e [Event]) -> Numbering<'e> {
+        let mut numbering = Numbering { names: Vec::new(), by_name: FastMap::default(), of_event: Vec::with_capacity(events.len()) };
+        // Consecutive events are mostly about one socket: its number is at hand.
+        let mut last: Option<(&'e SockId, Raw)> = None;
+        let mut number = |id: &'e SockId| match last {
+            Some((name, raw)) if name == id => raw,
+            _ => {
+                let raw = match numbering.by_name.get(id.0.as_str()) {
+                    Some(&raw) => raw,
+                    None => {
+                        let raw = Raw(numbering.names.len() as u32);
+                        numbering.names.push(id);
+                        numbering.by_name.insert(id.0.as_str().into(), raw);
+                        raw
+                    }
+                };
+                last = Some((id, raw));
+                raw
+            }
+        };
+        for event in events {
+            // A process change's sockets are numbered too, to be found by name.
+            if let Body::Process(change) = &event.body {
+                for socket in change.sockets() {
+                    number(socket);
+                }
+            }
+            let other = match &event.body {
+                Body::Packet(packet) => packet.to.as_ref(),
+                Body::CallEnd(end) => end.new_socket.as_ref(),
+                _ => None,
+            };
+            let numbers = [event.socket.as_ref().map(&mut number), other.map(&mut number)];
+            numbering.of_event.push(numbers);
+        }
+        numbering
+    }
+}
+
+/// Every socket of a trace by both numberings, and the sockets each event names.
+pub struct Sockets<'e> {
+    numbering: Numbering<'e>,
+    /// Each socket's number in the view.
+    named: Vec<Named>,
+    /// The view's name of each of its numbers, what kind of socket it says, and its number.
+    view_names: Vec<&'e SockId>,
+    kinds: Vec<Option<SockKind>>,
+    numbers: Vec<u64>,
+}
+
+impl<'e> Sockets<'e> {
+    /// The sockets of `numbering` as `renames` names them.
+    pub fn of(numbering: Numbering<'e>, renames: &'e Renames) -> Sockets<'e> {
+        let mut sockets = Sockets { named: Vec::with_capacity(numbering.names.len()), numbering, view_names: Vec::new(), kinds: Vec::new(), numbers: Vec::new() };
+        let mut view_by_name: FastMap<&'e SockId, Named> = FastMap::default();
+        for &id in &sockets.numbering.names {
+            let view_name = renames.socket_name(id);
+            let named = *view_by_name.entry(view_name).or_insert_with(|| {
+                sockets.view_names.push(view_name);
+                sockets.kinds.push(view_name.kind());
+                sockets.numbers.push(number_in(view_name));
+                Named(sockets.view_names.len() as u32 - 1)
+            });
+            sockets.named.push(named);
+        }
+        sockets
+    }
+
+    /// Event `i`'s socket.
+    pub fn socket(&self, i: usize) -> Option<Raw> {
+        self.numbering.of_event[i][0]
+    }
+
+    /// Event `i`'s other socket: a packet's receiver, the socket a call returned.
+    pub fn other(&self, i: usize) -> Option<Raw> {
+        self.numbering.of_event[i][1]
+    }
+
+    /// The number of a socket the events name elsewhere (a process change's list).
+    pub fn raw(&self, id: &SockId) -> Option<Raw> {
+        self.numbering.by_name.get(id.0.as_str()).copied()
+    }
+
+    /// The socket in the view.
+    pub fn named(&self, raw: Raw) -> Named {
+        self.named[raw.0 as usize]
+    }
+
+    /// The name the view gives a socket.
+    pub fn view_name(&self, named: Named) -> &'e SockId {
+        self.view_names[named.index()]
+    }
+
+    /// The view's names, by number.
+    pub fn view_names(&self) -> &[&'e SockId] {
+        &self.view_names
+    }
+
+    /// What kind of socket the view's name says.
+    pub fn kind(&self, named: Named) -> Option<SockKind> {
+        self.kinds[named.index()]
+    }
+
+    /// The number in the view's name of a socket: `s10` after `s9`.
+    pub fn number(&self, named: Named) -> u64 {
+        self.numbers[named.index()]
+    }
+
+    /// How many sockets the view has.
+    pub fn view_count(&self) -> usize {
+        self.view_names.len()
+    }
+}
+
+/// The digits of a name, read as one number.
+fn number_in(name: &SockId) -> u64 {
+    name.0.bytes().filter(u8::is_ascii_digit).fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0')))
+}
