@@ -722,7 +722,8 @@ impl Preview {
 
     pub fn of(bytes: &[u8]) -> Preview {
         let shown = &bytes[..bytes.len().min(Preview::MAX)];
-        let mut text = String::with_capacity(shown.len());
+        // Room for a few escapes (a C string's NUL, a line's end) without growing.
+        let mut text = String::with_capacity(shown.len() + 8);
         for &b in shown {
             match b {
                 b'\n' => text.push_str("\\n"),
@@ -730,7 +731,12 @@ impl Preview {
                 b'\t' => text.push_str("\\t"),
                 b'\\' => text.push_str("\\\\"),
                 0x20..=0x7e => text.push(b as char),
-                _ => text.push_str(&format!("\\x{b:02x}")),
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    text.push_str("\\x");
+                    text.push(char::from(HEX[usize::from(b >> 4)]));
+                    text.push(char::from(HEX[usize::from(b & 0xf)]));
+                }
             }
         }
         Preview { text, truncated: bytes.len() > Preview::MAX }

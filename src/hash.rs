@@ -1,5 +1,6 @@
 //! A fast hash for the tables every event passes through: the tracer's (per system call
-//! stop), the check's index and the capture importer's (per event or packet).
+//! stop), the live timeline's and its ladder's, the check's index and the capture importer's
+//! (per event or packet).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};

@@ -41,7 +41,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -161,8 +161,15 @@ pub struct PacketCapture {
     link: Link,
     /// Tells the reader to drain and stop.
     wake: Arc<OwnedFd>,
-    reader: Option<JoinHandle<io::Result<ReaderStats>>>,
+    reader: Option<Reader>,
     progress: Progress,
+}
+
+/// The reader thread, and where it hands over its account once it has let go of the socket
+/// and its ring: the socket can be closed then, while the thread is still ending.
+struct Reader {
+    thread: JoinHandle<()>,
+    done: mpsc::Receiver<io::Result<ReaderStats>>,
 }
 
 impl PacketCapture {
@@ -238,10 +245,18 @@ impl PacketCapture {
         let progress = Progress::default();
         let reader = {
             let (socket, wake, progress) = (socket.clone(), wake.clone(), progress.clone());
-            std::thread::Builder::new()
+            let (account, done) = mpsc::channel();
+            let thread = std::thread::Builder::new()
                 .name("socktrace-packets".into())
-                .spawn(move || read(ring, &socket, &wake, &progress, link, deliver))
-                .map_err(|e| CaptureError::io("spawning the reader thread", e))?
+                .spawn(move || {
+                    // `read` unmaps the ring as it returns.
+                    let stats = read(ring, &socket, &wake, &progress, link, deliver);
+                    drop(socket);
+                    // The capture has stopped waiting only if it was dropped without stopping.
+                    let _ = account.send(stats);
+                })
+                .map_err(|e| CaptureError::io("spawning the reader thread", e))?;
+            Reader { thread, done }
         };
         Ok(PacketCapture { socket, udp, link, wake, reader: Some(reader), progress })
     }
@@ -257,7 +272,7 @@ impl PacketCapture {
     /// FIN and ACK of a session included), and reports what it saw. Takes a few ms: the
     /// kernel hands over a partly filled block only when its retire timer fires.
     pub fn stop(mut self) -> Result<CaptureStats, CaptureError> {
-        let reader = self.finish().map_err(|e| CaptureError::io("the reader thread", e))?;
+        let (reader, thread) = self.finish().map_err(|e| CaptureError::io("the reader thread", e))?;
         let mut stats: libc::tpacket_stats_v3 =
             libc::tpacket_stats_v3 { tp_packets: 0, tp_drops: 0, tp_freeze_q_cnt: 0 };
         let mut len = std::mem::size_of_val(&stats) as libc::socklen_t;
@@ -274,6 +289,12 @@ impl PacketCapture {
         if rc != 0 {
             return Err(CaptureError::io("getsockopt(PACKET_STATISTICS)", io::Error::last_os_error()));
         }
+        // Closing the socket waits out RCU grace periods (~20 ms), and a thread's end can wait
+        // for another lens's removal (`trace run` stops both side by side): the socket is
+        // closed first, so that the two waits overlap.
+        drop(self);
+        // The thread has nothing left to do but end.
+        let _ = thread.join();
         Ok(CaptureStats {
             packets: reader.packets,
             kernel_drops: u64::from(stats.tp_drops),
@@ -282,8 +303,9 @@ impl PacketCapture {
         })
     }
 
-    /// Wakes the reader to drain and stop, and waits for it.
-    fn finish(&mut self) -> io::Result<ReaderStats> {
+    /// Wakes the reader to drain and stop, and waits for its account: it has let go of the
+    /// socket then, and its thread is ending.
+    fn finish(&mut self) -> io::Result<(ReaderStats, JoinHandle<()>)> {
         let Some(reader) = self.reader.take() else {
             return Err(io::Error::other("capture already stopped"));
         };
@@ -293,14 +315,22 @@ impl PacketCapture {
         if rc != 8 {
             return Err(io::Error::last_os_error());
         }
-        reader.join().map_err(|_| io::Error::other("the reader thread panicked"))?
+        match reader.done.recv() {
+            Ok(stats) => Ok((stats?, reader.thread)),
+            // It ended without an account: it panicked.
+            Err(_) => {
+                let _ = reader.thread.join();
+                Err(io::Error::other("the reader thread panicked"))
+            }
+        }
     }
 }
 
 impl Drop for PacketCapture {
     fn drop(&mut self) {
         if self.reader.is_some() {
-            // Nobody is left to hear about an error; the thread is joined either way.
+            // Nobody is left to hear about an error; the thread, done with the socket, ends
+            // on its own.
             let _ = self.finish();
         }
     }

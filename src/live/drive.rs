@@ -3,6 +3,7 @@
 //! are done and their sockets have closed; end when every lens has delivered its last event.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::lenses::{KernelLenses, Losses};
@@ -59,6 +60,54 @@ impl Reorder for Merger {
     }
 }
 
+/// The kernel lenses over a session: running, then being stopped on a thread of their own
+/// (it waits on the kernel for tens of ms, while the timeline goes on with what it has), then
+/// stopped.
+enum Lenses {
+    Running(KernelLenses),
+    /// Everything stamped before `mark` was delivered when the stop began; what the lenses
+    /// deliver until they have stopped is later.
+    Stopping { stop: JoinHandle<Losses>, mark: u64 },
+    Stopped(Losses),
+}
+
+impl Lenses {
+    /// How far every lens has delivered.
+    fn progress(&self) -> u64 {
+        match self {
+            Lenses::Running(lenses) => lenses.progress(),
+            Lenses::Stopping { mark, .. } => *mark,
+            Lenses::Stopped(_) => u64::MAX,
+        }
+    }
+
+    /// Stops the lenses (see [`KernelLenses::stop`]) on a thread of its own, with `mark` as
+    /// their progress meanwhile.
+    fn stop(&mut self, mark: u64) {
+        *self = match std::mem::replace(self, Lenses::Stopped(Losses::default())) {
+            Lenses::Running(lenses) => Lenses::Stopping { stop: std::thread::spawn(move || lenses.stop()), mark },
+            other => other,
+        };
+    }
+
+    /// Takes the account of a stop that has ended.
+    fn reap(&mut self) {
+        if matches!(self, Lenses::Stopping { stop, .. } if stop.is_finished()) {
+            let lenses = std::mem::replace(self, Lenses::Stopped(Losses::default()));
+            *self = Lenses::Stopped(lenses.finish());
+        }
+    }
+
+    /// What the lenses lost, once stopped (here, if they still run).
+    fn finish(self) -> Losses {
+        match self {
+            Lenses::Running(lenses) => lenses.stop(),
+            Lenses::Stopping { stop, .. } => stop.join().unwrap_or_else(|_| Losses { problems: vec!["stopping the lenses panicked".to_string()], ..Losses::default() }),
+            Lenses::Stopped(losses) => losses,
+        }
+    }
+}
+
 /// Runs until the channel is closed: every sender (recorders, lenses) gone. `finished` is
 /// asked on every turn whether the traced programs are done; `emit` takes each batch of
 /// released events with the watermark it was released at.
@@ -70,8 +119,7 @@ pub fn drive(
     mut finished: impl FnMut() -> bool,
 ) -> Result<Losses, LiveError> {
     let mut released = Vec::new();
-    let mut lenses = Some(lenses);
-    let mut losses = None;
+    let mut lenses = Lenses::Running(lenses);
     let mut finished_at: Option<(Instant, u64)> = None;
     let mut sockets = OpenSockets::default();
     loop {
@@ -83,10 +131,12 @@ pub fn drive(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        // A stop that has ended has sent all its lenses saw.
+        lenses.reap();
         // How far the lenses have delivered is read before the channel is emptied: a lens
         // sends its events before it moves its mark, so all it sent before this mark is then
         // in the timeline (read after, a mark could pass events still in the channel).
-        let lens_progress = lenses.as_ref().map_or(u64::MAX, KernelLenses::progress);
+        let lens_progress = lenses.progress();
         while let Ok(batch) = rx.try_recv() {
             sockets.see(&batch);
             timeline.push(batch);
@@ -95,13 +145,14 @@ pub fn drive(
         if finished_at.is_none() && finished() {
             finished_at = Some((Instant::now(), clock::now_ns()));
         }
-        if let Some((at, at_ns)) = finished_at {
+        if let (Some((at, at_ns)), Lenses::Running(running)) = (finished_at, &lenses) {
             // Settled: no lens runs (no port was ever followed), or every socket is seen to
             // have closed by a lens that has delivered all it saw up to the programs' end.
-            let settled = |l: &KernelLenses| !l.any_running() || (l.follows_states() && lens_progress >= at_ns && all_closed);
-            if let Some(lenses) = lenses.take_if(|l| settled(l) || at.elapsed() >= SETTLE_MAX) {
-                // Stopping drains each lens into the channel and drops its sender.
-                losses = Some(lenses.stop());
+            let settled = !running.any_running() || (running.follows_states() && lens_progress >= at_ns && all_closed);
+            if settled || at.elapsed() >= SETTLE_MAX {
+                // Stopping drains each lens into the channel and drops its sender; meanwhile
+                // the timeline releases what they had delivered.
+                lenses.stop(lens_progress);
             }
         }
         let watermark = clock::now_ns().saturating_sub(timeline.window_ns()).min(lens_progress);
@@ -109,13 +160,12 @@ pub fn drive(
         timeline.release(watermark, &mut released);
         emit(&released, watermark)?;
     }
-    // The channel also closes before a stop once no lens can send any more (none started:
-    // no port was ever followed): their account is still taken.
-    if let Some(lenses) = lenses.take() {
-        losses = Some(lenses.stop());
-    }
+    // Every sender has gone: all there is to show is in the timeline. The lenses' readers
+    // have ended, but their stop may still be waiting on the kernel: their account is taken
+    // after the rest is shown. The channel also closes before a stop once no lens can send
+    // any more (none started: no port was ever followed): their account is still taken.
     released.clear();
     timeline.release(u64::MAX, &mut released);
     emit(&released, u64::MAX)?;
-    Ok(losses.unwrap_or(Losses { packets_dropped: 0, states_lost: 0, problems: Vec::new() }))
+    Ok(lenses.finish())
 }

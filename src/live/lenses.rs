@@ -55,6 +55,7 @@ pub struct KernelLenses {
 }
 
 /// What the lenses lost, for the trace's end line.
+#[derive(Default)]
 pub struct Losses {
     pub packets_dropped: u64,
     pub states_lost: u64,

@@ -6,14 +6,15 @@
 //!    0.431                                     ┊ c1 ─ SYN seq 0 win 65495 ────────────▶ s1 ┊
 //! ```
 
-use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
+use std::collections::HashSet;
+use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 
-use super::style::Style;
+use super::style::{self, Style};
 use super::text;
 use super::Renderer;
-use crate::event::{Body, CallStart, Event, Origin, Role, TcpOptions, Transport, Verb};
+use crate::event::{Body, Event, Origin, Role, TcpOptions, Transport, Verb};
+use crate::hash::FastMap;
 use crate::timeline::DatagramSockets;
 use crate::trace::{End, Header, LensStatus};
 use crate::wire::flags::TcpFlags;
@@ -37,88 +38,175 @@ pub struct Ladder {
     label_modelled: bool,
     first: Option<u64>,
     pending: Option<Event>,
-    /// Calls still running, with their start time, to name and time them on their end row.
-    open: HashMap<u64, (u64, CallStart)>,
+    /// When each call still running started, to time it on its end row.
+    open: FastMap<u64, u64>,
     datagram: DatagramSockets,
     /// Pairs of sockets that have exchanged a datagram: the first one gets [`NO_HANDSHAKE`].
     exchanged: HashSet<(String, String)>,
     /// In a session of peers: each socket's program, and whether the legend was shown.
     peers: text::PeerNames,
     legend_shown: bool,
+    /// The row being drawn: each row is built here and written at once, with nothing
+    /// allocated for its parts.
+    line: String,
+}
+
+/// A run of `n` spaces (or rule characters), written in place, whole slices at a time.
+struct Run {
+    /// One character, repeated.
+    of: &'static str,
+    n: usize,
+}
+
+const SPACES: &str = "                                                                ";
+const RULE: &str = "────────────────────────────────────────────────────────────────";
+
+fn spaces(n: usize) -> Run {
+    Run { of: SPACES, n }
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = self.of.chars().next().map_or(1, char::len_utf8);
+        let mut left = self.n;
+        while left > 0 {
+            let take = left.min(self.of.len() / width);
+            f.write_str(&self.of[..take * width])?;
+            left -= take;
+        }
+        Ok(())
+    }
 }
 
 impl Ladder {
     pub fn new(style: Style) -> Ladder {
-        Ladder { style, label_modelled: true, first: None, pending: None, open: HashMap::new(), datagram: DatagramSockets::default(), exchanged: HashSet::new(), peers: text::PeerNames::default(), legend_shown: false }
-    }
-
-    /// Milliseconds since the first event, to the µs (in integers: this runs for every row).
-    fn time(&mut self, t: u64) -> String {
-        let first = *self.first.get_or_insert(t);
-        let us = t.saturating_sub(first) / 1_000;
-        let mut text = String::with_capacity(TIME_W + 4);
-        let _ = write!(text, "{}.{:03}", us / 1_000, us % 1_000);
-        format!("{text:>w$}", w = TIME_W)
-    }
-
-    fn row(&mut self, t: u64, role: Role, cell: &str, plain_len: usize, out: &mut dyn Write) -> io::Result<()> {
-        let time = self.time(t);
-        let bar = self.style.dim("┊");
-        match role {
-            Role::Server => writeln!(out, "{time} {} {bar} {} {bar} {cell}", " ".repeat(CLIENT_W), " ".repeat(WIRE_W)),
-            _ => {
-                let pad = CLIENT_W.saturating_sub(plain_len);
-                writeln!(out, "{time} {cell}{} {bar} {} {bar}", " ".repeat(pad), " ".repeat(WIRE_W))
-            }
+        Ladder {
+            style,
+            label_modelled: true,
+            first: None,
+            pending: None,
+            open: FastMap::default(),
+            datagram: DatagramSockets::default(),
+            exchanged: HashSet::new(),
+            peers: text::PeerNames::default(),
+            legend_shown: false,
+            line: String::with_capacity(256),
         }
     }
 
-    fn wire_row(&mut self, t: u64, cell: &str, plain_len: usize, out: &mut dyn Write) -> io::Result<()> {
-        let time = self.time(t);
-        let bar = self.style.dim("┊");
-        let pad = WIRE_W.saturating_sub(plain_len);
-        writeln!(out, "{time} {} {bar} {cell}{} {bar}", " ".repeat(CLIENT_W), " ".repeat(pad))
+    /// Starts a row with its time: milliseconds since the first event, to the µs (in
+    /// integers: this runs for every row), right-aligned.
+    fn start_row(&mut self, t: u64) {
+        let first = *self.first.get_or_insert(t);
+        let us = t.saturating_sub(first) / 1_000;
+        let (ms, frac) = (us / 1_000, us % 1_000);
+        let width = ms.checked_ilog10().map_or(1, |d| d as usize + 1) + 4;
+        self.line.clear();
+        let _ = write!(self.line, "{}{ms}.{frac:03} ", spaces(TIME_W.saturating_sub(width)));
+    }
+
+    /// Starts a row without a time, beneath the one before.
+    fn start_detail_row(&mut self) {
+        self.line.clear();
+        let _ = write!(self.line, "{} ", spaces(TIME_W));
+    }
+
+    /// The column separator.
+    fn bar(&mut self) {
+        self.style.paint_into(style::DIM, format_args!("┊"), &mut self.line);
+    }
+
+    /// The empty client column (and the space after it).
+    fn empty_client(&mut self) {
+        let _ = write!(self.line, "{} ", spaces(CLIENT_W));
+    }
+
+    fn end_row(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        self.line.push('\n');
+        out.write_all(self.line.as_bytes())
+    }
+
+    /// A row in the client or the server column, painted with `code`.
+    fn side_row(&mut self, t: u64, role: Role, code: &str, cell: fmt::Arguments, out: &mut dyn Write) -> io::Result<()> {
+        self.start_row(t);
+        match role {
+            Role::Server => {
+                self.empty_client();
+                self.bar();
+                let _ = write!(self.line, " {} ", spaces(WIRE_W));
+                self.bar();
+                self.line.push(' ');
+                self.style.paint_into(code, cell, &mut self.line);
+            }
+            _ => {
+                let width = self.style.paint_into(code, cell, &mut self.line);
+                let _ = write!(self.line, "{} ", spaces(CLIENT_W.saturating_sub(width)));
+                self.bar();
+                let _ = write!(self.line, " {} ", spaces(WIRE_W));
+                self.bar();
+            }
+        }
+        self.end_row(out)
+    }
+
+    /// A row in the wire column, painted with `code`.
+    fn wire_row(&mut self, t: u64, code: &str, cell: fmt::Arguments, out: &mut dyn Write) -> io::Result<()> {
+        self.start_row(t);
+        self.wire_cell(code, cell, out)
     }
 
     /// A text row beneath a packet, in the wire column and without a time.
-    fn wire_detail(&mut self, detail: &str, out: &mut dyn Write) -> io::Result<()> {
-        let bar = self.style.dim("┊");
-        let shown = format!("   {detail}");
-        let pad = WIRE_W.saturating_sub(shown.chars().count());
-        writeln!(out, "{} {} {bar} {}{} {bar}", " ".repeat(TIME_W), " ".repeat(CLIENT_W), self.style.dim(&shown), " ".repeat(pad))
+    fn wire_detail(&mut self, detail: impl fmt::Display, out: &mut dyn Write) -> io::Result<()> {
+        self.start_detail_row();
+        self.wire_cell(style::DIM, format_args!("   {detail}"), out)
     }
 
-    fn side_text(&mut self, event: &Event, plain: String, paint: impl Fn(Style, &str) -> String, out: &mut dyn Write) -> io::Result<()> {
-        let plain = if event.origin == Origin::Modelled && self.label_modelled { format!("{plain} (modelled)") } else { plain };
+    fn wire_cell(&mut self, code: &str, cell: fmt::Arguments, out: &mut dyn Write) -> io::Result<()> {
+        self.empty_client();
+        self.bar();
+        self.line.push(' ');
+        let width = self.style.paint_into(code, cell, &mut self.line);
+        let _ = write!(self.line, "{} ", spaces(WIRE_W.saturating_sub(width)));
+        self.bar();
+        self.end_row(out)
+    }
+
+    /// A call, state or process change in its side's column: `text` after the peer's letter
+    /// and the process, in colour `code` (modelled ones in theirs, and labelled).
+    fn side_text(&mut self, event: &Event, text: fmt::Arguments, code: &str, out: &mut dyn Write) -> io::Result<()> {
+        let modelled = event.origin == Origin::Modelled;
+        let label = if modelled && self.label_modelled { " (modelled)" } else { "" };
+        let code = if modelled { style::MODELLED } else { code };
         // A call or a process change names its process; a state change's pid is whoever held
         // the CPU when the kernel logged it, so it names none.
-        let tag = match event.body {
-            Body::CallStart(_) | Body::CallEnd(_) | Body::Process(_) => text::process_tag(&event.actor),
-            _ => String::new(),
-        };
-        let plain = format!("{}{tag}{plain}", text::peer_lead(event));
-        let cell = if event.origin == Origin::Modelled { self.style.modelled(&plain) } else { paint(self.style, &plain) };
-        self.row(event.t, event.actor.role, &cell, plain.chars().count(), out)
+        let lead = text::peer_lead(event);
+        let role = event.actor.role;
+        match event.body {
+            Body::CallStart(_) | Body::CallEnd(_) | Body::Process(_) => {
+                let tag = text::process_tag(&event.actor);
+                self.side_row(event.t, role, code, format_args!("{lead}{tag}{text}{label}"), out)
+            }
+            _ => self.side_row(event.t, role, code, format_args!("{lead}{text}{label}"), out),
+        }
     }
 
     fn draw(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
         let socket = event.socket.as_ref().map(|s| s.0.as_str());
         match &event.body {
             Body::CallStart(start) => {
-                self.open.insert(start.id, (event.t, start.clone()));
-                let plain = format!("{} …", text::call_start(start, socket));
-                self.side_text(event, plain, Style::call, out)
+                self.open.insert(start.id, event.t);
+                self.side_text(event, format_args!("{} …", text::call_start(start, socket)), style::CALL, out)
             }
-            Body::CallEnd(end) => {
-                let plain = match self.open.remove(&end.id) {
-                    Some((started, _)) => format!("{}  [{}]", text::call_end(end, socket), duration(event.t.saturating_sub(started))),
-                    None => text::call_end(end, socket),
-                };
-                self.side_text(event, plain, Style::call, out)
-            }
-            Body::State(change) => self.side_text(event, text::state_change(change, socket), Style::state, out),
-            Body::Kernel(note) => self.side_text(event, text::kernel_note(note, socket), Style::state, out),
-            Body::Process(change) => self.side_text(event, text::process_change(change, &text::AsTraced), Style::state, out),
+            Body::CallEnd(end) => match self.open.remove(&end.id) {
+                Some(started) => {
+                    let took = Took(event.t.saturating_sub(started));
+                    self.side_text(event, format_args!("{}  [{took}]", text::call_end(end, socket)), style::CALL, out)
+                }
+                None => self.side_text(event, format_args!("{}", text::call_end(end, socket)), style::CALL, out),
+            },
+            Body::State(change) => self.side_text(event, format_args!("{}", text::state_change(change, socket)), style::STATE, out),
+            Body::Kernel(note) => self.side_text(event, format_args!("{}", text::kernel_note(note, socket)), style::STATE, out),
+            Body::Process(change) => self.side_text(event, format_args!("{}", text::process_change(change, &text::AsTraced)), style::STATE, out),
             Body::Packet(packet) => {
                 let headline = text::packet_headline(packet);
                 let modelled = if event.origin == Origin::Modelled && self.label_modelled { " (modelled)" } else { "" };
@@ -129,28 +217,38 @@ impl Ladder {
                 if packet.transport == Transport::Udp && self.exchanged.insert((left.to_string(), right.to_string())) {
                     self.wire_detail(NO_HANDSHAKE, out)?;
                 }
-                let inner = format!(" {headline}{modelled} ");
-                let fixed = left.chars().count() + right.chars().count() + inner.chars().count() + 4;
-                let fill = "─".repeat(WIRE_W.saturating_sub(fixed).max(2));
-                let plain = if rightward { format!("{left} ─{inner}{fill}▶ {right}") } else { format!("{left} ◀{fill}{inner}─ {right}") };
+                // The arrow fills the column: ` ─ {inner} ───▶ ` between the two ends.
+                let inner_width = headline.chars().count() + modelled.chars().count() + 2;
+                let fixed = left.chars().count() + right.chars().count() + inner_width + 4;
+                let fill = Run { of: RULE, n: WIRE_W.saturating_sub(fixed).max(2) };
                 let reset = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(TcpFlags::RST));
-                let cell = if event.origin == Origin::Modelled { self.style.modelled(&plain) } else { self.style.packet(&plain, reset) };
-                self.wire_row(event.t, &cell, plain.chars().count(), out)?;
+                let code = match (event.origin, reset) {
+                    (Origin::Modelled, _) => style::MODELLED,
+                    (_, true) => style::RESET_PACKET,
+                    (_, false) => style::PACKET,
+                };
+                if rightward {
+                    self.wire_row(event.t, code, format_args!("{left} ─ {headline}{modelled} {fill}▶ {right}"), out)?;
+                } else {
+                    self.wire_row(event.t, code, format_args!("{left} ◀{fill} {headline}{modelled} ─ {right}"), out)?;
+                }
                 // Timestamps ride on every segment once negotiated: options get a row of their
                 // own only when there is more to them than that.
-                let options = text::packet_options(packet);
                 let only_ts = packet.tcp.as_ref().is_some_and(|t| t.options == TcpOptions { ts: t.options.ts, ..TcpOptions::default() });
-                if !options.is_empty() && !only_ts {
-                    self.wire_detail(&options, out)?;
+                if !only_ts {
+                    let options = text::packet_options(packet);
+                    if !options.is_empty() {
+                        self.wire_detail(options, out)?;
+                    }
                 }
                 if let Some(payload) = &packet.payload {
-                    self.wire_detail(&payload.to_string(), out)?;
+                    self.wire_detail(payload, out)?;
                 }
                 if let Some(says) = text::arp_says(packet) {
-                    self.wire_detail(&says, out)?;
+                    self.wire_detail(says, out)?;
                 }
                 if let Some(by) = &packet.dropped {
-                    self.wire_detail(&format!("✗ dropped by {by}"), out)?;
+                    self.wire_detail(format_args!("✗ dropped by {by}"), out)?;
                 }
                 Ok(())
             }
@@ -160,15 +258,11 @@ impl Ladder {
     /// One event's rows: a call's start is held back to share a row with its end.
     fn show(&mut self, event: &Event, out: &mut dyn Write) -> io::Result<()> {
         if let Some(pending) = self.pending.take() {
-            let merged = match (&pending.body, &event.body) {
-                (Body::CallStart(start), Body::CallEnd(end)) => start.id == end.id && event.t.saturating_sub(pending.t) <= MERGE_NS,
-                _ => false,
-            };
-            if merged {
-                if let (Body::CallStart(start), Body::CallEnd(end)) = (&pending.body, &event.body) {
+            if let (Body::CallStart(start), Body::CallEnd(end)) = (&pending.body, &event.body) {
+                if start.id == end.id && event.t.saturating_sub(pending.t) <= MERGE_NS {
                     let socket = event.socket.as_ref().or(pending.socket.as_ref()).map(|s| s.0.as_str());
-                    let plain = text::call_whole(start, end, socket);
-                    return self.side_text(&pending, plain, Style::call, out);
+                    let whole = text::call_whole(start, end, socket);
+                    return self.side_text(&pending, format_args!("{whole}"), style::CALL, out);
                 }
             }
             self.draw(&pending, out)?;
@@ -188,12 +282,22 @@ impl Ladder {
     }
 }
 
-/// How long a call took, in the unit that reads best: `42 µs`, `1.3 ms`, `2.01 s`.
+/// How long a call took, in the unit that reads best: `42 µs`, `1.3 ms`, `2.01 s`; a string,
+/// for a column that aligns it.
 pub(crate) fn duration(ns: u64) -> String {
-    match ns {
-        0..=9_999_999 => format!("{} µs", ns / 1_000),
-        10_000_000..=9_999_999_999 => format!("{:.1} ms", ns as f64 / 1e6),
-        _ => format!("{:.2} s", ns as f64 / 1e9),
+    Took(ns).to_string()
+}
+
+/// [`duration`], written in place.
+struct Took(u64);
+
+impl fmt::Display for Took {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            ns @ 0..=9_999_999 => write!(f, "{} µs", ns / 1_000),
+            ns @ 10_000_000..=9_999_999_999 => write!(f, "{:.1} ms", ns as f64 / 1e6),
+            ns => write!(f, "{:.2} s", ns as f64 / 1e9),
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 
 use crate::event::{Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, ProcessChange, Role, SockId, StateChange, Transport, Verb, Watched};
@@ -250,11 +250,20 @@ pub fn process_change(change: &ProcessChange, names: &dyn Names) -> String {
 
 /// Which process (and thread, where it is not the process's first) an event is from:
 /// `[4242]`, `[4242/4250]`; nothing for an event that names none.
-pub fn process_tag(actor: &Actor) -> String {
-    match (actor.pid, actor.tid) {
-        (Some(pid), Some(tid)) if tid != pid => format!("[{pid}/{tid}] "),
-        (Some(pid), _) => format!("[{pid}] "),
-        (None, _) => String::new(),
+pub fn process_tag(actor: &Actor) -> ProcessTag<'_> {
+    ProcessTag(actor)
+}
+
+/// See [`process_tag`]: written where it is shown, a row of the timeline at a time.
+pub struct ProcessTag<'a>(&'a Actor);
+
+impl fmt::Display for ProcessTag<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0.pid, self.0.tid) {
+            (Some(pid), Some(tid)) if tid != pid => write!(f, "[{pid}/{tid}] "),
+            (Some(pid), _) => write!(f, "[{pid}] "),
+            (None, _) => Ok(()),
+        }
     }
 }
 
@@ -403,10 +412,14 @@ impl PeerNames {
     }
 
     /// A packet's end: `A:s1` when its socket's program is known, else the name as it is.
-    pub fn end(&self, name: &str) -> String {
+    pub fn end<'a>(&self, name: &'a str) -> Cow<'a, str> {
+        // Most sessions have no peers: then no name is looked up.
+        if self.0.is_empty() {
+            return Cow::Borrowed(name);
+        }
         match self.0.get(&SockId(name.to_string())) {
-            Some(peer) => format!("{peer}:{name}"),
-            None => name.to_string(),
+            Some(peer) => Cow::Owned(format!("{peer}:{name}")),
+            None => Cow::Borrowed(name),
         }
     }
 }

@@ -1,15 +1,15 @@
 //! Which sockets of a trace are datagram (UDP) sockets: the `socket(…, SOCK_DGRAM)` calls say
 //! so, and the socket each one returned keeps that type for its whole life.
 
-use std::collections::HashSet;
 
 use crate::event::{Body, CallName, Event, SockId};
+use crate::hash::FastSet;
 
 #[derive(Default)]
 pub struct DatagramSockets {
     /// `socket(…, SOCK_DGRAM)` calls that have started and not yet returned, by call id.
-    calls: HashSet<u64>,
-    sockets: HashSet<SockId>,
+    calls: FastSet<u64>,
+    sockets: FastSet<SockId>,
 }
 
 impl DatagramSockets {

@@ -21,32 +21,45 @@ pub struct Merger {
 }
 
 impl Merger {
-    pub fn push(&mut self, events: Vec<Event>) {
+    /// Takes events in the order a lens delivered them.
+    pub fn push(&mut self, events: impl IntoIterator<Item = Event>) {
         for event in events {
-            let t = event.t;
-            let slot = match self.free.pop() {
-                Some(slot) => {
-                    self.slots[slot] = Some(event);
-                    slot
-                }
-                None => {
-                    self.slots.push(Some(event));
-                    self.slots.len() - 1
-                }
-            };
-            self.heap.push(Reverse((t, self.arrivals, slot)));
-            self.arrivals += 1;
+            self.push_one(event);
         }
+    }
+
+    /// Takes one event.
+    pub fn push_one(&mut self, event: Event) {
+        let t = event.t;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(event);
+                slot
+            }
+            None => {
+                self.slots.push(Some(event));
+                self.slots.len() - 1
+            }
+        };
+        self.heap.push(Reverse((t, self.arrivals, slot)));
+        self.arrivals += 1;
     }
 
     /// Moves every event stamped at or before `watermark` to `out`, oldest first.
     pub fn release(&mut self, watermark: u64, out: &mut Vec<Event>) {
-        while self.heap.peek().is_some_and(|Reverse((t, _, _))| *t <= watermark) {
-            if let Some(Reverse((_, _, slot))) = self.heap.pop() {
-                out.extend(self.slots[slot].take());
-                self.free.push(slot);
-            }
+        while let Some(event) = self.pop(watermark) {
+            out.push(event);
         }
+    }
+
+    /// The oldest event, if it is stamped at or before `watermark`.
+    pub fn pop(&mut self, watermark: u64) -> Option<Event> {
+        if self.heap.peek().is_none_or(|Reverse((t, _, _))| *t > watermark) {
+            return None;
+        }
+        let Reverse((_, _, slot)) = self.heap.pop()?;
+        self.free.push(slot);
+        self.slots[slot].take()
     }
 
     pub fn is_empty(&self) -> bool {

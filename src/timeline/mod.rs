@@ -63,20 +63,20 @@ impl Timeline {
     /// Takes events from a lens; what they reveal about sockets is learned at once, so that
     /// earlier events still in the window can be resolved with it.
     pub fn push(&mut self, events: Vec<Event>) {
-        for event in &events {
-            self.sockets.learn(event);
+        for event in events {
+            self.sockets.learn(&event);
+            if is_drop_report(&event) {
+                self.drops.push(event);
+            } else {
+                self.merger.push_one(event);
+            }
         }
-        let (drops, events): (Vec<Event>, Vec<Event>) = events.into_iter().partition(is_drop_report);
-        self.drops.extend(drops);
-        self.merger.push(events);
     }
 
     /// Releases, in time order, every event stamped at or before `watermark`; the shadow's
     /// modelled events follow the event that caused them.
     pub fn release(&mut self, watermark: u64, out: &mut Vec<Event>) {
-        let mut ready = Vec::new();
-        self.merger.release(watermark, &mut ready);
-        for mut event in ready {
+        while let Some(mut event) = self.merger.pop(watermark) {
             if event.t < self.released_up_to {
                 self.out_of_order += 1;
             }

@@ -1,17 +1,17 @@
 //! Sequence and acknowledgment numbers relative to each side's initial sequence number, as
 //! Wireshark and packetdrill show them: the SYN has seq 0, and the ACK of a SYN is 1.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use crate::event::{Body, Event};
+use crate::hash::FastMap;
 use crate::wire::flags::TcpFlags;
 
 /// Tracks the ISN of each direction of each connection.
 #[derive(Default)]
 pub struct RelativeNumbers {
     /// Keyed by (sender, receiver): the number that counts as 0 for that sender.
-    base: HashMap<(SocketAddr, SocketAddr), u32>,
+    base: FastMap<(SocketAddr, SocketAddr), u32>,
 }
 
 impl RelativeNumbers {

@@ -4,11 +4,11 @@
 //! moment; the changes the kernel reports late or never (TIME-WAIT, the accepted socket's
 //! SYN-RECEIVED) are added, labelled modelled, where the model makes them.
 
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use super::sockets::SocketResolver;
 use crate::event::{Actor, Body, Event, Origin, Packet, ProcessChange, Role, SockId, StateChange, Verb};
+use crate::hash::{FastMap, FastSet};
 use crate::tcp::linux::{self, Reported};
 use crate::tcp::{Config, Endpoint, Output, Segment, State};
 use crate::wire::flags::TcpFlags;
@@ -31,14 +31,14 @@ struct Conn {
 
 #[derive(Default)]
 pub struct Shadow {
-    listeners: HashMap<SockId, Endpoint>,
+    listeners: FastMap<SockId, Endpoint>,
     /// Active opens whose SYN has not been seen yet, so whose port is not known.
-    opening: HashMap<SockId, Endpoint>,
+    opening: FastMap<SockId, Endpoint>,
     /// Connection sockets by (local, remote) address.
-    conns: HashMap<Pair, Conn>,
-    names: HashMap<SockId, Pair>,
+    conns: FastMap<Pair, Conn>,
+    names: FastMap<SockId, Pair>,
     /// Closes (and shutdowns) of connection sockets that have started but shown no effect yet.
-    unsettled_closes: HashSet<SockId>,
+    unsettled_closes: FastSet<SockId>,
 }
 
 /// The model's view of a Linux socket on loopback; the ISS is adopted from the real SYN.

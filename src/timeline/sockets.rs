@@ -17,11 +17,11 @@
 //!   first `sendto` (which binds it implicitly): it has no connection, so no pair; a datagram
 //!   belongs to the socket at its source and arrives at the one at its destination.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::datagrams::DatagramSockets;
 use crate::event::{Body, Event, KernelNote, Mint, Peer, Role, SockId, SockKind, Transport, Verb};
+use crate::hash::{FastMap, FastSet};
 
 /// Which sides of the session are our own recorded programs. Sockets of a side that is not
 /// recorded (another program's client, say) are named here, in order of appearance.
@@ -42,34 +42,34 @@ pub struct SocketResolver {
     learn_sides: bool,
     /// Addresses that the recorded programs connected to.
     connect_targets: Vec<SocketAddr>,
-    connected: HashMap<Pair, SockId>,
+    connected: FastMap<Pair, SockId>,
     /// Listening sockets by address, with the time their `close` returned: after it, another
     /// program may listen on the same port, and its events are not the session's.
-    listeners: HashMap<SocketAddr, (SockId, Option<u64>)>,
+    listeners: FastMap<SocketAddr, (SockId, Option<u64>)>,
     /// Datagram sockets by local address, with the time their `close` returned (as listeners).
-    datagram: HashMap<SocketAddr, (SockId, Option<u64>)>,
+    datagram: FastMap<SocketAddr, (SockId, Option<u64>)>,
     datagram_sockets: DatagramSockets,
-    bound: HashMap<SockId, SocketAddr>,
+    bound: FastMap<SockId, SocketAddr>,
     /// Per `sk`, the address pairs its state changes were logged with, by time.
-    kernel_pairs: HashMap<u64, Vec<(u64, Pair)>>,
+    kernel_pairs: FastMap<u64, Vec<(u64, Pair)>>,
     /// Per thread, the connects it started, in time order: (time, address, socket).
-    connects: HashMap<u32, Vec<(u64, SocketAddr, SockId)>>,
+    connects: FastMap<u32, Vec<(u64, SocketAddr, SockId)>>,
     /// When each socket's connect returned.
-    connect_ended: HashMap<SockId, u64>,
+    connect_ended: FastMap<SockId, u64>,
     /// `close` calls of one descriptor among several (a forked child's copy): the socket
     /// stays open.
-    partial_closes: std::collections::HashSet<u64>,
-    roles: HashMap<SockId, Role>,
+    partial_closes: FastSet<u64>,
+    roles: FastMap<SockId, Role>,
     /// The program of each socket, in a session of peers.
-    peers: HashMap<SockId, Peer>,
+    peers: FastMap<SockId, Peer>,
     /// Names for the sockets no call named: connections waiting in a listener's queue, and
     /// the untraced programs' sockets.
     mint: Mint,
     /// Connections named while they waited in a listener's queue, by their address pair: the
     /// `accept` that returns one says so (`queued`).
-    queued: HashMap<Pair, SockId>,
+    queued: FastMap<Pair, SockId>,
     /// Untraced datagram sockets, by address.
-    datagram_peers: HashMap<SocketAddr, SockId>,
+    datagram_peers: FastMap<SocketAddr, SockId>,
 }
 
 /// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
@@ -90,20 +90,20 @@ impl SocketResolver {
             sides,
             learn_sides: false,
             connect_targets: Vec::new(),
-            connected: HashMap::new(),
-            listeners: HashMap::new(),
-            datagram: HashMap::new(),
+            connected: FastMap::default(),
+            listeners: FastMap::default(),
+            datagram: FastMap::default(),
             datagram_sockets: DatagramSockets::default(),
-            bound: HashMap::new(),
-            kernel_pairs: HashMap::new(),
-            connects: HashMap::new(),
-            connect_ended: HashMap::new(),
-            partial_closes: std::collections::HashSet::new(),
-            roles: HashMap::new(),
-            peers: HashMap::new(),
+            bound: FastMap::default(),
+            kernel_pairs: FastMap::default(),
+            connects: FastMap::default(),
+            connect_ended: FastMap::default(),
+            partial_closes: FastSet::default(),
+            roles: FastMap::default(),
+            peers: FastMap::default(),
             mint: Mint::default(),
-            queued: HashMap::new(),
-            datagram_peers: HashMap::new(),
+            queued: FastMap::default(),
+            datagram_peers: FastMap::default(),
         }
     }
 
@@ -453,7 +453,7 @@ pub fn wildcard(addr: SocketAddr) -> SocketAddr {
 
 /// The socket bound at `local` (or at the wildcard address, which takes every local address)
 /// that was still open at time `t`.
-fn open_at(bound: &HashMap<SocketAddr, (SockId, Option<u64>)>, local: SocketAddr, t: u64) -> Option<SockId> {
+fn open_at(bound: &FastMap<SocketAddr, (SockId, Option<u64>)>, local: SocketAddr, t: u64) -> Option<SockId> {
     let any = wildcard(local);
     let open = |(id, closed): &(SockId, Option<u64>)| closed.is_none_or(|c| t <= c).then(|| id.clone());
     bound.get(&local).and_then(open).or_else(|| bound.get(&any).and_then(open))

@@ -83,30 +83,34 @@ pub fn iovecs(tid: i32, addr: u64, count: u64) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// The bytes to preview from a buffer of `len` bytes: one more than a preview shows, so that
-/// it knows it was cut.
+/// The bytes read for a preview: one more than a preview shows, so that it knows it was cut.
+/// Only these are read of a buffer, however long.
+type PreviewBytes = [u8; Preview::MAX + 1];
+
+/// How many bytes to preview of a buffer of `len` bytes.
 fn preview_len(len: u64) -> usize {
     len.min(Preview::MAX as u64 + 1) as usize
 }
 
 pub fn preview(tid: i32, addr: u64, len: u64) -> Option<Preview> {
-    memory::read(tid, addr, preview_len(len)).ok().map(|b| Preview::of(&b))
+    let mut bytes: PreviewBytes = [0; Preview::MAX + 1];
+    let n = memory::read_into(tid, addr, &mut bytes[..preview_len(len)]).ok()?;
+    Some(Preview::of(&bytes[..n]))
 }
 
 /// The first `len` bytes spread over `iov`, previewed.
 pub fn preview_iov(tid: i32, iov: &[(u64, u64)], len: u64) -> Option<Preview> {
-    let mut want = preview_len(len);
-    let mut bytes = Vec::with_capacity(want);
+    let mut bytes: PreviewBytes = [0; Preview::MAX + 1];
+    let want = preview_len(len);
+    let mut have = 0;
     for &(base, n) in iov {
-        if want == 0 {
+        if have == want {
             break;
         }
-        let take = (n as usize).min(want);
-        let got = memory::read(tid, base, take).ok()?;
-        want -= got.len();
-        bytes.extend(got);
+        let take = (n as usize).min(want - have);
+        have += memory::read_into(tid, base, &mut bytes[have..have + take]).ok()?;
     }
-    Some(Preview::of(&bytes))
+    Some(Preview::of(&bytes[..have]))
 }
 
 /// The fields of a `struct msghdr` that matter here (64-bit layout).

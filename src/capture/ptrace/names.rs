@@ -281,6 +281,8 @@ impl Namer {
         for key in stale {
             self.settle(key);
         }
+        // The changes forgotten hold the timeline back no longer.
+        self.update_oldest();
     }
 
     /// The lens has finished: every socket still waiting is named, everything sent, and the
@@ -301,7 +303,10 @@ impl Namer {
         if self.outbox.is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.outbox);
+        // The next batch is about as big as this one: room for it up front, rather than
+        // growing it (and moving its events) from nothing.
+        let room = self.outbox.len();
+        let batch = std::mem::replace(&mut self.outbox, Vec::with_capacity(room));
         self.outbox_since = u64::MAX;
         if let Some(sink) = &self.sink {
             // The timeline goes away only after the lens has finished; a send error then
@@ -318,9 +323,12 @@ impl Namer {
     }
 
     fn send(&mut self, event: Event) {
-        self.outbox_since = self.outbox_since.min(event.t);
+        // Only an event older than all in the outbox (its first, mostly) moves the mark.
+        if event.t < self.outbox_since {
+            self.outbox_since = event.t;
+            self.update_oldest();
+        }
         self.outbox.push(event);
-        self.update_oldest();
         if self.outbox.len() >= BATCH_MAX || self.outbox_since.saturating_add(BATCH_NS) < crate::capture::clock::now_ns() {
             self.flush();
         }

@@ -290,12 +290,13 @@ fn parse(info: &[u8]) -> Stop {
     let arch = info.get(4..8).and_then(|b| b.try_into().ok()).map(u32::from_ne_bytes);
     match info.first().copied() {
         Some(op @ (OP_ENTRY | OP_SECCOMP)) if arch.is_some() && arch == NATIVE_ARCH => {
-            let (Some(nr), Some(args)) = (u64_at(24), (0..6).map(|i| u64_at(32 + 8 * i)).collect::<Option<Vec<u64>>>()) else {
-                return Stop::Other;
-            };
-            let mut a = [0u64; 6];
-            a.copy_from_slice(&args);
-            Stop::Entry { nr, args: a, seccomp: op == OP_SECCOMP }
+            let Some(nr) = u64_at(24) else { return Stop::Other };
+            let mut args = [0u64; 6];
+            for (i, arg) in args.iter_mut().enumerate() {
+                let Some(value) = u64_at(32 + 8 * i) else { return Stop::Other };
+                *arg = value;
+            }
+            Stop::Entry { nr, args, seccomp: op == OP_SECCOMP }
         }
         Some(OP_EXIT) => match (u64_at(24), info.get(32)) {
             (Some(rval), Some(&is_error)) => Stop::Exit { rval: rval as i64, is_error: is_error != 0 },
