@@ -1,9 +1,8 @@
 //! Where a session's released events go: the screen, through a renderer, and the trace file.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
-use std::thread::JoinHandle;
 
 use super::session::LiveError;
 use crate::event::Event;
@@ -74,52 +73,33 @@ impl Sink {
     }
 }
 
-/// The trace file: started on a thread of its own, then written as events are released.
+/// The trace file, written as events are released.
 struct TraceFile {
     path: PathBuf,
-    starting: Option<JoinHandle<io::Result<TraceWriter<BufWriter<File>>>>>,
-    writer: Option<TraceWriter<BufWriter<File>>>,
+    writer: TraceWriter<BufWriter<File>>,
 }
 
 impl TraceFile {
-    /// Opens the file here, so that one that cannot be written stops the session before its
-    /// programs run. Emptying what an earlier run left there can take the file system tens of
-    /// ms (a long trace still being written back): that, and the header, are done on a
-    /// thread of their own while the programs run.
+    /// Creates the file and writes its header here, so that one that cannot be written stops
+    /// the session before its programs run.
     fn start(path: PathBuf, header: &Header) -> Result<TraceFile, LiveError> {
-        let file = OpenOptions::new().write(true).create(true).open(&path).map_err(|err| LiveError::Save { path: path.clone(), err })?;
-        let header = header.clone();
-        let starting = std::thread::spawn(move || {
-            // As `File::create` would: a device or a pipe (`--save /dev/stdout`) is not emptied.
-            if file.metadata()?.is_file() {
-                file.set_len(0)?;
-            }
-            TraceWriter::new(BufWriter::with_capacity(BATCH_BYTES, file), &header)
-        });
-        Ok(TraceFile { path, starting: Some(starting), writer: None })
-    }
-
-    /// The writer, once the file has started (waiting for it if need be).
-    fn started(&mut self) -> io::Result<&mut TraceWriter<BufWriter<File>>> {
-        if let Some(starting) = self.starting.take() {
-            self.writer = Some(starting.join().unwrap_or_else(|_| Err(io::Error::other("starting the trace file panicked")))?);
+        let writer = File::create(&path).and_then(|file| TraceWriter::new(BufWriter::with_capacity(BATCH_BYTES, file), header));
+        match writer {
+            Ok(writer) => Ok(TraceFile { path, writer }),
+            Err(err) => Err(LiveError::Save { path, err }),
         }
-        self.writer.as_mut().ok_or_else(|| io::Error::other("the trace file did not start"))
     }
 
     /// Saves released events and flushes them, so that what was shown is also on disk if the
     /// session is killed.
     fn write(&mut self, events: &[Event]) -> Result<(), LiveError> {
-        let written = self.started().and_then(|writer| {
-            events.iter().try_for_each(|event| writer.event(event))?;
-            writer.flush()
-        });
+        let writer = &mut self.writer;
+        let written = events.iter().try_for_each(|event| writer.event(event)).and_then(|()| writer.flush());
         written.map_err(|err| LiveError::Save { path: self.path.clone(), err })
     }
 
-    fn finish(mut self, end: &End) -> Result<(), LiveError> {
-        let finished = self.started().map(drop).and_then(|()| self.writer.take().map_or(Ok(()), |writer| writer.finish(end).map(drop)));
-        finished.map_err(|err| LiveError::Save { path: self.path, err })
+    fn finish(self, end: &End) -> Result<(), LiveError> {
+        self.writer.finish(end).map(drop).map_err(|err| LiveError::Save { path: self.path, err })
     }
 }
 
