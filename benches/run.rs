@@ -1,20 +1,27 @@
 //! `trace run`'s own cost, side by side with strace's: `cargo bench --bench run` (as root,
 //! with strace and a C compiler).
 //!
-//! Start-up: the wall time of `trace run -- true` (every lens on), `strace -f -o /dev/null
-//! true` and `true` alone, ROUNDS rounds taken in turn; min, median and max of each, and
-//! trace run's median over strace's.
+//! `pingpong.c`, compiled here with `cc -O2`, makes N round trips of 16 bytes on one loopback
+//! TCP connection (a server and its client, two processes; four socket calls a round trip).
+//! It runs alone, under `strace -f -o /dev/null`, under `strace -f --seccomp-bpf` stopping only
+//! at the calls socktrace follows (its seccomp list), and under `trace run --save` with every
+//! lens, each in turn, round after round; min, median and max of each.
 //!
-//! Cost per traced call: `pingpong.c`, compiled here with `cc -O2`, makes CALLS round trips
-//! of 16 bytes on one loopback TCP connection (a server and its client, two processes; four
-//! socket calls a round trip). It runs alone, under `strace -f -o /dev/null`, under `strace
-//! -f --seccomp-bpf` stopping only at the calls socktrace follows (its seccomp list), and
-//! under `trace run --save` with every lens, CALL_ROUNDS rounds taken in turn. A call's cost
-//! is the median time less the program's own median, over the socket calls it made: the
-//! trace's call starts (strace -c's count of the same set of calls is shown beside it; it
-//! also counts the loader's reads and closes of files).
+//! Fixed cost of a session: one round trip (`pingpong 1`), less the program alone. This is
+//! what a short program pays: `trace run` starts its kernel lenses when the first socket
+//! binds or connects and stops them after the programs end (a tracefs instance made and
+//! removed, a packet ring mapped and closed). `trace run -- true`, which makes no socket and
+//! so starts no lens, is shown beside it.
 //!
-//! Env: ROUNDS (default 10), CALLS (default 20000), CALL_ROUNDS (default 3).
+//! Cost per traced call: the slope between CALLS round trips and one, over the socket calls
+//! the extra round trips made (the trace's call starts; strace -c's count of the same set of
+//! calls is shown beside it, which also counts the loader's reads and closes of files). The
+//! fixed cost, counted above, is not counted again here.
+//!
+//! The saved trace of a run is removed before the next one, outside the timing: emptying tens
+//! of MB that an earlier run left takes the file system a while, which is not a call's cost.
+//!
+//! Env: ROUNDS (default 10, for the fixed cost), CALLS (default 20000), CALL_ROUNDS (default 3).
 
 mod common;
 
@@ -57,24 +64,45 @@ fn run() -> Result<(), String> {
         }
     }
     let rounds = env_or("ROUNDS", 10).max(1);
-    let calls = env_or("CALLS", 20_000).clamp(1, MAX_CALLS);
+    let calls = env_or("CALLS", 20_000).clamp(2, MAX_CALLS);
     let call_rounds = env_or("CALL_ROUNDS", 3).max(1);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let program = compile(&dir)?;
+    let workload = Workload::new(&program, &dir)?;
     println!("load average {}", load_average());
-    start_up(rounds, &dir)?;
+    without_sockets(rounds, &dir)?;
     println!();
-    per_call(calls, call_rounds, &dir)?;
+    let one = workload.measure(1, rounds, &dir)?;
+    one.print(&format!("fixed cost of a session: one round trip of 16 bytes on one loopback TCP connection, {rounds} rounds"));
+    let fixed = |i: usize| one.median(i) - one.median(0);
+    println!("fixed cost (median less the program alone): trace run {:.1} ms (goal ≤ 50 ms), strace -f {:.1} ms", fixed(3) * 1e3, fixed(1) * 1e3);
+    println!();
+    let many = workload.measure(calls, call_rounds, &dir)?;
+    many.print(&format!("cost per traced call: {calls} round trips, {call_rounds} rounds"));
+    let strace_count = strace_count(&[workload.program.as_str(), &calls.to_string()], &workload.trace_set, &dir)?;
+    // The calls the extra round trips made, and each tool's time for them.
+    let extra_calls = many.socket_calls() - one.socket_calls();
+    let per_call = |i: usize| ((many.median(i) - many.median(0)) - (one.median(i) - one.median(0))) * 1e6 / extra_calls;
+    println!("socket calls made: {:.0} (the trace's call starts, {:.0} of them beyond one round trip); strace -c counts {strace_count} calls of the same set", many.socket_calls(), extra_calls);
+    for (i, label) in LABELS.iter().enumerate().skip(1) {
+        println!("{label:<48} {:>8.2} µs per call", per_call(i));
+    }
+    println!("trace run ÷ strace -f: {:.2}× (goal ≤ 1.0×); ÷ strace -f --seccomp-bpf: {:.2}×", per_call(3) / per_call(1), per_call(3) / per_call(2));
+    let recorded = one.recorded.iter().chain(&many.recorded);
+    let lost: u64 = recorded.map(|r| r.lost).sum();
+    println!("trace run recorded {:.0} events a run of {calls} round trips; packets dropped + state events lost + events out of order, all runs: {lost}", median(many.recorded.iter().map(|r| r.events as f64)));
     println!("load average at the end {}", load_average());
     Ok(())
 }
 
-/// `true` alone, under strace and under trace run.
-fn start_up(rounds: usize, dir: &Path) -> Result<(), String> {
+/// `true` alone, under strace and under trace run: a program without sockets, for which
+/// `trace run` starts no kernel lens.
+fn without_sockets(rounds: usize, dir: &Path) -> Result<(), String> {
     let commands: [(&str, Vec<&str>); 3] = [
         ("true", vec!["true"]),
         ("strace -f -o /dev/null true", vec!["strace", "-f", "-o", "/dev/null", "true"]),
-        ("trace run -- true", vec![TRACE, "run", "--", "true"]),
+        ("trace run -- true (no socket: no lens starts)", vec![TRACE, "run", "--", "true"]),
     ];
     // A first round unmeasured: binaries and libraries into the page cache.
     for (_, argv) in &commands {
@@ -86,14 +114,12 @@ fn start_up(rounds: usize, dir: &Path) -> Result<(), String> {
             times.push(timed(argv, dir)?.as_secs_f64() * 1e3);
         }
     }
-    println!("start-up, {rounds} rounds (ms):");
-    println!("{:<32} {:>8} {:>8} {:>8}", "", "min", "median", "max");
+    println!("a program without sockets, {rounds} rounds (ms):");
+    println!("{:<48} {:>8} {:>8} {:>8}", "", "min", "median", "max");
     for ((label, _), times) in commands.iter().zip(&times) {
         let (min, max) = (times.iter().copied().fold(f64::INFINITY, f64::min), times.iter().copied().fold(0.0, f64::max));
-        println!("{label:<32} {min:>8.2} {:>8.2} {max:>8.2}", median(times.iter().copied()));
+        println!("{label:<48} {min:>8.2} {:>8.2} {max:>8.2}", median(times.iter().copied()));
     }
-    let ratio = median(times[2].iter().copied()) / median(times[1].iter().copied());
-    println!("trace run ÷ strace -f (medians): {ratio:.2}×");
     Ok(())
 }
 
@@ -105,59 +131,77 @@ struct Recorded {
     lost: u64,
 }
 
-/// The workload alone, under strace both ways and under trace run.
-fn per_call(calls: u64, rounds: usize, dir: &Path) -> Result<(), String> {
-    let program = compile(dir)?;
-    let program = program.to_str().ok_or("the target dir's path is not UTF-8")?;
-    let n = calls.to_string();
-    let followed: Vec<&str> = Sys::ALL.iter().filter(|s| s.nr().is_some()).map(|s| s.name()).collect();
-    let trace_set = format!("trace={}", followed.join(","));
-    let saved = dir.join("pingpong.jsonl");
-    let saved = saved.to_str().ok_or("the target dir's path is not UTF-8")?;
-    let commands: [(String, Vec<&str>); 4] = [
-        ("pingpong alone".into(), vec![program, &n]),
-        ("strace -f -o /dev/null".into(), vec!["strace", "-f", "-o", "/dev/null", program, &n]),
-        (
-            format!("strace -f --seccomp-bpf (socktrace's {} calls)", followed.len()),
-            vec!["strace", "-f", "--seccomp-bpf", "-e", &trace_set, "-o", "/dev/null", program, &n],
-        ),
-        ("trace run --save (every lens)".into(), vec![TRACE, "run", "--save", saved, "--", program, &n]),
-    ];
-    let mut times: [Vec<f64>; 4] = Default::default();
-    let mut recorded = Vec::new();
-    for _ in 0..rounds {
-        for (i, ((_, argv), times)) in commands.iter().zip(&mut times).enumerate() {
-            times.push(timed(argv, dir)?.as_secs_f64());
-            if i == 3 {
-                recorded.push(read_recorded(Path::new(saved))?);
+/// The four ways the workload runs, in this order.
+const LABELS: [&str; 4] = ["pingpong alone", "strace -f -o /dev/null", "strace -f --seccomp-bpf (socktrace's calls)", "trace run --save (every lens)"];
+
+/// The workload and the settings of the tools that trace it.
+struct Workload {
+    program: String,
+    /// strace's `-e trace=` list: the calls socktrace follows.
+    trace_set: String,
+    saved: PathBuf,
+}
+
+/// The wall times of each way of running the workload (seconds), and what each trace run
+/// recorded.
+struct Measured {
+    times: [Vec<f64>; 4],
+    recorded: Vec<Recorded>,
+}
+
+impl Workload {
+    fn new(program: &Path, dir: &Path) -> Result<Workload, String> {
+        let program = program.to_str().ok_or("the target dir's path is not UTF-8")?.to_string();
+        let followed: Vec<&str> = Sys::ALL.iter().filter(|s| s.nr().is_some()).map(|s| s.name()).collect();
+        Ok(Workload { program, trace_set: format!("trace={}", followed.join(",")), saved: dir.join("pingpong.jsonl") })
+    }
+
+    /// `rounds` rounds of `n` round trips, each way in turn.
+    fn measure(&self, n: u64, rounds: usize, dir: &Path) -> Result<Measured, String> {
+        let n = n.to_string();
+        let saved = self.saved.to_str().ok_or("the target dir's path is not UTF-8")?;
+        let program = self.program.as_str();
+        let commands: [Vec<&str>; 4] = [
+            vec![program, &n],
+            vec!["strace", "-f", "-o", "/dev/null", program, &n],
+            vec!["strace", "-f", "--seccomp-bpf", "-e", &self.trace_set, "-o", "/dev/null", program, &n],
+            vec![TRACE, "run", "--save", saved, "--", program, &n],
+        ];
+        let mut measured = Measured { times: Default::default(), recorded: Vec::new() };
+        for _ in 0..rounds {
+            for (i, (argv, times)) in commands.iter().zip(&mut measured.times).enumerate() {
+                if i == 3 {
+                    let _ = std::fs::remove_file(&self.saved); // see the module's words
+                }
+                times.push(timed(argv, dir)?.as_secs_f64());
+                if i == 3 {
+                    measured.recorded.push(read_recorded(&self.saved)?);
+                }
             }
         }
+        let _ = std::fs::remove_file(&self.saved); // tens of MB; a leftover is only disk space
+        Ok(measured)
     }
-    let _ = std::fs::remove_file(saved); // tens of MB; a leftover is only disk space
-    let socket_calls = median(recorded.iter().map(|r| r.call_starts as f64));
-    let strace_count = strace_count(&[program, &n], &trace_set, dir)?;
+}
 
-    println!("cost per traced call: {calls} round trips of 16 bytes on one loopback TCP connection, {rounds} rounds");
-    println!("socket calls made: {socket_calls:.0} (the trace's call starts); strace -c counts {strace_count} calls of the same set");
-    println!("{:<48} {:>8} {:>8} {:>8} {:>12}", "", "min s", "median s", "max s", "µs per call");
-    let bare = median(times[0].iter().copied());
-    let mut per_call = [0.0; 4];
-    for (i, ((label, _), times)) in commands.iter().zip(&times).enumerate() {
-        let (min, max) = (times.iter().copied().fold(f64::INFINITY, f64::min), times.iter().copied().fold(0.0, f64::max));
-        let mid = median(times.iter().copied());
-        per_call[i] = (mid - bare) * 1e6 / socket_calls;
-        let cost = if i == 0 { "-".to_string() } else { format!("{:.2}", per_call[i]) };
-        println!("{label:<48} {min:>8.3} {mid:>8.3} {max:>8.3} {cost:>12}");
+impl Measured {
+    fn median(&self, i: usize) -> f64 {
+        median(self.times[i].iter().copied())
     }
-    println!(
-        "trace run ÷ strace -f: {:.2}× (goal ≤ 1.0×); ÷ strace -f --seccomp-bpf: {:.2}×",
-        per_call[3] / per_call[1],
-        per_call[3] / per_call[2]
-    );
-    let events = median(recorded.iter().map(|r| r.events as f64));
-    let lost: u64 = recorded.iter().map(|r| r.lost).sum();
-    println!("trace run recorded {events:.0} events a run; packets dropped + state events lost + events out of order, all runs: {lost}");
-    Ok(())
+
+    /// The socket calls a trace run saw (median of the rounds).
+    fn socket_calls(&self) -> f64 {
+        median(self.recorded.iter().map(|r| r.call_starts as f64))
+    }
+
+    fn print(&self, title: &str) {
+        println!("{title} (s):");
+        println!("{:<48} {:>8} {:>8} {:>8}", "", "min", "median", "max");
+        for (i, (label, times)) in LABELS.iter().zip(&self.times).enumerate() {
+            let (min, max) = (times.iter().copied().fold(f64::INFINITY, f64::min), times.iter().copied().fold(0.0, f64::max));
+            println!("{label:<48} {min:>8.4} {:>8.4} {max:>8.4}", self.median(i));
+        }
+    }
 }
 
 /// Compiles `pingpong.c` into `dir`.
