@@ -219,7 +219,7 @@ fn matrix_styles_give_byte_identical_snapshots_across_runs_under_load() {
 /// reached the connection waiting in its queue (named `q1` until `accept` returned it as
 /// `s2`). The same programs, so the same snapshot.
 #[test]
-fn a_connection_accepted_after_its_data_arrived__same_snapshot_as_accepted_before() {
+fn a_connection_accepted_after_its_data_arrived_gives_the_snapshot_of_one_accepted_before() {
     let read = |name: &str| socktrace::trace::read_trace(std::path::Path::new(&crate::support::fixture_path(&format!("timing/{name}")))).unwrap_or_else(|e| panic!("{e}"));
     let (early, late) = (read("node-accept-then-data.jsonl"), read("node-data-then-accept.jsonl"));
     assert!(late.events.iter().any(|e| matches!(&e.body, socktrace::event::Body::Packet(p) if p.len > 0 && p.to.as_ref().is_some_and(|to| to.0 == "q1"))), "the late run's data reaches the queued connection");

@@ -22,9 +22,12 @@ impl Tcpdump {
     /// Starts capturing the packets `filter` (a pcap filter) selects, and returns once tcpdump
     /// says its capture is open.
     pub fn start(file: PathBuf, filter: &str) -> Tcpdump {
-        // A 64 MiB buffer (-B, in KiB): other tests may load loopback meanwhile.
+        // A 64 MiB buffer (-B, in KiB), headers only (-s: the lengths compared are the IP
+        // header's), and the kernel's blocks read whole rather than packet by packet (no
+        // --immediate-mode): other tests may load loopback meanwhile, and a witness that
+        // cannot keep up is no witness.
         let mut child = Command::new("tcpdump")
-            .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-B", "65536", "-w"])
+            .args(["-i", "lo", "-n", "-s", "128", "-B", "65536", "-w"])
             .arg(&file)
             .arg(filter)
             .stderr(Stdio::piped())
