@@ -5,7 +5,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::collections::VecDeque;
+use std::sync::mpsc::{self, TrySendError};
 
 use super::format::{End, Header, FORMAT, FORMAT_MAJOR};
 use super::line::{self, NotAnEvent};
@@ -214,8 +215,8 @@ pub fn read_trace(path: &Path) -> Result<Trace, TraceError> {
 impl<R: Read> TraceReader<R> {
     /// Reads every event that is left, into a whole trace. Reading JSON is the cost of it, so
     /// where there are two cores and more than one chunk of the file to read, a second thread
-    /// reads every other chunk while this one reads the next; the lines are taken in order,
-    /// so a trace reads, and fails, exactly as line by line.
+    /// reads chunks too; the lines are taken in order, so a trace reads, and fails, exactly as
+    /// line by line.
     pub fn read_all(mut self) -> Result<Trace, TraceError> {
         let mut events = Vec::new();
         let mut rest = Vec::new();
@@ -231,8 +232,10 @@ impl<R: Read> TraceReader<R> {
             }
         }
         std::thread::scope(|scope| {
-            let (to_helper, chunks) = mpsc::sync_channel::<Vec<u8>>(1);
-            let (helper_done, read) = mpsc::sync_channel::<ReadLines>(1);
+            // Up to two chunks wait for the helper: while this thread reads a chunk itself, the
+            // helper still has one to read after the one it is reading.
+            let (to_helper, chunks) = mpsc::sync_channel::<Vec<u8>>(2);
+            let (helper_done, read) = mpsc::channel::<ReadLines>();
             scope.spawn(move || {
                 for chunk in chunks {
                     if helper_done.send(ReadLines::of(&chunk)).is_err() {
@@ -240,21 +243,36 @@ impl<R: Read> TraceReader<R> {
                     }
                 }
             });
-            let mut theirs = first;
+            // The chunks read and not yet taken, in file order: read here, or (`None`) given
+            // to the helper, whose answers come in the order it was given them.
+            let mut pending: VecDeque<Option<ReadLines>> = VecDeque::new();
+            let mut chunk = first;
             loop {
-                let last = theirs.last.take();
-                to_helper.send(std::mem::take(&mut theirs.bytes)).expect("the helper reads while chunks come");
-                // While the helper reads its chunk, this thread reads the next one.
-                let ours = match last {
-                    None => self.chunk(&mut rest),
-                    Some(last) => Chunk { bytes: Vec::new(), last: Some(last) },
-                };
-                let our_lines = ReadLines::of(&ours.bytes);
-                self.take_all(read.recv().expect("the helper reads every chunk it is given"), &mut events)?;
-                self.take_all(our_lines, &mut events)?;
-                match ours.last {
+                let last = chunk.last.take();
+                // This thread also reads the file and takes every line, so it reads a chunk
+                // itself only when the helper has one waiting already: with a fixed share, the
+                // thread that finished first would wait for the other.
+                match to_helper.try_send(std::mem::take(&mut chunk.bytes)) {
+                    Ok(()) => pending.push_back(None),
+                    Err(TrySendError::Full(bytes)) => pending.push_back(Some(ReadLines::of(&bytes))),
+                    Err(TrySendError::Disconnected(_)) => panic!("the helper reads while chunks come"),
+                }
+                // Take what is read, in order; after the last chunk, wait for all of it.
+                while let Some(front) = pending.front_mut() {
+                    let lines = match front.take() {
+                        Some(lines) => lines,
+                        None if last.is_some() => read.recv().expect("the helper reads every chunk it is given"),
+                        None => match read.try_recv() {
+                            Ok(lines) => lines,
+                            Err(_) => break,
+                        },
+                    };
+                    pending.pop_front();
+                    self.take_all(lines, &mut events)?;
+                }
+                match last {
                     Some(last) => return self.finish(last, events),
-                    None => theirs = self.chunk(&mut rest),
+                    None => chunk = self.chunk(&mut rest),
                 }
             }
         })
@@ -372,5 +390,61 @@ impl ReadLines {
             Ok(event) => self.events.push(event),
             Err(other) => self.others.push((at, other)),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(non_snake_case)] // names read situation__outcome
+mod tests {
+    use super::*;
+
+    /// A trace of several chunks: the live echo's events over and over, then `tail`.
+    fn long_trace(tail: &[u8]) -> Vec<u8> {
+        let echo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/live/echo.jsonl")).unwrap();
+        let mut lines = echo.lines();
+        let header = lines.next().unwrap();
+        let events: Vec<&str> = lines.filter(|l| !l.starts_with("{\"end\"")).collect();
+        let mut text = format!("{header}\n");
+        while text.len() < 5 * CHUNK {
+            for line in &events {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        let mut bytes = text.into_bytes();
+        bytes.extend_from_slice(tail);
+        bytes
+    }
+
+    /// What reading line by line makes of a trace: its events, or the first error.
+    fn line_by_line(bytes: &[u8]) -> Result<Vec<Event>, String> {
+        let reader = TraceReader::new(Path::new("t.jsonl"), bytes).map_err(|e| e.to_string())?;
+        reader.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn read_all__reads_and_fails_as_line_by_line__past_the_first_chunks() {
+        let end = r#"{"end":{"events":1,"packets_dropped":0,"states_lost":0}}"#;
+        let tails = [
+            format!("{end}\n").into_bytes(),
+            format!("\n\n{end}\n").into_bytes(),
+            // Cut off; not an event; two end lines; not text.
+            br#"{"t":1,"actor":{"role":"client"},"origin":"observed""#.to_vec(),
+            b"{\"t\":1,\"kind\":\"nonsense\"}\n".to_vec(),
+            format!("{end}\n{end}\n").into_bytes(),
+            b"{\"t\":\xff}\n".to_vec(),
+        ];
+        let mut failures = 0;
+        for tail in &tails {
+            let tail = &tail[..];
+            let bytes = long_trace(tail);
+            let whole = TraceReader::new(Path::new("t.jsonl"), &bytes[..]).and_then(TraceReader::read_all);
+            let whole = whole.map(|trace| trace.events).map_err(|e| e.to_string());
+            let expected = line_by_line(&bytes);
+            assert_eq!(whole.as_ref().map(Vec::len), expected.as_ref().map(Vec::len), "tail {:?}", String::from_utf8_lossy(tail));
+            assert!(whole == expected, "tail {:?}", String::from_utf8_lossy(tail));
+            failures += usize::from(expected.is_err());
+        }
+        assert_eq!(failures, 4, "all but the first two tails spoil the trace");
     }
 }
