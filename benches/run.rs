@@ -21,7 +21,12 @@
 //! The saved trace of a run is removed before the next one, outside the timing: emptying tens
 //! of MB that an earlier run left takes the file system a while, which is not a call's cost.
 //!
-//! Env: ROUNDS (default 10, for the fixed cost), CALLS (default 20000), CALL_ROUNDS (default 3).
+//! Wall time on a virtual machine moves with how fast an idle CPU is woken for the next stop
+//! (strace's own medians move twofold from one minute to the next here): the per-call figures
+//! are given by the medians, by the fastest rounds, and by CPU time (all processes and threads
+//! of a run, which such waits do not count).
+//!
+//! Env: ROUNDS (default 10, for the fixed cost), CALLS (default 20000), CALL_ROUNDS (default 5).
 
 mod common;
 
@@ -65,7 +70,7 @@ fn run() -> Result<(), String> {
     }
     let rounds = env_or("ROUNDS", 10).max(1);
     let calls = env_or("CALLS", 20_000).clamp(2, MAX_CALLS);
-    let call_rounds = env_or("CALL_ROUNDS", 3).max(1);
+    let call_rounds = env_or("CALL_ROUNDS", 5).max(1);
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let program = compile(&dir)?;
@@ -81,14 +86,20 @@ fn run() -> Result<(), String> {
     let many = workload.measure(calls, call_rounds, &dir)?;
     many.print(&format!("cost per traced call: {calls} round trips, {call_rounds} rounds"));
     let strace_count = strace_count(&[workload.program.as_str(), &calls.to_string()], &workload.trace_set, &dir)?;
-    // The calls the extra round trips made, and each tool's time for them.
+    // The calls the extra round trips made, and each tool's time for them: by the medians and
+    // by the fastest rounds of wall time (on a virtual machine, how fast an idle CPU wakes for
+    // the next stop varies from minute to minute), and by CPU time, which that does not move.
     let extra_calls = many.socket_calls() - one.socket_calls();
-    let per_call = |i: usize| ((many.median(i) - many.median(0)) - (one.median(i) - one.median(0))) * 1e6 / extra_calls;
+    let slope = |at: &dyn Fn(&Measured, usize) -> f64, i: usize| ((at(&many, i) - at(&many, 0)) - (at(&one, i) - at(&one, 0))) * 1e6 / extra_calls;
+    let by: [(&str, &dyn Fn(&Measured, usize) -> f64); 3] = [("wall, medians", &Measured::median), ("wall, fastest rounds", &Measured::min), ("CPU, medians", &Measured::median_cpu)];
     println!("socket calls made: {:.0} (the trace's call starts, {:.0} of them beyond one round trip); strace -c counts {strace_count} calls of the same set", many.socket_calls(), extra_calls);
+    println!("{:<48} {:>14} {:>14} {:>14}", "µs per call", by[0].0, by[1].0, by[2].0);
     for (i, label) in LABELS.iter().enumerate().skip(1) {
-        println!("{label:<48} {:>8.2} µs per call", per_call(i));
+        println!("{label:<48} {:>14.2} {:>14.2} {:>14.2}", slope(by[0].1, i), slope(by[1].1, i), slope(by[2].1, i));
     }
-    println!("trace run ÷ strace -f: {:.2}× (goal ≤ 1.0×); ÷ strace -f --seccomp-bpf: {:.2}×", per_call(3) / per_call(1), per_call(3) / per_call(2));
+    for (name, at) in by {
+        println!("trace run ÷ strace -f, {name}: {:.2}× (goal ≤ 1.0×); ÷ strace -f --seccomp-bpf: {:.2}×", slope(at, 3) / slope(at, 1), slope(at, 3) / slope(at, 2));
+    }
     let recorded = one.recorded.iter().chain(&many.recorded);
     let lost: u64 = recorded.map(|r| r.lost).sum();
     println!("trace run recorded {:.0} events a run of {calls} round trips; packets dropped + state events lost + events out of order, all runs: {lost}", median(many.recorded.iter().map(|r| r.events as f64)));
@@ -111,7 +122,7 @@ fn without_sockets(rounds: usize, dir: &Path) -> Result<(), String> {
     let mut times: [Vec<f64>; 3] = Default::default();
     for _ in 0..rounds {
         for ((_, argv), times) in commands.iter().zip(&mut times) {
-            times.push(timed(argv, dir)?.as_secs_f64() * 1e3);
+            times.push(timed(argv, dir)?.wall * 1e3);
         }
     }
     println!("a program without sockets, {rounds} rounds (ms):");
@@ -146,6 +157,7 @@ struct Workload {
 /// recorded.
 struct Measured {
     times: [Vec<f64>; 4],
+    cpu: [Vec<f64>; 4],
     recorded: Vec<Recorded>,
 }
 
@@ -167,13 +179,15 @@ impl Workload {
             vec!["strace", "-f", "--seccomp-bpf", "-e", &self.trace_set, "-o", "/dev/null", program, &n],
             vec![TRACE, "run", "--save", saved, "--", program, &n],
         ];
-        let mut measured = Measured { times: Default::default(), recorded: Vec::new() };
+        let mut measured = Measured { times: Default::default(), cpu: Default::default(), recorded: Vec::new() };
         for _ in 0..rounds {
-            for (i, (argv, times)) in commands.iter().zip(&mut measured.times).enumerate() {
+            for (i, argv) in commands.iter().enumerate() {
                 if i == 3 {
                     let _ = std::fs::remove_file(&self.saved); // see the module's words
                 }
-                times.push(timed(argv, dir)?.as_secs_f64());
+                let run = timed(argv, dir)?;
+                measured.times[i].push(run.wall);
+                measured.cpu[i].push(run.cpu);
                 if i == 3 {
                     measured.recorded.push(read_recorded(&self.saved)?);
                 }
@@ -189,6 +203,14 @@ impl Measured {
         median(self.times[i].iter().copied())
     }
 
+    fn min(&self, i: usize) -> f64 {
+        self.times[i].iter().copied().fold(f64::INFINITY, f64::min)
+    }
+
+    fn median_cpu(&self, i: usize) -> f64 {
+        median(self.cpu[i].iter().copied())
+    }
+
     /// The socket calls a trace run saw (median of the rounds).
     fn socket_calls(&self) -> f64 {
         median(self.recorded.iter().map(|r| r.call_starts as f64))
@@ -196,10 +218,10 @@ impl Measured {
 
     fn print(&self, title: &str) {
         println!("{title} (s):");
-        println!("{:<48} {:>8} {:>8} {:>8}", "", "min", "median", "max");
+        println!("{:<48} {:>8} {:>8} {:>8} {:>10}", "", "min", "median", "max", "CPU median");
         for (i, (label, times)) in LABELS.iter().zip(&self.times).enumerate() {
-            let (min, max) = (times.iter().copied().fold(f64::INFINITY, f64::min), times.iter().copied().fold(0.0, f64::max));
-            println!("{label:<48} {min:>8.4} {:>8.4} {max:>8.4}", self.median(i));
+            let max = times.iter().copied().fold(0.0, f64::max);
+            println!("{label:<48} {:>8.4} {:>8.4} {max:>8.4} {:>10.4}", self.min(i), self.median(i), self.median_cpu(i));
         }
     }
 }
@@ -245,12 +267,32 @@ fn strace_count(argv: &[&str], trace_set: &str, dir: &Path) -> Result<u64, Strin
     total.split_whitespace().nth(3).and_then(|n| n.parse().ok()).ok_or_else(|| format!("strace -c's total line: {total}"))
 }
 
-/// Runs `argv` to its end, its output discarded, and gives its wall time. A run that fails or
-/// outlasts RUN_LIMIT (then killed) is an error that quotes its standard error.
-fn timed(argv: &[&str], dir: &Path) -> Result<Duration, String> {
+/// What one run took: its wall time, and the CPU time of every process it made (user and
+/// system, all threads), in seconds.
+struct Run {
+    wall: f64,
+    cpu: f64,
+}
+
+/// User and system CPU time of the children reaped so far, in seconds.
+fn children_cpu() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes one rusage into the pointer it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
+    // SAFETY: zeroed is a valid rusage, and getrusage filled it.
+    let usage = unsafe { usage.assume_init() };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// Runs `argv` to its end, its output discarded, and gives its wall and CPU time (a process's
+/// CPU time counts those of the children it reaped: the traced programs'). A run that fails
+/// or outlasts RUN_LIMIT (then killed) is an error that quotes its standard error.
+fn timed(argv: &[&str], dir: &Path) -> Result<Run, String> {
     let what = argv.join(" ");
     let errors = dir.join("stderr.txt");
     let err_file = File::create(&errors).map_err(|e| format!("{}: {e}", errors.display()))?;
+    let cpu_before = children_cpu();
     let start = Instant::now();
     let mut child = Command::new(argv[0])
         .args(&argv[1..])
@@ -267,12 +309,12 @@ fn timed(argv: &[&str], dir: &Path) -> Result<Duration, String> {
         return Err(format!("`{what}` ran longer than {RUN_LIMIT:?}: killed"));
     }
     let status = child.wait().map_err(|e| format!("{what}: {e}"))?;
-    let elapsed = start.elapsed();
+    let run = Run { wall: start.elapsed().as_secs_f64(), cpu: children_cpu() - cpu_before };
     if !status.success() {
         let text = std::fs::read_to_string(&errors).unwrap_or_default();
         return Err(format!("`{what}` failed ({status}): {}", text.trim()));
     }
-    Ok(elapsed)
+    Ok(run)
 }
 
 /// Whether process `pid` (our child) ends within `limit`.
