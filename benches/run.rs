@@ -90,8 +90,8 @@ fn run() -> Result<(), String> {
     // by the fastest rounds of wall time (on a virtual machine, how fast an idle CPU wakes for
     // the next stop varies from minute to minute), and by CPU time, which that does not move.
     let extra_calls = many.socket_calls() - one.socket_calls();
-    let slope = |at: &dyn Fn(&Measured, usize) -> f64, i: usize| ((at(&many, i) - at(&many, 0)) - (at(&one, i) - at(&one, 0))) * 1e6 / extra_calls;
-    let by: [(&str, &dyn Fn(&Measured, usize) -> f64); 3] = [("wall, medians", &Measured::median), ("wall, fastest rounds", &Measured::min), ("CPU, medians", &Measured::median_cpu)];
+    let slope = |at: Figure, i: usize| ((at(&many, i) - at(&many, 0)) - (at(&one, i) - at(&one, 0))) * 1e6 / extra_calls;
+    let by: [(&str, Figure); 3] = [("wall, medians", &Measured::median), ("wall, fastest rounds", &Measured::min), ("CPU, medians", &Measured::median_cpu)];
     println!("socket calls made: {:.0} (the trace's call starts, {:.0} of them beyond one round trip); strace -c counts {strace_count} calls of the same set", many.socket_calls(), extra_calls);
     println!("{:<48} {:>14} {:>14} {:>14}", "µs per call", by[0].0, by[1].0, by[2].0);
     for (i, label) in LABELS.iter().enumerate().skip(1) {
@@ -141,6 +141,9 @@ struct Recorded {
     /// Packets dropped, state events lost, events out of order.
     lost: u64,
 }
+
+/// One figure of a way of running the workload: its median wall time, say.
+type Figure<'a> = &'a dyn Fn(&Measured, usize) -> f64;
 
 /// The four ways the workload runs, in this order.
 const LABELS: [&str; 4] = ["pingpong alone", "strace -f -o /dev/null", "strace -f --seccomp-bpf (socktrace's calls)", "trace run --save (every lens)"];

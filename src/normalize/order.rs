@@ -9,7 +9,7 @@
 //!   of the socket that sent it and of the one that received it; a listening socket has a
 //!   chain per peer, so that clients connecting at once do not interleave);
 //! - a call's start comes before the kernel events it causes, and its end after the kernel
-//!   events it waits for or causes (see [`Orderer::links`]);
+//!   events it waits for or causes (see `Orderer::links`);
 //! - among the events that may come next, the first of the first socket's chain is taken:
 //!   server sockets before client sockets, in name order; kernel events before calls.
 //!

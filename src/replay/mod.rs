@@ -73,7 +73,7 @@ pub struct Step {
     pub detail: Vec<(String, String)>,
     /// Each socket seen so far, and its state after this step.
     pub sockets: Vec<SocketView>,
-    /// Where each documented sequence stands after this step, in [`sequence::all`] order.
+    /// Where each documented sequence stands after this step, in the order of [`sequence::of_trace`] (the trace's two sequences).
     pub progress: Vec<Progress>,
 }
 

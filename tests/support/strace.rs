@@ -93,7 +93,7 @@ pub fn from_trace(events: &[Event], role: Role) -> Vec<Process> {
         }
     }
     // Calls still running when their process ended, as strace shows them: `= ?`.
-    let mut unfinished: Vec<(u64, (String, u32, Option<socktrace::event::SockId>))> = names.into_iter().collect();
+    let mut unfinished: Vec<_> = names.into_iter().collect();
     unfinished.sort_unstable_by_key(|(id, _)| *id);
     calls.extend(unfinished.into_iter().map(|(_, (name, pid, socket))| (pid, socket, name, "?".to_string())));
     group(calls)
@@ -247,7 +247,7 @@ pub fn from_strace(text: &str) -> Vec<Process> {
         if !matches!(line.name.as_str(), "clone" | "clone3" | "fork" | "vfork") {
             continue;
         }
-        let Some(child) = line.ret.as_deref().and_then(|r| r.trim().split_whitespace().next()).and_then(|r| r.parse::<u32>().ok()) else { continue };
+        let Some(child) = line.ret.as_deref().and_then(|r| r.split_whitespace().next()).and_then(|r| r.parse::<u32>().ok()) else { continue };
         parent.insert(child, line.tid);
         if line.args.contains("CLONE_THREAD") {
             leader.insert(child, line.tid);

@@ -8,7 +8,7 @@
 //! name the program called it by (`write`, `accept4`, `sendmmsg`): what it does in the
 //! Berkeley API's words is [`CallName::verb`]'s to say, not the capture's.
 //!
-//! The calls that move bytes are in [`super::io`], the readiness calls in [`super::waits`].
+//! The calls that move bytes are in `io.rs`, the readiness calls in `waits.rs`.
 
 use super::decode;
 use super::fds::SockKey;
@@ -343,7 +343,7 @@ impl Tracer {
             }
             Sys::EpollCtl if ok => self.epoll_ctl_exit(tid, &args, key, &mut fds.borrow_mut()),
             Sys::Poll | Sys::Ppoll | Sys::Select | Sys::Pselect6 | Sys::EpollWait | Sys::EpollPwait | Sys::EpollPwait2 if ok && rval > 0 => {
-                refs = self.wait_exit(tid, open.sys, &args, rval, &open.watched, &fds.borrow(), &mut end);
+                refs = super::waits::wait_exit(tid, open.sys, &args, rval, &open.watched, &fds.borrow(), &mut end);
             }
             io if ok => {
                 let peer = self.io_exit(tid, io, &args, rval, &mut end);

@@ -91,41 +91,6 @@ impl Tracer {
         Some(start)
     }
 
-    /// Which followed sockets the call found ready: filled into `end.ready`, with the slots
-    /// for their names.
-    pub(super) fn wait_exit(&mut self, tid: i32, sys: Sys, args: &[u64; 6], rval: i64, watched: &[(i32, SockKey)], table: &FdTable, end: &mut CallEnd) -> Vec<(Slot, SockKey)> {
-        let mut found: Vec<(i32, SockKey, String)> = Vec::new();
-        match sys {
-            Sys::Poll | Sys::Ppoll => {
-                for p in ready::read_pollfds(tid, args[0], args[1]) {
-                    if let (Some(&(fd, key)), true) = (watched.iter().find(|(f, _)| *f == p.fd), p.revents != 0) {
-                        found.push((fd, key, flags::poll_events(p.revents)));
-                    }
-                }
-            }
-            Sys::Select | Sys::Pselect6 => {
-                let entries = SELECT_SETS.iter().flat_map(|&(arg, what)| ready::read_fd_set(tid, args[arg], args[0]).into_iter().map(move |fd| (fd, what.to_string())));
-                found = followed(table, entries.filter(|(fd, _)| watched.iter().any(|(f, _)| f == fd)));
-            }
-            _ => {
-                let epfd = args[0] as i32;
-                for (events, data) in ready::read_epoll_events(tid, args[1], rval as u64) {
-                    if let Some((fd, key)) = table.ready(epfd, data) {
-                        found.push((fd, key, flags::epoll_events(events)));
-                    }
-                }
-            }
-        }
-        found
-            .into_iter()
-            .enumerate()
-            .map(|(i, (fd, key, events))| {
-                end.ready.push(entry(fd, events));
-                (Slot::Ready(i), key)
-            })
-            .collect()
-    }
-
     /// `epoll_ctl(epfd, op, fd, event)` on a followed socket.
     pub(super) fn epoll_ctl_entry(&mut self, tid: i32, args: &[u64; 6], key: Option<SockKey>) -> Start {
         let fd = args[2] as i32;
@@ -150,4 +115,39 @@ impl Tracer {
             _ => {}
         }
     }
+}
+
+/// Which followed sockets the call found ready: filled into `end.ready`, with the slots
+/// for their names.
+pub(super) fn wait_exit(tid: i32, sys: Sys, args: &[u64; 6], rval: i64, watched: &[(i32, SockKey)], table: &FdTable, end: &mut CallEnd) -> Vec<(Slot, SockKey)> {
+    let mut found: Vec<(i32, SockKey, String)> = Vec::new();
+    match sys {
+        Sys::Poll | Sys::Ppoll => {
+            for p in ready::read_pollfds(tid, args[0], args[1]) {
+                if let (Some(&(fd, key)), true) = (watched.iter().find(|(f, _)| *f == p.fd), p.revents != 0) {
+                    found.push((fd, key, flags::poll_events(p.revents)));
+                }
+            }
+        }
+        Sys::Select | Sys::Pselect6 => {
+            let entries = SELECT_SETS.iter().flat_map(|&(arg, what)| ready::read_fd_set(tid, args[arg], args[0]).into_iter().map(move |fd| (fd, what.to_string())));
+            found = followed(table, entries.filter(|(fd, _)| watched.iter().any(|(f, _)| f == fd)));
+        }
+        _ => {
+            let epfd = args[0] as i32;
+            for (events, data) in ready::read_epoll_events(tid, args[1], rval as u64) {
+                if let Some((fd, key)) = table.ready(epfd, data) {
+                    found.push((fd, key, flags::epoll_events(events)));
+                }
+            }
+        }
+    }
+    found
+        .into_iter()
+        .enumerate()
+        .map(|(i, (fd, key, events))| {
+            end.ready.push(entry(fd, events));
+            (Slot::Ready(i), key)
+        })
+        .collect()
 }
