@@ -92,11 +92,7 @@ fn run() -> Result<(), String> {
     let conns = env_or("CONNS", 30_000);
     let rounds = env_or("ROUNDS", 3).max(1);
     let pace = env_or("PACE", 16_000).max(1) as f64;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| format!("tokio runtime: {e}"))?;
     let server = rt.block_on(TcpListener::bind("127.0.0.1:0")).map_err(|e| format!("bind: {e}"))?;
     let addr = server.local_addr().map_err(|e| format!("local_addr: {e}"))?;
     rt.spawn(echo_server(server));
@@ -125,13 +121,7 @@ fn run() -> Result<(), String> {
     println!("{:<32} {:>10} {:>14} {:>14}", "", "", "PacketCapture", "tcpdump -w");
     println!("{:<32} {:>10} {:>14} {:>14}", "packets captured", "", ours_both.packets, theirs_both.packets);
     println!("{:<32} {:>10} {:>14} {:>14}", "kernel drops", "", ours_both.drops, theirs_both.drops);
-    println!(
-        "{:<32} {:>10} {:>14.3} {:>14.3}",
-        "capture CPU µs/packet",
-        "",
-        ours_both.cpu_per_packet_us(),
-        theirs_both.cpu_per_packet_us()
-    );
+    println!("{:<32} {:>10} {:>14.3} {:>14.3}", "capture CPU µs/packet", "", ours_both.cpu_per_packet_us(), theirs_both.cpu_per_packet_us());
 
     println!();
     println!("each alone, medians of {rounds} rounds:");
@@ -145,17 +135,10 @@ fn run() -> Result<(), String> {
         }
         let [_, ours, theirs] = slowdown[m];
         println!("{:<32} {:>10.0} {:>14.0} {:>14.0}", format!("{label}: connections/s"), rate(0), rate(1), rate(2));
-        println!(
-            "{:<32} {:>10} {:>13.1}% {:>13.1}%",
-            format!("{label}: load slowdown"),
-            "-",
-            100.0 * ours,
-            100.0 * theirs
-        );
+        println!("{:<32} {:>10} {:>13.1}% {:>13.1}%", format!("{label}: load slowdown"), "-", 100.0 * ours, 100.0 * theirs);
     }
     let all = |c: usize| runs.iter().flat_map(move |mode| mode[c].iter());
-    let (cpu_ours, cpu_theirs) =
-        (median(all(1).map(Run::cpu_per_packet_us)), median(all(2).map(Run::cpu_per_packet_us)));
+    let (cpu_ours, cpu_theirs) = (median(all(1).map(Run::cpu_per_packet_us)), median(all(2).map(Run::cpu_per_packet_us)));
     println!("{:<32} {:>10} {:>14.3} {:>14.3}", "capture CPU µs/packet", "-", cpu_ours, cpu_theirs);
     let drops = |c: usize| all(c).map(|r| r.drops).sum::<u64>();
     println!("{:<32} {:>10} {:>14} {:>14}", "kernel drops (all runs)", "-", drops(1), drops(2));
@@ -172,12 +155,7 @@ fn run() -> Result<(), String> {
     for m in [1, 0] {
         let [_, ours, theirs] = slowdown[m];
         let label = &modes[m].0;
-        println!(
-            "{} load slowdown ≤ 5 % {label} ({:.1} %; tcpdump {:.1} %)",
-            verdict(ours <= 0.05),
-            100.0 * ours,
-            100.0 * theirs
-        );
+        println!("{} load slowdown ≤ 5 % {label} ({:.1} %; tcpdump {:.1} %)", verdict(ours <= 0.05), 100.0 * ours, 100.0 * theirs);
     }
     Ok(())
 }

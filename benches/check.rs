@@ -27,10 +27,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use socktrace::normalize::lesson_view;
-use socktrace::normalize::snapshot::snapshot_events;
 use socktrace::check::{check, CheckOptions};
 use socktrace::event::{Body, CallName, Event, SockId};
+use socktrace::normalize::lesson_view;
+use socktrace::normalize::snapshot::snapshot_events;
 use socktrace::render::Style;
 use socktrace::sim::{self, Options};
 use socktrace::trace::{read_trace, End, Header, TraceWriter};
@@ -209,15 +209,7 @@ fn child(job: &str) {
     let (shape, size) = job.split_once(':').expect("shape:size");
     let shape = if shape == Shape::OneServer.name() { Shape::OneServer } else { Shape::Sessions };
     let f = measure_here(size.parse().expect("a size"), shape, &std::env::temp_dir());
-    println!(
-        "figures {} {} {} {} {} {}",
-        f.events,
-        f.read.as_nanos(),
-        f.check.as_nanos(),
-        f.render.as_nanos(),
-        f.normalize.as_nanos(),
-        f.lesson.as_nanos()
-    );
+    println!("figures {} {} {} {} {} {}", f.events, f.read.as_nanos(), f.check.as_nanos(), f.render.as_nanos(), f.normalize.as_nanos(), f.lesson.as_nanos());
 }
 
 fn measure_here(size: usize, shape: Shape, dir: &std::path::Path) -> Figures {
@@ -280,8 +272,7 @@ fn main() {
         let small = measure(100_000, shape);
         let large = measure(1_000_000, shape);
         let per_event = |took: Duration, events: usize| took.as_secs_f64() / events as f64;
-        let ratio =
-            |f: fn(&Figures) -> Duration| per_event(f(&large), large.events) / per_event(f(&small), small.events);
+        let ratio = |f: fn(&Figures) -> Duration| per_event(f(&large), large.events) / per_event(f(&small), small.events);
         println!(
             "  cost per event at 10^6 / at 10^5 (1.00 = linear): read {:.2}, check {:.2}, render {:.2}, snapshot {:.2}, lesson {:.2}",
             ratio(|f| f.read),

@@ -76,10 +76,7 @@ fn run() -> Result<(), String> {
         }
     }
     let trace = env!("CARGO_BIN_EXE_trace");
-    println!(
-        "{:<34} {:>10} {:>8} {:>8} {:>12} {:>9} {:>10}",
-        "tool, file", "packets", "wall s", "CPU s", "packets/s", "MB/s", "max RSS"
-    );
+    println!("{:<34} {:>10} {:>8} {:>8} {:>12} {:>9} {:>10}", "tool, file", "packets", "wall s", "CPU s", "packets/s", "MB/s", "max RSS");
     let mut import_rate = 0.0;
     let mut tshark_rate = 0.0;
     for file in [&prefix, &full] {

@@ -92,17 +92,28 @@ fn run() -> Result<(), String> {
     let extra_calls = many.socket_calls() - one.socket_calls();
     let slope = |at: Figure, i: usize| ((at(&many, i) - at(&many, 0)) - (at(&one, i) - at(&one, 0))) * 1e6 / extra_calls;
     let by: [(&str, Figure); 3] = [("wall, medians", &Measured::median), ("wall, fastest rounds", &Measured::min), ("CPU, medians", &Measured::median_cpu)];
-    println!("socket calls made: {:.0} (the trace's call starts, {:.0} of them beyond one round trip); strace -c counts {strace_count} calls of the same set", many.socket_calls(), extra_calls);
+    println!(
+        "socket calls made: {:.0} (the trace's call starts, {:.0} of them beyond one round trip); strace -c counts {strace_count} calls of the same set",
+        many.socket_calls(),
+        extra_calls
+    );
     println!("{:<48} {:>14} {:>14} {:>14}", "µs per call", by[0].0, by[1].0, by[2].0);
     for (i, label) in LABELS.iter().enumerate().skip(1) {
         println!("{label:<48} {:>14.2} {:>14.2} {:>14.2}", slope(by[0].1, i), slope(by[1].1, i), slope(by[2].1, i));
     }
     for (name, at) in by {
-        println!("trace run ÷ strace -f, {name}: {:.2}× (goal ≤ 1.0×); ÷ strace -f --seccomp-bpf: {:.2}×", slope(at, 3) / slope(at, 1), slope(at, 3) / slope(at, 2));
+        println!(
+            "trace run ÷ strace -f, {name}: {:.2}× (goal ≤ 1.0×); ÷ strace -f --seccomp-bpf: {:.2}×",
+            slope(at, 3) / slope(at, 1),
+            slope(at, 3) / slope(at, 2)
+        );
     }
     let recorded = one.recorded.iter().chain(&many.recorded);
     let lost: u64 = recorded.map(|r| r.lost).sum();
-    println!("trace run recorded {:.0} events a run of {calls} round trips; packets dropped + state events lost + events out of order, all runs: {lost}", median(many.recorded.iter().map(|r| r.events as f64)));
+    println!(
+        "trace run recorded {:.0} events a run of {calls} round trips; packets dropped + state events lost + events out of order, all runs: {lost}",
+        median(many.recorded.iter().map(|r| r.events as f64))
+    );
     println!("load average at the end {}", load_average());
     Ok(())
 }
@@ -297,13 +308,8 @@ fn timed(argv: &[&str], dir: &Path) -> Result<Run, String> {
     let err_file = File::create(&errors).map_err(|e| format!("{}: {e}", errors.display()))?;
     let cpu_before = children_cpu();
     let start = Instant::now();
-    let mut child = Command::new(argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err_file)
-        .spawn()
-        .map_err(|e| format!("{what}: {e}"))?;
+    let mut child =
+        Command::new(argv[0]).args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(err_file).spawn().map_err(|e| format!("{what}: {e}"))?;
     // Waits on a pidfd, which says when the child ends without reaping it: a child that
     // outlasts the limit is still ours to kill.
     if !exits_within(child.id(), RUN_LIMIT)? {

@@ -48,10 +48,7 @@ fn run() -> Result<(), String> {
     let rounds = env_or("ROUNDS", 5).max(1);
     let sizes = [env_or("SMALL", 2_000), env_or("LARGE", 20_000)];
     println!("{CLIENTS} clients, one line each per connection; medians of {rounds} rounds; load average {}", load_average());
-    println!(
-        "{:<6} {:>12} {:>10} {:>8} {:>8} {:>14} {:>14}",
-        "close", "connections", "conn/s", "drops", "lost", "accounted", "peak RSS KB"
-    );
+    println!("{:<6} {:>12} {:>10} {:>8} {:>8} {:>14} {:>14}", "close", "connections", "conn/s", "drops", "lost", "accounted", "peak RSS KB");
     for close in ["fin", "rst"] {
         let mut rss = Vec::new();
         for &size in &sizes {

@@ -211,8 +211,14 @@ pub enum Body {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "exit", rename_all = "snake_case")]
 pub enum Exit {
-    Status { code: i32 },
-    Signal { signal: String, #[serde(default, skip_serializing_if = "std::ops::Not::not")] core_dumped: bool },
+    Status {
+        code: i32,
+    },
+    Signal {
+        signal: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        core_dumped: bool,
+    },
 }
 
 impl fmt::Display for Exit {
@@ -232,7 +238,12 @@ impl fmt::Display for Exit {
 pub enum ProcessChange {
     /// A new process (`fork`, `vfork`, or `clone` without `CLONE_THREAD`): from now on it
     /// holds `sockets` too.
-    Fork { child: u32, call: String, #[serde(default, skip_serializing_if = "Vec::is_empty")] sockets: Vec<SockId> },
+    Fork {
+        child: u32,
+        call: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sockets: Vec<SockId>,
+    },
     /// The process runs a new program (`execve`): the sockets whose descriptors are marked
     /// close-on-exec are gone from it, the others stay open in the new program.
     Exec {
@@ -487,19 +498,9 @@ impl CallName {
             CallName::Listen => Verb::Listen,
             CallName::Accept | CallName::Accept4 => Verb::Accept,
             CallName::Connect => Verb::Connect,
-            CallName::Send
-            | CallName::Sendto
-            | CallName::Sendmsg
-            | CallName::Sendmmsg
-            | CallName::Write
-            | CallName::Writev => Verb::Send,
+            CallName::Send | CallName::Sendto | CallName::Sendmsg | CallName::Sendmmsg | CallName::Write | CallName::Writev => Verb::Send,
             CallName::Sendfile | CallName::Splice | CallName::CopyFileRange => Verb::Send,
-            CallName::Recv
-            | CallName::Recvfrom
-            | CallName::Recvmsg
-            | CallName::Recvmmsg
-            | CallName::Read
-            | CallName::Readv => Verb::Recv,
+            CallName::Recv | CallName::Recvfrom | CallName::Recvmsg | CallName::Recvmmsg | CallName::Read | CallName::Readv => Verb::Recv,
             CallName::Shutdown => Verb::Shutdown,
             CallName::Close => Verb::Close,
             CallName::Setsockopt | CallName::Getsockopt => Verb::Option,
@@ -916,9 +917,26 @@ pub struct StateChange {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "note", rename_all = "snake_case")]
 pub enum KernelNote {
-    ResetSent { local: SocketAddr, remote: SocketAddr, #[serde(default, skip_serializing_if = "Option::is_none")] sk: Option<u64> },
-    ResetReceived { local: SocketAddr, remote: SocketAddr, #[serde(default, skip_serializing_if = "Option::is_none")] sk: Option<u64> },
-    Retransmit { local: SocketAddr, remote: SocketAddr, #[serde(default, skip_serializing_if = "Option::is_none")] sk: Option<u64>, #[serde(default, skip_serializing_if = "Option::is_none")] state: Option<State> },
+    ResetSent {
+        local: SocketAddr,
+        remote: SocketAddr,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sk: Option<u64>,
+    },
+    ResetReceived {
+        local: SocketAddr,
+        remote: SocketAddr,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sk: Option<u64>,
+    },
+    Retransmit {
+        local: SocketAddr,
+        remote: SocketAddr,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sk: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<State>,
+    },
 }
 
 #[cfg(test)]

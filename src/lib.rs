@@ -44,9 +44,9 @@ pub mod cli;
 pub mod echo;
 pub mod event;
 pub mod export;
+pub mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod fault;
 pub(crate) mod hash;
 pub mod import;
 pub mod live;

@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use crate::event::{Verb, Role};
+use crate::event::{Role, Verb};
 use crate::tcp::state::State;
 use crate::wire::flags::TcpFlags;
 
@@ -176,13 +176,7 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
     title: "The server's passive open",
     sources: &[FIVE_STEPS, CALL_SEQUENCE],
     steps: &[
-        Step {
-            id: "create",
-            number: Some(1),
-            title: "Make a socket",
-            note: CREATE_NOTE,
-            evidence: &[new_socket(Verb::Socket, Part::Listening)],
-        },
+        Step { id: "create", number: Some(1), title: "Make a socket", note: CREATE_NOTE, evidence: &[new_socket(Verb::Socket, Part::Listening)] },
         Step {
             id: "bind",
             number: None,
@@ -197,10 +191,7 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
             title: "Wait for clients (passive open)",
             note: "listen() makes the socket a listening one: it enters LISTEN, and from now on the kernel answers \
                    SYNs for its port. No packet is sent.",
-            evidence: &[
-                call(Verb::Listen, Part::Listening),
-                state(Part::Listening, State::Listen, Timing::During(Verb::Listen)),
-            ],
+            evidence: &[call(Verb::Listen, Part::Listening), state(Part::Listening, State::Listen, Timing::During(Verb::Listen))],
         },
         Step {
             id: "accept",
@@ -223,12 +214,7 @@ pub static PASSIVE_OPEN: Sequence = Sequence {
             number: Some(4),
             title: "Exchange data",
             note: "recv() and send() on the accepted socket move bytes; every data segment is acknowledged.",
-            evidence: &[
-                call(Verb::Recv, Part::Accepted),
-                call(Verb::Send, Part::Accepted),
-                data(Role::Client),
-                data(Role::Server),
-            ],
+            evidence: &[call(Verb::Recv, Part::Accepted), call(Verb::Send, Part::Accepted), data(Role::Client), data(Role::Server)],
         },
         Step {
             id: "close",
@@ -254,13 +240,7 @@ pub static ACTIVE_OPEN: Sequence = Sequence {
     title: "The client's active open",
     sources: &[FIVE_STEPS],
     steps: &[
-        Step {
-            id: "create",
-            number: Some(1),
-            title: "Make a socket",
-            note: CREATE_NOTE,
-            evidence: &[new_socket(Verb::Socket, Part::Client)],
-        },
+        Step { id: "create", number: Some(1), title: "Make a socket", note: CREATE_NOTE, evidence: &[new_socket(Verb::Socket, Part::Client)] },
         Step {
             id: "address",
             number: Some(2),
@@ -289,23 +269,14 @@ pub static ACTIVE_OPEN: Sequence = Sequence {
             number: Some(4),
             title: "Exchange data",
             note: "send() and recv() on the connected socket move bytes; every data segment is acknowledged.",
-            evidence: &[
-                call(Verb::Send, Part::Client),
-                call(Verb::Recv, Part::Client),
-                data(Role::Client),
-                data(Role::Server),
-            ],
+            evidence: &[call(Verb::Send, Part::Client), call(Verb::Recv, Part::Client), data(Role::Client), data(Role::Server)],
         },
         Step {
             id: "close",
             number: Some(5),
             title: "Close the socket",
             note: "close() sends the client's FIN. Whichever side closes first waits in TIME-WAIT afterwards.",
-            evidence: &[
-                call(Verb::Close, Part::Client),
-                packet(FIN_ACK, Role::Client, Timing::Any),
-                state(Part::Client, State::Closed, Timing::Any),
-            ],
+            evidence: &[call(Verb::Close, Part::Client), packet(FIN_ACK, Role::Client, Timing::Any), state(Part::Client, State::Closed, Timing::Any)],
         },
     ],
 };
@@ -343,12 +314,7 @@ pub static DATAGRAM_SERVER: Sequence = Sequence {
             title: "Receive requests and answer them",
             note: "recvfrom() returns one datagram and who sent it; sendto() answers that address. Nothing is \
                    acknowledged: a lost datagram is simply gone.",
-            evidence: &[
-                call(Verb::Recv, Part::Bound),
-                call(Verb::Send, Part::Bound),
-                datagram(Role::Client),
-                datagram(Role::Server),
-            ],
+            evidence: &[call(Verb::Recv, Part::Bound), call(Verb::Send, Part::Bound), datagram(Role::Client), datagram(Role::Server)],
         },
         Step {
             id: "close",
@@ -388,12 +354,7 @@ pub static DATAGRAM_CLIENT: Sequence = Sequence {
             title: "Send requests and read the answers",
             note: "sendto() sends one datagram; recvfrom() waits for the answer. No handshake came first, and \
                    nothing is acknowledged.",
-            evidence: &[
-                call(Verb::Send, Part::Client),
-                call(Verb::Recv, Part::Client),
-                datagram(Role::Client),
-                datagram(Role::Server),
-            ],
+            evidence: &[call(Verb::Send, Part::Client), call(Verb::Recv, Part::Client), datagram(Role::Client), datagram(Role::Server)],
         },
         Step {
             id: "close",
@@ -459,9 +420,7 @@ mod tests {
             let numbers: Vec<u8> = seq.steps.iter().filter_map(|s| s.number).collect();
             assert_eq!(numbers, [1, 2, 3, 4], "{}", seq.id);
             let calls = seq.steps.iter().flat_map(|s| s.evidence).filter_map(|e| match e {
-                Evidence::Call { call, .. }
-                | Evidence::NewSocket { call, .. }
-                | Evidence::ServerAddress { call, .. } => Some(*call),
+                Evidence::Call { call, .. } | Evidence::NewSocket { call, .. } | Evidence::ServerAddress { call, .. } => Some(*call),
                 _ => None,
             });
             for call in calls {

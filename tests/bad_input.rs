@@ -135,7 +135,14 @@ fn every_row_of_the_bad_input_table_holds() {
         let lines: Vec<&str> = err.lines().collect();
         let fits = out.status.code() == Some(row.exit) && lines.len() == 1 && matches(&row.message, lines[0]) && !err.contains("panicked");
         if !fits {
-            failed.push(format!("{:?}: `{}` exited {:?} with:\n{err}expected exit {} with:\n{}\n", row.case, row.command, out.status.code(), row.exit, row.message));
+            failed.push(format!(
+                "{:?}: `{}` exited {:?} with:\n{err}expected exit {} with:\n{}\n",
+                row.case,
+                row.command,
+                out.status.code(),
+                row.exit,
+                row.message
+            ));
         }
     }
     assert!(failed.is_empty(), "rows of {PAGE} that do not hold:\n{}", failed.join("\n"));

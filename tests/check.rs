@@ -8,9 +8,7 @@ mod broken;
 
 use std::path::Path;
 
-use socktrace::check::{
-    check, run_check, CheckError, CheckOptions, Outcome, Report, Seen, Side, SocketReport, Verdict,
-};
+use socktrace::check::{check, run_check, CheckError, CheckOptions, Outcome, Report, Seen, Side, SocketReport, Verdict};
 use socktrace::render::Style;
 use socktrace::sim::{self, Options};
 use socktrace::trace::{read_trace, LensStatus, Trace};
@@ -35,12 +33,7 @@ fn socket<'r>(report: &'r Report, id: &str) -> &'r SocketReport {
 
 fn outcome(report: &Report, id: &str, step: &str) -> Outcome {
     let socket = socket(report, id);
-    socket
-        .steps
-        .iter()
-        .find(|s| s.step.id == step)
-        .unwrap_or_else(|| panic!("{id} has step {step}:\n{report}"))
-        .outcome()
+    socket.steps.iter().find(|s| s.step.id == step).unwrap_or_else(|| panic!("{id} has step {step}:\n{report}")).outcome()
 }
 
 fn notes<'r>(report: &'r Report) -> impl Iterator<Item = &'r str> {
@@ -66,10 +59,7 @@ fn every_scenario_that_completes_the_sequences__conforms() {
         let trace = simulated(scenario);
         let report = all(&trace);
         assert!(report.conforms(), "{scenario}:\n{report}");
-        assert!(
-            report.sockets.iter().flat_map(|s| &s.steps).all(|s| s.outcome() == Outcome::Met),
-            "{scenario}:\n{report}"
-        );
+        assert!(report.sockets.iter().flat_map(|s| &s.steps).all(|s| s.outcome() == Outcome::Met), "{scenario}:\n{report}");
     }
 }
 
@@ -177,10 +167,7 @@ fn live_traces__conform_with_linux_differences_as_notes() {
 #[test]
 fn live_trace_without_the_packet_lens__packet_evidence_is_not_observed_not_failed() {
     let trace = live("echo-without-packets");
-    assert!(
-        matches!(trace.header.lenses.packets, LensStatus::Unavailable { .. }),
-        "this fixture was recorded without packets"
-    );
+    assert!(matches!(trace.header.lenses.packets, LensStatus::Unavailable { .. }), "this fixture was recorded without packets");
     let report = all(&trace);
     let connect = socket(&report, "c1").steps.iter().find(|s| s.step.id == "connect").expect("a connect step");
     assert_eq!(connect.outcome(), Outcome::Met);
@@ -202,10 +189,7 @@ fn several_clients__each_accepted_socket_and_each_client_is_reported() {
     let report = all(&trace);
     let mut sequences: Vec<&str> = report.sockets.iter().map(|s| s.sequence.id).collect();
     sequences.sort_unstable();
-    assert_eq!(
-        sequences,
-        ["active-open", "active-open", "active-open", "passive-open", "passive-open", "passive-open", "passive-open"]
-    );
+    assert_eq!(sequences, ["active-open", "active-open", "active-open", "passive-open", "passive-open", "passive-open", "passive-open"]);
     let accepted = report.sockets.iter().filter(|s| s.listener.is_some()).count();
     assert_eq!(accepted, 3);
     assert!(has_note(&report, "explained above"), "a Linux difference is explained once, then cited:\n{report}");
@@ -215,9 +199,7 @@ fn several_clients__each_accepted_socket_and_each_client_is_reported() {
 fn without_the_calls_lens__call_evidence_is_not_observed() {
     let mut trace = simulated("echo");
     trace.header.lenses.calls = LensStatus::Unavailable { reason: "imported from a capture".into() };
-    trace
-        .events
-        .retain(|e| !matches!(e.body, socktrace::event::Body::CallStart(_) | socktrace::event::Body::CallEnd(_)));
+    trace.events.retain(|e| !matches!(e.body, socktrace::event::Body::CallStart(_) | socktrace::event::Body::CallEnd(_)));
     let report = all(&trace);
     assert!(report.conforms(), "{report}");
     assert_eq!(outcome(&report, "s2", "accept"), Outcome::Met, "the handshake is still seen");
@@ -261,19 +243,14 @@ fn roles_unknown__the_calls_decide_each_sockets_part() {
 fn non_blocking_connect__the_handshake_may_finish_after_connect_returns() {
     use socktrace::event::{Body, CallName, Errno};
     let mut trace = simulated("echo");
-    let is_connect_end =
-        |e: &socktrace::event::Event| matches!(&e.body, Body::CallEnd(c) if c.call == CallName::Connect);
+    let is_connect_end = |e: &socktrace::event::Event| matches!(&e.body, Body::CallEnd(c) if c.call == CallName::Connect);
     let at = trace.events.iter().position(is_connect_end).expect("connect returns");
     let mut end = trace.events.remove(at);
     if let Body::CallEnd(c) = &mut end.body {
         c.ret = -1;
         c.errno = Some(Errno { code: 115, name: "EINPROGRESS".into() });
     }
-    let start = trace
-        .events
-        .iter()
-        .position(|e| matches!(&e.body, Body::CallStart(c) if c.call == CallName::Connect))
-        .expect("connect");
+    let start = trace.events.iter().position(|e| matches!(&e.body, Body::CallStart(c) if c.call == CallName::Connect)).expect("connect");
     end.t = trace.events[start].t;
     trace.events.insert(start + 1, end);
     let report = all(&trace);
@@ -296,9 +273,7 @@ fn live_trace_with_modelled_states_beside__only_the_kernels_are_evidence() {
     let observed_close = trace
         .events
         .iter()
-        .position(|e| {
-            e.socket.as_ref().is_some_and(|s| s.0 == "c1") && matches!(&e.body, Body::State(s) if s.to == State::Closed)
-        })
+        .position(|e| e.socket.as_ref().is_some_and(|s| s.0 == "c1") && matches!(&e.body, Body::State(s) if s.to == State::Closed))
         .expect("the kernel reports c1 closed");
     // The model's own CLOSED, just before the kernel's: were modelled states evidence in a
     // trace whose states lens observed, it would be cited first.
@@ -316,10 +291,7 @@ fn live_trace_with_modelled_states_beside__only_the_kernels_are_evidence() {
             _ => None,
         })
         .collect();
-    assert!(
-        cited.contains(&(observed_close + 1)),
-        "the kernel's CLOSED is cited, not the model's TIME-WAIT: {cited:?}"
-    );
+    assert!(cited.contains(&(observed_close + 1)), "the kernel's CLOSED is cited, not the model's TIME-WAIT: {cited:?}");
 }
 
 #[test]

@@ -227,12 +227,8 @@ fn live_and_simulated_scripts_are_packetdrill_on_both_sides() {
     let simulated = scratch("packetdrill_sim").join("lost-syn.jsonl");
     let out = trace(&["simulate", "lost-syn", "--save", simulated.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let traces = [
-        fixture_path("live/echo.jsonl"),
-        fixture_path("live/refused.jsonl"),
-        fixture_path("live/half-close.jsonl"),
-        simulated.to_string_lossy().into_owned(),
-    ];
+    let traces =
+        [fixture_path("live/echo.jsonl"), fixture_path("live/refused.jsonl"), fixture_path("live/half-close.jsonl"), simulated.to_string_lossy().into_owned()];
     for (i, file) in traces.iter().enumerate() {
         for side in ["server", "client"] {
             let script = export(file, side, &format!("{i}_{side}"));
@@ -253,13 +249,7 @@ fn server_script_reads_as_the_passive_open() {
 
 #[test]
 fn the_checker_rejects_what_packetdrill_rejects() {
-    for bad in [
-        "0.1 < S 0:5(0) win 100",
-        "0.1 < S. 0:0(0) ack 1 <...>",
-        "0.1 > Q 0:0(0)",
-        "0.1 connect(3, ..., ...) = -1 ECONNREFUSED",
-        "x < S 0:0(0)",
-    ] {
+    for bad in ["0.1 < S 0:5(0) win 100", "0.1 < S. 0:0(0) ack 1 <...>", "0.1 > Q 0:0(0)", "0.1 connect(3, ..., ...) = -1 ECONNREFUSED", "x < S 0:0(0)"] {
         assert!((Line { rest: bad }).event().is_err(), "accepted: {bad}");
     }
 }

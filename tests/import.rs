@@ -87,13 +87,9 @@ fn every_format_and_link_type__gives_the_same_conversations() {
     let dir = scratch("import_links");
     let frames = frames_of(&std::fs::read(fixture("captures/lo.pcap")).expect("fixture"));
     let ip_of = |frame: &Vec<u8>| frame[14..].to_vec();
-    let null: Vec<(u64, Vec<u8>)> =
-        frames.iter().map(|(t, f)| (*t, [2u32.to_le_bytes().to_vec(), ip_of(f)].concat())).collect();
-    let looped: Vec<(u64, Vec<u8>)> =
-        frames.iter().map(|(t, f)| (*t, [2u32.to_be_bytes().to_vec(), ip_of(f)].concat())).collect();
-    for (name, link, frames, swapped) in
-        [("null.pcap", 0, &null, false), ("loop.pcap", 108, &looped, false), ("swapped.pcap", ETHERNET, &frames, true)]
-    {
+    let null: Vec<(u64, Vec<u8>)> = frames.iter().map(|(t, f)| (*t, [2u32.to_le_bytes().to_vec(), ip_of(f)].concat())).collect();
+    let looped: Vec<(u64, Vec<u8>)> = frames.iter().map(|(t, f)| (*t, [2u32.to_be_bytes().to_vec(), ip_of(f)].concat())).collect();
+    for (name, link, frames, swapped) in [("null.pcap", 0, &null, false), ("loop.pcap", 108, &looped, false), ("swapped.pcap", ETHERNET, &frames, true)] {
         let path = dir.join(name);
         std::fs::write(&path, pcap(link, frames, swapped)).expect("write");
         assert_eq!(conversations(&path), want, "{name}");
@@ -235,11 +231,7 @@ fn ctrl_c_during_save__leaves_every_written_trace_readable() {
         .expect("trace runs");
     let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).expect("fifo opens");
     // Conversation 1 is over at once (reset); 200 more stay open, sending data, for 200,000 packets.
-    let mut frames = vec![
-        (1, segment(40000, 80, 0, "S", b"")),
-        (2, segment(80, 40000, 0, "SA", b"")),
-        (3, segment(40000, 80, 1, "R", b"")),
-    ];
+    let mut frames = vec![(1, segment(40000, 80, 0, "S", b"")), (2, segment(80, 40000, 0, "SA", b"")), (3, segment(40000, 80, 1, "R", b""))];
     for i in 0..200_000u32 {
         let port = 41000 + (i % 200) as u16;
         frames.push((10 + u64::from(i), segment(port, 80, 1 + i, "A", b"data")));
@@ -269,7 +261,11 @@ fn ctrl_c_during_save__leaves_every_written_trace_readable() {
     for entry in std::fs::read_dir(&saved).expect("traces") {
         let path = entry.expect("entry").path();
         let trace = read_trace(&path).unwrap_or_else(|e| panic!("every written trace reads back: {e}"));
-        if trace.end.is_some() { complete += 1 } else { interrupted += 1 }
+        if trace.end.is_some() {
+            complete += 1
+        } else {
+            interrupted += 1
+        }
     }
     assert_eq!((complete, interrupted), (1, 200), "conversation 1 was over; the open ones read as interrupted");
 }

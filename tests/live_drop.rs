@@ -66,7 +66,10 @@ fn the_dropped(trace: &Trace, kind: Lost, from: &str) -> (usize, u64, Packet) {
     let tcp = packet.tcp.as_ref().expect("a TCP segment");
     assert!(kind.matches(tcp.flags, packet.len), "the dropped packet is a {kind}: {packet:?}");
     assert_eq!(event.socket, Some(SockId(from.to_string())), "sent by {from}");
-    assert!(packets(&trace.events).take_while(|(j, _, _)| *j < i).all(|(_, _, p)| !p.tcp.as_ref().is_some_and(|t| kind.matches(t.flags, p.len))), "it is the first {kind}");
+    assert!(
+        packets(&trace.events).take_while(|(j, _, _)| *j < i).all(|(_, _, p)| !p.tcp.as_ref().is_some_and(|t| kind.matches(t.flags, p.len))),
+        "it is the first {kind}"
+    );
     (i, event.t, packet.clone())
 }
 
@@ -75,7 +78,12 @@ fn the_dropped(trace: &Trace, kind: Lost, from: &str) -> (usize, u64, Packet) {
 fn the_retransmission(trace: &Trace, after: usize, dropped: &Packet) -> u64 {
     let tcp = dropped.tcp.as_ref().expect("a TCP segment");
     packets(&trace.events)
-        .find(|(j, _, p)| *j > after && p.src == dropped.src && p.len == dropped.len && p.tcp.as_ref().is_some_and(|t| t.seq == tcp.seq && t.flags.without_psh() == tcp.flags.without_psh()))
+        .find(|(j, _, p)| {
+            *j > after
+                && p.src == dropped.src
+                && p.len == dropped.len
+                && p.tcp.as_ref().is_some_and(|t| t.seq == tcp.seq && t.flags.without_psh() == tcp.flags.without_psh())
+        })
         .map(|(_, e, _)| e.t)
         .unwrap_or_else(|| panic!("the lost segment was not sent again: {dropped:?}"))
 }
@@ -103,7 +111,11 @@ fn lost_syn__connect_sends_it_again_after_the_initial_rto() {
     assert!(again - t >= INITIAL_RTO_AT_LEAST, "the SYN is sent again after the 1 s initial RTO, not after {} ms", (again - t) / 1_000_000);
     assert_retransmit_note(&trace, "c1");
     let story = Story::new(&trace.events);
-    story.in_order(&[("SYN-SENT", story.state("c1", State::Closed, State::SynSent)), ("the lost SYN", i), ("ESTABLISHED", story.state("c1", State::SynSent, State::Established))]);
+    story.in_order(&[
+        ("SYN-SENT", story.state("c1", State::Closed, State::SynSent)),
+        ("the lost SYN", i),
+        ("ESTABLISHED", story.state("c1", State::SynSent, State::Established)),
+    ]);
     assert_conforms(&trace);
 }
 

@@ -24,7 +24,8 @@ const SERVER_MAC: &str = "02:00:00:00:00:02";
 
 /// Runs `trace ARGS` to its end; returns its pid (which names its hosts) and its output.
 fn run(args: &[&str]) -> (u32, std::process::Output) {
-    let child = Command::new(trace_bin()).args(args).env("NO_COLOR", "1").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the trace binary starts");
+    let child =
+        Command::new(trace_bin()).args(args).env("NO_COLOR", "1").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the trace binary starts");
     let pid = child.id();
     (pid, child.wait_with_output().expect("trace ends"))
 }

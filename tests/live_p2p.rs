@@ -165,7 +165,8 @@ fn the_timeline_shows_each_program_in_both_columns() {
     for peer in ['A', 'B'] {
         // A row's cells: the client's column before the first bar, the server's after the last.
         let client_side = shown.lines().filter_map(|l| l.split('┊').next()).any(|cell| cell.get(10..).is_some_and(|c| c.starts_with(&format!("{peer}  "))));
-        let server_side = shown.lines().filter(|l| l.matches('┊').count() == 2).filter_map(|l| l.rsplit('┊').next()).any(|cell| cell.starts_with(&format!(" {peer}  ")));
+        let server_side =
+            shown.lines().filter(|l| l.matches('┊').count() == 2).filter_map(|l| l.rsplit('┊').next()).any(|cell| cell.starts_with(&format!(" {peer}  ")));
         assert!(client_side && server_side, "{peer} in the client's column: {client_side}, in the server's: {server_side}\n{shown}");
         assert!(shown.contains(&format!("{peer}:c")) && shown.contains(&format!("{peer}:s")), "packets name {peer}'s sockets");
     }

@@ -86,9 +86,11 @@ fn assert_udp_story_between(trace: &Trace, clients: usize, messages: &[&str], ho
         let datagram = wire
             .iter()
             .copied()
-            .find(|&d| !matched.contains(&d) && (start..end).contains(&d) && events[d].socket == events[start].socket && {
-                let Body::Packet(p) = &events[d].body else { unreachable!() };
-                p.payload.as_ref() == Some(sent) && i64::from(p.len) == ret && Some(p.dst) == call.args.addr
+            .find(|&d| {
+                !matched.contains(&d) && (start..end).contains(&d) && events[d].socket == events[start].socket && {
+                    let Body::Packet(p) = &events[d].body else { unreachable!() };
+                    p.payload.as_ref() == Some(sent) && i64::from(p.len) == ret && Some(p.dst) == call.args.addr
+                }
             })
             .unwrap_or_else(|| panic!("no datagram of sendto at event {start} within its call"));
         matched.push(datagram);

@@ -124,13 +124,16 @@ fn echo_serve__1000_active_and_100_idle_clients__every_active_one_served__memory
     assert_eq!(code, Some(0), "{err}");
     assert_left_whole(&path, pid, &[]);
     let saved = read_trace(&path).expect("the trace");
-    let ends = || saved.events.iter().filter_map(|e| match &e.body {
-        Body::CallEnd(end) if e.actor.role == Role::Server => Some(end),
-        _ => None,
-    });
+    let ends = || {
+        saved.events.iter().filter_map(|e| match &e.body {
+            Body::CallEnd(end) if e.actor.role == Role::Server => Some(end),
+            _ => None,
+        })
+    };
     let accepted = ends().filter(|c| c.call == CallName::Accept && c.new_socket.is_some()).count();
     let sends = ends().filter(|c| c.call == CallName::Send && c.errno.is_none()).count();
-    let failed_accepts = ends().filter(|c| c.call == CallName::Accept && c.errno.is_some() && c.errno.as_ref().map(|e| e.name.as_str()) != Some("EINTR")).count();
+    let failed_accepts =
+        ends().filter(|c| c.call == CallName::Accept && c.errno.is_some() && c.errno.as_ref().map(|e| e.name.as_str()) != Some("EINTR")).count();
     assert_eq!(accepted, ACTIVE + IDLE, "every connection is in the trace");
     assert_eq!(sends, ACTIVE, "every echo is in the trace");
     assert_eq!(failed_accepts, 0, "no accept failed (the open-file limit was raised)");
@@ -149,7 +152,8 @@ fn echo_serve__bind_any_address__needs_the_flag__warns__serves() {
     }
     let path = scratch("load_bind").join("t.jsonl");
     let mut command = Command::new("unshare");
-    let trace = format!("ip link set lo up && exec {} echo --serve --bind 0.0.0.0 --non-loopback --connections 1 --json --save {}", trace_bin(), path.display());
+    let trace =
+        format!("ip link set lo up && exec {} echo --serve --bind 0.0.0.0 --non-loopback --connections 1 --json --save {}", trace_bin(), path.display());
     command.args(["--net", "sh", "-c", &trace]);
     let mut session = Running::spawn(command);
     let port = session.port_bound_on("0.0.0.0");

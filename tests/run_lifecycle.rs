@@ -104,7 +104,10 @@ fn sigint_to_trace__passed_on__the_programs_clean_up_runs__accept_sees_eintr() {
         Body::CallEnd(end) => assert_eq!(end.errno.as_ref().map(|e| e.name.as_str()), Some("EINTR"), "what the program saw"),
         _ => unreachable!(),
     }
-    assert!(events.iter().any(|e| e.socket == Some(sock("s1")) && matches!(&e.body, Body::CallEnd(end) if end.call == CallName::Close)), "the listener closed by the program");
+    assert!(
+        events.iter().any(|e| e.socket == Some(sock("s1")) && matches!(&e.body, Body::CallEnd(end) if end.call == CallName::Close)),
+        "the listener closed by the program"
+    );
 }
 
 /// A program that ignores SIGTERM is given the grace period, then killed.

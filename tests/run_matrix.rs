@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use socktrace::capture::privilege::live_test_allowed;
 use socktrace::check::{check, CheckOptions, Verdict};
-use socktrace::sequence::Part;
 use socktrace::event::{Body, Event, Packet, Role, SockId, Transport, Verb};
+use socktrace::sequence::Part;
 use socktrace::tcp::state::State;
 use socktrace::trace::Trace;
 use socktrace::wire::flags::TcpFlags;
@@ -31,7 +31,6 @@ use crate::support::matrix::{self, Style, STYLES};
 use crate::support::strace::{self, Process};
 use crate::support::tcpdump::{self, Tcpdump};
 use crate::support::{load, scratch, stderr, stdout, trace};
-
 
 /// Whether a style's tools are here; without them the style cannot run, which CI forbids.
 fn available(style: &Style) -> bool {
@@ -312,10 +311,14 @@ fn wire(packet: &Packet) -> Option<Wire> {
 
 /// The trace's packets equal tcpdump's on its connections: the same packets in the same order.
 fn packets_equal_tcpdump(traced: &Trace, captured: &[Packet]) -> Result<(), String> {
-    let ours: Vec<Wire> = traced.events.iter().filter_map(|e| match &e.body {
-        Body::Packet(p) => wire(p),
-        _ => None,
-    }).collect();
+    let ours: Vec<Wire> = traced
+        .events
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Packet(p) => wire(p),
+            _ => None,
+        })
+        .collect();
     if ours.is_empty() {
         return Err("no packets in the trace".to_string());
     }
@@ -405,7 +408,8 @@ fn nonblocking_connect_refused__the_outcome_is_in_the_trace() {
     assert!(matches!(&events[connect].body, Body::CallEnd(end) if end.errno.as_ref().is_some_and(|e| e.name == "EINPROGRESS")));
     let outcome = named("getsockopt").expect("getsockopt tells the outcome");
     assert!(matches!(&events[outcome].body, Body::CallEnd(end) if end.value.as_deref() == Some("SO_ERROR=ECONNREFUSED")), "{:?}", events[outcome]);
-    let reset = events.iter().position(|e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.contains(TcpFlags::RST)))).expect("the reset");
+    let reset =
+        events.iter().position(|e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.contains(TcpFlags::RST)))).expect("the reset");
     assert!(named("poll").is_some_and(|p| p > reset), "poll returns after the reset");
     // The refusal ends the client's story as a blocking connect's refusal does: not a
     // deviation of the program's.
@@ -449,6 +453,10 @@ fn echo_protocol_broken__diff_shows_the_first_wrong_call() {
         assert_eq!(out.status.code(), Some(1), "{wrong}: {}", stderr(&out));
         let text = stdout(&out);
         let first = |sign: &str| text.lines().find_map(|l| l.strip_prefix(sign)).map(str::to_string);
-        assert_eq!((first("  - "), first("  + ")), (Some(expected.0.to_string()), Some(expected.1.to_string())), "{wrong}: the first difference is not its first wrong call:\n{text}");
+        assert_eq!(
+            (first("  - "), first("  + ")),
+            (Some(expected.0.to_string()), Some(expected.1.to_string())),
+            "{wrong}: the first difference is not its first wrong call:\n{text}"
+        );
     }
 }

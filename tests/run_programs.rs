@@ -317,7 +317,11 @@ fn crashing_program__the_trace_is_whole_and_says_the_signal() {
     let (traced, err) = record(&dir.join("t.jsonl"), &["--", "perl", "-e", crash]);
     assert!(err.contains("was killed by signal SIGSEGV"), "stderr says how it died: {err}");
     let end = traced.end.expect("the trace has its end line");
-    assert!(matches!(&end.programs[..], [p] if p.command == "perl" && matches!(&p.exit, Exit::Signal { signal, .. } if signal == "SIGSEGV")), "{:?}", end.programs);
+    assert!(
+        matches!(&end.programs[..], [p] if p.command == "perl" && matches!(&p.exit, Exit::Signal { signal, .. } if signal == "SIGSEGV")),
+        "{:?}",
+        end.programs
+    );
     let story = Story::new(&traced.events);
     // The socket was made and never used: a socket that played no part is named as idle.
     assert_eq!(story.created(Role::Unknown, CallName::Socket), [sock("o1")], "a socket that played no part is idle");
@@ -338,13 +342,17 @@ fn forking_server__the_child_inherits_the_socket__the_parents_close_sends_no_fin
     let story = Story::new(events);
     let accept_end = story.accept_returning(&sock("s2"));
     let parent = events[accept_end].actor.pid;
-    let closes: Vec<&Event> = events.iter().filter(|e| e.socket == Some(sock("s2")) && matches!(&e.body, Body::CallStart(c) if c.verb() == socktrace::event::Verb::Close)).collect();
+    let closes: Vec<&Event> =
+        events.iter().filter(|e| e.socket == Some(sock("s2")) && matches!(&e.body, Body::CallStart(c) if c.verb() == socktrace::event::Verb::Close)).collect();
     let parent_close = closes.iter().find(|e| e.actor.pid == parent).expect("the parent closes its copy");
     let child_close = closes.iter().find(|e| e.actor.pid != parent).expect("the child closes the connection");
     assert!(matches!(&parent_close.body, Body::CallStart(c) if c.args.other_fds == Some(1)), "the child still holds s2: {:?}", parent_close.body);
     assert!(matches!(&child_close.body, Body::CallStart(c) if c.args.other_fds.is_none()));
     story.data("s2", "hello\\n");
-    let child_recv = events.iter().find(|e| e.socket == Some(sock("s2")) && matches!(&e.body, Body::CallStart(c) if c.verb() == socktrace::event::Verb::Recv)).expect("the child receives on s2");
+    let child_recv = events
+        .iter()
+        .find(|e| e.socket == Some(sock("s2")) && matches!(&e.body, Body::CallStart(c) if c.verb() == socktrace::event::Verb::Recv))
+        .expect("the child receives on s2");
     assert_ne!(child_recv.actor.pid, parent, "the child's calls on the inherited socket are its own");
     let server_fin = story.packet(None, "s2", "c1", fin_ack(), "the server's FIN");
     assert!(parent_close.t < child_close.t && child_close.t < events[server_fin].t, "the FIN leaves with the child's close, the last");
@@ -465,7 +473,8 @@ fn exec__keeps_inheritable_sockets__closes_the_others() {
     let story = Story::new(events);
     let accept_end = story.accept_returning(&sock("s2"));
     // The exec is on the timeline, with what it kept and what it closed.
-    let exec = accept_end + events[accept_end..].iter().position(|e| matches!(&e.body, Body::Process(ProcessChange::Exec { .. }))).expect("the exec is on the timeline");
+    let exec = accept_end
+        + events[accept_end..].iter().position(|e| matches!(&e.body, Body::Process(ProcessChange::Exec { .. }))).expect("the exec is on the timeline");
     match &events[exec].body {
         Body::Process(ProcessChange::Exec { kept, closed, .. }) => {
             assert_eq!(kept, &[sock("c1")], "the inheritable socket stays open");
@@ -482,7 +491,11 @@ fn exec__keeps_inheritable_sockets__closes_the_others() {
             _ => None,
         })
         .collect();
-    assert_eq!(after, [(Some("c1"), socktrace::event::Verb::Send), (Some("c1"), socktrace::event::Verb::Close)], "after the exec, only the kept socket's calls");
+    assert_eq!(
+        after,
+        [(Some("c1"), socktrace::event::Verb::Send), (Some("c1"), socktrace::event::Verb::Close)],
+        "after the exec, only the kept socket's calls"
+    );
     story.data("c1", "after exec\\n");
     // The accepted socket's last descriptor closed with the exec: the kernel sent its FIN.
     story.packet(Some(accept_end), "s2", "c1", fin_ack(), "the FIN of the socket the exec closed");

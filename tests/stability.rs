@@ -152,13 +152,7 @@ fn first_difference(a: &str, b: &str) -> String {
     let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
     let at = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)).unwrap_or(0);
     let from = at.saturating_sub(3);
-    format!(
-        "line {}:\n  run 0: {:?}\n  run k: {:?}\n  before: {:?}",
-        at + 1,
-        a.get(at),
-        b.get(at),
-        &a[from..at.min(a.len())]
-    )
+    format!("line {}:\n  run 0: {:?}\n  run k: {:?}\n  before: {:?}", at + 1, a.get(at), b.get(at), &a[from..at.min(a.len())])
 }
 
 /// Every correct program of the style matrix (`fixtures/programs/matrix/`), recorded again and
@@ -220,9 +214,14 @@ fn matrix_styles_give_byte_identical_snapshots_across_runs_under_load() {
 /// `s2`). The same programs, so the same snapshot.
 #[test]
 fn a_connection_accepted_after_its_data_arrived_gives_the_snapshot_of_one_accepted_before() {
-    let read = |name: &str| socktrace::trace::read_trace(std::path::Path::new(&crate::support::fixture_path(&format!("timing/{name}")))).unwrap_or_else(|e| panic!("{e}"));
+    let read = |name: &str| {
+        socktrace::trace::read_trace(std::path::Path::new(&crate::support::fixture_path(&format!("timing/{name}")))).unwrap_or_else(|e| panic!("{e}"))
+    };
     let (early, late) = (read("node-accept-then-data.jsonl"), read("node-data-then-accept.jsonl"));
-    assert!(late.events.iter().any(|e| matches!(&e.body, socktrace::event::Body::Packet(p) if p.len > 0 && p.to.as_ref().is_some_and(|to| to.0 == "q1"))), "the late run's data reaches the queued connection");
+    assert!(
+        late.events.iter().any(|e| matches!(&e.body, socktrace::event::Body::Packet(p) if p.len > 0 && p.to.as_ref().is_some_and(|to| to.0 == "q1"))),
+        "the late run's data reaches the queued connection"
+    );
     let (early, late) = (snapshot(&early), snapshot(&late));
     assert_eq!(early, late);
     assert!(!late.contains("(was"), "the queued name is the accepted socket's in a snapshot:\n{late}");

@@ -85,11 +85,7 @@ fn refused__a_connection_with_no_server_socket_ends_with_the_servers_rst() {
 fn reused_four_tuple(times: u64) -> Vec<Event> {
     let events = fixture_events("echo");
     let (start, span) = (events[0].t, events.last().map_or(0, |e| e.t) - events[0].t + 1);
-    (0..times)
-        .flat_map(|round| {
-            events.iter().map(move |event| Event { t: event.t - start + round * span, ..event.clone() })
-        })
-        .collect()
+    (0..times).flat_map(|round| events.iter().map(move |event| Event { t: event.t - start + round * span, ..event.clone() })).collect()
 }
 
 #[test]
@@ -105,10 +101,8 @@ fn reused_four_tuple__a_syn_before_the_last_close_was_seen__ends_the_old_connect
     // The server's last change (LAST-ACK -> CLOSED) of the first copy is missing.
     let mut events = reused_four_tuple(2);
     let half = events.len() / 2;
-    let last_close = events[..half]
-        .iter()
-        .rposition(|e| matches!(&e.body, Body::State(s) if s.to == Closed && s.from == LastAck))
-        .expect("the server's socket closes");
+    let last_close =
+        events[..half].iter().rposition(|e| matches!(&e.body, Body::State(s) if s.to == Closed && s.from == LastAck)).expect("the server's socket closes");
     events.remove(last_close);
     let (conns, totals, _) = summarise(&events);
     assert_eq!((totals.connections, totals.open_at_end), (2, 0));

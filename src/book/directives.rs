@@ -159,7 +159,8 @@ fn table(head: &[&str], rows: &[Vec<String>]) -> String {
 
 fn sequence_table(id: &str) -> Result<String, String> {
     let known: Vec<&str> = sequence::documented().iter().map(|s| s.id).collect();
-    let seq = sequence::documented().into_iter().find(|s| s.id == id).ok_or_else(|| format!("no documented sequence {id:?}; there are {}", known.join(", ")))?;
+    let seq =
+        sequence::documented().into_iter().find(|s| s.id == id).ok_or_else(|| format!("no documented sequence {id:?}; there are {}", known.join(", ")))?;
     let rows: Vec<Vec<String>> = seq
         .steps
         .iter()
@@ -209,7 +210,12 @@ fn fixtures_table(dir: &Path) -> Result<String, String> {
             Source::Simulated => "simulated by the RFC 9293 model",
             Source::Imported => "imported",
         };
-        rows.push(vec![format!("<code>{}</code>", esc(fixture.file)), format!("<code>trace {}</code>", esc(&fixture.args.join(" "))), esc(source), esc(fixture.about)]);
+        rows.push(vec![
+            format!("<code>{}</code>", esc(fixture.file)),
+            format!("<code>trace {}</code>", esc(&fixture.args.join(" "))),
+            esc(source),
+            esc(fixture.about),
+        ]);
     }
     Ok(table(&["fixture", "recorded with", "source", "what it shows"], &rows))
 }

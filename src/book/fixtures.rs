@@ -22,11 +22,7 @@ pub const FIXTURES: &[Fixture] = &[
         args: &["echo", "--live"],
         about: "one client sends three lines, the server answers each with its number, the client closes first",
     },
-    Fixture {
-        file: "echo-ipv6.jsonl",
-        args: &["echo", "--live", "--ipv6"],
-        about: "the same session over IPv6, on ::1",
-    },
+    Fixture { file: "echo-ipv6.jsonl", args: &["echo", "--live", "--ipv6"], about: "the same session over IPv6, on ::1" },
     Fixture {
         file: "server-closes-first.jsonl",
         args: &["echo", "--live", "--scenario", "server-closes-first"],
@@ -37,11 +33,7 @@ pub const FIXTURES: &[Fixture] = &[
         args: &["echo", "--live", "--scenario", "half-close"],
         about: "the client sends its lines, then shutdown(SHUT_WR), and still reads the answers",
     },
-    Fixture {
-        file: "refused.jsonl",
-        args: &["echo", "--live", "--scenario", "refused"],
-        about: "a connect to a port nobody listens on",
-    },
+    Fixture { file: "refused.jsonl", args: &["echo", "--live", "--scenario", "refused"], about: "a connect to a port nobody listens on" },
     Fixture {
         file: "hosts.jsonl",
         args: &["echo", "--live", "--hosts"],
@@ -52,16 +44,8 @@ pub const FIXTURES: &[Fixture] = &[
         args: &["echo", "--live", "--drop", "syn"],
         about: "the first SYN is dropped on purpose (`--drop syn`), and sent again after the initial RTO",
     },
-    Fixture {
-        file: "lost-syn-model.jsonl",
-        args: &["simulate", "lost-syn"],
-        about: "the same story told by the RFC 9293 model, to set beside the live one",
-    },
-    Fixture {
-        file: "clients3.jsonl",
-        args: &["echo", "--live", "--clients", "3", "-m", "hello"],
-        about: "three clients at once, one line each",
-    },
+    Fixture { file: "lost-syn-model.jsonl", args: &["simulate", "lost-syn"], about: "the same story told by the RFC 9293 model, to set beside the live one" },
+    Fixture { file: "clients3.jsonl", args: &["echo", "--live", "--clients", "3", "-m", "hello"], about: "three clients at once, one line each" },
     Fixture {
         file: "p2p.jsonl",
         args: &["p2p"],
@@ -77,14 +61,19 @@ pub const FIXTURES: &[Fixture] = &[
         args: &["run", "--server", "python3 ../programs/ftp_active_server.py", "--client", "python3 ../programs/ftp_active_client.py {port}"],
         about: "FTP's active mode in miniature: the roles swap, the server of the control connection connects back as the client of the data connection",
     },
-    Fixture {
-        file: "udp-echo.jsonl",
-        args: &["echo", "--live", "--udp"],
-        about: "the same echo over UDP: one datagram per line, no connection",
-    },
+    Fixture { file: "udp-echo.jsonl", args: &["echo", "--live", "--udp"], about: "the same echo over UDP: one datagram per line, no connection" },
     Fixture {
         file: "escaping.jsonl",
-        args: &["echo", "--live", "-m", "<img src=x onerror=window.stPwned=1>", "-m", "</script><script>window.stPwned=2</script>", "-m", "{{#include ../../Cargo.toml}}"],
+        args: &[
+            "echo",
+            "--live",
+            "-m",
+            "<img src=x onerror=window.stPwned=1>",
+            "-m",
+            "</script><script>window.stPwned=2</script>",
+            "-m",
+            "{{#include ../../Cargo.toml}}",
+        ],
         about: "lines that are HTML, a script and an mdBook directive: the book must show them as text",
     },
 ];

@@ -241,8 +241,7 @@ impl Assembler {
             match label {
                 Label::Next => 0,
                 _ => {
-                    let &(_, target) =
-                        self.labels.iter().find(|(l, _)| *l == label).expect("every jump target is placed");
+                    let &(_, target) = self.labels.iter().find(|(l, _)| *l == label).expect("every jump target is placed");
                     target - (from + 1)
                 }
             }

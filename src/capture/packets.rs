@@ -107,9 +107,7 @@ pub enum CaptureError {
 impl CaptureError {
     fn io(what: &'static str, error: io::Error) -> CaptureError {
         match error.raw_os_error() {
-            Some(libc::EPERM) | Some(libc::EACCES) => {
-                CaptureError::Permission { exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("trace")) }
-            }
+            Some(libc::EPERM) | Some(libc::EACCES) => CaptureError::Permission { exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("trace")) },
             _ => CaptureError::Io { what, error },
         }
     }
@@ -118,11 +116,9 @@ impl CaptureError {
 impl fmt::Display for CaptureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CaptureError::Permission { exe } => write!(
-                f,
-                "packet capture needs CAP_NET_RAW: run with sudo, or grant it with `sudo setcap cap_net_raw,cap_net_admin+ep {}`",
-                exe.display()
-            ),
+            CaptureError::Permission { exe } => {
+                write!(f, "packet capture needs CAP_NET_RAW: run with sudo, or grant it with `sudo setcap cap_net_raw,cap_net_admin+ep {}`", exe.display())
+            }
             CaptureError::NoLoopback => f.write_str("packet capture: no loopback interface named `lo` on this machine"),
             CaptureError::NoLink(name) => write!(f, "packet capture: no interface named `{name}` in this network namespace"),
             CaptureError::Filter(e) => write!(f, "packet capture: {e}"),
@@ -227,8 +223,7 @@ impl PacketCapture {
         // `lo` hands every packet to packet sockets twice: leaving and arriving. Keep one.
         // A real link shows each once: the host's own packets leaving, its peer's arriving.
         if link == Link::Loopback {
-            ring::setsockopt(fd, libc::PACKET_IGNORE_OUTGOING, &1 as &libc::c_int)
-                .map_err(|e| CaptureError::io("setsockopt(PACKET_IGNORE_OUTGOING)", e))?;
+            ring::setsockopt(fd, libc::PACKET_IGNORE_OUTGOING, &1 as &libc::c_int).map_err(|e| CaptureError::io("setsockopt(PACKET_IGNORE_OUTGOING)", e))?;
         }
         filter.attach(socket.as_fd()).map_err(|e| CaptureError::io("setsockopt(SO_ATTACH_FILTER)", e))?;
         let ring = Ring::map(socket.as_fd(), RING).map_err(|e| CaptureError::io("PACKET_RX_RING", e))?;
@@ -273,18 +268,11 @@ impl PacketCapture {
     /// kernel hands over a partly filled block only when its retire timer fires.
     pub fn stop(mut self) -> Result<CaptureStats, CaptureError> {
         let (reader, thread) = self.finish().map_err(|e| CaptureError::io("the reader thread", e))?;
-        let mut stats: libc::tpacket_stats_v3 =
-            libc::tpacket_stats_v3 { tp_packets: 0, tp_drops: 0, tp_freeze_q_cnt: 0 };
+        let mut stats: libc::tpacket_stats_v3 = libc::tpacket_stats_v3 { tp_packets: 0, tp_drops: 0, tp_freeze_q_cnt: 0 };
         let mut len = std::mem::size_of_val(&stats) as libc::socklen_t;
         // SAFETY: `stats` and `len` are valid for writes; the kernel writes at most `len` bytes.
         let rc = unsafe {
-            libc::getsockopt(
-                self.socket.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_STATISTICS,
-                (&mut stats as *mut libc::tpacket_stats_v3).cast(),
-                &mut len,
-            )
+            libc::getsockopt(self.socket.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_STATISTICS, (&mut stats as *mut libc::tpacket_stats_v3).cast(), &mut len)
         };
         if rc != 0 {
             return Err(CaptureError::io("getsockopt(PACKET_STATISTICS)", io::Error::last_os_error()));
@@ -295,12 +283,7 @@ impl PacketCapture {
         drop(self);
         // The thread has nothing left to do but end.
         let _ = thread.join();
-        Ok(CaptureStats {
-            packets: reader.packets,
-            kernel_drops: u64::from(stats.tp_drops),
-            undecodable: reader.undecodable,
-            reader_cpu: reader.cpu,
-        })
+        Ok(CaptureStats { packets: reader.packets, kernel_drops: u64::from(stats.tp_drops), undecodable: reader.undecodable, reader_cpu: reader.cpu })
     }
 
     /// Wakes the reader to drain and stop, and waits for its account: it has let go of the
@@ -399,13 +382,7 @@ fn bind(fd: libc::c_int, ifindex: u32) -> io::Result<()> {
     addr.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
     addr.sll_ifindex = ifindex as i32;
     // SAFETY: `addr` is a valid sockaddr_ll of the size passed.
-    let rc = unsafe {
-        libc::bind(
-            fd,
-            (&addr as *const libc::sockaddr_ll).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-        )
-    };
+    let rc = unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_ll).cast(), std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t) };
     if rc == 0 {
         Ok(())
     } else {
@@ -421,14 +398,7 @@ struct ReaderStats {
 
 /// The reader thread: decode every block the kernel hands over and send it as one batch;
 /// sleep in poll(2) when the ring is empty. After a wake-up on `wake`, drain and return.
-fn read(
-    ring: Ring,
-    socket: &OwnedFd,
-    wake: &OwnedFd,
-    progress: &Progress,
-    link: Link,
-    deliver: impl FnMut(PacketBatch) -> bool,
-) -> io::Result<ReaderStats> {
+fn read(ring: Ring, socket: &OwnedFd, wake: &OwnedFd, progress: &Progress, link: Link, deliver: impl FnMut(PacketBatch) -> bool) -> io::Result<ReaderStats> {
     let result = read_until_stopped(ring, socket, wake, progress, link, deliver);
     // Also after a failure: a lens that delivers nothing more must not hold the timeline back.
     progress.finish();
@@ -510,7 +480,6 @@ fn read_until_stopped(
     Ok(stats)
 }
 
-
 #[cfg(test)]
 #[allow(non_snake_case)] // test names read `situation__expectation`
 mod tests {
@@ -574,10 +543,7 @@ mod tests {
         eprintln!("captured: {seen:?}");
         assert_eq!(seen[..3], ["SYN", "SYN|ACK", "ACK"], "handshake first: {seen:?}");
         let (t_syn, t_synack) = (packets[0].0, packets[1].0);
-        assert!(
-            before <= t_syn && t_syn <= t_synack && t_synack <= after,
-            "{before} <= {t_syn} <= {t_synack} <= {after}"
-        );
+        assert!(before <= t_syn && t_syn <= t_synack && t_synack <= after, "{before} <= {t_syn} <= {t_synack} <= {after}");
         assert!(packets.windows(2).all(|w| w[0].0 <= w[1].0), "times ascend");
 
         // No duplicates: the outgoing copies `lo` also shows are ignored.
@@ -630,8 +596,7 @@ mod tests {
         let second = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let second_port = second.local_addr().expect("address").port();
         let (tx, rx) = mpsc::channel();
-        let mut capture =
-            PacketCapture::open(&[], false, move |b| tx.send(b).is_ok()).expect("open capture with no ports");
+        let mut capture = PacketCapture::open(&[], false, move |b| tx.send(b).is_ok()).expect("open capture with no ports");
         echo_session(&first);
         capture.set_ports(&[second_port]).expect("set ports");
         echo_session(&second);
@@ -648,9 +613,7 @@ mod tests {
         }
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let (tx, rx) = mpsc::channel();
-        let capture =
-            PacketCapture::open(&[listener.local_addr().expect("address").port()], false, move |b| tx.send(b).is_ok())
-                .expect("open");
+        let capture = PacketCapture::open(&[listener.local_addr().expect("address").port()], false, move |b| tx.send(b).is_ok()).expect("open");
         let mut worst = Duration::ZERO;
         for _ in 0..20 {
             let sent = Instant::now();
@@ -709,7 +672,10 @@ mod tests {
         })
         .join()
         .expect("test thread");
-        assert!(message.starts_with("packet capture needs CAP_NET_RAW: run with sudo, or grant it with `sudo setcap cap_net_raw,cap_net_admin+ep /"), "{message}");
+        assert!(
+            message.starts_with("packet capture needs CAP_NET_RAW: run with sudo, or grant it with `sudo setcap cap_net_raw,cap_net_admin+ep /"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -718,10 +684,7 @@ mod tests {
         let exe = std::env::current_exe().expect("test binary path");
         assert_eq!(
             e.to_string(),
-            format!(
-                "packet capture needs CAP_NET_RAW: run with sudo, or grant it with `sudo setcap cap_net_raw,cap_net_admin+ep {}`",
-                exe.display()
-            )
+            format!("packet capture needs CAP_NET_RAW: run with sudo, or grant it with `sudo setcap cap_net_raw,cap_net_admin+ep {}`", exe.display())
         );
     }
 }

@@ -58,9 +58,7 @@ impl Ring {
         let len = geometry.block_size as usize * geometry.blocks as usize;
         // SAFETY: maps the ring the kernel just allocated for this socket; no existing memory
         // is touched, and the result is checked against MAP_FAILED.
-        let map = unsafe {
-            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
-        };
+        let map = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0) };
         if map == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
@@ -185,15 +183,7 @@ impl<'b> Iterator for Frames<'b> {
 /// Sets a SOL_PACKET option.
 pub(crate) fn setsockopt<T>(fd: libc::c_int, option: libc::c_int, value: &T) -> io::Result<()> {
     // SAFETY: `value` is a live, initialised T of the size passed; the kernel only reads it.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_PACKET,
-            option,
-            (value as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
+    let rc = unsafe { libc::setsockopt(fd, libc::SOL_PACKET, option, (value as *const T).cast(), std::mem::size_of::<T>() as libc::socklen_t) };
     if rc == 0 {
         Ok(())
     } else {

@@ -59,17 +59,12 @@ impl<'t> Report<'t> {
 
     /// Every step not met, as (socket, step).
     pub fn deviations(&self) -> impl Iterator<Item = (&SocketReport, &StepReport)> {
-        self.sockets
-            .iter()
-            .flat_map(|s| s.steps.iter().filter(|st| st.outcome() == Outcome::NotMet).map(move |st| (s, st)))
+        self.sockets.iter().flat_map(|s| s.steps.iter().filter(|st| st.outcome() == Outcome::NotMet).map(move |st| (s, st)))
     }
 
     /// Every reason given, for tests and summaries: `c1 exchange: send before connect returned…`.
     pub fn reasons(&self) -> impl Iterator<Item = &str> {
-        self.problems
-            .iter()
-            .map(String::as_str)
-            .chain(self.deviations().flat_map(|(_, st)| st.reasons.iter().map(String::as_str)))
+        self.problems.iter().map(String::as_str).chain(self.deviations().flat_map(|(_, st)| st.reasons.iter().map(String::as_str)))
     }
 
     /// Writes the report for a terminal.
@@ -284,17 +279,12 @@ impl Renderer<'_, '_> {
                 .iter()
                 .filter(|s| !s.conforms())
                 .map(|s| {
-                    let steps: Vec<&str> =
-                        s.steps.iter().filter(|st| st.outcome() == Outcome::NotMet).map(|st| st.step.id).collect();
+                    let steps: Vec<&str> = s.steps.iter().filter(|st| st.outcome() == Outcome::NotMet).map(|st| st.step.id).collect();
                     format!("{} at {}", s.socket, steps.join(", "))
                 })
                 .chain(report.problems.iter().map(|_| "the trace".to_string()))
                 .collect();
-            writeln!(
-                out,
-                "{} ({tally})",
-                self.style.paint("1;31", &format!("verdict: deviations: {}", deviating.join("; ")))
-            )
+            writeln!(out, "{} ({tally})", self.style.paint("1;31", &format!("verdict: deviations: {}", deviating.join("; "))))
         }
     }
 }

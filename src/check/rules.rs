@@ -3,13 +3,13 @@
 //! before the handshake completed. Each rule adds its reason (or, for a sound call outside
 //! the sequence, a note) to the step concerned.
 
+use crate::event::{Body, Event, Verb};
+use crate::sequence::Evidence;
 use crate::story::align::{concerns, packets_of, slot, CALL_SLOTS};
 use crate::story::cast::Player;
 use crate::story::index::{Index, PacketFact, SocketLog};
 use crate::story::reasons;
 use crate::story::{Seen, SocketReport, StepReport};
-use crate::event::{Body, Verb, Event};
-use crate::sequence::Evidence;
 use crate::trace::Trace;
 use crate::wire::flags::TcpFlags;
 
@@ -49,8 +49,7 @@ fn calls_in_step_order(events: &[Event], report: &mut SocketReport) {
             continue;
         }
         for &(later, at, _) in &calls {
-            let early =
-                previous.iter().find(|&&(_, started, returned)| at < started || returned.is_none_or(|r| at < r));
+            let early = previous.iter().find(|&&(_, started, returned)| at < started || returned.is_none_or(|r| at < r));
             if let Some(&(earlier, started, returned)) = early {
                 step.reasons.push(reasons::out_of_order(later, at, earlier, started, returned));
             }
@@ -119,8 +118,7 @@ fn data_after_the_handshake(index: &Index, log: SocketLog, report: &mut SocketRe
     let (Some(done), Some(began)) = (third_ack, handshake.began()) else { return };
     let early = packets_of(index, log).iter().find(|p| p.at >= began && p.at < done && p.len > 0);
     let Some(&PacketFact { at, len, .. }) = early else { return };
-    let carries_data =
-        |s: &&mut StepReport| s.evidence.iter().any(|o| matches!(o.evidence, Evidence::Packet { data: true, .. }));
+    let carries_data = |s: &&mut StepReport| s.evidence.iter().any(|o| matches!(o.evidence, Evidence::Packet { data: true, .. }));
     if let Some(step) = report.steps.iter_mut().find(carries_data) {
         step.reasons.push(reasons::data_before_handshake(at, len, done));
     }

@@ -36,12 +36,7 @@ impl From<TraceError> for CheckError {
 
 /// Reads the trace at `path`, checks it and writes the report to `out`. A reader that went
 /// away (`trace check f | head`) is not an error: the verdict stands.
-pub fn run_check(
-    path: &Path,
-    options: &CheckOptions,
-    style: Style,
-    out: &mut dyn Write,
-) -> Result<Verdict, CheckError> {
+pub fn run_check(path: &Path, options: &CheckOptions, style: Style, out: &mut dyn Write) -> Result<Verdict, CheckError> {
     let trace = read_trace(path)?;
     let report = check(&trace, options);
     match report.render(style, out).and_then(|()| out.flush()) {

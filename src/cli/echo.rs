@@ -90,7 +90,11 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
     };
     let story = Story::from_name(&args.scenario).ok_or_else(|| {
         let names: Vec<&str> = Story::ALL.iter().map(|s| s.name()).collect();
-        CliError(format!("unknown scenario {:?} for a live trace: choose one of {} (`trace simulate --list` has more, modelled)", args.scenario, names.join(", ")))
+        CliError(format!(
+            "unknown scenario {:?} for a live trace: choose one of {} (`trace simulate --list` has more, modelled)",
+            args.scenario,
+            names.join(", ")
+        ))
     })?;
     if story == Story::Refused && !matches!(mode, Mode::Both { .. }) {
         return Err(CliError("--scenario refused runs its own client against a port nobody listens on: leave out --serve and --connect".to_string()));
@@ -109,7 +113,10 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         }
     };
     if args.udp && story != Story::Echo {
-        return Err(CliError(format!("--scenario {} is a TCP story: a UDP echo has no connection to refuse or close; leave out --scenario with --udp", story.name())));
+        return Err(CliError(format!(
+            "--scenario {} is a TCP story: a UDP echo has no connection to refuse or close; leave out --scenario with --udp",
+            story.name()
+        )));
     }
     let messages = if args.messages.is_empty() { DEFAULT_MESSAGES.map(String::from).to_vec() } else { args.messages };
     // Only our own pair can be simulated: another program's half is unknown to the model.
@@ -122,7 +129,19 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         check_bind(ip, args.non_loopback)?;
     }
     check_open_files(&mode)?;
-    let plan = Plan { mode, story, messages, port: args.port, ipv6: args.session.ipv6, bind: args.bind, backlog: args.backlog, live_only: args.session.live || !simulable, hosts: args.hosts, drop, udp: args.udp };
+    let plan = Plan {
+        mode,
+        story,
+        messages,
+        port: args.port,
+        ipv6: args.session.ipv6,
+        bind: args.bind,
+        backlog: args.backlog,
+        live_only: args.session.live || !simulable,
+        hosts: args.hosts,
+        drop,
+        udp: args.udp,
+    };
     let command = super::command_line();
     if args.summary {
         let load = super::echo_summary::load(&plan, args.connections, &args.close)?;
@@ -192,7 +211,14 @@ fn simulate_instead(plan: &Plan, clients: u32, reasons: &[String], save: Option<
 
 /// Shows (and saves) the model's scenario in place of a live session that lacked `reasons`,
 /// its first line saying so: on the timeline's first line, or on standard error beside JSON.
-pub(super) fn simulated_session(lead: &str, scenario: &str, messages: &[String], reasons: &[String], save: Option<&std::path::Path>, json: bool) -> Result<ExitCode, CliError> {
+pub(super) fn simulated_session(
+    lead: &str,
+    scenario: &str,
+    messages: &[String],
+    reasons: &[String],
+    save: Option<&std::path::Path>,
+    json: bool,
+) -> Result<ExitCode, CliError> {
     let first_line = format!("{lead}, not a live trace: {} (or use --live for live or nothing)", reasons.join("; "));
     if json {
         eprintln!("{first_line}");

@@ -18,7 +18,10 @@ pub fn load(plan: &Plan, connections: Option<u64>, close: &str) -> Result<Load, 
         _ => Close::Fin,
     };
     if close == Close::Rst && plan.story != Story::Echo {
-        return Err(CliError(format!("--close rst aborts the connection after the echoes, which the {} scenario does not do: use --scenario echo", plan.story.name())));
+        return Err(CliError(format!(
+            "--close rst aborts the connection after the echoes, which the {} scenario does not do: use --scenario echo",
+            plan.story.name()
+        )));
     }
     Ok(Load { clients, connections: connections.unwrap_or(u64::from(clients)), close })
 }
@@ -46,7 +49,10 @@ pub fn run(plan: &Plan, load: &Load, command: &str, save: Option<PathBuf>) -> Re
     }
     let whole = report.totals.connections == report.attempted && report.end.packets_dropped == 0 && report.end.states_lost == 0;
     if !whole && !report.interrupted {
-        eprintln!("trace: the summary is not whole: {} connections begun, {} seen; see the kernel drops and lost tracepoint events", report.attempted, report.totals.connections);
+        eprintln!(
+            "trace: the summary is not whole: {} connections begun, {} seen; see the kernel drops and lost tracepoint events",
+            report.attempted, report.totals.connections
+        );
     }
     if !report.unavailable.is_empty() || report.program_error.is_some() || (!whole && !report.interrupted) {
         return Ok(ExitCode::from(EXIT_ERROR));

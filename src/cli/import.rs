@@ -60,16 +60,14 @@ const PROGRESS_FROM: u64 = 64 << 20;
 
 pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
     let path = &args.file;
-    let file = File::open(path).map_err(|err| {
-        CliError(format!("cannot open capture {}: {err} (check the path; record a capture with `tcpdump -i lo -w FILE`)", path.display()))
-    })?;
+    let file = File::open(path)
+        .map_err(|err| CliError(format!("cannot open capture {}: {err} (check the path; record a capture with `tcpdump -i lo -w FILE`)", path.display())))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut reader = Reader::open(file).map_err(|err| CliError(format!("{} {err}", path.display())))?;
     let mut wanted = Wanted::default();
     if let Some(dir) = &args.save_dir {
-        std::fs::create_dir_all(dir).map_err(|err| {
-            CliError(format!("cannot create the directory {}: {err} (give a directory you can write to)", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|err| CliError(format!("cannot create the directory {}: {err} (give a directory you can write to)", dir.display())))?;
         wanted.traces = Some(TraceSet::new(dir, import::header(super::command_line())));
     }
     wanted.kept = args.conversation.map(Kept::new);
@@ -81,18 +79,14 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
     let listing = args.conversation.is_none();
     let mut lines = Lines { out: &mut out, terminal, gone: false, line: String::new(), tcp: 0, udp: 0 };
     if listing {
-        lines.write(format!("{:>5} {:<5} {:<22} {:<22} {:>13} {:>15} {:>9} {:>7} {:>9}  END", "CONV", "PROTO", "CLIENT", "SERVER", "PKTS C>S/S>C", "BYTES C>S/S>C", "HANDSHAKE", "RETRANS", "DURATION"));
+        lines.write(format!(
+            "{:>5} {:<5} {:<22} {:<22} {:>13} {:>15} {:>9} {:>7} {:>9}  END",
+            "CONV", "PROTO", "CLIENT", "SERVER", "PKTS C>S/S>C", "BYTES C>S/S>C", "HANDSHAKE", "RETRANS", "DURATION"
+        ));
     }
     let mut bar = Bar::new(size, io::stderr().is_terminal() && size >= PROGRESS_FROM);
     let mut table = Table::default();
-    let outcome = import::import(
-        &mut reader,
-        &mut table,
-        &mut wanted,
-        &STOP,
-        &mut |conv| lines.conversation(conv, listing),
-        &mut |offset| bar.show(offset),
-    );
+    let outcome = import::import(&mut reader, &mut table, &mut wanted, &STOP, &mut |conv| lines.conversation(conv, listing), &mut |offset| bar.show(offset));
     bar.clear();
     if listing {
         let totals = totals_line(&outcome, lines.tcp, lines.udp);
@@ -113,16 +107,18 @@ fn finish(path: &Path, args: &ImportArgs, outcome: Outcome, wanted: Wanted) -> R
         None => {}
     }
     if interrupted {
-        let saved = if args.save_dir.is_some() {
-            "; the traces of conversations still open were saved without an end line, so they read as interrupted"
-        } else {
-            ""
-        };
+        let saved =
+            if args.save_dir.is_some() { "; the traces of conversations still open were saved without an end line, so they read as interrupted" } else { "" };
         eprintln!("trace: interrupted after {} packets{saved}", totals.packets);
         return Ok(ExitCode::from(130));
     }
     if let (Some(dir), Some(traces)) = (&args.save_dir, &wanted.traces) {
-        eprintln!("trace: wrote {} traces to {} (conn-N.jsonl; try `trace check {}`)", traces.written(), dir.display(), import::save::trace_path(dir, 1).display());
+        eprintln!(
+            "trace: wrote {} traces to {} (conn-N.jsonl; try `trace check {}`)",
+            traces.written(),
+            dir.display(),
+            import::save::trace_path(dir, 1).display()
+        );
     }
     if let Some(kept) = wanted.kept {
         if kept.events_out.is_empty() {

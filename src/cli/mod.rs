@@ -114,7 +114,8 @@ fn present(trace: &Trace, json: bool) -> Result<(), CliError> {
 
 /// Writes a whole trace to `path`.
 fn save(trace: &Trace, path: &std::path::Path) -> Result<(), CliError> {
-    let save_error = |err: std::io::Error| CliError(format!("cannot write the trace to {}: {err} (check the directory exists and is writable)", path.display()));
+    let save_error =
+        |err: std::io::Error| CliError(format!("cannot write the trace to {}: {err} (check the directory exists and is writable)", path.display()));
     let file = std::fs::File::create(path).map_err(save_error)?;
     let mut writer = TraceWriter::new(std::io::BufWriter::new(file), &trace.header).map_err(save_error)?;
     for event in &trace.events {

@@ -95,9 +95,9 @@ fn go_to(replay: &Replay, from: usize, target: &str) -> Option<usize> {
     }
     let (sequence, id) = target.split_once('/').map_or((None, target), |(s, id)| (Some(s), id));
     let count = replay.steps.len();
-    (1..=count).map(|k| (from + k) % count).find(|&i| {
-        replay.sequences.iter().zip(&replay.steps[i].progress).any(|(s, p)| sequence.is_none_or(|want| s.id == want) && p.at.contains(&id))
-    })
+    (1..=count)
+        .map(|k| (from + k) % count)
+        .find(|&i| replay.sequences.iter().zip(&replay.steps[i].progress).any(|(s, p)| sequence.is_none_or(|want| s.id == want) && p.at.contains(&id)))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::capture::{clock, errno};
-use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Event, Origin, Peer, Mint, Preview, Role, SockId, SockKind};
+use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Event, Mint, Origin, Peer, Preview, Role, SockId, SockKind};
 
 /// Where recorded events go: every lens sends batches of events to the timeline.
 pub type EventSink = std::sync::mpsc::Sender<Vec<Event>>;

@@ -89,12 +89,7 @@ pub struct Listening {
 impl Listening {
     /// Accepts `connections` connections (or until `stop` resolves), echoing on each, then
     /// closes the listening socket once every connection is done.
-    pub async fn serve(
-        self,
-        connections: Option<u64>,
-        options: ServeOptions,
-        stop: impl std::future::Future<Output = ()>,
-    ) -> io::Result<()> {
+    pub async fn serve(self, connections: Option<u64>, options: ServeOptions, stop: impl std::future::Future<Output = ()>) -> io::Result<()> {
         let mut tasks = JoinSet::new();
         let mut accepted = 0u64;
         tokio::pin!(stop);
@@ -161,7 +156,13 @@ fn passing(err: &io::Error) -> bool {
 }
 
 /// Echoes numbered lines until the client ends its stream, then closes the socket.
-async fn echo_connection(rec: Recorder, mut stream: TcpStream, id: SockId, options: ServeOptions, mut stop: tokio::sync::watch::Receiver<bool>) -> io::Result<()> {
+async fn echo_connection(
+    rec: Recorder,
+    mut stream: TcpStream,
+    id: SockId,
+    options: ServeOptions,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> io::Result<()> {
     let fd = stream.as_raw_fd();
     let mut numberer = LineNumberer::default();
     let mut buf = vec![0u8; RECV_BUF];
@@ -235,9 +236,5 @@ pub(crate) fn close<S: AsRawFd>(rec: &Recorder, id: &SockId, socket: S) {
 
 /// The arguments of `socket()` for a TCP socket.
 pub(crate) fn socket_args(ipv6: bool) -> CallArgs {
-    CallArgs {
-        domain: Some(if ipv6 { "AF_INET6" } else { "AF_INET" }.to_string()),
-        ty: Some("SOCK_STREAM".to_string()),
-        ..CallArgs::default()
-    }
+    CallArgs { domain: Some(if ipv6 { "AF_INET6" } else { "AF_INET" }.to_string()), ty: Some("SOCK_STREAM".to_string()), ..CallArgs::default() }
 }

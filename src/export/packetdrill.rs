@@ -40,10 +40,13 @@ pub fn script(trace: &Trace, side: Role) -> String {
     let events = &trace.events;
     let t0 = events.first().map_or(0, |e| e.t);
     let secs = |t: u64| format!("{:.6}", t.saturating_sub(t0) as f64 / 1e9);
-    let ends: HashMap<u64, &Event> = events.iter().filter_map(|e| match &e.body {
-        Body::CallEnd(end) => Some((end.id, e)),
-        _ => None,
-    }).collect();
+    let ends: HashMap<u64, &Event> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::CallEnd(end) => Some((end.id, e)),
+            _ => None,
+        })
+        .collect();
     let mut fds = Fds::default();
     let mut out = format!("// {} — as seen by the {side}; written by socktrace from a trace\n", trace.header.command);
     for event in events {
@@ -103,7 +106,10 @@ fn syscall(start: &CallStart, end: &CallEnd, socket: Option<&SockId>, fds: &mut 
         Verb::Listen => format!("listen({fd}, {})", start.args.backlog.unwrap_or(0)),
         Verb::Send => format!("send({fd}, ..., {len}, 0)"),
         Verb::Recv => format!("recv({fd}, ..., {len}, 0)"),
-        Verb::Shutdown => format!("shutdown({fd}, {})", start.args.how.as_deref().filter(|h| h.starts_with("SHUT_") && h.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')).unwrap_or("SHUT_RDWR")),
+        Verb::Shutdown => format!(
+            "shutdown({fd}, {})",
+            start.args.how.as_deref().filter(|h| h.starts_with("SHUT_") && h.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')).unwrap_or("SHUT_RDWR")
+        ),
         Verb::Close => format!("close({fd})"),
         Verb::Option | Verb::Name | Verb::Mode | Verb::Descriptor | Verb::Wait => return None,
     };
@@ -123,7 +129,15 @@ fn syscall(start: &CallStart, end: &CallEnd, socket: Option<&SockId>, fds: &mut 
 /// `S.`, `F.`, `P.`, `.`, `R`: packetdrill's letters, ACK as a trailing dot.
 fn flag_letters(flags: TcpFlags) -> String {
     let mut letters = String::new();
-    for (bit, letter) in [(TcpFlags::SYN, 'S'), (TcpFlags::FIN, 'F'), (TcpFlags::RST, 'R'), (TcpFlags::PSH, 'P'), (TcpFlags::URG, 'U'), (TcpFlags::ECE, 'E'), (TcpFlags::CWR, 'W')] {
+    for (bit, letter) in [
+        (TcpFlags::SYN, 'S'),
+        (TcpFlags::FIN, 'F'),
+        (TcpFlags::RST, 'R'),
+        (TcpFlags::PSH, 'P'),
+        (TcpFlags::URG, 'U'),
+        (TcpFlags::ECE, 'E'),
+        (TcpFlags::CWR, 'W'),
+    ] {
         if flags.contains(bit) {
             letters.push(letter);
         }

@@ -129,7 +129,11 @@ impl Conversation {
 
     /// Which end sent `p`.
     pub fn end_of(&self, p: &Peek) -> End {
-        if p.src == self.client { End::Client } else { End::Server }
+        if p.src == self.client {
+            End::Client
+        } else {
+            End::Server
+        }
     }
 
     /// Whether a SYN on the same ports opens a new connection rather than repeating this one's

@@ -39,11 +39,7 @@ pub const NO_CALLS: &str = "a capture holds no socket calls";
 
 /// The header of an imported trace: packets observed, states modelled, no calls.
 pub fn header(command: impl Into<String>) -> Header {
-    let lenses = Lenses {
-        calls: LensStatus::Unavailable { reason: NO_CALLS.to_string() },
-        packets: LensStatus::Observed,
-        states: LensStatus::Modelled,
-    };
+    let lenses = Lenses { calls: LensStatus::Unavailable { reason: NO_CALLS.to_string() }, packets: LensStatus::Observed, states: LensStatus::Modelled };
     Header::new(command, Source::Imported, lenses)
 }
 

@@ -56,13 +56,23 @@ pub struct Frame<'a> {
 pub enum PcapError {
     Io(io::Error),
     /// The file does not begin with a pcap or pcapng magic number.
-    NotACapture { found: Vec<u8> },
+    NotACapture {
+        found: Vec<u8>,
+    },
     /// The file ends in the middle of a packet or block.
-    Truncated { packets: u64, offset: u64 },
+    Truncated {
+        packets: u64,
+        offset: u64,
+    },
     /// A link type no decoder here reads.
-    UnsupportedLink { link: u32 },
+    UnsupportedLink {
+        link: u32,
+    },
     /// A length or field that cannot be right.
-    Malformed { offset: u64, what: String },
+    Malformed {
+        offset: u64,
+        what: String,
+    },
 }
 
 impl fmt::Display for PcapError {
@@ -195,12 +205,20 @@ impl<R: Read> fmt::Debug for Reader<R> {
 
 fn u16_at(b: &[u8], at: usize, swapped: bool) -> u16 {
     let v = u16::from_le_bytes([b[at], b[at + 1]]);
-    if swapped { v.swap_bytes() } else { v }
+    if swapped {
+        v.swap_bytes()
+    } else {
+        v
+    }
 }
 
 fn u32_at(b: &[u8], at: usize, swapped: bool) -> u32 {
     let v = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-    if swapped { v.swap_bytes() } else { v }
+    if swapped {
+        v.swap_bytes()
+    } else {
+        v
+    }
 }
 
 impl Reader<io::Empty> {
@@ -238,16 +256,8 @@ impl<R: Read> Reader<R> {
     }
 
     fn start(input: R, buf: Bytes, end: usize) -> Result<Reader<R>, PcapError> {
-        let mut reader = Reader {
-            input,
-            buf,
-            pos: 0,
-            end,
-            base: 0,
-            eof: end > 0,
-            format: Format::Pcapng { swapped: false, interfaces: Vec::new(), last_t: 0 },
-            packets: 0,
-        };
+        let mut reader =
+            Reader { input, buf, pos: 0, end, base: 0, eof: end > 0, format: Format::Pcapng { swapped: false, interfaces: Vec::new(), last_t: 0 }, packets: 0 };
         if !reader.fill(4)? {
             return Err(PcapError::NotACapture { found: reader.unread().to_vec() });
         }
@@ -362,12 +372,7 @@ impl<R: Read> Reader<R> {
         }
         let link = u32::from(u16_at(b, 0, swapped));
         let snaplen = u32_at(b, 4, swapped);
-        let mut interface = Interface {
-            link: LinkType::from_pcap(link).ok_or(link),
-            resolution: Resolution::Decimal(6),
-            offset_s: 0,
-            snaplen,
-        };
+        let mut interface = Interface { link: LinkType::from_pcap(link).ok_or(link), resolution: Resolution::Decimal(6), offset_s: 0, snaplen };
         let mut at = 8;
         while at + 4 <= b.len() {
             let (code, len) = (u16_at(b, at, swapped), usize::from(u16_at(b, at + 2, swapped)));
@@ -393,11 +398,7 @@ impl<R: Read> Reader<R> {
     }
 
     /// Reads a packet block: its time, link type, where its bytes are, and its wire length.
-    fn packet_block(
-        &mut self,
-        kind: u32,
-        body: std::ops::Range<usize>,
-    ) -> Result<(u64, LinkType, std::ops::Range<usize>, u32), PcapError> {
+    fn packet_block(&mut self, kind: u32, body: std::ops::Range<usize>) -> Result<(u64, LinkType, std::ops::Range<usize>, u32), PcapError> {
         let Format::Pcapng { swapped, ref interfaces, last_t } = self.format else { unreachable!("pcapng reader") };
         let b = &self.buf[body.clone()];
         // (interface, time, captured length, wire length, where the data starts)

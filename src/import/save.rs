@@ -12,8 +12,8 @@ use std::rc::Rc;
 
 use super::conversation::{Conversation, End};
 use super::events::ConversationEvents;
-use crate::hash::FastMap;
 use crate::event::{Event, Packet};
+use crate::hash::FastMap;
 use crate::trace::{Header, TraceWriter};
 
 /// The bytes of trace lines held in memory, all conversations together.
@@ -93,7 +93,15 @@ impl TraceSet {
 
     /// Adds one packet of conversation `number`, sent by `end`; `client` and `server` are
     /// the conversation's addresses.
-    pub fn packet(&mut self, number: u64, end: End, client: std::net::SocketAddr, server: std::net::SocketAddr, t: u64, packet: Packet) -> Result<(), SaveError> {
+    pub fn packet(
+        &mut self,
+        number: u64,
+        end: End,
+        client: std::net::SocketAddr,
+        server: std::net::SocketAddr,
+        t: u64,
+        packet: Packet,
+    ) -> Result<(), SaveError> {
         let path = trace_path(&self.dir, number);
         let error = |err| SaveError { path: path.clone(), err };
         if !self.open.contains_key(&number) {

@@ -8,8 +8,8 @@ use std::collections::hash_map::Entry;
 use std::hash::{Hash, Hasher};
 
 use super::conversation::{Conversation, End};
-use crate::hash::FastMap;
 use crate::event::Transport;
+use crate::hash::FastMap;
 use crate::wire::peek::Peek;
 
 /// How many conversations may be open at once.

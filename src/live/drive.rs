@@ -67,7 +67,10 @@ enum Lenses {
     Running(KernelLenses),
     /// Everything stamped before `mark` was delivered when the stop began; what the lenses
     /// deliver until they have stopped is later.
-    Stopping { stop: JoinHandle<Losses>, mark: u64 },
+    Stopping {
+        stop: JoinHandle<Losses>,
+        mark: u64,
+    },
     Stopped(Losses),
 }
 
@@ -102,7 +105,9 @@ impl Lenses {
     fn finish(self) -> Losses {
         match self {
             Lenses::Running(lenses) => lenses.stop(),
-            Lenses::Stopping { stop, .. } => stop.join().unwrap_or_else(|_| Losses { problems: vec!["stopping the lenses panicked".to_string()], ..Losses::default() }),
+            Lenses::Stopping { stop, .. } => {
+                stop.join().unwrap_or_else(|_| Losses { problems: vec!["stopping the lenses panicked".to_string()], ..Losses::default() })
+            }
             Lenses::Stopped(losses) => losses,
         }
     }

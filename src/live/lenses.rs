@@ -114,10 +114,7 @@ impl Running {
         let Armed { packets, states } = armed;
         let deliver = deliver_to(sink.clone());
         let tx = sink.clone();
-        let (packets, tracer) = open_both(
-            packets.map(|lo| move || lo.open(ports, true, deliver)),
-            states.map(|prepared| move || prepared.start(ports, tx)),
-        );
+        let (packets, tracer) = open_both(packets.map(|lo| move || lo.open(ports, true, deliver)), states.map(|prepared| move || prepared.start(ports, tx)));
         let mut failed = lock(&self.failed);
         *lock(&self.packets) = packets.and_then(|opened| opened.map_err(|e| failed.push(e.to_string())).ok());
         *lock(&self.tracer) = tracer.and_then(|started| started.map_err(|e| failed.push(e.to_string())).ok());
@@ -289,7 +286,10 @@ mod tests {
         drop(control);
         // Every sender is gone: the channel ends.
         let events: Vec<Event> = rx.iter().flatten().collect();
-        assert!(events.iter().any(|e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == "SYN"))), "the SYN: {events:?}");
+        assert!(
+            events.iter().any(|e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == "SYN"))),
+            "the SYN: {events:?}"
+        );
         assert!(events.iter().any(|e| matches!(&e.body, Body::State(s) if s.to == crate::tcp::State::SynSent)), "SYN-SENT: {events:?}");
     }
 }

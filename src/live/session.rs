@@ -12,8 +12,8 @@ use super::programs::{self, Mode, Plan, Program, Story};
 use super::sink::{Output, Sink};
 use crate::capture::dropper::{DropError, Dropper};
 use crate::echo::Recorder;
-use crate::netns::{Hosts, HostsError};
 use crate::event::{Event, Role};
+use crate::netns::{Hosts, HostsError};
 use crate::timeline::{Sides, SocketResolver, Timeline};
 use crate::trace::{End, Header, LensStatus, Source};
 
@@ -21,7 +21,10 @@ use crate::trace::{End, Header, LensStatus, Source};
 pub enum LiveError {
     Runtime(io::Error),
     Server(io::Error),
-    Save { path: PathBuf, err: io::Error },
+    Save {
+        path: PathBuf,
+        err: io::Error,
+    },
     /// A kernel lens needs a privilege this process lacks (one reason per lens); the plan
     /// asked to be told rather than to go on without it.
     Unprivileged(Vec<String>),
@@ -77,7 +80,9 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     let client_rec = server_rec.peer(Role::Client);
     let refused = plan.story == Story::Refused;
     let bound = match plan.mode {
-        Mode::Both { .. } | Mode::Serve { .. } if !refused => Some(on_server(hosts.as_ref(), || programs::bind_server(&server_rec, plan)).map_err(LiveError::Server)?),
+        Mode::Both { .. } | Mode::Serve { .. } if !refused => {
+            Some(on_server(hosts.as_ref(), || programs::bind_server(&server_rec, plan)).map_err(LiveError::Server)?)
+        }
         _ => None,
     };
     // Held until the session ends, so that the refusing port stays ours.
@@ -123,19 +128,24 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     drop((server_rec, client_rec, tx));
 
     // A refusing port has no socket on the server side to name: its RST is the kernel's own.
-    let sides = Sides {
-        client_recorded: !matches!(plan.mode, Mode::Serve { .. }),
-        server_recorded: !matches!(plan.mode, Mode::Connect { .. }) || refused,
-    };
+    let sides = Sides { client_recorded: !matches!(plan.mode, Mode::Serve { .. }), server_recorded: !matches!(plan.mode, Mode::Connect { .. }) || refused };
     let resolver = SocketResolver::new(vec![server_addr.port()], sides);
     // The model follows the segments: it shadows the sockets only when packets are seen.
     let mut timeline = if header.lenses.packets == LensStatus::Observed { Timeline::with_shadow(resolver) } else { Timeline::new(resolver) };
 
     let mut drop_problems = Vec::new();
-    let (program_result, interrupted, losses) = run_programs(rt, parts, stop, (rx, lenses), &mut timeline, |events, watermark| sink.emit(events, watermark), || {
-        // The programs are done: nothing more to lose, and the timeline needs its sender gone.
-        drop_problems.extend(dropper.take().map(Dropper::stop).unwrap_or_default());
-    })?;
+    let (program_result, interrupted, losses) = run_programs(
+        rt,
+        parts,
+        stop,
+        (rx, lenses),
+        &mut timeline,
+        |events, watermark| sink.emit(events, watermark),
+        || {
+            // The programs are done: nothing more to lose, and the timeline needs its sender gone.
+            drop_problems.extend(dropper.take().map(Dropper::stop).unwrap_or_default());
+        },
+    )?;
     drop(reserved);
     // In the refused story, the refusal is the story, not a failure.
     let program_result = match program_result {
@@ -269,4 +279,3 @@ fn on_signal() -> impl std::future::Future<Output = ()> {
         }
     }
 }
-

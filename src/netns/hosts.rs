@@ -94,7 +94,24 @@ impl Hosts {
         let server_mac = [0x02, 0, 0, 0, 0, 0x02];
         let (client_text, server_text) = (crate::event::mac_text(&client_mac), crate::event::mac_text(&server_mac));
         ip(
-            &["-n", &client_ns, "link", "add", LINK, "address", &client_text, "type", "veth", "peer", "name", LINK, "address", &server_text, "netns", &server_ns],
+            &[
+                "-n",
+                &client_ns,
+                "link",
+                "add",
+                LINK,
+                "address",
+                &client_text,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                LINK,
+                "address",
+                &server_text,
+                "netns",
+                &server_ns,
+            ],
             "create the veth pair between the hosts",
         )?;
         let (client_addr, server_addr) = (IpAddr::V4(CLIENT_ADDR), IpAddr::V4(SERVER_ADDR));

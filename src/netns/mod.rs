@@ -57,9 +57,7 @@ impl Namespace {
     /// The calling thread stays where it is.
     pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> io::Result<T> {
         std::thread::scope(|scope| {
-            let thread = std::thread::Builder::new()
-                .name(format!("socktrace-{}", self.name))
-                .spawn_scoped(scope, || self.enter().map(|()| f()))?;
+            let thread = std::thread::Builder::new().name(format!("socktrace-{}", self.name)).spawn_scoped(scope, || self.enter().map(|()| f()))?;
             thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
     }

@@ -49,15 +49,15 @@ pub fn first_difference(a: &Trace, b: &Trace) -> Option<Difference> {
         (0..lines.len()).filter(|&i| matches!(trace.events[lines[i].1].body, Body::CallStart(_) | Body::CallEnd(_))).collect()
     };
     let (left_calls, right_calls) = (calls(a, &left), calls(b, &right));
-    let first_call = (0..left_calls.len().max(right_calls.len()))
-        .find(|&k| left_calls.get(k).map(|&i| &left[i].0) != right_calls.get(k).map(|&i| &right[i].0));
+    let first_call = (0..left_calls.len().max(right_calls.len())).find(|&k| left_calls.get(k).map(|&i| &left[i].0) != right_calls.get(k).map(|&i| &right[i].0));
     // Lines of each snapshot where the difference is told: of the first differing call, or
     // (when every call is the same) of the first differing line.
     let (at_left, at_right) = match first_call {
         Some(k) => (left_calls.get(k).copied().unwrap_or(left.len()), right_calls.get(k).copied().unwrap_or(right.len())),
         None => (first_line, first_line),
     };
-    let kernel_first = (first_line < at_left.min(at_right)).then(|| KernelFirst { line: first_line + 1, left: text(&left, first_line), right: text(&right, first_line) });
+    let kernel_first =
+        (first_line < at_left.min(at_right)).then(|| KernelFirst { line: first_line + 1, left: text(&left, first_line), right: text(&right, first_line) });
     // The step: of the left trace's event, or of the right's where the left has ended.
     let step = match (left.get(at_left), right.get(at_right)) {
         (Some((_, event)), _) => step_of(a, *event),

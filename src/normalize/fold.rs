@@ -116,7 +116,8 @@ fn join_reads(events: &[Event], keep: &mut [bool]) -> FastMap<usize, CallEnd> {
                 }
                 match runs.get_mut(&key) {
                     Some(run) => {
-                        let (whole, bytes) = run.whole.get_or_insert_with(|| (run.first_end.clone(), run.first_end.data.as_ref().map(Preview::bytes).unwrap_or_default()));
+                        let (whole, bytes) =
+                            run.whole.get_or_insert_with(|| (run.first_end.clone(), run.first_end.data.as_ref().map(Preview::bytes).unwrap_or_default()));
                         whole.ret += end.ret;
                         bytes.extend(end.data.as_ref().map(Preview::bytes).unwrap_or_default());
                         whole.data = Some(Preview::of(bytes));

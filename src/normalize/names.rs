@@ -103,9 +103,7 @@ impl Renames {
                 continue;
             }
             let name = match end.call.verb() {
-                Verb::Bind if listening.contains(socket) => {
-                    event.actor.peer.map_or_else(|| "SERVER".to_string(), |peer| format!("SERVER_{peer}"))
-                }
+                Verb::Bind if listening.contains(socket) => event.actor.peer.map_or_else(|| "SERVER".to_string(), |peer| format!("SERVER_{peer}")),
                 // A datagram server's bound address is where clients send: the server's too.
                 Verb::Bind if socket.kind() == Some(SockKind::Server) => "SERVER".to_string(),
                 Verb::Bind | Verb::Connect | Verb::Send | Verb::Listen => self.socket_name(socket).0.clone(),
@@ -178,17 +176,35 @@ mod tests {
     #[test]
     fn a_queued_connection__known_by_the_name_accept_gave_it() {
         let state = Body::State(StateChange { from: State::SynReceived, to: State::Established, local: None, remote: None, sk: None, model: None });
-        let accept = Body::CallEnd(CallEnd { new_socket: Some(SockId("s2".into())), queued: Some(SockId("q1".into())), ..CallEnd::new(1, CallName::Accept, 4) });
+        let accept =
+            Body::CallEnd(CallEnd { new_socket: Some(SockId("s2".into())), queued: Some(SockId("q1".into())), ..CallEnd::new(1, CallName::Accept, 4) });
         let renames = Renames::of(&[at("q1", Role::Server, state), at("s1", Role::Server, accept)]);
         assert_eq!(renames.socket_name(&SockId("q1".into())), &SockId("s2".into()));
     }
 
     #[test]
     fn clients__named_by_the_order_their_connections_were_accepted__addresses_by_whose() {
-        let connected = |socket: &str, local: &str| at(socket, Role::Client, Body::CallEnd(CallEnd { local: Some(addr(local)), peer: Some(addr("127.0.0.1:7")), ..CallEnd::new(1, CallName::Connect, 0) }));
-        let accepted = |new: &str, peer: &str| at("s1", Role::Server, Body::CallEnd(CallEnd { new_socket: Some(SockId(new.into())), peer: Some(addr(peer)), ..CallEnd::new(2, CallName::Accept4, 5) }));
+        let connected = |socket: &str, local: &str| {
+            at(
+                socket,
+                Role::Client,
+                Body::CallEnd(CallEnd { local: Some(addr(local)), peer: Some(addr("127.0.0.1:7")), ..CallEnd::new(1, CallName::Connect, 0) }),
+            )
+        };
+        let accepted = |new: &str, peer: &str| {
+            at(
+                "s1",
+                Role::Server,
+                Body::CallEnd(CallEnd { new_socket: Some(SockId(new.into())), peer: Some(addr(peer)), ..CallEnd::new(2, CallName::Accept4, 5) }),
+            )
+        };
         // c1 was made first, but the server accepted c2's connection first.
-        let events = [connected("c1", "127.0.0.1:40001"), connected("c2", "[::ffff:127.0.0.1]:40002"), accepted("s2", "127.0.0.1:40002"), accepted("s3", "127.0.0.1:40001")];
+        let events = [
+            connected("c1", "127.0.0.1:40001"),
+            connected("c2", "[::ffff:127.0.0.1]:40002"),
+            accepted("s2", "127.0.0.1:40002"),
+            accepted("s3", "127.0.0.1:40001"),
+        ];
         let renames = Renames::of(&events);
         assert_eq!(renames.socket(&SockId("c2".into())), "c1");
         assert_eq!(renames.socket(&SockId("c1".into())), "c2");

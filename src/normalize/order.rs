@@ -343,9 +343,7 @@ impl<'e> Orderer<'e> {
                             (Verb::Connect, Body::State(c)) => c.to == State::SynSent,
                             (Verb::Connect, Body::Packet(p)) => sent(k) && syn(p),
                             (Verb::Listen, Body::State(c)) => c.to == State::Listen,
-                            (Verb::Close | Verb::Shutdown, Body::State(c)) => {
-                                (matches!(c.to, State::FinWait1 | State::LastAck) || c.from == State::Listen)
-                            }
+                            (Verb::Close | Verb::Shutdown, Body::State(c)) => (matches!(c.to, State::FinWait1 | State::LastAck) || c.from == State::Listen),
                             (Verb::Close | Verb::Shutdown, Body::Packet(p)) => sent(k) && fin(p),
                             (Verb::Send, Body::Packet(p)) => sent(k) && p.len > 0,
                             _ => false,
@@ -358,9 +356,7 @@ impl<'e> Orderer<'e> {
                     let mut before_end = kernel[..upto].iter().copied();
                     let awaited = match verb {
                         Verb::Connect => before_end.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.from == State::SynSent)),
-                        Verb::Recv => {
-                            before_end.rfind(|&k| matches!(&events[k].body, Body::Packet(p) if !sent(k) && (p.len > 0 || fin(p))))
-                        }
+                        Verb::Recv => before_end.rfind(|&k| matches!(&events[k].body, Body::Packet(p) if !sent(k) && (p.len > 0 || fin(p)))),
                         _ => None,
                     };
                     if let Some(k) = awaited {
@@ -385,9 +381,7 @@ impl<'e> Orderer<'e> {
     /// closes its listening socket after serving, say). Sends and receives on different
     /// connections do not: those run concurrently.
     fn program_order(&mut self) {
-        let life_cycle = |verb: Verb| {
-            matches!(verb, Verb::Socket | Verb::Bind | Verb::Listen | Verb::Accept | Verb::Connect | Verb::Shutdown | Verb::Close)
-        };
+        let life_cycle = |verb: Verb| matches!(verb, Verb::Socket | Verb::Bind | Verb::Listen | Verb::Accept | Verb::Connect | Verb::Shutdown | Verb::Close);
         let Orderer { block: b, socket_of_call, edges, last_life_call: last, .. } = self;
         last.clear();
         for (i, event) in b.events.iter().enumerate() {
@@ -449,7 +443,14 @@ impl Graph {
 /// The chains event `i` is on (at most two): a call is on its socket's call chain (and an
 /// `accept`'s return on the new socket's too); a packet on its sender's and receiver's kernel
 /// chains; a state change on its socket's.
-fn memberships(i: usize, event: &Event, b: &Block, socket_of_call: &[Option<Named>], listeners: &FastSet<Named>, sockets: &Sockets) -> [Option<(Named, u8, Option<SocketAddr>)>; 2] {
+fn memberships(
+    i: usize,
+    event: &Event,
+    b: &Block,
+    socket_of_call: &[Option<Named>],
+    listeners: &FastSet<Named>,
+    sockets: &Sockets,
+) -> [Option<(Named, u8, Option<SocketAddr>)>; 2] {
     match &event.body {
         Body::CallStart(_) | Body::CallEnd(_) => {
             let own = socket_of_call[i].map(|s| (s, 1, None));

@@ -90,7 +90,8 @@ pub struct Sockets<'e> {
 impl<'e> Sockets<'e> {
     /// The sockets of `numbering` as `renames` names them.
     pub fn of(numbering: Numbering<'e>, renames: &'e Renames) -> Sockets<'e> {
-        let mut sockets = Sockets { named: Vec::with_capacity(numbering.names.len()), numbering, view_names: Vec::new(), kinds: Vec::new(), numbers: Vec::new() };
+        let mut sockets =
+            Sockets { named: Vec::with_capacity(numbering.names.len()), numbering, view_names: Vec::new(), kinds: Vec::new(), numbers: Vec::new() };
         let mut view_by_name: FastMap<&'e SockId, Named> = FastMap::default();
         for &id in &sockets.numbering.names {
             let view_name = renames.socket_name(id);

@@ -362,10 +362,8 @@ impl Renderer for Ladder {
         self.flush_pending(out)?;
         match end {
             Some(end) => {
-                let mut line = format!(
-                    "— {} events · packets dropped by the kernel: {} · state events lost: {}",
-                    end.events, end.packets_dropped, end.states_lost
-                );
+                let mut line =
+                    format!("— {} events · packets dropped by the kernel: {} · state events lost: {}", end.events, end.packets_dropped, end.states_lost);
                 if end.out_of_order > 0 {
                     line.push_str(&format!(" · {} events arrived late and stand out of time order", end.out_of_order));
                 }

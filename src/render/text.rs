@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 
-use crate::event::{Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, ProcessChange, Role, SockId, StateChange, Transport, Verb, Watched};
+use crate::event::{
+    Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, ProcessChange, Role, SockId, StateChange, Transport, Verb, Watched,
+};
 use crate::tcp::linux;
 use crate::wire::flags::TcpFlags;
-
 
 /// How a text shows the names of things: as the trace has them (the timeline, the replay, a
 /// check's evidence), or as a snapshot renames them, to show nothing that changes from run

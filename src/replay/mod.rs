@@ -17,9 +17,9 @@ use serde::Serialize;
 use crate::event::{Body, Event, Origin, Peer, Role, SockId};
 use crate::render::text::PeerNames;
 use crate::sequence::{self, Part, Sequence};
+use crate::story::Story;
 use crate::tcp::state::State;
 use crate::trace::{LensStatus, Source, Trace};
-use crate::story::Story;
 use progress::Ticks;
 
 /// A whole replay, serialized as the book embeds it.
@@ -151,13 +151,7 @@ impl Replay {
             });
             i = last + 1;
         }
-        Replay {
-            command: trace.header.command.clone(),
-            source: trace.header.source,
-            provenance: provenance(trace),
-            sequences,
-            steps,
-        }
+        Replay { command: trace.header.command.clone(), source: trace.header.source, provenance: provenance(trace), sequences, steps }
     }
 }
 
@@ -213,7 +207,14 @@ impl SocketStates {
         }
         for id in named {
             let role = if matches!(&event.body, Body::Packet(_)) && event.socket.as_ref() != Some(id) { other(event.actor.role) } else { event.actor.role };
-            self.sockets.entry(id.clone()).or_insert_with(|| SocketView { id: id.clone(), role, peer: self.peers.peer(id), part: ticks.part_of(id), kernel: None, rfc: None });
+            self.sockets.entry(id.clone()).or_insert_with(|| SocketView {
+                id: id.clone(),
+                role,
+                peer: self.peers.peer(id),
+                part: ticks.part_of(id),
+                kernel: None,
+                rfc: None,
+            });
         }
         let (Body::State(change), Some(id)) = (&event.body, &event.socket) else { return };
         let Some(view) = self.sockets.get_mut(id) else { return };
@@ -238,4 +239,3 @@ fn other(role: Role) -> Role {
         Role::Unknown => Role::Unknown,
     }
 }
-

@@ -143,13 +143,7 @@ impl Ticks {
             ids.sort_by_key(|id| sequence.steps.iter().position(|s| s.id == *id));
             ids
         };
-        Progress {
-            last: if at.is_empty() { Some(self.told[player].steps[step].0) } else { None },
-            at,
-            socket: Some(socket.clone()),
-            done,
-            partial,
-        }
+        Progress { last: if at.is_empty() { Some(self.told[player].steps[step].0) } else { None }, at, socket: Some(socket.clone()), done, partial }
     }
 
     /// The sockets whose steps make up `player`'s story: an accepted socket and its listener;
@@ -169,11 +163,7 @@ fn told(report: &SocketReport) -> Told {
         socket: report.socket.clone(),
         part: report.part,
         listener: report.listener.clone(),
-        steps: report
-            .steps
-            .iter()
-            .map(|step| (step.step.id, step.evidence.iter().map(|o| o.events().min()).collect()))
-            .collect(),
+        steps: report.steps.iter().map(|step| (step.step.id, step.evidence.iter().map(|o| o.events().min()).collect())).collect(),
     }
 }
 
@@ -239,7 +229,13 @@ mod tests {
     fn lost_syn__the_retransmitted_syn_is_lit_too() {
         let trace = simulated("lost-syn");
         let replay = Replay::of(&trace);
-        let syns: Vec<usize> = trace.events.iter().enumerate().filter(|(_, e)| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags == TcpFlags::SYN))).map(|(i, _)| i).collect();
+        let syns: Vec<usize> = trace
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags == TcpFlags::SYN)))
+            .map(|(i, _)| i)
+            .collect();
         assert_eq!(syns.len(), 2);
         let connect = lit(&replay, 1, "connect");
         assert!(syns.iter().all(|s| connect.contains(s)), "both SYNs: {connect:?}");
@@ -253,7 +249,8 @@ mod tests {
         let last = replay.steps.last().expect("steps");
         assert!(last.progress.iter().all(|p| p.partial.is_empty()), "{:?}", last.progress);
         let datagrams = trace.events.iter().filter(|e| matches!(&e.body, Body::Packet(_))).count();
-        let lit_datagrams = replay.steps.iter().filter(|s| matches!(trace.events[s.first].body, Body::Packet(_)) && s.progress[1].at.contains(&"exchange")).count();
+        let lit_datagrams =
+            replay.steps.iter().filter(|s| matches!(trace.events[s.first].body, Body::Packet(_)) && s.progress[1].at.contains(&"exchange")).count();
         assert_eq!(lit_datagrams, datagrams, "every datagram is evidence of the exchange");
         let s1 = replay.steps.last().and_then(|s| s.sockets.iter().find(|v| v.id.0 == "s1")).and_then(|v| v.part);
         assert_eq!(s1, Some(Part::Bound));

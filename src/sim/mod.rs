@@ -54,10 +54,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options {
-            messages: crate::echo::lines::DEFAULT_MESSAGES.map(String::from).to_vec(),
-            msl: Duration::from_secs(30),
-        }
+        Options { messages: crate::echo::lines::DEFAULT_MESSAGES.map(String::from).to_vec(), msl: Duration::from_secs(30) }
     }
 }
 
@@ -77,12 +74,7 @@ pub struct UnknownScenario {
 impl fmt::Display for UnknownScenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let known: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
-        write!(
-            f,
-            "unknown scenario {:?}: the scenarios are {} (`trace simulate --list` describes them)",
-            self.name,
-            known.join(", ")
-        )
+        write!(f, "unknown scenario {:?}: the scenarios are {} (`trace simulate --list` describes them)", self.name, known.join(", "))
     }
 }
 
@@ -96,8 +88,7 @@ pub fn scenarios() -> &'static [Scenario] {
 /// Runs a scenario to its end — TIME-WAIT expiry included — and returns its events in time
 /// order, every one labelled as modelled.
 pub fn run(name: &str, options: &Options) -> Result<Vec<Event>, UnknownScenario> {
-    let scenario =
-        SCENARIOS.iter().find(|s| s.name == name).ok_or_else(|| UnknownScenario { name: name.to_string() })?;
+    let scenario = SCENARIOS.iter().find(|s| s.name == name).ok_or_else(|| UnknownScenario { name: name.to_string() })?;
     let lines = options.lines();
     let msl = u64::try_from(options.msl.as_nanos()).unwrap_or(u64::MAX);
     let losses = match scenario.stage {
@@ -107,15 +98,11 @@ pub fn run(name: &str, options: &Options) -> Result<Vec<Event>, UnknownScenario>
     let world = Rc::new(RefCell::new(World::new(msl, losses)));
     let os = |role| Os::new(&world, Actor::role(role));
     let programs: Vec<Program> = match scenario.stage {
-        Stage::Tcp { closing, .. } => vec![
-            Box::pin(tcp_echo_server(os(Role::Server), SERVER, closing, lines.len())),
-            Box::pin(tcp_echo_client(os(Role::Client), SERVER, closing, lines)),
-        ],
+        Stage::Tcp { closing, .. } => {
+            vec![Box::pin(tcp_echo_server(os(Role::Server), SERVER, closing, lines.len())), Box::pin(tcp_echo_client(os(Role::Client), SERVER, closing, lines))]
+        }
         Stage::NoServer => vec![Box::pin(tcp_echo_client(os(Role::Client), SERVER, Closing::ClientFirst, lines))],
-        Stage::Udp => vec![
-            Box::pin(udp_echo_server(os(Role::Server), lines.len())),
-            Box::pin(udp_echo_client(os(Role::Client), lines)),
-        ],
+        Stage::Udp => vec![Box::pin(udp_echo_server(os(Role::Server), lines.len())), Box::pin(udp_echo_client(os(Role::Client), lines))],
         Stage::Peers => peers(&world, &options.messages),
     };
     Ok(world::run(&world, programs))
@@ -140,11 +127,7 @@ fn peers(world: &Rc<RefCell<World>>, messages: &[String]) -> Vec<Program> {
 pub fn trace(name: &str, options: &Options, command: &str) -> Result<Trace, UnknownScenario> {
     let events = run(name, options)?;
     let lenses = Lenses { calls: LensStatus::Modelled, packets: LensStatus::Modelled, states: LensStatus::Modelled };
-    Ok(Trace {
-        header: Header::new(command, Source::Simulated, lenses),
-        end: Some(End { events: events.len() as u64, ..End::default() }),
-        events,
-    })
+    Ok(Trace { header: Header::new(command, Source::Simulated, lenses), end: Some(End { events: events.len() as u64, ..End::default() }), events })
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ use std::task::Poll;
 
 use super::net::Wire;
 use super::world::{Kind, World};
-use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Preview};
 use crate::capture::errno::errno;
+use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Preview};
 use crate::tcp::{CallError, Failure, Received, State};
 
 /// A call that need not wait returns this long after it starts, in ns.
@@ -78,7 +78,6 @@ impl Return {
     }
 }
 
-
 /// What the user is told when a connection fails, as Linux says it.
 fn failure_errno(failure: Failure) -> Errno {
     match failure {
@@ -130,8 +129,7 @@ impl Os {
     }
 
     pub async fn listen(&self, fd: &Fd, backlog: i32) {
-        let started =
-            self.start(CallName::Listen, Some(fd), CallArgs { backlog: Some(backlog), ..CallArgs::default() });
+        let started = self.start(CallName::Listen, Some(fd), CallArgs { backlog: Some(backlog), ..CallArgs::default() });
         self.finish(started, |w| {
             let opened = w.with_tcp(fd.sock, |endpoint, now| endpoint.open_passive(now));
             Some((opened.map_or_else(|e| Return::error(call_errno(e)), |()| Return::ok(0)), ()))
@@ -146,8 +144,7 @@ impl Os {
             let sock = w.take_connection(fd.sock)?;
             let num = w.open_fd(self.who);
             let socket = w.socket(sock);
-            let ret =
-                Return { new_socket: Some(sock), local: socket.local, peer: socket.remote, ..Return::ok(num.into()) };
+            let ret = Return { new_socket: Some(sock), local: socket.local, peer: socket.remote, ..Return::ok(num.into()) };
             Some((ret, Fd { num, sock }))
         })
         .await
@@ -169,9 +166,7 @@ impl Os {
             let socket = w.socket(fd.sock);
             let endpoint = socket.endpoint()?;
             match endpoint.state() {
-                state if state.is_synchronized() => {
-                    Some((Return { local: socket.local, peer: socket.remote, ..Return::ok(0) }, Ok(())))
-                }
+                state if state.is_synchronized() => Some((Return { local: socket.local, peer: socket.remote, ..Return::ok(0) }, Ok(()))),
                 State::Closed => {
                     let errno = failure_errno(endpoint.failure().unwrap_or(Failure::Reset));
                     Some((Return::error(errno.clone()), Err(errno)))
@@ -186,9 +181,8 @@ impl Os {
         let args = CallArgs { len: Some(data.len()), data: Some(Preview::of(data)), ..CallArgs::default() };
         let started = self.start(CallName::Send, Some(fd), args);
         self.finish(started, |w| {
-            let sent = w.with_tcp(fd.sock, |endpoint, now| {
-                endpoint.send(now, data).map_err(|e| endpoint.failure().map_or_else(|| call_errno(e), failure_errno))
-            });
+            let sent =
+                w.with_tcp(fd.sock, |endpoint, now| endpoint.send(now, data).map_err(|e| endpoint.failure().map_or_else(|| call_errno(e), failure_errno)));
             Some(match sent {
                 Ok(()) => (Return::ok(data.len() as i64), Ok(())),
                 Err(errno) => (Return::error(errno.clone()), Err(errno)),
@@ -214,8 +208,7 @@ impl Os {
 
     /// Sends one datagram, binding the socket to an ephemeral port first if it has none.
     pub async fn sendto(&self, fd: &Fd, data: &[u8], addr: SocketAddr) {
-        let args =
-            CallArgs { addr: Some(addr), len: Some(data.len()), data: Some(Preview::of(data)), ..CallArgs::default() };
+        let args = CallArgs { addr: Some(addr), len: Some(data.len()), data: Some(Preview::of(data)), ..CallArgs::default() };
         let started = self.start(CallName::Sendto, Some(fd), args);
         self.finish(started, |w| {
             let local = w.bind_ephemeral(fd.sock);
@@ -228,8 +221,7 @@ impl Os {
 
     /// Waits for one datagram; returns it and its sender.
     pub async fn recvfrom(&self, fd: &Fd) -> (Vec<u8>, SocketAddr) {
-        let started =
-            self.start(CallName::Recvfrom, Some(fd), CallArgs { len: Some(RECV_BUFFER), ..CallArgs::default() });
+        let started = self.start(CallName::Recvfrom, Some(fd), CallArgs { len: Some(RECV_BUFFER), ..CallArgs::default() });
         self.finish(started, |w| {
             let (from, data) = w.take_datagram(fd.sock)?;
             let ret = Return { peer: Some(from), data: Some(Preview::of(&data)), ..Return::ok(data.len() as i64) };
@@ -240,8 +232,7 @@ impl Os {
 
     /// `shutdown(SHUT_WR)`: no more data from this side; the FIN goes out, reading goes on.
     pub async fn shutdown_write(&self, fd: &Fd) {
-        let started =
-            self.start(CallName::Shutdown, Some(fd), CallArgs { how: Some("SHUT_WR".into()), ..CallArgs::default() });
+        let started = self.start(CallName::Shutdown, Some(fd), CallArgs { how: Some("SHUT_WR".into()), ..CallArgs::default() });
         self.finish(started, |w| {
             let closed = w.with_tcp(fd.sock, |endpoint, now| endpoint.close(now));
             Some((closed.map_or_else(|e| Return::error(call_errno(e)), |()| Return::ok(0)), ()))
@@ -305,14 +296,7 @@ impl Os {
         let id_of = |idx: usize| w.socket(idx).id.clone();
         let socket = started.socket.or(ret.new_socket).map(id_of);
         let new_socket = ret.new_socket.map(id_of);
-        let end = CallEnd {
-            errno: ret.errno,
-            new_socket,
-            local: ret.local,
-            peer: ret.peer,
-            data: ret.data,
-            ..CallEnd::new(started.id, started.call, ret.ret)
-        };
+        let end = CallEnd { errno: ret.errno, new_socket, local: ret.local, peer: ret.peer, data: ret.data, ..CallEnd::new(started.id, started.call, ret.ret) };
         w.record(self.who, socket, Body::CallEnd(end));
         value
     }

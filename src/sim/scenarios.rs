@@ -36,11 +36,7 @@ pub(super) static SCENARIOS: [Scenario; 12] = [
         about: "the line-echo client and server; the client closes first, so TIME-WAIT lands on the client",
         stage: Stage::Tcp { closing: Closing::ClientFirst, losses: &[] },
     },
-    Scenario {
-        name: "refused",
-        about: "connect to a port nobody listens on: SYN, RST|ACK, and connect() fails with ECONNREFUSED",
-        stage: Stage::NoServer,
-    },
+    Scenario { name: "refused", about: "connect to a port nobody listens on: SYN, RST|ACK, and connect() fails with ECONNREFUSED", stage: Stage::NoServer },
     Scenario {
         name: "server-closes-first",
         about: "the server closes after its echoes, so TIME-WAIT lands on the server's accepted socket",
@@ -48,7 +44,8 @@ pub(super) static SCENARIOS: [Scenario; 12] = [
     },
     Scenario {
         name: "half-close",
-        about: "the client sends every line, then shutdown(SHUT_WR); the server answers after the end of stream, the client still reads, then the server closes",
+        about:
+            "the client sends every line, then shutdown(SHUT_WR); the server answers after the end of stream, the client still reads, then the server closes",
         stage: Stage::Tcp { closing: Closing::HalfClose, losses: &[] },
     },
     Scenario {
@@ -86,9 +83,5 @@ pub(super) static SCENARIOS: [Scenario; 12] = [
         about: "two peers, each listening and connecting to the other: each program is the server on one connection and the client on the other",
         stage: Stage::Peers,
     },
-    Scenario {
-        name: "udp-echo",
-        about: "the same echo over UDP: socket, bind, sendto/recvfrom; datagrams, no handshake, no states",
-        stage: Stage::Udp,
-    },
+    Scenario { name: "udp-echo", about: "the same echo over UDP: socket, bind, sendto/recvfrom; datagrams, no handshake, no states", stage: Stage::Udp },
 ];

@@ -84,10 +84,7 @@ fn echo__handshake_numbered_echoes_and_the_client_closes_first() {
         _ => None,
     });
     let syn = syn.expect("a SYN");
-    assert_eq!(
-        (syn.win, syn.options.mss, syn.options.wscale, syn.options.sack_ok),
-        (65495, Some(65495), Some(7), true)
-    );
+    assert_eq!((syn.win, syn.options.mss, syn.options.wscale, syn.options.sack_ok), (65495, Some(65495), Some(7), true));
     assert!(syn.options.ts.is_some());
 
     let echoes: Vec<String> = events
@@ -107,13 +104,9 @@ fn echo__handshake_numbered_echoes_and_the_client_closes_first() {
     assert_eq!(states(&events, "s2"), [SynReceived, Established, CloseWait, LastAck, Closed]);
     assert_eq!(states(&events, "s1"), [Listen, Closed]);
 
-    let third_ack = index(
-        &events,
-        |e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == "ACK")),
-    );
+    let third_ack = index(&events, |e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == "ACK")));
     assert!(index(&events, |e| ends(e, CallName::Connect)) > third_ack, "the handshake happens inside connect()");
-    let s2_established =
-        index(&events, |e| socket_is(e, "s2") && matches!(&e.body, Body::State(s) if s.to == Established));
+    let s2_established = index(&events, |e| socket_is(e, "s2") && matches!(&e.body, Body::State(s) if s.to == Established));
     assert!(index(&events, |e| ends(e, CallName::Accept)) > s2_established, "accept() returns after the handshake");
     assert_eq!(call_end(&events, CallName::Accept).new_socket.as_ref().map(|s| s.0.as_str()), Some("s2"));
 }
@@ -121,9 +114,7 @@ fn echo__handshake_numbered_echoes_and_the_client_closes_first() {
 #[test]
 fn echo__time_wait_lasts_2_msl() {
     let events = events("echo");
-    let time = |to: State| {
-        events.iter().find(|e| socket_is(e, "c1") && matches!(&e.body, Body::State(s) if s.to == to)).map(|e| e.t)
-    };
+    let time = |to: State| events.iter().find(|e| socket_is(e, "c1") && matches!(&e.body, Body::State(s) if s.to == to)).map(|e| e.t);
     let (entered, left) = (time(State::TimeWait).unwrap(), time(State::Closed).unwrap());
     assert_eq!(left - entered, 60 * SECOND);
     assert_eq!(events.last().map(|e| e.t), Some(left), "the trace ends when TIME-WAIT does");
@@ -132,10 +123,7 @@ fn echo__time_wait_lasts_2_msl() {
 #[test]
 fn refused__syn_then_rst_ack_and_econnrefused() {
     let events = events("refused");
-    assert_eq!(
-        tcp_packets(&events),
-        [(Role::Client, "SYN".into(), Some(0), None, 0), (Role::Server, "RST|ACK".into(), Some(0), Some(1), 0)]
-    );
+    assert_eq!(tcp_packets(&events), [(Role::Client, "SYN".into(), Some(0), None, 0), (Role::Server, "RST|ACK".into(), Some(0), Some(1), 0)]);
     let connect = call_end(&events, CallName::Connect);
     assert_eq!(connect.ret, -1);
     assert_eq!(connect.errno.as_ref().map(|e| (e.code, e.name.as_str())), Some((111, "ECONNREFUSED")));
@@ -154,8 +142,7 @@ fn server_closes_first__time_wait_lands_on_the_accepted_socket() {
 fn half_close__echoes_come_back_after_shutdown() {
     let events = events("half-close");
     let shutdown = index(&events, |e| matches!(&e.body, Body::CallStart(c) if c.call == CallName::Shutdown));
-    let first_echo =
-        index(&events, |e| e.actor.role == Role::Server && matches!(&e.body, Body::Packet(p) if p.len > 0));
+    let first_echo = index(&events, |e| e.actor.role == Role::Server && matches!(&e.body, Body::Packet(p) if p.len > 0));
     assert!(shutdown < first_echo, "the client's FIN goes out before any echo");
     let received: Vec<i64> = events
         .iter()
@@ -178,10 +165,8 @@ fn simultaneous_close__fins_cross_and_both_pass_closing() {
     for id in ["c1", "s2"] {
         assert_eq!(states(&events, id)[2..], [FinWait1, Closing, TimeWait, Closed], "{id}");
     }
-    let fins: Vec<u64> = packets(&events)
-        .filter(|(_, p)| p.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::wire::flags::TcpFlags::FIN)))
-        .map(|(e, _)| e.t)
-        .collect();
+    let fins: Vec<u64> =
+        packets(&events).filter(|(_, p)| p.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::wire::flags::TcpFlags::FIN))).map(|(e, _)| e.t).collect();
     assert_eq!(fins.len(), 2);
     assert_eq!(fins[0], fins[1], "both FINs leave at the same instant");
 }
@@ -189,9 +174,7 @@ fn simultaneous_close__fins_cross_and_both_pass_closing() {
 #[test]
 fn lost_syn__sent_again_after_one_second() {
     let events = events("lost-syn");
-    let syns: Vec<(u64, u32)> = packets(&events)
-        .filter_map(|(e, p)| p.tcp.as_ref().filter(|t| t.flags.to_string() == "SYN").map(|t| (e.t, t.seq)))
-        .collect();
+    let syns: Vec<(u64, u32)> = packets(&events).filter_map(|(e, p)| p.tcp.as_ref().filter(|t| t.flags.to_string() == "SYN").map(|t| (e.t, t.seq))).collect();
     assert_eq!(syns.len(), 2);
     assert_eq!(syns[1].0 - syns[0].0, SECOND, "RFC 6298: the initial RTO is 1 s");
     assert_eq!(syns[0].1, syns[1].1, "the same SYN again");
@@ -202,10 +185,7 @@ fn lost_syn__sent_again_after_one_second() {
 fn lost_syn_ack__both_sides_repeat_after_one_second() {
     let events = events("lost-syn-ack");
     let times = |flags: &str| -> Vec<u64> {
-        packets(&events)
-            .filter(|(_, p)| p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == flags))
-            .map(|(e, _)| e.t)
-            .collect()
+        packets(&events).filter(|(_, p)| p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == flags)).map(|(e, _)| e.t).collect()
     };
     let (syns, syn_acks) = (times("SYN"), times("SYN|ACK"));
     assert_eq!((syns.len(), syn_acks.len()), (2, 2));
@@ -219,7 +199,9 @@ fn lost_syn_ack__both_sides_repeat_after_one_second() {
 /// `flags` and that carry data or not.
 fn segments(events: &[Event], flags: &str, data: bool) -> Vec<(u64, Option<u32>, bool)> {
     packets(events)
-        .filter_map(|(e, p)| p.tcp.as_ref().filter(|t| t.flags.without_psh().to_string() == flags && (p.len > 0) == data).map(|t| (e.t, t.rel_seq, p.dropped.is_some())))
+        .filter_map(|(e, p)| {
+            p.tcp.as_ref().filter(|t| t.flags.without_psh().to_string() == flags && (p.len > 0) == data).map(|t| (e.t, t.rel_seq, p.dropped.is_some()))
+        })
         .collect()
 }
 
@@ -296,15 +278,9 @@ fn every_scenario__modelled_in_time_order_with_every_call_ended_and_socket_close
         }
         ended.sort_unstable();
         assert_eq!(started, ended, "{name}: a call without its end");
-        let count =
-            |call: CallName| events.iter().filter(|e| matches!(&e.body, Body::CallEnd(c) if c.call == call)).count();
-        assert_eq!(
-            count(CallName::Socket) + count(CallName::Accept),
-            count(CallName::Close),
-            "{name}: an fd left open"
-        );
-        let ids: std::collections::BTreeSet<&str> =
-            events.iter().filter_map(|e| e.socket.as_ref().map(|s| s.0.as_str())).collect();
+        let count = |call: CallName| events.iter().filter(|e| matches!(&e.body, Body::CallEnd(c) if c.call == call)).count();
+        assert_eq!(count(CallName::Socket) + count(CallName::Accept), count(CallName::Close), "{name}: an fd left open");
+        let ids: std::collections::BTreeSet<&str> = events.iter().filter_map(|e| e.socket.as_ref().map(|s| s.0.as_str())).collect();
         for id in ids {
             let states = states(&events, id);
             assert!(states.is_empty() || states.last() == Some(&State::Closed), "{name}: {id} ends in {states:?}");
@@ -410,16 +386,12 @@ fn shows(events: &[Event], evidence: &Evidence) -> bool {
     };
     events.iter().any(|e| match (*evidence, &e.body) {
         (Evidence::Call { call, socket }, Body::CallStart(c)) => c.verb() == call && socket_is(e, id(socket)),
-        (Evidence::NewSocket { call, socket }, Body::CallEnd(c)) => {
-            c.call.verb() == call && c.new_socket.as_ref().is_some_and(|s| s.0 == id(socket))
-        }
+        (Evidence::NewSocket { call, socket }, Body::CallEnd(c)) => c.call.verb() == call && c.new_socket.as_ref().is_some_and(|s| s.0 == id(socket)),
         (Evidence::ServerAddress { call, socket }, Body::CallStart(c)) => {
             c.verb() == call && socket_is(e, id(socket)) && c.args.addr == call_end(events, CallName::Bind).local
         }
         (Evidence::Packet { flags, from, data, .. }, Body::Packet(p)) => {
-            e.actor.role == from
-                && p.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == flags)
-                && (p.len > 0) == data
+            e.actor.role == from && p.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == flags) && (p.len > 0) == data
         }
         (Evidence::State { socket, to, .. }, Body::State(s)) => s.to == to && socket_is(e, id(socket)),
         _ => false,

@@ -141,13 +141,7 @@ impl World {
 
     /// A new socket, named after its owner's role: `c1`, `c2`… for clients, `s1`, `s2`… for
     /// servers (one series per role, so that peers' sockets have names of their own too).
-    pub fn add_socket(
-        &mut self,
-        owner: Actor,
-        kind: Kind,
-        local: Option<SocketAddr>,
-        remote: Option<SocketAddr>,
-    ) -> usize {
+    pub fn add_socket(&mut self, owner: Actor, kind: Kind, local: Option<SocketAddr>, remote: Option<SocketAddr>) -> usize {
         let id = self.mint.next(SockKind::of_role(owner.role));
         self.sockets.push(Socket { id, owner, kind, local, remote });
         self.sockets.len() - 1
@@ -193,17 +187,10 @@ impl World {
 
     /// As [`World::with_tcp`]; segments go to `reply_to` when the socket has no peer (a
     /// listening socket answering a stray segment).
-    fn with_tcp_replying<T>(
-        &mut self,
-        idx: usize,
-        reply_to: Option<SocketAddr>,
-        act: impl FnOnce(&mut Endpoint, u64) -> T,
-    ) -> T {
+    fn with_tcp_replying<T>(&mut self, idx: usize, reply_to: Option<SocketAddr>, act: impl FnOnce(&mut Endpoint, u64) -> T) -> T {
         let now = self.now;
         let socket = &mut self.sockets[idx];
-        let Kind::Tcp { endpoint, .. } = &mut socket.kind else {
-            unreachable!("a TCP call on UDP socket {}", socket.id)
-        };
+        let Kind::Tcp { endpoint, .. } = &mut socket.kind else { unreachable!("a TCP call on UDP socket {}", socket.id) };
         let value = act(endpoint, now);
         let outputs = endpoint.take_output();
         let (owner, id, local, remote) = (socket.owner, socket.id.clone(), socket.local, socket.remote);
@@ -214,9 +201,7 @@ impl World {
                     self.record(owner, Some(id.clone()), Body::State(change));
                 }
                 Output::Segment(seg) => {
-                    let (Some(src), Some(dst)) = (local, remote.or(reply_to)) else {
-                        unreachable!("socket {id} sent a segment before it had addresses")
-                    };
+                    let (Some(src), Some(dst)) = (local, remote.or(reply_to)) else { unreachable!("socket {id} sent a segment before it had addresses") };
                     self.transmit(owner, Some(id.clone()), src, dst, Wire::Tcp(seg));
                 }
             }
@@ -242,12 +227,10 @@ impl World {
         let find = |wanted: &dyn Fn(&Socket) -> bool| self.sockets.iter().position(wanted);
         let state = |s: &Socket| s.endpoint().map(Endpoint::state);
         match transport {
-            Transport::Tcp => find(&|s| {
-                s.local == Some(dst)
-                    && s.remote == Some(src)
-                    && state(s).is_some_and(|st| !matches!(st, State::Closed | State::Listen))
-            })
-            .or_else(|| find(&|s| s.local == Some(dst) && s.remote.is_none() && state(s) == Some(State::Listen))),
+            Transport::Tcp => {
+                find(&|s| s.local == Some(dst) && s.remote == Some(src) && state(s).is_some_and(|st| !matches!(st, State::Closed | State::Listen)))
+                    .or_else(|| find(&|s| s.local == Some(dst) && s.remote.is_none() && state(s) == Some(State::Listen)))
+            }
             Transport::Udp => find(&|s| matches!(s.kind, Kind::Udp { .. }) && s.local == Some(dst)),
             // The model's hosts share no link layer: no socket receives ARP.
             Transport::Arp => None,

@@ -16,7 +16,7 @@ use super::cast::{Cast, Player};
 use super::index::{connection_key, Call, Index, PacketFact, Returned, SocketLog};
 use super::reasons;
 use super::steps::{Observation, Seen, Sighting, SocketReport, StepReport};
-use crate::event::{Body, Verb, Errno, Event, Origin, Role};
+use crate::event::{Body, Errno, Event, Origin, Role, Verb};
 use crate::sequence::{Evidence, Part, Step, Timing};
 use crate::tcp::linux;
 use crate::tcp::state::State;
@@ -63,10 +63,9 @@ pub(crate) const CALL_SLOTS: usize = 14;
 /// datagram sockets.
 pub(crate) fn concerns(evidence: &Evidence, part: Part) -> bool {
     match *evidence {
-        Evidence::Call { socket, .. }
-        | Evidence::NewSocket { socket, .. }
-        | Evidence::ServerAddress { socket, .. }
-        | Evidence::State { socket, .. } => socket == part,
+        Evidence::Call { socket, .. } | Evidence::NewSocket { socket, .. } | Evidence::ServerAddress { socket, .. } | Evidence::State { socket, .. } => {
+            socket == part
+        }
         Evidence::Packet { .. } => matches!(part, Part::Client | Part::Accepted),
         Evidence::Datagram { .. } => matches!(part, Part::Client | Part::Bound),
     }
@@ -227,11 +226,7 @@ impl Search<'_> {
     /// setting options tell nothing.
     fn outcome(&self, connect: &Call) -> Option<(usize, Option<String>)> {
         let from = connect.at();
-        let tells = |c: &&Call| {
-            c.at() > from
-                && c.end.is_some()
-                && (c.name.is_step() || self.end_value(c).is_some_and(|v| v.starts_with("SO_ERROR=")))
-        };
+        let tells = |c: &&Call| c.at() > from && c.end.is_some() && (c.name.is_step() || self.end_value(c).is_some_and(|v| v.starts_with("SO_ERROR=")));
         let call = self.log.calls.iter().find(tells)?;
         let end = call.end?;
         let error = match self.end_value(call) {
@@ -277,9 +272,7 @@ impl Search<'_> {
 
     fn find(&self, evidence: &Evidence, lo: usize, step: &mut StepReport) -> Found {
         match *evidence {
-            Evidence::Call { .. } | Evidence::NewSocket { .. } | Evidence::ServerAddress { .. } if !self.calls_lens => {
-                Found::unobserved()
-            }
+            Evidence::Call { .. } | Evidence::NewSocket { .. } | Evidence::ServerAddress { .. } if !self.calls_lens => Found::unobserved(),
             Evidence::Call { call, .. } => self.find_call(call, step),
             Evidence::NewSocket { call, .. } => self.find_creation(call, step),
             Evidence::ServerAddress { call, .. } => self.find_address(call, step),
@@ -341,10 +334,10 @@ impl Search<'_> {
                 let (Some(end), Some(errno)) = (call.end, errno(self.events, call)) else { return found };
                 // The reset that answered: its packet, else the kernel's report of it.
                 let rst = within(self.packets, call.at(), end).iter().find(|p| p.flags.contains(TcpFlags::RST));
-                let reset =
-                    rst.map(|p| p.at).or_else(|| self.log.resets.iter().copied().find(|&i| i >= call.at() && i <= end));
+                let reset = rst.map(|p| p.at).or_else(|| self.log.resets.iter().copied().find(|&i| i >= call.at() && i <= end));
                 // A reset the peer sent before the call: the connection was gone when it ran.
-                let earlier = || self.packets.iter().rev().find(|p| p.at < call.at() && p.flags.contains(TcpFlags::RST) && self.sender(p) != self.me()).map(|p| p.at);
+                let earlier =
+                    || self.packets.iter().rev().find(|p| p.at < call.at() && p.flags.contains(TcpFlags::RST) && self.sender(p) != self.me()).map(|p| p.at);
                 // A connect refused by a reset is the documented sequence's honest end when nobody
                 // listens (the `refused` story): the program did what it should, so it is a note.
                 // So is a send or recv that finds the connection reset by the peer: the peer's
@@ -405,18 +398,10 @@ impl Search<'_> {
         }
     }
 
-    fn find_packet(
-        &self,
-        origin: Origin,
-        (flags, from, data): (TcpFlags, Role, bool),
-        timing: Timing,
-        lo: usize,
-        step: &mut StepReport,
-    ) -> Found {
+    fn find_packet(&self, origin: Origin, (flags, from, data): (TcpFlags, Role, bool), timing: Timing, lo: usize, step: &mut StepReport) -> Found {
         let Some((start, end)) = self.window(timing, lo) else { return Found::missing(false) };
-        let mut matching = within(self.packets, start, end)
-            .iter()
-            .filter(|p| p.origin == origin && p.flags == flags && (p.len > 0) == data && self.sender(p) == from);
+        let mut matching =
+            within(self.packets, start, end).iter().filter(|p| p.origin == origin && p.flags == flags && (p.len > 0) == data && self.sender(p) == from);
         let Some(first) = matching.next() else { return Found::missing(false) };
         let rest: Vec<&PacketFact> = matching.collect();
         // A handshake segment sent again (the same sequence and acknowledgment numbers) shows
@@ -455,8 +440,7 @@ impl Search<'_> {
     fn state_notes(&self, k: usize, step: &mut StepReport) {
         let change = self.log.states[k];
         let observed = change.origin == Origin::Observed;
-        let linux =
-            |difference: linux::Difference| reasons::linux(difference, change.at, self.explained.first(difference.id));
+        let linux = |difference: linux::Difference| reasons::linux(difference, change.at, self.explained.first(difference.id));
         let previous = k.checked_sub(1).map(|p| self.log.states[p]);
         match change.to {
             State::SynSent if observed && change.without_port => {
@@ -464,9 +448,7 @@ impl Search<'_> {
             }
             // The burst: the socket's change before ESTABLISHED is LISTEN → SYN-RECEIVED.
             State::Established
-                if observed
-                    && self.part == Part::Accepted
-                    && previous.is_some_and(|p| p.from == State::Listen && p.to == State::SynReceived) =>
+                if observed && self.part == Part::Accepted && previous.is_some_and(|p| p.from == State::Listen && p.to == State::SynReceived) =>
             {
                 step.notes.push(linux(linux::CHILD_BORN_AT_THIRD_ACK));
             }
@@ -539,10 +521,7 @@ impl Search<'_> {
             // close, or to the peer's reset — cited as that, not as a step the program missed.
             let reset = lo_reset(self.packets, lo);
             for observation in &report.evidence {
-                let wire = matches!(
-                    observation.evidence,
-                    Evidence::Packet { .. } | Evidence::Datagram { .. } | Evidence::State { .. }
-                );
+                let wire = matches!(observation.evidence, Evidence::Packet { .. } | Evidence::Datagram { .. } | Evidence::State { .. });
                 let fin = matches!(observation.evidence, Evidence::Packet { flags, .. } if flags.contains(TcpFlags::FIN));
                 match (wire && observation.seen == Seen::Missing, fin, reset) {
                     (true, true, Some(rst)) => report.notes.push(reasons::reset_instead_of_fin(&observation.evidence, rst)),

@@ -68,11 +68,7 @@ fn part_of(socket: SocketLog, calls_lens: bool) -> Option<Part> {
     if socket.is_datagram() {
         let role = match socket.role {
             Role::Unknown => {
-                let first_data = socket
-                    .calls
-                    .iter()
-                    .map(|c| c.name)
-                    .find(|n| matches!(n, Verb::Send | Verb::Recv));
+                let first_data = socket.calls.iter().map(|c| c.name).find(|n| matches!(n, Verb::Send | Verb::Recv));
                 let waits = matches!(first_data, Some(Verb::Recv));
                 if socket.called(Verb::Bind) && waits {
                     Role::Server
@@ -107,8 +103,7 @@ fn sequence_of(part: Part, datagram: bool) -> &'static Sequence {
 
 pub(crate) fn cast(index: &Index, calls_lens: bool) -> Cast {
     let parts: Vec<Option<Part>> = index.sockets().map(|s| part_of(s, calls_lens)).collect();
-    let mut cast =
-        Cast { players: Vec::new(), unused: Vec::new(), servers: HashSet::new(), wildcard_ports: HashSet::new() };
+    let mut cast = Cast { players: Vec::new(), unused: Vec::new(), servers: HashSet::new(), wildcard_ports: HashSet::new() };
     let player = |log: usize, part: Part| {
         let datagram = index.socket(log).is_datagram();
         Player { log, part, sequence: sequence_of(part, datagram) }
@@ -140,8 +135,6 @@ pub(crate) fn cast(index: &Index, calls_lens: bool) -> Cast {
         }
     }
     cast.players.extend(orphans.into_iter().map(|log| player(log, Part::Accepted)));
-    cast.players.extend(
-        parts.iter().enumerate().filter(|(_, p)| **p == Some(Part::Client)).map(|(log, _)| player(log, Part::Client)),
-    );
+    cast.players.extend(parts.iter().enumerate().filter(|(_, p)| **p == Some(Part::Client)).map(|(log, _)| player(log, Part::Client)));
     cast
 }

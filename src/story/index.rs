@@ -12,8 +12,8 @@ use std::ops::Range;
 
 use std::net::SocketAddr;
 
-use crate::hash::FastMap;
 use crate::event::{Body, CallArgs, Errno, Event, KernelNote, Origin, ProcessChange, Role, SockId, Transport, Verb};
+use crate::hash::FastMap;
 use crate::tcp::state::State;
 use crate::wire::flags::TcpFlags;
 
@@ -120,18 +120,7 @@ struct Head {
 
 impl Head {
     fn new(id: SockId, role: Role) -> Head {
-        Head {
-            id,
-            role,
-            created: None,
-            listened: None,
-            parent: None,
-            datagram: None,
-            connects: false,
-            local: None,
-            ends: None,
-            released: None,
-        }
+        Head { id, role, created: None, listened: None, parent: None, datagram: None, connects: false, local: None, ends: None, released: None }
     }
 }
 
@@ -319,9 +308,7 @@ impl Index {
                             made.datagram = Some(false);
                         } else {
                             made.datagram = match started {
-                                Some(Pending::Unnamed { start }) => {
-                                    socket_args(&events[start]).map(CallArgs::is_datagram)
-                                }
+                                Some(Pending::Unnamed { start }) => socket_args(&events[start]).map(CallArgs::is_datagram),
                                 _ => None,
                             };
                             found.calls.push((log, returned(end.call.verb(), start, i, end.errno.as_ref())));
@@ -396,14 +383,7 @@ impl Index {
                         for (id, sent) in [(&event.socket, true), (&packet.to, false)] {
                             let Some(id) = id else { continue };
                             let log = found.log(id, Role::Unknown);
-                            let fact = PacketFact {
-                                at: i,
-                                flags: TcpFlags(0),
-                                len: packet.len,
-                                seq_ack: (0, 0),
-                                origin: event.origin,
-                                from_first: sent,
-                            };
+                            let fact = PacketFact { at: i, flags: TcpFlags(0), len: packet.len, seq_ack: (0, 0), origin: event.origin, from_first: sent };
                             found.datagrams.push((log, fact));
                         }
                     }

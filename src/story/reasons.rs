@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use super::index::Index;
 use super::Side;
-use crate::event::{Verb, Errno, Role};
+use crate::event::{Errno, Role, Verb};
 use crate::sequence::{Evidence, Part};
 use crate::tcp::linux::{self, Difference};
 use crate::trace::{LensStatus, Source, Trace};
@@ -28,12 +28,8 @@ pub(crate) fn never_called(part: Part, call: Verb) -> String {
         (Part::Accepted, Verb::Close) => "the server never closed the accepted socket".to_string(),
         (Part::Bound, Verb::Close) => "the server never closed its datagram socket".to_string(),
         (Part::Listening, Verb::Accept) => "accept never called".to_string(),
-        (Part::Listening, Verb::Listen) => {
-            "listen never called: the socket never became a listening one".to_string()
-        }
-        (Part::Listening | Part::Bound, Verb::Bind) => {
-            "bind never called: the server never claimed its port".to_string()
-        }
+        (Part::Listening, Verb::Listen) => "listen never called: the socket never became a listening one".to_string(),
+        (Part::Listening | Part::Bound, Verb::Bind) => "bind never called: the server never claimed its port".to_string(),
         (Part::Client, Verb::Connect) => "connect never called".to_string(),
         (part, call) => format!("{} never called {call}", noun(part)),
     }
@@ -52,10 +48,7 @@ pub(crate) fn failed(call: Verb, errno: &Errno, end: usize, reset: Option<usize>
             )
         }
         (Verb::Connect, "ETIMEDOUT") => {
-            format!(
-                "connect failed with ETIMEDOUT at {}: no answer came to the SYN, however often it was sent",
-                num(end)
-            )
+            format!("connect failed with ETIMEDOUT at {}: no answer came to the SYN, however often it was sent", num(end))
         }
         (call, name) => format!("{call} failed with {name} at {}", num(end)),
     }
@@ -141,12 +134,8 @@ pub(crate) fn unexpected(part: Part, call: Verb, at: usize) -> String {
         (Part::Client, Verb::Listen) => "a client connects; only a server listens",
         (Part::Client, Verb::Accept) => "only a listening socket accepts connections",
         (Part::Listening, Verb::Connect) => "a listening socket waits for clients; it does not connect",
-        (Part::Listening, Verb::Send | Verb::Recv) => {
-            "a listening socket carries no data: accept() gives the socket that does"
-        }
-        (Part::Accepted, Verb::Bind | Verb::Listen | Verb::Accept | Verb::Connect) => {
-            "the accepted socket is already connected"
-        }
+        (Part::Listening, Verb::Send | Verb::Recv) => "a listening socket carries no data: accept() gives the socket that does",
+        (Part::Accepted, Verb::Bind | Verb::Listen | Verb::Accept | Verb::Connect) => "the accepted socket is already connected",
         (Part::Bound, Verb::Listen | Verb::Accept) => "a datagram socket has no connections",
         _ => "the documented sequence has no such call",
     };
@@ -185,10 +174,9 @@ pub(crate) fn tolerated(part: Part, call: Verb, datagram: bool, at: usize, how: 
             how.unwrap_or("?"),
             num(at)
         )),
-        (Part::Client, Verb::Bind, _) => Some(format!(
-            "the client chose its own address with bind() at {}; the documented client leaves its port to the kernel",
-            num(at)
-        )),
+        (Part::Client, Verb::Bind, _) => {
+            Some(format!("the client chose its own address with bind() at {}; the documented client leaves its port to the kernel", num(at)))
+        }
         (Part::Client | Part::Bound, Verb::Connect, true) => {
             Some(format!("connect() on a datagram socket at {} only fixes the peer: nothing is sent", num(at)))
         }
@@ -202,13 +190,7 @@ fn capitalized(text: &str) -> String {
 }
 
 /// A call of a later step that began before a call of the step before it had returned.
-pub(crate) fn out_of_order(
-    later: Verb,
-    at: usize,
-    earlier: Verb,
-    started: usize,
-    returned: Option<usize>,
-) -> String {
+pub(crate) fn out_of_order(later: Verb, at: usize, earlier: Verb, started: usize, returned: Option<usize>) -> String {
     if at < started {
         return format!("{later} before {earlier}: {later} at {}, {earlier} only at {}", num(at), num(started));
     }
@@ -221,18 +203,12 @@ pub(crate) fn out_of_order(
 }
 
 pub(crate) fn data_before_handshake(packet: usize, len: u32, completed: usize) -> String {
-    format!(
-        "data before the handshake completed: {} carries {len} bytes, the handshake completed only at {}",
-        num(packet),
-        num(completed)
-    )
+    format!("data before the handshake completed: {} carries {len} bytes, the handshake completed only at {}", num(packet), num(completed))
 }
 
 /// After a step that stopped the sequence, only the calls still count.
 pub(crate) fn moot(step_title: &str) -> String {
-    format!(
-        "after \"{step_title}\" there is no connection: only the calls are checked here, not packets or states"
-    )
+    format!("after \"{step_title}\" there is no connection: only the calls are checked here, not packets or states")
 }
 
 pub(crate) fn not_reached(step_title: &str) -> String {
@@ -266,22 +242,13 @@ pub(crate) fn backlog(accept_start: usize, established: usize, first: bool) -> S
 }
 
 pub(crate) fn simultaneous_close(at: usize) -> String {
-    format!(
-        "both sides closed at once: the FINs crossed and the socket passed through CLOSING at {} (RFC 9293 §3.6)",
-        num(at)
-    )
+    format!("both sides closed at once: the FINs crossed and the socket passed through CLOSING at {} (RFC 9293 §3.6)", num(at))
 }
 
 /// A documented Linux difference, seen at event `at`; explained in full the first time only.
 pub(crate) fn linux(difference: Difference, at: usize, first: bool) -> String {
     if first {
-        format!(
-            "{} shows Linux, not a failure ({}): {}. RFC 9293: {}",
-            num(at),
-            difference.id,
-            difference.linux,
-            difference.rfc
-        )
+        format!("{} shows Linux, not a failure ({}): {}. RFC 9293: {}", num(at), difference.id, difference.linux, difference.rfc)
     } else {
         format!("{} shows Linux, not a failure ({}, explained above)", num(at), difference.id)
     }
@@ -324,9 +291,7 @@ pub(crate) fn trace_notes(trace: &Trace, unused: &[usize], index: &Index) -> Vec
     for (name, status) in [("calls", &lenses.calls), ("packets", &lenses.packets), ("states", &lenses.states)] {
         if let LensStatus::Unavailable { reason } = status {
             let why = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
-            notes.push(format!(
-                "the {name} lens was unavailable{why}: evidence only it would show is marked not observed, not failed"
-            ));
+            notes.push(format!("the {name} lens was unavailable{why}: evidence only it would show is marked not observed, not failed"));
         }
     }
     if trace.header.source == Source::Simulated {
@@ -338,9 +303,7 @@ pub(crate) fn trace_notes(trace: &Trace, unused: &[usize], index: &Index) -> Vec
         notes.push(format!("{} ({})", difference.linux, difference.id));
     }
     if trace.end.is_none() {
-        notes.push(
-            "the trace was interrupted (it has no end line): what happened after its last event is unknown".to_string(),
-        );
+        notes.push("the trace was interrupted (it has no end line): what happened after its last event is unknown".to_string());
     }
     for &log in unused {
         let socket = index.socket(log);

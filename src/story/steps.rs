@@ -141,4 +141,3 @@ impl SocketReport {
         self.steps.iter().all(|s| s.outcome() != Outcome::NotMet)
     }
 }
-

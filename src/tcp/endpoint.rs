@@ -215,13 +215,7 @@ impl Endpoint {
     /// An endpoint in CLOSED: no connection yet.
     pub fn new(config: Config) -> Endpoint {
         Endpoint {
-            tcb: Tcb {
-                iss: config.iss,
-                snd_una: config.iss,
-                snd_nxt: config.iss,
-                rcv_wnd: config.rcv_wnd,
-                ..Tcb::default()
-            },
+            tcb: Tcb { iss: config.iss, snd_una: config.iss, snd_nxt: config.iss, rcv_wnd: config.rcv_wnd, ..Tcb::default() },
             config,
             state: State::Closed,
             passive: false,
@@ -394,11 +388,8 @@ impl Endpoint {
     /// timestamps once both sides use them.
     fn options(&self, now: u64, syn: bool, ack: bool) -> TcpOptions {
         let offering = syn && !ack;
-        let ts = self
-            .config
-            .timestamps
-            .filter(|_| offering || self.peer.timestamps)
-            .map(|offset| (offset.wrapping_add((now / 1_000_000) as u32), self.ts_recent));
+        let ts =
+            self.config.timestamps.filter(|_| offering || self.peer.timestamps).map(|offset| (offset.wrapping_add((now / 1_000_000) as u32), self.ts_recent));
         if !syn {
             return TcpOptions { ts, ..TcpOptions::default() };
         }

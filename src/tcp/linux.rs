@@ -53,14 +53,8 @@ pub const LOOPBACK_RESET_ORDER: Difference = Difference {
 };
 
 /// Every documented difference, for the book's reference table.
-pub const DIFFERENCES: [Difference; 6] = [
-    TIME_WAIT_UNREPORTED,
-    CHILD_BORN_AT_THIRD_ACK,
-    FIN_ACK_IN_TWO_STEPS,
-    SYN_SENT_WITHOUT_PORT,
-    STATE_TASK_IS_WHOEVER_RAN,
-    LOOPBACK_RESET_ORDER,
-];
+pub const DIFFERENCES: [Difference; 6] =
+    [TIME_WAIT_UNREPORTED, CHILD_BORN_AT_THIRD_ACK, FIN_ACK_IN_TWO_STEPS, SYN_SENT_WITHOUT_PORT, STATE_TASK_IS_WHOEVER_RAN, LOOPBACK_RESET_ORDER];
 
 /// How Linux reports a state change the model makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -164,14 +164,7 @@ mod tests {
     use super::*;
 
     fn syn(seq: u32) -> Segment {
-        Segment {
-            control: Control::Syn,
-            seq,
-            ack: None,
-            wnd: 65495,
-            options: TcpOptions::default(),
-            payload: Vec::new(),
-        }
+        Segment { control: Control::Syn, seq, ack: None, wnd: 65495, options: TcpOptions::default(), payload: Vec::new() }
     }
 
     #[test]

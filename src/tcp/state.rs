@@ -58,16 +58,7 @@ impl State {
     /// RFC 9293 §3.5: the states in which both sides know each other's sequence numbers, from
     /// ESTABLISHED to TIME-WAIT.
     pub fn is_synchronized(self) -> bool {
-        matches!(
-            self,
-            State::Established
-                | State::FinWait1
-                | State::FinWait2
-                | State::CloseWait
-                | State::Closing
-                | State::LastAck
-                | State::TimeWait
-        )
+        matches!(self, State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait | State::Closing | State::LastAck | State::TimeWait)
     }
 
     /// Maps a Linux state number (`include/net/tcp_states.h`) to its state; `None` for a

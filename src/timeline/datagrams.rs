@@ -1,7 +1,6 @@
 //! Which sockets of a trace are datagram (UDP) sockets: the `socket(…, SOCK_DGRAM)` calls say
 //! so, and the socket each one returned keeps that type for its whole life.
 
-
 use crate::event::{Body, CallName, Event, SockId};
 use crate::hash::FastSet;
 

@@ -89,7 +89,18 @@ mod tests {
         m.push(vec![at(20, 3), at(10, 4)]);
         let mut out = Vec::new();
         m.release(25, &mut out);
-        let order: Vec<_> = out.iter().map(|e| (e.t, match &e.body { Body::CallStart(c) => c.id, _ => 0 })).collect();
+        let order: Vec<_> = out
+            .iter()
+            .map(|e| {
+                (
+                    e.t,
+                    match &e.body {
+                        Body::CallStart(c) => c.id,
+                        _ => 0,
+                    },
+                )
+            })
+            .collect();
         assert_eq!(order, vec![(10, 2), (10, 4), (20, 3)]);
         out.clear();
         m.release(u64::MAX, &mut out);

@@ -52,7 +52,15 @@ fn same_packet(report: &Event, seen: &Event) -> bool {
 
 impl Timeline {
     pub fn new(sockets: SocketResolver) -> Timeline {
-        Timeline { merger: Merger::default(), sockets, numbers: RelativeNumbers::default(), shadow: None, drops: Vec::new(), released_up_to: 0, out_of_order: 0 }
+        Timeline {
+            merger: Merger::default(),
+            sockets,
+            numbers: RelativeNumbers::default(),
+            shadow: None,
+            drops: Vec::new(),
+            released_up_to: 0,
+            out_of_order: 0,
+        }
     }
 
     /// A timeline that also sets the RFC 9293 model beside every TCP socket (live traces).

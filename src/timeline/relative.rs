@@ -29,10 +29,6 @@ impl RelativeNumbers {
             *self.base.entry(key).or_insert(tcp.seq)
         };
         tcp.rel_seq = Some(tcp.seq.wrapping_sub(base));
-        tcp.rel_ack = if tcp.flags.contains(TcpFlags::ACK) {
-            self.base.get(&(packet.dst, packet.src)).map(|peer| tcp.ack.wrapping_sub(*peer))
-        } else {
-            None
-        };
+        tcp.rel_ack = if tcp.flags.contains(TcpFlags::ACK) { self.base.get(&(packet.dst, packet.src)).map(|peer| tcp.ack.wrapping_sub(*peer)) } else { None };
     }
 }

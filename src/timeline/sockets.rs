@@ -290,8 +290,8 @@ impl SocketResolver {
                     | KernelNote::ResetReceived { local, remote, sk }
                     | KernelNote::Retransmit { local, remote, sk, .. } => (*local, *remote, *sk),
                 };
-                let (local, remote) = if local.port() == 0 { sk.and_then(|sk| self.next_pair(sk, event.t)) } else { None }
-                    .unwrap_or((canon(local), canon(remote)));
+                let (local, remote) =
+                    if local.port() == 0 { sk.and_then(|sk| self.next_pair(sk, event.t)) } else { None }.unwrap_or((canon(local), canon(remote)));
                 let socket = self.socket_of((local, remote), false, event.t);
                 event.actor.role = self.role_of(socket.as_ref(), local);
                 event.socket = socket;
@@ -322,9 +322,8 @@ impl SocketResolver {
     /// connect whose SYN was lost returns long after it, once the pair is long released.) The
     /// pair is then known for the packets that follow.
     fn sole_connect(&mut self, src: SocketAddr, dst: SocketAddr, t: u64) -> Option<SockId> {
-        let in_progress = |(at, addr, socket): &&(u64, SocketAddr, SockId)| {
-            *at <= t && *addr == dst && self.connect_ended.get(socket).is_none_or(|end| *end >= t)
-        };
+        let in_progress =
+            |(at, addr, socket): &&(u64, SocketAddr, SockId)| *at <= t && *addr == dst && self.connect_ended.get(socket).is_none_or(|end| *end >= t);
         let mut found = self.connects.values().flatten().filter(in_progress).map(|(_, _, socket)| socket);
         let socket = found.next()?.clone();
         if found.next().is_some() {
@@ -463,7 +462,7 @@ fn open_at(bound: &FastMap<SocketAddr, (SockId, Option<u64>)>, local: SocketAddr
 #[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     use super::*;
-    use crate::event::{Actor, CallArgs, CallName, CallEnd, CallStart, Origin, StateChange};
+    use crate::event::{Actor, CallArgs, CallEnd, CallName, CallStart, Origin, StateChange};
     use crate::tcp::State;
 
     fn addr(s: &str) -> SocketAddr {
@@ -591,11 +590,25 @@ mod tests {
     /// `socket(AF_INET, SOCK_DGRAM)` by `role`, returning `socket`.
     fn datagram_socket(t: u64, role: Role, socket: &str, id: u64) -> [Event; 2] {
         let args = CallArgs { ty: Some("SOCK_DGRAM".into()), ..CallArgs::default() };
-        [call(t, role, None, Body::CallStart(CallStart { id, call: CallName::Socket, fd: None, args })), call_end(t + 1, role, socket, id, CallName::Socket, None, true)]
+        [
+            call(t, role, None, Body::CallStart(CallStart { id, call: CallName::Socket, fd: None, args })),
+            call_end(t + 1, role, socket, id, CallName::Socket, None, true),
+        ]
     }
 
     fn datagram(t: u64, src: &str, dst: &str) -> Event {
-        let packet = crate::event::Packet { transport: Transport::Udp, src: addr(src), dst: addr(dst), to: None, tcp: None, len: 1, payload: None, eth: None, arp: None, dropped: None };
+        let packet = crate::event::Packet {
+            transport: Transport::Udp,
+            src: addr(src),
+            dst: addr(dst),
+            to: None,
+            tcp: None,
+            len: 1,
+            payload: None,
+            eth: None,
+            arp: None,
+            dropped: None,
+        };
         Event { t, actor: Actor::role(Role::Unknown), socket: None, origin: Origin::Observed, body: Body::Packet(packet) }
     }
 
@@ -618,10 +631,15 @@ mod tests {
         for e in [&mut request, &mut answer, &mut late] {
             r.resolve(e);
         }
-        let names = |e: &Event| (e.socket.clone().map(|s| s.0), match &e.body {
-            Body::Packet(p) => p.to.clone().map(|s| s.0),
-            _ => None,
-        });
+        let names = |e: &Event| {
+            (
+                e.socket.clone().map(|s| s.0),
+                match &e.body {
+                    Body::Packet(p) => p.to.clone().map(|s| s.0),
+                    _ => None,
+                },
+            )
+        };
         assert_eq!(names(&request), (Some("c1".into()), Some("s1".into())));
         assert_eq!((request.actor.role, answer.actor.role), (Role::Client, Role::Server));
         assert_eq!(names(&answer), (Some("s1".into()), Some("c1".into())));

@@ -28,7 +28,9 @@ pub enum LensStatus {
     Observed,
     Modelled,
     /// The lens could not run; `reason` says why and how to enable it.
-    Unavailable { reason: String },
+    Unavailable {
+        reason: String,
+    },
 }
 
 /// The three lenses of a trace.

@@ -1,11 +1,11 @@
 //! Reads a trace back, checking its format and version and saying exactly what is wrong
 //! with a file that is not a readable trace.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::collections::VecDeque;
 use std::sync::mpsc::{self, TrySendError};
 
 use super::format::{End, Header, FORMAT, FORMAT_MAJOR};
@@ -117,14 +117,11 @@ impl<R: Read> TraceReader<R> {
         let path = path.to_path_buf();
         let mut input = BufReader::with_capacity(1 << 16, input);
         let mut buf = String::new();
-        let n = input
-            .read_line(&mut buf)
-            .map_err(|err| TraceError::Read { path: path.clone(), line: 1, err })?;
+        let n = input.read_line(&mut buf).map_err(|err| TraceError::Read { path: path.clone(), line: 1, err })?;
         if n == 0 {
             return Err(TraceError::Empty { path });
         }
-        let value: serde_json::Value = serde_json::from_str(&buf)
-            .map_err(|_| TraceError::NotATrace { path: path.clone(), found: describe(&buf) })?;
+        let value: serde_json::Value = serde_json::from_str(&buf).map_err(|_| TraceError::NotATrace { path: path.clone(), found: describe(&buf) })?;
         let format = match value.get("format").and_then(|f| f.as_str()) {
             Some(f) => f.to_string(),
             None => return Err(TraceError::NotATrace { path, found: describe(&buf) }),
@@ -133,8 +130,7 @@ impl<R: Read> TraceReader<R> {
         if !buf.ends_with('\n') {
             return Err(TraceError::Truncated { path, line: 1, complete: 0 });
         }
-        let header: Header = serde_json::from_value(value)
-            .map_err(|e| TraceError::Malformed { path: path.clone(), line: 1, msg: e.to_string() })?;
+        let header: Header = serde_json::from_value(value).map_err(|e| TraceError::Malformed { path: path.clone(), line: 1, msg: e.to_string() })?;
         Ok(TraceReader { path, input, line_no: 1, bytes: Vec::new(), header, end: None, events: 0 })
     }
 
@@ -168,7 +164,11 @@ impl<R: Read> TraceReader<R> {
         let malformed = |e: serde_json::Error| TraceError::Malformed { path: path.clone(), line: line_no, msg: e.to_string() };
         match line {
             // What `BufRead::read_line` says of such a line.
-            Err(NotAnEvent::NotText) => Err(TraceError::Read { path: path.clone(), line: line_no, err: io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8") }),
+            Err(NotAnEvent::NotText) => Err(TraceError::Read {
+                path: path.clone(),
+                line: line_no,
+                err: io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"),
+            }),
             Err(NotAnEvent::CutOff) => Err(TraceError::Truncated { path: path.clone(), line: line_no, complete: self.events }),
             Err(NotAnEvent::Blank) => Ok(None),
             Err(NotAnEvent::End(_) | NotAnEvent::Malformed(_)) | Ok(_) if self.end.is_some() => Err(TraceError::AfterEnd { path: path.clone(), line: line_no }),

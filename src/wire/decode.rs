@@ -8,8 +8,7 @@
 use etherparse::err::packet::SliceError;
 use etherparse::err::{Layer, LenError};
 use etherparse::{
-    EtherType, Ethernet2Slice, IpNumber, LaxIpSlice, SingleVlanSlice, TcpOptionElement, TcpOptionReadError,
-    TcpOptionsIterator, TcpSlice, UdpSlice,
+    EtherType, Ethernet2Slice, IpNumber, LaxIpSlice, SingleVlanSlice, TcpOptionElement, TcpOptionReadError, TcpOptionsIterator, TcpSlice, UdpSlice,
 };
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -61,10 +60,9 @@ pub enum DecodeError {
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DecodeError::Truncated { layer, needed, found, offset } => write!(
-                f,
-                "truncated {layer} at byte {offset}: needed {needed} bytes, found {found} (the capture cut the frame short)"
-            ),
+            DecodeError::Truncated { layer, needed, found, offset } => {
+                write!(f, "truncated {layer} at byte {offset}: needed {needed} bytes, found {found} (the capture cut the frame short)")
+            }
             DecodeError::Invalid { layer, offset, error } => write!(f, "invalid {layer} at byte {offset}: {error}"),
         }
     }
@@ -105,10 +103,7 @@ pub fn decode_frame(frame: &[u8], link: LinkType) -> Result<Option<Packet>, Deco
     };
     // IEEE 802.1Q/802.1ad: VLAN tags between the link header and IP (captures of a tagged
     // network; `lo` has none).
-    while matches!(
-        ether_type,
-        EtherType::VLAN_TAGGED_FRAME | EtherType::PROVIDER_BRIDGING | EtherType::VLAN_DOUBLE_TAGGED_FRAME
-    ) {
+    while matches!(ether_type, EtherType::VLAN_TAGGED_FRAME | EtherType::PROVIDER_BRIDGING | EtherType::VLAN_DOUBLE_TAGGED_FRAME) {
         let vlan = SingleVlanSlice::from_slice(&frame[at..]).map_err(DecodeError::truncated(at))?;
         ether_type = vlan.ether_type();
         at += vlan.header_len();
@@ -126,9 +121,7 @@ fn decode_ip(frame: &[u8], at: usize) -> Result<Option<Packet>, DecodeError> {
 
     let (ip, ext_error) = LaxIpSlice::from_slice(&frame[at..]).map_err(|e| match e {
         LaxHeaderSliceError::Len(l) => DecodeError::truncated(at)(l),
-        LaxHeaderSliceError::Content(c) => {
-            DecodeError::Invalid { layer: Layer::IpHeader, offset: at, error: SliceError::Ip(c) }
-        }
+        LaxHeaderSliceError::Content(c) => DecodeError::Invalid { layer: Layer::IpHeader, offset: at, error: SliceError::Ip(c) },
     })?;
     let payload = ip.payload();
     let transport_at = offset_in(frame, payload.payload);
@@ -138,9 +131,7 @@ fn decode_ip(frame: &[u8], at: usize) -> Result<Option<Packet>, DecodeError> {
             HeaderSliceError::Content(HeaderError::IpAuth(auth)) if matches!(ip, LaxIpSlice::Ipv4(_)) => {
                 DecodeError::Invalid { layer, offset: transport_at, error: SliceError::Ipv4Exts(auth) }
             }
-            HeaderSliceError::Content(c) => {
-                DecodeError::Invalid { layer, offset: transport_at, error: SliceError::Ipv6Exts(c) }
-            }
+            HeaderSliceError::Content(c) => DecodeError::Invalid { layer, offset: transport_at, error: SliceError::Ipv6Exts(c) },
         });
     }
     // A fragment carries no whole transport header; TCP on Linux never fragments (it sets
@@ -152,11 +143,7 @@ fn decode_ip(frame: &[u8], at: usize) -> Result<Option<Packet>, DecodeError> {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
             let before_payload = offset_in(h.slice(), payload.payload);
-            (
-                IpAddr::V4(h.source_addr()),
-                IpAddr::V4(h.destination_addr()),
-                usize::from(h.total_len()).saturating_sub(before_payload),
-            )
+            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), usize::from(h.total_len()).saturating_sub(before_payload))
         }
         LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
@@ -272,12 +259,7 @@ fn tcp_options(raw: &[u8]) -> TcpOptions {
 impl DecodeError {
     /// Maps etherparse's length error of a slice that began `at` bytes into the frame.
     pub(crate) fn truncated(at: usize) -> impl Fn(LenError) -> DecodeError {
-        move |l| DecodeError::Truncated {
-            layer: l.layer,
-            needed: l.required_len,
-            found: l.len,
-            offset: at + l.layer_start_offset,
-        }
+        move |l| DecodeError::Truncated { layer: l.layer, needed: l.required_len, found: l.len, offset: at + l.layer_start_offset }
     }
 }
 
@@ -344,10 +326,7 @@ mod tests {
         assert_eq!(tcp.flags, TcpFlags::SYN);
         assert_eq!((tcp.seq, tcp.ack, tcp.win), (1000, 0, 65495));
         assert_eq!((tcp.rel_seq, tcp.rel_ack), (None, None));
-        assert_eq!(
-            tcp.options,
-            TcpOptions { mss: Some(65495), wscale: Some(7), sack_ok: true, ts: Some((3_000_000_001, 0)), sack: vec![] }
-        );
+        assert_eq!(tcp.options, TcpOptions { mss: Some(65495), wscale: Some(7), sack_ok: true, ts: Some((3_000_000_001, 0)), sack: vec![] });
     }
 
     #[test]
@@ -420,10 +399,7 @@ mod tests {
         let full = frame(lo_tcp(1).syn().options(&linux_syn_options()).expect("fits"), &[]);
         let err = decode_frame(&full[..14 + 20 + 30], LinkType::Ethernet).expect_err("header cut short");
         assert_eq!(err, DecodeError::Truncated { layer: Layer::TcpHeader, needed: 40, found: 30, offset: 34 });
-        assert_eq!(
-            err.to_string(),
-            "truncated TCP header at byte 34: needed 40 bytes, found 30 (the capture cut the frame short)"
-        );
+        assert_eq!(err.to_string(), "truncated TCP header at byte 34: needed 40 bytes, found 30 (the capture cut the frame short)");
     }
 
     #[test]
@@ -458,9 +434,7 @@ mod tests {
 
     #[test]
     fn arp__is_not_an_error() {
-        let arp =
-            ArpPacket::new(ArpHardwareId::ETHERNET, EtherType::IPV4, ArpOperation::REQUEST, &[0; 6], &LO, &[0; 6], &LO)
-                .expect("arp");
+        let arp = ArpPacket::new(ArpHardwareId::ETHERNET, EtherType::IPV4, ArpOperation::REQUEST, &[0; 6], &LO, &[0; 6], &LO).expect("arp");
         let mut out = Vec::new();
         PacketBuilder::ethernet2([0; 6], [0xff; 6]).arp(arp).write(&mut out).expect("builds");
         assert_eq!(decode_frame(&out, LinkType::Ethernet), Ok(None));
@@ -488,8 +462,10 @@ mod tests {
         ] {
             assert_eq!(decode_frame(bytes, link), Ok(Some(want.clone())), "{link:?}");
         }
-        assert_eq!(decode_frame(&[0, 0], LinkType::LinuxSll).map(|_| ()).expect_err("short").to_string(),
-            "truncated Linux Cooked Capture v1 header at byte 0: needed 16 bytes, found 2 (the capture cut the frame short)");
+        assert_eq!(
+            decode_frame(&[0, 0], LinkType::LinuxSll).map(|_| ()).expect_err("short").to_string(),
+            "truncated Linux Cooked Capture v1 header at byte 0: needed 16 bytes, found 2 (the capture cut the frame short)"
+        );
     }
 
     #[test]

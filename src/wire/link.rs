@@ -13,11 +13,7 @@ use crate::wire::decode::{decode_frame, DecodeError, LinkType};
 pub fn decode_link_frame(frame: &[u8]) -> Result<Option<Packet>, DecodeError> {
     let eth = Ethernet2Slice::from_slice_without_fcs(frame).map_err(DecodeError::truncated(0))?;
     let ethernet = Ethernet { src: mac_text(&eth.source()), dst: mac_text(&eth.destination()) };
-    let packet = if eth.ether_type() == EtherType::ARP {
-        arp_packet(eth.payload_slice(), eth.header_len())?
-    } else {
-        decode_frame(frame, LinkType::Ethernet)?
-    };
+    let packet = if eth.ether_type() == EtherType::ARP { arp_packet(eth.payload_slice(), eth.header_len())? } else { decode_frame(frame, LinkType::Ethernet)? };
     Ok(packet.map(|p| Packet { eth: Some(ethernet), ..p }))
 }
 

@@ -114,7 +114,13 @@ fn check_widget(page: &str, widget: &Widget) {
     }
     for (event, sequence, documented) in known_events(&trace.events) {
         let k = step_of(&replay, event);
-        assert!(widget.seen[k].here[sequence].iter().any(|s| s == documented), "{name}: step {} ({}) highlights {documented}: {:?}", k + 1, replay.steps[k].text, widget.seen[k].here);
+        assert!(
+            widget.seen[k].here[sequence].iter().any(|s| s == documented),
+            "{name}: step {} ({}) highlights {documented}: {:?}",
+            k + 1,
+            replay.steps[k].text,
+            widget.seen[k].here
+        );
     }
 }
 

@@ -137,7 +137,10 @@ fn trace_replay_into_a_pipe_prints_every_step_with_its_documented_steps() {
     let steps: Vec<&str> = text.lines().filter(|l| l.trim_start().chars().next().is_some_and(|c| c.is_ascii_digit())).collect();
     assert_eq!(steps.len(), replay.steps.len());
     let accept = text.lines().position(|l| l.contains("… accept(s1) = s2")).expect("accept returns");
-    assert_eq!(text.lines().nth(accept + 1).map(str::trim), Some("↳ the server's passive open, step 3 — Take a connection: accept() returns a new socket [s2]"));
+    assert_eq!(
+        text.lines().nth(accept + 1).map(str::trim),
+        Some("↳ the server's passive open, step 3 — Take a connection: accept() returns a new socket [s2]")
+    );
     assert!(text.lines().next().is_some_and(|l| l.contains("live: calls observed, packets observed, states observed")));
 }
 

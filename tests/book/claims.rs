@@ -407,7 +407,11 @@ fn listener_stays(t: &[Trace]) {
     for accepted in story.created(Role::Server, CallName::Accept) {
         story.in_order(&[(&format!("close({accepted}) ends"), story.call_end(CallName::Close, &accepted.0)), ("close(s1) starts", close_start)]);
     }
-    story.in_order(&[("close(s1) starts", close_start), ("s1 CLOSED", story.state("s1", State::Listen, State::Closed)), ("close(s1) ends", story.call_end(CallName::Close, "s1"))]);
+    story.in_order(&[
+        ("close(s1) starts", close_start),
+        ("s1 CLOSED", story.state("s1", State::Listen, State::Closed)),
+        ("close(s1) ends", story.call_end(CallName::Close, "s1")),
+    ]);
 }
 
 /// The documented steps the replay ticks at its last step, for sequence `k`.
@@ -449,7 +453,11 @@ fn active_syn_sent_first(t: &[Trace]) {
 fn active_third_ack_inside_connect(t: &[Trace]) {
     let story = Story::new(&t[0].events);
     let (_, _, ack) = handshake(&t[0], "c1", "s2");
-    story.in_order(&[("connect starts", story.call_start(CallName::Connect, "c1")), ("third ACK", ack), ("connect ends", story.call_end(CallName::Connect, "c1"))]);
+    story.in_order(&[
+        ("connect starts", story.call_start(CallName::Connect, "c1")),
+        ("third ACK", ack),
+        ("connect ends", story.call_end(CallName::Connect, "c1")),
+    ]);
 }
 
 fn active_connect_returns_after_handshake(t: &[Trace]) {
@@ -530,7 +538,11 @@ fn hs_child_born_at_third_ack(t: &[Trace]) {
     let modelled = story.modelled_state("s2", State::Listen, State::SynReceived);
     let observed = story.state("s2", State::Listen, State::SynReceived);
     story.in_order(&[("SYN", syn), ("s2 SYN-RECEIVED (modelled)", modelled), ("SYN|ACK", syn_ack)]);
-    story.in_order(&[("third ACK", ack), ("s2 SYN-RECEIVED (kernel)", observed), ("s2 ESTABLISHED (kernel)", story.state("s2", State::SynReceived, State::Established))]);
+    story.in_order(&[
+        ("third ACK", ack),
+        ("s2 SYN-RECEIVED (kernel)", observed),
+        ("s2 ESTABLISHED (kernel)", story.state("s2", State::SynReceived, State::Established)),
+    ]);
     assert!(matches!(&t.events[observed].body, Body::State(s) if s.model == Some(State::Established)), "the model is already ESTABLISHED then");
 }
 
@@ -623,7 +635,11 @@ fn close_client_fin(t: &[Trace]) {
     let story = Story::new(&t.events);
     let (fin, who) = first_fin(t);
     assert_eq!(who, "c1", "the client sends the first FIN");
-    story.in_order(&[("close(c1) starts", story.call_start(CallName::Close, "c1")), ("c1 FIN-WAIT-1", story.state("c1", State::Established, State::FinWait1)), ("the FIN", fin)]);
+    story.in_order(&[
+        ("close(c1) starts", story.call_start(CallName::Close, "c1")),
+        ("c1 FIN-WAIT-1", story.state("c1", State::Established, State::FinWait1)),
+        ("the FIN", fin),
+    ]);
 }
 
 fn close_eof_after_fin(t: &[Trace]) {
@@ -760,7 +776,8 @@ fn fail_syn_marked_lost(t: &[Trace]) {
     assert_eq!(syns[0].2.dropped.as_deref(), Some("socktrace --drop"), "the first SYN is marked, by the dropper");
     assert_eq!(syns[0].1.origin, Origin::Observed, "the capture saw it cross lo");
     assert!(packets(t).iter().filter(|(_, _, p)| p.dropped.is_some()).count() == 1, "only that one is lost");
-    let listener_changed = t.events.iter().any(|e| matches!(&e.body, Body::State(c) if c.from == State::Listen && e.origin == Origin::Observed) && e.t < syns[1].1.t);
+    let listener_changed =
+        t.events.iter().any(|e| matches!(&e.body, Body::State(c) if c.from == State::Listen && e.origin == Origin::Observed) && e.t < syns[1].1.t);
     assert!(!listener_changed, "the server's side did not react to it");
 }
 
@@ -916,7 +933,8 @@ fn udp_datagrams(t: &[Trace]) {
 fn udp_answer_to_sender(t: &[Trace]) {
     let t = &t[0];
     let peers: Vec<_> = ends(t, Role::Server, CallName::Recvfrom).iter().map(|(_, _, e)| e.peer.expect("recvfrom's sender")).collect();
-    let answers: Vec<_> = starts(t, Role::Server).into_iter().filter(|(_, _, s)| s.call == CallName::Sendto).map(|(_, _, s)| s.args.addr.expect("an address")).collect();
+    let answers: Vec<_> =
+        starts(t, Role::Server).into_iter().filter(|(_, _, s)| s.call == CallName::Sendto).map(|(_, _, s)| s.args.addr.expect("an address")).collect();
     assert_eq!(answers.len(), 3);
     assert!(answers.iter().all(|a| peers.contains(a)));
 }
@@ -1000,8 +1018,10 @@ fn peer_of(t: &Trace, socket: &str) -> Peer {
 /// Each connection of a peer session: (client socket, the listening socket it reached, the
 /// socket accept returned for it).
 fn p2p_connections(t: &Trace) -> Vec<(String, String, String)> {
-    let listeners: Vec<(String, std::net::SocketAddr)> =
-        ends(t, Role::Server, CallName::Bind).iter().map(|(_, e, end)| (sock(e).expect("bound socket").to_string(), end.local.expect("bound address"))).collect();
+    let listeners: Vec<(String, std::net::SocketAddr)> = ends(t, Role::Server, CallName::Bind)
+        .iter()
+        .map(|(_, e, end)| (sock(e).expect("bound socket").to_string(), end.local.expect("bound address")))
+        .collect();
     ends(t, Role::Client, CallName::Connect)
         .iter()
         .map(|(_, e, end)| {
@@ -1071,7 +1091,12 @@ fn p2p_two_ports(t: &[Trace]) {
     let t = &t[0];
     for (_, e, end) in ends(t, Role::Client, CallName::Connect) {
         let peer = e.actor.peer.expect("a peer's connect");
-        let own_port = ends(t, Role::Server, CallName::Bind).iter().find(|(_, b, _)| b.actor.peer == Some(peer)).and_then(|(_, _, b)| b.local).expect("the peer's listening port").port();
+        let own_port = ends(t, Role::Server, CallName::Bind)
+            .iter()
+            .find(|(_, b, _)| b.actor.peer == Some(peer))
+            .and_then(|(_, _, b)| b.local)
+            .expect("the peer's listening port")
+            .port();
         assert_ne!(end.local.expect("connect's local address").port(), own_port, "{peer} connects from another port than it listens on");
     }
 }
@@ -1091,9 +1116,7 @@ fn pid_of(t: &Trace, socket: &str) -> u32 {
     t.events
         .iter()
         .find_map(|e| match &e.body {
-            Body::CallEnd(end) if end.new_socket.as_ref().is_some_and(|s| s.0 == socket) => {
-                e.actor.pid
-            }
+            Body::CallEnd(end) if end.new_socket.as_ref().is_some_and(|s| s.0 == socket) => e.actor.pid,
             _ => None,
         })
         .unwrap_or_else(|| panic!("no process made {socket}"))
@@ -1101,32 +1124,18 @@ fn pid_of(t: &Trace, socket: &str) -> u32 {
 
 /// Where `connect` on a socket went, and the listening socket bound there.
 fn connected_to(t: &Trace, client: &str) -> (usize, String) {
-    let (i, _, end) = *ends(t, Role::Client, CallName::Connect)
-        .iter()
-        .find(|(_, e, _)| sock(e) == Some(client))
-        .unwrap_or_else(|| panic!("{client} connects"));
+    let (i, _, end) = *ends(t, Role::Client, CallName::Connect).iter().find(|(_, e, _)| sock(e) == Some(client)).unwrap_or_else(|| panic!("{client} connects"));
     let target = end.peer.expect("connect names its peer");
-    let listener = ends(t, Role::Server, CallName::Bind)
-        .iter()
-        .find(|(_, _, b)| b.local == Some(target))
-        .map(|(_, e, _)| sock(e).expect("bound socket").to_string());
-    (
-        i,
-        listener.unwrap_or_else(|| panic!("{client} connects to a socket bound in the trace")),
-    )
+    let listener =
+        ends(t, Role::Server, CallName::Bind).iter().find(|(_, _, b)| b.local == Some(target)).map(|(_, e, _)| sock(e).expect("bound socket").to_string());
+    (i, listener.unwrap_or_else(|| panic!("{client} connects to a socket bound in the trace")))
 }
 
 /// The socket `accept` returned for a client socket (the one whose peer is its address).
 fn accepted_for(t: &Trace, client: &str) -> (usize, String) {
-    let (_, _, end) = *ends(t, Role::Client, CallName::Connect)
-        .iter()
-        .find(|(_, e, _)| sock(e) == Some(client))
-        .unwrap_or_else(|| panic!("{client} connects"));
+    let (_, _, end) = *ends(t, Role::Client, CallName::Connect).iter().find(|(_, e, _)| sock(e) == Some(client)).unwrap_or_else(|| panic!("{client} connects"));
     let local = end.local.expect("connect names its own address");
-    let (i, _, a) = *ends(t, Role::Server, CallName::Accept)
-        .iter()
-        .find(|(_, _, a)| a.peer == Some(local))
-        .unwrap_or_else(|| panic!("an accept for {client}"));
+    let (i, _, a) = *ends(t, Role::Server, CallName::Accept).iter().find(|(_, _, a)| a.peer == Some(local)).unwrap_or_else(|| panic!("an accept for {client}"));
     (i, a.new_socket.as_ref().expect("accept's socket").0.clone())
 }
 
@@ -1147,35 +1156,14 @@ fn roles_relay_both(t: &[Trace]) {
     let t = &t[0];
     let (listener, accepted, onward) = relay_sockets(t);
     let relay = pid_of(t, &listener);
-    assert_eq!(
-        pid_of(t, &accepted),
-        relay,
-        "accept returns the client's connection to the relay"
-    );
+    assert_eq!(pid_of(t, &accepted), relay, "accept returns the client's connection to the relay");
     let (_, next_listener) = connected_to(t, &onward);
-    assert_ne!(
-        pid_of(t, &next_listener),
-        relay,
-        "the next server is another program"
-    );
-    assert_ne!(
-        pid_of(t, "c1"),
-        relay,
-        "the relay's client is another program"
-    );
+    assert_ne!(pid_of(t, &next_listener), relay, "the next server is another program");
+    assert_ne!(pid_of(t, "c1"), relay, "the relay's client is another program");
     // A `socket()` call starts on no socket yet: only calls made on one carry its role.
-    for e in t.events.iter().filter(|e| {
-        e.actor.pid == Some(relay) && e.socket.is_some() && matches!(e.body, Body::CallStart(_))
-    }) {
-        let expected = if sock(e) == Some(onward.as_str()) {
-            Role::Client
-        } else {
-            Role::Server
-        };
-        assert_eq!(
-            e.actor.role, expected,
-            "the relay's role is its socket's: {e:?}"
-        );
+    for e in t.events.iter().filter(|e| e.actor.pid == Some(relay) && e.socket.is_some() && matches!(e.body, Body::CallStart(_))) {
+        let expected = if sock(e) == Some(onward.as_str()) { Role::Client } else { Role::Server };
+        assert_eq!(e.actor.role, expected, "the relay's role is its socket's: {e:?}");
     }
 }
 
@@ -1185,22 +1173,14 @@ fn roles_relay_accepts_then_connects(t: &[Trace]) {
     let (_, accepted, onward) = relay_sockets(t);
     let (accept_end, _) = accepted_for(t, "c1");
     let connect = story.call_start(CallName::Connect, &onward);
-    assert!(
-        accept_end < connect,
-        "the relay connects onward only once it has its client"
-    );
+    assert!(accept_end < connect, "the relay connects onward only once it has its client");
     let first_line = story.data("c1", "hello\\n");
     let relayed = story.data(&onward, "hello\\n");
     let recv = t.events.iter().position(|e| {
-        sock(e) == Some(accepted.as_str())
-            && matches!(&e.body, Body::CallEnd(end) if end.call.verb() == socktrace::event::Verb::Recv && end.ret > 0)
+        sock(e) == Some(accepted.as_str()) && matches!(&e.body, Body::CallEnd(end) if end.call.verb() == socktrace::event::Verb::Recv && end.ret > 0)
     });
     let recv = recv.expect("the relay receives its client's line");
-    story.in_order(&[
-        ("the client's line", first_line),
-        ("the relay's recv", recv),
-        ("the line passed on", relayed),
-    ]);
+    story.in_order(&[("the client's line", first_line), ("the relay's recv", recv), ("the line passed on", relayed)]);
 }
 
 /// FTP's active mode: (the control connection's client, its accepted socket, the data
@@ -1214,13 +1194,7 @@ fn ftp_sockets(t: &Trace) -> (String, String, String, String, String) {
         .expect("a second connect");
     let (_, data_listener) = connected_to(t, &data);
     let (_, data_accepted) = accepted_for(t, &data);
-    (
-        "c1".into(),
-        control_accepted,
-        data,
-        data_listener,
-        data_accepted,
-    )
+    ("c1".into(), control_accepted, data, data_listener, data_accepted)
 }
 
 fn roles_swap(t: &[Trace]) {
@@ -1229,28 +1203,14 @@ fn roles_swap(t: &[Trace]) {
     let client_program = pid_of(t, &control);
     let server_program = pid_of(t, &control_accepted);
     assert_ne!(client_program, server_program);
-    assert_eq!(
-        pid_of(t, &data),
-        server_program,
-        "the control connection's server connects for the data"
-    );
-    assert_eq!(
-        pid_of(t, &data_listener),
-        client_program,
-        "the control connection's client listens for it"
-    );
+    assert_eq!(pid_of(t, &data), server_program, "the control connection's server connects for the data");
+    assert_eq!(pid_of(t, &data_listener), client_program, "the control connection's client listens for it");
     assert_eq!(pid_of(t, &data_accepted), client_program, "and accepts it");
     let story = Story::new(&t.events);
     let (control_accept_end, _) = accepted_for(t, &control);
-    assert!(
-        control_accept_end < story.call_start(CallName::Connect, &data),
-        "the swap comes in the middle of the session"
-    );
+    assert!(control_accept_end < story.call_start(CallName::Connect, &data), "the swap comes in the middle of the session");
     let control_close = story.call_start(CallName::Close, &control);
-    assert!(
-        story.call_end(CallName::Close, &data) < control_close,
-        "the data connection ends while the control connection is still open"
-    );
+    assert!(story.call_end(CallName::Close, &data) < control_close, "the data connection ends while the control connection is still open");
 }
 
 fn roles_swap_port_names_listener(t: &[Trace]) {
@@ -1265,70 +1225,28 @@ fn roles_swap_port_names_listener(t: &[Trace]) {
         .events
         .iter()
         .find_map(|e| match &e.body {
-            Body::Packet(p) if sock(e) == Some("c1") => p
-                .payload
-                .as_ref()
-                .filter(|pl| pl.text.starts_with("PORT "))
-                .map(|pl| pl.text.clone()),
+            Body::Packet(p) if sock(e) == Some("c1") => p.payload.as_ref().filter(|pl| pl.text.starts_with("PORT ")).map(|pl| pl.text.clone()),
             _ => None,
         })
         .expect("the client sends PORT on the control connection");
-    let numbers: Vec<u16> = port_line["PORT ".len()..]
-        .trim_end_matches("\\r\\n")
-        .split(',')
-        .map(|n| n.parse().expect("a number"))
-        .collect();
+    let numbers: Vec<u16> = port_line["PORT ".len()..].trim_end_matches("\\r\\n").split(',').map(|n| n.parse().expect("a number")).collect();
     assert_eq!(numbers.len(), 6, "{port_line}");
     assert_eq!(&numbers[..4], &[127, 0, 0, 1], "h1..h4 are the address");
-    assert_eq!(
-        numbers[4] * 256 + numbers[5],
-        bound.port(),
-        "p1 × 256 + p2 is the port the data listener bound"
-    );
+    assert_eq!(numbers[4] * 256 + numbers[5], bound.port(), "p1 × 256 + p2 is the port the data listener bound");
 }
 
 fn roles_swap_one_way(t: &[Trace]) {
     let t = &t[0];
     let (control, control_accepted, data, _, data_accepted) = ftp_sockets(t);
     let report = socktrace::check::check(t, &socktrace::check::CheckOptions::default());
-    let deviating: BTreeSet<&str> = report
-        .sockets
-        .iter()
-        .filter(|s| !s.conforms())
-        .map(|s| s.socket.0.as_str())
-        .collect();
-    assert_eq!(
-        deviating,
-        BTreeSet::from([data.as_str(), data_accepted.as_str()]),
-        "only the data connection deviates: {report}"
-    );
+    let deviating: BTreeSet<&str> = report.sockets.iter().filter(|s| !s.conforms()).map(|s| s.socket.0.as_str()).collect();
+    assert_eq!(deviating, BTreeSet::from([data.as_str(), data_accepted.as_str()]), "only the data connection deviates: {report}");
     for s in report.sockets.iter().filter(|s| !s.conforms()) {
-        let not_met: Vec<&str> = s
-            .steps
-            .iter()
-            .filter(|st| !st.reasons.is_empty())
-            .map(|st| st.step.id)
-            .collect();
-        assert_eq!(
-            not_met.len(),
-            1,
-            "{}: one step not met: {not_met:?}",
-            s.socket
-        );
+        let not_met: Vec<&str> = s.steps.iter().filter(|st| !st.reasons.is_empty()).map(|st| st.step.id).collect();
+        assert_eq!(not_met.len(), 1, "{}: one step not met: {not_met:?}", s.socket);
     }
-    let payload_from = |socket: &str| {
-        t.events
-            .iter()
-            .filter(|e| sock(e) == Some(socket))
-            .any(|e| matches!(&e.body, Body::Packet(p) if p.len > 0))
-    };
-    assert!(
-        payload_from(&data),
-        "the file goes from the data connection's client"
-    );
+    let payload_from = |socket: &str| t.events.iter().filter(|e| sock(e) == Some(socket)).any(|e| matches!(&e.body, Body::Packet(p) if p.len > 0));
+    assert!(payload_from(&data), "the file goes from the data connection's client");
     assert!(!payload_from(&data_accepted), "and nothing comes back");
-    assert!(
-        payload_from(&control) && payload_from(&control_accepted),
-        "the control connection carries words both ways"
-    );
+    assert!(payload_from(&control) && payload_from(&control_accepted), "the control connection carries words both ways");
 }

@@ -48,17 +48,8 @@ fn edited(mut trace: Trace, what: &str) -> Trace {
 
 /// A client-side call that returned at once, at time `t`.
 fn client_call(t: u64, id: u64, call: CallName, args: CallArgs, end: CallEnd) -> [Event; 2] {
-    let event = |body| Event {
-        t,
-        actor: Actor::role(Role::Client),
-        socket: Some(SockId("c1".into())),
-        origin: Origin::Modelled,
-        body,
-    };
-    [
-        event(Body::CallStart(CallStart { id, call, fd: Some(3), args })),
-        event(Body::CallEnd(CallEnd { id, call, ..end })),
-    ]
+    let event = |body| Event { t, actor: Actor::role(Role::Client), socket: Some(SockId("c1".into())), origin: Origin::Modelled, body };
+    [event(Body::CallStart(CallStart { id, call, fd: Some(3), args })), event(Body::CallEnd(CallEnd { id, call, ..end }))]
 }
 
 /// The client binds its socket and listens on it before it connects. Only the calls are
@@ -69,13 +60,7 @@ fn client_listens() -> Trace {
     let t = trace.events[made].t;
     let addr: SocketAddr = "127.0.0.1:40000".parse().expect("an address");
     let ok = CallEnd::new(0, CallName::Bind, 0);
-    let bind = client_call(
-        t,
-        1001,
-        CallName::Bind,
-        CallArgs { addr: Some(addr), ..CallArgs::default() },
-        CallEnd { local: Some(addr), ..ok.clone() },
-    );
+    let bind = client_call(t, 1001, CallName::Bind, CallArgs { addr: Some(addr), ..CallArgs::default() }, CallEnd { local: Some(addr), ..ok.clone() });
     let listen = client_call(t, 1002, CallName::Listen, CallArgs { backlog: Some(128), ..CallArgs::default() }, ok);
     trace.events.splice(made + 1..made + 1, bind.into_iter().chain(listen));
     edited(trace, "the client binds and listens before it connects")
@@ -132,10 +117,7 @@ fn accept_never_called() -> Trace {
 fn data_before_the_handshake() -> Trace {
     let mut trace = echo();
     let data = trace.events.remove(position(&trace, |e| sends_data(e, "c1")));
-    let syn_ack = position(
-        &trace,
-        |e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == "SYN|ACK")),
-    );
+    let syn_ack = position(&trace, |e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == "SYN|ACK")));
     let data = Event { t: trace.events[syn_ack].t, ..data };
     trace.events.insert(syn_ack + 1, data);
     edited(trace, "the client's first data segment comes before its ACK of the SYN|ACK")
@@ -150,23 +132,11 @@ struct Fixture {
 
 const FIXTURES: [Fixture; 6] = [
     Fixture { name: "client-listens", recipe: client_listens, reason: "the client called listen (#13)" },
-    Fixture {
-        name: "send-before-connect",
-        recipe: send_before_connect,
-        reason: "send before connect returned: send at #14, connect returned at #19",
-    },
+    Fixture { name: "send-before-connect", recipe: send_before_connect, reason: "send before connect returned: send at #14, connect returned at #19" },
     Fixture { name: "client-never-closes", recipe: client_never_closes, reason: "the client never closed its socket" },
-    Fixture {
-        name: "listener-never-closed",
-        recipe: listener_never_closed,
-        reason: "the listening socket was never closed",
-    },
+    Fixture { name: "listener-never-closed", recipe: listener_never_closed, reason: "the listening socket was never closed" },
     Fixture { name: "accept-never-called", recipe: accept_never_called, reason: "accept never called" },
-    Fixture {
-        name: "data-before-the-handshake",
-        recipe: data_before_the_handshake,
-        reason: "data before the handshake completed: #16 carries 6 bytes",
-    },
+    Fixture { name: "data-before-the-handshake", recipe: data_before_the_handshake, reason: "data before the handshake completed: #16 carries 6 bytes" },
 ];
 
 fn bytes(trace: &Trace) -> Vec<u8> {

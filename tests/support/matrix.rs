@@ -138,11 +138,7 @@ pub fn build(style: &Style, dir: &Path) -> Result<Built, String> {
     let client = if style.clients == 1 {
         one_client
     } else {
-        let line = one_client
-            .iter()
-            .map(|a| if a == "{port}" { a.clone() } else { sh_quote(a) })
-            .collect::<Vec<_>>()
-            .join(" ");
+        let line = one_client.iter().map(|a| if a == "{port}" { a.clone() } else { sh_quote(a) }).collect::<Vec<_>>().join(" ");
         let script = if style.concurrent {
             // Each client in the background; the script fails if any client failed.
             let mut script = String::new();
@@ -250,9 +246,7 @@ fn compile(out: &Path, command: impl FnOnce(&Path) -> Command) -> Result<(), Str
             Err(_) if out.exists() => Ok(()), // another build got there first
             Err(e) => Err(format!("{}: {e}", out.display())),
         },
-        Ok(o) => {
-            Err(format!("{cmd:?} failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
-        }
+        Ok(o) => Err(format!("{cmd:?} failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))),
         Err(e) => Err(e),
     };
     let _ = std::fs::remove_file(&tmp).or_else(|_| std::fs::remove_dir_all(&tmp));
@@ -289,4 +283,3 @@ fn shell_word(word: &str) -> String {
         format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
-

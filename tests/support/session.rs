@@ -34,13 +34,7 @@ impl Running {
 
     /// Starts `command`, which runs `trace` (itself, or by exec as its last step).
     pub fn spawn(mut command: Command) -> Running {
-        let mut child = command
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("trace starts");
+        let mut child = command.env("NO_COLOR", "1").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("trace starts");
         let out = child.stdout.take().expect("stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {

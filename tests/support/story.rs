@@ -51,7 +51,9 @@ impl<'a> Story<'a> {
 
     /// The `recv` on `socket` that returned 0: the end of the peer's stream.
     pub fn recv_eof(&self, socket: &str) -> usize {
-        self.find(&format!("recv({socket}) = 0"), |e| matches!(&e.body, Body::CallEnd(c) if c.call.verb() == Verb::Recv && c.ret == 0) && e.socket == Some(sock(socket)))
+        self.find(&format!("recv({socket}) = 0"), |e| {
+            matches!(&e.body, Body::CallEnd(c) if c.call.verb() == Verb::Recv && c.ret == 0) && e.socket == Some(sock(socket))
+        })
     }
 
     pub fn end_of(&self, i: usize) -> &socktrace::event::CallEnd {
@@ -63,16 +65,17 @@ impl<'a> Story<'a> {
 
     /// The accept that returned `socket`.
     pub fn accept_returning(&self, socket: &SockId) -> usize {
-        self.find(&format!("accept returning {socket}"), |e| matches!(&e.body, Body::CallEnd(c) if c.call.verb() == Verb::Accept && c.new_socket.as_ref() == Some(socket)))
+        self.find(
+            &format!("accept returning {socket}"),
+            |e| matches!(&e.body, Body::CallEnd(c) if c.call.verb() == Verb::Accept && c.new_socket.as_ref() == Some(socket)),
+        )
     }
 
     /// The first packet from `from` to `to` whose flags (without PSH) are exactly `flags`,
     /// after event `after` (or from the start).
     pub fn packet(&self, after: Option<usize>, from: &str, to: &str, flags: TcpFlags, what: &str) -> usize {
         let pred = |e: &Event| match &e.body {
-            Body::Packet(p) => {
-                e.socket == Some(sock(from)) && p.to == Some(sock(to)) && p.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == flags)
-            }
+            Body::Packet(p) => e.socket == Some(sock(from)) && p.to == Some(sock(to)) && p.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == flags),
             _ => false,
         };
         match after {

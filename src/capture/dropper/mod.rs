@@ -82,10 +82,7 @@ impl Dropper {
         let rule = QueueRule::install(ipv6, port, lost, queue.num(), serial).map_err(DropError::Rule)?;
         let stop = Arc::new(AtomicBool::new(false));
         let (flag, tx) = (stop.clone(), sink.clone());
-        let thread = std::thread::Builder::new()
-            .name("drop".into())
-            .spawn(move || serve(&mut queue, lost, &flag, &tx))
-            .map_err(DropError::Thread)?;
+        let thread = std::thread::Builder::new().name("drop".into()).spawn(move || serve(&mut queue, lost, &flag, &tx)).map_err(DropError::Thread)?;
         Ok(Dropper { stop, thread: Some(thread), rule: Some(rule) })
     }
 

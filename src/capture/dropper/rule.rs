@@ -18,9 +18,15 @@ const CHAIN_PREFIX: &str = "socktrace-drop-";
 #[derive(Debug)]
 pub enum RuleError {
     /// The `iptables` command is not installed.
-    Missing { tool: &'static str },
+    Missing {
+        tool: &'static str,
+    },
     /// `iptables` ran and refused (no CAP_NET_ADMIN, a kernel without the NFQUEUE target).
-    Refused { tool: &'static str, args: String, stderr: String },
+    Refused {
+        tool: &'static str,
+        args: String,
+        stderr: String,
+    },
     Io(io::Error),
 }
 

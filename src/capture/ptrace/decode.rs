@@ -78,9 +78,7 @@ pub fn iovecs(tid: i32, addr: u64, count: u64) -> Vec<(u64, u64)> {
     // UIO_MAXIOV is 1024; a preview needs only the first few.
     let count = count.min(64) as usize;
     let Ok(raw) = memory::read(tid, addr, count * 16) else { return Vec::new() };
-    raw.chunks_exact(16)
-        .filter_map(|c| Some((u64::from_ne_bytes(c[..8].try_into().ok()?), u64::from_ne_bytes(c[8..].try_into().ok()?))))
-        .collect()
+    raw.chunks_exact(16).filter_map(|c| Some((u64::from_ne_bytes(c[..8].try_into().ok()?), u64::from_ne_bytes(c[8..].try_into().ok()?)))).collect()
 }
 
 /// The bytes read for a preview: one more than a preview shows, so that it knows it was cut.

@@ -394,11 +394,8 @@ mod tests {
     use crate::event::{Actor, CallArgs, CallEnd, CallStart, Origin};
 
     fn call(t: u64, call: CallName, end: bool) -> Event {
-        let body = if end {
-            Body::CallEnd(CallEnd::new(t, call, 0))
-        } else {
-            Body::CallStart(CallStart { id: t, call, fd: Some(3), args: CallArgs::default() })
-        };
+        let body =
+            if end { Body::CallEnd(CallEnd::new(t, call, 0)) } else { Body::CallStart(CallStart { id: t, call, fd: Some(3), args: CallArgs::default() }) };
         Event { t, actor: Actor { role: Role::Unknown, peer: None, pid: Some(7), tid: Some(7) }, socket: None, origin: Origin::Observed, body }
     }
 
@@ -503,11 +500,15 @@ mod tests {
         socket.actor.pid = Some(8);
         namer.emit(None, socket);
         namer.flush();
-        let shown: Vec<String> = rx.try_iter().flatten().map(|e| match e.body {
-            Body::Process(ProcessChange::Fork { .. }) => "fork".to_string(),
-            Body::Process(ProcessChange::Exec { program, .. }) => program,
-            other => format!("{other:?}").chars().take(9).collect(),
-        }).collect();
+        let shown: Vec<String> = rx
+            .try_iter()
+            .flatten()
+            .map(|e| match e.body {
+                Body::Process(ProcessChange::Fork { .. }) => "fork".to_string(),
+                Body::Process(ProcessChange::Exec { program, .. }) => program,
+                other => format!("{other:?}").chars().take(9).collect(),
+            })
+            .collect();
         assert_eq!(shown, ["fork", "/usr/bin/python3", "CallStart"]);
         assert_eq!(namer.oldest_held().load(Ordering::SeqCst), u64::MAX, "readlink's life is forgotten");
     }

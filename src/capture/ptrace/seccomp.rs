@@ -16,12 +16,7 @@ pub fn filter() -> Vec<libc::sock_filter> {
     let Some(arch) = NATIVE_ARCH else { return Vec::new() };
     let numbers: Vec<u32> = Sys::ALL.iter().filter_map(|s| s.nr()).map(|n| n as u32).collect();
     let stmt = |code: u32, k: u32| libc::sock_filter { code: code as u16, jt: 0, jf: 0, k };
-    let jump = |k: u32, jt: usize, jf: usize| libc::sock_filter {
-        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-        jt: jt as u8,
-        jf: jf as u8,
-        k,
-    };
+    let jump = |k: u32, jt: usize, jf: usize| libc::sock_filter { code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16, jt: jt as u8, jf: jf as u8, k };
     let load = |offset| stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, offset);
     // Layout: load arch; another ABI jumps to ALLOW; load nr; one test per call jumping to
     // TRACE; ALLOW; TRACE. A jump skips the instructions between it and its target.

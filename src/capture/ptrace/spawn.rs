@@ -127,6 +127,5 @@ pub fn kill_and_reap(pid: i32) {
 
 /// Whether the seccomp filter is in place in `pid` (`Seccomp: 2` in its status).
 fn seccomp_filtered(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .is_ok_and(|s| s.lines().any(|l| l.strip_prefix("Seccomp:").is_some_and(|v| v.trim() == "2")))
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| s.lines().any(|l| l.strip_prefix("Seccomp:").is_some_and(|v| v.trim() == "2")))
 }

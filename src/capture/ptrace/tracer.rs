@@ -108,7 +108,14 @@ fn event_msg(tid: i32) -> Option<i32> {
 }
 
 impl Tracer {
-    pub fn new(first: Started, argv: &[String], client: Option<(Vec<String>, std::time::Duration)>, namer: Arc<Mutex<Namer>>, watch: WatchPorts, with_seccomp: bool) -> Tracer {
+    pub fn new(
+        first: Started,
+        argv: &[String],
+        client: Option<(Vec<String>, std::time::Duration)>,
+        namer: Arc<Mutex<Namer>>,
+        watch: WatchPorts,
+        with_seccomp: bool,
+    ) -> Tracer {
         let (client, wait) = match client {
             Some((client, wait)) => (Some(client), wait),
             None => (None, std::time::Duration::ZERO),

@@ -52,7 +52,8 @@ impl Tracer {
             }
             Sys::Select | Sys::Pselect6 => {
                 let nfds = args[0];
-                let entries = SELECT_SETS.iter().flat_map(|&(arg, what)| ready::read_fd_set(tid, args[arg], nfds).into_iter().map(move |fd| (fd, what.to_string())));
+                let entries =
+                    SELECT_SETS.iter().flat_map(|&(arg, what)| ready::read_fd_set(tid, args[arg], nfds).into_iter().map(move |fd| (fd, what.to_string())));
                 let timeout = match sys {
                     Sys::Select => ready::read_timeout(tid, args[4], 1_000),
                     _ => ready::read_timeout(tid, args[4], 1_000_000),
@@ -119,7 +120,15 @@ impl Tracer {
 
 /// Which followed sockets the call found ready: filled into `end.ready`, with the slots
 /// for their names.
-pub(super) fn wait_exit(tid: i32, sys: Sys, args: &[u64; 6], rval: i64, watched: &[(i32, SockKey)], table: &FdTable, end: &mut CallEnd) -> Vec<(Slot, SockKey)> {
+pub(super) fn wait_exit(
+    tid: i32,
+    sys: Sys,
+    args: &[u64; 6],
+    rval: i64,
+    watched: &[(i32, SockKey)],
+    table: &FdTable,
+    end: &mut CallEnd,
+) -> Vec<(Slot, SockKey)> {
     let mut found: Vec<(i32, SockKey, String)> = Vec::new();
     match sys {
         Sys::Poll | Sys::Ppoll => {
@@ -130,7 +139,8 @@ pub(super) fn wait_exit(tid: i32, sys: Sys, args: &[u64; 6], rval: i64, watched:
             }
         }
         Sys::Select | Sys::Pselect6 => {
-            let entries = SELECT_SETS.iter().flat_map(|&(arg, what)| ready::read_fd_set(tid, args[arg], args[0]).into_iter().map(move |fd| (fd, what.to_string())));
+            let entries =
+                SELECT_SETS.iter().flat_map(|&(arg, what)| ready::read_fd_set(tid, args[arg], args[0]).into_iter().map(move |fd| (fd, what.to_string())));
             found = followed(table, entries.filter(|(fd, _)| watched.iter().any(|(f, _)| f == fd)));
         }
         _ => {

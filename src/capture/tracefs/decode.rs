@@ -12,8 +12,7 @@ const IPPROTO_TCP: u16 = libc::IPPROTO_TCP as u16;
 
 /// The tracepoints of the lens, as ftrace names them (`system:name`); the order is the
 /// decoder's.
-pub const TRACEPOINTS: [&str; 4] =
-    ["sock:inet_sock_set_state", "tcp:tcp_send_reset", "tcp:tcp_receive_reset", "tcp:tcp_retransmit_skb"];
+pub const TRACEPOINTS: [&str; 4] = ["sock:inet_sock_set_state", "tcp:tcp_send_reset", "tcp:tcp_receive_reset", "tcp:tcp_retransmit_skb"];
 
 /// A tracepoint's directory in an instance: `events/sock/inet_sock_set_state`.
 pub fn event_dir(tracepoint: &str) -> String {
@@ -133,10 +132,7 @@ impl Decoder {
                 daddr: send.offset_of("daddr", 28).map_err(at(1))?,
             },
             receive_reset: Tuple::of(receive).map_err(at(2))?,
-            retransmit: Retransmit {
-                state: retransmit.offset_of("state", 4).map_err(at(3))?,
-                tuple: Tuple::of(retransmit).map_err(at(3))?,
-            },
+            retransmit: Retransmit { state: retransmit.offset_of("state", 4).map_err(at(3))?, tuple: Tuple::of(retransmit).map_err(at(3))? },
         })
     }
 
@@ -153,8 +149,7 @@ impl Decoder {
                 None => return Decoded::Malformed { why: "inet_sock_set_state record shorter than its protocol" },
             }
             let state = |at| r.u32(at).and_then(State::from_linux);
-            let (Some(from), Some(to), Some((sk, local, remote))) = (state(s.oldstate), state(s.newstate), s.tuple.read(&r))
-            else {
+            let (Some(from), Some(to), Some((sk, local, remote))) = (state(s.oldstate), state(s.newstate), s.tuple.read(&r)) else {
                 return Decoded::Malformed { why: "inet_sock_set_state record unreadable" };
             };
             Body::State(StateChange { from, to, local: Some(local), remote: Some(remote), sk, model: None })
@@ -233,8 +228,7 @@ mod tests {
     use super::*;
 
     fn decoder() -> Decoder {
-        let formats = [INET_SOCK_SET_STATE, TCP_SEND_RESET, TCP_RECEIVE_RESET, TCP_RETRANSMIT_SKB]
-            .map(|text| Format::parse(text).unwrap());
+        let formats = [INET_SOCK_SET_STATE, TCP_SEND_RESET, TCP_RECEIVE_RESET, TCP_RETRANSMIT_SKB].map(|text| Format::parse(text).unwrap());
         Decoder::new(&formats).unwrap()
     }
 
@@ -316,11 +310,7 @@ mod tests {
         assert_eq!(ports, (8080, 40000));
         assert_eq!(
             event.body,
-            Body::Kernel(KernelNote::ResetSent {
-                local: "127.0.0.1:8080".parse().unwrap(),
-                remote: "[::1]:40000".parse().unwrap(),
-                sk: None
-            })
+            Body::Kernel(KernelNote::ResetSent { local: "127.0.0.1:8080".parse().unwrap(), remote: "[::1]:40000".parse().unwrap(), sk: None })
         );
     }
 
@@ -347,8 +337,7 @@ mod tests {
 
     #[test]
     fn format_missing_a_field_names_tracepoint_and_field() {
-        let mut formats = [INET_SOCK_SET_STATE, TCP_SEND_RESET, TCP_RECEIVE_RESET, TCP_RETRANSMIT_SKB]
-            .map(|text| Format::parse(text).unwrap());
+        let mut formats = [INET_SOCK_SET_STATE, TCP_SEND_RESET, TCP_RECEIVE_RESET, TCP_RETRANSMIT_SKB].map(|text| Format::parse(text).unwrap());
         formats[2].fields.retain(|f| f.name != "dport");
         assert_eq!(Decoder::new(&formats).unwrap_err(), (2, FormatError::MissingField { field: "dport" }));
     }

@@ -37,11 +37,9 @@ impl TracefsError {
 impl fmt::Display for TracefsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TracefsError::NotPermitted { path } => write!(
-                f,
-                "kernel TCP states need tracefs (root, or CAP_SYS_ADMIN/CAP_PERFMON): run with sudo ({} was refused)",
-                path.display()
-            ),
+            TracefsError::NotPermitted { path } => {
+                write!(f, "kernel TCP states need tracefs (root, or CAP_SYS_ADMIN/CAP_PERFMON): run with sudo ({} was refused)", path.display())
+            }
             TracefsError::NotMountable { path, err } => write!(
                 f,
                 "kernel TCP states need tracefs, which is not mounted, and mounting it on {} failed ({err}): \
@@ -67,9 +65,7 @@ impl fmt::Display for TracefsError {
 impl std::error::Error for TracefsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            TracefsError::NotMountable { err, .. }
-            | TracefsError::FilterRejected { err, .. }
-            | TracefsError::Io { err, .. } => Some(err),
+            TracefsError::NotMountable { err, .. } | TracefsError::FilterRejected { err, .. } | TracefsError::Io { err, .. } => Some(err),
             TracefsError::Format { err, .. } => Some(err),
             TracefsError::NotPermitted { .. } | TracefsError::TracepointMissing { .. } => None,
         }

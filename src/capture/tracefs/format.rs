@@ -40,10 +40,7 @@ pub enum FormatError {
 impl fmt::Display for FormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FormatError::Malformed { line, text } => write!(
-                f,
-                "format line {line} is `{text}`, expected `field:TYPE NAME; offset:N; size:N; signed:N;`"
-            ),
+            FormatError::Malformed { line, text } => write!(f, "format line {line} is `{text}`, expected `field:TYPE NAME; offset:N; size:N; signed:N;`"),
             FormatError::MissingHeader { key } => write!(f, "the format has no `{key}` line"),
             FormatError::MissingField { field } => write!(f, "expected a field `{field}`, found none"),
             FormatError::FieldSize { field, expected, found } => {
@@ -58,12 +55,7 @@ impl std::error::Error for FormatError {}
 impl Format {
     /// Parses a tracepoint's `format` file.
     pub fn parse(text: &str) -> Result<Format, FormatError> {
-        let header = |key: &'static str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .map(str::trim)
-                .ok_or(FormatError::MissingHeader { key })
-        };
+        let header = |key: &'static str| text.lines().find_map(|l| l.strip_prefix(key)).map(str::trim).ok_or(FormatError::MissingHeader { key });
         let name = header("name:")?.to_string();
         let id = header("ID:")?.parse().map_err(|_| FormatError::MissingHeader { key: "ID:" })?;
         Ok(Format { name, id, fields: parse_fields(text)? })

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-
 use super::{StateTracer, TracefsError};
 use crate::capture::clock::now_ns;
 use crate::capture::privilege::live_test_allowed;
@@ -154,18 +153,13 @@ fn echo_session_every_state_of_client_child_and_listener() {
     assert_eq!(stats.events as usize, events.len());
 
     // One socket each: the listener, the client, the child the third ACK creates.
-    let sk_of = |from, to, local: u16| {
-        events.iter().filter_map(state).find(|s| (s.from, s.to) == (from, to) && s.local.map(|a| a.port()) == Some(local))
-    };
+    let sk_of = |from, to, local: u16| events.iter().filter_map(state).find(|s| (s.from, s.to) == (from, to) && s.local.map(|a| a.port()) == Some(local));
     let listen = sk_of(Closed, Listen, port).expect("listener CLOSED -> LISTEN");
     let syn_sent = events.iter().filter_map(state).find(|s| (s.from, s.to) == (Closed, SynSent)).expect("CLOSED -> SYN-SENT");
     let child = sk_of(Listen, SynReceived, port).expect("child LISTEN -> SYN-RECEIVED");
     let (sk_l, sk_c, sk_s) = (listen.sk.unwrap(), syn_sent.sk.unwrap(), child.sk.unwrap());
     assert_eq!(transitions(&events, sk_l), [(Closed, Listen), (Listen, Closed)]);
-    assert_eq!(
-        transitions(&events, sk_c),
-        [(Closed, SynSent), (SynSent, Established), (Established, FinWait1), (FinWait1, FinWait2), (FinWait2, Closed)]
-    );
+    assert_eq!(transitions(&events, sk_c), [(Closed, SynSent), (SynSent, Established), (Established, FinWait1), (FinWait1, FinWait2), (FinWait2, Closed)]);
     assert_eq!(
         transitions(&events, sk_s),
         [(Listen, SynReceived), (SynReceived, Established), (Established, CloseWait), (CloseWait, LastAck), (LastAck, Closed)]
@@ -229,10 +223,7 @@ fn reset_connect_to_a_port_nobody_listens_on() {
     assert_eq!(remote.port(), closed.port);
     assert!((t0..=t1).contains(&sent.t) && (t0..=t1).contains(&received.t));
     assert_eq!(transitions(&events, client_sk.expect("the client's socket")), [(Closed, SynSent), (SynSent, Closed)]);
-    eprintln!(
-        "reset order on loopback: {}",
-        if received.t < sent.t { "receive logged before send" } else { "send logged before receive" }
-    );
+    eprintln!("reset order on loopback: {}", if received.t < sent.t { "receive logged before send" } else { "send logged before receive" });
 }
 
 #[test]
@@ -267,10 +258,7 @@ fn reset_closing_with_unread_data_aborts_from_a_socket() {
     let Body::Kernel(KernelNote::ResetSent { sk: Some(child_sk), .. }) = sent.body else { panic!("a RST from the child socket") };
     assert_eq!(transitions(&events, child_sk).last(), Some(&(Established, Closed)));
     assert!((t0..=t1).contains(&sent.t) && (t0..=t1).contains(&received.t));
-    eprintln!(
-        "abortive close, reset order on loopback: {}",
-        if received.t < sent.t { "receive logged before send" } else { "send logged before receive" }
-    );
+    eprintln!("abortive close, reset order on loopback: {}", if received.t < sent.t { "receive logged before send" } else { "send logged before receive" });
 }
 
 #[test]

@@ -12,8 +12,7 @@ pub const DEFAULT_MOUNT: &str = "/sys/kernel/tracing";
 
 /// The tracefs mount point, mounting tracefs on [`DEFAULT_MOUNT`] if it is mounted nowhere.
 pub fn tracefs_root() -> Result<PathBuf, TracefsError> {
-    let mounts = fs::read_to_string("/proc/self/mounts")
-        .map_err(|err| TracefsError::io("read the mount table", "/proc/self/mounts", err))?;
+    let mounts = fs::read_to_string("/proc/self/mounts").map_err(|err| TracefsError::io("read the mount table", "/proc/self/mounts", err))?;
     if let Some(root) = find_tracefs(&mounts) {
         return Ok(root);
     }

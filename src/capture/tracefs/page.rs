@@ -41,19 +41,13 @@ impl PageLayout {
     /// Reads the layout from the text of `events/header_page`.
     pub fn from_header_page(text: &str) -> Result<PageLayout, FormatError> {
         let fields = parse_fields(text)?;
-        let size_of = |name: &'static str| -> Result<&Field, FormatError> {
-            fields.iter().find(|f| f.name == name).ok_or(FormatError::MissingField { field: name })
-        };
+        let size_of =
+            |name: &'static str| -> Result<&Field, FormatError> { fields.iter().find(|f| f.name == name).ok_or(FormatError::MissingField { field: name }) };
         let commit = size_of("commit")?;
         if commit.size != 4 && commit.size != 8 {
             return Err(FormatError::FieldSize { field: "commit", expected: 8, found: commit.size });
         }
-        Ok(PageLayout {
-            timestamp: offset_of(&fields, "timestamp", 8)?,
-            commit: commit.offset,
-            commit_size: commit.size,
-            data: size_of("data")?.offset,
-        })
+        Ok(PageLayout { timestamp: offset_of(&fields, "timestamp", 8)?, commit: commit.offset, commit_size: commit.size, data: size_of("data")?.offset })
     }
 }
 
@@ -93,10 +87,7 @@ pub struct Page<'a> {
 
 impl<'a> Page<'a> {
     pub fn parse(bytes: &'a [u8], layout: &PageLayout) -> Result<Page<'a>, PageError> {
-        let short = |what: &str| PageError {
-            offset: bytes.len(),
-            problem: format!("page of {} bytes is too short for its {what}", bytes.len()),
-        };
+        let short = |what: &str| PageError { offset: bytes.len(), problem: format!("page of {} bytes is too short for its {what}", bytes.len()) };
         let timestamp = read_u64(bytes, layout.timestamp).ok_or_else(|| short("timestamp"))?;
         let commit = match layout.commit_size {
             4 => read_u32(bytes, layout.commit).map(u64::from),
@@ -168,7 +159,9 @@ impl<'a> Iterator for Records<'a> {
             let type_len = header & 0x1f;
             let delta = u64::from(header >> 5);
             // Every kind but a small event has a second word.
-            let array0 = if (1..=28).contains(&type_len) { 0 } else {
+            let array0 = if (1..=28).contains(&type_len) {
+                0
+            } else {
                 match self.word(at + 4) {
                     Some(w) => u64::from(w),
                     None => return self.fail(at, format!("record of type {type_len} cut short")),
@@ -301,15 +294,8 @@ mod tests {
     fn padding_discarded_event_skipped_and_null_padding_ends_page() {
         // A discarded 16-byte event (time_delta 1; array[0] is its length less the header),
         // then an event, then the null padding that ends a page, then bytes never to be read.
-        let page = PageBuilder::new()
-            .header(TYPE_PADDING, 1)
-            .word(12)
-            .word(0xdead)
-            .word(0xbeef)
-            .small(3, 1, 0)
-            .header(TYPE_PADDING, 0)
-            .small(1, 1, 0)
-            .build(10, 0);
+        let page =
+            PageBuilder::new().header(TYPE_PADDING, 1).word(12).word(0xdead).word(0xbeef).small(3, 1, 0).header(TYPE_PADDING, 0).small(1, 1, 0).build(10, 0);
         assert_eq!(times(&page), vec![Ok((13, 4))]);
     }
 

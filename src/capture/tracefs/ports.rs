@@ -80,9 +80,9 @@ pub fn on_hosts(hosts: &[IpAddr], event: &Event) -> bool {
     }
     let ends = match &event.body {
         Body::State(change) => [change.local, change.remote],
-        Body::Kernel(KernelNote::ResetSent { local, remote, .. } | KernelNote::ResetReceived { local, remote, .. } | KernelNote::Retransmit { local, remote, .. }) => {
-            [Some(*local), Some(*remote)]
-        }
+        Body::Kernel(
+            KernelNote::ResetSent { local, remote, .. } | KernelNote::ResetReceived { local, remote, .. } | KernelNote::Retransmit { local, remote, .. },
+        ) => [Some(*local), Some(*remote)],
         _ => return false,
     };
     ends.iter().flatten().any(|end| hosts.contains(&end.ip()))
@@ -102,7 +102,14 @@ mod tests {
             actor: Actor::role(Role::Unknown),
             socket: None,
             origin: Origin::Observed,
-            body: Body::State(StateChange { from: State::Closed, to: State::SynSent, local: local.parse().ok(), remote: remote.parse().ok(), sk: None, model: None }),
+            body: Body::State(StateChange {
+                from: State::Closed,
+                to: State::SynSent,
+                local: local.parse().ok(),
+                remote: remote.parse().ok(),
+                sk: None,
+                model: None,
+            }),
         };
         let hosts: [IpAddr; 2] = ["192.0.2.1".parse().expect("ip"), "192.0.2.2".parse().expect("ip")];
         assert!(on_hosts(&hosts, &change("192.0.2.1:0", "192.0.2.2:7")));
@@ -113,10 +120,7 @@ mod tests {
 
     #[test]
     fn port_filter_either_end_and_tcp() {
-        assert_eq!(
-            port_filter(&[8080, 80, 8080], true),
-            "protocol == 6 && (sport == 80 || dport == 80 || sport == 8080 || dport == 8080)"
-        );
+        assert_eq!(port_filter(&[8080, 80, 8080], true), "protocol == 6 && (sport == 80 || dport == 80 || sport == 8080 || dport == 8080)");
         assert_eq!(port_filter(&[5], false), "(sport == 5 || dport == 5)");
     }
 

@@ -12,9 +12,9 @@ use crate::capture::clock::{now_ns, thread_cpu_ns};
 use crate::capture::progress::{self, Progress};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
+use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -53,7 +53,11 @@ impl StopSignal {
             return Ok(());
         }
         let err = io::Error::last_os_error();
-        if err.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(err) }
+        if err.kind() == io::ErrorKind::Interrupted {
+            Ok(())
+        } else {
+            Err(err)
+        }
     }
 
     /// Makes the eventfd readable, for good: every reader's `poll` sees it.
@@ -61,7 +65,11 @@ impl StopSignal {
         let one = 1u64.to_ne_bytes();
         // SAFETY: writes 8 bytes from a live 8-byte buffer to an fd we own.
         let n = unsafe { libc::write(self.0.as_raw_fd(), one.as_ptr().cast(), one.len()) };
-        if n == 8 { Ok(()) } else { Err(io::Error::last_os_error()) }
+        if n == 8 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
     }
 }
 
@@ -217,4 +225,3 @@ impl Reader {
         }
     }
 }
-

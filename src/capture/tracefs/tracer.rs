@@ -13,10 +13,10 @@ use super::format::Format;
 use super::instance::{read_whole, Instance};
 use super::page::PageLayout;
 use super::ports::{port_filter, PortSet};
-use crate::capture::progress::Progress;
 use super::reader::{self, ReaderStats, Shared, StopSignal};
 use super::stats::{lost_in_cpu_stats, TracerStats};
 use super::{cpus, mount};
+use crate::capture::progress::Progress;
 use crate::event::Event;
 
 /// Ring buffer per CPU. At 200k events/s (16k connections/s, ~10 state events each, 76 bytes

@@ -211,11 +211,8 @@ impl Endpoint {
         if self.acks_new(ack) {
             self.tcb.snd_una = ack;
             self.retransmission_queue.retain(|sent| seq_lt(ack, sent.end()));
-            self.retransmit = (!self.retransmission_queue.is_empty()).then(|| Timer {
-                at: now.saturating_add(self.config.rto),
-                rto: self.config.rto,
-                tries: 0,
-            });
+            self.retransmit =
+                (!self.retransmission_queue.is_empty()).then(|| Timer { at: now.saturating_add(self.config.rto), rto: self.config.rto, tries: 0 });
         }
         // RFC 9293 §3.10.7.4 guards this with SND.WL1/WL2 against old segments; in order, no
         // segment is old.

@@ -37,12 +37,8 @@ impl Endpoint {
                 }
                 Ok(())
             }
-            State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck | State::TimeWait => {
-                Err(CallError::Closing)
-            }
-            State::Closed | State::Listen | State::SynSent | State::SynReceived | State::NewSynRecv => {
-                Err(CallError::NotConnected)
-            }
+            State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck | State::TimeWait => Err(CallError::Closing),
+            State::Closed | State::Listen | State::SynSent | State::SynReceived | State::NewSynRecv => Err(CallError::NotConnected),
         }
     }
 
@@ -75,9 +71,7 @@ impl Endpoint {
                 self.set_state(now, State::LastAck);
                 self.send_new(now, Control::Fin, Vec::new());
             }
-            State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck | State::TimeWait => {
-                return Err(CallError::Closing)
-            }
+            State::FinWait1 | State::FinWait2 | State::Closing | State::LastAck | State::TimeWait => return Err(CallError::Closing),
             State::Closed | State::NewSynRecv => return Err(CallError::NotConnected),
         }
         Ok(())
@@ -92,9 +86,7 @@ impl Endpoint {
                 self.set_state(now, State::Closed);
                 self.reply(Some(Segment::reset(seq, None)));
             }
-            State::Listen | State::SynSent | State::Closing | State::LastAck | State::TimeWait => {
-                self.set_state(now, State::Closed)
-            }
+            State::Listen | State::SynSent | State::Closing | State::LastAck | State::TimeWait => self.set_state(now, State::Closed),
             State::Closed | State::NewSynRecv => return Err(CallError::NotConnected),
         }
         Ok(())

@@ -18,14 +18,7 @@ fn endpoint(iss: u32) -> Endpoint {
 
 /// Parses the RFC's notation: `<SEQ=n>`, `<ACK=n>`, `<CTL=SYN,ACK>`, `<DATA=len>`.
 fn seg(text: &str) -> Segment {
-    let mut seg = Segment {
-        control: Control::None,
-        seq: 0,
-        ack: None,
-        wnd: 512,
-        options: TcpOptions::default(),
-        payload: Vec::new(),
-    };
+    let mut seg = Segment { control: Control::None, seq: 0, ack: None, wnd: 512, options: TcpOptions::default(), payload: Vec::new() };
     for field in text.trim_start_matches('<').trim_end_matches('>').split("><") {
         let (key, value) = field.split_once('=').unwrap_or_else(|| panic!("bad field {field:?} in {text}"));
         let number = || value.parse::<u32>().unwrap_or_else(|_| panic!("bad number in {text}"));
