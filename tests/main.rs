@@ -12,6 +12,7 @@ mod export_pcap;
 mod fuzz_regressions;
 mod import;
 mod interrupt;
+mod layers;
 mod live_drop;
 mod live_echo;
 mod live_hosts;

@@ -6,8 +6,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::error::LiveError;
 use super::lenses::{KernelLenses, Losses};
-use super::session::LiveError;
 use super::settle::OpenSockets;
 use crate::capture::clock;
 use crate::event::Event;

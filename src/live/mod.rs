@@ -3,6 +3,7 @@
 //! timeline that is shown and saved as it grows.
 
 pub mod drive;
+pub mod error;
 pub mod hosts;
 pub mod lenses;
 pub mod open_files;
@@ -14,6 +15,7 @@ pub mod settle;
 pub mod sink;
 pub mod summary;
 
+pub use error::LiveError;
 pub use programs::{Mode, Plan, Story};
-pub use session::{run, LiveError, Report};
+pub use session::{run, Report};
 pub use sink::Output;

@@ -11,9 +11,10 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::mpsc;
 
+use super::error::LiveError;
 use super::hosts::Runtime;
 use super::programs::{self, Client, Program};
-use super::session::{run_programs, start_lenses, LiveError, Report, Stop};
+use super::session::{run_programs, start_lenses, Report, Stop};
 use super::sink::{Output, Sink};
 use crate::echo::client::{ClientOptions, Ending};
 use crate::echo::lines::from_peer;

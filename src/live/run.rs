@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::mpsc;
 
 use super::drive::drive;
+use super::error::LiveError;
 use super::lenses::KernelLenses;
-use super::session::LiveError;
 use super::sink::{Output, Sink};
 use crate::capture::ptrace::{self, Programs, SpawnError, WatchPorts};
 use crate::event::Event;

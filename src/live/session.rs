@@ -1,56 +1,20 @@
 //! Runs a live session and drives the timeline: merge, render, save, as events happen.
 
-use std::fmt;
 use std::io;
-use std::path::PathBuf;
 use std::sync::mpsc;
 
 use super::drive::{drive, Reorder};
+use super::error::LiveError;
 use super::hosts::{on_server, Runtime, SignalsHeld};
 use super::lenses::{KernelLenses, Losses};
 use super::programs::{self, Mode, Plan, Program, Story};
 use super::sink::{Output, Sink};
-use crate::capture::dropper::{DropError, Dropper};
+use crate::capture::dropper::Dropper;
 use crate::echo::Recorder;
 use crate::event::{Event, Role};
-use crate::netns::{Hosts, HostsError};
+use crate::netns::Hosts;
 use crate::timeline::{Sides, SocketResolver, Timeline};
 use crate::trace::{End, Header, LensStatus, Source};
-
-#[derive(Debug)]
-pub enum LiveError {
-    Runtime(io::Error),
-    Server(io::Error),
-    Save {
-        path: PathBuf,
-        err: io::Error,
-    },
-    /// A kernel lens needs a privilege this process lacks (one reason per lens); the plan
-    /// asked to be told rather than to go on without it.
-    Unprivileged(Vec<String>),
-    /// The separate hosts of `--hosts` could not be made.
-    Hosts(HostsError),
-    /// `--drop` could not set up its rule or queue.
-    Drop(DropError),
-}
-
-impl fmt::Display for LiveError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LiveError::Runtime(err) => write!(f, "cannot start the async runtime: {err}"),
-            LiveError::Server(err) if err.kind() == io::ErrorKind::AddrInUse => {
-                write!(f, "the echo server cannot bind: the port is in use ({err}); choose another with --port, or --port 0 for any free port")
-            }
-            LiveError::Server(err) => write!(f, "the echo server cannot start: {err}"),
-            LiveError::Save { path, err } => write!(f, "cannot write the trace to {}: {err} (check the directory exists and is writable)", path.display()),
-            LiveError::Unprivileged(reasons) => f.write_str(&reasons.join("; ")),
-            LiveError::Hosts(err) => err.fmt(f),
-            LiveError::Drop(err) => err.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for LiveError {}
 
 /// What a finished session reports besides its trace.
 pub struct Report {

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use super::session::LiveError;
+use super::error::LiveError;
 use crate::event::Event;
 use crate::render::Renderer;
 use crate::trace::{End, Header, TraceWriter};

@@ -15,9 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use super::error::LiveError;
 use super::hosts::Runtime;
 use super::programs::{self, Client, Plan, Program};
-use super::session::{run_all, run_programs, start_lenses, LiveError, Stop};
+use super::session::{run_all, run_programs, start_lenses, Stop};
 use super::sink::{Output, Screen, Sink};
 use crate::echo::client::{run_client, ClientOptions, Ending};
 use crate::echo::Recorder;

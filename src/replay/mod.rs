@@ -20,6 +20,7 @@ use crate::sequence::{self, Part, Sequence};
 use crate::story::Story;
 use crate::tcp::state::State;
 use crate::trace::{LensStatus, Source, Trace};
+pub use progress::Progress;
 use progress::Ticks;
 
 /// A whole replay, serialized as the book embeds it.
@@ -95,23 +96,6 @@ pub struct SocketView {
     /// kernel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rfc: Option<State>,
-}
-
-/// Where one documented sequence stands at a step.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Progress {
-    /// The documented steps this replay step is evidence of.
-    pub at: Vec<&'static str>,
-    /// When `at` is empty: the documented step shown most recently.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last: Option<&'static str>,
-    /// The socket whose story those steps tell.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub socket: Option<SockId>,
-    /// For that socket's story, the steps whose evidence is all shown by now, and those shown
-    /// in part.
-    pub done: Vec<&'static str>,
-    pub partial: Vec<&'static str>,
 }
 
 impl Replay {

@@ -11,10 +11,28 @@
 
 use std::collections::HashMap;
 
-use super::Progress;
+use serde::Serialize;
+
 use crate::event::SockId;
 use crate::sequence::{Part, Sequence};
 use crate::story::{SocketReport, Story};
+
+/// Where one documented sequence stands at a step.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// The documented steps this replay step is evidence of.
+    pub at: Vec<&'static str>,
+    /// When `at` is empty: the documented step shown most recently.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<&'static str>,
+    /// The socket whose story those steps tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket: Option<SockId>,
+    /// For that socket's story, the steps whose evidence is all shown by now, and those shown
+    /// in part.
+    pub done: Vec<&'static str>,
+    pub partial: Vec<&'static str>,
+}
 
 /// One socket's story in one sequence: per documented step, per piece of evidence, the first
 /// event that shows it (`None`: not shown).

@@ -7,9 +7,9 @@
 
 use std::net::SocketAddr;
 
-use super::calls::Start;
 use super::decode::{self, MsgHdr};
 use super::flags;
+use super::open_call::Start;
 use super::syscalls::Sys;
 use super::tracer::{lock, Tracer};
 use crate::event::{CallEnd, OtherEnd, Role};

@@ -16,6 +16,7 @@ pub mod flags;
 mod io;
 pub mod memory;
 pub mod names;
+mod open_call;
 mod process;
 pub mod ready;
 pub mod restart;

@@ -5,9 +5,9 @@
 //! cannot see. Threads share their process's descriptors and make no event of their own:
 //! each call carries its thread's id.
 
-use super::calls::event;
 use super::fds::SockKey;
 use super::names::Slot;
+use super::open_call::event;
 use super::tracer::{lock, Tracer};
 use crate::capture::clock;
 use crate::event::{Body, Exit, ProcessChange};
@@ -49,9 +49,4 @@ impl Tracer {
         let change = ProcessChange::Untraced { mechanism: mechanism.to_string() };
         lock(&self.namer).emit_about(None, Vec::new(), event(t, tid, pid, Body::Process(change)));
     }
-}
-
-/// The program a process runs now, as `/proc` names it.
-pub fn program_of(pid: i32) -> String {
-    std::fs::read_link(format!("/proc/{pid}/exe")).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| "?".to_string())
 }

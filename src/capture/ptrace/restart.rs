@@ -10,7 +10,7 @@
 //!   whose state it kept, such as `poll`'s): it was restarted, and stays one call;
 //! - the handler's `rt_sigreturn` returns `-EINTR`: the program saw `EINTR`, then.
 
-use super::calls::OpenCall;
+use super::open_call::OpenCall;
 use super::syscalls::{RESTART_SYSCALL, RT_SIGRETURN};
 
 /// The kernel's restart codes (`include/linux/errno.h`), never seen by a program.

@@ -14,9 +14,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
-use super::calls::OpenCall;
 use super::fds::{FdTable, SharedTable, SockKey, Sockets};
 use super::names::Namer;
+use super::open_call::OpenCall;
 use super::restart::{self, Entered, Interrupted};
 use super::signals;
 use super::sockname::ProcessFd;
@@ -454,7 +454,7 @@ impl Tracer {
         let mut gone_twice = HashSet::new();
         closed.retain(|k| !seen.contains(k) && gone_twice.insert(*k));
         self.tasks.insert(tid, task);
-        self.execed(tid, super::process::program_of(tid), kept.into_iter().map(|(_, k)| k).collect(), closed);
+        self.execed(tid, program_of(tid), kept.into_iter().map(|(_, k)| k).collect(), closed);
     }
 
     /// Passes a signal sent to `trace` on to every traced process it did not reach: all of
@@ -553,4 +553,9 @@ fn watchdog(wait: std::time::Duration, gave_up: Arc<AtomicBool>) -> mpsc::Sender
         }
     });
     tx
+}
+
+/// The program a process runs now, as `/proc` names it.
+fn program_of(pid: i32) -> String {
+    std::fs::read_link(format!("/proc/{pid}/exe")).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| "?".to_string())
 }

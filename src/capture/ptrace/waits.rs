@@ -6,10 +6,10 @@
 //! A call about one socket is written on that socket; a call about several is the
 //! process's, and names each socket it watches and each it found ready.
 
-use super::calls::Start;
 use super::fds::{FdTable, SockKey};
 use super::flags;
 use super::names::Slot;
+use super::open_call::Start;
 use super::ready;
 use super::syscalls::Sys;
 use super::tracer::Tracer;
