@@ -19,6 +19,7 @@ fn session(server: &str) -> Trace {
     record::server_and_client(&["python3", &server], &["python3", &client, "{port}"]).unwrap_or_else(|e| panic!("{e}"))
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn student_echo_server_snapshot() {
     if !live_test_allowed("coursework snapshot") {
@@ -29,6 +30,7 @@ fn student_echo_server_snapshot() {
     insta::assert_snapshot!("student_echo_server", trace.snapshot());
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn student_echo_server_snapshot_is_stable() {
     if !live_test_allowed("coursework snapshot stability") {
@@ -40,6 +42,7 @@ fn student_echo_server_snapshot_is_stable() {
     }
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn wrong_servers_fail_with_a_readable_difference() {
     if !live_test_allowed("coursework wrong servers") {
@@ -67,6 +70,7 @@ fn wrong_servers_fail_with_a_readable_difference() {
 
 /// A student's echo written in Rust, recorded from inside this test: the server and the client
 /// are threads of the code under test, in the test's own traced child process.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn rust_code_recorded_in_a_test() {
     use std::io::{BufRead, BufReader, Read, Write};
@@ -104,6 +108,7 @@ fn rust_code_recorded_in_a_test() {
 
 /// Both sides close at once, so each FIN may arrive while the other's close is still in
 /// progress: whichever way the race goes, the model beside the kernel must agree with it.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn simultaneous_closes_conform_whichever_way_they_race() {
     use std::io::{Read, Write};
@@ -141,6 +146,7 @@ fn simultaneous_closes_conform_whichever_way_they_race() {
     }
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn rust_code_that_fails_is_an_error() {
     if !live_test_allowed("recording failing Rust code") {

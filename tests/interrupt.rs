@@ -80,6 +80,7 @@ fn echo_serve_interrupted_by(sig: i32, name: &str) {
     }
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn echo_serve__sigint__trace_whole__instance_removed() {
     if !live_test_allowed("echo_serve__sigint__trace_whole__instance_removed") {
@@ -88,6 +89,7 @@ fn echo_serve__sigint__trace_whole__instance_removed() {
     echo_serve_interrupted_by(libc::SIGINT, "sigint");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn echo_serve__sigterm__trace_whole__instance_removed() {
     if !live_test_allowed("echo_serve__sigterm__trace_whole__instance_removed") {
@@ -133,6 +135,7 @@ fn run_interrupted_by(signals: &[i32], name: &str) {
     assert!(!running(server), "the shell's background server (pid {server}) was ended too");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn run__sigterm__passed_on_to_the_programs_children__trace_whole() {
     if !live_test_allowed("run__sigterm__passed_on_to_the_programs_children__trace_whole") {
@@ -143,6 +146,7 @@ fn run__sigterm__passed_on_to_the_programs_children__trace_whole() {
 
 /// A shell's background job ignores SIGINT (POSIX): the first Ctrl-C ends the shell only,
 /// the second ends the rest with SIGKILL.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn run__sigint_twice__a_job_that_ignores_it_is_killed__trace_whole() {
     if !live_test_allowed("run__sigint_twice__a_job_that_ignores_it_is_killed__trace_whole") {

@@ -100,6 +100,7 @@ fn assert_conforms(trace: &Trace) {
     assert_eq!(report.verdict(), Verdict::Conforms, "trace check:\n{report}");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn lost_syn__connect_sends_it_again_after_the_initial_rto() {
     if !live_test_allowed("trace echo --drop syn") {
@@ -119,6 +120,7 @@ fn lost_syn__connect_sends_it_again_after_the_initial_rto() {
     assert_conforms(&trace);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn lost_syn_ack__the_handshake_is_repeated_after_the_initial_rto() {
     if !live_test_allowed("trace echo --drop syn-ack") {
@@ -132,6 +134,7 @@ fn lost_syn_ack__the_handshake_is_repeated_after_the_initial_rto() {
     assert_conforms(&trace);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn lost_ack__the_first_data_segment_completes_the_handshake() {
     if !live_test_allowed("trace echo --drop ack") {
@@ -149,6 +152,7 @@ fn lost_ack__the_first_data_segment_completes_the_handshake() {
     assert_conforms(&trace);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn lost_fin__its_sender_sends_it_again() {
     if !live_test_allowed("trace echo --drop fin") {
@@ -164,6 +168,7 @@ fn lost_fin__its_sender_sends_it_again() {
     assert_conforms(&trace);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn lost_data__the_segment_is_sent_again_and_echoed() {
     if !live_test_allowed("trace echo --drop data") {
@@ -189,6 +194,7 @@ fn wait_for_rule(pid: u32) {
     }
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn ctrl_c__removes_the_rule() {
     if !live_test_allowed("trace echo --drop, interrupted") {
@@ -213,6 +219,7 @@ fn ctrl_c__removes_the_rule() {
     assert!(load(&path).end.is_some(), "the interrupted trace is complete");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn an_error_after_the_rule_was_installed_removes_it() {
     if !live_test_allowed("trace echo --drop, failing") {

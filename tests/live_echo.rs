@@ -125,6 +125,7 @@ pub(crate) fn assert_listener(story: &Story) {
     ]);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn one_client_handshake_echo_and_close_in_true_order() {
     if !live_test_allowed("trace echo, one client") {
@@ -142,6 +143,7 @@ fn one_client_handshake_echo_and_close_in_true_order() {
     assert_eq!(replay, shown);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn eight_clients_each_get_their_own_accepted_socket() {
     if !live_test_allowed("trace echo --clients 8") {
@@ -171,6 +173,7 @@ pub(crate) fn trace_show(path: &std::path::Path) -> String {
     stdout(&out)
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn ipv6_one_client_calls_packets_and_states_on_loopback_v6() {
     if !live_test_allowed("trace echo --ipv6") {

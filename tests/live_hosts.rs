@@ -53,6 +53,7 @@ fn packets(events: &[Event]) -> impl Iterator<Item = (usize, &Event, &Packet)> {
     })
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn hosts__arp_before_the_first_syn_two_addresses_ethernet_headers_all_states() {
     if !live_test_allowed("trace echo --hosts") {
@@ -116,6 +117,7 @@ impl Drop for Reaped {
     }
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn hosts__removed_after_ctrl_c_mid_session() {
     if !live_test_allowed("trace echo --hosts, Ctrl-C") {
@@ -154,6 +156,7 @@ fn hosts__removed_after_ctrl_c_mid_session() {
     Story::new(&trace.events).state("s1", State::Closed, State::Listen);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn hosts__removed_after_an_error() {
     if !live_test_allowed("trace echo --hosts, an error") {
@@ -166,6 +169,7 @@ fn hosts__removed_after_an_error() {
     assert_hosts_gone(pid);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn hosts__without_privileges_a_one_line_error_that_says_to_run_as_root() {
     if !live_test_allowed("trace echo --hosts as nobody") {

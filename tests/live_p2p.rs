@@ -31,6 +31,7 @@ fn who_called(trace: &Trace, call: CallName) -> BTreeSet<(Peer, Role)> {
     trace.events.iter().filter(|e| made(e)).map(|e| (e.actor.peer.expect("every call of a peer names it"), e.actor.role)).collect()
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn each_peer_accepts_one_connection_and_makes_the_other() {
     if !live_test_allowed("trace p2p") {
@@ -101,6 +102,7 @@ fn the_model_tells_the_same_story_and_check_accepts_it() {
     assert_eq!(check.status.code(), Some(0), "trace check rejects the simulated p2p trace:\n{}", stdout(&check));
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn without_privileges_the_model_stands_in_and_says_so() {
     if !live_test_allowed("trace p2p as nobody") {

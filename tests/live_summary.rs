@@ -38,6 +38,7 @@ fn assert_every_connection(lines: &[String], totals: &str, closer: &str, client_
     }
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn fin_close__every_connection_is_one_finished_line_closed_by_its_client() {
     if !live_test_allowed("live_summary::fin_close") {
@@ -48,6 +49,7 @@ fn fin_close__every_connection_is_one_finished_line_closed_by_its_client() {
     assert_every_connection(&lines, &totals, "client FIN", client, "SYN-RECEIVED ESTABLISHED CLOSE-WAIT LAST-ACK CLOSED");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn rst_close__every_connection_is_aborted_by_its_client_and_skips_the_close_states() {
     if !live_test_allowed("live_summary::rst_close") {
@@ -57,6 +59,7 @@ fn rst_close__every_connection_is_aborted_by_its_client_and_skips_the_close_stat
     assert_every_connection(&lines, &totals, "client RST", "SYN-SENT ESTABLISHED CLOSED", "SYN-RECEIVED ESTABLISHED CLOSED");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn save__streams_the_kernels_view_and_says_the_calls_were_not_recorded() {
     if !live_test_allowed("live_summary::save") {

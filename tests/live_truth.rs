@@ -20,6 +20,7 @@ fn tcpdump_letters(flags: socktrace::wire::flags::TcpFlags) -> String {
     s
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn packets_equal_what_tcpdump_captures_in_the_same_run() {
     if !live_test_allowed("trace echo vs tcpdump") {
@@ -63,6 +64,7 @@ fn server_port(trace: &socktrace::trace::Trace) -> u16 {
         .expect("the server bound a port")
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn other_loopback_traffic_stays_out_of_the_trace() {
     if !live_test_allowed("trace echo privacy") {
@@ -94,6 +96,7 @@ fn other_loopback_traffic_stays_out_of_the_trace() {
     drop(udp);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn without_privileges_says_what_is_missing_and_exits_2() {
     if !live_test_allowed("trace echo as nobody") {

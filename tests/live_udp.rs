@@ -141,6 +141,7 @@ fn assert_check_conforms(path: &std::path::Path) {
     assert!(report.contains("The client's side of a connectionless exchange: conforms"), "{report}");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn udp_echo__datagrams_match_sendto_one_for_one_no_handshake_no_states() {
     if !live_test_allowed("trace echo --udp") {
@@ -160,6 +161,7 @@ fn udp_echo__datagrams_match_sendto_one_for_one_no_handshake_no_states() {
     assert_eq!(trace_show(&path), shown, "a saved trace shows as it did live");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn udp_echo_ipv6__datagrams_on_loopback_v6() {
     if !live_test_allowed("trace echo --udp --ipv6") {
@@ -173,6 +175,7 @@ fn udp_echo_ipv6__datagrams_on_loopback_v6() {
     assert_check_conforms(&path);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn udp_echo_three_clients__one_server_socket_answers_each_at_its_address() {
     if !live_test_allowed("trace echo --udp --clients 3") {
@@ -198,12 +201,14 @@ fn udp_fixture__the_timeline_marks_where_tcp_would_open_and_close() {
     assert!(!tcp.contains("UDP:"), "{tcp}");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn udp_with_a_tcp_story__one_line_error() {
     let out = trace(&["echo", "--udp", "--scenario", "half-close"]);
     crate::support::assert_one_line_error(&out, "leave out --scenario");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn udp_echo__another_programs_tcp_on_the_same_port_number_stays_out() {
     if !live_test_allowed("trace echo --udp privacy") {
@@ -233,6 +238,7 @@ fn udp_echo__another_programs_tcp_on_the_same_port_number_stays_out() {
     panic!("five UDP ports in a row were taken");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn udp_echo_on_two_hosts__arp_then_datagrams_between_two_addresses() {
     if !live_test_allowed("trace echo --udp --hosts") {

@@ -69,6 +69,7 @@ async fn active_client(i: usize, port: u16, all_connected: Arc<Barrier>) -> Resu
     }
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn echo_serve__1000_active_and_100_idle_clients__every_active_one_served__memory_bounded() {
     if !live_test_allowed("echo_serve__1000_active_and_100_idle_clients__every_active_one_served__memory_bounded") {
@@ -145,6 +146,7 @@ fn echo_serve__1000_active_and_100_idle_clients__every_active_one_served__memory
 /// `--bind 0.0.0.0 --non-loopback` listens on every address, with a warning. Tried in a
 /// network namespace made for the test (`unshare --net`): its only interface is its own `lo`,
 /// and it disappears with the process.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn echo_serve__bind_any_address__needs_the_flag__warns__serves() {
     if !live_test_allowed("echo_serve__bind_any_address__needs_the_flag__warns__serves") {

@@ -39,26 +39,31 @@ fn live_and_simulated_agree_on(scenario: &str, args: &[&str], compared: impl Fn(
     assert_eq!(keep(&live_view), keep(&model_view), "live (left) and model (right) differ for {scenario}");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn echo() {
     live_and_simulated_agree("echo");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn refused() {
     live_and_simulated_agree("refused");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn server_closes_first() {
     live_and_simulated_agree("server-closes-first");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn half_close() {
     live_and_simulated_agree("half-close");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn lost_syn() {
     lost_packet_agrees(Lost::Syn);
@@ -70,27 +75,32 @@ fn lost_syn() {
 /// server's accepted socket is named only when accept returns, a second after its SYN, so its
 /// modelled SYN-RECEIVED has no name. Calls, bytes and the client's states are compared; the
 /// segments are asserted by `live_drop`.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn lost_syn_ack() {
     let lost = Lost::SynAck;
     live_and_simulated_agree_on(lost.scenario(), &["--drop", lost.name()], |line| !line.starts_with("c1 wire:") && !line.starts_with("s2 states:"));
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn lost_ack() {
     lost_packet_agrees(Lost::Ack);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn lost_fin() {
     lost_packet_agrees(Lost::Fin);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn lost_data() {
     lost_packet_agrees(Lost::Data);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn udp_echo() {
     live_and_simulated_agree_on("udp-echo", &["--udp"], |_| true);

@@ -18,6 +18,7 @@ fn sock(s: &str) -> SockId {
 
 /// The commonest student error: the port is taken. The socket is still the server's (in
 /// the server column, named `s1`), and its `bind` shows the error.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn bind_fails_with_eaddrinuse__the_servers_socket__its_error_shown() {
     if !live_test_allowed("a server whose bind fails") {
@@ -68,6 +69,7 @@ fn program_without_sockets__check_says_nothing_to_check() {
 /// A signal with a handler interrupts a blocked `accept`: the program sees EINTR (Python's
 /// handler raises, so no restart), not the kernel's ERESTARTSYS; Ctrl-C's cousin, a `kill`
 /// of `trace`, reaches the program, whose own clean-up closes its listening socket.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn sigint_to_trace__passed_on__the_programs_clean_up_runs__accept_sees_eintr() {
     if !live_test_allowed("SIGINT passed on to a traced server") {
@@ -111,6 +113,7 @@ fn sigint_to_trace__passed_on__the_programs_clean_up_runs__accept_sees_eintr() {
 }
 
 /// A program that ignores SIGTERM is given the grace period, then killed.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn sigterm_ignored__killed_after_the_grace_period__the_trace_whole() {
     if !live_test_allowed("a traced program that ignores SIGTERM") {
@@ -146,6 +149,7 @@ fn sigterm_ignored__killed_after_the_grace_period__the_trace_whole() {
 
 /// io_uring moves data without a system call per operation: the trace says it was set up
 /// and that what went through it is not traced, on the timeline and at its end.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn io_uring__named_as_not_traced() {
     if !live_test_allowed("a program that sets up io_uring") {

@@ -330,6 +330,7 @@ fn packets_equal_tcpdump(traced: &Trace, captured: &[Packet]) -> Result<(), Stri
     Ok(())
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn matrix__calls_equal_strace__packets_equal_tcpdump__each_socket_its_own() {
     if !live_test_allowed("trace run on the style matrix") {
@@ -382,6 +383,7 @@ fn matrix__calls_equal_strace__packets_equal_tcpdump__each_socket_its_own() {
 /// A non-blocking connect to a port nobody listens on: `EINPROGRESS`, then the refusal, which
 /// the program learns from `poll` and `getsockopt(SO_ERROR)` — each of them in the trace, as
 /// strace shows them, with the reset that refused it.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn nonblocking_connect_refused__the_outcome_is_in_the_trace() {
     if !live_test_allowed("a refused non-blocking connect") {
@@ -427,6 +429,7 @@ fn nonblocking_connect_refused__the_outcome_is_in_the_trace() {
 /// `trace diff` against the correct program (the same C server, but for its mistake): the
 /// first difference is the wrong program's first wrong call, whatever the kernel did around
 /// it (an ACK sent alone rather than with the client's next data is TCP's timing).
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn echo_protocol_broken__diff_shows_the_first_wrong_call() {
     if !live_test_allowed("trace diff of wrong echo servers") {

@@ -250,6 +250,7 @@ fn echo_pair(lang: &str) {
     assert_eq!(trace_calls(&shell.events), expected, "trace run and strace agree, call for call, per process");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn perl_echo__documented_sequences__strace_agrees() {
     if !live_test_allowed("perl_echo__documented_sequences__strace_agrees") {
@@ -258,6 +259,7 @@ fn perl_echo__documented_sequences__strace_agrees() {
     echo_pair("perl");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn python_echo__documented_sequences__strace_agrees() {
     if !live_test_allowed("python_echo__documented_sequences__strace_agrees") {
@@ -266,6 +268,7 @@ fn python_echo__documented_sequences__strace_agrees() {
     echo_pair("python");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn c_echo__documented_sequences__strace_agrees() {
     if !live_test_allowed("c_echo__documented_sequences__strace_agrees") {
@@ -274,6 +277,7 @@ fn c_echo__documented_sequences__strace_agrees() {
     echo_pair("c");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn rust_echo__documented_sequences__strace_agrees() {
     if !live_test_allowed("rust_echo__documented_sequences__strace_agrees") {
@@ -282,6 +286,7 @@ fn rust_echo__documented_sequences__strace_agrees() {
     echo_pair("rust");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn every_syscall_stopped__same_story_as_with_the_filter() {
     if !live_test_allowed("every_syscall_stopped__same_story_as_with_the_filter") {
@@ -307,6 +312,7 @@ fn missing_command__one_line__exit_2() {
     assert_eq!(out.status.code(), Some(2), "no command is a usage error");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn crashing_program__the_trace_is_whole_and_says_the_signal() {
     if !live_test_allowed("crashing_program__the_trace_is_whole_and_says_the_signal") {
@@ -329,6 +335,7 @@ fn crashing_program__the_trace_is_whole_and_says_the_signal() {
 
 /// A forking server: the child serves the connection; the parent's close of its copy of the
 /// accepted socket does not end the connection, the child's does.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn forking_server__the_child_inherits_the_socket__the_parents_close_sends_no_fin() {
     if !live_test_allowed("forking_server__the_child_inherits_the_socket__the_parents_close_sends_no_fin") {
@@ -360,6 +367,7 @@ fn forking_server__the_child_inherits_the_socket__the_parents_close_sends_no_fin
 
 /// One process listens, connects to itself and accepts: each socket has its own role, and a
 /// duplicate descriptor writes on the same socket.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn peer_to_peer__roles_per_socket__dup_writes_the_same_socket() {
     if !live_test_allowed("peer_to_peer__roles_per_socket__dup_writes_the_same_socket") {
@@ -394,6 +402,7 @@ fn peer_to_peer__roles_per_socket__dup_writes_the_same_socket() {
 /// A traced server and a client that is not traced: the client's socket, which no call
 /// named, is named as the untraced peer (`peer1`), from the packets; the server's from its
 /// calls.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn traced_server__untraced_client__named_from_the_packets() {
     use std::io::BufRead;
@@ -428,6 +437,7 @@ fn traced_server__untraced_client__named_from_the_packets() {
 
 /// Without root: the calls alone, the header saying which lenses could not run and why, and
 /// exit status 2, as `trace echo --live` does.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn unprivileged__calls_only__labelled__exit_2() {
     if !live_test_allowed("unprivileged__calls_only__labelled__exit_2") {
@@ -462,6 +472,7 @@ fn unprivileged__calls_only__labelled__exit_2() {
 
 /// An exec closes the sockets marked close-on-exec and keeps the others: the new program's
 /// writes on the kept one are traced, its reads of files under the closed numbers are not.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn exec__keeps_inheritable_sockets__closes_the_others() {
     if !live_test_allowed("exec__keeps_inheritable_sockets__closes_the_others") {

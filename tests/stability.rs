@@ -85,6 +85,7 @@ fn assert_echo_snapshots_identical(name: &str, args: &[&str]) {
     }
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn trace_echo_snapshot_is_byte_identical_across_runs_under_load() {
     if !live_test_allowed("snapshot stability of trace echo") {
@@ -93,6 +94,7 @@ fn trace_echo_snapshot_is_byte_identical_across_runs_under_load() {
     assert_echo_snapshots_identical("stability_echo", &[]);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn trace_echo_udp_snapshot_is_byte_identical_across_runs_under_load() {
     if !live_test_allowed("snapshot stability of trace echo --udp") {
@@ -109,6 +111,7 @@ fn perl_python_snapshot() -> String {
     snapshot(&trace)
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn trace_run_perl_server_python_client_snapshot_is_byte_identical_across_runs_under_load() {
     if !live_test_allowed("snapshot stability of trace run") {
@@ -129,6 +132,7 @@ fn trace_run_perl_server_python_client_snapshot_is_byte_identical_across_runs_un
     eprintln!("trace run (Perl server, Python client) snapshots identical: {same}/{n}");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn trace_echo_snapshot() {
     if !live_test_allowed("snapshot of trace echo") {
@@ -138,6 +142,7 @@ fn trace_echo_snapshot() {
     insta::assert_snapshot!("trace_echo", text);
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn trace_echo_udp_snapshot() {
     if !live_test_allowed("snapshot of trace echo --udp") {
@@ -158,6 +163,7 @@ fn first_difference(a: &str, b: &str) -> String {
 /// Every correct program of the style matrix (`fixtures/programs/matrix/`), recorded again and
 /// again with both cores kept busy, gives one snapshot: concurrent clients, forked children,
 /// event loops, runtimes with threads of their own, UDP, IPv6.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn matrix_styles_give_byte_identical_snapshots_across_runs_under_load() {
     use crate::support::matrix::{self, STYLES};

@@ -516,6 +516,7 @@ mod tests {
         (before, after)
     }
 
+    #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
     #[test]
     fn echo_session__every_packet_once_in_order_on_the_call_clock() {
         if !live_test_allowed("echo_session__every_packet_once_in_order_on_the_call_clock") {
@@ -568,6 +569,7 @@ mod tests {
         assert_eq!(seen.last().map(String::as_str), Some("ACK"), "the last ACK is not lost: {seen:?}");
     }
 
+    #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
     #[test]
     fn ipv6_session__captured_with_v6_addresses() {
         if !live_test_allowed("ipv6_session__captured_with_v6_addresses") {
@@ -587,6 +589,7 @@ mod tests {
         assert_eq!(syn.tcp.as_ref().expect("tcp").options.mss, Some(65476), "lo's IPv6 MSS: 65536 - 40 - 20");
     }
 
+    #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
     #[test]
     fn set_ports__captures_the_new_port_only() {
         if !live_test_allowed("set_ports__captures_the_new_port_only") {
@@ -606,6 +609,7 @@ mod tests {
         assert!(packets.iter().all(|(_, p)| p.src.port() == second_port || p.dst.port() == second_port));
     }
 
+    #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
     #[test]
     fn first_packet__delivered_within_a_few_ms() {
         if !live_test_allowed("first_packet__delivered_within_a_few_ms") {
@@ -661,6 +665,7 @@ mod tests {
         }
     }
 
+    #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
     #[test]
     fn without_cap_net_raw__open_says_how_to_grant_it() {
         if !live_test_allowed("without_cap_net_raw__open_says_how_to_grant_it") {

@@ -266,6 +266,7 @@ mod tests {
     use crate::event::Body;
     use std::net::{TcpListener, TcpStream};
 
+    #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
     #[test]
     fn armed__start_with_the_first_port__see_its_connection() {
         if !live_test_allowed("armed__start_with_the_first_port__see_its_connection") {

@@ -243,6 +243,7 @@ mod tests {
         assert_eq!(session_pid("other-123-0-client"), None);
     }
 
+    #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
     #[test]
     fn create__leaves_of_dead_sessions_are_swept_and_its_own_hosts_removed_on_drop() {
         if !live_test_allowed("create__leaves_of_dead_sessions_are_swept_and_its_own_hosts_removed_on_drop") {

@@ -97,6 +97,7 @@ fn show(events: &[Event]) {
     }
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn echo_session_every_state_of_client_child_and_listener() {
     if !live_test_allowed("tracefs: echo session states") {
@@ -191,6 +192,7 @@ fn echo_session_every_state_of_client_child_and_listener() {
     assert!(at(sk_c, Established, FinWait1) < at(sk_s, Established, CloseWait));
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn reset_connect_to_a_port_nobody_listens_on() {
     if !live_test_allowed("tracefs: reset on a closed port") {
@@ -226,6 +228,7 @@ fn reset_connect_to_a_port_nobody_listens_on() {
     eprintln!("reset order on loopback: {}", if received.t < sent.t { "receive logged before send" } else { "send logged before receive" });
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn reset_closing_with_unread_data_aborts_from_a_socket() {
     if !live_test_allowed("tracefs: abortive close") {
@@ -261,6 +264,7 @@ fn reset_closing_with_unread_data_aborts_from_a_socket() {
     eprintln!("abortive close, reset order on loopback: {}", if received.t < sent.t { "receive logged before send" } else { "send logged before receive" });
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn set_ports_only_the_new_ports_are_traced() {
     if !live_test_allowed("tracefs: set_ports") {
@@ -283,6 +287,7 @@ fn set_ports_only_the_new_ports_are_traced() {
     assert!(stats.problems.is_empty(), "{stats}");
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn drop_without_stop_removes_the_instance() {
     if !live_test_allowed("tracefs: drop removes instance") {
@@ -296,6 +301,7 @@ fn drop_without_stop_removes_the_instance() {
     assert!(!dir.exists());
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn unprivileged_start_says_run_with_sudo() {
     if !live_test_allowed("tracefs: refused without privileges") {
@@ -327,6 +333,7 @@ fn unprivileged_child() {
     assert!(err.to_string().starts_with("kernel TCP states need tracefs (root, or CAP_SYS_ADMIN/CAP_PERFMON): run with sudo"));
 }
 
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn stale_instance_of_a_dead_process_removed_at_start() {
     if !live_test_allowed("tracefs: stale instance") {

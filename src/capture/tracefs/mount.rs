@@ -81,6 +81,7 @@ mod tests {
         assert_eq!(find_tracefs("debugfs /sys/kernel/debug debugfs rw 0 0\n"), None);
     }
 
+    #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
     #[test]
     fn fresh_mount_point_gets_a_working_tracefs() {
         if !crate::capture::privilege::live_test_allowed("tracefs: mount on a fresh mount point") {
