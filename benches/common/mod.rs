@@ -1,4 +1,7 @@
 //! What the benches share: medians of rounds and settings from the environment.
+//!
+//! Each bench is its own crate and takes what it needs of these.
+#![allow(dead_code)]
 
 /// The middle value (the upper one of an even count); NaN for none.
 pub fn median(values: impl Iterator<Item = f64>) -> f64 {

@@ -301,36 +301,34 @@ fn drop_without_stop_removes_the_instance() {
     assert!(!dir.exists());
 }
 
+/// Set in the copy of this test that runs as `nobody`.
+const UNPRIVILEGED_CHILD: &str = "SOCKTRACE_UNPRIVILEGED_CHILD";
+
+/// This test runs itself again, in a copy of the test binary, as `nobody`: there, the start
+/// is refused with the words that say what to do.
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn unprivileged_start_says_run_with_sudo() {
+    if std::env::var_os(UNPRIVILEGED_CHILD).is_some() {
+        let (tx, _rx) = channel();
+        let err = StateTracer::start(&[1], tx).err().expect("refused without privileges");
+        assert!(matches!(err, TracefsError::NotPermitted { .. }), "{err:?}");
+        assert!(err.to_string().starts_with("kernel TCP states need tracefs (root, or CAP_SYS_ADMIN/CAP_PERFMON): run with sudo"));
+        return;
+    }
     if !live_test_allowed("tracefs: refused without privileges") {
         return;
     }
-    // Run `unprivileged_child` in (a copy of) this test binary as `nobody`.
     let dir = crate::capture::privilege::NobodyDir::new("tracefs").expect("a directory for nobody");
     let exe = dir.copy(&std::env::current_exe().expect("the test binary's path")).expect("copy the test binary");
     let out = dir
         .command(&exe)
-        .args(["--exact", "capture::tracefs::live_tests::unprivileged_child", "--ignored"])
-        .env("SOCKTRACE_UNPRIVILEGED_CHILD", "1")
+        .args(["--exact", "capture::tracefs::live_tests::unprivileged_start_says_run_with_sudo"])
+        .env(UNPRIVILEGED_CHILD, "1")
         .output()
         .expect("run as nobody");
     let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && text.contains("1 passed"), "the unprivileged child failed:\n{text}");
-}
-
-/// Half of [`unprivileged_start_says_run_with_sudo`]: does nothing unless started by it.
-#[test]
-#[ignore]
-fn unprivileged_child() {
-    if std::env::var_os("SOCKTRACE_UNPRIVILEGED_CHILD").is_none() {
-        return;
-    }
-    let (tx, _rx) = channel();
-    let err = StateTracer::start(&[1], tx).err().expect("refused without privileges");
-    assert!(matches!(err, TracefsError::NotPermitted { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("kernel TCP states need tracefs (root, or CAP_SYS_ADMIN/CAP_PERFMON): run with sudo"));
 }
 
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
@@ -352,86 +350,4 @@ fn stale_instance_of_a_dead_process_removed_at_start() {
     let tracer = StateTracer::start(&[1], tx).expect("start the tracer");
     assert!(!stale.exists(), "{} left in place", stale.display());
     drop(tracer);
-}
-
-/// Loopback connections as fast as the client threads make them, through the tracer:
-/// `SOCKTRACE_BENCH_CONNS` connections (default 20000) from `SOCKTRACE_BENCH_CLIENTS` threads
-/// (default 1). Prints events/s, reader CPU per event, losses, delivery latency and what the
-/// events were. Run with
-/// `cargo test --release --lib tracefs::live_tests::measure -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn measure_reader_cost_and_loss() {
-    if !live_test_allowed("tracefs: measurement") {
-        return;
-    }
-    let env = |name, default| std::env::var(name).ok().and_then(|n| n.parse().ok()).unwrap_or(default);
-    let (conns, clients): (usize, usize) = (env("SOCKTRACE_BENCH_CONNS", 20_000), env("SOCKTRACE_BENCH_CLIENTS", 1));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = channel::<Vec<Event>>();
-    // Tallies what arrives, and how long after the kernel stamped it.
-    let counter = std::thread::spawn(move || {
-        let mut kinds = std::collections::BTreeMap::<String, usize>::new();
-        let mut latency_us: Vec<u64> = Vec::new();
-        for batch in rx.iter() {
-            let now = now_ns();
-            for e in &batch {
-                latency_us.push(now.saturating_sub(e.t) / 1000);
-                let kind = match &e.body {
-                    Body::State(s) => format!("{} -> {}", s.from, s.to),
-                    Body::Kernel(KernelNote::ResetSent { .. }) => "reset sent".into(),
-                    Body::Kernel(KernelNote::ResetReceived { .. }) => "reset received".into(),
-                    Body::Kernel(KernelNote::Retransmit { .. }) => "retransmit".into(),
-                    _ => "other".into(),
-                };
-                *kinds.entry(kind).or_default() += 1;
-            }
-        }
-        latency_us.sort_unstable();
-        (kinds, latency_us)
-    });
-    let tracer = StateTracer::start(&[addr.port()], tx).expect("start the tracer");
-    let server = std::thread::spawn(move || {
-        for _ in 0..conns / clients * clients {
-            drop(listener.accept().unwrap());
-        }
-    });
-    let start = Instant::now();
-    let client_threads: Vec<_> = (0..clients)
-        .map(|_| {
-            std::thread::spawn(move || {
-                for _ in 0..conns / clients {
-                    let mut c = TcpStream::connect(addr).unwrap();
-                    // Wait for the server's FIN so that each connection runs its whole course.
-                    assert_eq!(c.read(&mut [0; 1]).unwrap(), 0);
-                }
-            })
-        })
-        .collect();
-    client_threads.into_iter().for_each(|c| c.join().unwrap());
-    server.join().unwrap();
-    let elapsed = start.elapsed();
-    let stats = tracer.stop();
-    let (kinds, latency_us) = counter.join().unwrap();
-    let secs = elapsed.as_secs_f64();
-    let pct = |p: usize| latency_us.get(latency_us.len().saturating_sub(1) * p / 100).copied().unwrap_or(0);
-    eprintln!(
-        "{conns} connections from {clients} client thread(s) in {secs:.2} s ({:.0}/s): {} events ({:.0}/s, {:.2} per \
-         connection), reader CPU {:.2} µs/event, lost {}, skipped {}, malformed {}; delivery latency p50 {} µs, \
-         p99 {} µs, max {} µs",
-        conns as f64 / secs,
-        stats.events,
-        stats.events as f64 / secs,
-        stats.events as f64 / conns as f64,
-        stats.reader_cpu_ns as f64 / 1e3 / stats.events.max(1) as f64,
-        stats.lost,
-        stats.skipped,
-        stats.malformed,
-        pct(50),
-        pct(99),
-        pct(100),
-    );
-    eprintln!("{kinds:?}");
-    assert_eq!(latency_us.len() as u64, stats.events);
 }
