@@ -233,11 +233,10 @@ fn every_chapter_replays_offline_in_chromium() {
     assert!(found.is_empty(), "in the browser:\n{}", found.join("\n"));
 }
 
-/// Not a check: redraws `book/screenshots/` — two chapters' replays mid-handshake, at the
-/// SYN|ACK (step 13 of the echo fixture) and at the third ACK (step 15). Run on purpose:
-/// `cargo test --test main book::browser::screenshots -- --ignored`.
+/// The book's screenshots can be drawn: two chapters' replays mid-handshake, at the SYN|ACK
+/// (step 13 of the echo fixture) and at the third ACK (step 15), each a PNG of the replay's
+/// box. With `SOCKTRACE_BLESS=1` they replace `book/screenshots/`.
 #[test]
-#[ignore = "writes book/screenshots/"]
 fn screenshots() {
     let Some(binary) = chromium() else { return };
     let book = built_book();
@@ -253,7 +252,10 @@ fn screenshots() {
         let clip = serde_json::json!({"x": x - 8.0, "y": y - 8.0, "width": width + 24.0, "height": height + 16.0, "scale": 1});
         let shot = browser.call(Some(&page), "Page.captureScreenshot", serde_json::json!({"format": "png", "captureBeyondViewport": true, "clip": clip}));
         let png = base64(shot["data"].as_str().expect("the image"));
-        std::fs::write(super::root().join(format!("book/screenshots/{chapter}.png")), png).expect("write the screenshot");
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "{chapter}: no picture of the replay ({} bytes)", png.len());
+        if std::env::var_os("SOCKTRACE_BLESS").is_some() {
+            std::fs::write(super::root().join(format!("book/screenshots/{chapter}.png")), png).expect("write the screenshot");
+        }
     }
 }
 
