@@ -10,10 +10,10 @@
 
 use std::net::SocketAddr;
 
-use super::names::canon;
 use super::sockets::{Named, Sockets};
 use crate::event::{Body, Event, SockKind, Verb};
 use crate::hash::FastMap;
+use crate::wire::addr::canon;
 
 /// Where an event is told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -20,11 +20,7 @@ use std::net::SocketAddr;
 use crate::event::{Body, Event, Mint, SockId, SockKind, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::render::text::Names;
-
-/// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
-pub(super) fn canon(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
-}
+use crate::wire::addr::canon;
 
 /// The names to give, socket by socket and address by address.
 #[derive(Debug, Default)]

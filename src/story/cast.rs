@@ -14,6 +14,7 @@ use super::index::{Index, SocketLog};
 use crate::event::{Role, SockKind, Verb};
 use crate::sequence::{Part, Sequence, ACTIVE_OPEN, DATAGRAM_CLIENT, DATAGRAM_SERVER, PASSIVE_OPEN};
 use crate::tcp::state::State;
+use crate::wire::addr::canon;
 
 /// One socket and the part it plays.
 #[derive(Clone, Copy, Debug)]
@@ -38,7 +39,7 @@ pub(crate) struct Cast {
 impl Cast {
     /// Whether a server of this trace waits at `addr`.
     pub fn serves(&self, addr: SocketAddr) -> bool {
-        let addr = super::index::canon(addr);
+        let addr = canon(addr);
         self.servers.contains(&addr) || self.wildcard_ports.contains(&addr.port())
     }
 }

@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use crate::event::{Body, CallArgs, Errno, Event, KernelNote, Origin, ProcessChange, Role, SockId, Transport, Verb};
 use crate::hash::FastMap;
 use crate::tcp::state::State;
+use crate::wire::addr::canon;
 use crate::wire::flags::TcpFlags;
 
 /// A connection's two ends: the socket's own address, then its peer's.
@@ -236,11 +237,6 @@ pub(crate) struct Index {
     /// Each TCP connection's packets, in trace order.
     packets: Grouped<PacketFact>,
     connections: FastMap<Ends, usize>,
-}
-
-/// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
-pub(crate) fn canon(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 /// The key of a connection, the same from both ends.

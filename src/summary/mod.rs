@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 
 use crate::event::{Body, Event, Origin, Packet, StateChange};
 use crate::tcp::State;
-use crate::timeline::sockets::canon;
+use crate::wire::addr::canon;
 use crate::wire::flags::TcpFlags;
 
 /// (client, server): the client sent the first SYN.

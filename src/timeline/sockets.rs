@@ -22,6 +22,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::datagrams::DatagramSockets;
 use crate::event::{Body, Event, KernelNote, Mint, Peer, Role, SockId, SockKind, Transport, Verb};
 use crate::hash::{FastMap, FastSet};
+use crate::wire::addr::canon;
 
 /// Which sides of the session are our own recorded programs. Sockets of a side that is not
 /// recorded (another program's client, say) are named here, in order of appearance.
@@ -70,17 +71,6 @@ pub struct SocketResolver {
     queued: FastMap<Pair, SockId>,
     /// Untraced datagram sockets, by address.
     datagram_peers: FastMap<SocketAddr, SockId>,
-}
-
-/// An IPv4 address seen through an IPv6 socket is the same endpoint as its IPv4 self.
-pub(crate) fn canon(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => SocketAddr::new(IpAddr::V4(v4), addr.port()),
-            None => addr,
-        },
-        IpAddr::V4(_) => addr,
-    }
 }
 
 impl SocketResolver {

@@ -1,5 +1,6 @@
 //! From bytes on the wire to decoded packets (pure: no capture here).
 
+pub mod addr;
 pub mod decode;
 pub mod flags;
 pub mod link;
