@@ -28,6 +28,9 @@
 //! - [`story`]: which socket plays which part, and which events show each documented step.
 //! - [`check`]: holds a trace's sockets against those sequences, step by step (`trace check`).
 //! - [`summary`]: many connections in one line each, with bounded memory (`--summary`).
+//! - [`wording`]: plain words for calls, packets and state changes, and how names are shown
+//!   (as traced, or as a snapshot renames them): shared by the renderers, check, the replay
+//!   and the normalizer.
 //! - [`render`]: how a trace is shown.
 //! - [`normalize`]: what stays the same from run to run: snapshot text, lesson-level view, diff.
 //! - [`record`]: recording a trace from Rust, for snapshot tests.
@@ -64,3 +67,4 @@ pub mod tcp;
 pub mod timeline;
 pub mod trace;
 pub mod wire;
+pub mod wording;

@@ -286,7 +286,7 @@ fn processes_and_senders_shown(traced: &Trace) -> Result<(), String> {
             }
         };
         if !behind {
-            return Err(format!("event {i}: no call of {sender} handed over the bytes that left: {}", socktrace::render::text::packet_headline(packet)));
+            return Err(format!("event {i}: no call of {sender} handed over the bytes that left: {}", socktrace::wording::packet_headline(packet)));
         }
     }
     Ok(())

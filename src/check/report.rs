@@ -5,12 +5,12 @@ use std::fmt;
 use std::io::{self, Write};
 
 use crate::event::{Body, Event};
-use crate::render::text::{self, PeerNames};
 use crate::render::Style;
 use crate::sequence::Part;
 use crate::story::reasons::num;
 use crate::story::{Observation, Outcome, Seen, Side, SocketReport, StepReport};
 use crate::trace::{LensStatus, Trace};
+use crate::wording::{self, PeerNames};
 
 /// Exit status of `trace check`: 0 conforms, 1 deviations found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,7 +200,7 @@ impl Renderer<'_, '_> {
                     out,
                     "{INDENT}{:<7} {time:>10.3} ms  {:<7} {}",
                     num(sighting.event),
-                    text::actor_label(&event.actor),
+                    wording::actor_label(&event.actor),
                     self.plain(event, sighting.other_half)
                 )
             }
@@ -221,19 +221,19 @@ impl Renderer<'_, '_> {
                     Body::CallStart(_) => socket,
                     _ => other_half.and_then(|i| events[i].socket.as_ref()).map(|s| s.0.as_str()).or(socket),
                 };
-                self.style.call(&text::call_whole(start, end, on))
+                self.style.call(&wording::call_whole(start, end, on))
             }
-            (Body::CallStart(start), _) => self.style.call(&format!("{} …", text::call_start(start, socket))),
-            (Body::CallEnd(end), _) => self.style.call(&format!("{} {}", end.call, text::call_result(end))),
+            (Body::CallStart(start), _) => self.style.call(&format!("{} …", wording::call_start(start, socket))),
+            (Body::CallEnd(end), _) => self.style.call(&format!("{} {}", end.call, wording::call_result(end))),
             (Body::Packet(packet), _) => {
                 let from = socket.unwrap_or("?");
                 let to = packet.to.as_ref().map_or("?", |s| s.0.as_str());
                 let reset = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::wire::flags::TcpFlags::RST));
-                self.style.packet(&format!("{from} > {to}  {}", text::packet_headline(packet)), reset)
+                self.style.packet(&format!("{from} > {to}  {}", wording::packet_headline(packet)), reset)
             }
-            (Body::State(change), _) => self.style.state(&text::state_change(change, socket)),
-            (Body::Kernel(note), _) => text::kernel_note(note, socket),
-            (Body::Process(change), _) => self.style.state(&text::process_change(change, &text::AsTraced)),
+            (Body::State(change), _) => self.style.state(&wording::state_change(change, socket)),
+            (Body::Kernel(note), _) => wording::kernel_note(note, socket),
+            (Body::Process(change), _) => self.style.state(&wording::process_change(change, &wording::AsTraced)),
         }
     }
 

@@ -17,10 +17,10 @@ use super::sockets::{Named, Numbering, Raw, Sockets};
 use crate::event::{Body, Event, Origin, Role, SockId, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::parallel::{both, WORTH_A_THREAD};
-use crate::render::text::PeerNames;
 use crate::tcp::linux;
 use crate::tcp::State;
 use crate::wire::flags::TcpFlags;
+use crate::wording::PeerNames;
 
 #[derive(Default)]
 struct Socket {

@@ -19,8 +19,8 @@ use std::net::SocketAddr;
 
 use crate::event::{Body, Event, Mint, SockId, SockKind, Verb};
 use crate::hash::{FastMap, FastSet};
-use crate::render::text::Names;
 use crate::wire::addr::canon;
+use crate::wording::Names;
 
 /// The names to give, socket by socket and address by address.
 #[derive(Debug, Default)]

@@ -20,9 +20,9 @@ use super::sockets::{Numbering, Raw, Sockets};
 use crate::event::{Body, CallEnd, Event, Origin, Packet, Transport};
 use crate::hash::FastMap;
 use crate::parallel::{both, WORTH_A_THREAD};
-use crate::render::text;
 use crate::trace::{LensStatus, Trace};
 use crate::wire::flags::TcpFlags;
+use crate::wording;
 
 impl Trace {
     /// The snapshot text (see [`snapshot`]), for `insta::assert_snapshot!`.
@@ -130,7 +130,7 @@ impl Lines {
                 if start_of_call.id == end.id {
                     let socket = name(sockets.socket(order[k + 1]).or(sockets.socket(i)));
                     write_role(out, event);
-                    text::write_call_whole(out, start_of_call, end, socket, names);
+                    wording::write_call_whole(out, start_of_call, end, socket, names);
                     self.end_line(i);
                     k += 2;
                     continue;
@@ -140,24 +140,24 @@ impl Lines {
             match &event.body {
                 Body::CallStart(call) => {
                     write_role(out, event);
-                    text::write_call_start(out, call, socket, names);
+                    wording::write_call_start(out, call, socket, names);
                     out.push_str(" …");
                 }
                 Body::CallEnd(_) => {
                     write_role(out, event);
-                    text::write_call_end(out, end_of(i).expect("a call end"), socket, names);
+                    wording::write_call_end(out, end_of(i).expect("a call end"), socket, names);
                 }
                 Body::State(change) => {
                     out.push_str("        ");
-                    text::write_state_change(out, change, socket);
+                    wording::write_state_change(out, change, socket);
                     out.push_str(modelled(event));
                 }
                 Body::Kernel(note) => {
-                    let _ = write!(out, "        {}{}", text::kernel_note(note, socket), modelled(event));
+                    let _ = write!(out, "        {}{}", wording::kernel_note(note, socket), modelled(event));
                 }
                 Body::Process(change) => {
                     write_role(out, event);
-                    out.push_str(&text::process_change(change, names));
+                    out.push_str(&wording::process_change(change, names));
                 }
                 Body::Packet(packet) => write_packet(out, event, packet, socket, name(sockets.other(i))),
             }
@@ -178,13 +178,13 @@ impl Lines {
 /// A packet's line: `  c1 > s1  SYN seq 0`.
 fn write_packet(out: &mut String, event: &Event, packet: &Packet, socket: Option<&str>, to: Option<&str>) {
     let (from, to) = match packet.transport {
-        Transport::Arp => text::packet_ends(socket, event.actor.role, packet),
+        Transport::Arp => wording::packet_ends(socket, event.actor.role, packet),
         _ => (socket.unwrap_or("?"), to.unwrap_or("?")),
     };
     let _ = write!(out, "  {from} > {to}  ");
     match &packet.tcp {
         // The addresses ARP names are the same on every run of `--hosts`.
-        None if packet.transport == Transport::Arp => out.push_str(&text::packet_headline(packet)),
+        None if packet.transport == Transport::Arp => out.push_str(&wording::packet_headline(packet)),
         Some(tcp) => {
             let _ = write!(out, "{}", tcp.flags);
             let carries_seq = packet.len > 0 || [TcpFlags::SYN, TcpFlags::FIN, TcpFlags::RST].iter().any(|f| tcp.flags.contains(*f));
@@ -212,7 +212,7 @@ fn write_packet(out: &mut String, event: &Event, packet: &Packet, socket: Option
 /// Who made the call, padded to the calls' column: `client`, or `A client` for a peer.
 fn write_role(out: &mut String, event: &Event) {
     let start = out.len();
-    text::write_actor_label(out, &event.actor);
+    wording::write_actor_label(out, &event.actor);
     let width = out[start..].chars().count();
     out.extend(std::iter::repeat_n(' ', 7usize.saturating_sub(width) + 1));
 }

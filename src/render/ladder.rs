@@ -11,13 +11,13 @@ use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 
 use super::style::{self, Style};
-use super::text;
 use super::Renderer;
 use crate::event::{Body, Event, Origin, Role, TcpOptions, Transport, Verb};
 use crate::hash::FastMap;
 use crate::timeline::DatagramSockets;
 use crate::trace::{End, Header, LensStatus};
 use crate::wire::flags::TcpFlags;
+use crate::wording;
 
 const TIME_W: usize = 9;
 const CLIENT_W: usize = 48;
@@ -44,7 +44,7 @@ pub struct Ladder {
     /// Pairs of sockets that have exchanged a datagram: the first one gets [`NO_HANDSHAKE`].
     exchanged: HashSet<(String, String)>,
     /// In a session of peers: each socket's program, and whether the legend was shown.
-    peers: text::PeerNames,
+    peers: wording::PeerNames,
     legend_shown: bool,
     /// The row being drawn: each row is built here and written at once, with nothing
     /// allocated for its parts.
@@ -88,7 +88,7 @@ impl Ladder {
             open: FastMap::default(),
             datagram: DatagramSockets::default(),
             exchanged: HashSet::new(),
-            peers: text::PeerNames::default(),
+            peers: wording::PeerNames::default(),
             legend_shown: false,
             line: String::with_capacity(256),
         }
@@ -179,11 +179,11 @@ impl Ladder {
         let code = if modelled { style::MODELLED } else { code };
         // A call or a process change names its process; a state change's pid is whoever held
         // the CPU when the kernel logged it, so it names none.
-        let lead = text::peer_lead(event);
+        let lead = wording::peer_lead(event);
         let role = event.actor.role;
         match event.body {
             Body::CallStart(_) | Body::CallEnd(_) | Body::Process(_) => {
-                let tag = text::process_tag(&event.actor);
+                let tag = wording::process_tag(&event.actor);
                 self.side_row(event.t, role, code, format_args!("{lead}{tag}{text}{label}"), out)
             }
             _ => self.side_row(event.t, role, code, format_args!("{lead}{text}{label}"), out),
@@ -195,23 +195,23 @@ impl Ladder {
         match &event.body {
             Body::CallStart(start) => {
                 self.open.insert(start.id, event.t);
-                self.side_text(event, format_args!("{} …", text::call_start(start, socket)), style::CALL, out)
+                self.side_text(event, format_args!("{} …", wording::call_start(start, socket)), style::CALL, out)
             }
             Body::CallEnd(end) => match self.open.remove(&end.id) {
                 Some(started) => {
                     let took = Took(event.t.saturating_sub(started));
-                    self.side_text(event, format_args!("{}  [{took}]", text::call_end(end, socket)), style::CALL, out)
+                    self.side_text(event, format_args!("{}  [{took}]", wording::call_end(end, socket)), style::CALL, out)
                 }
-                None => self.side_text(event, format_args!("{}", text::call_end(end, socket)), style::CALL, out),
+                None => self.side_text(event, format_args!("{}", wording::call_end(end, socket)), style::CALL, out),
             },
-            Body::State(change) => self.side_text(event, format_args!("{}", text::state_change(change, socket)), style::STATE, out),
-            Body::Kernel(note) => self.side_text(event, format_args!("{}", text::kernel_note(note, socket)), style::STATE, out),
-            Body::Process(change) => self.side_text(event, format_args!("{}", text::process_change(change, &text::AsTraced)), style::STATE, out),
+            Body::State(change) => self.side_text(event, format_args!("{}", wording::state_change(change, socket)), style::STATE, out),
+            Body::Kernel(note) => self.side_text(event, format_args!("{}", wording::kernel_note(note, socket)), style::STATE, out),
+            Body::Process(change) => self.side_text(event, format_args!("{}", wording::process_change(change, &wording::AsTraced)), style::STATE, out),
             Body::Packet(packet) => {
-                let headline = text::packet_headline(packet);
+                let headline = wording::packet_headline(packet);
                 let modelled = if event.origin == Origin::Modelled && self.label_modelled { " (modelled)" } else { "" };
                 let rightward = event.actor.role != Role::Server;
-                let (from, to) = text::packet_ends(socket, event.actor.role, packet);
+                let (from, to) = wording::packet_ends(socket, event.actor.role, packet);
                 let (from, to) = (self.peers.end(from), self.peers.end(to));
                 let (left, right) = if rightward { (from, to) } else { (to, from) };
                 if packet.transport == Transport::Udp && self.exchanged.insert((left.to_string(), right.to_string())) {
@@ -236,7 +236,7 @@ impl Ladder {
                 // own only when there is more to them than that.
                 let only_ts = packet.tcp.as_ref().is_some_and(|t| t.options == TcpOptions { ts: t.options.ts, ..TcpOptions::default() });
                 if !only_ts {
-                    let options = text::packet_options(packet);
+                    let options = wording::packet_options(packet);
                     if !options.is_empty() {
                         self.wire_detail(options, out)?;
                     }
@@ -244,7 +244,7 @@ impl Ladder {
                 if let Some(payload) = &packet.payload {
                     self.wire_detail(payload, out)?;
                 }
-                if let Some(says) = text::arp_says(packet) {
+                if let Some(says) = wording::arp_says(packet) {
                     self.wire_detail(says, out)?;
                 }
                 if let Some(by) = &packet.dropped {
@@ -261,7 +261,7 @@ impl Ladder {
             if let (Body::CallStart(start), Body::CallEnd(end)) = (&pending.body, &event.body) {
                 if start.id == end.id && event.t.saturating_sub(pending.t) <= MERGE_NS {
                     let socket = event.socket.as_ref().or(pending.socket.as_ref()).map(|s| s.0.as_str());
-                    let whole = text::call_whole(start, end, socket);
+                    let whole = wording::call_whole(start, end, socket);
                     return self.side_text(&pending, format_args!("{whole}"), style::CALL, out);
                 }
             }

@@ -6,7 +6,6 @@ pub mod json;
 pub mod ladder;
 pub mod replay;
 pub mod style;
-pub mod text;
 
 use std::io::{self, Write};
 

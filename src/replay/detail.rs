@@ -1,9 +1,9 @@
-//! The words of a replay step: one line as the terminal timeline writes it ([`text`]), a short
+//! The words of a replay step: one line as the terminal timeline writes it ([`wording`]), a short
 //! label for a ladder diagram, and every field of the event for a detail view.
 
 use crate::event::{Body, CallEnd, CallName, CallStart, Event, KernelNote, Origin, Packet, SockId, StateChange, TcpOptions, Transport};
-use crate::render::text;
 use crate::tcp::linux;
+use crate::wording;
 
 /// What a step says.
 pub struct Words {
@@ -37,13 +37,13 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool) 
     let mut words = Words { text: String::new(), label: String::new(), from: None, to: None, detail: Vec::new() };
     match (&event.body, &events[last].body) {
         (Body::CallStart(start), Body::CallEnd(end)) if first != last => {
-            words.text = text::call_whole(start, end, socket);
+            words.text = wording::call_whole(start, end, socket);
             words.label = format!("{}({}) {}", start.call, target(start, socket), short_result(end));
             call_fields(&mut fields, start, socket);
             end_fields(&mut fields, end, Some(events[last].t.saturating_sub(event.t)));
         }
         (Body::CallStart(start), _) => {
-            words.text = format!("{} …", text::call_start(start, socket));
+            words.text = format!("{} …", wording::call_start(start, socket));
             words.label = format!("{}({}) …", start.call, target(start, socket));
             call_fields(&mut fields, start, socket);
         }
@@ -52,7 +52,7 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool) 
                 Body::CallStart(s) if s.id == end.id => Some((e.t, s)),
                 _ => None,
             });
-            words.text = text::call_end(end, socket);
+            words.text = wording::call_end(end, socket);
             words.label = format!("… {} {}", end.call, short_result(end));
             if let Some((_, start)) = start {
                 call_fields(&mut fields, start, socket);
@@ -60,7 +60,7 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool) 
             end_fields(&mut fields, end, start.map(|(t, _)| event.t.saturating_sub(t)));
         }
         (Body::Packet(packet), _) => {
-            let (from, to) = text::packet_ends(event.socket.as_ref().map(|s| s.0.as_str()), event.actor.role, packet);
+            let (from, to) = wording::packet_ends(event.socket.as_ref().map(|s| s.0.as_str()), event.actor.role, packet);
             words.text = format!("{from} → {to} {}", packet_text(packet));
             words.label = packet_label(packet);
             words.from = event.socket.clone();
@@ -68,17 +68,17 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool) 
             packet_fields(&mut fields, packet, event.socket.as_ref());
         }
         (Body::State(change), _) => {
-            words.text = text::state_change(change, socket);
+            words.text = wording::state_change(change, socket);
             words.label = format!("{} → {}", socket.unwrap_or("?"), change.to);
             state_fields(&mut fields, change, socket);
         }
         (Body::Kernel(note), _) => {
-            words.text = text::kernel_note(note, socket);
+            words.text = wording::kernel_note(note, socket);
             words.label = words.text.clone();
             kernel_fields(&mut fields, note, socket);
         }
         (Body::Process(change), _) => {
-            words.text = text::process_change(change, &text::AsTraced);
+            words.text = wording::process_change(change, &wording::AsTraced);
             words.label = words.text.clone();
         }
     }
@@ -122,7 +122,7 @@ fn short_result(end: &CallEnd) -> String {
 }
 
 fn call_fields(fields: &mut Fields, start: &CallStart, socket: Option<&str>) {
-    fields.push("call", text::call_start(start, socket));
+    fields.push("call", wording::call_start(start, socket));
     if start.call != CallName::Socket {
         fields.opt("socket", socket);
     }
@@ -139,7 +139,7 @@ fn call_fields(fields: &mut Fields, start: &CallStart, socket: Option<&str>) {
 }
 
 fn end_fields(fields: &mut Fields, end: &CallEnd, took: Option<u64>) {
-    fields.push("result", text::call_result(end));
+    fields.push("result", wording::call_result(end));
     fields.push("returned", end.ret.to_string());
     fields.opt("errno", end.errno.as_ref().map(|e| format!("{} ({})", e.name, e.code)));
     fields.opt("new socket", end.new_socket.as_ref());
@@ -152,8 +152,8 @@ fn end_fields(fields: &mut Fields, end: &CallEnd, took: Option<u64>) {
 /// The packet as the timeline shows it: headline, options (unless only timestamps, which
 /// ride on every segment once negotiated) and payload.
 fn packet_text(packet: &Packet) -> String {
-    let mut text = text::packet_headline(packet);
-    let options = text::packet_options(packet);
+    let mut text = wording::packet_headline(packet);
+    let options = wording::packet_options(packet);
     let only_ts = packet.tcp.as_ref().is_some_and(|t| t.options == TcpOptions { ts: t.options.ts, ..TcpOptions::default() });
     if !options.is_empty() && !only_ts {
         text.push(' ');
@@ -163,7 +163,7 @@ fn packet_text(packet: &Packet) -> String {
         text.push(' ');
         text.push_str(&payload.to_string());
     }
-    if let Some(says) = text::arp_says(packet) {
+    if let Some(says) = wording::arp_says(packet) {
         text.push_str(": ");
         text.push_str(&says);
     }
@@ -175,7 +175,7 @@ fn packet_label(packet: &Packet) -> String {
     match &packet.tcp {
         Some(tcp) if packet.len > 0 => format!("{} len {}", tcp.flags, packet.len),
         Some(tcp) => tcp.flags.to_string(),
-        None if packet.transport == Transport::Arp => text::packet_headline(packet),
+        None if packet.transport == Transport::Arp => wording::packet_headline(packet),
         None => format!("UDP len {}", packet.len),
     }
 }

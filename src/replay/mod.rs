@@ -15,11 +15,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::event::{Body, Event, Origin, Peer, Role, SockId};
-use crate::render::text::PeerNames;
 use crate::sequence::{self, Part, Sequence};
 use crate::story::Story;
 use crate::tcp::state::State;
 use crate::trace::{LensStatus, Source, Trace};
+use crate::wording::PeerNames;
 pub use progress::Progress;
 use progress::Ticks;
 

@@ -12,6 +12,7 @@
 
 use super::decode;
 use super::flags;
+use super::names::Hints;
 use super::open_call::{event, OpenCall, Start};
 use super::syscalls::Sys;
 use super::tracer::{lock, Tracer};
@@ -102,7 +103,7 @@ impl Tracer {
                 let mut start = Start::on(CallName::Bind, key, fd);
                 start.args.addr = decode::sockaddr_at(tid, args[1], args[2]);
                 if let Some(k) = key {
-                    lock(&self.namer).hint(k, start.args.addr.is_some_and(|a| a.port() != 0), false);
+                    lock(&self.namer).hint(k, Hints::bind_to(start.args.addr.map_or(0, |a| a.port())));
                 }
                 start
             }
@@ -124,7 +125,7 @@ impl Tracer {
                     start.args.flags = flags::accept4(args[3]);
                 }
                 if let Some(k) = key {
-                    lock(&self.namer).hint(k, false, true);
+                    lock(&self.namer).hint(k, Hints::ACTED);
                 }
                 start
             }
@@ -230,6 +231,9 @@ impl Tracer {
                 let datagram = key.and_then(|k| self.sockets.get(k)).is_some_and(|s| s.datagram);
                 if let Some(s) = key.and_then(|k| self.sockets.get_mut(k)) {
                     s.bound = local;
+                }
+                if let Some(k) = key {
+                    lock(&self.namer).hint(k, Hints::BOUND);
                 }
                 if let Some(local) = local {
                     self.watch(local.port());

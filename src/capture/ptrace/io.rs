@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 
 use super::decode::{self, MsgHdr};
 use super::flags;
+use super::names::Hints;
 use super::open_call::Start;
 use super::syscalls::Sys;
 use super::tracer::{lock, Tracer};
@@ -129,7 +130,7 @@ impl Tracer {
         }
         let to = start.args.addr;
         let mut namer = lock(&self.namer);
-        namer.hint(key, false, true);
+        namer.hint(key, Hints::ACTED);
         if datagram && !namer.is_named(key) {
             // A datagram socket's first move tells its part: the one that sends first is the
             // client; the one that waits on the address it bound is the server.

@@ -68,6 +68,22 @@ pub struct Hints {
     pub claimed_port: bool,
     /// It tried to move bytes, or to connect, listen or accept (even if the call failed).
     pub acted: bool,
+    /// It has an address of its own (a `bind` succeeded, to any port): a socket still open
+    /// with one has a part to play, though a runtime's probe binds port 0 and closes.
+    pub bound: bool,
+}
+
+impl Hints {
+    /// A `bind` to `port` was asked for.
+    pub fn bind_to(port: u16) -> Hints {
+        Hints { claimed_port: port != 0, ..Hints::default() }
+    }
+
+    /// A `bind` succeeded.
+    pub const BOUND: Hints = Hints { claimed_port: false, acted: false, bound: true };
+
+    /// A call that moves bytes, connects, listens or accepts.
+    pub const ACTED: Hints = Hints { claimed_port: false, acted: true, bound: false };
 }
 
 enum Naming {
@@ -97,6 +113,9 @@ pub struct Namer {
     outbox: Vec<Event>,
     outbox_since: u64,
     oldest: Arc<AtomicU64>,
+    /// The tracer holds the programs (starting the kernel lenses): no socket can reveal its
+    /// part meanwhile, so no hold runs out.
+    programs_held: bool,
 }
 
 impl Namer {
@@ -113,6 +132,21 @@ impl Namer {
             outbox: Vec::new(),
             outbox_since: u64::MAX,
             oldest: Arc::new(AtomicU64::new(u64::MAX)),
+            programs_held: false,
+        }
+    }
+
+    /// The tracer holds the programs, or (`false`) lets them go at `now`: the sockets waiting
+    /// for their name then wait their whole time again, since they could not act meanwhile (on
+    /// a loaded machine, starting the lenses has taken longer than [`HOLD_MAX_NS`]).
+    pub fn hold_programs(&mut self, held: bool, now: u64) {
+        self.programs_held = held;
+        if !held {
+            for naming in self.sockets.values_mut() {
+                if let Naming::Pending { since, .. } = naming {
+                    *since = (*since).max(now);
+                }
+            }
         }
     }
 
@@ -145,10 +179,11 @@ impl Namer {
     }
 
     /// Records what a call on a socket not yet named hints at its part.
-    pub fn hint(&mut self, key: SockKey, claimed_port: bool, acted: bool) {
+    pub fn hint(&mut self, key: SockKey, more: Hints) {
         if let Some(Naming::Pending { hints, .. }) = self.sockets.get_mut(&key) {
-            hints.claimed_port |= claimed_port;
-            hints.acted |= acted;
+            hints.claimed_port |= more.claimed_port;
+            hints.acted |= more.acted;
+            hints.bound |= more.bound;
         }
     }
 
@@ -252,17 +287,25 @@ impl Namer {
         id
     }
 
-    /// The socket's last descriptor is gone (or it waited too long): no call will reveal its
-    /// part, so it is named after its program, or as idle if it played none.
+    /// The socket's last descriptor is gone: no call will reveal its part, so it is named
+    /// after its program, or as idle if it played none.
     pub fn settle(&mut self, key: SockKey) {
+        self.settle_as(key, false);
+    }
+
+    /// Names a socket no call has revealed: after its program, or as idle if it played no
+    /// part. One still `open` that has an address of its own has a part (a datagram server
+    /// slow to wait for its first datagram): idle only if it has none.
+    fn settle_as(&mut self, key: SockKey, open: bool) {
         let Some(Naming::Pending { pid, hints, .. }) = self.sockets.get(&key) else { return };
         let (pid, hints) = (*pid, *hints);
         let known = self.process_role(Some(pid));
-        if !hints.claimed_port && !hints.acted {
+        if !(hints.claimed_port || hints.acted || open && hints.bound) {
             self.name(key, SockKind::Idle, known.unwrap_or(Role::Unknown));
             return;
         }
-        let role = known.unwrap_or(if hints.claimed_port { Role::Server } else { Role::Client });
+        // With an address of its own and no other sign, a socket waits to be reached: a server's.
+        let role = known.unwrap_or(if hints.claimed_port || hints.bound { Role::Server } else { Role::Client });
         self.reveal(key, role);
     }
 
@@ -273,13 +316,16 @@ impl Namer {
             changes.retain(|e| e.t.saturating_add(HOLD_MAX_NS) >= now);
             !changes.is_empty()
         });
+        if self.programs_held {
+            return;
+        }
         let stale: Vec<SockKey> = self
             .sockets
             .iter()
             .filter_map(|(k, n)| matches!(n, Naming::Pending { since, .. } if since.saturating_add(HOLD_MAX_NS) < now).then_some(*k))
             .collect();
         for key in stale {
-            self.settle(key);
+            self.settle_as(key, true);
         }
         // The changes forgotten hold the timeline back no longer.
         self.update_oldest();
@@ -430,7 +476,7 @@ mod tests {
         namer.pending(0, 7, 10);
         namer.reveal(0, Role::Server);
         namer.pending(1, 7, 20);
-        namer.hint(1, false, true);
+        namer.hint(1, Hints::ACTED);
         namer.emit(Some(1), call(20, CallName::Socket, false));
         namer.flush_stale(20 + HOLD_MAX_NS / 2);
         assert!(rx.try_recv().is_err());
@@ -446,7 +492,7 @@ mod tests {
         let (mut namer, rx) = namer();
         namer.program(7, Role::Server);
         namer.pending(0, 7, 10);
-        namer.hint(0, true, false);
+        namer.hint(0, Hints::bind_to(80));
         namer.emit(Some(0), call(11, CallName::Bind, true));
         namer.settle(0);
         namer.flush();
@@ -455,11 +501,46 @@ mod tests {
         // Without a program role, the chosen port is the server's hint.
         let (mut alone, rx) = self::namer();
         alone.pending(0, 9, 10);
-        alone.hint(0, true, false);
+        alone.hint(0, Hints::bind_to(80));
         alone.emit(Some(0), call(11, CallName::Bind, true));
         alone.settle(0);
         alone.flush();
         assert_eq!(rx.try_iter().flatten().next().map(|e| e.actor.role), Some(Role::Server));
+    }
+
+    #[test]
+    fn bound_to_port_0_and_still_open_when_stale__the_programs_socket__closed_so__idle() {
+        // A datagram server that binds port 0 and is slow to wait for its first datagram.
+        let (mut namer, rx) = namer();
+        namer.program(7, Role::Server);
+        namer.pending(0, 7, 10);
+        namer.hint(0, Hints::bind_to(0));
+        namer.hint(0, Hints::BOUND);
+        namer.emit(Some(0), call(11, CallName::Bind, false));
+        namer.flush_stale(12 + HOLD_MAX_NS);
+        // A runtime's probe: bound port 0, then closed without a move.
+        namer.pending(1, 7, 20);
+        namer.hint(1, Hints::BOUND);
+        namer.emit(Some(1), call(21, CallName::Bind, false));
+        namer.settle(1);
+        namer.flush();
+        let names: Vec<Option<SockId>> = rx.try_iter().flatten().map(|e| e.socket).collect();
+        assert_eq!(names, [Some(SockId("s1".into())), Some(SockId("o1".into()))]);
+    }
+
+    #[test]
+    fn while_the_tracer_holds_the_programs__no_hold_runs_out() {
+        let (mut namer, rx) = namer();
+        namer.pending(0, 7, 10);
+        namer.emit(Some(0), call(11, CallName::Socket, true));
+        namer.hold_programs(true, 20);
+        namer.flush_stale(30 + 2 * HOLD_MAX_NS);
+        namer.hold_programs(false, 40 + 2 * HOLD_MAX_NS);
+        namer.flush_stale(40 + 2 * HOLD_MAX_NS + HOLD_MAX_NS / 2);
+        namer.reveal(0, Role::Client);
+        namer.flush();
+        let names: Vec<Option<SockId>> = rx.try_iter().flatten().map(|e| e.socket).collect();
+        assert_eq!(names, [Some(SockId("c1".into()))], "named by the call that revealed it, not as idle");
     }
 
     #[test]

@@ -525,7 +525,11 @@ impl Tracer {
             return;
         }
         self.watched.push(port);
-        if let Err(err) = (self.watch)(&self.watched) {
+        // The programs wait while the lenses start: their sockets' holds must not run out.
+        lock(&self.namer).hold_programs(true, crate::capture::clock::now_ns());
+        let watched = (self.watch)(&self.watched);
+        lock(&self.namer).hold_programs(false, crate::capture::clock::now_ns());
+        if let Err(err) = watched {
             self.watched.pop();
             let problem = format!("cannot follow port {port}: {err}");
             if !self.problems.contains(&problem) {

@@ -1,4 +1,5 @@
-//! Plain words for calls, packets and state changes, shared by every text renderer.
+//! Plain words for calls, packets and state changes, and how names are shown, shared by every
+//! text renderer, `trace check`'s report, the replay and the normalized views.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
