@@ -228,7 +228,7 @@ pub(super) fn simulated_session(
     let options = sim::Options { messages: messages.to_vec(), ..sim::Options::default() };
     let trace = sim::trace(scenario, &options, &super::command_line())?;
     if let Some(path) = save {
-        super::save(&trace, path)?;
+        trace.save(path)?;
     }
     super::present(&trace, json)?;
     Ok(ExitCode::SUCCESS)

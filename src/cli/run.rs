@@ -9,7 +9,7 @@ use super::{CliError, EXIT_ERROR};
 use crate::capture::ptrace::{signals, Programs};
 use crate::live::run::{self, RunError, RunPlan};
 use crate::live::Output;
-use crate::render::{JsonLines, Ladder, Renderer, Style};
+use crate::render;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -55,7 +55,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     // Ctrl-C reaches the programs (and `kill` of `trace` is passed on to them); the trace
     // ends, complete, when they have ended.
     signals::forward_termination().map_err(|e| CliError(format!("run: cannot handle signals: {e}")))?;
-    let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
+    let renderer = render::for_stdout(args.json);
     let plan = RunPlan { programs, seccomp: !args.every_syscall };
     let report = match run::run(plan, &super::command_line(), Output { renderer: Some(renderer), save: args.save }) {
         Ok(report) => report,

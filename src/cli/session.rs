@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::live::Output;
-use crate::render::{JsonLines, Ladder, Renderer, Style};
+use crate::render;
 
 #[derive(Args, Debug)]
 pub struct SessionArgs {
@@ -27,7 +27,6 @@ pub struct SessionArgs {
 impl SessionArgs {
     /// Where the session goes: the timeline (or JSON Lines) on the screen, and the file.
     pub fn output(&self) -> Output {
-        let renderer: Box<dyn Renderer> = if self.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
-        Output { renderer: Some(renderer), save: self.save.clone() }
+        Output { renderer: Some(render::for_stdout(self.json)), save: self.save.clone() }
     }
 }
