@@ -14,6 +14,7 @@ pub mod session;
 pub mod settle;
 pub mod sink;
 pub mod summary;
+pub mod words;
 
 pub use error::LiveError;
 pub use programs::{Mode, Plan, Story};
