@@ -4,11 +4,13 @@
 
 pub mod drive;
 pub mod error;
+pub mod fallback;
 pub mod hosts;
 pub mod lenses;
 pub mod open_files;
 pub mod p2p;
 pub mod programs;
+pub mod request;
 pub mod run;
 pub mod session;
 pub mod settle;
