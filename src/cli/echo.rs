@@ -9,6 +9,7 @@ use super::session::{conclude, SessionArgs};
 use super::CliError;
 use crate::live::fallback::Simulation;
 use crate::live::request::Request;
+use crate::live::summary::{Close, Load};
 use crate::live::{self, LiveError};
 
 #[derive(Args, Debug)]
@@ -98,7 +99,8 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
     let plan = request.plan(&mut |warning| eprintln!("trace: warning: {warning}"))?;
     let command = super::command_line();
     if args.summary {
-        let load = super::echo_summary::load(&plan, args.connections, &args.close)?;
+        let close = if args.close == "rst" { Close::Rst } else { Close::Fin };
+        let load = Load::for_plan(&plan, args.connections, close)?;
         return super::echo_summary::run(&plan, &load, &command, args.session.save);
     }
     match live::run(&plan, &command, args.session.output()) {

@@ -46,12 +46,22 @@ pub enum PlanError {
     UnknownScenario(String),
     RefusedNeedsOwnPair,
     UnknownDrop(String),
-    DropNeedsEcho { name: String, story: Story },
+    DropNeedsEcho {
+        name: String,
+        story: Story,
+    },
     UdpNeedsEcho(Story),
     BindNotLoopback(IpAddr),
     OpenFiles(io::Error),
-    TooManyClients { clients: u32, limit: u64 },
+    TooManyClients {
+        clients: u32,
+        limit: u64,
+    },
     ConnectionsNeedServe,
+    /// `--summary` with `--serve` or `--connect`.
+    SummaryNeedsOwnPair,
+    /// `--close rst` with a story that does not end in the client's close.
+    RstNeedsEcho(Story),
 }
 
 impl fmt::Display for PlanError {
@@ -85,6 +95,10 @@ impl fmt::Display for PlanError {
             ),
             PlanError::ConnectionsNeedServe => {
                 f.write_str("--connections needs --serve (our server for other clients) or --summary (our clients, many connections)")
+            }
+            PlanError::SummaryNeedsOwnPair => f.write_str("--summary runs our own server and clients: leave out --serve and --connect"),
+            PlanError::RstNeedsEcho(story) => {
+                write!(f, "--close rst aborts the connection after the echoes, which the {} scenario does not do: use --scenario echo", story.name())
             }
         }
     }
