@@ -6,6 +6,7 @@ pub mod bpf;
 pub mod clock;
 pub mod dropper;
 pub mod errno;
+pub mod interrupt;
 pub mod packets;
 pub mod privilege;
 pub mod progress;

@@ -6,18 +6,17 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 
 use super::CliError;
-use crate::event::Transport;
-use crate::import::conversation::{Conversation, End};
+use crate::capture::interrupt;
+use crate::import::listing::Listing;
 use crate::import::pcap::Reader;
+use crate::import::progress_bar::Bar;
 use crate::import::save::TraceSet;
 use crate::import::table::Table;
 use crate::import::{self, ImportError, Kept, Outcome, Wanted};
-use crate::render::ladder::duration;
 use crate::trace::Trace;
 
 #[derive(Args, Debug)]
@@ -33,31 +32,6 @@ pub struct ImportArgs {
     conversation: Option<u64>,
 }
 
-/// Set by SIGINT and SIGTERM: the import stops at the next progress point, cleanly.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn request_stop(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
-
-/// Ctrl-C stops the import between two packets, so that every trace written is whole.
-fn stop_on_signals() -> io::Result<()> {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: a zeroed sigaction is valid; the handler only stores to an atomic.
-        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        action.sa_sigaction = request_stop as *const () as usize;
-        action.sa_flags = libc::SA_RESTART;
-        // SAFETY: `action` is a valid sigaction; the old one is not needed.
-        if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// Files smaller than this import in a blink: no progress bar.
-const PROGRESS_FROM: u64 = 64 << 20;
-
 pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
     let path = &args.file;
     let file = File::open(path)
@@ -71,28 +45,18 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
         wanted.traces = Some(TraceSet::new(dir, import::header(super::command_line())));
     }
     wanted.kept = args.conversation.map(Kept::new);
-    stop_on_signals().map_err(|err| CliError(format!("cannot handle Ctrl-C: {err}")))?;
+    let stop = interrupt::stop_on_termination().map_err(|err| CliError(format!("cannot handle Ctrl-C: {err}")))?;
 
     let stdout = io::stdout();
     let terminal = stdout.is_terminal();
     let mut out = BufWriter::new(stdout.lock());
-    let listing = args.conversation.is_none();
-    let mut lines = Lines { out: &mut out, terminal, gone: false, line: String::new(), tcp: 0, udp: 0 };
-    if listing {
-        lines.write(format!(
-            "{:>5} {:<5} {:<22} {:<22} {:>13} {:>15} {:>9} {:>7} {:>9}  END",
-            "CONV", "PROTO", "CLIENT", "SERVER", "PKTS C>S/S>C", "BYTES C>S/S>C", "HANDSHAKE", "RETRANS", "DURATION"
-        ));
-    }
-    let mut bar = Bar::new(size, io::stderr().is_terminal() && size >= PROGRESS_FROM);
+    let mut listing = Listing::start(&mut out, terminal, args.conversation.is_none());
+    let mut bar = Bar::for_file(size);
     let mut table = Table::default();
-    let outcome = import::import(&mut reader, &mut table, &mut wanted, &STOP, &mut |conv| lines.conversation(conv, listing), &mut |offset| bar.show(offset));
+    let outcome = import::import(&mut reader, &mut table, &mut wanted, stop, &mut |conv| listing.conversation(conv), &mut |offset| bar.show(offset));
     bar.clear();
-    if listing {
-        let totals = totals_line(&outcome, lines.tcp, lines.udp);
-        lines.write(totals);
-    }
-    // A reader that went away is not an error (see `Lines::gone`).
+    listing.finish(&outcome);
+    // A reader that went away is not an error (the listing stops writing to it).
     let _ = out.flush();
     drop(out);
     finish(path, &args, outcome, wanted)
@@ -135,121 +99,4 @@ fn finish(path: &Path, args: &ImportArgs, outcome: Outcome, wanted: Wanted) -> R
         super::present(&trace, false)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The summary lines, written as conversations end.
-struct Lines<'a, W: Write> {
-    out: &'a mut W,
-    terminal: bool,
-    /// Standard output went away (`trace import f | head`): not an error, nothing more to say.
-    gone: bool,
-    line: String,
-    tcp: u64,
-    udp: u64,
-}
-
-impl<W: Write> Lines<'_, W> {
-    fn write(&mut self, line: impl std::fmt::Display) {
-        use std::fmt::Write as _;
-        if self.gone {
-            return;
-        }
-        // Formatted into a String first: padding writes one character at a time, which
-        // costs far more through an io::Write than into a String.
-        self.line.clear();
-        let _ = writeln!(self.line, "{line}");
-        let written = self.out.write_all(self.line.as_bytes()).and_then(|()| if self.terminal { self.out.flush() } else { Ok(()) });
-        if written.is_err() {
-            self.gone = true;
-        }
-    }
-
-    fn conversation(&mut self, conv: &Conversation, listing: bool) {
-        // The summary reads TCP and UDP only (see `wire::peek`).
-        match conv.transport {
-            Transport::Tcp => self.tcp += 1,
-            Transport::Udp | Transport::Arp => self.udp += 1,
-        }
-        if listing {
-            self.write(Summary(conv));
-        }
-    }
-}
-
-/// One conversation in one line, written straight to the output.
-pub struct Summary<'a>(pub &'a Conversation);
-
-impl std::fmt::Display for Summary<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let conv = self.0;
-        let (c, s) = (End::Client as usize, End::Server as usize);
-        let proto = match conv.transport {
-            Transport::Tcp => "tcp",
-            Transport::Udp => "udp",
-            Transport::Arp => "arp",
-        };
-        let packets = format!("{}/{}", conv.packets[c], conv.packets[s]);
-        let bytes = format!("{}/{}", conv.bytes[c], conv.bytes[s]);
-        let rtt = conv.handshake_rtt().map_or_else(|| "-".to_string(), duration);
-        let retrans = conv.retransmissions[c] + conv.retransmissions[s];
-        let guessed = if conv.mid_stream { " (no SYN seen: roles guessed)" } else { "" };
-        write!(
-            f,
-            "{:>5} {:<5} {:<22} {:<22} {:>13} {:>15} {:>9} {:>7} {:>9}  {}{guessed}",
-            conv.number,
-            proto,
-            conv.client,
-            conv.server,
-            packets,
-            bytes,
-            rtt,
-            retrans,
-            duration(conv.last_t.saturating_sub(conv.first_t)),
-            conv.ending(),
-        )
-    }
-}
-
-fn totals_line(outcome: &Outcome, tcp: u64, udp: u64) -> String {
-    let t = &outcome.totals;
-    let other = if t.other > 0 { format!(" ({} neither TCP nor UDP)", t.other) } else { String::new() };
-    format!(
-        "{} conversations ({tcp} tcp, {udp} udp), {} packets{other}, {} bytes read, {} of capture",
-        tcp + udp,
-        t.packets,
-        t.file_bytes,
-        duration(t.last_t.saturating_sub(t.first_t))
-    )
-}
-
-/// A progress bar on standard error, for large files on a terminal.
-struct Bar {
-    size: u64,
-    on: bool,
-    shown: u64,
-}
-
-impl Bar {
-    fn new(size: u64, on: bool) -> Bar {
-        Bar { size, on, shown: u64::MAX }
-    }
-
-    fn show(&mut self, offset: u64) {
-        if !self.on || self.size == 0 {
-            return;
-        }
-        let percent = offset.min(self.size) * 100 / self.size;
-        if percent == self.shown {
-            return;
-        }
-        self.shown = percent;
-        let filled = (percent / 4) as usize;
-        eprint!("\rimporting [{}{}] {percent:>3}%", "#".repeat(filled), " ".repeat(25 - filled));
-    }
-
-    fn clear(&mut self) {
-        if self.on && self.shown != u64::MAX {
-            eprint!("\r{}\r", " ".repeat(48));
-        }
-    }
 }

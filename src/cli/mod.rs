@@ -6,6 +6,7 @@ mod check;
 mod diff;
 mod echo;
 mod echo_summary;
+mod error;
 mod export;
 mod import;
 mod p2p;
@@ -14,13 +15,14 @@ mod run;
 mod session;
 mod show;
 mod simulate;
+mod stdout;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::render::{self, JsonLines, Ladder, Renderer, Style};
-use crate::trace::{Trace, TraceWriter};
+pub use error::{CliError, EXIT_DEVIATIONS, EXIT_ERROR};
+use stdout::{present, print};
 
 /// See how sockets live and die: the socket calls of real programs, the packets on the wire
 /// and the kernel's TCP states, on one timeline.
@@ -69,61 +71,11 @@ enum Command {
     Book(book::BookArgs),
 }
 
-/// An error for the user: one line saying what was wrong and what to do.
-#[derive(Debug)]
-pub struct CliError(pub String);
-
-/// Writes to standard output. A reader that has gone (`trace show --snapshot FILE | head`)
-/// ends the output quietly, where `print!` would panic.
-pub(crate) fn print(text: &str) -> Result<(), CliError> {
-    use std::io::Write;
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError(format!("cannot write to standard output: {err}"))),
-        _ => Ok(()),
-    }
-}
-
-impl<E: std::fmt::Display> From<E> for CliError {
-    fn from(err: E) -> CliError {
-        CliError(err.to_string())
-    }
-}
-
-pub const EXIT_DEVIATIONS: u8 = 1;
-pub const EXIT_ERROR: u8 = 2;
-
 /// The command as the user typed it, for a trace's header.
 fn command_line() -> String {
     let mut words = vec!["trace".to_string()];
     words.extend(std::env::args().skip(1));
     words.join(" ")
-}
-
-/// Shows a whole trace on standard output: the timeline, or JSON Lines.
-fn present(trace: &Trace, json: bool) -> Result<(), CliError> {
-    let mut renderer: Box<dyn Renderer> = if json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match render::render_all(renderer.as_mut(), &trace.header, &trace.events, trace.end.as_ref(), &mut out) {
-        Ok(()) => Ok(()),
-        // A reader that went away (`trace show f | head`) is not an error.
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(err) => Err(CliError(format!("cannot write the timeline: {err}"))),
-    }
-}
-
-/// Writes a whole trace to `path`.
-fn save(trace: &Trace, path: &std::path::Path) -> Result<(), CliError> {
-    let save_error =
-        |err: std::io::Error| CliError(format!("cannot write the trace to {}: {err} (check the directory exists and is writable)", path.display()));
-    let file = std::fs::File::create(path).map_err(save_error)?;
-    let mut writer = TraceWriter::new(std::io::BufWriter::new(file), &trace.header).map_err(save_error)?;
-    for event in &trace.events {
-        writer.event(event).map_err(save_error)?;
-    }
-    let end = trace.end.clone().unwrap_or_default();
-    writer.finish(&end).map_err(save_error)?;
-    Ok(())
 }
 
 /// Parses the command line and runs the subcommand.

@@ -4,9 +4,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::session::SessionArgs;
+use super::session::{conclude, SessionArgs};
 use super::CliError;
 use crate::echo::lines::PEER_MESSAGES;
+use crate::live::fallback::Simulation;
 use crate::live::p2p::{self, PeerPlan};
 use crate::live::LiveError;
 
@@ -25,11 +26,7 @@ pub fn run(args: P2pArgs) -> Result<ExitCode, CliError> {
     let s = &args.session;
     let plan = PeerPlan { messages, ipv6: s.ipv6, live_only: s.live };
     match p2p::run(&plan, &super::command_line(), s.output()) {
-        Err(LiveError::Unprivileged(reasons)) => {
-            let lead = "trace p2p: showing the RFC 9293 model's simulation of the two peers (trace simulate p2p)";
-            super::echo::simulated_session(lead, "p2p", &plan.messages, &reasons, s.save.as_deref(), s.json)
-        }
-        Err(err) => Err(err.into()),
-        Ok(report) => Ok(super::echo::conclude(&report)),
+        Err(LiveError::Unprivileged(reasons)) => s.show_simulation(&Simulation::of_peers(&plan, &reasons)),
+        other => Ok(conclude(&other?)),
     }
 }

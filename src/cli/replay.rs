@@ -78,54 +78,11 @@ fn step_through(replay: &Replay, style: Style) -> io::Result<()> {
             (Some("b"), _) => at = at.saturating_sub(1),
             (Some("r"), _) => at = 0,
             (Some("q"), _) => return Ok(()),
-            (Some("g"), Some(target)) => match go_to(replay, at, target) {
+            (Some("g"), Some(target)) => match replay.go_to(at, target) {
                 Some(found) => at = found,
                 None => note = format!("no step {target:?} in this trace"),
             },
             _ => note = format!("unknown command {:?}", line.trim()),
         }
-    }
-}
-
-/// The step numbered `target`, or the next step (after `from`, wrapping) that is evidence of
-/// the documented step `target` (`accept`, or `passive-open/accept`).
-fn go_to(replay: &Replay, from: usize, target: &str) -> Option<usize> {
-    if let Ok(n) = target.parse::<usize>() {
-        return (1..=replay.steps.len()).contains(&n).then(|| n - 1);
-    }
-    let (sequence, id) = target.split_once('/').map_or((None, target), |(s, id)| (Some(s), id));
-    let count = replay.steps.len();
-    (1..=count)
-        .map(|k| (from + k) % count)
-        .find(|&i| replay.sequences.iter().zip(&replay.steps[i].progress).any(|(s, p)| sequence.is_none_or(|want| s.id == want) && p.at.contains(&id)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn echo() -> Replay {
-        Replay::of(&crate::sim::trace("echo", &crate::sim::Options::default(), "trace simulate echo").expect("echo"))
-    }
-
-    #[test]
-    fn go_to_a_documented_step_finds_its_next_evidence_wrapping_around() {
-        let replay = echo();
-        let accept = go_to(&replay, 0, "accept").expect("accept is shown");
-        assert!(replay.steps[accept].progress[0].at.contains(&"accept"));
-        let again = go_to(&replay, accept, "accept").expect("more evidence of accept");
-        assert!(again > accept);
-        let close = go_to(&replay, 0, "active-open/close").expect("the client's close");
-        assert!(replay.steps[close].progress[1].at.contains(&"close"));
-        assert_eq!(go_to(&replay, replay.steps.len() - 1, "create"), Some(0), "wraps to the start");
-    }
-
-    #[test]
-    fn go_to_a_number_or_nothing() {
-        let replay = echo();
-        assert_eq!(go_to(&replay, 5, "1"), Some(0));
-        assert_eq!(go_to(&replay, 5, "0"), None);
-        assert_eq!(go_to(&replay, 5, "listen-twice"), None);
-        assert_eq!(go_to(&replay, 5, "active-open/listen"), None, "the client does not listen");
     }
 }

@@ -8,8 +8,9 @@ use clap::Args;
 use super::{CliError, EXIT_ERROR};
 use crate::capture::ptrace::{signals, Programs};
 use crate::live::run::{self, RunError, RunPlan};
+use crate::live::words::{words, WordsError};
 use crate::live::Output;
-use crate::render::{JsonLines, Ladder, Renderer, Style};
+use crate::render;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -43,8 +44,8 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     let programs = match (args.server, args.client) {
         (Some(server), Some(client)) => Programs::ServerClient {
-            server: words(&server, "--server")?,
-            client: words(&client, "--client")?,
+            server: command(&server, "--server")?,
+            client: command(&client, "--client")?,
             wait: std::time::Duration::from_secs_f64(args.listen_timeout),
         },
         _ if args.command.is_empty() => {
@@ -55,7 +56,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     // Ctrl-C reaches the programs (and `kill` of `trace` is passed on to them); the trace
     // ends, complete, when they have ended.
     signals::forward_termination().map_err(|e| CliError(format!("run: cannot handle signals: {e}")))?;
-    let renderer: Box<dyn Renderer> = if args.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
+    let renderer = render::for_stdout(args.json);
     let plan = RunPlan { programs, seccomp: !args.every_syscall };
     let report = match run::run(plan, &super::command_line(), Output { renderer: Some(renderer), save: args.save }) {
         Ok(report) => report,
@@ -89,67 +90,10 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Splits `line` into words as a POSIX shell does for quotes and backslashes.
-fn words(line: &str, option: &str) -> Result<Vec<String>, CliError> {
-    let mut words = Vec::new();
-    let mut word: Option<String> = None;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => words.extend(word.take()),
-            '\'' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => w.push(c),
-                        None => return Err(CliError(format!("run: {option} {line:?}: a single quote is not closed"))),
-                    }
-                }
-            }
-            '"' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => w.push(c),
-                            Some(c) => {
-                                w.push('\\');
-                                w.push(c);
-                            }
-                            None => return Err(CliError(format!("run: {option} {line:?}: a double quote is not closed"))),
-                        },
-                        Some(c) => w.push(c),
-                        None => return Err(CliError(format!("run: {option} {line:?}: a double quote is not closed"))),
-                    }
-                }
-            }
-            '\\' => {
-                let w = word.get_or_insert_with(String::new);
-                if let Some(c) = chars.next() {
-                    w.push(c);
-                }
-            }
-            c => word.get_or_insert_with(String::new).push(c),
-        }
-    }
-    words.extend(word);
-    if words.is_empty() {
-        return Err(CliError(format!("run: {option} needs a command")));
-    }
-    Ok(words)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::words;
-
-    #[test]
-    fn words_split_as_a_shell_splits_quotes() {
-        let w = words(r#"perl -e 'print "hi\n"' "a b" c\ d {port}"#, "--client").unwrap();
-        assert_eq!(w, ["perl", "-e", "print \"hi\\n\"", "a b", "c d", "{port}"]);
-        assert!(words("perl 'open", "--server").is_err());
-        assert!(words("   ", "--server").is_err());
-    }
+/// The words of `line`, given with `option`.
+fn command(line: &str, option: &str) -> Result<Vec<String>, CliError> {
+    words(line).map_err(|err| match err {
+        WordsError::Empty => CliError(format!("run: {option} needs a command")),
+        err => CliError(format!("run: {option} {line:?}: {err}")),
+    })
 }

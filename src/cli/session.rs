@@ -1,11 +1,15 @@
-//! The options every live session of our own programs takes (`trace echo`, `trace p2p`).
+//! What every live session of our own programs (`trace echo`, `trace p2p`) takes and how it
+//! ends: its options, then its report, or the model's telling in its place.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::live::Output;
-use crate::render::{JsonLines, Ladder, Renderer, Style};
+use super::{CliError, EXIT_ERROR};
+use crate::live::fallback::Simulation;
+use crate::live::{self, Output};
+use crate::render;
 
 #[derive(Args, Debug)]
 pub struct SessionArgs {
@@ -27,7 +31,37 @@ pub struct SessionArgs {
 impl SessionArgs {
     /// Where the session goes: the timeline (or JSON Lines) on the screen, and the file.
     pub fn output(&self) -> Output {
-        let renderer: Box<dyn Renderer> = if self.json { Box::new(JsonLines) } else { Box::new(Ladder::new(Style::for_stdout())) };
-        Output { renderer: Some(renderer), save: self.save.clone() }
+        Output { renderer: Some(render::for_stdout(self.json)), save: self.save.clone() }
+    }
+
+    /// Shows (and saves) the model's telling in place of the live session, its first line
+    /// saying so: on the timeline's first line, or on standard error beside JSON.
+    pub fn show_simulation(&self, simulation: &Simulation) -> Result<ExitCode, CliError> {
+        if self.json {
+            eprintln!("{}", simulation.first_line);
+        } else {
+            println!("{}", simulation.first_line);
+        }
+        let trace = simulation.trace(&super::command_line())?;
+        if let Some(path) = &self.save {
+            trace.save(path)?;
+        }
+        super::present(&trace, self.json)?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Says what a live session could not do, and its exit code: 2 when a lens was missing.
+pub fn conclude(report: &live::Report) -> ExitCode {
+    for missing in &report.unavailable {
+        eprintln!("trace: {missing}");
+    }
+    if let Some(err) = &report.program_error {
+        eprintln!("trace: a traced program failed: {err}");
+    }
+    if report.unavailable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_ERROR)
     }
 }

@@ -41,7 +41,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, CliError> {
     }
     let trace = sim::trace(&name, &options, &super::command_line())?;
     if let Some(path) = &args.save {
-        super::save(&trace, path)?;
+        trace.save(path)?;
     }
     super::present(&trace, args.json)?;
     Ok(ExitCode::SUCCESS)

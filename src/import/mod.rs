@@ -8,15 +8,19 @@
 //! - `conversation.rs`: one conversation's summary, a few dozen bytes;
 //! - `table.rs`: the open conversations, bounded ([`table::MAX_OPEN`]);
 //! - `events.rs`: one conversation as trace events, its states from the RFC 9293 model;
-//! - `save.rs`: one trace file per conversation, in bounded memory.
+//! - `save.rs`: one trace file per conversation, in bounded memory;
+//! - `listing.rs`: the list `trace import` writes, one line per conversation, and
+//!   `progress_bar.rs` the bar it shows on a terminal while it reads a large capture.
 //!
 //! The summary path never builds an [`crate::event::Event`]: only the conversations whose
 //! traces are wanted are decoded in full.
 
 pub mod conversation;
 pub mod events;
+pub mod listing;
 pub mod mapped;
 pub mod pcap;
+pub mod progress_bar;
 pub mod save;
 pub mod table;
 

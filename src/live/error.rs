@@ -2,19 +2,16 @@
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
 
 use crate::capture::dropper::DropError;
 use crate::netns::HostsError;
+use crate::trace::SaveError;
 
 #[derive(Debug)]
 pub enum LiveError {
     Runtime(io::Error),
     Server(io::Error),
-    Save {
-        path: PathBuf,
-        err: io::Error,
-    },
+    Save(SaveError),
     /// A kernel lens needs a privilege this process lacks (one reason per lens); the plan
     /// asked to be told rather than to go on without it.
     Unprivileged(Vec<String>),
@@ -32,7 +29,7 @@ impl fmt::Display for LiveError {
                 write!(f, "the echo server cannot bind: the port is in use ({err}); choose another with --port, or --port 0 for any free port")
             }
             LiveError::Server(err) => write!(f, "the echo server cannot start: {err}"),
-            LiveError::Save { path, err } => write!(f, "cannot write the trace to {}: {err} (check the directory exists and is writable)", path.display()),
+            LiveError::Save(err) => err.fmt(f),
             LiveError::Unprivileged(reasons) => f.write_str(&reasons.join("; ")),
             LiveError::Hosts(err) => err.fmt(f),
             LiveError::Drop(err) => err.fmt(f),

@@ -4,16 +4,19 @@
 
 pub mod drive;
 pub mod error;
+pub mod fallback;
 pub mod hosts;
 pub mod lenses;
 pub mod open_files;
 pub mod p2p;
 pub mod programs;
+pub mod request;
 pub mod run;
 pub mod session;
 pub mod settle;
 pub mod sink;
 pub mod summary;
+pub mod words;
 
 pub use error::LiveError;
 pub use programs::{Mode, Plan, Story};

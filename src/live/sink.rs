@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::error::LiveError;
 use crate::event::Event;
 use crate::render::Renderer;
-use crate::trace::{End, Header, TraceWriter};
+use crate::trace::{End, Header, SaveError, TraceWriter};
 
 /// Where a session's output goes.
 pub struct Output {
@@ -86,7 +86,7 @@ impl TraceFile {
         let writer = File::create(&path).and_then(|file| TraceWriter::new(BufWriter::with_capacity(BATCH_BYTES, file), header));
         match writer {
             Ok(writer) => Ok(TraceFile { path, writer }),
-            Err(err) => Err(LiveError::Save { path, err }),
+            Err(err) => Err(LiveError::Save(SaveError { path, err })),
         }
     }
 
@@ -95,11 +95,11 @@ impl TraceFile {
     fn write(&mut self, events: &[Event]) -> Result<(), LiveError> {
         let writer = &mut self.writer;
         let written = events.iter().try_for_each(|event| writer.event(event)).and_then(|()| writer.flush());
-        written.map_err(|err| LiveError::Save { path: self.path.clone(), err })
+        written.map_err(|err| LiveError::Save(SaveError { path: self.path.clone(), err }))
     }
 
     fn finish(self, end: &End) -> Result<(), LiveError> {
-        self.writer.finish(end).map(drop).map_err(|err| LiveError::Save { path: self.path, err })
+        self.writer.finish(end).map(drop).map_err(|err| LiveError::Save(SaveError { path: self.path, err }))
     }
 }
 

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use super::error::LiveError;
 use super::hosts::Runtime;
-use super::programs::{self, Client, Plan, Program};
+use super::programs::{self, Client, Mode, Plan, Program, Story};
+use super::request::PlanError;
 use super::session::{run_all, run_programs, start_lenses, Stop};
 use super::sink::{Output, Screen, Sink};
 use crate::echo::client::{run_client, ClientOptions, Ending};
@@ -46,6 +47,20 @@ pub struct Load {
     pub close: Close,
 }
 
+impl Load {
+    /// The load `plan` runs with `--summary`: `connections` in all, one per client unless
+    /// given.
+    pub fn for_plan(plan: &Plan, connections: Option<u64>, close: Close) -> Result<Load, PlanError> {
+        let Mode::Both { clients } = plan.mode else {
+            return Err(PlanError::SummaryNeedsOwnPair);
+        };
+        if close == Close::Rst && plan.story != Story::Echo {
+            return Err(PlanError::RstNeedsEcho(plan.story));
+        }
+        Ok(Load { clients, connections: connections.unwrap_or(u64::from(clients)), close })
+    }
+}
+
 /// What a finished summary session reports.
 pub struct SummaryReport {
     pub totals: Totals,
@@ -64,6 +79,11 @@ pub struct SummaryReport {
 impl SummaryReport {
     pub fn connections_per_second(&self) -> f64 {
         self.attempted as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Every connection begun was seen, and the kernel lost nothing on the way.
+    pub fn is_whole(&self) -> bool {
+        self.totals.connections == self.attempted && self.end.packets_dropped == 0 && self.end.states_lost == 0
     }
 }
 

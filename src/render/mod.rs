@@ -28,6 +28,16 @@ pub trait Renderer {
     fn end(&mut self, end: Option<&End>, out: &mut dyn Write) -> io::Result<()>;
 }
 
+/// The renderer for standard output: JSON Lines (`--json`), or the timeline in the colours
+/// standard output takes.
+pub fn for_stdout(json: bool) -> Box<dyn Renderer> {
+    if json {
+        Box::new(JsonLines)
+    } else {
+        Box::new(Ladder::new(Style::for_stdout()))
+    }
+}
+
 /// Renders a whole trace.
 pub fn render_all(renderer: &mut dyn Renderer, header: &Header, events: &[Event], end: Option<&End>, out: &mut dyn Write) -> io::Result<()> {
     renderer.header(header, out)?;

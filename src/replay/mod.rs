@@ -5,9 +5,11 @@
 //!
 //! - `progress.rs`: where the documented sequences stand at each step, from the story's
 //!   evidence (the same `trace check` cites);
-//! - `detail.rs`: the words and fields of each step.
+//! - `detail.rs`: the words and fields of each step;
+//! - `go_to.rs`: finding a step by its number or by the documented step it shows.
 
 pub mod detail;
+mod go_to;
 pub mod progress;
 
 use std::collections::BTreeMap;

@@ -6,8 +6,10 @@
 pub mod format;
 mod line;
 pub mod reader;
+pub mod save;
 pub mod writer;
 
 pub use format::{End, Exit, Header, LensStatus, Lenses, ProgramEnd, Source, FORMAT, FORMAT_MAJOR};
 pub use reader::{read_trace, Trace, TraceError, TraceReader};
+pub use save::SaveError;
 pub use writer::TraceWriter;

@@ -108,18 +108,8 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
 /// ended; those still running [`GRACE`] later, or at a second signal, are ended with SIGKILL
 /// (`PTRACE_O_EXITKILL` still ends them should `trace` itself be killed).
 pub fn forward_termination() -> std::io::Result<()> {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: a zeroed sigaction is valid; it is filled before use.
-        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        action.sa_sigaction = forward as *const () as usize;
-        action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-        // SAFETY: `action` is a valid sigaction whose handler only makes async-signal-safe
-        // calls; the old action is not needed.
-        if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    // `forward` makes async-signal-safe calls only (atomics and `kill`).
+    crate::capture::interrupt::on_termination(forward as *const () as usize, libc::SA_SIGINFO | libc::SA_RESTART)
 }
 
 #[cfg(test)]
