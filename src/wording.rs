@@ -7,7 +7,8 @@ use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 
 use crate::event::{
-    Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, ProcessChange, Role, SockId, StateChange, Transport, Verb, Watched,
+    Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, ProcessChange, Role, SockId, StateChange, TcpSegment, Transport,
+    Verb, Watched,
 };
 use crate::tcp::linux;
 use crate::wire::flags::TcpFlags;
@@ -269,6 +270,20 @@ impl fmt::Display for ProcessTag<'_> {
     }
 }
 
+/// A TCP segment's flags and numbers as every view writes them: `SYN|ACK seq 0 ack 1`
+/// (relative to each side's ISN where known). The sequence number is shown where the segment
+/// occupies sequence space (RFC 9293 §3.4: its data, a SYN or a FIN) or resets (an RST); the
+/// acknowledgment number where the ACK flag makes it count.
+pub fn write_segment(out: &mut String, flags: TcpFlags, tcp: &TcpSegment, len: u32) {
+    let _ = write!(out, "{flags}");
+    if len > 0 || [TcpFlags::SYN, TcpFlags::FIN, TcpFlags::RST].iter().any(|f| flags.contains(*f)) {
+        let _ = write!(out, " seq {}", tcp.rel_seq.unwrap_or(tcp.seq));
+    }
+    if flags.contains(TcpFlags::ACK) {
+        let _ = write!(out, " ack {}", tcp.rel_ack.unwrap_or(tcp.ack));
+    }
+}
+
 /// A packet's headline: flags and relative numbers, `SYN|ACK seq 0 ack 1 win 65483`.
 pub fn packet_headline(packet: &Packet) -> String {
     let Some(tcp) = &packet.tcp else {
@@ -282,14 +297,8 @@ pub fn packet_headline(packet: &Packet) -> String {
             },
         };
     };
-    let mut text = tcp.flags.to_string();
-    let carries_seq = packet.len > 0 || tcp.flags.contains(TcpFlags::SYN) || tcp.flags.contains(TcpFlags::FIN) || tcp.flags.contains(TcpFlags::RST);
-    if carries_seq {
-        let _ = write!(text, " seq {}", tcp.rel_seq.unwrap_or(tcp.seq));
-    }
-    if tcp.flags.contains(TcpFlags::ACK) {
-        let _ = write!(text, " ack {}", tcp.rel_ack.unwrap_or(tcp.ack));
-    }
+    let mut text = String::new();
+    write_segment(&mut text, tcp.flags, tcp, packet.len);
     let _ = write!(text, " win {}", tcp.win);
     if packet.len > 0 {
         let _ = write!(text, " len {}", packet.len);

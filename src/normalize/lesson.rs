@@ -20,6 +20,7 @@ use crate::parallel::{both, WORTH_A_THREAD};
 use crate::tcp::linux;
 use crate::tcp::State;
 use crate::wire::flags::TcpFlags;
+use crate::wording;
 use crate::wording::PeerNames;
 
 #[derive(Default)]
@@ -114,14 +115,8 @@ pub fn lesson_view(events: &[Event]) -> String {
                 let (client, arrow) = if event.actor.role == Role::Server { (numbers.other(i), "<") } else { (numbers.socket(i), ">") };
                 let Some(client) = client else { continue };
                 let line = entry(&mut sockets, numbers.named(client)).wire.next();
-                let _ = write!(line, "{arrow} {}", tcp.flags.without_psh());
-                let carries_seq = tcp.flags.contains(TcpFlags::SYN) || tcp.flags.contains(TcpFlags::FIN) || tcp.flags.contains(TcpFlags::RST);
-                if carries_seq {
-                    let _ = write!(line, " seq {}", tcp.rel_seq.unwrap_or(tcp.seq));
-                }
-                if tcp.flags.contains(TcpFlags::ACK) {
-                    let _ = write!(line, " ack {}", tcp.rel_ack.unwrap_or(tcp.ack));
-                }
+                let _ = write!(line, "{arrow} ");
+                wording::write_segment(line, tcp.flags.without_psh(), tcp, packet.len);
             }
             Body::Kernel(_) | Body::Process(_) => {}
         }

@@ -21,7 +21,6 @@ use crate::event::{Body, CallEnd, Event, Origin, Packet, Transport};
 use crate::hash::FastMap;
 use crate::parallel::{both, WORTH_A_THREAD};
 use crate::trace::{LensStatus, Trace};
-use crate::wire::flags::TcpFlags;
 use crate::wording;
 
 impl Trace {
@@ -185,16 +184,7 @@ fn write_packet(out: &mut String, event: &Event, packet: &Packet, socket: Option
     match &packet.tcp {
         // The addresses ARP names are the same on every run of `--hosts`.
         None if packet.transport == Transport::Arp => out.push_str(&wording::packet_headline(packet)),
-        Some(tcp) => {
-            let _ = write!(out, "{}", tcp.flags);
-            let carries_seq = packet.len > 0 || [TcpFlags::SYN, TcpFlags::FIN, TcpFlags::RST].iter().any(|f| tcp.flags.contains(*f));
-            if carries_seq {
-                let _ = write!(out, " seq {}", tcp.rel_seq.unwrap_or(tcp.seq));
-            }
-            if tcp.flags.contains(TcpFlags::ACK) {
-                let _ = write!(out, " ack {}", tcp.rel_ack.unwrap_or(tcp.ack));
-            }
-        }
+        Some(tcp) => wording::write_segment(out, tcp.flags, tcp, packet.len),
         None => out.push_str("UDP"),
     }
     if packet.len > 0 {
