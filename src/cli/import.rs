@@ -16,7 +16,7 @@ use crate::import::pcap::Reader;
 use crate::import::progress_bar::Bar;
 use crate::import::save::TraceSet;
 use crate::import::table::Table;
-use crate::import::{self, ImportError, Kept, Outcome, Wanted};
+use crate::import::{self, ImportError, Imported, Kept, Wanted};
 use crate::trace::Trace;
 
 #[derive(Args, Debug)]
@@ -63,8 +63,8 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Reports how the import ended: an error, an interruption, or the kept conversation.
-fn finish(path: &Path, args: &ImportArgs, outcome: Outcome, wanted: Wanted) -> Result<ExitCode, CliError> {
-    let Outcome { totals, error, interrupted } = outcome;
+fn finish(path: &Path, args: &ImportArgs, outcome: Imported, wanted: Wanted) -> Result<ExitCode, CliError> {
+    let Imported { totals, error, interrupted } = outcome;
     match error {
         Some(ImportError::Capture(err)) => return Err(CliError(format!("{} {err}", path.display()))),
         Some(ImportError::Save(err)) => return Err(CliError(err.to_string())),

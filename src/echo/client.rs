@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::recorder::{Outcome, Recorder};
+use super::recorder::{Recorder, Revealed};
 use super::server::{close, no_delay, send, socket_args};
 use crate::event::{CallArgs, CallName, Preview, SockId};
 
@@ -40,12 +40,12 @@ pub async fn run_client(rec: Recorder, server: SocketAddr, options: ClientOption
     let socket = match if server.is_ipv6() { TcpSocket::new_v6() } else { TcpSocket::new_v4() } {
         Ok(socket) => socket,
         Err(err) => {
-            call.end(None, Err(&err), Outcome::default());
+            call.end(None, Err(&err), Revealed::default());
             return Err(err);
         }
     };
     let id = rec.new_socket_id();
-    call.end(Some(&id), Ok(socket.as_raw_fd().into()), Outcome { new_socket: Some(id.clone()), ..Outcome::default() });
+    call.end(Some(&id), Ok(socket.as_raw_fd().into()), Revealed { new_socket: Some(id.clone()), ..Revealed::default() });
 
     let args = CallArgs { addr: Some(server), ..CallArgs::default() };
     let fd = socket.as_raw_fd();
@@ -53,12 +53,12 @@ pub async fn run_client(rec: Recorder, server: SocketAddr, options: ClientOption
     let (local, result) = connect(socket, server).await;
     let mut stream = match result {
         Ok(stream) => {
-            call.end(Some(&id), Ok(0), Outcome { local, peer: Some(server), ..Outcome::default() });
+            call.end(Some(&id), Ok(0), Revealed { local, peer: Some(server), ..Revealed::default() });
             no_delay(&rec, &id, &stream)?;
             stream
         }
         Err((err, socket)) => {
-            call.end(Some(&id), Err(&err), Outcome { local, peer: Some(server), ..Outcome::default() });
+            call.end(Some(&id), Err(&err), Revealed { local, peer: Some(server), ..Revealed::default() });
             if let Some(socket) = socket {
                 close(&rec, &id, socket);
             }
@@ -165,14 +165,14 @@ async fn recv_lines(rec: &Recorder, id: &SockId, stream: &mut TcpStream, lines: 
         let call = rec.start(CallName::Recv, Some(id), Some(stream.as_raw_fd()), args);
         match stream.read(&mut buf).await {
             Ok(n) => {
-                call.end(Some(id), Ok(n as i64), Outcome { data: (n > 0).then(|| Preview::of(&buf[..n])), ..Outcome::default() });
+                call.end(Some(id), Ok(n as i64), Revealed { data: (n > 0).then(|| Preview::of(&buf[..n])), ..Revealed::default() });
                 if n == 0 {
                     break;
                 }
                 done += buf[..n].iter().filter(|&&b| b == b'\n').count();
             }
             Err(err) => {
-                call.end(Some(id), Err(&err), Outcome::default());
+                call.end(Some(id), Err(&err), Revealed::default());
                 return Err(err);
             }
         }
@@ -189,11 +189,11 @@ fn shutdown_write(rec: &Recorder, id: &SockId, stream: &TcpStream) -> io::Result
     // shutdown does not close it.
     let rc = unsafe { libc::shutdown(fd, libc::SHUT_WR) };
     if rc == 0 {
-        call.end(Some(id), Ok(0), Outcome::default());
+        call.end(Some(id), Ok(0), Revealed::default());
         Ok(())
     } else {
         let err = io::Error::last_os_error();
-        call.end(Some(id), Err(&err), Outcome::default());
+        call.end(Some(id), Err(&err), Revealed::default());
         Err(err)
     }
 }

@@ -93,7 +93,7 @@ impl Recorder {
         let args = CallArgs { option: Some(option.to_string()), ..CallArgs::default() };
         let call = self.start(CallName::Setsockopt, Some(socket), Some(fd), args);
         let result = set();
-        call.end(Some(socket), result.as_ref().map(|()| 0), Outcome::default());
+        call.end(Some(socket), result.as_ref().map(|()| 0), Revealed::default());
         result
     }
 
@@ -102,8 +102,8 @@ impl Recorder {
         let call = self.start(CallName::Bind, Some(socket), Some(fd), CallArgs { addr: Some(addr), ..CallArgs::default() });
         let result = bind();
         match &result {
-            Ok(local) => call.end(Some(socket), Ok(0), Outcome { local: Some(*local), ..Outcome::default() }),
-            Err(err) => call.end(Some(socket), Err(err), Outcome::default()),
+            Ok(local) => call.end(Some(socket), Ok(0), Revealed { local: Some(*local), ..Revealed::default() }),
+            Err(err) => call.end(Some(socket), Err(err), Revealed::default()),
         }
         result
     }
@@ -111,7 +111,7 @@ impl Recorder {
 
 /// What a call revealed when it returned, besides its return value.
 #[derive(Default)]
-pub struct Outcome {
+pub struct Revealed {
     pub new_socket: Option<SockId>,
     pub local: Option<SocketAddr>,
     pub peer: Option<SocketAddr>,
@@ -120,7 +120,7 @@ pub struct Outcome {
 
 impl OpenCall {
     /// Records the return of the call on `socket`: `Ok(ret)` or the error's errno.
-    pub fn end(self, socket: Option<&SockId>, result: Result<i64, &io::Error>, outcome: Outcome) {
+    pub fn end(self, socket: Option<&SockId>, result: Result<i64, &io::Error>, outcome: Revealed) {
         let (ret, errno) = match result {
             Ok(ret) => (ret, None),
             Err(err) => (-1, Some(errno_of(err))),

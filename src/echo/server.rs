@@ -10,7 +10,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 
 use super::lines::LineNumberer;
-use super::recorder::{Outcome, Recorder};
+use super::recorder::{Recorder, Revealed};
 use crate::event::{CallArgs, CallName, Preview, SockId};
 
 /// How much one `recv` asks for.
@@ -43,11 +43,11 @@ impl EchoServer {
             Ok(socket) => {
                 let id = rec.new_socket_id();
                 let fd = socket.as_raw_fd();
-                call.end(Some(&id), Ok(fd.into()), Outcome { new_socket: Some(id.clone()), ..Outcome::default() });
+                call.end(Some(&id), Ok(fd.into()), Revealed { new_socket: Some(id.clone()), ..Revealed::default() });
                 Ok(EchoServer { rec: rec.clone(), socket, id })
             }
             Err(err) => {
-                call.end(None, Err(&err), Outcome::default());
+                call.end(None, Err(&err), Revealed::default());
                 Err(err)
             }
         }
@@ -68,11 +68,11 @@ impl EchoServer {
         let call = self.rec.start(CallName::Listen, Some(&self.id), Some(fd), args);
         match self.socket.listen(backlog) {
             Ok(listener) => {
-                call.end(Some(&self.id), Ok(0), Outcome::default());
+                call.end(Some(&self.id), Ok(0), Revealed::default());
                 Ok(Listening { rec: self.rec, listener, id: self.id })
             }
             Err(err) => {
-                call.end(Some(&self.id), Err(&err), Outcome::default());
+                call.end(Some(&self.id), Err(&err), Revealed::default());
                 Err(err)
             }
         }
@@ -106,7 +106,7 @@ impl Listening {
                 r = self.listener.accept() => r,
                 () = &mut stop => {
                     let err = io::Error::from_raw_os_error(libc::EINTR);
-                    call.end(Some(&self.id), Err(&err), Outcome::default());
+                    call.end(Some(&self.id), Err(&err), Revealed::default());
                     // Stopped: no more connections, so the listening socket goes first.
                     close(&self.rec, &self.id, self.listener);
                     let _ = stopping.send(true);
@@ -117,7 +117,7 @@ impl Listening {
             match result {
                 Ok((stream, peer)) => {
                     let id = self.rec.new_socket_id();
-                    let outcome = Outcome { new_socket: Some(id.clone()), local: stream.local_addr().ok(), peer: Some(peer), ..Outcome::default() };
+                    let outcome = Revealed { new_socket: Some(id.clone()), local: stream.local_addr().ok(), peer: Some(peer), ..Revealed::default() };
                     call.end(Some(&self.id), Ok(stream.as_raw_fd().into()), outcome);
                     accepted += 1;
                     no_delay(&self.rec, &id, &stream)?;
@@ -126,7 +126,7 @@ impl Listening {
                     tasks.spawn(async move { echo_connection(rec, stream, id, options, stop).await });
                 }
                 Err(err) => {
-                    call.end(Some(&self.id), Err(&err), Outcome::default());
+                    call.end(Some(&self.id), Err(&err), Revealed::default());
                     if !passing(&err) {
                         return Err(err);
                     }
@@ -177,11 +177,11 @@ async fn echo_connection(
         };
         let n = match read {
             Ok(n) => {
-                call.end(Some(&id), Ok(n as i64), Outcome { data: (n > 0).then(|| Preview::of(&buf[..n])), ..Outcome::default() });
+                call.end(Some(&id), Ok(n as i64), Revealed { data: (n > 0).then(|| Preview::of(&buf[..n])), ..Revealed::default() });
                 n
             }
             Err(err) => {
-                call.end(Some(&id), Err(&err), Outcome::default());
+                call.end(Some(&id), Err(&err), Revealed::default());
                 close(&rec, &id, stream);
                 return Err(err);
             }
@@ -210,11 +210,11 @@ pub(crate) async fn send(rec: &Recorder, id: &SockId, stream: &mut TcpStream, by
     let call = rec.start(CallName::Send, Some(id), Some(stream.as_raw_fd()), args);
     match stream.write_all(bytes).await {
         Ok(()) => {
-            call.end(Some(id), Ok(bytes.len() as i64), Outcome::default());
+            call.end(Some(id), Ok(bytes.len() as i64), Revealed::default());
             Ok(())
         }
         Err(err) => {
-            call.end(Some(id), Err(&err), Outcome::default());
+            call.end(Some(id), Err(&err), Revealed::default());
             Err(err)
         }
     }
@@ -231,7 +231,7 @@ pub(crate) fn no_delay(rec: &Recorder, id: &SockId, stream: &TcpStream) -> io::R
 pub(crate) fn close<S: AsRawFd>(rec: &Recorder, id: &SockId, socket: S) {
     let call = rec.start(CallName::Close, Some(id), Some(socket.as_raw_fd()), CallArgs::default());
     drop(socket);
-    call.end(Some(id), Ok(0), Outcome::default());
+    call.end(Some(id), Ok(0), Revealed::default());
 }
 
 /// The arguments of `socket()` for a TCP socket.

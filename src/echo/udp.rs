@@ -13,7 +13,7 @@ use tokio::net::UdpSocket;
 
 use super::client::sockaddr_of;
 use super::lines::LineNumberer;
-use super::recorder::{Outcome, Recorder};
+use super::recorder::{Recorder, Revealed};
 use super::server::close;
 use crate::event::{CallArgs, CallName, Preview, SockId};
 
@@ -120,13 +120,13 @@ fn datagram_socket(rec: &Recorder, ipv6: bool) -> io::Result<(std::net::UdpSocke
     let fd = unsafe { libc::socket(domain, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         let err = io::Error::last_os_error();
-        call.end(None, Err(&err), Outcome::default());
+        call.end(None, Err(&err), Revealed::default());
         return Err(err);
     }
     // SAFETY: `fd` is a fresh datagram socket that nothing else owns.
     let socket = unsafe { std::net::UdpSocket::from_raw_fd(fd) };
     let id = rec.new_socket_id();
-    call.end(Some(&id), Ok(fd.into()), Outcome { new_socket: Some(id.clone()), ..Outcome::default() });
+    call.end(Some(&id), Ok(fd.into()), Revealed { new_socket: Some(id.clone()), ..Revealed::default() });
     Ok((socket, id))
 }
 
@@ -137,11 +137,11 @@ async fn sendto(rec: &Recorder, id: &SockId, socket: &UdpSocket, bytes: &[u8], t
     let call = rec.start(CallName::Sendto, Some(id), Some(socket.as_raw_fd()), args);
     match socket.send_to(bytes, to).await {
         Ok(n) => {
-            call.end(Some(id), Ok(n as i64), Outcome { local: socket.local_addr().ok(), ..Outcome::default() });
+            call.end(Some(id), Ok(n as i64), Revealed { local: socket.local_addr().ok(), ..Revealed::default() });
             Ok(())
         }
         Err(err) => {
-            call.end(Some(id), Err(&err), Outcome::default());
+            call.end(Some(id), Err(&err), Revealed::default());
             Err(err)
         }
     }
@@ -162,21 +162,21 @@ async fn recvfrom(
     let received = tokio::select! {
         r = tokio::time::timeout(PATIENCE, socket.recv_from(buf)) => r,
         () = stop => {
-            call.end(Some(id), Err(&io::Error::from_raw_os_error(libc::EINTR)), Outcome::default());
+            call.end(Some(id), Err(&io::Error::from_raw_os_error(libc::EINTR)), Revealed::default());
             return Ok(None);
         }
     };
     let Ok(received) = received else {
-        call.end(Some(id), Err(&io::Error::from_raw_os_error(libc::EAGAIN)), Outcome::default());
+        call.end(Some(id), Err(&io::Error::from_raw_os_error(libc::EAGAIN)), Revealed::default());
         return Err(io::Error::new(io::ErrorKind::TimedOut, format!("no datagram came within {} s, and UDP resends nothing", PATIENCE.as_secs())));
     };
     match received {
         Ok((n, from)) => {
-            call.end(Some(id), Ok(n as i64), Outcome { peer: Some(from), data: Some(Preview::of(&buf[..n])), ..Outcome::default() });
+            call.end(Some(id), Ok(n as i64), Revealed { peer: Some(from), data: Some(Preview::of(&buf[..n])), ..Revealed::default() });
             Ok(Some((n, from)))
         }
         Err(err) => {
-            call.end(Some(id), Err(&err), Outcome::default());
+            call.end(Some(id), Err(&err), Revealed::default());
             Err(err)
         }
     }

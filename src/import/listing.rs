@@ -5,7 +5,7 @@ use std::fmt::{self, Display};
 use std::io::Write;
 
 use super::conversation::{Conversation, End};
-use super::Outcome;
+use super::Imported;
 use crate::event::Transport;
 use crate::render::ladder::duration;
 
@@ -64,7 +64,7 @@ impl<'a, W: Write> Listing<'a, W> {
     }
 
     /// Ends the list with the totals of `outcome`.
-    pub fn finish(&mut self, outcome: &Outcome) {
+    pub fn finish(&mut self, outcome: &Imported) {
         if self.listing {
             let totals = totals_line(outcome, self.tcp, self.udp);
             self.write(totals);
@@ -107,7 +107,7 @@ impl Display for Summary<'_> {
 }
 
 /// The last line: the conversations by protocol, the packets and the capture's span.
-fn totals_line(outcome: &Outcome, tcp: u64, udp: u64) -> String {
+fn totals_line(outcome: &Imported, tcp: u64, udp: u64) -> String {
     let t = &outcome.totals;
     let other = if t.other > 0 { format!(" ({} neither TCP nor UDP)", t.other) } else { String::new() };
     format!(

@@ -69,7 +69,7 @@ pub enum ImportError {
 
 /// What an import did: its totals, and why it stopped early, if it did.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct Imported {
     pub totals: Totals,
     pub error: Option<ImportError>,
     /// Stopped by `stop` (Ctrl-C): the conversations still open were not reported.
@@ -111,7 +111,7 @@ pub fn import<R: Read>(
     stop: &AtomicBool,
     done: &mut dyn FnMut(&Conversation),
     progress: &mut dyn FnMut(u64),
-) -> Outcome {
+) -> Imported {
     let mut totals = Totals::default();
     let mut finished = Vec::new();
     let mut error = None;
@@ -167,7 +167,7 @@ pub fn import<R: Read>(
         }
     }
     totals.conversations = table.conversations();
-    Outcome { totals, error, interrupted }
+    Imported { totals, error, interrupted }
 }
 
 /// Hands the packet to the traces that want it, decoded in full.

@@ -59,7 +59,7 @@ pub enum Programs {
 
 /// How the traced programs ended, and what went wrong in the tracer.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub struct Finished {
     pub programs: Vec<ProgramEnd>,
     pub problems: Vec<String>,
     /// Mechanisms the programs used whose socket I/O the lens cannot see (`io_uring`).
@@ -71,7 +71,7 @@ pub struct CallTracer {
     namer: Arc<Mutex<Namer>>,
     oldest: Arc<AtomicU64>,
     go: mpsc::Sender<bool>,
-    thread: JoinHandle<Outcome>,
+    thread: JoinHandle<Finished>,
 }
 
 /// Starts the program(s) on a tracer thread, stopped before their first instruction: the
@@ -99,7 +99,7 @@ pub fn start(programs: Programs, sink: EventSink, watch: WatchPorts, seccomp: bo
             Ok(started) => started,
             Err(err) => {
                 let _ = ready_tx.send(Err(err));
-                return Outcome::default();
+                return Finished::default();
             }
         };
         let _ = ready_tx.send(Ok(()));
@@ -107,7 +107,7 @@ pub fn start(programs: Programs, sink: EventSink, watch: WatchPorts, seccomp: bo
             // The session could not start its output: the program must not run.
             spawn::kill_and_reap(started.pid);
             tracer::lock(&shared).finish();
-            return Outcome::default();
+            return Finished::default();
         }
         tracer::Tracer::new(started, &first, client, shared, watch, seccomp).run()
     });
@@ -154,8 +154,8 @@ impl CallTracer {
     }
 
     /// Waits for the tracer to end (it ends with the last traced task).
-    pub fn finish(self) -> Outcome {
+    pub fn finish(self) -> Finished {
         drop(self.go);
-        self.thread.join().unwrap_or_else(|_| Outcome { problems: vec!["the tracer thread panicked".to_string()], ..Outcome::default() })
+        self.thread.join().unwrap_or_else(|_| Finished { problems: vec!["the tracer thread panicked".to_string()], ..Finished::default() })
     }
 }

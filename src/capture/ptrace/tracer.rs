@@ -22,7 +22,7 @@ use super::signals;
 use super::sockname::ProcessFd;
 use super::spawn::{self, Started};
 use super::syscalls::{self, Stop, Sys};
-use super::{Outcome, WatchPorts};
+use super::{Finished, WatchPorts};
 use crate::event::{Exit, Role};
 use crate::hash::FastMap;
 use crate::trace::ProgramEnd;
@@ -161,7 +161,7 @@ impl Tracer {
     }
 
     /// Runs until every traced task has ended.
-    pub fn run(mut self) -> Outcome {
+    pub fn run(mut self) -> Finished {
         if self.client.is_some() {
             self.watchdog = Some(watchdog(self.wait, self.gave_up.clone()));
         }
@@ -209,7 +209,7 @@ impl Tracer {
         let mut untraced: Vec<String> = self.untraced.into_iter().map(|(_, m)| m).collect();
         untraced.sort_unstable();
         untraced.dedup();
-        Outcome { programs: self.ends, problems: self.problems, untraced }
+        Finished { programs: self.ends, problems: self.problems, untraced }
     }
 
     /// A termination signal came: the programs have [`signals::GRACE`] to end by themselves.
