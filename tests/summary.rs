@@ -5,7 +5,8 @@
 #![allow(non_snake_case)] // names read situation__outcome
 
 use socktrace::event::{Body, Event};
-use socktrace::summary::{Closer, Connection, End, Summary, Totals};
+use socktrace::import::conversation::End;
+use socktrace::summary::{Closer, Connection, Summary, Totals};
 use socktrace::tcp::state::State;
 use socktrace::wire::flags::TcpFlags;
 

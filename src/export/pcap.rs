@@ -15,8 +15,6 @@ use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Hea
 use crate::event::{mac_bytes, Arp, ArpOp, Body, Event, Packet, Preview};
 use crate::wire::flags::TcpFlags;
 
-/// pcap's magic number for nanosecond timestamps.
-const MAGIC_NS: u32 = 0xa1b2_3c4d;
 const LINKTYPE_ETHERNET: u32 = 1;
 const SNAPLEN: u32 = 65_535;
 const ETHERNET: usize = 14;
@@ -24,7 +22,7 @@ const ETHERNET: usize = 14;
 /// Writes every packet of `events` to `out`; returns how many.
 pub fn write_pcap(events: &[Event], out: &mut impl Write) -> io::Result<u64> {
     let mut header = Vec::with_capacity(24);
-    header.extend_from_slice(&MAGIC_NS.to_le_bytes());
+    header.extend_from_slice(&crate::import::pcap::PCAP_NS.to_le_bytes());
     header.extend_from_slice(&2u16.to_le_bytes());
     header.extend_from_slice(&4u16.to_le_bytes());
     header.extend_from_slice(&0i32.to_le_bytes());

@@ -28,7 +28,8 @@ const READ_SIZE: usize = 1 << 17;
 const MAX_RECORD: usize = 16 << 20;
 
 const PCAP_US: u32 = 0xa1b2_c3d4;
-const PCAP_NS: u32 = 0xa1b2_3c4d;
+/// Also what `trace export --pcap` writes.
+pub(crate) const PCAP_NS: u32 = 0xa1b2_3c4d;
 const PCAPNG_SECTION: u32 = 0x0a0d_0d0a;
 const PCAPNG_BYTE_ORDER: u32 = 0x1a2b_3c4d;
 const BLOCK_INTERFACE: u32 = 1;

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-pub use crate::import::conversation::End;
+use crate::import::conversation::End;
 use crate::tcp::State;
 
 /// Who ended the connection first, and how: the first FIN or RST on the wire.

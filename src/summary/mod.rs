@@ -10,13 +10,14 @@
 
 mod connection;
 
-pub use connection::{Closer, Connection, End, HEADER};
+pub use connection::{Closer, Connection, HEADER};
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 
 use crate::event::{Body, Event, Origin, Packet, StateChange};
+use crate::import::conversation::End;
 use crate::tcp::State;
 use crate::wire::addr::canon;
 use crate::wire::flags::TcpFlags;
