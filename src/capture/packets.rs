@@ -79,10 +79,6 @@ const MARK_LAG_NS: u64 = (RETIRE_MS as u64 + 1) * 1_000_000;
 /// After `stop`, how long the reader keeps draining at most, should packets keep coming.
 const DRAIN_MAX: Duration = Duration::from_secs(1);
 
-/// Re-measure the realtime/monotonic offset this often, so that an NTP adjustment during a
-/// long trace does not shift packets against calls.
-const OFFSET_REFRESH_NS: u64 = 1_000_000_000;
-
 /// A captured packet as a trace [`Event`]: observed, its sender's role and socket left for
 /// the timeline to name.
 pub fn packet_event(t: u64, packet: Packet) -> Event {
@@ -414,21 +410,22 @@ fn read_until_stopped(
     mut deliver: impl FnMut(PacketBatch) -> bool,
 ) -> io::Result<ReaderStats> {
     let mut stats = ReaderStats { packets: 0, undecodable: 0, cpu: Duration::ZERO };
-    let mut offset = RealtimeOffset::measure();
-    let mut offset_at = now_ns();
     // When `stop` asked (trace clock), and since when we drain (to bound it).
     let mut stopping: Option<(u64, Instant)> = None;
     // Cleared when `deliver` says nobody listens any more: the ring is then only emptied.
     let mut wanted = true;
     loop {
         let drained_at = now_ns();
+        // The kernel stamps packets on the realtime clock. The offset to the trace's clock is
+        // measured at every drain (about a microsecond): a step of the realtime clock (a time
+        // service's correction) then misplaces only the packets of one drain against the
+        // calls and states, where an offset kept from the lens's start would shift every
+        // packet of a run by the step. (Such a shift, 0.5 ms on one run in five, was seen for
+        // half a minute once; whether a step caused it was not caught.)
+        let offset = RealtimeOffset::measure();
         while let Some(block) = ring.next_block() {
             if !wanted {
                 continue;
-            }
-            if now_ns() - offset_at > OFFSET_REFRESH_NS {
-                offset = RealtimeOffset::measure();
-                offset_at = now_ns();
             }
             let frames = block.frames();
             let mut batch = PacketBatch::with_capacity(frames.size_hint().1.unwrap_or(0));
