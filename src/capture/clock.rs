@@ -49,6 +49,12 @@ impl RealtimeOffset {
         RealtimeOffset { offset: best.map_or(0, |(_, o)| o) }
     }
 
+    /// How far apart two measurements are, in ns: a few tens from the measuring alone, the
+    /// size of the step when the realtime clock was set in between.
+    pub fn apart(self, other: RealtimeOffset) -> u64 {
+        self.offset.abs_diff(other.offset).try_into().unwrap_or(u64::MAX)
+    }
+
     /// Converts a CLOCK_REALTIME timestamp (as in SO_TIMESTAMPNS) to the trace clock.
     pub fn to_mono(self, realtime_ns: u64) -> u64 {
         (realtime_ns as i128 - self.offset).max(0) as u64
@@ -58,6 +64,14 @@ impl RealtimeOffset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_measurements_of_the_offset_are_far_closer_than_a_step() {
+        let (a, b) = (RealtimeOffset::measure(), RealtimeOffset::measure());
+        assert!(a.apart(b) < 10_000, "{} ns apart", a.apart(b));
+        let stepped = RealtimeOffset { offset: a.offset + 500_000 };
+        assert_eq!(a.apart(stepped), 500_000);
+    }
 
     #[test]
     fn realtime_now_converts_to_monotonic_now() {

@@ -76,6 +76,10 @@ const RETIRE_MS: u32 = 2;
 /// which it does within RETIRE_MS.
 const MARK_LAG_NS: u64 = (RETIRE_MS as u64 + 1) * 1_000_000;
 
+/// A change of the realtime/monotonic offset larger than this is a step of the realtime
+/// clock, not the spread of measuring it (tens of ns).
+const OFFSET_STEP_NS: u64 = 10_000;
+
 /// After `stop`, how long the reader keeps draining at most, should packets keep coming.
 const DRAIN_MAX: Duration = Duration::from_secs(1);
 
@@ -410,6 +414,7 @@ fn read_until_stopped(
     mut deliver: impl FnMut(PacketBatch) -> bool,
 ) -> io::Result<ReaderStats> {
     let mut stats = ReaderStats { packets: 0, undecodable: 0, cpu: Duration::ZERO };
+    let mut offset = RealtimeOffset::measure();
     // When `stop` asked (trace clock), and since when we drain (to bound it).
     let mut stopping: Option<(u64, Instant)> = None;
     // Cleared when `deliver` says nobody listens any more: the ring is then only emptied.
@@ -417,12 +422,17 @@ fn read_until_stopped(
     loop {
         let drained_at = now_ns();
         // The kernel stamps packets on the realtime clock. The offset to the trace's clock is
-        // measured at every drain (about a microsecond): a step of the realtime clock (a time
-        // service's correction) then misplaces only the packets of one drain against the
-        // calls and states, where an offset kept from the lens's start would shift every
-        // packet of a run by the step. (Such a shift, 0.5 ms on one run in five, was seen for
-        // half a minute once; whether a step caused it was not caught.)
-        let offset = RealtimeOffset::measure();
+        // measured at every drain (about a microsecond) and taken when it moved by more than
+        // the measuring's own spread: a step of the realtime clock (a time service's
+        // correction) then misplaces only the packets of one drain against the calls and
+        // states, where an offset kept from the lens's start would shift every packet of a
+        // run by the step, and packets a few ns apart in two drains keep their order. (Such a
+        // shift, 0.5 ms on one run in five, was seen for half a minute once; whether a step
+        // caused it was not caught.)
+        let measured = RealtimeOffset::measure();
+        if measured.apart(offset) > OFFSET_STEP_NS {
+            offset = measured;
+        }
         while let Some(block) = ring.next_block() {
             if !wanted {
                 continue;
