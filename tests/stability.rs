@@ -232,3 +232,18 @@ fn a_connection_accepted_after_its_data_arrived_gives_the_snapshot_of_one_accept
     assert_eq!(early, late);
     assert!(!late.contains("(was"), "the queued name is the accepted socket's in a snapshot:\n{late}");
 }
+
+/// A live half-close (`fixtures/timing/`) in which the server's kernel acknowledged the
+/// client's FIN alone before its own FIN: its lesson-level view is the model's, where the
+/// server's FIN carries that acknowledgment.
+#[test]
+fn a_fin_acknowledged_alone_before_the_peers_fin_gives_the_lesson_view_of_one_acknowledged_with_it() {
+    let path = crate::support::fixture_path("timing/half-close-fin-acked-alone.jsonl");
+    let live = socktrace::trace::read_trace(std::path::Path::new(&path)).unwrap_or_else(|e| panic!("{e}"));
+    let wire = |view: String| view.lines().find(|l| l.starts_with("c1 wire:")).map(str::to_string);
+    let alone = live.events.iter().filter(|e| matches!(&e.body, socktrace::event::Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags == socktrace::wire::flags::TcpFlags::ACK) && p.len == 0)).count();
+    assert!(alone >= 3, "the trace holds the ACK of the client's FIN on its own");
+    let model = socktrace::sim::trace("half-close", &socktrace::sim::Options::default(), "test").expect("the model's half-close");
+    let (live, model) = (wire(socktrace::normalize::lesson_view(&live.events)), wire(socktrace::normalize::lesson_view(&model.events)));
+    assert_eq!(live, model);
+}

@@ -30,6 +30,10 @@ struct Socket {
     received: String,
     states: Vec<State>,
     wire: Joined,
+    /// The last segment shown, when it was a pure ACK of a FIN: its direction and number.
+    fin_ack: Option<(&'static str, u32)>,
+    /// The directions (`>`, `<`) a FIN was shown in.
+    fins: Vec<&'static str>,
 }
 
 /// Items joined by ` | `, written in as they come.
@@ -37,16 +41,25 @@ struct Socket {
 struct Joined {
     text: String,
     items: usize,
+    /// Where the last item (with its separator) begins.
+    last: usize,
 }
 
 impl Joined {
     /// The text, ready for the next item to be written at its end.
     fn next(&mut self) -> &mut String {
+        self.last = self.text.len();
         if self.items > 0 {
             self.text.push_str(" | ");
         }
         self.items += 1;
         &mut self.text
+    }
+
+    /// Takes the last item back out.
+    fn undo_last(&mut self) {
+        self.text.truncate(self.last);
+        self.items -= 1;
     }
 }
 
@@ -114,7 +127,19 @@ pub fn lesson_view(events: &[Event]) -> String {
                 // names (the listening socket answers the SYN, the accepted one the rest).
                 let (client, arrow) = if event.actor.role == Role::Server { (numbers.other(i), "<") } else { (numbers.socket(i), ">") };
                 let Some(client) = client else { continue };
-                let line = entry(&mut sockets, numbers.named(client)).wire.next();
+                let socket = entry(&mut sockets, numbers.named(client));
+                // A pure ACK of the peer's FIN that the same side's FIN repeats at once says
+                // nothing the FIN does not: whether Linux sends it alone first is its
+                // delayed-ACK timer's choice (RFC 9293 §3.8.6.3), not the programs'.
+                if tcp.flags.contains(TcpFlags::FIN) && socket.fin_ack == Some((arrow, tcp.ack)) {
+                    socket.wire.undo_last();
+                }
+                let acks_a_fin = tcp.flags == TcpFlags::ACK && packet.len == 0 && socket.fins.iter().any(|&from| from != arrow);
+                socket.fin_ack = acks_a_fin.then_some((arrow, tcp.ack));
+                if tcp.flags.contains(TcpFlags::FIN) {
+                    socket.fins.push(arrow);
+                }
+                let line = socket.wire.next();
                 let _ = write!(line, "{arrow} ");
                 wording::write_segment(line, tcp.flags.without_psh(), tcp, packet.len);
             }
