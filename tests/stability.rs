@@ -241,8 +241,20 @@ fn a_fin_acknowledged_alone_before_the_peers_fin_gives_the_lesson_view_of_one_ac
     let path = crate::support::fixture_path("timing/half-close-fin-acked-alone.jsonl");
     let live = socktrace::trace::read_trace(std::path::Path::new(&path)).unwrap_or_else(|e| panic!("{e}"));
     let wire = |view: String| view.lines().find(|l| l.starts_with("c1 wire:")).map(str::to_string);
-    let alone = live.events.iter().filter(|e| matches!(&e.body, socktrace::event::Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags == socktrace::wire::flags::TcpFlags::ACK) && p.len == 0)).count();
-    assert!(alone >= 3, "the trace holds the ACK of the client's FIN on its own");
+    // The server's FIN, and the same acknowledgment sent on its own before it.
+    let server_segments: Vec<&socktrace::event::TcpSegment> = live
+        .events
+        .iter()
+        .filter_map(|e| match &e.body {
+            socktrace::event::Body::Packet(p) if e.actor.role == socktrace::event::Role::Server => p.tcp.as_ref(),
+            _ => None,
+        })
+        .collect();
+    let fin = server_segments.iter().position(|t| t.flags.contains(socktrace::wire::flags::TcpFlags::FIN)).expect("the server's FIN");
+    assert!(
+        fin > 0 && server_segments[fin - 1].flags == socktrace::wire::flags::TcpFlags::ACK && server_segments[fin - 1].ack == server_segments[fin].ack,
+        "the fixture holds the ACK of the client's FIN on its own, just before the server's FIN"
+    );
     let model = socktrace::sim::trace("half-close", &socktrace::sim::Options::default(), "test").expect("the model's half-close");
     let (live, model) = (wire(socktrace::normalize::lesson_view(&live.events)), wire(socktrace::normalize::lesson_view(&model.events)));
     assert_eq!(live, model);
