@@ -39,13 +39,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const TCPDUMP_FLUSH: Duration = Duration::from_millis(2100);
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("capture bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit("capture", run())
 }
 
 /// Who captures during a run.

@@ -19,6 +19,8 @@
 //!
 //! Env: CONNS (default 170000; tcpdump drops some at this rate, and 3M packets must remain), REMAKE=1 to record the capture again.
 
+mod common;
+
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -42,13 +44,7 @@ const TCPDUMP_FLUSH: Duration = Duration::from_millis(2100);
 const WANTED_PACKETS: u64 = 3_000_000;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("import bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit("import", run())
 }
 
 fn run() -> Result<(), String> {

@@ -50,13 +50,7 @@ const MAX_CALLS: u64 = 200_000;
 const TRACE: &str = env!("CARGO_BIN_EXE_trace");
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("run bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit("run", run())
 }
 
 fn run() -> Result<(), String> {

@@ -27,13 +27,7 @@ use socktrace::event::{Body, Event, KernelNote};
 const MAX_CONNS: usize = 1_000_000;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("states bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit("states", run())
 }
 
 fn run() -> Result<(), String> {

@@ -21,13 +21,7 @@ use std::process::{Command, ExitCode, Stdio};
 const CLIENTS: &str = "64";
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("summary bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit("summary", run())
 }
 
 /// What one `trace echo --summary` run printed and used.

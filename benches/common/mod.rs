@@ -14,3 +14,14 @@ pub fn median(values: impl Iterator<Item = f64>) -> f64 {
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
+
+/// A bench's exit: its error, if any, on standard error after the bench's name.
+pub fn exit(bench: &str, result: Result<(), String>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{bench} bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
