@@ -263,7 +263,6 @@ impl KernelLenses {
 mod tests {
     use super::*;
     use crate::capture::privilege::live_test_allowed;
-    use crate::event::Body;
     use std::net::{TcpListener, TcpStream};
 
     #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
@@ -287,10 +286,7 @@ mod tests {
         drop(control);
         // Every sender is gone: the channel ends.
         let events: Vec<Event> = rx.iter().flatten().collect();
-        assert!(
-            events.iter().any(|e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == "SYN"))),
-            "the SYN: {events:?}"
-        );
-        assert!(events.iter().any(|e| matches!(&e.body, Body::State(s) if s.to == crate::tcp::State::SynSent)), "SYN-SENT: {events:?}");
+        assert!(events.iter().any(|e| e.segment().is_some_and(|t| t.flags.to_string() == "SYN")), "the SYN: {events:?}");
+        assert!(events.iter().any(|e| e.enters(crate::tcp::State::SynSent)), "SYN-SENT: {events:?}");
     }
 }

@@ -192,7 +192,7 @@ impl SocketStates {
             _ => {}
         }
         for id in named {
-            let role = if matches!(&event.body, Body::Packet(_)) && event.socket.as_ref() != Some(id) { other(event.actor.role) } else { event.actor.role };
+            let role = if event.packet().is_some() && event.socket.as_ref() != Some(id) { other(event.actor.role) } else { event.actor.role };
             self.sockets.entry(id.clone()).or_insert_with(|| SocketView {
                 id: id.clone(),
                 role,

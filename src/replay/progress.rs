@@ -225,8 +225,8 @@ mod tests {
     fn echo__accept_is_lit_by_the_handshake_and_by_the_call_that_returns_s2() {
         let trace = simulated("echo");
         let replay = Replay::of(&trace);
-        let syn = position(&trace, |e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags == TcpFlags::SYN)));
-        let accept_end = position(&trace, |e| matches!(&e.body, Body::CallEnd(end) if end.call.verb() == Verb::Accept));
+        let syn = position(&trace, |e| e.segment().is_some_and(|t| t.flags == TcpFlags::SYN));
+        let accept_end = position(&trace, |e| e.ends(Verb::Accept));
         let accept = lit(&replay, 0, "accept");
         assert!(accept.contains(&syn), "the SYN is evidence of accept: {accept:?}");
         assert!(replay.steps.iter().any(|s| (s.first..=s.last).contains(&accept_end) && s.progress[0].at.contains(&"accept")));
@@ -247,13 +247,7 @@ mod tests {
     fn lost_syn__the_retransmitted_syn_is_lit_too() {
         let trace = simulated("lost-syn");
         let replay = Replay::of(&trace);
-        let syns: Vec<usize> = trace
-            .events
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags == TcpFlags::SYN)))
-            .map(|(i, _)| i)
-            .collect();
+        let syns: Vec<usize> = trace.events.iter().enumerate().filter(|(_, e)| e.segment().is_some_and(|t| t.flags == TcpFlags::SYN)).map(|(i, _)| i).collect();
         assert_eq!(syns.len(), 2);
         let connect = lit(&replay, 1, "connect");
         assert!(syns.iter().all(|s| connect.contains(s)), "both SYNs: {connect:?}");
@@ -266,7 +260,7 @@ mod tests {
         assert_eq!(replay.sequences, crate::sequence::connectionless());
         let last = replay.steps.last().expect("steps");
         assert!(last.progress.iter().all(|p| p.partial.is_empty()), "{:?}", last.progress);
-        let datagrams = trace.events.iter().filter(|e| matches!(&e.body, Body::Packet(_))).count();
+        let datagrams = trace.events.iter().filter(|e| e.packet().is_some()).count();
         let lit_datagrams =
             replay.steps.iter().filter(|s| matches!(trace.events[s.first].body, Body::Packet(_)) && s.progress[1].at.contains(&"exchange")).count();
         assert_eq!(lit_datagrams, datagrams, "every datagram is evidence of the exchange");

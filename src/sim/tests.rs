@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use super::*;
-use crate::event::{Body, CallEnd, CallName, Origin, Packet, Peer, Transport};
+use crate::event::{CallEnd, CallName, Origin, Packet, Peer, Transport};
+use crate::query::Query;
 use crate::sequence::{self, Evidence, Part};
 use crate::tcp::{State, SECOND};
 use crate::trace::{TraceReader, TraceWriter};
@@ -13,20 +14,9 @@ fn events(name: &str) -> Vec<Event> {
     run(name, &Options::default()).expect("a known scenario")
 }
 
-fn socket_is(e: &Event, id: &str) -> bool {
-    e.socket.as_ref().is_some_and(|s| s.0 == id)
-}
-
 /// The states a socket moved into, in order.
 fn states(events: &[Event], id: &str) -> Vec<State> {
-    events
-        .iter()
-        .filter(|e| socket_is(e, id))
-        .filter_map(|e| match &e.body {
-            Body::State(change) => Some(change.to),
-            _ => None,
-        })
-        .collect()
+    events.states_of(id).map(|(_, _, change)| change.to).collect()
 }
 
 /// A TCP packet as (sender, flags without PSH, relative seq, relative ack, payload length).
@@ -42,10 +32,7 @@ fn tcp_packets(events: &[Event]) -> Vec<Seen> {
 }
 
 fn packets(events: &[Event]) -> impl Iterator<Item = (&Event, &Packet)> {
-    events.iter().filter_map(|e| match &e.body {
-        Body::Packet(p) => Some((e, p)),
-        _ => None,
-    })
+    events.iter().filter_map(|e| Some((e, e.packet()?)))
 }
 
 /// Where the first event that `wanted` picks is.
@@ -54,17 +41,11 @@ fn index(events: &[Event], wanted: impl Fn(&Event) -> bool) -> usize {
 }
 
 fn call_end(events: &[Event], call: CallName) -> &CallEnd {
-    events
-        .iter()
-        .find_map(|e| match &e.body {
-            Body::CallEnd(end) if end.call == call => Some(end),
-            _ => None,
-        })
-        .expect("the call is in the trace")
+    events.iter().find_map(|e| e.call_end().filter(|end| end.call == call)).expect("the call is in the trace")
 }
 
 fn ends(e: &Event, call: CallName) -> bool {
-    matches!(&e.body, Body::CallEnd(end) if end.call == call)
+    e.call_end().is_some_and(|end| end.call == call)
 }
 
 #[test]
@@ -79,21 +60,14 @@ fn echo__handshake_numbered_echoes_and_the_client_closes_first() {
             (Role::Client, "ACK".into(), Some(1), Some(1), 0),
         ]
     );
-    let syn = events.iter().find_map(|e| match &e.body {
-        Body::Packet(p) => p.tcp.clone(),
-        _ => None,
-    });
-    let syn = syn.expect("a SYN");
+    let syn = events.iter().find_map(Event::segment).expect("a SYN");
     assert_eq!((syn.win, syn.options.mss, syn.options.wscale, syn.options.sack_ok), (65495, Some(65495), Some(7), true));
     assert!(syn.options.ts.is_some());
 
     let echoes: Vec<String> = events
         .iter()
         .filter(|e| e.actor.role == Role::Server)
-        .filter_map(|e| match &e.body {
-            Body::CallStart(start) if start.call == CallName::Send => start.args.data.as_ref().map(|d| d.text.clone()),
-            _ => None,
-        })
+        .filter_map(|e| e.call_start().filter(|start| start.call == CallName::Send)?.args.data.as_ref().map(|d| d.text.clone()))
         .collect();
     assert_eq!(echoes, ["1: hello\\n", "2: how are you?\\n", "3: bye\\n"]);
 
@@ -104,9 +78,9 @@ fn echo__handshake_numbered_echoes_and_the_client_closes_first() {
     assert_eq!(states(&events, "s2"), [SynReceived, Established, CloseWait, LastAck, Closed]);
     assert_eq!(states(&events, "s1"), [Listen, Closed]);
 
-    let third_ack = index(&events, |e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == "ACK")));
+    let third_ack = index(&events, |e| e.segment().is_some_and(|t| t.flags.to_string() == "ACK"));
     assert!(index(&events, |e| ends(e, CallName::Connect)) > third_ack, "the handshake happens inside connect()");
-    let s2_established = index(&events, |e| socket_is(e, "s2") && matches!(&e.body, Body::State(s) if s.to == Established));
+    let s2_established = index(&events, |e| e.is_on("s2") && e.enters(Established));
     assert!(index(&events, |e| ends(e, CallName::Accept)) > s2_established, "accept() returns after the handshake");
     assert_eq!(call_end(&events, CallName::Accept).new_socket.as_ref().map(|s| s.0.as_str()), Some("s2"));
 }
@@ -114,7 +88,7 @@ fn echo__handshake_numbered_echoes_and_the_client_closes_first() {
 #[test]
 fn echo__time_wait_lasts_2_msl() {
     let events = events("echo");
-    let time = |to: State| events.iter().find(|e| socket_is(e, "c1") && matches!(&e.body, Body::State(s) if s.to == to)).map(|e| e.t);
+    let time = |to: State| events.states_of("c1").find(|(_, _, s)| s.to == to).map(|(_, e, _)| e.t);
     let (entered, left) = (time(State::TimeWait).unwrap(), time(State::Closed).unwrap());
     assert_eq!(left - entered, 60 * SECOND);
     assert_eq!(events.last().map(|e| e.t), Some(left), "the trace ends when TIME-WAIT does");
@@ -141,17 +115,10 @@ fn server_closes_first__time_wait_lands_on_the_accepted_socket() {
 #[test]
 fn half_close__echoes_come_back_after_shutdown() {
     let events = events("half-close");
-    let shutdown = index(&events, |e| matches!(&e.body, Body::CallStart(c) if c.call == CallName::Shutdown));
-    let first_echo = index(&events, |e| e.actor.role == Role::Server && matches!(&e.body, Body::Packet(p) if p.len > 0));
+    let shutdown = index(&events, |e| e.starts(crate::event::Verb::Shutdown));
+    let first_echo = index(&events, |e| e.actor.role == Role::Server && e.packet().is_some_and(|p| p.len > 0));
     assert!(shutdown < first_echo, "the client's FIN goes out before any echo");
-    let received: Vec<i64> = events
-        .iter()
-        .filter(|e| socket_is(e, "c1"))
-        .filter_map(|e| match &e.body {
-            Body::CallEnd(end) if end.call == CallName::Recv => Some(end.ret),
-            _ => None,
-        })
-        .collect();
+    let received: Vec<i64> = events.call_ends_of("c1").filter(|(_, _, end)| end.call == CallName::Recv).map(|(_, _, end)| end.ret).collect();
     assert_eq!(received.iter().sum::<i64>(), "1: hello\n2: how are you?\n3: bye\n".len() as i64);
     assert_eq!(received.last(), Some(&0), "the client reads to the server's FIN");
     use State::*;
@@ -238,26 +205,13 @@ fn lost_fin__sent_again_after_one_second() {
 #[test]
 fn udp_echo__datagrams_without_handshake_or_states() {
     let events = events("udp-echo");
-    assert!(events.iter().all(|e| !matches!(e.body, Body::State(_))));
+    assert!(events.iter().all(|e| e.state().is_none()));
     assert!(packets(&events).all(|(_, p)| p.transport == Transport::Udp && p.tcp.is_none()));
     assert_eq!(packets(&events).count(), 6);
-    let calls: Vec<CallName> = events
-        .iter()
-        .filter(|e| e.actor.role == Role::Client)
-        .filter_map(|e| match &e.body {
-            Body::CallStart(c) => Some(c.call),
-            _ => None,
-        })
-        .collect();
+    let calls: Vec<CallName> = events.iter().filter(|e| e.actor.role == Role::Client).filter_map(|e| Some(e.call_start()?.call)).collect();
     use CallName::*;
     assert_eq!(calls, [Socket, Sendto, Recvfrom, Sendto, Recvfrom, Sendto, Recvfrom, Close]);
-    let peers: Vec<_> = events
-        .iter()
-        .filter_map(|e| match &e.body {
-            Body::CallEnd(c) if c.call == Recvfrom => Some((e.actor.role, c.peer)),
-            _ => None,
-        })
-        .collect();
+    let peers: Vec<_> = events.iter().filter_map(|e| Some((e.actor.role, e.call_end().filter(|c| c.call == Recvfrom)?.peer))).collect();
     assert!(peers.iter().all(|&(role, peer)| (role == Role::Client) == (peer == Some(programs::SERVER))), "{peers:?}");
 }
 
@@ -268,19 +222,13 @@ fn every_scenario__modelled_in_time_order_with_every_call_ended_and_socket_close
         let name = scenario.name;
         assert!(events.windows(2).all(|w| w[0].t <= w[1].t), "{name}: out of time order");
         assert!(events.iter().all(|e| e.origin == Origin::Modelled), "{name}");
-        let (mut started, mut ended) = (Vec::new(), Vec::new());
-        for e in &events {
-            match &e.body {
-                Body::CallStart(c) => started.push(c.id),
-                Body::CallEnd(c) => ended.push(c.id),
-                _ => {}
-            }
-        }
+        let started: Vec<u64> = events.iter().filter_map(|e| Some(e.call_start()?.id)).collect();
+        let mut ended: Vec<u64> = events.iter().filter_map(|e| Some(e.call_end()?.id)).collect();
         ended.sort_unstable();
         assert_eq!(started, ended, "{name}: a call without its end");
-        let count = |call: CallName| events.iter().filter(|e| matches!(&e.body, Body::CallEnd(c) if c.call == call)).count();
+        let count = |call: CallName| events.iter().filter(|e| ends(e, call)).count();
         assert_eq!(count(CallName::Socket) + count(CallName::Accept), count(CallName::Close), "{name}: an fd left open");
-        let ids: std::collections::BTreeSet<&str> = events.iter().filter_map(|e| e.socket.as_ref().map(|s| s.0.as_str())).collect();
+        let ids: std::collections::BTreeSet<&str> = events.iter().filter_map(Event::socket_name).collect();
         for id in ids {
             let states = states(&events, id);
             assert!(states.is_empty() || states.last() == Some(&State::Closed), "{name}: {id} ends in {states:?}");
@@ -333,13 +281,8 @@ fn unknown_scenario__says_which_exist() {
 fn p2p__each_peer_is_one_process_in_both_roles_and_every_socket_has_its_own_name() {
     let events = events("p2p");
     // (peer, role, socket, fd) of every socket `socket()` or `accept()` made.
-    let made: Vec<(Peer, Role, String, i64)> = events
-        .iter()
-        .filter_map(|e| match &e.body {
-            Body::CallEnd(CallEnd { new_socket: Some(id), ret, .. }) => Some((e.actor.peer.expect("a peer's call"), e.actor.role, id.0.clone(), *ret)),
-            _ => None,
-        })
-        .collect();
+    let made: Vec<(Peer, Role, String, i64)> =
+        events.iter().filter_map(|e| Some((e.actor.peer.expect("a peer's call"), e.actor.role, e.new_socket()?.0.clone(), e.call_end()?.ret))).collect();
     let names: std::collections::BTreeSet<&str> = made.iter().map(|(_, _, id, _)| id.as_str()).collect();
     assert_eq!(names.len(), 6, "six sockets, six names: {made:?}");
     for peer in Peer::PAIR {
@@ -367,12 +310,10 @@ fn list__names_are_unique_and_described() {
 fn options__messages_become_lines_and_msl_sets_time_wait() {
     let options = Options { messages: vec!["one".into(), "two\nthree".into()], msl: Duration::from_secs(1) };
     let events = run("echo", &options).unwrap();
-    let last_echo = events.iter().rev().find_map(|e| match &e.body {
-        Body::CallStart(c) if c.call == CallName::Send && e.actor.role == Role::Server => c.args.data.clone(),
-        _ => None,
-    });
+    let last_echo =
+        events.iter().rev().filter(|e| e.actor.role == Role::Server).find_map(|e| e.call_start().filter(|c| c.call == CallName::Send)?.args.data.clone());
     assert_eq!(last_echo.map(|d| d.text), Some("3: three\\n".to_string()));
-    let time_wait = events.iter().find(|e| matches!(&e.body, Body::State(s) if s.to == State::TimeWait)).map(|e| e.t);
+    let time_wait = events.first_where(|e| e.enters(State::TimeWait)).map(|(_, e)| e.t);
     assert_eq!(events.last().map(|e| e.t), time_wait.map(|t| t + 2 * SECOND));
 }
 
@@ -384,17 +325,17 @@ fn shows(events: &[Event], evidence: &Evidence) -> bool {
         Part::Client => "c1",
         Part::Bound => "s1",
     };
-    events.iter().any(|e| match (*evidence, &e.body) {
-        (Evidence::Call { call, socket }, Body::CallStart(c)) => c.verb() == call && socket_is(e, id(socket)),
-        (Evidence::NewSocket { call, socket }, Body::CallEnd(c)) => c.call.verb() == call && c.new_socket.as_ref().is_some_and(|s| s.0 == id(socket)),
-        (Evidence::ServerAddress { call, socket }, Body::CallStart(c)) => {
-            c.verb() == call && socket_is(e, id(socket)) && c.args.addr == call_end(events, CallName::Bind).local
+    events.iter().any(|e| match *evidence {
+        Evidence::Call { call, socket } => e.starts(call) && e.is_on(id(socket)),
+        Evidence::NewSocket { call, socket } => e.ends(call) && e.new_socket().is_some_and(|s| s.0 == id(socket)),
+        Evidence::ServerAddress { call, socket } => {
+            e.starts(call) && e.is_on(id(socket)) && e.call_start().is_some_and(|c| c.args.addr == call_end(events, CallName::Bind).local)
         }
-        (Evidence::Packet { flags, from, data, .. }, Body::Packet(p)) => {
-            e.actor.role == from && p.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == flags) && (p.len > 0) == data
+        Evidence::Packet { flags, from, data, .. } => {
+            e.actor.role == from && e.segment().is_some_and(|t| t.flags.without_psh() == flags) && e.packet().is_some_and(|p| (p.len > 0) == data)
         }
-        (Evidence::State { socket, to, .. }, Body::State(s)) => s.to == to && socket_is(e, id(socket)),
-        _ => false,
+        Evidence::State { socket, to, .. } => e.enters(to) && e.is_on(id(socket)),
+        Evidence::Datagram { from } => e.actor.role == from && e.packet().is_some_and(|p| p.transport == Transport::Udp),
     })
 }
 

@@ -35,7 +35,7 @@ pub struct Timeline {
 
 /// A packet straight from a fault injector: observed, marked dropped, not yet resolved.
 fn is_drop_report(event: &Event) -> bool {
-    matches!(&event.body, Body::Packet(p) if p.dropped.is_some()) && event.origin == Origin::Observed && event.socket.is_none()
+    event.packet().is_some_and(|p| p.dropped.is_some()) && event.origin == Origin::Observed && event.socket.is_none()
 }
 
 /// Whether `report` (a dropper's) is the same packet as `seen` (the packet lens's), which the
@@ -176,7 +176,7 @@ mod tests {
     }
 
     fn dropped(events: &[Event]) -> Vec<(u64, bool)> {
-        events.iter().map(|e| (e.t, matches!(&e.body, Body::Packet(p) if p.dropped.is_some()))).collect()
+        events.iter().map(|e| (e.t, e.packet().is_some_and(|p| p.dropped.is_some()))).collect()
     }
 
     fn timeline() -> Timeline {

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
 use socktrace::event::{ArpOp, Body, CallEnd, CallName, CallStart, Event, Origin, Packet, Peer, Role, SockId, TcpSegment, Transport};
+use socktrace::query::Query;
 use socktrace::replay::Replay;
 use socktrace::sequence;
 use socktrace::tcp::state::State;
@@ -126,31 +127,15 @@ fn find(t: &Trace, what: &str, pred: impl Fn(&Event) -> bool) -> usize {
 }
 
 fn sock(e: &Event) -> Option<&str> {
-    e.socket.as_ref().map(|s| s.0.as_str())
+    e.socket_name()
 }
 
 fn starts(t: &Trace, role: Role) -> Vec<(usize, &Event, &CallStart)> {
-    t.events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.actor.role == role)
-        .filter_map(|(i, e)| match &e.body {
-            Body::CallStart(s) => Some((i, e, s)),
-            _ => None,
-        })
-        .collect()
+    t.events.iter().enumerate().filter(|(_, e)| e.actor.role == role).filter_map(|(i, e)| Some((i, e, e.call_start()?))).collect()
 }
 
 fn ends(t: &Trace, role: Role, call: CallName) -> Vec<(usize, &Event, &CallEnd)> {
-    t.events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.actor.role == role)
-        .filter_map(|(i, e)| match &e.body {
-            Body::CallEnd(end) if end.call.verb() == call.verb() => Some((i, e, end)),
-            _ => None,
-        })
-        .collect()
+    t.events.iter().enumerate().filter(|(_, e)| e.actor.role == role && e.ends(call.verb())).filter_map(|(i, e)| Some((i, e, e.call_end()?))).collect()
 }
 
 fn calls_of(t: &Trace, role: Role) -> BTreeSet<&'static str> {
@@ -158,14 +143,7 @@ fn calls_of(t: &Trace, role: Role) -> BTreeSet<&'static str> {
 }
 
 fn packets(t: &Trace) -> Vec<(usize, &Event, &Packet)> {
-    t.events
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| match &e.body {
-            Body::Packet(p) => Some((i, e, p)),
-            _ => None,
-        })
-        .collect()
+    t.events.iter().enumerate().filter_map(|(i, e)| Some((i, e, e.packet()?))).collect()
 }
 
 fn tcp(p: &Packet) -> &TcpSegment {
@@ -173,10 +151,7 @@ fn tcp(p: &Packet) -> &TcpSegment {
 }
 
 fn packet(t: &Trace, i: usize) -> &Packet {
-    match &t.events[i].body {
-        Body::Packet(p) => p,
-        other => panic!("event {i} is not a packet: {other:?}"),
-    }
+    t.events[i].packet().unwrap_or_else(|| panic!("event {i} is not a packet: {:?}", t.events[i].body))
 }
 
 /// Data segments sent by `from` (a socket name), in order: (index, payload preview).
@@ -211,11 +186,11 @@ fn handshake(t: &Trace, client: &str, accepted: &str) -> (usize, usize, usize) {
 
 /// The sockets that enter TIME-WAIT, by any origin.
 fn time_waiters(t: &Trace) -> BTreeSet<&str> {
-    t.events.iter().filter(|e| matches!(&e.body, Body::State(s) if s.to == State::TimeWait)).filter_map(sock).collect()
+    t.events.iter().filter(|e| e.enters(State::TimeWait)).filter_map(sock).collect()
 }
 
 fn observed_time_wait(t: &Trace) -> bool {
-    t.events.iter().any(|e| e.origin == Origin::Observed && matches!(&e.body, Body::State(s) if s.to == State::TimeWait))
+    t.events.iter().any(|e| e.origin == Origin::Observed && e.enters(State::TimeWait))
 }
 
 /// The index of the first FIN and the socket that sent it.
@@ -327,16 +302,10 @@ fn roles_hosts_mss(t: &[Trace]) {
 /// two interleave varies from run to run: an `accept` may start before or after the
 /// handshake it returns.)
 fn story_of(t: &Trace, role: Role) -> (Vec<String>, Vec<String>) {
-    let name = |e: &Event| e.socket.as_ref().map_or(String::new(), |s| s.0.clone());
+    let name = |e: &Event| e.socket_name().unwrap_or_default().to_string();
     let mine = || t.events.iter().filter(move |e| e.actor.role == role);
-    let calls = mine().filter_map(|e| match &e.body {
-        Body::CallStart(s) => Some(format!("{} {}", s.call, name(e))),
-        _ => None,
-    });
-    let states = mine().filter_map(|e| match &e.body {
-        Body::State(c) if e.origin == Origin::Observed => Some(format!("{}: {} -> {}", name(e), c.from, c.to)),
-        _ => None,
-    });
+    let calls = mine().filter_map(|e| Some(format!("{} {}", e.call_start()?.call, name(e))));
+    let states = mine().filter(|e| e.origin == Origin::Observed).filter_map(|e| e.state().map(|c| format!("{}: {} -> {}", name(e), c.from, c.to)));
     (calls.collect(), states.collect())
 }
 
@@ -402,7 +371,7 @@ fn listener_stays(t: &[Trace]) {
     let story = Story::new(&t.events);
     let listening = story.state("s1", State::Closed, State::Listen);
     let close_start = story.call_start(CallName::Close, "s1");
-    let changes = t.events[listening + 1..close_start].iter().filter(|e| sock(e) == Some("s1") && matches!(e.body, Body::State(_))).count();
+    let changes = t.events[listening + 1..close_start].states_of("s1").count();
     assert_eq!(changes, 0, "s1 stays in LISTEN until it is closed");
     for accepted in story.created(Role::Server, CallName::Accept) {
         story.in_order(&[(&format!("close({accepted}) ends"), story.call_end(CallName::Close, &accepted.0)), ("close(s1) starts", close_start)]);
@@ -543,7 +512,7 @@ fn hs_child_born_at_third_ack(t: &[Trace]) {
         ("s2 SYN-RECEIVED (kernel)", observed),
         ("s2 ESTABLISHED (kernel)", story.state("s2", State::SynReceived, State::Established)),
     ]);
-    assert!(matches!(&t.events[observed].body, Body::State(s) if s.model == Some(State::Established)), "the model is already ESTABLISHED then");
+    assert!(t.events[observed].state().is_some_and(|s| s.model == Some(State::Established)), "the model is already ESTABLISHED then");
 }
 
 fn hs_syn_ack_from_listener(t: &[Trace]) {
@@ -555,24 +524,17 @@ fn hs_syn_ack_from_listener(t: &[Trace]) {
 
 fn sent_by(t: &Trace, socket: &str) -> Vec<String> {
     t.events
-        .iter()
-        .filter(|e| sock(e) == Some(socket))
-        .filter_map(|e| match &e.body {
-            Body::CallStart(s) if matches!(s.call, CallName::Send | CallName::Sendto) => s.args.data.as_ref().map(|d| d.text.clone()),
-            _ => None,
-        })
+        .calls_of(socket)
+        .filter(|(_, _, s)| matches!(s.call, CallName::Send | CallName::Sendto))
+        .filter_map(|(_, _, s)| s.args.data.as_ref().map(|d| d.text.clone()))
         .collect()
 }
 
 fn received_by(t: &Trace, socket: &str) -> Vec<(usize, String)> {
     t.events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| sock(e) == Some(socket))
-        .filter_map(|(i, e)| match &e.body {
-            Body::CallEnd(end) if matches!(end.call, CallName::Recv | CallName::Recvfrom) => end.data.as_ref().map(|d| (i, d.text.clone())),
-            _ => None,
-        })
+        .call_ends_of(socket)
+        .filter(|(_, _, end)| matches!(end.call, CallName::Recv | CallName::Recvfrom))
+        .filter_map(|(i, _, end)| end.data.as_ref().map(|d| (i, d.text.clone())))
         .collect()
 }
 
@@ -776,8 +738,7 @@ fn fail_syn_marked_lost(t: &[Trace]) {
     assert_eq!(syns[0].2.dropped.as_deref(), Some("socktrace --drop"), "the first SYN is marked, by the dropper");
     assert_eq!(syns[0].1.origin, Origin::Observed, "the capture saw it cross lo");
     assert!(packets(t).iter().filter(|(_, _, p)| p.dropped.is_some()).count() == 1, "only that one is lost");
-    let listener_changed =
-        t.events.iter().any(|e| matches!(&e.body, Body::State(c) if c.from == State::Listen && e.origin == Origin::Observed) && e.t < syns[1].1.t);
+    let listener_changed = t.events.iter().any(|e| e.origin == Origin::Observed && e.state().is_some_and(|c| c.from == State::Listen) && e.t < syns[1].1.t);
     assert!(!listener_changed, "the server's side did not react to it");
 }
 
@@ -788,14 +749,14 @@ fn fail_syn_sent_again(t: &[Trace]) {
     assert_eq!(tcp(syns[0].2).seq, tcp(syns[1].2).seq, "the same SYN again");
     assert!(syns[1].1.t - syns[0].1.t >= 1_000_000_000, "after the 1 s initial RTO");
     assert!(syns[1].1.t - syns[0].1.t < 1_100_000_000, "after about one second");
-    let first_syn_ack = find(t, "the SYN|ACK", |e| matches!(&e.body, Body::Packet(p) if tcp(p).flags == syn_ack()));
+    let first_syn_ack = find(t, "the SYN|ACK", |e| e.segment().is_some_and(|s| s.flags == syn_ack()));
     assert!(first_syn_ack > syns[1].0);
 }
 
 fn fail_syn_retransmit_note(t: &[Trace]) {
     let t = &t[0];
     let syns = client_syns(t);
-    let note = find(t, "the kernel's retransmission note", |e| matches!(&e.body, Body::Kernel(socktrace::event::KernelNote::Retransmit { .. })));
+    let note = find(t, "the kernel's retransmission note", |e| matches!(e.kernel(), Some(socktrace::event::KernelNote::Retransmit { .. })));
     assert_eq!(t.events[note].socket, Some(SockId("c1".into())));
     assert!(syns[0].0 < note && note < syns[1].0, "between the two SYNs, just before the second");
 }
@@ -900,7 +861,7 @@ fn udp_no_handshake(t: &[Trace]) {
     let all = packets(t);
     assert!(all.iter().all(|(_, _, p)| p.tcp.is_none()), "no TCP segment");
     assert_eq!(payload(all[0].2), "hello\\n", "the first packet carries data");
-    assert!(!t.events.iter().any(|e| matches!(e.body, Body::State(_) | Body::Kernel(_))), "no states");
+    assert!(!t.events.iter().any(|e| e.state().is_some() || e.kernel().is_some()), "no states");
 }
 
 fn udp_no_listen(t: &[Trace]) {
@@ -957,7 +918,7 @@ fn udp_close_sends_nothing(t: &[Trace]) {
     let t = &t[0];
     let (server_close, _, _) = ends(t, Role::Server, CallName::Close)[0];
     let server_close_start = server_close - 1;
-    assert!(matches!(&t.events[server_close_start].body, Body::CallStart(s) if s.call == CallName::Close), "close runs alone");
+    assert!(t.events[server_close_start].call_start().is_some_and(|s| s.call == CallName::Close), "close runs alone");
     let last_answer = ends(t, Role::Server, CallName::Sendto).last().expect("the server answers").0;
     assert!(last_answer < server_close_start, "the server closes after answering");
     let last_read = ends(t, Role::Client, CallName::Recvfrom).last().expect("the client reads").0;
@@ -1004,15 +965,14 @@ fn ref_payload_is_text(t: &[Trace]) {
 
 // ---- peer to peer ---------------------------------------------------------------------
 
+/// The end of the call that made `socket` (`socket()` or `accept()`).
+fn maker<'a>(t: &'a Trace, socket: &str) -> &'a Event {
+    t.events.iter().find(|e| e.new_socket().is_some_and(|s| s.0 == socket)).unwrap_or_else(|| panic!("nothing made {socket}"))
+}
+
 /// The program that made `socket` (by `socket()` or `accept()`).
 fn peer_of(t: &Trace, socket: &str) -> Peer {
-    t.events
-        .iter()
-        .find_map(|e| match &e.body {
-            Body::CallEnd(end) if end.new_socket.as_ref().is_some_and(|s| s.0 == socket) => e.actor.peer,
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no peer made {socket}"))
+    maker(t, socket).actor.peer.unwrap_or_else(|| panic!("no peer made {socket}"))
 }
 
 /// Each connection of a peer session: (client socket, the listening socket it reached, the
@@ -1113,13 +1073,7 @@ fn two_connections_conform(t: &[Trace]) {
 
 /// The process that made a socket (by `socket` or `accept`).
 fn pid_of(t: &Trace, socket: &str) -> u32 {
-    t.events
-        .iter()
-        .find_map(|e| match &e.body {
-            Body::CallEnd(end) if end.new_socket.as_ref().is_some_and(|s| s.0 == socket) => e.actor.pid,
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no process made {socket}"))
+    maker(t, socket).actor.pid.unwrap_or_else(|| panic!("no process made {socket}"))
 }
 
 /// Where `connect` on a socket went, and the listening socket bound there.
@@ -1161,7 +1115,7 @@ fn roles_relay_both(t: &[Trace]) {
     assert_ne!(pid_of(t, &next_listener), relay, "the next server is another program");
     assert_ne!(pid_of(t, "c1"), relay, "the relay's client is another program");
     // A `socket()` call starts on no socket yet: only calls made on one carry its role.
-    for e in t.events.iter().filter(|e| e.actor.pid == Some(relay) && e.socket.is_some() && matches!(e.body, Body::CallStart(_))) {
+    for e in t.events.iter().filter(|e| e.actor.pid == Some(relay) && e.socket.is_some() && e.call_start().is_some()) {
         let expected = if sock(e) == Some(onward.as_str()) { Role::Client } else { Role::Server };
         assert_eq!(e.actor.role, expected, "the relay's role is its socket's: {e:?}");
     }
@@ -1176,9 +1130,7 @@ fn roles_relay_accepts_then_connects(t: &[Trace]) {
     assert!(accept_end < connect, "the relay connects onward only once it has its client");
     let first_line = story.data("c1", "hello\\n");
     let relayed = story.data(&onward, "hello\\n");
-    let recv = t.events.iter().position(|e| {
-        sock(e) == Some(accepted.as_str()) && matches!(&e.body, Body::CallEnd(end) if end.call.verb() == socktrace::event::Verb::Recv && end.ret > 0)
-    });
+    let recv = t.events.call_ends_of(&accepted).find(|(_, _, end)| end.call.verb() == socktrace::event::Verb::Recv && end.ret > 0).map(|(i, _, _)| i);
     let recv = recv.expect("the relay receives its client's line");
     story.in_order(&[("the client's line", first_line), ("the relay's recv", recv), ("the line passed on", relayed)]);
 }
@@ -1223,11 +1175,8 @@ fn roles_swap_port_names_listener(t: &[Trace]) {
         .expect("the data listener's address");
     let port_line = t
         .events
-        .iter()
-        .find_map(|e| match &e.body {
-            Body::Packet(p) if sock(e) == Some("c1") => p.payload.as_ref().filter(|pl| pl.text.starts_with("PORT ")).map(|pl| pl.text.clone()),
-            _ => None,
-        })
+        .packets_from("c1")
+        .find_map(|(_, _, p)| p.payload.as_ref().filter(|pl| pl.text.starts_with("PORT ")).map(|pl| pl.text.clone()))
         .expect("the client sends PORT on the control connection");
     let numbers: Vec<u16> = port_line["PORT ".len()..].trim_end_matches("\\r\\n").split(',').map(|n| n.parse().expect("a number")).collect();
     assert_eq!(numbers.len(), 6, "{port_line}");
@@ -1245,7 +1194,7 @@ fn roles_swap_one_way(t: &[Trace]) {
         let not_met: Vec<&str> = s.steps.iter().filter(|st| !st.reasons.is_empty()).map(|st| st.step.id).collect();
         assert_eq!(not_met.len(), 1, "{}: one step not met: {not_met:?}", s.socket);
     }
-    let payload_from = |socket: &str| t.events.iter().filter(|e| sock(e) == Some(socket)).any(|e| matches!(&e.body, Body::Packet(p) if p.len > 0));
+    let payload_from = |socket: &str| t.events.packets_from(socket).any(|(_, _, p)| p.len > 0);
     assert!(payload_from(&data), "the file goes from the data connection's client");
     assert!(!payload_from(&data_accepted), "and nothing comes back");
     assert!(payload_from(&control) && payload_from(&control_accepted), "the control connection carries words both ways");

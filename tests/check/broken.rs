@@ -19,20 +19,16 @@ fn echo() -> Trace {
     sim::trace("echo", &Options::default(), "trace simulate echo").expect("a known scenario")
 }
 
-fn on(event: &Event, socket: &str) -> bool {
-    event.socket.as_ref().is_some_and(|s| s.0 == socket)
-}
-
 fn starts(event: &Event, socket: &str, call: CallName) -> bool {
-    on(event, socket) && matches!(&event.body, Body::CallStart(c) if c.call == call)
+    event.is_on(socket) && event.call_start().is_some_and(|c| c.call == call)
 }
 
 fn ends(event: &Event, socket: &str, call: CallName) -> bool {
-    on(event, socket) && matches!(&event.body, Body::CallEnd(c) if c.call == call)
+    event.is_on(socket) && event.call_end().is_some_and(|c| c.call == call)
 }
 
 fn sends_data(event: &Event, socket: &str) -> bool {
-    on(event, socket) && matches!(&event.body, Body::Packet(p) if p.len > 0)
+    event.is_on(socket) && event.packet().is_some_and(|p| p.len > 0)
 }
 
 fn position(trace: &Trace, wanted: impl Fn(&Event) -> bool) -> usize {
@@ -72,7 +68,7 @@ fn client_listens() -> Trace {
 fn send_before_connect() -> Trace {
     let mut trace = echo();
     let send = trace.events.remove(position(&trace, |e| starts(e, "c1", CallName::Send)));
-    let syn = position(&trace, |e| on(e, "c1") && matches!(e.body, Body::Packet(_)));
+    let syn = position(&trace, |e| e.is_on("c1") && e.packet().is_some());
     let send = Event { t: trace.events[syn].t, ..send };
     trace.events.insert(syn + 1, send);
     edited(trace, "the client's first send starts before connect returns")
@@ -102,7 +98,7 @@ fn accept_never_called() -> Trace {
     trace.events.truncate(accepted);
     trace.events.retain(|e| !starts(e, "s1", CallName::Accept));
     for event in &mut trace.events {
-        if on(event, "s2") {
+        if event.is_on("s2") {
             event.socket = None;
         }
         if let Body::Packet(p) = &mut event.body {
@@ -117,7 +113,7 @@ fn accept_never_called() -> Trace {
 fn data_before_the_handshake() -> Trace {
     let mut trace = echo();
     let data = trace.events.remove(position(&trace, |e| sends_data(e, "c1")));
-    let syn_ack = position(&trace, |e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.to_string() == "SYN|ACK")));
+    let syn_ack = position(&trace, |e| e.segment().is_some_and(|t| t.flags.to_string() == "SYN|ACK"));
     let data = Event { t: trace.events[syn_ack].t, ..data };
     trace.events.insert(syn_ack + 1, data);
     edited(trace, "the client's first data segment comes before its ACK of the SYN|ACK")

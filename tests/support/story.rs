@@ -1,15 +1,11 @@
 //! Finding events in a trace by what they are, for assertions that read like the story.
 
-use socktrace::event::{Body, Event, Origin, Packet, SockId, Verb};
+use socktrace::event::{Event, Origin, Packet, SockId, Verb};
 use socktrace::tcp::state::State;
 use socktrace::wire::flags::TcpFlags;
 
 pub struct Story<'a> {
     pub events: &'a [Event],
-}
-
-fn sock(s: &str) -> SockId {
-    SockId(s.to_string())
 }
 
 impl<'a> Story<'a> {
@@ -29,54 +25,38 @@ impl<'a> Story<'a> {
     /// are found by what they do: `CallName::Accept` finds an `accept4` too.
     pub fn created(&self, role: socktrace::event::Role, call: impl Into<Verb>) -> Vec<SockId> {
         let call = call.into();
-        self.events
-            .iter()
-            .filter(|e| e.actor.role == role)
-            .filter_map(|e| match &e.body {
-                Body::CallEnd(end) if end.call.verb() == call => end.new_socket.clone(),
-                _ => None,
-            })
-            .collect()
+        self.events.iter().filter(|e| e.actor.role == role).filter(|e| e.ends(call)).filter_map(|e| e.new_socket().cloned()).collect()
     }
 
     pub fn call_start(&self, call: impl Into<Verb>, socket: &str) -> usize {
         let call = call.into();
-        self.find(&format!("{call}({socket}) start"), |e| matches!(&e.body, Body::CallStart(c) if c.verb() == call) && e.socket == Some(sock(socket)))
+        self.find(&format!("{call}({socket}) start"), |e| e.starts(call) && e.is_on(socket))
     }
 
     pub fn call_end(&self, call: impl Into<Verb>, socket: &str) -> usize {
         let call = call.into();
-        self.find(&format!("{call}({socket}) end"), |e| matches!(&e.body, Body::CallEnd(c) if c.call.verb() == call) && e.socket == Some(sock(socket)))
+        self.find(&format!("{call}({socket}) end"), |e| e.ends(call) && e.is_on(socket))
     }
 
     /// The `recv` on `socket` that returned 0: the end of the peer's stream.
     pub fn recv_eof(&self, socket: &str) -> usize {
-        self.find(&format!("recv({socket}) = 0"), |e| {
-            matches!(&e.body, Body::CallEnd(c) if c.call.verb() == Verb::Recv && c.ret == 0) && e.socket == Some(sock(socket))
-        })
+        self.find(&format!("recv({socket}) = 0"), |e| e.ends(Verb::Recv) && e.call_end().is_some_and(|c| c.ret == 0) && e.is_on(socket))
     }
 
     pub fn end_of(&self, i: usize) -> &socktrace::event::CallEnd {
-        match &self.events[i].body {
-            Body::CallEnd(end) => end,
-            other => panic!("event {i} is not a call end: {other:?}"),
-        }
+        self.events[i].call_end().unwrap_or_else(|| panic!("event {i} is not a call end: {:?}", self.events[i].body))
     }
 
     /// The accept that returned `socket`.
     pub fn accept_returning(&self, socket: &SockId) -> usize {
-        self.find(
-            &format!("accept returning {socket}"),
-            |e| matches!(&e.body, Body::CallEnd(c) if c.call.verb() == Verb::Accept && c.new_socket.as_ref() == Some(socket)),
-        )
+        self.find(&format!("accept returning {socket}"), |e| e.ends(Verb::Accept) && e.new_socket() == Some(socket))
     }
 
     /// The first packet from `from` to `to` whose flags (without PSH) are exactly `flags`,
     /// after event `after` (or from the start).
     pub fn packet(&self, after: Option<usize>, from: &str, to: &str, flags: TcpFlags, what: &str) -> usize {
-        let pred = |e: &Event| match &e.body {
-            Body::Packet(p) => e.socket == Some(sock(from)) && p.to == Some(sock(to)) && p.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == flags),
-            _ => false,
+        let pred = |e: &Event| {
+            e.is_on(from) && e.packet().is_some_and(|p| p.to.as_ref().is_some_and(|s| s.0 == to)) && e.segment().is_some_and(|t| t.flags.without_psh() == flags)
         };
         match after {
             Some(a) => self.find_after(a, what, pred),
@@ -86,30 +66,26 @@ impl<'a> Story<'a> {
 
     /// The first data segment from `from` whose payload preview is `text`.
     pub fn data(&self, from: &str, text: &str) -> usize {
-        self.find(&format!("data {text:?} from {from}"), |e| match &e.body {
-            Body::Packet(p) => e.socket == Some(sock(from)) && p.payload.as_ref().is_some_and(|pl| pl.text == text),
-            _ => false,
-        })
+        self.find(&format!("data {text:?} from {from}"), |e| e.is_on(from) && e.packet().and_then(|p| p.payload.as_ref()).is_some_and(|pl| pl.text == text))
     }
 
     pub fn packet_at(&self, i: usize) -> &Packet {
-        match &self.events[i].body {
-            Body::Packet(p) => p,
-            other => panic!("event {i} is not a packet: {other:?}"),
-        }
+        self.events[i].packet().unwrap_or_else(|| panic!("event {i} is not a packet: {:?}", self.events[i].body))
     }
 
     /// The state change of `socket` from `from` to `to`, as the kernel reported it.
     pub fn state(&self, socket: &str, from: State, to: State) -> usize {
-        self.find(&format!("{socket}: {from} -> {to}"), |e| {
-            e.origin == Origin::Observed && matches!(&e.body, Body::State(s) if s.from == from && s.to == to) && e.socket == Some(sock(socket))
-        })
+        self.change(socket, from, to, Origin::Observed)
     }
 
     /// The same change, as the RFC 9293 model made it beside the kernel.
     pub fn modelled_state(&self, socket: &str, from: State, to: State) -> usize {
-        self.find(&format!("{socket}: {from} -> {to} (modelled)"), |e| {
-            e.origin == Origin::Modelled && matches!(&e.body, Body::State(s) if s.from == from && s.to == to) && e.socket == Some(sock(socket))
+        self.change(socket, from, to, Origin::Modelled)
+    }
+
+    fn change(&self, socket: &str, from: State, to: State, origin: Origin) -> usize {
+        self.find(&format!("{socket}: {from} -> {to} ({origin:?})"), |e| {
+            e.origin == origin && e.is_on(socket) && e.state().is_some_and(|s| s.from == from && s.to == to)
         })
     }
 

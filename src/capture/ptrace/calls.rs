@@ -216,7 +216,7 @@ impl Tracer {
             Sys::Socket => {
                 let start = open.socket_start;
                 if ok {
-                    let datagram = start.as_ref().is_some_and(|s| matches!(&s.body, Body::CallStart(c) if c.args.is_datagram()));
+                    let datagram = start.as_ref().is_some_and(|s| s.call_start().is_some_and(|c| c.args.is_datagram()));
                     let k = self.sockets.create(datagram);
                     released.extend(self.sockets.attach(&mut fds.borrow_mut(), rval as i32, k));
                     lock(&self.namer).pending(k, pid as u32, start.as_ref().map_or(t, |s| s.t));
