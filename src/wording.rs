@@ -452,3 +452,51 @@ pub fn write_actor_label(out: &mut String, actor: &Actor) {
         None => write!(out, "{}", actor.role),
     };
 }
+
+/// A span of time in the unit that reads best. Short, for a column (how long a call took, a
+/// connection lasted): `42 µs` below 10 ms, `12.3 ms` below 10 s, then `12.00 s`. Exact, for one event's detail, where the
+/// microseconds matter: `42 µs`, `1.300 ms`, `2.010 s`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    ns: u64,
+    exact: bool,
+}
+
+impl Span {
+    pub fn short(ns: u64) -> Span {
+        Span { ns, exact: false }
+    }
+
+    pub fn exact(ns: u64) -> Span {
+        Span { ns, exact: true }
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Short keeps whole microseconds up to 10 ms, where a tenth of a millisecond would
+        // round away what a loopback call takes.
+        let (micros_below, ms_decimals, s_decimals) = if self.exact { (1_000_000, 3, 3) } else { (10_000_000, 1, 2) };
+        match self.ns {
+            ns if ns < micros_below => write!(f, "{} µs", ns / 1_000),
+            ns if ns < 1_000 * micros_below => write!(f, "{:.*} ms", ms_decimals, ns as f64 / 1e6),
+            ns => write!(f, "{:.*} s", s_decimals, ns as f64 / 1e9),
+        }
+    }
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::Span;
+
+    #[test]
+    fn short_for_a_column_exact_for_a_detail() {
+        let short = |ns| Span::short(ns).to_string();
+        let exact = |ns| Span::exact(ns).to_string();
+        assert_eq!(
+            [short(42_000), short(1_300_000), short(9_999_999), short(12_340_000), short(2_010_000_000), short(12_000_000_000)],
+            ["42 µs", "1300 µs", "9999 µs", "12.3 ms", "2010.0 ms", "12.00 s"]
+        );
+        assert_eq!([exact(42_000), exact(1_300_000), exact(12_340_000), exact(2_010_000_000)], ["42 µs", "1.300 ms", "12.340 ms", "2.010 s"]);
+    }
+}

@@ -7,7 +7,7 @@ use std::io::Write;
 use super::conversation::{Conversation, End};
 use super::Imported;
 use crate::event::Transport;
-use crate::render::ladder::duration;
+use crate::wording::Span;
 
 /// The summary lines, written as conversations end.
 pub struct Listing<'a, W: Write> {
@@ -86,7 +86,7 @@ impl Display for Summary<'_> {
         };
         let packets = format!("{}/{}", conv.packets[c], conv.packets[s]);
         let bytes = format!("{}/{}", conv.bytes[c], conv.bytes[s]);
-        let rtt = conv.handshake_rtt().map_or_else(|| "-".to_string(), duration);
+        let rtt = conv.handshake_rtt().map_or_else(|| "-".to_string(), |ns| Span::short(ns).to_string());
         let retrans = conv.retransmissions[c] + conv.retransmissions[s];
         let guessed = if conv.mid_stream { " (no SYN seen: roles guessed)" } else { "" };
         write!(
@@ -100,7 +100,7 @@ impl Display for Summary<'_> {
             bytes,
             rtt,
             retrans,
-            duration(conv.last_t.saturating_sub(conv.first_t)),
+            Span::short(conv.last_t.saturating_sub(conv.first_t)).to_string(),
             conv.ending(),
         )
     }
@@ -115,6 +115,6 @@ fn totals_line(outcome: &Imported, tcp: u64, udp: u64) -> String {
         tcp + udp,
         t.packets,
         t.file_bytes,
-        duration(t.last_t.saturating_sub(t.first_t))
+        Span::short(t.last_t.saturating_sub(t.first_t)).to_string()
     )
 }

@@ -199,7 +199,7 @@ impl Ladder {
             }
             Body::CallEnd(end) => match self.open.remove(&end.id) {
                 Some(started) => {
-                    let took = Took(event.t.saturating_sub(started));
+                    let took = wording::Span::short(event.t.saturating_sub(started));
                     self.side_text(event, format_args!("{}  [{took}]", wording::call_end(end, socket)), style::CALL, out)
                 }
                 None => self.side_text(event, format_args!("{}", wording::call_end(end, socket)), style::CALL, out),
@@ -282,25 +282,6 @@ impl Ladder {
     }
 }
 
-/// How long a call took, in the unit that reads best: `42 µs`, `1.3 ms`, `2.01 s`; a string,
-/// for a column that aligns it.
-pub(crate) fn duration(ns: u64) -> String {
-    Took(ns).to_string()
-}
-
-/// [`duration`], written in place.
-struct Took(u64);
-
-impl fmt::Display for Took {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            ns @ 0..=9_999_999 => write!(f, "{} µs", ns / 1_000),
-            ns @ 10_000_000..=9_999_999_999 => write!(f, "{:.1} ms", ns as f64 / 1e6),
-            ns => write!(f, "{:.2} s", ns as f64 / 1e9),
-        }
-    }
-}
-
 impl Renderer for Ladder {
     fn header(&mut self, header: &Header, out: &mut dyn Write) -> io::Result<()> {
         let lens = |name: &str, status: &LensStatus| match status {
@@ -344,7 +325,7 @@ impl Renderer for Ladder {
         self.peers.learn(event);
         self.datagram.learn(event);
         self.show(event, out)?;
-        let closed_datagram = matches!(&event.body, Body::CallEnd(end) if end.call.verb() == Verb::Close && end.errno.is_none());
+        let closed_datagram = event.ends(Verb::Close) && event.call_end().is_some_and(|end| end.errno.is_none());
         if closed_datagram && event.socket.as_ref().is_some_and(|s| self.datagram.contains(s)) {
             self.wire_detail(NO_FIN, out)?;
         }

@@ -20,7 +20,7 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool) 
     let event = &events[first];
     let socket = event.socket.as_ref().or(events[last].socket.as_ref()).map(|s| s.0.as_str());
     let mut fields = Fields(Vec::new());
-    fields.push("time", format!("{} after the trace's first event", duration(event.t.saturating_sub(events[0].t))));
+    fields.push("time", format!("{} after the trace's first event", wording::Span::exact(event.t.saturating_sub(events[0].t))));
     fields.push("side", event.actor.role.to_string());
     if let Some(peer) = event.actor.peer {
         fields.push("peer", peer.to_string());
@@ -146,7 +146,7 @@ fn end_fields(fields: &mut Fields, end: &CallEnd, took: Option<u64>) {
     fields.opt("local address", end.local);
     fields.opt("peer address", end.peer);
     fields.opt("data", end.data.as_ref());
-    fields.opt("took", took.map(duration));
+    fields.opt("took", took.map(wording::Span::exact));
 }
 
 /// The packet as the timeline shows it: headline, options (unless only timestamps, which
@@ -249,13 +249,4 @@ fn kernel_fields(fields: &mut Fields, note: &KernelNote, socket: Option<&str>) {
     fields.push("remote address", remote.to_string());
     fields.opt("kernel socket (sk)", sk.map(|sk| format!("{sk:#x}")));
     fields.opt("state", state);
-}
-
-/// `42 µs`, `1.300 ms`, `2.010 s`.
-fn duration(ns: u64) -> String {
-    match ns {
-        0..=999_999 => format!("{} µs", ns / 1_000),
-        1_000_000..=999_999_999 => format!("{:.3} ms", ns as f64 / 1e6),
-        _ => format!("{:.3} s", ns as f64 / 1e9),
-    }
 }
