@@ -71,18 +71,18 @@ pub fn run(args: BookArgs) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         BookCommand::Serve { at, port } => {
-            book::serve::serve(&at.book, at.dest.as_deref(), port).map_err(CliError)?;
+            book::serve::serve(&at.book, at.dest.as_deref(), port).map_err(CliError::new)?;
             Ok(ExitCode::SUCCESS)
         }
         BookCommand::RecordFixtures { dir, only } => {
-            book::fixtures::record(&dir, only.as_deref()).map_err(CliError)?;
+            book::fixtures::record(&dir, only.as_deref()).map_err(CliError::new)?;
             Ok(ExitCode::SUCCESS)
         }
         BookCommand::Preprocess { supports: Some(Supports::Supports { renderer }) } => {
             Ok(if book::supports(&renderer) { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         BookCommand::Preprocess { supports: None } => {
-            book::run_protocol(std::io::stdin().lock(), std::io::stdout().lock()).map_err(|e| CliError(format!("as mdBook's preprocessor: {e:#}")))?;
+            book::run_protocol(std::io::stdin().lock(), std::io::stdout().lock()).map_err(|e| CliError::new(format!("as mdBook's preprocessor: {e:#}")))?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -11,7 +11,7 @@ use crate::live::{LiveError, Plan};
 pub fn run(plan: &Plan, load: &Load, command: &str, save: Option<PathBuf>) -> Result<ExitCode, CliError> {
     let report = match summary::run(plan, load, command, io::stdout(), save) {
         Err(LiveError::Unprivileged(reasons)) => {
-            return Err(CliError(format!("--summary summarises what the kernel saw, and cannot see it: {}", reasons.join("; "))));
+            return Err(CliError::new(format!("--summary summarises what the kernel saw, and cannot see it: {}", reasons.join("; "))));
         }
         other => other?,
     };

@@ -39,10 +39,10 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
     let trace = read_trace(&args.file)?;
     let write_error = |path: &PathBuf| {
         let path = path.clone();
-        move |err: std::io::Error| CliError(format!("cannot write {}: {err} (check the directory exists and is writable)", path.display()))
+        move |err: std::io::Error| CliError::new(format!("cannot write {}: {err} (check the directory exists and is writable)", path.display()))
     };
     if let Some(why) = args.packetdrill.as_ref().and_then(|_| unsupported(&trace)) {
-        return Err(CliError(why));
+        return Err(CliError::new(why));
     }
     if let Some(path) = &args.pcap {
         let file = File::create(path).map_err(write_error(path))?;
@@ -52,7 +52,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
     if let Some(path) = &args.packetdrill {
         // A script is one side's view; in a session of peers each program plays both sides.
         if trace.events.iter().any(|e| e.actor.peer.is_some()) {
-            return Err(CliError(format!(
+            return Err(CliError::new(format!(
                 "{} is a trace of peers, each both client and server: --packetdrill writes one side of a client-server trace, so it cannot split this one; --pcap exports its packets",
                 args.file.display()
             )));

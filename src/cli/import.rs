@@ -34,18 +34,19 @@ pub struct ImportArgs {
 
 pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
     let path = &args.file;
-    let file = File::open(path)
-        .map_err(|err| CliError(format!("cannot open capture {}: {err} (check the path; record a capture with `tcpdump -i lo -w FILE`)", path.display())))?;
+    let file = File::open(path).map_err(|err| {
+        CliError::new(format!("cannot open capture {}: {err} (check the path; record a capture with `tcpdump -i lo -w FILE`)", path.display()))
+    })?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut reader = Reader::open(file).map_err(|err| CliError(format!("{} {err}", path.display())))?;
+    let mut reader = Reader::open(file).map_err(|err| CliError::new(format!("{} {err}", path.display())))?;
     let mut wanted = Wanted::default();
     if let Some(dir) = &args.save_dir {
         std::fs::create_dir_all(dir)
-            .map_err(|err| CliError(format!("cannot create the directory {}: {err} (give a directory you can write to)", dir.display())))?;
+            .map_err(|err| CliError::new(format!("cannot create the directory {}: {err} (give a directory you can write to)", dir.display())))?;
         wanted.traces = Some(TraceSet::new(dir, import::header(super::command_line())));
     }
     wanted.kept = args.conversation.map(Kept::new);
-    let stop = interrupt::stop_on_termination().map_err(|err| CliError(format!("cannot handle Ctrl-C: {err}")))?;
+    let stop = interrupt::stop_on_termination().map_err(|err| CliError::new(format!("cannot handle Ctrl-C: {err}")))?;
 
     let stdout = io::stdout();
     let terminal = stdout.is_terminal();
@@ -66,8 +67,8 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
 fn finish(path: &Path, args: &ImportArgs, outcome: Imported, wanted: Wanted) -> Result<ExitCode, CliError> {
     let Imported { totals, error, interrupted } = outcome;
     match error {
-        Some(ImportError::Capture(err)) => return Err(CliError(format!("{} {err}", path.display()))),
-        Some(ImportError::Save(err)) => return Err(CliError(err.to_string())),
+        Some(ImportError::Capture(err)) => return Err(CliError::new(format!("{} {err}", path.display()))),
+        Some(ImportError::Save(err)) => return Err(err.into()),
         None => {}
     }
     if interrupted {
@@ -86,7 +87,7 @@ fn finish(path: &Path, args: &ImportArgs, outcome: Imported, wanted: Wanted) -> 
     }
     if let Some(kept) = wanted.kept {
         if kept.events_out.is_empty() {
-            return Err(CliError(format!(
+            return Err(CliError::new(format!(
                 "{} has no conversation {}: it has {} (run `trace import {}` to list them)",
                 path.display(),
                 kept.number,

@@ -103,8 +103,8 @@ pub fn run() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(CliError(message)) => {
-            eprintln!("trace: {message}");
+        Err(err) => {
+            eprintln!("trace: {}", err.line());
             ExitCode::from(EXIT_ERROR)
         }
     }

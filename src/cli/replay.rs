@@ -33,7 +33,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(err) => Err(CliError(format!("cannot write the replay: {err}"))),
+        Err(err) => Err(CliError::new(format!("cannot write the replay: {err}"))),
     }
 }
 

@@ -49,13 +49,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             wait: std::time::Duration::from_secs_f64(args.listen_timeout),
         },
         _ if args.command.is_empty() => {
-            return Err(CliError("run: give a command to trace (`trace run -- CMD ARGS...`), or --server CMD --client CMD".to_string()));
+            return Err(CliError::new("run: give a command to trace (`trace run -- CMD ARGS...`), or --server CMD --client CMD"));
         }
         _ => Programs::One(args.command),
     };
     // Ctrl-C reaches the programs (and `kill` of `trace` is passed on to them); the trace
     // ends, complete, when they have ended.
-    signals::forward_termination().map_err(|e| CliError(format!("run: cannot handle signals: {e}")))?;
+    signals::forward_termination().map_err(|e| CliError::new(format!("run: cannot handle signals: {e}")))?;
     let renderer = render::for_stdout(args.json);
     let plan = RunPlan { programs, seccomp: !args.every_syscall };
     let report = match run::run(plan, &super::command_line(), Output { renderer: Some(renderer), save: args.save }) {
@@ -93,7 +93,7 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
 /// The words of `line`, given with `option`.
 fn command(line: &str, option: &str) -> Result<Vec<String>, CliError> {
     words(line).map_err(|err| match err {
-        WordsError::Empty => CliError(format!("run: {option} needs a command")),
-        err => CliError(format!("run: {option} {line:?}: {err}")),
+        WordsError::Empty => CliError::new(format!("run: {option} needs a command")),
+        err => CliError::new(format!("run: {option} {line:?}: {err}")),
     })
 }

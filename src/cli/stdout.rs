@@ -10,7 +10,7 @@ use crate::trace::Trace;
 /// Writes to standard output, where `print!` would panic once the reader has gone.
 pub(crate) fn print(text: &str) -> Result<(), CliError> {
     match io::stdout().lock().write_all(text.as_bytes()) {
-        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => Err(CliError(format!("cannot write to standard output: {err}"))),
+        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => Err(CliError::new(format!("cannot write to standard output: {err}"))),
         _ => Ok(()),
     }
 }
@@ -23,6 +23,6 @@ pub(crate) fn present(trace: &Trace, json: bool) -> Result<(), CliError> {
     match render::render_all(renderer.as_mut(), &trace.header, &trace.events, trace.end.as_ref(), &mut out) {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(err) => Err(CliError(format!("cannot write the timeline: {err}"))),
+        Err(err) => Err(CliError::new(format!("cannot write the timeline: {err}"))),
     }
 }

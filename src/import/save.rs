@@ -66,6 +66,12 @@ impl std::fmt::Display for SaveError {
     }
 }
 
+impl std::error::Error for SaveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.err)
+    }
+}
+
 struct Open {
     events: ConversationEvents,
     writer: TraceWriter<Spill>,
