@@ -30,6 +30,6 @@ fn built_book() -> &'static Path {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
         let dest = crate::support::scratch("book");
-        socktrace::book::build(&root().join("book"), Some(&dest), false).unwrap_or_else(|e| panic!("{e}")).dest
+        socktrace::book::build(&root().join("book"), Some(&dest), false, &socktrace::cli::command()).unwrap_or_else(|e| panic!("{e}")).dest
     })
 }

@@ -6,7 +6,7 @@
 //! | `{{#lesson-view PATH}}` | the trace's lesson-level view (`trace show --lesson`) |
 //! | `{{#sequence ID}}` | a documented sequence's steps and the evidence each needs |
 //! | `{{#linux-differences}}` | where Linux differs from RFC 9293, from `tcp::linux` |
-//! | `{{#commands}}` | the `trace` subcommands with their help |
+//! | `{{#commands}}` | the `trace` subcommands with their help (the command line's definition, given by the caller) |
 //! | `{{#fixtures DIR}}` | the book's fixtures and the command that records each |
 //!
 //! PATH and DIR are relative to the chapter's file. `\{{#…}}` is left for mdBook, which
@@ -15,8 +15,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-
-use clap::CommandFactory;
 
 use super::fixtures::FIXTURES;
 use crate::replay::Replay;
@@ -39,8 +37,9 @@ impl fmt::Display for DirectiveError {
 
 impl std::error::Error for DirectiveError {}
 
-/// Expands every directive of `content`, a chapter whose file is in `dir`.
-pub fn expand(content: &str, dir: &Path) -> Result<String, DirectiveError> {
+/// Expands every directive of `content`, a chapter whose file is in `dir`; `commands` is the
+/// `trace` command line's definition, for `{{#commands}}`.
+pub fn expand(content: &str, dir: &Path, commands: &clap::Command) -> Result<String, DirectiveError> {
     let mut out = String::with_capacity(content.len());
     let mut rest = content;
     let mut mounts = 0;
@@ -62,7 +61,7 @@ pub fn expand(content: &str, dir: &Path) -> Result<String, DirectiveError> {
             "lesson-view" => Some(lesson_view(&dir.join(arg)).map_err(fail)?),
             "sequence" => Some(sequence_table(arg).map_err(fail)?),
             "linux-differences" => Some(differences_table()),
-            "commands" => Some(commands_table()),
+            "commands" => Some(commands_table(commands)),
             "fixtures" => Some(fixtures_table(&dir.join(arg)).map_err(fail)?),
             _ => None,
         };
@@ -187,9 +186,8 @@ fn differences_table() -> String {
     table(&["difference", "RFC 9293", "Linux, as its tracepoints report it"], &rows)
 }
 
-fn commands_table() -> String {
+fn commands_table(cli: &clap::Command) -> String {
     let mut rows = Vec::new();
-    let cli = crate::cli::Cli::command();
     for sub in cli.get_subcommands() {
         let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
         rows.push(vec![format!("<code>trace {}</code>", esc(sub.get_name())), esc(&about)]);
@@ -236,12 +234,12 @@ mod tests {
     #[test]
     fn escaped_and_foreign_directives_are_left_alone() {
         let text = "a \\{{#trace x.jsonl}} b {{#include y.rs}} c";
-        assert_eq!(expand(text, Path::new(".")).unwrap(), text);
+        assert_eq!(expand(text, Path::new("."), &clap::Command::new("trace")).unwrap(), text);
     }
 
     #[test]
     fn a_missing_fixture_names_the_directive_and_the_file() {
-        let err = expand("{{#trace nowhere.jsonl}}", Path::new("/nonexistent")).unwrap_err();
+        let err = expand("{{#trace nowhere.jsonl}}", Path::new("/nonexistent"), &clap::Command::new("trace")).unwrap_err();
         assert_eq!(err.directive, "{{#trace nowhere.jsonl}}");
         assert!(err.message.contains("nowhere.jsonl"), "{err}");
     }

@@ -55,8 +55,9 @@ impl std::error::Error for BookError {}
 
 /// Builds the book whose `book.toml` is in `book_dir` with the `socktrace` preprocessor
 /// in-process, into `dest` (default: the `build-dir` of `book.toml`). `echo_log` prints
-/// mdBook's log to standard error as it comes.
-pub fn build(book_dir: &Path, dest: Option<&Path>, echo_log: bool) -> Result<Built, BookError> {
+/// mdBook's log to standard error as it comes. `commands` is the `trace` command line's
+/// definition (`socktrace::cli::command()`), which the reference lists.
+pub fn build(book_dir: &Path, dest: Option<&Path>, echo_log: bool, commands: &clap::Command) -> Result<Built, BookError> {
     let failed = |message: String| BookError::Failed { book: book_dir.to_path_buf(), message };
     if !book_dir.join("book.toml").is_file() {
         return Err(failed(format!(
@@ -69,7 +70,7 @@ pub fn build(book_dir: &Path, dest: Option<&Path>, echo_log: bool) -> Result<Bui
         if let Some(dest) = dest {
             book.config.build.build_dir = std::path::absolute(dest)?;
         }
-        book.with_preprocessor(Socktrace);
+        book.with_preprocessor(Socktrace { commands: commands.clone() });
         book.build()?;
         let dest = book.build_dir_for("html");
         Ok::<PathBuf, mdbook_driver::errors::Error>(std::fs::canonicalize(&dest).unwrap_or(dest))

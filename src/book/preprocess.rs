@@ -15,8 +15,11 @@ use super::directives;
 /// The preprocessor's name, as `book.toml`'s `[preprocessor.socktrace]` names it.
 pub const NAME: &str = "socktrace";
 
-/// The book's own preprocessor.
-pub struct Socktrace;
+/// The book's own preprocessor, with the `trace` command line's definition that the
+/// `{{#commands}}` directive lists.
+pub struct Socktrace {
+    pub commands: clap::Command,
+}
 
 impl Preprocessor for Socktrace {
     fn name(&self) -> &str {
@@ -33,7 +36,7 @@ impl Preprocessor for Socktrace {
             }
             let file = src.join(source);
             let dir = file.parent().unwrap_or(&src);
-            match directives::expand(&chapter.content, dir) {
+            match directives::expand(&chapter.content, dir, &self.commands) {
                 Ok(content) => chapter.content = content,
                 Err(err) => failure = Some(Error::msg(format!("{}: {err}", file.display()))),
             }
@@ -52,7 +55,7 @@ pub fn supports(renderer: &str) -> bool {
 }
 
 /// One run of the preprocessor protocol: `[context, book]` in, the expanded book out.
-pub fn run_protocol(input: impl Read, output: impl Write) -> Result<()> {
+pub fn run_protocol(input: impl Read, output: impl Write, commands: clap::Command) -> Result<()> {
     let (ctx, book) = mdbook_preprocessor::parse_input(input)?;
     let minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
     if minor(&ctx.mdbook_version) != minor(mdbook_preprocessor::MDBOOK_VERSION) {
@@ -62,7 +65,7 @@ pub fn run_protocol(input: impl Read, output: impl Write) -> Result<()> {
             ctx.mdbook_version
         );
     }
-    let book = Socktrace.run(&ctx, book)?;
+    let book = Socktrace { commands }.run(&ctx, book)?;
     serde_json::to_writer(output, &book)?;
     Ok(())
 }

@@ -12,14 +12,14 @@ const POLL: Duration = Duration::from_millis(500);
 /// Builds the book (into `dest`, default `book.toml`'s build-dir), then serves it on
 /// `127.0.0.1:port` (0: any free port) until the process ends, rebuilding when a watched file
 /// changes. Prints the URL first.
-pub fn serve(book_dir: &Path, dest: Option<&Path>, port: u16) -> Result<(), String> {
-    let dest = super::build(book_dir, dest, false).map_err(|e| e.to_string())?.dest;
+pub fn serve(book_dir: &Path, dest: Option<&Path>, port: u16, commands: &clap::Command) -> Result<(), String> {
+    let dest = super::build(book_dir, dest, false, commands).map_err(|e| e.to_string())?.dest;
     let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e} (try another --port, or 0)"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("serving the book at http://{addr}/ (Ctrl-C to stop); it is rebuilt when its sources change");
     let _ = io::stdout().flush();
-    let (book_dir, dest_dir) = (book_dir.to_path_buf(), dest.clone());
-    std::thread::spawn(move || watch(&book_dir, &dest_dir));
+    let (book_dir, dest_dir, commands) = (book_dir.to_path_buf(), dest.clone(), commands.clone());
+    std::thread::spawn(move || watch(&book_dir, &dest_dir, &commands));
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let root = dest.clone();
@@ -33,7 +33,7 @@ pub fn serve(book_dir: &Path, dest: Option<&Path>, port: u16) -> Result<(), Stri
 }
 
 /// Rebuilds whenever the newest modification time under the watched directories changes.
-fn watch(book_dir: &Path, dest: &Path) {
+fn watch(book_dir: &Path, dest: &Path, commands: &clap::Command) {
     let dirs = super::watched_dirs(book_dir);
     let mut seen = newest(&dirs);
     loop {
@@ -43,7 +43,7 @@ fn watch(book_dir: &Path, dest: &Path) {
             continue;
         }
         seen = now;
-        match super::build(book_dir, Some(dest), false) {
+        match super::build(book_dir, Some(dest), false, commands) {
             Ok(_) => println!("rebuilt the book"),
             Err(err) => eprintln!("trace book serve: {err}"),
         }

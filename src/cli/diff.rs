@@ -21,7 +21,7 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, CliError> {
     let (a, b) = (read_trace(&args.a)?, read_trace(&args.b)?);
     let (an, bn) = (args.a.display(), args.b.display());
     let Some(d) = first_difference(&a, &b) else {
-        super::print(&format!("{an} and {bn} are the same after normalization\n"))?;
+        super::stdout::print(&format!("{an} and {bn} are the same after normalization\n"))?;
         return Ok(ExitCode::SUCCESS);
     };
     let at = match d.line {
@@ -43,6 +43,6 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, CliError> {
         out.push_str(&format!("  - {}\n", k.left.as_deref().unwrap_or(ended)));
         out.push_str(&format!("  + {}\n", k.right.as_deref().unwrap_or(ended)));
     }
-    super::print(&out)?;
+    super::stdout::print(&out)?;
     Ok(ExitCode::from(EXIT_DEVIATIONS))
 }

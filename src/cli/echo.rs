@@ -97,7 +97,7 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         summary: args.summary,
     };
     let plan = request.plan(&mut |warning| eprintln!("trace: warning: {warning}"))?;
-    let command = super::command_line();
+    let command = super::command_line::command_line();
     if args.summary {
         let close = if args.close == "rst" { Close::Rst } else { Close::Fin };
         let load = Load::for_plan(&plan, args.connections, close)?;

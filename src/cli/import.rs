@@ -43,7 +43,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
     if let Some(dir) = &args.save_dir {
         std::fs::create_dir_all(dir)
             .map_err(|err| CliError::new(format!("cannot create the directory {}: {err} (give a directory you can write to)", dir.display())))?;
-        wanted.traces = Some(TraceSet::new(dir, import::header(super::command_line())));
+        wanted.traces = Some(TraceSet::new(dir, import::header(super::command_line::command_line())));
     }
     wanted.kept = args.conversation.map(Kept::new);
     let stop = interrupt::stop_on_termination().map_err(|err| CliError::new(format!("cannot handle Ctrl-C: {err}")))?;
@@ -96,8 +96,8 @@ fn finish(path: &Path, args: &ImportArgs, outcome: Imported, wanted: Wanted) -> 
             )));
         }
         let end = crate::trace::End { events: kept.events_out.len() as u64, ..Default::default() };
-        let trace = Trace { header: import::header(super::command_line()), events: kept.events_out, end: Some(end) };
-        super::present(&trace, false)?;
+        let trace = Trace { header: import::header(super::command_line::command_line()), events: kept.events_out, end: Some(end) };
+        super::stdout::present(&trace, false)?;
     }
     Ok(ExitCode::SUCCESS)
 }

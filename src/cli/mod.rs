@@ -3,6 +3,7 @@
 
 mod book;
 mod check;
+mod command_line;
 mod diff;
 mod echo;
 mod echo_summary;
@@ -19,10 +20,9 @@ mod stdout;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 pub use error::{CliError, EXIT_DEVIATIONS, EXIT_ERROR};
-use stdout::{present, print};
 
 /// See how sockets live and die: the socket calls of real programs, the packets on the wire
 /// and the kernel's TCP states, on one timeline.
@@ -71,11 +71,9 @@ enum Command {
     Book(book::BookArgs),
 }
 
-/// The command as the user typed it, for a trace's header.
-fn command_line() -> String {
-    let mut words = vec!["trace".to_string()];
-    words.extend(std::env::args().skip(1));
-    words.join(" ")
+/// The command line's definition: its subcommands, options and help.
+pub fn command() -> clap::Command {
+    Cli::command()
 }
 
 /// Parses the command line and runs the subcommand.

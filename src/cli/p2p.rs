@@ -25,7 +25,7 @@ pub fn run(args: P2pArgs) -> Result<ExitCode, CliError> {
     let messages = if args.messages.is_empty() { PEER_MESSAGES.map(String::from).to_vec() } else { args.messages };
     let s = &args.session;
     let plan = PeerPlan { messages, ipv6: s.ipv6, live_only: s.live };
-    match p2p::run(&plan, &super::command_line(), s.output()) {
+    match p2p::run(&plan, &super::command_line::command_line(), s.output()) {
         Err(LiveError::Unprivileged(reasons)) => s.show_simulation(&Simulation::of_peers(&plan, &reasons)),
         other => Ok(conclude(&other?)),
     }

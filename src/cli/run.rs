@@ -58,7 +58,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     signals::forward_termination().map_err(|e| CliError::new(format!("run: cannot handle signals: {e}")))?;
     let renderer = render::for_stdout(args.json);
     let plan = RunPlan { programs, seccomp: !args.every_syscall };
-    let report = match run::run(plan, &super::command_line(), Output { renderer: Some(renderer), save: args.save }) {
+    let report = match run::run(plan, &super::command_line::command_line(), Output { renderer: Some(renderer), save: args.save }) {
         Ok(report) => report,
         Err(RunError::Start(err)) => {
             eprintln!("trace run: {err}");

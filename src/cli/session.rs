@@ -42,11 +42,11 @@ impl SessionArgs {
         } else {
             println!("{}", simulation.first_line);
         }
-        let trace = simulation.trace(&super::command_line())?;
+        let trace = simulation.trace(&super::command_line::command_line())?;
         if let Some(path) = &self.save {
             trace.save(path)?;
         }
-        super::present(&trace, self.json)?;
+        super::stdout::present(&trace, self.json)?;
         Ok(ExitCode::SUCCESS)
     }
 }

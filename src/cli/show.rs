@@ -28,13 +28,13 @@ pub struct ShowArgs {
 pub fn run(args: ShowArgs) -> Result<ExitCode, CliError> {
     let trace = read_trace(&args.file)?;
     if args.snapshot {
-        super::print(&crate::normalize::snapshot(&trace))?;
+        super::stdout::print(&crate::normalize::snapshot(&trace))?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.lesson {
-        super::print(&crate::normalize::lesson_view(&trace.events))?;
+        super::stdout::print(&crate::normalize::lesson_view(&trace.events))?;
         return Ok(ExitCode::SUCCESS);
     }
-    super::present(&trace, args.json)?;
+    super::stdout::present(&trace, args.json)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -31,7 +31,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, CliError> {
     if args.list {
         let width = sim::scenarios().iter().map(|s| s.name.len()).max().unwrap_or(0);
         let list: String = sim::scenarios().iter().map(|s| format!("{:<width$}  {}\n", s.name, s.about)).collect();
-        super::print(&list)?;
+        super::stdout::print(&list)?;
         return Ok(ExitCode::SUCCESS);
     }
     let name = args.scenario.unwrap_or_default();
@@ -39,10 +39,10 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, CliError> {
     if !args.messages.is_empty() {
         options.messages = args.messages;
     }
-    let trace = sim::trace(&name, &options, &super::command_line())?;
+    let trace = sim::trace(&name, &options, &super::command_line::command_line())?;
     if let Some(path) = &args.save {
         trace.save(path)?;
     }
-    super::present(&trace, args.json)?;
+    super::stdout::present(&trace, args.json)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -115,6 +115,6 @@ fn totals_line(outcome: &Imported, tcp: u64, udp: u64) -> String {
         tcp + udp,
         t.packets,
         t.file_bytes,
-        Span::short(t.last_t.saturating_sub(t.first_t)).to_string()
+        Span::short(t.last_t.saturating_sub(t.first_t))
     )
 }

@@ -16,49 +16,13 @@ pub(crate) mod align;
 pub(crate) mod cast;
 pub(crate) mod index;
 pub(crate) mod reasons;
+mod side;
 mod steps;
 
-use std::fmt;
-use std::str::FromStr;
-
-use crate::event::Role;
 use crate::trace::{LensStatus, Trace};
 
+pub use side::Side;
 pub use steps::{Observation, Outcome, Seen, Sighting, SocketReport, StepReport};
-
-/// Which side of the conversation to tell (or check).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    Client,
-    Server,
-}
-
-impl Side {
-    pub fn role(self) -> Role {
-        match self {
-            Side::Client => Role::Client,
-            Side::Server => Role::Server,
-        }
-    }
-}
-
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.role().fmt(f)
-    }
-}
-
-impl FromStr for Side {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Side, String> {
-        match s {
-            "client" => Ok(Side::Client),
-            "server" => Ok(Side::Server),
-            other => Err(format!("unknown role {other:?}: the roles are client and server")),
-        }
-    }
-}
 
 /// The story of a trace: every socket that plays a part, held against its sequence.
 pub struct Story {

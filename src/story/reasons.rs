@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use super::index::Index;
-use super::Side;
+use super::side::Side;
 use crate::event::{Errno, Role, Verb};
 use crate::sequence::{Evidence, Part};
 use crate::tcp::linux::{self, Difference};

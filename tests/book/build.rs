@@ -58,7 +58,7 @@ fn the_book_builds_with_every_replay_in_place() {
 #[test]
 fn the_build_log_has_no_error_and_no_warning() {
     let dest = scratch("book_log");
-    let built = book::build(&root().join("book"), Some(&dest), false).unwrap_or_else(|e| panic!("{e}"));
+    let built = book::build(&root().join("book"), Some(&dest), false, &socktrace::cli::command()).unwrap_or_else(|e| panic!("{e}"));
     let loud: Vec<String> = built.log.iter().filter(|l| l.level <= Level::WARN).map(|l| l.to_string()).collect();
     assert!(loud.is_empty(), "{loud:?}");
     assert!(built.log.iter().any(|l| l.text.contains("Book building has started")), "the log was captured: {:?}", built.log);
@@ -90,7 +90,7 @@ fn tiny_book(name: &str, chapter: &str, extra: &str) -> PathBuf {
 #[test]
 fn an_error_mdbook_only_logs_fails_the_build() {
     let dir = tiny_book("book_unknown_key", "# One\n", "additional-jss = [\"x.js\"]");
-    match book::build(&dir, None, false) {
+    match book::build(&dir, None, false, &socktrace::cli::command()) {
         Err(BookError::Logged { errors, .. }) => assert!(errors.iter().any(|l| l.text.contains("additional-jss")), "{errors:?}"),
         other => panic!("an unknown [output.html] key must fail the build: {other:?}"),
     }
@@ -99,7 +99,7 @@ fn an_error_mdbook_only_logs_fails_the_build() {
 #[test]
 fn a_missing_fixture_fails_the_build_and_names_the_directive() {
     let dir = tiny_book("book_missing_fixture", "# One\n\n{{#trace nowhere.jsonl}}\n", "");
-    let err = book::build(&dir, None, false).expect_err("a missing fixture");
+    let err = book::build(&dir, None, false, &socktrace::cli::command()).expect_err("a missing fixture");
     let text = err.to_string();
     assert!(text.contains("{{#trace nowhere.jsonl}}") && text.contains("one.md"), "{text}");
 }
