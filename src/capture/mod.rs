@@ -12,4 +12,5 @@ pub mod privilege;
 pub mod progress;
 pub mod ptrace;
 mod ring;
+pub mod sink;
 pub mod tracefs;

@@ -5,11 +5,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::capture::sink::EventSink;
 use crate::capture::{clock, errno};
 use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Event, Mint, Origin, Peer, Preview, Role, SockId, SockKind};
-
-/// Where recorded events go: every lens sends batches of events to the timeline.
-pub type EventSink = std::sync::mpsc::Sender<Vec<Event>>;
 
 /// A handle shared by every task of one program (server or client side).
 #[derive(Clone)]

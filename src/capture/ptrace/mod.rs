@@ -38,7 +38,7 @@ pub use programs::{Finished, Programs, WatchPorts, LISTEN_WAIT};
 pub use spawn::{check_command, SpawnError};
 
 use crate::capture::clock;
-use crate::echo::recorder::EventSink;
+use crate::capture::sink::EventSink;
 use names::Namer;
 
 /// The running calls lens.

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::fds::SockKey;
-use crate::echo::recorder::EventSink;
+use crate::capture::sink::EventSink;
 use crate::event::{Body, CallName, Event, Mint, ProcessChange, Role, SockId, SockKind};
 use crate::hash::{FastMap, FastSet};
 
