@@ -56,6 +56,7 @@ pub mod live;
 pub mod netns;
 pub mod normalize;
 pub(crate) mod parallel;
+pub mod protocol;
 pub mod query;
 pub mod record;
 pub mod render;

@@ -68,6 +68,9 @@ fn with(prefix: &[String], last: &str) -> Vec<String> {
 struct FileUses {
     paths: Vec<Module>,
     reexports: BTreeMap<String, Module>,
+    /// Paths into the system's interfaces (`std::fs::…`, `libc::…`, `tokio::…`): see
+    /// [`SYSTEM_APIS`].
+    system: BTreeSet<String>,
 }
 
 struct Reader<'a> {
@@ -103,12 +106,26 @@ impl Reader<'_> {
     }
 }
 
+impl Reader<'_> {
+    fn note_system(&mut self, path: &[String]) {
+        // A constant (`libc::ECONNREFUSED`) is a number, not a way into the system.
+        if path.last().is_some_and(|last| last.len() > 1 && last.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')) {
+            return;
+        }
+        let written = path.join("::");
+        if let Some(api) = SYSTEM_APIS.iter().find(|api| written == **api || written.starts_with(&format!("{api}::"))) {
+            self.uses.system.insert(api.to_string());
+        }
+    }
+}
+
 impl<'ast> Visit<'ast> for Reader<'_> {
     fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
         let mut paths = Vec::new();
         use_paths(&item.tree, &mut Vec::new(), &mut paths);
         let public = matches!(item.vis, syn::Visibility::Public(_));
         for (path, name) in paths {
+            self.note_system(&path);
             // A public `use` hands a name on (a module's face): it leads those who use the
             // name to where it is defined, and is no import of this file's own.
             match self.absolute(&path) {
@@ -134,6 +151,7 @@ impl<'ast> Visit<'ast> for Reader<'_> {
 
     fn visit_path(&mut self, path: &'ast syn::Path) {
         let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        self.note_system(&segments);
         // `crate::…`, `super::…`, `self::…`, and a child module named bare (`book::BookArgs`
         // in `cli/mod.rs`, which declares `mod book;`).
         if segments.len() > 1 {
@@ -165,6 +183,11 @@ fn target(path: &[String], known: &BTreeMap<Module, PathBuf>, uses: &BTreeMap<Mo
 
 /// The file-to-file import graph of the library.
 fn graph() -> BTreeMap<Module, BTreeSet<Module>> {
+    read().0
+}
+
+/// The file-to-file import graph, and the system interfaces each file names.
+fn read() -> (BTreeMap<Module, BTreeSet<Module>>, BTreeMap<Module, BTreeSet<String>>) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let known = modules(&src);
     let mut uses: BTreeMap<Module, FileUses> = BTreeMap::new();
@@ -184,7 +207,8 @@ fn graph() -> BTreeMap<Module, BTreeSet<Module>> {
             }
         }
     }
-    edges
+    let system = uses.into_iter().map(|(module, file)| (module, file.system)).collect();
+    (edges, system)
 }
 
 /// A cycle of the graph, if it has one (depth-first search; the cycle as the path back).
@@ -250,4 +274,68 @@ fn a_loop_of_imports_is_found() {
     edges.get(&m("d")).expect("d");
     let without: BTreeMap<Module, BTreeSet<Module>> = [(m("a"), [m("b")].into()), (m("b"), BTreeSet::new())].into();
     assert_eq!(a_cycle(&without), None);
+}
+
+/// The modules that run programs, open sockets, talk to the kernel or serve: what the crate
+/// doc (`src/lib.rs`) lists as touching the running system.
+const SYSTEM: [&str; 7] = ["capture", "echo", "live", "netns", "record", "book", "cli"];
+
+/// What `src/lib.rs` calls pure: given events, traces or bytes, they give values or text,
+/// and reach the system only through a trace file they are named (`trace::read_trace`).
+const PURE: [&str; 19] = [
+    "wire",
+    "tcp",
+    "event",
+    "query",
+    "protocol",
+    "sequence",
+    "fault",
+    "wording",
+    "hash",
+    "parallel",
+    "timeline",
+    "story",
+    "check",
+    "normalize",
+    "replay",
+    "render",
+    "export",
+    "summary",
+    "sim",
+];
+
+/// The interfaces by which code reaches processes, sockets, the kernel or the environment.
+const SYSTEM_APIS: [&str; 10] =
+    ["std::process", "std::env", "std::net::TcpStream", "std::net::TcpListener", "std::net::UdpSocket", "std::os", "libc", "nix", "tokio", "std::io::stdout"];
+
+#[test]
+fn the_pure_modules_never_reach_the_system() {
+    let (edges, system) = read();
+    let top = |m: &Module| m.first().cloned().unwrap_or_default();
+    let mut problems = Vec::new();
+    for start in edges.keys().filter(|m| PURE.contains(&top(m).as_str())) {
+        // Everything the file reaches, with the file it was reached through.
+        let mut seen: BTreeMap<Module, Module> = BTreeMap::new();
+        let mut stack = vec![start.clone()];
+        while let Some(at) = stack.pop() {
+            for next in edges.get(&at).into_iter().flatten() {
+                if !seen.contains_key(next) && next != start {
+                    seen.insert(next.clone(), at.clone());
+                    stack.push(next.clone());
+                }
+            }
+        }
+        if let Some((reached, via)) = seen.iter().find(|(m, _)| SYSTEM.contains(&top(m).as_str())) {
+            problems.push(format!("{} reaches {} (through {})", shown(start), shown(reached), shown(via)));
+        }
+        for api in system.get(start).into_iter().flatten() {
+            problems.push(format!("{} names {api}", shown(start)));
+        }
+    }
+    assert!(problems.is_empty(), "pure modules that touch the system:\n{}", problems.join("\n"));
+    // Every module of the crate is in one list or the other, or is a file format (trace,
+    // import): a new module is placed on purpose.
+    let placed: BTreeSet<String> = PURE.iter().chain(SYSTEM.iter()).chain(["trace", "import", "fuzzing"].iter()).map(|m| m.to_string()).collect();
+    let unplaced: Vec<String> = edges.keys().map(top).filter(|m| !m.is_empty() && !placed.contains(m)).collect();
+    assert!(unplaced.is_empty(), "modules neither pure nor listed as touching the system: {unplaced:?} (place them in tests/layers.rs and src/lib.rs)");
 }

@@ -60,10 +60,11 @@ enum Supports {
     Supports { renderer: String },
 }
 
-pub fn run(args: BookArgs) -> Result<ExitCode, CliError> {
+/// `commands`: the command line's definition, which the book's reference lists.
+pub fn run(args: BookArgs, commands: clap::Command) -> Result<ExitCode, CliError> {
     match args.command {
         BookCommand::Build(at) => {
-            let built = book::build(&at.book, at.dest.as_deref(), false, &super::command())?;
+            let built = book::build(&at.book, at.dest.as_deref(), false, &commands)?;
             for line in built.log.iter().filter(|l| l.level == tracing::Level::WARN) {
                 eprintln!("trace book: mdBook warns: {}", line.text);
             }
@@ -71,7 +72,7 @@ pub fn run(args: BookArgs) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         BookCommand::Serve { at, port } => {
-            book::serve::serve(&at.book, at.dest.as_deref(), port, &super::command()).map_err(CliError::new)?;
+            book::serve::serve(&at.book, at.dest.as_deref(), port, &commands).map_err(CliError::new)?;
             Ok(ExitCode::SUCCESS)
         }
         BookCommand::RecordFixtures { dir, only } => {
@@ -82,7 +83,7 @@ pub fn run(args: BookArgs) -> Result<ExitCode, CliError> {
             Ok(if book::supports(&renderer) { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         BookCommand::Preprocess { supports: None } => {
-            book::run_protocol(std::io::stdin().lock(), std::io::stdout().lock(), super::command())
+            book::run_protocol(std::io::stdin().lock(), std::io::stdout().lock(), commands)
                 .map_err(|e| CliError::new(format!("as mdBook's preprocessor: {e:#}")))?;
             Ok(ExitCode::SUCCESS)
         }

@@ -97,7 +97,7 @@ pub fn run() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Replay(args) => replay::run(args),
-        Command::Book(args) => book::run(args),
+        Command::Book(args) => book::run(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -6,10 +6,10 @@ use clap::Args;
 
 use super::session::{conclude, SessionArgs};
 use super::CliError;
-use crate::echo::lines::PEER_MESSAGES;
 use crate::live::fallback::Simulation;
 use crate::live::p2p::{self, PeerPlan};
 use crate::live::LiveError;
+use crate::protocol::PEER_MESSAGES;
 
 #[derive(Args, Debug)]
 pub struct P2pArgs {

@@ -2,7 +2,6 @@
 //! documented sequence call by call and record each call's start and end on the trace clock.
 
 pub mod client;
-pub mod lines;
 pub mod recorder;
 pub mod server;
 pub mod udp;

@@ -9,9 +9,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 
-use super::lines::LineNumberer;
 use super::recorder::{Recorder, Revealed};
 use crate::event::{CallArgs, CallName, Preview, SockId};
+use crate::protocol::LineNumberer;
 
 /// How much one `recv` asks for.
 const RECV_BUF: usize = 4096;

@@ -12,10 +12,10 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 
 use super::client::sockaddr_of;
-use super::lines::LineNumberer;
 use super::recorder::{Recorder, Revealed};
 use super::server::close;
 use crate::event::{CallArgs, CallName, Preview, SockId};
+use crate::protocol::LineNumberer;
 
 /// How much one `recvfrom` asks for: more than any line the echo sends.
 const RECV_BUF: usize = 4096;

@@ -17,10 +17,10 @@ use super::programs::{self, Client, Program};
 use super::session::{run_programs, start_lenses, Report, Stop};
 use super::sink::{Output, Sink};
 use crate::echo::client::{ClientOptions, Ending};
-use crate::echo::lines::from_peer;
 use crate::echo::server::{EchoServer, ServeOptions};
 use crate::echo::Recorder;
 use crate::event::{Event, Peer, Role};
+use crate::protocol::from_peer;
 use crate::timeline::{Sides, SocketResolver, Timeline};
 use crate::trace::{Header, LensStatus, Source};
 

@@ -7,8 +7,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::open_files;
 use super::programs::{Mode, Plan, Story};
-use crate::echo::lines::DEFAULT_MESSAGES;
 use crate::fault::Lost;
+use crate::protocol::DEFAULT_MESSAGES;
 
 /// The options of `trace echo`, as given.
 #[derive(Clone, Debug)]

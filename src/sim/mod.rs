@@ -33,8 +33,8 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::echo::lines::from_peer;
 use crate::event::{Actor, Event, Peer, Role};
+use crate::protocol::from_peer;
 use crate::trace::{End, Header, LensStatus, Lenses, Source, Trace};
 use os::Os;
 use programs::{tcp_echo_client, tcp_echo_server, udp_echo_client, udp_echo_server, Closing, PEER_ADDRS, SERVER};
@@ -54,7 +54,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { messages: crate::echo::lines::DEFAULT_MESSAGES.map(String::from).to_vec(), msl: Duration::from_secs(30) }
+        Options { messages: crate::protocol::DEFAULT_MESSAGES.map(String::from).to_vec(), msl: Duration::from_secs(30) }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use super::os::{Fd, Os, SockType};
-use crate::echo::lines::LineNumberer;
+use crate::protocol::LineNumberer;
 
 /// Where the server listens (the port of the course's sample session).
 pub(super) const SERVER: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1234));

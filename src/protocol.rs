@@ -1,4 +1,5 @@
-//! The echo protocol of the classic course example: the server answers every line it
+//! The echo protocol of the classic course example, spoken alike by our live programs
+//! ([`crate::echo`]) and the model's ([`crate::sim`]): the server answers every line it
 //! receives with the line's number and the line (`1: hello`).
 
 /// What the client sends when the user names no messages, live and simulated alike.
