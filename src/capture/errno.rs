@@ -78,4 +78,14 @@ mod tests {
         assert_eq!(super::errno(libc::ENOTTY).name, "ENOTTY");
         assert_eq!(super::errno(4095).name, "errno 4095");
     }
+
+    #[test]
+    fn the_table_names_every_code_as_nix_does() {
+        for code in 0..4096 {
+            let name = super::name(code);
+            if !name.is_empty() {
+                assert_eq!(format!("{:?}", nix::errno::Errno::from_raw(code)), name, "errno {code}");
+            }
+        }
+    }
 }
