@@ -119,4 +119,14 @@ mod tests {
         assert_eq!(super::name(libc::SIGSEGV), "SIGSEGV");
         assert_eq!(super::name(40), "signal 40");
     }
+
+    #[test]
+    fn the_table_names_every_signal_as_nix_does() {
+        for sig in 1..65 {
+            let name = super::name(sig);
+            if !name.starts_with("signal ") {
+                assert_eq!(nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str()), Ok(name.as_str()), "signal {sig}");
+            }
+        }
+    }
 }
