@@ -12,4 +12,5 @@ pub mod privilege;
 pub mod progress;
 pub mod ptrace;
 mod ring;
+mod sockopts;
 pub mod tracefs;
