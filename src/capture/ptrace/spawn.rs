@@ -103,7 +103,8 @@ pub fn spawn(argv: &[String], with_seccomp: bool) -> Result<Started, SpawnError>
     // SIGTRAP before its first instruction, waiting for us.
     let child = cmd.spawn().map_err(fail)?;
     let pid = child.id() as i32;
-    let stopped = wait(Some(pid), libc::__WALL).is_ok_and(|(waited, status)| waited == pid && libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP);
+    let stopped =
+        wait(Some(pid), libc::__WALL).is_ok_and(|(waited, status)| waited == pid && libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP);
     if !stopped {
         kill_and_reap(pid);
         return Err(fail(io::Error::other("execve failed")));
