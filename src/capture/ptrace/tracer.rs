@@ -100,7 +100,7 @@ pub(super) fn lock(namer: &Mutex<Namer>) -> MutexGuard<'_, Namer> {
 /// Lets stopped `tid` go on with `request` (`PTRACE_CONT` or `PTRACE_SYSCALL`), delivering
 /// signal `sig` (0: none). Raw, because nix's requests take its `Signal`, which has no
 /// real-time signals, and a program's own real-time signals must reach it.
-fn restart(request: libc::c_uint, tid: i32, sig: i32) {
+fn ptrace_resume(request: libc::c_uint, tid: i32, sig: i32) {
     // SAFETY: CONT and SYSCALL take no pointer (`data` is the signal number), and the kernel
     // checks that `tid` is a stopped tracee of this thread. ESRCH (killed meanwhile) is fine:
     // its end is reported by waitpid.
@@ -299,7 +299,7 @@ impl Tracer {
     fn resume(&self, tid: i32, sig: i32) {
         let to_exit = self.tasks.get(&tid).is_some_and(|t| t.open.is_some() || t.interrupted.is_some());
         let request = if self.seccomp && !to_exit { libc::PTRACE_CONT } else { libc::PTRACE_SYSCALL };
-        restart(request, tid, sig);
+        ptrace_resume(request, tid, sig);
     }
 
     fn syscall_stop(&mut self, tid: i32) {
