@@ -28,10 +28,20 @@
 //!
 //! On a real link between two hosts (`--hosts`), `jeq #0x0806, accept` after the IPv6 test
 //! also lets ARP through.
+//!
+//! Kept hand-written rather than compiled by a crate (libpcap's compiler, a BPF assembler)
+//! because of the benchmark: `cargo bench --bench capture` measures the capture this filter
+//! feeds against tcpdump's, and the kernel runs the program on every loopback frame, so it
+//! is kept to the few instructions above, checked instruction by instruction by the tests
+//! below (with an interpreter of their own) and by the kernel.
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
+
+use nix::sys::socket::setsockopt;
+
+use crate::capture::sockopts::AttachFilter;
 
 /// At most this many ports per filter: a classic BPF jump reaches 255 instructions ahead,
 /// and a trace follows a handful of sockets.
@@ -155,24 +165,11 @@ impl BpfProgram {
         let prog = libc::sock_fprog {
             // `ports` builds at most a few hundred instructions.
             len: self.insns.len() as u16,
+            // The kernel copies the program during the call, which `self.insns` outlives.
             filter: self.insns.as_ptr().cast_mut(),
         };
-        // SAFETY: `prog` points at `self.insns`, alive for the call; the kernel copies the
-        // program and validates every instruction before it accepts it.
-        let rc = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_ATTACH_FILTER,
-                (&prog as *const libc::sock_fprog).cast(),
-                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
-            )
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        // The kernel checks every instruction before it accepts the program.
+        Ok(setsockopt(&socket, AttachFilter, &prog)?)
     }
 
     /// The instructions, as `tcpdump -dd` prints them.

@@ -3,24 +3,23 @@
 //! Calls are stamped with it directly, tracepoints by tracefs's `mono` trace clock, and
 //! packets by the kernel's receive timestamp, which is CLOCK_REALTIME and is converted here.
 
+use nix::time::{clock_gettime, ClockId};
+
 /// Reads a clock in nanoseconds.
-fn read(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes into it.
-    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
-    // CLOCK_MONOTONIC and CLOCK_REALTIME always exist on Linux; a failure would be a kernel bug.
-    assert_eq!(rc, 0, "clock_gettime failed");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+fn read(clock: ClockId) -> u64 {
+    // The clocks read here always exist on Linux; a failure would be a kernel bug.
+    let ts = clock_gettime(clock).expect("clock_gettime failed");
+    ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
 }
 
 /// CPU time the calling thread has used, in ns (what a lens costs).
 pub fn thread_cpu_ns() -> u64 {
-    read(libc::CLOCK_THREAD_CPUTIME_ID)
+    read(ClockId::CLOCK_THREAD_CPUTIME_ID)
 }
 
 /// Now, on the trace clock.
 pub fn now_ns() -> u64 {
-    read(libc::CLOCK_MONOTONIC)
+    read(ClockId::CLOCK_MONOTONIC)
 }
 
 /// The distance between CLOCK_REALTIME and CLOCK_MONOTONIC, to put kernel packet timestamps
@@ -37,9 +36,9 @@ impl RealtimeOffset {
     pub fn measure() -> RealtimeOffset {
         let mut best: Option<(u64, i128)> = None;
         for _ in 0..16 {
-            let m1 = read(libc::CLOCK_MONOTONIC);
-            let r = read(libc::CLOCK_REALTIME);
-            let m2 = read(libc::CLOCK_MONOTONIC);
+            let m1 = read(ClockId::CLOCK_MONOTONIC);
+            let r = read(ClockId::CLOCK_REALTIME);
+            let m2 = read(ClockId::CLOCK_MONOTONIC);
             let width = m2 - m1;
             let offset = r as i128 - (m1 as i128 + (width / 2) as i128);
             if best.is_none_or(|(w, _)| width < w) {
@@ -77,7 +76,7 @@ mod tests {
     fn realtime_now_converts_to_monotonic_now() {
         let off = RealtimeOffset::measure();
         let m1 = now_ns();
-        let r = read(libc::CLOCK_REALTIME);
+        let r = read(ClockId::CLOCK_REALTIME);
         let m2 = now_ns();
         let converted = off.to_mono(r);
         // Allow 1 ms of slack for a descheduled test thread; the offset itself is far tighter.

@@ -2,72 +2,15 @@
 
 use crate::event::Errno;
 
-/// The errno with its symbolic name (`ECONNREFUSED`).
+/// The errno with its symbolic name (`ECONNREFUSED`), as nix's `Errno` spells it; a number it
+/// does not know is `errno N`. (The kernel's internal restart codes, 512–516, never reach a
+/// program: `ptrace/restart.rs` takes them apart before a call's result is recorded.)
 pub fn errno(code: i32) -> Errno {
-    let name = match name(code) {
-        "" => format!("errno {code}"),
-        known => known.to_string(),
+    let name = match nix::errno::Errno::from_raw(code) {
+        nix::errno::Errno::UnknownErrno => format!("errno {code}"),
+        known => format!("{known:?}"),
     };
     Errno { code, name }
-}
-
-/// The symbolic name of an errno: those a socket call (or a runtime's call on a socket)
-/// meets; empty for any other number.
-pub fn name(code: i32) -> &'static str {
-    match code {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EINTR => "EINTR",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EINVAL => "EINVAL",
-        libc::ENFILE => "ENFILE",
-        libc::EMFILE => "EMFILE",
-        libc::EPIPE => "EPIPE",
-        libc::ENOSYS => "ENOSYS",
-        libc::ENOTSOCK => "ENOTSOCK",
-        libc::EDESTADDRREQ => "EDESTADDRREQ",
-        libc::EMSGSIZE => "EMSGSIZE",
-        libc::EPROTOTYPE => "EPROTOTYPE",
-        libc::ENOPROTOOPT => "ENOPROTOOPT",
-        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
-        libc::EADDRINUSE => "EADDRINUSE",
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        libc::ENETDOWN => "ENETDOWN",
-        libc::ENETUNREACH => "ENETUNREACH",
-        libc::ECONNABORTED => "ECONNABORTED",
-        libc::ECONNRESET => "ECONNRESET",
-        libc::ENOBUFS => "ENOBUFS",
-        libc::EISCONN => "EISCONN",
-        libc::ENOTCONN => "ENOTCONN",
-        libc::ESHUTDOWN => "ESHUTDOWN",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        libc::ECONNREFUSED => "ECONNREFUSED",
-        libc::EHOSTUNREACH => "EHOSTUNREACH",
-        libc::EALREADY => "EALREADY",
-        libc::EINPROGRESS => "EINPROGRESS",
-        libc::ENOTTY => "ENOTTY",
-        libc::ESPIPE => "ESPIPE",
-        libc::EIO => "EIO",
-        libc::ENOSPC => "ENOSPC",
-        libc::EEXIST => "EEXIST",
-        libc::EXDEV => "EXDEV",
-        libc::ENODEV => "ENODEV",
-        libc::ENXIO => "ENXIO",
-        libc::EOVERFLOW => "EOVERFLOW",
-        libc::EPROTO => "EPROTO",
-        libc::ENETRESET => "ENETRESET",
-        libc::EHOSTDOWN => "EHOSTDOWN",
-        libc::ETOOMANYREFS => "ETOOMANYREFS",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EISDIR => "EISDIR",
-        _ => "",
-    }
 }
 
 #[cfg(test)]
@@ -76,6 +19,10 @@ mod tests {
     fn known_codes_have_their_names_and_others_a_generic_one() {
         assert_eq!(super::errno(libc::ECONNREFUSED).name, "ECONNREFUSED");
         assert_eq!(super::errno(libc::ENOTTY).name, "ENOTTY");
+        // EWOULDBLOCK and ENOTSUP are the same numbers on Linux: named as strace names them.
+        assert_eq!(super::errno(libc::EWOULDBLOCK).name, "EAGAIN");
+        assert_eq!(super::errno(libc::ENOTSUP).name, "EOPNOTSUPP");
         assert_eq!(super::errno(4095).name, "errno 4095");
+        assert_eq!(super::errno(512).name, "errno 512");
     }
 }

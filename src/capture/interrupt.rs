@@ -6,6 +6,8 @@
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+
 /// Set by SIGINT and SIGTERM once [`stop_on_termination`] was called.
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -15,23 +17,19 @@ extern "C" fn request_stop(_: libc::c_int) {
 
 /// From now on SIGINT and SIGTERM only raise the flag returned, for a loop to stop at.
 pub fn stop_on_termination() -> io::Result<&'static AtomicBool> {
-    on_termination(request_stop as *const () as usize, libc::SA_RESTART)?;
+    on_termination(SigHandler::Handler(request_stop))?;
     Ok(&STOP)
 }
 
-/// Installs `handler` (an `sa_sigaction` value, taken as `flags` say) for SIGINT and SIGTERM.
-/// The handler must make async-signal-safe calls only.
-pub(crate) fn on_termination(handler: usize, flags: libc::c_int) -> io::Result<()> {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: a zeroed sigaction is valid; it is filled before use.
-        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        action.sa_sigaction = handler;
-        action.sa_flags = flags;
-        // SAFETY: `action` is a valid sigaction whose handler (the caller's promise) only makes
-        // async-signal-safe calls; the old action is not needed.
-        if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+/// Installs `handler` for SIGINT and SIGTERM, restarting the system calls they interrupt
+/// (nix adds SA_SIGINFO for a `SigHandler::SigAction`). The handler must make
+/// async-signal-safe calls only.
+pub(crate) fn on_termination(handler: SigHandler) -> io::Result<()> {
+    let action = SigAction::new(handler, SaFlags::SA_RESTART, SigSet::empty());
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler (the caller's promise) makes async-signal-safe calls only; the
+        // old action is not needed.
+        unsafe { sigaction(sig, &action) }?;
     }
     Ok(())
 }

@@ -13,4 +13,5 @@ pub mod progress;
 pub mod ptrace;
 mod ring;
 pub mod sink;
+mod sockopts;
 pub mod tracefs;

@@ -39,17 +39,24 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use nix::net::if_::if_nametoindex;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use nix::sys::socket::{getsockopt, setsockopt, socket, AddressFamily, LinkAddr, SockFlag, SockType, SockaddrLike};
+use rustix::thread::CapabilitySet;
+
 use crate::capture::bpf::{BpfProgram, TooManyPorts};
 use crate::capture::clock::{now_ns, thread_cpu_ns, RealtimeOffset};
-use crate::capture::privilege::{has_capability, CAP_NET_RAW};
+use crate::capture::privilege::has_capability;
 use crate::capture::progress::{self, Progress};
-use crate::capture::ring::{self, Geometry, Ring};
+use crate::capture::ring::{Geometry, Ring};
+use crate::capture::sockopts::{PacketIgnoreOutgoing, PacketStatistics};
 use crate::event::{Actor, Body, Event, Origin, Packet, Role};
 use crate::wire::decode::{decode_frame, DecodeError, LinkType};
 use crate::wire::link::decode_link_frame;
@@ -156,7 +163,7 @@ pub struct PacketCapture {
     udp: bool,
     link: Link,
     /// Tells the reader to drain and stop.
-    wake: Arc<OwnedFd>,
+    wake: Arc<EventFd>,
     reader: Option<Reader>,
     progress: Progress,
 }
@@ -195,12 +202,7 @@ impl PacketCapture {
     where
         D: FnMut(PacketBatch) -> bool + Send + 'static,
     {
-        let c_name = std::ffi::CString::new(name).map_err(|_| CaptureError::NoLink(name.to_string()))?;
-        // SAFETY: `c_name` is a valid NUL-terminated string for the duration of the call.
-        let index = unsafe { libc::if_nametoindex(c_name.as_ptr()) };
-        if index == 0 {
-            return Err(CaptureError::NoLink(name.to_string()));
-        }
+        let index = if_nametoindex(name).map_err(|_| CaptureError::NoLink(name.to_string()))?;
         PacketCapture::open_at(index, Link::Ethernet, ports, udp, deliver)
     }
 
@@ -212,30 +214,19 @@ impl PacketCapture {
 
         // Protocol 0: the socket receives nothing until `bind` names a protocol, so no packet
         // slips in before the filter and the ring are in place.
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(CaptureError::io("socket(AF_PACKET)", io::Error::last_os_error()));
-        }
-        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-        let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+        let socket = socket(AddressFamily::Packet, SockType::Raw, SockFlag::SOCK_CLOEXEC, None).map_err(|e| CaptureError::io("socket(AF_PACKET)", e.into()))?;
 
         // `lo` hands every packet to packet sockets twice: leaving and arriving. Keep one.
         // A real link shows each once: the host's own packets leaving, its peer's arriving.
         if link == Link::Loopback {
-            ring::setsockopt(fd, libc::PACKET_IGNORE_OUTGOING, &1 as &libc::c_int).map_err(|e| CaptureError::io("setsockopt(PACKET_IGNORE_OUTGOING)", e))?;
+            setsockopt(&socket, PacketIgnoreOutgoing, &1).map_err(|e| CaptureError::io("setsockopt(PACKET_IGNORE_OUTGOING)", e.into()))?;
         }
         filter.attach(socket.as_fd()).map_err(|e| CaptureError::io("setsockopt(SO_ATTACH_FILTER)", e))?;
         let ring = Ring::map(socket.as_fd(), RING).map_err(|e| CaptureError::io("PACKET_RX_RING", e))?;
-        bind(fd, ifindex).map_err(|e| CaptureError::io("bind(interface)", e))?;
+        bind(socket.as_fd(), ifindex).map_err(|e| CaptureError::io("bind(interface)", e))?;
 
-        // SAFETY: plain eventfd(2) call; the result is checked before use.
-        let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if wake < 0 {
-            return Err(CaptureError::io("eventfd", io::Error::last_os_error()));
-        }
-        // SAFETY: `wake` is a fresh descriptor that nothing else owns.
-        let wake = Arc::new(unsafe { OwnedFd::from_raw_fd(wake) });
+        let wake = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).map_err(|e| CaptureError::io("eventfd", e.into()))?;
+        let wake = Arc::new(wake);
         let socket = Arc::new(socket);
         let progress = Progress::default();
         let reader = {
@@ -268,15 +259,7 @@ impl PacketCapture {
     /// kernel hands over a partly filled block only when its retire timer fires.
     pub fn stop(mut self) -> Result<CaptureStats, CaptureError> {
         let (reader, thread) = self.finish().map_err(|e| CaptureError::io("the reader thread", e))?;
-        let mut stats: libc::tpacket_stats_v3 = libc::tpacket_stats_v3 { tp_packets: 0, tp_drops: 0, tp_freeze_q_cnt: 0 };
-        let mut len = std::mem::size_of_val(&stats) as libc::socklen_t;
-        // SAFETY: `stats` and `len` are valid for writes; the kernel writes at most `len` bytes.
-        let rc = unsafe {
-            libc::getsockopt(self.socket.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_STATISTICS, (&mut stats as *mut libc::tpacket_stats_v3).cast(), &mut len)
-        };
-        if rc != 0 {
-            return Err(CaptureError::io("getsockopt(PACKET_STATISTICS)", io::Error::last_os_error()));
-        }
+        let stats = getsockopt(&*self.socket, PacketStatistics).map_err(|e| CaptureError::io("getsockopt(PACKET_STATISTICS)", e.into()))?;
         // Closing the socket waits out RCU grace periods (~20 ms), and a thread's end can wait
         // for another lens's removal (`trace run` stops both side by side): the socket is
         // closed first, so that the two waits overlap.
@@ -292,12 +275,7 @@ impl PacketCapture {
         let Some(reader) = self.reader.take() else {
             return Err(io::Error::other("capture already stopped"));
         };
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to our eventfd.
-        let rc = unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
-        if rc != 8 {
-            return Err(io::Error::last_os_error());
-        }
+        self.wake.write(1)?;
         match reader.done.recv() {
             Ok(stats) => Ok((stats?, reader.thread)),
             // It ended without an account: it panicked.
@@ -330,7 +308,7 @@ pub struct Loopback {
 impl Loopback {
     pub fn find() -> Result<Loopback, CaptureError> {
         let ifindex = loopback_index()?;
-        if !has_capability(CAP_NET_RAW) {
+        if !has_capability(CapabilitySet::NET_RAW) {
             return Err(CaptureError::io("socket(AF_PACKET)", io::Error::from_raw_os_error(libc::EPERM)));
         }
         Ok(Loopback { ifindex })
@@ -375,19 +353,21 @@ impl Link {
 }
 
 /// Binds the socket to the interface for every protocol: from here on, packets arrive.
-fn bind(fd: libc::c_int, ifindex: u32) -> io::Result<()> {
-    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    addr.sll_family = libc::AF_PACKET as u16;
-    addr.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-    addr.sll_ifindex = ifindex as i32;
-    // SAFETY: `addr` is a valid sockaddr_ll of the size passed.
-    let rc = unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_ll).cast(), std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+fn bind(socket: BorrowedFd<'_>, ifindex: u32) -> io::Result<()> {
+    let addr = libc::sockaddr_ll {
+        sll_family: libc::AF_PACKET as u16,
+        sll_protocol: (libc::ETH_P_ALL as u16).to_be(),
+        sll_ifindex: ifindex as i32,
+        sll_hatype: 0,
+        sll_pkttype: 0,
+        sll_halen: 0,
+        sll_addr: [0; 8],
+    };
+    // nix only reads link addresses (from the kernel); one to bind to is built here.
+    // SAFETY: `addr` is a whole sockaddr_ll, of the size passed, alive for the call.
+    let link = unsafe { LinkAddr::from_raw((&raw const addr).cast(), Some(std::mem::size_of_val(&addr) as libc::socklen_t)) };
+    let link = link.ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    Ok(nix::sys::socket::bind(socket.as_raw_fd(), &link)?)
 }
 
 struct ReaderStats {
@@ -398,7 +378,7 @@ struct ReaderStats {
 
 /// The reader thread: decode every block the kernel hands over and send it as one batch;
 /// sleep in poll(2) when the ring is empty. After a wake-up on `wake`, drain and return.
-fn read(ring: Ring, socket: &OwnedFd, wake: &OwnedFd, progress: &Progress, link: Link, deliver: impl FnMut(PacketBatch) -> bool) -> io::Result<ReaderStats> {
+fn read(ring: Ring, socket: &OwnedFd, wake: &EventFd, progress: &Progress, link: Link, deliver: impl FnMut(PacketBatch) -> bool) -> io::Result<ReaderStats> {
     let result = read_until_stopped(ring, socket, wake, progress, link, deliver);
     // Also after a failure: a lens that delivers nothing more must not hold the timeline back.
     progress.finish();
@@ -408,7 +388,7 @@ fn read(ring: Ring, socket: &OwnedFd, wake: &OwnedFd, progress: &Progress, link:
 fn read_until_stopped(
     mut ring: Ring,
     socket: &OwnedFd,
-    wake: &OwnedFd,
+    wake: &EventFd,
     progress: &Progress,
     link: Link,
     mut deliver: impl FnMut(PacketBatch) -> bool,
@@ -455,31 +435,24 @@ fn read_until_stopped(
         let mark = drained_at.saturating_sub(MARK_LAG_NS);
         progress.mark(mark);
         let timeout_ms = match stopping {
-            None => progress::TICK.as_millis() as libc::c_int,
+            None => progress::TICK.as_millis() as u16,
             // Done once the mark has passed the stop and the block the kernel is filling holds
             // nothing: every packet stamped before the stop is delivered, however late this
             // kernel retires blocks (older ones use a jiffy timer, up to 2 ticks late).
             Some((asked, _)) if mark >= asked && !ring.pending() => break,
             Some((_, since)) if since.elapsed() >= DRAIN_MAX => break,
             // Until the mark can pass the stop, or the kernel retires the block it fills.
-            Some((asked, _)) => (asked.saturating_sub(mark) / 1_000_000).clamp(1, u64::from(RETIRE_MS)) as libc::c_int,
+            Some((asked, _)) => (asked.saturating_sub(mark) / 1_000_000).clamp(1, u64::from(RETIRE_MS)) as u16,
         };
-        let mut fds = [
-            libc::pollfd { fd: socket.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: wake.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        ];
+        let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN), PollFd::new(wake.as_fd(), PollFlags::POLLIN)];
         // Once stopping, the wake-up stays readable: watch the ring alone.
-        let nfds = if stopping.is_some() { 1 } else { 2 };
-        // SAFETY: `fds` holds at least `nfds` valid pollfds for the duration of the call.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), nfds, timeout_ms) };
-        if ready < 0 {
-            let error = io::Error::last_os_error();
-            if error.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(error);
+        let watched = if stopping.is_some() { &mut fds[..1] } else { &mut fds[..] };
+        match poll(watched, PollTimeout::from(timeout_ms)) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(error) => return Err(error.into()),
         }
-        if fds[1].revents & libc::POLLIN != 0 && stopping.is_none() {
+        if stopping.is_none() && fds[1].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
             stopping = Some((now_ns(), Instant::now()));
         }
     }
@@ -648,28 +621,9 @@ mod tests {
     /// Clears CAP_NET_RAW from the calling thread's effective set (capabilities are per
     /// thread on Linux), as if the process ran without the privilege.
     fn drop_cap_net_raw() {
-        #[repr(C)]
-        struct Header {
-            version: u32,
-            pid: i32,
-        }
-        #[repr(C)]
-        #[derive(Clone, Copy)]
-        struct Data {
-            effective: u32,
-            permitted: u32,
-            inheritable: u32,
-        }
-        const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-        const CAP_NET_RAW: u32 = 13;
-        let mut header = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
-        let mut data = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
-        // SAFETY: capget/capset read and write exactly one header and two data structs (v3).
-        unsafe {
-            assert_eq!(libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()), 0, "capget");
-            data[0].effective &= !(1 << CAP_NET_RAW);
-            assert_eq!(libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()), 0, "capset");
-        }
+        let mut sets = rustix::thread::capabilities(None).expect("capget");
+        sets.effective.remove(CapabilitySet::NET_RAW);
+        rustix::thread::set_capabilities(None, sets).expect("capset");
     }
 
     #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]

@@ -1,38 +1,19 @@
 //! What a live lens needs, and the rule for live tests: run where the privileges are, skip
 //! visibly where they are not, and never skip in CI (which runs as root).
 
+use rustix::thread::CapabilitySet;
+
 /// Whether this process runs with root's effective uid (and so may capture and trace).
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
-/// CAP_NET_RAW (`linux/capability.h`): what the kernel asks of a packet socket's maker.
-pub const CAP_NET_RAW: u32 = 13;
-
-/// Whether the calling thread holds capability `cap` in its effective set: the set the
-/// kernel checks, read without trying (a packet socket made only to see whether we may costs
-/// an RCU grace period, 10–20 ms, when it is closed).
-pub fn has_capability(cap: u32) -> bool {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let mut header = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
-    let mut data = [Data::default(); 2];
-    // SAFETY: capget writes one header and, for version 3, two data structs: both are live.
-    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
-    let (word, bit) = ((cap / 32) as usize, cap % 32);
-    rc == 0 && data.get(word).is_some_and(|d| d.effective & (1 << bit) != 0)
+/// Whether the calling thread holds capability `cap` (CAP_NET_RAW: what the kernel asks of a
+/// packet socket's maker) in its effective set: the set the kernel checks, read without
+/// trying (a packet socket made only to see whether we may costs an RCU grace period,
+/// 10–20 ms, when it is closed).
+pub fn has_capability(cap: CapabilitySet) -> bool {
+    rustix::thread::capabilities(None).is_ok_and(|sets| sets.effective.contains(cap))
 }
 
 /// For live tests: `true` when the test may run. Unprivileged, it prints a visible skip

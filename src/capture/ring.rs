@@ -5,11 +5,28 @@
 //! Each block starts with a `tpacket_block_desc`; its `block_status` says who owns it
 //! (`TP_STATUS_KERNEL` or `TP_STATUS_USER`). We read the blocks in ring order, the order the
 //! kernel fills them, and give each back by writing `TP_STATUS_KERNEL`.
+//!
+//! The ring is memory the kernel writes while we read it, so two functions touch it, and
+//! only they need `unsafe`: [`Ring::header_word`], a word of a block's header that the
+//! kernel and we share (read and written atomically), and [`Ring::block_bytes`], a block
+//! while it is ours. Everything else reads those bytes, bounds-checked.
 
 use std::io;
+use std::mem::{offset_of, size_of};
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use memmap2::{MmapOptions, MmapRaw};
+use nix::sys::socket::setsockopt;
+
+use crate::capture::sockopts::{PacketRxRing, PacketVersion};
+
+/// Where the header of a block (`tpacket_block_desc`, its `hdr` a `tpacket_hdr_v1`) keeps
+/// what we read.
+const BLOCK_HEADER: usize = offset_of!(libc::tpacket_block_desc, hdr);
+const BLOCK_STATUS: usize = BLOCK_HEADER + offset_of!(libc::tpacket_hdr_v1, block_status);
+const NUM_PKTS: usize = BLOCK_HEADER + offset_of!(libc::tpacket_hdr_v1, num_pkts);
+const OFFSET_TO_FIRST_PKT: usize = BLOCK_HEADER + offset_of!(libc::tpacket_hdr_v1, offset_to_first_pkt);
 
 /// The shape of a ring.
 #[derive(Clone, Copy, Debug)]
@@ -21,27 +38,20 @@ pub(crate) struct Geometry {
     pub retire_ms: u32,
 }
 
-/// The mapped ring of one AF_PACKET socket.
+/// The mapped ring of one AF_PACKET socket, unmapped when dropped.
 pub(crate) struct Ring {
-    map: NonNull<u8>,
-    len: usize,
+    map: MmapRaw,
     block_size: usize,
     blocks: usize,
     /// The next block to read.
     current: usize,
 }
 
-// SAFETY: the ring is plain shared memory; `Ring` is its only user-space reader, and the
-// kernel synchronises with it through each block's status word alone.
-unsafe impl Send for Ring {}
-
 impl Ring {
     /// Switches the socket to TPACKET_V3 and maps a receive ring of the given shape. Must be
     /// called before the socket is bound, like every setting that shapes what it receives.
     pub fn map(socket: BorrowedFd<'_>, geometry: Geometry) -> io::Result<Ring> {
-        let fd = socket.as_raw_fd();
-        let version = libc::tpacket_versions::TPACKET_V3 as libc::c_int;
-        setsockopt(fd, libc::PACKET_VERSION, &version)?;
+        setsockopt(&socket, PacketVersion, &(libc::tpacket_versions::TPACKET_V3 as libc::c_int))?;
         // In V3 frames are packed into blocks at their own size; the frame size only has to
         // divide the block size and bounds nothing we use.
         let frame_size = 2048;
@@ -54,85 +64,73 @@ impl Ring {
             tp_sizeof_priv: 0,
             tp_feature_req_word: 0,
         };
-        setsockopt(fd, libc::PACKET_RX_RING, &req)?;
+        setsockopt(&socket, PacketRxRing, &req)?;
         let len = geometry.block_size as usize * geometry.blocks as usize;
-        // SAFETY: maps the ring the kernel just allocated for this socket; no existing memory
-        // is touched, and the result is checked against MAP_FAILED.
-        let map = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0) };
-        if map == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let map = NonNull::new(map.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned null"))?;
-        Ok(Ring { map, len, block_size: geometry.block_size as usize, blocks: geometry.blocks as usize, current: 0 })
+        // The ring the kernel just allocated for this socket, shared with it (read and write).
+        let map = MmapOptions::new().len(len).map_raw(socket.as_raw_fd())?;
+        Ok(Ring { map, block_size: geometry.block_size as usize, blocks: geometry.blocks as usize, current: 0 })
     }
 
     /// The next block, if the kernel has handed it over.
     pub fn next_block(&mut self) -> Option<Block<'_>> {
-        let desc = self.block_desc(self.current);
         // Acquire: the frames the kernel wrote before it set TP_STATUS_USER are visible.
-        if status(desc).load(Ordering::Acquire) & libc::TP_STATUS_USER == 0 {
+        if self.header_word(self.current, BLOCK_STATUS).load(Ordering::Acquire) & libc::TP_STATUS_USER == 0 {
             return None;
         }
-        Some(Block { ring: self, desc })
+        Some(Block { ring: self })
     }
 
     /// Whether frames wait in the next block: handed over, or still being filled by the kernel
     /// (it hands a block over when full or when its retire timer fires).
     pub fn pending(&self) -> bool {
-        let desc = self.block_desc(self.current);
-        if status(desc).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0 {
+        if self.header_word(self.current, BLOCK_STATUS).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0 {
             return true;
         }
         // A block given back but not yet reopened (after the ring was full) still counts its
         // old frames until the kernel reopens it, within one retire period: that only waits.
-        // SAFETY: as for `status`: an aligned u32 of the mapping, which the kernel updates
-        // while it fills the block.
-        let count = unsafe { AtomicU32::from_ptr(&raw mut (*desc.as_ptr()).hdr.bh1.num_pkts) };
-        count.load(Ordering::Relaxed) != 0
+        self.header_word(self.current, NUM_PKTS).load(Ordering::Relaxed) != 0
     }
 
-    fn block_desc(&self, index: usize) -> NonNull<libc::tpacket_block_desc> {
-        // SAFETY: `index < blocks`, so the offset stays inside the mapping.
-        unsafe { self.map.add(index * self.block_size).cast() }
+    /// The u32 at `offset` in the header of block `index`, which the kernel updates while it
+    /// owns the block.
+    fn header_word(&self, index: usize, offset: usize) -> &AtomicU32 {
+        assert!(index < self.blocks && offset + size_of::<u32>() <= size_of::<libc::tpacket_block_desc>());
+        let word = self.map.as_mut_ptr().wrapping_add(index * self.block_size + offset);
+        // SAFETY: the word lies inside the mapping (checked above), which lives as long as
+        // `self`; it is aligned (a block starts on a page, and the header's u32 fields on
+        // multiples of 4); and the kernel and we access it only atomically (it orders its
+        // accesses with smp_wmb/smp_rmb around them).
+        unsafe { AtomicU32::from_ptr(word.cast()) }
     }
-}
 
-impl Drop for Ring {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `map`; no `Block` borrows it any more.
-        unsafe { libc::munmap(self.map.as_ptr().cast(), self.len) };
+    /// The bytes of block `index`, which the kernel has handed over: they stay as they are
+    /// until the block is given back (its status word is written only then, after the last
+    /// read of these bytes: `Block` borrows them until it is dropped).
+    fn block_bytes(&self, index: usize) -> &[u8] {
+        assert!(index < self.blocks);
+        // SAFETY: the block spans `block_size` bytes of the mapping, which lives as long as
+        // `self`, and the kernel writes none of them while the block is ours.
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr().wrapping_add(index * self.block_size), self.block_size) }
     }
-}
-
-/// The block status word, shared with the kernel.
-fn status<'a>(desc: NonNull<libc::tpacket_block_desc>) -> &'a AtomicU32 {
-    // SAFETY: `block_status` is an aligned u32 inside the mapping, which outlives every
-    // borrow handed out here; the kernel and we access it only atomically (it uses
-    // smp_wmb/smp_rmb around it).
-    unsafe { AtomicU32::from_ptr(&raw mut (*desc.as_ptr()).hdr.bh1.block_status) }
 }
 
 /// A block handed over by the kernel; dropping it hands it back.
 pub(crate) struct Block<'r> {
     ring: &'r mut Ring,
-    desc: NonNull<libc::tpacket_block_desc>,
 }
 
 impl Block<'_> {
     /// The frames of the block, in the order the kernel received them.
     pub fn frames(&self) -> Frames<'_> {
-        // SAFETY: the block is ours (TP_STATUS_USER) until `drop`, so its header is stable.
-        let h = unsafe { &(*self.desc.as_ptr()).hdr.bh1 };
-        // SAFETY: the block spans `block_size` bytes of the mapping from `desc`.
-        let bytes = unsafe { std::slice::from_raw_parts(self.desc.as_ptr().cast::<u8>(), self.ring.block_size) };
-        Frames { block: bytes, next: h.offset_to_first_pkt as usize, left: h.num_pkts }
+        let bytes = self.ring.block_bytes(self.ring.current);
+        Frames { block: bytes, next: ne_u32(bytes, OFFSET_TO_FIRST_PKT) as usize, left: ne_u32(bytes, NUM_PKTS) }
     }
 }
 
 impl Drop for Block<'_> {
     fn drop(&mut self) {
         // Release: we are done reading the frames before the kernel may overwrite them.
-        status(self.desc).store(libc::TP_STATUS_KERNEL, Ordering::Release);
+        self.ring.header_word(self.ring.current, BLOCK_STATUS).store(libc::TP_STATUS_KERNEL, Ordering::Release);
         self.ring.current = (self.ring.current + 1) % self.ring.blocks;
     }
 }
@@ -159,19 +157,21 @@ impl<'b> Iterator for Frames<'b> {
         if self.left == 0 {
             return None;
         }
-        let header = self.block.get(self.next..self.next + std::mem::size_of::<libc::tpacket3_hdr>())?;
-        // SAFETY: `header` holds a whole tpacket3_hdr; read_unaligned copies it out whatever
-        // its alignment (the kernel aligns it to 16 bytes anyway).
-        let h = unsafe { header.as_ptr().cast::<libc::tpacket3_hdr>().read_unaligned() };
-        let start = self.next + usize::from(h.tp_mac);
-        let data = self.block.get(start..start + h.tp_snaplen as usize)?;
+        // A frame starts with a `tpacket3_hdr`.
+        let header = self.block.get(self.next..self.next + size_of::<libc::tpacket3_hdr>())?;
+        let field = |offset| ne_u32(header, offset);
+        let mac = offset_of!(libc::tpacket3_hdr, tp_mac);
+        let start = self.next + usize::from(u16::from_ne_bytes([header[mac], header[mac + 1]]));
+        let data = self.block.get(start..start + field(offset_of!(libc::tpacket3_hdr, tp_snaplen)) as usize)?;
         self.left -= 1;
         // The last frame has no successor; a zero offset would loop on the same frame.
-        if h.tp_next_offset == 0 {
+        let next_offset = field(offset_of!(libc::tpacket3_hdr, tp_next_offset));
+        if next_offset == 0 {
             self.left = 0;
         }
-        self.next += h.tp_next_offset as usize;
-        Some(Frame { realtime_ns: u64::from(h.tp_sec) * 1_000_000_000 + u64::from(h.tp_nsec), data })
+        self.next += next_offset as usize;
+        let (sec, nsec) = (field(offset_of!(libc::tpacket3_hdr, tp_sec)), field(offset_of!(libc::tpacket3_hdr, tp_nsec)));
+        Some(Frame { realtime_ns: u64::from(sec) * 1_000_000_000 + u64::from(nsec), data })
     }
 
     /// At most the block's packet count (fewer only if the block were malformed).
@@ -180,13 +180,7 @@ impl<'b> Iterator for Frames<'b> {
     }
 }
 
-/// Sets a SOL_PACKET option.
-pub(crate) fn setsockopt<T>(fd: libc::c_int, option: libc::c_int, value: &T) -> io::Result<()> {
-    // SAFETY: `value` is a live, initialised T of the size passed; the kernel only reads it.
-    let rc = unsafe { libc::setsockopt(fd, libc::SOL_PACKET, option, (value as *const T).cast(), std::mem::size_of::<T>() as libc::socklen_t) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+/// The native-endian u32 at `offset` of a header whose size was checked.
+fn ne_u32(header: &[u8], offset: usize) -> u32 {
+    u32::from_ne_bytes([header[offset], header[offset + 1], header[offset + 2], header[offset + 3]])
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::{self, Write};
 
 use crate::event::{Body, Event};
-use crate::render::Style;
+use crate::render::style::{self, Style};
 use crate::sequence::Part;
 use crate::story::reasons::num;
 use crate::story::{Observation, Outcome, Seen, Side, SocketReport, StepReport};
@@ -159,9 +159,9 @@ impl Renderer<'_, '_> {
         let outcome = step.outcome();
         let word = format!("{:<13}", outcome.words());
         let word = match outcome {
-            Outcome::Met => self.style.paint("32", &word),
-            Outcome::Ended => self.style.paint("33", &word),
-            Outcome::NotMet => self.style.paint("1;31", &word),
+            Outcome::Met => self.style.paint(style::MET, &word),
+            Outcome::Ended => self.style.paint(style::ENDED, &word),
+            Outcome::NotMet => self.style.paint(style::NOT_MET, &word),
             Outcome::NotReached | Outcome::NotObserved => self.style.dim(&word),
         };
         let number = step.step.number.map_or("·".to_string(), |n| n.to_string());
@@ -182,7 +182,7 @@ impl Renderer<'_, '_> {
             self.observation(observation, out)?;
         }
         for reason in &step.reasons {
-            self.paragraph(out, &format!("{INDENT}{} ", self.style.paint("31", "why:")), reason)?;
+            self.paragraph(out, &format!("{INDENT}{} ", self.style.paint(style::MISSING, "why:")), reason)?;
         }
         for note in &step.notes {
             self.paragraph(out, &format!("{INDENT}note: "), note)?;
@@ -204,7 +204,7 @@ impl Renderer<'_, '_> {
                     self.plain(event, sighting.other_half)
                 )
             }
-            Seen::Missing => writeln!(out, "{INDENT}{:<7} {:>13}  {}", "—", "missing", self.style.paint("31", &what)),
+            Seen::Missing => writeln!(out, "{INDENT}{:<7} {:>13}  {}", "—", "missing", self.style.paint(style::MISSING, &what)),
             Seen::Unobserved => writeln!(out, "{INDENT}{:<7} {:>13}  {what} (lens unavailable)", "—", "not observed"),
             Seen::Moot => Ok(()),
         }
@@ -270,9 +270,9 @@ impl Renderer<'_, '_> {
             count(Outcome::NotObserved),
         );
         if report.conforms() {
-            writeln!(out, "{} ({tally})", self.style.paint("1;32", "verdict: conforms to the documented sequences"))
+            writeln!(out, "{} ({tally})", self.style.paint(style::CONFORMS, "verdict: conforms to the documented sequences"))
         } else if sockets == 0 {
-            writeln!(out, "{}", self.style.paint("1;31", "verdict: nothing to check"))
+            writeln!(out, "{}", self.style.paint(style::NOT_MET, "verdict: nothing to check"))
         } else {
             let deviating: Vec<String> = report
                 .sockets
@@ -284,7 +284,7 @@ impl Renderer<'_, '_> {
                 })
                 .chain(report.problems.iter().map(|_| "the trace".to_string()))
                 .collect();
-            writeln!(out, "{} ({tally})", self.style.paint("1;31", &format!("verdict: deviations: {}", deviating.join("; "))))
+            writeln!(out, "{} ({tally})", self.style.paint(style::NOT_MET, &format!("verdict: deviations: {}", deviating.join("; "))))
         }
     }
 }

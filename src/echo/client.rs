@@ -3,10 +3,12 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
+use nix::errno::Errno;
+use nix::sys::socket::{self, AddressFamily, SockFlag, SockProtocol, SockType, SockaddrStorage};
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 use super::recorder::{Recorder, Revealed};
 use super::server::{close, no_delay, send, socket_args};
@@ -37,9 +39,12 @@ pub enum Ending {
 /// Runs one client against `server`: `socket`, `connect`, send/receive per message, `close`.
 pub async fn run_client(rec: Recorder, server: SocketAddr, options: ClientOptions) -> io::Result<()> {
     let call = rec.start(CallName::Socket, None, None, socket_args(server.is_ipv6()));
-    let socket = match if server.is_ipv6() { TcpSocket::new_v6() } else { TcpSocket::new_v4() } {
-        Ok(socket) => socket,
+    // As tokio's `TcpSocket` makes it: non-blocking (for tokio), close-on-exec, IPPROTO_TCP.
+    let domain = if server.is_ipv6() { AddressFamily::Inet6 } else { AddressFamily::Inet };
+    let socket = match socket::socket(domain, SockType::Stream, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, SockProtocol::Tcp) {
+        Ok(fd) => std::net::TcpStream::from(fd),
         Err(err) => {
+            let err = io::Error::from(err);
             call.end(None, Err(&err), Revealed::default());
             return Err(err);
         }
@@ -94,19 +99,12 @@ pub async fn run_client(rec: Recorder, server: SocketAddr, options: ClientOption
 /// chose is read right after the system call, because a refused attempt gives the port back.
 /// A failed attempt gives the socket back, for the program to close (unless tokio could not
 /// take it, in which case it was closed with the error).
-async fn connect(socket: TcpSocket, server: SocketAddr) -> (Option<SocketAddr>, Result<TcpStream, (io::Error, Option<OwnedFd>)>) {
-    let fd = socket.into_raw_fd();
-    // SAFETY: `fd` was just released by `socket`; this std stream now owns and closes it.
-    let std_stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
-    let (addr, len) = sockaddr_of(server);
-    // SAFETY: `addr` is a valid sockaddr of `len` bytes for the duration of the call.
-    let rc = unsafe { libc::connect(fd, std::ptr::addr_of!(addr).cast(), len) };
-    let started = if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) };
+async fn connect(std_stream: std::net::TcpStream, server: SocketAddr) -> (Option<SocketAddr>, Result<TcpStream, (io::Error, Option<OwnedFd>)>) {
+    let started = socket::connect(std_stream.as_raw_fd(), &SockaddrStorage::from(server));
     let local = std_stream.local_addr().ok();
     match started {
-        Ok(()) => {}
-        Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(err) => return (local, Err((err, Some(std_stream.into())))),
+        Ok(()) | Err(Errno::EINPROGRESS) => {}
+        Err(err) => return (local, Err((err.into(), Some(std_stream.into())))),
     }
     let stream = match TcpStream::from_std(std_stream) {
         Ok(stream) => stream,
@@ -122,38 +120,6 @@ async fn connect(socket: TcpSocket, server: SocketAddr) -> (Option<SocketAddr>, 
         Err(err) => err,
     };
     (local, Err((failure, stream.into_std().ok().map(OwnedFd::from))))
-}
-
-/// A `sockaddr_in` or `sockaddr_in6` for `addr`, as the system calls take it.
-pub(crate) fn sockaddr_of(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: an all-zero sockaddr_storage is a valid (unspecified) address.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(v4) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: v4.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(v4.ip().octets()) },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
-            unsafe { std::ptr::write(std::ptr::addr_of_mut!(storage).cast(), sin) };
-            std::mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(v6) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: v6.port().to_be(),
-                sin6_flowinfo: v6.flowinfo(),
-                sin6_addr: libc::in6_addr { s6_addr: v6.ip().octets() },
-                sin6_scope_id: v6.scope_id(),
-            };
-            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
-            unsafe { std::ptr::write(std::ptr::addr_of_mut!(storage).cast(), sin6) };
-            std::mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (storage, len as libc::socklen_t)
 }
 
 /// Receives until `lines` more newlines have arrived or the peer ends its stream.
@@ -185,15 +151,15 @@ fn shutdown_write(rec: &Recorder, id: &SockId, stream: &TcpStream) -> io::Result
     let fd = stream.as_raw_fd();
     let args = CallArgs { how: Some("SHUT_WR".to_string()), ..CallArgs::default() };
     let call = rec.start(CallName::Shutdown, Some(id), Some(fd), args);
-    // SAFETY: `fd` is the open descriptor owned by `stream`, which outlives this call;
-    // shutdown does not close it.
-    let rc = unsafe { libc::shutdown(fd, libc::SHUT_WR) };
-    if rc == 0 {
-        call.end(Some(id), Ok(0), Revealed::default());
-        Ok(())
-    } else {
-        let err = io::Error::last_os_error();
-        call.end(Some(id), Err(&err), Revealed::default());
-        Err(err)
+    match socket::shutdown(fd, socket::Shutdown::Write) {
+        Ok(()) => {
+            call.end(Some(id), Ok(0), Revealed::default());
+            Ok(())
+        }
+        Err(err) => {
+            let err = io::Error::from(err);
+            call.end(Some(id), Err(&err), Revealed::default());
+            Err(err)
+        }
     }
 }

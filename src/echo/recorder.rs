@@ -136,8 +136,7 @@ impl OpenCall {
 }
 
 fn gettid() -> u32 {
-    // SAFETY: gettid has no preconditions and cannot fail.
-    unsafe { libc::gettid() as u32 }
+    nix::unistd::gettid().as_raw() as u32
 }
 
 /// The errno behind an I/O error, with its symbolic name (`ECONNREFUSED`).

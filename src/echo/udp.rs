@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
+use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockType, SockaddrStorage};
 use tokio::net::UdpSocket;
 
-use super::client::sockaddr_of;
 use super::recorder::{Recorder, Revealed};
 use super::server::close;
 use crate::event::{CallArgs, CallName, Preview, SockId};
@@ -42,15 +42,8 @@ impl DatagramServer {
     pub fn bind(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
         let fd = self.socket.as_raw_fd();
         self.rec.bind(&self.id, fd, addr, || {
-            let (sockaddr, len) = sockaddr_of(addr);
-            // SAFETY: `sockaddr` is a valid address of `len` bytes for the duration of the
-            // call, and `fd` is the open descriptor `self.socket` owns.
-            let rc = unsafe { libc::bind(fd, std::ptr::addr_of!(sockaddr).cast(), len) };
-            if rc == 0 {
-                self.socket.local_addr()
-            } else {
-                Err(io::Error::last_os_error())
-            }
+            bind(fd, &SockaddrStorage::from(addr))?;
+            self.socket.local_addr()
         })
     }
 
@@ -115,18 +108,17 @@ pub async fn run_udp_client(rec: Recorder, server: SocketAddr, messages: Vec<Str
 /// `socket(AF_INET or AF_INET6, SOCK_DGRAM)`, recorded; the socket is non-blocking, for tokio.
 fn datagram_socket(rec: &Recorder, ipv6: bool) -> io::Result<(std::net::UdpSocket, SockId)> {
     let call = rec.start(CallName::Socket, None, None, socket_args(ipv6));
-    let domain = if ipv6 { libc::AF_INET6 } else { libc::AF_INET };
-    // SAFETY: socket(2) takes no pointers; a negative result is checked below.
-    let fd = unsafe { libc::socket(domain, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        let err = io::Error::last_os_error();
-        call.end(None, Err(&err), Revealed::default());
-        return Err(err);
-    }
-    // SAFETY: `fd` is a fresh datagram socket that nothing else owns.
-    let socket = unsafe { std::net::UdpSocket::from_raw_fd(fd) };
+    let domain = if ipv6 { AddressFamily::Inet6 } else { AddressFamily::Inet };
+    let socket = match socket(domain, SockType::Datagram, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, None) {
+        Ok(fd) => std::net::UdpSocket::from(fd),
+        Err(err) => {
+            let err = io::Error::from(err);
+            call.end(None, Err(&err), Revealed::default());
+            return Err(err);
+        }
+    };
     let id = rec.new_socket_id();
-    call.end(Some(&id), Ok(fd.into()), Revealed { new_socket: Some(id.clone()), ..Revealed::default() });
+    call.end(Some(&id), Ok(socket.as_raw_fd().into()), Revealed { new_socket: Some(id.clone()), ..Revealed::default() });
     Ok((socket, id))
 }
 

@@ -4,15 +4,15 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+
+use memmap2::{Advice, Mmap, MmapOptions, UncheckedAdvice};
 
 /// How much of the file may stay mapped in behind the reader before it is handed back.
 const KEEP_BEHIND: usize = 4 << 20;
 
-/// A read-only private mapping of a whole file.
+/// A read-only private mapping of a whole file, unmapped when dropped.
 pub struct Mapped {
-    ptr: *mut libc::c_void,
-    len: usize,
+    map: Mmap,
     /// Everything before this offset has been handed back.
     released: usize,
 }
@@ -20,21 +20,17 @@ pub struct Mapped {
 impl Mapped {
     /// Maps `file` (a regular file that is not empty).
     pub fn new(file: &File, len: usize) -> io::Result<Mapped> {
-        // SAFETY: a fresh read-only private mapping of an open file; the kernel picks the address.
-        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0) };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `ptr..ptr+len` is the mapping just made; the advice only tunes read-ahead.
-        unsafe { libc::madvise(ptr, len, libc::MADV_SEQUENTIAL) };
-        Ok(Mapped { ptr, len, released: 0 })
+        // SAFETY: a read-only private mapping. Its bytes stay as they are while mapped, save if
+        // another program cut the file shorter meanwhile (an access would then fault): captures
+        // only ever grow while they are written.
+        let map = unsafe { MmapOptions::new().len(len).map_copy_read_only(file) }?;
+        // The advice only tunes read-ahead; a kernel that ignores it reads as fast.
+        let _ = map.advise(Advice::Sequential);
+        Ok(Mapped { map, released: 0 })
     }
 
     pub fn bytes(&self) -> &[u8] {
-        // SAFETY: the mapping is `len` readable bytes for as long as `self` lives. (A file
-        // cut shorter by another program while it is mapped would fault on access: captures
-        // only ever grow while they are written.)
-        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+        &self.map
     }
 
     /// The reader is at `offset`: pages well behind it are handed back.
@@ -45,15 +41,9 @@ impl Mapped {
         let page = 4096;
         let upto = (offset - KEEP_BEHIND) / page * page;
         // SAFETY: a page-aligned range inside the mapping that is no longer borrowed (the
-        // reader's frames all lie after it); the pages are read again from the file if touched.
-        unsafe { libc::madvise(self.ptr.add(self.released), upto - self.released, libc::MADV_DONTNEED) };
+        // reader's frames all lie after it, and `&mut self` holds no slice of `bytes`); the
+        // pages are read again from the file if touched.
+        let _ = unsafe { self.map.unchecked_advise_range(UncheckedAdvice::DontNeed, self.released, upto - self.released) };
         self.released = upto;
-    }
-}
-
-impl Drop for Mapped {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `new`, unmapped once.
-        unsafe { libc::munmap(self.ptr, self.len) };
     }
 }

@@ -6,6 +6,8 @@ use std::io;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+
 use crate::netns::Hosts;
 
 /// The session's async runtime; with `hosts`, every thread it starts enters the client's
@@ -52,34 +54,26 @@ pub fn on_server<T: Send>(hosts: Option<&Hosts>, f: impl FnOnce() -> io::Result<
 /// must clean up (separate hosts) before it can listen for them. Threads started meanwhile
 /// keep them blocked, so that a signal is taken by the thread that listens once released.
 pub struct SignalsHeld {
-    old: libc::sigset_t,
+    old: SigSet,
     /// A signal mask is per thread: the guard is released on the thread that made it.
     _this_thread: PhantomData<*const ()>,
 }
 
 impl SignalsHeld {
     pub fn hold() -> SignalsHeld {
-        // SAFETY: sigset_t is plain data, initialised by sigemptyset/sigaddset before use;
-        // pthread_sigmask only changes this thread's mask and writes the old one to `old`.
-        unsafe {
-            let mut held: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut held);
-            libc::sigaddset(&mut held, libc::SIGINT);
-            libc::sigaddset(&mut held, libc::SIGTERM);
-            // It fails only for an invalid `how`: SIG_BLOCK is valid.
-            libc::pthread_sigmask(libc::SIG_BLOCK, &held, &mut old);
-            SignalsHeld { old, _this_thread: PhantomData }
-        }
+        let mut held = SigSet::empty();
+        held.add(Signal::SIGINT);
+        held.add(Signal::SIGTERM);
+        // It fails only for an invalid `how`: SIG_BLOCK is valid.
+        let old = held.thread_swap_mask(SigmaskHow::SIG_BLOCK).unwrap_or_else(|_| SigSet::empty());
+        SignalsHeld { old, _this_thread: PhantomData }
     }
 }
 
 impl Drop for SignalsHeld {
     fn drop(&mut self) {
-        // SAFETY: restores the mask `hold` saved, on the same thread (the guard is not Send).
-        // A signal that came meanwhile is delivered now, to the handler listening for it.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
-        }
+        // Restores the mask `hold` saved, on the same thread (the guard is not Send). A signal
+        // that came meanwhile is delivered now, to the handler listening for it.
+        let _ = self.old.thread_set_mask();
     }
 }

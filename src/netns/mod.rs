@@ -17,9 +17,10 @@ pub use hosts::{Host, Hosts, HostsError};
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use nix::sched::{setns, CloneFlags};
 
 /// Where `ip netns` keeps its namespaces' names.
 pub const DIR: &str = "/run/netns";
@@ -44,13 +45,8 @@ impl Namespace {
 
     /// Moves the calling thread (only) into this namespace.
     pub fn enter(&self) -> io::Result<()> {
-        // SAFETY: setns(2) on a descriptor we own; the kernel checks it is a network namespace.
-        let rc = unsafe { libc::setns(self.file.as_raw_fd(), libc::CLONE_NEWNET) };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        // The kernel checks that the file is a network namespace.
+        Ok(setns(&*self.file, CloneFlags::CLONE_NEWNET)?)
     }
 
     /// Runs `f` on a thread of its own inside this namespace, and returns what it returns.

@@ -127,7 +127,7 @@ impl Ladder {
     }
 
     /// A row in the client or the server column, painted with `code`.
-    fn side_row(&mut self, t: u64, role: Role, code: &str, cell: fmt::Arguments, out: &mut dyn Write) -> io::Result<()> {
+    fn side_row(&mut self, t: u64, role: Role, code: style::Paint, cell: fmt::Arguments, out: &mut dyn Write) -> io::Result<()> {
         self.start_row(t);
         match role {
             Role::Server => {
@@ -150,7 +150,7 @@ impl Ladder {
     }
 
     /// A row in the wire column, painted with `code`.
-    fn wire_row(&mut self, t: u64, code: &str, cell: fmt::Arguments, out: &mut dyn Write) -> io::Result<()> {
+    fn wire_row(&mut self, t: u64, code: style::Paint, cell: fmt::Arguments, out: &mut dyn Write) -> io::Result<()> {
         self.start_row(t);
         self.wire_cell(code, cell, out)
     }
@@ -161,7 +161,7 @@ impl Ladder {
         self.wire_cell(style::DIM, format_args!("   {detail}"), out)
     }
 
-    fn wire_cell(&mut self, code: &str, cell: fmt::Arguments, out: &mut dyn Write) -> io::Result<()> {
+    fn wire_cell(&mut self, code: style::Paint, cell: fmt::Arguments, out: &mut dyn Write) -> io::Result<()> {
         self.empty_client();
         self.bar();
         self.line.push(' ');
@@ -173,7 +173,7 @@ impl Ladder {
 
     /// A call, state or process change in its side's column: `text` after the peer's letter
     /// and the process, in colour `code` (modelled ones in theirs, and labelled).
-    fn side_text(&mut self, event: &Event, text: fmt::Arguments, code: &str, out: &mut dyn Write) -> io::Result<()> {
+    fn side_text(&mut self, event: &Event, text: fmt::Arguments, code: style::Paint, out: &mut dyn Write) -> io::Result<()> {
         let modelled = event.origin == Origin::Modelled;
         let label = if modelled && self.label_modelled { " (modelled)" } else { "" };
         let code = if modelled { style::MODELLED } else { code };

@@ -38,7 +38,7 @@ const QUEUE_BASE: u16 = 0x5000;
 const QUEUE_TRIES: u16 = 256;
 
 /// How long the reading thread waits for a packet before it looks whether to stop.
-const POLL_MS: i32 = 20;
+const POLL_MS: u16 = 20;
 
 /// Numbers our chains within this process.
 static SERIAL: AtomicU32 = AtomicU32::new(0);

@@ -4,9 +4,11 @@
 //! header, a `nfgenmsg`, then attributes.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-const NETLINK_NETFILTER: i32 = 12;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType};
+
 const NFNL_SUBSYS_QUEUE: u16 = 3;
 const NFQNL_MSG_PACKET: u16 = 0;
 const NFQNL_MSG_VERDICT: u16 = 1;
@@ -48,13 +50,7 @@ impl Queue {
     /// Binds queue `num` to a new netlink socket. Fails with `EBUSY` when another process
     /// holds that queue, with `EPERM` without CAP_NET_ADMIN.
     pub fn bind(num: u16) -> io::Result<Queue> {
-        // SAFETY: plain socket(2); the descriptor is owned at once.
-        let raw = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, NETLINK_NETFILTER) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a descriptor we just opened and nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = socket(AddressFamily::Netlink, SockType::Raw, SockFlag::SOCK_CLOEXEC, SockProtocol::NetlinkNetFilter)?;
         let mut queue = Queue { fd, num, seq: 0, buf: vec![0; 2 * (COPY_RANGE as usize + 4096)] };
         let mut cmd = vec![NFQNL_CFG_CMD_BIND, 0];
         cmd.extend_from_slice(&(libc::AF_INET as u16).to_be_bytes());
@@ -72,18 +68,13 @@ impl Queue {
     }
 
     /// Waits up to `timeout_ms` for packets and returns those that came.
-    pub fn recv(&mut self, timeout_ms: i32) -> io::Result<Vec<Queued>> {
-        let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd.
-        let ready = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
-        if ready < 0 {
-            let err = io::Error::last_os_error();
-            return if err.kind() == io::ErrorKind::Interrupted { Ok(Vec::new()) } else { Err(err) };
+    pub fn recv(&mut self, timeout_ms: u16) -> io::Result<Vec<Queued>> {
+        match poll(&mut [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)], PollTimeout::from(timeout_ms)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => return Ok(Vec::new()),
+            Ok(_) => {}
+            Err(err) => return Err(err.into()),
         }
-        if ready == 0 {
-            return Ok(Vec::new());
-        }
-        let len = self.read(libc::MSG_DONTWAIT)?;
+        let len = self.read(MsgFlags::MSG_DONTWAIT)?;
         let mut packets = Vec::new();
         for msg in messages(&self.buf[..len]) {
             if msg.kind == (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET {
@@ -107,7 +98,7 @@ impl Queue {
         self.send(msg, attrs, true)?;
         let seq = self.seq;
         loop {
-            let len = self.read(0)?;
+            let len = self.read(MsgFlags::empty())?;
             for m in messages(&self.buf[..len]) {
                 if m.kind == libc::NLMSG_ERROR as u16 && m.seq == seq {
                     let code = m.body.get(..4).map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
@@ -137,22 +128,13 @@ impl Queue {
         }
         let len = out.len() as u32;
         out[..4].copy_from_slice(&len.to_ne_bytes());
-        // SAFETY: sends `out`, a live buffer of `out.len()` bytes, to the kernel (the socket
-        // is unconnected: the default destination of a netlink socket is the kernel).
-        let sent = unsafe { libc::send(self.fd.as_raw_fd(), out.as_ptr().cast(), out.len(), 0) };
-        if sent < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // The socket is unconnected: the default destination of a netlink socket is the kernel.
+        send(self.fd.as_raw_fd(), &out, MsgFlags::empty())?;
         Ok(())
     }
 
-    fn read(&mut self, flags: i32) -> io::Result<usize> {
-        // SAFETY: receives into our own buffer, at most its length.
-        let got = unsafe { libc::recv(self.fd.as_raw_fd(), self.buf.as_mut_ptr().cast(), self.buf.len(), flags) };
-        if got < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(got as usize)
+    fn read(&mut self, flags: MsgFlags) -> io::Result<usize> {
+        Ok(recv(self.fd.as_raw_fd(), &mut self.buf, flags)?)
     }
 }
 

@@ -1,7 +1,11 @@
 //! Reading a stopped tracee's memory: `process_vm_readv`, one system call for any length, and
 //! `PTRACE_PEEKDATA`, a word at a time, where the former is not permitted.
 
-use std::io;
+use std::io::{self, IoSliceMut};
+
+use nix::sys::ptrace;
+use nix::sys::uio::{process_vm_readv, RemoteIoVec};
+use nix::unistd::Pid;
 
 /// Reads up to `len` bytes at `addr` in `tid`'s memory; fewer when the range runs into an
 /// unmapped page.
@@ -22,18 +26,11 @@ pub fn read_into(tid: i32, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
     if addr == 0 {
         return Err(io::Error::from_raw_os_error(libc::EFAULT));
     }
-    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
-    // SAFETY: `local` describes `buf`, writable for its length; the remote range is only read
-    // by the kernel, which checks it.
-    let n = unsafe { libc::process_vm_readv(tid, &local, 1, &remote, 1, 0) };
-    if n >= 0 {
-        return Ok(n as usize);
-    }
-    let err = io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::EPERM | libc::ENOSYS) => peek(tid, addr, buf),
-        _ => Err(err),
+    let remote = [RemoteIoVec { base: addr as usize, len: buf.len() }];
+    match process_vm_readv(Pid::from_raw(tid), &mut [IoSliceMut::new(buf)], &remote) {
+        Ok(n) => Ok(n),
+        Err(nix::errno::Errno::EPERM | nix::errno::Errno::ENOSYS) => peek(tid, addr, buf),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -46,18 +43,12 @@ fn peek(tid: i32, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     let mut at = start;
     while at < end {
-        // SAFETY: errno is thread-local; PEEKDATA signals an error only through it, since any
-        // word (even -1) is valid data.
-        unsafe { *libc::__errno_location() = 0 };
-        // SAFETY: PEEKDATA reads a word of the stopped tracee; the kernel checks the address.
-        let word = unsafe { libc::ptrace(libc::PTRACE_PEEKDATA, tid, at as *mut libc::c_void, std::ptr::null_mut::<libc::c_void>()) };
-        let err = io::Error::last_os_error();
-        if word == -1 && err.raw_os_error().is_some_and(|e| e != 0) {
-            if at == start {
-                return Err(err);
-            }
-            break;
-        }
+        // nix tells an error from a word of -1 by errno, cleared before the call.
+        let word = match ptrace::read(Pid::from_raw(tid), at as ptrace::AddressType) {
+            Ok(word) => word,
+            Err(err) if at == start => return Err(err.into()),
+            Err(_) => break,
+        };
         // The first word may start before `addr`: its leading bytes are not asked for.
         let bytes = word.to_ne_bytes();
         let from = if at == start { skip } else { 0 };
@@ -101,8 +92,7 @@ mod tests {
     fn reads_own_memory__also_word_by_word() {
         // process_vm_readv on ourselves needs no ptrace; PEEKDATA does, so only the first.
         let data = *b"0123456789abcdef!";
-        // SAFETY: getpid has no preconditions.
-        let me = unsafe { libc::getpid() };
+        let me = std::process::id() as i32;
         let got = read(me, data.as_ptr() as u64 + 3, 10).expect("readable");
         assert_eq!(got, b"3456789abc");
         assert!(read(me, 0, 4).is_err(), "a null pointer is refused");

@@ -37,6 +37,7 @@ pub fn filter() -> Vec<libc::sock_filter> {
 pub fn install(filter: &[libc::sock_filter]) -> io::Result<()> {
     let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr().cast_mut() };
     let set = || {
+        // Neither nix nor rustix has seccomp(2).
         // SAFETY: `prog` points to `filter`, which outlives the call; the kernel copies it.
         unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, std::ptr::addr_of!(prog)) }
     };
@@ -47,10 +48,7 @@ pub fn install(filter: &[libc::sock_filter]) -> io::Result<()> {
     if err.raw_os_error() != Some(libc::EACCES) {
         return Err(err);
     }
-    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    nix::sys::prctl::set_no_new_privs()?;
     if set() == 0 {
         Ok(())
     } else {

@@ -4,31 +4,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-/// The name of signal `sig` (`SIGSEGV`), or its number.
+use nix::sys::signal::{kill, SigHandler, Signal};
+use nix::unistd::Pid;
+
+/// The name of signal `sig` (`SIGSEGV`), as nix's `Signal` spells it, or its number (a
+/// real-time signal).
 pub fn name(sig: i32) -> String {
-    let known = match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGUSR2 => "SIGUSR2",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGCHLD => "SIGCHLD",
-        libc::SIGSTOP => "SIGSTOP",
-        libc::SIGTSTP => "SIGTSTP",
-        libc::SIGSYS => "SIGSYS",
-        _ => return format!("signal {sig}"),
-    };
-    known.to_string()
+    Signal::try_from(sig).map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_string())
 }
 
 /// The programs `trace run` started (0: none), to which a signal sent to `trace` goes on.
@@ -75,9 +57,16 @@ pub fn terminate(sig: i32) {
     for target in &TARGETS {
         let pid = target.load(Ordering::SeqCst);
         if pid > 0 {
-            // SAFETY: kill is async-signal-safe; `pid` is a program we started.
-            unsafe { libc::kill(pid, sig) };
+            send(pid, sig);
         }
+    }
+}
+
+/// Sends `sig` to `pid`, a process of the session; one gone meanwhile (ESRCH) has nothing
+/// left to be told. Async-signal-safe: `kill` only.
+pub fn send(pid: i32, sig: i32) {
+    if let Ok(sig) = Signal::try_from(sig) {
+        let _ = kill(Pid::from_raw(pid), sig);
     }
 }
 
@@ -109,7 +98,7 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
 /// (`PTRACE_O_EXITKILL` still ends them should `trace` itself be killed).
 pub fn forward_termination() -> std::io::Result<()> {
     // `forward` makes async-signal-safe calls only (atomics and `kill`).
-    crate::capture::interrupt::on_termination(forward as *const () as usize, libc::SA_SIGINFO | libc::SA_RESTART)
+    crate::capture::interrupt::on_termination(SigHandler::SigAction(forward))
 }
 
 #[cfg(test)]
@@ -117,6 +106,7 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(super::name(libc::SIGSEGV), "SIGSEGV");
+        assert_eq!(super::name(libc::SIGIOT), "SIGABRT");
         assert_eq!(super::name(40), "signal 40");
     }
 }

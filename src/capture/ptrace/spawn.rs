@@ -10,18 +10,23 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use nix::sys::ptrace::{self, Options};
+use nix::unistd::Pid;
+use rustix::process::WaitOptions;
+
 use super::seccomp;
+use super::signals;
 use super::syscalls::NATIVE_ARCH;
 
 /// Follow every new process and thread and every exec, mark syscall stops (`SIGTRAP|0x80`),
 /// stop at the seccomp filter's calls, and end every tracee should the tracer end.
-const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESYSGOOD
-    | libc::PTRACE_O_TRACEFORK
-    | libc::PTRACE_O_TRACEVFORK
-    | libc::PTRACE_O_TRACECLONE
-    | libc::PTRACE_O_TRACEEXEC
-    | libc::PTRACE_O_TRACESECCOMP
-    | libc::PTRACE_O_EXITKILL;
+const OPTIONS: Options = Options::PTRACE_O_TRACESYSGOOD
+    .union(Options::PTRACE_O_TRACEFORK)
+    .union(Options::PTRACE_O_TRACEVFORK)
+    .union(Options::PTRACE_O_TRACECLONE)
+    .union(Options::PTRACE_O_TRACEEXEC)
+    .union(Options::PTRACE_O_TRACESECCOMP)
+    .union(Options::PTRACE_O_EXITKILL);
 
 /// A program that could not be started.
 #[derive(Debug)]
@@ -86,9 +91,7 @@ pub fn spawn(argv: &[String], with_seccomp: bool) -> Result<Started, SpawnError>
     // (ptrace, prctl, seccomp) on data prepared before the fork.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::ptrace(libc::PTRACE_TRACEME, 0, std::ptr::null_mut::<libc::c_void>(), std::ptr::null_mut::<libc::c_void>()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            ptrace::traceme()?;
             // Without the filter the tracer stops at every call instead: slower, as exact.
             if !filter.is_empty() {
                 let _ = seccomp::install(&filter);
@@ -100,28 +103,36 @@ pub fn spawn(argv: &[String], with_seccomp: bool) -> Result<Started, SpawnError>
     // SIGTRAP before its first instruction, waiting for us.
     let child = cmd.spawn().map_err(fail)?;
     let pid = child.id() as i32;
-    let mut status = 0;
-    // SAFETY: waitpid writes the status into `status`.
-    let waited = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
-    if waited != pid || !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGTRAP {
+    let stopped =
+        wait(Some(pid), libc::__WALL).is_ok_and(|(waited, status)| waited == pid && libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP);
+    if !stopped {
         kill_and_reap(pid);
         return Err(fail(io::Error::other("execve failed")));
     }
-    // SAFETY: `pid` is our tracee, stopped; SETOPTIONS takes the options as `data`.
-    if unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, std::ptr::null_mut::<libc::c_void>(), OPTIONS as usize as *mut libc::c_void) } != 0 {
-        let err = io::Error::last_os_error();
+    if let Err(err) = ptrace::setoptions(Pid::from_raw(pid), OPTIONS) {
         kill_and_reap(pid);
-        return Err(fail(err));
+        return Err(fail(err.into()));
     }
     Ok(Started { pid, seccomp: with_seccomp && seccomp_filtered(pid) })
 }
 
 /// Ends a child that must not run untraced, and collects its exit.
 pub fn kill_and_reap(pid: i32) {
-    // SAFETY: kill and waitpid on our own child; SIGKILL ends it even while it is stopped.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-        libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
+    // SIGKILL ends it even while it is stopped.
+    signals::send(pid, libc::SIGKILL);
+    let _ = wait(Some(pid), libc::__WALL);
+}
+
+/// `waitpid` on this thread's tracees (`pid`, or any): the task that changed and its raw
+/// status, which `libc::WIFSTOPPED` and the rest read. Raw, because the tracer must tell
+/// every stop, also one by a real-time signal, which nix's parsed status cannot describe.
+pub(super) fn wait(pid: Option<i32>, flags: libc::c_int) -> io::Result<(i32, i32)> {
+    let pid = pid.and_then(rustix::process::Pid::from_raw);
+    // `__WALL` and `__WNOTHREAD` are Linux's own flags, which rustix passes on as given.
+    match rustix::process::waitpid(pid, WaitOptions::from_bits_retain(flags as u32))? {
+        Some((pid, status)) => Ok((pid.as_raw_pid(), status.as_raw())),
+        // Only WNOHANG returns without a status, and it is never asked for.
+        None => Err(io::Error::from(io::ErrorKind::WouldBlock)),
     }
 }
 

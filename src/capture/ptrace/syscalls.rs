@@ -271,6 +271,9 @@ const OP_SECCOMP: u8 = 3;
 
 /// Asks the kernel where `tid`, stopped, is in its system call.
 pub fn stop_of(tid: i32) -> io::Result<Stop> {
+    // Raw, not nix's `syscall_info`: the kernel writes only the part of the struct the stop
+    // has (an exit stop's view is shorter than an entry's), which the count returned says and
+    // nix's typed struct does not, and its union would need unsafe reads all the same.
     let mut buf = [0u64; INFO_LEN / 8];
     // SAFETY: `buf` is a writable buffer of INFO_LEN bytes, and the kernel writes at most the
     // size passed as `addr`.

@@ -14,6 +14,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
+use nix::sys::ptrace;
+use nix::unistd::Pid;
+
 use super::fds::{FdTable, SharedTable, SockKey, Sockets};
 use super::names::Namer;
 use super::open_call::OpenCall;
@@ -94,17 +97,19 @@ pub(super) fn lock(namer: &Mutex<Namer>) -> MutexGuard<'_, Namer> {
     namer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn ptrace(request: libc::c_uint, tid: i32, data: usize) -> libc::c_long {
-    // SAFETY: the requests used here (CONT, SYSCALL, GETEVENTMSG with a valid pointer) act on
-    // a stopped tracee of this thread, which the kernel checks.
-    unsafe { libc::ptrace(request, tid, std::ptr::null_mut::<libc::c_void>(), data as *mut libc::c_void) }
+/// Lets stopped `tid` go on with `request` (`PTRACE_CONT` or `PTRACE_SYSCALL`), delivering
+/// signal `sig` (0: none). Raw, because nix's requests take its `Signal`, which has no
+/// real-time signals, and a program's own real-time signals must reach it.
+fn ptrace_resume(request: libc::c_uint, tid: i32, sig: i32) {
+    // SAFETY: CONT and SYSCALL take no pointer (`data` is the signal number), and the kernel
+    // checks that `tid` is a stopped tracee of this thread. ESRCH (killed meanwhile) is fine:
+    // its end is reported by waitpid.
+    unsafe { libc::ptrace(request, tid, std::ptr::null_mut::<libc::c_void>(), sig as usize as *mut libc::c_void) };
 }
 
 /// The event message of a ptrace event stop (a new task's id, an exec's former id).
 fn event_msg(tid: i32) -> Option<i32> {
-    let mut msg: libc::c_ulong = 0;
-    let rc = ptrace(libc::PTRACE_GETEVENTMSG, tid, std::ptr::addr_of_mut!(msg) as usize);
-    (rc == 0).then_some(msg as i32)
+    ptrace::getevent(Pid::from_raw(tid)).ok().map(|msg| msg as i32)
 }
 
 impl Tracer {
@@ -173,18 +178,14 @@ impl Tracer {
                     self.resume(tid, 0);
                 }
             }
-            let mut status = 0;
             // __WNOTHREAD: only this thread's tracees. Without it, two recordings in one process
             // (tests running side by side) would take each other's stops, and both would hang.
-            // SAFETY: waitpid writes the status into `status`.
-            let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD) };
-            if tid < 0 {
-                match std::io::Error::last_os_error().raw_os_error() {
-                    Some(libc::EINTR) => continue,
-                    // No child left to wait for (ECHILD): every tracee has gone.
-                    _ => break,
-                }
-            }
+            let (tid, status) = match spawn::wait(None, libc::__WALL | libc::__WNOTHREAD) {
+                Ok(stop) => stop,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                // No child left to wait for (ECHILD): every tracee has gone.
+                Err(_) => break,
+            };
             self.on_wait(tid, status);
             if let Some(port) = self.listened {
                 if let Some(client) = self.client.take() {
@@ -236,8 +237,7 @@ impl Tracer {
                 self.problems.push(err.to_string());
                 // The server would wait for its client for ever.
                 if let Some(server) = self.programs.first() {
-                    // SAFETY: kill on a process this session started.
-                    unsafe { libc::kill(server.pid, libc::SIGTERM) };
+                    signals::send(server.pid, libc::SIGTERM);
                 }
             }
         }
@@ -286,8 +286,7 @@ impl Tracer {
             (sig, 0) => {
                 // A signal for the tracee, delivered as it was sent; or a group stop (no
                 // siginfo), which a tracer that attached without PTRACE_SEIZE can only resume.
-                let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::uninit();
-                let delivered = ptrace(libc::PTRACE_GETSIGINFO, tid, info.as_mut_ptr() as usize) == 0;
+                let delivered = ptrace::getsiginfo(Pid::from_raw(tid)).is_ok();
                 self.resume(tid, if delivered { sig } else { 0 });
             }
             _ => self.resume(tid, 0),
@@ -300,8 +299,7 @@ impl Tracer {
     fn resume(&self, tid: i32, sig: i32) {
         let to_exit = self.tasks.get(&tid).is_some_and(|t| t.open.is_some() || t.interrupted.is_some());
         let request = if self.seccomp && !to_exit { libc::PTRACE_CONT } else { libc::PTRACE_SYSCALL };
-        // ESRCH: it was killed meanwhile; its end is reported by waitpid.
-        ptrace(request, tid, sig as usize);
+        ptrace_resume(request, tid, sig);
     }
 
     fn syscall_stop(&mut self, tid: i32) {
@@ -462,8 +460,7 @@ impl Tracer {
     fn pass_on(&self, sig: i32) {
         let processes: HashSet<i32> = self.tasks.values().map(|t| t.tgid).collect();
         for pid in processes.into_iter().filter(|&pid| !signals::is_target(pid)) {
-            // SAFETY: kill on a process of this session; ESRCH (gone meanwhile) is fine.
-            unsafe { libc::kill(pid, sig) };
+            signals::send(pid, sig);
         }
     }
 

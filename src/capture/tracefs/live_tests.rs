@@ -1,9 +1,10 @@
 //! Live tests (root): real sockets on loopback, traced through a real instance.
 
 use std::io::{self, Read, Write};
-use std::mem;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, SockaddrIn};
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
@@ -23,29 +24,15 @@ pub(super) struct Bound {
 
 impl Bound {
     pub fn new() -> Bound {
-        // SAFETY: plain socket(2); the result is checked before use.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-        assert!(fd >= 0, "socket: {}", io::Error::last_os_error());
-        // SAFETY: `fd` is a fresh descriptor nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: sockaddr_in is plain data; all-zero is a valid value.
-        let mut addr: libc::sockaddr_in = unsafe { mem::zeroed() };
-        addr.sin_family = libc::AF_INET as libc::sa_family_t;
-        addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
-        let mut len = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        // SAFETY: `addr` is a live sockaddr_in and `len` its size, for bind and getsockname.
-        unsafe {
-            assert_eq!(libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len), 0, "bind");
-            assert_eq!(libc::getsockname(fd.as_raw_fd(), (&raw mut addr).cast(), &mut len), 0, "getsockname");
-        }
-        Bound { fd, port: u16::from_be(addr.sin_port) }
+        let fd = socket::socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).expect("socket");
+        socket::bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0)).expect("bind");
+        let addr: SockaddrIn = socket::getsockname(fd.as_raw_fd()).expect("getsockname");
+        Bound { fd, port: addr.port() }
     }
 
     pub fn listen(self) -> TcpListener {
-        // SAFETY: listen(2) on a socket we own.
-        assert_eq!(unsafe { libc::listen(self.fd.as_raw_fd(), 128) }, 0, "listen");
-        // SAFETY: the descriptor is a listening TCP socket, and ownership moves to the listener.
-        unsafe { TcpListener::from_raw_fd(self.fd.into_raw_fd()) }
+        socket::listen(&self.fd, Backlog::new(128).expect("a valid backlog")).expect("listen");
+        TcpListener::from(self.fd)
     }
 }
 
@@ -183,8 +170,7 @@ fn echo_session_every_state_of_client_child_and_listener() {
     assert!((t1..=t2).contains(&at(sk_c, Closed, SynSent)) && (t1..=t2).contains(&at(sk_c, SynSent, Established)));
     assert!((t3..=t4).contains(&at(sk_l, Listen, Closed)), "close() between {t3} and {t4}");
     // The task id is the kernel's task id of whoever held the CPU: here, this test's thread.
-    // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() } as u32;
+    let tid = nix::unistd::gettid().as_raw() as u32;
     assert!(events.iter().filter(|e| state(e).is_some_and(|s| s.sk == Some(sk_l))).all(|e| e.actor.tid == Some(tid)));
     // Causal order across the two ends of the handshake.
     assert!(at(sk_c, Closed, SynSent) < at(sk_s, Listen, SynReceived));

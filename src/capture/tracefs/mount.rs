@@ -1,9 +1,10 @@
 //! Finding tracefs, and mounting it where a fresh machine has not.
 
-use std::ffi::CString;
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::MsFlags;
 
 use super::error::TracefsError;
 
@@ -52,20 +53,10 @@ fn unescape(field: &str) -> String {
 
 /// `mount -t tracefs nodev TARGET`.
 fn mount(target: &Path) -> Result<(), TracefsError> {
-    let not_mountable = |err| TracefsError::NotMountable { path: target.to_path_buf(), err };
-    let c = |s: &str| CString::new(s).map_err(|_| not_mountable(io::Error::from(io::ErrorKind::InvalidInput)));
-    let (source, fstype) = (c("nodev")?, c("tracefs")?);
-    let target_c = c(&target.to_string_lossy())?;
-    // SAFETY: all three pointers are valid NUL-terminated strings that outlive the call; a null
-    // `data` is allowed and means no mount options.
-    let rc = unsafe { libc::mount(source.as_ptr(), target_c.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let err = io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::EPERM) | Some(libc::EACCES) => Err(TracefsError::NotPermitted { path: target.to_path_buf() }),
-        _ => Err(not_mountable(err)),
+    match nix::mount::mount(Some("nodev"), target, Some("tracefs"), MsFlags::empty(), None::<&str>) {
+        Ok(()) => Ok(()),
+        Err(Errno::EPERM | Errno::EACCES) => Err(TracefsError::NotPermitted { path: target.to_path_buf() }),
+        Err(err) => Err(TracefsError::NotMountable { path: target.to_path_buf(), err: err.into() }),
     }
 }
 
@@ -93,10 +84,8 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let mounted = mount(&dir);
         let has_instances = dir.join("instances").is_dir();
-        let target = CString::new(dir.to_string_lossy().as_bytes()).unwrap();
         if mounted.is_ok() {
-            // SAFETY: a valid NUL-terminated path; MNT_DETACH only unhooks the mount.
-            assert_eq!(unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) }, 0, "umount");
+            nix::mount::umount2(&dir, nix::mount::MntFlags::MNT_DETACH).expect("umount");
         }
         fs::remove_dir(&dir).unwrap();
         mounted.unwrap();

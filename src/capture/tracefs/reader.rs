@@ -13,13 +13,17 @@ use crate::capture::progress::{self, Progress};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::net::IpAddr;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
 
 use super::decode::{Decoded, Decoder};
 use super::error::TracefsError;
@@ -32,44 +36,27 @@ use crate::event::Event;
 pub const CADENCE: Duration = Duration::from_millis(5);
 
 /// Wakes every reader for its last drain.
-pub struct StopSignal(OwnedFd);
+pub struct StopSignal(EventFd);
 
 impl StopSignal {
     pub fn new() -> Result<StopSignal, TracefsError> {
-        // SAFETY: eventfd has no memory preconditions; the result is checked before use.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(TracefsError::io("create an eventfd", "eventfd", io::Error::last_os_error()));
-        }
-        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-        Ok(StopSignal(unsafe { OwnedFd::from_raw_fd(fd) }))
+        let fd = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK);
+        Ok(StopSignal(fd.map_err(|err| TracefsError::io("create an eventfd", "eventfd", err.into()))?))
     }
 
     /// Sleeps until the signal is raised or `timeout` has passed.
     fn wait(&self, timeout: Duration) -> io::Result<()> {
-        let mut fd = libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one live pollfd, its count passed alongside.
-        if unsafe { libc::poll(&mut fd, 1, timeout.as_millis() as libc::c_int) } >= 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() == io::ErrorKind::Interrupted {
-            Ok(())
-        } else {
-            Err(err)
+        let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+        match poll(&mut [PollFd::new(self.0.as_fd(), PollFlags::POLLIN)], timeout) {
+            Ok(_) | Err(Errno::EINTR) => Ok(()),
+            Err(err) => Err(err.into()),
         }
     }
 
     /// Makes the eventfd readable, for good: every reader's `poll` sees it.
     pub fn raise(&self) -> io::Result<()> {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from a live 8-byte buffer to an fd we own.
-        let n = unsafe { libc::write(self.0.as_raw_fd(), one.as_ptr().cast(), one.len()) };
-        if n == 8 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        self.0.write(1)?;
+        Ok(())
     }
 }
 
@@ -161,19 +148,12 @@ impl Reader {
     /// Sleeps until the buffer has data, the stop signal is raised (`true`), or a progress
     /// tick has passed.
     fn wait(&self) -> io::Result<bool> {
-        let mut fds = [
-            libc::pollfd { fd: self.file.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: self.shared.stop.0.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        ];
+        let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::POLLIN), PollFd::new(self.shared.stop.0.as_fd(), PollFlags::POLLIN)];
         loop {
-            // SAFETY: `fds` is a live array of two pollfds, its length passed alongside.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, progress::TICK.as_millis() as libc::c_int) };
-            if n >= 0 {
-                return Ok(fds[1].revents != 0);
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
+            match poll(&mut fds, progress::TICK.as_millis() as u16) {
+                Ok(_) => return Ok(fds[1].revents().is_some_and(|r| !r.is_empty())),
+                Err(Errno::EINTR) => {}
+                Err(err) => return Err(err.into()),
             }
         }
     }

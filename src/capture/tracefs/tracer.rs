@@ -245,7 +245,6 @@ fn read_format(root: &Path, tracepoint: &'static str) -> Result<Format, TracefsE
 }
 
 fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(n).unwrap_or(4096)
+    let n = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten();
+    n.and_then(|n| usize::try_from(n).ok()).unwrap_or(4096)
 }
