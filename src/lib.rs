@@ -45,6 +45,7 @@ pub mod capture;
 pub mod check;
 pub mod cli;
 pub mod echo;
+pub mod errno;
 pub mod event;
 pub mod export;
 pub mod fault;

@@ -113,6 +113,10 @@ impl Reader<'_> {
             return;
         }
         let written = path.join("::");
+        // nix's errno is a table of names, no way into the system.
+        if written.starts_with("nix::errno") {
+            return;
+        }
         if let Some(api) = SYSTEM_APIS.iter().find(|api| written == **api || written.starts_with(&format!("{api}::"))) {
             self.uses.system.insert(api.to_string());
         }
@@ -282,8 +286,9 @@ const SYSTEM: [&str; 7] = ["capture", "echo", "live", "netns", "record", "book",
 
 /// What `src/lib.rs` calls pure: given events, traces or bytes, they give values or text,
 /// and reach the system only through a trace file they are named (`trace::read_trace`).
-const PURE: [&str; 19] = [
+const PURE: [&str; 20] = [
     "wire",
+    "errno",
     "tcp",
     "event",
     "query",

@@ -5,7 +5,6 @@
 pub mod bpf;
 pub mod clock;
 pub mod dropper;
-pub mod errno;
 pub mod interrupt;
 pub mod packets;
 pub mod privilege;

@@ -7,7 +7,6 @@ use clap::Args;
 
 use super::CliError;
 use crate::check::{run_check, CheckOptions, Side};
-use crate::render::Style;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -20,6 +19,6 @@ pub struct CheckArgs {
 
 pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
     let stdout = std::io::stdout();
-    let verdict = run_check(&args.file, &CheckOptions { side: args.role }, Style::for_stdout(), &mut stdout.lock())?;
+    let verdict = run_check(&args.file, &CheckOptions { side: args.role }, super::stdout::style(), &mut stdout.lock())?;
     Ok(ExitCode::from(verdict.exit_code()))
 }

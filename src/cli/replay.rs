@@ -27,7 +27,7 @@ const HELP: &str = "Enter: next · b: back · g STEP: go to a documented step (e
 pub fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
     let trace = read_trace(&args.file)?;
     let replay = Replay::of(&trace);
-    let style = Style::for_stdout();
+    let style = super::stdout::style();
     let interactive = !args.all && io::stdin().is_terminal() && io::stdout().is_terminal();
     let result = if interactive { step_through(&replay, style) } else { print_all(&replay, style) };
     match result {

@@ -10,7 +10,6 @@ use crate::capture::ptrace::{signals, Programs};
 use crate::live::run::{self, RunError, RunPlan};
 use crate::live::words::{words, WordsError};
 use crate::live::Output;
-use crate::render;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -56,7 +55,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     // Ctrl-C reaches the programs (and `kill` of `trace` is passed on to them); the trace
     // ends, complete, when they have ended.
     signals::forward_termination().map_err(|e| CliError::new(format!("run: cannot handle signals: {e}")))?;
-    let renderer = render::for_stdout(args.json);
+    let renderer = super::stdout::renderer(args.json);
     let plan = RunPlan { programs, seccomp: !args.every_syscall };
     let report = match run::run(plan, &super::command_line::command_line(), Output { renderer: Some(renderer), save: args.save }) {
         Ok(report) => report,

@@ -9,7 +9,6 @@ use clap::Args;
 use super::{CliError, EXIT_ERROR};
 use crate::live::fallback::Simulation;
 use crate::live::{self, Output};
-use crate::render;
 
 #[derive(Args, Debug)]
 pub struct SessionArgs {
@@ -31,7 +30,7 @@ pub struct SessionArgs {
 impl SessionArgs {
     /// Where the session goes: the timeline (or JSON Lines) on the screen, and the file.
     pub fn output(&self) -> Output {
-        Output { renderer: Some(render::for_stdout(self.json)), save: self.save.clone() }
+        Output { renderer: Some(super::stdout::renderer(self.json)), save: self.save.clone() }
     }
 
     /// Shows (and saves) the model's telling in place of the live session, its first line

@@ -1,11 +1,24 @@
 //! What the subcommands write to standard output, where a reader that has gone (`trace show
 //! FILE | head`) ends the output quietly instead of being an error.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use super::CliError;
-use crate::render;
+use crate::render::{self, Style};
 use crate::trace::Trace;
+
+/// Colour for standard output: on for a terminal, off for a pipe or when `NO_COLOR` is set
+/// (no-color.org).
+pub(crate) fn style() -> Style {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    Style { color: !no_color && io::stdout().is_terminal() }
+}
+
+/// The renderer for standard output: JSON Lines (`--json`), or the timeline in the colours
+/// standard output takes.
+pub(crate) fn renderer(json: bool) -> Box<dyn render::Renderer> {
+    render::renderer(json, style())
+}
 
 /// Writes to standard output, where `print!` would panic once the reader has gone.
 pub(crate) fn print(text: &str) -> Result<(), CliError> {
@@ -17,7 +30,7 @@ pub(crate) fn print(text: &str) -> Result<(), CliError> {
 
 /// Shows a whole trace on standard output: the timeline, or JSON Lines.
 pub(crate) fn present(trace: &Trace, json: bool) -> Result<(), CliError> {
-    let mut renderer = render::for_stdout(json);
+    let mut renderer = renderer(json);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match render::render_all(renderer.as_mut(), &trace.header, &trace.events, trace.end.as_ref(), &mut out) {

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::capture::clock;
 use crate::capture::sink::EventSink;
-use crate::capture::{clock, errno};
+use crate::errno;
 use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Event, Mint, Origin, Peer, Preview, Role, SockId, SockKind};
 
 /// A handle shared by every task of one program (server or client side).

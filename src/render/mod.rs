@@ -28,13 +28,12 @@ pub trait Renderer {
     fn end(&mut self, end: Option<&End>, out: &mut dyn Write) -> io::Result<()>;
 }
 
-/// The renderer for standard output: JSON Lines (`--json`), or the timeline in the colours
-/// standard output takes.
-pub fn for_stdout(json: bool) -> Box<dyn Renderer> {
+/// JSON Lines (`--json`), or the timeline in `style`.
+pub fn renderer(json: bool, style: Style) -> Box<dyn Renderer> {
     if json {
         Box::new(JsonLines)
     } else {
-        Box::new(Ladder::new(Style::for_stdout()))
+        Box::new(Ladder::new(style))
     }
 }
 

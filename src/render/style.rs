@@ -1,8 +1,7 @@
-//! Terminal colour: on for a terminal, off for a pipe or when `NO_COLOR` is set
-//! (no-color.org). The escape codes are `anstyle`'s.
+//! Terminal colour, when the caller asks for it (the command line does for a terminal, unless
+//! `NO_COLOR` is set). The escape codes are `anstyle`'s.
 
 use std::fmt::{self, Write as _};
-use std::io::IsTerminal;
 
 use anstyle::{AnsiColor, Color};
 
@@ -40,12 +39,6 @@ pub struct Style {
 impl Style {
     pub fn plain() -> Style {
         Style { color: false }
-    }
-
-    /// Colour for standard output, following the terminal and `NO_COLOR`.
-    pub fn for_stdout() -> Style {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style { color: !no_color && std::io::stdout().is_terminal() }
     }
 
     pub fn paint(self, paint: Paint, text: &str) -> String {

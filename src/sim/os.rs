@@ -22,7 +22,7 @@ use std::task::Poll;
 
 use super::net::Wire;
 use super::world::{Kind, World};
-use crate::capture::errno::errno;
+use crate::errno::errno;
 use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Preview};
 use crate::tcp::{CallError, Failure, Received, State};
 

@@ -16,7 +16,8 @@ use super::names::Hints;
 use super::open_call::{event, OpenCall, Start};
 use super::syscalls::Sys;
 use super::tracer::{lock, Tracer};
-use crate::capture::{clock, errno};
+use crate::capture::clock;
+use crate::errno;
 use crate::event::{Body, CallArgs, CallEnd, CallName, CallStart, Role};
 
 impl Tracer {

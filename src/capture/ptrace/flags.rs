@@ -233,7 +233,7 @@ pub fn option_value(name: &str, value: &[u8]) -> String {
         },
         "SO_ERROR" => match int_at(0) {
             Some(0) => "SO_ERROR=0".to_string(),
-            Some(code) => format!("SO_ERROR={}", crate::capture::errno::errno(code).name),
+            Some(code) => format!("SO_ERROR={}", crate::errno::errno(code).name),
             None => name.to_string(),
         },
         "TCP_CONGESTION" => {

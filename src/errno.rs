@@ -1,4 +1,5 @@
-//! Errno numbers and their symbolic names, shared by every lens that records a call's result.
+//! Errno numbers and their symbolic names, shared by every lens that records a call's result
+//! and by the model's sockets API.
 
 use crate::event::Errno;
 
