@@ -9,7 +9,8 @@
 //!   documented Linux differences (findings);
 //! - `rules.rs`: what the program must not do: calls out of order, calls its part never makes,
 //!   data before the handshake completed;
-//! - `report.rs`: the verdict, per socket and step, and how the terminal shows it;
+//! - `report.rs`: the verdict, per socket and step (the terminal shows it with
+//!   [`crate::render::check`]);
 //! - `run.rs`: `trace check FILE` from path to exit status, for the command line.
 //!
 //! A decision about the `refused` scenario: a connect answered by a reset ends the documented

@@ -2,6 +2,7 @@
 //! function of the header and the ordered events, so a saved trace shows exactly as it did
 //! live.
 
+pub mod check;
 pub mod json;
 pub mod ladder;
 pub mod replay;
