@@ -323,8 +323,13 @@ impl Loopback {
     }
 }
 
+/// The index of this namespace's loopback interface: the one flagged `IFF_LOOPBACK` (named
+/// `lo` on Linux, but the flag is what makes it one).
 fn loopback_index() -> Result<u32, CaptureError> {
-    pnet::datalink::interfaces().into_iter().find(|i| i.is_loopback()).map(|i| i.index).ok_or(CaptureError::NoLoopback)
+    use nix::net::if_::{if_nametoindex, InterfaceFlags};
+    let addrs = nix::ifaddrs::getifaddrs().map_err(|_| CaptureError::NoLoopback)?;
+    let name = addrs.into_iter().find(|a| a.flags.contains(InterfaceFlags::IFF_LOOPBACK)).map(|a| a.interface_name).ok_or(CaptureError::NoLoopback)?;
+    if_nametoindex(name.as_str()).map_err(|_| CaptureError::NoLoopback)
 }
 
 /// The kind of interface a capture reads.
