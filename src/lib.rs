@@ -1,44 +1,58 @@
 //! socktrace shows how sockets live and die: the socket calls of real programs, the packets
 //! on the wire and the kernel's TCP states, merged on one clock.
 //!
-//! The pipeline, and the room each module holds:
+//! # The pipeline
 //!
 //! ```text
-//! capture (calls | packets | kernel states)  ->  events  ->  timeline  ->  trace file
-//!                                   sim (the RFC 9293 model)  ->  events        |
-//!                                          render (terminal ladder, JSON Lines) <-
+//!  programs on loopback                        a capture file (pcap, pcapng)
+//!  (live, echo, netns, record)                          |
+//!           |                                           v
+//!  capture: calls | packets | kernel states          import
+//!           |                                           |
+//!           v                                           |
+//!  timeline (merges, names each socket) --> events <----+----- sim (the RFC 9293 model)
+//!                                             |
+//!                                             v
+//!                                   trace (the JSON Lines file)
+//!                                             |
+//!        +---------------+--------------+-----+---------+---------------+
+//!        v               v              v               v               v
+//!      check         normalize       replay          render          export
+//!   (the verdict)  (snapshot, view,  (the book's    (terminal,      (pcap,
+//!                   diff)             steps)         JSON Lines)     packetdrill)
 //! ```
 //!
-//! - [`capture`]: the only code that touches the running system (AF_PACKET, tracefs, ptrace,
-//!   clocks).
-//! - [`echo`]: the instrumented echo server and client that record their own calls, over TCP
-//!   and over UDP.
-//! - [`live`]: runs a live session: programs, lenses and the timeline together.
-//! - [`netns`]: two hosts of our own (network namespaces and a veth pair) for `--hosts`.
-//! - [`wire`]: bytes on the wire to decoded packets.
-//! - [`import`]: a pcap or pcapng capture to per-connection summaries and traces (`trace import`).
-//! - [`event`]: the one event type every lens produces.
-//! - [`fault`]: which packet a session loses on purpose (`--drop`, the `lost-*` scenarios).
-//! - [`timeline`]: merges the lenses in time order and names each packet's and state's socket.
-//! - [`trace`]: the trace file format: written as events happen, read back with clear errors.
-//! - [`tcp`]: TCP as RFC 9293 describes it: states, segments, and a sans-I/O endpoint.
-//! - [`sim`]: two modelled hosts and their sockets API, producing traces without privileges.
-//! - [`sequence`]: the documented sequences, as data: passive and active open, and the
-//!   connectionless exchange on each side.
-//! - [`story`]: which socket plays which part, and which events show each documented step.
-//! - [`check`]: holds a trace's sockets against those sequences, step by step (`trace check`).
-//! - [`summary`]: many connections in one line each, with bounded memory (`--summary`).
-//! - [`wording`]: plain words for calls, packets and state changes, and how names are shown
-//!   (as traced, or as a snapshot renames them): shared by the renderers, check, the replay
-//!   and the normalizer.
-//! - [`render`]: how a trace is shown.
-//! - [`normalize`]: what stays the same from run to run: snapshot text, lesson-level view, diff.
-//! - [`record`]: recording a trace from Rust, for snapshot tests.
-//! - [`replay`]: a trace as replay steps, with the documented step each event is evidence of.
-//! - [`book`]: the lesson book: its mdBook preprocessor, build, server and fixtures.
-//! - [`cli`]: the `trace` command line.
+//! Below check and replay, [`story`] answers once which socket plays which part and which
+//! events show each documented step; [`query`] answers the small questions about events.
 //!
-//! Everything after `capture` is synchronous, pure and deterministic, and is tested on fixtures.
+//! # The rooms, from the bottom up
+//!
+//! Pure (given events, traces or bytes, they give values or text; the only file one may read
+//! is a trace it is named, through [`trace`]); `tests/layers.rs` holds them to it, and holds
+//! the file graph free of cycles:
+//!
+//! - the vocabulary: [`wire`] (bytes on the wire to decoded packets), [`tcp`] (TCP as RFC 9293
+//!   describes it: states, segments, a sans-I/O endpoint), [`errno`], [`event`] (the one event
+//!   type every lens produces), [`query`], [`protocol`] (the echo's numbered lines),
+//!   [`sequence`] (the documented sequences, as data), [`fault`] (which packet a session loses
+//!   on purpose), [`wording`] (plain words for calls, packets and states, and how names are
+//!   shown), `hash` and `parallel` (internal);
+//! - what is made of events: [`timeline`] (merges the lenses in time order and names each
+//!   packet's and state's socket), [`sim`] (two modelled hosts and their sockets API),
+//!   [`summary`] (many connections in one line each, with bounded memory);
+//! - what reads a trace: [`story`], [`check`] (`trace check`), [`normalize`] (what stays the
+//!   same from run to run), [`replay`], [`render`] (the terminal ladder, JSON Lines, the
+//!   check's report), [`export`].
+//!
+//! Files: [`trace`] (the trace file, written as events happen and read back with clear errors)
+//! and [`import`] (a capture file to conversations and traces).
+//!
+//! Touching the running system: [`capture`] (ptrace, tracefs, AF_PACKET, clocks: the only code
+//! that asks the kernel what happened), [`echo`] (our instrumented echo server and client),
+//! [`live`] (a live session: programs, lenses and the timeline together), [`netns`] (two hosts
+//! of our own for `--hosts`), [`record`] (recording a trace from Rust, for snapshot tests),
+//! [`book`] (the lesson book: build, serve, record its fixtures) and [`cli`] (the `trace`
+//! command line: each subcommand parses, calls the library, renders and exits 0, 1 or 2).
 
 pub mod book;
 pub mod capture;
