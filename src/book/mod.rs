@@ -7,11 +7,11 @@
 //! - `serve.rs`: a loopback HTTP server of the built book that rebuilds on change;
 //! - `fixtures.rs`: the fixtures and the one command that records them.
 
-pub mod directives;
+pub(crate) mod directives;
 pub mod fixtures;
 pub mod log;
 mod preprocess;
-pub mod serve;
+pub(crate) mod serve;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -173,6 +173,7 @@ impl BpfProgram {
     }
 
     /// The instructions, as `tcpdump -dd` prints them.
+    #[cfg(test)]
     pub fn instructions(&self) -> &[libc::sock_filter] {
         &self.insns
     }

@@ -2,15 +2,15 @@
 //! AF_PACKET, tracefs, ptrace, real time). Everything it produces is an [`Event`](crate::event::Event);
 //! everything after it is pure.
 
-pub mod bpf;
+pub(crate) mod bpf;
 pub mod clock;
 pub mod dropper;
-pub mod interrupt;
+pub(crate) mod interrupt;
 pub mod packets;
 pub mod privilege;
-pub mod progress;
+pub(crate) mod progress;
 pub mod ptrace;
 mod ring;
-pub mod sink;
+pub(crate) mod sink;
 mod sockopts;
 pub mod tracefs;

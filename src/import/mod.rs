@@ -16,13 +16,13 @@
 //! traces are wanted are decoded in full.
 
 pub mod conversation;
-pub mod events;
-pub mod listing;
-pub mod mapped;
+pub(crate) mod events;
+pub(crate) mod listing;
+pub(crate) mod mapped;
 pub mod pcap;
-pub mod progress_bar;
-pub mod save;
-pub mod table;
+pub(crate) mod progress_bar;
+pub(crate) mod save;
+pub(crate) mod table;
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};

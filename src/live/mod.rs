@@ -2,21 +2,21 @@
 //! `run`), the lenses on their own threads, and this thread merges everything into one
 //! timeline that is shown and saved as it grows.
 
-pub mod drive;
-pub mod error;
-pub mod fallback;
-pub mod hosts;
-pub mod lenses;
+pub(crate) mod drive;
+pub(crate) mod error;
+pub(crate) mod fallback;
+pub(crate) mod hosts;
+pub(crate) mod lenses;
 pub mod open_files;
-pub mod p2p;
-pub mod programs;
-pub mod request;
-pub mod run;
-pub mod session;
-pub mod settle;
-pub mod sink;
-pub mod summary;
-pub mod words;
+pub(crate) mod p2p;
+pub(crate) mod programs;
+pub(crate) mod request;
+pub(crate) mod run;
+pub(crate) mod session;
+pub(crate) mod settle;
+pub(crate) mod sink;
+pub(crate) mod summary;
+pub(crate) mod words;
 
 pub use error::LiveError;
 pub use programs::{Mode, Plan, Story};

@@ -23,7 +23,6 @@ pub struct RunPlan {
 
 /// What a finished `trace run` reports besides its trace.
 pub struct RunReport {
-    pub end: End,
     /// Lenses that could not run, or failed while running, with the reason and remedy.
     pub unavailable: Vec<String>,
     pub programs: Vec<ProgramEnd>,
@@ -96,6 +95,6 @@ pub fn run(plan: RunPlan, command: &str, output: Output) -> Result<RunReport, Ru
         untraced: outcome.untraced.clone(),
         ..End::default()
     };
-    let end = sink.finish_with(end)?;
-    Ok(RunReport { end, unavailable, programs: outcome.programs })
+    sink.finish_with(end)?;
+    Ok(RunReport { unavailable, programs: outcome.programs })
 }

@@ -1,15 +1,15 @@
 //! Normalized views of a trace: what stays the same from run to run of the same programs,
 //! so that traces can be compared with each other and with the model.
 
-pub mod acks;
-pub mod blocks;
+pub(crate) mod acks;
+pub(crate) mod blocks;
 pub mod diff;
-pub mod fold;
-pub mod lesson;
-pub mod names;
-pub mod order;
+pub(crate) mod fold;
+pub(crate) mod lesson;
+pub(crate) mod names;
+pub(crate) mod order;
 pub mod snapshot;
-pub mod sockets;
+pub(crate) mod sockets;
 
 pub use lesson::lesson_view;
 pub use snapshot::snapshot;

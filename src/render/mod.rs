@@ -2,11 +2,11 @@
 //! function of the header and the ordered events, so a saved trace shows exactly as it did
 //! live.
 
-pub mod check;
-pub mod json;
-pub mod ladder;
-pub mod replay;
-pub mod style;
+pub(crate) mod check;
+pub(crate) mod json;
+pub(crate) mod ladder;
+pub(crate) mod replay;
+pub(crate) mod style;
 
 use std::io::{self, Write};
 

@@ -8,9 +8,9 @@
 //! - `detail.rs`: the words and fields of each step;
 //! - `go_to.rs`: finding a step by its number or by the documented step it shows.
 
-pub mod detail;
+pub(crate) mod detail;
 mod go_to;
-pub mod progress;
+pub(crate) mod progress;
 
 use std::collections::BTreeMap;
 

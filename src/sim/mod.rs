@@ -5,7 +5,7 @@
 //! packet, 2 µs a call) on a virtual clock in ns, so a scenario gives the same bytes on
 //! every run.
 //!
-//! - `scenarios.rs`: the stories, listed by [`scenarios`] and run by [`run`];
+//! - `scenarios.rs`: the stories, listed by [`scenarios()`] and run by [`run`];
 //! - `programs.rs`: the echo server and client, written as socket programs;
 //! - `os.rs`: the sockets API they call, recorded as calls;
 //! - `world.rs`: the kernel's sockets, the clock and the loop that drives the programs;

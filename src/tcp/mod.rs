@@ -2,9 +2,9 @@
 //! the RFC's notation ([`segment`]), and a sans-I/O model of one endpoint ([`endpoint`]) that
 //! the simulator runs and a live trace can be held against.
 
-pub mod endpoint;
-pub mod linux;
-pub mod segment;
+pub(crate) mod endpoint;
+pub(crate) mod linux;
+pub(crate) mod segment;
 pub mod state;
 
 #[cfg(test)]

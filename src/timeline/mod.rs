@@ -5,11 +5,11 @@
 //! crossed the wire, a connect's end may be recorded before the SYN|ACK it waited for is
 //! read), so the live timeline holds events for a short window and releases them in order.
 
-pub mod datagrams;
-pub mod merge;
-pub mod relative;
-pub mod shadow;
-pub mod sockets;
+pub(crate) mod datagrams;
+pub(crate) mod merge;
+pub(crate) mod relative;
+pub(crate) mod shadow;
+pub(crate) mod sockets;
 
 pub use datagrams::DatagramSockets;
 pub use merge::Merger;

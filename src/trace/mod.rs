@@ -3,11 +3,11 @@
 //! The file is written as events happen, one whole line at a time, so a trace cut short by
 //! Ctrl-C or a crash still reads back: it simply has no end line.
 
-pub mod format;
+pub(crate) mod format;
 mod line;
-pub mod reader;
-pub mod save;
-pub mod writer;
+pub(crate) mod reader;
+pub(crate) mod save;
+pub(crate) mod writer;
 
 pub use format::{End, Exit, Header, LensStatus, Lenses, ProgramEnd, Source, FORMAT, FORMAT_MAJOR};
 pub use reader::{read_trace, Trace, TraceError, TraceReader};

@@ -1,7 +1,7 @@
 //! From bytes on the wire to decoded packets (pure: no capture here).
 
-pub mod addr;
+pub(crate) mod addr;
 pub mod decode;
 pub mod flags;
-pub mod link;
-pub mod peek;
+pub(crate) mod link;
+pub(crate) mod peek;

@@ -9,22 +9,22 @@
 //! kernel itself ([`sockname`]). Ports are handed to the kernel lenses while the tracee is
 //! held at the stop, so that they see every packet and state of the session.
 
-pub mod calls;
-pub mod decode;
-pub mod fds;
-pub mod flags;
+pub(crate) mod calls;
+pub(crate) mod decode;
+pub(crate) mod fds;
+pub(crate) mod flags;
 mod io;
-pub mod memory;
-pub mod names;
+pub(crate) mod memory;
+pub(crate) mod names;
 mod open_call;
 mod process;
 mod programs;
-pub mod ready;
-pub mod restart;
-pub mod seccomp;
+pub(crate) mod ready;
+pub(crate) mod restart;
+pub(crate) mod seccomp;
 pub mod signals;
-pub mod sockname;
-pub mod spawn;
+pub(crate) mod sockname;
+pub(crate) mod spawn;
 pub mod syscalls;
 mod tracer;
 mod waits;

@@ -61,6 +61,7 @@ impl Format {
         Ok(Format { name, id, fields: parse_fields(text)? })
     }
 
+    #[cfg(test)]
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)
     }

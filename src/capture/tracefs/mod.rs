@@ -11,13 +11,13 @@
 //! - `tracer`: [`StateTracer`], start to stop; `stats`: its account, [`TracerStats`].
 
 mod cpus;
-pub mod decode;
+pub(crate) mod decode;
 mod error;
-pub mod format;
+pub(crate) mod format;
 mod instance;
 pub mod mount;
-pub mod page;
-pub mod ports;
+pub(crate) mod page;
+pub(crate) mod ports;
 mod reader;
 mod stats;
 mod tracer;
