@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::SocketAddr;
 
+pub use crate::sock_name::SockName;
 use crate::tcp::state::State;
 use crate::wire::flags::TcpFlags;
 
@@ -14,7 +15,7 @@ use crate::wire::flags::TcpFlags;
 /// listening socket, `s2`… for the sockets `accept` returns.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct SockId(pub String);
+pub struct SockId(pub SockName);
 
 impl fmt::Display for SockId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -68,10 +69,11 @@ impl SockId {
     /// The kind of socket the name says, if it is one a [`Mint`] makes.
     pub fn kind(&self) -> Option<SockKind> {
         // Each prefix starts with a letter of its own; the views ask this of every event.
-        let first = *self.0.as_bytes().first()?;
+        let name = self.0.as_bytes();
+        let first = *name.first()?;
         let kind = SockKind::ALL.into_iter().find(|k| k.prefix().as_bytes()[0] == first)?;
-        let number = self.0.strip_prefix(kind.prefix())?;
-        (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())).then_some(kind)
+        let number = name.strip_prefix(kind.prefix().as_bytes())?;
+        (!number.is_empty() && number.iter().all(u8::is_ascii_digit)).then_some(kind)
     }
 }
 
@@ -87,7 +89,7 @@ impl Mint {
     /// The `n`th name of a series: what every name of a trace is made by (the recorder's
     /// threads count theirs with an atomic, the normalizer renumbers, the rest use a `Mint`).
     pub fn name(kind: SockKind, n: u32) -> SockId {
-        SockId(format!("{}{n}", kind.prefix()))
+        SockId(format!("{}{n}", kind.prefix()).into())
     }
 
     pub fn next(&mut self, kind: SockKind) -> SockId {

@@ -61,6 +61,7 @@ pub mod render;
 pub mod replay;
 pub mod sequence;
 pub mod sim;
+pub mod sock_name;
 pub mod story;
 pub mod summary;
 pub mod tcp;

@@ -428,7 +428,7 @@ impl PeerNames {
         if self.0.is_empty() {
             return Cow::Borrowed(name);
         }
-        match self.0.get(&SockId(name.to_string())) {
+        match self.0.get(&SockId(name.into())) {
             Some(peer) => Cow::Owned(format!("{peer}:{name}")),
             None => Cow::Borrowed(name),
         }

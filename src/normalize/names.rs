@@ -102,7 +102,7 @@ impl Renames {
                 Verb::Bind if listening.contains(socket) => event.actor.peer.map_or_else(|| "SERVER".to_string(), |peer| format!("SERVER_{peer}")),
                 // A datagram server's bound address is where clients send: the server's too.
                 Verb::Bind if socket.kind() == Some(SockKind::Server) => "SERVER".to_string(),
-                Verb::Bind | Verb::Connect | Verb::Send | Verb::Listen => self.socket_name(socket).0.clone(),
+                Verb::Bind | Verb::Connect | Verb::Send | Verb::Listen => self.socket_name(socket).0.to_string(),
                 _ => continue,
             };
             self.addresses.insert(local, name);

@@ -336,7 +336,7 @@ fn p2p__each_peer_is_one_process_in_both_roles_and_every_socket_has_its_own_name
     let made: Vec<(Peer, Role, String, i64)> = events
         .iter()
         .filter_map(|e| match &e.body {
-            Body::CallEnd(CallEnd { new_socket: Some(id), ret, .. }) => Some((e.actor.peer.expect("a peer's call"), e.actor.role, id.0.clone(), *ret)),
+            Body::CallEnd(CallEnd { new_socket: Some(id), ret, .. }) => Some((e.actor.peer.expect("a peer's call"), e.actor.role, id.0.to_string(), *ret)),
             _ => None,
         })
         .collect();

@@ -9,7 +9,7 @@ pub struct Story<'a> {
 }
 
 fn sock(s: &str) -> SockId {
-    SockId(s.to_string())
+    SockId(s.into())
 }
 
 impl<'a> Story<'a> {
