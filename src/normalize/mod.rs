@@ -4,6 +4,7 @@
 pub mod acks;
 pub mod blocks;
 pub mod diff;
+mod first_seen;
 pub mod fold;
 pub mod lesson;
 pub mod names;

@@ -31,7 +31,7 @@ pub struct Numbering<'e> {
     names: Vec<&'e SockId>,
     /// The names are copied, together, for the look-ups: compared where they lie in the
     /// events, they were read from all over a trace's memory.
-    by_name: FastMap<Box<str>, Raw>,
+    by_name: FastMap<SockId, Raw>,
     /// Per event: its socket, and a packet's receiver or a call end's new socket.
     of_event: Vec<[Option<Raw>; 2]>,
 }
@@ -39,21 +39,26 @@ pub struct Numbering<'e> {
 impl<'e> Numbering<'e> {
     pub fn of(events: &'e [Event]) -> Numbering<'e> {
         let mut numbering = Numbering { names: Vec::new(), by_name: FastMap::default(), of_event: Vec::with_capacity(events.len()) };
-        // Consecutive events are mostly about one socket: its number is at hand.
-        let mut last: Option<(&'e SockId, Raw)> = None;
+        // Consecutive events are mostly about one connection, whose two sockets take turns
+        // (a packet names its sender and its receiver): their numbers are at hand.
+        let mut last: [Option<(&'e SockId, Raw)>; 2] = [None, None];
         let mut number = |id: &'e SockId| match last {
-            Some((name, raw)) if name == id => raw,
+            [Some((name, raw)), _] if name == id => raw,
+            [_, Some((name, raw))] if name == id => {
+                last.swap(0, 1);
+                raw
+            }
             _ => {
-                let raw = match numbering.by_name.get(id.0.as_str()) {
+                let raw = match numbering.by_name.get(id) {
                     Some(&raw) => raw,
                     None => {
                         let raw = Raw(numbering.names.len() as u32);
                         numbering.names.push(id);
-                        numbering.by_name.insert(id.0.as_str().into(), raw);
+                        numbering.by_name.insert(id.clone(), raw);
                         raw
                     }
                 };
-                last = Some((id, raw));
+                last = [Some((id, raw)), last[0]];
                 raw
             }
         };
@@ -118,7 +123,7 @@ impl<'e> Sockets<'e> {
 
     /// The number of a socket the events name elsewhere (a process change's list).
     pub fn raw(&self, id: &SockId) -> Option<Raw> {
-        self.numbering.by_name.get(id.0.as_str()).copied()
+        self.numbering.by_name.get(id).copied()
     }
 
     /// The socket in the view.
