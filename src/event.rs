@@ -179,6 +179,7 @@ pub enum Origin {
 
 /// One event on the trace's single clock.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[repr(C)]
 pub struct Event {
     /// Nanoseconds on the trace's clock (CLOCK_MONOTONIC for live traces).
     pub t: u64,
@@ -194,6 +195,7 @@ pub struct Event {
 /// What the event says; the `kind` field names the lens.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[repr(u8)]
 pub enum Body {
     /// A socket call began.
     CallStart(CallStart),
@@ -617,6 +619,7 @@ impl CallArgs {
 
 /// A call began: `id` pairs it with its [`CallEnd`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[repr(C)]
 pub struct CallStart {
     pub id: u64,
     pub call: CallName,
@@ -624,7 +627,7 @@ pub struct CallStart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fd: Option<i32>,
     #[serde(default)]
-    pub args: CallArgs,
+    pub args: Box<CallArgs>,
 }
 
 impl CallStart {
@@ -656,6 +659,7 @@ pub struct Errno {
 
 /// A call returned: its result and what it revealed about the socket.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[repr(C)]
 pub struct CallEnd {
     pub id: u64,
     pub call: CallName,
@@ -826,6 +830,7 @@ pub struct TcpSegment {
 
 /// One packet on the wire, decoded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[repr(C)]
 pub struct Packet {
     pub transport: Transport,
     pub src: SocketAddr,
@@ -841,11 +846,11 @@ pub struct Packet {
     pub payload: Option<Preview>,
     /// The Ethernet header, for packets captured on a real link (`lo`'s is all zeros).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eth: Option<Ethernet>,
+    pub eth: Option<Box<Ethernet>>,
     /// For `transport: arp`: the operation and the MAC addresses it carries; `src` and `dst`
     /// then hold the sender's and target's IP addresses, with port 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub arp: Option<Arp>,
+    pub arp: Option<Box<Arp>>,
     /// Set on a packet that a fault injector dropped on purpose, after it crossed `lo` and
     /// before the receiving socket got it: it names who dropped it (`"socktrace --drop"`;
     /// `"trace simulate"` for a loss in the model). The packet lens's copy is the one marked;
