@@ -52,12 +52,13 @@ enum Shape {
 fn rename(id: &SockId, k: usize, shape: Shape) -> SockId {
     let (kind, n) = id.0.split_at(1);
     let n: usize = n.parse().expect("socket names are a letter and a number");
-    SockId(match (kind, shape) {
+    let name = match (kind, shape) {
         ("c", _) => format!("c{}", k + n),
         (_, Shape::Sessions) => format!("s{}", 2 * k + n),
         (_, Shape::OneServer) if n == 1 => "s1".to_string(),
         (_, Shape::OneServer) => format!("s{}", k + n),
-    })
+    };
+    SockId(name.into())
 }
 
 /// Block `k`'s client address: 127.x.y.z, so that no two blocks share a connection.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::SocketAddr;
 
+pub use crate::sock_name::SockName;
 use crate::tcp::state::State;
 use crate::wire::flags::TcpFlags;
 
@@ -14,7 +15,7 @@ use crate::wire::flags::TcpFlags;
 /// listening socket, `s2`… for the sockets `accept` returns.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct SockId(pub String);
+pub struct SockId(pub SockName);
 
 impl fmt::Display for SockId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -68,10 +69,11 @@ impl SockId {
     /// The kind of socket the name says, if it is one a [`Mint`] makes.
     pub fn kind(&self) -> Option<SockKind> {
         // Each prefix starts with a letter of its own; the views ask this of every event.
-        let first = *self.0.as_bytes().first()?;
+        let name = self.0.as_bytes();
+        let first = *name.first()?;
         let kind = SockKind::ALL.into_iter().find(|k| k.prefix().as_bytes()[0] == first)?;
-        let number = self.0.strip_prefix(kind.prefix())?;
-        (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())).then_some(kind)
+        let number = name.strip_prefix(kind.prefix().as_bytes())?;
+        (!number.is_empty() && number.iter().all(u8::is_ascii_digit)).then_some(kind)
     }
 }
 
@@ -87,7 +89,7 @@ impl Mint {
     /// The `n`th name of a series: what every name of a trace is made by (the recorder's
     /// threads count theirs with an atomic, the normalizer renumbers, the rest use a `Mint`).
     pub fn name(kind: SockKind, n: u32) -> SockId {
-        SockId(format!("{}{n}", kind.prefix()))
+        SockId(format!("{}{n}", kind.prefix()).into())
     }
 
     pub fn next(&mut self, kind: SockKind) -> SockId {
@@ -177,6 +179,7 @@ pub enum Origin {
 
 /// One event on the trace's single clock.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[repr(C)]
 pub struct Event {
     /// Nanoseconds on the trace's clock (CLOCK_MONOTONIC for live traces).
     pub t: u64,
@@ -192,6 +195,7 @@ pub struct Event {
 /// What the event says; the `kind` field names the lens.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[repr(u8)]
 pub enum Body {
     /// A socket call began.
     CallStart(CallStart),
@@ -615,6 +619,7 @@ impl CallArgs {
 
 /// A call began: `id` pairs it with its [`CallEnd`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[repr(C)]
 pub struct CallStart {
     pub id: u64,
     pub call: CallName,
@@ -622,7 +627,7 @@ pub struct CallStart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fd: Option<i32>,
     #[serde(default)]
-    pub args: CallArgs,
+    pub args: Box<CallArgs>,
 }
 
 impl CallStart {
@@ -654,6 +659,7 @@ pub struct Errno {
 
 /// A call returned: its result and what it revealed about the socket.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[repr(C)]
 pub struct CallEnd {
     pub id: u64,
     pub call: CallName,
@@ -824,6 +830,7 @@ pub struct TcpSegment {
 
 /// One packet on the wire, decoded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[repr(C)]
 pub struct Packet {
     pub transport: Transport,
     pub src: SocketAddr,
@@ -839,11 +846,11 @@ pub struct Packet {
     pub payload: Option<Preview>,
     /// The Ethernet header, for packets captured on a real link (`lo`'s is all zeros).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub eth: Option<Ethernet>,
+    pub eth: Option<Box<Ethernet>>,
     /// For `transport: arp`: the operation and the MAC addresses it carries; `src` and `dst`
     /// then hold the sender's and target's IP addresses, with port 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub arp: Option<Arp>,
+    pub arp: Option<Box<Arp>>,
     /// Set on a packet that a fault injector dropped on purpose, after it crossed `lo` and
     /// before the receiving socket got it: it names who dropped it (`"socktrace --drop"`;
     /// `"trace simulate"` for a loss in the model). The packet lens's copy is the one marked;

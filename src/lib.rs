@@ -32,8 +32,8 @@
 //! the file graph free of cycles:
 //!
 //! - the vocabulary: [`wire`] (bytes on the wire to decoded packets), [`tcp`] (TCP as RFC 9293
-//!   describes it: states, segments, a sans-I/O endpoint), [`errno`], [`event`] (the one event
-//!   type every lens produces), [`query`], [`protocol`] (the echo's numbered lines),
+//!   describes it: states, segments, a sans-I/O endpoint), [`errno`], [`sock_name`] (a socket's
+//!   name, kept inline), [`event`] (the one event type every lens produces), [`query`], [`protocol`] (the echo's numbered lines),
 //!   [`sequence`] (the documented sequences, as data), [`fault`] (which packet a session loses
 //!   on purpose), [`wording`] (plain words for calls, packets and states, and how names are
 //!   shown), `hash` and `parallel` (internal);
@@ -83,6 +83,7 @@ pub mod render;
 pub mod replay;
 pub mod sequence;
 pub mod sim;
+pub mod sock_name;
 pub mod story;
 pub mod summary;
 pub mod tcp;

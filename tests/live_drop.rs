@@ -65,7 +65,7 @@ fn the_dropped(trace: &Trace, kind: Lost, from: &str) -> (usize, u64, Packet) {
     assert_eq!(packet.dropped.as_deref(), Some(DROPPED_BY));
     let tcp = packet.tcp.as_ref().expect("a TCP segment");
     assert!(kind.matches(tcp.flags, packet.len), "the dropped packet is a {kind}: {packet:?}");
-    assert_eq!(event.socket, Some(SockId(from.to_string())), "sent by {from}");
+    assert_eq!(event.socket, Some(SockId(from.into())), "sent by {from}");
     assert!(
         packets(&trace.events).take_while(|(j, _, _)| *j < i).all(|(_, _, p)| !p.tcp.as_ref().is_some_and(|t| kind.matches(t.flags, p.len))),
         "it is the first {kind}"
@@ -90,7 +90,7 @@ fn the_retransmission(trace: &Trace, after: usize, dropped: &Packet) -> u64 {
 
 /// The kernel's retransmission tracepoint names `socket`.
 fn assert_retransmit_note(trace: &Trace, socket: &str) {
-    let noted = trace.events.iter().any(|e| matches!(&e.body, Body::Kernel(KernelNote::Retransmit { .. })) && e.socket == Some(SockId(socket.to_string())));
+    let noted = trace.events.iter().any(|e| matches!(&e.body, Body::Kernel(KernelNote::Retransmit { .. })) && e.socket == Some(SockId(socket.into())));
     assert!(noted, "the kernel noted a retransmission of {socket}");
 }
 

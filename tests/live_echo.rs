@@ -50,7 +50,7 @@ pub(crate) fn assert_connection_to(story: &Story, listener: &str, client: &str, 
         .expect("an accept returned this client's connection");
     let child = child.0.as_str();
     let third_ack = story.packet(Some(syn_ack), client, child, ACK, "the third ACK");
-    let accept_end = story.accept_returning(&socktrace::event::SockId(child.to_string()));
+    let accept_end = story.accept_returning(&socktrace::event::SockId(child.into()));
     assert!(story.end_of(accept_end).ret >= 0, "accept returns a new fd");
 
     story.in_order(&[

@@ -13,7 +13,7 @@ use socktrace::event::{Body, CallName, Exit, ProcessChange, Role, SockId};
 use crate::support::{fixture_path, load, scratch, stderr, trace, trace_bin};
 
 fn sock(s: &str) -> SockId {
-    SockId(s.to_string())
+    SockId(s.into())
 }
 
 /// The commonest student error: the port is taken. The socket is still the server's (in

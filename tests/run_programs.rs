@@ -72,7 +72,7 @@ fn fin_ack() -> TcpFlags {
 }
 
 fn sock(s: &str) -> SockId {
-    SockId(s.to_string())
+    SockId(s.into())
 }
 
 /// The documented sequences of one echo connection, each call, packet and state named to

@@ -19,8 +19,8 @@ use super::conversation::End;
 /// The sockets of an imported conversation: the client's and the server's.
 pub fn socket_of(end: End) -> SockId {
     SockId(match end {
-        End::Client => "c1".to_string(),
-        End::Server => "s1".to_string(),
+        End::Client => "c1".into(),
+        End::Server => "s1".into(),
     })
 }
 

@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 
+use super::first_seen::FirstSeen;
 use super::sockets::{Named, Sockets};
 use crate::event::{Body, Event, SockKind, Verb};
 use crate::hash::FastMap;
@@ -39,7 +40,8 @@ struct Cast {
     order: Vec<Named>,
     /// Each client socket, by its own address.
     client_at: FastMap<SocketAddr, Named>,
-    /// The process that made each server socket (`Some(None)`: an event with no process).
+    /// The process of each socket's first event, for a server socket its maker (`Some(None)`:
+    /// an event with no process).
     maker: Vec<Option<Option<u32>>>,
     /// For a process other than a server socket's maker: the connection it serves.
     serves: FastMap<u32, Named>,
@@ -60,8 +62,23 @@ impl Cast {
         };
         let mut clients = Vec::new();
         let mut client = vec![false; n];
+        // One pass over the events; what needs the whole pass's findings is kept aside, in
+        // order, and decided after it: each `accept`'s new socket and peer; each process's
+        // sockets, in the order it first used them.
+        let mut accepts: Vec<(Named, Option<SocketAddr>)> = Vec::new();
+        let mut used_by: FirstSeen<(u32, Named)> = FirstSeen::default();
         for (i, event) in events.iter().enumerate() {
+            if let Body::CallEnd(end) = &event.body {
+                if let (Verb::Accept, Some(new)) = (end.call.verb(), sockets.other(i)) {
+                    accepts.push((sockets.named(new), end.peer));
+                }
+            }
             let Some(socket) = sockets.socket(i).map(|s| sockets.named(s)) else { continue };
+            // A server socket's maker: the process of its first event.
+            cast.maker[socket.index()].get_or_insert(event.actor.pid);
+            if let Some(pid) = event.actor.pid {
+                used_by.push((pid, socket));
+            }
             let kind = sockets.kind(socket);
             match &event.body {
                 Body::CallStart(start) if start.verb() == Verb::Listen => {
@@ -82,13 +99,8 @@ impl Cast {
                 _ => {}
             }
         }
-        for (i, event) in events.iter().enumerate() {
-            let Body::CallEnd(end) = &event.body else { continue };
-            if end.call.verb() != Verb::Accept {
-                continue;
-            }
-            let Some(new) = sockets.other(i).map(|s| sockets.named(s)) else { continue };
-            if let Some(&client) = end.peer.and_then(|p| cast.client_at.get(&canon(p))) {
+        for (new, peer) in accepts {
+            if let Some(&client) = peer.and_then(|p| cast.client_at.get(&canon(p))) {
                 cast.connection_of[client.index()] = Some(new);
             }
             cast.connection_of[new.index()] = Some(new);
@@ -100,11 +112,9 @@ impl Cast {
                 cast.order.push(client);
             }
         }
-        for (i, event) in events.iter().enumerate() {
-            let Some(socket) = sockets.socket(i).map(|s| sockets.named(s)) else { continue };
-            if cast.server[socket.index()] {
-                cast.maker[socket.index()].get_or_insert(event.actor.pid);
-            } else if let (Some(pid), Some(conn)) = (event.actor.pid, cast.connection_of[socket.index()]) {
+        // A process serves the connection of the first socket it used that has one.
+        for (pid, socket) in used_by.list {
+            if let (false, Some(conn)) = (cast.server[socket.index()], cast.connection_of[socket.index()]) {
                 cast.serves.entry(pid).or_insert(conn);
             }
         }

@@ -79,18 +79,21 @@ pub(crate) fn fold(events: &[Event]) -> Folded {
     }
     let mut left_out = retried;
     left_out.extend(mode_reads);
-    let mut keep: Vec<bool> = events.iter().map(|e| !noise(e, &left_out)).collect();
-    let joined = join_reads(events, &mut keep);
+    let (keep, joined) = join_reads(events, &left_out);
     Folded { keep, joined }
 }
 
-/// Joins consecutive successful reads of data on one socket by one process.
-fn join_reads(events: &[Event], keep: &mut [bool]) -> FastMap<usize, CallEnd> {
+/// Leaves out the noise and joins consecutive successful reads of data on one socket by one
+/// process, in one pass: whether an event is noise is decided as it comes (a pass of its own
+/// read a trace of a million events from memory once more).
+fn join_reads(events: &[Event], left_out: &FastSet<u64>) -> (Vec<bool>, FastMap<usize, CallEnd>) {
+    let mut keep = Vec::with_capacity(events.len());
     // Per (socket, process): the run of reads going on.
     let mut runs: FastMap<(&SockId, Option<u32>), Run> = FastMap::default();
     let mut joined: FastMap<usize, CallEnd> = FastMap::default();
     let mut starts: FastMap<u64, usize> = FastMap::default();
     for (i, event) in events.iter().enumerate() {
+        keep.push(!noise(event, left_out));
         if !keep[i] {
             continue;
         }
@@ -138,7 +141,7 @@ fn join_reads(events: &[Event], keep: &mut [bool]) -> FastMap<usize, CallEnd> {
     for run in runs.into_values() {
         run.end(&mut joined);
     }
-    joined
+    (keep, joined)
 }
 
 /// A run of reads: the first read's end, and once another read joined it, the whole run's
@@ -168,7 +171,7 @@ mod tests {
     }
 
     fn start(id: u64, call: CallName, flags: Option<&str>) -> Event {
-        at(Body::CallStart(CallStart { id, call, fd: Some(4), args: CallArgs { flags: flags.map(str::to_string), ..CallArgs::default() } }))
+        at(Body::CallStart(CallStart { id, call, fd: Some(4), args: CallArgs { flags: flags.map(str::to_string), ..CallArgs::default() }.into() }))
     }
 
     fn end(id: u64, call: CallName, errno: Option<&str>) -> Event {

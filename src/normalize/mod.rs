@@ -4,6 +4,7 @@
 pub(crate) mod acks;
 pub(crate) mod blocks;
 pub mod diff;
+mod first_seen;
 pub(crate) mod fold;
 pub(crate) mod lesson;
 pub(crate) mod names;

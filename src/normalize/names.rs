@@ -17,6 +17,7 @@
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
+use super::first_seen::FirstSeen;
 use crate::event::{Body, Event, Mint, SockId, SockKind, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::wire::addr::canon;
@@ -37,7 +38,13 @@ impl Renames {
         let mut client_at: FastMap<SocketAddr, &SockId> = FastMap::default();
         let mut clients = FirstSeen::default();
         let mut listening: FastSet<&SockId> = FastSet::default();
+        // The calls' ends, for the passes that name clients and addresses: they look at no
+        // other event, and a trace of a million events was read from memory three times over.
+        let mut ends: Vec<&Event> = Vec::new();
         for event in events {
+            if let Body::CallEnd(_) = &event.body {
+                ends.push(event);
+            }
             let Some(socket) = &event.socket else { continue };
             match &event.body {
                 Body::CallStart(start) if start.verb() == Verb::Listen => {
@@ -58,16 +65,16 @@ impl Renames {
                 _ => {}
             }
         }
-        renames.name_clients(events, &client_at, clients);
-        renames.name_addresses(events, &listening);
+        renames.name_clients(&ends, &client_at, clients);
+        renames.name_addresses(&ends, &listening);
         renames
     }
 
     /// Clients by the connection they made, in the order `accept` returned the server's ends;
     /// then datagram clients, by the order the server first heard from each; then the others.
-    fn name_clients<'e>(&mut self, events: &'e [Event], client_at: &FastMap<SocketAddr, &'e SockId>, clients: FirstSeen<'e>) {
+    fn name_clients<'e>(&mut self, ends: &[&'e Event], client_at: &FastMap<SocketAddr, &'e SockId>, clients: FirstSeen<&'e SockId>) {
         let (mut accepted, mut heard) = (Vec::new(), Vec::new());
-        for event in events {
+        for event in ends {
             let Body::CallEnd(end) = &event.body else { continue };
             match end.call.verb() {
                 Verb::Accept if end.new_socket.is_some() => accepted.extend(end.peer.and_then(|p| client_at.get(&canon(p)))),
@@ -89,8 +96,8 @@ impl Renames {
 
     /// The listening socket's address is the server's; every other socket's own address, its
     /// (new) name.
-    fn name_addresses(&mut self, events: &[Event], listening: &FastSet<&SockId>) {
-        for event in events {
+    fn name_addresses(&mut self, ends: &[&Event], listening: &FastSet<&SockId>) {
+        for event in ends {
             let Body::CallEnd(end) = &event.body else { continue };
             let Some(socket) = &event.socket else { continue };
             let Some(local) = end.local.filter(|l| l.port() != 0).map(canon) else { continue };
@@ -102,7 +109,7 @@ impl Renames {
                 Verb::Bind if listening.contains(socket) => event.actor.peer.map_or_else(|| "SERVER".to_string(), |peer| format!("SERVER_{peer}")),
                 // A datagram server's bound address is where clients send: the server's too.
                 Verb::Bind if socket.kind() == Some(SockKind::Server) => "SERVER".to_string(),
-                Verb::Bind | Verb::Connect | Verb::Send | Verb::Listen => self.socket_name(socket).0.clone(),
+                Verb::Bind | Verb::Connect | Verb::Send | Verb::Listen => self.socket_name(socket).0.to_string(),
                 _ => continue,
             };
             self.addresses.insert(local, name);
@@ -112,26 +119,6 @@ impl Renames {
     /// The name a socket is known by in the normalized view.
     pub fn socket_name<'a>(&'a self, id: &'a SockId) -> &'a SockId {
         self.sockets.get(id).unwrap_or(id)
-    }
-}
-
-/// Sockets in the order first seen, each once.
-#[derive(Default)]
-struct FirstSeen<'e> {
-    list: Vec<&'e SockId>,
-    seen: FastSet<&'e SockId>,
-}
-
-impl<'e> FirstSeen<'e> {
-    fn push(&mut self, id: &'e SockId) {
-        // A socket's events come together: the last one pushed is most often pushed again,
-        // and is at hand, where the set's copy of its name may lie anywhere in the trace.
-        if self.list.last() == Some(&id) {
-            return;
-        }
-        if self.seen.insert(id) {
-            self.list.push(id);
-        }
     }
 }
 

@@ -282,7 +282,7 @@ fn p2p__each_peer_is_one_process_in_both_roles_and_every_socket_has_its_own_name
     let events = events("p2p");
     // (peer, role, socket, fd) of every socket `socket()` or `accept()` made.
     let made: Vec<(Peer, Role, String, i64)> =
-        events.iter().filter_map(|e| Some((e.actor.peer.expect("a peer's call"), e.actor.role, e.new_socket()?.0.clone(), e.call_end()?.ret))).collect();
+        events.iter().filter_map(|e| Some((e.actor.peer.expect("a peer's call"), e.actor.role, e.new_socket()?.0.to_string(), e.call_end()?.ret))).collect();
     let names: std::collections::BTreeSet<&str> = made.iter().map(|(_, _, id, _)| id.as_str()).collect();
     assert_eq!(names.len(), 6, "six sockets, six names: {made:?}");
     for peer in Peer::PAIR {

@@ -785,9 +785,9 @@ fn fail_recv_joins_lines(t: &[Trace]) {
 fn many_accepts(t: &[Trace]) {
     let t = &t[0];
     let story = Story::new(&t.events);
-    let clients: Vec<String> = story.created(Role::Client, CallName::Socket).into_iter().map(|s| s.0).collect();
+    let clients: Vec<String> = story.created(Role::Client, CallName::Socket).into_iter().map(|s| s.0.to_string()).collect();
     assert_eq!(clients, ["c1", "c2", "c3"]);
-    let accepted: Vec<String> = story.created(Role::Server, CallName::Accept).into_iter().map(|s| s.0).collect();
+    let accepted: Vec<String> = story.created(Role::Server, CallName::Accept).into_iter().map(|s| s.0.to_string()).collect();
     assert_eq!(accepted, ["s2", "s3", "s4"]);
     let fds: BTreeSet<i64> = ends(t, Role::Server, CallName::Accept).iter().map(|(_, _, e)| e.ret).collect();
     assert_eq!(fds.len(), 3, "three descriptors");
@@ -994,7 +994,8 @@ fn p2p_connections(t: &Trace) -> Vec<(String, String, String)> {
                 .find(|(_, _, a)| a.peer == Some(local))
                 .and_then(|(_, _, a)| a.new_socket.clone())
                 .expect("an accept returned this connection")
-                .0;
+                .0
+                .to_string();
             (client, listener, accepted)
         })
         .collect()
@@ -1090,7 +1091,7 @@ fn accepted_for(t: &Trace, client: &str) -> (usize, String) {
     let (_, _, end) = *ends(t, Role::Client, CallName::Connect).iter().find(|(_, e, _)| sock(e) == Some(client)).unwrap_or_else(|| panic!("{client} connects"));
     let local = end.local.expect("connect names its own address");
     let (i, _, a) = *ends(t, Role::Server, CallName::Accept).iter().find(|(_, _, a)| a.peer == Some(local)).unwrap_or_else(|| panic!("an accept for {client}"));
-    (i, a.new_socket.as_ref().expect("accept's socket").0.clone())
+    (i, a.new_socket.as_ref().expect("accept's socket").0.to_string())
 }
 
 /// The relay: one process with a listening socket, the socket accept returned for its
