@@ -8,8 +8,8 @@ use std::fmt;
 use std::net::SocketAddr;
 
 pub use crate::sock_name::SockName;
+pub use crate::tcp::header::{TcpOptions, TcpSegment};
 use crate::tcp::state::State;
-use crate::wire::flags::TcpFlags;
 
 /// A symbolic socket name, stable within one trace: `c1` for a client's socket, `s1` for a
 /// listening socket, `s2`… for the sockets `accept` returns.
@@ -793,39 +793,6 @@ pub enum Transport {
     /// An ARP request or reply (RFC 826) on a real Ethernet link: no transport at all, but the
     /// exchange that finds the peer's MAC address before the first IP packet can leave.
     Arp,
-}
-
-/// TCP options of a segment that a learner meets on a handshake.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TcpOptions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mss: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wscale: Option<u8>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub sack_ok: bool,
-    /// Timestamps option: (TSval, TSecr).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ts: Option<(u32, u32)>,
-    /// SACK blocks, as raw (left, right) sequence numbers.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sack: Vec<(u32, u32)>,
-}
-
-/// The TCP part of a packet. Relative numbers count from each side's ISN, as Wireshark and
-/// packetdrill show them; the timeline fills them in (`None` until the ISN is known).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TcpSegment {
-    pub flags: TcpFlags,
-    pub seq: u32,
-    pub ack: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rel_seq: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rel_ack: Option<u32>,
-    pub win: u16,
-    #[serde(default)]
-    pub options: TcpOptions,
 }
 
 /// One packet on the wire, decoded.

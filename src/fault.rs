@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::wire::flags::TcpFlags;
+use crate::tcp::flags::TcpFlags;
 
 /// Which packet is lost: the first TCP segment of the session of this kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

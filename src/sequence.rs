@@ -12,8 +12,8 @@
 use serde::Serialize;
 
 use crate::event::{Role, Verb};
+use crate::tcp::flags::TcpFlags;
 use crate::tcp::state::State;
-use crate::wire::flags::TcpFlags;
 
 /// One side's documented sequence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

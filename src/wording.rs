@@ -10,8 +10,8 @@ use crate::event::{
     Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, ProcessChange, Role, SockId, StateChange, TcpSegment, Transport,
     Verb, Watched,
 };
+use crate::tcp::flags::TcpFlags;
 use crate::tcp::linux;
-use crate::wire::flags::TcpFlags;
 
 /// How a text shows the names of things: as the trace has them (the timeline, the replay, a
 /// check's evidence), or as a snapshot renames them, to show nothing that changes from run

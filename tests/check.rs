@@ -8,8 +8,9 @@ mod broken;
 
 use std::path::Path;
 
-use socktrace::check::{check, run_check, CheckError, CheckOptions, Outcome, Report, Seen, Side, SocketReport, Verdict};
+use socktrace::check::{check, CheckOptions, Outcome, Report, Seen, Side, SocketReport, Verdict};
 use socktrace::render::Style;
+use socktrace::render::{run_check, CheckError};
 use socktrace::sim::{self, Options};
 use socktrace::trace::{read_trace, LensStatus, Trace};
 

@@ -3,8 +3,8 @@
 
 use socktrace::capture::privilege::live_test_allowed;
 use socktrace::event::{CallName, Role};
+use socktrace::tcp::flags::TcpFlags;
 use socktrace::tcp::state::State;
-use socktrace::wire::flags::TcpFlags;
 
 use crate::support::story::Story;
 use crate::support::{load, scratch, stderr, stdout, trace};

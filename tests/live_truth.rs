@@ -10,7 +10,7 @@ use crate::support::tcpdump::{self, Tcpdump};
 use crate::support::{load, scratch, stderr, trace, trace_bin};
 
 /// tcpdump's flag letters (S, F, R, P, ., …) for our flags, in tcpdump's order.
-fn tcpdump_letters(flags: socktrace::wire::flags::TcpFlags) -> String {
+fn tcpdump_letters(flags: socktrace::tcp::flags::TcpFlags) -> String {
     let mut s = String::new();
     for (bit, letter) in [(0x02, 'S'), (0x01, 'F'), (0x04, 'R'), (0x08, 'P'), (0x20, 'U'), (0x40, 'E'), (0x80, 'W'), (0x10, '.')] {
         if flags.0 & bit != 0 {

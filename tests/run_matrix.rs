@@ -23,9 +23,9 @@ use socktrace::capture::privilege::live_test_allowed;
 use socktrace::check::{check, CheckOptions, Verdict};
 use socktrace::event::{Body, Event, Packet, Role, SockId, Transport, Verb};
 use socktrace::sequence::Part;
+use socktrace::tcp::flags::TcpFlags;
 use socktrace::tcp::state::State;
 use socktrace::trace::Trace;
-use socktrace::wire::flags::TcpFlags;
 
 use crate::support::matrix::{self, Style, STYLES};
 use crate::support::strace::{self, Process};

@@ -10,9 +10,9 @@ use std::process::Command;
 
 use socktrace::capture::privilege::live_test_allowed;
 use socktrace::event::{Body, CallName, Event, ProcessChange, Role, SockId};
+use socktrace::tcp::flags::TcpFlags;
 use socktrace::tcp::state::State;
 use socktrace::trace::{Exit, Trace};
-use socktrace::wire::flags::TcpFlags;
 
 use crate::support::story::Story;
 use crate::support::{load, scratch, stderr, trace};

@@ -250,9 +250,9 @@ fn a_fin_acknowledged_alone_before_the_peers_fin_gives_the_lesson_view_of_one_ac
             _ => None,
         })
         .collect();
-    let fin = server_segments.iter().position(|t| t.flags.contains(socktrace::wire::flags::TcpFlags::FIN)).expect("the server's FIN");
+    let fin = server_segments.iter().position(|t| t.flags.contains(socktrace::tcp::flags::TcpFlags::FIN)).expect("the server's FIN");
     assert!(
-        fin > 0 && server_segments[fin - 1].flags == socktrace::wire::flags::TcpFlags::ACK && server_segments[fin - 1].ack == server_segments[fin].ack,
+        fin > 0 && server_segments[fin - 1].flags == socktrace::tcp::flags::TcpFlags::ACK && server_segments[fin - 1].ack == server_segments[fin].ack,
         "the fixture holds the ACK of the client's FIN on its own, just before the server's FIN"
     );
     let model = socktrace::sim::trace("half-close", &socktrace::sim::Options::default(), "test").expect("the model's half-close");

@@ -7,8 +7,8 @@
 use socktrace::event::{Body, Event};
 use socktrace::import::conversation::End;
 use socktrace::summary::{Closer, Connection, Summary, Totals};
+use socktrace::tcp::flags::TcpFlags;
 use socktrace::tcp::state::State;
-use socktrace::wire::flags::TcpFlags;
 
 use crate::support::{fixture, load};
 

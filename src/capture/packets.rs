@@ -471,7 +471,7 @@ mod tests {
     use super::*;
     use crate::capture::privilege::live_test_allowed;
     use crate::event::Transport;
-    use crate::wire::flags::TcpFlags;
+    use crate::tcp::flags::TcpFlags;
     use std::io::{Read, Write};
     use std::net::{Shutdown, TcpListener, TcpStream};
     use std::sync::mpsc;

@@ -11,7 +11,6 @@
 //!   data before the handshake completed;
 //! - `report.rs`: the verdict, per socket and step (the terminal shows it with
 //!   [`crate::render::check`]);
-//! - `run.rs`: `trace check FILE` from path to exit status, for the command line.
 //!
 //! A decision about the `refused` scenario: a connect answered by a reset ends the documented
 //! sequence early, and the program can do nothing about it but close its socket. So it is a
@@ -20,14 +19,12 @@
 mod model;
 mod report;
 mod rules;
-mod run;
 
 use crate::story::{reasons, Story};
 use crate::trace::Trace;
 
 pub use crate::story::{Observation, Outcome, Seen, Side, Sighting, SocketReport, StepReport};
 pub use report::{Report, Verdict};
-pub use run::{run_check, CheckError};
 
 /// What `check` is asked to do.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -10,8 +10,8 @@ use crate::story::cast::Player;
 use crate::story::index::{Index, PacketFact, SocketLog};
 use crate::story::reasons;
 use crate::story::{Seen, SocketReport, StepReport};
+use crate::tcp::flags::TcpFlags;
 use crate::trace::Trace;
-use crate::wire::flags::TcpFlags;
 
 pub(super) fn apply(trace: &Trace, index: &Index, player: &Player, report: &mut SocketReport) {
     let events = &trace.events;

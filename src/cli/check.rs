@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::CliError;
-use crate::check::{run_check, CheckOptions, Side};
+use crate::check::{CheckOptions, Side};
+use crate::render::run_check;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {

@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::event::{Body, CallEnd, CallStart, Event, Packet, Role, SockId, Verb};
+use crate::tcp::flags::TcpFlags;
 use crate::trace::Trace;
-use crate::wire::flags::TcpFlags;
 
 /// Writes `trace` as a packetdrill script seen from `side`; returns the number of events.
 pub fn write_packetdrill(trace: &Trace, side: Role, out: &mut impl Write) -> io::Result<usize> {

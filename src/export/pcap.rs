@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Header, PacketBuilder, TcpHeader, TcpOptionElement};
 
 use crate::event::{mac_bytes, Arp, ArpOp, Body, Event, Packet, Preview};
-use crate::wire::flags::TcpFlags;
+use crate::tcp::flags::TcpFlags;
 
 const LINKTYPE_ETHERNET: u32 = 1;
 const SNAPLEN: u32 = 65_535;

@@ -5,8 +5,8 @@
 use std::fmt;
 
 use crate::event::Transport;
+use crate::tcp::flags::TcpFlags;
 use crate::tcp::segment::seq_lt;
-use crate::wire::flags::TcpFlags;
 use crate::wire::peek::{Addr, Peek};
 
 /// Which end sent a packet: the client (the side that sent the first SYN) or the server.

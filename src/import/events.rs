@@ -9,10 +9,10 @@
 use std::net::SocketAddr;
 
 use crate::event::{Actor, Body, Event, Origin, Packet, Role, SockId, StateChange};
+use crate::tcp::flags::TcpFlags;
 use crate::tcp::state::State;
 use crate::tcp::{Config, Endpoint, Output, Segment};
 use crate::timeline::RelativeNumbers;
-use crate::wire::flags::TcpFlags;
 
 use super::conversation::End;
 

@@ -148,7 +148,7 @@ impl Table {
 mod tests {
     use super::*;
     use crate::import::conversation::Ending;
-    use crate::wire::flags::TcpFlags;
+    use crate::tcp::flags::TcpFlags;
     use crate::wire::peek::Addr;
 
     fn addr(port: u16) -> Addr {

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use crate::event::{Body, Event};
 use crate::hash::FastMap;
-use crate::wire::flags::TcpFlags;
+use crate::tcp::flags::TcpFlags;
 
 /// The indices of the pure ACKs a snapshot leaves out.
 pub fn repeated_acks(events: &[Event]) -> Vec<usize> {

@@ -17,9 +17,9 @@ use super::sockets::{Named, Numbering, Raw, Sockets};
 use crate::event::{Body, Event, Origin, Role, SockId, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::parallel::{both, WORTH_A_THREAD};
+use crate::tcp::flags::TcpFlags;
 use crate::tcp::linux;
 use crate::tcp::State;
-use crate::wire::flags::TcpFlags;
 use crate::wording;
 use crate::wording::PeerNames;
 

@@ -22,8 +22,8 @@ use std::net::SocketAddr;
 use super::sockets::{Named, Sockets};
 use crate::event::{Body, CallName, Event, Origin, Role, SockId, Verb};
 use crate::hash::{FastMap, FastSet};
+use crate::tcp::flags::TcpFlags;
 use crate::tcp::State;
-use crate::wire::flags::TcpFlags;
 
 /// A chain of events that keep their order: a socket's calls, or its kernel events. Ordered
 /// as the tie-break takes them: server sockets before clients, then by number; kernel events

@@ -174,7 +174,7 @@ impl Renderer<'_, '_> {
             (Body::Packet(packet), _) => {
                 let from = socket.unwrap_or("?");
                 let to = packet.to.as_ref().map_or("?", |s| s.0.as_str());
-                let reset = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::wire::flags::TcpFlags::RST));
+                let reset = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::tcp::flags::TcpFlags::RST));
                 self.style.packet(&format!("{from} > {to}  {}", wording::packet_headline(packet)), reset)
             }
             (Body::State(change), _) => self.style.state(&wording::state_change(change, socket)),

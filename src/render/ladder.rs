@@ -14,9 +14,9 @@ use super::style::{self, Style};
 use super::Renderer;
 use crate::event::{Body, Event, Origin, Role, TcpOptions, Transport, Verb};
 use crate::hash::FastMap;
+use crate::tcp::flags::TcpFlags;
 use crate::timeline::DatagramSockets;
 use crate::trace::{End, Header, LensStatus};
-use crate::wire::flags::TcpFlags;
 use crate::wording;
 
 const TIME_W: usize = 9;

@@ -3,6 +3,7 @@
 //! live.
 
 pub(crate) mod check;
+mod check_file;
 pub(crate) mod json;
 pub(crate) mod ladder;
 pub(crate) mod replay;
@@ -13,6 +14,7 @@ use std::io::{self, Write};
 use crate::event::Event;
 use crate::trace::{End, Header};
 
+pub use check_file::{run_check, CheckError};
 pub use json::JsonLines;
 pub use ladder::Ladder;
 pub use style::Style;

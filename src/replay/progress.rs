@@ -192,8 +192,8 @@ mod tests {
     use crate::event::{Body, Event, Verb};
     use crate::replay::Replay;
     use crate::sim;
+    use crate::tcp::flags::TcpFlags;
     use crate::trace::{Header, LensStatus, Lenses, Source, Trace};
-    use crate::wire::flags::TcpFlags;
 
     fn simulated(name: &str) -> Trace {
         let events = sim::run(name, &sim::Options::default()).expect("a known scenario");

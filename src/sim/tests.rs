@@ -133,7 +133,7 @@ fn simultaneous_close__fins_cross_and_both_pass_closing() {
         assert_eq!(states(&events, id)[2..], [FinWait1, Closing, TimeWait, Closed], "{id}");
     }
     let fins: Vec<u64> =
-        packets(&events).filter(|(_, p)| p.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::wire::flags::TcpFlags::FIN))).map(|(e, _)| e.t).collect();
+        packets(&events).filter(|(_, p)| p.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::tcp::flags::TcpFlags::FIN))).map(|(e, _)| e.t).collect();
     assert_eq!(fins.len(), 2);
     assert_eq!(fins[0], fins[1], "both FINs leave at the same instant");
 }

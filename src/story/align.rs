@@ -18,10 +18,10 @@ use super::reasons;
 use super::steps::{Observation, Seen, Sighting, SocketReport, StepReport};
 use crate::event::{Body, Errno, Event, Origin, Role, Verb};
 use crate::sequence::{Evidence, Part, Step, Timing};
+use crate::tcp::flags::TcpFlags;
 use crate::tcp::linux;
 use crate::tcp::state::State;
 use crate::trace::{LensStatus, Trace};
-use crate::wire::flags::TcpFlags;
 
 /// The origin of the events a lens delivered; `None` when it did not run. A live trace may
 /// also hold modelled states beside the kernel's (what Linux reports late or never); only the

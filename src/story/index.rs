@@ -14,9 +14,9 @@ use std::net::SocketAddr;
 
 use crate::event::{Body, CallArgs, Errno, Event, KernelNote, Origin, ProcessChange, Role, SockId, Transport, Verb};
 use crate::hash::FastMap;
+use crate::tcp::flags::TcpFlags;
 use crate::tcp::state::State;
 use crate::wire::addr::canon;
-use crate::wire::flags::TcpFlags;
 
 /// A connection's two ends: the socket's own address, then its peer's.
 pub(crate) type Ends = (SocketAddr, SocketAddr);

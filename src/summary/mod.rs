@@ -18,9 +18,9 @@ use std::net::SocketAddr;
 
 use crate::event::{Body, Event, Origin, Packet, StateChange};
 use crate::import::conversation::End;
+use crate::tcp::flags::TcpFlags;
 use crate::tcp::State;
 use crate::wire::addr::canon;
-use crate::wire::flags::TcpFlags;
 
 /// (client, server): the client sent the first SYN.
 type Pair = (SocketAddr, SocketAddr);

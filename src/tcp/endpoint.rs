@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 
 use super::segment::{Control, Segment};
 use super::state::State;
-use crate::event::TcpOptions;
+use crate::tcp::header::TcpOptions;
 
 /// One second on the virtual clock.
 pub const SECOND: u64 = 1_000_000_000;

@@ -1,8 +1,11 @@
-//! TCP as RFC 9293 describes it: the states and their Linux names ([`state`]), segments in
+//! TCP as RFC 9293 describes it: the states and their Linux names ([`state`]), the header
+//! fields a trace keeps ([`flags`], [`header`]), segments in
 //! the RFC's notation ([`segment`]), and a sans-I/O model of one endpoint ([`endpoint`]) that
 //! the simulator runs and a live trace can be held against.
 
 pub(crate) mod endpoint;
+pub mod flags;
+pub mod header;
 pub(crate) mod linux;
 pub(crate) mod segment;
 pub mod state;

@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use crate::event::{TcpOptions, TcpSegment};
-use crate::wire::flags::TcpFlags;
+use super::header::{TcpOptions, TcpSegment};
+use crate::tcp::flags::TcpFlags;
 
 /// The control bit a segment carries besides ACK. PSH is not one: the model sets it on every
 /// data segment, as Linux does, and it changes nothing in the state machine.

@@ -156,7 +156,7 @@ pub fn order(sockets: SocketResolver, events: Vec<Event>) -> Vec<Event> {
 mod tests {
     use super::*;
     use crate::event::{Actor, Role, TcpSegment};
-    use crate::wire::flags::TcpFlags;
+    use crate::tcp::flags::TcpFlags;
 
     fn syn(t: u64, dropped: Option<&str>) -> Event {
         let tcp = TcpSegment { flags: TcpFlags::SYN, seq: 7, ack: 0, rel_seq: None, rel_ack: None, win: 1, options: Default::default() };

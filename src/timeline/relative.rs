@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use crate::event::{Body, Event};
 use crate::hash::FastMap;
-use crate::wire::flags::TcpFlags;
+use crate::tcp::flags::TcpFlags;
 
 /// Tracks the ISN of each direction of each connection.
 #[derive(Default)]

@@ -9,9 +9,9 @@ use std::net::SocketAddr;
 use super::sockets::SocketResolver;
 use crate::event::{Actor, Body, Event, Origin, Packet, ProcessChange, Role, SockId, StateChange, Verb};
 use crate::hash::{FastMap, FastSet};
+use crate::tcp::flags::TcpFlags;
 use crate::tcp::linux::{self, Reported};
 use crate::tcp::{Config, Endpoint, Output, Segment, State};
-use crate::wire::flags::TcpFlags;
 
 type Pair = (SocketAddr, SocketAddr);
 

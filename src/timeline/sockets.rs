@@ -244,9 +244,9 @@ impl SocketResolver {
             }
             Body::Packet(packet) => {
                 let (src, dst) = (canon(packet.src), canon(packet.dst));
-                let handshake = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::wire::flags::TcpFlags::SYN));
+                let handshake = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::tcp::flags::TcpFlags::SYN));
                 let mut sender = self.socket_of((src, dst), handshake, event.t);
-                let opening = packet.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == crate::wire::flags::TcpFlags::SYN);
+                let opening = packet.tcp.as_ref().is_some_and(|t| t.flags.without_psh() == crate::tcp::flags::TcpFlags::SYN);
                 if sender.is_none() && opening {
                     sender = self.sole_connect(src, dst, event.t);
                 }

@@ -14,7 +14,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::event::{Packet, Preview, TcpOptions, TcpSegment, Transport};
-use crate::wire::flags::TcpFlags;
+use crate::tcp::flags::TcpFlags;
 
 /// How a capture frames its packets: the first header of every frame. The names follow
 /// pcap's link types, so that a pcap importer maps `LINKTYPE_*` onto them one to one.

@@ -2,6 +2,5 @@
 
 pub(crate) mod addr;
 pub mod decode;
-pub mod flags;
 pub(crate) mod link;
 pub(crate) mod peek;

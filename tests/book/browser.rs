@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use socktrace::event::{Body, CallName, Event, Role};
 use socktrace::replay::Replay;
-use socktrace::wire::flags::TcpFlags;
+use socktrace::tcp::flags::TcpFlags;
 
 use super::build::chapters_with_replays;
 use super::cdp::Browser;

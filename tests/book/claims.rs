@@ -9,9 +9,9 @@ use socktrace::event::{ArpOp, Body, CallEnd, CallName, CallStart, Event, Origin,
 use socktrace::query::Query;
 use socktrace::replay::Replay;
 use socktrace::sequence;
+use socktrace::tcp::flags::TcpFlags;
 use socktrace::tcp::state::State;
 use socktrace::trace::{Source, Trace};
-use socktrace::wire::flags::TcpFlags;
 
 use crate::support::story::Story;
 

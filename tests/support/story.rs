@@ -1,8 +1,8 @@
 //! Finding events in a trace by what they are, for assertions that read like the story.
 
 use socktrace::event::{Event, Origin, Packet, SockId, Verb};
+use socktrace::tcp::flags::TcpFlags;
 use socktrace::tcp::state::State;
-use socktrace::wire::flags::TcpFlags;
 
 pub struct Story<'a> {
     pub events: &'a [Event],

@@ -8,7 +8,7 @@ mod states;
 use super::endpoint::{Config, Endpoint, Output};
 use super::segment::{Control, Segment};
 use super::state::State;
-use crate::event::TcpOptions;
+use crate::tcp::header::TcpOptions;
 
 /// A fresh endpoint in CLOSED with Linux's loopback options.
 /// The RFC figures acknowledge a FIN at once; Linux's delay of that ACK has tests of its own.

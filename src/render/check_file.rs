@@ -1,11 +1,12 @@
-//! `trace check FILE`: from a path to an exit status, for the command line.
+//! `trace check FILE`: from a path to an exit status, for the command line: reads the trace,
+//! checks it ([`crate::check`]) and writes the report ([`super::check`]).
 
 use std::fmt;
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::{check, CheckOptions, Verdict};
-use crate::render::Style;
+use super::Style;
+use crate::check::{check, CheckOptions, Verdict};
 use crate::trace::{read_trace, TraceError};
 
 /// Why `trace check` could not give a verdict (exit 2).
