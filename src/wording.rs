@@ -325,7 +325,7 @@ pub fn packet_ends<'a>(sender: Option<&'a str>, role: Role, packet: &'a Packet) 
 /// What an ARP packet says, in tcpdump's words: `who-has 192.0.2.2 tell 192.0.2.1`,
 /// `192.0.2.2 is-at 02:00:00:00:00:02`; `None` for other packets.
 pub fn arp_says(packet: &Packet) -> Option<String> {
-    match packet.arp.as_ref()? {
+    match packet.arp.as_deref()? {
         Arp { op: ArpOp::Request, .. } => Some(format!("who-has {} tell {}", packet.dst.ip(), packet.src.ip())),
         Arp { op: ArpOp::Reply, sender_mac, .. } => Some(format!("{} is-at {sender_mac}", packet.src.ip())),
     }

@@ -77,7 +77,7 @@ fn hosts__arp_before_the_first_syn_two_addresses_ethernet_headers_all_states() {
     assert_eq!(request.2.eth.as_ref().map(|e| e.dst.as_str()), Some("ff:ff:ff:ff:ff:ff"), "a request goes to every host on the link");
     assert_eq!((reply.1.actor.role, reply.2.src.ip()), (Role::Server, server));
     assert_eq!(reply.2.arp.as_ref().map(|a| a.sender_mac.as_str()), Some(SERVER_MAC), "192.0.2.2 is-at the server's MAC");
-    assert_eq!(reply.2.eth, Some(Ethernet { src: SERVER_MAC.into(), dst: CLIENT_MAC.into() }), "a reply goes to the asker alone");
+    assert_eq!(reply.2.eth.as_deref(), Some(&Ethernet { src: SERVER_MAC.into(), dst: CLIENT_MAC.into() }), "a reply goes to the asker alone");
 
     // Two addresses, and every TCP packet framed with its sender's and receiver's MAC.
     for (i, e, p) in packets(events).filter(|(_, _, p)| p.transport == Transport::Tcp) {
@@ -87,7 +87,7 @@ fn hosts__arp_before_the_first_syn_two_addresses_ethernet_headers_all_states() {
         };
         let (src_ip, dst_ip) = if e.actor.role == Role::Client { (client, server) } else { (server, client) };
         assert_eq!((p.src.ip(), p.dst.ip()), (src_ip, dst_ip), "packet #{i}: {p:?}");
-        assert_eq!(p.eth, Some(Ethernet { src: src_mac.into(), dst: dst_mac.into() }), "packet #{i}");
+        assert_eq!(p.eth.as_deref(), Some(&Ethernet { src: src_mac.into(), dst: dst_mac.into() }), "packet #{i}");
     }
     let story = Story::new(events);
     let connect = story.end_of(story.call_end(CallName::Connect, "c1"));

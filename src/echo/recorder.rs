@@ -82,7 +82,7 @@ impl Recorder {
     /// Records the start of a call on `socket` (none for `socket()` itself).
     pub fn start(&self, call: CallName, socket: Option<&SockId>, fd: Option<i32>, args: CallArgs) -> OpenCall {
         let id = self.calls.fetch_add(1, Ordering::Relaxed);
-        self.emit(socket, Body::CallStart(CallStart { id, call, fd, args }));
+        self.emit(socket, Body::CallStart(CallStart { id, call, fd, args: args.into() }));
         OpenCall { rec: self.clone(), id, call }
     }
 }

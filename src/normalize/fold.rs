@@ -171,7 +171,7 @@ mod tests {
     }
 
     fn start(id: u64, call: CallName, flags: Option<&str>) -> Event {
-        at(Body::CallStart(CallStart { id, call, fd: Some(4), args: CallArgs { flags: flags.map(str::to_string), ..CallArgs::default() } }))
+        at(Body::CallStart(CallStart { id, call, fd: Some(4), args: CallArgs { flags: flags.map(str::to_string), ..CallArgs::default() }.into() }))
     }
 
     fn end(id: u64, call: CallName, errno: Option<&str>) -> Event {

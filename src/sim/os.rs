@@ -283,7 +283,7 @@ impl Os {
         let id = w.next_call_id();
         let socket = fd.map(|fd| fd.sock);
         let sock_id = socket.map(|idx| w.socket(idx).id.clone());
-        w.record(self.who, sock_id, Body::CallStart(CallStart { id, call, fd: fd.map(|fd| fd.num), args }));
+        w.record(self.who, sock_id, Body::CallStart(CallStart { id, call, fd: fd.map(|fd| fd.num), args: args.into() }));
         Started { id, call, socket }
     }
 

@@ -70,7 +70,7 @@ impl Merger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Actor, Body, CallArgs, CallName, CallStart, Origin, Role};
+    use crate::event::{Actor, Body, CallName, CallStart, Origin, Role};
 
     fn at(t: u64, id: u64) -> Event {
         Event {
@@ -78,7 +78,7 @@ mod tests {
             actor: Actor::role(Role::Client),
             socket: None,
             origin: Origin::Observed,
-            body: Body::CallStart(CallStart { id, call: CallName::Send, fd: None, args: CallArgs::default() }),
+            body: Body::CallStart(CallStart { id, call: CallName::Send, fd: None, args: Box::default() }),
         }
     }
 

@@ -475,7 +475,12 @@ mod tests {
             actor: Actor { role: Role::Client, peer: None, pid: Some(1), tid: Some(tid) },
             socket: Some(SockId(socket.into())),
             origin: Origin::Observed,
-            body: Body::CallStart(CallStart { id: t, call: CallName::Connect, fd: Some(3), args: CallArgs { addr: Some(addr(to)), ..CallArgs::default() } }),
+            body: Body::CallStart(CallStart {
+                id: t,
+                call: CallName::Connect,
+                fd: Some(3),
+                args: CallArgs { addr: Some(addr(to)), ..CallArgs::default() }.into(),
+            }),
         }
     }
 
@@ -581,7 +586,7 @@ mod tests {
     fn datagram_socket(t: u64, role: Role, socket: &str, id: u64) -> [Event; 2] {
         let args = CallArgs { ty: Some("SOCK_DGRAM".into()), ..CallArgs::default() };
         [
-            call(t, role, None, Body::CallStart(CallStart { id, call: CallName::Socket, fd: None, args })),
+            call(t, role, None, Body::CallStart(CallStart { id, call: CallName::Socket, fd: None, args: args.into() })),
             call_end(t + 1, role, socket, id, CallName::Socket, None, true),
         ]
     }

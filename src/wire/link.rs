@@ -14,7 +14,7 @@ pub fn decode_link_frame(frame: &[u8]) -> Result<Option<Packet>, DecodeError> {
     let eth = Ethernet2Slice::from_slice_without_fcs(frame).map_err(DecodeError::truncated(0))?;
     let ethernet = Ethernet { src: mac_text(&eth.source()), dst: mac_text(&eth.destination()) };
     let packet = if eth.ether_type() == EtherType::ARP { arp_packet(eth.payload_slice(), eth.header_len())? } else { decode_frame(frame, LinkType::Ethernet)? };
-    Ok(packet.map(|p| Packet { eth: Some(ethernet), ..p }))
+    Ok(packet.map(|p| Packet { eth: Some(ethernet.into()), ..p }))
 }
 
 /// An ARP packet that starts `at` bytes into the frame, as a [`Packet`] whose `src` and `dst`
@@ -44,7 +44,7 @@ fn arp_packet(bytes: &[u8], at: usize) -> Result<Option<Packet>, DecodeError> {
         len: 0,
         payload: None,
         eth: None,
-        arp: Some(Arp { op, sender_mac: mac_text(arp.sender_hw_addr()), target_mac: mac_text(arp.target_hw_addr()) }),
+        arp: Some(Arp { op, sender_mac: mac_text(arp.sender_hw_addr()), target_mac: mac_text(arp.target_hw_addr()) }.into()),
         dropped: None,
     }))
 }
@@ -72,7 +72,7 @@ mod tests {
         assert_eq!((p.transport, p.src.to_string(), p.dst.to_string()), (Transport::Arp, "192.0.2.1:0".into(), "192.0.2.2:0".into()));
         let arp = p.arp.expect("ARP body");
         assert_eq!((arp.op, arp.sender_mac.as_str(), arp.target_mac.as_str()), (ArpOp::Request, "02:00:00:00:00:01", "00:00:00:00:00:00"));
-        assert_eq!(p.eth, Some(Ethernet { src: "02:00:00:00:00:01".into(), dst: "ff:ff:ff:ff:ff:ff".into() }));
+        assert_eq!(p.eth.as_deref(), Some(&Ethernet { src: "02:00:00:00:00:01".into(), dst: "ff:ff:ff:ff:ff:ff".into() }));
     }
 
     #[test]
@@ -88,7 +88,7 @@ mod tests {
         PacketBuilder::ethernet2(CLIENT, SERVER).ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64).tcp(40000, 7, 1, 100).syn().write(&mut frame, &[]).expect("builds");
         let p = decode_link_frame(&frame).expect("decodes").expect("is TCP");
         assert_eq!(p.transport, Transport::Tcp);
-        assert_eq!(p.eth, Some(Ethernet { src: "02:00:00:00:00:01".into(), dst: "02:00:00:00:00:02".into() }));
+        assert_eq!(p.eth.as_deref(), Some(&Ethernet { src: "02:00:00:00:00:01".into(), dst: "02:00:00:00:00:02".into() }));
     }
 
     #[test]

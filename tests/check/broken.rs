@@ -49,7 +49,7 @@ fn edited(mut trace: Trace, what: &str) -> Trace {
 /// A client-side call that returned at once, at time `t`.
 fn client_call(t: u64, id: u64, call: CallName, args: CallArgs, end: CallEnd) -> [Event; 2] {
     let event = |body| Event { t, actor: Actor::role(Role::Client), socket: Some(SockId("c1".into())), origin: Origin::Modelled, body };
-    [event(Body::CallStart(CallStart { id, call, fd: Some(3), args })), event(Body::CallEnd(CallEnd { id, call, ..end }))]
+    [event(Body::CallStart(CallStart { id, call, fd: Some(3), args: args.into() })), event(Body::CallEnd(CallEnd { id, call, ..end }))]
 }
 
 /// The client binds its socket and listens on it before it connects. Only the calls are

@@ -50,7 +50,7 @@ impl Tracer {
                 }
                 let args = CallArgs { domain: Some(decode::domain(domain)), ty: Some(decode::socket_type(ty)), ..CallArgs::default() };
                 let id = self.new_id();
-                let start = event(t, tid, pid, Body::CallStart(CallStart { id, call: CallName::Socket, fd: None, args }));
+                let start = event(t, tid, pid, Body::CallStart(CallStart { id, call: CallName::Socket, fd: None, args: args.into() }));
                 let mut open = OpenCall::new(sys, [0; 6], Some((CallName::Socket, id)), None);
                 open.socket_start = Some(start);
                 self.open(tid, open);
@@ -179,7 +179,7 @@ impl Tracer {
         };
         let id = self.new_id();
         let Start { call, key, fd, args: call_args, refs, watched } = start;
-        let body = Body::CallStart(CallStart { id, call, fd, args: call_args });
+        let body = Body::CallStart(CallStart { id, call, fd, args: call_args.into() });
         lock(&self.namer).emit_about(key, refs, event(t, tid, pid, body));
         let mut open = OpenCall::new(sys, args, Some((call, id)), key);
         open.watched = watched;

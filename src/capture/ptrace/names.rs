@@ -437,11 +437,10 @@ fn put(event: &mut Event, slot: Slot, id: SockId) {
 #[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     use super::*;
-    use crate::event::{Actor, CallArgs, CallEnd, CallStart, Origin};
+    use crate::event::{Actor, CallEnd, CallStart, Origin};
 
     fn call(t: u64, call: CallName, end: bool) -> Event {
-        let body =
-            if end { Body::CallEnd(CallEnd::new(t, call, 0)) } else { Body::CallStart(CallStart { id: t, call, fd: Some(3), args: CallArgs::default() }) };
+        let body = if end { Body::CallEnd(CallEnd::new(t, call, 0)) } else { Body::CallStart(CallStart { id: t, call, fd: Some(3), args: Box::default() }) };
         Event { t, actor: Actor { role: Role::Unknown, peer: None, pid: Some(7), tid: Some(7) }, socket: None, origin: Origin::Observed, body }
     }
 
