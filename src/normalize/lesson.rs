@@ -147,7 +147,7 @@ pub fn lesson_view(events: &[Event]) -> String {
         }
     }
     let mut out = String::new();
-    let mut sockets: Vec<(&SockId, &Socket)> = numbers.view_names().iter().zip(&sockets).filter_map(|(&id, socket)| Some((id, socket.as_ref()?))).collect();
+    let mut sockets: Vec<(&SockId, &Socket)> = numbers.view_names().iter().zip(&sockets).filter_map(|(id, socket)| Some((id, socket.as_ref()?))).collect();
     sockets.sort_unstable_by_key(|(id, _)| *id);
     for (id, s) in sockets {
         let id = peers.end(&id.0);

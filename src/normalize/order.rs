@@ -107,7 +107,7 @@ pub struct Orderer<'e> {
 
 impl<'e> Orderer<'e> {
     /// The canonical order of the events of `block` (indices into `all`), as indices into `all`.
-    pub fn order(&mut self, all: &'e [Event], block: &[usize], sockets: &Sockets<'e>) -> &[usize] {
+    pub fn order(&mut self, all: &'e [Event], block: &[usize], sockets: &'e Sockets) -> &[usize] {
         self.block.events.clear();
         self.block.events.extend(block.iter().map(|&i| &all[i]));
         self.block.sockets.clear();
@@ -217,7 +217,7 @@ impl<'e> Orderer<'e> {
     }
 
     /// The chains and the events on each, and each event's key in the tie-break.
-    fn make_chains(&mut self, sockets: &Sockets<'e>) {
+    fn make_chains(&mut self, sockets: &'e Sockets) {
         let Orderer { block: b, socket_of_call, roles, listeners, processes, chain_ids, chains, members, by_rank, rank_of, on, key, .. } = self;
         // Each process by its order of appearance: calls on one socket by two processes (a
         // forked child's and its parent's) are two chains, in no fixed order between them.

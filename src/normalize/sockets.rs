@@ -27,17 +27,18 @@ impl Named {
 }
 
 /// Every socket the events name, by the trace's names, and the sockets each event names.
-pub struct Numbering<'e> {
-    names: Vec<&'e SockId>,
-    /// The names are copied, together, for the look-ups: compared where they lie in the
-    /// events, they were read from all over a trace's memory.
+pub struct Numbering {
+    /// The names are copied out of the events (each is a few bytes, kept in place), to be
+    /// read together: where they lie in the events, they were read from all over a trace's
+    /// memory, for the look-ups and for every line that names a socket.
+    names: Vec<SockId>,
     by_name: FastMap<SockId, Raw>,
     /// Per event: its socket, and a packet's receiver or a call end's new socket.
     of_event: Vec<[Option<Raw>; 2]>,
 }
 
-impl<'e> Numbering<'e> {
-    pub fn of(events: &'e [Event]) -> Numbering<'e> {
+impl Numbering {
+    pub fn of<'e>(events: &'e [Event]) -> Numbering {
         let mut numbering = Numbering { names: Vec::new(), by_name: FastMap::default(), of_event: Vec::with_capacity(events.len()) };
         // Consecutive events are mostly about one connection, whose two sockets take turns
         // (a packet names its sender and its receiver): their numbers are at hand.
@@ -53,7 +54,7 @@ impl<'e> Numbering<'e> {
                     Some(&raw) => raw,
                     None => {
                         let raw = Raw(numbering.names.len() as u32);
-                        numbering.names.push(id);
+                        numbering.names.push(id.clone());
                         numbering.by_name.insert(id.clone(), raw);
                         raw
                     }
@@ -82,33 +83,32 @@ impl<'e> Numbering<'e> {
 }
 
 /// Every socket of a trace by both numberings, and the sockets each event names.
-pub struct Sockets<'e> {
-    numbering: Numbering<'e>,
+pub struct Sockets {
+    numbering: Numbering,
     /// Each socket's number in the view.
     named: Vec<Named>,
     /// The view's name of each of its numbers, what kind of socket it says, and its number.
-    view_names: Vec<&'e SockId>,
+    view_names: Vec<SockId>,
     kinds: Vec<Option<SockKind>>,
     numbers: Vec<u64>,
 }
 
-impl<'e> Sockets<'e> {
+impl Sockets {
     /// The sockets of `numbering` as `renames` names them.
-    pub fn of(numbering: Numbering<'e>, renames: &'e Renames) -> Sockets<'e> {
-        let mut sockets =
-            Sockets { named: Vec::with_capacity(numbering.names.len()), numbering, view_names: Vec::new(), kinds: Vec::new(), numbers: Vec::new() };
-        let mut view_by_name: FastMap<&'e SockId, Named> = FastMap::default();
-        for &id in &sockets.numbering.names {
+    pub fn of(numbering: Numbering, renames: &Renames) -> Sockets {
+        let (mut view_names, mut kinds, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
+        let mut named = Vec::with_capacity(numbering.names.len());
+        let mut view_by_name: FastMap<&SockId, Named> = FastMap::default();
+        for id in &numbering.names {
             let view_name = renames.socket_name(id);
-            let named = *view_by_name.entry(view_name).or_insert_with(|| {
-                sockets.view_names.push(view_name);
-                sockets.kinds.push(view_name.kind());
-                sockets.numbers.push(number_in(view_name));
-                Named(sockets.view_names.len() as u32 - 1)
-            });
-            sockets.named.push(named);
+            named.push(*view_by_name.entry(view_name).or_insert_with(|| {
+                view_names.push(view_name.clone());
+                kinds.push(view_name.kind());
+                numbers.push(number_in(view_name));
+                Named(view_names.len() as u32 - 1)
+            }));
         }
-        sockets
+        Sockets { numbering, named, view_names, kinds, numbers }
     }
 
     /// Event `i`'s socket.
@@ -132,12 +132,12 @@ impl<'e> Sockets<'e> {
     }
 
     /// The name the view gives a socket.
-    pub fn view_name(&self, named: Named) -> &'e SockId {
-        self.view_names[named.index()]
+    pub fn view_name(&self, named: Named) -> &SockId {
+        &self.view_names[named.index()]
     }
 
     /// The view's names, by number.
-    pub fn view_names(&self) -> &[&'e SockId] {
+    pub fn view_names(&self) -> &[SockId] {
         &self.view_names
     }
 
