@@ -38,12 +38,15 @@ impl Renames {
         let mut client_at: FastMap<SocketAddr, &SockId> = FastMap::default();
         let mut clients = FirstSeen::default();
         let mut listening: FastSet<&SockId> = FastSet::default();
-        // The calls' ends, for the passes that name clients and addresses: they look at no
-        // other event, and a trace of a million events was read from memory three times over.
+        // The calls' ends that the passes naming clients and addresses can use (an accept's, a
+        // receive's, one that says its socket's address): they look at no other event, and a
+        // trace of a million events was read from memory three times over.
         let mut ends: Vec<&Event> = Vec::new();
         for event in events {
-            if let Body::CallEnd(_) = &event.body {
-                ends.push(event);
+            if let Body::CallEnd(end) = &event.body {
+                if matches!(end.call.verb(), Verb::Accept | Verb::Recv) || end.local.is_some() {
+                    ends.push(event);
+                }
             }
             let Some(socket) = &event.socket else { continue };
             match &event.body {
