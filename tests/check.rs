@@ -244,14 +244,14 @@ fn roles_unknown__the_calls_decide_each_sockets_part() {
 fn non_blocking_connect__the_handshake_may_finish_after_connect_returns() {
     use socktrace::event::{Body, CallName, Errno};
     let mut trace = simulated("echo");
-    let is_connect_end = |e: &socktrace::event::Event| matches!(&e.body, Body::CallEnd(c) if c.call == CallName::Connect);
+    let is_connect_end = |e: &socktrace::event::Event| e.call_end().is_some_and(|c| c.call == CallName::Connect);
     let at = trace.events.iter().position(is_connect_end).expect("connect returns");
     let mut end = trace.events.remove(at);
     if let Body::CallEnd(c) = &mut end.body {
         c.ret = -1;
         c.errno = Some(Errno { code: 115, name: "EINPROGRESS".into() });
     }
-    let start = trace.events.iter().position(|e| matches!(&e.body, Body::CallStart(c) if c.call == CallName::Connect)).expect("connect");
+    let start = trace.events.iter().position(|e| e.call_start().is_some_and(|c| c.call == CallName::Connect)).expect("connect");
     end.t = trace.events[start].t;
     trace.events.insert(start + 1, end);
     let report = all(&trace);
@@ -268,14 +268,11 @@ fn interrupted_trace__says_so() {
 
 #[test]
 fn live_trace_with_modelled_states_beside__only_the_kernels_are_evidence() {
-    use socktrace::event::{Body, Origin};
+    use socktrace::event::Origin;
     use socktrace::tcp::state::State;
     let mut trace = live("echo");
-    let observed_close = trace
-        .events
-        .iter()
-        .position(|e| e.socket.as_ref().is_some_and(|s| s.0 == "c1") && matches!(&e.body, Body::State(s) if s.to == State::Closed))
-        .expect("the kernel reports c1 closed");
+    let observed_close =
+        trace.events.iter().position(|e| e.is_on("c1") && e.state().is_some_and(|s| s.to == State::Closed)).expect("the kernel reports c1 closed");
     // The model's own CLOSED, just before the kernel's: were modelled states evidence in a
     // trace whose states lens observed, it would be cited first.
     let mut modelled = trace.events[observed_close].clone();

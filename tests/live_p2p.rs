@@ -27,7 +27,7 @@ fn owner(trace: &Trace, socket: &SockId) -> Peer {
 
 /// The (peer, role) pairs that made calls of `call`.
 fn who_called(trace: &Trace, call: CallName) -> BTreeSet<(Peer, Role)> {
-    let made = |e: &Event| matches!(&e.body, Body::CallEnd(end) if end.call == call && end.ret >= 0);
+    let made = |e: &Event| e.call_end().is_some_and(|end| end.call == call && end.ret >= 0);
     trace.events.iter().filter(|e| made(e)).map(|e| (e.actor.peer.expect("every call of a peer names it"), e.actor.role)).collect()
 }
 

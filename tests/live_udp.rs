@@ -16,7 +16,7 @@ use crate::support::{stdout, trace};
 
 /// The datagrams of a trace, by index.
 fn datagrams(events: &[Event]) -> Vec<usize> {
-    events.iter().enumerate().filter(|(_, e)| matches!(&e.body, Body::Packet(p) if p.transport == Transport::Udp)).map(|(i, _)| i).collect()
+    events.iter().enumerate().filter(|(_, e)| e.packet().is_some_and(|p| p.transport == Transport::Udp)).map(|(i, _)| i).collect()
 }
 
 /// The calls `call` made, as (start, end) indices.
@@ -25,7 +25,7 @@ fn calls(events: &[Event], call: CallName) -> Vec<(usize, usize)> {
     for (i, e) in events.iter().enumerate() {
         if let Body::CallStart(start) = &e.body {
             if start.call == call {
-                let end = events.iter().position(|x| matches!(&x.body, Body::CallEnd(end) if end.id == start.id)).expect("every call ends");
+                let end = events.iter().position(|x| x.call_end().is_some_and(|end| end.id == start.id)).expect("every call ends");
                 pairs.push((i, end));
             }
         }
@@ -249,7 +249,7 @@ fn udp_echo_on_two_hosts__arp_then_datagrams_between_two_addresses() {
     let (client, server) = (std::net::IpAddr::V4(CLIENT_ADDR), std::net::IpAddr::V4(SERVER_ADDR));
     assert_udp_story_between(&trace, 1, &["hello", "bye"], (client, server));
     let events = &trace.events;
-    let arp = events.iter().position(|e| matches!(&e.body, Body::Packet(p) if p.transport == Transport::Arp)).expect("an ARP exchange");
+    let arp = events.iter().position(|e| e.packet().is_some_and(|p| p.transport == Transport::Arp)).expect("an ARP exchange");
     assert_eq!(events[arp].actor.role, Role::Client, "the client asks for the server's Ethernet address");
     assert!(arp < datagrams(events)[0], "ARP comes before the first datagram");
     assert_check_conforms(&path);

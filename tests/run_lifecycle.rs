@@ -31,10 +31,10 @@ fn bind_fails_with_eaddrinuse__the_servers_socket__its_error_shown() {
     let out = trace(&["run", "--save", path.to_str().expect("utf-8"), "--", "python3", "-c", server, &port]);
     assert!(stderr(&out).contains("exited with status 1"), "{}", stderr(&out));
     let events = load(&path).events;
-    let bind = events.iter().find(|e| matches!(&e.body, Body::CallEnd(end) if end.call == CallName::Bind)).expect("the bind");
+    let bind = events.iter().find(|e| e.call_end().is_some_and(|end| end.call == CallName::Bind)).expect("the bind");
     assert_eq!(bind.socket, Some(sock("s1")), "a socket that claims a port is the server's");
     assert_eq!(bind.actor.role, Role::Server);
-    assert!(matches!(&bind.body, Body::CallEnd(end) if end.errno.as_ref().is_some_and(|e| e.name == "EADDRINUSE")));
+    assert!(bind.call_end().is_some_and(|end| end.errno.as_ref().is_some_and(|e| e.name == "EADDRINUSE")));
     drop(taken);
 }
 
@@ -101,15 +101,12 @@ fn sigint_to_trace__passed_on__the_programs_clean_up_runs__accept_sees_eintr() {
     assert!(rest.contains("exited with status 3"), "{rest}");
     assert!(status.code().is_some(), "trace ended by itself, not by the signal");
     let events = load(&path).events;
-    let accept = events.iter().find(|e| matches!(&e.body, Body::CallEnd(end) if end.call.verb() == socktrace::event::Verb::Accept)).expect("accept returned");
+    let accept = events.iter().find(|e| e.call_end().is_some_and(|end| end.call.verb() == socktrace::event::Verb::Accept)).expect("accept returned");
     match &accept.body {
         Body::CallEnd(end) => assert_eq!(end.errno.as_ref().map(|e| e.name.as_str()), Some("EINTR"), "what the program saw"),
         _ => unreachable!(),
     }
-    assert!(
-        events.iter().any(|e| e.socket == Some(sock("s1")) && matches!(&e.body, Body::CallEnd(end) if end.call == CallName::Close)),
-        "the listener closed by the program"
-    );
+    assert!(events.iter().any(|e| e.is_on("s1") && e.call_end().is_some_and(|end| end.call == CallName::Close)), "the listener closed by the program");
 }
 
 /// A program that ignores SIGTERM is given the grace period, then killed.

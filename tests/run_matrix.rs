@@ -121,7 +121,7 @@ fn calls_equal_strace(style: &Style, traced: &Trace, server: &[Process], client:
 
 /// The sockets that listened.
 fn listeners(events: &[Event]) -> HashSet<&SockId> {
-    events.iter().filter(|e| matches!(&e.body, Body::CallStart(c) if c.verb() == Verb::Listen)).filter_map(|e| e.socket.as_ref()).collect()
+    events.iter().filter(|e| e.call_start().is_some_and(|c| c.verb() == Verb::Listen)).filter_map(|e| e.socket.as_ref()).collect()
 }
 
 /// Nothing of one socket is written on another: a listening socket's only states are LISTEN
@@ -418,13 +418,12 @@ fn nonblocking_connect_refused__the_outcome_is_in_the_trace() {
     assert!(stderr(&out).contains("exited with status 1"), "the client reports the refusal: {}", stderr(&out));
     let traced = load(&path);
     let events = &traced.events;
-    let named = |call: &str| events.iter().position(|e| matches!(&e.body, Body::CallEnd(end) if end.call.as_str() == call));
+    let named = |call: &str| events.iter().position(|e| e.call_end().is_some_and(|end| end.call.as_str() == call));
     let connect = named("connect").expect("connect returns");
-    assert!(matches!(&events[connect].body, Body::CallEnd(end) if end.errno.as_ref().is_some_and(|e| e.name == "EINPROGRESS")));
+    assert!(events[connect].call_end().is_some_and(|end| end.errno.as_ref().is_some_and(|e| e.name == "EINPROGRESS")));
     let outcome = named("getsockopt").expect("getsockopt tells the outcome");
-    assert!(matches!(&events[outcome].body, Body::CallEnd(end) if end.value.as_deref() == Some("SO_ERROR=ECONNREFUSED")), "{:?}", events[outcome]);
-    let reset =
-        events.iter().position(|e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags.contains(TcpFlags::RST)))).expect("the reset");
+    assert!(events[outcome].call_end().is_some_and(|end| end.value.as_deref() == Some("SO_ERROR=ECONNREFUSED")), "{:?}", events[outcome]);
+    let reset = events.iter().position(|e| e.segment().is_some_and(|t| t.flags.contains(TcpFlags::RST))).expect("the reset");
     assert!(named("poll").is_some_and(|p| p > reset), "poll returns after the reset");
     // The refusal ends the client's story as a blocking connect's refusal does: not a
     // deviation of the program's.

@@ -120,7 +120,7 @@ fn assert_echo_story(events: &[Event]) {
         story.in_order(&[("the previous step", last), ("data", data), ("echo", echo)]);
         last = echo;
     }
-    let received = events.iter().filter(|e| e.socket == Some(sock("s2"))).find_map(|e| match &e.body {
+    let received = events.iter().filter(|e| e.is_on("s2")).find_map(|e| match &e.body {
         Body::CallEnd(end) if end.call.verb() == socktrace::event::Verb::Recv && end.ret > 0 => end.data.clone(),
         _ => None,
     });
@@ -349,17 +349,14 @@ fn forking_server__the_child_inherits_the_socket__the_parents_close_sends_no_fin
     let story = Story::new(events);
     let accept_end = story.accept_returning(&sock("s2"));
     let parent = events[accept_end].actor.pid;
-    let closes: Vec<&Event> =
-        events.iter().filter(|e| e.socket == Some(sock("s2")) && matches!(&e.body, Body::CallStart(c) if c.verb() == socktrace::event::Verb::Close)).collect();
+    let closes: Vec<&Event> = events.iter().filter(|e| e.is_on("s2") && e.call_start().is_some_and(|c| c.verb() == socktrace::event::Verb::Close)).collect();
     let parent_close = closes.iter().find(|e| e.actor.pid == parent).expect("the parent closes its copy");
     let child_close = closes.iter().find(|e| e.actor.pid != parent).expect("the child closes the connection");
-    assert!(matches!(&parent_close.body, Body::CallStart(c) if c.args.other_fds == Some(1)), "the child still holds s2: {:?}", parent_close.body);
-    assert!(matches!(&child_close.body, Body::CallStart(c) if c.args.other_fds.is_none()));
+    assert!(parent_close.call_start().is_some_and(|c| c.args.other_fds == Some(1)), "the child still holds s2: {:?}", parent_close.body);
+    assert!(child_close.call_start().is_some_and(|c| c.args.other_fds.is_none()));
     story.data("s2", "hello\\n");
-    let child_recv = events
-        .iter()
-        .find(|e| e.socket == Some(sock("s2")) && matches!(&e.body, Body::CallStart(c) if c.verb() == socktrace::event::Verb::Recv))
-        .expect("the child receives on s2");
+    let child_recv =
+        events.iter().find(|e| e.is_on("s2") && e.call_start().is_some_and(|c| c.verb() == socktrace::event::Verb::Recv)).expect("the child receives on s2");
     assert_ne!(child_recv.actor.pid, parent, "the child's calls on the inherited socket are its own");
     let server_fin = story.packet(None, "s2", "c1", fin_ack(), "the server's FIN");
     assert!(parent_close.t < child_close.t && child_close.t < events[server_fin].t, "the FIN leaves with the child's close, the last");
@@ -380,7 +377,7 @@ fn peer_to_peer__roles_per_socket__dup_writes_the_same_socket() {
     assert_eq!(story.created(Role::Server, CallName::Socket), [sock("s1")]);
     assert_eq!(story.created(Role::Client, CallName::Socket), [sock("c1")]);
     assert_eq!(story.created(Role::Server, CallName::Accept), [sock("s2")]);
-    let pids: Vec<Option<u32>> = events.iter().filter(|e| matches!(e.body, Body::CallStart(_))).map(|e| e.actor.pid).collect();
+    let pids: Vec<Option<u32>> = events.iter().filter(|e| e.call_start().is_some()).map(|e| e.actor.pid).collect();
     assert!(pids.windows(2).all(|w| w[0] == w[1]), "one process");
     for e in events.iter().filter(|e| matches!(e.body, Body::CallStart(_) | Body::CallEnd(_))) {
         let Some(socket) = &e.socket else { continue };
@@ -392,9 +389,9 @@ fn peer_to_peer__roles_per_socket__dup_writes_the_same_socket() {
         Body::CallStart(c) => c.fd,
         _ => None,
     };
-    let dup_write = events.iter().find(|e| matches!(&e.body, Body::CallStart(c) if c.call == CallName::Write));
+    let dup_write = events.iter().find(|e| e.call_start().is_some_and(|c| c.call == CallName::Write));
     let dup_write = dup_write.expect("a write through the duplicate");
-    assert!(matches!(&dup_write.body, Body::CallStart(c) if c.fd != connect_fd), "another descriptor");
+    assert!(dup_write.call_start().is_some_and(|c| c.fd != connect_fd), "another descriptor");
     assert_eq!(dup_write.socket, Some(sock("c1")), "the duplicate is the same socket");
     story.data("c1", "through a dup\\n");
 }
@@ -467,7 +464,7 @@ fn unprivileged__calls_only__labelled__exit_2() {
     let story = Story::new(&events);
     assert_eq!(story.created(Role::Server, CallName::Accept), [sock("s2")]);
     story.call_end(CallName::Connect, "c1");
-    assert!(!events.iter().any(|e| matches!(e.body, Body::Packet(_))), "no packets without the capture");
+    assert!(!events.iter().any(|e| e.packet().is_some()), "no packets without the capture");
 }
 
 /// An exec closes the sockets marked close-on-exec and keeps the others: the new program's

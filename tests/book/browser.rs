@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
-use socktrace::event::{Body, CallName, Event, Role};
+use socktrace::event::{CallName, Event, Role};
 use socktrace::replay::Replay;
 use socktrace::tcp::flags::TcpFlags;
 
@@ -82,12 +82,12 @@ fn step_of(replay: &Replay, index: usize) -> usize {
 fn known_events(events: &[Event]) -> Vec<(usize, usize, &'static str)> {
     let find = |pred: &dyn Fn(&Event) -> bool| events.iter().position(pred);
     let mut known = Vec::new();
-    let start = |role: Role, call: CallName| move |e: &Event| e.actor.role == role && matches!(&e.body, Body::CallStart(s) if s.call == call);
+    let start = |role: Role, call: CallName| move |e: &Event| e.actor.role == role && e.call_start().is_some_and(|s| s.call == call);
     let mut add = |at: Option<usize>, sequence, step| known.extend(at.map(|i| (i, sequence, step)));
     add(find(&start(Role::Server, CallName::Listen)), 0, "listen");
-    add(find(&|e| matches!(&e.body, Body::CallEnd(end) if end.call == CallName::Accept && end.ret >= 0)), 0, "accept");
-    let syn = find(&|e| matches!(&e.body, Body::Packet(p) if p.tcp.as_ref().is_some_and(|t| t.flags == TcpFlags::SYN)));
-    let accepted = events.iter().any(|e| matches!(&e.body, Body::CallEnd(end) if end.call == CallName::Accept));
+    add(find(&|e| e.call_end().is_some_and(|end| end.call == CallName::Accept && end.ret >= 0)), 0, "accept");
+    let syn = find(&|e| e.segment().is_some_and(|t| t.flags == TcpFlags::SYN));
+    let accepted = events.iter().any(|e| e.call_end().is_some_and(|end| end.call == CallName::Accept));
     if accepted {
         add(syn, 0, "accept");
     }
