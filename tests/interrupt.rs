@@ -89,6 +89,28 @@ fn echo_serve__sigint__trace_whole__instance_removed() {
     echo_serve_interrupted_by(libc::SIGINT, "sigint");
 }
 
+/// Ctrl-C in the middle of a session that would have ended by itself (its SYN|ACK lost on
+/// purpose: a second goes by before it is sent again) is an interruption: exit 130, said on
+/// standard error, the trace whole up to there.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
+#[test]
+fn echo_sigint_before_its_end__exit_130_said__trace_whole() {
+    if !live_test_allowed("echo_sigint_before_its_end__exit_130_said__trace_whole") {
+        return;
+    }
+    let path = scratch("interrupt_echo_before_end").join("t.jsonl");
+    let mut session = Running::start(&["echo", "--live", "--drop", "syn-ack", "--json", "--save", &path.to_string_lossy()]);
+    // connect waits for the SYN|ACK sent again, a second after the first was dropped.
+    session.wait_for(&[r#""kind":"call_start""#, r#""call":"connect""#]);
+    let shown_before = session.shown.clone();
+    let pid = session.pid();
+    session.signal(libc::SIGINT);
+    let (code, err, _) = session.wait_exit();
+    assert_eq!(code, Some(130), "interrupted before its end: {err}");
+    assert!(err.contains("trace: interrupted"), "says so: {err}");
+    assert_left_whole(&path, pid, &shown_before);
+}
+
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn echo_serve__sigterm__trace_whole__instance_removed() {

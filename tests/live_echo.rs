@@ -213,3 +213,20 @@ fn ipv6_one_client_calls_packets_and_states_on_loopback_v6() {
     let check = trace(&["check", path.to_str().expect("utf-8 path")]);
     assert_eq!(check.status.code(), Some(0), "trace check conforms:\n{}", stdout(&check));
 }
+
+/// `--connect` to a port where nobody listens: the session is shown (connect refused, the
+/// socket closed), and the failure is the exit status, 1, not a success.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
+#[test]
+fn connect_refused_shows_the_session_and_exits_1() {
+    if !live_test_allowed("trace echo --connect to a closed port") {
+        return;
+    }
+    // A port that was free a moment ago, and now has no listener.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let out = trace(&["echo", "--live", "--json", "--connect", &format!("127.0.0.1:{port}")]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("a traced program failed") && err.contains("refused"), "{err}");
+    assert!(stdout(&out).contains("ECONNREFUSED"), "the refused connect is on the timeline");
+}

@@ -105,6 +105,6 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
     }
     match live::run(&plan, &command, args.session.output()) {
         Err(LiveError::Unprivileged(reasons)) => args.session.show_simulation(&Simulation::of_echo(&plan, &reasons)),
-        other => Ok(conclude(&other?)),
+        other => Ok(conclude(&other?, plan.ends_by_itself())),
     }
 }

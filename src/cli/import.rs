@@ -75,7 +75,7 @@ fn finish(path: &Path, args: &ImportArgs, outcome: Imported, wanted: Wanted) -> 
         let saved =
             if args.save_dir.is_some() { "; the traces of conversations still open were saved without an end line, so they read as interrupted" } else { "" };
         eprintln!("trace: interrupted after {} packets{saved}", totals.packets);
-        return Ok(ExitCode::from(130));
+        return Ok(ExitCode::from(super::EXIT_INTERRUPTED));
     }
     if let (Some(dir), Some(traces)) = (&args.save_dir, &wanted.traces) {
         eprintln!(

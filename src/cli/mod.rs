@@ -1,5 +1,8 @@
 //! The `trace` command line: argument parsing and one function per subcommand. Exit codes:
-//! 0 success, 1 deviations found (`check`, `diff`), 2 error.
+//! 0 success; 1 deviations found (`check`, `diff`) or one of our own traced programs failed
+//! (`echo`, `p2p`: a refused `--connect`); 2 bad input, or a lens the session needed could
+//! not run; 130 interrupted by Ctrl-C or SIGTERM, after writing what it had whole (`echo`
+//! and `p2p` sessions that end by themselves, `import`).
 
 mod book;
 mod check;
@@ -22,7 +25,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-pub use error::{CliError, EXIT_DEVIATIONS, EXIT_ERROR};
+pub use error::{CliError, EXIT_DEVIATIONS, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_SESSION_FAILED};
 
 /// See how sockets live and die: the socket calls of real programs, the packets on the wire
 /// and the kernel's TCP states, on one timeline.

@@ -27,6 +27,6 @@ pub fn run(args: P2pArgs) -> Result<ExitCode, CliError> {
     let plan = PeerPlan { messages, ipv6: s.ipv6, live_only: s.live };
     match p2p::run(&plan, &super::command_line::command_line(), s.output()) {
         Err(LiveError::Unprivileged(reasons)) => s.show_simulation(&Simulation::of_peers(&plan, &reasons)),
-        other => Ok(conclude(&other?)),
+        other => Ok(conclude(&other?, true)),
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{CliError, EXIT_ERROR};
+use super::{CliError, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_SESSION_FAILED};
 use crate::live::fallback::Simulation;
 use crate::live::{self, Output};
 
@@ -50,17 +50,26 @@ impl SessionArgs {
     }
 }
 
-/// Says what a live session could not do, and its exit code: 2 when a lens was missing.
-pub fn conclude(report: &live::Report) -> ExitCode {
+/// Says what a live session could not do, and its exit code: 2 when a lens was missing, 130
+/// when Ctrl-C ended a session that would have ended by itself, 1 when one of our traced
+/// programs failed, else 0.
+pub fn conclude(report: &live::Report, ends_by_itself: bool) -> ExitCode {
+    let interrupted = report.interrupted && ends_by_itself;
     for missing in &report.unavailable {
         eprintln!("trace: {missing}");
     }
-    if let Some(err) = &report.program_error {
+    if interrupted {
+        eprintln!("trace: interrupted: the session was stopped before its end; the timeline and the saved trace hold, whole, what happened until then");
+    } else if let Some(err) = &report.program_error {
         eprintln!("trace: a traced program failed: {err}");
     }
-    if report.unavailable.is_empty() {
-        ExitCode::SUCCESS
+    ExitCode::from(if !report.unavailable.is_empty() {
+        EXIT_ERROR
+    } else if interrupted {
+        EXIT_INTERRUPTED
+    } else if report.program_error.is_some() {
+        EXIT_SESSION_FAILED
     } else {
-        ExitCode::from(EXIT_ERROR)
-    }
+        0
+    })
 }

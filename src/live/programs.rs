@@ -79,6 +79,12 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether the session ends on its own: all but a server with no count of connections,
+    /// which serves until Ctrl-C (its normal end, not an interruption).
+    pub fn ends_by_itself(&self) -> bool {
+        !matches!(self.mode, Mode::Serve { connections: None })
+    }
+
     pub fn loopback(&self) -> IpAddr {
         if self.ipv6 {
             IpAddr::V6(Ipv6Addr::LOCALHOST)
