@@ -485,6 +485,18 @@ impl fmt::Display for Span {
     }
 }
 
+/// A count and its noun, singular for one: `1 conversation`, `3 conversations`, `0 traces`.
+/// The noun is one whose plural takes an `s`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Count<'a>(pub u64, pub &'a str);
+
+impl fmt::Display for Count<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Count(n, noun) = *self;
+        write!(f, "{n} {noun}{}", if n == 1 { "" } else { "s" })
+    }
+}
+
 #[cfg(test)]
 mod span_tests {
     use super::Span;
@@ -497,6 +509,7 @@ mod span_tests {
             [short(42_000), short(1_300_000), short(9_999_999), short(12_340_000), short(2_010_000_000), short(12_000_000_000)],
             ["42 µs", "1300 µs", "9999 µs", "12.3 ms", "2010.0 ms", "12.00 s"]
         );
+        assert_eq!([super::Count(1, "trace").to_string(), super::Count(0, "trace").to_string()], ["1 trace", "0 traces"]);
         assert_eq!([exact(42_000), exact(1_300_000), exact(12_340_000), exact(2_010_000_000)], ["42 µs", "1.300 ms", "12.340 ms", "2.010 s"]);
     }
 }

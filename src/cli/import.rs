@@ -79,8 +79,8 @@ fn finish(path: &Path, args: &ImportArgs, outcome: Imported, wanted: Wanted) -> 
     }
     if let (Some(dir), Some(traces)) = (&args.save_dir, &wanted.traces) {
         eprintln!(
-            "trace: wrote {} traces to {} (conn-N.jsonl; try `trace check {}`)",
-            traces.written(),
+            "trace: wrote {} to {} (conn-N.jsonl; try `trace check {}`)",
+            crate::wording::Count(traces.written(), "trace"),
             dir.display(),
             import::save::trace_path(dir, 1).display()
         );

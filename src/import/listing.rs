@@ -7,7 +7,7 @@ use std::io::Write;
 use super::conversation::{Conversation, End};
 use super::Imported;
 use crate::event::Transport;
-use crate::wording::Span;
+use crate::wording::{Count, Span};
 
 /// The summary lines, written as conversations end.
 pub struct Listing<'a, W: Write> {
@@ -111,9 +111,9 @@ fn totals_line(outcome: &Imported, tcp: u64, udp: u64) -> String {
     let t = &outcome.totals;
     let other = if t.other > 0 { format!(" ({} neither TCP nor UDP)", t.other) } else { String::new() };
     format!(
-        "{} conversations ({tcp} tcp, {udp} udp), {} packets{other}, {} bytes read, {} of capture",
-        tcp + udp,
-        t.packets,
+        "{} ({tcp} tcp, {udp} udp), {}{other}, {} bytes read, {} of capture",
+        Count(tcp + udp, "conversation"),
+        Count(t.packets, "packet"),
         t.file_bytes,
         Span::short(t.last_t.saturating_sub(t.first_t))
     )
