@@ -30,6 +30,9 @@ impl fmt::Display for Report<'_> {
 
 /// Where text starts under a step's headline.
 const INDENT: &str = "                 ";
+/// The verdict names each deviating socket while at most this many miss the same steps;
+/// more are counted, with the first two and the last named.
+const GROUPED: usize = 3;
 /// Notes and reasons wrap at this width.
 const WIDTH: usize = 110;
 
@@ -220,13 +223,22 @@ impl Renderer<'_, '_> {
         } else if sockets == 0 {
             writeln!(out, "{}", self.style.paint(style::NOT_MET, "verdict: nothing to check"))
         } else {
-            let deviating: Vec<String> = report
-                .sockets
+            // Sockets that miss the same steps, grouped in order of first sight: a class's
+            // 1,100 clients that never exchange read as one group, not a hundred names.
+            let mut groups: Vec<(String, Vec<&SocketReport>)> = Vec::new();
+            for s in report.sockets.iter().filter(|s| !s.conforms()) {
+                let steps: Vec<&str> = s.steps.iter().filter(|st| st.outcome() == Outcome::NotMet).map(|st| st.step.id).collect();
+                let steps = steps.join(", ");
+                match groups.iter_mut().find(|(at, _)| *at == steps) {
+                    Some((_, sockets)) => sockets.push(s),
+                    None => groups.push((steps, vec![s])),
+                }
+            }
+            let deviating: Vec<String> = groups
                 .iter()
-                .filter(|s| !s.conforms())
-                .map(|s| {
-                    let steps: Vec<&str> = s.steps.iter().filter(|st| st.outcome() == Outcome::NotMet).map(|st| st.step.id).collect();
-                    format!("{} at {}", s.socket, steps.join(", "))
+                .flat_map(|(steps, sockets)| match sockets.len() {
+                    ..=GROUPED => sockets.iter().map(|s| format!("{} at {steps}", s.socket)).collect::<Vec<_>>(),
+                    n => vec![format!("{n} sockets at {steps} ({}, {}, … {})", sockets[0].socket, sockets[1].socket, sockets[n - 1].socket)],
                 })
                 .chain(report.problems.iter().map(|_| "the trace".to_string()))
                 .collect();
@@ -248,4 +260,32 @@ fn strip_ansi_len(text: &str) -> usize {
         }
     }
     len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{check, CheckOptions};
+    use crate::event::SockId;
+    use crate::sim::{self, Options};
+
+    /// The verdict of an echo whose client, copied `n` times, never closes.
+    fn verdict(n: usize) -> String {
+        let trace = sim::trace("echo", &Options::default(), "trace simulate echo").expect("a known scenario");
+        let mut report = check(&trace, &CheckOptions::default());
+        let client = report.sockets.iter().position(|s| s.socket.to_string() == "c1").expect("the client");
+        let mut failing = report.sockets.remove(client);
+        let close = failing.steps.iter_mut().find(|st| st.step.id == "close").expect("a close step");
+        close.reasons.push("never closed".to_string());
+        for k in 1..=n {
+            report.sockets.push(SocketReport { socket: SockId(format!("c{k}").into()), ..failing.clone() });
+        }
+        report.to_string().lines().last().expect("a verdict").to_string()
+    }
+
+    #[test]
+    fn a_few_deviating_sockets_are_named_many_are_counted() {
+        assert!(verdict(3).starts_with("verdict: deviations: c1 at close; c2 at close; c3 at close ("), "{}", verdict(3));
+        assert!(verdict(100).starts_with("verdict: deviations: 100 sockets at close (c1, c2, … c100) ("), "{}", verdict(100));
+    }
 }
