@@ -233,6 +233,9 @@ fn live_and_simulated_scripts_are_packetdrill_on_both_sides() {
         for side in ["server", "client"] {
             let script = export(file, side, &format!("{i}_{side}"));
             assert!(check_script(&script) > 0, "{file} as the {side}: no events");
+            // packetdrill refuses a script whose first event is not at time 0.
+            let first = script.lines().find(|l| !l.starts_with("//") && !l.trim().is_empty()).expect("an event");
+            assert!(first.starts_with("0.000000 "), "{file} as the {side} starts at time 0: {first}");
         }
     }
 }

@@ -38,8 +38,6 @@ pub fn unsupported(trace: &Trace) -> Option<String> {
 /// The script text.
 pub fn script(trace: &Trace, side: Role) -> String {
     let events = &trace.events;
-    let t0 = events.first().map_or(0, |e| e.t);
-    let secs = |t: u64| format!("{:.6}", t.saturating_sub(t0) as f64 / 1e9);
     let ends: HashMap<u64, &Event> = events
         .iter()
         .filter_map(|e| match &e.body {
@@ -48,7 +46,10 @@ pub fn script(trace: &Trace, side: Role) -> String {
         })
         .collect();
     let mut fds = Fds::default();
-    let mut out = format!("// {} — as seen by the {side}; written by socktrace from a trace\n", trace.header.command);
+    // Each line as (its time, the end of a blocking call's span, its text): packetdrill wants
+    // the script's first event at time 0, so times count from the first line kept, not from
+    // the trace's first event (the other side's, when this is the client).
+    let mut lines: Vec<(u64, Option<u64>, String)> = Vec::new();
     for event in events {
         match &event.body {
             Body::CallStart(start) if event.actor.role == side => {
@@ -56,18 +57,26 @@ pub fn script(trace: &Trace, side: Role) -> String {
                 let Body::CallEnd(end) = &end_event.body else { continue };
                 let socket = end_event.socket.as_ref().or(event.socket.as_ref());
                 let Some(call) = syscall(start, end, socket, &mut fds) else { continue };
-                // A call that blocked: packetdrill's `START...END` form.
                 let blocking = matches!(start.verb(), Verb::Accept | Verb::Connect | Verb::Recv);
-                let time = if blocking && end_event.t > event.t { format!("{}...{}", secs(event.t), secs(end_event.t)) } else { secs(event.t) };
-                let _ = writeln!(out, "{time} {call}");
+                lines.push((event.t, (blocking && end_event.t > event.t).then_some(end_event.t), call));
             }
             Body::Packet(packet) => {
                 if let Some(line) = packet_line(packet, event.actor.role == side) {
-                    let _ = writeln!(out, "{} {line}", secs(event.t));
+                    lines.push((event.t, None, line));
                 }
             }
             _ => {}
         }
+    }
+    let t0 = lines.first().map_or(0, |(t, _, _)| *t);
+    let secs = |t: u64| format!("{:.6}", t.saturating_sub(t0) as f64 / 1e9);
+    let mut out = format!("// {} — as seen by the {side}; written by socktrace from a trace\n", trace.header.command);
+    for (t, until, text) in lines {
+        let _ = match until {
+            // A call that blocked: packetdrill's `START...END` form.
+            Some(end) => writeln!(out, "{}...{} {text}", secs(t), secs(end)),
+            None => writeln!(out, "{} {text}", secs(t)),
+        };
     }
     out
 }
