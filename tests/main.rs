@@ -5,6 +5,7 @@ mod support;
 mod bad_input;
 mod book;
 mod check;
+mod completions;
 mod coursework;
 mod diff;
 mod export_packetdrill;

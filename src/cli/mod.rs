@@ -7,6 +7,7 @@
 mod book;
 mod check;
 mod command_line;
+mod completions;
 mod diff;
 mod echo;
 mod echo_summary;
@@ -72,6 +73,10 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// The lesson book: build it, serve it, record its fixtures, or run as its mdBook preprocessor.
     Book(book::BookArgs),
+    /// Print the shell's completion script for `trace` (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print `trace`'s man page (roff): `trace manpage > trace.1; man ./trace.1`.
+    Manpage,
 }
 
 /// The command line's definition: its subcommands, options and help.
@@ -101,6 +106,8 @@ pub fn run() -> ExitCode {
         Command::Diff(args) => diff::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Book(args) => book::run(args, Cli::command()),
+        Command::Completions(args) => completions::completions(args, Cli::command()),
+        Command::Manpage => completions::manpage(Cli::command()),
     };
     match result {
         Ok(code) => code,
