@@ -349,7 +349,8 @@ pub fn packet_options(packet: &Packet) -> String {
     if let Some(ws) = o.wscale {
         parts.push(format!("wscale {ws}"));
     }
-    for (l, r) in &o.sack {
+    // Relative, as every other number on the ladder is, once the ISN is known.
+    for (l, r) in tcp.relative_sack().unwrap_or_else(|| o.sack.clone()) {
         parts.push(format!("sack {l}:{r}"));
     }
     if parts.is_empty() {

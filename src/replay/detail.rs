@@ -200,8 +200,10 @@ fn packet_fields(fields: &mut Fields, packet: &Packet, from: Option<&SockId>) {
             fields.push("SACK permitted", "yes");
         }
         fields.opt("timestamps", o.ts.map(|(val, ecr)| format!("TSval {val}, TSecr {ecr}")));
-        for (left, right) in &o.sack {
-            fields.push("SACK block", format!("{left}:{right}"));
+        let relative = tcp.relative_sack();
+        for (k, (left, right)) in o.sack.iter().enumerate() {
+            let counted = relative.as_ref().map_or(String::new(), |blocks| format!(" (relative {}:{})", blocks[k].0, blocks[k].1));
+            fields.push("SACK block", format!("{left}:{right}{counted}"));
         }
         if o == &Default::default() {
             fields.push("options", "none");

@@ -37,3 +37,26 @@ pub struct TcpSegment {
     #[serde(default)]
     pub options: TcpOptions,
 }
+
+impl TcpSegment {
+    /// The SACK blocks counted, like the acknowledgment, from the peer's ISN (RFC 2018 blocks
+    /// name the peer's sequence numbers, as `ack` does): `None` until the ISN is known.
+    pub fn relative_sack(&self) -> Option<Vec<(u32, u32)>> {
+        let base = self.ack.wrapping_sub(self.rel_ack?);
+        Some(self.options.sack.iter().map(|&(l, r)| (l.wrapping_sub(base), r.wrapping_sub(base))).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sack_blocks_count_from_the_isn_the_ack_counts_from() {
+        let options = TcpOptions { sack: vec![(1_000_101, 1_000_201)], ..TcpOptions::default() };
+        let mut segment = TcpSegment { flags: TcpFlags::ACK, seq: 7, ack: 1_000_001, rel_seq: None, rel_ack: None, win: 512, options };
+        assert_eq!(segment.relative_sack(), None, "not before the ISN is known");
+        segment.rel_ack = Some(1);
+        assert_eq!(segment.relative_sack(), Some(vec![(101, 201)]));
+    }
+}
