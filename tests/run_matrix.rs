@@ -28,7 +28,7 @@ use socktrace::tcp::state::State;
 use socktrace::trace::Trace;
 
 use crate::support::matrix::{self, Style, STYLES};
-use crate::support::strace::{self, Process};
+use crate::support::strace::{self, Call, Process};
 use crate::support::tcpdump::{self, Tcpdump};
 use crate::support::{load, scratch, stderr, stdout, trace};
 
@@ -68,23 +68,34 @@ fn straced(style: &Style, built: &matrix::Built, dir: &Path) -> Result<(Vec<Proc
 
 /// The calls of one program's processes as compared: in order, or, when several clients run
 /// at once, per socket (which client a server serves first is not the program's choice).
+///
+/// A new socket's descriptor is compared as one, not by its number: the kernel gives the
+/// lowest free number, and which are free depends on what else the process had open at that
+/// instant — the connections still open when clients overlap, the files a runtime's own
+/// threads open as they go (a JVM's class loading). Which socket each call is on is compared
+/// all the same (`#N`, in order of creation).
 fn comparable(processes: &[Process], concurrent: bool) -> Vec<Vec<Vec<(String, String)>>> {
+    let result = |c: &Call| {
+        let made = c.name == "socket" || c.name.starts_with("accept");
+        if made && !c.result.starts_with('-') {
+            "fd".to_string()
+        } else {
+            c.result.clone()
+        }
+    };
     processes
         .iter()
         .map(|p| {
             let sockets = p.calls.iter().map(|c| c.socket).max().map_or(0, |m| m + 1);
             if concurrent {
-                // Which descriptor number an `accept` returns depends on which connections
-                // are still open then: a matter of timing when clients overlap.
                 let mut per_socket: Vec<Vec<(String, String)>> = vec![Vec::new(); sockets];
                 for c in &p.calls {
-                    let result = if c.name.starts_with("accept") && !c.result.starts_with('-') { "fd".to_string() } else { c.result.clone() };
-                    per_socket[c.socket].push((c.name.clone(), result));
+                    per_socket[c.socket].push((c.name.clone(), result(c)));
                 }
                 per_socket.sort();
                 per_socket
             } else {
-                vec![p.calls.iter().map(|c| (format!("#{} {}", c.socket, c.name), c.result.clone())).collect()]
+                vec![p.calls.iter().map(|c| (format!("#{} {}", c.socket, c.name), result(c))).collect()]
             }
         })
         .collect()
