@@ -2,12 +2,10 @@
 //! start or end, a packet, a TCP segment, a state change), which socket it is on, and, over a
 //! whole list of events, the calls, states and segments of one socket. The library's views,
 //! the book's claims, the broken-trace tests and the simulator's tests ask through these
-//! rather than each matching on [`Body`] by hand.
-//!
-//! The step of the documented sequence an event shows is the story's answer:
-//! [`Story::steps_of`](crate::story::Story::steps_of).
+//! rather than each matching on [`Body`] by hand. Which documented step an event shows is
+//! the story's to say ([`crate::story`]).
 
-use crate::event::{Body, CallEnd, CallStart, Event, KernelNote, Packet, ProcessChange, SockId, StateChange, TcpSegment, Verb};
+use crate::event::{Body, CallEnd, CallStart, Event, KernelNote, Packet, SockId, StateChange, TcpSegment, Verb};
 use crate::tcp::State;
 
 impl Event {
@@ -52,14 +50,6 @@ impl Event {
     pub fn kernel(&self) -> Option<&KernelNote> {
         match &self.body {
             Body::Kernel(note) => Some(note),
-            _ => None,
-        }
-    }
-
-    /// The process change, if the event is one.
-    pub fn process(&self) -> Option<&ProcessChange> {
-        match &self.body {
-            Body::Process(change) => Some(change),
             _ => None,
         }
     }
@@ -124,12 +114,6 @@ pub trait Query {
 
     /// The first event that satisfies `test`, with its index.
     fn first_where(&self, test: impl FnMut(&Event) -> bool) -> Option<(usize, &Event)>;
-
-    /// The end of the call started with `id`, with its index.
-    fn end_of(&self, id: u64) -> Option<(usize, &CallEnd)>;
-
-    /// The socket the call ending with `verb` made: `accept`'s connection, `socket`'s socket.
-    fn made_by(&self, verb: Verb) -> Option<&SockId>;
 }
 
 impl Query for [Event] {
@@ -139,14 +123,6 @@ impl Query for [Event] {
 
     fn first_where(&self, mut test: impl FnMut(&Event) -> bool) -> Option<(usize, &Event)> {
         self.iter().enumerate().find(|(_, e)| test(e))
-    }
-
-    fn end_of(&self, id: u64) -> Option<(usize, &CallEnd)> {
-        self.iter().enumerate().find_map(|(i, e)| e.call_end().filter(|end| end.id == id).map(|end| (i, end)))
-    }
-
-    fn made_by(&self, verb: Verb) -> Option<&SockId> {
-        self.iter().find_map(|e| e.call_end().filter(|end| end.call.verb() == verb)?.new_socket.as_ref())
     }
 }
 
@@ -171,29 +147,8 @@ mod tests {
     #[test]
     fn accept_makes_the_conversing_socket() {
         let events = echo();
-        let accepted = events.made_by(Verb::Accept).expect("the server accepts");
+        let accepted = events.iter().filter(|e| e.ends(Verb::Accept)).find_map(Event::new_socket).expect("the server accepts");
         assert!(events.calls_of(&accepted.0).any(|(_, _, c)| c.verb() == Verb::Recv));
         assert!(events.packets_from(&accepted.0).all(|(_, e, p)| e.segment() == p.tcp.as_ref()));
-    }
-
-    #[test]
-    fn the_syn_is_a_step_of_both_ends_of_its_connection() {
-        let trace = sim::trace("echo", &Options::default(), "trace simulate echo").expect("a known scenario");
-        let (syn, _) = trace.events.first_where(|e| e.segment().is_some()).expect("a SYN");
-        let story = crate::story::Story::of(&trace, None);
-        let mut sockets: Vec<&str> = story.steps_of(syn).map(|(report, _)| report.socket.0.as_str()).collect();
-        sockets.sort_unstable();
-        assert_eq!(sockets, ["c1", "s2"], "the connection's two ends: the client and the socket accept returns");
-    }
-
-    #[test]
-    fn every_start_has_its_end_after_it() {
-        let events = echo();
-        for (i, e) in events.iter().enumerate() {
-            if let Some(start) = e.call_start() {
-                let (j, end) = events.end_of(start.id).expect("every call returns");
-                assert!(j > i && end.call == start.call);
-            }
-        }
     }
 }

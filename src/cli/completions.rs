@@ -1,7 +1,6 @@
 //! `trace completions SHELL` and `trace manpage`: the shell's completion script and the man
 //! page, both made from the command line's own definition, so that they never fall behind it.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -50,7 +49,6 @@ pub fn completions(args: CompletionsArgs, mut command: clap::Command) -> Result<
 pub fn manpage(command: clap::Command) -> Result<ExitCode, CliError> {
     let mut out = Vec::new();
     clap_mangen::Man::new(command).render(&mut out).map_err(|e| CliError::context("cannot write the man page", e))?;
-    out.flush().map_err(|e| CliError::context("cannot write the man page", e))?;
     super::stdout::print(&String::from_utf8_lossy(&out))?;
     Ok(ExitCode::SUCCESS)
 }

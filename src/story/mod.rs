@@ -53,16 +53,6 @@ impl Story {
         Story { index, cast, sockets, notes }
     }
 
-    /// The documented steps event `event` (its index in the trace) is evidence of, each with
-    /// the socket whose story it belongs to: a SYN is the client's "connect" and the
-    /// listener's "accept" at once.
-    pub fn steps_of(&self, event: usize) -> impl Iterator<Item = (&SocketReport, &StepReport)> {
-        self.sockets
-            .iter()
-            .flat_map(|report| report.steps.iter().map(move |step| (report, step)))
-            .filter(move |(_, step)| step.evidence.iter().any(|o| o.events().any(|e| e == event)))
-    }
-
     /// The player behind each socket report, in the same order.
     pub(crate) fn players(&self, side: Option<Side>) -> impl Iterator<Item = &cast::Player> {
         self.cast.players.iter().filter(move |p| side.is_none_or(|side| p.sequence.role == side.role()))
