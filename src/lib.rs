@@ -32,7 +32,8 @@
 //! the file graph free of cycles:
 //!
 //! - the vocabulary: [`wire`] (bytes on the wire to decoded packets), [`tcp`] (TCP as RFC 9293
-//!   describes it: states, segments, a sans-I/O endpoint), [`errno`], [`sock_name`] (a socket's
+//!   describes it: states, segments, a sans-I/O endpoint), [`state_path`] (each socket's states
+//!   as every view shows them: one unbroken path), [`errno`], [`sock_name`] (a socket's
 //!   name, kept inline), [`event`] (the one event type every lens produces), [`query`], [`protocol`] (the echo's numbered lines),
 //!   [`sequence`] (the documented sequences, as data), [`fault`] (which packet a session loses
 //!   on purpose), [`wording`] (plain words for calls, packets and states, and how names are
@@ -84,6 +85,7 @@ pub mod replay;
 pub mod sequence;
 pub mod sim;
 pub mod sock_name;
+pub mod state_path;
 pub mod story;
 pub mod summary;
 pub mod tcp;

@@ -7,11 +7,11 @@ use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 
 use crate::event::{
-    Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, ProcessChange, Role, SockId, StateChange, TcpSegment, Transport,
+    Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, ProcessChange, Role, SockId, TcpSegment, Transport,
     Verb, Watched,
 };
+use crate::state_path::{Mark, Row};
 use crate::tcp::flags::TcpFlags;
-use crate::tcp::linux;
 
 /// How a text shows the names of things: as the trace has them (the timeline, the replay, a
 /// check's evidence), or as a snapshot renames them, to show nothing that changes from run
@@ -360,29 +360,30 @@ pub fn packet_options(packet: &Packet) -> String {
     }
 }
 
-/// `c1: CLOSED → SYN-SENT`, and beside it what the model expects: `= model` when it agrees,
-/// `model: TIME-WAIT (time-wait-unreported)` when it does not.
-pub fn state_change(change: &StateChange, socket: Option<&str>) -> String {
-    written(|out| write_state_change(out, change, socket))
+/// A row of a socket's state path: `c1: FIN-WAIT-2 → TIME-WAIT (reported CLOSED)  ≠RFC:
+/// time-wait-unreported`. A modelled row's label is the caller's (a simulated trace has no
+/// other kind).
+pub fn state_row(row: &Row, socket: Option<&str>) -> String {
+    written(|out| write_state_row(out, row, socket))
 }
 
 /// The same, at the end of `out`.
-pub fn write_state_change(out: &mut String, change: &StateChange, socket: Option<&str>) {
-    let _ = write!(out, "{}: {} → {}", socket.unwrap_or("?"), change.from, change.to);
-    match change.model {
-        Some(model) if model == change.to => out.push_str("  = model"),
-        Some(model) => {
-            let _ = write!(out, "  model: {model}");
-            match linux::explains(change.to, model) {
-                Some(difference) => {
-                    let _ = write!(out, " ({})", difference.id);
-                }
-                None => out.push_str(" (differs!)"),
-            }
-        }
-        None => {}
-    }
+pub fn write_state_row(out: &mut String, row: &Row, socket: Option<&str>) {
+    let socket = socket.unwrap_or("?");
+    let _ = match row.reported {
+        Some(reported) if row.to == row.from => write!(out, "{socket}: {} (reported → {reported})", row.to),
+        Some(reported) => write!(out, "{socket}: {} → {} (reported {reported})", row.from, row.to),
+        None => write!(out, "{socket}: {} → {}", row.from, row.to),
+    };
+    let _ = match row.mark {
+        Mark::Agreed | Mark::Modelled => Ok(()),
+        Mark::Linux(difference) => write!(out, "  ≠RFC: {}", difference.id),
+        Mark::Unexplained { model } => write!(out, "  ⚠ model: {model}"),
+    };
 }
+
+/// What the marks of [`write_state_row`] mean, in one line under a timeline's header.
+pub const STATES_LEGEND: &str = "states: (modelled) model's alone · ≠RFC Linux differs, ↳ how · ⚠ unexplained";
 
 /// `c1: RST sent`, `s2: retransmit`.
 pub fn kernel_note(note: &KernelNote, socket: Option<&str>) -> String {

@@ -45,7 +45,7 @@ fn fin_close__every_connection_is_one_finished_line_closed_by_its_client() {
         return;
     }
     let (lines, totals) = summary("fin", &[]);
-    let client = "SYN-SENT ESTABLISHED FIN-WAIT-1 FIN-WAIT-2 CLOSED";
+    let client = "SYN-SENT ESTABLISHED FIN-WAIT-1 FIN-WAIT-2 TIME-WAIT";
     assert_every_connection(&lines, &totals, "client FIN", client, "SYN-RECEIVED ESTABLISHED CLOSE-WAIT LAST-ACK CLOSED");
 }
 

@@ -32,7 +32,9 @@ fn fixture_events(name: &str) -> Vec<Event> {
     load(&fixture(&format!("live/{name}.jsonl"))).events
 }
 
-const CLIENT_CLOSES: [State; 5] = [SynSent, Established, FinWait1, FinWait2, Closed];
+/// The client closes first: its connection ends in TIME-WAIT, held by a timewait socket
+/// where the kernel reports CLOSED (`state_path`).
+const CLIENT_CLOSES: [State; 5] = [SynSent, Established, FinWait1, FinWait2, TimeWait];
 const SERVER_FOLLOWS: [State; 5] = [SynReceived, Established, CloseWait, LastAck, Closed];
 
 #[test]
@@ -63,7 +65,7 @@ fn server_closes_first__the_server_sends_the_first_fin() {
     assert_eq!(conns.len(), 1);
     let conn = &conns[0];
     assert_eq!(conn.closer, Some(Closer { side: End::Server, reset: false }));
-    assert_eq!(conn.server_states, [SynReceived, Established, FinWait1, FinWait2, Closed]);
+    assert_eq!(conn.server_states, [SynReceived, Established, FinWait1, FinWait2, TimeWait]);
     assert_eq!(conn.client_states, [SynSent, Established, CloseWait, LastAck, Closed]);
     assert!(conn.finished);
 }
@@ -157,7 +159,7 @@ fn a_line_per_connection__ports_duration_bytes_closer_and_states() {
         " 23 ",
         " 32 ",
         "client FIN",
-        "SYN-SENT ESTABLISHED FIN-WAIT-1 FIN-WAIT-2 CLOSED / SYN-RECEIVED ESTABLISHED CLOSE-WAIT LAST-ACK CLOSED",
+        "SYN-SENT ESTABLISHED FIN-WAIT-1 FIN-WAIT-2 TIME-WAIT / SYN-RECEIVED ESTABLISHED CLOSE-WAIT LAST-ACK CLOSED",
     ] {
         assert!(line.contains(part), "{part:?} in {line:?}");
     }

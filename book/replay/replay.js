@@ -285,9 +285,8 @@
         const tr = el('tr', { 'data-socket': view.id });
         if (view.id === step.socket || view.id === step.to) tr.classList.add('st-active');
         let state = 'no state reported yet';
-        if (view.kernel && view.rfc && view.kernel !== view.rfc) state = `${view.kernel} (kernel) · ${view.rfc} (RFC model)`;
-        else if (view.kernel) state = view.kernel;
-        else if (view.rfc) state = `${view.rfc} (modelled)`;
+        if (view.state && view.mark) state = `${view.state} (${view.mark})`;
+        else if (view.state) state = view.state;
         tr.append(el('td', {}, view.peer ? `${view.peer}:${view.id}` : view.id), el('td', {}, view.part || view.role), el('td', {}, state));
         rows.push(tr);
       }

@@ -14,10 +14,24 @@ pub(crate) fn style() -> Style {
     Style { color: !no_color && io::stdout().is_terminal() }
 }
 
+/// How wide standard output is: `COLUMNS` when set (as a shell sets it, and as a user may, to
+/// fit a narrower window or a page), else the terminal's width, else unbounded (a pipe or a
+/// file keeps every row whole).
+pub(crate) fn width() -> Option<usize> {
+    if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|&c| c > 0) {
+        return Some(columns);
+    }
+    let stdout = io::stdout();
+    if !stdout.is_terminal() {
+        return None;
+    }
+    rustix::termios::tcgetwinsize(&stdout).ok().map(|size| usize::from(size.ws_col)).filter(|&c| c > 0)
+}
+
 /// The renderer for standard output: JSON Lines (`--json`), or the timeline in the colours
-/// standard output takes.
+/// and the width standard output takes.
 pub(crate) fn renderer(json: bool) -> Box<dyn render::Renderer> {
-    render::renderer(json, style())
+    render::renderer(json, style(), width())
 }
 
 /// Writes to standard output, where `print!` would panic once the reader has gone.

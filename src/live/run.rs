@@ -12,7 +12,7 @@ use super::sink::{Output, Sink};
 use crate::capture::ptrace::{self, Programs, SpawnError, WatchPorts};
 use crate::event::Event;
 use crate::timeline::{Sides, SocketResolver, Timeline};
-use crate::trace::{End, Header, ProgramEnd, Source};
+use crate::trace::{End, Header, LensStatus, ProgramEnd, Source};
 
 /// What `trace run` runs.
 pub struct RunPlan {
@@ -81,7 +81,7 @@ pub fn run(plan: RunPlan, command: &str, output: Output) -> Result<RunReport, Ru
     // Which sides are traced is learned from the calls: a command may be a server, a
     // client, both, or a shell starting either.
     let resolver = SocketResolver::new(Vec::new(), Sides { client_recorded: true, server_recorded: true }).learning_sides();
-    let mut timeline = Timeline::with_shadow(resolver);
+    let mut timeline = Timeline::with_shadow(resolver, header.lenses.states == LensStatus::Observed);
     calls.run();
     let losses = drive(rx, &mut timeline, |events, watermark| sink.emit(events, watermark), lenses, || calls.tick())?;
     let outcome = calls.finish();

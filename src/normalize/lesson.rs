@@ -5,20 +5,21 @@
 //!
 //! Left out on purpose: times, addresses, ports, descriptors and buffer sizes; `setsockopt`;
 //! how data was cut into `recv` calls and segments, and when data was acknowledged (both
-//! depend on scheduling); windows and options. A live trace's states are shown as the RFC
-//! sees them: the kernel's changes the model agrees with, and the model's own where Linux
-//! reports late or never (TIME-WAIT; the accepted socket's SYN-RECEIVED); leaving TIME-WAIT
-//! is left out, since a live session ends long before 2×MSL.
+//! depend on scheduling); windows and options. A socket's states are its path
+//! (`state_path`) in the RFC 9293 view: the states the RFC has, so a step only Linux takes
+//! (FIN-WAIT-2 between an ACK and a FIN that came in one segment) is left out, and the
+//! timewait socket's state stands where Linux reports CLOSED. Leaving TIME-WAIT is left out,
+//! since a live session ends long before 2×MSL.
 
 use std::fmt::Write as _;
 
 use super::names::Renames;
 use super::sockets::{Named, Numbering, Raw, Sockets};
-use crate::event::{Body, Event, Origin, Role, SockId, Verb};
+use crate::event::{Body, Event, Role, SockId, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::parallel::{both, WORTH_A_THREAD};
 use crate::tcp::flags::TcpFlags;
-use crate::tcp::linux;
+use crate::state_path::StatePaths;
 use crate::tcp::State;
 use crate::wording;
 use crate::wording::PeerNames;
@@ -81,8 +82,11 @@ pub fn lesson_view(events: &[Event]) -> String {
     let mut opening = OpeningAcks::default();
     // In a session of peers each socket is named with its program: `A:s1`.
     let mut peers = PeerNames::default();
+    // Each socket's states as its path shows them (`state_path`), in the RFC 9293 view.
+    let mut paths = StatePaths::default();
     for (i, event) in events.iter().enumerate() {
         peers.learn(event);
+        let row = paths.follow(event);
         match &event.body {
             Body::CallStart(start) => {
                 let Some(socket) = numbers.socket(i) else { continue };
@@ -112,11 +116,11 @@ pub fn lesson_view(events: &[Event]) -> String {
                     }
                 }
             }
-            Body::State(change) => {
-                let Some(socket) = numbers.socket(i) else { continue };
-                if rfc_view_keeps(event.origin, change) {
-                    entry(&mut sockets, numbers.named(socket)).states.push(change.to);
-                }
+            Body::State(_) => {
+                // Leaving TIME-WAIT is left out: a live session ends long before 2×MSL.
+                let row = row.filter(|r| r.from != State::TimeWait);
+                let (Some(socket), Some(state)) = (numbers.socket(i), row.and_then(|r| r.rfc_state())) else { continue };
+                entry(&mut sockets, numbers.named(socket)).states.push(state);
             }
             Body::Packet(packet) => {
                 let Some(tcp) = &packet.tcp else { continue };
@@ -163,17 +167,6 @@ pub fn lesson_view(events: &[Event]) -> String {
         }
     }
     out
-}
-
-/// Whether a state change belongs to the RFC view of a trace.
-fn rfc_view_keeps(origin: Origin, change: &crate::event::StateChange) -> bool {
-    if change.from == State::TimeWait {
-        return false;
-    }
-    match (origin, change.model) {
-        (Origin::Modelled, _) | (Origin::Observed, None) => true,
-        (Origin::Observed, Some(model)) => model == change.to || linux::explains(change.to, model).is_none(),
-    }
 }
 
 /// Which pure ACKs open or close something: the first to acknowledge a SYN or a FIN.

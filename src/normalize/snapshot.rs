@@ -20,6 +20,7 @@ use super::sockets::{Numbering, Raw, Sockets};
 use crate::event::{Body, CallEnd, Event, Origin, Packet, Transport};
 use crate::hash::FastMap;
 use crate::parallel::{both, WORTH_A_THREAD};
+use crate::state_path::{self, Row, StatePaths};
 use crate::trace::{LensStatus, Trace};
 use crate::wording;
 
@@ -78,10 +79,14 @@ impl Lines {
         let worth_it = events.len() >= WORTH_A_THREAD;
         let (names, numbering) = both(worth_it, || Renames::of(events), || Numbering::of(events));
         let sockets = Sockets::of(numbering, &names);
-        let (places, (folded, repeated)) = both(worth_it, || places(events, &sockets), || (fold(events), repeated_acks(events)));
+        let (places, (folded, repeated, rows)) = both(worth_it, || places(events, &sockets), || (fold(events), repeated_acks(events), StatePaths::rows(events)));
         let Folded { mut keep, joined } = folded;
         for i in repeated {
             keep[i] = false;
+        }
+        // A kernel report of where a socket's path already is shows nothing.
+        for (keep, (event, row)) in keep.iter_mut().zip(events.iter().zip(&rows)) {
+            *keep &= row.is_some() || !matches!(event.body, Body::State(_));
         }
         let blocks = blocks(events, &keep, &places);
         let write = |blocks: &[Vec<usize>]| {
@@ -89,7 +94,7 @@ impl Lines {
             let mut orderer = Orderer::default();
             for block in blocks {
                 let order = orderer.order(events, block, &sockets);
-                lines.write(events, order, &names, &sockets, &joined);
+                lines.write(events, order, &names, &sockets, &joined, &rows);
             }
             lines
         };
@@ -113,7 +118,7 @@ impl Lines {
     }
 
     /// Writes the lines of events `order`, in that order.
-    fn write(&mut self, events: &[Event], order: &[usize], names: &Renames, sockets: &Sockets, joined: &FastMap<usize, CallEnd>) {
+    fn write(&mut self, events: &[Event], order: &[usize], names: &Renames, sockets: &Sockets, joined: &FastMap<usize, CallEnd>, rows: &[Option<Row>]) {
         let name = |socket: Option<Raw>| socket.map(|s| sockets.view_name(sockets.named(s)).0.as_str());
         let end_of = |i: usize| match &events[i].body {
             Body::CallEnd(end) => Some(joined.get(&i).unwrap_or(end)),
@@ -148,7 +153,8 @@ impl Lines {
                 }
                 Body::State(change) => {
                     out.push_str("        ");
-                    wording::write_state_change(out, change, socket);
+                    let row = rows[i].unwrap_or_else(|| state_path::row_alone(change, event.origin));
+                    wording::write_state_row(out, &row, socket);
                     out.push_str(modelled(event));
                 }
                 Body::Kernel(note) => {

@@ -180,7 +180,7 @@ impl Renderer<'_, '_> {
                 let reset = packet.tcp.as_ref().is_some_and(|t| t.flags.contains(crate::tcp::flags::TcpFlags::RST));
                 self.style.packet(&format!("{from} > {to}  {}", wording::packet_headline(packet)), reset)
             }
-            (Body::State(change), _) => self.style.state(&wording::state_change(change, socket)),
+            (Body::State(change), _) => self.style.state(&wording::state_row(&crate::state_path::row_alone(change, event.origin), socket)),
             (Body::Kernel(note), _) => wording::kernel_note(note, socket),
             (Body::Process(change), _) => self.style.state(&wording::process_change(change, &wording::AsTraced)),
         }

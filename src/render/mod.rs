@@ -4,6 +4,7 @@
 
 pub(crate) mod check;
 mod check_file;
+pub(crate) mod fit;
 pub(crate) mod json;
 pub(crate) mod ladder;
 pub(crate) mod replay;
@@ -31,12 +32,13 @@ pub trait Renderer {
     fn end(&mut self, end: Option<&End>, out: &mut dyn Write) -> io::Result<()>;
 }
 
-/// JSON Lines (`--json`), or the timeline in `style`.
-pub fn renderer(json: bool, style: Style) -> Box<dyn Renderer> {
+/// JSON Lines (`--json`), or the timeline in `style`, fitted to a terminal `width` columns
+/// wide (`None`: unbounded).
+pub fn renderer(json: bool, style: Style, width: Option<usize>) -> Box<dyn Renderer> {
     if json {
         Box::new(JsonLines)
     } else {
-        Box::new(Ladder::new(style))
+        Box::new(Ladder::new(style, width))
     }
 }
 

@@ -119,14 +119,13 @@ fn sequence_column(sequence: &Sequence, progress: &Progress) -> Vec<(String, boo
     cells
 }
 
-/// `s1 (listening) LISTEN`, `c1 (client) CLOSED, RFC: TIME-WAIT`.
+/// `s1 (listening) LISTEN`, `c1 (client) TIME-WAIT (reported CLOSED)`.
 pub fn socket_state(view: &SocketView) -> String {
     let part = view.part.map_or("", Part::label);
-    let state = match (view.kernel, view.rfc) {
-        (Some(k), Some(r)) if k != r => format!("{k}, RFC: {r}"),
-        (Some(k), _) => k.to_string(),
-        (None, Some(r)) => format!("{r} (modelled)"),
-        (None, None) => "no state reported yet".to_string(),
+    let state = match (view.state, &view.mark) {
+        (Some(state), Some(mark)) => format!("{state} ({mark})"),
+        (Some(state), None) => state.to_string(),
+        (None, _) => "no state reported yet".to_string(),
     };
     if part.is_empty() {
         format!("{} {state}", view.id)

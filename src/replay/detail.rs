@@ -2,6 +2,7 @@
 //! label for a ladder diagram, and every field of the event for a detail view.
 
 use crate::event::{Body, CallEnd, CallName, CallStart, Event, KernelNote, Origin, Packet, SockId, StateChange, TcpOptions, Transport};
+use crate::state_path::{self, Row};
 use crate::tcp::linux;
 use crate::wording;
 
@@ -16,7 +17,8 @@ pub struct Words {
 
 /// The words of the step showing `events[first..=last]` (one event, or a call's start and end).
 /// `label_modelled`: say "(modelled)" on modelled events (in a simulated trace, every event is).
-pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool) -> Words {
+/// `row`: a state change's row of its socket's path.
+pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool, row: Option<&Row>) -> Words {
     let event = &events[first];
     let socket = event.socket.as_ref().or(events[last].socket.as_ref()).map(|s| s.0.as_str());
     let mut fields = Fields(Vec::new());
@@ -68,9 +70,11 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool) 
             packet_fields(&mut fields, packet, event.socket.as_ref());
         }
         (Body::State(change), _) => {
-            words.text = wording::state_change(change, socket);
-            words.label = format!("{} → {}", socket.unwrap_or("?"), change.to);
+            let row = row.copied().unwrap_or_else(|| state_path::row_alone(change, event.origin));
+            words.text = wording::state_row(&row, socket);
+            words.label = format!("{} → {}", socket.unwrap_or("?"), row.to);
             state_fields(&mut fields, change, socket);
+            fields.opt("Linux and RFC 9293", row.note());
         }
         (Body::Kernel(note), _) => {
             words.text = wording::kernel_note(note, socket);

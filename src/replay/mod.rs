@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::event::{Body, Event, Origin, Peer, Role, SockId};
 use crate::sequence::{self, Part, Sequence};
+use crate::state_path::{Mark, Row, StatePaths};
 use crate::story::Story;
 use crate::tcp::state::State;
 use crate::trace::{LensStatus, Source, Trace};
@@ -91,13 +92,13 @@ pub struct SocketView {
     /// Its part in the documented sequences, where it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub part: Option<Part>,
-    /// The last state the kernel reported (none in a simulated trace).
+    /// Where its state path is (`state_path`): the state it is in after this step.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kernel: Option<State>,
-    /// The state in the RFC 9293 view: the model's, where it shadows or stands in for the
-    /// kernel.
+    pub state: Option<State>,
+    /// How that state was learned, where not simply reported by the kernel: `modelled`,
+    /// `reported CLOSED`, `≠RFC: fin-ack-in-two-steps`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rfc: Option<State>,
+    pub mark: Option<String>,
 }
 
 impl Replay {
@@ -111,12 +112,21 @@ impl Replay {
         let mut steps = Vec::new();
         let label_modelled = trace.header.source != Source::Simulated;
         let mut i = 0;
+        // Events shown by no step of their own (a kernel report of where a socket's path
+        // already is): the next step also stands for them.
+        let mut unshown = None;
         while i < events.len() {
             let last = if merges(events, i) { i + 1 } else { i };
+            let mut row = None;
             for e in &events[i..=last] {
-                states.apply(e, &ticks);
+                row = states.apply(e, &ticks).or(row);
             }
-            let words = detail::words(events, i, last, label_modelled);
+            if matches!(events[i].body, Body::State(_)) && row.is_none() {
+                unshown = unshown.or(Some(i));
+                i = last + 1;
+                continue;
+            }
+            let words = detail::words(events, i, last, label_modelled, row.as_ref());
             let event = &events[i];
             steps.push(Step {
                 first: i,
@@ -133,7 +143,7 @@ impl Replay {
                 to: words.to,
                 detail: words.detail,
                 sockets: states.view(),
-                progress: ticks.progress(i, last, &mut shown),
+                progress: ticks.progress(unshown.take().unwrap_or(i), last, &mut shown),
             });
             i = last + 1;
         }
@@ -181,10 +191,13 @@ fn provenance(trace: &Trace) -> String {
 struct SocketStates {
     sockets: BTreeMap<SockId, SocketView>,
     peers: PeerNames,
+    paths: StatePaths,
 }
 
 impl SocketStates {
-    fn apply(&mut self, event: &Event, ticks: &Ticks) {
+    /// Follows one event; a state change's row of its socket's path, if it shows one.
+    fn apply(&mut self, event: &Event, ticks: &Ticks) -> Option<Row> {
+        let row = self.paths.follow(event);
         let mut named: Vec<&SockId> = event.socket.iter().collect();
         match &event.body {
             Body::CallEnd(end) => named.extend(end.new_socket.as_ref()),
@@ -198,19 +211,21 @@ impl SocketStates {
                 role,
                 peer: self.peers.peer(id),
                 part: ticks.part_of(id),
-                kernel: None,
-                rfc: None,
+                state: None,
+                mark: None,
             });
         }
-        let (Body::State(change), Some(id)) = (&event.body, &event.socket) else { return };
-        let Some(view) = self.sockets.get_mut(id) else { return };
-        match event.origin {
-            Origin::Observed => {
-                view.kernel = Some(change.to);
-                view.rfc = Some(change.model.unwrap_or(change.to));
-            }
-            Origin::Modelled => view.rfc = Some(change.to),
+        if let (Some(row), Some(view)) = (row, event.socket.as_ref().and_then(|id| self.sockets.get_mut(id))) {
+            view.state = Some(row.to);
+            view.mark = match (row.mark, row.reported) {
+                (Mark::Modelled, _) => Some("modelled".to_string()),
+                (_, Some(reported)) => Some(format!("reported {reported}")),
+                (Mark::Linux(difference), None) => Some(format!("≠RFC: {}", difference.id)),
+                (Mark::Unexplained { model }, None) => Some(format!("⚠ model: {model}")),
+                (Mark::Agreed, None) => None,
+            };
         }
+        row
     }
 
     fn view(&self) -> Vec<SocketView> {

@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use crate::import::conversation::End;
+use crate::state_path::Path;
 use crate::tcp::State;
 
 /// Who ended the connection first, and how: the first FIN or RST on the wire.
@@ -33,6 +34,9 @@ pub struct Connection {
     /// The states each side's socket was observed to enter, in order.
     pub client_states: Vec<State>,
     pub server_states: Vec<State>,
+    /// Each side's state path, as every view follows it.
+    pub client_path: Path,
+    pub server_path: Path,
     /// Both sides' sockets were seen to reach CLOSED (or the server had none: a refused
     /// connect); `false` for a connection still open when the trace ended, or whose 4-tuple
     /// a new SYN took before its end was seen.
@@ -53,6 +57,8 @@ impl Connection {
             closer: None,
             client_states: Vec::new(),
             server_states: Vec::new(),
+            client_path: Path::default(),
+            server_path: Path::default(),
             finished: false,
         }
     }
@@ -64,11 +70,18 @@ impl Connection {
         }
     }
 
-    /// Whether every socket of the connection has closed: the client's, and the server's if
-    /// it ever had one (a refused connect leaves no socket on the server).
+    pub fn path_mut(&mut self, side: End) -> &mut Path {
+        match side {
+            End::Client => &mut self.client_path,
+            End::Server => &mut self.server_path,
+        }
+    }
+
+    /// Whether the kernel has let go of every socket of the connection: the client's, and the
+    /// server's if it ever had one (a refused connect leaves no socket on the server). What
+    /// a timewait socket still holds is the kernel's, not the programs'.
     pub fn is_over(&self) -> bool {
-        let closed = |states: &[State]| states.last() == Some(&State::Closed);
-        closed(&self.client_states) && (self.server_states.is_empty() || closed(&self.server_states))
+        self.client_path.kernel_closed() && (self.server_states.is_empty() || self.server_path.kernel_closed())
     }
 
     pub fn duration_ms(&self) -> f64 {

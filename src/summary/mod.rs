@@ -47,12 +47,13 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Follows one event (packets and observed state changes; calls and modelled states are
-    /// not needed); connections it finishes are moved to `finished`.
+    /// Follows one event (packets and state changes: the kernel's, and the model's where
+    /// no kernel report will show one, as a timewait socket's TIME-WAIT; calls are not
+    /// needed); connections it finishes are moved to `finished`.
     pub fn observe(&mut self, event: &Event, finished: &mut Vec<Connection>) {
         match &event.body {
             Body::Packet(packet) => self.packet(event.t, packet, finished),
-            Body::State(change) if event.origin == Origin::Observed => self.state(event.t, change, finished),
+            Body::State(change) => self.state(event.t, change, event.origin, finished),
             _ => {}
         }
     }
@@ -99,12 +100,18 @@ impl Summary {
             End::Server => conn.bytes_to_client += u64::from(packet.len),
         }
         let reset = tcp.flags.contains(TcpFlags::RST);
+        if reset {
+            conn.path_mut(from).reset();
+        }
+        if packet.dropped.is_none() {
+            conn.path_mut(from.other()).segment_arrived(tcp.flags);
+        }
         if conn.closer.is_none() && (reset || tcp.flags.contains(TcpFlags::FIN)) {
             conn.closer = Some(Closer { side: from, reset });
         }
     }
 
-    fn state(&mut self, t: u64, change: &StateChange, finished: &mut Vec<Connection>) {
+    fn state(&mut self, t: u64, change: &StateChange, origin: Origin, finished: &mut Vec<Connection>) {
         let (Some(local), Some(remote)) = (change.local.map(canon), change.remote.map(canon)) else { return };
         if local.port() == 0 {
             if let Some(sk) = change.sk {
@@ -125,7 +132,11 @@ impl Summary {
             conn.first = conn.first.min(at);
             conn.client_states.push(State::SynSent);
         }
-        conn.states_mut(side).push(change.to);
+        // The socket's path (`state_path`): TIME-WAIT where the kernel reports CLOSED on
+        // handing the connection to a timewait socket.
+        if let Some(row) = conn.path_mut(side).step(change, origin).filter(|row| row.to != row.from) {
+            conn.states_mut(side).push(row.to);
+        }
         conn.last = t;
         if conn.is_over() {
             let key = (conn.client, conn.server);

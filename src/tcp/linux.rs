@@ -76,11 +76,11 @@ pub fn reported(from: State, to: State, accepted: bool) -> Reported {
 
 /// Whether the kernel observed `kernel` where the model expected `model` because of a
 /// documented difference (so it is a note, not a finding).
-pub fn explains(kernel: State, model: State) -> Option<Difference> {
+pub fn explains(kernel: State, model: State) -> Option<&'static Difference> {
     match (kernel, model) {
-        (State::Closed, State::TimeWait) => Some(TIME_WAIT_UNREPORTED),
-        (State::FinWait2, State::TimeWait) => Some(FIN_ACK_IN_TWO_STEPS),
-        (State::SynReceived, State::Established) => Some(CHILD_BORN_AT_THIRD_ACK),
+        (State::Closed, State::TimeWait) => Some(&TIME_WAIT_UNREPORTED),
+        (State::FinWait2, State::TimeWait) => Some(&FIN_ACK_IN_TWO_STEPS),
+        (State::SynReceived, State::Established) => Some(&CHILD_BORN_AT_THIRD_ACK),
         _ => None,
     }
 }

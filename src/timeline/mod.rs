@@ -63,9 +63,10 @@ impl Timeline {
         }
     }
 
-    /// A timeline that also sets the RFC 9293 model beside every TCP socket (live traces).
-    pub fn with_shadow(sockets: SocketResolver) -> Timeline {
-        Timeline { shadow: Some(Shadow::default()), ..Timeline::new(sockets) }
+    /// A timeline that also sets the RFC 9293 model beside every TCP socket (live traces);
+    /// `states_traced`: the kernel's state changes are among the events.
+    pub fn with_shadow(sockets: SocketResolver, states_traced: bool) -> Timeline {
+        Timeline { shadow: Some(Shadow::new(states_traced)), ..Timeline::new(sockets) }
     }
 
     /// Takes events from a lens; what they reveal about sockets is learned at once, so that

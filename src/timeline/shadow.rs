@@ -1,8 +1,12 @@
 //! The model beside the kernel: an RFC 9293 endpoint shadows each socket of a live trace,
 //! driven by what the trace observed (the calls that open and close, the segments that
 //! arrive). Each state change the kernel reports is given the state the model expects at that
-//! moment; the changes the kernel reports late or never (TIME-WAIT, the accepted socket's
-//! SYN-RECEIVED) are added, labelled modelled, where the model makes them.
+//! moment. Where the kernel's own reports say what happened, in Linux's way (the accepted
+//! socket's SYN-RECEIVED, reported at the third ACK; TIME-WAIT, reported as CLOSED when a
+//! timewait socket takes the connection over), they stand alone and `state_path` reads them;
+//! the model adds, labelled modelled, only the changes no report will show: a timewait
+//! socket's own (FIN-WAIT-2 to TIME-WAIT), or all of them when the kernel's states are not
+//! traced.
 
 use std::net::SocketAddr;
 
@@ -27,10 +31,15 @@ struct Conn {
     /// caused the next one, when both sides close at once), and a late report of a state the
     /// model passed through agrees with it.
     entered: Vec<State>,
+    /// The kernel reported the socket CLOSED: what is left of the connection is a timewait
+    /// socket, whose changes no tracepoint reports.
+    kernel_closed: bool,
 }
 
 #[derive(Default)]
 pub struct Shadow {
+    /// The kernel's state changes are traced (the trace's states lens observed).
+    states_traced: bool,
     listeners: FastMap<SockId, Endpoint>,
     /// Active opens whose SYN has not been seen yet, so whose port is not known.
     opening: FastMap<SockId, Endpoint>,
@@ -39,6 +48,13 @@ pub struct Shadow {
     names: FastMap<SockId, Pair>,
     /// Closes (and shutdowns) of connection sockets that have started but shown no effect yet.
     unsettled_closes: FastSet<SockId>,
+}
+
+impl Shadow {
+    /// A shadow for a trace whose kernel states are traced (`states_traced`) or not.
+    pub fn new(states_traced: bool) -> Shadow {
+        Shadow { states_traced, ..Shadow::default() }
+    }
 }
 
 /// The model's view of a Linux socket on loopback; the ISS is adopted from the real SYN.
@@ -117,6 +133,9 @@ impl Shadow {
                 if let Some(socket) = event.socket.as_ref().filter(|_| closing_shows(change.from, change.to)) {
                     self.settle_close(t, socket, extra);
                 }
+                if let Some(conn) = event.socket.as_ref().and_then(|s| self.names.get(s)).and_then(|pair| self.conns.get_mut(pair)) {
+                    conn.kernel_closed = change.to == State::Closed;
+                }
                 change.model = event.socket.as_ref().and_then(|s| self.expected(s, change.from, change.to));
             }
             _ => {}
@@ -161,7 +180,7 @@ impl Shadow {
         if let Some(pair) = self.names.get(socket).copied() {
             if let Some(conn) = self.conns.get_mut(&pair) {
                 let _ = conn.ep.close(t);
-                emit(t, pair, conn, extra);
+                emit(t, pair, conn, self.states_traced, extra);
             }
         }
     }
@@ -176,7 +195,7 @@ impl Shadow {
             if let Some(mut ep) = self.opening.remove(s) {
                 ep.adopt_iss(tcp.seq);
                 self.names.insert(s.clone(), (src, dst));
-                self.conns.insert((src, dst), Conn { ep, socket: Some(s.clone()), role: Role::Client, accepted: false, entered: Vec::new() });
+                self.conns.insert((src, dst), Conn { ep, socket: Some(s.clone()), role: Role::Client, accepted: false, entered: Vec::new(), kernel_closed: false });
             }
         }
         if let Some(conn) = self.conns.get_mut(&(src, dst)) {
@@ -206,7 +225,7 @@ impl Shadow {
                     if let Some(s) = &socket {
                         self.names.insert(s.clone(), pair);
                     }
-                    self.conns.insert(pair, Conn { ep: listener.fork(0), socket, role: Role::Server, accepted: true, entered: Vec::new() });
+                    self.conns.insert(pair, Conn { ep: listener.fork(0), socket, role: Role::Server, accepted: true, entered: Vec::new(), kernel_closed: false });
                 }
                 _ => return,
             }
@@ -219,7 +238,7 @@ impl Shadow {
                 }
             }
             conn.ep.segment_arrives(t, &segment);
-            emit(t, pair, conn, extra);
+            emit(t, pair, conn, self.states_traced, extra);
         }
     }
 }
@@ -231,12 +250,15 @@ fn closing_shows(from: State, to: State) -> bool {
     matches!((from, to), (_, FinWait1) | (CloseWait, LastAck) | (Established | CloseWait | SynSent | SynReceived, Closed))
 }
 
-/// Emits, labelled modelled, the model's state changes that the kernel reports late or never.
-fn emit(t: u64, pair: Pair, conn: &mut Conn, extra: &mut Vec<Event>) {
+/// Emits, labelled modelled, the model's state changes that no kernel report will show: where
+/// Linux reports a change its own way, its report stands for it, unless the socket is already
+/// a timewait one (or the kernel's states are not traced).
+fn emit(t: u64, pair: Pair, conn: &mut Conn, states_traced: bool, extra: &mut Vec<Event>) {
     for output in conn.ep.take_output() {
         let Output::State { from, to } = output else { continue };
         conn.entered.push(to);
-        if let Reported::Differently(_) = linux::reported(from, to, conn.accepted) {
+        let unreported = !states_traced || conn.kernel_closed;
+        if let (Reported::Differently(_), true) = (linux::reported(from, to, conn.accepted), unreported) {
             extra.push(Event {
                 t,
                 actor: Actor::role(conn.role),

@@ -9,6 +9,7 @@ use socktrace::event::{ArpOp, Body, CallEnd, CallName, CallStart, Event, Origin,
 use socktrace::query::Query;
 use socktrace::replay::Replay;
 use socktrace::sequence;
+use socktrace::state_path::{Mark, StatePaths};
 use socktrace::tcp::flags::TcpFlags;
 use socktrace::tcp::state::State;
 use socktrace::trace::{Source, Trace};
@@ -185,8 +186,10 @@ fn handshake(t: &Trace, client: &str, accepted: &str) -> (usize, usize, usize) {
 }
 
 /// The sockets that enter TIME-WAIT, by any origin.
+/// The sockets whose state path (`state_path`, as every view shows it) enters TIME-WAIT.
 fn time_waiters(t: &Trace) -> BTreeSet<&str> {
-    t.events.iter().filter(|e| e.enters(State::TimeWait)).filter_map(sock).collect()
+    let rows = StatePaths::rows(&t.events);
+    t.events.iter().zip(&rows).filter(|(_, row)| row.is_some_and(|r| r.to == State::TimeWait)).filter_map(|(e, _)| sock(e)).collect()
 }
 
 fn observed_time_wait(t: &Trace) -> bool {
@@ -504,15 +507,20 @@ fn hs_child_born_at_third_ack(t: &[Trace]) {
     let t = &t[0];
     let story = Story::new(&t.events);
     let (syn, syn_ack, ack) = handshake(t, "c1", "s2");
-    let modelled = story.modelled_state("s2", State::Listen, State::SynReceived);
     let observed = story.state("s2", State::Listen, State::SynReceived);
-    story.in_order(&[("SYN", syn), ("s2 SYN-RECEIVED (modelled)", modelled), ("SYN|ACK", syn_ack)]);
     story.in_order(&[
+        ("SYN", syn),
+        ("SYN|ACK", syn_ack),
         ("third ACK", ack),
         ("s2 SYN-RECEIVED (kernel)", observed),
         ("s2 ESTABLISHED (kernel)", story.state("s2", State::SynReceived, State::Established)),
     ]);
     assert!(t.events[observed].state().is_some_and(|s| s.model == Some(State::Established)), "the model is already ESTABLISHED then");
+    // One row, the kernel's, with the difference named; no second, modelled one at the SYN.
+    let rows = StatePaths::rows(&t.events);
+    assert!(matches!(rows[observed].map(|r| r.mark), Some(Mark::Linux(d)) if d.id == "child-born-at-third-ack"), "{:?}", rows[observed]);
+    let shown_on_s2 = |i: usize| rows[i].is_some() && t.events[i].is_on("s2");
+    assert!((0..observed).all(|i| !shown_on_s2(i)), "s2 has no state row before the third ACK");
 }
 
 fn hs_syn_ack_from_listener(t: &[Trace]) {
@@ -640,9 +648,12 @@ fn close_last_ack(t: &[Trace]) {
 fn close_linux_reports_closed(t: &[Trace]) {
     let t = &t[0];
     let story = Story::new(&t.events);
-    story.modelled_state("c1", State::FinWait1, State::TimeWait);
-    story.in_order(&[("c1 FIN-WAIT-2", story.state("c1", State::FinWait1, State::FinWait2)), ("c1 CLOSED", story.state("c1", State::FinWait2, State::Closed))]);
+    let closed = story.state("c1", State::FinWait2, State::Closed);
+    story.in_order(&[("c1 FIN-WAIT-2", story.state("c1", State::FinWait1, State::FinWait2)), ("c1 CLOSED", closed)]);
     assert!(!observed_time_wait(t));
+    // The path shows TIME-WAIT on the row of that report, and says what was reported.
+    let row = StatePaths::rows(&t.events)[closed].expect("a row");
+    assert_eq!((row.from, row.to, row.reported), (State::FinWait2, State::TimeWait, Some(State::Closed)));
 }
 
 fn close_mirrored(t: &[Trace]) {

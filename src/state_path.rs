@@ -1,0 +1,310 @@
+//! Each socket's states as every view shows them (the timeline, `--summary`, the lesson view
+//! and snapshots, the replay and the book): one unbroken path. Every change shown starts
+//! where the one before it ended, and the last one shown is where the socket really is.
+//!
+//! The kernel's tracepoint is the source. Its reports alone are not such a path, for three
+//! reasons, each handled here once:
+//! - Linux hands a closing connection to a lightweight timewait socket and reports the full
+//!   socket CLOSED; the connection is then in TIME-WAIT (RFC 9293 §3.3.2), or in FIN-WAIT-2
+//!   until the peer's FIN comes, as `ss -tan` lists it. The row shows that state, saying what
+//!   was reported.
+//! - Where Linux differs from RFC 9293 in a documented way (`tcp::linux`), the kernel's row is
+//!   shown with the difference named, not beside a second, modelled row.
+//! - A live trace's model adds, labelled modelled, only the changes the kernel never reports
+//!   (the timewait socket's move to TIME-WAIT). Traces saved by earlier versions also hold
+//!   modelled changes that the kernel reports later: a later report of where the path already
+//!   is adds no row.
+
+use crate::event::{Body, Event, KernelNote, Origin, SockId, StateChange};
+use crate::hash::FastMap;
+use crate::tcp::flags::TcpFlags;
+use crate::tcp::linux::{self, Difference};
+use crate::tcp::State;
+
+/// One change of a socket's path, as shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub from: State,
+    /// Where the socket is after it: `from` again when the kernel reported a change that left
+    /// the connection where it was (handed to a timewait socket in FIN-WAIT-2).
+    pub to: State,
+    /// What the kernel reported, where the row shows another state.
+    pub reported: Option<State>,
+    pub mark: Mark,
+}
+
+/// How a row relates the kernel's report to RFC 9293.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// Reported by the kernel, and the RFC 9293 model (where one ran) agrees.
+    Agreed,
+    /// The model's, where the kernel reports nothing (or a simulated trace).
+    Modelled,
+    /// Reported by the kernel where Linux differs from RFC 9293 in a documented way.
+    Linux(&'static Difference),
+    /// Reported by the kernel where the model expected another state, and no documented
+    /// difference explains it.
+    Unexplained { model: State },
+}
+
+impl Row {
+    /// The state this row adds to the RFC 9293 view of the path (the lesson view), which
+    /// keeps the RFC's states and leaves out the steps only Linux takes.
+    pub fn rfc_state(&self) -> Option<State> {
+        match self.mark {
+            Mark::Linux(d) if *d == linux::FIN_ACK_IN_TWO_STEPS => None,
+            _ if self.to == self.from => None,
+            _ => Some(self.to),
+        }
+    }
+
+    /// What a learner should read under the row: where Linux and the RFC part ways.
+    pub fn note(&self) -> Option<String> {
+        match self.mark {
+            Mark::Agreed | Mark::Modelled => None,
+            Mark::Linux(d) if *d == linux::TIME_WAIT_UNREPORTED => Some(format!(
+                "a timewait socket holds the connection in {} (up to 60 s): no tracepoint reports it, `ss -tan` lists it",
+                self.to
+            )),
+            Mark::Linux(d) if *d == linux::CHILD_BORN_AT_THIRD_ACK => {
+                Some("Linux makes this socket only now, at the third ACK; RFC 9293 has it in SYN-RECEIVED since the SYN".to_string())
+            }
+            Mark::Linux(d) if *d == linux::FIN_ACK_IN_TWO_STEPS => {
+                Some("one segment acked our FIN and brought the peer's: RFC 9293 goes straight to TIME-WAIT, Linux takes the ACK first".to_string())
+            }
+            Mark::Linux(d) => Some(d.linux.to_string()),
+            Mark::Unexplained { model } => {
+                Some(format!("the RFC 9293 model, fed the same segments, expected {model}: no documented Linux difference explains it"))
+            }
+        }
+    }
+}
+
+/// One socket's path so far, and what it knows to read the kernel's next report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Path {
+    at: Option<State>,
+    /// The kernel's last report put the socket in CLOSED.
+    kernel_closed: bool,
+    /// What the segments that reached the socket showed: any at all, a FIN, a reset.
+    segments: bool,
+    fin: bool,
+    reset: bool,
+}
+
+impl Path {
+    /// Where the path is: the state the socket is in after the rows shown so far.
+    pub fn state(&self) -> Option<State> {
+        self.at
+    }
+
+    /// Whether the kernel has reported the socket CLOSED (it may live on as a timewait one).
+    pub fn kernel_closed(&self) -> bool {
+        self.kernel_closed
+    }
+
+    /// A segment with `flags` reached the socket.
+    pub fn segment_arrived(&mut self, flags: TcpFlags) {
+        self.segments = true;
+        self.fin |= flags.contains(TcpFlags::FIN);
+        self.reset |= flags.contains(TcpFlags::RST);
+    }
+
+    /// The connection was reset (an RST sent or received): a CLOSED that follows is real.
+    pub fn reset(&mut self) {
+        self.reset = true;
+    }
+
+    /// The row a state change adds to the path; `None` when it adds none (it reports where
+    /// the path already is).
+    pub fn step(&mut self, change: &StateChange, origin: Origin) -> Option<Row> {
+        if origin == Origin::Observed {
+            self.kernel_closed = change.to == State::Closed;
+        }
+        let (to, reported, mark) = self.reading(change, origin);
+        if let Some(at) = self.at.filter(|&at| at != change.from) {
+            // The path is past the change's start: a model got there first.
+            if to == at || (origin == Origin::Observed && change.model == Some(at)) {
+                return None;
+            }
+        }
+        let from = self.at.unwrap_or(change.from);
+        if from == to && reported.is_none() {
+            return None;
+        }
+        self.at = Some(to);
+        Some(Row { from, to, reported, mark })
+    }
+
+    /// Where a change leaves the socket, what the kernel reported if that differs, and how
+    /// it stands to RFC 9293.
+    fn reading(&self, change: &StateChange, origin: Origin) -> (State, Option<State>, Mark) {
+        if origin == Origin::Modelled {
+            return (change.to, None, Mark::Modelled);
+        }
+        if let Some(held) = self.held_by_timewait(change) {
+            return (held, Some(change.to), Mark::Linux(&linux::TIME_WAIT_UNREPORTED));
+        }
+        let mark = match change.model {
+            Some(model) if model != change.to => linux::explains(change.to, model).map_or(Mark::Unexplained { model }, Mark::Linux),
+            _ => Mark::Agreed,
+        };
+        (change.to, None, mark)
+    }
+
+    /// The state a timewait socket holds the connection in, when the kernel reports CLOSED on
+    /// handing it over: from FIN-WAIT-2 or CLOSING, not after a reset. A model that ran says
+    /// which; without one, the peer's FIN decides (when segments were seen at all).
+    fn held_by_timewait(&self, change: &StateChange) -> Option<State> {
+        if change.to != State::Closed || !matches!(change.from, State::FinWait2 | State::Closing) || self.reset {
+            return None;
+        }
+        match change.model {
+            Some(model @ (State::TimeWait | State::FinWait2)) => Some(model),
+            Some(_) => None,
+            None if change.from == State::Closing || self.fin || !self.segments => Some(State::TimeWait),
+            None => Some(State::FinWait2),
+        }
+    }
+}
+
+/// The paths of every socket of a trace, followed event by event in trace order.
+#[derive(Default)]
+pub struct StatePaths {
+    paths: FastMap<SockId, Path>,
+}
+
+impl StatePaths {
+    /// Follows one event; a state change's row, if it shows one.
+    pub fn follow(&mut self, event: &Event) -> Option<Row> {
+        match &event.body {
+            Body::State(change) => self.paths.entry(event.socket.clone()?).or_default().step(change, event.origin),
+            Body::Packet(packet) => {
+                let tcp = packet.tcp.as_ref()?;
+                if let Some(to) = packet.to.as_ref().filter(|_| packet.dropped.is_none()) {
+                    self.paths.entry(to.clone()).or_default().segment_arrived(tcp.flags);
+                }
+                // A socket that sends a reset aborts (RFC 9293 §3.10.5).
+                if let Some(from) = event.socket.as_ref().filter(|_| tcp.flags.contains(TcpFlags::RST)) {
+                    self.paths.entry(from.clone()).or_default().reset();
+                }
+                None
+            }
+            Body::Kernel(KernelNote::ResetSent { .. } | KernelNote::ResetReceived { .. }) => {
+                self.paths.entry(event.socket.clone()?).or_default().reset();
+                None
+            }
+            // A connection named while it waited in the listener's queue is the socket
+            // `accept` returns: one path.
+            Body::CallEnd(end) => {
+                if let (Some(queued), Some(new)) = (&end.queued, &end.new_socket) {
+                    if let Some(path) = self.paths.remove(queued) {
+                        self.paths.insert(new.clone(), path);
+                    }
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Where `socket`'s path is now.
+    pub fn state_of(&self, socket: &SockId) -> Option<State> {
+        self.paths.get(socket).and_then(Path::state)
+    }
+
+    /// Every event's row (for views that show the events in another order than the trace's).
+    pub fn rows(events: &[Event]) -> Vec<Option<Row>> {
+        let mut paths = StatePaths::default();
+        events.iter().map(|e| paths.follow(e)).collect()
+    }
+}
+
+/// One change read on its own, as a view that cites a single event shows it.
+pub fn row_alone(change: &StateChange, origin: Origin) -> Row {
+    let (to, reported, mark) = Path::default().reading(change, origin);
+    Row { from: change.from, to, reported, mark }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(from: State, to: State, model: Option<State>) -> StateChange {
+        StateChange { from, to, local: None, remote: None, sk: None, model }
+    }
+
+    fn walk(path: &mut Path, changes: &[(StateChange, Origin)]) -> Vec<(State, State)> {
+        changes.iter().filter_map(|(c, o)| path.step(c, *o)).map(|r| (r.from, r.to)).collect()
+    }
+
+    use Origin::{Modelled, Observed};
+    use State::*;
+
+    #[test]
+    fn a_fin_acked_with_the_peers_fin_shows_linux_steps_and_ends_in_time_wait() {
+        let mut path = Path::default();
+        let rows = walk(
+            &mut path,
+            &[
+                (change(Established, FinWait1, Some(FinWait1)), Observed),
+                (change(FinWait1, FinWait2, Some(TimeWait)), Observed),
+                (change(FinWait2, Closed, Some(TimeWait)), Observed),
+            ],
+        );
+        assert_eq!(rows, [(Established, FinWait1), (FinWait1, FinWait2), (FinWait2, TimeWait)]);
+        assert_eq!(path.state(), Some(TimeWait));
+        assert!(path.kernel_closed());
+    }
+
+    #[test]
+    fn an_earlier_versions_modelled_rows_are_not_repeated_by_the_kernels_later_reports() {
+        let mut path = Path::default();
+        let rows = walk(
+            &mut path,
+            &[
+                (change(Listen, SynReceived, None), Modelled),
+                (change(Listen, SynReceived, Some(Established)), Observed),
+                (change(SynReceived, Established, Some(Established)), Observed),
+                (change(Established, FinWait1, Some(FinWait1)), Observed),
+                (change(FinWait1, TimeWait, None), Modelled),
+                (change(FinWait1, FinWait2, Some(TimeWait)), Observed),
+                (change(FinWait2, Closed, Some(TimeWait)), Observed),
+            ],
+        );
+        assert_eq!(rows, [(Listen, SynReceived), (SynReceived, Established), (Established, FinWait1), (FinWait1, TimeWait)]);
+    }
+
+    #[test]
+    fn a_timewait_socket_in_fin_wait_2_stays_there_until_the_model_moves_it() {
+        let mut path = Path { at: Some(FinWait2), ..Path::default() };
+        let stays = path.step(&change(FinWait2, Closed, Some(FinWait2)), Observed).expect("a row");
+        assert_eq!((stays.from, stays.to, stays.reported), (FinWait2, FinWait2, Some(Closed)));
+        assert_eq!(stays.rfc_state(), None);
+        let later = path.step(&change(FinWait2, TimeWait, None), Modelled).expect("the modelled TIME-WAIT");
+        assert_eq!((later.from, later.to), (FinWait2, TimeWait));
+    }
+
+    #[test]
+    fn without_a_model_the_peers_fin_decides_and_a_reset_means_closed() {
+        let mut heard_fin = Path { at: Some(FinWait2), ..Path::default() };
+        heard_fin.segment_arrived(TcpFlags::FIN.union(TcpFlags::ACK));
+        assert_eq!(heard_fin.step(&change(FinWait2, Closed, None), Observed).map(|r| r.to), Some(TimeWait));
+        let mut no_fin = Path { at: Some(FinWait2), ..Path::default() };
+        no_fin.segment_arrived(TcpFlags::ACK);
+        assert_eq!(no_fin.step(&change(FinWait2, Closed, None), Observed).map(|r| r.to), Some(FinWait2));
+        let mut reset = Path { at: Some(FinWait2), ..Path::default() };
+        reset.reset();
+        let row = reset.step(&change(FinWait2, Closed, None), Observed).expect("a row");
+        assert_eq!((row.to, row.reported, row.mark), (Closed, None, Mark::Agreed));
+    }
+
+    #[test]
+    fn a_change_the_model_did_not_expect_is_marked_and_the_path_never_breaks() {
+        let mut path = Path { at: Some(SynReceived), ..Path::default() };
+        let row = path.step(&change(Established, CloseWait, Some(Established)), Observed).expect("a row");
+        assert_eq!((row.from, row.to), (SynReceived, CloseWait), "starts where the path is");
+        assert_eq!(row.mark, Mark::Unexplained { model: Established });
+        assert!(row.note().is_some());
+    }
+}
