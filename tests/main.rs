@@ -28,4 +28,5 @@ mod run_matrix;
 mod run_programs;
 mod show_errors;
 mod stability;
+mod state_paths;
 mod summary;

@@ -21,7 +21,7 @@ pub fn trace_bin() -> &'static str {
 
 /// Runs `trace ARGS` with colour off; returns its output.
 pub fn trace(args: &[&str]) -> Output {
-    Command::new(trace_bin()).args(args).env("NO_COLOR", "1").output().expect("the trace binary runs")
+    Command::new(trace_bin()).args(args).env("NO_COLOR", "1").env_remove("COLUMNS").output().expect("the trace binary runs")
 }
 
 pub fn stdout(out: &Output) -> String {
