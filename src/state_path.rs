@@ -62,10 +62,9 @@ impl Row {
     pub fn note(&self) -> Option<String> {
         match self.mark {
             Mark::Agreed | Mark::Modelled => None,
-            Mark::Linux(d) if *d == linux::TIME_WAIT_UNREPORTED => Some(format!(
-                "a timewait socket holds the connection in {} (up to 60 s): no tracepoint reports it, `ss -tan` lists it",
-                self.to
-            )),
+            Mark::Linux(d) if *d == linux::TIME_WAIT_UNREPORTED => {
+                Some(format!("a timewait socket holds the connection in {} (up to 60 s): no tracepoint reports it, `ss -tan` lists it", self.to))
+            }
             Mark::Linux(d) if *d == linux::CHILD_BORN_AT_THIRD_ACK => {
                 Some("Linux makes this socket only now, at the third ACK; RFC 9293 has it in SYN-RECEIVED since the SYN".to_string())
             }

@@ -7,8 +7,7 @@ use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 
 use crate::event::{
-    Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, ProcessChange, Role, SockId, TcpSegment, Transport,
-    Verb, Watched,
+    Actor, Arp, ArpOp, Body, CallEnd, CallName, CallStart, Event, KernelNote, Packet, Peer, ProcessChange, Role, SockId, TcpSegment, Transport, Verb, Watched,
 };
 use crate::state_path::{Mark, Row};
 use crate::tcp::flags::TcpFlags;

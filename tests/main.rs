@@ -14,6 +14,7 @@ mod fuzz_regressions;
 mod import;
 mod interrupt;
 mod layers;
+mod layout;
 mod live_drop;
 mod live_echo;
 mod live_hosts;

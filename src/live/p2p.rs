@@ -90,7 +90,11 @@ pub fn run(plan: &PeerPlan, command: &str, output: Output) -> Result<Report, Liv
     drop((servers, clients, tx));
 
     let resolver = SocketResolver::new(ports, Sides { client_recorded: true, server_recorded: true });
-    let mut timeline = if header.lenses.packets == LensStatus::Observed { Timeline::with_shadow(resolver, header.lenses.states == LensStatus::Observed) } else { Timeline::new(resolver) };
+    let mut timeline = if header.lenses.packets == LensStatus::Observed {
+        Timeline::with_shadow(resolver, header.lenses.states == LensStatus::Observed)
+    } else {
+        Timeline::new(resolver)
+    };
     let (program_result, interrupted, losses) =
         run_programs(rt, parts, stop, (rx, lenses), &mut timeline, |events, watermark| sink.emit(events, watermark), || {})?;
     let mut unavailable = unavailable;

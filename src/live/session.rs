@@ -95,7 +95,11 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     let sides = Sides { client_recorded: !matches!(plan.mode, Mode::Serve { .. }), server_recorded: !matches!(plan.mode, Mode::Connect { .. }) || refused };
     let resolver = SocketResolver::new(vec![server_addr.port()], sides);
     // The model follows the segments: it shadows the sockets only when packets are seen.
-    let mut timeline = if header.lenses.packets == LensStatus::Observed { Timeline::with_shadow(resolver, header.lenses.states == LensStatus::Observed) } else { Timeline::new(resolver) };
+    let mut timeline = if header.lenses.packets == LensStatus::Observed {
+        Timeline::with_shadow(resolver, header.lenses.states == LensStatus::Observed)
+    } else {
+        Timeline::new(resolver)
+    };
 
     let mut drop_problems = Vec::new();
     let (program_result, interrupted, losses) = run_programs(

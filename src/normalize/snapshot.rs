@@ -79,7 +79,8 @@ impl Lines {
         let worth_it = events.len() >= WORTH_A_THREAD;
         let (names, numbering) = both(worth_it, || Renames::of(events), || Numbering::of(events));
         let sockets = Sockets::of(numbering, &names);
-        let (places, (folded, repeated, rows)) = both(worth_it, || places(events, &sockets), || (fold(events), repeated_acks(events), StatePaths::rows(events)));
+        let (places, (folded, repeated, rows)) =
+            both(worth_it, || places(events, &sockets), || (fold(events), repeated_acks(events), StatePaths::rows(events)));
         let Folded { mut keep, joined } = folded;
         for i in repeated {
             keep[i] = false;

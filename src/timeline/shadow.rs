@@ -195,7 +195,8 @@ impl Shadow {
             if let Some(mut ep) = self.opening.remove(s) {
                 ep.adopt_iss(tcp.seq);
                 self.names.insert(s.clone(), (src, dst));
-                self.conns.insert((src, dst), Conn { ep, socket: Some(s.clone()), role: Role::Client, accepted: false, entered: Vec::new(), kernel_closed: false });
+                self.conns
+                    .insert((src, dst), Conn { ep, socket: Some(s.clone()), role: Role::Client, accepted: false, entered: Vec::new(), kernel_closed: false });
             }
         }
         if let Some(conn) = self.conns.get_mut(&(src, dst)) {
@@ -225,7 +226,8 @@ impl Shadow {
                     if let Some(s) = &socket {
                         self.names.insert(s.clone(), pair);
                     }
-                    self.conns.insert(pair, Conn { ep: listener.fork(0), socket, role: Role::Server, accepted: true, entered: Vec::new(), kernel_closed: false });
+                    self.conns
+                        .insert(pair, Conn { ep: listener.fork(0), socket, role: Role::Server, accepted: true, entered: Vec::new(), kernel_closed: false });
                 }
                 _ => return,
             }
