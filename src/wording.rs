@@ -298,7 +298,7 @@ pub fn packet_headline(packet: &Packet) -> String {
     };
     let mut text = String::new();
     write_segment(&mut text, tcp.flags, tcp, packet.len);
-    let _ = write!(text, " win {}", tcp.win);
+    let _ = write!(text, " win {}", tcp.window());
     if packet.len > 0 {
         let _ = write!(text, " len {}", packet.len);
     }

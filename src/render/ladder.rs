@@ -24,7 +24,7 @@ const TIME_W: usize = 9;
 /// The columns' widths where nothing bounds them (a pipe, a file): the server column, last,
 /// takes what its text needs.
 const SIDE_W: usize = 48;
-const WIRE_W: usize = 48;
+const WIRE_W: usize = 56;
 /// What a three-column row spends besides its columns: the time and a space, then ` ┊ `
 /// twice.
 const COLUMNS_FIXED: usize = TIME_W + 1 + 3 + 3;

@@ -196,7 +196,14 @@ fn packet_fields(fields: &mut Fields, packet: &Packet, from: Option<&SockId>) {
         fields.push("ack (raw)", tcp.ack.to_string());
         fields.opt("seq (relative)", tcp.rel_seq);
         fields.opt("ack (relative)", tcp.rel_ack);
-        fields.push("window", tcp.win.to_string());
+        fields.push(
+            "window",
+            match tcp.win_shift {
+                Some(shift) if shift > 0 => format!("{} bytes (the field {} × 2^{shift}, the scale its SYN offered)", tcp.window(), tcp.win),
+                Some(_) => format!("{} bytes (not scaled)", tcp.win),
+                None => tcp.win.to_string(),
+            },
+        );
         let o = &tcp.options;
         fields.opt("MSS", o.mss);
         fields.opt("window scale", o.wscale);

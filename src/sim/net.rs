@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 
 use crate::event::{Actor, Packet, Preview, Transport};
 use crate::fault::Lost;
-use crate::tcp::{Control, Segment};
+use crate::tcp::Segment;
+use crate::timeline::RelativeNumbers;
 
 /// One trip across the link, in ns: loopback-like.
 pub(super) const HOP_NS: u64 = 30_000;
@@ -46,8 +47,8 @@ pub(super) struct Net {
     losses: Vec<Loss>,
     /// TCP segments sent so far, by the kind of loss they would be.
     sent: BTreeMap<&'static str, u32>,
-    /// The first sequence number seen in each direction: what relative numbers count from.
-    base: BTreeMap<(SocketAddr, SocketAddr), u32>,
+    /// Relative numbers and window scales, as the live timeline gives them.
+    numbers: RelativeNumbers,
 }
 
 impl Net {
@@ -90,14 +91,10 @@ impl Net {
 
     fn describe(&mut self, src: SocketAddr, dst: SocketAddr, wire: &Wire) -> Packet {
         let (transport, tcp, payload) = match wire {
-            Wire::Tcp(seg) => {
-                let mut tcp = seg.to_wire();
-                (tcp.rel_seq, tcp.rel_ack) = self.relative(src, dst, seg);
-                (Transport::Tcp, Some(tcp), seg.payload.as_slice())
-            }
+            Wire::Tcp(seg) => (Transport::Tcp, Some(seg.to_wire()), seg.payload.as_slice()),
             Wire::Udp(data) => (Transport::Udp, None, data.as_slice()),
         };
-        Packet {
+        let mut packet = Packet {
             transport,
             src,
             dst,
@@ -108,17 +105,8 @@ impl Net {
             eth: None,
             arp: None,
             dropped: None,
-        }
-    }
-
-    /// Relative numbers as Wireshark shows them: each direction counts from the first sequence
-    /// number it carried — its ISN once a SYN has passed — and an ACK from the other direction's.
-    fn relative(&mut self, src: SocketAddr, dst: SocketAddr, seg: &Segment) -> (Option<u32>, Option<u32>) {
-        if seg.control == Control::Syn {
-            self.base.insert((src, dst), seg.seq);
-        }
-        let base = *self.base.entry((src, dst)).or_insert(seg.seq);
-        let rel_ack = seg.ack.and_then(|ack| self.base.get(&(dst, src)).map(|peer| ack.wrapping_sub(*peer)));
-        (Some(seg.seq.wrapping_sub(base)), rel_ack)
+        };
+        self.numbers.number_packet(&mut packet);
+        packet
     }
 }

@@ -33,12 +33,24 @@ pub struct TcpSegment {
     pub rel_seq: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rel_ack: Option<u32>,
+    /// The window field as sent: scaled by `win_shift` after the handshake.
     pub win: u16,
+    /// The window scale in effect for this segment (RFC 7323 §2.3): the sender's shift once
+    /// both SYNs are seen (0 when either lacked the option); `None` on a SYN, whose window is
+    /// never scaled, and where the handshake was not seen. The timeline fills it in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub win_shift: Option<u8>,
     #[serde(default)]
     pub options: TcpOptions,
 }
 
 impl TcpSegment {
+    /// The window the sender offers, in bytes: the field scaled by the shift in effect
+    /// (RFC 7323 §2.3), or the field alone where no shift applies or none is known.
+    pub fn window(&self) -> u32 {
+        u32::from(self.win) << self.win_shift.unwrap_or(0).min(14)
+    }
+
     /// The SACK blocks counted, like the acknowledgment, from the peer's ISN (RFC 2018 blocks
     /// name the peer's sequence numbers, as `ack` does): `None` until the ISN is known.
     pub fn relative_sack(&self) -> Option<Vec<(u32, u32)>> {
@@ -54,7 +66,7 @@ mod tests {
     #[test]
     fn sack_blocks_count_from_the_isn_the_ack_counts_from() {
         let options = TcpOptions { sack: vec![(1_000_101, 1_000_201)], ..TcpOptions::default() };
-        let mut segment = TcpSegment { flags: TcpFlags::ACK, seq: 7, ack: 1_000_001, rel_seq: None, rel_ack: None, win: 512, options };
+        let mut segment = TcpSegment { flags: TcpFlags::ACK, seq: 7, ack: 1_000_001, rel_seq: None, rel_ack: None, win: 512, win_shift: None, options };
         assert_eq!(segment.relative_sack(), None, "not before the ISN is known");
         segment.rel_ack = Some(1);
         assert_eq!(segment.relative_sack(), Some(vec![(101, 201)]));

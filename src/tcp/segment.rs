@@ -95,6 +95,7 @@ impl Segment {
             rel_seq: None,
             rel_ack: None,
             win: self.wnd,
+            win_shift: None,
             options: self.options.clone(),
         }
     }

@@ -160,7 +160,7 @@ mod tests {
     use crate::tcp::flags::TcpFlags;
 
     fn syn(t: u64, dropped: Option<&str>) -> Event {
-        let tcp = TcpSegment { flags: TcpFlags::SYN, seq: 7, ack: 0, rel_seq: None, rel_ack: None, win: 1, options: Default::default() };
+        let tcp = TcpSegment { flags: TcpFlags::SYN, seq: 7, ack: 0, rel_seq: None, rel_ack: None, win: 1, win_shift: None, options: Default::default() };
         let packet = Packet {
             transport: crate::event::Transport::Tcp,
             src: "127.0.0.1:40000".parse().unwrap(),

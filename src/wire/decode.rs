@@ -191,6 +191,7 @@ fn tcp_packet(tcp: &TcpSlice<'_>, declared: usize, src: IpAddr, dst: IpAddr) -> 
             rel_seq: None,
             rel_ack: None,
             win: tcp.window_size(),
+            win_shift: None,
             options: tcp_options(tcp.options()),
         }),
         len: len as u32,
