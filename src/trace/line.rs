@@ -30,6 +30,10 @@ pub(super) enum NotAnEvent {
     CutOff,
     Blank,
     End(Result<End, serde_json::Error>),
+    /// A trace's first line, found after it: two traces in one file.
+    Header,
+    /// Longer than the reader takes ([`super::Limits`]).
+    TooLong,
     Malformed(serde_json::Error),
 }
 
@@ -50,13 +54,18 @@ pub(super) fn read_text(text: &str) -> Result<Event, NotAnEvent> {
         return Err(NotAnEvent::Blank);
     }
     // The end line is an object with one key, `end`: no event starts so.
-    if text.starts_with("{\"end\"") {
+    if text.trim_start().starts_with("{\"end\"") {
         return Err(NotAnEvent::End(serde_json::from_str::<EndRecord>(text).map(|record| record.end)));
     }
     match serde_json::from_str::<InOrder>(text) {
         Ok(InOrder(event)) => Ok(event),
-        Err(_) => serde_json::from_str::<Event>(text).map_err(NotAnEvent::Malformed),
+        Err(_) => serde_json::from_str::<Event>(text).map_err(|e| if is_header(text) { NotAnEvent::Header } else { NotAnEvent::Malformed(e) }),
     }
+}
+
+/// Whether a line that is no event is a trace's header (an object with a `format` field).
+fn is_header(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.get("format").is_some_and(serde_json::Value::is_string))
 }
 
 /// An event whose fields come in the writer's order: `t`, `actor`, `socket` (if any) and

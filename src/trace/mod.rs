@@ -10,6 +10,6 @@ pub(crate) mod save;
 pub(crate) mod writer;
 
 pub use format::{End, Exit, Header, LensStatus, Lenses, ProgramEnd, Source, FORMAT, FORMAT_MAJOR};
-pub use reader::{read_trace, Trace, TraceError, TraceReader};
+pub use reader::{read_trace, Limits, Trace, TraceError, TraceReader};
 pub use save::SaveError;
 pub use writer::TraceWriter;

@@ -16,14 +16,63 @@ use crate::event::Event;
 /// and what to do.
 #[derive(Debug)]
 pub enum TraceError {
-    Open { path: PathBuf, err: io::Error },
-    Read { path: PathBuf, line: usize, err: io::Error },
-    Empty { path: PathBuf },
-    NotATrace { path: PathBuf, found: String },
-    Version { path: PathBuf, found: String },
-    Malformed { path: PathBuf, line: usize, msg: String },
-    Truncated { path: PathBuf, line: usize, complete: usize },
-    AfterEnd { path: PathBuf, line: usize },
+    Open {
+        path: PathBuf,
+        err: io::Error,
+    },
+    Read {
+        path: PathBuf,
+        line: usize,
+        err: io::Error,
+    },
+    Empty {
+        path: PathBuf,
+    },
+    NotATrace {
+        path: PathBuf,
+        found: String,
+    },
+    Version {
+        path: PathBuf,
+        found: String,
+    },
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        msg: String,
+    },
+    NotText {
+        path: PathBuf,
+        line: usize,
+    },
+    Truncated {
+        path: PathBuf,
+        line: usize,
+        complete: usize,
+    },
+    AfterEnd {
+        path: PathBuf,
+        line: usize,
+    },
+    SecondHeader {
+        path: PathBuf,
+        line: usize,
+    },
+    TooLong {
+        path: PathBuf,
+        line: usize,
+        max: usize,
+    },
+    TooMany {
+        path: PathBuf,
+        max: usize,
+    },
+    /// The end line counts other events than the file holds.
+    Count {
+        path: PathBuf,
+        claimed: u64,
+        read: usize,
+    },
 }
 
 impl fmt::Display for TraceError {
@@ -49,6 +98,9 @@ impl fmt::Display for TraceError {
                 path.display(),
                 env!("CARGO_PKG_VERSION")
             ),
+            TraceError::NotText { path, line } => {
+                write!(f, "{} line {line} is not text (UTF-8): not a trace, or a damaged one (record one with `trace echo --save FILE`)", path.display())
+            }
             TraceError::Malformed { path, line, msg } => {
                 write!(f, "{} line {line} is not a valid trace event: {msg} (re-record the trace; the book's trace format reference lists every field)", path.display())
             }
@@ -60,11 +112,57 @@ impl fmt::Display for TraceError {
             TraceError::AfterEnd { path, line } => {
                 write!(f, "{} has records after its end line (line {line}): two traces were written into one file? (keep one: a file holds one trace)", path.display())
             }
+            TraceError::SecondHeader { path, line } => {
+                write!(f, "{} has a second header at line {line}: two traces were written into one file? (keep one: a file holds one trace)", path.display())
+            }
+            TraceError::TooLong { path, line, max } => write!(
+                f,
+                "{} line {line} is longer than {max} bytes, more than any socktrace writes: not a trace? (if it is one, raise the limit with {MAX_LINE_VAR}=BYTES)",
+                path.display()
+            ),
+            TraceError::TooMany { path, max } => write!(
+                f,
+                "{} holds more than {max} events, more than this reader takes at once (raise the limit with {MAX_EVENTS_VAR}=N, given the memory: about 400 bytes an event)",
+                path.display()
+            ),
+            TraceError::Count { path, claimed, read } => write!(
+                f,
+                "{} ends with a line counting {claimed} events but holds {read}: the file was cut or edited (re-record it, or delete its last line to read the events it holds)",
+                path.display()
+            ),
         }
     }
 }
 
 impl std::error::Error for TraceError {}
+
+/// What a reader takes, at most: bounds against a file that is no trace (`/dev/zero`, a
+/// disk image) or one too big for memory, each raised by an environment variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes in one line. socktrace's longest lines are a few KiB (a payload preview is cut).
+    pub max_line: usize,
+    /// Events in a trace read whole.
+    pub max_events: usize,
+}
+
+const MAX_LINE_VAR: &str = "SOCKTRACE_MAX_LINE_BYTES";
+const MAX_EVENTS_VAR: &str = "SOCKTRACE_MAX_EVENTS";
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_line: 1 << 20, max_events: 20_000_000 }
+    }
+}
+
+impl Limits {
+    /// The defaults, or what the environment raises them to.
+    pub fn from_env() -> Limits {
+        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<usize>().ok()).filter(|&n| n > 0);
+        let default = Limits::default();
+        Limits { max_line: var(MAX_LINE_VAR).unwrap_or(default.max_line), max_events: var(MAX_EVENTS_VAR).unwrap_or(default.max_events) }
+    }
+}
 
 /// Describes the start of a line that failed to parse, short enough for a one-line error.
 fn describe(line: &str) -> String {
@@ -102,6 +200,7 @@ pub struct TraceReader<R: Read> {
     header: Header,
     end: Option<End>,
     events: usize,
+    limits: Limits,
 }
 
 impl TraceReader<File> {
@@ -114,13 +213,23 @@ impl TraceReader<File> {
 impl<R: Read> TraceReader<R> {
     /// Reads the header of a trace coming from `input`; `path` only names it in errors.
     pub fn new(path: &Path, input: R) -> Result<TraceReader<R>, TraceError> {
+        TraceReader::with_limits(path, input, Limits::from_env())
+    }
+
+    /// The same, within `limits`.
+    pub fn with_limits(path: &Path, input: R, limits: Limits) -> Result<TraceReader<R>, TraceError> {
         let path = path.to_path_buf();
         let mut input = BufReader::with_capacity(1 << 16, input);
-        let mut buf = String::new();
-        let n = input.read_line(&mut buf).map_err(|err| TraceError::Read { path: path.clone(), line: 1, err })?;
+        let mut bytes = Vec::new();
+        let n =
+            (&mut input).take(limits.max_line as u64 + 1).read_until(b'\n', &mut bytes).map_err(|err| TraceError::Read { path: path.clone(), line: 1, err })?;
         if n == 0 {
             return Err(TraceError::Empty { path });
         }
+        if n > limits.max_line {
+            return Err(TraceError::TooLong { path, line: 1, max: limits.max_line });
+        }
+        let Ok(buf) = String::from_utf8(bytes) else { return Err(TraceError::NotText { path, line: 1 }) };
         let value: serde_json::Value = serde_json::from_str(&buf).map_err(|_| TraceError::NotATrace { path: path.clone(), found: describe(&buf) })?;
         let format = match value.get("format").and_then(|f| f.as_str()) {
             Some(f) => f.to_string(),
@@ -131,7 +240,7 @@ impl<R: Read> TraceReader<R> {
             return Err(TraceError::Truncated { path, line: 1, complete: 0 });
         }
         let header: Header = serde_json::from_value(value).map_err(|e| TraceError::Malformed { path: path.clone(), line: 1, msg: e.to_string() })?;
-        Ok(TraceReader { path, input, line_no: 1, bytes: Vec::new(), header, end: None, events: 0 })
+        Ok(TraceReader { path, input, line_no: 1, bytes: Vec::new(), header, end: None, events: 0, limits })
     }
 
     pub fn header(&self) -> &Header {
@@ -146,11 +255,14 @@ impl<R: Read> TraceReader<R> {
     fn next_event(&mut self) -> Result<Option<Event>, TraceError> {
         loop {
             self.bytes.clear();
-            let n = self.input.read_until(b'\n', &mut self.bytes).map_err(|err| self.read_error(err))?;
+            let max = self.limits.max_line;
+            let n = (&mut self.input).take(max as u64 + 1).read_until(b'\n', &mut self.bytes).map_err(|err| self.read_error(err))?;
             if n == 0 {
+                self.check_count()?;
                 return Ok(None);
             }
-            if let Some(event) = self.take(line::read(&self.bytes))? {
+            let line = if n > max { Err(NotAnEvent::TooLong) } else { line::read(&self.bytes) };
+            if let Some(event) = self.take(line)? {
                 return Ok(Some(event));
             }
         }
@@ -163,12 +275,9 @@ impl<R: Read> TraceReader<R> {
         let (path, line_no) = (&self.path, self.line_no);
         let malformed = |e: serde_json::Error| TraceError::Malformed { path: path.clone(), line: line_no, msg: e.to_string() };
         match line {
-            // What `BufRead::read_line` says of such a line.
-            Err(NotAnEvent::NotText) => Err(TraceError::Read {
-                path: path.clone(),
-                line: line_no,
-                err: io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"),
-            }),
+            Err(NotAnEvent::NotText) => Err(TraceError::NotText { path: path.clone(), line: line_no }),
+            Err(NotAnEvent::TooLong) => Err(TraceError::TooLong { path: path.clone(), line: line_no, max: self.limits.max_line }),
+            Err(NotAnEvent::Header) => Err(TraceError::SecondHeader { path: path.clone(), line: line_no }),
             Err(NotAnEvent::CutOff) => Err(TraceError::Truncated { path: path.clone(), line: line_no, complete: self.events }),
             Err(NotAnEvent::Blank) => Ok(None),
             Err(NotAnEvent::End(_) | NotAnEvent::Malformed(_)) | Ok(_) if self.end.is_some() => Err(TraceError::AfterEnd { path: path.clone(), line: line_no }),
@@ -177,6 +286,7 @@ impl<R: Read> TraceReader<R> {
                 Ok(None)
             }
             Err(NotAnEvent::Malformed(e)) => Err(malformed(e)),
+            Ok(_) if self.events >= self.limits.max_events => Err(TraceError::TooMany { path: path.clone(), max: self.limits.max_events }),
             Ok(event) => {
                 self.events += 1;
                 Ok(Some(event))
@@ -224,7 +334,7 @@ impl<R: Read> TraceReader<R> {
         if first.last.is_some() || !crate::parallel::two_cores() {
             let mut chunk = first;
             loop {
-                self.take_all(ReadLines::of(&chunk.bytes), &mut events)?;
+                self.take_all(ReadLines::of(&chunk.bytes, self.limits.max_line), &mut events)?;
                 match chunk.last {
                     Some(last) => return self.finish(last, events),
                     None => chunk = self.chunk(&mut rest),
@@ -236,9 +346,10 @@ impl<R: Read> TraceReader<R> {
             // helper still has one to read after the one it is reading.
             let (to_helper, chunks) = mpsc::sync_channel::<Vec<u8>>(2);
             let (helper_done, read) = mpsc::channel::<ReadLines>();
+            let max_line = self.limits.max_line;
             scope.spawn(move || {
                 for chunk in chunks {
-                    if helper_done.send(ReadLines::of(&chunk)).is_err() {
+                    if helper_done.send(ReadLines::of(&chunk, max_line)).is_err() {
                         break;
                     }
                 }
@@ -254,7 +365,7 @@ impl<R: Read> TraceReader<R> {
                 // thread that finished first would wait for the other.
                 match to_helper.try_send(std::mem::take(&mut chunk.bytes)) {
                     Ok(()) => pending.push_back(None),
-                    Err(TrySendError::Full(bytes)) => pending.push_back(Some(ReadLines::of(&bytes))),
+                    Err(TrySendError::Full(bytes)) => pending.push_back(Some(ReadLines::of(&bytes, self.limits.max_line))),
                     Err(TrySendError::Disconnected(_)) => panic!("the helper reads while chunks come"),
                 }
                 // Take what is read, in order; after the last chunk, wait for all of it.
@@ -292,6 +403,12 @@ impl<R: Read> TraceReader<R> {
                         *rest = bytes.split_off(read_from + end + 1);
                         return Chunk { bytes, last: None };
                     }
+                    // A line without end (`/dev/zero`): the lines before it are taken first.
+                    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |end| end + 1);
+                    if bytes.len() - whole > self.limits.max_line {
+                        bytes.truncate(whole);
+                        return Chunk { bytes, last: Some(Last::TooLong) };
+                    }
                 }
                 // The lines before the failure are taken first, as line by line.
                 Err(err) => {
@@ -322,6 +439,9 @@ impl<R: Read> TraceReader<R> {
         if n > 0 && self.end.is_some() {
             return Err(TraceError::AfterEnd { path: self.path.clone(), line: self.line_no + 1 });
         }
+        if self.events + n > self.limits.max_events {
+            return Err(TraceError::TooMany { path: self.path.clone(), max: self.limits.max_events });
+        }
         // All that is left moves at once.
         if n == read.len() {
             events.extend(std::mem::take(read));
@@ -335,8 +455,21 @@ impl<R: Read> TraceReader<R> {
 
     fn finish(self, last: Last, events: Vec<Event>) -> Result<Trace, TraceError> {
         match last {
-            Last::End => Ok(Trace { header: self.header, events, end: self.end }),
+            Last::End => {
+                self.check_count()?;
+                Ok(Trace { header: self.header, events, end: self.end })
+            }
             Last::Failed(err) => Err(self.read_error(err)),
+            Last::TooLong => Err(TraceError::TooLong { path: self.path, line: self.line_no + 1, max: self.limits.max_line }),
+        }
+    }
+
+    /// The end line's count against the events read: a file cut in the middle, or edited,
+    /// keeps its end line but not its events.
+    fn check_count(&self) -> Result<(), TraceError> {
+        match &self.end {
+            Some(end) if end.events != self.events as u64 => Err(TraceError::Count { path: self.path.clone(), claimed: end.events, read: self.events }),
+            _ => Ok(()),
         }
     }
 }
@@ -354,6 +487,8 @@ struct Chunk {
 enum Last {
     End,
     Failed(io::Error),
+    /// A line longer than the limit, after the lines before it.
+    TooLong,
 }
 
 /// A chunk's lines, each read on its own: its events, and every other line (blank, the end
@@ -365,20 +500,22 @@ struct ReadLines {
 }
 
 impl ReadLines {
-    fn of(bytes: &[u8]) -> ReadLines {
+    /// Reads the lines of `bytes`, each no longer than `max_line`.
+    fn of(bytes: &[u8], max_line: usize) -> ReadLines {
         let mut read = ReadLines { events: Vec::new(), others: Vec::new() };
+        let too_long = |n: usize| n > max_line;
         match std::str::from_utf8(bytes) {
             // Text, as a trace is: its lines are found and counted by the string searches,
             // which look at many bytes at a time.
             Ok(text) => {
                 read.events.reserve(text.matches('\n').count() + 1);
                 for (at, text) in text.split_inclusive('\n').enumerate() {
-                    read.add(at, line::read_text(text));
+                    read.add(at, if too_long(text.len()) { Err(NotAnEvent::TooLong) } else { line::read_text(text) });
                 }
             }
             Err(_) => {
                 for (at, bytes) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
-                    read.add(at, line::read(bytes));
+                    read.add(at, if too_long(bytes.len()) { Err(NotAnEvent::TooLong) } else { line::read(bytes) });
                 }
             }
         }
@@ -424,7 +561,8 @@ mod tests {
 
     #[test]
     fn read_all__reads_and_fails_as_line_by_line__past_the_first_chunks() {
-        let end = r#"{"end":{"events":1,"packets_dropped":0,"states_lost":0}}"#;
+        let events = long_trace(b"").iter().filter(|&&b| b == b'\n').count() - 1;
+        let end = format!(r#"{{"end":{{"events":{events},"packets_dropped":0,"states_lost":0}}}}"#);
         let tails = [
             format!("{end}\n").into_bytes(),
             format!("\n\n{end}\n").into_bytes(),
@@ -446,5 +584,36 @@ mod tests {
             failures += usize::from(expected.is_err());
         }
         assert_eq!(failures, 4, "all but the first two tails spoil the trace");
+    }
+
+    /// Reads `bytes` whole within `limits`: the error, if any.
+    fn read_within(bytes: &[u8], limits: Limits) -> Option<String> {
+        TraceReader::with_limits(Path::new("t.jsonl"), bytes, limits).and_then(TraceReader::read_all).err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit__is_refused_where_it_is__whole_or_streamed() {
+        let limits = Limits { max_line: 4096, max_events: 1_000_000 };
+        // A line without end after whole chunks of events, and one long line among them.
+        let mut runaway = long_trace(b"");
+        runaway.extend(std::iter::repeat_n(b'a', 3 * CHUNK));
+        let lines = runaway.iter().filter(|&&b| b == b'\n').count();
+        let said = read_within(&runaway, limits).expect("refused");
+        assert!(said.contains(&format!("line {} is longer than 4096 bytes", lines + 1)), "{said}");
+        let mut long = long_trace(b"");
+        long.extend(std::iter::repeat_n(b'a', 5000));
+        long.push(b'\n');
+        let said = read_within(&long, limits).expect("refused");
+        assert!(said.contains(&format!("line {} is longer than 4096 bytes", lines + 1)), "{said}");
+        let streamed = TraceReader::with_limits(Path::new("t.jsonl"), &long[..], limits).expect("a header").find_map(Result::err).expect("refused");
+        assert!(streamed.to_string().contains("is longer than 4096 bytes"), "{streamed}");
+    }
+
+    #[test]
+    fn more_events_than_the_limit__are_refused_not_held() {
+        let bytes = long_trace(b"");
+        let said = read_within(&bytes, Limits { max_line: 1 << 20, max_events: 100 }).expect("refused");
+        assert!(said.contains("holds more than 100 events"), "{said}");
+        assert_eq!(read_within(&bytes, Limits::default()), None, "within the default");
     }
 }
