@@ -788,7 +788,8 @@ impl Preview {
 
 impl fmt::Display for Preview {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{}\"{}", self.text, if self.truncated { "…" } else { "" })
+        // Written escaped, but a trace is a file anyone can write.
+        write!(f, "\"{}\"{}", crate::inert::terminal(&self.text), if self.truncated { "…" } else { "" })
     }
 }
 

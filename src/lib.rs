@@ -33,7 +33,8 @@
 //!
 //! - the vocabulary: [`wire`] (bytes on the wire to decoded packets), [`tcp`] (TCP as RFC 9293
 //!   describes it: states, segments, a sans-I/O endpoint), [`state_path`] (each socket's states
-//!   as every view shows them: one unbroken path), [`errno`], [`sock_name`] (a socket's
+//!   as every view shows them: one unbroken path), [`errno`], [`inert`] (text from a trace made harmless for
+//!   where it goes: a terminal, a packetdrill script), [`sock_name`] (a socket's
 //!   name, kept inline), [`event`] (the one event type every lens produces), [`query`], [`protocol`] (the echo's numbered lines),
 //!   [`sequence`] (the documented sequences, as data), [`fault`] (which packet a session loses
 //!   on purpose), [`wording`] (plain words for calls, packets and states, and how names are
@@ -73,6 +74,7 @@ pub mod fault;
 pub mod fuzzing;
 pub(crate) mod hash;
 pub mod import;
+pub mod inert;
 pub mod live;
 pub mod netns;
 pub mod normalize;

@@ -12,6 +12,7 @@ mod export_packetdrill;
 mod export_pcap;
 mod fuzz_regressions;
 mod import;
+mod inert_text;
 mod interrupt;
 mod layers;
 mod layout;

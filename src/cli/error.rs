@@ -39,7 +39,8 @@ impl CliError {
             }
             next = err.source();
         }
-        line
+        // One line, whatever a trace's text put in it.
+        crate::inert::terminal(&line).into_owned()
     }
 }
 

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::event::{Body, CallEnd, CallStart, Event, Packet, Role, SockId, Verb};
+use crate::inert;
 use crate::tcp::flags::TcpFlags;
 use crate::trace::Trace;
 
@@ -70,7 +71,7 @@ pub fn script(trace: &Trace, side: Role) -> String {
     }
     let t0 = lines.first().map_or(0, |(t, _, _)| *t);
     let secs = |t: u64| format!("{:.6}", t.saturating_sub(t0) as f64 / 1e9);
-    let mut out = format!("// {} — as seen by the {side}; written by socktrace from a trace\n", trace.header.command);
+    let mut out = format!("// {} — as seen by the {side}; written by socktrace from a trace\n", inert::packetdrill_comment(&trace.header.command));
     for (t, until, text) in lines {
         let _ = match until {
             // A call that blocked: packetdrill's `START...END` form.
@@ -97,12 +98,13 @@ impl Fds {
 
 /// The call as the script writes it, by what it does (a `write` is the script's `send`);
 /// `None` for the calls a script has no use for (options read, names asked, modes, waits).
-/// An option's name goes into the script only if it is one (capitals, digits and `_`):
-/// whatever else a trace says cannot become script text.
+/// A name from the trace (an option's, an errno's, a shutdown's `how`) goes into the script
+/// only if it is one ([`inert::packetdrill_symbol`]): whatever else a trace says cannot
+/// become script text.
 fn syscall(start: &CallStart, end: &CallEnd, socket: Option<&SockId>, fds: &mut Fds) -> Option<String> {
     let fd = fds.of(socket);
     let len = start.args.len.unwrap_or(0);
-    let option = start.args.option.as_deref().filter(|o| !o.is_empty() && o.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'));
+    let option = start.args.option.as_deref().and_then(inert::packetdrill_symbol);
     let call = match start.verb() {
         // The address family is the script's own (`--ip_version`), not an argument.
         Verb::Socket => "socket(..., SOCK_STREAM, IPPROTO_TCP)".to_string(),
@@ -117,7 +119,7 @@ fn syscall(start: &CallStart, end: &CallEnd, socket: Option<&SockId>, fds: &mut 
         Verb::Recv => format!("recv({fd}, ..., {len}, 0)"),
         Verb::Shutdown => format!(
             "shutdown({fd}, {})",
-            start.args.how.as_deref().filter(|h| h.starts_with("SHUT_") && h.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')).unwrap_or("SHUT_RDWR")
+            start.args.how.as_deref().and_then(inert::packetdrill_symbol).filter(|h| h.starts_with("SHUT_")).unwrap_or("SHUT_RDWR")
         ),
         Verb::Close => format!("close({fd})"),
         Verb::Option | Verb::Name | Verb::Mode | Verb::Descriptor | Verb::Wait => return None,
@@ -126,8 +128,9 @@ fn syscall(start: &CallStart, end: &CallEnd, socket: Option<&SockId>, fds: &mut 
         (Some(errno), _) => {
             // packetdrill wants the errno's words in parentheses, e.g. `(Connection refused)`.
             let words = io::Error::from_raw_os_error(errno.code).to_string();
-            let words = words.split(" (os error").next().unwrap_or(&errno.name).to_string();
-            format!("-1 {} ({words})", errno.name)
+            let words = words.split(" (os error").next().unwrap_or_default().to_string();
+            let name = inert::packetdrill_symbol(&errno.name).map_or_else(|| crate::errno::errno(errno.code).name, str::to_string);
+            format!("-1 {name} ({words})")
         }
         (None, Some(new)) => fds.of(Some(new)).to_string(),
         (None, None) => end.ret.to_string(),

@@ -17,6 +17,7 @@ use super::names::Renames;
 use super::sockets::{Named, Numbering, Raw, Sockets};
 use crate::event::{Body, Event, Role, SockId, Verb};
 use crate::hash::{FastMap, FastSet};
+use crate::inert;
 use crate::parallel::{both, WORTH_A_THREAD};
 use crate::state_path::StatePaths;
 use crate::tcp::flags::TcpFlags;
@@ -92,7 +93,7 @@ pub fn lesson_view(events: &[Event]) -> String {
                 let Some(socket) = numbers.socket(i) else { continue };
                 if start.verb() == Verb::Send {
                     if let Some(data) = &start.args.data {
-                        entry(&mut sockets, numbers.named(socket)).sent.push_str(&data.text);
+                        entry(&mut sockets, numbers.named(socket)).sent.push_str(&inert::terminal(&data.text));
                     }
                 }
             }
@@ -103,14 +104,14 @@ pub fn lesson_view(events: &[Event]) -> String {
                 match end.call.verb() {
                     Verb::Recv => {
                         if let Some(data) = &end.data {
-                            entry.received.push_str(&data.text);
+                            entry.received.push_str(&inert::terminal(&data.text));
                         }
                     }
                     Verb::Send | Verb::Option | Verb::Name | Verb::Mode | Verb::Descriptor | Verb::Wait => {}
                     call => {
                         let _ = match (&end.errno, numbers.other(i)) {
-                            (Some(errno), _) => write!(entry.calls.next(), "{call} = {}", errno.name),
-                            (None, Some(new)) => write!(entry.calls.next(), "{call} = {}", name(new)),
+                            (Some(errno), _) => write!(entry.calls.next(), "{call} = {}", inert::terminal(&errno.name)),
+                            (None, Some(new)) => write!(entry.calls.next(), "{call} = {}", inert::terminal(&name(new).0)),
                             (None, None) => write!(entry.calls.next(), "{call} = {}", end.ret),
                         };
                     }
@@ -155,6 +156,7 @@ pub fn lesson_view(events: &[Event]) -> String {
     sockets.sort_unstable_by_key(|(id, _)| *id);
     for (id, s) in sockets {
         let id = peers.end(&id.0);
+        let id = inert::terminal(&id);
         let states: Vec<&str> = s.states.iter().map(|st| st.name()).collect();
         let _ = writeln!(out, "{id} calls: {}", s.calls.text);
         let _ = writeln!(out, "{id} sent: \"{}\"", s.sent);

@@ -9,6 +9,7 @@
 //! Windows and options are left out: they depend on the machine (Linux scales its window to
 //! its memory), and a snapshot recorded by a student must match on the grader's machine.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::acks::repeated_acks;
@@ -19,6 +20,7 @@ use super::order::Orderer;
 use super::sockets::{Numbering, Raw, Sockets};
 use crate::event::{Body, CallEnd, Event, Origin, Packet, Transport};
 use crate::hash::FastMap;
+use crate::inert;
 use crate::parallel::{both, WORTH_A_THREAD};
 use crate::state_path::{self, Row, StatePaths};
 use crate::trace::{LensStatus, Trace};
@@ -176,6 +178,12 @@ impl Lines {
 
     /// Ends the line being written, which shows `event`.
     fn end_line(&mut self, event: usize) {
+        // What a trace's text brought into the line is made inert (`inert`): one line, shown.
+        let start = self.ends.last().map_or(0, |&(end, _)| end + 1);
+        if let Cow::Owned(inert) = inert::terminal(&self.text[start..]) {
+            self.text.truncate(start);
+            self.text.push_str(&inert);
+        }
         self.ends.push((self.text.len(), event));
         self.text.push('\n');
     }

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use super::style::{self, Style};
 use crate::check::{Observation, Outcome, Report, Seen, SocketReport, StepReport};
 use crate::event::{Body, Event};
+use crate::inert;
 use crate::sequence::Part;
 use crate::story::reasons::num;
 use crate::trace::LensStatus;
@@ -53,7 +54,7 @@ impl Renderer<'_, '_> {
             LensStatus::Modelled => "modelled",
             LensStatus::Unavailable { .. } => "unavailable",
         };
-        writeln!(out, "{}", self.style.bold(&format!("trace check: {}", header.command)))?;
+        writeln!(out, "{}", self.style.bold(&format!("trace check: {}", inert::terminal(&header.command))))?;
         writeln!(
             out,
             "{} events; calls {}, packets {}, states {}{}",
@@ -97,7 +98,7 @@ impl Renderer<'_, '_> {
         }
         about.push(')');
         let verdict = if socket.conforms() { "conforms" } else { "DEVIATES" };
-        writeln!(out, "{} — {}: {verdict}", self.style.bold(&about), socket.sequence.title)?;
+        writeln!(out, "{} — {}: {verdict}", self.style.bold(&inert::terminal(&about)), socket.sequence.title)?;
         for step in &socket.steps {
             self.step(step, out)?;
         }
@@ -159,8 +160,14 @@ impl Renderer<'_, '_> {
         }
     }
 
-    /// The event in plain words, with a call printed whole when both halves are known.
+    /// The event in plain words, with a call printed whole when both halves are known, inert
+    /// for a terminal.
     fn plain(&self, event: &Event, other_half: Option<usize>) -> String {
+        let words = self.words(event, other_half);
+        inert::terminal(&words).into_owned()
+    }
+
+    fn words(&self, event: &Event, other_half: Option<usize>) -> String {
         let events = &self.report.trace.events;
         let socket = event.socket.as_ref().map(|s| s.0.as_str());
         let other = other_half.map(|i| &events[i].body);
@@ -188,6 +195,7 @@ impl Renderer<'_, '_> {
 
     /// `lead` then `text`, wrapped at [`WIDTH`] with continuation lines under the text.
     fn paragraph(&self, out: &mut dyn Write, lead: &str, text: &str) -> io::Result<()> {
+        let text = inert::terminal(text);
         let visible = strip_ansi_len(lead);
         let mut line = lead.to_string();
         let mut len = visible;

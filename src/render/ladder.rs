@@ -14,6 +14,7 @@ use super::style::{self, Style};
 use super::{fit, Renderer};
 use crate::event::{Body, Event, Origin, Packet, Role, TcpOptions, Transport, Verb};
 use crate::hash::FastMap;
+use crate::inert;
 use crate::state_path::{Row, StatePaths};
 use crate::tcp::flags::TcpFlags;
 use crate::timeline::DatagramSockets;
@@ -215,6 +216,7 @@ impl Ladder {
     }
 
     fn side_lines(&mut self, t: Option<u64>, role: Role, code: style::Paint, text: &str, out: &mut dyn Write) -> io::Result<()> {
+        let text = &*inert::terminal(text);
         let layout = self.layout;
         let width = match layout {
             Layout::Columns { server, .. } if role == Role::Server => server,
@@ -256,20 +258,22 @@ impl Ladder {
     /// with `…` when it is wider than the column.
     fn wire_row(&mut self, t: Option<u64>, code: style::Paint, out: &mut dyn Write) -> io::Result<()> {
         let cell = std::mem::take(&mut self.cell);
+        let inert = inert::terminal(&cell);
         self.start_row(t);
         match self.layout {
             Layout::Single { text } => {
                 self.single_lead(t, "wire");
-                let piece = fit::cut(&cell, text);
+                let piece = fit::cut(&inert, text);
                 self.style.paint_into(code, format_args!("{piece}"), &mut self.line);
             }
             Layout::Columns { client, wire, .. } => {
                 let _ = write!(self.line, "{}", spaces(client));
                 self.bar();
-                self.padded(code, &fit::cut(&cell, wire), wire);
+                self.padded(code, &fit::cut(&inert, wire), wire);
                 self.bar();
             }
         }
+        drop(inert);
         self.cell = cell;
         self.end_row(out)
     }
@@ -283,9 +287,10 @@ impl Ladder {
 
     /// A line across the columns (a legend, the end line), wrapped at the width.
     fn full_line(&self, code: style::Paint, text: &str, out: &mut dyn Write) -> io::Result<()> {
+        let text = inert::terminal(text);
         let lines = match self.layout.width() {
-            Some(width) => fit::wrap(text, width),
-            None => vec![text.into()],
+            Some(width) => fit::wrap(&text, width),
+            None => vec![text.as_ref().into()],
         };
         for piece in lines {
             writeln!(out, "{}", self.style.paint(code, &piece))?;

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::Style;
+use crate::inert;
 use crate::replay::{Lens, Progress, Replay, SocketView, Step};
 use crate::sequence::{Part, Sequence};
 
@@ -13,7 +14,7 @@ const COLUMN: usize = 56;
 
 /// The replay's first line: the command and where its events come from.
 pub fn header(replay: &Replay, style: Style) -> String {
-    style.bold(&format!("{} · {}", replay.command, replay.provenance))
+    style.bold(&format!("{} · {}", inert::terminal(&replay.command), replay.provenance))
 }
 
 /// One step on one line: number, side and the words of the timeline.
@@ -25,6 +26,7 @@ pub fn step_line(replay: &Replay, index: usize, style: Style) -> String {
 }
 
 fn paint(step: &Step, text: &str, style: Style) -> String {
+    let text = &*inert::terminal(text);
     if step.origin == crate::event::Origin::Modelled {
         return style.modelled(text);
     }
@@ -44,7 +46,7 @@ pub fn evidence_lines(replay: &Replay, index: usize, style: Style) -> Vec<String
         for id in &progress.at {
             let Some(documented) = sequence.steps.iter().find(|s| s.id == *id) else { continue };
             let number = documented.number.map_or(format!("{} (no number of its own)", documented.id), |n| format!("step {n}"));
-            let socket = progress.socket.as_ref().map_or(String::new(), |s| format!(" [{s}]"));
+            let socket = progress.socket.as_ref().map_or(String::new(), |s| format!(" [{}]", inert::terminal(&s.0)));
             let line = format!("{}, {number} — {}{socket}", lower_first(sequence.title), documented.title);
             lines.push(format!("            ↳ {}", style.dim(&line)));
         }
@@ -127,10 +129,11 @@ pub fn socket_state(view: &SocketView) -> String {
         (Some(state), None) => state.to_string(),
         (None, _) => "no state reported yet".to_string(),
     };
+    let id = inert::terminal(&view.id.0);
     if part.is_empty() {
-        format!("{} {state}", view.id)
+        format!("{id} {state}")
     } else {
-        format!("{} ({part}) {state}", view.id)
+        format!("{id} ({part}) {state}")
     }
 }
 
