@@ -44,7 +44,7 @@
 //!   [`summary`] (many connections in one line each, with bounded memory);
 //! - what reads a trace: [`story`], [`check`] (`trace check`), [`normalize`] (what stays the
 //!   same from run to run), [`replay`], [`render`] (the terminal ladder, JSON Lines, the
-//!   check's report), [`export`].
+//!   check's report, the replay's screen), [`export`].
 //!
 //! Files: [`trace`] (the trace file, written as events happen and read back with clear errors)
 //! and [`import`] (a capture file to conversations and traces).

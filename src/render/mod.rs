@@ -8,6 +8,9 @@ pub(crate) mod fit;
 pub(crate) mod json;
 pub(crate) mod ladder;
 pub(crate) mod replay;
+mod replay_ladder;
+pub(crate) mod replay_screen;
+pub(crate) mod replay_state;
 pub(crate) mod style;
 
 use std::io::{self, Write};

@@ -1,16 +1,11 @@
-//! The replay in a terminal: one step at a time beside the documented sequences
-//! (`trace replay` on a terminal), or every step, one line each, with the documented steps it
-//! shows (`trace replay` into a pipe).
-
-use std::fmt::Write as _;
+//! The replay's words: every step, one line each, with the documented steps it shows
+//! (`trace replay` into a pipe), and the pieces of the screen that shows one step at a time
+//! beside the documented sequences ([`super::replay_screen`], `trace replay` on a terminal).
 
 use super::Style;
 use crate::inert;
 use crate::replay::{Lens, Progress, Replay, SocketView, Step};
 use crate::sequence::{Part, Sequence};
-
-/// Width of one sequence column in the step view.
-const COLUMN: usize = 56;
 
 /// The replay's first line: the command and where its events come from.
 pub fn header(replay: &Replay, style: Style) -> String {
@@ -59,45 +54,16 @@ fn lower_first(title: &str) -> String {
     chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }
 
-/// The interactive view of one step: the step itself, both documented sequences side by side
-/// with this step's place in them, and every socket's state.
-pub fn step_view(replay: &Replay, index: usize, style: Style) -> String {
+/// Where a step stands: `step 11 of 57 · 0.412 ms · client · packet`, and ` · modelled`.
+pub fn status(replay: &Replay, index: usize) -> String {
     let step = &replay.steps[index];
-    let mut out = String::new();
-    let _ = writeln!(out, "{}", header(replay, style));
-    let _ = writeln!(
-        out,
-        "step {} of {} · {} ms · {} · {}{}",
-        index + 1,
-        replay.steps.len(),
-        format_ms(step.t),
-        step.side,
-        lens_name(step.lens),
-        if step.origin == crate::event::Origin::Modelled { " · modelled" } else { "" }
-    );
-    let _ = writeln!(out, "  {}", paint(step, &step.text, style));
-    let _ = writeln!(out);
-    let columns: Vec<Vec<(String, bool)>> = replay.sequences.iter().zip(&step.progress).map(|(s, p)| sequence_column(s, p)).collect();
-    let rows = columns.iter().map(Vec::len).max().unwrap_or(0);
-    for row in 0..rows {
-        let mut line = String::new();
-        for column in &columns {
-            let (cell, lit) = column.get(row).cloned().unwrap_or_default();
-            let padded = format!("{cell:<COLUMN$}");
-            line.push_str(&if lit { style.bold(&padded) } else { padded });
-            line.push_str("  ");
-        }
-        let _ = writeln!(out, "  {}", line.trim_end());
-    }
-    let _ = writeln!(out);
-    let sockets: Vec<String> = step.sockets.iter().map(socket_state).collect();
-    let _ = writeln!(out, "  sockets: {}", sockets.join(" · "));
-    out
+    let modelled = if step.origin == crate::event::Origin::Modelled { " · modelled" } else { "" };
+    format!("step {} of {} · {} ms · {} · {}{modelled}", index + 1, replay.steps.len(), format_ms(step.t), step.side, lens_name(step.lens))
 }
 
 /// One sequence as a column: its title, then each step marked done (✓), shown in part (…),
 /// being shown now (▶) or shown last (▷).
-fn sequence_column(sequence: &Sequence, progress: &Progress) -> Vec<(String, bool)> {
+pub fn sequence_column(sequence: &Sequence, progress: &Progress) -> Vec<(String, bool)> {
     let whose = progress.socket.as_ref().map_or(String::new(), |s| format!(" ({s})"));
     let mut cells = vec![(format!("{}{whose}", sequence.title), false)];
     for documented in sequence.steps {
@@ -115,8 +81,7 @@ fn sequence_column(sequence: &Sequence, progress: &Progress) -> Vec<(String, boo
             " "
         };
         let number = documented.number.map_or("·".to_string(), |n| n.to_string());
-        let cell: String = format!("{mark} {number} {}", documented.title).chars().take(COLUMN).collect();
-        cells.push((cell, here));
+        cells.push((format!("{mark} {number} {}", documented.title), here));
     }
     cells
 }

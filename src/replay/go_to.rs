@@ -1,5 +1,5 @@
 //! Going to a step of a replay by its number or by the documented step it shows
-//! (`trace replay`'s `g STEP`).
+//! (`trace replay`'s `g STEP`), or by its words (`/WORDS`).
 
 use super::Replay;
 
@@ -15,6 +15,16 @@ impl Replay {
         (1..=count)
             .map(|k| (from + k) % count)
             .find(|&i| self.sequences.iter().zip(&self.steps[i].progress).any(|(s, p)| sequence.is_none_or(|want| s.id == want) && p.at.contains(&id)))
+    }
+
+    /// The next step after `from` (the previous one unless `forward`), wrapping, whose words
+    /// contain `words`, in any case: `fin` finds `FIN|ACK` and `FIN-WAIT-1`. `from` itself
+    /// comes last, so a search that only it matches stays there.
+    pub fn find(&self, from: usize, words: &str, forward: bool) -> Option<usize> {
+        let count = self.steps.len();
+        let words = words.to_lowercase();
+        let nth = |k: usize| if forward { (from + k) % count } else { (from + count - k % count) % count };
+        (1..=count).map(nth).find(|&i| self.steps[i].text.to_lowercase().contains(&words))
     }
 }
 
@@ -45,5 +55,20 @@ mod tests {
         assert_eq!(replay.go_to(5, "0"), None);
         assert_eq!(replay.go_to(5, "listen-twice"), None);
         assert_eq!(replay.go_to(5, "active-open/listen"), None, "the client does not listen");
+    }
+
+    #[test]
+    fn find_words_in_any_case_forward_or_back_wrapping() {
+        let replay = echo();
+        let says = |i: usize, words: &str| replay.steps[i].text.contains(words);
+        let fin = replay.find(0, "fin|ack", true).expect("a FIN");
+        assert!(says(fin, "FIN|ACK") && (1..fin).all(|i| !says(i, "FIN|ACK")), "the first FIN after step 1");
+        let last = replay.find(0, "FIN|ACK", false).expect("wraps back to the last FIN");
+        assert!(last > fin && (last + 1..replay.steps.len()).all(|i| !says(i, "FIN|ACK")));
+        assert_eq!(replay.find(fin, "FIN|ACK", false), Some(last), "back from the first FIN wraps to the last");
+        assert_eq!(replay.find(0, "no such words", true), None);
+        let only = Replay { steps: replay.steps[fin..=fin].to_vec(), ..replay.clone() };
+        assert_eq!(only.find(0, "fin", true), Some(0), "the step itself, when it alone matches");
+        assert_eq!(Replay { steps: Vec::new(), ..replay.clone() }.find(0, "fin", true), None);
     }
 }
