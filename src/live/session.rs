@@ -5,7 +5,7 @@ use std::sync::mpsc;
 
 use super::drive::{drive, Reorder};
 use super::error::LiveError;
-use super::hosts::{on_server, Runtime, SignalsHeld};
+use super::hosts::{how_to_connect, on_server, Runtime, SignalsHeld};
 use super::lenses::{KernelLenses, Losses};
 use super::programs::{self, Mode, Plan, Program, Story};
 use super::sink::{Output, Sink};
@@ -26,7 +26,9 @@ pub struct Report {
     pub interrupted: bool,
 }
 
-pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveError> {
+/// Runs the session of `plan`; `serving` is told, once a server of `--serve` listens, how
+/// another client reaches it (one line, for the user).
+pub fn run(plan: &Plan, command: &str, output: Output, serving: impl FnOnce(&str)) -> Result<Report, LiveError> {
     // Ctrl-C waits until the session listens for it (below): until then it would end the
     // process at once, leaving the separate hosts behind.
     let held = SignalsHeld::hold();
@@ -83,6 +85,9 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
             Mode::Connect { .. } => None,
         };
         parts.push(bound.serve(plan, connections, stop.stopped()).map_err(LiveError::Server)?);
+        if matches!(plan.mode, Mode::Serve { .. }) {
+            serving(&how_to_connect(server_addr, hosts.as_ref()));
+        }
     }
     match plan.mode {
         Mode::Both { clients } => parts.push(programs::clients(client_rec.clone(), server_addr, clients, plan.client_options())),
