@@ -273,6 +273,35 @@ fn set_ports_only_the_new_ports_are_traced() {
     assert!(stats.problems.is_empty(), "{stats}");
 }
 
+/// A tracer told no port lets listeners through the kernel: following a port in the reader
+/// alone (microseconds) is enough to see its LISTEN; its connections wait for `set_ports`.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
+#[test]
+fn no_port_follow_sees_the_listen_and_connections_after_set_ports() {
+    if !live_test_allowed("tracefs: follow") {
+        return;
+    }
+    let (tx, rx) = channel();
+    let tracer = StateTracer::start(&[], tx).expect("start the tracer");
+    let bound = Bound::new();
+    let port = bound.port;
+    tracer.follow(&[port]);
+    let listener = bound.listen();
+    let before = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let before_port = before.local_addr().unwrap().port();
+    tracer.set_ports(&[port]).unwrap();
+    let after = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let after_port = after.local_addr().unwrap().port();
+    let mut events = collect_until(&rx, |ev| has(ev, SynSent, Established, after_port));
+    let stats = tracer.stop();
+    events.extend(rx.try_iter().flatten());
+    assert!(has(&events, Closed, Listen, port), "the listener's LISTEN: {events:?}");
+    assert!(has(&events, SynSent, Established, after_port));
+    assert!(!has(&events, SynSent, Established, before_port), "the kernel let it through before set_ports");
+    assert!(stats.problems.is_empty(), "{stats}");
+    drop(listener);
+}
+
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn drop_without_stop_removes_the_instance() {
