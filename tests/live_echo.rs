@@ -178,7 +178,7 @@ fn bind_to_listen(story: &Story, socket: &str) -> std::time::Duration {
 /// would take it for TCP's; and the lenses still see the LISTEN state and every packet.
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
-fn bind_then_listen__back_to_back__the_lenses_miss_nothing() {
+fn bind_then_listen_back_to_back_the_lenses_miss_nothing() {
     if !live_test_allowed("trace echo, bind then listen") {
         return;
     }
