@@ -8,6 +8,7 @@ mod check;
 mod completions;
 mod coursework;
 mod diff;
+mod exit_codes;
 mod export_packetdrill;
 mod export_pcap;
 mod fuzz_regressions;
