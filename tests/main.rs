@@ -24,6 +24,7 @@ mod live_truth;
 mod live_udp;
 mod load;
 mod model_vs_kernel;
+mod readme;
 mod run_lifecycle;
 mod run_matrix;
 mod run_programs;
