@@ -25,14 +25,20 @@ fn is_record_line(line: &str, file: &str, source: &str) -> bool {
     rest.strip_suffix(" events)").is_some_and(|n| n.parse::<u64>().is_ok_and(|n| n > 0))
 }
 
-#[test]
-fn a_simulated_fixture__one_line_and_nothing_on_stderr() {
-    let dir = fixtures_dir("record_fixtures_simulated");
-    let out = trace(&["book", "record-fixtures", "--dir", dir.to_str().expect("utf-8"), "--only", "lost-syn-model"]);
+/// `record-fixtures --only FILE` into a directory of its own says, and only says, that it
+/// recorded FILE (from SOURCE): one line on standard output, nothing on standard error.
+fn records_with_one_line(name: &str, file: &str, source: &str) {
+    let dir = fixtures_dir(name);
+    let out = trace(&["book", "record-fixtures", "--dir", dir.to_str().expect("utf-8"), "--only", file]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(matches!(text.lines().collect::<Vec<_>>()[..], [line] if is_record_line(line, "lost-syn-model.jsonl", "simulated")), "{text:?}");
+    assert!(matches!(text.lines().collect::<Vec<_>>()[..], [line] if is_record_line(line, file, source)), "{text:?}");
     assert_eq!(stderr(&out), "", "nothing but the record line");
+}
+
+#[test]
+fn a_simulated_fixture__one_line_and_nothing_on_stderr() {
+    records_with_one_line("record_fixtures_simulated", "lost-syn-model.jsonl", "simulated");
 }
 
 /// The relay prints the port it listens on, as a program announcing itself does; the
@@ -43,12 +49,7 @@ fn a_program_that_prints_its_port__its_output_stays_out() {
     if !live_test_allowed("record-fixtures of a program that prints its port") {
         return;
     }
-    let dir = fixtures_dir("record_fixtures_relay");
-    let out = trace(&["book", "record-fixtures", "--dir", dir.to_str().expect("utf-8"), "--only", "relay.jsonl"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = stdout(&out);
-    assert!(matches!(text.lines().collect::<Vec<_>>()[..], [line] if is_record_line(line, "relay.jsonl", "live")), "{text:?}");
-    assert_eq!(stderr(&out), "", "no stray port number");
+    records_with_one_line("record_fixtures_relay", "relay.jsonl", "live");
 }
 
 #[test]
