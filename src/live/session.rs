@@ -204,13 +204,16 @@ pub(super) fn run_programs(
     let mut programs = Some(rt.spawn(async move {
         let mut all = std::pin::pin!(run_all(parts));
         tokio::select! {
-            result = &mut all => (result, false),
+            // The stop first: the programs watch the same flag and may be done by the time
+            // this task runs, and a session they ended because of a signal is interrupted.
+            biased;
             () = stopped => {
-                // The programs watch the same flag and wind down, closing their sockets (in
-                // the trace); one that does not within the grace period is left behind.
+                // They wind down, closing their sockets (in the trace); one that does not
+                // within the grace period is left behind.
                 let result = tokio::time::timeout(STOP_GRACE, all).await.unwrap_or(Ok(()));
                 (result, true)
             }
+            result = &mut all => (result, false),
         }
     }));
     let Stop { tx, signalled, .. } = stop;
