@@ -38,7 +38,8 @@
 //!   name, kept inline), [`event`] (the one event type every lens produces), [`query`], [`protocol`] (the echo's numbered lines),
 //!   [`sequence`] (the documented sequences, as data), [`fault`] (which packet a session loses
 //!   on purpose), [`wording`] (plain words for calls, packets and states, and how names are
-//!   shown), `hash` and `parallel` (internal);
+//!   shown), [`exit_codes`] (`trace`'s exit codes, and their table by subcommand), `hash` and
+//!   `parallel` (internal);
 //! - what is made of events: [`timeline`] (merges the lenses in time order and names each
 //!   packet's and state's socket), [`sim`] (two modelled hosts and their sockets API),
 //!   [`summary`] (many connections in one line each, with bounded memory);
@@ -54,7 +55,7 @@
 //! [`live`] (a live session: programs, lenses and the timeline together), [`netns`] (two hosts
 //! of our own for `--hosts`), [`record`] (recording a trace from Rust, for snapshot tests),
 //! [`book`] (the lesson book: build, serve, record its fixtures) and [`cli`] (the `trace`
-//! command line: each subcommand parses, calls the library, renders and exits 0, 1 or 2).
+//! command line: each subcommand parses, calls the library, renders and exits 0, 1, 2 or 130).
 
 // The docs are the developers' map, read with the private items (`.ci/run` builds them with
 // `--document-private-items`): a public module's doc may name the private files that do its
@@ -68,6 +69,7 @@ pub mod cli;
 pub mod echo;
 pub mod errno;
 pub mod event;
+pub mod exit_codes;
 pub mod export;
 pub mod fault;
 #[doc(hidden)]

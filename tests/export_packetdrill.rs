@@ -1,4 +1,5 @@
-//! `trace export --packetdrill`: every line of the script is in packetdrill's grammar.
+//! `trace export --packetdrill`: every line of the script is in packetdrill's grammar, and
+//! its times follow packetdrill's rules (the first event at 0, one time base), on both sides.
 //!
 //! packetdrill is not packaged for Debian, so its grammar is checked here instead: the rules
 //! below are those of packetdrill's `parser.y` for the forms we write (`event: event_time
@@ -215,6 +216,85 @@ fn check_script(script: &str) -> usize {
     events
 }
 
+/// An event's time in a script, in microseconds: `0.000078` is 78.
+fn micros(time: &str) -> Result<u64, String> {
+    if time.starts_with('+') {
+        return Err(format!("{time:?} is relative to the event before: the script mixes time bases"));
+    }
+    let (secs, frac) = time.split_once('.').ok_or_else(|| format!("{time:?} is not seconds.micros"))?;
+    let number = |digits: &str| digits.parse::<u64>().map_err(|_| format!("{time:?} is not a time"));
+    if frac.len() != 6 {
+        return Err(format!("{time:?} does not have six decimals"));
+    }
+    Ok(number(secs)? * 1_000_000 + number(frac)?)
+}
+
+/// Each event line's time (and, for a call that blocked, its end) and action.
+fn timed(script: &str) -> Vec<(u64, Option<u64>, &str)> {
+    let events = script.lines().filter(|l| !l.starts_with("//") && !l.trim().is_empty());
+    events
+        .map(|line| {
+            let (time, action) = line.split_once(' ').unwrap_or_else(|| panic!("no action: {line}"));
+            let (start, end) = match time.split_once("...") {
+                Some((start, end)) => (start, Some(end)),
+                None => (time, None),
+            };
+            let start = micros(start).unwrap_or_else(|e| panic!("{e}: {line}"));
+            (start, end.map(|end| micros(end).unwrap_or_else(|e| panic!("{e}: {line}"))), action)
+        })
+        .collect()
+}
+
+/// packetdrill's rules for a script's times: the first event at time 0 (it refuses a script
+/// that starts anywhere else), and one time base, every time absolute from that 0 (no `+`,
+/// a time relative to the event before: see [`micros`]), events in time order, a blocking
+/// call's end after its start.
+fn assert_packetdrill_times(script: &str, what: &str) {
+    let events = timed(script);
+    assert_eq!(events.first().map(|(t, _, _)| *t), Some(0), "{what}: the first event is at time 0:\n{script}");
+    for pair in events.windows(2) {
+        assert!(pair[0].0 <= pair[1].0, "{what}: events out of time order: {:?} then {:?}", pair[0], pair[1]);
+    }
+    for (start, end, action) in &events {
+        assert!(end.is_none_or(|end| end >= *start), "{what}: a call that ends before it starts: {action}");
+    }
+}
+
+/// The two sides' scripts of one trace are on one clock: each packet is in both (sent by one,
+/// received by the other), and it is the same time apart from the first in each, as on the
+/// session's clock; only where each script's 0 falls differs. Times are written to the µs:
+/// a difference of rounding is allowed.
+fn assert_one_clock(server: &str, client: &str, what: &str) {
+    // Each packet as its time and its line as the client sees it (the server's `<` is the
+    // client's `>`).
+    let packets = |script: &str, flip: bool| -> Vec<(u64, String)> {
+        let lines = timed(script).into_iter().filter_map(|(t, _, action)| {
+            let (arrow, rest) = action.split_at_checked(2)?;
+            let arrow = match (arrow, flip) {
+                ("< ", false) | ("> ", true) => "<",
+                ("> ", false) | ("< ", true) => ">",
+                _ => return None,
+            };
+            Some((t, format!("{arrow} {rest}")))
+        });
+        lines.collect()
+    };
+    let (on_server, on_client) = (packets(server, true), packets(client, false));
+    let lines = |packets: &[(u64, String)]| packets.iter().map(|(_, line)| line.clone()).collect::<Vec<_>>();
+    assert_eq!(lines(&on_server), lines(&on_client), "{what}: every packet is in both scripts, in the same order");
+    assert!(!on_server.is_empty(), "{what}: no packets");
+    let offset = |i: usize| on_client[i].0 as i64 - on_server[i].0 as i64;
+    for i in 0..on_server.len() {
+        assert!(
+            (offset(i) - offset(0)).abs() <= 2,
+            "{what}: packet {i} is {} µs off the other side's clock: {:?} / {:?}",
+            offset(i) - offset(0),
+            on_server[i],
+            on_client[i]
+        );
+    }
+}
+
 fn export(trace_file: &str, side: &str, name: &str) -> String {
     let out_path = scratch(&format!("packetdrill_{name}")).join("script.pkt");
     let out = trace(&["export", trace_file, "--packetdrill", out_path.to_str().expect("utf-8"), "--side", side]);
@@ -230,14 +310,33 @@ fn live_and_simulated_scripts_are_packetdrill_on_both_sides() {
     let traces =
         [fixture_path("live/echo.jsonl"), fixture_path("live/refused.jsonl"), fixture_path("live/half-close.jsonl"), simulated.to_string_lossy().into_owned()];
     for (i, file) in traces.iter().enumerate() {
-        for side in ["server", "client"] {
-            let script = export(file, side, &format!("{i}_{side}"));
-            assert!(check_script(&script) > 0, "{file} as the {side}: no events");
-            // packetdrill refuses a script whose first event is not at time 0.
-            let first = script.lines().find(|l| !l.starts_with("//") && !l.trim().is_empty()).expect("an event");
-            assert!(first.starts_with("0.000000 "), "{file} as the {side} starts at time 0: {first}");
-        }
+        both_sides_follow_packetdrills_rules(file, &format!("{i}"));
     }
+}
+
+/// Exports both sides of `file` and holds each script to packetdrill's grammar and rules.
+fn both_sides_follow_packetdrills_rules(file: &str, name: &str) {
+    let [server, client] = ["server", "client"].map(|side| {
+        let script = export(file, side, &format!("{name}_{side}"));
+        assert!(check_script(&script) > 0, "{file} as the {side}: no events");
+        assert_packetdrill_times(&script, &format!("{file} as the {side}"));
+        script
+    });
+    assert_one_clock(&server, &client, file);
+}
+
+/// A fresh `trace echo --live --save`, as a user exports it to replay in packetdrill: both
+/// sides' scripts start at 0, each on one time base, the client's shifted from the server's.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
+#[test]
+fn a_fresh_live_echo_both_sides_follow_packetdrills_rules() {
+    if !socktrace::capture::privilege::live_test_allowed("packetdrill export of a live echo") {
+        return;
+    }
+    let saved = scratch("packetdrill_live").join("echo.jsonl");
+    let out = trace(&["echo", "--live", "-m", "hello", "-m", "bye", "--save", saved.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    both_sides_follow_packetdrills_rules(saved.to_str().expect("utf-8"), "live");
 }
 
 #[test]
@@ -254,6 +353,19 @@ fn server_script_reads_as_the_passive_open() {
 fn the_checker_rejects_what_packetdrill_rejects() {
     for bad in ["0.1 < S 0:5(0) win 100", "0.1 < S. 0:0(0) ack 1 <...>", "0.1 > Q 0:0(0)", "0.1 connect(3, ..., ...) = -1 ECONNREFUSED", "x < S 0:0(0)"] {
         assert!((Line { rest: bad }).event().is_err(), "accepted: {bad}");
+    }
+}
+
+#[test]
+fn the_time_rules_reject_what_packetdrill_rejects() {
+    for bad in [
+        "0.000100 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3",
+        "0.000000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n0.000300 close(3) = 0\n0.000200 > F. 1:1(0) ack 1",
+        "0.000000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n0.000300...0.000100 connect(3, ..., ...) = 0",
+        "0.000000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n0.1 close(3) = 0",
+        "0.000000 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0.000100 close(3) = 0",
+    ] {
+        assert!(std::panic::catch_unwind(|| assert_packetdrill_times(bad, "a bad script")).is_err(), "accepted:\n{bad}");
     }
 }
 

@@ -215,6 +215,39 @@ fn segment(from: u16, to: u16, seq: u32, flags: &str, payload: &[u8]) -> Vec<u8>
     out
 }
 
+/// Conversations that overlap, as on any busy host: 1 begins, 2 begins and is reset, 3 begins
+/// and is reset, then 1 is. They end 2, 3, 1; the list runs 1, 2, 3, as they began, each
+/// numbered as listed, and conversation N of the list is the one `--conversation N` shows.
+#[test]
+fn conversations_that_interleave__listed_in_order_of_first_packet() {
+    let path = scratch("import_interleaved").join("interleaved.pcap");
+    let frames = [
+        (1, segment(40001, 80, 0, "S", b"")),
+        (2, segment(40002, 80, 0, "S", b"")),
+        (3, segment(80, 40002, 0, "SA", b"")),
+        (4, segment(40002, 80, 1, "R", b"")),
+        (5, segment(40003, 80, 0, "S", b"")),
+        (6, segment(80, 40003, 0, "R", b"")),
+        (7, segment(80, 40001, 0, "SA", b"")),
+        (8, segment(40001, 80, 1, "R", b"")),
+    ];
+    std::fs::write(&path, pcap(ETHERNET, &frames, false)).expect("write");
+    let lines = conversations(&path);
+    let listed: Vec<(String, String)> = lines[1..]
+        .iter()
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            (words[0].to_string(), words[2].to_string())
+        })
+        .collect();
+    let expected: Vec<(String, String)> = (1..=3).map(|n| (n.to_string(), format!("127.0.0.1:4000{n}"))).collect();
+    assert_eq!(listed, expected, "numbered and listed as they began:\n{}", lines.join("\n"));
+    let out = trace(&["import", path.to_str().expect("utf-8"), "--conversation", "3"]);
+    // The third to begin is the one refused outright: a SYN answered by a reset, no SYN|ACK.
+    let shown = stdout(&out);
+    assert!(shown.contains("RST") && !shown.contains("SYN|ACK"), "conversation 3 is the third to begin: {shown}");
+}
+
 #[test]
 fn ctrl_c_during_save__leaves_every_written_trace_readable() {
     let dir = scratch("import_sigint");

@@ -149,7 +149,8 @@ fn run_interrupted_by(signals: &[i32], name: &str) {
         insist.iter().for_each(|&sig| session.signal(sig));
     }
     let (code, err, _) = session.wait_exit();
-    assert_eq!(code, Some(0), "the tracing worked: {err}");
+    assert_eq!(code, Some(130), "interrupted: {err}");
+    assert!(err.contains("trace: interrupted"), "says so: {err}");
     assert!(err.contains("trace run: sh (pid"), "says how the shell ended: {err}");
     assert_left_whole(&path, pid, &shown_before);
     let saved = read_trace(&path).expect("the trace");

@@ -301,10 +301,11 @@ const SYSTEM: [&str; 7] = ["capture", "echo", "live", "netns", "record", "book",
 
 /// What `src/lib.rs` calls pure: given events, traces or bytes, they give values or text,
 /// and reach the system only through a trace file they are named (`trace::read_trace`).
-const PURE: [&str; 23] = [
+const PURE: [&str; 24] = [
     "wire",
     "inert",
     "state_path",
+    "exit_codes",
     "sock_name",
     "errno",
     "tcp",

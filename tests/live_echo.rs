@@ -167,6 +167,41 @@ fn eight_clients_each_get_their_own_accepted_socket() {
     }
 }
 
+/// The time from the end of `bind` on `socket` to the start of its `listen`.
+fn bind_to_listen(story: &Story, socket: &str) -> std::time::Duration {
+    let (bound, listening) = (story.call_end(CallName::Bind, socket), story.call_start(CallName::Listen, socket));
+    std::time::Duration::from_nanos(story.events[listening].t - story.events[bound].t)
+}
+
+/// socktrace's own set-up (starting the lenses takes ~100 ms of the kernel's time) comes
+/// before the server's first call, not between its `bind` and `listen`, where the student
+/// would take it for TCP's; and the lenses still see the LISTEN state and every packet.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
+#[test]
+fn bind_then_listen_back_to_back_the_lenses_miss_nothing() {
+    if !live_test_allowed("trace echo, bind then listen") {
+        return;
+    }
+    let (recorded, _, _) = record("live_bind_listen", &["--live", "-m", "hello"]);
+    let story = Story::new(&recorded.events);
+    let gap = bind_to_listen(&story, "s1");
+    assert!(gap < std::time::Duration::from_millis(20), "bind to listen took {gap:?}");
+    assert_listener(&story);
+    assert_connection(&story, "c1", &["hello"]);
+
+    // The same in a session of peers, each with a listener of its own.
+    let path = scratch("live_bind_listen_p2p").join("p2p.jsonl");
+    let out = trace(&["p2p", "--live", "--save", path.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let peers = load(&path);
+    let story = Story::new(&peers.events);
+    for listener in ["s1", "s2"] {
+        let gap = bind_to_listen(&story, listener);
+        assert!(gap < std::time::Duration::from_millis(20), "{listener}: bind to listen took {gap:?}");
+        story.state(listener, State::Closed, State::Listen);
+    }
+}
+
 pub(crate) fn trace_show(path: &std::path::Path) -> String {
     let out = trace(&["show", path.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

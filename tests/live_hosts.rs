@@ -156,6 +156,51 @@ fn hosts__removed_after_ctrl_c_mid_session() {
     Story::new(&trace.events).state("s1", State::Closed, State::Listen);
 }
 
+/// A client of our own, as a user would bring: connects to `argv[1]:argv[2]`, sends a line,
+/// reads its echo, closes.
+const CLIENT: &str = "import socket, sys\nc = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)\nc.sendall(b'hi\\n')\nprint(c.recv(100).decode(), end='')\nc.close()";
+
+/// `--hosts --serve` says on standard error the command that connects from the client's
+/// host; run as printed (with our client in place of nc, which Debian does not install by
+/// default), it reaches the traced server, and the trace shows the client host's address.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
+#[test]
+fn hosts_serve__prints_the_command_that_connects_from_the_client_host() {
+    if !live_test_allowed("trace echo --hosts --serve, a client of the user's") {
+        return;
+    }
+    let path = scratch("live_hosts_serve").join("serve.jsonl");
+    let child = Command::new(trace_bin())
+        .args(["echo", "--hosts", "--serve", "--connections", "1", "--live", "--save", path.to_str().expect("utf-8 path")])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the trace binary starts");
+    let mut child = Reaped(child);
+    let mut lines = BufReader::new(child.0.stderr.take().expect("stderr piped")).lines();
+    let said = lines.by_ref().map_while(Result::ok).find(|line| line.contains("connect from the client host")).expect("trace says how to connect");
+    let command = said.split("with: ").nth(1).and_then(|c| c.split(" (any client").next()).expect("a command in the line");
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let (namespace, server, port) = match words[..] {
+        ["ip", "netns", "exec", namespace, "nc", server, port] => (namespace, server, port),
+        _ => panic!("not `ip netns exec NAME nc ADDR PORT`: {said}"),
+    };
+    assert_eq!(namespace, format!("{}0-client", name_prefix(child.0.id())), "{said}");
+    assert_eq!(server, SERVER_ADDR.to_string(), "{said}");
+    let client = Command::new("ip").args(["netns", "exec", namespace, "python3", "-c", CLIENT, server, port]).output().expect("ip netns exec runs");
+    assert!(client.status.success(), "the printed command connects: {}", String::from_utf8_lossy(&client.stderr));
+    assert_eq!(String::from_utf8_lossy(&client.stdout), "1: hi\n", "the traced server echoed the line");
+    let status = child.0.wait().expect("trace ends after its one connection");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    assert_hosts_gone(child.0.id());
+    let trace = load(&path);
+    let story = Story::new(&trace.events);
+    let accept = story.end_of(story.call_end(CallName::Accept, "s1"));
+    assert_eq!(accept.peer.map(|a| a.ip()), Some(IpAddr::V4(CLIENT_ADDR)), "the client came from the client's host");
+}
+
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn hosts__removed_after_an_error() {

@@ -53,10 +53,15 @@ fn pair(lang: &str, dir: &Path) -> Pair {
 
 /// `trace run --save FILE ARGS`: the trace, and what it wrote on standard error.
 fn record(path: &Path, args: &[&str]) -> (Trace, String) {
+    record_exiting(path, args, 0)
+}
+
+/// The same, for programs after which `trace run` exits with `code` (1: one failed).
+fn record_exiting(path: &Path, args: &[&str], code: i32) -> (Trace, String) {
     let mut all = vec!["run", "--save", path.to_str().expect("utf-8 path")];
     all.extend_from_slice(args);
     let out = trace(&all);
-    assert_eq!(out.status.code(), Some(0), "trace run failed: {}", stderr(&out));
+    assert_eq!(out.status.code(), Some(code), "trace run: {}", stderr(&out));
     let traced = load(path);
     // Calls held back until their socket is named still take their place in time.
     assert_eq!(traced.end.as_ref().map(|e| e.out_of_order), Some(0), "every event released in time order");
@@ -320,7 +325,8 @@ fn crashing_program__the_trace_is_whole_and_says_the_signal() {
     }
     let dir = scratch("run_crash");
     let crash = "use Socket; socket(my $s, PF_INET, SOCK_STREAM, 0) or die; kill SEGV => $$";
-    let (traced, err) = record(&dir.join("t.jsonl"), &["--", "perl", "-e", crash]);
+    // The traced session failed: exit 1, the trace whole.
+    let (traced, err) = record_exiting(&dir.join("t.jsonl"), &["--", "perl", "-e", crash], 1);
     assert!(err.contains("was killed by signal SIGSEGV"), "stderr says how it died: {err}");
     let end = traced.end.expect("the trace has its end line");
     assert!(

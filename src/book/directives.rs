@@ -7,6 +7,7 @@
 //! | `{{#sequence ID}}` | a documented sequence's steps and the evidence each needs |
 //! | `{{#linux-differences}}` | where Linux differs from RFC 9293, from `tcp::linux` |
 //! | `{{#commands}}` | the `trace` subcommands with their help (the command line's definition, given by the caller) |
+//! | `{{#exit-codes}}` | the exit codes by subcommand and situation, from [`crate::exit_codes`] |
 //! | `{{#fixtures DIR}}` | the book's fixtures and the command that records each |
 //!
 //! PATH and DIR are relative to the chapter's file. `\{{#…}}` is left for mdBook, which
@@ -17,6 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::fixtures::FIXTURES;
+use crate::exit_codes::{Setup, EXIT_CASES};
 use crate::replay::Replay;
 use crate::sequence::{self, Evidence};
 use crate::tcp::linux::DIFFERENCES;
@@ -62,6 +64,7 @@ pub fn expand(content: &str, dir: &Path, commands: &clap::Command) -> Result<Str
             "sequence" => Some(sequence_table(arg).map_err(fail)?),
             "linux-differences" => Some(differences_table()),
             "commands" => Some(commands_table(commands)),
+            "exit-codes" => Some(exit_codes_table()),
             "fixtures" => Some(fixtures_table(&dir.join(arg)).map_err(fail)?),
             _ => None,
         };
@@ -197,6 +200,23 @@ fn commands_table(cli: &clap::Command) -> String {
         }
     }
     table(&["command", "what it does"], &rows)
+}
+
+fn exit_codes_table() -> String {
+    let rows: Vec<Vec<String>> = EXIT_CASES
+        .iter()
+        .map(|case| {
+            let needs = match case.setup {
+                Setup::Nothing => "",
+                Setup::Root => " (as root)",
+                Setup::Unprivileged => " (without privileges)",
+                Setup::CtrlC { .. } => " (as root, then Ctrl-C)",
+            };
+            let command: Vec<&str> = std::iter::once("trace").chain(case.args.iter().copied()).collect();
+            vec![format!("<code>{}</code>", esc(&command.join(" "))), esc(&format!("{}{needs}", case.situation)), case.code.to_string()]
+        })
+        .collect();
+    table(&["command", "situation", "exit"], &rows)
 }
 
 fn fixtures_table(dir: &Path) -> Result<String, String> {

@@ -79,7 +79,9 @@ pub const FIXTURES: &[Fixture] = &[
 ];
 
 /// Records every fixture (or only `only`) into `dir` by running this program's own `trace`
-/// commands there; says what it recorded, one line each.
+/// commands there; says what it recorded, one line each, and nothing else. What a recording
+/// writes to standard error (a traced program's own output, such as the port a relay
+/// prints, which `trace run` passes to standard error) is shown only when it fails.
 pub fn record(dir: &Path, only: Option<&str>) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the trace binary itself: {e}"))?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -89,19 +91,23 @@ pub fn record(dir: &Path, only: Option<&str>) -> Result<(), String> {
         return Err(format!("no fixture {:?}: the fixtures are {}", only.unwrap_or(""), names.join(", ")));
     }
     for fixture in chosen {
-        let status = Command::new(&exe)
+        let recorded = Command::new(&exe)
             .args(fixture.args)
             .args(["--save", fixture.file])
             .current_dir(dir)
             .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .status()
+            .stderr(Stdio::piped())
+            .output()
             .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
-        if !status.success() {
+        if !recorded.status.success() {
+            eprint!("{}", String::from_utf8_lossy(&recorded.stderr));
             return Err(format!(
-                "`trace {} --save {}` failed ({status}); live fixtures need root: sudo trace book record-fixtures",
+                "`trace {} --save {}` failed ({}); live fixtures need root: sudo trace book record-fixtures",
                 fixture.args.join(" "),
-                fixture.file
+                fixture.file,
+                recorded.status
             ));
         }
         let trace = read_trace(&dir.join(fixture.file)).map_err(|e| e.to_string())?;

@@ -23,7 +23,8 @@ pub struct EchoArgs {
     /// The server's port (0: any free port, reported in the trace).
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Run our server only, traced, for any other client; ends after --connections or Ctrl-C.
+    /// Run our server only, traced, for any other client (standard error says the command that
+    /// connects, from the client's host with --hosts); ends after --connections or Ctrl-C.
     #[arg(long, conflicts_with = "connect")]
     serve: bool,
     /// The listening socket's backlog: how many finished handshakes may wait for `accept`.
@@ -103,7 +104,7 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         let load = Load::for_plan(&plan, args.connections, close)?;
         return super::echo_summary::run(&plan, &load, &command, args.session.save);
     }
-    match live::run(&plan, &command, args.session.output()) {
+    match live::run(&plan, &command, args.session.output(), |how| eprintln!("trace: {how}")) {
         Err(LiveError::Unprivileged(reasons)) => args.session.show_simulation(&Simulation::of_echo(&plan, &reasons)),
         other => Ok(conclude(&other?, plan.ends_by_itself())),
     }

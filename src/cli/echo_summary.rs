@@ -4,7 +4,7 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{CliError, EXIT_ERROR};
+use super::CliError;
 use crate::live::summary::{self, Load};
 use crate::live::{LiveError, Plan};
 
@@ -23,21 +23,15 @@ pub fn run(plan: &Plan, load: &Load, command: &str, save: Option<PathBuf>) -> Re
         report.connections_per_second(),
         report.peak_open
     );
-    for problem in &report.unavailable {
-        eprintln!("trace: {problem}");
-    }
     if let Some(err) = &report.program_error {
         eprintln!("trace: a traced program failed: {err}");
     }
-    let whole = report.is_whole();
-    if !whole && !report.interrupted {
-        eprintln!(
-            "trace: the summary is not whole: {} connections begun, {} seen; see the kernel drops and lost tracepoint events",
+    let mut not_whole = report.unavailable.clone();
+    if !report.is_whole() && !report.interrupted {
+        not_whole.push(format!(
+            "the summary is not whole: {} connections begun, {} seen; see the kernel drops and lost tracepoint events",
             report.attempted, report.totals.connections
-        );
+        ));
     }
-    if !report.unavailable.is_empty() || report.program_error.is_some() || (!whole && !report.interrupted) {
-        return Ok(ExitCode::from(EXIT_ERROR));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(super::session::session_exit(&not_whole, report.interrupted, report.program_error.is_some()))
 }

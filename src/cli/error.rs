@@ -3,6 +3,8 @@
 use std::error::Error;
 use std::fmt;
 
+pub use crate::exit_codes::{EXIT_DEVIATIONS, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_SESSION_FAILED};
+
 /// An error for the user: one line saying what was wrong and what to do. It keeps the error
 /// it came from as its source, so that the whole chain reaches the top ([`CliError::line`]).
 #[derive(Debug)]
@@ -55,16 +57,6 @@ impl<E: Error + Send + Sync + 'static> From<E> for CliError {
         CliError { message: None, source: Some(Box::new(err)) }
     }
 }
-
-/// `check` or `diff` found deviations or differences.
-pub const EXIT_DEVIATIONS: u8 = 1;
-/// A live session ran, but one of our own traced programs failed (a refused `--connect`).
-pub const EXIT_SESSION_FAILED: u8 = 1;
-/// Bad input, or a lens the session needed could not run.
-pub const EXIT_ERROR: u8 = 2;
-/// Ctrl-C (or SIGTERM) ended the command early, after it wrote what it had whole: 128 + the
-/// signal's number, as a shell reports a command killed by SIGINT.
-pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[cfg(test)]
 mod tests {

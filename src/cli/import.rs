@@ -1,6 +1,6 @@
 //! `trace import FILE`: the conversations of a pcap or pcapng capture, one summary line each
-//! (as they end, like tcplife), then the totals; `--save-dir DIR` writes one trace per
-//! conversation, `--conversation N` shows one as a timeline.
+//! (in order of first packet, each once it is over), then the totals; `--save-dir DIR` writes
+//! one trace per conversation, `--conversation N` shows one as a timeline.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};

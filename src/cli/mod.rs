@@ -1,8 +1,7 @@
 //! The `trace` command line: argument parsing and one function per subcommand. Exit codes:
-//! 0 success; 1 deviations found (`check`, `diff`) or one of our own traced programs failed
-//! (`echo`, `p2p`: a refused `--connect`); 2 bad input, or a lens the session needed could
-//! not run; 130 interrupted by Ctrl-C or SIGTERM, after writing what it had whole (`echo`
-//! and `p2p` sessions that end by themselves, `import`).
+//! 0 success; 1 the traced session or the check failed; 2 bad input, or a lens the session
+//! needed could not run; 130 interrupted by Ctrl-C or SIGTERM, after writing what it had
+//! whole. [`crate::exit_codes`] has them, and their table by subcommand.
 
 mod book;
 mod check;
@@ -47,8 +46,9 @@ enum Command {
     /// Trace any program's socket calls (read with ptrace), packets and states, live.
     ///
     /// The program's standard output goes to standard error, so that standard output holds
-    /// the timeline alone. Exits 0 when the tracing worked, whatever the program's status
-    /// (reported on standard error and in the trace's end line); 2 when a lens is missing.
+    /// the timeline alone. Exits 0 when every program exited with status 0; 1 when one did
+    /// not (said on standard error, and in the trace's end line); 2 when a lens is missing;
+    /// 130 after Ctrl-C, which reaches the programs.
     Run(run::RunArgs),
     /// Show a saved trace exactly as it was shown live.
     Show(show::ShowArgs),

@@ -65,20 +65,19 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         }
         Err(RunError::Live(err)) => return Err(err.into()),
     };
+    // A program that did not exit with status 0 failed (when Ctrl-C, passed on to it, ended
+    // it, the exit code says the interruption instead): each is said, and its end is in the
+    // trace's end line too.
+    let mut failed = false;
     for program in &report.programs {
         if !matches!(program.exit, crate::trace::Exit::Status { code: 0 }) {
             eprintln!("trace run: {program}");
+            failed = true;
         }
     }
     // As `trace echo --live`: without a lens, the calls alone were shown (the header says
     // which lenses ran), and the exit status says the trace is not whole.
-    for missing in &report.unavailable {
-        eprintln!("trace: {missing}");
-    }
-    if !report.unavailable.is_empty() {
-        return Ok(ExitCode::from(EXIT_ERROR));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(super::session::session_exit(&report.unavailable, signals::received(), failed))
 }
 
 /// A number of seconds, more than 0 and at most a day.

@@ -50,24 +50,34 @@ impl SessionArgs {
     }
 }
 
-/// Says what a live session could not do, and its exit code: 2 when a lens was missing, 130
-/// when Ctrl-C ended a session that would have ended by itself, 1 when one of our traced
-/// programs failed, else 0.
+/// Says what a live session could not do, and its exit code (see [`session_exit`]); a
+/// traced program's failure is said when the session was not interrupted (Ctrl-C ends the
+/// programs too).
 pub fn conclude(report: &live::Report, ends_by_itself: bool) -> ExitCode {
     let interrupted = report.interrupted && ends_by_itself;
-    for missing in &report.unavailable {
+    let code = session_exit(&report.unavailable, interrupted, report.program_error.is_some());
+    if let (Some(err), false) = (&report.program_error, interrupted) {
+        eprintln!("trace: a traced program failed: {err}");
+    }
+    code
+}
+
+/// The exit code of a live session (`echo`, `p2p`, `run`), from what went wrong, the gravest
+/// first: 2 when the trace is not whole (a lens missing or losing events, each said here), 130
+/// when Ctrl-C (or SIGTERM) stopped it before its end (said here), 1 when a traced program
+/// `failed` (said by the caller, which knows how to name it), else 0.
+pub fn session_exit(not_whole: &[String], interrupted: bool, failed: bool) -> ExitCode {
+    for missing in not_whole {
         eprintln!("trace: {missing}");
     }
     if interrupted {
         eprintln!("trace: interrupted: the session was stopped before its end; the timeline and the saved trace hold, whole, what happened until then");
-    } else if let Some(err) = &report.program_error {
-        eprintln!("trace: a traced program failed: {err}");
     }
-    ExitCode::from(if !report.unavailable.is_empty() {
+    ExitCode::from(if !not_whole.is_empty() {
         EXIT_ERROR
     } else if interrupted {
         EXIT_INTERRUPTED
-    } else if report.program_error.is_some() {
+    } else if failed {
         EXIT_SESSION_FAILED
     } else {
         0

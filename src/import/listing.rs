@@ -1,6 +1,8 @@
-//! `trace import`'s list: a header, one line per conversation as it ends (like tcplife), then
-//! the totals, written as the import goes.
+//! `trace import`'s list: a header, one line per conversation in order of first packet (its
+//! number), each written as soon as it and every conversation begun before it have ended,
+//! then the totals.
 
+use std::collections::BTreeMap;
 use std::fmt::{self, Display};
 use std::io::Write;
 
@@ -21,12 +23,31 @@ pub struct Listing<'a, W: Write> {
     line: String,
     tcp: u64,
     udp: u64,
+    /// The number of the next conversation to list.
+    next: u64,
+    /// The lines of conversations that ended before one begun earlier, each waiting for those
+    /// before it. At most `max_waiting` wait: past that (one conversation open while 65,536
+    /// begun after it end), they are written, and the ones still open follow when they end,
+    /// so that memory stays bounded however long a conversation lasts.
+    waiting: BTreeMap<u64, String>,
+    max_waiting: usize,
 }
 
 impl<'a, W: Write> Listing<'a, W> {
     /// Starts the list on `out` with its header (when `listing`).
     pub fn start(out: &'a mut W, terminal: bool, listing: bool) -> Listing<'a, W> {
-        let mut lines = Listing { out, terminal, listing, gone: false, line: String::new(), tcp: 0, udp: 0 };
+        let mut lines = Listing {
+            out,
+            terminal,
+            listing,
+            gone: false,
+            line: String::new(),
+            tcp: 0,
+            udp: 0,
+            next: 1,
+            waiting: BTreeMap::new(),
+            max_waiting: super::table::MAX_OPEN,
+        };
         if listing {
             lines.write(format!(
                 "{:>5} {:<5} {:<22} {:<22} {:>13} {:>15} {:>9} {:>7} {:>9}  END",
@@ -58,14 +79,37 @@ impl<'a, W: Write> Listing<'a, W> {
             Transport::Tcp => self.tcp += 1,
             Transport::Udp | Transport::Arp => self.udp += 1,
         }
-        if self.listing {
+        if !self.listing {
+            return;
+        }
+        if conv.number < self.next {
+            // Its turn has passed (the waiting lines were written past it): late, but listed.
             self.write(Summary(conv));
+            return;
+        }
+        self.waiting.insert(conv.number, Summary(conv).to_string());
+        while let Some(line) = self.waiting.remove(&self.next) {
+            self.write(line);
+            self.next += 1;
+        }
+        if self.waiting.len() > self.max_waiting {
+            self.write_waiting();
         }
     }
 
-    /// Ends the list with the totals of `outcome`.
+    /// Writes every waiting line, in order; those still open are listed when they end.
+    fn write_waiting(&mut self) {
+        for (number, line) in std::mem::take(&mut self.waiting) {
+            self.write(line);
+            self.next = number + 1;
+        }
+    }
+
+    /// Ends the list with the lines still waiting (an interrupted import never reports the
+    /// conversations still open) and the totals of `outcome`.
     pub fn finish(&mut self, outcome: &Imported) {
         if self.listing {
+            self.write_waiting();
             let totals = totals_line(outcome, self.tcp, self.udp);
             self.write(totals);
         }
@@ -117,4 +161,52 @@ fn totals_line(outcome: &Imported, tcp: u64, udp: u64) -> String {
         t.file_bytes,
         Span::short(t.last_t.saturating_sub(t.first_t))
     )
+}
+
+#[cfg(test)]
+#[allow(non_snake_case)] // test names read `situation__expectation`
+mod tests {
+    use super::*;
+    use crate::wire::peek::{Addr, Peek};
+
+    /// Conversation `number`, from client port 40000 + `number`.
+    fn conv(number: u64) -> Conversation {
+        let addr = |port: u16| Addr { ip: 0x7f00_0001, port, v6: false };
+        let syn = Peek {
+            transport: Transport::Tcp,
+            src: addr(40000 + number as u16),
+            dst: addr(80),
+            flags: crate::tcp::flags::TcpFlags::SYN.0,
+            seq: 1,
+            ack: 0,
+            len: 0,
+        };
+        Conversation::new(number, 0, &syn)
+    }
+
+    /// The conversation numbers listed, in order, when they end in `ended` order.
+    fn listed(ended: &[u64], max_waiting: usize) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut listing = Listing::start(&mut out, false, true);
+        listing.max_waiting = max_waiting;
+        for &number in ended {
+            listing.conversation(&conv(number));
+        }
+        listing.write_waiting();
+        drop(listing);
+        let text = String::from_utf8(out).expect("utf-8");
+        text.lines().skip(1).map(|l| l.split_whitespace().next().and_then(|n| n.parse().ok()).expect("a number")).collect()
+    }
+
+    #[test]
+    fn ended_out_of_order__listed_in_order_of_first_packet() {
+        assert_eq!(listed(&[3, 1, 2], 100), [1, 2, 3]);
+        assert_eq!(listed(&[2, 3, 1, 5, 4], 100), [1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn one_open_past_the_limit__the_waiting_are_written__it_follows_when_it_ends() {
+        // 1 stays open while 2, 3, 4 end: past two waiting, they are written.
+        assert_eq!(listed(&[2, 3, 4, 1, 5], 2), [2, 3, 4, 1, 5]);
+    }
 }

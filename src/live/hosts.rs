@@ -4,6 +4,7 @@
 
 use std::io;
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
@@ -39,6 +40,20 @@ impl Runtime {
     pub fn problem(&self) -> Option<String> {
         let failed = self.entered.lock().unwrap_or_else(|p| p.into_inner());
         failed.as_ref().map(|err| format!("a client thread could not enter the client's host: {err}"))
+    }
+}
+
+/// How another client reaches a server serving at `addr` (`trace echo --serve`), as the
+/// command a user types: on separate hosts, from the client's host, whose network namespace
+/// the command names (the server's address is on no interface of this one).
+pub fn how_to_connect(addr: SocketAddr, hosts: Option<&Hosts>) -> String {
+    let (ip, port) = (addr.ip(), addr.port());
+    match hosts {
+        Some(hosts) => format!(
+            "serving on {addr}, on the server's host; connect from the client host ({}) with: ip netns exec {} nc {ip} {port} (any client in place of nc)",
+            hosts.client.addr, hosts.client.namespace.name
+        ),
+        None => format!("serving on {addr}; connect with: nc {ip} {port} (any client in place of nc)"),
     }
 }
 

@@ -94,6 +94,22 @@ impl PortControl {
         }
         Ok(())
     }
+
+    /// Follows `ports` from now on where that takes microseconds, for lenses started with no
+    /// port: the packet filter, and the state lens's own check (which keeps a server's LISTEN,
+    /// the one change its kernel filter lets through until [`set_ports`](Self::set_ports)
+    /// narrows it; see [`StateTracer::follow`]). A session calls it between its server's
+    /// `bind` and `listen`, where a wait would show as a pause of the server's, and
+    /// `set_ports` before its clients run.
+    pub fn follow(&self, ports: &[u16]) -> Result<(), String> {
+        if let Some(capture) = lock(&self.running.packets).as_mut() {
+            capture.set_ports(ports).map_err(|e| format!("packet capture: {e}"))?;
+        }
+        if let Some(tracer) = lock(&self.running.tracer).as_ref() {
+            tracer.follow(ports);
+        }
+        Ok(())
+    }
 }
 
 impl Running {
@@ -156,8 +172,8 @@ fn status_of<T, E: ToString>(lens: &Result<T, E>, unavailable: &mut Vec<String>)
 }
 
 impl KernelLenses {
-    /// Starts the lenses on the session's `ports` (non-empty); they send what they see to
-    /// `sink`. With `hosts`, the packets are captured on the server host's link and the kernel
+    /// Starts the lenses on the session's `ports` (none yet, for a server about to bind port
+    /// 0: see [`PortControl::follow`]); they send what they see to `sink`. With `hosts`, the packets are captured on the server host's link and the kernel
     /// states are those of the two hosts' addresses; with `udp`, the packet lens also takes
     /// UDP datagrams.
     pub fn start_on(ports: &[u16], hosts: Option<&Hosts>, udp: bool, sink: &Sender<Vec<Event>>) -> KernelLenses {

@@ -59,6 +59,10 @@ pub fn run(plan: &PeerPlan, command: &str, output: Output) -> Result<Report, Liv
     let servers = Recorder::new(Role::Server, tx.clone());
     let clients = servers.peer(Role::Client);
 
+    // As in `trace echo`: the lenses start before any traced call, and between each peer's
+    // bind and listen they only follow its port where that takes microseconds.
+    let lenses = start_lenses(&[], None, false, &tx, plan.live_only)?;
+    let mut unavailable = lenses.unavailable.clone();
     // Each peer binds a port of its own (any free one) for the other to connect to.
     let mut bound = Vec::with_capacity(Peer::PAIR.len());
     for peer in Peer::PAIR {
@@ -68,12 +72,9 @@ pub fn run(plan: &PeerPlan, command: &str, output: Output) -> Result<Report, Liv
     }
     let addrs: Vec<SocketAddr> = bound.iter().map(|(_, addr)| *addr).collect();
     let ports: Vec<u16> = addrs.iter().map(SocketAddr::port).collect();
-
-    // As in `trace echo`: the lenses start after bind and before listen.
-    let lenses = start_lenses(&ports, None, false, &tx, plan.live_only)?;
-    let header = Header::new(command, Source::Live, lenses.status.clone());
-    let mut sink = Sink::open(output, &header)?;
-    let unavailable = lenses.unavailable.clone();
+    // A lens that cannot follow the ports leaves the trace without them: said, exit 2.
+    let control = lenses.port_control(tx.clone());
+    unavailable.extend(control.follow(&ports).err());
 
     // Both listen before either connects, so that neither connect can be refused.
     let mut parts: Vec<Program> = Vec::new();
@@ -81,6 +82,9 @@ pub fn run(plan: &PeerPlan, command: &str, output: Output) -> Result<Report, Liv
         let listening = server.listen(128).map_err(LiveError::Server)?;
         parts.push(Box::pin(listening.serve(Some(1), ServeOptions::default(), stop.stopped())));
     }
+    // Listening: the kernel's filters follow the ports too, before either connects.
+    unavailable.extend(control.set_ports(&ports).err());
+    drop(control);
     for (k, peer) in Peer::PAIR.into_iter().enumerate() {
         let other = addrs[(k + 1) % addrs.len()];
         let messages = plan.messages.iter().map(|m| from_peer(m, peer)).collect();
@@ -88,6 +92,8 @@ pub fn run(plan: &PeerPlan, command: &str, output: Output) -> Result<Report, Liv
         parts.push(programs::clients(clients.as_peer(peer), other, 1, Client::Stream(options)));
     }
     drop((servers, clients, tx));
+    let header = Header::new(command, Source::Live, lenses.status.clone());
+    let mut sink = Sink::open(output, &header)?;
 
     let resolver = SocketResolver::new(ports, Sides { client_recorded: true, server_recorded: true });
     let mut timeline = if header.lenses.packets == LensStatus::Observed {
@@ -97,7 +103,6 @@ pub fn run(plan: &PeerPlan, command: &str, output: Output) -> Result<Report, Liv
     };
     let (program_result, interrupted, losses) =
         run_programs(rt, parts, stop, (rx, lenses), &mut timeline, |events, watermark| sink.emit(events, watermark), || {})?;
-    let mut unavailable = unavailable;
     unavailable.extend(losses.problems.iter().cloned());
     unavailable.extend(runtime.problem());
     let end = sink.finish(losses.packets_dropped, losses.states_lost, timeline.out_of_order())?;

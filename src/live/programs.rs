@@ -141,7 +141,8 @@ pub enum Client {
 }
 
 /// A server that has bound its port but not yet listened (or, over UDP, received): the
-/// lenses start in between, so that they see the LISTEN state and every packet.
+/// lenses, already running, are told its port in between, so that they see the LISTEN state
+/// and every packet.
 pub struct BoundServer {
     server: Bound,
     pub addr: SocketAddr,

@@ -1,11 +1,12 @@
 //! Runs a live session and drives the timeline: merge, render, save, as events happen.
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::mpsc;
 
 use super::drive::{drive, Reorder};
 use super::error::LiveError;
-use super::hosts::{on_server, Runtime, SignalsHeld};
+use super::hosts::{how_to_connect, on_server, Runtime, SignalsHeld};
 use super::lenses::{KernelLenses, Losses};
 use super::programs::{self, Mode, Plan, Program, Story};
 use super::sink::{Output, Sink};
@@ -26,7 +27,9 @@ pub struct Report {
     pub interrupted: bool,
 }
 
-pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveError> {
+/// Runs the session of `plan`; `serving` is told, once a server of `--serve` listens, how
+/// another client reaches it (one line, for the user).
+pub fn run(plan: &Plan, command: &str, output: Output, serving: impl FnOnce(&str)) -> Result<Report, LiveError> {
     // Ctrl-C waits until the session listens for it (below): until then it would end the
     // process at once, leaving the separate hosts behind.
     let held = SignalsHeld::hold();
@@ -40,40 +43,42 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
     let stop = Stop::on_signal();
     drop(held);
 
+    // The lenses start before any traced call, on the ports known by then (none, when the
+    // server is to bind port 0): starting them takes ~100 ms of the kernel's time, which
+    // between the server's `bind` and `listen` the student would take for TCP's. Between the
+    // two they only follow the port where that takes microseconds (`PortControl::follow`).
+    let refused = plan.story == Story::Refused;
+    // Held until the session ends, so that the refusing port stays ours.
+    let reserved = if refused { Some(on_server(hosts.as_ref(), || programs::reserve_refusing_port(plan)).map_err(LiveError::Server)?) } else { None };
+    // The server's address where it is known before the server binds: our client's server,
+    // or the refusing port.
+    let known = match (&plan.mode, &reserved) {
+        (Mode::Connect { server }, _) => Some(*server),
+        (_, Some((_, addr))) => Some(*addr),
+        (_, None) => None,
+    };
+    let ports: Vec<u16> = known.iter().map(SocketAddr::port).collect();
+    let lenses = start_lenses(&ports, hosts.as_ref(), plan.udp, &tx, plan.live_only)?;
+    let mut unavailable = lenses.unavailable.clone();
+
     let server_rec = Recorder::new(Role::Server, tx.clone());
     let client_rec = server_rec.peer(Role::Client);
-    let refused = plan.story == Story::Refused;
     let bound = match plan.mode {
         Mode::Both { .. } | Mode::Serve { .. } if !refused => {
             Some(on_server(hosts.as_ref(), || programs::bind_server(&server_rec, plan)).map_err(LiveError::Server)?)
         }
         _ => None,
     };
-    // Held until the session ends, so that the refusing port stays ours.
-    let reserved = if refused { Some(on_server(hosts.as_ref(), || programs::reserve_refusing_port(plan)).map_err(LiveError::Server)?) } else { None };
-    let server_addr = match (&plan.mode, &bound, &reserved) {
-        (Mode::Connect { server }, _, _) => *server,
-        (_, Some(b), _) => b.addr,
-        (_, None, Some((_, addr))) => *addr,
-        (_, None, None) => return Err(LiveError::Server(io::Error::other("no server address: --serve cannot refuse"))),
-    };
-
-    // The lenses start after bind and before listen: the port is known, and nothing of the
-    // connection's life has happened yet.
-    let lenses = start_lenses(&[server_addr.port()], hosts.as_ref(), plan.udp, &tx, plan.live_only)?;
-    // Before anything runs, so that the packet to lose is among the first the rule sees; a
-    // guard, so that the rule goes with the session however it ends.
-    let mut dropper = match plan.drop.map(|lost| Dropper::start(lost, server_addr.port(), plan.ipv6, &tx)).transpose() {
-        Ok(dropper) => dropper,
-        Err(err) => {
-            lenses.stop();
-            return Err(LiveError::Drop(err));
+    let control = lenses.port_control(tx.clone());
+    let server_addr = match (known, &bound) {
+        (Some(addr), _) => addr,
+        (None, Some(b)) => {
+            // A lens that cannot follow the port leaves the trace without it: said, exit 2.
+            unavailable.extend(control.follow(&[b.addr.port()]).err());
+            b.addr
         }
+        (None, None) => return Err(LiveError::Server(io::Error::other("no server address: --serve cannot refuse"))),
     };
-    let header = Header::new(command, Source::Live, lenses.status.clone());
-    let unavailable = lenses.unavailable.clone();
-
-    let mut sink = Sink::open(output, &header)?;
 
     let mut parts: Vec<Program> = Vec::new();
     if let Some(bound) = bound {
@@ -83,13 +88,29 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
             Mode::Connect { .. } => None,
         };
         parts.push(bound.serve(plan, connections, stop.stopped()).map_err(LiveError::Server)?);
+        // Listening: the kernel's filters follow the port too, before any client runs.
+        unavailable.extend(control.set_ports(&[server_addr.port()]).err());
+        if matches!(plan.mode, Mode::Serve { .. }) {
+            serving(&how_to_connect(server_addr, hosts.as_ref()));
+        }
     }
+    // Before any client runs, so that the packet to lose is among the first the rule sees; a
+    // guard, so that the rule goes with the session however it ends.
+    let mut dropper = match plan.drop.map(|lost| Dropper::start(lost, server_addr.port(), plan.ipv6, &tx)).transpose() {
+        Ok(dropper) => dropper,
+        Err(err) => {
+            lenses.stop();
+            return Err(LiveError::Drop(err));
+        }
+    };
+    let header = Header::new(command, Source::Live, lenses.status.clone());
+    let mut sink = Sink::open(output, &header)?;
     match plan.mode {
         Mode::Both { clients } => parts.push(programs::clients(client_rec.clone(), server_addr, clients, plan.client_options())),
         Mode::Connect { .. } => parts.push(programs::clients(client_rec.clone(), server_addr, 1, plan.client_options())),
         Mode::Serve { .. } => {}
     }
-    drop((server_rec, client_rec, tx));
+    drop((server_rec, client_rec, control, tx));
 
     // A refusing port has no socket on the server side to name: its RST is the kernel's own.
     let sides = Sides { client_recorded: !matches!(plan.mode, Mode::Serve { .. }), server_recorded: !matches!(plan.mode, Mode::Connect { .. }) || refused };
@@ -120,7 +141,6 @@ pub fn run(plan: &Plan, command: &str, output: Output) -> Result<Report, LiveErr
         Err(err) if refused && err.kind() == io::ErrorKind::ConnectionRefused => Ok(()),
         other => other,
     };
-    let mut unavailable = unavailable;
     unavailable.extend(losses.problems.iter().cloned());
     unavailable.extend(runtime.problem());
     if let Some(hosts) = hosts {
@@ -188,13 +208,16 @@ pub(super) fn run_programs(
     let mut programs = Some(rt.spawn(async move {
         let mut all = std::pin::pin!(run_all(parts));
         tokio::select! {
-            result = &mut all => (result, false),
+            // The stop first: the programs watch the same flag and may be done by the time
+            // this task runs, and a session they ended because of a signal is interrupted.
+            biased;
             () = stopped => {
-                // The programs watch the same flag and wind down, closing their sockets (in
-                // the trace); one that does not within the grace period is left behind.
+                // They wind down, closing their sockets (in the trace); one that does not
+                // within the grace period is left behind.
                 let result = tokio::time::timeout(STOP_GRACE, all).await.unwrap_or(Ok(()));
                 (result, true)
             }
+            result = &mut all => (result, false),
         }
     }));
     let Stop { tx, signalled, .. } = stop;

@@ -74,6 +74,22 @@ fn payloads_stay_text_in_the_page() {
     assert!(!html.contains("[package]"), "the payload's mdBook directive was not expanded");
 }
 
+/// The reference's table of exit codes is the table the exit-code test runs: one row per
+/// case, each with its command and code.
+#[test]
+fn the_exit_code_page_shows_every_row_the_test_runs() {
+    let html = std::fs::read_to_string(built_book().join("reference/exit-codes.html")).expect("the page");
+    let table = html.split("<table class=\"st-table\">").nth(1).and_then(|t| t.split("</table>").next()).expect("the table");
+    let cases = socktrace::exit_codes::EXIT_CASES;
+    assert_eq!(table.matches("<tr>").count(), 1 + cases.len(), "a header and a row per case");
+    for case in cases {
+        let command: Vec<&str> = std::iter::once("trace").chain(case.args.iter().copied()).collect();
+        let escaped = command.join(" ").replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;");
+        let row = format!("<code>{escaped}</code>");
+        assert!(table.contains(&row), "no row {row} in:\n{table}");
+    }
+}
+
 /// A one-chapter book in a scratch directory, with `extra` added to its `[output.html]`.
 fn tiny_book(name: &str, chapter: &str, extra: &str) -> PathBuf {
     let dir = scratch(name);

@@ -73,6 +73,12 @@ pub fn send(pid: i32, sig: i32) {
 /// How many termination signals `trace` has received.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 
+/// Whether `trace` has received a termination signal (Ctrl-C, or a `kill`) since
+/// [`forward_termination`]: the session was interrupted.
+pub fn received() -> bool {
+    RECEIVED.load(Ordering::SeqCst) > 0
+}
+
 extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let code = unsafe { info.as_ref() }.map_or(0, |i| i.si_code);

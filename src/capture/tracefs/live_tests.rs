@@ -250,6 +250,21 @@ fn reset_closing_with_unread_data_aborts_from_a_socket() {
     eprintln!("abortive close, reset order on loopback: {}", if received.t < sent.t { "receive logged before send" } else { "send logged before receive" });
 }
 
+/// Connects to `port` once before `tracer.set_ports(&[port])` and once after; gives every
+/// event the tracer delivered, and the two clients' ports.
+fn connect_around_set_ports(tracer: StateTracer, rx: &Receiver<Vec<Event>>, port: u16) -> (Vec<Event>, u16, u16) {
+    let before = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let before_port = before.local_addr().unwrap().port();
+    tracer.set_ports(&[port]).unwrap();
+    let after = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let after_port = after.local_addr().unwrap().port();
+    let mut events = collect_until(rx, |ev| has(ev, SynSent, Established, after_port));
+    let stats = tracer.stop();
+    events.extend(rx.try_iter().flatten());
+    assert!(stats.problems.is_empty(), "{stats}");
+    (events, before_port, after_port)
+}
+
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn set_ports_only_the_new_ports_are_traced() {
@@ -260,17 +275,29 @@ fn set_ports_only_the_new_ports_are_traced() {
     let tracer = StateTracer::start(&[], tx).expect("start the tracer");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let before = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let before_port = before.local_addr().unwrap().port();
-    tracer.set_ports(&[port]).unwrap();
-    let after = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let after_port = after.local_addr().unwrap().port();
-    let mut events = collect_until(&rx, |ev| has(ev, SynSent, Established, after_port));
-    let stats = tracer.stop();
-    events.extend(rx.try_iter().flatten());
+    let (events, before_port, after_port) = connect_around_set_ports(tracer, &rx, port);
     assert!(has(&events, SynSent, Established, after_port));
     assert!(!has(&events, SynSent, Established, before_port), "recorded before its port was added");
-    assert!(stats.problems.is_empty(), "{stats}");
+}
+
+/// A tracer told no port lets listeners through the kernel: following a port in the reader
+/// alone (microseconds) is enough to see its LISTEN; its connections wait for `set_ports`.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
+#[test]
+fn no_port_follow_sees_the_listen_and_connections_after_set_ports() {
+    if !live_test_allowed("tracefs: follow") {
+        return;
+    }
+    let (tx, rx) = channel();
+    let tracer = StateTracer::start(&[], tx).expect("start the tracer");
+    let bound = Bound::new();
+    let port = bound.port;
+    tracer.follow(&[port]);
+    let _listener = bound.listen();
+    let (events, before_port, after_port) = connect_around_set_ports(tracer, &rx, port);
+    assert!(has(&events, Closed, Listen, port), "the listener's LISTEN: {events:?}");
+    assert!(has(&events, SynSent, Established, after_port));
+    assert!(!has(&events, SynSent, Established, before_port), "the kernel let it through before set_ports");
 }
 
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]

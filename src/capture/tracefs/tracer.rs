@@ -24,6 +24,11 @@ use crate::event::Event;
 /// readers' cadence, for a reader kept off its CPU by the load it traces.
 const BUFFER_KB_PER_CPU: &str = "2048";
 
+/// The state filter of a tracer with no port yet: the changes of listening sockets only (a
+/// listener has no remote port, and few sockets on a machine listen), which the reader keeps
+/// once it is told their port ([`StateTracer::follow`]).
+pub const LISTENERS: &str = "protocol == 6 && dport == 0";
+
 /// Traces the TCP state changes, resets and retransmissions of the sockets on a set of ports,
 /// in a private tracefs instance, and sends them as batches of [`Event`]s.
 ///
@@ -82,10 +87,20 @@ impl StateTracer {
     }
 
     /// Traces the sockets on `ports` from now on, instead of the previous ones. Events of a
-    /// port taken out that are still in the buffers are left out too.
+    /// port taken out that are still in the buffers are left out too. Changing the kernel's
+    /// filters may wait for an RCU grace period: tens of ms on a busy machine.
     pub fn set_ports(&self, ports: &[u16]) -> Result<(), TracefsError> {
-        self.ports.replace(ports);
+        self.follow(ports);
         self.write_filters(ports)
+    }
+
+    /// Keeps the events of `ports` from now on, at once, in the reader only; the kernel's
+    /// filters stay as they are until [`set_ports`](Self::set_ports). A tracer started with no
+    /// port lets every listening socket's changes through (see [`LISTENERS`]), so this is
+    /// enough to see a server's LISTEN (`trace echo` calls it between `bind` and `listen`,
+    /// where a wait would show as a pause of the server's).
+    pub fn follow(&self, ports: &[u16]) {
+        self.ports.replace(ports);
     }
 
     /// The instance's directory (`.../instances/socktrace-PID-N`), gone after stop or drop.
@@ -102,6 +117,7 @@ impl StateTracer {
     fn write_filters(&self, ports: &[u16]) -> Result<(), TracefsError> {
         for tp in TRACEPOINTS {
             let filter = match tp {
+                "sock:inet_sock_set_state" if ports.is_empty() => LISTENERS.to_string(),
                 "sock:inet_sock_set_state" => port_filter(ports, true),
                 // Its addresses are sockaddr arrays a filter cannot look into: PortSet does it.
                 "tcp:tcp_send_reset" => continue,
