@@ -365,3 +365,71 @@ fn every_fixture__evidence_of_its_own_socket__replay_and_check_agree() {
     }
     assert!(checked >= 20, "the fixtures were found: {checked}");
 }
+
+/// The live echo twice on the same addresses, the second time with its own ISNs (as Linux
+/// picks them, RFC 6528) and sockets: a busy server reuses an address pair within seconds.
+fn echo_twice_on_one_address_pair() -> Trace {
+    let echo = live("echo");
+    let span = echo.events.last().map_or(0, |e| e.t) - echo.events[0].t + 1_000;
+    let mut events = echo.events.clone();
+    for event in &echo.events {
+        let mut event = event.clone();
+        event.t += span;
+        let rename = |id: &mut socktrace::event::SockId| *id = socktrace::event::SockId(format!("{}b", id.0).into());
+        if let Some(id) = &mut event.socket {
+            rename(id);
+        }
+        match &mut event.body {
+            socktrace::event::Body::CallStart(start) => start.id += 10_000,
+            socktrace::event::Body::CallEnd(end) => {
+                end.id += 10_000;
+                for id in [&mut end.new_socket, &mut end.queued].into_iter().flatten() {
+                    rename(id);
+                }
+            }
+            socktrace::event::Body::Packet(packet) => {
+                if let Some(id) = &mut packet.to {
+                    rename(id);
+                }
+                if let Some(tcp) = &mut packet.tcp {
+                    tcp.seq = tcp.seq.wrapping_add(7_777_777);
+                    tcp.ack = if tcp.ack == 0 { 0 } else { tcp.ack.wrapping_add(7_777_777) };
+                }
+            }
+            _ => {}
+        }
+        events.push(event);
+    }
+    Trace { events, ..echo }
+}
+
+#[test]
+fn a_reused_address_pair__each_connection_is_evidence_for_its_own_sockets_only() {
+    let trace = echo_twice_on_one_address_pair();
+    let second = trace.events.len() / 2;
+    let report = all(&trace);
+    assert_eq!(report.verdict(), Verdict::Conforms, "{report}");
+    for (id, later) in [("c1", false), ("s2", false), ("c1b", true), ("s2b", true)] {
+        for step in &socket(&report, id).steps {
+            // What it cites and everything it also counts (a data exchange's every segment).
+            for event in step.evidence.iter().flat_map(|o| o.events()) {
+                assert_eq!(event >= second, later, "{id}'s evidence #{} is from the other connection", event + 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_reused_address_pair__the_replay_tells_each_steps_own_connection() {
+    let trace = echo_twice_on_one_address_pair();
+    let second = trace.events.len() / 2;
+    let replay = socktrace::replay::Replay::of(&trace);
+    for step in &replay.steps {
+        // A step that is evidence of a documented step tells its own socket's story (another
+        // step keeps the story shown last).
+        for progress in step.progress.iter().filter(|p| !p.at.is_empty()) {
+            let Some(socket) = &progress.socket else { continue };
+            assert_eq!(socket.0.ends_with('b'), step.first >= second, "step at #{} tells {socket}'s story", step.first + 1);
+        }
+    }
+}

@@ -240,8 +240,19 @@
       this.buttons.next.disabled = this.find(i, 1) === null;
       this.highlightRow(i);
       this.showSequences(step);
-      this.showSockets(step);
+      this.showSockets(i, step);
       this.showDetail(step);
+    }
+
+    // Every socket as it is after step i: each step holds only the sockets it shows first or
+    // moves, so the views are folded from the start (kept, and carried on when going forward).
+    socketsAt(i) {
+      if (!this.folded || this.folded.at > i) this.folded = { at: -1, views: new Map() };
+      for (let k = this.folded.at + 1; k <= i; k++) {
+        for (const view of this.steps[k].sockets) this.folded.views.set(view.id, view);
+      }
+      this.folded.at = i;
+      return [...this.folded.views.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     }
 
     highlightRow(i) {
@@ -278,10 +289,10 @@
       });
     }
 
-    showSockets(step) {
+    showSockets(i, step) {
       const rows = [el('tr', {})];
       rows[0].append(el('th', {}, 'socket'), el('th', {}, 'part'), el('th', {}, 'state'));
-      for (const view of step.sockets) {
+      for (const view of this.socketsAt(i)) {
         const tr = el('tr', { 'data-socket': view.id });
         if (view.id === step.socket || view.id === step.to) tr.classList.add('st-active');
         let state = 'no state reported yet';

@@ -58,7 +58,7 @@ pub fn draw(replay: &Replay, screen: &Screen, area: Rect, buf: &mut Buffer) {
         put(buf, area, rows - 1, &[foot]);
         return;
     };
-    let states: Vec<String> = step.sockets.iter().map(socket_state).collect();
+    let states: Vec<String> = replay.sockets_at(screen.at).iter().map(socket_state).collect();
     let sockets = format!("after this step: {}", states.join(" · "));
     // A no-break space keeps each `·` at the end of a line, not at the start of the next.
     let fields: Vec<String> = step.detail.iter().map(|(name, value)| format!("{name}: {value}")).collect();

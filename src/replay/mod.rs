@@ -75,7 +75,9 @@ pub struct Step {
     pub to: Option<SockId>,
     /// Every field of the event(s), as (name, value).
     pub detail: Vec<(String, String)>,
-    /// Each socket seen so far, and its state after this step.
+    /// The sockets this step first shows or moves, as they are after it; every socket's
+    /// view after a step is [`Replay::sockets_at`]. Only the changes are kept, so that a
+    /// replay grows with its trace, not with its steps times its sockets.
     pub sockets: Vec<SocketView>,
     /// Where each documented sequence stands after this step, in the order of [`sequence::of_trace`] (the trace's two sequences).
     pub progress: Vec<Progress>,
@@ -142,12 +144,23 @@ impl Replay {
                 from: words.from,
                 to: words.to,
                 detail: words.detail,
-                sockets: states.view(),
+                sockets: states.changed(),
                 progress: ticks.progress(unshown.take().unwrap_or(i), last, &mut shown),
             });
             i = last + 1;
         }
         Replay { command: trace.header.command.clone(), source: trace.header.source, provenance: provenance(trace), sequences, steps }
+    }
+
+    /// Every socket seen up to step `index`, as it is after that step, in name order.
+    pub fn sockets_at(&self, index: usize) -> Vec<SocketView> {
+        let mut views: BTreeMap<&SockId, &SocketView> = BTreeMap::new();
+        for step in self.steps.iter().take(index.saturating_add(1)) {
+            for view in &step.sockets {
+                views.insert(&view.id, view);
+            }
+        }
+        views.into_values().cloned().collect()
     }
 }
 
@@ -192,6 +205,8 @@ struct SocketStates {
     sockets: BTreeMap<SockId, SocketView>,
     peers: PeerNames,
     paths: StatePaths,
+    /// The sockets first seen or moved since the last step was made.
+    changed: Vec<SockId>,
 }
 
 impl SocketStates {
@@ -206,16 +221,16 @@ impl SocketStates {
         }
         for id in named {
             let role = if event.packet().is_some() && event.socket.as_ref() != Some(id) { other(event.actor.role) } else { event.actor.role };
-            self.sockets.entry(id.clone()).or_insert_with(|| SocketView {
-                id: id.clone(),
-                role,
-                peer: self.peers.peer(id),
-                part: ticks.part_of(id),
-                state: None,
-                mark: None,
-            });
+            if self.sockets.contains_key(id) {
+                continue;
+            }
+            self.changed.push(id.clone());
+            let view = SocketView { id: id.clone(), role, peer: self.peers.peer(id), part: ticks.part_of(id), state: None, mark: None };
+            self.sockets.insert(id.clone(), view);
         }
-        if let (Some(row), Some(view)) = (row, event.socket.as_ref().and_then(|id| self.sockets.get_mut(id))) {
+        if let (Some(row), Some(id)) = (row, event.socket.as_ref()) {
+            let Some(view) = self.sockets.get_mut(id) else { return Some(row) };
+            self.changed.push(id.clone());
             view.state = Some(row.to);
             view.mark = match (row.mark, row.reported) {
                 (Mark::Modelled, _) => Some("modelled".to_string()),
@@ -228,8 +243,12 @@ impl SocketStates {
         row
     }
 
-    fn view(&self) -> Vec<SocketView> {
-        self.sockets.values().cloned().collect()
+    /// The views of the sockets changed since the last call, each once, in name order.
+    fn changed(&mut self) -> Vec<SocketView> {
+        let mut changed = std::mem::take(&mut self.changed);
+        changed.sort_unstable();
+        changed.dedup();
+        changed.iter().filter_map(|id| self.sockets.get(id)).cloned().collect()
     }
 }
 
@@ -238,5 +257,36 @@ fn other(role: Role) -> Role {
         Role::Client => Role::Server,
         Role::Server => Role::Client,
         Role::Unknown => Role::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::read_trace;
+
+    #[test]
+    fn each_step_keeps_only_the_sockets_it_changes_and_every_view_folds_from_them() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/lessons/clients3.jsonl");
+        let trace = read_trace(std::path::Path::new(path)).expect("the fixture");
+        let replay = Replay::of(&trace);
+        let kept: usize = replay.steps.iter().map(|s| s.sockets.len()).sum();
+        let states = trace.events.iter().filter(|e| e.state().is_some()).count();
+        let sockets = replay.sockets_at(replay.steps.len() - 1);
+        assert!(kept <= sockets.len() + states, "{kept} views kept for {} sockets and {states} state changes", sockets.len());
+        // At the end every client is in TIME-WAIT (it closed first) and every other socket
+        // CLOSED, as the sockets' paths end.
+        for view in &sockets {
+            let expected = if view.id.0.starts_with('c') { State::TimeWait } else { State::Closed };
+            assert_eq!(view.state, Some(expected), "{view:?}");
+        }
+        // A step in the middle folds the changes before it, and no later one.
+        let middle = replay.steps.len() / 2;
+        let at_middle = replay.sockets_at(middle);
+        assert!(at_middle.len() <= sockets.len());
+        for view in &at_middle {
+            let last_change = replay.steps[..=middle].iter().rev().find_map(|s| s.sockets.iter().find(|v| v.id == view.id));
+            assert_eq!(Some(view), last_change);
+        }
     }
 }

@@ -112,7 +112,7 @@ impl<'l> FirstCalls<'l> {
 pub(crate) fn packets_of<'i>(index: &'i Index, log: SocketLog<'i>) -> &'i [PacketFact] {
     match (log.is_datagram(), log.ends) {
         (true, _) => log.datagrams,
-        (false, Some(ends)) => index.packets_between(ends),
+        (false, Some(ends)) => index.packets_between(ends, log.id),
         (false, None) => &[],
     }
 }

@@ -218,8 +218,11 @@ struct Found {
     resets: Vec<(usize, usize)>,
     datagrams: Vec<(usize, PacketFact)>,
     packets: Vec<(usize, PacketFact)>,
-    /// Each TCP connection's number, by its two addresses in a fixed order.
-    connections: FastMap<Ends, usize>,
+    /// Each TCP connection's numbers, by its two addresses in a fixed order: one per
+    /// incarnation of the address pair, the last one current.
+    connections: FastMap<Ends, Vec<usize>>,
+    /// Per connection number: its SYN's sequence number, and the sockets its packets name.
+    incarnations: Vec<Incarnation>,
     /// The connection of the last packet, which the next one is most often on too.
     last_connection: Option<(Ends, usize)>,
     /// The socket of the last event: consecutive events are mostly about the same socket,
@@ -236,7 +239,19 @@ pub(crate) struct Index {
     datagrams: Grouped<PacketFact>,
     /// Each TCP connection's packets, in trace order.
     packets: Grouped<PacketFact>,
-    connections: FastMap<Ends, usize>,
+    connections: FastMap<Ends, Vec<usize>>,
+    incarnations: Vec<Incarnation>,
+}
+
+/// One connection on an address pair. At thousands of connections a second the kernel uses
+/// a pair again, and a SYN with another initial sequence number (RFC 9293 §3.4.1) starts a
+/// new connection on it: its packets are no evidence for the old one's sockets.
+#[derive(Debug, Default)]
+struct Incarnation {
+    /// Each direction's SYN's sequence number (both send one in a simultaneous open).
+    isn: [Option<u32>; 2],
+    /// The sockets that sent or received its packets (a handful: both ends, the listener).
+    sockets: Vec<SockId>,
 }
 
 /// The key of a connection, the same from both ends.
@@ -363,7 +378,8 @@ impl Index {
                             origin: event.origin,
                             from_first: canon(packet.src) == key.0,
                         };
-                        let connection = found.connection(key);
+                        let syn = packet.tcp.as_ref().filter(|t| t.flags.contains(TcpFlags::SYN) && !t.flags.contains(TcpFlags::ACK)).map(|t| t.seq);
+                        let connection = found.connection(key, fact.from_first, syn, [event.socket.as_ref(), packet.to.as_ref()]);
                         found.packets.push((connection, fact));
                         // A client's first SYN tells its ends, even when connect() fails.
                         if let Some(log) = event.socket.as_ref().and_then(|id| found.find(id)) {
@@ -410,8 +426,9 @@ impl Index {
             states: Grouped::new(&found.states, sockets),
             resets: Grouped::new(&found.resets, sockets),
             datagrams: Grouped::new(&found.datagrams, sockets),
-            packets: Grouped::new(&found.packets, found.connections.len()),
+            packets: Grouped::new(&found.packets, found.incarnations.len()),
             connections: found.connections,
+            incarnations: found.incarnations,
             heads: found.heads,
         }
     }
@@ -446,9 +463,15 @@ impl Index {
         (0..self.len()).map(|log| self.socket(log))
     }
 
-    /// The TCP packets between these two ends, in trace order.
-    pub fn packets_between(&self, ends: Ends) -> &[PacketFact] {
-        self.connections.get(&connection_key(ends.0, ends.1)).map_or(&[], |&c| self.packets.of(c))
+    /// The TCP packets between these two ends, in trace order: of the connection on them
+    /// that `socket` sent or received packets of, when the pair was used more than once.
+    pub fn packets_between(&self, ends: Ends, socket: &SockId) -> &[PacketFact] {
+        let Some(numbers) = self.connections.get(&connection_key(ends.0, ends.1)) else { return &[] };
+        let number = match numbers[..] {
+            [only] => only,
+            _ => numbers.iter().copied().find(|&n| self.incarnations[n].sockets.contains(socket)).unwrap_or(numbers[numbers.len() - 1]),
+        };
+        self.packets.of(number)
     }
 }
 
@@ -478,16 +501,35 @@ impl Found {
     }
 
     /// The number of connection `key`, given on first sight.
-    fn connection(&mut self, key: Ends) -> usize {
-        match self.last_connection {
-            Some((last, number)) if last == key => number,
+    /// The number of the connection a packet on `key` belongs to; `syn`: the sequence number
+    /// of a SYN that opens one (no ACK), which starts a new connection on a pair whose current
+    /// one opened with another.
+    fn connection(&mut self, key: Ends, from_first: bool, syn: Option<u32>, named: [Option<&SockId>; 2]) -> usize {
+        let way = usize::from(!from_first);
+        let current = match self.last_connection {
+            Some((last, number)) if last == key => Some(number),
+            _ => self.connections.get(&key).and_then(|numbers| numbers.last().copied()),
+        };
+        let number = match current {
+            Some(number) if syn.is_none_or(|isn| self.incarnations[number].isn[way].is_none_or(|old| old == isn)) => number,
             _ => {
-                let next = self.connections.len();
-                let number = *self.connections.entry(key).or_insert(next);
-                self.last_connection = Some((key, number));
+                let number = self.incarnations.len();
+                self.incarnations.push(Incarnation::default());
+                self.connections.entry(key).or_default().push(number);
                 number
             }
+        };
+        self.last_connection = Some((key, number));
+        let incarnation = &mut self.incarnations[number];
+        if incarnation.isn[way].is_none() {
+            incarnation.isn[way] = syn;
         }
+        for id in named.into_iter().flatten() {
+            if !incarnation.sockets.contains(id) && incarnation.sockets.len() < 8 {
+                incarnation.sockets.push(id.clone());
+            }
+        }
+        number
     }
 }
 
