@@ -1,13 +1,15 @@
 //! The book's fixtures: the traces its chapters replay, and the one command that records them
 //! all (`trace book record-fixtures`). Live ones need root, like `trace echo --live`.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::trace::{read_trace, Source};
 
 /// One fixture: its file and the `trace` arguments that record it (`--save FILE` is added),
-/// run in the fixtures' directory (programs are named from there: `../programs/…`).
+/// run in the fixtures' directory (programs are named from there: `../programs/…`; a C
+/// program by the binary [`record`] builds from it, `../programs/bin/NAME`).
 #[derive(Clone, Copy, Debug)]
 pub struct Fixture {
     pub file: &'static str,
@@ -78,8 +80,13 @@ pub const FIXTURES: &[Fixture] = &[
     },
 ];
 
+/// Where a fixture's arguments name a C program: `../programs/bin/NAME` is built from
+/// `../programs/NAME.c` (relative to the fixtures' directory) before the recording.
+const BUILT: &str = "../programs/bin/";
+
 /// Records every fixture (or only `only`) into `dir` by running this program's own `trace`
-/// commands there; says what it recorded, one line each.
+/// commands there, after building the C programs they run; says what it recorded, one line
+/// each.
 pub fn record(dir: &Path, only: Option<&str>) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the trace binary itself: {e}"))?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -88,6 +95,7 @@ pub fn record(dir: &Path, only: Option<&str>) -> Result<(), String> {
         let names: Vec<&str> = FIXTURES.iter().map(|f| f.file).collect();
         return Err(format!("no fixture {:?}: the fixtures are {}", only.unwrap_or(""), names.join(", ")));
     }
+    build_c_programs(dir, &chosen)?;
     for fixture in chosen {
         let status = Command::new(&exe)
             .args(fixture.args)
@@ -109,4 +117,48 @@ pub fn record(dir: &Path, only: Option<&str>) -> Result<(), String> {
         println!("recorded {} ({source}, {} events)", fixture.file, trace.events.len());
     }
     Ok(())
+}
+
+/// The C programs the fixtures' arguments name (`../programs/bin/NAME`), by name.
+fn c_programs<'a>(fixtures: &[&'a Fixture]) -> BTreeSet<&'a str> {
+    let names = fixtures.iter().flat_map(|f| f.args.iter()).flat_map(|arg| arg.match_indices(BUILT).map(|(at, _)| &arg[at + BUILT.len()..]));
+    names.map(|rest| &rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())]).collect()
+}
+
+/// Builds each C program the fixtures run with `cc`, as a student would (warnings are errors).
+fn build_c_programs(dir: &Path, fixtures: &[&Fixture]) -> Result<(), String> {
+    let names = c_programs(fixtures);
+    if names.is_empty() {
+        return Ok(());
+    }
+    let bin = dir.join(BUILT);
+    std::fs::create_dir_all(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
+    for name in names {
+        let source = dir.join(format!("../programs/{name}.c"));
+        let status = Command::new("cc")
+            .args(["-O1", "-Wall", "-Werror", "-pthread", "-o"])
+            .arg(bin.join(name))
+            .arg(&source)
+            .status()
+            .map_err(|e| format!("cannot run cc to build {}: {e} (install a C compiler: apt-get install gcc)", source.display()))?;
+        if !status.success() {
+            return Err(format!("cc could not build {} ({status})", source.display()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_programs_are_found_in_any_argument() {
+        let fixture = Fixture {
+            file: "x.jsonl",
+            args: &["run", "--server", "../programs/bin/fork_server 2", "--client", "sh -c '../programs/bin/a_client {port} & ../programs/bin/a_client {port}'"],
+            about: "",
+        };
+        assert_eq!(c_programs(&[&fixture]).into_iter().collect::<Vec<_>>(), ["a_client", "fork_server"]);
+    }
 }
