@@ -49,6 +49,16 @@ pub const FIXTURES: &[Fixture] = &[
     Fixture { file: "lost-syn-model.jsonl", args: &["simulate", "lost-syn"], about: "the same story told by the RFC 9293 model, to set beside the live one" },
     Fixture { file: "clients3.jsonl", args: &["echo", "--live", "--clients", "3", "-m", "hello"], about: "three clients at once, one line each" },
     Fixture {
+        file: "stream-per-recv.jsonl",
+        args: &["run", "--server", "python3 ../programs/numbering_server.py", "--client", "../programs/bin/stream_client {port}"],
+        about: "a student's numbering echo that takes each recv for a message: one send is read in three recvs, two sends in one",
+    },
+    Fixture {
+        file: "stream-lines.jsonl",
+        args: &["run", "--server", "python3 ../programs/numbering_server.py lines", "--client", "../programs/bin/stream_client {port}"],
+        about: "the same client and server, the server now framing by newline: one number per line, however the bytes arrived",
+    },
+    Fixture {
         file: "p2p.jsonl",
         args: &["p2p"],
         about: "two peers, each listening and connecting to the other: each program is the server on one connection and the client on the other",
@@ -156,7 +166,13 @@ mod tests {
     fn c_programs_are_found_in_any_argument() {
         let fixture = Fixture {
             file: "x.jsonl",
-            args: &["run", "--server", "../programs/bin/fork_server 2", "--client", "sh -c '../programs/bin/a_client {port} & ../programs/bin/a_client {port}'"],
+            args: &[
+                "run",
+                "--server",
+                "../programs/bin/fork_server 2",
+                "--client",
+                "sh -c '../programs/bin/a_client {port} & ../programs/bin/a_client {port}'",
+            ],
             about: "",
         };
         assert_eq!(c_programs(&[&fixture]).into_iter().collect::<Vec<_>>(), ["a_client", "fork_server"]);
