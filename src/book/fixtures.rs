@@ -59,6 +59,16 @@ pub const FIXTURES: &[Fixture] = &[
         about: "the same client and server, the server now framing by newline: one number per line, however the bytes arrived",
     },
     Fixture {
+        file: "addr-in-use.jsonl",
+        args: &["run", "--server", "python3 ../programs/restart_server.py", "--client", "python3 ../programs/ask_client.py {port}"],
+        about: "a server hangs up first, then restarts on its port while that connection is in TIME-WAIT: bind fails with EADDRINUSE",
+    },
+    Fixture {
+        file: "addr-in-use-reuseaddr.jsonl",
+        args: &["run", "--server", "python3 ../programs/restart_server.py reuse", "--client", "python3 ../programs/ask_client.py {port} 2"],
+        about: "the same restart with SO_REUSEADDR on both listening sockets: bind works and the client is served again; a second listener on the port is still refused",
+    },
+    Fixture {
         file: "p2p.jsonl",
         args: &["p2p"],
         about: "two peers, each listening and connecting to the other: each program is the server on one connection and the client on the other",

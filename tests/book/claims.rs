@@ -3,6 +3,7 @@
 //! each ID and the fixtures it reads, and the modules below those of the chapters about
 //! what students trip on ([`all`] is every claim).
 
+mod address_in_use;
 mod stream;
 
 use std::collections::BTreeSet;
@@ -126,7 +127,7 @@ pub const CLAIMS: &[Claim] = &[
 
 /// Every claim of every chapter.
 pub fn all() -> impl Iterator<Item = &'static Claim> {
-    CLAIMS.iter().chain(stream::CLAIMS)
+    CLAIMS.iter().chain(stream::CLAIMS).chain(address_in_use::CLAIMS)
 }
 
 // ---- finding things -------------------------------------------------------------------
