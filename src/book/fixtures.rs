@@ -69,6 +69,26 @@ pub const FIXTURES: &[Fixture] = &[
         about: "the same restart with SO_REUSEADDR on both listening sockets: bind works and the client is served again; a second listener on the port is still refused",
     },
     Fixture {
+        file: "reset-read.jsonl",
+        args: &["run", "--server", "python3 ../programs/hangup_server.py", "--client", "python3 ../programs/chatty_client.py {port}"],
+        about: "the server closes with the client's second line unread: a reset instead of a FIN, and the client's recv fails with ECONNRESET",
+    },
+    Fixture {
+        file: "sigpipe.jsonl",
+        args: &["run", "--server", "../programs/bin/sigpipe_server", "--client", "python3 ../programs/impatient_client.py {port}"],
+        about: "a C server writes to a client that has closed: the first send goes out and is reset, the second raises SIGPIPE, which kills the server",
+    },
+    Fixture {
+        file: "epipe-nosignal.jsonl",
+        args: &["run", "--server", "../programs/bin/sigpipe_server nosignal", "--client", "python3 ../programs/impatient_client.py {port}"],
+        about: "the same server sending with MSG_NOSIGNAL: the second send returns EPIPE, and the server closes and exits normally",
+    },
+    Fixture {
+        file: "vanished-peer.jsonl",
+        args: &["run", "--server", "python3 ../programs/keepalive_server.py", "--client", "../programs/bin/vanishing_client {port}"],
+        about: "the client stops answering without a packet; the server's keepalive probes go unanswered and its recv fails with ETIMEDOUT",
+    },
+    Fixture {
         file: "p2p.jsonl",
         args: &["p2p"],
         about: "two peers, each listening and connecting to the other: each program is the server on one connection and the client on the other",

@@ -4,6 +4,7 @@
 //! what students trip on ([`all`] is every claim).
 
 mod address_in_use;
+mod peer_gone;
 mod stream;
 
 use std::collections::BTreeSet;
@@ -127,7 +128,7 @@ pub const CLAIMS: &[Claim] = &[
 
 /// Every claim of every chapter.
 pub fn all() -> impl Iterator<Item = &'static Claim> {
-    CLAIMS.iter().chain(stream::CLAIMS).chain(address_in_use::CLAIMS)
+    CLAIMS.iter().chain(stream::CLAIMS).chain(address_in_use::CLAIMS).chain(peer_gone::CLAIMS)
 }
 
 // ---- finding things -------------------------------------------------------------------
