@@ -89,6 +89,21 @@ pub const FIXTURES: &[Fixture] = &[
         about: "the client stops answering without a packet; the server's keepalive probes go unanswered and its recv fails with ETIMEDOUT",
     },
     Fixture {
+        file: "serve-fork.jsonl",
+        args: &["run", "--server", "../programs/bin/fork_server", "--client", "sh -c 'python3 ../programs/echo_client.py {port} 0.3 & python3 ../programs/echo_client.py {port} 0.3 && wait'"],
+        about: "two clients at once, served by a process per client (fork)",
+    },
+    Fixture {
+        file: "serve-threads.jsonl",
+        args: &["run", "--server", "../programs/bin/thread_server", "--client", "sh -c 'python3 ../programs/echo_client.py {port} 0.3 & python3 ../programs/echo_client.py {port} 0.3 && wait'"],
+        about: "two clients at once, served by a thread per client",
+    },
+    Fixture {
+        file: "serve-epoll.jsonl",
+        args: &["run", "--server", "../programs/bin/epoll_server", "--client", "sh -c 'python3 ../programs/echo_client.py {port} 0.3 & python3 ../programs/echo_client.py {port} 0.3 && wait'"],
+        about: "two clients at once, served by one thread's event loop (epoll, non-blocking sockets)",
+    },
+    Fixture {
         file: "p2p.jsonl",
         args: &["p2p"],
         about: "two peers, each listening and connecting to the other: each program is the server on one connection and the client on the other",

@@ -5,6 +5,7 @@
 
 mod address_in_use;
 mod peer_gone;
+mod serving;
 mod stream;
 
 use std::collections::BTreeSet;
@@ -128,7 +129,7 @@ pub const CLAIMS: &[Claim] = &[
 
 /// Every claim of every chapter.
 pub fn all() -> impl Iterator<Item = &'static Claim> {
-    CLAIMS.iter().chain(stream::CLAIMS).chain(address_in_use::CLAIMS).chain(peer_gone::CLAIMS)
+    CLAIMS.iter().chain(stream::CLAIMS).chain(address_in_use::CLAIMS).chain(peer_gone::CLAIMS).chain(serving::CLAIMS)
 }
 
 // ---- finding things -------------------------------------------------------------------
