@@ -123,11 +123,13 @@ fn client_left_first(t: &[Trace]) {
     let fin = story.packet(None, "c1", "s2", fin_ack(), "the client's FIN");
     story.in_order(&[
         ("the request is read", story.call_end(CallName::Recv, "s2")),
-        ("close(c1)", story.call_start(CallName::Close, "c1")),
+        ("shutdown(c1, SHUT_RDWR)", story.call_start(CallName::Shutdown, "c1")),
         ("its FIN", fin),
         ("s2 CLOSE-WAIT", story.state("s2", State::Established, State::CloseWait)),
         ("the first send", sends(t)[0].0),
     ]);
+    let how = t.events.calls_of("c1").find_map(|(_, _, s)| s.args.how.clone());
+    assert_eq!(how.as_deref(), Some("SHUT_RDWR"), "the client gives up both ways");
     let reads = t.events.calls_of("c1").filter(|(_, _, s)| s.call.verb() == socktrace::event::Verb::Recv).count();
     assert_eq!(reads, 0, "the client never reads its answer");
 }
