@@ -1,13 +1,15 @@
 //! The book's fixtures: the traces its chapters replay, and the one command that records them
 //! all (`trace book record-fixtures`). Live ones need root, like `trace echo --live`.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::trace::{read_trace, Source};
 
 /// One fixture: its file and the `trace` arguments that record it (`--save FILE` is added),
-/// run in the fixtures' directory (programs are named from there: `../programs/…`).
+/// run in the fixtures' directory (programs are named from there: `../programs/…`; a C
+/// program by the binary [`record`] builds from it, `../programs/bin/NAME`).
 #[derive(Clone, Copy, Debug)]
 pub struct Fixture {
     pub file: &'static str,
@@ -47,6 +49,61 @@ pub const FIXTURES: &[Fixture] = &[
     Fixture { file: "lost-syn-model.jsonl", args: &["simulate", "lost-syn"], about: "the same story told by the RFC 9293 model, to set beside the live one" },
     Fixture { file: "clients3.jsonl", args: &["echo", "--live", "--clients", "3", "-m", "hello"], about: "three clients at once, one line each" },
     Fixture {
+        file: "stream-per-recv.jsonl",
+        args: &["run", "--server", "python3 ../programs/numbering_server.py", "--client", "../programs/bin/stream_client {port}"],
+        about: "a student's numbering echo that takes each recv for a message: one send is read in three recvs, two sends in one",
+    },
+    Fixture {
+        file: "stream-lines.jsonl",
+        args: &["run", "--server", "python3 ../programs/numbering_server.py lines", "--client", "../programs/bin/stream_client {port}"],
+        about: "the same client and server, the server now framing by newline: one number per line, however the bytes arrived",
+    },
+    Fixture {
+        file: "addr-in-use.jsonl",
+        args: &["run", "--server", "python3 ../programs/restart_server.py", "--client", "python3 ../programs/ask_client.py {port}"],
+        about: "a server hangs up first, then restarts on its port while that connection is in TIME-WAIT: bind fails with EADDRINUSE",
+    },
+    Fixture {
+        file: "addr-in-use-reuseaddr.jsonl",
+        args: &["run", "--server", "python3 ../programs/restart_server.py reuse", "--client", "python3 ../programs/ask_client.py {port} 2"],
+        about: "the same restart with SO_REUSEADDR on both listening sockets: bind works and the client is served again; a second listener on the port is still refused",
+    },
+    Fixture {
+        file: "reset-read.jsonl",
+        args: &["run", "--server", "python3 ../programs/hangup_server.py", "--client", "python3 ../programs/chatty_client.py {port}"],
+        about: "the server closes with the client's second line unread: a reset instead of a FIN, and the client's recv fails with ECONNRESET",
+    },
+    Fixture {
+        file: "sigpipe.jsonl",
+        args: &["run", "--server", "../programs/bin/sigpipe_server", "--client", "python3 ../programs/impatient_client.py {port}"],
+        about: "a C server writes to a client that has closed: the first send goes out and is reset, the second raises SIGPIPE, which kills the server",
+    },
+    Fixture {
+        file: "epipe-nosignal.jsonl",
+        args: &["run", "--server", "../programs/bin/sigpipe_server nosignal", "--client", "python3 ../programs/impatient_client.py {port}"],
+        about: "the same server sending with MSG_NOSIGNAL: the second send returns EPIPE, and the server closes and exits normally",
+    },
+    Fixture {
+        file: "vanished-peer.jsonl",
+        args: &["run", "--server", "python3 ../programs/keepalive_server.py", "--client", "../programs/bin/vanishing_client {port}"],
+        about: "the client stops answering without a packet; the server's keepalive probes go unanswered and its recv fails with ETIMEDOUT",
+    },
+    Fixture {
+        file: "serve-fork.jsonl",
+        args: &["run", "--server", "../programs/bin/fork_server", "--client", "sh -c 'python3 ../programs/echo_client.py {port} 0.3 & python3 ../programs/echo_client.py {port} 0.3 && wait'"],
+        about: "two clients at once, served by a process per client (fork)",
+    },
+    Fixture {
+        file: "serve-threads.jsonl",
+        args: &["run", "--server", "../programs/bin/thread_server", "--client", "sh -c 'python3 ../programs/echo_client.py {port} 0.3 & python3 ../programs/echo_client.py {port} 0.3 && wait'"],
+        about: "two clients at once, served by a thread per client",
+    },
+    Fixture {
+        file: "serve-epoll.jsonl",
+        args: &["run", "--server", "../programs/bin/epoll_server", "--client", "sh -c 'python3 ../programs/echo_client.py {port} 0.3 & python3 ../programs/echo_client.py {port} 0.3 && wait'"],
+        about: "two clients at once, served by one thread's event loop (epoll, non-blocking sockets)",
+    },
+    Fixture {
         file: "p2p.jsonl",
         args: &["p2p"],
         about: "two peers, each listening and connecting to the other: each program is the server on one connection and the client on the other",
@@ -78,10 +135,15 @@ pub const FIXTURES: &[Fixture] = &[
     },
 ];
 
+/// Where a fixture's arguments name a C program: `../programs/bin/NAME` is built from
+/// `../programs/NAME.c` (relative to the fixtures' directory) before the recording.
+const BUILT: &str = "../programs/bin/";
+
 /// Records every fixture (or only `only`) into `dir` by running this program's own `trace`
-/// commands there; says what it recorded, one line each, and nothing else. What a recording
-/// writes to standard error (a traced program's own output, such as the port a relay
-/// prints, which `trace run` passes to standard error) is shown only when it fails.
+/// commands there, after building the C programs they run; says what it recorded, one line
+/// each, and nothing else. What a recording writes to standard error (a traced program's
+/// own output, such as the port a relay prints, which `trace run` passes to standard error)
+/// is shown only when it fails.
 pub fn record(dir: &Path, only: Option<&str>) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the trace binary itself: {e}"))?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -90,6 +152,7 @@ pub fn record(dir: &Path, only: Option<&str>) -> Result<(), String> {
         let names: Vec<&str> = FIXTURES.iter().map(|f| f.file).collect();
         return Err(format!("no fixture {:?}: the fixtures are {}", only.unwrap_or(""), names.join(", ")));
     }
+    build_c_programs(dir, &chosen)?;
     for fixture in chosen {
         let recorded = Command::new(&exe)
             .args(fixture.args)
@@ -115,4 +178,54 @@ pub fn record(dir: &Path, only: Option<&str>) -> Result<(), String> {
         println!("recorded {} ({source}, {} events)", fixture.file, trace.events.len());
     }
     Ok(())
+}
+
+/// The C programs the fixtures' arguments name (`../programs/bin/NAME`), by name.
+fn c_programs<'a>(fixtures: &[&'a Fixture]) -> BTreeSet<&'a str> {
+    let names = fixtures.iter().flat_map(|f| f.args.iter()).flat_map(|arg| arg.match_indices(BUILT).map(|(at, _)| &arg[at + BUILT.len()..]));
+    names.map(|rest| &rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())]).collect()
+}
+
+/// Builds each C program the fixtures run with `cc`, as a student would (warnings are errors).
+fn build_c_programs(dir: &Path, fixtures: &[&Fixture]) -> Result<(), String> {
+    let names = c_programs(fixtures);
+    if names.is_empty() {
+        return Ok(());
+    }
+    let bin = dir.join(BUILT);
+    std::fs::create_dir_all(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
+    for name in names {
+        let source = dir.join(format!("../programs/{name}.c"));
+        let status = Command::new("cc")
+            .args(["-O1", "-Wall", "-Werror", "-pthread", "-o"])
+            .arg(bin.join(name))
+            .arg(&source)
+            .status()
+            .map_err(|e| format!("cannot run cc to build {}: {e} (install a C compiler: apt-get install gcc)", source.display()))?;
+        if !status.success() {
+            return Err(format!("cc could not build {} ({status})", source.display()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_programs_are_found_in_any_argument() {
+        let fixture = Fixture {
+            file: "x.jsonl",
+            args: &[
+                "run",
+                "--server",
+                "../programs/bin/fork_server 2",
+                "--client",
+                "sh -c '../programs/bin/a_client {port} & ../programs/bin/a_client {port}'",
+            ],
+            about: "",
+        };
+        assert_eq!(c_programs(&[&fixture]).into_iter().collect::<Vec<_>>(), ["a_client", "fork_server"]);
+    }
 }

@@ -234,27 +234,55 @@ fn every_chapter_replays_offline_in_chromium() {
 }
 
 /// The book's screenshots can be drawn: two chapters' replays mid-handshake, at the SYN|ACK
-/// (step 13 of the echo fixture) and at the third ACK (step 15), each a PNG of the replay's
-/// box. With `SOCKTRACE_BLESS=1` they replace `book/screenshots/`.
+/// (step 13 of the echo fixture) and at the third ACK (step 15), and the three concurrent
+/// servers of "Three ways to serve many clients" at the same documented step, `accept`
+/// returning the second connection; each a PNG of the replay's box. With
+/// `SOCKTRACE_BLESS=1` they replace `book/screenshots/`.
 #[test]
 fn screenshots() {
     let Some(binary) = chromium() else { return };
     let book = built_book();
     let mut browser = Browser::start(&binary, &scratch("chromium_screenshots"));
     let page = browser.new_page();
-    let viewport = serde_json::json!({"width": 1100, "height": 1000, "deviceScaleFactor": 1, "mobile": false});
+    let viewport = serde_json::json!({"width": 1100, "height": 1600, "deviceScaleFactor": 1, "mobile": false});
     browser.call(Some(&page), "Emulation.setDeviceMetricsOverride", viewport);
-    for (chapter, step) in [("handshake", 13), ("passive-open", 15)] {
-        browser.open(&page, &format!("{}?step={step}", file_url(&book.join(format!("{chapter}.html")))));
-        // From the top of the page, so that mdBook's sticky menu bar is not drawn over the replay.
-        let rect = browser.eval(&page, "(() => { scrollTo(0, 0); const r = document.querySelector('.st-replay').getBoundingClientRect(); return JSON.stringify([r.x, r.y, r.width, r.height]); })()");
+    let mut shots: Vec<(String, String, usize, String)> =
+        [("handshake", 13), ("passive-open", 15)].iter().map(|&(c, step)| (c.to_string(), "echo.jsonl".to_string(), step, c.to_string())).collect();
+    for style in ["serve-fork", "serve-threads", "serve-epoll"] {
+        let fixture_name = format!("{style}.jsonl");
+        let trace = fixture(&fixture_name);
+        let second_accept = trace.events.iter().position(|e| e.new_socket().is_some_and(|s| s.0 == "s3")).expect("accept returns s3");
+        let replay = Replay::of(&trace);
+        let step = step_of(&replay, second_accept);
+        assert!(replay.steps[step].progress[0].at.contains(&"accept"), "{style}: step {} shows the documented accept", step + 1);
+        shots.push(("serving-many".to_string(), fixture_name, step + 1, style.to_string()));
+    }
+    for (chapter, fixture_name, step, stem) in shots {
+        let url = file_url(&book.join(format!("{chapter}.html")));
+        browser.open(&page, &url);
+        let find = format!("document.querySelector('.st-replay[data-fixture=\"{fixture_name}\"]').id");
+        let id = browser.eval(&page, &find);
+        browser.open(&page, &format!("{url}?step={step}#{id}"));
+        // The replay at the top of the viewport, below mdBook's menu bar (its scroll margin),
+        // and the ladder where the replay scrolled it: the current row. Taller than the page's
+        // window would be, so that the whole replay is drawn without capturing beyond the
+        // viewport, which lays the page out again and loses the ladder's scroll.
+        let rect = browser.eval(
+            &page,
+            &format!(
+                "(() => {{ const w = document.getElementById('{id}'); w.scrollIntoView({{ block: 'start' }}); \
+                 const r = w.getBoundingClientRect(); return JSON.stringify([r.x + scrollX, r.y + scrollY, r.width, r.height]); }})()"
+            ),
+        );
         let [x, y, width, height]: [f64; 4] = serde_json::from_str(&rect).expect("the replay's box");
+        let current = browser.eval(&page, &format!("document.getElementById('{id}').getAttribute('data-step')"));
+        assert_eq!(current, (step - 1).to_string(), "{stem}: the replay opened at step {step}");
         let clip = serde_json::json!({"x": x - 8.0, "y": y - 8.0, "width": width + 24.0, "height": height + 16.0, "scale": 1});
-        let shot = browser.call(Some(&page), "Page.captureScreenshot", serde_json::json!({"format": "png", "captureBeyondViewport": true, "clip": clip}));
+        let shot = browser.call(Some(&page), "Page.captureScreenshot", serde_json::json!({"format": "png", "captureBeyondViewport": false, "clip": clip}));
         let png = base64(shot["data"].as_str().expect("the image"));
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "{chapter}: no picture of the replay ({} bytes)", png.len());
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "{stem}: no picture of the replay ({} bytes)", png.len());
         if std::env::var_os("SOCKTRACE_BLESS").is_some() {
-            std::fs::write(super::root().join(format!("book/screenshots/{chapter}.png")), png).expect("write the screenshot");
+            std::fs::write(super::root().join(format!("book/screenshots/{stem}.png")), png).expect("write the screenshot");
         }
     }
 }

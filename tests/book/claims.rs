@@ -1,6 +1,12 @@
 //! Every claim the lessons make about a fixture, checked on that fixture. A chapter marks a
 //! claim with `<!-- claim:ID -->` right after the sentence; `CLAIMS` holds the check of
-//! each ID and the fixtures it reads.
+//! each ID and the fixtures it reads, and the modules below those of the chapters about
+//! what students trip on ([`all`] is every claim).
+
+mod address_in_use;
+mod peer_gone;
+mod serving;
+mod stream;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -121,6 +127,11 @@ pub const CLAIMS: &[Claim] = &[
     Claim { id: "ref-payload-is-text", fixtures: &["escaping.jsonl"], check: ref_payload_is_text },
 ];
 
+/// Every claim of every chapter.
+pub fn all() -> impl Iterator<Item = &'static Claim> {
+    CLAIMS.iter().chain(stream::CLAIMS).chain(address_in_use::CLAIMS).chain(peer_gone::CLAIMS).chain(serving::CLAIMS)
+}
+
 // ---- finding things -------------------------------------------------------------------
 
 fn find(t: &Trace, what: &str, pred: impl Fn(&Event) -> bool) -> usize {
@@ -194,6 +205,12 @@ fn time_waiters(t: &Trace) -> BTreeSet<&str> {
 
 fn observed_time_wait(t: &Trace) -> bool {
     t.events.iter().any(|e| e.origin == Origin::Observed && e.enters(State::TimeWait))
+}
+
+/// What `trace check` finds not met in `t`: (socket, documented step), in its order.
+fn deviations(t: &Trace) -> Vec<(String, &'static str)> {
+    let report = socktrace::check::check(t, &socktrace::check::CheckOptions::default());
+    report.deviations().map(|(s, st)| (s.socket.0.to_string(), st.step.id)).collect()
 }
 
 /// The index of the first FIN and the socket that sent it.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use socktrace::book::fixtures::FIXTURES;
 
-use super::claims::CLAIMS;
+use super::claims;
 use super::{fixture, fixture_path, root};
 
 /// Every chapter file: its path relative to `lessons/`, and its text.
@@ -53,8 +53,8 @@ fn shown(text: &str) -> BTreeSet<String> {
 
 #[test]
 fn every_claim_a_chapter_marks_is_checked_on_a_fixture_it_shows() {
-    let registry: BTreeMap<&str, &super::claims::Claim> = CLAIMS.iter().map(|c| (c.id, c)).collect();
-    assert_eq!(registry.len(), CLAIMS.len(), "claim ids repeat");
+    let registry: BTreeMap<&str, &claims::Claim> = claims::all().map(|c| (c.id, c)).collect();
+    assert_eq!(registry.len(), claims::all().count(), "claim ids repeat");
     let mut marked = BTreeSet::new();
     for (name, text) in chapters() {
         let fixtures = shown(&text);
@@ -66,14 +66,14 @@ fn every_claim_a_chapter_marks_is_checked_on_a_fixture_it_shows() {
             assert!(marked.insert(claim.id), "claim {id} is marked twice");
         }
     }
-    let unmarked: Vec<&str> = CLAIMS.iter().map(|c| c.id).filter(|id| !marked.contains(id)).collect();
+    let unmarked: Vec<&str> = claims::all().map(|c| c.id).filter(|id| !marked.contains(id)).collect();
     assert!(unmarked.is_empty(), "checks for claims no chapter makes: {unmarked:?}");
 }
 
 #[test]
 fn every_claim_holds_on_its_fixtures() {
     let mut failed = Vec::new();
-    for claim in CLAIMS {
+    for claim in claims::all() {
         let traces: Vec<_> = claim.fixtures.iter().map(|f| fixture(f)).collect();
         if let Err(panic) = std::panic::catch_unwind(|| (claim.check)(&traces)) {
             let why = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
@@ -89,7 +89,7 @@ fn the_concept_table_names_only_checked_claims() {
     let named = ids_after(&intro, "`claim:");
     assert!(named.len() >= 20, "the table names the claims that show each concept");
     for id in named {
-        assert!(CLAIMS.iter().any(|c| c.id == id), "the introduction's table names claim {id:?}, which no test checks");
+        assert!(claims::all().any(|c| c.id == id), "the introduction's table names claim {id:?}, which no test checks");
     }
 }
 

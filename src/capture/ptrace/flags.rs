@@ -185,6 +185,7 @@ pub fn option_name(level: i32, name: i32) -> String {
         (libc::SOL_SOCKET, libc::SO_DOMAIN) => "SO_DOMAIN",
         (libc::SOL_SOCKET, libc::SO_PROTOCOL) => "SO_PROTOCOL",
         (libc::SOL_SOCKET, libc::SO_ACCEPTCONN) => "SO_ACCEPTCONN",
+        (libc::SOL_SOCKET, libc::SO_ATTACH_FILTER) => "SO_ATTACH_FILTER",
         (libc::IPPROTO_TCP, libc::TCP_NODELAY) => "TCP_NODELAY",
         (libc::IPPROTO_TCP, libc::TCP_MAXSEG) => "TCP_MAXSEG",
         (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => "TCP_KEEPIDLE",
@@ -194,6 +195,7 @@ pub fn option_name(level: i32, name: i32) -> String {
         (libc::IPPROTO_TCP, libc::TCP_FASTOPEN) => "TCP_FASTOPEN",
         (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => "TCP_USER_TIMEOUT",
         (libc::IPPROTO_TCP, libc::TCP_INFO) => "TCP_INFO",
+        (libc::IPPROTO_TCP, libc::TCP_REPAIR) => "TCP_REPAIR",
         (libc::IPPROTO_TCP, libc::TCP_CONGESTION) => "TCP_CONGESTION",
         (libc::IPPROTO_IP, libc::IP_TOS) => "IP_TOS",
         (libc::IPPROTO_IP, libc::IP_RECVERR) => "IP_RECVERR",
@@ -217,7 +219,8 @@ pub fn option_name(level: i32, name: i32) -> String {
 /// The option as the trace shows it: its name when set to 1 (the common case, and what
 /// `setsockopt(s, NAME, 1)` reads as), `NAME=value` otherwise; `SO_LINGER` shows its
 /// `struct linger` as `on,Ns` or `off`, the timeouts their `struct timeval`, `SO_ERROR` the
-/// error's name, `TCP_CONGESTION` its algorithm, `TCP_INFO` nothing of its large struct.
+/// error's name, `TCP_CONGESTION` its algorithm, `TCP_INFO` nothing of its large struct, nor
+/// `SO_ATTACH_FILTER` of its filter program (a length and a pointer).
 pub fn option_value(name: &str, value: &[u8]) -> String {
     let int_at = |off: usize| value.get(off..off + 4).and_then(|b| b.try_into().ok()).map(i32::from_ne_bytes);
     let long_at = |off: usize| value.get(off..off + 8).and_then(|b| b.try_into().ok()).map(i64::from_ne_bytes);
@@ -240,7 +243,7 @@ pub fn option_value(name: &str, value: &[u8]) -> String {
             let algo: String = value.iter().take_while(|&&b| b != 0).filter(|b| b.is_ascii_graphic()).map(|&b| b as char).collect();
             format!("{name}={algo}")
         }
-        "TCP_INFO" => name.to_string(),
+        "TCP_INFO" | "SO_ATTACH_FILTER" => name.to_string(),
         _ => match int_at(0) {
             Some(1) | None => name.to_string(),
             Some(v) => format!("{name}={v}"),
@@ -279,5 +282,8 @@ mod tests {
         assert_eq!(option_value("SO_LINGER", &linger), "SO_LINGER=on,0s");
         let timeval: Vec<u8> = [3i64, 500_000].iter().flat_map(|v| v.to_ne_bytes()).collect();
         assert_eq!(option_value("SO_RCVTIMEO", &timeval), "SO_RCVTIMEO=3500ms");
+        let fprog: Vec<u8> = [7u64, 0x7fff_0000_1000].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        assert_eq!(option_value(&option_name(libc::SOL_SOCKET, libc::SO_ATTACH_FILTER), &fprog), "SO_ATTACH_FILTER", "no length or pointer shown");
+        assert_eq!(option_name(libc::IPPROTO_TCP, libc::TCP_REPAIR), "TCP_REPAIR");
     }
 }
