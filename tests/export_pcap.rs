@@ -80,3 +80,12 @@ fn tshark_reads_a_udp_traces_datagrams() {
     assert_eq!(ours.len(), 6);
     assert_eq!(seen, ours, "tshark's ports, length and bytes per datagram equal the trace's");
 }
+
+#[test]
+fn a_trace_pcap_has_no_room_for__fails_and_leaves_no_partial_file() {
+    let dir = scratch("export_pcap_no_room");
+    let out = dir.join("four.pcap");
+    let said = trace(&["export", "--pcap", out.to_str().expect("utf-8"), &fixture_path("bad-input/four-sack-blocks.jsonl")]);
+    assert_eq!(said.status.code(), Some(2), "{}", stderr(&said));
+    assert!(!out.exists(), "no partial file is left behind");
+}

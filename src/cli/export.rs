@@ -1,7 +1,7 @@
 //! `trace export FILE --pcap OUT | --packetdrill OUT`: a saved trace in another tool's format.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,6 +29,12 @@ pub struct ExportArgs {
     side: Side,
 }
 
+/// Whether two paths name one file: the same path, or (when it exists) the same inode.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a == b || matches!((std::fs::metadata(a), std::fs::metadata(b)), (Ok(x), Ok(y)) if x.dev() == y.dev() && x.ino() == y.ino())
+}
+
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum Side {
     Server,
@@ -36,17 +42,37 @@ enum Side {
 }
 
 pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
+    if let (Some(pcap), Some(script)) = (&args.pcap, &args.packetdrill) {
+        if same_file(pcap, script) {
+            return Err(CliError::new(format!("--pcap and --packetdrill both name {}: give each its own file", pcap.display())));
+        }
+    }
     let trace = read_trace(&args.file)?;
+    // A file that could not be opened or written says where to look; a trace the format
+    // cannot hold (a field too large for it) says so, and no partial file is left behind.
     let write_error = |path: &PathBuf| {
         let path = path.clone();
-        move |err: std::io::Error| CliError::new(format!("cannot write {}: {err} (check the directory exists and is writable)", path.display()))
+        move |err: std::io::Error| {
+            // Only a regular file is ours to remove: never a device (`/dev/full`) or a pipe.
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+                let _ = std::fs::remove_file(&path);
+            }
+            match err.kind() {
+                std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput => {
+                    CliError::new(format!("cannot export to {}: {err} (the trace holds something the format has no room for)", path.display()))
+                }
+                std::io::ErrorKind::StorageFull => CliError::new(format!("cannot write {}: {err} (free some space, or write elsewhere)", path.display())),
+                _ => CliError::new(format!("cannot write {}: {err} (check the directory exists and is writable)", path.display())),
+            }
+        }
     };
     if let Some(why) = args.packetdrill.as_ref().and_then(|_| unsupported(&trace)) {
         return Err(CliError::new(why));
     }
     if let Some(path) = &args.pcap {
         let file = File::create(path).map_err(write_error(path))?;
-        let packets = write_pcap(&trace.events, &mut BufWriter::new(file)).map_err(write_error(path))?;
+        let mut out = BufWriter::new(file);
+        let packets = write_pcap(&trace.events, &mut out).and_then(|n| out.flush().map(|()| n)).map_err(write_error(path))?;
         eprintln!("trace: wrote {packets} packets to {}", path.display());
     }
     if let Some(path) = &args.packetdrill {
@@ -62,7 +88,8 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
             Side::Client => Role::Client,
         };
         let file = File::create(path).map_err(write_error(path))?;
-        let lines = write_packetdrill(&trace, role, &mut BufWriter::new(file)).map_err(write_error(path))?;
+        let mut out = BufWriter::new(file);
+        let lines = write_packetdrill(&trace, role, &mut out).and_then(|n| out.flush().map(|()| n)).map_err(write_error(path))?;
         eprintln!("trace: wrote a packetdrill script of {lines} events to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -3,7 +3,7 @@
 //! one trace per conversation, `--conversation N` shows one as a timeline.
 
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -56,10 +56,12 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
     let mut table = Table::default();
     let outcome = import::import(&mut reader, &mut table, &mut wanted, stop, &mut |conv| listing.conversation(conv), &mut |offset| bar.show(offset));
     bar.clear();
-    listing.finish(&outcome);
-    // A reader that went away is not an error (the listing stops writing to it).
-    let _ = out.flush();
+    // A reader that went away is not an error (the listing stops writing to it); a full disk is.
+    let refused = listing.finish(&outcome);
     drop(out);
+    if let Some(err) = refused {
+        return Err(CliError::new(format!("cannot write the list of conversations: {err}")));
+    }
     finish(path, &args, outcome, wanted)
 }
 

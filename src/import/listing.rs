@@ -20,6 +20,9 @@ pub struct Listing<'a, W: Write> {
     listing: bool,
     /// Standard output went away (`trace import f | head`): not an error, nothing more to say.
     gone: bool,
+    /// Standard output refused a line for another reason (a full disk): an error, said at
+    /// the end.
+    failed: Option<std::io::Error>,
     line: String,
     tcp: u64,
     udp: u64,
@@ -41,6 +44,7 @@ impl<'a, W: Write> Listing<'a, W> {
             terminal,
             listing,
             gone: false,
+            failed: None,
             line: String::new(),
             tcp: 0,
             udp: 0,
@@ -67,8 +71,11 @@ impl<'a, W: Write> Listing<'a, W> {
         self.line.clear();
         let _ = writeln!(self.line, "{line}");
         let written = self.out.write_all(self.line.as_bytes()).and_then(|()| if self.terminal { self.out.flush() } else { Ok(()) });
-        if written.is_err() {
+        if let Err(err) = written {
             self.gone = true;
+            if err.kind() != std::io::ErrorKind::BrokenPipe {
+                self.failed = Some(err);
+            }
         }
     }
 
@@ -107,11 +114,17 @@ impl<'a, W: Write> Listing<'a, W> {
 
     /// Ends the list with the lines still waiting (an interrupted import never reports the
     /// conversations still open) and the totals of `outcome`.
-    pub fn finish(&mut self, outcome: &Imported) {
+    /// Writes what is left; the error standard output gave, if it refused a line (a reader
+    /// that went away is none).
+    pub fn finish(&mut self, outcome: &Imported) -> Option<std::io::Error> {
         if self.listing {
             self.write_waiting();
             let totals = totals_line(outcome, self.tcp, self.udp);
             self.write(totals);
+        }
+        match self.out.flush() {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => self.failed.take().or(Some(err)),
+            _ => self.failed.take(),
         }
     }
 }
