@@ -82,7 +82,7 @@ fn tshark_reads_a_udp_traces_datagrams() {
 }
 
 #[test]
-fn a_trace_pcap_has_no_room_for__fails_and_leaves_no_partial_file() {
+fn a_trace_pcap_has_no_room_for_fails_and_leaves_no_partial_file() {
     let dir = scratch("export_pcap_no_room");
     let out = dir.join("four.pcap");
     let said = trace(&["export", "--pcap", out.to_str().expect("utf-8"), &fixture_path("bad-input/four-sack-blocks.jsonl")]);
