@@ -120,6 +120,17 @@ pub enum Role {
     Unknown,
 }
 
+impl Role {
+    /// The other end's role (an unknown one stays unknown).
+    pub fn other(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+            Role::Unknown => Role::Unknown,
+        }
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -31,6 +31,9 @@ pub struct Row {
     /// What the kernel reported, where the row shows another state.
     pub reported: Option<State>,
     pub mark: Mark,
+    /// The row is about the socket a packet reached, not the one that sent it (see
+    /// [`Row::socket`]).
+    pub receiver: bool,
 }
 
 /// How a row relates the kernel's report to RFC 9293.
@@ -48,6 +51,15 @@ pub enum Mark {
 }
 
 impl Row {
+    /// The socket whose path this row of `event` is: a state change's socket, or for a
+    /// packet (a timewait socket's reset) its sender or its receiver.
+    pub fn socket<'e>(&self, event: &'e Event) -> Option<&'e SockId> {
+        match (&event.body, self.receiver) {
+            (Body::Packet(packet), true) => packet.to.as_ref(),
+            _ => event.socket.as_ref(),
+        }
+    }
+
     /// The state this row adds to the RFC 9293 view of the path (the lesson view), which
     /// keeps the RFC's states and leaves out the steps only Linux takes.
     pub fn rfc_state(&self) -> Option<State> {
@@ -62,6 +74,9 @@ impl Row {
     pub fn note(&self) -> Option<String> {
         match self.mark {
             Mark::Agreed | Mark::Modelled => None,
+            Mark::Linux(d) if *d == linux::TIME_WAIT_UNREPORTED && self.to == State::Closed => {
+                Some("the timewait socket that held the connection met a reset, sent or received, and is gone; no tracepoint reports it".to_string())
+            }
             Mark::Linux(d) if *d == linux::TIME_WAIT_UNREPORTED => {
                 Some(format!("a timewait socket holds the connection in {} (up to 60 s): no tracepoint reports it, `ss -tan` lists it", self.to))
             }
@@ -114,6 +129,18 @@ impl Path {
         self.reset = true;
     }
 
+    /// A reset the socket sent or received, as a row when a timewait socket held the
+    /// connection (the kernel reported it CLOSED, the path shows FIN-WAIT-2 or TIME-WAIT):
+    /// Linux's timewait socket answers an unexpected segment with a reset, or takes one, and
+    /// is gone (RFC 9293 §3.10.7.4 has TIME-WAIT ignore a reset only under RFC 1337), with no
+    /// tracepoint to say so.
+    pub fn reset_met(&mut self) -> Option<Row> {
+        self.reset = true;
+        let at = self.at.filter(|at| self.kernel_closed && matches!(at, State::FinWait2 | State::TimeWait))?;
+        self.at = Some(State::Closed);
+        Some(Row { from: at, to: State::Closed, reported: None, mark: Mark::Linux(&linux::TIME_WAIT_UNREPORTED), receiver: false })
+    }
+
     /// The row a state change adds to the path; `None` when it adds none (it reports where
     /// the path already is).
     pub fn step(&mut self, change: &StateChange, origin: Origin) -> Option<Row> {
@@ -132,7 +159,7 @@ impl Path {
             return None;
         }
         self.at = Some(to);
-        Some(Row { from, to, reported, mark })
+        Some(Row { from, to, reported, mark, receiver: false })
     }
 
     /// Where a change leaves the socket, what the kernel reported if that differs, and how
@@ -180,14 +207,20 @@ impl StatePaths {
             Body::State(change) => self.paths.entry(event.socket.clone()?).or_default().step(change, event.origin),
             Body::Packet(packet) => {
                 let tcp = packet.tcp.as_ref()?;
+                let reset = tcp.flags.contains(TcpFlags::RST);
+                let mut row = None;
                 if let Some(to) = packet.to.as_ref().filter(|_| packet.dropped.is_none()) {
-                    self.paths.entry(to.clone()).or_default().segment_arrived(tcp.flags);
+                    let path = self.paths.entry(to.clone()).or_default();
+                    path.segment_arrived(tcp.flags);
+                    if reset {
+                        row = path.reset_met().map(|r| Row { receiver: true, ..r });
+                    }
                 }
                 // A socket that sends a reset aborts (RFC 9293 §3.10.5).
-                if let Some(from) = event.socket.as_ref().filter(|_| tcp.flags.contains(TcpFlags::RST)) {
-                    self.paths.entry(from.clone()).or_default().reset();
+                if let Some(from) = event.socket.as_ref().filter(|_| reset) {
+                    row = self.paths.entry(from.clone()).or_default().reset_met().or(row);
                 }
-                None
+                row
             }
             Body::Kernel(KernelNote::ResetSent { .. } | KernelNote::ResetReceived { .. }) => {
                 self.paths.entry(event.socket.clone()?).or_default().reset();
@@ -222,7 +255,7 @@ impl StatePaths {
 /// One change read on its own, as a view that cites a single event shows it.
 pub fn row_alone(change: &StateChange, origin: Origin) -> Row {
     let (to, reported, mark) = Path::default().reading(change, origin);
-    Row { from: change.from, to, reported, mark }
+    Row { from: change.from, to, reported, mark, receiver: false }
 }
 
 #[cfg(test)]
@@ -296,6 +329,18 @@ mod tests {
         reset.reset();
         let row = reset.step(&change(FinWait2, Closed, None), Observed).expect("a row");
         assert_eq!((row.to, row.reported, row.mark), (Closed, None, Mark::Agreed));
+    }
+
+    #[test]
+    fn a_timewait_socket_that_meets_a_reset_is_gone() {
+        let mut path = Path { at: Some(FinWait2), ..Path::default() };
+        path.step(&change(FinWait2, Closed, Some(FinWait2)), Observed).expect("held by a timewait socket");
+        let gone = path.reset_met().expect("a row");
+        assert_eq!((gone.from, gone.to), (FinWait2, Closed));
+        assert!(gone.note().is_some_and(|n| n.contains("is gone")));
+        assert_eq!(path.reset_met(), None, "once");
+        let mut open = Path { at: Some(Established), ..Path::default() };
+        assert_eq!(open.reset_met(), None, "a full socket's reset is reported by the kernel");
     }
 
     #[test]

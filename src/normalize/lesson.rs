@@ -124,6 +124,11 @@ pub fn lesson_view(events: &[Event]) -> String {
                 entry(&mut sockets, numbers.named(socket)).states.push(state);
             }
             Body::Packet(packet) => {
+                // A timewait socket the reset ended (`state_path`) is CLOSED now.
+                let ended = row.and_then(|row| Some((if row.receiver { numbers.other(i) } else { numbers.socket(i) }?, row.rfc_state()?)));
+                if let Some((socket, state)) = ended {
+                    entry(&mut sockets, numbers.named(socket)).states.push(state);
+                }
                 let Some(tcp) = &packet.tcp else { continue };
                 if !opening.keeps(packet.src, packet.dst, tcp.flags, tcp.seq, tcp.ack, packet.len) {
                     continue;

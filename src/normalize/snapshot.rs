@@ -172,6 +172,12 @@ impl Lines {
             let kept = self.text[start..].trim_end().len();
             self.text.truncate(start + kept);
             self.end_line(i);
+            // A timewait socket a packet's reset ended (`state_path`): its row, on a line of its own.
+            if let (Body::Packet(_), Some(row)) = (&event.body, rows[i]) {
+                self.text.push_str("        ");
+                wording::write_state_row(&mut self.text, &row, name(if row.receiver { sockets.other(i) } else { sockets.socket(i) }));
+                self.end_line(i);
+            }
             k += 1;
         }
     }

@@ -334,19 +334,29 @@ impl Ladder {
             Body::State(_) => {
                 let Some(row) = row else { return Ok(()) };
                 self.side_text(event, format_args!("{}", wording::state_row(row, socket)), style::STATE, out)?;
-                match row.note() {
-                    Some(note) => {
-                        self.cell.clear();
-                        let _ = write!(self.cell, "↳ {note}");
-                        self.side_rows(None, event.actor.role, style::DIM, out)
-                    }
-                    None => Ok(()),
-                }
+                self.row_note(row, event.actor.role, out)
             }
             Body::Kernel(note) => self.side_text(event, format_args!("{}", wording::kernel_note(note, socket)), style::STATE, out),
             Body::Process(change) => self.side_text(event, format_args!("{}", wording::process_change(change, &wording::AsTraced)), style::STATE, out),
-            Body::Packet(packet) => self.packet(event, packet, socket, out),
+            Body::Packet(packet) => {
+                self.packet(event, packet, socket, out)?;
+                // A timewait socket the packet's reset ended: its row, in its own column.
+                let Some(row) = row else { return Ok(()) };
+                let role = if row.receiver { event.actor.role.other() } else { event.actor.role };
+                self.cell.clear();
+                wording::write_state_row(&mut self.cell, row, row.socket(event).map(|s| s.0.as_str()));
+                self.side_rows(None, role, style::STATE, out)?;
+                self.row_note(row, role, out)
+            }
         }
+    }
+
+    /// The words under a state row, where Linux and the RFC part ways.
+    fn row_note(&mut self, row: &Row, role: Role, out: &mut dyn Write) -> io::Result<()> {
+        let Some(note) = row.note() else { return Ok(()) };
+        self.cell.clear();
+        let _ = write!(self.cell, "↳ {note}");
+        self.side_rows(None, role, style::DIM, out)
     }
 
     fn packet(&mut self, event: &Event, packet: &Packet, socket: Option<&str>, out: &mut dyn Write) -> io::Result<()> {

@@ -220,7 +220,7 @@ impl SocketStates {
             _ => {}
         }
         for id in named {
-            let role = if event.packet().is_some() && event.socket.as_ref() != Some(id) { other(event.actor.role) } else { event.actor.role };
+            let role = if event.packet().is_some() && event.socket.as_ref() != Some(id) { event.actor.role.other() } else { event.actor.role };
             if self.sockets.contains_key(id) {
                 continue;
             }
@@ -228,7 +228,7 @@ impl SocketStates {
             let view = SocketView { id: id.clone(), role, peer: self.peers.peer(id), part: ticks.part_of(id), state: None, mark: None };
             self.sockets.insert(id.clone(), view);
         }
-        if let (Some(row), Some(id)) = (row, event.socket.as_ref()) {
+        if let Some((row, id)) = row.and_then(|row| Some((row, row.socket(event)?))) {
             let Some(view) = self.sockets.get_mut(id) else { return Some(row) };
             self.changed.push(id.clone());
             view.state = Some(row.to);
@@ -249,14 +249,6 @@ impl SocketStates {
         changed.sort_unstable();
         changed.dedup();
         changed.iter().filter_map(|id| self.sockets.get(id)).cloned().collect()
-    }
-}
-
-fn other(role: Role) -> Role {
-    match role {
-        Role::Client => Role::Server,
-        Role::Server => Role::Client,
-        Role::Unknown => Role::Unknown,
     }
 }
 

@@ -100,11 +100,20 @@ impl Summary {
             End::Server => conn.bytes_to_client += u64::from(packet.len),
         }
         let reset = tcp.flags.contains(TcpFlags::RST);
+        // A reset ends a timewait socket that held either side (`state_path`).
+        let mut ended = Vec::new();
         if reset {
-            conn.path_mut(from).reset();
+            ended.extend(conn.path_mut(from).reset_met().map(|row| (from, row.to)));
         }
         if packet.dropped.is_none() {
-            conn.path_mut(from.other()).segment_arrived(tcp.flags);
+            let to = conn.path_mut(from.other());
+            to.segment_arrived(tcp.flags);
+            if reset {
+                ended.extend(to.reset_met().map(|row| (from.other(), row.to)));
+            }
+        }
+        for (side, state) in ended {
+            conn.states_mut(side).push(state);
         }
         if conn.closer.is_none() && (reset || tcp.flags.contains(TcpFlags::FIN)) {
             conn.closer = Some(Closer { side: from, reset });
