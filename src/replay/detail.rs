@@ -12,7 +12,7 @@ pub struct Words {
     pub label: String,
     pub from: Option<SockId>,
     pub to: Option<SockId>,
-    pub detail: Vec<(String, String)>,
+    pub detail: Vec<(&'static str, String)>,
 }
 
 /// The words of the step showing `events[first..=last]` (one event, or a call's start and end).
@@ -94,14 +94,16 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool, 
     words
 }
 
-struct Fields(Vec<(String, String)>);
+/// Each field's name is a word of ours, never allocated: a big trace has tens of thousands
+/// of steps of a dozen fields each.
+struct Fields(Vec<(&'static str, String)>);
 
 impl Fields {
-    fn push(&mut self, name: &str, value: impl Into<String>) {
-        self.0.push((name.to_string(), value.into()));
+    fn push(&mut self, name: &'static str, value: impl Into<String>) {
+        self.0.push((name, value.into()));
     }
 
-    fn opt(&mut self, name: &str, value: Option<impl ToString>) {
+    fn opt(&mut self, name: &'static str, value: Option<impl ToString>) {
         if let Some(v) = value {
             self.push(name, v.to_string());
         }

@@ -74,7 +74,7 @@ pub struct Step {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<SockId>,
     /// Every field of the event(s), as (name, value).
-    pub detail: Vec<(String, String)>,
+    pub detail: Vec<(&'static str, String)>,
     /// The sockets this step first shows or moves, as they are after it; every socket's
     /// view after a step is [`Replay::sockets_at`]. Only the changes are kept, so that a
     /// replay grows with its trace, not with its steps times its sockets.
