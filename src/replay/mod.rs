@@ -294,6 +294,7 @@ impl SocketStates {
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // names read scenario__story
 mod tests {
     use super::*;
     use crate::trace::read_trace;

@@ -329,7 +329,7 @@ fn the_state_diagram_lights_the_accepted_sockets_path_at_the_third_ack() {
     }
     assert_eq!(established.role.as_deref(), Some("img"));
     assert!(established.labelled.len() == 2 && established.labelled.iter().all(|t| !t.is_empty()), "title and desc name it: {:?}", established.labelled);
-    assert_eq!(established.described, [established.caption.clone()], "the caption describes it");
+    assert_eq!(established.described, std::slice::from_ref(&established.caption), "the caption describes it");
 
     let found = problems(&browser.events);
     assert!(found.is_empty(), "in the browser:\n{}", found.join("\n"));
