@@ -10,7 +10,8 @@
   const TOP = 34;          // room for the lifelines' names
   const WIDTH = 440;       // ladder width (viewBox units)
   const X = { client: 150, server: 290 };
-  const LABEL_CHARS = 22;  // longest side label before it is shortened (full text on hover)
+  const LABEL_CHARS = 22;
+  const LOST_AT = 0.62;    // how far across a lost packet's arrow goes  // longest side label before it is shortened (full text on hover)
   const GROUP = { call: 'calls', packet: 'packets', state: 'states', kernel: 'states' };
 
   function el(tag, attrs, text) {
@@ -106,7 +107,14 @@
       const body = el('div', { class: 'st-body' });
       body.append(this.ladderBox, aside);
       this.detail = el('div', { class: 'st-detail' });
-      root.append(head, controls, filters, body, this.detail);
+      root.append(head, controls, filters, body);
+      // RFC 9293's state diagram (states.js), from the template the page's first replay carries.
+      const template = document.querySelector('template.st-states-template');
+      if (template && window.stStateDiagram) {
+        this.diagram = new window.stStateDiagram(this, template);
+        root.append(this.diagram.box);
+      }
+      root.append(this.detail);
       this.buildSequences();
       root.addEventListener('keydown', (e) => this.key(e));
     }
@@ -149,14 +157,28 @@
       rows.forEach(([step, i], k) => {
         const y = TOP + k * ROW;
         const g = svg('g', { class: 'st-row st-lens-' + step.lens + (step.origin === 'modelled' ? ' st-modelled' : ''), 'data-step': i });
-        g.append(svg('title', {}, step.text));
+        g.append(svg('title', {}, step.text + (step.resent ? ' (a retransmission)' : '')));
         g.append(svg('rect', { x: 0, y: y - ROW / 2, width: WIDTH, height: ROW, class: 'st-bg' }));
         if (step.lens === 'packet') {
           const rightward = step.side !== 'server';
           const [x1, x2] = rightward ? [X.client, X.server] : [X.server, X.client];
           const reset = step.label.indexOf('RST') >= 0 ? ' st-rst' : '';
-          g.append(svg('line', { x1: x1, y1: y + 4, x2: x2, y2: y + 4, class: 'st-packet' + reset, 'marker-end': `url(#st-arrow-${this.root.id})` }));
-          g.append(svg('text', { x: (X.client + X.server) / 2, y: y, 'text-anchor': 'middle', class: 'st-packet-label' + reset }, shorten(step.label)));
+          const label = (step.resent ? '↻ ' : '') + step.label;
+          if (step.dropped) {
+            // A lost packet stops short of its receiver, ended by a ✗.
+            const stop = x1 + (x2 - x1) * LOST_AT;
+            g.classList.add('st-lost');
+            g.append(svg('line', { x1: x1, y1: y + 4, x2: stop, y2: y + 4, class: 'st-packet st-lost-line' + reset }));
+            g.append(svg('text', { x: stop + (rightward ? 7 : -7), y: y + 8, 'text-anchor': 'middle', class: 'st-lost-mark' }, '✗'));
+            g.append(svg('text', { x: (X.client + X.server) / 2, y: y, 'text-anchor': 'middle', class: 'st-packet-label' + reset }, shorten(label + ' lost')));
+          } else {
+            g.append(svg('line', { x1: x1, y1: y + 4, x2: x2, y2: y + 4, class: 'st-packet' + reset, 'marker-end': `url(#st-arrow-${this.root.id})` }));
+            g.append(svg('text', { x: (X.client + X.server) / 2, y: y, 'text-anchor': 'middle', class: 'st-packet-label' + reset }, shorten(label)));
+          }
+          if (step.resent) {
+            g.classList.add('st-resent');
+            g.append(svg('text', { x: rightward ? x1 - 6 : x1 + 6, y: y + 7, 'text-anchor': rightward ? 'end' : 'start', class: 'st-resent-mark' }, 'retransmission'));
+          }
         } else {
           const x = X[step.side] || X.server;
           const left = step.side === 'client';
@@ -242,6 +264,7 @@
       this.showSequences(step);
       this.showSockets(i, step);
       this.showDetail(step);
+      if (this.diagram) this.diagram.show(i);
     }
 
     // Every socket as it is after step i: each step holds only the sockets it shows first or

@@ -108,6 +108,16 @@ fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
+/// RFC 9293's state diagram, drawn by hand in `book/replay/states.svg`: the first replay of a
+/// page carries it, and the widget draws each replay's copy from it.
+const STATES_SVG: &str = include_str!("../../book/replay/states.svg");
+
+/// The state diagram as a template on one line: a blank line would end mdBook's HTML block.
+fn states_template() -> String {
+    let svg: Vec<&str> = STATES_SVG.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("<!--")).collect();
+    format!("<template class=\"st-states-template\">{}</template>", svg.join(" "))
+}
+
 fn replay_mount(path: &Path, written: &str, n: usize) -> Result<String, String> {
     let trace = read(path)?;
     let replay = Replay::of(&trace);
@@ -117,8 +127,9 @@ fn replay_mount(path: &Path, written: &str, n: usize) -> Result<String, String> 
         Source::Simulated => "simulated",
         _ => "recorded",
     };
+    let template = if n == 1 { states_template() } else { String::new() };
     Ok(format!(
-        "<div class=\"st-replay\" id=\"replay-{n}\" data-fixture=\"{}\"><script type=\"application/json\">{}</script>\
+        "<div class=\"st-replay\" id=\"replay-{n}\" data-fixture=\"{}\"><script type=\"application/json\">{}</script>{template}\
          <p class=\"st-fallback\">The replay of the {kind} trace <code>{}</code> needs JavaScript; in a terminal, \
          <code>trace replay {}</code> steps through the same trace.</p></div>",
         esc(&name),

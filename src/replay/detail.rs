@@ -233,6 +233,7 @@ fn packet_fields(fields: &mut Fields, packet: &Packet, from: Option<&SockId>) {
     }
     fields.push("payload length", packet.len.to_string());
     fields.opt("payload", packet.payload.as_ref());
+    fields.opt("dropped", packet.dropped.as_ref().map(|by| format!("✗ lost: dropped by {by} before the receiver got it")));
 }
 
 fn state_fields(fields: &mut Fields, change: &StateChange, socket: Option<&str>) {

@@ -6,11 +6,13 @@
 //! - `progress.rs`: where the documented sequences stand at each step, from the story's
 //!   evidence (the same `trace check` cites);
 //! - `detail.rs`: the words and fields of each step;
-//! - `go_to.rs`: finding a step by its number or by the documented step it shows.
+//! - `go_to.rs`: finding a step by its number or by the documented step it shows;
+//! - `resent.rs`: which packets were sent again, for the ladder's marks.
 
 pub(crate) mod detail;
 mod go_to;
 pub(crate) mod progress;
+mod resent;
 
 use std::collections::BTreeMap;
 
@@ -75,6 +77,16 @@ pub struct Step {
     pub to: Option<SockId>,
     /// Every field of the event(s), as (name, value).
     pub detail: Vec<(&'static str, String)>,
+    /// A packet dropped on purpose: who dropped it (the ladder draws it stopping short).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<String>,
+    /// A segment sent again: the kernel reported a retransmission, or its sequence space
+    /// was sent before.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resent: bool,
+    /// The move this step shows on a socket's state path, as the state diagram lights it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved: Option<Move>,
     /// The sockets this step first shows or moves, as they are after it; every socket's
     /// view after a step is [`Replay::sockets_at`]. Only the changes are kept, so that a
     /// replay grows with its trace, not with its steps times its sockets.
@@ -103,6 +115,27 @@ pub struct SocketView {
     pub mark: Option<String>,
 }
 
+/// A move on a socket's state path: the arrow of RFC 9293's diagram it takes, if it has one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Move {
+    pub socket: SockId,
+    pub from: State,
+    pub to: State,
+    /// The documented way Linux differs from RFC 9293 here, by its id (`tcp::linux`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub differs: Option<&'static str>,
+}
+
+impl Move {
+    fn of(row: &Row, socket: Option<&SockId>) -> Option<Move> {
+        let differs = match row.mark {
+            Mark::Linux(difference) => Some(difference.id),
+            _ => None,
+        };
+        Some(Move { socket: socket?.clone(), from: row.from, to: row.to, differs })
+    }
+}
+
 impl Replay {
     pub fn of(trace: &Trace) -> Replay {
         let events = &trace.events;
@@ -111,6 +144,7 @@ impl Replay {
         let mut shown = [None, None];
         let t0 = events.first().map_or(0, |e| e.t);
         let mut states = SocketStates { peers: PeerNames::of(events), ..SocketStates::default() };
+        let mut resent = resent::Resent::default();
         let mut steps = Vec::new();
         let label_modelled = trace.header.source != Source::Simulated;
         let mut i = 0;
@@ -119,9 +153,13 @@ impl Replay {
         let mut unshown = None;
         while i < events.len() {
             let last = if merges(events, i) { i + 1 } else { i };
-            let mut row = None;
+            let (mut row, mut moved, mut again) = (None, None, false);
             for e in &events[i..=last] {
-                row = states.apply(e, &ticks).or(row);
+                again |= resent.follow(e);
+                if let Some(now) = states.apply(e, &ticks) {
+                    moved = Move::of(&now, now.socket(e));
+                    row = Some(now);
+                }
             }
             if matches!(events[i].body, Body::State(_)) && row.is_none() {
                 unshown = unshown.or(Some(i));
@@ -144,6 +182,9 @@ impl Replay {
                 from: words.from,
                 to: words.to,
                 detail: words.detail,
+                dropped: event.packet().and_then(|p| p.dropped.clone()),
+                resent: again,
+                moved,
                 sockets: states.changed(),
                 progress: ticks.progress(unshown.take().unwrap_or(i), last, &mut shown),
             });
@@ -253,6 +294,7 @@ impl SocketStates {
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // names read scenario__story
 mod tests {
     use super::*;
     use crate::trace::read_trace;
@@ -280,5 +322,35 @@ mod tests {
             let last_change = replay.steps[..=middle].iter().rev().find_map(|s| s.sockets.iter().find(|v| v.id == view.id));
             assert_eq!(Some(view), last_change);
         }
+    }
+
+    fn replay_of(name: &str) -> Replay {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/lessons").join(name);
+        Replay::of(&read_trace(&path).expect("the fixture"))
+    }
+
+    #[test]
+    fn lost_syn__the_dropped_syn_is_lost_and_the_next_one_resent() {
+        let replay = replay_of("lost-syn.jsonl");
+        let syns: Vec<&Step> = replay.steps.iter().filter(|s| s.lens == Lens::Packet && s.label == "SYN").collect();
+        assert_eq!(syns.len(), 2, "the lost SYN and the one sent again");
+        assert!(syns[0].dropped.is_some() && !syns[0].resent, "{:?}", syns[0].detail);
+        assert!(syns[1].dropped.is_none() && syns[1].resent);
+        assert!(syns[0].detail.iter().any(|(name, value)| name == "dropped" && value.contains('✗')));
+        let others = replay.steps.iter().filter(|s| s.lens == Lens::Packet && s.label != "SYN");
+        assert!(others.clone().all(|s| s.dropped.is_none() && !s.resent), "only the SYNs are lost or resent");
+    }
+
+    #[test]
+    fn echo__the_third_ack_moves_the_child_through_syn_received_as_linux_documents() {
+        let replay = replay_of("echo.jsonl");
+        let moves: Vec<&Move> = replay.steps.iter().filter_map(|s| s.moved.as_ref()).filter(|m| m.socket.0 == "s2").collect();
+        let path: Vec<(State, State, Option<&str>)> = moves.iter().map(|m| (m.from, m.to, m.differs)).collect();
+        assert_eq!(
+            path[..2],
+            [(State::Listen, State::SynReceived, Some("child-born-at-third-ack")), (State::SynReceived, State::Established, None)],
+            "{path:?}"
+        );
+        assert!(replay.steps.iter().all(|s| !s.resent && s.dropped.is_none()), "nothing lost, nothing resent");
     }
 }

@@ -233,10 +233,189 @@ fn every_chapter_replays_offline_in_chromium() {
     assert!(found.is_empty(), "in the browser:\n{}", found.join("\n"));
 }
 
+/// What the state diagram of replay `id` shows: the lit arrow, the trail, the boxes marked,
+/// the notes, the markers, the caption, and whether its names resolve for a screen reader.
+fn diagram_js(id: &str) -> String {
+    format!(
+        r#"(() => {{
+  const w = document.getElementById('{id}');
+  const d = w.querySelector('.st-states svg');
+  const edges = (cls) => [...d.querySelectorAll('.st-edge.' + cls)].map((g) => [g.getAttribute('data-from'), g.getAttribute('data-to')]);
+  const boxes = (cls) => [...d.querySelectorAll('.st-state.' + cls)].map((g) => g.getAttribute('data-box'));
+  const named = (attr) => (d.getAttribute(attr) || '').split(' ').filter(Boolean).map((id) => (document.getElementById(id) || {{}}).textContent || '');
+  return JSON.stringify({{
+    step: Number(w.getAttribute('data-step')),
+    lit: edges('st-lit'),
+    trail: edges('st-trail'),
+    here: boxes('st-here'),
+    differs: boxes('st-differs'),
+    notes: [...d.querySelectorAll('.st-sd-note')].map((g) => [g.getAttribute('data-state'), g.querySelector('text').textContent, g.querySelector('title').textContent]),
+    markers: [...d.querySelectorAll('.st-sd-marker')].map((g) => [g.getAttribute('data-socket'), g.getAttribute('data-state'), g.getAttribute('class')]),
+    caption: w.querySelector('.st-states-now').textContent,
+    role: d.getAttribute('role'),
+    labelled: named('aria-labelledby'),
+    described: named('aria-describedby'),
+    edges: d.querySelectorAll('.st-edge').length,
+    states: new Set([...d.querySelectorAll('.st-state')].map((g) => g.getAttribute('data-state'))).size,
+  }});
+}})()"#
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct Diagram {
+    step: usize,
+    lit: Vec<[String; 2]>,
+    trail: Vec<[String; 2]>,
+    here: Vec<String>,
+    differs: Vec<String>,
+    notes: Vec<[String; 3]>,
+    markers: Vec<[String; 3]>,
+    caption: String,
+    role: Option<String>,
+    labelled: Vec<String>,
+    described: Vec<String>,
+    edges: usize,
+    states: usize,
+}
+
+fn pair(from: &str, to: &str) -> [String; 2] {
+    [from.to_string(), to.to_string()]
+}
+
+/// The echo trace's third ACK, in the handshake chapter: Linux makes the accepted socket only
+/// now and reports it LISTEN → SYN-RECEIVED → ESTABLISHED at once. The diagram lights each
+/// arrow in turn, keeps the first as the socket's trail, marks both ends of the connection,
+/// and outlines SYN-RECEIVED with the documented difference written beside it.
+#[test]
+fn the_state_diagram_lights_the_accepted_sockets_path_at_the_third_ack() {
+    let Some(binary) = chromium() else { return };
+    let book = built_book();
+    let echo = Replay::of(&fixture("echo.jsonl"));
+    let moves: Vec<usize> = echo.steps.iter().enumerate().filter(|(_, s)| s.moved.as_ref().is_some_and(|m| m.socket.0 == "s2")).map(|(k, _)| k).collect();
+    let third_ack = echo.steps.iter().position(|s| s.to.as_ref().is_some_and(|to| to.0 == "s2") && s.label == "ACK").expect("the third ACK");
+    assert_eq!(moves[..2], [third_ack + 1, third_ack + 2], "s2's first two moves follow the third ACK");
+    let mut browser = Browser::start(&binary, &scratch("chromium_diagram"));
+    let page = browser.new_page();
+    let url = file_url(&book.join("handshake.html"));
+    let at = |browser: &mut Browser, step: usize| -> Diagram {
+        browser.open(&page, &format!("{url}?step={}#replay-1", step + 1));
+        serde_json::from_str(&browser.eval(&page, &diagram_js("replay-1"))).expect("the diagram's JSON")
+    };
+
+    // The third ACK itself is the client's: c1 is ESTABLISHED since the SYN|ACK, s2 has no state yet.
+    let ack = at(&mut browser, third_ack);
+    assert_eq!((ack.step, ack.edges, ack.states), (third_ack, 20, 11), "every arrow and state of Figure 5: {ack:?}");
+    assert_eq!(ack.lit, [pair("SYN-SENT", "ESTABLISHED")], "{ack:?}");
+    assert_eq!(ack.here, ["ESTABLISHED"], "{ack:?}");
+
+    let born = at(&mut browser, moves[0]);
+    assert_eq!(born.lit, [pair("LISTEN", "SYN-RECEIVED")], "{born:?}");
+    assert!(born.here.contains(&"SYN-RECEIVED".to_string()) && born.here.contains(&"ESTABLISHED".to_string()), "both ends: {born:?}");
+    assert_eq!(born.differs, ["SYN-RECEIVED"], "{born:?}");
+
+    let established = at(&mut browser, moves[1]);
+    assert_eq!(established.lit, [pair("SYN-RECEIVED", "ESTABLISHED")], "{established:?}");
+    assert_eq!(established.trail, [pair("LISTEN", "SYN-RECEIVED")], "the path so far stays drawn: {established:?}");
+    let markers: Vec<(&str, &str, bool)> =
+        established.markers.iter().map(|[socket, state, class]| (socket.as_str(), state.as_str(), class.contains("st-sd-server"))).collect();
+    assert_eq!(markers, [("s2", "ESTABLISHED", true), ("c1", "ESTABLISHED", false)], "the step's socket, then its peer, by role");
+    assert_eq!(established.differs, ["SYN-RECEIVED"], "the difference stays where it happened: {established:?}");
+    let [state, text, title] = &established.notes[0];
+    assert_eq!((state.as_str(), text.as_str()), ("SYN-RECEIVED", "≠RFC: child-born-at-third-ack"), "visible, not hover-only");
+    assert!(title.contains("child-born-at-third-ack"), "and as a tooltip: {title}");
+    for words in ["s2 (accepted) now: SYN-RECEIVED → ESTABLISHED (rcv ACK of SYN / x)", "c1 (client): ESTABLISHED", "child-born-at-third-ack"] {
+        assert!(established.caption.contains(words), "the caption says {words:?}: {}", established.caption);
+    }
+    assert_eq!(established.role.as_deref(), Some("img"));
+    assert!(established.labelled.len() == 2 && established.labelled.iter().all(|t| !t.is_empty()), "title and desc name it: {:?}", established.labelled);
+    assert_eq!(established.described, std::slice::from_ref(&established.caption), "the caption describes it");
+
+    let found = problems(&browser.events);
+    assert!(found.is_empty(), "in the browser:\n{}", found.join("\n"));
+}
+
+/// What the ladder of replay `id` draws for its packets: each row's step, classes, line ends
+/// and texts, and the lifelines' x.
+fn ladder_js(id: &str) -> String {
+    format!(
+        r#"(() => {{
+  const w = document.getElementById('{id}');
+  const x = [...w.querySelectorAll('.st-lifeline')].map((l) => Number(l.getAttribute('x1')));
+  const rows = [...w.querySelectorAll('.st-row.st-lens-packet')].map((g) => {{
+    const line = g.querySelector('line');
+    return {{
+      step: Number(g.getAttribute('data-step')),
+      lost: g.classList.contains('st-lost'),
+      resent: g.classList.contains('st-resent'),
+      x1: Number(line.getAttribute('x1')),
+      x2: Number(line.getAttribute('x2')),
+      arrowhead: line.hasAttribute('marker-end'),
+      texts: [...g.querySelectorAll('text')].map((t) => t.textContent),
+    }};
+  }});
+  return JSON.stringify({{ lifelines: x, rows }});
+}})()"#
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct PacketRow {
+    step: usize,
+    lost: bool,
+    resent: bool,
+    x1: f64,
+    x2: f64,
+    arrowhead: bool,
+    texts: Vec<String>,
+}
+
+/// The failures chapter says the ladder marks the lost SYN with ✗: its arrow stops short of the
+/// server, ends in a ✗ and has no arrowhead; the SYN sent again reaches the server and is
+/// marked a retransmission; no other packet is either.
+#[test]
+fn the_lost_syn_is_drawn_lost_and_its_retransmission_marked() {
+    let Some(binary) = chromium() else { return };
+    let book = built_book();
+    let replay = Replay::of(&fixture("lost-syn.jsonl"));
+    let lost: Vec<usize> = replay.steps.iter().enumerate().filter(|(_, s)| s.dropped.is_some()).map(|(k, _)| k).collect();
+    let resent: Vec<usize> = replay.steps.iter().enumerate().filter(|(_, s)| s.resent).map(|(k, _)| k).collect();
+    assert!(lost.len() == 1 && resent.len() == 1 && lost[0] < resent[0], "{lost:?} {resent:?}");
+    let mut browser = Browser::start(&binary, &scratch("chromium_lost"));
+    let page = browser.new_page();
+    browser.open(&page, &file_url(&book.join("failures.html")));
+    let id = browser.eval(&page, "document.querySelector('.st-replay[data-fixture=\"lost-syn.jsonl\"]').id");
+    #[derive(Deserialize)]
+    struct Ladder {
+        lifelines: Vec<f64>,
+        rows: Vec<PacketRow>,
+    }
+    let ladder: Ladder = serde_json::from_str(&browser.eval(&page, &ladder_js(&id))).expect("the ladder's JSON");
+    let [client, server] = ladder.lifelines[..] else { panic!("two lifelines: {:?}", ladder.lifelines) };
+    for row in &ladder.rows {
+        let step = &replay.steps[row.step];
+        assert_eq!((row.lost, row.resent), (lost.contains(&row.step), resent.contains(&row.step)), "step {}: {}", row.step + 1, step.text);
+        if row.lost {
+            assert!(row.x1 == client && row.x2 > client && row.x2 < server, "the lost SYN stops short: {row:?}");
+            assert!(!row.arrowhead && row.texts.iter().any(|t| t == "✗"), "and ends in a ✗: {row:?}");
+        } else {
+            assert!(row.arrowhead && (row.x2 == client || row.x2 == server), "step {} reaches the other side: {row:?}", row.step + 1);
+        }
+        if row.resent {
+            assert!(row.x1 == client && row.x2 == server && row.texts.iter().any(|t| t == "retransmission"), "{row:?}");
+            assert!(row.texts.iter().any(|t| t.starts_with("↻ SYN")), "{row:?}");
+        }
+    }
+    assert!(ladder.rows.iter().any(|r| r.lost) && ladder.rows.iter().any(|r| r.resent), "both drawn");
+    let found = problems(&browser.events);
+    assert!(found.is_empty(), "in the browser:\n{}", found.join("\n"));
+}
+
 /// The book's screenshots can be drawn: two chapters' replays mid-handshake, at the SYN|ACK
 /// (step 13 of the echo fixture) and at the third ACK (step 15), and the three concurrent
 /// servers of "Three ways to serve many clients" at the same documented step, `accept`
-/// returning the second connection; each a PNG of the replay's box. With
+/// returning the second connection; the failures chapter's lost SYN; each a PNG of the
+/// replay's box; and the state diagram alone at the accepted socket's move to ESTABLISHED. With
 /// `SOCKTRACE_BLESS=1` they replace `book/screenshots/`.
 #[test]
 fn screenshots() {
@@ -244,7 +423,7 @@ fn screenshots() {
     let book = built_book();
     let mut browser = Browser::start(&binary, &scratch("chromium_screenshots"));
     let page = browser.new_page();
-    let viewport = serde_json::json!({"width": 1100, "height": 1600, "deviceScaleFactor": 1, "mobile": false});
+    let viewport = serde_json::json!({"width": 1100, "height": 2400, "deviceScaleFactor": 1, "mobile": false});
     browser.call(Some(&page), "Emulation.setDeviceMetricsOverride", viewport);
     let mut shots: Vec<(String, String, usize, String)> =
         [("handshake", 13), ("passive-open", 15)].iter().map(|&(c, step)| (c.to_string(), "echo.jsonl".to_string(), step, c.to_string())).collect();
@@ -257,6 +436,9 @@ fn screenshots() {
         assert!(replay.steps[step].progress[0].at.contains(&"accept"), "{style}: step {} shows the documented accept", step + 1);
         shots.push(("serving-many".to_string(), fixture_name, step + 1, style.to_string()));
     }
+    let lost_syn = Replay::of(&fixture("lost-syn.jsonl"));
+    let lost = lost_syn.steps.iter().position(|s| s.dropped.is_some()).expect("the lost SYN");
+    shots.push(("failures".to_string(), "lost-syn.jsonl".to_string(), lost + 1, "lost-syn".to_string()));
     for (chapter, fixture_name, step, stem) in shots {
         let url = file_url(&book.join(format!("{chapter}.html")));
         browser.open(&page, &url);
@@ -284,6 +466,25 @@ fn screenshots() {
         if std::env::var_os("SOCKTRACE_BLESS").is_some() {
             std::fs::write(super::root().join(format!("book/screenshots/{stem}.png")), png).expect("write the screenshot");
         }
+    }
+
+    // The state diagram alone, at the accepted socket's SYN-RECEIVED → ESTABLISHED.
+    let echo = Replay::of(&fixture("echo.jsonl"));
+    let step = echo.steps.iter().position(|s| s.moved.as_ref().is_some_and(|m| m.socket.0 == "s2" && m.to == socktrace::tcp::state::State::Established));
+    let step = step.expect("s2 reaches ESTABLISHED") + 1;
+    browser.open(&page, &format!("{}?step={step}#replay-1", file_url(&book.join("handshake.html"))));
+    let rect = browser.eval(
+        &page,
+        "(() => { const f = document.querySelector('#replay-1 .st-states'); f.scrollIntoView({ block: 'start' }); \
+         const r = f.getBoundingClientRect(); return JSON.stringify([r.x + scrollX, r.y + scrollY, r.width, r.height]); })()",
+    );
+    let [x, y, width, height]: [f64; 4] = serde_json::from_str(&rect).expect("the diagram's box");
+    let clip = serde_json::json!({"x": x - 8.0, "y": y - 8.0, "width": width + 16.0, "height": height + 16.0, "scale": 1});
+    let shot = browser.call(Some(&page), "Page.captureScreenshot", serde_json::json!({"format": "png", "captureBeyondViewport": false, "clip": clip}));
+    let png = base64(shot["data"].as_str().expect("the image"));
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "no picture of the state diagram ({} bytes)", png.len());
+    if std::env::var_os("SOCKTRACE_BLESS").is_some() {
+        std::fs::write(super::root().join("book/screenshots/states-third-ack.png"), png).expect("write the screenshot");
     }
 }
 
