@@ -336,7 +336,7 @@ mod tests {
         assert_eq!(syns.len(), 2, "the lost SYN and the one sent again");
         assert!(syns[0].dropped.is_some() && !syns[0].resent, "{:?}", syns[0].detail);
         assert!(syns[1].dropped.is_none() && syns[1].resent);
-        assert!(syns[0].detail.iter().any(|(name, value)| name == "dropped" && value.contains('✗')));
+        assert!(syns[0].detail.iter().any(|(name, value)| *name == "dropped" && value.contains('✗')));
         let others = replay.steps.iter().filter(|s| s.lens == Lens::Packet && s.label != "SYN");
         assert!(others.clone().all(|s| s.dropped.is_none() && !s.resent), "only the SYNs are lost or resent");
     }
