@@ -74,6 +74,23 @@ fn payloads_stay_text_in_the_page() {
     assert!(!html.contains("[package]"), "the payload's mdBook directive was not expanded");
 }
 
+/// The directives' tables are raw HTML, inside which mdBook renders no Markdown: a code span
+/// in their text must come out as `<code>`, never as backticks on the page.
+#[test]
+fn tables_show_code_as_code_not_backticks() {
+    let dest = built_book();
+    for page in ["reference/linux.html", "reference/fixtures.html"] {
+        let html = std::fs::read_to_string(dest.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        let tables: Vec<&str> = html.split("<table").skip(1).filter_map(|t| t.split("</table>").next()).collect();
+        assert!(!tables.is_empty(), "{page}: no table");
+        for table in tables {
+            assert!(!outside_code(table).contains('`'), "{page}: a literal backtick in a table:\n{table}");
+        }
+    }
+    let linux = std::fs::read_to_string(dest.join("reference/linux.html")).expect("the page");
+    assert!(linux.contains("(<code>ss -tan</code> lists it as TIME-WAIT)"), "the differences table shows its command as code");
+}
+
 /// The reference's table of exit codes is the table the exit-code test runs: one row per
 /// case, each with its command and code.
 #[test]
