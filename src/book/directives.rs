@@ -204,7 +204,8 @@ fn describe(evidence: &Evidence) -> String {
 }
 
 fn differences_table() -> String {
-    let rows: Vec<Vec<String>> = DIFFERENCES.iter().map(|d| vec![format!("<code>{}</code>", esc(d.id)), esc_code_spans(d.rfc), esc_code_spans(d.linux)]).collect();
+    let rows: Vec<Vec<String>> =
+        DIFFERENCES.iter().map(|d| vec![format!("<code>{}</code>", esc(d.id)), esc_code_spans(d.rfc), esc_code_spans(d.linux)]).collect();
     table(&["difference", "RFC 9293", "Linux, as its tracepoints report it"], &rows)
 }
 

@@ -96,7 +96,7 @@ fn no_chapter_line_starts_with_a_comment() {
             }
         }
     }
-    assert!(found.is_empty(), "lines that start with a comment, which turns them into raw HTML; put the marker at the end of the sentence's line:\n{}", found.join("\n"));
+    assert!(found.is_empty(), "lines opening raw HTML; put each marker at the end of its sentence's line:\n{}", found.join("\n"));
 }
 
 #[test]
