@@ -213,10 +213,10 @@ fn commands_table(cli: &clap::Command) -> String {
     let mut rows = Vec::new();
     for sub in cli.get_subcommands() {
         let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
-        rows.push(vec![format!("<code>trace {}</code>", esc(sub.get_name())), esc(&about)]);
+        rows.push(vec![format!("<code>trace {}</code>", esc(sub.get_name())), esc_code_spans(&about)]);
         for nested in sub.get_subcommands() {
             let about = nested.get_about().map(|a| a.to_string()).unwrap_or_default();
-            rows.push(vec![format!("<code>trace {} {}</code>", esc(sub.get_name()), esc(nested.get_name())), esc(&about)]);
+            rows.push(vec![format!("<code>trace {} {}</code>", esc(sub.get_name()), esc(nested.get_name())), esc_code_spans(&about)]);
         }
     }
     table(&["command", "what it does"], &rows)
