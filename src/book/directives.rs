@@ -93,6 +93,25 @@ fn esc(text: &str) -> String {
     out
 }
 
+/// Escapes text as [`esc`] does, and shows each `` `code span` `` as `<code>`: the tables are
+/// raw HTML, inside which mdBook renders no Markdown. An unpaired backtick stays as it is.
+fn esc_code_spans(text: &str) -> String {
+    let parts: Vec<&str> = text.split('`').collect();
+    let paired = if parts.len() % 2 == 1 { parts.len() } else { parts.len() - 1 };
+    let mut out = String::with_capacity(text.len());
+    for (i, part) in parts.iter().enumerate() {
+        if i >= paired {
+            out.push('`');
+            out.push_str(&esc(part));
+        } else if i % 2 == 1 {
+            out.push_str(&format!("<code>{}</code>", esc(part)));
+        } else {
+            out.push_str(&esc(part));
+        }
+    }
+    out
+}
+
 /// JSON safe inside `<script type="application/json">`: no `<` (so no `</script>` and no
 /// `<!--`), `>` or `&`, and no `{{`, written as JSON escapes, which mean the same.
 fn script_json(json: &str) -> String {
@@ -196,7 +215,8 @@ fn describe(evidence: &Evidence) -> String {
 }
 
 fn differences_table() -> String {
-    let rows: Vec<Vec<String>> = DIFFERENCES.iter().map(|d| vec![format!("<code>{}</code>", esc(d.id)), esc(d.rfc), esc(d.linux)]).collect();
+    let rows: Vec<Vec<String>> =
+        DIFFERENCES.iter().map(|d| vec![format!("<code>{}</code>", esc(d.id)), esc_code_spans(d.rfc), esc_code_spans(d.linux)]).collect();
     table(&["difference", "RFC 9293", "Linux, as its tracepoints report it"], &rows)
 }
 
@@ -204,10 +224,10 @@ fn commands_table(cli: &clap::Command) -> String {
     let mut rows = Vec::new();
     for sub in cli.get_subcommands() {
         let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
-        rows.push(vec![format!("<code>trace {}</code>", esc(sub.get_name())), esc(&about)]);
+        rows.push(vec![format!("<code>trace {}</code>", esc(sub.get_name())), esc_code_spans(&about)]);
         for nested in sub.get_subcommands() {
             let about = nested.get_about().map(|a| a.to_string()).unwrap_or_default();
-            rows.push(vec![format!("<code>trace {} {}</code>", esc(sub.get_name()), esc(nested.get_name())), esc(&about)]);
+            rows.push(vec![format!("<code>trace {} {}</code>", esc(sub.get_name()), esc(nested.get_name())), esc_code_spans(&about)]);
         }
     }
     table(&["command", "what it does"], &rows)
@@ -243,7 +263,7 @@ fn fixtures_table(dir: &Path) -> Result<String, String> {
             format!("<code>{}</code>", esc(fixture.file)),
             format!("<code>trace {}</code>", esc(&fixture.args.join(" "))),
             esc(source),
-            esc(fixture.about),
+            esc_code_spans(fixture.about),
         ]);
     }
     Ok(table(&["fixture", "recorded with", "source", "what it shows"], &rows))
@@ -283,5 +303,14 @@ mod tests {
         assert!(sequence_table("nope").unwrap_err().contains("passive-open"));
         let datagram = sequence_table("datagram-client").unwrap();
         assert!(datagram.contains("<tr>"), "{datagram}");
+    }
+
+    #[test]
+    fn code_spans_in_table_text_become_code_elements_escaped() {
+        assert_eq!(esc_code_spans("run `ss -tan` <now>"), "run <code>ss -tan</code> &lt;now&gt;");
+        assert_eq!(esc_code_spans("`a<b>` and `x"), "<code>a&lt;b&gt;</code> and `x");
+        let html = differences_table();
+        assert!(html.contains("(<code>ss -tan</code> lists it as TIME-WAIT)"), "{html}");
+        assert!(!html.contains('`'), "a backtick left in the Linux differences table: {html}");
     }
 }

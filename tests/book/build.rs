@@ -74,6 +74,55 @@ fn payloads_stay_text_in_the_page() {
     assert!(!html.contains("[package]"), "the payload's mdBook directive was not expanded");
 }
 
+/// The directives' tables are raw HTML, inside which mdBook renders no Markdown: a code span
+/// in their text must come out as `<code>`, never as backticks on the page.
+#[test]
+fn tables_show_code_as_code_not_backticks() {
+    let dest = built_book();
+    for page in ["reference/linux.html", "reference/fixtures.html"] {
+        let html = std::fs::read_to_string(dest.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        let tables: Vec<&str> = html.split("<table").skip(1).filter_map(|t| t.split("</table>").next()).collect();
+        assert!(!tables.is_empty(), "{page}: no table");
+        for table in tables {
+            assert!(!outside_code(table).contains('`'), "{page}: a literal backtick in a table:\n{table}");
+        }
+    }
+    let linux = std::fs::read_to_string(dest.join("reference/linux.html")).expect("the page");
+    assert!(linux.contains("(<code>ss -tan</code> lists it as TIME-WAIT)"), "the differences table shows its command as code");
+}
+
+/// The page's `open … close` elements taken out.
+fn without(html: &str, open: &str, close: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(at) = rest.find(open) {
+        out.push_str(&rest[..at]);
+        rest = rest[at..].split_once(close).map_or("", |(_, after)| after);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// No chapter shows a code span as backticks: Markdown inside raw HTML (an answer's
+/// `<details>` without a blank line after it, a directive's table) is not rendered.
+#[test]
+fn no_chapter_shows_literal_backticks() {
+    let dest = built_book();
+    let summary = std::fs::read_to_string(root().join("lessons/SUMMARY.md")).expect("SUMMARY.md");
+    let pages: Vec<String> = summary.split("](").skip(1).filter_map(|rest| rest.split(')').next()).map(|md| md.replace(".md", ".html")).collect();
+    assert!(pages.len() >= 20, "{pages:?}");
+    for page in pages {
+        let html = std::fs::read_to_string(dest.join(&page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        let main = html.split("<main>").nth(1).and_then(|m| m.split("</main>").next()).unwrap_or_else(|| panic!("{page}: no <main>"));
+        let text = without(&without(&outside_code(main), "<script", "</script>"), "<pre", "</pre>");
+        if let Some(at) = text.find('`') {
+            let before: String = text[..at].chars().rev().take(80).collect::<Vec<_>>().into_iter().rev().collect();
+            let after: String = text[at..].chars().take(40).collect();
+            panic!("{page}: a literal backtick, Markdown left unrendered: …{before}{after}…");
+        }
+    }
+}
+
 /// The reference's table of exit codes is the table the exit-code test runs: one row per
 /// case, each with its command and code.
 #[test]

@@ -124,6 +124,7 @@ pub const CLAIMS: &[Claim] = &[
     Claim { id: "udp-check-conforms", fixtures: &["udp-echo.jsonl"], check: udp_check_conforms },
     Claim { id: "udp-sequence-panel", fixtures: &["udp-echo.jsonl"], check: udp_sequence_panel },
     Claim { id: "course-live-equals-model", fixtures: ECHO, check: course_live_equals_model },
+    Claim { id: "course-unnumbered-moves-closing", fixtures: ECHO, check: course_unnumbered_moves_closing },
     Claim { id: "ref-payload-is-text", fixtures: &["escaping.jsonl"], check: ref_payload_is_text },
 ];
 
@@ -692,6 +693,10 @@ fn close_only_first_closer_waits(t: &[Trace]) {
         assert_eq!(first_fin(trace).1, closer);
         assert_eq!(time_waiters(trace), BTreeSet::from([closer]), "{}", trace.header.command);
         assert!(!observed_time_wait(trace));
+        // The row that enters TIME-WAIT is the kernel's report of CLOSED.
+        let rows = StatePaths::rows(&trace.events);
+        let waits: Vec<_> = rows.iter().flatten().filter(|r| r.to == State::TimeWait).map(|r| r.reported).collect();
+        assert_eq!(waits, [Some(State::Closed)], "{}", trace.header.command);
     }
 }
 
@@ -982,6 +987,24 @@ fn udp_sequence_panel(t: &[Trace]) {
 fn course_live_equals_model(t: &[Trace]) {
     let model = socktrace::sim::run("echo", &socktrace::sim::Options::default()).expect("the echo scenario");
     assert_eq!(socktrace::normalize::lesson_view(&t[0].events), socktrace::normalize::lesson_view(&model));
+}
+
+/// Every relative number the server's side gives counts its bytes: one for its SYN, then its
+/// answers, then one for its FIN. Echoed without `n: `, the answers are the client's lines.
+fn course_unnumbered_moves_closing(t: &[Trace]) {
+    let t = &t[0];
+    let bytes = |from| data_from(t, from).iter().map(|(_, p)| p.len).sum::<u32>();
+    let (lines, answers) = (bytes("c1"), bytes("s2"));
+    assert_eq!((lines, answers), (23, 32), "the client's lines, and the numbered answers");
+    let story = Story::new(&t.events);
+    let client_fin = story.packet(None, "c1", "s2", fin_ack(), "the client's FIN");
+    let server_fin = story.packet(Some(client_fin), "s2", "c1", fin_ack(), "the server's FIN");
+    let last = story.packet(Some(server_fin), "c1", "s2", TcpFlags::ACK, "the last ACK");
+    let closing = [tcp(packet(t, client_fin)).rel_ack, tcp(packet(t, server_fin)).rel_seq, tcp(packet(t, last)).rel_ack];
+    let counted = |sent: u32| [Some(1 + sent), Some(1 + sent), Some(1 + sent + 1)];
+    assert_eq!(closing, counted(answers));
+    assert_eq!(closing, [Some(33), Some(33), Some(34)]);
+    assert_eq!(counted(lines), [Some(24), Some(24), Some(25)], "the same segments without the prefixes");
 }
 
 fn ref_payload_is_text(t: &[Trace]) {

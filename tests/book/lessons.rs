@@ -83,6 +83,22 @@ fn every_claim_holds_on_its_fixtures() {
     assert!(failed.is_empty(), "claims that do not hold:\n{}", failed.join("\n"));
 }
 
+/// A line that starts with `<!--` (after the indentation a list item allows) opens a raw
+/// HTML block (CommonMark's HTML block, type 2): it ends the paragraph above it, and the rest
+/// of its line is shown unrendered. So a claim's marker goes at the end of its sentence's line.
+#[test]
+fn no_chapter_line_starts_with_a_comment() {
+    let mut found = Vec::new();
+    for (name, text) in chapters() {
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("<!--") {
+                found.push(format!("{name}:{}: {line}", n + 1));
+            }
+        }
+    }
+    assert!(found.is_empty(), "lines opening raw HTML; put each marker at the end of its sentence's line:\n{}", found.join("\n"));
+}
+
 #[test]
 fn the_concept_table_names_only_checked_claims() {
     let intro = std::fs::read_to_string(root().join("lessons/introduction.md")).expect("the introduction");
