@@ -103,6 +103,8 @@ pub enum Skipped {
 
 /// Reads a frame's TCP or UDP headers; `None` for anything else (another protocol, an IP
 /// fragment, or headers the capture cut short).
+/// (The import reads [`peek_or_skip`], which says why.)
+#[cfg(test)]
 pub fn peek(frame: &[u8], link: LinkType) -> Option<Peek> {
     peek_or_skip(frame, link).ok()
 }
