@@ -47,3 +47,13 @@ fn snapshot_diff_inputs() {
 fn capture_reader_inputs() {
     replay("capture_reader", socktrace::fuzzing::read_capture);
 }
+
+#[test]
+fn replay_inputs() {
+    replay("replay", socktrace::fuzzing::replay);
+}
+
+#[test]
+fn export_inputs() {
+    replay("export", socktrace::fuzzing::export);
+}

@@ -184,6 +184,38 @@ fn truncated_capture__shows_what_was_read_then_says_where_it_was_cut() {
 }
 
 #[test]
+fn tcp_headers_cut_by_the_snap_length__the_udp_read_is_listed__says_how_many_were_cut_and_fails() {
+    // lo.pcap rewritten with a 44-byte snap length: 10 bytes of each TCP header, UDP whole.
+    let out = trace(&["import", &fixture_path("bad-input/snaplen-44.pcap")]);
+    assert_one_line_error(&out, "22 of its 24 packets were cut to 44 bytes by the capture's snap length before their TCP or UDP headers ended");
+    assert!(stderr(&out).contains("leave out tcpdump's -s"), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("1 conversation (0 tcp, 1 udp), 24 packets (22 cut short by the snap length)"), "{text}");
+    assert!(!text.contains("neither TCP nor UDP"), "cut TCP is not another protocol: {text}");
+}
+
+#[test]
+fn every_packet_cut_by_the_snap_length__no_conversation_could_be_read() {
+    let dir = scratch("import_snaplen");
+    let frames: Vec<(u64, Vec<u8>)> = frames_of(&std::fs::read(fixture("captures/lo.pcap")).expect("fixture"));
+    let count = frames.len();
+    let mut file = pcap(ETHERNET, &[], false);
+    for (t_us, frame) in &frames {
+        // Captured 40 bytes of each, of its whole length on the wire.
+        file.extend_from_slice(&((t_us / 1_000_000) as u32).to_le_bytes());
+        file.extend_from_slice(&((t_us % 1_000_000) as u32).to_le_bytes());
+        file.extend_from_slice(&40u32.to_le_bytes());
+        file.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        file.extend_from_slice(&frame[..40]);
+    }
+    let path = dir.join("snaplen-40.pcap");
+    std::fs::write(&path, file).expect("write");
+    let out = trace(&["import", path.to_str().expect("utf-8")]);
+    assert_one_line_error(&out, &format!("all {count} of its packets were cut to 40 bytes"));
+    assert!(stderr(&out).contains("so no conversation could be read"), "{}", stderr(&out));
+}
+
+#[test]
 fn unsupported_link_type__named() {
     let dir = scratch("import_link");
     let path = dir.join("user0.pcap");

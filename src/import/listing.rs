@@ -166,7 +166,14 @@ impl Display for Summary<'_> {
 /// The last line: the conversations by protocol, the packets and the capture's span.
 fn totals_line(outcome: &Imported, tcp: u64, udp: u64) -> String {
     let t = &outcome.totals;
-    let other = if t.other > 0 { format!(" ({} neither TCP nor UDP)", t.other) } else { String::new() };
+    let mut skipped = Vec::new();
+    if t.other > 0 {
+        skipped.push(format!("{} neither TCP nor UDP", t.other));
+    }
+    if t.cut > 0 {
+        skipped.push(format!("{} cut short by the snap length", t.cut));
+    }
+    let other = if skipped.is_empty() { String::new() } else { format!(" ({})", skipped.join(", ")) };
     format!(
         "{} ({tcp} tcp, {udp} udp), {}{other}, {} bytes read, {} of capture",
         Count(tcp + udp, "conversation"),

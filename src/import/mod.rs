@@ -36,7 +36,7 @@ use table::Table;
 use crate::event::Event;
 use crate::trace::{Header, LensStatus, Lenses, Source};
 use crate::wire::decode::decode_frame;
-use crate::wire::peek::{peek, Peek};
+use crate::wire::peek::{peek_or_skip, Peek, Skipped};
 
 /// Why the calls lens of an imported trace is unavailable.
 pub const NO_CALLS: &str = "a capture holds no socket calls";
@@ -53,8 +53,12 @@ pub struct Totals {
     pub packets: u64,
     /// Bytes of the capture file read.
     pub file_bytes: u64,
-    /// Packets that are not TCP or UDP over IP (ARP, ICMP, fragments, cut-short headers).
+    /// Packets that are not TCP or UDP over IP (ARP, ICMP, fragments).
     pub other: u64,
+    /// IP packets the capture's snap length cut before their headers ended, and the most
+    /// bytes any of them kept (its snap length, as far as the packets tell).
+    pub cut: u64,
+    pub cut_to: usize,
     pub conversations: u64,
     pub first_t: u64,
     pub last_t: u64,
@@ -130,15 +134,19 @@ pub fn import<R: Read>(
             totals.first_t = frame.t;
         }
         totals.last_t = frame.t;
-        match peek(frame.data, frame.link) {
-            Some(p) => {
+        match peek_or_skip(frame.data, frame.link) {
+            Ok(p) => {
                 let (number, end) = table.packet(frame.t, &p, &mut finished);
                 if let Err(err) = keep(wanted, number, end, &p, &frame) {
                     error = Some(ImportError::Save(err));
                     break;
                 }
             }
-            None => totals.other += 1,
+            Err(Skipped::Other) => totals.other += 1,
+            Err(Skipped::Cut) => {
+                totals.cut += 1;
+                totals.cut_to = totals.cut_to.max(frame.data.len());
+            }
         }
         if !finished.is_empty() {
             if let Err(err) = report(wanted, &mut finished, done) {

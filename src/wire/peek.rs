@@ -91,42 +91,61 @@ const IPV6: u16 = 0x86dd;
 const TCP: u8 = 6;
 const UDP: u8 = 17;
 
+/// Why a frame gave no [`Peek`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skipped {
+    /// Another protocol, or an IP fragment: not a TCP or UDP header to read.
+    Other,
+    /// An IP packet whose captured bytes end before its IP header does, or, for TCP and UDP,
+    /// before their header does: the capture's snap length cut it.
+    Cut,
+}
+
 /// Reads a frame's TCP or UDP headers; `None` for anything else (another protocol, an IP
 /// fragment, or headers the capture cut short).
+/// (The import reads [`peek_or_skip`], which says why.)
+#[cfg(test)]
 pub fn peek(frame: &[u8], link: LinkType) -> Option<Peek> {
+    peek_or_skip(frame, link).ok()
+}
+
+/// [`peek`], saying why a frame was skipped: a TCP or UDP packet cut short is not another
+/// protocol (`trace import` tells a capture with a small snap length from one of ARP).
+pub fn peek_or_skip(frame: &[u8], link: LinkType) -> Result<Peek, Skipped> {
+    use Skipped::{Cut, Other};
     let (mut ether_type, mut at) = match link {
-        LinkType::Ethernet => (be16(frame.get(..14)?, 12), 14),
-        LinkType::LinuxSll => (be16(frame.get(..16)?, 14), 16),
-        LinkType::LinuxSll2 => (be16(frame.get(..20)?, 0), 20),
+        LinkType::Ethernet => (be16(frame.get(..14).ok_or(Other)?, 12), 14),
+        LinkType::LinuxSll => (be16(frame.get(..16).ok_or(Other)?, 14), 16),
+        LinkType::LinuxSll2 => (be16(frame.get(..20).ok_or(Other)?, 0), 20),
         LinkType::Null => {
-            let h = frame.get(..4)?;
+            let h = frame.get(..4).ok_or(Other)?;
             // The family is in the capturing host's byte order (see decode.rs).
             let le = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
             let family = if le < 0x100 { le } else { le.swap_bytes() };
             match family {
                 2 => (IPV4, 4),
                 10 | 24 | 28 | 30 => (IPV6, 4),
-                _ => return None,
+                _ => return Err(Other),
             }
         }
-        LinkType::RawIp => match frame.first()? >> 4 {
+        LinkType::RawIp => match frame.first().ok_or(Other)? >> 4 {
             4 => (IPV4, 0),
             6 => (IPV6, 0),
-            _ => return None,
+            _ => return Err(Other),
         },
     };
     // IEEE 802.1Q/802.1ad VLAN tags.
     while matches!(ether_type, 0x8100 | 0x88a8 | 0x9100) {
-        ether_type = be16(frame.get(at..at + 4)?, 2);
+        ether_type = be16(frame.get(at..at + 4).ok_or(Other)?, 2);
         at += 4;
     }
     let (src_ip, dst_ip, v6, proto, transport_at, ip_payload) = match ether_type {
         IPV4 => {
-            let ip = frame.get(at..at + 20)?;
+            let ip = frame.get(at..at + 20).ok_or(Cut)?;
             let ihl = usize::from(ip[0] & 0x0f) * 4;
             // RFC 791 §3.1: "more fragments" or a fragment offset: no whole transport header.
             if ip[0] >> 4 != 4 || ihl < 20 || be16(ip, 6) & 0x3fff != 0 {
-                return None;
+                return Err(Other);
             }
             let total = usize::from(be16(ip, 2));
             // A total length of 0 comes from segmentation offload: the captured bytes tell.
@@ -134,15 +153,15 @@ pub fn peek(frame: &[u8], link: LinkType) -> Option<Peek> {
             (u128::from(be32(ip, 12)), u128::from(be32(ip, 16)), false, ip[9], at + ihl, payload)
         }
         IPV6 => {
-            let ip = frame.get(at..at + 40)?;
-            let src = u128::from_be_bytes(ip[8..24].try_into().ok()?);
-            let dst = u128::from_be_bytes(ip[24..40].try_into().ok()?);
+            let ip = frame.get(at..at + 40).ok_or(Cut)?;
+            let src = u128::from_be_bytes(ip[8..24].try_into().map_err(|_| Other)?);
+            let dst = u128::from_be_bytes(ip[24..40].try_into().map_err(|_| Other)?);
             let mut payload = usize::from(be16(ip, 4));
             let (mut next, mut here) = (ip[6], at + 40);
             // RFC 8200 §4: hop-by-hop, routing and destination options precede the transport
             // header, each with its length in 8-byte units; a fragment header means no whole one.
             while matches!(next, 0 | 43 | 60) {
-                let ext = frame.get(here..here + 2)?;
+                let ext = frame.get(here..here + 2).ok_or(Cut)?;
                 let len = (usize::from(ext[1]) + 1) * 8;
                 next = ext[0];
                 here += len;
@@ -150,13 +169,13 @@ pub fn peek(frame: &[u8], link: LinkType) -> Option<Peek> {
             }
             (src, dst, true, next, here, payload)
         }
-        _ => return None,
+        _ => return Err(Other),
     };
     match proto {
         TCP => {
-            let tcp = frame.get(transport_at..transport_at + 20)?;
+            let tcp = frame.get(transport_at..transport_at + 20).ok_or(Cut)?;
             let header = usize::from(tcp[12] >> 4) * 4;
-            Some(Peek {
+            Ok(Peek {
                 transport: Transport::Tcp,
                 src: Addr { ip: src_ip, port: be16(tcp, 0), v6 },
                 dst: Addr { ip: dst_ip, port: be16(tcp, 2), v6 },
@@ -167,8 +186,8 @@ pub fn peek(frame: &[u8], link: LinkType) -> Option<Peek> {
             })
         }
         UDP => {
-            let udp = frame.get(transport_at..transport_at + 8)?;
-            Some(Peek {
+            let udp = frame.get(transport_at..transport_at + 8).ok_or(Cut)?;
+            Ok(Peek {
                 transport: Transport::Udp,
                 src: Addr { ip: src_ip, port: be16(udp, 0), v6 },
                 dst: Addr { ip: dst_ip, port: be16(udp, 2), v6 },
@@ -179,7 +198,7 @@ pub fn peek(frame: &[u8], link: LinkType) -> Option<Peek> {
                 len: u32::from(be16(udp, 4)).saturating_sub(8),
             })
         }
-        _ => None,
+        _ => Err(Other),
     }
 }
 
@@ -233,5 +252,19 @@ mod tests {
         assert_eq!(peek(&out[..14 + 20 + 10], LinkType::Ethernet), None);
         out[14 + 6] = 0x20;
         assert_eq!(peek(&out, LinkType::Ethernet), None);
+    }
+
+    #[test]
+    fn cut_by_a_44_byte_snap_length__is_cut__arp_is_other() {
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2([0; 6], [0; 6]).ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64).tcp(1, 2, 3, 4).write(&mut out, &[]).expect("builds");
+        assert_eq!(peek_or_skip(&out[..44], LinkType::Ethernet), Err(Skipped::Cut), "10 bytes of a 20-byte TCP header");
+        assert_eq!(peek_or_skip(&out[..14 + 12], LinkType::Ethernet), Err(Skipped::Cut), "half an IPv4 header");
+        let mut udp = Vec::new();
+        PacketBuilder::ethernet2([0; 6], [0; 6]).ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64).udp(1, 2).write(&mut udp, b"x").expect("builds");
+        assert_eq!(peek_or_skip(&udp[..14 + 20 + 4], LinkType::Ethernet), Err(Skipped::Cut));
+        let mut arp = out.clone();
+        arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+        assert_eq!(peek_or_skip(&arp, LinkType::Ethernet), Err(Skipped::Other));
     }
 }
