@@ -101,16 +101,9 @@ pub enum Skipped {
     Cut,
 }
 
-/// Reads a frame's TCP or UDP headers; `None` for anything else (another protocol, an IP
-/// fragment, or headers the capture cut short).
-/// (The import reads [`peek_or_skip`], which says why.)
-#[cfg(test)]
-pub fn peek(frame: &[u8], link: LinkType) -> Option<Peek> {
-    peek_or_skip(frame, link).ok()
-}
-
-/// [`peek`], saying why a frame was skipped: a TCP or UDP packet cut short is not another
-/// protocol (`trace import` tells a capture with a small snap length from one of ARP).
+/// Reads a frame's TCP or UDP headers, or says why it did not: another protocol (or an IP
+/// fragment), or a TCP or UDP packet cut short (`trace import` tells a capture with a small
+/// snap length from one of ARP).
 pub fn peek_or_skip(frame: &[u8], link: LinkType) -> Result<Peek, Skipped> {
     use Skipped::{Cut, Other};
     let (mut ether_type, mut at) = match link {
@@ -226,7 +219,7 @@ mod tests {
         null.extend_from_slice(ip);
         for (link, frame) in [(LinkType::Ethernet, &eth[..]), (LinkType::LinuxSll2, &sll2[..]), (LinkType::Null, &null[..])] {
             let full = decode_frame(frame, link).expect("decodes").expect("tcp");
-            let p = peek(frame, link).expect("peeks");
+            let p = peek_or_skip(frame, link).expect("peeks");
             assert_eq!((p.src.socket_addr(), p.dst.socket_addr()), (full.src, full.dst), "{link:?}");
             assert_eq!((p.src.to_string(), format!("{:>17}", p.dst)), ("127.0.0.1:40000".to_string(), "   127.0.0.2:8080".to_string()));
             let tcp = full.tcp.expect("tcp");
@@ -239,7 +232,7 @@ mod tests {
         let mut out = Vec::new();
         let lo = Ipv6Addr::LOCALHOST.octets();
         PacketBuilder::ethernet2([0; 6], [0; 6]).ipv6(lo, lo, 64).udp(5353, 53).write(&mut out, b"query").expect("builds");
-        let p = peek(&out, LinkType::Ethernet).expect("peeks");
+        let p = peek_or_skip(&out, LinkType::Ethernet).expect("peeks");
         assert_eq!((p.transport, p.len), (Transport::Udp, 5));
         assert_eq!(p.dst.socket_addr(), "[::1]:53".parse().expect("addr"));
         assert_eq!(p.dst.to_string(), "[::1]:53");
@@ -249,9 +242,9 @@ mod tests {
     fn cut_short_or_fragment__is_none() {
         let mut out = Vec::new();
         PacketBuilder::ethernet2([0; 6], [0; 6]).ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64).tcp(1, 2, 3, 4).write(&mut out, &[]).expect("builds");
-        assert_eq!(peek(&out[..14 + 20 + 10], LinkType::Ethernet), None);
+        assert_eq!(peek_or_skip(&out[..14 + 20 + 10], LinkType::Ethernet).ok(), None);
         out[14 + 6] = 0x20;
-        assert_eq!(peek(&out, LinkType::Ethernet), None);
+        assert_eq!(peek_or_skip(&out, LinkType::Ethernet).ok(), None);
     }
 
     #[test]
