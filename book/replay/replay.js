@@ -243,6 +243,21 @@
       }
     }
 
+    /// To step i, turning on its lens and widening the range if they hide it (a link's step).
+    reveal(i) {
+      const group = GROUP[this.steps[i].lens];
+      this.show[group] = true;
+      this.root.querySelector('.st-filter-' + group).checked = true;
+      if (this.ranged && (i < this.range[0] || i > this.range[1])) {
+        this.ranged = false;
+        this.root.querySelector('.st-filter-range').checked = false;
+      }
+      this.side = 'both';
+      this.root.querySelector('.st-side-filter').value = 'both';
+      this.drawLadder();
+      this.go(i);
+    }
+
     /// To the step the replay opens at, or the nearest shown one after it (before it, at the end).
     goHome() {
       if (this.visible(this.home)) return this.go(this.home);
@@ -386,7 +401,7 @@
     const wanted = Number(new URLSearchParams(window.location.search).get('step'));
     const only = window.location.hash.slice(1);
     if (wanted >= 1 && wanted <= data.steps.length && (!only.startsWith('replay-') || only === root.id)) {
-      replay.go(wanted - 1);
+      replay.reveal(wanted - 1);
       if (!linked) root.scrollIntoView({ block: 'start' });
       linked = true;
     }

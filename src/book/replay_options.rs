@@ -65,7 +65,12 @@ impl ReplayOptions {
         if let (Some(start), Some(shown)) = (options.start, &options.lenses) {
             let group = group(replay.steps[start].lens);
             if !shown.contains(&group) {
-                return Err(format!("start is step {} ({}), one of the {group}, which lenses={} hides: add {group} to the lenses", start + 1, replay.steps[start].text, shown.join(",")));
+                return Err(format!(
+                    "start is step {} ({}), one of the {group}, which lenses={} hides: add {group} to the lenses",
+                    start + 1,
+                    replay.steps[start].text,
+                    shown.join(",")
+                ));
             }
         }
         Ok(options)
@@ -129,7 +134,11 @@ fn step(target: &str, events: &[Event], replay: &Replay) -> Result<usize, String
         let mut ids: Vec<&str> = replay.steps.iter().flat_map(|s| s.progress.iter().flat_map(|p| p.at.iter().copied())).collect();
         ids.sort_unstable();
         ids.dedup();
-        format!("no step {target:?} in this trace: write a step number from 1 to {count}, one of {}, or a documented step ({})", words.join(", "), ids.join(", "))
+        format!(
+            "no step {target:?} in this trace: write a step number from 1 to {count}, one of {}, or a documented step ({})",
+            words.join(", "),
+            ids.join(", ")
+        )
     })
 }
 

@@ -166,12 +166,16 @@ fn every_replay_starts_where_its_text_does() {
                 continue;
             }
             let allowed = k == 0 && STARTS_AT_THE_TOP.iter().any(|(chapter, _)| *chapter == name);
-            assert!(allowed, "{name}: {directive} has no start=: add one where the text first talks about the replay (lessons/reference/commands.md lists what to write)");
+            assert!(
+                allowed,
+                "{name}: {directive} has no start=: add one where the text first talks about the replay (lessons/reference/commands.md lists what to write)"
+            );
         }
     }
     assert!(listed.len() >= 30, "{listed:#?}");
     for (chapter, _) in STARTS_AT_THE_TOP {
-        let text = chapters().into_iter().find(|(name, _)| name == chapter).map(|(_, t)| t).unwrap_or_else(|| panic!("{chapter} is gone: drop it from the list"));
+        let text =
+            chapters().into_iter().find(|(name, _)| name == chapter).map(|(_, t)| t).unwrap_or_else(|| panic!("{chapter} is gone: drop it from the list"));
         let first = replays(&text).into_iter().next().unwrap_or_else(|| panic!("{chapter} has no replay: drop it from the list"));
         assert!(!first.contains("start="), "{chapter}'s first replay has a start= now: drop it from the list");
     }
