@@ -48,16 +48,29 @@
       this.data = data;
       this.steps = data.steps;
       this.pos = 0;
-      this.show = { calls: true, packets: true, states: true };
+      // Where the chapter aims the replay (the directive's start=, lenses= and range=, which
+      // the book build resolved to step numbers from 1 and lens names).
+      const lenses = root.getAttribute('data-lenses');
+      const shown = lenses === null ? ['calls', 'packets', 'states'] : lenses.split(',');
+      this.show = { calls: shown.includes('calls'), packets: shown.includes('packets'), states: shown.includes('states') };
+      const range = (root.getAttribute('data-range') || '').split('..').map(Number);
+      this.range = range.length === 2 && range[0] >= 1 && range[1] <= this.steps.length ? [range[0] - 1, range[1] - 1] : null;
+      this.ranged = this.range !== null;
+      const start = Number(root.getAttribute('data-start'));
+      this.home = start >= 1 && start <= this.steps.length ? start - 1 : (this.range ? this.range[0] : 0);
       this.side = 'both';
       this.timer = null;
       this.build();
       this.drawLadder();
-      this.go(0);
+      this.goHome();
       root.setAttribute('data-ready', '1');
     }
 
-    visible(step) {
+    /// Whether step i is shown: in the range (unless the reader widened it), of a lens shown,
+    /// on the side shown.
+    visible(i) {
+      const step = this.steps[i];
+      if (this.ranged && (i < this.range[0] || i > this.range[1])) return false;
       return this.show[GROUP[step.lens]] && (this.side === 'both' || step.side === this.side);
     }
 
@@ -73,7 +86,7 @@
       const controls = el('div', { class: 'st-controls' });
       this.buttons = {};
       for (const [name, label, title] of [
-        ['reset', 'Reset', 'back to the first step (Home)'],
+        ['reset', 'Reset', 'back to where this replay opens (Home)'],
         ['back', '◀ Back', 'the previous step (←)'],
         ['next', 'Next ▶', 'the next step (→)'],
         ['play', 'Play', 'play at the trace’s own pace, slowed down (p)'],
@@ -87,7 +100,8 @@
       controls.append(this.status);
       const filters = el('div', { class: 'st-filters' });
       for (const group of ['calls', 'packets', 'states']) {
-        const box = el('input', { type: 'checkbox', class: 'st-filter-' + group, checked: '' });
+        const box = el('input', { type: 'checkbox', class: 'st-filter-' + group });
+        box.checked = this.show[group];
         box.addEventListener('change', () => { this.show[group] = box.checked; this.refilter(); });
         const label = el('label', {});
         label.append(box, document.createTextNode(' ' + group));
@@ -99,6 +113,14 @@
       }
       side.addEventListener('change', () => { this.side = side.value; this.refilter(); });
       filters.append(side);
+      if (this.range) {
+        const box = el('input', { type: 'checkbox', class: 'st-filter-range' });
+        box.checked = true;
+        box.addEventListener('change', () => { this.ranged = box.checked; this.refilter(); });
+        const label = el('label', {});
+        label.append(box, document.createTextNode(` only steps ${this.range[0] + 1}–${this.range[1] + 1}`));
+        filters.append(label);
+      }
       this.ladderBox = el('div', { class: 'st-ladder' });
       this.seqBox = el('div', { class: 'st-sequences' });
       this.socketBox = el('table', { class: 'st-sockets' });
@@ -141,7 +163,7 @@
     }
 
     drawLadder() {
-      const rows = this.steps.map((step, i) => [step, i]).filter(([step]) => this.visible(step));
+      const rows = this.steps.map((step, i) => [step, i]).filter(([, i]) => this.visible(i));
       const height = TOP + rows.length * ROW + 8;
       const root = svg('svg', { viewBox: `0 0 ${WIDTH} ${height}`, width: WIDTH, height: height, role: 'img', 'aria-label': 'ladder diagram of the trace' });
       const defs = svg('defs');
@@ -195,7 +217,7 @@
 
     refilter() {
       this.drawLadder();
-      if (!this.visible(this.steps[this.pos])) {
+      if (!this.visible(this.pos)) {
         const next = this.find(this.pos, 1);
         const back = this.find(this.pos, -1);
         this.pos = next !== null ? next : (back !== null ? back : this.pos);
@@ -206,7 +228,7 @@
     /// The next visible step from `from` in direction `dir`, or null.
     find(from, dir) {
       for (let i = from + dir; i >= 0 && i < this.steps.length; i += dir) {
-        if (this.visible(this.steps[i])) return i;
+        if (this.visible(i)) return i;
       }
       return null;
     }
@@ -214,11 +236,34 @@
     command(name) {
       if (name === 'play') return this.timer ? this.stop() : this.play();
       this.stop();
-      if (name === 'reset') this.go(this.visible(this.steps[0]) ? 0 : (this.find(0, 1) || 0));
+      if (name === 'reset') this.goHome();
       if (name === 'next' || name === 'back') {
         const target = this.find(this.pos, name === 'next' ? 1 : -1);
         if (target !== null) this.go(target);
       }
+    }
+
+    /// To step i, turning on its lens and widening the range if they hide it (a link's step).
+    reveal(i) {
+      const group = GROUP[this.steps[i].lens];
+      this.show[group] = true;
+      this.root.querySelector('.st-filter-' + group).checked = true;
+      if (this.ranged && (i < this.range[0] || i > this.range[1])) {
+        this.ranged = false;
+        this.root.querySelector('.st-filter-range').checked = false;
+      }
+      this.side = 'both';
+      this.root.querySelector('.st-side-filter').value = 'both';
+      this.drawLadder();
+      this.go(i);
+    }
+
+    /// To the step the replay opens at, or the nearest shown one after it (before it, at the end).
+    goHome() {
+      if (this.visible(this.home)) return this.go(this.home);
+      const next = this.find(this.home, 1);
+      const back = this.find(this.home, -1);
+      this.go(next !== null ? next : (back !== null ? back : this.home));
     }
 
     key(e) {
@@ -254,7 +299,7 @@
       const step = this.steps[i];
       this.root.setAttribute('data-step', String(i));
       const prev = this.find(i, -1);
-      const shown = this.steps.filter((s) => this.visible(s)).length;
+      const shown = this.steps.filter((s, k) => this.visible(k)).length;
       this.status.textContent = `step ${i + 1} of ${this.steps.length} · ${ms(step.t)}` +
         (prev !== null ? ` (${gap(step.t - this.steps[prev].t)})` : '') +
         (shown < this.steps.length ? ` · ${shown} shown` : '');
@@ -356,7 +401,7 @@
     const wanted = Number(new URLSearchParams(window.location.search).get('step'));
     const only = window.location.hash.slice(1);
     if (wanted >= 1 && wanted <= data.steps.length && (!only.startsWith('replay-') || only === root.id)) {
-      replay.go(wanted - 1);
+      replay.reveal(wanted - 1);
       if (!linked) root.scrollIntoView({ block: 'start' });
       linked = true;
     }

@@ -2,7 +2,7 @@
 //!
 //! | directive | becomes |
 //! |---|---|
-//! | `{{#trace PATH}}` | the replay widget's mount, the trace's replay data inline as JSON |
+//! | `{{#trace PATH [start=STEP] [lenses=LIST] [range=STEP..STEP]}}` | the replay widget's mount, the trace's replay data inline as JSON, opening where the options say ([`super::replay_options`]) |
 //! | `{{#lesson-view PATH}}` | the trace's lesson-level view (`trace show --lesson`) |
 //! | `{{#sequence ID}}` | a documented sequence's steps and the evidence each needs |
 //! | `{{#linux-differences}}` | where Linux differs from RFC 9293, from `tcp::linux` |
@@ -18,6 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::fixtures::FIXTURES;
+use super::replay_options::ReplayOptions;
 use crate::exit_codes::{Setup, EXIT_CASES};
 use crate::replay::Replay;
 use crate::sequence::{self, Evidence};
@@ -58,7 +59,8 @@ pub fn expand(content: &str, dir: &Path, commands: &clap::Command) -> Result<Str
             _ if escaped => None,
             "trace" => {
                 mounts += 1;
-                Some(replay_mount(&dir.join(arg), arg, mounts).map_err(fail)?)
+                let (path, options) = arg.split_once(char::is_whitespace).unwrap_or((arg, ""));
+                Some(replay_mount(&dir.join(path), path, options, mounts).map_err(fail)?)
             }
             "lesson-view" => Some(lesson_view(&dir.join(arg)).map_err(fail)?),
             "sequence" => Some(sequence_table(arg).map_err(fail)?),
@@ -137,9 +139,10 @@ fn states_template() -> String {
     format!("<template class=\"st-states-template\">{}</template>", svg.join(" "))
 }
 
-fn replay_mount(path: &Path, written: &str, n: usize) -> Result<String, String> {
+fn replay_mount(path: &Path, written: &str, options: &str, n: usize) -> Result<String, String> {
     let trace = read(path)?;
     let replay = Replay::of(&trace);
+    let options = ReplayOptions::parse(options, &trace.events, &replay)?;
     let json = serde_json::to_string(&replay).map_err(|e| e.to_string())?;
     let name = file_name(path);
     let kind = match trace.header.source {
@@ -148,10 +151,11 @@ fn replay_mount(path: &Path, written: &str, n: usize) -> Result<String, String> 
     };
     let template = if n == 1 { states_template() } else { String::new() };
     Ok(format!(
-        "<div class=\"st-replay\" id=\"replay-{n}\" data-fixture=\"{}\"><script type=\"application/json\">{}</script>{template}\
+        "<div class=\"st-replay\" id=\"replay-{n}\" data-fixture=\"{}\"{}><script type=\"application/json\">{}</script>{template}\
          <p class=\"st-fallback\">The replay of the {kind} trace <code>{}</code> needs JavaScript; in a terminal, \
          <code>trace replay {}</code> steps through the same trace.</p></div>",
         esc(&name),
+        options.attributes(),
         script_json(&json),
         esc(&name),
         esc(&repo_relative(written)),

@@ -2,6 +2,7 @@
 //! `book/`, the traces it replays in `fixtures/lessons/`; built into `target/book/`.
 //!
 //! - `directives.rs`: the book's own `{{#…}}` directives (replay widgets and generated tables);
+//! - `replay_options.rs`: the options of `{{#trace}}` (where a replay opens, its lenses, its steps);
 //! - `preprocess.rs`: the mdBook preprocessor that expands them, in-process or as a command;
 //! - `log.rs`: mdBook's log, captured, so that a logged error fails the build;
 //! - `serve.rs`: a loopback HTTP server of the built book that rebuilds on change;
@@ -11,6 +12,7 @@ pub(crate) mod directives;
 pub mod fixtures;
 pub mod log;
 mod preprocess;
+pub mod replay_options;
 pub(crate) mod serve;
 
 use std::fmt;

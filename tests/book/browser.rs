@@ -35,12 +35,18 @@ fn file_url(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 
-/// Walks every replay of the page from Reset to the last Next, noting at each step the
-/// widget's step, the highlighted ladder row, the documented steps marked ▶ and the detail's
-/// first line.
+/// Notes where every replay of the page opened and with which filters on, then walks it with
+/// every lens on and the whole trace shown, from its first step to the last Next, noting at
+/// each step the widget's step, the highlighted ladder row, the documented steps marked ▶ and
+/// the detail's first line.
 const WALK: &str = r#"JSON.stringify([...document.querySelectorAll('.st-replay')].map((w) => {
   const data = JSON.parse(w.querySelector('script[type="application/json"]').textContent);
-  w.querySelector('.st-reset').click();
+  const opened = Number(w.getAttribute('data-step'));
+  const lenses = ['calls', 'packets', 'states'].filter((g) => w.querySelector('.st-filter-' + g).checked);
+  for (const box of w.querySelectorAll('.st-filters input[type=checkbox]')) {
+    if (box.checked === box.classList.contains('st-filter-range')) box.click();
+  }
+  while (!w.querySelector('.st-back').disabled) w.querySelector('.st-back').click();
   const seen = [];
   for (let guard = 0; guard < 10000; guard++) {
     const row = w.querySelector('.st-row.st-current');
@@ -54,7 +60,8 @@ const WALK: &str = r#"JSON.stringify([...document.querySelectorAll('.st-replay')
     if (next.disabled) break;
     next.click();
   }
-  return { fixture: w.getAttribute('data-fixture'), ready: w.getAttribute('data-ready'), steps: data.steps.length, seen };
+  return { fixture: w.getAttribute('data-fixture'), ready: w.getAttribute('data-ready'), steps: data.steps.length, seen,
+    opened, lenses, start: w.getAttribute('data-start'), chosen: w.getAttribute('data-lenses') };
 }))"#;
 
 #[derive(Deserialize)]
@@ -63,6 +70,10 @@ struct Widget {
     ready: Option<String>,
     steps: usize,
     seen: Vec<Seen>,
+    opened: usize,
+    lenses: Vec<String>,
+    start: Option<String>,
+    chosen: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +116,10 @@ fn check_widget(page: &str, widget: &Widget) {
     assert_eq!(widget.ready.as_deref(), Some("1"), "{name}: the widget mounted");
     assert_eq!(widget.steps, replay.steps.len(), "{name}");
     assert_eq!(widget.seen.len(), replay.steps.len(), "{name}: Next walks every step");
+    let start = widget.start.as_deref().map_or(1, |s| s.parse::<usize>().expect("data-start is a step number"));
+    assert_eq!(widget.opened + 1, start, "{name}: opens at its start= step");
+    let chosen = widget.chosen.as_deref().unwrap_or("calls,packets,states");
+    assert_eq!(widget.lenses.join(","), chosen, "{name}: opens with its lenses= filters on");
     for (k, seen) in widget.seen.iter().enumerate() {
         let step = &replay.steps[k];
         assert_eq!((seen.step, seen.row), (k, Some(k)), "{name}: step {k} and its ladder row");
@@ -155,6 +170,11 @@ const INTERACT: &str = r#"(async () => {
   const pause = (ms) => new Promise((done) => setTimeout(done, ms));
   const out = { opened_at: step() };
   const page = location.pathname;
+  // Every lens on, states first so that the linked step stays shown.
+  for (const group of ['states', 'calls']) {
+    const box = w.querySelector('.st-filter-' + group);
+    if (!box.checked) box.click();
+  }
   w.focus();
   w.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true }));
   out.after_right = step();
@@ -162,9 +182,12 @@ const INTERACT: &str = r#"(async () => {
   out.after_left = step();
   await pause(300);
   out.same_page = location.pathname === page;
-  w.querySelector('.st-filter-calls').click();
-  w.querySelector('.st-filter-states').click();
-  w.querySelector('.st-reset').click();
+  const first = () => { while (!w.querySelector('.st-back').disabled) w.querySelector('.st-back').click(); };
+  for (const group of ['calls', 'packets', 'states']) {
+    const box = w.querySelector('.st-filter-' + group);
+    if (box.checked !== (group === 'packets')) box.click();
+  }
+  first();
   const lenses = [data.steps[step()].lens];
   while (!w.querySelector('.st-next').disabled) { w.querySelector('.st-next').click(); lenses.push(data.steps[step()].lens); }
   out.packets_only = lenses;
@@ -174,7 +197,7 @@ const INTERACT: &str = r#"(async () => {
   const side = w.querySelector('.st-side-filter');
   side.value = 'client';
   side.dispatchEvent(new Event('change'));
-  w.querySelector('.st-reset').click();
+  first();
   const sides = [data.steps[step()].side];
   while (!w.querySelector('.st-next').disabled) { w.querySelector('.st-next').click(); sides.push(data.steps[step()].side); }
   out.client_only = sides;
@@ -229,6 +252,46 @@ fn every_chapter_replays_offline_in_chromium() {
     assert_eq!((out["playing"].as_str(), out["paused"].as_str()), (Some("Pause"), Some("Play")));
     assert!(out["played_to"].as_u64().is_some_and(|s| s >= 1), "Play moves on by itself: {out}");
 
+    let found = problems(&browser.events);
+    assert!(found.is_empty(), "in the browser:\n{}", found.join("\n"));
+}
+
+/// Where the handshake chapter's replay opens, with which filters, and where Next and Reset go.
+const AIMED: &str = r#"(() => {
+  const w = document.getElementById('replay-1');
+  const step = () => Number(w.getAttribute('data-step'));
+  const out = { opened_at: step() };
+  out.filters = ['calls', 'packets', 'states'].filter((g) => w.querySelector('.st-filter-' + g).checked);
+  out.ladder_rows = w.querySelectorAll('.st-row').length;
+  out.current_row = Number(w.querySelector('.st-row.st-current').getAttribute('data-step'));
+  w.querySelector('.st-next').click();
+  w.querySelector('.st-next').click();
+  out.two_nexts = step();
+  w.querySelector('.st-reset').click();
+  out.reset_to = step();
+  return JSON.stringify(out);
+})()"#;
+
+/// The handshake chapter's replay opens at the client's SYN with the packets alone, as its
+/// `start=syn lenses=packets` asks, and Reset returns there.
+#[test]
+fn the_handshake_replay_opens_at_the_syn_with_packets_only() {
+    let Some(binary) = chromium() else { return };
+    let book = built_book();
+    let echo = Replay::of(&fixture("echo.jsonl"));
+    let syn = echo.steps.iter().position(|s| s.label == "SYN").expect("a SYN");
+    let packets: Vec<usize> = (0..echo.steps.len()).filter(|&i| echo.steps[i].lens == socktrace::replay::Lens::Packet).collect();
+    let after = packets.iter().copied().filter(|&i| i > syn).nth(1).expect("two packets after the SYN");
+    let mut browser = Browser::start(&binary, &scratch("chromium_profile_aimed"));
+    let page = browser.new_page();
+    browser.open(&page, &file_url(&book.join("handshake.html")));
+    let out: Value = serde_json::from_str(&browser.eval(&page, AIMED)).expect("the JSON");
+    assert_eq!(out["opened_at"].as_u64(), Some(syn as u64), "opens at the SYN, step {}: {out}", syn + 1);
+    assert_eq!(out["current_row"].as_u64(), Some(syn as u64), "its ladder row lit");
+    assert_eq!(out["filters"], serde_json::json!(["packets"]), "only the packets lens on");
+    assert_eq!(out["ladder_rows"].as_u64(), Some(packets.len() as u64), "the ladder draws the packets alone");
+    assert_eq!(out["two_nexts"].as_u64(), Some(after as u64), "Next goes from packet to packet (the ACK after the SYN|ACK)");
+    assert_eq!(out["reset_to"].as_u64(), Some(syn as u64), "Reset returns to the SYN");
     let found = problems(&browser.events);
     assert!(found.is_empty(), "in the browser:\n{}", found.join("\n"));
 }

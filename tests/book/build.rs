@@ -169,6 +169,33 @@ fn a_missing_fixture_fails_the_build_and_names_the_directive() {
     assert!(text.contains("{{#trace nowhere.jsonl}}") && text.contains("one.md"), "{text}");
 }
 
+/// Each bad option of `{{#trace}}` fails the build with one line naming the chapter, the
+/// directive and what to write instead.
+#[test]
+fn a_bad_replay_option_fails_the_build_saying_what_to_write() {
+    let echo = root().join("fixtures/lessons/echo.jsonl");
+    let cases = [
+        ("begin=3", "write start=STEP, lenses=LIST or range=STEP..STEP"),
+        ("start=synack", "write a step number from 1 to"),
+        ("start=rst", "one of syn, syn-ack"),
+        ("start=999", "write a step number from 1 to"),
+        ("start=listen-twice", "or a documented step (accept,"),
+        ("lenses=packet", "write all, or a comma list of calls, packets, states"),
+        ("range=12", "write e.g. range=1..20"),
+        ("range=fin..syn", "write the earlier step first"),
+        ("start=first-send lenses=packets", "add calls to the lenses"),
+        ("start=1 range=syn..fin", "start within the range"),
+    ];
+    for (k, (options, instead)) in cases.iter().enumerate() {
+        let directive = format!("{{{{#trace {} {options}}}}}", echo.display());
+        let dir = tiny_book(&format!("book_bad_option_{k}"), &format!("# One\n\n{directive}\n"), "");
+        let err = book::build(&dir, None, false, &socktrace::cli::command()).expect_err(options);
+        let text = err.to_string();
+        assert!(text.contains("one.md") && text.contains(&directive) && text.contains(instead), "{options}: {text}");
+        assert!(!text.trim_end().contains('\n'), "{options}: one line: {text}");
+    }
+}
+
 #[test]
 fn mdbooks_own_command_protocol_runs_the_preprocessor() {
     // What a stock `mdbook build` does: mdbook-driver runs the command book.toml names.
@@ -182,7 +209,7 @@ fn mdbooks_own_command_protocol_runs_the_preprocessor() {
     });
     assert!(log.iter().all(|l| l.level > Level::WARN), "{log:?}");
     let html = std::fs::read_to_string(dest.join("roles.html")).expect("roles.html");
-    assert!(html.contains("<div class=\"st-replay\" id=\"replay-1\" data-fixture=\"echo.jsonl\">"), "the command expanded the replay");
+    assert!(html.contains("<div class=\"st-replay\" id=\"replay-1\" data-fixture=\"echo.jsonl\""), "the command expanded the replay");
 }
 
 #[test]

@@ -47,7 +47,8 @@ fn shown(text: &str) -> BTreeSet<String> {
         .iter()
         .flat_map(|d| text.match_indices(d).filter(|(at, _)| !text[..*at].ends_with('\\')).map(move |(at, _)| &text[at + d.len()..]))
         .filter_map(|rest| rest.split("}}").next())
-        .filter_map(|path| PathBuf::from(path.trim()).file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter_map(|directive| directive.split_whitespace().next())
+        .filter_map(|path| PathBuf::from(path).file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect()
 }
 
@@ -135,5 +136,56 @@ fn every_fixture_is_recorded_by_the_one_command_and_shown_by_a_chapter() {
         assert_eq!(trace.header.source == socktrace::trace::Source::Simulated, simulated, "{}", f.file);
         assert!(trace.header.command.starts_with(&format!("trace {}", f.args.join(" "))), "{}: recorded by {:?}", f.file, trace.header.command);
         assert!(fixture_path(f.file).is_file());
+    }
+}
+
+/// The chapters whose first replay has no `start=`: the text walks that whole story from its
+/// first step, so the replay opens at step 1.
+const STARTS_AT_THE_TOP: &[(&str, &str)] = &[
+    ("introduction.md", "\"watch the server make its listening socket\": the reader's first replay, pressed through from step 1"),
+    ("passive-open.md", "the text walks the server's steps from its first call, socket()"),
+];
+
+/// Every `{{#trace …}}` of the chapters (an escaped `\{{#trace …}}` is not one), in order.
+fn replays(text: &str) -> Vec<&str> {
+    text.match_indices("{{#trace ")
+        .filter(|(at, _)| !text[..*at].ends_with('\\'))
+        .filter_map(|(at, _)| text[at..].find("}}").map(|end| &text[at..at + end + 2]))
+        .collect()
+}
+
+/// A replay opens where its text first talks about it: each has a `start=`, except the first
+/// replay of a chapter on the short list above.
+#[test]
+fn every_replay_starts_where_its_text_does() {
+    let mut listed = Vec::new();
+    for (name, text) in chapters() {
+        for (k, directive) in replays(&text).into_iter().enumerate() {
+            listed.push(format!("{name}: {directive}"));
+            if directive.split_whitespace().any(|w| w.starts_with("start=")) {
+                continue;
+            }
+            let allowed = k == 0 && STARTS_AT_THE_TOP.iter().any(|(chapter, _)| *chapter == name);
+            assert!(
+                allowed,
+                "{name}: {directive} has no start=: add one where the text first talks about the replay (lessons/reference/commands.md lists what to write)"
+            );
+        }
+    }
+    assert!(listed.len() >= 30, "{listed:#?}");
+    for (chapter, _) in STARTS_AT_THE_TOP {
+        let text =
+            chapters().into_iter().find(|(name, _)| name == chapter).map(|(_, t)| t).unwrap_or_else(|| panic!("{chapter} is gone: drop it from the list"));
+        let first = replays(&text).into_iter().next().unwrap_or_else(|| panic!("{chapter} has no replay: drop it from the list"));
+        assert!(!first.contains("start="), "{chapter}'s first replay has a start= now: drop it from the list");
+    }
+}
+
+/// The reference lists every word `start=` understands.
+#[test]
+fn the_reference_lists_every_start_word() {
+    let reference = std::fs::read_to_string(root().join("lessons/reference/commands.md")).expect("commands.md");
+    for (word, _) in socktrace::book::replay_options::WORDS {
+        assert!(reference.contains(&format!("| `{word}` |")), "lessons/reference/commands.md does not list start={word}");
     }
 }
