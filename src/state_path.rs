@@ -117,11 +117,18 @@ impl Path {
         self.kernel_closed
     }
 
-    /// A segment with `flags` reached the socket.
-    pub fn segment_arrived(&mut self, flags: TcpFlags) {
+    /// A segment with `flags` reached the socket; the row of a timewait socket its reset
+    /// ended (see [`Path::reset_met`]).
+    pub fn received(&mut self, flags: TcpFlags) -> Option<Row> {
         self.segments = true;
         self.fin |= flags.contains(TcpFlags::FIN);
-        self.reset |= flags.contains(TcpFlags::RST);
+        flags.contains(TcpFlags::RST).then(|| self.reset_met()).flatten()
+    }
+
+    /// The socket sent a segment with `flags`: a reset aborts (RFC 9293 §3.10.5), and ends a
+    /// timewait socket (its row).
+    pub fn sent(&mut self, flags: TcpFlags) -> Option<Row> {
+        flags.contains(TcpFlags::RST).then(|| self.reset_met()).flatten()
     }
 
     /// The connection was reset (an RST sent or received): a CLOSED that follows is real.
@@ -134,7 +141,7 @@ impl Path {
     /// Linux's timewait socket answers an unexpected segment with a reset, or takes one, and
     /// is gone (RFC 9293 §3.10.7.4 has TIME-WAIT ignore a reset only under RFC 1337), with no
     /// tracepoint to say so.
-    pub fn reset_met(&mut self) -> Option<Row> {
+    fn reset_met(&mut self) -> Option<Row> {
         self.reset = true;
         let at = self.at.filter(|at| self.kernel_closed && matches!(at, State::FinWait2 | State::TimeWait))?;
         self.at = Some(State::Closed);
@@ -207,20 +214,10 @@ impl StatePaths {
             Body::State(change) => self.paths.entry(event.socket.clone()?).or_default().step(change, event.origin),
             Body::Packet(packet) => {
                 let tcp = packet.tcp.as_ref()?;
-                let reset = tcp.flags.contains(TcpFlags::RST);
-                let mut row = None;
-                if let Some(to) = packet.to.as_ref().filter(|_| packet.dropped.is_none()) {
-                    let path = self.paths.entry(to.clone()).or_default();
-                    path.segment_arrived(tcp.flags);
-                    if reset {
-                        row = path.reset_met().map(|r| Row { receiver: true, ..r });
-                    }
-                }
-                // A socket that sends a reset aborts (RFC 9293 §3.10.5).
-                if let Some(from) = event.socket.as_ref().filter(|_| reset) {
-                    row = self.paths.entry(from.clone()).or_default().reset_met().or(row);
-                }
-                row
+                let received = packet.to.as_ref().filter(|_| packet.dropped.is_none());
+                let row = received.and_then(|to| self.paths.entry(to.clone()).or_default().received(tcp.flags)).map(|r| Row { receiver: true, ..r });
+                let sent = event.socket.as_ref().and_then(|from| self.paths.entry(from.clone()).or_default().sent(tcp.flags));
+                sent.or(row)
             }
             Body::Kernel(KernelNote::ResetSent { .. } | KernelNote::ResetReceived { .. }) => {
                 self.paths.entry(event.socket.clone()?).or_default().reset();
@@ -320,10 +317,10 @@ mod tests {
     #[test]
     fn without_a_model_the_peers_fin_decides_and_a_reset_means_closed() {
         let mut heard_fin = Path { at: Some(FinWait2), ..Path::default() };
-        heard_fin.segment_arrived(TcpFlags::FIN.union(TcpFlags::ACK));
+        heard_fin.received(TcpFlags::FIN.union(TcpFlags::ACK));
         assert_eq!(heard_fin.step(&change(FinWait2, Closed, None), Observed).map(|r| r.to), Some(TimeWait));
         let mut no_fin = Path { at: Some(FinWait2), ..Path::default() };
-        no_fin.segment_arrived(TcpFlags::ACK);
+        no_fin.received(TcpFlags::ACK);
         assert_eq!(no_fin.step(&change(FinWait2, Closed, None), Observed).map(|r| r.to), Some(FinWait2));
         let mut reset = Path { at: Some(FinWait2), ..Path::default() };
         reset.reset();

@@ -258,22 +258,20 @@ impl Ladder {
     /// with `…` when it is wider than the column.
     fn wire_row(&mut self, t: Option<u64>, code: style::Paint, out: &mut dyn Write) -> io::Result<()> {
         let cell = std::mem::take(&mut self.cell);
-        let inert = inert::terminal(&cell);
         self.start_row(t);
+        let text = inert::terminal(&cell);
         match self.layout {
-            Layout::Single { text } => {
+            Layout::Single { text: width } => {
                 self.single_lead(t, "wire");
-                let piece = fit::cut(&inert, text);
-                self.style.paint_into(code, format_args!("{piece}"), &mut self.line);
+                self.style.paint_into(code, format_args!("{}", fit::cut(&text, width)), &mut self.line);
             }
             Layout::Columns { client, wire, .. } => {
                 let _ = write!(self.line, "{}", spaces(client));
                 self.bar();
-                self.padded(code, &fit::cut(&inert, wire), wire);
+                self.padded(code, &fit::cut(&text, wire), wire);
                 self.bar();
             }
         }
-        drop(inert);
         self.cell = cell;
         self.end_row(out)
     }

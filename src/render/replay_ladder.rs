@@ -41,8 +41,8 @@ pub fn row(step: &Step, index: usize, current: bool, digits: usize, columns: usi
     let number = format!("{mark}{:>digits$} ", index + 1);
     let body = columns.saturating_sub(width(&number));
     let label = match step.peer {
-        Some(peer) => format!("{peer} {}", step.label),
-        None => step.label.clone(),
+        Some(peer) => format!("{peer} {}", crate::inert::terminal(&step.label)),
+        None => crate::inert::terminal(&step.label).into_owned(),
     };
     // Between the lifelines.
     let Some(inner) = body.checked_sub(2).filter(|&inner| inner >= 3) else { return cut(&format!("{number}{label}"), columns).into_owned() };

@@ -108,13 +108,14 @@ pub fn draw(replay: &Replay, screen: &Screen, area: Rect, buf: &mut Buffer) {
     place(&[foot], foot_h);
 }
 
-/// `text` in lines of at most `columns`, broken at spaces ([`wrap`]), at most `max` of them:
-/// when it needs more, the last one ends with `…`.
+/// `text`, inert for a terminal ([`crate::inert`]), in lines of at most `columns`, broken at
+/// spaces ([`wrap`]), at most `max` of them: when it needs more, the last one ends with `…`.
 fn lines(text: &str, columns: usize, max: usize) -> Vec<String> {
     if columns == 0 {
         return Vec::new();
     }
-    let mut lines: Vec<String> = wrap(text, columns).into_iter().map(|l| l.into_owned()).take(max.saturating_add(1)).collect();
+    let text = crate::inert::terminal(text);
+    let mut lines: Vec<String> = wrap(&text, columns).into_iter().map(|l| l.into_owned()).take(max.saturating_add(1)).collect();
     if lines.len() > max {
         lines.truncate(max);
         if let Some(last) = lines.last_mut() {

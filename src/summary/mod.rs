@@ -100,20 +100,12 @@ impl Summary {
             End::Server => conn.bytes_to_client += u64::from(packet.len),
         }
         let reset = tcp.flags.contains(TcpFlags::RST);
-        // A reset ends a timewait socket that held either side (`state_path`).
-        let mut ended = Vec::new();
-        if reset {
-            ended.extend(conn.path_mut(from).reset_met().map(|row| (from, row.to)));
+        // Each side's path learns the segment (`state_path`): a reset ends a timewait socket.
+        if let Some(row) = conn.path_mut(from).sent(tcp.flags) {
+            conn.states_mut(from).push(row.to);
         }
-        if packet.dropped.is_none() {
-            let to = conn.path_mut(from.other());
-            to.segment_arrived(tcp.flags);
-            if reset {
-                ended.extend(to.reset_met().map(|row| (from.other(), row.to)));
-            }
-        }
-        for (side, state) in ended {
-            conn.states_mut(side).push(state);
+        if let Some(row) = packet.dropped.is_none().then(|| conn.path_mut(from.other()).received(tcp.flags)).flatten() {
+            conn.states_mut(from.other()).push(row.to);
         }
         if conn.closer.is_none() && (reset || tcp.flags.contains(TcpFlags::FIN)) {
             conn.closer = Some(Closer { side: from, reset });
