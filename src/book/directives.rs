@@ -9,6 +9,7 @@
 //! | `{{#commands}}` | the `trace` subcommands with their help (the command line's definition, given by the caller) |
 //! | `{{#exit-codes}}` | the exit codes by subcommand and situation, from [`crate::exit_codes`] |
 //! | `{{#fixtures DIR}}` | the book's fixtures and the command that records each |
+//! | `{{#your-trace}}` | a drop zone for the reader's own trace or capture, replayed by `trace book serve` ([`super::workbench`]) |
 //!
 //! PATH and DIR are relative to the chapter's file. `\{{#…}}` is left for mdBook, which
 //! prints it without the backslash. Everything produced is HTML with every text escaped,
@@ -68,6 +69,7 @@ pub fn expand(content: &str, dir: &Path, commands: &clap::Command) -> Result<Str
             "commands" => Some(commands_table(commands)),
             "exit-codes" => Some(exit_codes_table()),
             "fixtures" => Some(fixtures_table(&dir.join(arg)).map_err(fail)?),
+            "your-trace" => Some(super::workbench::drop_zone()),
             _ => None,
         };
         out.push_str(expanded.as_deref().unwrap_or(text));
@@ -77,7 +79,7 @@ pub fn expand(content: &str, dir: &Path, commands: &clap::Command) -> Result<Str
 }
 
 /// Escapes text for HTML, `{` and `}` included.
-fn esc(text: &str) -> String {
+pub(super) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -116,7 +118,7 @@ fn esc_code_spans(text: &str) -> String {
 
 /// JSON safe inside `<script type="application/json">`: no `<` (so no `</script>` and no
 /// `<!--`), `>` or `&`, and no `{{`, written as JSON escapes, which mean the same.
-fn script_json(json: &str) -> String {
+pub(super) fn script_json(json: &str) -> String {
     json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026").replace("{{", "{\\u007b")
 }
 
@@ -134,7 +136,7 @@ fn file_name(path: &Path) -> String {
 const STATES_SVG: &str = include_str!("../../book/replay/states.svg");
 
 /// The state diagram as a template on one line: a blank line would end mdBook's HTML block.
-fn states_template() -> String {
+pub(super) fn states_template() -> String {
     let svg: Vec<&str> = STATES_SVG.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("<!--")).collect();
     format!("<template class=\"st-states-template\">{}</template>", svg.join(" "))
 }

@@ -5,15 +5,24 @@
 //! - `replay_options.rs`: the options of `{{#trace}}` (where a replay opens, its lenses, its steps);
 //! - `preprocess.rs`: the mdBook preprocessor that expands them, in-process or as a command;
 //! - `log.rs`: mdBook's log, captured, so that a logged error fails the build;
-//! - `serve.rs`: a loopback HTTP server of the built book that rebuilds on change;
+//! - `serve.rs`: a loopback HTTP server of the built book that rebuilds on change, `http.rs`
+//!   the little HTTP it speaks, `upload.rs` the reader's own trace it replays and checks for
+//!   the "Your trace" page, whose drop zone `workbench.rs` writes;
+//! - `page.rs`: pages that stand alone (`trace replay --html`, the live page), and `live.rs`
+//!   the loopback server that streams a live session into its page (`trace echo --web`);
 //! - `fixtures.rs`: the fixtures and the one command that records them.
 
 pub(crate) mod directives;
 pub mod fixtures;
+mod http;
+pub mod live;
 pub mod log;
+pub mod page;
 mod preprocess;
 pub mod replay_options;
 pub(crate) mod serve;
+pub mod upload;
+mod workbench;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::output_file::{same_file, write_error};
 use super::CliError;
 use crate::event::Role;
 use crate::export::packetdrill::{unsupported, write_packetdrill};
@@ -29,12 +30,6 @@ pub struct ExportArgs {
     side: Side,
 }
 
-/// Whether two paths name one file: the same path, or (when it exists) the same inode.
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    a == b || matches!((std::fs::metadata(a), std::fs::metadata(b)), (Ok(x), Ok(y)) if x.dev() == y.dev() && x.ino() == y.ino())
-}
-
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum Side {
     Server,
@@ -50,22 +45,6 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
     let trace = read_trace(&args.file)?;
     // A file that could not be opened or written says where to look; a trace the format
     // cannot hold (a field too large for it) says so, and no partial file is left behind.
-    let write_error = |path: &PathBuf| {
-        let path = path.clone();
-        move |err: std::io::Error| {
-            // Only a regular file is ours to remove: never a device (`/dev/full`) or a pipe.
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
-                let _ = std::fs::remove_file(&path);
-            }
-            match err.kind() {
-                std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput => {
-                    CliError::new(format!("cannot export to {}: {err} (the trace holds something the format has no room for)", path.display()))
-                }
-                std::io::ErrorKind::StorageFull => CliError::new(format!("cannot write {}: {err} (free some space, or write elsewhere)", path.display())),
-                _ => CliError::new(format!("cannot write {}: {err} (check the directory exists and is writable)", path.display())),
-            }
-        }
-    };
     if let Some(why) = args.packetdrill.as_ref().and_then(|_| unsupported(&trace)) {
         return Err(CliError::new(why));
     }

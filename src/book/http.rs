@@ -1,0 +1,112 @@
+//! The little HTTP/1.1 that `trace book serve` and the live page (`trace echo --web`) speak on
+//! loopback: one request per connection, read within bounds (a request line, a few headers, a
+//! body no longer than the caller takes), and a response that closes the connection.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// A line of the request (its first, or a header) longer than this is no browser's.
+const MAX_LINE: u64 = 8 << 10;
+/// Headers beyond this many are no browser's either.
+const MAX_HEADERS: usize = 100;
+/// How long a client may take to send each part of its request.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A request's line and the headers that matter here; its body is still to read.
+#[derive(Debug)]
+pub struct Request {
+    pub method: String,
+    pub target: String,
+    /// `Content-Length`, if the request says one.
+    pub length: Option<u64>,
+    /// `X-File-Name`: the name of the file an upload holds (the page sends it), for messages.
+    pub file_name: Option<String>,
+    reader: BufReader<TcpStream>,
+}
+
+/// Why a request could not be read: the connection is answered with `400` and closed.
+#[derive(Debug)]
+pub enum BadRequest {
+    Io(io::Error),
+    /// A line too long, too many headers, or a line that is not text.
+    Malformed(&'static str),
+}
+
+impl From<io::Error> for BadRequest {
+    fn from(err: io::Error) -> BadRequest {
+        BadRequest::Io(err)
+    }
+}
+
+impl Request {
+    /// Reads the request line and the headers of `stream`.
+    pub fn read(stream: &TcpStream) -> Result<Request, BadRequest> {
+        stream.set_read_timeout(Some(READ_TIMEOUT))?;
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let first = line(&mut reader)?;
+        let mut words = first.split_whitespace();
+        let (method, target) = (words.next().unwrap_or("").to_string(), words.next().unwrap_or("").to_string());
+        let (mut length, mut file_name) = (None, None);
+        for _ in 0..MAX_HEADERS {
+            let header = line(&mut reader)?;
+            if header.trim().is_empty() {
+                return Ok(Request { method, target, length, file_name, reader });
+            }
+            let Some((name, value)) = header.split_once(':') else { continue };
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = Some(value.parse().map_err(|_| BadRequest::Malformed("a Content-Length that is not a number"))?);
+            } else if name.eq_ignore_ascii_case("x-file-name") {
+                file_name = Some(value.chars().take(200).collect());
+            }
+        }
+        Err(BadRequest::Malformed("too many headers"))
+    }
+
+    /// The path of the target, without its query.
+    pub fn path(&self) -> &str {
+        self.target.split(['?', '#']).next().unwrap_or("")
+    }
+
+    /// The value of `name=` in the target's query.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        let query = self.target.split_once('?')?.1.split('#').next()?;
+        query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    }
+
+    /// The body, which the caller has checked is `Content-Length` bytes, at most `max`.
+    pub fn body(mut self, length: u64) -> io::Result<Vec<u8>> {
+        let mut body = Vec::with_capacity(usize::try_from(length).unwrap_or(0).min(1 << 20));
+        (&mut self.reader).take(length).read_to_end(&mut body)?;
+        if (body.len() as u64) < length {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the body ended before its Content-Length"));
+        }
+        Ok(body)
+    }
+}
+
+/// One line of the head, `\r\n` or `\n` ended, within [`MAX_LINE`].
+fn line(reader: &mut BufReader<TcpStream>) -> Result<String, BadRequest> {
+    let mut bytes = Vec::new();
+    reader.take(MAX_LINE + 1).read_until(b'\n', &mut bytes)?;
+    if bytes.len() as u64 > MAX_LINE {
+        return Err(BadRequest::Malformed("a line longer than 8 KiB"));
+    }
+    String::from_utf8(bytes).map_err(|_| BadRequest::Malformed("a line that is not UTF-8"))
+}
+
+/// Writes a whole response and closes the connection's writing side; `with_body` false for
+/// HEAD (the length is still the body's).
+pub fn respond(out: &mut TcpStream, status: &str, ty: &str, body: &[u8], with_body: bool) -> io::Result<()> {
+    write!(out, "HTTP/1.1 {status}\r\nContent-Type: {ty}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n", body.len())?;
+    if with_body {
+        out.write_all(body)?;
+    }
+    out.flush()
+}
+
+/// A one-line plain-text answer, for errors (the page shows the line as it is).
+pub fn respond_text(out: &mut TcpStream, status: &str, text: &str) -> io::Result<()> {
+    respond(out, status, "text/plain; charset=utf-8", format!("{text}\n").as_bytes(), true)
+}
