@@ -8,6 +8,8 @@ mod cdp;
 mod claims;
 mod lessons;
 mod record_fixtures;
+mod upload;
+mod yours;
 
 use std::path::{Path, PathBuf};
 

@@ -48,9 +48,9 @@ fn verdict(text: &str, conforms: Option<bool>) -> String {
     format!("<section class=\"st-verdict{class}\"><h2>What <code>trace check</code> says</h2><pre>{}</pre></section>", esc_pre(text))
 }
 
-/// Escapes text for a `<pre>`, keeping its lines.
+/// Escapes text for a `<pre>`, keeping its lines ([`esc`] makes a line break a space).
 fn esc_pre(text: &str) -> String {
-    text.lines().map(esc).collect::<Vec<_>>().join("\n")
+    text.split('\n').map(esc).collect::<Vec<_>>().join("\n")
 }
 
 /// One page replaying `replay` of the trace file `name` beside the check's report.

@@ -19,7 +19,7 @@ use super::{built_book, fixture};
 use crate::support::scratch;
 
 /// Chromium's binary: `$CHROMIUM`, or `chromium` on the PATH.
-fn chromium() -> Option<String> {
+pub(super) fn chromium() -> Option<String> {
     let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".to_string());
     let found = std::process::Command::new(&binary).arg("--version").output().is_ok_and(|o| o.status.success());
     if found {
@@ -31,7 +31,7 @@ fn chromium() -> Option<String> {
     None
 }
 
-fn file_url(path: &Path) -> String {
+pub(super) fn file_url(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 
@@ -140,7 +140,7 @@ fn check_widget(page: &str, widget: &Widget) {
 }
 
 /// Script errors, console errors and warnings, and requests that leave `file://`.
-fn problems(events: &[Value]) -> Vec<String> {
+pub(super) fn problems(events: &[Value]) -> Vec<String> {
     let mut found = Vec::new();
     for event in events {
         let params = &event["params"];
@@ -552,7 +552,7 @@ fn screenshots() {
 }
 
 /// Decodes standard base64 (the DevTools protocol's encoding of binary data).
-fn base64(text: &str) -> Vec<u8> {
+pub(super) fn base64(text: &str) -> Vec<u8> {
     let value = |c: u8| match c {
         b'A'..=b'Z' => c - b'A',
         b'a'..=b'z' => c - b'a' + 26,
