@@ -22,6 +22,8 @@ pub struct Request {
     pub length: Option<u64>,
     /// `X-File-Name`: the name of the file an upload holds (the page sends it), for messages.
     pub file_name: Option<String>,
+    /// `Host`, as the client wrote it.
+    host: Option<String>,
     reader: BufReader<TcpStream>,
 }
 
@@ -47,21 +49,32 @@ impl Request {
         let first = line(&mut reader)?;
         let mut words = first.split_whitespace();
         let (method, target) = (words.next().unwrap_or("").to_string(), words.next().unwrap_or("").to_string());
-        let (mut length, mut file_name) = (None, None);
+        let (mut length, mut file_name, mut host) = (None, None, None);
         for _ in 0..MAX_HEADERS {
             let header = line(&mut reader)?;
             if header.trim().is_empty() {
-                return Ok(Request { method, target, length, file_name, reader });
+                return Ok(Request { method, target, length, file_name, host, reader });
             }
             let Some((name, value)) = header.split_once(':') else { continue };
             let value = value.trim();
             if name.eq_ignore_ascii_case("content-length") {
                 length = Some(value.parse().map_err(|_| BadRequest::Malformed("a Content-Length that is not a number"))?);
+            } else if name.eq_ignore_ascii_case("host") {
+                host = Some(value.to_string());
             } else if name.eq_ignore_ascii_case("x-file-name") {
                 file_name = Some(value.chars().take(200).collect());
             }
         }
         Err(BadRequest::Malformed("too many headers"))
+    }
+
+    /// Whether the request was addressed to this machine by a loopback name: a page of another
+    /// site that had its own name resolve to 127.0.0.1 (DNS rebinding) sends its own name, and
+    /// must not read a trace. A request without `Host` (HTTP/1.0, a test) is let through.
+    pub fn for_loopback(&self) -> bool {
+        let Some(host) = &self.host else { return true };
+        let name = host.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(host.as_str(), |(name, _)| name);
+        matches!(name, "127.0.0.1" | "localhost" | "[::1]")
     }
 
     /// The path of the target, without its query.
@@ -84,6 +97,11 @@ impl Request {
         }
         Ok(body)
     }
+}
+
+/// Answers a request [`Request::for_loopback`] refuses.
+pub fn refuse_host(out: &mut TcpStream) -> io::Result<()> {
+    respond_text(out, "421 Misdirected Request", "this server answers only at 127.0.0.1 or localhost")
 }
 
 /// One line of the head, `\r\n` or `\n` ended, within [`MAX_LINE`].
@@ -109,4 +127,46 @@ pub fn respond(out: &mut TcpStream, status: &str, ty: &str, body: &[u8], with_bo
 /// A one-line plain-text answer, for errors (the page shows the line as it is).
 pub fn respond_text(out: &mut TcpStream, status: &str, text: &str) -> io::Result<()> {
     respond(out, status, "text/plain; charset=utf-8", format!("{text}\n").as_bytes(), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    /// The request `head` as this module reads it (the head only: no body follows).
+    fn read(head: &str) -> Result<Request, BadRequest> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("a loopback port");
+        let mut client = TcpStream::connect(listener.local_addr().expect("its address")).expect("connect");
+        client.write_all(head.as_bytes()).expect("send");
+        let (server, _) = listener.accept().expect("accept");
+        Request::read(&server)
+    }
+
+    #[test]
+    fn only_loopback_names_are_answered() {
+        for (host, answered) in [
+            ("127.0.0.1:8000", true),
+            ("localhost:3000", true),
+            ("[::1]:80", true),
+            ("localhost", true),
+            ("evil.example:8000", false),
+            ("127.0.0.1.evil.example", false),
+        ] {
+            let request = read(&format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n")).map_err(|e| format!("{e:?}")).expect("a request");
+            assert_eq!(request.for_loopback(), answered, "{host}");
+        }
+    }
+
+    #[test]
+    fn the_target_splits_into_path_and_query_and_the_length_is_read() {
+        let request = read("POST /your-trace?conversation=3 HTTP/1.1\r\ncontent-length: 12\r\nX-File-Name: a%20b.pcap\r\n\r\n")
+            .map_err(|e| format!("{e:?}"))
+            .expect("a request");
+        assert_eq!((request.path(), request.query("conversation"), request.length), ("/your-trace", Some("3"), Some(12)));
+        assert_eq!(request.file_name.as_deref(), Some("a%20b.pcap"));
+        assert!(matches!(read("POST / HTTP/1.1\r\nContent-Length: lots\r\n\r\n"), Err(BadRequest::Malformed(_))));
+    }
 }

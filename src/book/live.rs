@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::http::{respond, respond_text, BadRequest, Request};
+use super::http::{refuse_host, respond, respond_text, BadRequest, Request};
 use crate::check::{check, CheckOptions};
 use crate::event::Event;
 use crate::render::Renderer;
@@ -275,6 +275,9 @@ fn answer(stream: TcpStream, shared: &Shared, page: &str) -> io::Result<()> {
         Err(BadRequest::Io(err)) => return Err(err),
         Err(BadRequest::Malformed(what)) => return respond_text(&mut out, "400 Bad Request", &format!("not a request this server takes: {what}")),
     };
+    if !request.for_loopback() {
+        return refuse_host(&mut out);
+    }
     let with_body = request.method == "GET";
     if !with_body && request.method != "HEAD" {
         return respond_text(&mut out, "405 Method Not Allowed", "only GET and HEAD");

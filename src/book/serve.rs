@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::http::{respond, respond_text, BadRequest, Request};
+use super::http::{refuse_host, respond, respond_text, BadRequest, Request};
 use super::upload;
 
 /// How often the sources are looked at for changes.
@@ -80,6 +80,9 @@ fn answer(stream: TcpStream, root: &Path) -> io::Result<()> {
         Err(BadRequest::Io(err)) => return Err(err),
         Err(BadRequest::Malformed(what)) => return respond_text(&mut out, "400 Bad Request", &format!("not a request this server takes: {what}")),
     };
+    if !request.for_loopback() {
+        return refuse_host(&mut out);
+    }
     let method = request.method.as_str();
     if method == "POST" && request.path() == upload::ENDPOINT {
         return upload::answer(request, &mut out);

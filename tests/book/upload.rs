@@ -133,6 +133,12 @@ fn what_the_endpoint_refuses_it_says_in_one_line() {
     let many: Vec<String> = (0..200).map(|i| format!("X-{i}: y")).collect();
     let (status, _) = served.request(&format!("GET / HTTP/1.1\r\n{}", many.join("\r\n")), b"");
     assert_eq!(status, "HTTP/1.1 400 Bad Request");
+    // A page of another site whose name was made to resolve to 127.0.0.1 reads nothing.
+    let mut stream = TcpStream::connect(&served.addr).expect("connect");
+    write!(stream, "GET /index.html HTTP/1.1\r\nHost: evil.example:{}\r\n\r\n", served.addr.rsplit(':').next().unwrap_or("")).expect("request");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 421 Misdirected Request"), "{answer}");
     // The static files are as they were: served, and nothing above the book.
     assert_eq!(served.request("GET /your-trace.html HTTP/1.1", b"").0, "HTTP/1.1 200 OK");
     assert_eq!(served.request("GET /../Cargo.toml HTTP/1.1", b"").0, "HTTP/1.1 404 Not Found");
