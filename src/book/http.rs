@@ -99,9 +99,15 @@ impl Request {
     }
 }
 
-/// Answers a request [`Request::for_loopback`] refuses.
-pub fn refuse_host(out: &mut TcpStream) -> io::Result<()> {
-    respond_text(out, "421 Misdirected Request", "this server answers only at 127.0.0.1 or localhost")
+/// Reads the request of `stream`; one that is malformed, or addressed to another host
+/// ([`Request::for_loopback`]), is answered on `out` here, and gives `None`.
+pub fn read_request(stream: &TcpStream, out: &mut TcpStream) -> io::Result<Option<Request>> {
+    match Request::read(stream) {
+        Ok(request) if request.for_loopback() => Ok(Some(request)),
+        Ok(_) => respond_text(out, "421 Misdirected Request", "this server answers only at 127.0.0.1 or localhost").map(|()| None),
+        Err(BadRequest::Io(err)) => Err(err),
+        Err(BadRequest::Malformed(what)) => respond_text(out, "400 Bad Request", &format!("not a request this server takes: {what}")).map(|()| None),
+    }
 }
 
 /// One line of the head, `\r\n` or `\n` ended, within [`MAX_LINE`].

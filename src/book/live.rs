@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::http::{refuse_host, respond, respond_text, BadRequest, Request};
+use super::http::{read_request, respond, respond_text};
 use crate::check::{check, CheckOptions};
 use crate::event::Event;
 use crate::render::Renderer;
@@ -270,14 +270,7 @@ fn follow(fed: &mpsc::Receiver<Feed>, shared: &Shared) {
 /// Answers one request: the page, its events, or nothing else.
 fn answer(stream: TcpStream, shared: &Shared, page: &str) -> io::Result<()> {
     let mut out = stream.try_clone()?;
-    let request = match Request::read(&stream) {
-        Ok(request) => request,
-        Err(BadRequest::Io(err)) => return Err(err),
-        Err(BadRequest::Malformed(what)) => return respond_text(&mut out, "400 Bad Request", &format!("not a request this server takes: {what}")),
-    };
-    if !request.for_loopback() {
-        return refuse_host(&mut out);
-    }
+    let Some(request) = read_request(&stream, &mut out)? else { return Ok(()) };
     let with_body = request.method == "GET";
     if !with_body && request.method != "HEAD" {
         return respond_text(&mut out, "405 Method Not Allowed", "only GET and HEAD");

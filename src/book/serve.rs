@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::http::{refuse_host, respond, respond_text, BadRequest, Request};
+use super::http::{read_request, respond, respond_text};
 use super::upload;
 
 /// How often the sources are looked at for changes.
@@ -75,14 +75,7 @@ fn newest(dirs: &[PathBuf]) -> Option<SystemTime> {
 /// Answers one request.
 fn answer(stream: TcpStream, root: &Path) -> io::Result<()> {
     let mut out = stream.try_clone()?;
-    let request = match Request::read(&stream) {
-        Ok(request) => request,
-        Err(BadRequest::Io(err)) => return Err(err),
-        Err(BadRequest::Malformed(what)) => return respond_text(&mut out, "400 Bad Request", &format!("not a request this server takes: {what}")),
-    };
-    if !request.for_loopback() {
-        return refuse_host(&mut out);
-    }
+    let Some(request) = read_request(&stream, &mut out)? else { return Ok(()) };
     let method = request.method.as_str();
     if method == "POST" && request.path() == upload::ENDPOINT {
         return upload::answer(request, &mut out);
