@@ -135,6 +135,25 @@ pub fn respond_text(out: &mut TcpStream, status: &str, text: &str) -> io::Result
     respond(out, status, "text/plain; charset=utf-8", format!("{text}\n").as_bytes(), true)
 }
 
+/// `%XX` decoded; `None` for a bad escape, text that is not UTF-8, or a NUL.
+pub fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let decoded = String::from_utf8(out).ok()?;
+    (!decoded.contains('\0')).then_some(decoded)
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;

@@ -1,7 +1,8 @@
 //! The lesson book: mdBook sources in `lessons/`, its configuration and the replay widget in
 //! `book/`, the traces it replays in `fixtures/lessons/`; built into `target/book/`.
 //!
-//! - `directives.rs`: the book's own `{{#…}}` directives (replay widgets and generated tables);
+//! - `directives.rs`: the book's own `{{#…}}` directives (replay widgets and generated tables),
+//!   `markup.rs` the escaping and the state diagram every page the book writes shares;
 //! - `replay_options.rs`: the options of `{{#trace}}` (where a replay opens, its lenses, its steps);
 //! - `preprocess.rs`: the mdBook preprocessor that expands them, in-process or as a command;
 //! - `log.rs`: mdBook's log, captured, so that a logged error fails the build;
@@ -17,6 +18,7 @@ pub mod fixtures;
 mod http;
 pub mod live;
 pub mod log;
+mod markup;
 pub mod page;
 mod preprocess;
 pub mod replay_options;

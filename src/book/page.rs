@@ -4,7 +4,7 @@
 //! and asks the network for nothing: its Content-Security-Policy forbids it); the live page of
 //! `trace echo --web` gets its trace from the server that serves it ([`super::live`]).
 
-use super::directives::{esc, script_json, states_template};
+use super::markup::{esc, script_json, states_template};
 use crate::replay::Replay;
 
 const REPLAY_JS: &str = include_str!("../../book/replay/replay.js");

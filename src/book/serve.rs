@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::http::{read_request, respond, respond_text};
+use super::http::{percent_decode, read_request, respond, respond_text};
 use super::upload;
 
 /// How often the sources are looked at for changes.
@@ -109,25 +109,6 @@ fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
     } else {
         Some(full)
     }
-}
-
-/// `%XX` decoded; `None` for a bad escape, text that is not UTF-8, or a NUL.
-pub(super) fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    let decoded = String::from_utf8(out).ok()?;
-    (!decoded.contains('\0')).then_some(decoded)
 }
 
 fn content_type(path: &Path) -> &'static str {

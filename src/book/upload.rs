@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde::Serialize;
 
-use super::http::{respond, respond_text, Request};
+use super::http::{percent_decode, respond, respond_text, Request};
 use crate::check::{check, CheckOptions};
 use crate::import::pcap::Reader;
 use crate::import::table::Table;
@@ -62,7 +62,7 @@ pub fn answer(request: Request, out: &mut TcpStream) -> io::Result<()> {
         Some(Ok(n)) if n >= 1 => n,
         Some(_) => return respond_text(out, "400 Bad Request", "conversation= takes a conversation's number, from 1"),
     };
-    let name = request.file_name.as_deref().and_then(super::serve::percent_decode).unwrap_or_else(|| "your file".to_string());
+    let name = request.file_name.as_deref().and_then(percent_decode).unwrap_or_else(|| "your file".to_string());
     let body = request.body(length)?;
     match replay_file(&name, &body, conversation).and_then(|r| serde_json::to_vec(&r).map_err(|e| e.to_string())) {
         Ok(json) => respond(out, "200 OK", "application/json", &json, true),

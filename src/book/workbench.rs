@@ -3,7 +3,7 @@
 //! [`super::upload::ENDPOINT`]; opened from `file://`, it says what it needs instead, since
 //! the steps of a replay are computed by `trace`, not in the page.
 
-use super::directives::{esc, states_template};
+use super::markup::{esc, states_template};
 use super::upload::{ENDPOINT, MAX_BYTES};
 
 /// The drop zone, with the state diagram's template for the replay it will show (the page has
