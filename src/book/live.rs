@@ -159,6 +159,8 @@ impl LiveView {
 }
 
 /// Draws with the inner renderer and hands the events to the replay thread, a batch at a time.
+/// A replay thread that has stopped (past its end) takes nothing more: the page is complete,
+/// so a failed send is no error of the session's.
 struct Feeder {
     inner: Option<Box<dyn Renderer>>,
     feed: mpsc::Sender<Feed>,
