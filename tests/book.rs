@@ -7,6 +7,7 @@ mod build;
 mod cdp;
 mod claims;
 mod lessons;
+mod live_page;
 mod record_fixtures;
 mod upload;
 mod yours;
