@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -11,7 +11,7 @@ use super::CliError;
 use crate::event::Role;
 use crate::export::packetdrill::{unsupported, write_packetdrill};
 use crate::export::pcap::write_pcap;
-use crate::trace::read_trace;
+use crate::trace::{read_trace, TraceReader};
 
 #[derive(Args, Debug)]
 #[command(group = clap::ArgGroup::new("format").required(true).multiple(true))]
@@ -30,7 +30,7 @@ pub struct ExportArgs {
 }
 
 /// Whether two paths name one file: the same path, or (when it exists) the same inode.
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     a == b || matches!((std::fs::metadata(a), std::fs::metadata(b)), (Ok(x), Ok(y)) if x.dev() == y.dev() && x.ino() == y.ino())
 }
@@ -41,22 +41,32 @@ enum Side {
     Client,
 }
 
+/// Removes a file left unfinished. Only a regular file is ours to remove: never a device
+/// (`/dev/full`) or a pipe.
+fn discard(path: &Path) {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
     if let (Some(pcap), Some(script)) = (&args.pcap, &args.packetdrill) {
         if same_file(pcap, script) {
             return Err(CliError::new(format!("--pcap and --packetdrill both name {}: give each its own file", pcap.display())));
         }
     }
-    let trace = read_trace(&args.file)?;
+    // A packetdrill script is made from the whole trace; packets alone are written as they are
+    // read, so that a trace of millions of events is never held whole.
+    let trace = match args.packetdrill {
+        Some(_) => Some(read_trace(&args.file)?),
+        None => None,
+    };
     // A file that could not be opened or written says where to look; a trace the format
     // cannot hold (a field too large for it) says so, and no partial file is left behind.
     let write_error = |path: &PathBuf| {
         let path = path.clone();
         move |err: std::io::Error| {
-            // Only a regular file is ours to remove: never a device (`/dev/full`) or a pipe.
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
-                let _ = std::fs::remove_file(&path);
-            }
+            discard(&path);
             match err.kind() {
                 std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput => {
                     CliError::new(format!("cannot export to {}: {err} (the trace holds something the format has no room for)", path.display()))
@@ -66,15 +76,27 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
             }
         }
     };
-    if let Some(why) = args.packetdrill.as_ref().and_then(|_| unsupported(&trace)) {
+    if let Some(why) = trace.as_ref().and_then(unsupported) {
         return Err(CliError::new(why));
     }
     if let Some(path) = &args.pcap {
+        let reader = if trace.is_none() { Some(TraceReader::open(&args.file)?) } else { None };
         let file = File::create(path).map_err(write_error(path))?;
         let mut out = BufWriter::new(file);
-        let packets = write_pcap(&trace.events, &mut out).and_then(|n| out.flush().map(|()| n)).map_err(write_error(path))?;
+        // A line that cannot be read ends the events there; its error is the command's.
+        let mut unreadable = None;
+        let written = match reader {
+            Some(reader) => write_pcap(reader.map_while(|event| event.map_err(|err| unreadable = Some(err)).ok()), &mut out),
+            None => write_pcap(trace.iter().flat_map(|trace| &trace.events), &mut out),
+        };
+        let packets = written.and_then(|n| out.flush().map(|()| n)).map_err(write_error(path))?;
+        if let Some(err) = unreadable {
+            discard(path);
+            return Err(err.into());
+        }
         eprintln!("trace: wrote {packets} packets to {}", path.display());
     }
+    let Some(trace) = trace else { return Ok(ExitCode::SUCCESS) };
     if let Some(path) = &args.packetdrill {
         // A script is one side's view; in a session of peers each program plays both sides.
         if trace.events.iter().any(|e| e.actor.peer.is_some()) {

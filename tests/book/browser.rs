@@ -124,7 +124,7 @@ fn check_widget(page: &str, widget: &Widget) {
         let step = &replay.steps[k];
         assert_eq!((seen.step, seen.row), (k, Some(k)), "{name}: step {k} and its ladder row");
         assert_eq!(seen.text, step.text, "{name}: step {k}'s words, as text");
-        let expected: Vec<Vec<String>> = step.progress.iter().map(|p| p.at.iter().map(|s| s.to_string()).collect()).collect();
+        let expected: Vec<Vec<String>> = step.progress.iter().map(|p| p.at().map(|s| s.to_string()).collect()).collect();
         assert_eq!(seen.here, expected, "{name}: step {k}'s documented steps");
     }
     for (event, sequence, documented) in known_events(&trace.events) {
@@ -496,7 +496,7 @@ fn screenshots() {
         let second_accept = trace.events.iter().position(|e| e.new_socket().is_some_and(|s| s.0 == "s3")).expect("accept returns s3");
         let replay = Replay::of(&trace);
         let step = step_of(&replay, second_accept);
-        assert!(replay.steps[step].progress[0].at.contains(&"accept"), "{style}: step {} shows the documented accept", step + 1);
+        assert!(replay.steps[step].progress[0].is_at("accept"), "{style}: step {} shows the documented accept", step + 1);
         shots.push(("serving-many".to_string(), fixture_name, step + 1, style.to_string()));
     }
     let lost_syn = Replay::of(&fixture("lost-syn.jsonl"));
