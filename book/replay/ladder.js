@@ -177,8 +177,9 @@
       const nums = numbers(step);
       const label = (step.resent ? '↻ ' : '') + step.label + (step.dropped ? ' lost' : '');
       // Above its arrow, and beyond its ends over the other lifelines where it needs the room,
-      // up to half of each column of words (the other half is the retransmission mark's).
-      const [low, high] = [layout.leftEdge - layout.words / 2, layout.rightEdge + layout.words / 2];
+      // up to half of each column of words; a retransmission's mark has its sender's column.
+      const low = step.resent && rightward ? layout.leftEdge : layout.leftEdge - layout.words / 2;
+      const high = step.resent && !rightward ? layout.rightEdge : layout.rightEdge + layout.words / 2;
       // Relative numbers by default; the raw ones while the row is hovered or focused.
       const rel = nums && nums.relative ? ' ' + nums.relative : '';
       const raw = nums ? ' ' + nums.raw : '';
@@ -200,7 +201,7 @@
       if (step.resent) {
         g.classList.add('st-resent');
         const [x, anchor] = rightward ? [PAD, 'start'] : [layout.width - PAD, 'end'];
-        g.append(svg('text', { x: x, y: y + 7, 'text-anchor': anchor, class: 'st-resent-mark' }, fit('retransmission', layout.words / 2 - PAD)));
+        g.append(svg('text', { x: x, y: y + 7, 'text-anchor': anchor, class: 'st-resent-mark' }, fit('retransmission', layout.words - 2 * PAD)));
       }
     }
 

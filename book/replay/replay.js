@@ -157,7 +157,7 @@
           const item = el('li', { 'data-step-id': step.id });
           // Each step's note, opened by a click or a key; the current step's is shown below.
           const note = el('span', { class: 'st-step-note', hidden: '' }, step.note);
-          const toggle = el('button', { type: 'button', class: 'st-step-more', 'aria-expanded': 'false', 'aria-label': 'what “' + step.title + '” means' }, 'ⓘ');
+          const toggle = el('button', { type: 'button', class: 'st-step-more', 'aria-expanded': 'false', 'aria-label': 'what “' + step.title + '” means' }, 'i');
           toggle.addEventListener('click', () => {
             note.hidden = !note.hidden;
             toggle.setAttribute('aria-expanded', String(!note.hidden));
