@@ -175,7 +175,8 @@
       const rightward = x2 >= x1;
       const reset = step.label.indexOf('RST') >= 0 ? ' st-rst' : '';
       const nums = numbers(step);
-      const label = (step.resent ? '↻ ' : '') + step.label + (step.dropped ? ' lost' : '');
+      const label = (step.resent ? '↻ ' : '') + step.label;
+      const lost = step.dropped ? ' lost' : '';
       // Above its arrow, and beyond its ends over the other lifelines where it needs the room,
       // up to half of each column of words; a retransmission's mark has its sender's column.
       const low = step.resent && rightward ? layout.leftEdge : layout.leftEdge - layout.words / 2;
@@ -183,7 +184,7 @@
       // Relative numbers by default; the raw ones while the row is hovered or focused.
       const rel = nums && nums.relative ? ' ' + nums.relative : '';
       const raw = nums ? ' ' + nums.raw : '';
-      for (const [kind, words] of [['st-rel', label + rel], ['st-raw', label + raw]]) {
+      for (const [kind, words] of [['st-rel', label + rel + lost], ['st-raw', label + raw + lost]]) {
         const shown = fit(words, high - low);
         const half = (shown.length * layout.char) / 2;
         const mid = Math.min(high - half, Math.max(low + half, (x1 + x2) / 2));

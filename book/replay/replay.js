@@ -195,7 +195,6 @@
     /// hides the steps after the current one.
     predictMode(on) {
       this.predicting = on;
-      this.root.classList.toggle('st-predicting', on);
       if (!on) this.guess.hidden = true;
       this.go(this.pos);
     }

@@ -38,8 +38,18 @@ pub fn expand(content: &str, dir: &Path) -> Result<String, String> {
     let mut out = String::with_capacity(content.len());
     let mut lines = content.split_inclusive('\n');
     let mut number = 0;
+    // The fence of another code block the lines are in (a page may show a quiz block as text).
+    let mut fence: Option<&str> = None;
     while let Some(line) = lines.next() {
-        let Some(info) = line.trim_start().strip_prefix("```quiz") else {
+        let trimmed = line.trim();
+        let opening = trimmed.len() - trimmed.trim_start_matches(['`', '~']).len();
+        match fence {
+            Some(open) if trimmed.starts_with(open) && trimmed.trim_start_matches(['`', '~']).is_empty() => fence = None,
+            None if opening >= 3 && !trimmed.starts_with("```quiz") => fence = Some(&trimmed[..opening]),
+            _ => {}
+        }
+        let quiz = if fence.is_none() { trimmed.strip_prefix("```quiz") } else { None };
+        let Some(info) = quiz else {
             out.push_str(line);
             continue;
         };
@@ -257,6 +267,14 @@ mod tests {
         assert!(html.contains("<p>Because of <a href=\"closing.html#x\">this</a>.</p><p>More.</p>"), "{html}");
         assert!(html.ends_with("</div>\nafter\n"), "{html}");
         assert_eq!(html.lines().count(), 3, "one line of HTML: {html}");
+    }
+
+    #[test]
+    fn a_quiz_block_shown_inside_another_code_block_stays_text() {
+        let md = "````text\n```quiz\n? q\n= e\n```\n````\n```rust\nlet x = 1;\n```\n```quiz\n? real\n= e\n```\n";
+        let html = expand(md, dir()).unwrap();
+        assert!(html.starts_with("````text\n```quiz\n? q\n= e\n```\n````\n```rust\nlet x = 1;\n```\n<div class=\"st-quiz\" id=\"quiz-1\">"), "{html}");
+        assert!(html.contains("Question 1.</strong> real"), "{html}");
     }
 
     #[test]
