@@ -15,7 +15,7 @@
   const TOP = 16;          // the first row's middle
   const PAD = 6;           // margin left and right, and between a dot and its words
   const LOST_AT = 0.62;    // how far across its arrow a lost packet goes
-  const NARROWEST = 300;   // below this the ladder scrolls sideways rather than squeeze
+  const NARROWEST = 240;   // below this the ladder scrolls sideways rather than squeeze
 
   function svg(tag, attrs, text) {
     const node = document.createElementNS(SVG_NS, tag);
@@ -58,9 +58,9 @@
     const left = [...seen.values()].filter((v) => v.role === 'client');
     const listening = [...seen.values()].filter((v) => v.role !== 'client' && v.part === 'listening');
     const right = listening.concat([...seen.values()].filter((v) => v.role !== 'client' && v.part !== 'listening'));
-    const name = (v) => (v.peer ? `${v.peer}:${v.id}` : v.id);
     // A side without sockets (a trace of one program) still has its line, named after it.
-    const side = (views, role) => (views.length ? views.map((v) => ({ id: v.id, name: name(v), role })) : [{ id: null, name: role, role }]);
+    // In a session of peers, each line's program is named above its socket.
+    const side = (views, role) => (views.length ? views.map((v) => ({ id: v.id, name: v.id, peer: v.peer || '', role })) : [{ id: null, name: role, peer: '', role }]);
     return { left: side(left, 'client'), right: side(right, 'server') };
   }
 
@@ -86,11 +86,13 @@
       return Math.max(NARROWEST, Math.floor(this.box.clientWidth || 0) || 440);
     }
 
-    /// Where each lifeline is, and the room left for words on either side.
-    layout(width) {
+    /// Where each lifeline is, and the room left for words on either side; `char`: one
+    /// character's width. Lifelines stay far enough apart for their names.
+    layout(width, char) {
       const { left, right } = this.lanes;
       const gap = Math.max(48, width * 0.14);
-      const spacing = Math.min(44, Math.max(14, width * 0.045));
+      const longest = Math.max(...left.concat(right).map((lane) => Math.max(lane.name.length, lane.peer.length)));
+      const spacing = Math.max(longest * char + 6, Math.min(44, Math.max(14, width * 0.045)));
       const lanes = (left.length - 1 + right.length - 1) * spacing;
       const words = Math.max(40, (width - lanes - gap - 2 * PAD) / 2);
       const x = new Map();
@@ -100,7 +102,7 @@
       right.forEach((lane, k) => { at[lane.name] = start + k * spacing; if (lane.id) x.set(lane.id, at[lane.name]); });
       const leftEdge = at[left[0].name];
       const rightEdge = at[right[right.length - 1].name];
-      return { x, at, width, leftEdge, rightEdge, words, side: { client: leftEdge, server: at[right[0].name] } };
+      return { x, at, width, char, leftEdge, rightEdge, words, side: { client: leftEdge, server: at[right[0].name] } };
     }
 
     /// The x of a step's socket's lifeline (its side's first where it has none).
@@ -114,11 +116,11 @@
       const replay = this.replay;
       const width = this.measure();
       this.width = width;
-      const layout = this.layout(width);
       const indices = replay.steps.map((_, i) => i).filter((i) => replay.printing || replay.visible(i));
       const height = TOP + indices.length * ROW + 8;
       // The lifelines' names stay in view above the rows while the ladder scrolls (replay.css).
-      const names = svg('svg', { width: width, height: 20, class: 'st-lanes', 'aria-hidden': 'true' });
+      const peers = this.lanes.left.concat(this.lanes.right).some((lane) => lane.peer);
+      const names = svg('svg', { width: width, height: peers ? 32 : 20, class: 'st-lanes', 'aria-hidden': 'true' });
       const root = svg('svg', { width: width, height: height, viewBox: `0 0 ${width} ${height}`, class: 'st-ladder-svg', role: 'listbox', 'aria-label': 'ladder: one row per step; arrow keys move, the detail below says the step in full' });
       const id = replay.root.id;
       const art = svg('g', { 'aria-hidden': 'true' });
@@ -137,7 +139,7 @@
         const most = Math.max(3, Math.floor(room / char));
         return text.length <= most ? text : text.slice(0, most - 1) + '…';
       };
-      layout.char = char;
+      const layout = this.layout(width, char);
       const first = new Map();
       indices.forEach((i, k) => {
         const step = replay.steps[i];
@@ -146,7 +148,8 @@
       for (const lane of this.lanes.left.concat(this.lanes.right)) {
         const x = layout.at[lane.name];
         const born = lane.id && first.has(lane.id) ? TOP + first.get(lane.id) * ROW - ROW / 2 : 20;
-        names.append(svg('text', { x: x, y: 14, class: 'st-lifeline-name st-lifeline-' + lane.role, 'text-anchor': 'middle' }, fit(lane.name, 46)));
+        if (lane.peer) names.append(svg('text', { x: x, y: 12, class: 'st-lifeline-peer', 'text-anchor': 'middle' }, lane.peer));
+        names.append(svg('text', { x: x, y: peers ? 26 : 14, class: 'st-lifeline-name st-lifeline-' + lane.role, 'text-anchor': 'middle' }, lane.name));
         if (born > 4) art.append(svg('line', { x1: x, y1: 0, x2: x, y2: born, class: 'st-lifeline st-unborn' }));
         art.append(svg('line', { x1: x, y1: Math.max(0, born), x2: x, y2: height, class: 'st-lifeline', 'data-socket': lane.id || lane.role }));
       }

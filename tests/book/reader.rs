@@ -179,6 +179,7 @@ const LADDER_BOXES: &str = r#"(() => {
     svg: box(svg.getBoundingClientRect()),
     lifelines: [...svg.querySelectorAll('.st-lifeline:not(.st-unborn)')].map((l) => [l.getAttribute('data-socket'), Number(l.getAttribute('x1'))]),
     names: [...ladder.querySelectorAll('.st-lanes text')].map((t) => t.textContent),
+    name_boxes: [...ladder.querySelectorAll('.st-lanes text')].map((t) => box(t.getBoundingClientRect())),
     rows: [...svg.querySelectorAll('.st-row .st-bg')].map((r) => box(r.getBoundingClientRect())),
     texts,
     page_overflow: document.documentElement.scrollWidth - innerWidth,
@@ -200,6 +201,7 @@ struct LadderBoxes {
     svg: [f64; 4],
     lifelines: Vec<(String, f64)>,
     names: Vec<String>,
+    name_boxes: Vec<[f64; 4]>,
     rows: Vec<[f64; 4]>,
     texts: Vec<Shown>,
     page_overflow: f64,
@@ -211,8 +213,9 @@ fn overlap(a: &[f64; 4], b: &[f64; 4]) -> bool {
 }
 
 /// At 360, 700 and 1400 px the three-client ladder is visible, gives c1, c2 and c3 a lifeline
-/// each, keeps every word inside it and no two words, rows or boxes on top of one another,
-/// and the page does not scroll sideways. Its SYN|ACK arrows carry relative seq/ack, and the
+/// each, keeps every word inside it and no two words, names, rows or boxes on top of one
+/// another, and the page does not scroll sideways; so does the peer-to-peer ladder, whose
+/// lifelines are named with their program too. The SYN|ACK arrows carry relative seq/ack, and the
 /// raw ones while hovered or focused.
 #[test]
 fn the_ladder_is_visible_and_nothing_overlaps_at_360_700_and_1400_px() {
@@ -221,35 +224,44 @@ fn the_ladder_is_visible_and_nothing_overlaps_at_360_700_and_1400_px() {
     let clients3 = Replay::of(&fixture("clients3.jsonl"));
     let mut browser = Browser::start(&binary, &scratch("chromium_widths"));
     let page = browser.new_page();
-    let url = file_url(&book.join("many-clients.html"));
-    for width in [360, 700, 1400] {
-        viewport(&mut browser, &page, width);
-        browser.open(&page, &url);
-        let seen: LadderBoxes = serde_json::from_str(&browser.eval(&page, LADDER_BOXES)).expect("the JSON");
-        let at = format!("at {width} px");
-        let [left, top, right, bottom] = seen.ladder;
-        assert!(bottom - top >= 200.0 && right - left >= 280.0, "{at}: the ladder is {}×{} px", right - left, bottom - top);
-        assert!(seen.page_overflow <= 0.0, "{at}: the page scrolls sideways by {} px", seen.page_overflow);
-        assert!(!overlap(&seen.ladder, &seen.aside), "{at}: the ladder and the sequences overlap: {:?} {:?}", seen.ladder, seen.aside);
-        let lanes: Vec<&str> = seen.lifelines.iter().map(|(s, _)| s.as_str()).collect();
-        assert_eq!(lanes, ["c1", "c2", "c3", "s1", "s2", "s3", "s4"], "{at}: a lifeline per socket, each connection its own");
-        assert_eq!(seen.names, lanes, "{at}: named");
-        assert!(seen.lifelines.windows(2).all(|w| w[0].1 + 10.0 <= w[1].1), "{at}: lifelines apart: {:?}", seen.lifelines);
-        assert_eq!(seen.rows.len(), clients3.steps.len(), "{at}");
-        assert!(seen.rows.windows(2).all(|w| w[0][3] <= w[1][1] + 0.5), "{at}: rows one under the other");
-        for (k, a) in seen.texts.iter().enumerate() {
-            let [x0, _, x1, _] = a.bounds;
-            assert!(x0 >= seen.svg[0] - 0.5 && x1 <= seen.svg[2] + 0.5, "{at}: {a:?} leaves the ladder {:?}", seen.svg);
-            assert!(a.bounds[2] > a.bounds[0], "{at}: {a:?} is drawn");
-            for b in &seen.texts[k + 1..] {
-                assert!(!overlap(&a.bounds, &b.bounds), "{at}: {a:?} overlaps {b:?}");
+    let p2p = Replay::of(&fixture("p2p.jsonl"));
+    for (chapter, replay) in [("many-clients.html", &clients3), ("peer-to-peer.html", &p2p)] {
+        for width in [360, 700, 1400] {
+            viewport(&mut browser, &page, width);
+            browser.open(&page, &file_url(&book.join(chapter)));
+            let seen: LadderBoxes = serde_json::from_str(&browser.eval(&page, LADDER_BOXES)).expect("the JSON");
+            let at = format!("{chapter} at {width} px");
+            let [left, top, right, bottom] = seen.ladder;
+            assert!(bottom - top >= 200.0 && right - left >= 280.0, "{at}: the ladder is {}×{} px", right - left, bottom - top);
+            assert!(seen.page_overflow <= 0.0, "{at}: the page scrolls sideways by {} px", seen.page_overflow);
+            assert!(!overlap(&seen.ladder, &seen.aside), "{at}: the ladder and the sequences overlap: {:?} {:?}", seen.ladder, seen.aside);
+            let lanes: Vec<&str> = seen.lifelines.iter().map(|(s, _)| s.as_str()).collect();
+            if chapter == "many-clients.html" {
+                assert_eq!(lanes, ["c1", "c2", "c3", "s1", "s2", "s3", "s4"], "{at}: a lifeline per socket, each connection its own");
+                assert_eq!(seen.names, lanes, "{at}: named");
             }
+            assert!(seen.lifelines.windows(2).all(|w| w[0].1 + 10.0 <= w[1].1), "{at}: lifelines apart: {:?}", seen.lifelines);
+            for (k, a) in seen.name_boxes.iter().enumerate() {
+                assert!(seen.name_boxes[k + 1..].iter().all(|b| !overlap(a, b)), "{at}: names apart: {:?} {:?}", seen.names, seen.name_boxes);
+            }
+            assert_eq!(seen.rows.len(), replay.steps.len(), "{at}");
+            assert!(seen.rows.windows(2).all(|w| w[0][3] <= w[1][1] + 0.5), "{at}: rows one under the other");
+            for (k, a) in seen.texts.iter().enumerate() {
+                let [x0, _, x1, _] = a.bounds;
+                assert!(x0 >= seen.svg[0] - 0.5 && x1 <= seen.svg[2] + 0.5, "{at}: {a:?} leaves the ladder {:?}", seen.svg);
+                assert!(a.bounds[2] > a.bounds[0], "{at}: {a:?} is drawn");
+                for b in &seen.texts[k + 1..] {
+                    assert!(!overlap(&a.bounds, &b.bounds), "{at}: {a:?} overlaps {b:?}");
+                }
+            }
+            let worded: std::collections::BTreeSet<usize> = seen.texts.iter().filter(|t| !t.text.trim().is_empty()).map(|t| t.row).collect();
+            assert_eq!(worded.len(), replay.steps.len(), "{at}: every row has words");
         }
-        let worded: std::collections::BTreeSet<usize> = seen.texts.iter().filter(|t| !t.text.trim().is_empty()).map(|t| t.row).collect();
-        assert_eq!(worded.len(), clients3.steps.len(), "{at}: every row has words");
     }
 
-    // The first SYN|ACK: relative numbers drawn; the raw ones on hover, and on focus.
+    // The first SYN|ACK of the three clients: relative numbers drawn; the raw ones on hover,
+    // and on focus.
+    browser.open(&page, &file_url(&book.join("many-clients.html")));
     let k = clients3.steps.iter().position(|s| s.label == "SYN|ACK").expect("a SYN|ACK");
     let raw = format!("seq {} ack {}", field(&clients3.steps[k], "seq (raw)"), field(&clients3.steps[k], "ack (raw)"));
     let shown = |browser: &mut Browser| -> String {
