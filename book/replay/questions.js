@@ -66,7 +66,7 @@
     for (const step of steps.slice(0, k)) {
       const call = callOf(step);
       if (!call || step.side !== 'server') continue;
-      const named = `${call.name}(${step.socket})`;
+      const named = `${call.name}(${step.socket || ''})`;
       if (!['socket', 'setsockopt'].includes(call.name)) seen.push(named);
       if (call.starts) open.push(named);
       if (call.ends) {

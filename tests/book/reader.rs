@@ -3,7 +3,8 @@
 //! visible and nothing in it overlaps at 360, 700 and 1400 px, with relative seq/ack on its
 //! arrows and the raw ones on hover and focus; Tab reaches its rows and the arrow keys step,
 //! each step announced in words; a step's note opens without hover; a printed replay is its
-//! whole ladder; and axe-core finds no serious or critical violation on any chapter. Without
+//! whole ladder; the book's search works offline; and axe-core finds no serious or critical
+//! violation on any chapter. Without
 //! Chromium or axe-core the tests say so and pass, except under `CI=true`, where they fail.
 
 use std::path::PathBuf;
@@ -410,6 +411,38 @@ fn no_chapter_has_a_serious_or_critical_accessibility_violation() {
         found.extend(violations.into_iter().map(|v| format!("{name}: {v}")));
     }
     assert!(found.is_empty(), "axe-core:\n{}", found.join("\n"));
+    let problems = problems(&browser.events);
+    assert!(problems.is_empty(), "in the browser:\n{}", problems.join("\n"));
+}
+
+/// mdBook's search is on and works from `file://`: its index is a script of the book, and
+/// searching a chapter's words finds the chapter.
+#[test]
+fn the_book_is_searchable_offline() {
+    let Some(binary) = chromium() else { return };
+    let book = built_book();
+    let index = std::fs::read_dir(book).expect("the book").filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned());
+    assert!(index.into_iter().any(|name| name.starts_with("searchindex") && name.ends_with(".js")), "no search index in {}", book.display());
+    let mut browser = Browser::start(&binary, &scratch("chromium_search"));
+    let page = browser.new_page();
+    browser.open(&page, &file_url(&book.join("handshake.html")));
+    let found = browser.eval(
+        &page,
+        r#"new Promise((done) => {
+  document.getElementById('mdbook-search-toggle').click();
+  const bar = document.getElementById('mdbook-searchbar');
+  const look = (tries) => {
+    const hits = [...document.querySelectorAll('#mdbook-searchresults li a')].map((a) => a.getAttribute('href'));
+    if (hits.length || !tries) return done(JSON.stringify(hits));
+    bar.value = 'TIME-WAIT';
+    bar.dispatchEvent(new KeyboardEvent('keyup', { key: 'T' }));
+    setTimeout(() => look(tries - 1), 200);
+  };
+  look(25);
+})"#,
+    );
+    let hits: Vec<String> = serde_json::from_str(&found).expect("the JSON");
+    assert!(hits.iter().any(|h| h.starts_with("closing.html")), "searching TIME-WAIT finds the closing chapter: {hits:?}");
     let problems = problems(&browser.events);
     assert!(problems.is_empty(), "in the browser:\n{}", problems.join("\n"));
 }
