@@ -88,6 +88,26 @@
     };
   }
 
+  /// "What ack does the answer to this data carry?": the data's relative seq plus its length,
+  /// the next byte the receiver expects.
+  function dataAckQuestion(steps) {
+    const k = steps.findIndex((s) => s.lens === 'packet' && Number(field(s, 'payload length') || 0) > 0 && field(s, 'seq (relative)') !== undefined && !s.dropped);
+    if (k < 0) return null;
+    const data = steps[k];
+    const ack = steps.slice(k + 1).find((s) => s.lens === 'packet' && s.from === data.to && s.to === data.from && flags(s).split('|').includes('ACK'));
+    if (!ack || field(ack, 'ack (relative)') === undefined) return null;
+    const seq = Number(field(data, 'seq (relative)'));
+    const len = Number(field(data, 'payload length'));
+    const right = String(seq + len);
+    if (field(ack, 'ack (relative)') !== right) return null; // a segment lost or merged: no plain answer
+    return {
+      step: k,
+      question: `${data.from} sends ${len} bytes at relative seq ${seq} (step ${k + 1}). What ack does ${data.to}’s next segment carry?`,
+      choices: arrange(right, distinct([String(seq + len + 1), String(len), String(seq + len - 1)], right), k),
+      why: `ack ${right} = ${seq} + ${len}: an acknowledgment names the next byte expected, so it is the data’s first number plus its length (step ${steps.indexOf(ack) + 1} carries it).`,
+    };
+  }
+
   /// "Who closes first, and which socket passes through TIME-WAIT?": the first FIN's sender,
   /// which is the one left waiting.
   function closeQuestion(steps) {
@@ -114,7 +134,7 @@
 
   /// The questions this trace can answer, in the order its steps do.
   function of(steps) {
-    return [synAckQuestion(steps), blockedQuestion(steps), closeQuestion(steps)].filter(Boolean).sort((a, b) => a.step - b.step);
+    return [synAckQuestion(steps), blockedQuestion(steps), dataAckQuestion(steps), closeQuestion(steps)].filter(Boolean).sort((a, b) => a.step - b.step);
   }
 
   /// A step in a few words, as the predict mode offers it: who did what.

@@ -119,8 +119,8 @@ fn the_predict_mode_asks_before_it_shows_and_says_right_or_wrong() {
 }
 
 /// The questions the echo replay computes from its own numbers: the SYN|ACK's ack is the
-/// client's ISN plus one, the server was in `accept` at the third ACK, and the client closes
-/// first and waits in TIME-WAIT; a chapter's question with choices is scored, and its "show
+/// client's ISN plus one, the server was in `accept` at the third ACK, the first data's ack is
+/// its seq plus its length, and the client closes first and waits in TIME-WAIT; a chapter's question with choices is scored, and its "show
 /// step" button takes its replay to the step it is about.
 #[test]
 fn the_questions_from_a_traces_numbers_hold_on_it() {
@@ -153,11 +153,14 @@ fn the_questions_from_a_traces_numbers_hold_on_it() {
     );
     let out: Value = serde_json::from_str(&out).expect("the JSON");
     let asked = out["asked"].as_array().expect("questions");
-    assert_eq!(asked.len(), 3, "{out}");
+    assert_eq!(asked.len(), 4, "{out}");
     assert_eq!(asked[0]["step"], syn_ack, "{out}");
     assert_eq!(asked[0]["right"], json!([((isn + 1) % (1 << 32)).to_string()]), "ISN + 1: {out}");
     assert_eq!(asked[1]["right"], json!(["accept(s1)"]), "{out}");
-    assert_eq!(asked[2]["right"], json!(["the client (c1) closes first; c1 passes through TIME-WAIT"]), "{out}");
+    let data = &echo.steps[asked[2]["step"].as_u64().expect("a step") as usize];
+    assert_eq!(data.text, "c1 → s2 PSH|ACK seq 1 ack 1 win 65536 len 6 \"hello\\n\"", "the first data: {out}");
+    assert_eq!(asked[2]["right"], json!(["7"]), "seq 1 + 6 bytes: {out}");
+    assert_eq!(asked[3]["right"], json!(["the client (c1) closes first; c1 passes through TIME-WAIT"]), "{out}");
     assert_eq!(out["verdict"], "Right.");
     assert_eq!((out["tied"].as_u64(), out["shown"].as_u64()), (Some(syn_ack as u64), Some(syn_ack as u64)), "the question's step shown: {out}");
     let found = problems(&browser.events);
