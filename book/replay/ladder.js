@@ -10,25 +10,13 @@
 (function () {
   'use strict';
 
-  const SVG_NS = 'http://www.w3.org/2000/svg';
   const ROW = 22;          // row height, in pixels
   const TOP = 16;          // the first row's middle
   const PAD = 6;           // margin left and right, and between a dot and its words
   const LOST_AT = 0.62;    // how far across its arrow a lost packet goes
   const NARROWEST = 240;   // below this the ladder scrolls sideways rather than squeeze
 
-  function svg(tag, attrs, text) {
-    const node = document.createElementNS(SVG_NS, tag);
-    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, String(value));
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  /// A step's field from its detail, or undefined.
-  function field(step, name) {
-    const pair = step.detail.find(([key]) => key === name);
-    return pair ? pair[1] : undefined;
-  }
+  const { svg, field } = window.stDom;
 
   /// The seq/ack a packet's arrow shows, relative (as the chapters count) and raw: seq where
   /// the segment takes sequence space or carries no ACK, ack where it carries one; the words

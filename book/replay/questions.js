@@ -7,10 +7,7 @@
 
   const WRAP = 4294967296; // sequence numbers are modulo 2^32 (RFC 9293 §3.4)
 
-  function field(step, name) {
-    const pair = step.detail.find(([key]) => key === name);
-    return pair ? pair[1] : undefined;
-  }
+  const field = window.stDom.field;
 
   function flags(step) {
     return step.lens === 'packet' ? (field(step, 'flags') || '') : '';

@@ -7,12 +7,7 @@
 (function () {
   'use strict';
 
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  const el = window.stDom.el;
 
   /// The page's tally, shown after its last chapter question (or its first replay's questions).
   const score = { asked: 0, right: 0, box: null };

@@ -7,12 +7,7 @@
 
   const GROUP = { call: 'calls', packet: 'packets', state: 'states', kernel: 'states' };
 
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  const el = window.stDom.el;
 
   function ms(ns) {
     return (ns / 1e6).toFixed(3) + ' ms';
