@@ -142,13 +142,15 @@
   }
 
   /// The predict mode's question about visible step `next` (after `now`): it and up to three
-  /// other visible steps near it, said differently.
+  /// other visible steps near it, said differently: those still to come first (which of them
+  /// is next?), then, near the end of a trace, those already seen.
   function predict(replay, now, next) {
     const right = brief(replay.steps[next]);
     const near = [];
-    for (let d = 1; near.length < 12 && (next + d < replay.steps.length || next - d > now); d++) {
+    for (let d = 1; near.length < 12 && (next + d < replay.steps.length || next - d >= 0); d++) {
       for (const i of [next + d, next - d]) if (i > now && i < replay.steps.length && i !== next && replay.visible(i)) near.push(brief(replay.steps[i]));
     }
+    for (let i = now; near.length < 12 && i >= 0; i--) if (replay.visible(i)) near.push(brief(replay.steps[i]));
     const wrong = distinct(near, right).slice(0, 3);
     const step = replay.steps[next];
     const lit = step.progress.flatMap((p, k) => p.at.map((id) => replay.data.sequences[k].steps.find((s) => s.id === id))).filter(Boolean);
