@@ -7,6 +7,7 @@ mod build;
 mod cdp;
 mod claims;
 mod lessons;
+mod reader;
 mod record_fixtures;
 
 use std::path::{Path, PathBuf};
