@@ -33,7 +33,7 @@ fn axe_core() -> Option<String> {
 }
 
 fn field<'a>(step: &'a Step, name: &str) -> &'a str {
-    step.detail.iter().find(|(key, _)| *key == name).map_or_else(|| panic!("no {name} in {:?}", step.detail), |(_, value)| value.as_str())
+    step.detail.iter().find(|(key, _)| *key == name).map_or_else(|| panic!("no {name} in {:?}", step.detail), |(_, value)| value)
 }
 
 fn key(browser: &mut Browser, page: &str, key: &str, code: u32) {
