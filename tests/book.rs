@@ -8,6 +8,7 @@ mod cdp;
 mod claims;
 mod lessons;
 mod live_page;
+mod reader;
 mod record_fixtures;
 mod upload;
 mod yours;

@@ -427,7 +427,7 @@ fn a_reused_address_pair__the_replay_tells_each_steps_own_connection() {
     for step in &replay.steps {
         // A step that is evidence of a documented step tells its own socket's story (another
         // step keeps the story shown last).
-        for progress in step.progress.iter().filter(|p| !p.at.is_empty()) {
+        for progress in step.progress.iter().filter(|p| p.at().next().is_some()) {
             let Some(socket) = &progress.socket else { continue };
             assert_eq!(socket.0.ends_with('b'), step.first >= second, "step at #{} tells {socket}'s story", step.first + 1);
         }

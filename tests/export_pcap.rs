@@ -89,3 +89,21 @@ fn a_trace_pcap_has_no_room_for_fails_and_leaves_no_partial_file() {
     assert_eq!(said.status.code(), Some(2), "{}", stderr(&said));
     assert!(!out.exists(), "no partial file is left behind");
 }
+
+/// Packets alone are written as the trace is read; a line that cannot be read ends the export
+/// with its error, and the packets written before it are not left behind as a complete file.
+#[test]
+fn an_unreadable_line_after_packets_fails_and_leaves_no_partial_file() {
+    let dir = scratch("export_pcap_unreadable");
+    let echo = std::fs::read_to_string(fixture_path("lessons/echo.jsonl")).expect("the fixture");
+    let mut lines: Vec<&str> = echo.lines().collect();
+    let last_packet = lines.iter().rposition(|l| l.contains("\"kind\":\"packet\"")).expect("packets");
+    lines.insert(last_packet + 1, "{\"t\":\"soon\"}");
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, lines.join("\n") + "\n").expect("write");
+    let out = dir.join("bad.pcap");
+    let said = trace(&["export", "--pcap", out.to_str().expect("utf-8"), bad.to_str().expect("utf-8")]);
+    assert_eq!(said.status.code(), Some(2), "{}", stderr(&said));
+    assert!(stderr(&said).contains(&format!("line {} is not a valid trace event", last_packet + 2)), "{}", stderr(&said));
+    assert!(!out.exists(), "no partial file is left behind");
+}

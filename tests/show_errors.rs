@@ -61,6 +61,17 @@ fn malformed_event() {
     assert_one_line_error(&trace(&["show", &path]), "line 2 is not a valid trace event");
 }
 
+/// The timeline is written as the trace is read (a trace is never held whole): the events
+/// before the line that cannot be read are shown, then that line is the one-line error.
+#[test]
+fn the_events_before_a_malformed_line_are_shown_then_the_error() {
+    let end = r#"{"t":2000,"actor":{"role":"server","pid":1,"tid":1},"socket":"s1","origin":"observed","kind":"call_end","id":1,"call":"listen","ret":0}"#;
+    let path = write("malformed_later", &format!("{HEADER}\n{EVENT}\n{end}\n{{\"t\":\"soon\"}}\n"));
+    let out = trace(&["show", &path]);
+    assert_one_line_error(&out, "line 4 is not a valid trace event");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("listen(s1, 128) = 0"), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
 #[test]
 fn interrupted_trace_without_end_line_is_shown() {
     let path = write("interrupted", &format!("{HEADER}\n{EVENT}\n"));

@@ -5,28 +5,9 @@
 (function () {
   'use strict';
 
-  const SVG_NS = 'http://www.w3.org/2000/svg';
-  const ROW = 22;          // ladder row height
-  const TOP = 34;          // room for the lifelines' names
-  const WIDTH = 440;       // ladder width (viewBox units)
-  const X = { client: 150, server: 290 };
-  const LABEL_CHARS = 22;
-  const LOST_AT = 0.62;    // how far across a lost packet's arrow goes  // longest side label before it is shortened (full text on hover)
   const GROUP = { call: 'calls', packet: 'packets', state: 'states', kernel: 'states' };
 
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  function svg(tag, attrs, text) {
-    const node = document.createElementNS(SVG_NS, tag);
-    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, String(value));
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  const el = window.stDom.el;
 
   function ms(ns) {
     return (ns / 1e6).toFixed(3) + ' ms';
@@ -36,10 +17,6 @@
     if (ns < 1e6) return '+' + Math.round(ns / 1e3) + ' µs';
     if (ns < 1e9) return '+' + (ns / 1e6).toFixed(3) + ' ms';
     return '+' + (ns / 1e9).toFixed(3) + ' s';
-  }
-
-  function shorten(text) {
-    return text.length > LABEL_CHARS ? text.slice(0, LABEL_CHARS - 1) + '…' : text;
   }
 
   class Replay {
@@ -60,9 +37,18 @@
       this.home = start >= 1 && start <= this.steps.length ? start - 1 : (this.range ? this.range[0] : 0);
       this.side = 'both';
       this.timer = null;
+      this.predicting = false;
       this.build();
-      this.drawLadder();
+      this.ladder.draw();
       this.goHome();
+      // A printed replay is its whole ladder, every step of every lens (replay.css hides the rest).
+      const print = window.matchMedia('print');
+      const printing = (on) => { if (this.printing !== on) { this.printing = on; this.ladder.draw(); } };
+      print.addEventListener('change', () => printing(print.matches));
+      window.addEventListener('beforeprint', () => printing(true));
+      window.addEventListener('afterprint', () => printing(print.matches));
+      // A chapter's question tied to one of this replay's steps shows it (quiz.js).
+      root.addEventListener('st-go', (e) => { this.stop(); this.reveal(e.detail.step); });
       root.setAttribute('data-ready', '1');
     }
 
@@ -77,6 +63,8 @@
     build() {
       const root = this.root;
       root.setAttribute('tabindex', '0');
+      root.setAttribute('role', 'region');
+      root.setAttribute('aria-label', 'replay of ' + (root.getAttribute('data-fixture') || 'a trace'));
       const simulated = this.data.source === 'simulated';
       const head = el('div', { class: 'st-head' });
       head.append(
@@ -85,19 +73,27 @@
         el('span', { class: 'st-provenance' }, this.data.provenance));
       const controls = el('div', { class: 'st-controls' });
       this.buttons = {};
-      for (const [name, label, title] of [
-        ['reset', 'Reset', 'back to where this replay opens (Home)'],
-        ['back', '◀ Back', 'the previous step (←)'],
-        ['next', 'Next ▶', 'the next step (→)'],
-        ['play', 'Play', 'play at the trace’s own pace, slowed down (p)'],
+      for (const [name, label, keys] of [
+        ['reset', 'Reset', 'Home'],
+        ['back', '◀ Back', 'ArrowLeft'],
+        ['next', 'Next ▶', 'ArrowRight'],
+        ['play', 'Play', 'p'],
       ]) {
-        const button = el('button', { type: 'button', class: 'st-' + name, title: title }, label);
+        const button = el('button', { type: 'button', class: 'st-' + name, 'aria-keyshortcuts': keys }, label);
         button.addEventListener('click', () => this.command(name));
         this.buttons[name] = button;
         controls.append(button);
       }
-      this.status = el('span', { class: 'st-status', 'aria-live': 'polite' });
-      controls.append(this.status);
+      const predict = el('input', { type: 'checkbox', class: 'st-predict' });
+      predict.addEventListener('change', () => this.predictMode(predict.checked));
+      const predictLabel = el('label', { class: 'st-predict-label' });
+      predictLabel.append(predict, document.createTextNode(' predict each next step'));
+      this.status = el('span', { class: 'st-status' });
+      controls.append(predictLabel, this.status);
+      // What each step did, in words, for screen readers (announce.js); the status above is
+      // for the eye.
+      this.announcer = el('p', { class: 'st-announce', 'aria-live': 'polite' });
+      const keys = el('p', { class: 'st-keys' }, 'Keys: → next, ← back, Home where this replay opens, p play or pause; Tab reaches the ladder’s current row, where ↑ and ↓ move.');
       const filters = el('div', { class: 'st-filters' });
       for (const group of ['calls', 'packets', 'states']) {
         const box = el('input', { type: 'checkbox', class: 'st-filter-' + group });
@@ -121,15 +117,17 @@
         label.append(box, document.createTextNode(` only steps ${this.range[0] + 1}–${this.range[1] + 1}`));
         filters.append(label);
       }
-      this.ladderBox = el('div', { class: 'st-ladder' });
+      this.ladder = new window.stLadder(this);
       this.seqBox = el('div', { class: 'st-sequences' });
       this.socketBox = el('table', { class: 'st-sockets' });
       const aside = el('div', { class: 'st-aside' });
       aside.append(this.seqBox, this.socketBox);
       const body = el('div', { class: 'st-body' });
-      body.append(this.ladderBox, aside);
+      body.append(this.ladder.box, aside);
       this.detail = el('div', { class: 'st-detail' });
-      root.append(head, controls, filters, body);
+      // The predict mode's question about the next step (questions.js), while one is open.
+      this.guess = el('div', { class: 'st-guess', hidden: '' });
+      root.append(head, controls, keys, filters, this.guess, body, this.announcer);
       // RFC 9293's state diagram (states.js), from the template the page's first replay carries.
       const template = document.querySelector('template.st-states-template');
       if (template && window.stStateDiagram) {
@@ -137,6 +135,7 @@
         root.append(this.diagram.box);
       }
       root.append(this.detail);
+      this.buildQuestions();
       this.buildSequences();
       root.addEventListener('keydown', (e) => this.key(e));
     }
@@ -150,8 +149,15 @@
         const list = el('ol', {});
         const items = {};
         for (const step of sequence.steps) {
-          const item = el('li', { 'data-step-id': step.id, title: step.note });
-          item.append(el('span', { class: 'st-mark' }), el('span', { class: 'st-num' }, step.number === null ? '·' : String(step.number)), document.createTextNode(' ' + step.title));
+          const item = el('li', { 'data-step-id': step.id });
+          // Each step's note, opened by a click or a key; the current step's is shown below.
+          const note = el('span', { class: 'st-step-note', hidden: '' }, step.note);
+          const toggle = el('button', { type: 'button', class: 'st-step-more', 'aria-expanded': 'false', 'aria-label': 'what “' + step.title + '” means' }, 'i');
+          toggle.addEventListener('click', () => {
+            note.hidden = !note.hidden;
+            toggle.setAttribute('aria-expanded', String(!note.hidden));
+          });
+          item.append(el('span', { class: 'st-mark' }), el('span', { class: 'st-num' }, step.number === null ? '·' : String(step.number)), document.createTextNode(' ' + step.title + ' '), toggle, note);
           items[step.id] = item;
           list.append(item);
         }
@@ -162,61 +168,48 @@
       });
     }
 
-    drawLadder() {
-      const rows = this.steps.map((step, i) => [step, i]).filter(([, i]) => this.visible(i));
-      const height = TOP + rows.length * ROW + 8;
-      const root = svg('svg', { viewBox: `0 0 ${WIDTH} ${height}`, width: WIDTH, height: height, role: 'img', 'aria-label': 'ladder diagram of the trace' });
-      const defs = svg('defs');
-      const marker = svg('marker', { id: 'st-arrow-' + this.root.id, viewBox: '0 0 8 8', refX: 8, refY: 4, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
-      marker.append(svg('path', { d: 'M0,0 L8,4 L0,8 z', class: 'st-arrowhead' }));
-      defs.append(marker);
-      root.append(defs);
-      for (const side of ['client', 'server']) {
-        root.append(svg('text', { x: X[side], y: 14, class: 'st-lifeline-name', 'text-anchor': 'middle' }, side));
-        root.append(svg('line', { x1: X[side], y1: 20, x2: X[side], y2: height, class: 'st-lifeline' }));
+    /// The questions this trace answers (questions.js), folded away under the replay.
+    buildQuestions() {
+      const questions = window.stQuestions.of(this.steps);
+      if (!questions.length) return;
+      const box = el('details', { class: 'st-questions' });
+      box.append(el('summary', {}, `Questions from this trace’s numbers (${questions.length})`));
+      for (const q of questions) {
+        const item = el('div', { class: 'st-question', 'data-step': String(q.step) });
+        const body = el('div', {});
+        const go = el('button', { type: 'button', class: 'st-quiz-go' }, `Show step ${q.step + 1}`);
+        go.addEventListener('click', () => { this.stop(); this.reveal(q.step); });
+        item.append(body, go);
+        window.stQuiz.ask(body, q);
+        box.append(item);
       }
-      this.rows = {};
-      rows.forEach(([step, i], k) => {
-        const y = TOP + k * ROW;
-        const g = svg('g', { class: 'st-row st-lens-' + step.lens + (step.origin === 'modelled' ? ' st-modelled' : ''), 'data-step': i });
-        g.append(svg('title', {}, step.text + (step.resent ? ' (a retransmission)' : '')));
-        g.append(svg('rect', { x: 0, y: y - ROW / 2, width: WIDTH, height: ROW, class: 'st-bg' }));
-        if (step.lens === 'packet') {
-          const rightward = step.side !== 'server';
-          const [x1, x2] = rightward ? [X.client, X.server] : [X.server, X.client];
-          const reset = step.label.indexOf('RST') >= 0 ? ' st-rst' : '';
-          const label = (step.resent ? '↻ ' : '') + step.label;
-          if (step.dropped) {
-            // A lost packet stops short of its receiver, ended by a ✗.
-            const stop = x1 + (x2 - x1) * LOST_AT;
-            g.classList.add('st-lost');
-            g.append(svg('line', { x1: x1, y1: y + 4, x2: stop, y2: y + 4, class: 'st-packet st-lost-line' + reset }));
-            g.append(svg('text', { x: stop + (rightward ? 7 : -7), y: y + 8, 'text-anchor': 'middle', class: 'st-lost-mark' }, '✗'));
-            g.append(svg('text', { x: (X.client + X.server) / 2, y: y, 'text-anchor': 'middle', class: 'st-packet-label' + reset }, shorten(label + ' lost')));
-          } else {
-            g.append(svg('line', { x1: x1, y1: y + 4, x2: x2, y2: y + 4, class: 'st-packet' + reset, 'marker-end': `url(#st-arrow-${this.root.id})` }));
-            g.append(svg('text', { x: (X.client + X.server) / 2, y: y, 'text-anchor': 'middle', class: 'st-packet-label' + reset }, shorten(label)));
-          }
-          if (step.resent) {
-            g.classList.add('st-resent');
-            g.append(svg('text', { x: rightward ? x1 - 6 : x1 + 6, y: y + 7, 'text-anchor': rightward ? 'end' : 'start', class: 'st-resent-mark' }, 'retransmission'));
-          }
-        } else {
-          const x = X[step.side] || X.server;
-          const left = step.side === 'client';
-          g.append(svg('circle', { cx: x, cy: y, r: 3, class: 'st-dot' }));
-          const who = step.peer ? step.peer + ' ' : '';
-          g.append(svg('text', { x: left ? x - 8 : x + 8, y: y + 4, 'text-anchor': left ? 'end' : 'start', class: 'st-label' }, who + shorten(step.label)));
-        }
-        g.addEventListener('click', () => { this.stop(); this.go(i); });
-        this.rows[i] = { g, y };
-        root.append(g);
+      this.root.append(box);
+    }
+
+    /// The predict mode: Next asks what the next step is before showing it, and the ladder
+    /// hides the steps after the current one.
+    predictMode(on) {
+      this.predicting = on;
+      if (!on) this.guess.hidden = true;
+      this.go(this.pos);
+    }
+
+    /// Asks which of a few steps comes after the current one; the answer then shows it.
+    ask(next) {
+      const from = this.pos;
+      this.guess.hidden = false;
+      this.buttons.next.disabled = true;
+      window.stQuiz.ask(this.guess, window.stQuestions.predict(this, from, next), () => {
+        const close = el('button', { type: 'button', class: 'st-guess-close' }, 'Go on');
+        close.addEventListener('click', () => { this.guess.hidden = true; this.buttons.next.focus(); });
+        this.guess.append(close);
+        this.go(next);
       });
-      this.ladderBox.replaceChildren(root);
+      this.guess.querySelector('button').focus();
     }
 
     refilter() {
-      this.drawLadder();
+      this.ladder.draw();
       if (!this.visible(this.pos)) {
         const next = this.find(this.pos, 1);
         const back = this.find(this.pos, -1);
@@ -234,11 +227,14 @@
     }
 
     command(name) {
-      if (name === 'play') return this.timer ? this.stop() : this.play();
+      if (name === 'play' && !this.predicting) return this.timer ? this.stop() : this.play();
       this.stop();
+      if (name !== 'next' && name !== 'play') this.guess.hidden = true;
+      if (name === 'play') name = 'next'; // in the predict mode every step is asked, none played
       if (name === 'reset') this.goHome();
       if (name === 'next' || name === 'back') {
         const target = this.find(this.pos, name === 'next' ? 1 : -1);
+        if (target !== null && name === 'next' && this.predicting) return this.ask(target);
         if (target !== null) this.go(target);
       }
     }
@@ -254,7 +250,7 @@
       }
       this.side = 'both';
       this.root.querySelector('.st-side-filter').value = 'both';
-      this.drawLadder();
+      this.ladder.draw();
       this.go(i);
     }
 
@@ -305,7 +301,9 @@
         (shown < this.steps.length ? ` · ${shown} shown` : '');
       this.buttons.back.disabled = this.find(i, -1) === null;
       this.buttons.next.disabled = this.find(i, 1) === null;
-      this.highlightRow(i);
+      this.ladder.highlight(i);
+      this.ladder.hideAfter(this.predicting ? i : null);
+      this.announcer.textContent = window.stAnnounce.announce(this, i);
       this.showSequences(step);
       this.showSockets(i, step);
       this.showDetail(step);
@@ -321,18 +319,6 @@
       }
       this.folded.at = i;
       return [...this.folded.views.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    }
-
-    highlightRow(i) {
-      for (const row of this.ladderBox.querySelectorAll('.st-current')) row.classList.remove('st-current');
-      const row = this.rows[i];
-      if (!row) return;
-      row.g.classList.add('st-current');
-      // Scroll the ladder, not the page.
-      const box = this.ladderBox;
-      const scale = box.clientWidth / WIDTH || 1;
-      const y = row.y * scale;
-      if (y < box.scrollTop + 30 || y > box.scrollTop + box.clientHeight - 30) box.scrollTop = y - box.clientHeight / 2;
     }
 
     showSequences(step) {

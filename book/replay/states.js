@@ -5,14 +5,7 @@
 (function () {
   'use strict';
 
-  const SVG_NS = 'http://www.w3.org/2000/svg';
-
-  function svg(tag, attrs, text) {
-    const node = document.createElementNS(SVG_NS, tag);
-    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, String(value));
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  const svg = window.stDom.svg;
 
   // Figure 5 has two CLOSED boxes: where a socket starts (and a LISTEN or SYN-SENT socket
   // closed by its program returns), and where a connection ends.

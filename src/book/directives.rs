@@ -81,7 +81,7 @@ pub fn expand(content: &str, dir: &Path, commands: &clap::Command) -> Result<Str
 
 /// Escapes text as [`esc`] does, and shows each `` `code span` `` as `<code>`: the tables are
 /// raw HTML, inside which mdBook renders no Markdown. An unpaired backtick stays as it is.
-fn esc_code_spans(text: &str) -> String {
+pub(super) fn esc_code_spans(text: &str) -> String {
     let parts: Vec<&str> = text.split('`').collect();
     let paired = if parts.len() % 2 == 1 { parts.len() } else { parts.len() - 1 };
     let mut out = String::with_capacity(text.len());

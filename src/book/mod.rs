@@ -4,6 +4,7 @@
 //! - `directives.rs`: the book's own `{{#…}}` directives (replay widgets and generated tables),
 //!   `markup.rs` the escaping and the state diagram every page the book writes shares;
 //! - `replay_options.rs`: the options of `{{#trace}}` (where a replay opens, its lenses, its steps);
+//! - `quiz.rs`: the chapters' questions (```` ```quiz ```` blocks), asked and scored in the page;
 //! - `preprocess.rs`: the mdBook preprocessor that expands them, in-process or as a command;
 //! - `log.rs`: mdBook's log, captured, so that a logged error fails the build;
 //! - `serve.rs`: a loopback HTTP server of the built book that rebuilds on change, `http.rs`
@@ -21,6 +22,7 @@ pub mod log;
 mod markup;
 pub mod page;
 mod preprocess;
+pub(crate) mod quiz;
 pub mod replay_options;
 pub(crate) mod serve;
 pub mod upload;

@@ -7,8 +7,18 @@
 use super::markup::{esc, script_json, states_template};
 use crate::replay::Replay;
 
-const REPLAY_JS: &str = include_str!("../../book/replay/replay.js");
-const STATES_JS: &str = include_str!("../../book/replay/states.js");
+/// The replay widget's scripts, in the order `book.toml` has the book load them (less
+/// `page.js`, for mdBook's own page, and `workbench.js`, for the book's drop zone): a test
+/// holds the two lists together.
+const WIDGET_JS: [(&str, &str); 7] = [
+    ("dom.js", include_str!("../../book/replay/dom.js")),
+    ("quiz.js", include_str!("../../book/replay/quiz.js")),
+    ("announce.js", include_str!("../../book/replay/announce.js")),
+    ("questions.js", include_str!("../../book/replay/questions.js")),
+    ("ladder.js", include_str!("../../book/replay/ladder.js")),
+    ("states.js", include_str!("../../book/replay/states.js")),
+    ("replay.js", include_str!("../../book/replay/replay.js")),
+];
 const REPLAY_CSS: &str = include_str!("../../book/replay/replay.css");
 const WORKBENCH_CSS: &str = include_str!("../../book/replay/workbench.css");
 const LIVE_JS: &str = include_str!("../../book/replay/live.js");
@@ -18,8 +28,9 @@ fn policy(connect: &str) -> String {
     format!("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src {connect}")
 }
 
-/// The page around `body`, titled `title`, its scripts after the body's markup.
-fn page(title: &str, connect: &str, body: &str, scripts: &[&str]) -> String {
+/// The page around `body`, titled `title`, the widget's scripts and then `more` after the
+/// body's markup.
+fn page(title: &str, connect: &str, body: &str, more: Option<&str>) -> String {
     let mut html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\
@@ -29,7 +40,7 @@ fn page(title: &str, connect: &str, body: &str, scripts: &[&str]) -> String {
         esc(title),
         states_template(),
     );
-    for script in scripts {
+    for script in WIDGET_JS.iter().map(|(_, text)| *text).chain(more) {
         html.push_str("<script>");
         html.push_str(script);
         html.push_str("</script>\n");
@@ -67,7 +78,7 @@ pub fn standalone(name: &str, replay: &Replay, report: &str, conforms: bool) -> 
         verdict(report, Some(conforms)),
         name = esc(name),
     );
-    Ok(page(&format!("socktrace: {name}"), "'none'", &body, &[STATES_JS, REPLAY_JS]))
+    Ok(page(&format!("socktrace: {name}"), "'none'", &body, None))
 }
 
 /// The live page: it follows the session from `events` (server-sent events, `live.js`).
@@ -79,7 +90,7 @@ pub fn live(command: &str, events: &str) -> String {
         esc(events),
         verdict("", None),
     );
-    page(&format!("socktrace live: {command}"), "'self'", &body, &[STATES_JS, REPLAY_JS, LIVE_JS])
+    page(&format!("socktrace live: {command}"), "'self'", &body, Some(LIVE_JS))
 }
 
 #[cfg(test)]
@@ -88,12 +99,20 @@ mod tests {
 
     #[test]
     fn the_inline_scripts_and_styles_cannot_end_their_element() {
-        for (name, text) in
-            [("replay.js", REPLAY_JS), ("states.js", STATES_JS), ("live.js", LIVE_JS), ("replay.css", REPLAY_CSS), ("workbench.css", WORKBENCH_CSS)]
-        {
+        let others = [("live.js", LIVE_JS), ("replay.css", REPLAY_CSS), ("workbench.css", WORKBENCH_CSS)];
+        for &(name, text) in WIDGET_JS.iter().chain(&others) {
             let lower = text.to_ascii_lowercase();
             assert!(!lower.contains("</script") && !lower.contains("</style") && !lower.contains("<!--"), "{name} would end its inline element");
         }
+    }
+
+    #[test]
+    fn the_widget_scripts_are_the_books_in_its_order() {
+        let toml = include_str!("../../book/book.toml");
+        let line = toml.lines().find(|l| l.starts_with("additional-js")).expect("book.toml loads the widget");
+        let loaded: Vec<&str> = line.split('"').skip(1).step_by(2).filter(|f| !matches!(*f, "replay/page.js" | "replay/workbench.js")).collect();
+        let inlined: Vec<String> = WIDGET_JS.iter().map(|(name, _)| format!("replay/{name}")).collect();
+        assert_eq!(loaded, inlined);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The `socktrace` mdBook preprocessor: expands the book's directives ([`super::directives`])
-//! in every chapter. `trace book build` runs it in-process; a stock `mdbook build` runs it as
-//! the command `trace book preprocess` named in `book.toml` (mdBook's preprocessor protocol:
+//! The `socktrace` mdBook preprocessor: expands the chapters' questions ([`super::quiz`]) and
+//! the book's directives ([`super::directives`]) in every chapter. `trace book build` runs it
+//! in-process; a stock `mdbook build` runs it as the command `trace book preprocess` named in
+//! `book.toml` (mdBook's preprocessor protocol:
 //! `CMD supports RENDERER` answers by exit status, then `CMD` reads `[context, book]` as JSON
 //! on standard input and writes the book back on standard output).
 
@@ -10,7 +11,7 @@ use mdbook_preprocessor::book::Book;
 use mdbook_preprocessor::errors::{Error, Result};
 use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
 
-use super::directives;
+use super::{directives, quiz};
 
 /// The preprocessor's name, as `book.toml`'s `[preprocessor.socktrace]` names it.
 pub const NAME: &str = "socktrace";
@@ -36,7 +37,8 @@ impl Preprocessor for Socktrace {
             }
             let file = src.join(source);
             let dir = file.parent().unwrap_or(&src);
-            match directives::expand(&chapter.content, dir, &self.commands) {
+            let expanded = quiz::expand(&chapter.content, dir).and_then(|content| directives::expand(&content, dir, &self.commands).map_err(|e| e.to_string()));
+            match expanded {
                 Ok(content) => chapter.content = content,
                 Err(err) => failure = Some(Error::msg(format!("{}: {err}", file.display()))),
             }

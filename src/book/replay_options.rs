@@ -131,7 +131,7 @@ fn step(target: &str, events: &[Event], replay: &Replay) -> Result<usize, String
     };
     found.ok_or_else(|| {
         let words: Vec<&str> = WORDS.iter().map(|(w, _)| *w).filter(|w| word(w, events).is_some()).collect();
-        let mut ids: Vec<&str> = replay.steps.iter().flat_map(|s| s.progress.iter().flat_map(|p| p.at.iter().copied())).collect();
+        let mut ids: Vec<&str> = replay.steps.iter().flat_map(|s| s.progress.iter().flat_map(|p| p.at())).collect();
         ids.sort_unstable();
         ids.dedup();
         format!(
@@ -183,8 +183,8 @@ mod tests {
         assert_eq!(at("13"), 12);
         assert_eq!(at("1"), 0);
         let accept = at("accept");
-        assert!(replay.steps[accept].progress[0].at.contains(&"accept"));
-        assert!(replay.steps[..accept].iter().all(|s| !s.progress[0].at.contains(&"accept")), "the first evidence of accept");
+        assert!(replay.steps[accept].progress[0].is_at("accept"));
+        assert!(replay.steps[..accept].iter().all(|s| !s.progress[0].is_at("accept")), "the first evidence of accept");
         assert!(at("active-open/connect") < at("syn-ack"));
     }
 

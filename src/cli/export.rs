@@ -7,12 +7,12 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::output_file::{same_file, write_error};
+use super::output_file::{discard, same_file, write_error};
 use super::CliError;
 use crate::event::Role;
 use crate::export::packetdrill::{unsupported, write_packetdrill};
 use crate::export::pcap::write_pcap;
-use crate::trace::read_trace;
+use crate::trace::{read_trace, TraceReader};
 
 #[derive(Args, Debug)]
 #[command(group = clap::ArgGroup::new("format").required(true).multiple(true))]
@@ -42,18 +42,35 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
             return Err(CliError::new(format!("--pcap and --packetdrill both name {}: give each its own file", pcap.display())));
         }
     }
-    let trace = read_trace(&args.file)?;
+    // A packetdrill script is made from the whole trace; packets alone are written as they are
+    // read, so that a trace of millions of events is never held whole.
+    let trace = match args.packetdrill {
+        Some(_) => Some(read_trace(&args.file)?),
+        None => None,
+    };
     // A file that could not be opened or written says where to look; a trace the format
     // cannot hold (a field too large for it) says so, and no partial file is left behind.
-    if let Some(why) = args.packetdrill.as_ref().and_then(|_| unsupported(&trace)) {
+    if let Some(why) = trace.as_ref().and_then(unsupported) {
         return Err(CliError::new(why));
     }
     if let Some(path) = &args.pcap {
+        let reader = if trace.is_none() { Some(TraceReader::open(&args.file)?) } else { None };
         let file = File::create(path).map_err(write_error(path))?;
         let mut out = BufWriter::new(file);
-        let packets = write_pcap(&trace.events, &mut out).and_then(|n| out.flush().map(|()| n)).map_err(write_error(path))?;
+        // A line that cannot be read ends the events there; its error is the command's.
+        let mut unreadable = None;
+        let written = match reader {
+            Some(reader) => write_pcap(reader.map_while(|event| event.map_err(|err| unreadable = Some(err)).ok()), &mut out),
+            None => write_pcap(trace.iter().flat_map(|trace| &trace.events), &mut out),
+        };
+        let packets = written.and_then(|n| out.flush().map(|()| n)).map_err(write_error(path))?;
+        if let Some(err) = unreadable {
+            discard(path);
+            return Err(err.into());
+        }
         eprintln!("trace: wrote {packets} packets to {}", path.display());
     }
+    let Some(trace) = trace else { return Ok(ExitCode::SUCCESS) };
     if let Some(path) = &args.packetdrill {
         // A script is one side's view; in a session of peers each program plays both sides.
         if trace.events.iter().any(|e| e.actor.peer.is_some()) {

@@ -11,14 +11,19 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     a == b || matches!((std::fs::metadata(a), std::fs::metadata(b)), (Ok(x), Ok(y)) if x.dev() == y.dev() && x.ino() == y.ino())
 }
 
+/// Removes a file left unfinished. Only a regular file is ours to remove: never a device
+/// (`/dev/full`) or a pipe.
+pub fn discard(path: &Path) {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// The error for a failure to create or write `path`, which removes what was written of it.
 pub fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> CliError {
     let path: PathBuf = path.to_path_buf();
     move |err: std::io::Error| {
-        // Only a regular file is ours to remove: never a device (`/dev/full`) or a pipe.
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
-            let _ = std::fs::remove_file(&path);
-        }
+        discard(&path);
         match err.kind() {
             std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput => {
                 CliError::new(format!("cannot export to {}: {err} (the trace holds something the format has no room for)", path.display()))

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::CliError;
-use crate::trace::read_trace;
+use crate::trace::{read_trace, TraceReader};
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
@@ -26,15 +26,13 @@ pub struct ShowArgs {
 }
 
 pub fn run(args: ShowArgs) -> Result<ExitCode, CliError> {
-    let trace = read_trace(&args.file)?;
-    if args.snapshot {
-        super::stdout::print(&crate::normalize::snapshot(&trace))?;
-        return Ok(ExitCode::SUCCESS);
+    if args.snapshot || args.lesson {
+        let trace = read_trace(&args.file)?;
+        let text = if args.snapshot { crate::normalize::snapshot(&trace) } else { crate::normalize::lesson_view(&trace.events) };
+        super::stdout::print(&text)?;
+    } else {
+        // The timeline is written as it was live, event by event: the trace is never held whole.
+        super::stdout::present_file(TraceReader::open(&args.file)?, args.json)?;
     }
-    if args.lesson {
-        super::stdout::print(&crate::normalize::lesson_view(&trace.events))?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    super::stdout::present(&trace, args.json)?;
     Ok(ExitCode::SUCCESS)
 }

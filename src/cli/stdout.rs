@@ -1,11 +1,15 @@
 //! What the subcommands write to standard output, where a reader that has gone (`trace show
 //! FILE | head`) ends the output quietly instead of being an error.
 
+use std::borrow::Borrow;
+use std::cell::RefCell;
+use std::fs::File;
 use std::io::{self, IsTerminal, Write};
 
 use super::CliError;
+use crate::event::Event;
 use crate::render::{self, Style};
-use crate::trace::Trace;
+use crate::trace::{End, Header, Trace, TraceError, TraceReader};
 
 /// Colour for standard output: on for a terminal, off for a pipe or when `NO_COLOR` is set
 /// (no-color.org).
@@ -44,11 +48,28 @@ pub(crate) fn print(text: &str) -> Result<(), CliError> {
 
 /// Shows a whole trace on standard output: the timeline, or JSON Lines.
 pub(crate) fn present(trace: &Trace, json: bool) -> Result<(), CliError> {
+    present_events(&trace.header, trace.events.iter().map(Ok), || trace.end.clone(), json)
+}
+
+/// Shows a trace file on standard output as it is read, event by event: what was readable is
+/// shown, then the first line that is not is the error.
+pub(crate) fn present_file(reader: TraceReader<File>, json: bool) -> Result<(), CliError> {
+    let header = reader.header().clone();
+    let reader = RefCell::new(reader);
+    present_events(&header, std::iter::from_fn(|| reader.borrow_mut().next()), || reader.borrow().end().cloned(), json)
+}
+
+fn present_events<E: Borrow<Event>>(
+    header: &Header,
+    events: impl Iterator<Item = Result<E, TraceError>>,
+    end: impl FnOnce() -> Option<End>,
+    json: bool,
+) -> Result<(), CliError> {
     let mut renderer = renderer(json);
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    match render::render_all(renderer.as_mut(), &trace.header, &trace.events, trace.end.as_ref(), &mut out) {
-        Ok(()) => Ok(()),
+    match render::render_all(renderer.as_mut(), header, events, end, &mut out) {
+        Ok(read) => Ok(read?),
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(err) => Err(CliError::new(format!("cannot write the timeline: {err}"))),
     }

@@ -7,6 +7,7 @@
 //! does: its captured length is what was kept, its original length what crossed the wire.
 //! Timestamps are the trace clock's (CLOCK_MONOTONIC for live traces), not wall-clock time.
 
+use std::borrow::Borrow;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
@@ -19,8 +20,8 @@ const LINKTYPE_ETHERNET: u32 = 1;
 const SNAPLEN: u32 = 65_535;
 const ETHERNET: usize = 14;
 
-/// Writes every packet of `events` to `out`; returns how many.
-pub fn write_pcap(events: &[Event], out: &mut impl Write) -> io::Result<u64> {
+/// Writes every packet of `events` to `out`, as they come; returns how many.
+pub fn write_pcap(events: impl IntoIterator<Item = impl Borrow<Event>>, out: &mut impl Write) -> io::Result<u64> {
     let mut header = Vec::with_capacity(24);
     header.extend_from_slice(&crate::import::pcap::PCAP_NS.to_le_bytes());
     header.extend_from_slice(&2u16.to_le_bytes());
@@ -33,6 +34,7 @@ pub fn write_pcap(events: &[Event], out: &mut impl Write) -> io::Result<u64> {
     let mut count = 0;
     let mut frame = Vec::with_capacity(256);
     for event in events {
+        let event = event.borrow();
         let Body::Packet(packet) = &event.body else { continue };
         frame.clear();
         let Some(headers) = build(packet, &mut frame)? else { continue };

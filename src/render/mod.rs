@@ -45,11 +45,25 @@ pub fn renderer(json: bool, style: Style, width: Option<usize>) -> Box<dyn Rende
     }
 }
 
-/// Renders a whole trace.
-pub fn render_all(renderer: &mut dyn Renderer, header: &Header, events: &[Event], end: Option<&End>, out: &mut dyn Write) -> io::Result<()> {
+/// Renders a trace as its events come: a trace read from a file is shown line by line, as it
+/// was live, never held whole. Stops at the first event that could not be read and hands its
+/// error back (`Ok(Err(..))`), the events before it shown as far as the renderer had written
+/// them (a call's start waits for the next event, to be joined with its end); `end` is asked
+/// for once the events are done.
+pub fn render_all<E: std::borrow::Borrow<Event>, Bad>(
+    renderer: &mut dyn Renderer,
+    header: &Header,
+    events: impl Iterator<Item = Result<E, Bad>>,
+    end: impl FnOnce() -> Option<End>,
+    out: &mut dyn Write,
+) -> io::Result<Result<(), Bad>> {
     renderer.header(header, out)?;
     for event in events {
-        renderer.event(event, out)?;
+        match event {
+            Ok(event) => renderer.event(event.borrow(), out)?,
+            Err(bad) => return Ok(Err(bad)),
+        }
     }
-    renderer.end(end, out)
+    renderer.end(end().as_ref(), out)?;
+    Ok(Ok(()))
 }

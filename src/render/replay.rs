@@ -38,8 +38,8 @@ pub fn evidence_lines(replay: &Replay, index: usize, style: Style) -> Vec<String
     let step = &replay.steps[index];
     let mut lines = Vec::new();
     for (sequence, progress) in replay.sequences.iter().zip(&step.progress) {
-        for id in &progress.at {
-            let Some(documented) = sequence.steps.iter().find(|s| s.id == *id) else { continue };
+        for id in progress.at() {
+            let Some(documented) = sequence.steps.iter().find(|s| s.id == id) else { continue };
             let number = documented.number.map_or(format!("{} (no number of its own)", documented.id), |n| format!("step {n}"));
             let socket = progress.socket.as_ref().map_or(String::new(), |s| format!(" [{}]", inert::terminal(&s.0)));
             let line = format!("{}, {number} — {}{socket}", lower_first(sequence.title), documented.title);
@@ -67,15 +67,15 @@ pub fn sequence_column(sequence: &Sequence, progress: &Progress) -> Vec<(String,
     let whose = progress.socket.as_ref().map_or(String::new(), |s| format!(" ({s})"));
     let mut cells = vec![(format!("{}{whose}", sequence.title), false)];
     for documented in sequence.steps {
-        let here = progress.at.contains(&documented.id);
-        let last = progress.last == Some(documented.id);
+        let here = progress.is_at(documented.id);
+        let last = progress.last() == Some(documented.id);
         let mark = if here {
             "▶"
         } else if last {
             "▷"
-        } else if progress.done.contains(&documented.id) {
+        } else if progress.is_done(documented.id) {
             "✓"
-        } else if progress.partial.contains(&documented.id) {
+        } else if progress.is_partial(documented.id) {
             "…"
         } else {
             " "

@@ -212,7 +212,7 @@ fn sequences(replay: &Replay, step: &Step, columns: usize, rows: usize) -> Vec<L
             lines.push(Line::default());
         }
         lines.push(Line::styled(cut(&title.0, columns).into_owned(), Style::new().add_modifier(Modifier::BOLD)));
-        let focus = sequence.steps.iter().position(|d| progress.at.contains(&d.id) || progress.last == Some(d.id)).unwrap_or(0);
+        let focus = sequence.steps.iter().position(|d| progress.is_at(d.id) || progress.last() == Some(d.id)).unwrap_or(0);
         for (cell, here) in &steps[window(focus, steps.len(), share - 1)] {
             let style = if *here { Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED) } else { Style::default() };
             lines.push(Line::styled(cut(cell, columns).into_owned(), style));

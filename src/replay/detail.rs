@@ -12,7 +12,35 @@ pub struct Words {
     pub label: String,
     pub from: Option<SockId>,
     pub to: Option<SockId>,
-    pub detail: Vec<(&'static str, String)>,
+    pub detail: Detail,
+}
+
+/// Every field of a step for a detail view, as (name, value), kept in one piece of text: a
+/// big trace has tens of thousands of steps of a dozen fields each, and a `String` per value
+/// would cost more than the words themselves.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Detail {
+    text: Box<str>,
+    /// Where each name, then its value, ends in `text`.
+    ends: Box<[u32]>,
+}
+
+impl Detail {
+    /// The fields in order, as (name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        let bound = |k: usize| self.ends.get(k).map_or(0, |&e| e as usize);
+        (0..self.ends.len() / 2).map(move |f| {
+            let (start, middle, end) = (if f == 0 { 0 } else { bound(2 * f - 1) }, bound(2 * f), bound(2 * f + 1));
+            (&self.text[start..middle], &self.text[middle..end])
+        })
+    }
+}
+
+/// As the widget reads it: a list of `[name, value]` pairs.
+impl serde::Serialize for Detail {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
 }
 
 /// The words of the step showing `events[first..=last]` (one event, or a call's start and end).
@@ -21,7 +49,7 @@ pub struct Words {
 pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool, row: Option<&Row>) -> Words {
     let event = &events[first];
     let socket = event.socket.as_ref().or(events[last].socket.as_ref()).map(|s| s.0.as_str());
-    let mut fields = Fields(Vec::new());
+    let mut fields = Fields::default();
     fields.push("time", format!("{} after the trace's first event", wording::Span::exact(event.t.saturating_sub(events[0].t))));
     fields.push("side", event.actor.role.to_string());
     if let Some(peer) = event.actor.peer {
@@ -36,7 +64,7 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool, 
     );
     fields.opt("pid", event.actor.pid);
     fields.opt("tid", event.actor.tid);
-    let mut words = Words { text: String::new(), label: String::new(), from: None, to: None, detail: Vec::new() };
+    let mut words = Words { text: String::new(), label: String::new(), from: None, to: None, detail: Detail::default() };
     match (&event.body, &events[last].body) {
         (Body::CallStart(start), Body::CallEnd(end)) if first != last => {
             words.text = wording::call_whole(start, end, socket);
@@ -90,17 +118,27 @@ pub fn words(events: &[Event], first: usize, last: usize, label_modelled: bool, 
         words.text.push_str(" (modelled)");
         words.label.push_str(" (modelled)");
     }
-    words.detail = fields.0;
+    words.detail = Detail { text: fields.text.into_boxed_str(), ends: fields.ends.into_boxed_slice() };
     words
 }
 
-/// Each field's name is a word of ours, never allocated: a big trace has tens of thousands
-/// of steps of a dozen fields each.
-struct Fields(Vec<(&'static str, String)>);
+/// A step's fields as they are gathered (see [`Detail`]).
+#[derive(Default)]
+struct Fields {
+    text: String,
+    ends: Vec<u32>,
+}
 
 impl Fields {
-    fn push(&mut self, name: &'static str, value: impl Into<String>) {
-        self.0.push((name, value.into()));
+    fn push(&mut self, name: &'static str, value: impl AsRef<str>) {
+        let value = value.as_ref();
+        // A step's text stays within what its offsets count; no field of a readable trace
+        // comes near (trace lines are bounded far below), but a field never cuts another.
+        let value = if self.text.len() + name.len() + value.len() > u32::MAX as usize { "(too long to show)" } else { value };
+        for part in [name, value] {
+            self.text.push_str(part);
+            self.ends.push(self.text.len() as u32);
+        }
     }
 
     fn opt(&mut self, name: &'static str, value: Option<impl ToString>) {

@@ -76,7 +76,7 @@ pub struct Step {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<SockId>,
     /// Every field of the event(s), as (name, value).
-    pub detail: Vec<(&'static str, String)>,
+    pub detail: detail::Detail,
     /// A packet dropped on purpose: who dropped it (the ladder draws it stopping short).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped: Option<String>,
@@ -92,7 +92,7 @@ pub struct Step {
     /// replay grows with its trace, not with its steps times its sockets.
     pub sockets: Vec<SocketView>,
     /// Where each documented sequence stands after this step, in the order of [`sequence::of_trace`] (the trace's two sequences).
-    pub progress: Vec<Progress>,
+    pub progress: [Progress; 2],
 }
 
 /// A socket and its state.
@@ -336,7 +336,7 @@ mod tests {
         assert_eq!(syns.len(), 2, "the lost SYN and the one sent again");
         assert!(syns[0].dropped.is_some() && !syns[0].resent, "{:?}", syns[0].detail);
         assert!(syns[1].dropped.is_none() && syns[1].resent);
-        assert!(syns[0].detail.iter().any(|(name, value)| *name == "dropped" && value.contains('✗')));
+        assert!(syns[0].detail.iter().any(|(name, value)| name == "dropped" && value.contains('✗')));
         let others = replay.steps.iter().filter(|s| s.lens == Lens::Packet && s.label != "SYN");
         assert!(others.clone().all(|s| s.dropped.is_none() && !s.resent), "only the SYNs are lost or resent");
     }

@@ -11,27 +11,119 @@
 
 use std::collections::HashMap;
 
+use serde::ser::SerializeStruct;
 use serde::Serialize;
 
 use crate::event::SockId;
 use crate::sequence::{Part, Sequence};
 use crate::story::{SocketReport, Story};
 
-/// Where one documented sequence stands at a step.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// Where one documented sequence stands at a step. The documented steps are kept as sets of
+/// the sequence's step numbers, a few words per replay step however long the trace (a big
+/// replay has tens of thousands of steps), and serialized as the lists of ids the book's
+/// widget reads.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Progress {
+    sequence: &'static Sequence,
     /// The documented steps this replay step is evidence of.
-    pub at: Vec<&'static str>,
+    at: StepSet,
     /// When `at` is empty: the documented step shown most recently.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last: Option<&'static str>,
+    last: Option<u8>,
     /// The socket whose story those steps tell.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub socket: Option<SockId>,
     /// For that socket's story, the steps whose evidence is all shown by now, and those shown
     /// in part.
-    pub done: Vec<&'static str>,
-    pub partial: Vec<&'static str>,
+    done: StepSet,
+    partial: StepSet,
+}
+
+/// Documented steps of one sequence: bit `k` stands for `sequence.steps[k]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct StepSet(u32);
+
+impl StepSet {
+    fn insert(&mut self, k: usize) {
+        self.0 |= 1 << k;
+    }
+
+    fn ids(self, sequence: &'static Sequence) -> impl Iterator<Item = &'static str> {
+        sequence.steps.iter().enumerate().filter(move |(k, _)| self.0 & (1 << k) != 0).map(|(_, s)| s.id)
+    }
+}
+
+impl Progress {
+    /// Nothing of `sequence` shown yet.
+    fn none(sequence: &'static Sequence) -> Progress {
+        Progress { sequence, at: StepSet::default(), last: None, socket: None, done: StepSet::default(), partial: StepSet::default() }
+    }
+
+    /// The documented steps this replay step is evidence of, in the sequence's order.
+    pub fn at(&self) -> impl Iterator<Item = &'static str> {
+        self.at.ids(self.sequence)
+    }
+
+    /// When this replay step is evidence of none: the documented step shown most recently.
+    pub fn last(&self) -> Option<&'static str> {
+        self.last.map(|k| self.sequence.steps[usize::from(k)].id)
+    }
+
+    /// The steps of the story whose evidence is all shown by now.
+    pub fn done(&self) -> impl Iterator<Item = &'static str> {
+        self.done.ids(self.sequence)
+    }
+
+    /// The steps of the story shown in part.
+    pub fn partial(&self) -> impl Iterator<Item = &'static str> {
+        self.partial.ids(self.sequence)
+    }
+
+    pub fn is_at(&self, id: &str) -> bool {
+        self.at().any(|a| a == id)
+    }
+
+    pub fn is_done(&self, id: &str) -> bool {
+        self.done().any(|d| d == id)
+    }
+
+    pub fn is_partial(&self, id: &str) -> bool {
+        self.partial().any(|p| p == id)
+    }
+}
+
+/// The lists the widget reads: `{"at": [ids], "last"?, "socket"?, "done": [ids], "partial": [ids]}`.
+impl Serialize for Progress {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Ids(&'static Sequence, StepSet);
+        impl Serialize for Ids {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.1.ids(self.0))
+            }
+        }
+        let mut out = serializer.serialize_struct("Progress", 5)?;
+        out.serialize_field("at", &Ids(self.sequence, self.at))?;
+        if let Some(last) = self.last() {
+            out.serialize_field("last", last)?;
+        }
+        if let Some(socket) = &self.socket {
+            out.serialize_field("socket", socket)?;
+        }
+        out.serialize_field("done", &Ids(self.sequence, self.done))?;
+        out.serialize_field("partial", &Ids(self.sequence, self.partial))?;
+        out.end()
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("sequence", &self.sequence.id)
+            .field("at", &self.at().collect::<Vec<_>>())
+            .field("last", &self.last())
+            .field("socket", &self.socket)
+            .field("done", &self.done().collect::<Vec<_>>())
+            .field("partial", &self.partial().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// One socket's story in one sequence: per documented step, per piece of evidence, the first
@@ -117,23 +209,23 @@ impl Ticks {
 
     /// Where each sequence stands at the replay step showing events `a..=b`; `shown` keeps,
     /// per sequence, the story shown last (the replay walks its steps in order).
-    pub fn progress(&self, a: usize, b: usize, shown: &mut [Option<(usize, usize)>; 2]) -> Vec<Progress> {
-        (0..2).map(|seq| self.progress_of(seq, a, b, &mut shown[seq])).collect()
+    pub fn progress(&self, a: usize, b: usize, shown: &mut [Option<(usize, usize)>; 2]) -> [Progress; 2] {
+        std::array::from_fn(|seq| self.progress_of(seq, a, b, &mut shown[seq]))
     }
 
     fn progress_of(&self, seq: usize, a: usize, b: usize, shown: &mut Option<(usize, usize)>) -> Progress {
+        let sequence = self.sequences[seq];
         let here: Vec<Tick> = (a..=b).filter_map(|e| self.by_event.get(e)).flatten().copied().filter(|t| t.0 == seq).collect();
         // Whose story: the most specific socket this step is evidence for, else the last shown.
         let story = here.iter().max_by_key(|&&(_, p, _)| rank(self.told[p].part)).map(|&(_, p, k)| (p, k));
-        let Some((player, step)) = story.or(*shown) else { return Progress::default() };
+        let Some((player, step)) = story.or(*shown) else { return Progress::none(sequence) };
         if story.is_some() {
             *shown = Some((player, step));
         }
         let members = self.members(seq, player);
-        let sequence = self.sequences[seq];
-        let mut done = Vec::new();
-        let mut partial = Vec::new();
-        for documented in sequence.steps {
+        let mut progress = Progress { socket: Some(self.told[player].socket.clone()), ..Progress::none(sequence) };
+        let position = |id: &str| sequence.steps.iter().position(|s| s.id == id);
+        for (k, documented) in sequence.steps.iter().enumerate() {
             // Every piece of this step's evidence, on every socket of the story.
             let firsts: Vec<Option<usize>> = members
                 .iter()
@@ -142,26 +234,20 @@ impl Ticks {
                 .collect();
             let shown_by = |f: &Option<usize>| f.is_some_and(|e| e <= b);
             if !firsts.is_empty() && firsts.iter().all(shown_by) {
-                done.push(documented.id);
+                progress.done.insert(k);
             } else if firsts.iter().any(shown_by) {
-                partial.push(documented.id);
+                progress.partial.insert(k);
             }
         }
-        let socket = &self.told[player].socket;
-        let at: Vec<&'static str> = {
-            let mut ids: Vec<&'static str> = Vec::new();
-            for &(_, p, k) in &here {
-                if members.contains(&p) {
-                    let id = self.told[p].steps[k].0;
-                    if !ids.contains(&id) {
-                        ids.push(id);
-                    }
-                }
+        for &(_, p, k) in &here {
+            if let Some(at) = members.contains(&p).then(|| position(self.told[p].steps[k].0)).flatten() {
+                progress.at.insert(at);
             }
-            ids.sort_by_key(|id| sequence.steps.iter().position(|s| s.id == *id));
-            ids
-        };
-        Progress { last: if at.is_empty() { Some(self.told[player].steps[step].0) } else { None }, at, socket: Some(socket.clone()), done, partial }
+        }
+        if progress.at == StepSet::default() {
+            progress.last = position(self.told[player].steps[step].0).and_then(|k| u8::try_from(k).ok());
+        }
+        progress
     }
 
     /// The sockets whose steps make up `player`'s story: an accepted socket and its listener;
@@ -203,11 +289,18 @@ mod tests {
 
     /// The replay steps (by their first event) at which `sequence`'s step `id` is lit.
     fn lit(replay: &Replay, sequence: usize, id: &str) -> Vec<usize> {
-        replay.steps.iter().filter(|s| s.progress[sequence].at.contains(&id)).map(|s| s.first).collect()
+        replay.steps.iter().filter(|s| s.progress[sequence].is_at(id)).map(|s| s.first).collect()
     }
 
     fn position(trace: &Trace, what: impl Fn(&Event) -> bool) -> usize {
         trace.events.iter().position(what).expect("in the trace")
+    }
+
+    #[test]
+    fn every_documented_sequence_fits_a_step_set() {
+        for sequence in crate::sequence::documented() {
+            assert!(sequence.steps.len() <= 32, "{} has {} steps: widen StepSet", sequence.id, sequence.steps.len());
+        }
     }
 
     #[test]
@@ -217,7 +310,7 @@ mod tests {
         let last = replay.steps.last().expect("steps");
         for (k, sequence) in replay.sequences.iter().enumerate() {
             let ids: Vec<&str> = sequence.steps.iter().map(|s| s.id).collect();
-            assert_eq!(last.progress[k].done, ids, "{}", sequence.id);
+            assert_eq!(last.progress[k].done().collect::<Vec<_>>(), ids, "{}", sequence.id);
         }
     }
 
@@ -229,7 +322,7 @@ mod tests {
         let accept_end = position(&trace, |e| e.ends(Verb::Accept));
         let accept = lit(&replay, 0, "accept");
         assert!(accept.contains(&syn), "the SYN is evidence of accept: {accept:?}");
-        assert!(replay.steps.iter().any(|s| (s.first..=s.last).contains(&accept_end) && s.progress[0].at.contains(&"accept")));
+        assert!(replay.steps.iter().any(|s| (s.first..=s.last).contains(&accept_end) && s.progress[0].is_at("accept")));
         assert!(lit(&replay, 1, "connect").contains(&syn), "and of connect");
     }
 
@@ -238,8 +331,8 @@ mod tests {
         let trace = simulated("refused");
         let replay = Replay::of(&trace);
         let last = replay.steps.last().expect("steps");
-        assert!(last.progress[1].partial.contains(&"connect"), "{:?}", last.progress[1]);
-        assert!(last.progress[1].done.contains(&"address"));
+        assert!(last.progress[1].is_partial("connect"), "{:?}", last.progress[1]);
+        assert!(last.progress[1].is_done("address"));
         assert!(lit(&replay, 0, "accept").is_empty(), "no socket was accepted");
     }
 
@@ -259,10 +352,9 @@ mod tests {
         let replay = Replay::of(&trace);
         assert_eq!(replay.sequences, crate::sequence::connectionless());
         let last = replay.steps.last().expect("steps");
-        assert!(last.progress.iter().all(|p| p.partial.is_empty()), "{:?}", last.progress);
+        assert!(last.progress.iter().all(|p| p.partial().next().is_none()), "{:?}", last.progress);
         let datagrams = trace.events.iter().filter(|e| e.packet().is_some()).count();
-        let lit_datagrams =
-            replay.steps.iter().filter(|s| matches!(trace.events[s.first].body, Body::Packet(_)) && s.progress[1].at.contains(&"exchange")).count();
+        let lit_datagrams = replay.steps.iter().filter(|s| matches!(trace.events[s.first].body, Body::Packet(_)) && s.progress[1].is_at("exchange")).count();
         assert_eq!(lit_datagrams, datagrams, "every datagram is evidence of the exchange");
         let s1 = replay.sockets_at(replay.steps.len() - 1).into_iter().find(|v| v.id.0 == "s1").and_then(|v| v.part);
         assert_eq!(s1, Some(Part::Bound));

@@ -223,6 +223,8 @@ struct Found {
     connections: FastMap<Ends, Vec<usize>>,
     /// Per connection number: its SYN's sequence number, and the sockets its packets name.
     incarnations: Vec<Incarnation>,
+    /// Per address pair and socket, the first connection on the pair whose packets name it.
+    first_of: FastMap<(Ends, SockId), usize>,
     /// The connection of the last packet, which the next one is most often on too.
     last_connection: Option<(Ends, usize)>,
     /// The socket of the last event: consecutive events are mostly about the same socket,
@@ -240,7 +242,9 @@ pub(crate) struct Index {
     /// Each TCP connection's packets, in trace order.
     packets: Grouped<PacketFact>,
     connections: FastMap<Ends, Vec<usize>>,
-    incarnations: Vec<Incarnation>,
+    /// Per address pair and socket, the first connection on the pair whose packets name it:
+    /// a pair used thousands of times is looked up at once, not connection by connection.
+    first_of: FastMap<(Ends, SockId), usize>,
 }
 
 /// One connection on an address pair. At thousands of connections a second the kernel uses
@@ -428,7 +432,7 @@ impl Index {
             datagrams: Grouped::new(&found.datagrams, sockets),
             packets: Grouped::new(&found.packets, found.incarnations.len()),
             connections: found.connections,
-            incarnations: found.incarnations,
+            first_of: found.first_of,
             heads: found.heads,
         }
     }
@@ -469,7 +473,7 @@ impl Index {
         let Some(numbers) = self.connections.get(&connection_key(ends.0, ends.1)) else { return &[] };
         let number = match numbers[..] {
             [only] => only,
-            _ => numbers.iter().copied().find(|&n| self.incarnations[n].sockets.contains(socket)).unwrap_or(numbers[numbers.len() - 1]),
+            _ => self.first_of.get(&(connection_key(ends.0, ends.1), socket.clone())).copied().unwrap_or(numbers[numbers.len() - 1]),
         };
         self.packets.of(number)
     }
@@ -527,6 +531,7 @@ impl Found {
         for id in named.into_iter().flatten() {
             if !incarnation.sockets.contains(id) && incarnation.sockets.len() < 8 {
                 incarnation.sockets.push(id.clone());
+                self.first_of.entry((key, id.clone())).or_insert(number);
             }
         }
         number

@@ -124,7 +124,7 @@ fn check_widget(page: &str, widget: &Widget) {
         let step = &replay.steps[k];
         assert_eq!((seen.step, seen.row), (k, Some(k)), "{name}: step {k} and its ladder row");
         assert_eq!(seen.text, step.text, "{name}: step {k}'s words, as text");
-        let expected: Vec<Vec<String>> = step.progress.iter().map(|p| p.at.iter().map(|s| s.to_string()).collect()).collect();
+        let expected: Vec<Vec<String>> = step.progress.iter().map(|p| p.at().map(|s| s.to_string()).collect()).collect();
         assert_eq!(seen.here, expected, "{name}: step {k}'s documented steps");
     }
     for (event, sequence, documented) in known_events(&trace.events) {
@@ -404,7 +404,7 @@ fn ladder_js(id: &str) -> String {
     format!(
         r#"(() => {{
   const w = document.getElementById('{id}');
-  const x = [...w.querySelectorAll('.st-lifeline')].map((l) => Number(l.getAttribute('x1')));
+  const x = Object.fromEntries([...w.querySelectorAll('.st-lifeline:not(.st-unborn)')].map((l) => [l.getAttribute('data-socket'), Number(l.getAttribute('x1'))]));
   const rows = [...w.querySelectorAll('.st-row.st-lens-packet')].map((g) => {{
     const line = g.querySelector('line');
     return {{
@@ -450,22 +450,27 @@ fn the_lost_syn_is_drawn_lost_and_its_retransmission_marked() {
     let id = browser.eval(&page, "document.querySelector('.st-replay[data-fixture=\"lost-syn.jsonl\"]').id");
     #[derive(Deserialize)]
     struct Ladder {
-        lifelines: Vec<f64>,
+        lifelines: std::collections::HashMap<String, f64>,
         rows: Vec<PacketRow>,
     }
     let ladder: Ladder = serde_json::from_str(&browser.eval(&page, &ladder_js(&id))).expect("the ladder's JSON");
-    let [client, server] = ladder.lifelines[..] else { panic!("two lifelines: {:?}", ladder.lifelines) };
+    let x = |socket: &Option<socktrace::event::SockId>| {
+        let id = socket.as_ref().expect("a packet's socket").to_string();
+        *ladder.lifelines.get(&id).unwrap_or_else(|| panic!("no lifeline for {id}: {:?}", ladder.lifelines))
+    };
     for row in &ladder.rows {
         let step = &replay.steps[row.step];
+        let (from, to) = (x(&step.from), x(&step.to));
         assert_eq!((row.lost, row.resent), (lost.contains(&row.step), resent.contains(&row.step)), "step {}: {}", row.step + 1, step.text);
+        assert_eq!(row.x1, from, "step {} leaves its sender's lifeline: {row:?}", row.step + 1);
         if row.lost {
-            assert!(row.x1 == client && row.x2 > client && row.x2 < server, "the lost SYN stops short: {row:?}");
+            assert!(row.x2 > from && row.x2 < to, "the lost SYN stops short of {}: {row:?}", step.to.as_ref().expect("a receiver"));
             assert!(!row.arrowhead && row.texts.iter().any(|t| t == "✗"), "and ends in a ✗: {row:?}");
         } else {
-            assert!(row.arrowhead && (row.x2 == client || row.x2 == server), "step {} reaches the other side: {row:?}", row.step + 1);
+            assert!(row.arrowhead && row.x2 == to, "step {} reaches its receiver's lifeline: {row:?}", row.step + 1);
         }
         if row.resent {
-            assert!(row.x1 == client && row.x2 == server && row.texts.iter().any(|t| t == "retransmission"), "{row:?}");
+            assert!(row.x2 == to && to > from && row.texts.iter().any(|t| t == "retransmission"), "{row:?}");
             assert!(row.texts.iter().any(|t| t.starts_with("↻ SYN")), "{row:?}");
         }
     }
@@ -478,8 +483,9 @@ fn the_lost_syn_is_drawn_lost_and_its_retransmission_marked() {
 /// (step 13 of the echo fixture) and at the third ACK (step 15), and the three concurrent
 /// servers of "Three ways to serve many clients" at the same documented step, `accept`
 /// returning the second connection; the failures chapter's lost SYN; each a PNG of the
-/// replay's box; and the state diagram alone at the accepted socket's move to ESTABLISHED. With
-/// `SOCKTRACE_BLESS=1` they replace `book/screenshots/`.
+/// replay's box; the state diagram alone at the accepted socket's move to ESTABLISHED; and the
+/// three-client replay on a 360 px phone. With `SOCKTRACE_BLESS=1` they replace
+/// `book/screenshots/`.
 #[test]
 fn screenshots() {
     let Some(binary) = chromium() else { return };
@@ -496,7 +502,7 @@ fn screenshots() {
         let second_accept = trace.events.iter().position(|e| e.new_socket().is_some_and(|s| s.0 == "s3")).expect("accept returns s3");
         let replay = Replay::of(&trace);
         let step = step_of(&replay, second_accept);
-        assert!(replay.steps[step].progress[0].at.contains(&"accept"), "{style}: step {} shows the documented accept", step + 1);
+        assert!(replay.steps[step].progress[0].is_at("accept"), "{style}: step {} shows the documented accept", step + 1);
         shots.push(("serving-many".to_string(), fixture_name, step + 1, style.to_string()));
     }
     let lost_syn = Replay::of(&fixture("lost-syn.jsonl"));
@@ -548,6 +554,29 @@ fn screenshots() {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "no picture of the state diagram ({} bytes)", png.len());
     if std::env::var_os("SOCKTRACE_BLESS").is_some() {
         std::fs::write(super::root().join("book/screenshots/states-third-ack.png"), png).expect("write the screenshot");
+    }
+
+    // A phone's width (360 px): the three-client replay at c3's handshake ACK, one lifeline per
+    // socket, the sequences under the ladder.
+    let clients3 = Replay::of(&fixture("clients3.jsonl"));
+    let step = clients3.steps.iter().position(|s| s.label == "ACK" && s.from.as_ref().is_some_and(|f| f.to_string() == "c3")).expect("c3's ACK") + 1;
+    let narrow = serde_json::json!({"width": 360, "height": 1600, "deviceScaleFactor": 1, "mobile": true});
+    browser.call(Some(&page), "Emulation.setDeviceMetricsOverride", narrow);
+    browser.open(&page, &format!("{}?step={step}#replay-1", file_url(&book.join("many-clients.html"))));
+    let rect = browser.eval(
+        &page,
+        "(() => { const w = document.getElementById('replay-1'); w.scrollIntoView({ block: 'start' }); \
+         const r = w.querySelector('.st-ladder').getBoundingClientRect(); const t = w.getBoundingClientRect(); \
+         return JSON.stringify([t.x + scrollX, t.y + scrollY, t.width, r.bottom - t.top]); })()",
+    );
+    let [x, y, width, height]: [f64; 4] = serde_json::from_str(&rect).expect("the replay's box");
+    assert!(width <= 360.0 && height > 300.0, "the replay fits the phone, its ladder drawn: {width}×{height}");
+    let clip = serde_json::json!({"x": x - 4.0, "y": y - 4.0, "width": width + 8.0, "height": height + 8.0, "scale": 1});
+    let shot = browser.call(Some(&page), "Page.captureScreenshot", serde_json::json!({"format": "png", "captureBeyondViewport": false, "clip": clip}));
+    let png = base64(shot["data"].as_str().expect("the image"));
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "no picture of the narrow replay ({} bytes)", png.len());
+    if std::env::var_os("SOCKTRACE_BLESS").is_some() {
+        std::fs::write(super::root().join("book/screenshots/narrow-360.png"), png).expect("write the screenshot");
     }
 }
 

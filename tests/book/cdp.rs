@@ -9,6 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -23,7 +24,14 @@ pub struct Browser {
     /// Events read while waiting for an answer, not yet looked at.
     pub events: Vec<Value>,
     next_id: u64,
+    /// This browser's turn: one Chromium runs at a time (see [`Browser::start`]), released
+    /// after it has closed.
+    _turn: MutexGuard<'static, ()>,
 }
+
+/// The browser tests run alongside each other and the rest of the suite; a dozen headless
+/// Chromiums at once on a small machine miss the DevTools timeouts, so they take turns.
+static TURN: Mutex<()> = Mutex::new(());
 
 fn pipe() -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];
@@ -36,8 +44,10 @@ fn pipe() -> (OwnedFd, OwnedFd) {
 
 impl Browser {
     /// Starts headless Chromium with a fresh profile in `profile`, offline as far as its own
-    /// switches allow.
+    /// switches allow, once no other test's Chromium is running.
     pub fn start(binary: &str, profile: &Path) -> Browser {
+        // A test that failed while holding the turn poisons it; the next one may still run.
+        let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (their_commands, our_commands) = pipe();
         let (our_messages, their_messages) = pipe();
         let (read_fd, write_fd) = (their_commands.as_raw_fd(), their_messages.as_raw_fd());
@@ -76,7 +86,7 @@ impl Browser {
                 buf.clear();
             }
         });
-        Browser { child, commands: File::from(our_commands), messages, events: Vec::new(), next_id: 0 }
+        Browser { child, commands: File::from(our_commands), messages, events: Vec::new(), next_id: 0, _turn: turn }
     }
 
     /// Sends a command (to a page's session, or to the browser) and waits for its answer.

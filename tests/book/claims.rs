@@ -407,7 +407,7 @@ fn listener_stays(t: &[Trace]) {
 /// The documented steps the replay ticks at its last step, for sequence `k`.
 fn ticked_at_the_end(t: &Trace, k: usize) -> Vec<&'static str> {
     let replay = Replay::of(t);
-    replay.steps.last().expect("steps").progress[k].done.clone()
+    replay.steps.last().expect("steps").progress[k].done().collect()
 }
 
 fn passive_all_steps(t: &[Trace]) {

@@ -110,17 +110,24 @@ fn the_concept_table_names_only_checked_claims() {
     }
 }
 
+/// Every chapter ends with at least three questions in ```` ```quiz ```` blocks, each explained
+/// (the build fails on a block without its `= ` explanation), and no answer left as a
+/// `<details>` the page cannot score.
 #[test]
 fn every_chapter_ends_with_questions_and_explained_answers() {
+    let mut with_choices = 0;
     for (name, text) in chapters() {
         if name.starts_with("reference/") || name == "introduction.md" {
             continue;
         }
         let questions = text.split("## Check yourself").nth(1).unwrap_or_else(|| panic!("{name} has no \"Check yourself\" section"));
-        let answers = questions.matches("<details><summary>Answer</summary>").count();
-        assert!(answers >= 3, "{name}: {answers} answered questions");
-        assert_eq!(answers, questions.matches("</details>").count(), "{name}: an answer is not closed");
+        let blocks: Vec<&str> = questions.split("```quiz").skip(1).map(|b| b.split("\n```").next().unwrap_or("")).collect();
+        assert!(blocks.len() >= 3, "{name}: {} questions", blocks.len());
+        assert!(blocks.iter().all(|b| b.contains("\n= ")), "{name}: a question without its explanation");
+        assert!(!questions.contains("<details>"), "{name}: an answer left as <details>, not a question the page asks");
+        with_choices += blocks.iter().filter(|b| b.contains("\n+ ")).count();
     }
+    assert!(with_choices >= 10, "{with_choices} questions with choices");
 }
 
 #[test]

@@ -65,13 +65,8 @@ pub fn replay_agrees_with_check(trace: &Trace) -> Result<(), String> {
                 .flat_map(|s| s.steps.iter().filter(|st| st.step.id == documented.id))
                 .flat_map(|st| st.evidence.iter().flat_map(|o| o.events().collect::<Vec<_>>()))
                 .collect();
-            let lit: BTreeSet<usize> = replay
-                .steps
-                .iter()
-                .filter(|s| s.progress[k].at.contains(&documented.id))
-                .flat_map(|s| s.first..=s.last)
-                .filter(|e| cited.contains(e))
-                .collect();
+            let lit: BTreeSet<usize> =
+                replay.steps.iter().filter(|s| s.progress[k].is_at(documented.id)).flat_map(|s| s.first..=s.last).filter(|e| cited.contains(e)).collect();
             if lit != cited {
                 let missing: Vec<usize> = cited.difference(&lit).map(|e| e + 1).collect();
                 return Err(format!("{} {}: the check cites events the replay does not light: {missing:?}", sequence.id, documented.id));
