@@ -251,6 +251,27 @@ pub const EXIT_CASES: &[ExitCase] = &[
     },
     ExitCase { command: "replay", situation: "a file that does not exist", args: &["replay", "no-such-trace.jsonl"], setup: Setup::Nothing, code: EXIT_ERROR },
     ExitCase {
+        command: "replay",
+        situation: "--html: the replay written as a page",
+        args: &["replay", "--html", "fixtures/lessons/echo.jsonl", "-o", "/dev/null"],
+        setup: Setup::Nothing,
+        code: 0,
+    },
+    ExitCase {
+        command: "replay",
+        situation: "--html: the page would overwrite its own trace",
+        args: &["replay", "--html", "fixtures/lessons/echo.jsonl", "-o", "fixtures/lessons/echo.jsonl"],
+        setup: Setup::Nothing,
+        code: EXIT_ERROR,
+    },
+    ExitCase {
+        command: "replay",
+        situation: "--html: the page cannot be written (a full disk)",
+        args: &["replay", "--html", "fixtures/lessons/echo.jsonl", "-o", "/dev/full"],
+        setup: Setup::Nothing,
+        code: EXIT_ERROR,
+    },
+    ExitCase {
         command: "book",
         situation: "mdBook asks whether html is supported: yes",
         args: &["book", "preprocess", "supports", "html"],

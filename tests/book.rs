@@ -7,8 +7,11 @@ mod build;
 mod cdp;
 mod claims;
 mod lessons;
+mod live_page;
 mod reader;
 mod record_fixtures;
+mod upload;
+mod yours;
 
 use std::path::{Path, PathBuf};
 

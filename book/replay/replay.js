@@ -370,14 +370,16 @@
     }
   }
 
-  function mount(root) {
-    const script = root.querySelector('script[type="application/json"]');
-    let data;
-    try {
-      data = JSON.parse(script.textContent);
-    } catch (err) {
-      root.append(el('p', { class: 'st-error' }, 'This replay could not read its trace: ' + err.message));
-      return;
+  // Mounts a replay on `root`, of `data` when given (a page that got its replay from
+  // `trace`: workbench.js, live.js), else of the JSON the page carries inside `root`.
+  function mount(root, data) {
+    if (data === undefined) {
+      try {
+        data = JSON.parse(root.querySelector('script[type="application/json"]').textContent);
+      } catch (err) {
+        root.append(el('p', { class: 'st-error' }, 'This replay could not read its trace: ' + err.message));
+        return null;
+      }
     }
     const fallback = root.querySelector('.st-fallback');
     if (fallback) fallback.remove();
@@ -391,8 +393,10 @@
       if (!linked) root.scrollIntoView({ block: 'start' });
       linked = true;
     }
+    return replay;
   }
 
   let linked = false; // a link to a step scrolls to the first replay it opens
-  document.querySelectorAll('.st-replay').forEach(mount);
+  window.stReplay = { mount };
+  document.querySelectorAll('.st-replay').forEach((root) => mount(root));
 })();

@@ -9,6 +9,7 @@
 //! | `{{#commands}}` | the `trace` subcommands with their help (the command line's definition, given by the caller) |
 //! | `{{#exit-codes}}` | the exit codes by subcommand and situation, from [`crate::exit_codes`] |
 //! | `{{#fixtures DIR}}` | the book's fixtures and the command that records each |
+//! | `{{#your-trace}}` | a drop zone for the reader's own trace or capture, replayed by `trace book serve` ([`super::workbench`]) |
 //!
 //! PATH and DIR are relative to the chapter's file. `\{{#…}}` is left for mdBook, which
 //! prints it without the backslash. Everything produced is HTML with every text escaped,
@@ -18,6 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::fixtures::FIXTURES;
+use super::markup::{esc, script_json, states_template};
 use super::replay_options::ReplayOptions;
 use crate::exit_codes::{Setup, EXIT_CASES};
 use crate::replay::Replay;
@@ -68,31 +70,13 @@ pub fn expand(content: &str, dir: &Path, commands: &clap::Command) -> Result<Str
             "commands" => Some(commands_table(commands)),
             "exit-codes" => Some(exit_codes_table()),
             "fixtures" => Some(fixtures_table(&dir.join(arg)).map_err(fail)?),
+            "your-trace" => Some(super::workbench::drop_zone()),
             _ => None,
         };
         out.push_str(expanded.as_deref().unwrap_or(text));
     }
     out.push_str(rest);
     Ok(out)
-}
-
-/// Escapes text for HTML, `{` and `}` included.
-pub(super) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '{' => out.push_str("&#123;"),
-            '}' => out.push_str("&#125;"),
-            '\n' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Escapes text as [`esc`] does, and shows each `` `code span` `` as `<code>`: the tables are
@@ -114,12 +98,6 @@ pub(super) fn esc_code_spans(text: &str) -> String {
     out
 }
 
-/// JSON safe inside `<script type="application/json">`: no `<` (so no `</script>` and no
-/// `<!--`), `>` or `&`, and no `{{`, written as JSON escapes, which mean the same.
-fn script_json(json: &str) -> String {
-    json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026").replace("{{", "{\\u007b")
-}
-
 fn read(path: &Path) -> Result<crate::trace::Trace, String> {
     read_trace(path).map_err(|e| e.to_string())
 }
@@ -127,16 +105,6 @@ fn read(path: &Path) -> Result<crate::trace::Trace, String> {
 /// The file name of a fixture, for labels.
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
-}
-
-/// RFC 9293's state diagram, drawn by hand in `book/replay/states.svg`: the first replay of a
-/// page carries it, and the widget draws each replay's copy from it.
-const STATES_SVG: &str = include_str!("../../book/replay/states.svg");
-
-/// The state diagram as a template on one line: a blank line would end mdBook's HTML block.
-fn states_template() -> String {
-    let svg: Vec<&str> = STATES_SVG.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("<!--")).collect();
-    format!("<template class=\"st-states-template\">{}</template>", svg.join(" "))
 }
 
 fn replay_mount(path: &Path, written: &str, options: &str, n: usize) -> Result<String, String> {
@@ -276,15 +244,6 @@ fn fixtures_table(dir: &Path) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn script_json_cannot_end_the_script_or_open_a_comment() {
-        let json = serde_json::to_string(&serde_json::json!({"payload": "</script><!--<script>{{#include x}}"})).unwrap();
-        let safe = script_json(&json);
-        assert!(!safe.contains('<') && !safe.contains("{{"), "{safe}");
-        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
-        assert_eq!(back["payload"], "</script><!--<script>{{#include x}}");
-    }
 
     #[test]
     fn escaped_and_foreign_directives_are_left_alone() {

@@ -1,21 +1,32 @@
 //! The lesson book: mdBook sources in `lessons/`, its configuration and the replay widget in
 //! `book/`, the traces it replays in `fixtures/lessons/`; built into `target/book/`.
 //!
-//! - `directives.rs`: the book's own `{{#…}}` directives (replay widgets and generated tables);
+//! - `directives.rs`: the book's own `{{#…}}` directives (replay widgets and generated tables),
+//!   `markup.rs` the escaping and the state diagram every page the book writes shares;
 //! - `replay_options.rs`: the options of `{{#trace}}` (where a replay opens, its lenses, its steps);
 //! - `quiz.rs`: the chapters' questions (```` ```quiz ```` blocks), asked and scored in the page;
 //! - `preprocess.rs`: the mdBook preprocessor that expands them, in-process or as a command;
 //! - `log.rs`: mdBook's log, captured, so that a logged error fails the build;
-//! - `serve.rs`: a loopback HTTP server of the built book that rebuilds on change;
+//! - `serve.rs`: a loopback HTTP server of the built book that rebuilds on change, `http.rs`
+//!   the little HTTP it speaks, `upload.rs` the reader's own trace it replays and checks for
+//!   the "Your trace" page, whose drop zone `workbench.rs` writes;
+//! - `page.rs`: pages that stand alone (`trace replay --html`, the live page), and `live.rs`
+//!   the loopback server that streams a live session into its page (`trace echo --web`);
 //! - `fixtures.rs`: the fixtures and the one command that records them.
 
 pub(crate) mod directives;
 pub mod fixtures;
+mod http;
+pub mod live;
 pub mod log;
+mod markup;
+pub mod page;
 mod preprocess;
 pub(crate) mod quiz;
 pub mod replay_options;
 pub(crate) mod serve;
+pub mod upload;
+mod workbench;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

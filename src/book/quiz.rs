@@ -20,7 +20,8 @@
 
 use std::path::Path;
 
-use super::directives::{esc, esc_code_spans};
+use super::directives::esc_code_spans;
+use super::markup::esc;
 use super::replay_options::ReplayOptions;
 use crate::replay::Replay;
 use crate::trace::read_trace;

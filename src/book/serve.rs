@@ -1,10 +1,14 @@
 //! `trace book serve`: the built book over HTTP on loopback, rebuilt when its sources change.
-//! A small static file server: GET and HEAD only, files under the built directory only.
+//! A small static file server: GET and HEAD of files under the built directory only, and one
+//! POST, of a learner's own trace to replay ([`super::upload`]).
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
+
+use super::http::{percent_decode, read_request, respond, respond_text};
+use super::upload;
 
 /// How often the sources are looked at for changes.
 const POLL: Duration = Duration::from_millis(500);
@@ -70,36 +74,24 @@ fn newest(dirs: &[PathBuf]) -> Option<SystemTime> {
 
 /// Answers one request.
 fn answer(stream: TcpStream, root: &Path) -> io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    // The headers say nothing a static file server needs; read them up to the blank line.
-    let mut header = String::new();
-    while reader.read_line(&mut header)? > 2 {
-        header.clear();
+    let mut out = stream.try_clone()?;
+    let Some(request) = read_request(&stream, &mut out)? else { return Ok(()) };
+    let method = request.method.as_str();
+    if method == "POST" && request.path() == upload::ENDPOINT {
+        return upload::answer(request, &mut out);
     }
-    let mut words = request_line.split_whitespace();
-    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let mut out = stream;
     if method != "GET" && method != "HEAD" {
-        return respond(&mut out, "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n", true);
+        let only = format!("only GET and HEAD, and POST to {}", upload::ENDPOINT);
+        return respond_text(&mut out, "405 Method Not Allowed", &only);
     }
-    let Some(path) = resolve(root, target) else {
-        return respond(&mut out, "404 Not Found", "text/plain", b"not found\n", method == "GET");
+    let with_body = method == "GET";
+    let Some(path) = resolve(root, &request.target) else {
+        return respond(&mut out, "404 Not Found", "text/plain", b"not found\n", with_body);
     };
     match std::fs::read(&path) {
-        Ok(body) => respond(&mut out, "200 OK", content_type(&path), &body, method == "GET"),
-        Err(_) => respond(&mut out, "404 Not Found", "text/plain", b"not found\n", method == "GET"),
+        Ok(body) => respond(&mut out, "200 OK", content_type(&path), &body, with_body),
+        Err(_) => respond(&mut out, "404 Not Found", "text/plain", b"not found\n", with_body),
     }
-}
-
-fn respond(out: &mut TcpStream, status: &str, ty: &str, body: &[u8], with_body: bool) -> io::Result<()> {
-    write!(out, "HTTP/1.1 {status}\r\nContent-Type: {ty}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n", body.len())?;
-    if with_body {
-        out.write_all(body)?;
-    }
-    out.flush()
 }
 
 /// The file a request target names under `root`: the query and fragment dropped, `%XX`
@@ -117,24 +109,6 @@ fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
     } else {
         Some(full)
     }
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    let decoded = String::from_utf8(out).ok()?;
-    (!decoded.contains('\0')).then_some(decoded)
 }
 
 fn content_type(path: &Path) -> &'static str {

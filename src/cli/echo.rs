@@ -76,6 +76,10 @@ pub struct EchoArgs {
     /// lost-KIND` tells the same story from the model. Needs root and iptables.
     #[arg(long, value_name = "KIND", conflicts_with_all = ["serve", "connect", "hosts"])]
     drop: Option<String>,
+    /// Also show the session in a browser as it happens: a page on 127.0.0.1 (its address is
+    /// printed; the session starts when it is opened) that replays the events as they come.
+    #[arg(long, conflicts_with = "summary")]
+    web: bool,
 }
 
 pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
@@ -104,7 +108,14 @@ pub fn run(args: EchoArgs) -> Result<ExitCode, CliError> {
         let load = Load::for_plan(&plan, args.connections, close)?;
         return super::echo_summary::run(&plan, &load, &command, args.session.save);
     }
-    match live::run(&plan, &command, args.session.output(), |how| eprintln!("trace: {how}")) {
+    let mut output = args.session.output();
+    let web = args.web.then(|| super::web::start(&command, &mut output)).transpose()?;
+    let result = live::run(&plan, &command, output, |how| eprintln!("trace: {how}"));
+    // The page gets its end (or hears that there was no live session) before anything else.
+    if let Some(web) = web {
+        web.finish();
+    }
+    match result {
         Err(LiveError::Unprivileged(reasons)) => args.session.show_simulation(&Simulation::of_echo(&plan, &reasons)),
         other => Ok(conclude(&other?, plan.ends_by_itself())),
     }

@@ -2,11 +2,12 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
+use super::output_file::{discard, same_file, write_error};
 use super::CliError;
 use crate::event::Role;
 use crate::export::packetdrill::{unsupported, write_packetdrill};
@@ -29,24 +30,10 @@ pub struct ExportArgs {
     side: Side,
 }
 
-/// Whether two paths name one file: the same path, or (when it exists) the same inode.
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    a == b || matches!((std::fs::metadata(a), std::fs::metadata(b)), (Ok(x), Ok(y)) if x.dev() == y.dev() && x.ino() == y.ino())
-}
-
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum Side {
     Server,
     Client,
-}
-
-/// Removes a file left unfinished. Only a regular file is ours to remove: never a device
-/// (`/dev/full`) or a pipe.
-fn discard(path: &Path) {
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
-        let _ = std::fs::remove_file(path);
-    }
 }
 
 pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
@@ -63,19 +50,6 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
     };
     // A file that could not be opened or written says where to look; a trace the format
     // cannot hold (a field too large for it) says so, and no partial file is left behind.
-    let write_error = |path: &PathBuf| {
-        let path = path.clone();
-        move |err: std::io::Error| {
-            discard(&path);
-            match err.kind() {
-                std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput => {
-                    CliError::new(format!("cannot export to {}: {err} (the trace holds something the format has no room for)", path.display()))
-                }
-                std::io::ErrorKind::StorageFull => CliError::new(format!("cannot write {}: {err} (free some space, or write elsewhere)", path.display())),
-                _ => CliError::new(format!("cannot write {}: {err} (check the directory exists and is writable)", path.display())),
-            }
-        }
-    };
     if let Some(why) = trace.as_ref().and_then(unsupported) {
         return Err(CliError::new(why));
     }

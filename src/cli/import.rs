@@ -82,9 +82,8 @@ fn finish(path: &Path, args: &ImportArgs, outcome: Imported, wanted: Wanted) -> 
     // Packets cut before their headers ended are a damaged capture, as a truncated one is:
     // what could be read is listed (above), and the import fails, since every count of a
     // conversation that lost packets is wrong.
-    if totals.cut > 0 {
-        let so = if totals.conversations == 0 { "so no conversation could be read" } else { "so the conversations read leave them out" };
-        return Err(CliError::new(format!("{}: {}, {so} ({RECAPTURE})", path.display(), cut_words(&totals))));
+    if let Some(cut) = import::cut_short(&totals) {
+        return Err(CliError::new(format!("{}: {cut}", path.display())));
     }
     if let (Some(dir), Some(traces)) = (&args.save_dir, &wanted.traces) {
         eprintln!(
@@ -109,19 +108,4 @@ fn finish(path: &Path, args: &ImportArgs, outcome: Imported, wanted: Wanted) -> 
         super::stdout::present(&trace, false)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// What to do about packets a capture's snap length cut short.
-const RECAPTURE: &str = "capture again with a larger snap length: leave out tcpdump's -s, whose default keeps whole packets";
-
-/// `all 22 of its packets were cut to 44 bytes …`: how many packets the snap length cut, and
-/// where.
-fn cut_words(totals: &import::Totals) -> String {
-    let which = match (totals.cut, totals.packets) {
-        (1, 1) => "its only packet was".to_string(),
-        (cut, all) if cut == all => format!("all {cut} of its packets were"),
-        (1, all) => format!("1 of its {all} packets was"),
-        (cut, all) => format!("{cut} of its {all} packets were"),
-    };
-    format!("{which} cut to {} bytes by the capture's snap length before their TCP or UDP headers ended", totals.cut_to)
 }

@@ -13,6 +13,7 @@ mod echo_summary;
 mod error;
 mod export;
 mod import;
+mod output_file;
 mod p2p;
 mod replay;
 mod run;
@@ -20,6 +21,7 @@ mod session;
 mod show;
 mod simulate;
 mod stdout;
+mod web;
 
 use std::process::ExitCode;
 

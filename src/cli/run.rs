@@ -35,6 +35,10 @@ pub struct RunArgs {
     /// seccomp filter lists (for measuring what the filter saves).
     #[arg(long, hide = true)]
     every_syscall: bool,
+    /// Also show the session in a browser as it happens: a page on 127.0.0.1 (its address is
+    /// printed; the programs start when it is opened) that replays the events as they come.
+    #[arg(long)]
+    web: bool,
     /// The command to trace and its arguments (after `--`); every process it starts is traced.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
     command: Vec<String>,
@@ -52,12 +56,19 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         }
         _ => Programs::One(args.command),
     };
+    let command = super::command_line::command_line();
+    let mut output = Output { renderer: Some(super::stdout::renderer(args.json)), save: args.save };
+    // Before Ctrl-C is taken over: until the page is opened, it ends `trace` as it would.
+    let web = args.web.then(|| super::web::start(&command, &mut output)).transpose()?;
     // Ctrl-C reaches the programs (and `kill` of `trace` is passed on to them); the trace
     // ends, complete, when they have ended.
     signals::forward_termination().map_err(|e| CliError::new(format!("run: cannot handle signals: {e}")))?;
-    let renderer = super::stdout::renderer(args.json);
     let plan = RunPlan { programs, seccomp: !args.every_syscall };
-    let report = match run::run(plan, &super::command_line::command_line(), Output { renderer: Some(renderer), save: args.save }) {
+    let result = run::run(plan, &command, output);
+    if let Some(web) = web {
+        web.finish();
+    }
+    let report = match result {
         Ok(report) => report,
         Err(RunError::Start(err)) => {
             eprintln!("trace run: {err}");

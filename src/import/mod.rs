@@ -178,6 +178,32 @@ pub fn import<R: Read>(
     Imported { totals, error, interrupted }
 }
 
+/// What to do about packets a capture's snap length cut short.
+const RECAPTURE: &str = "capture again with a larger snap length: leave out tcpdump's -s, whose default keeps whole packets";
+
+/// Why the conversations of a capture cannot be trusted, if they cannot: packets cut before
+/// their headers ended make it a damaged capture, as a truncated one is, since every count of
+/// a conversation that lost packets is wrong.
+pub fn cut_short(totals: &Totals) -> Option<String> {
+    if totals.cut == 0 {
+        return None;
+    }
+    let so = if totals.conversations == 0 { "so no conversation could be read" } else { "so the conversations read leave them out" };
+    Some(format!("{}, {so} ({RECAPTURE})", cut_words(totals)))
+}
+
+/// `all 22 of its packets were cut to 44 bytes …`: how many packets the snap length cut, and
+/// where.
+fn cut_words(totals: &Totals) -> String {
+    let which = match (totals.cut, totals.packets) {
+        (1, 1) => "its only packet was".to_string(),
+        (cut, all) if cut == all => format!("all {cut} of its packets were"),
+        (1, all) => format!("1 of its {all} packets was"),
+        (cut, all) => format!("{cut} of its {all} packets were"),
+    };
+    format!("{which} cut to {} bytes by the capture's snap length before their TCP or UDP headers ended", totals.cut_to)
+}
+
 /// Hands the packet to the traces that want it, decoded in full.
 fn keep(wanted: &mut Wanted, number: u64, end: End, p: &Peek, frame: &Frame<'_>) -> Result<(), SaveError> {
     let wants_kept = wanted.kept.as_ref().is_some_and(|k| k.number == number);

@@ -581,7 +581,7 @@ fn screenshots() {
 }
 
 /// Decodes standard base64 (the DevTools protocol's encoding of binary data).
-fn base64(text: &str) -> Vec<u8> {
+pub(super) fn base64(text: &str) -> Vec<u8> {
     let value = |c: u8| match c {
         b'A'..=b'Z' => c - b'A',
         b'a'..=b'z' => c - b'a' + 26,

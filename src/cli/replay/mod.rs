@@ -1,7 +1,8 @@
 //! `trace replay FILE`: step through a trace beside the documented sequences, on a terminal
 //! (`terminal.rs` shows the screen, `keys.rs` says what each key does); into a pipe, every
-//! step on its own line.
+//! step on its own line; with `--html`, as a page for a browser (`html.rs`).
 
+mod html;
 mod keys;
 mod terminal;
 
@@ -23,8 +24,15 @@ pub struct ReplayArgs {
     /// The trace file (saved with `trace echo --save FILE` or `trace simulate … --save FILE`).
     file: PathBuf,
     /// Print every step, one per line, even on a terminal (what a pipe gets).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "html")]
     all: bool,
+    /// Write the replay as one HTML page that stands alone (the widget, the trace and `trace
+    /// check`'s report inside; it opens from file:// with no network), instead of showing it.
+    #[arg(long)]
+    html: bool,
+    /// With --html: the page's path (default: FILE with .html in place of its extension).
+    #[arg(short = 'o', long = "output", value_name = "OUT.html", requires = "html")]
+    output: Option<PathBuf>,
 }
 
 /// The keys, for `--help` and the man page (the screen's last row says them in short).
@@ -34,6 +42,9 @@ g STEP Enter: a step by its number, or by the documented step it shows (accept, 
 q Esc Ctrl-C: quit. Into a pipe, or with --all: every step, one per line.";
 
 pub fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
+    if args.html {
+        return html::write(&args.file, args.output.as_deref());
+    }
     let trace = read_trace(&args.file)?;
     let replay = Replay::of(&trace);
     let style = super::stdout::style();
