@@ -93,8 +93,9 @@ fn fixture_text(name: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(socktrace_no_chromium, ignore = "needs Chromium: apt-get install -y chromium, then touch build.rs")]
 fn a_trace_dropped_into_the_served_book_is_replayed_with_its_checks_verdict() {
-    let Some(binary) = chromium() else { return };
+    let binary = chromium();
     let served = Served::start("yours_book");
     let mut browser = Browser::start(&binary, &scratch("chromium_yours"));
     let page = browser.new_page();
@@ -161,8 +162,9 @@ fn a_trace_dropped_into_the_served_book_is_replayed_with_its_checks_verdict() {
 }
 
 #[test]
+#[cfg_attr(socktrace_no_chromium, ignore = "needs Chromium: apt-get install -y chromium, then touch build.rs")]
 fn the_page_of_trace_replay_html_replays_from_a_file_with_no_network() {
-    let Some(binary) = chromium() else { return };
+    let binary = chromium();
     let dir = scratch("yours_standalone");
     let html = dir.join("echo.html");
     let out = trace(&["replay", "--html", fixture_path("echo.jsonl").to_str().expect("utf-8"), "-o", html.to_str().expect("utf-8")]);
@@ -197,11 +199,12 @@ fn the_page_of_trace_replay_html_replays_from_a_file_with_no_network() {
 }
 
 #[test]
+#[cfg_attr(socktrace_no_chromium, ignore = "needs Chromium: apt-get install -y chromium, then touch build.rs")]
 fn a_live_echo_session_appears_in_its_page_step_by_step() {
     if !live_test_allowed("trace echo --web") {
         return;
     }
-    let Some(binary) = chromium() else { return };
+    let binary = chromium();
     let dir = scratch("yours_live");
     let saved = dir.join("live.jsonl");
     let mut command = Command::new(trace_bin());
@@ -299,8 +302,9 @@ fn a_live_echo_session_appears_in_its_page_step_by_step() {
 /// The built book opened from `file://` has no server to replay a trace: its "Your trace" page
 /// says what it needs in place of the drop zone.
 #[test]
+#[cfg_attr(socktrace_no_chromium, ignore = "needs Chromium: apt-get install -y chromium, then touch build.rs")]
 fn from_a_file_the_your_trace_page_says_it_needs_trace_book_serve() {
-    let Some(binary) = chromium() else { return };
+    let binary = chromium();
     let mut browser = Browser::start(&binary, &scratch("chromium_yours_offline"));
     let page = browser.new_page();
     browser.open(&page, &file_url(&super::built_book().join("your-trace.html")));
