@@ -19,10 +19,13 @@ use super::{cpus, mount};
 use crate::capture::progress::Progress;
 use crate::event::Event;
 
-/// Ring buffer per CPU. At 200k events/s (16k connections/s, ~10 state events each, 76 bytes
-/// a record) two CPUs fill 7.6 MB/s each; 2 MiB holds 250 ms of that, fifty times the
-/// readers' cadence, for a reader kept off its CPU by the load it traces.
-const BUFFER_KB_PER_CPU: &str = "2048";
+/// The least ring buffer per CPU. At 200k events/s (16k connections/s, ~10 state events each,
+/// 76 bytes a record) two CPUs fill 7.6 MB/s each; 1 MiB holds 130 ms of that, twenty-five
+/// times the readers' cadence, for a reader kept off its CPU by the load it traces. A new
+/// instance's buffer is the kernel's default (1,410 KB on Linux 6.18, `trace_buf_size`), and
+/// is resized only below this: a resize waits for an RCU grace period (10–30 ms), which every
+/// session would pay before its first event.
+const MIN_BUFFER_KB_PER_CPU: u64 = 1024;
 
 /// The state filter of a tracer with no port yet: the changes of listening sockets only (a
 /// listener has no remote port, and few sockets on a machine listen), which the reader keeps
@@ -204,7 +207,12 @@ impl Prepared {
         // From here on an early return drops `tracer`, which stops and removes what exists.
         let i = &tracer.instance;
         i.write("trace_clock", "mono", "put the instance on the mono (CLOCK_MONOTONIC) trace clock")?;
-        i.write("buffer_size_kb", BUFFER_KB_PER_CPU, "size the instance's ring buffers")?;
+        // `buffer_size_kb` reads `1410`, or `7 (expanded: 1408)` before the buffer is first used.
+        let size = i.read("buffer_size_kb", "read the size of the instance's ring buffers")?;
+        let kb = size.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse::<u64>().ok()).max().unwrap_or(0);
+        if kb < MIN_BUFFER_KB_PER_CPU {
+            i.write("buffer_size_kb", &MIN_BUFFER_KB_PER_CPU.to_string(), "size the instance's ring buffers")?;
+        }
         // Without this, poll waits until a buffer is half full (the default of 50).
         if i.path("buffer_percent").exists() {
             i.write("buffer_percent", "0", "make readers wake on the first event")?;
