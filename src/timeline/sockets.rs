@@ -126,6 +126,16 @@ impl SocketResolver {
                     self.connects.entry(tid).or_default().push((event.t, canon(addr), socket.clone()));
                 }
             }
+            // The kernel reports a socket's LISTEN inside its listen call, whose end the tracer
+            // may stamp long after (its stop waits its turn on a loaded machine, past the
+            // timeline's window): a bound socket listens from the call's start, and stops if
+            // the call fails.
+            Body::CallStart(start) if start.verb() == Verb::Listen => {
+                if let Some((socket, local)) = event.socket.as_ref().and_then(|s| Some((s, *self.bound.get(s)?))) {
+                    self.listeners.insert(local, (socket.clone(), None));
+                    self.add_server_port(local.port());
+                }
+            }
             Body::CallStart(start) if start.verb() == Verb::Close && start.args.other_fds.is_some_and(|n| n > 0) => {
                 self.partial_closes.insert(start.id);
             }
@@ -158,6 +168,7 @@ impl SocketResolver {
                             self.add_server_port(local.port());
                         }
                     }
+                    (Verb::Listen, _, _) => self.listeners.retain(|_, (id, closed)| id != socket || closed.is_some()),
                     (Verb::Close, _, _) => {
                         for (id, closed) in self.listeners.values_mut() {
                             if id == socket {
@@ -550,6 +561,37 @@ mod tests {
         assert_eq!(ours.socket, Some(SockId("s1".into())));
         assert_eq!(theirs.socket, None, "another program's listener on the freed port");
         assert!(r.records_both_sides());
+    }
+
+    #[test]
+    fn listen_ending_late__its_listen_is_named_from_the_calls_start__a_failed_one_is_let_go() {
+        let mut r = resolver();
+        let event = |t: u64, socket: &str, body: Body| Event {
+            t,
+            actor: Actor { role: Role::Server, peer: None, pid: Some(1), tid: Some(1) },
+            socket: Some(SockId(socket.into())),
+            origin: Origin::Observed,
+            body,
+        };
+        let start = |t: u64, socket: &str| {
+            event(t, socket, Body::CallStart(CallStart { id: t, call: CallName::Listen, fd: Some(3), args: CallArgs::default().into() }))
+        };
+        let bound =
+            |t: u64, socket: &str, local: &str| event(t, socket, Body::CallEnd(CallEnd { local: Some(addr(local)), ..CallEnd::new(t, CallName::Bind, 0) }));
+        // s1's listen has started; its LISTEN comes before the call's end is known.
+        for e in [bound(1, "s1", "127.0.0.1:7000"), start(2, "s1")] {
+            r.learn(&e);
+        }
+        let mut listen = state(3, 1, 0xa, "127.0.0.1:7000", "0.0.0.0:0", State::Closed, State::Listen);
+        r.resolve(&mut listen);
+        assert_eq!(listen.socket, Some(SockId("s1".into())));
+        // s2's listen fails: its address is no listener of ours.
+        for e in [bound(10, "s2", "127.0.0.1:7001"), start(11, "s2"), event(12, "s2", Body::CallEnd(CallEnd::new(12, CallName::Listen, -98)))] {
+            r.learn(&e);
+        }
+        let mut other = state(13, 77, 0xb, "127.0.0.1:7001", "0.0.0.0:0", State::Closed, State::Listen);
+        r.resolve(&mut other);
+        assert_eq!(other.socket, None);
     }
 
     #[test]
