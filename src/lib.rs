@@ -74,6 +74,7 @@ pub mod export;
 pub mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod grade;
 pub(crate) mod hash;
 pub mod import;
 pub mod inert;

@@ -1,0 +1,216 @@
+//! Where and as whom untrusted code runs: each worker slot has a user of its own (a uid from a
+//! range no account uses), and each submission a private copy of its files in a directory
+//! only that user can enter, under limits on CPU, memory, processes, file size and output.
+//! The network and the view of the file system are the private ones of
+//! [`crate::netns::private`].
+//!
+//! Everything a submission starts runs as its slot's user, so "end all its processes" is one
+//! question the kernel answers exactly: `kill(-1, SIGKILL)` sent as that user reaches every
+//! process of that user and nothing else, however the submission forked or daemonized.
+
+use std::fs;
+use std::io::{self, Read};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::fs::{chown, DirBuilderExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use nix::sys::resource::Resource;
+
+use super::rubric::Limits;
+use crate::capture::ptrace::Launch;
+
+/// The first uid of the range the slots use: far above any account's, and fixed, so that a
+/// leftover process is recognisable as ours.
+pub const UID_BASE: u32 = 3_700_000;
+
+/// The grader's scratch space for one `trace grade`: `/tmp/socktrace-grade-PID`, traversable
+/// by the slots' users (0711, so that none can list it), holding a directory per slot (0700,
+/// owned by the slot's user), the reference client's files (read-only for everyone) and a
+/// private directory for traces (0700, root's). Removed on drop.
+pub struct Workspace {
+    pub root: PathBuf,
+}
+
+impl Workspace {
+    pub fn create() -> io::Result<Workspace> {
+        let root = std::env::temp_dir().join(format!("socktrace-grade-{}", std::process::id()));
+        // A leftover of an earlier `trace grade` with our pid (after a reboot) goes first.
+        let _ = fs::remove_dir_all(&root);
+        fs::DirBuilder::new().mode(0o711).create(&root)?;
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o711))?;
+        fs::DirBuilder::new().mode(0o700).create(root.join("private"))?;
+        Ok(Workspace { root })
+    }
+
+    /// Where the grader writes a slot's traces: no submission can read them.
+    pub fn private(&self, slot: usize) -> PathBuf {
+        self.root.join("private").join(format!("slot-{slot}.jsonl"))
+    }
+
+    /// Copies `files` of the folder `from` into a fresh directory for `slot`, owned by its
+    /// user and closed to every other (0700); returns it. Symbolic links are not followed: a
+    /// submission cannot smuggle in a file it could not read itself.
+    pub fn checkout(&self, slot: usize, from: &Path, files: &[PathBuf]) -> io::Result<PathBuf> {
+        let dir = self.root.join(format!("slot-{slot}"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        let uid = uid(slot);
+        for file in files {
+            let to = dir.join(file);
+            if let Some(parent) = to.parent() {
+                for ancestor in parent.strip_prefix(&dir).unwrap_or(Path::new("")).ancestors().filter(|a| !a.as_os_str().is_empty()) {
+                    let made = dir.join(ancestor);
+                    fs::DirBuilder::new().recursive(true).mode(0o700).create(&made)?;
+                    chown(&made, Some(uid), Some(uid))?;
+                }
+            }
+            fs::copy(from.join(file), &to)?;
+            chown(&to, Some(uid), Some(uid))?;
+        }
+        chown(&dir, Some(uid), Some(uid))?;
+        Ok(dir)
+    }
+
+    /// Removes a slot's directory, whatever its submission left in it.
+    pub fn clear(&self, slot: usize) {
+        // Ours to remove; a failure leaves it for the workspace's own removal.
+        let _ = fs::remove_dir_all(self.root.join(format!("slot-{slot}")));
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        // The grader's own scratch space; a failure leaves it in the system's temp dir.
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+/// The user of worker slot `slot`.
+pub fn uid(slot: usize) -> u32 {
+    UID_BASE + slot as u32
+}
+
+/// How the programs of a submission in `slot` start: as the slot's user, in `dir`, with a
+/// bare environment, under `limits`, their output to `output`.
+pub fn launch(slot: usize, dir: &Path, limits: &Limits, memory_mb: u64, output: Arc<OwnedFd>) -> Launch {
+    let home = dir.to_string_lossy().into_owned();
+    let env = [
+        ("PATH", "/usr/local/bin:/usr/bin:/bin".to_string()),
+        ("HOME", home.clone()),
+        ("TMPDIR", home.clone()),
+        ("LANG", "C.UTF-8".to_string()),
+        // Go's toolchain caches under the home, and builds without modules (one file).
+        ("GOCACHE", format!("{home}/.cache/go")),
+        ("GOPATH", format!("{home}/.go")),
+        ("GO111MODULE", "off".to_string()),
+    ];
+    let mb = |n: u64| n.saturating_mul(1 << 20);
+    Launch {
+        user: Some((uid(slot), uid(slot))),
+        dir: Some(dir.to_path_buf()),
+        env: Some(env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+        limits: vec![
+            (Resource::RLIMIT_CPU, limits.cpu_seconds),
+            (Resource::RLIMIT_AS, mb(memory_mb)),
+            (Resource::RLIMIT_NPROC, limits.processes),
+            (Resource::RLIMIT_FSIZE, mb(limits.file_mb)),
+            (Resource::RLIMIT_CORE, 0),
+        ],
+        output: Some(output),
+    }
+}
+
+/// Ends every process of `slot`'s user, by a helper that takes that user and sends
+/// `kill(-1, SIGKILL)` until none is left (a fork bomb may have made more meanwhile); a
+/// bounded number of rounds, since zombies still count until their parent reaps them.
+pub fn end_all(slot: usize) {
+    let uid = uid(slot);
+    let mut helper = Command::new("/bin/true");
+    helper.uid(uid).gid(uid);
+    // SAFETY: the closure runs in the child between fork and exec and makes only system calls
+    // (kill, _exit), async-signal-safe, on no shared data.
+    unsafe {
+        helper.pre_exec(|| {
+            for _ in 0..64 {
+                if libc::kill(-1, libc::SIGKILL) != 0 {
+                    break;
+                }
+            }
+            libc::_exit(0)
+        });
+    }
+    // The helper ends itself before `exec`, which std reads as a spawn that succeeded.
+    if let Ok(mut child) = helper.spawn() {
+        let _ = child.wait();
+    }
+}
+
+/// The pids of the processes of `slot`'s user still alive (zombies aside), from /proc.
+pub fn processes_of(slot: usize) -> Vec<i32> {
+    let uid = uid(slot).to_string();
+    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+                let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap_or("");
+                field("Uid:").split_whitespace().next() == Some(uid.as_str()) && !field("State:").starts_with('Z')
+            })
+        })
+        .collect()
+}
+
+/// A pipe whose ends close at `exec`: only the processes given an end as their output keep it
+/// (other slots' programs, started meanwhile, must not, or the output would never end).
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded: both are open descriptors that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// What a submission's processes wrote, kept up to a limit; the rest is read and counted, so
+/// that a program flooding its output neither blocks nor fills memory.
+pub struct Captured {
+    pub text: String,
+    /// Bytes written in all, kept or not.
+    pub total: u64,
+}
+
+/// A pipe for a submission's output and the thread reading it; [`OutputPipe::collect`] waits
+/// for every writer (every process holding it) to end.
+pub struct OutputPipe {
+    pub writer: Arc<OwnedFd>,
+    reader: JoinHandle<Captured>,
+}
+
+impl OutputPipe {
+    pub fn open(keep: usize) -> io::Result<OutputPipe> {
+        let (read, write) = pipe()?;
+        let reader = std::thread::spawn(move || {
+            let mut file = fs::File::from(read);
+            let (mut kept, mut total, mut buf) = (Vec::new(), 0u64, vec![0u8; 64 << 10]);
+            // Ends at end of file, when the last writer has gone, or at a read error.
+            while let Ok(n @ 1..) = file.read(&mut buf) {
+                total += n as u64;
+                let room = keep.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+            Captured { text: String::from_utf8_lossy(&kept).into_owned(), total }
+        });
+        Ok(OutputPipe { writer: Arc::new(write), reader })
+    }
+
+    /// Drops our end and waits for the output's end. Call it once every process has ended.
+    pub fn collect(self) -> Captured {
+        drop(self.writer);
+        self.reader.join().unwrap_or(Captured { text: String::new(), total: 0 })
+    }
+}
