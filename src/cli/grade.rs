@@ -20,6 +20,7 @@ pub struct GradeArgs {
     submissions: PathBuf,
     /// How many submissions run at once (default: the machine's cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    // 256: sandbox::MAX_SLOTS.
     jobs: Option<u16>,
     /// Where grades are kept between runs (default: SUBMISSIONS/.trace-grade-cache).
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]

@@ -94,7 +94,7 @@ pub fn grade_class(options: &Options, stop: &AtomicBool) -> Result<ClassGrades, 
         scope.spawn(move || {
             while !finished.load(Ordering::SeqCst) {
                 if stop.load(Ordering::SeqCst) {
-                    (0..jobs).filter(|&s| active[s].load(Ordering::SeqCst)).for_each(sandbox::end_all);
+                    (0..jobs).filter(|&s| active[s].load(Ordering::SeqCst)).for_each(sandbox::kill_all);
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

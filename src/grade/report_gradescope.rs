@@ -54,14 +54,7 @@ pub fn results(grade: &Grade) -> Results {
         output: format!("-{} ({})", points(d.points), d.when),
         visibility: VISIBLE,
     }));
-    Results {
-        score: grade.score,
-        max_score: grade.max_score,
-        output: grade.feedback.join("\n"),
-        visibility: VISIBLE,
-        stdout_visibility: "hidden",
-        tests,
-    }
+    Results { score: grade.score, max_score: grade.max_score, output: grade.feedback.join("\n"), visibility: VISIBLE, stdout_visibility: "hidden", tests }
 }
 
 pub fn write(class: &ClassGrades, dir: &Path) -> io::Result<()> {

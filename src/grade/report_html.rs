@@ -46,7 +46,13 @@ fn index(class: &ClassGrades) -> String {
     let mut out = head(&class.title, false);
     let _ = writeln!(out, "<h1>{}</h1>\n<table><tr><th>student</th><th>score</th><th>language</th><th>failures</th></tr>", esc(&class.title));
     for (n, g) in class.grades.iter().enumerate() {
-        let class_attr = if g.score >= g.max_score { "full" } else if g.score <= 0.0 { "zero" } else { "" };
+        let class_attr = if g.score >= g.max_score {
+            "full"
+        } else if g.score <= 0.0 {
+            "zero"
+        } else {
+            ""
+        };
         let failures: Vec<String> = g.failures.iter().map(|f| f.to_string()).collect();
         let _ = writeln!(
             out,

@@ -32,7 +32,12 @@ pub fn junit(class: &ClassGrades) -> String {
                 out.push_str("/>\n");
             } else {
                 let message = format!("{} of {} points", points(item.score), points(item.max_score));
-                let _ = writeln!(out, ">\n      <failure message=\"{}\" type=\"step\">{}</failure>\n    </testcase>", xml(&message), xml(&item.feedback.join("\n")));
+                let _ = writeln!(
+                    out,
+                    ">\n      <failure message=\"{}\" type=\"step\">{}</failure>\n    </testcase>",
+                    xml(&message),
+                    xml(&item.feedback.join("\n"))
+                );
             }
         }
         for deduction in &grade.deductions {

@@ -15,15 +15,13 @@ use crate::sequence::{Part, ACTIVE_OPEN, PASSIVE_OPEN};
 #[serde(deny_unknown_fields)]
 pub struct Rubric {
     pub title: String,
-    /// Seconds a scenario's run may take before all its processes are ended.
+    /// Seconds a scenario's run may take before all its processes are ended (a server that
+    /// has not listened by then never sees its client).
     #[serde(default = "default_timeout")]
     pub timeout: f64,
     /// Seconds the build step may take (a cold Go build compiles the standard library).
     #[serde(default = "default_build_timeout")]
     pub build_timeout: f64,
-    /// Seconds the submission's server may take to listen.
-    #[serde(default = "default_listen_timeout")]
-    pub listen_timeout: f64,
     pub reference: Reference,
     #[serde(default)]
     pub limits: Limits,
@@ -181,10 +179,6 @@ fn default_build_timeout() -> f64 {
     120.0
 }
 
-fn default_listen_timeout() -> f64 {
-    10.0
-}
-
 fn one() -> u32 {
     1
 }
@@ -222,8 +216,8 @@ impl Rubric {
             }
         }
         let bad_time = |t: f64| !(t > 0.0 && t <= 3600.0);
-        if bad_time(rubric.timeout) || bad_time(rubric.listen_timeout) || bad_time(rubric.build_timeout) {
-            return Err("timeout, listen_timeout and build_timeout are seconds, more than 0 and at most 3600".to_string());
+        if bad_time(rubric.timeout) || bad_time(rubric.build_timeout) {
+            return Err("timeout and build_timeout are seconds, more than 0 and at most 3600".to_string());
         }
         if rubric.languages.is_empty() || rubric.scenarios.is_empty() || rubric.items.is_empty() {
             return Err("a rubric needs at least one [[language]], one [[scenario]] and one [[item]]".to_string());

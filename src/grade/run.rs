@@ -34,6 +34,9 @@ pub struct SubmissionRun {
     pub output: Captured,
     /// The build outlived the timeout.
     pub build_timed_out: bool,
+    /// Processes of the submission's user that could not be ended (none, but for a process
+    /// stuck in the kernel).
+    pub left_behind: Vec<i32>,
 }
 
 /// What to run: a submission's files in `dir` (a language of the rubric), or the reference.
@@ -61,6 +64,8 @@ impl<'a> Job<'a> {
 /// Runs `job` in `slot` on the files `files` of `from`, hiding `hidden` from it; ends every
 /// process it started and clears its directory before returning.
 pub fn run(job: &Job, workspace: &Workspace, slot: usize, from: &Path, files: &[PathBuf], hidden: &[&Path]) -> Result<SubmissionRun, String> {
+    // Nothing of an earlier run may count against this one's limits.
+    sandbox::end_all(slot);
     let dir = workspace.checkout(slot, from, files).map_err(|e| format!("cannot copy the submission into its sandbox: {e}"))?;
     let pipe = OutputPipe::open((job.rubric.limits.output_kb as usize) << 10).map_err(|e| format!("cannot open a pipe for its output: {e}"))?;
     let launch = sandbox::launch(slot, &dir, &job.rubric.limits, job.memory_mb, pipe.writer.clone());
@@ -92,12 +97,12 @@ pub fn run(job: &Job, workspace: &Workspace, slot: usize, from: &Path, files: &[
         });
         thread.join().unwrap_or_else(|_| Err("the sandbox's thread panicked".to_string()))
     });
-    sandbox::end_all(slot);
+    let left_behind = sandbox::end_all(slot);
     drop(launch);
     let output = pipe.collect();
     workspace.clear(slot);
     let (build_failed, build_timed_out, scenarios) = ran?;
-    Ok(SubmissionRun { build_failed, scenarios, output, build_timed_out })
+    Ok(SubmissionRun { build_failed, scenarios, output, build_timed_out, left_behind })
 }
 
 /// Fills a command's `{name}` placeholders.
@@ -155,14 +160,25 @@ fn scenario(job: &Job, scenario: &Scenario, launch: &Launch, slot: usize, trace_
     let (server, client) = match (server, client) {
         (Ok(s), Ok(c)) if !s.is_empty() && !c.is_empty() => (s, c),
         _ => {
-            return ScenarioRun { scenario: scenario.name.clone(), trace: Err("the rubric's commands cannot be read".to_string()), timed_out: false, seconds: 0.0 }
+            return ScenarioRun {
+                scenario: scenario.name.clone(),
+                trace: Err("the rubric's commands cannot be read".to_string()),
+                timed_out: false,
+                seconds: 0.0,
+            }
         }
     };
-    let programs = Programs::ServerClient { server, client, wait: Duration::from_secs_f64(rubric.listen_timeout) };
+    // The tracer's own wait for the server to listen ends a session through signal state
+    // shared by the whole process (made for one `trace run`), which would reach the sessions
+    // running beside this one: it must never fire. The timeout, which ends only this slot's
+    // processes, comes first.
+    let wait = Duration::from_secs_f64(rubric.timeout) + Duration::from_secs(3600);
+    let programs = Programs::ServerClient { server, client, wait };
     let watchdog = Watchdog::start(slot, rubric.timeout);
     let trace = crate::record::launched(programs, launch.clone(), trace_path).map_err(|e| e.to_string());
     let timed_out = watchdog.stop();
-    // A process that outlived the trace (none should: every one is traced) ends here.
+    // A process that outlived the trace (none should: every one is traced) ends here, and
+    // none is left to count against the next scenario's process limit.
     sandbox::end_all(slot);
     ScenarioRun { scenario: scenario.name.clone(), trace, timed_out, seconds: started.elapsed().as_secs_f64() }
 }
@@ -178,7 +194,7 @@ impl Watchdog {
         let (stop, stopped) = mpsc::channel::<()>();
         let fired = std::thread::spawn(move || {
             if stopped.recv_timeout(Duration::from_secs_f64(timeout)) == Err(mpsc::RecvTimeoutError::Timeout) {
-                sandbox::end_all(slot);
+                sandbox::kill_all(slot);
                 return true;
             }
             false

@@ -23,9 +23,20 @@ use nix::sys::resource::Resource;
 use super::rubric::Limits;
 use crate::capture::ptrace::Launch;
 
-/// The first uid of the range the slots use: far above any account's, and fixed, so that a
-/// leftover process is recognisable as ours.
+/// The first uid of the ranges the slots use: far above any account's, so that a process of
+/// a slot is recognisable as ours.
 pub const UID_BASE: u32 = 3_700_000;
+
+/// The most worker slots of one `trace grade`.
+pub const MAX_SLOTS: u32 = 256;
+
+/// The uids of the slots of the `trace grade` whose pid is `pid`: a range of its own, so that
+/// two graders running at once never share a user (and so never end each other's
+/// processes). The highest pid Linux allows (2^22) keeps the range below `u32::MAX`.
+pub fn uids_of(pid: u32) -> std::ops::Range<u32> {
+    let first = UID_BASE + pid * MAX_SLOTS;
+    first..first + MAX_SLOTS
+}
 
 /// The grader's scratch space for one `trace grade`: `/tmp/socktrace-grade-PID`, traversable
 /// by the slots' users (0711, so that none can list it), holding a directory per slot (0700,
@@ -91,7 +102,7 @@ impl Drop for Workspace {
 
 /// The user of worker slot `slot`.
 pub fn uid(slot: usize) -> u32 {
-    UID_BASE + slot as u32
+    uids_of(std::process::id()).start + slot as u32
 }
 
 /// How the programs of a submission in `slot` start: as the slot's user, in `dir`, with a
@@ -124,10 +135,28 @@ pub fn launch(slot: usize, dir: &Path, limits: &Limits, memory_mb: u64, output: 
     }
 }
 
-/// Ends every process of `slot`'s user, by a helper that takes that user and sends
-/// `kill(-1, SIGKILL)` until none is left (a fork bomb may have made more meanwhile); a
-/// bounded number of rounds, since zombies still count until their parent reaps them.
-pub fn end_all(slot: usize) {
+/// How long [`end_all`] goes on killing and waiting for a slot's processes to be gone.
+const END_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Ends every process of `slot`'s user and waits (at most [`END_WAIT`]) until none is left,
+/// zombies included: they count against the next submission's process limit until reaped.
+/// Returns the pids still there after that (none, but for a process stuck in the kernel).
+pub fn end_all(slot: usize) -> Vec<i32> {
+    let deadline = std::time::Instant::now() + END_WAIT;
+    loop {
+        kill_all(slot);
+        let left = processes_of(slot);
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// One round: a helper takes the slot's user and sends `kill(-1, SIGKILL)` until nothing is
+/// left to signal (a fork bomb may make more meanwhile), a bounded number of times, since a
+/// zombie still counts as signalled.
+pub fn kill_all(slot: usize) {
     let uid = uid(slot);
     let mut helper = Command::new("/bin/true");
     helper.uid(uid).gid(uid);
@@ -149,7 +178,7 @@ pub fn end_all(slot: usize) {
     }
 }
 
-/// The pids of the processes of `slot`'s user still alive (zombies aside), from /proc.
+/// The pids of the processes of `slot`'s user, zombies included, from /proc.
 pub fn processes_of(slot: usize) -> Vec<i32> {
     let uid = uid(slot).to_string();
     let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
@@ -158,7 +187,8 @@ pub fn processes_of(slot: usize) -> Vec<i32> {
         .filter(|pid| {
             fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
                 let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap_or("");
-                field("Uid:").split_whitespace().next() == Some(uid.as_str()) && !field("State:").starts_with('Z')
+                // Real uid first.
+                field("Uid:").split_whitespace().next() == Some(uid.as_str())
             })
         })
         .collect()

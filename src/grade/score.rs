@@ -58,7 +58,11 @@ pub struct DeductionTaken {
 impl Grade {
     /// The grade of a submission that could not be run at all, and why.
     pub fn unrun(student: &str, rubric: &Rubric, why: String) -> Grade {
-        let items = rubric.items.iter().map(|i| ItemGrade { name: i.name.clone(), score: 0.0, max_score: i.points, feedback: vec![format!("not graded: {why}")] }).collect();
+        let items = rubric
+            .items
+            .iter()
+            .map(|i| ItemGrade { name: i.name.clone(), score: 0.0, max_score: i.points, feedback: vec![format!("not graded: {why}")] })
+            .collect();
         Grade {
             student: student.to_string(),
             language: None,
@@ -97,6 +101,9 @@ pub fn grade(student: &str, language: Option<&str>, rubric: &Rubric, run: &Submi
     if run.output.total > run.output.text.len() as u64 {
         failures.insert(Failure::OutputFlood);
         feedback.push(format!("output: {} bytes written, more than the {} KiB kept", run.output.total, rubric.limits.output_kb));
+    }
+    if !run.left_behind.is_empty() {
+        feedback.push(format!("processes that could not be ended: {:?}", run.left_behind));
     }
     let mut checks = Vec::new();
     let mut replay = None;
