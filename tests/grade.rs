@@ -90,9 +90,13 @@ fn grade_command(subs: &Path, dir: &Path, extra: &[&str]) -> Command {
     command
 }
 
+/// A student, their score, the deductions taken, and each item lost with what its feedback
+/// says.
+type Expected = (&'static str, f64, &'static [&'static str], &'static [(&'static str, &'static str)]);
+
 /// What the template's rubric gives each submission: its score, the failures its deductions
 /// name, and the rubric items it loses (each with feedback naming the step).
-const EXPECTED: &[(&str, f64, &[&str], &[(&str, &str)])] = &[
+const EXPECTED: &[Expected] = &[
     ("good_c", 10.0, &[], &[]),
     ("good_python", 10.0, &[], &[]),
     ("good_java", 10.0, &[], &[]),

@@ -78,3 +78,11 @@ pub fn xml(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn specials_are_escaped__controls_xml_cannot_hold_are_replaced() {
+        assert_eq!(super::xml("a<b>&\"c'\n\u{1b}[2J\u{0}"), "a&lt;b&gt;&amp;&quot;c&apos;\n?[2J?");
+    }
+}

@@ -238,3 +238,35 @@ impl Rubric {
         self.languages.iter().find(|l| files.iter().any(|f| f == Path::new(&l.file)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/grade/rubric.toml")).expect("the template's rubric")
+    }
+
+    #[test]
+    fn the_template_parses__its_points_add_up() {
+        let rubric = Rubric::parse(&template(), Path::new("/r")).expect("a rubric");
+        assert_eq!(rubric.max_points(), 10.0);
+        assert_eq!(rubric.items[2].step_title(), "Wait for clients (passive open)");
+        assert_eq!(rubric.language_of(&[PathBuf::from("Server.java")]).map(|l| l.name.as_str()), Some("java"));
+        assert!(rubric.language_of(&[PathBuf::from("notes.txt")]).is_none());
+    }
+
+    #[test]
+    fn a_step_its_part_does_not_have__is_refused_with_the_steps_it_has() {
+        let text = template().replace("step = \"listen\"", "step = \"listens\"");
+        let err = Rubric::parse(&text, Path::new("/r")).expect_err("no such step");
+        assert!(err.contains("no step \"listens\"") && err.contains("create, bind, listen"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key__or_failure__is_refused() {
+        assert!(Rubric::parse(&template().replace("timeout = 5", "timeout = 5\ntimout = 3"), Path::new("/r")).is_err());
+        assert!(Rubric::parse(&template().replace("when = \"timeout\"", "when = \"late\""), Path::new("/r")).is_err());
+        assert!(Rubric::parse(&template().replace("timeout = 5", "timeout = 0"), Path::new("/r")).is_err());
+    }
+}
