@@ -87,6 +87,7 @@ pub fn grade_class(options: &Options, stop: &AtomicBool) -> Result<ClassGrades, 
     let results: Mutex<Vec<Option<(Grade, bool)>>> = Mutex::new(vec![None; submissions.len()]);
     let tally = Mutex::new(Tally::default());
     let started = Instant::now();
+    let class = Class { rubric: &options.rubric, workspace: &workspace, cache: cache.as_ref(), hide: &hide, reference: &reference, stop };
     let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
         // Ctrl-C: every slot's processes end at once; the runs then end by themselves.
@@ -101,8 +102,7 @@ pub fn grade_class(options: &Options, stop: &AtomicBool) -> Result<ClassGrades, 
         });
         let workers: Vec<_> = (0..jobs)
             .map(|slot| {
-                let (next, results, tally, reference, workspace, cache, hide, submissions) =
-                    (&next, &results, &tally, &reference, &workspace, &cache, &hide, &submissions);
+                let (next, results, tally, submissions, class) = (&next, &results, &tally, &submissions, &class);
                 scope.spawn(move || loop {
                     let n = next.fetch_add(1, Ordering::SeqCst);
                     let Some((student, dir)) = submissions.get(n) else { break };
@@ -110,7 +110,7 @@ pub fn grade_class(options: &Options, stop: &AtomicBool) -> Result<ClassGrades, 
                         break;
                     }
                     active[slot].store(true, Ordering::SeqCst);
-                    let graded = grade_one(&options.rubric, student, dir, slot, workspace, cache.as_ref(), hide, reference, stop);
+                    let graded = class.grade_one(student, dir, slot);
                     active[slot].store(false, Ordering::SeqCst);
                     if stop.load(Ordering::SeqCst) {
                         // A run cut short by Ctrl-C is no grade.
@@ -159,43 +159,48 @@ fn reference_traces(rubric: &Rubric, workspace: &Workspace, hide: &[&Path], stop
     }
 }
 
-/// Grades one submission (or takes its grade from the cache: the second value says so).
-#[allow(clippy::too_many_arguments)]
-fn grade_one(
-    rubric: &Rubric,
-    student: &str,
-    dir: &Path,
-    slot: usize,
-    workspace: &Workspace,
-    cache: Option<&Cache>,
-    hide: &[&Path],
-    reference: &[Option<Trace>],
-    stop: &AtomicBool,
-) -> (Grade, bool) {
-    let failed = |why: String| Grade::unrun(student, rubric, why);
-    let files = match list_files(dir) {
-        Ok(files) => files,
-        Err(err) => return (failed(err), false),
-    };
-    let key = cache::key(&rubric.text, dir, &files).ok();
-    if let (Some(cache), Some(key)) = (cache, &key) {
-        if let Some(grade) = cache.get(student, key) {
-            return (grade, true);
+/// What every submission of a class is graded with.
+struct Class<'a> {
+    rubric: &'a Rubric,
+    workspace: &'a Workspace,
+    cache: Option<&'a Cache>,
+    /// Hidden from every submission: the submissions folder, the cache.
+    hide: &'a [&'a Path],
+    /// The reference's trace in each scenario.
+    reference: &'a [Option<Trace>],
+    stop: &'a AtomicBool,
+}
+
+impl Class<'_> {
+    /// Grades one submission in `slot` (or takes its grade from the cache: the second value
+    /// says so).
+    fn grade_one(&self, student: &str, dir: &Path, slot: usize) -> (Grade, bool) {
+        let Class { rubric, workspace, cache, hide, reference, stop } = *self;
+        let failed = |why: String| Grade::unrun(student, rubric, why);
+        let files = match list_files(dir) {
+            Ok(files) => files,
+            Err(err) => return (failed(err), false),
+        };
+        let key = cache::key(&rubric.text, dir, &files).ok();
+        if let (Some(cache), Some(key)) = (cache, &key) {
+            if let Some(grade) = cache.get(student, key) {
+                return (grade, true);
+            }
         }
+        let Some(language) = rubric.language_of(&files) else {
+            let expected: Vec<&str> = rubric.languages.iter().map(|l| l.file.as_str()).collect();
+            return (failed(format!("no file the rubric knows: a submission holds one of {}", expected.join(", "))), false);
+        };
+        let grade = match run::run(&Job::of(rubric, language, stop), workspace, slot, dir, &files, hide) {
+            Ok(run) => score::grade(student, Some(&language.name), rubric, &run, reference),
+            Err(err) => failed(err),
+        };
+        if let (Some(cache), Some(key), false) = (cache, &key, stop.load(Ordering::SeqCst)) {
+            // A grade not kept is graded again next time: no reason to stop.
+            let _ = cache.put(student, key, &grade);
+        }
+        (grade, false)
     }
-    let Some(language) = rubric.language_of(&files) else {
-        let expected: Vec<&str> = rubric.languages.iter().map(|l| l.file.as_str()).collect();
-        return (failed(format!("no file the rubric knows: a submission holds one of {}", expected.join(", "))), false);
-    };
-    let grade = match run::run(&Job::of(rubric, language, stop), workspace, slot, dir, &files, hide) {
-        Ok(run) => score::grade(student, Some(&language.name), rubric, &run, reference),
-        Err(err) => failed(err),
-    };
-    if let (Some(cache), Some(key), false) = (cache, &key, stop.load(Ordering::SeqCst)) {
-        // A grade not kept is graded again next time: no reason to stop.
-        let _ = cache.put(student, key, &grade);
-    }
-    (grade, false)
 }
 
 /// The submissions: every folder in `dir` but hidden ones (the cache), by name.

@@ -1,5 +1,4 @@
-//! The grades as JSON: the rubric's title and every student's [`Grade`](super::score::Grade),
-//! as the cache keeps it.
+//! The grades as JSON: the rubric's title and every student's [`Grade`], as the cache keeps it.
 
 use serde::Serialize;
 

@@ -80,6 +80,7 @@ pub fn xml(text: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     #[test]
     fn specials_are_escaped__controls_xml_cannot_hold_are_replaced() {

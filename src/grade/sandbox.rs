@@ -71,14 +71,16 @@ impl Workspace {
         fs::DirBuilder::new().mode(0o700).create(&dir)?;
         let uid = uid(slot);
         for file in files {
-            let to = dir.join(file);
-            if let Some(parent) = to.parent() {
-                for ancestor in parent.strip_prefix(&dir).unwrap_or(Path::new("")).ancestors().filter(|a| !a.as_os_str().is_empty()) {
-                    let made = dir.join(ancestor);
-                    fs::DirBuilder::new().recursive(true).mode(0o700).create(&made)?;
+            // Each folder on the way, from the top, is the user's too.
+            let folders = file.parent().into_iter().flat_map(Path::ancestors).filter(|a| !a.as_os_str().is_empty());
+            for folder in folders.collect::<Vec<_>>().into_iter().rev() {
+                let made = dir.join(folder);
+                if !made.exists() {
+                    fs::DirBuilder::new().mode(0o700).create(&made)?;
                     chown(&made, Some(uid), Some(uid))?;
                 }
             }
+            let to = dir.join(file);
             fs::copy(from.join(file), &to)?;
             chown(&to, Some(uid), Some(uid))?;
         }

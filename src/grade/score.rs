@@ -173,8 +173,8 @@ pub fn grade(student: &str, language: Option<&str>, rubric: &Rubric, run: &Submi
     }
 }
 
-/// What went wrong in one scenario's run, from how its programs ended: the server first, the
-/// client (started once the server listened) second.
+/// What went wrong in one scenario's run, from how its programs ended (in the order they
+/// were started): the server first, the client (started once the server listened) second.
 fn run_failures(scenario: &ScenarioRun, trace: &Trace) -> Failures {
     let mut failures = Failures::new();
     let ends = trace.end.as_ref().map(|e| e.programs.as_slice()).unwrap_or_default();

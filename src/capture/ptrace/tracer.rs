@@ -215,6 +215,9 @@ impl Tracer {
         let mut untraced: Vec<String> = self.untraced.into_iter().map(|(_, m)| m).collect();
         untraced.sort_unstable();
         untraced.dedup();
+        // In the order they were started (the server first), not the order they ended.
+        let started = |end: &ProgramEnd| self.programs.iter().position(|p| p.pid as u32 == end.pid);
+        self.ends.sort_by_key(started);
         Finished { programs: self.ends, problems: self.problems, untraced }
     }
 
