@@ -37,6 +37,7 @@ use run::Job;
 use sandbox::Workspace;
 use score::Grade;
 
+use crate::event::Exit;
 use crate::trace::Trace;
 
 /// What `trace grade` is asked to do.
@@ -82,7 +83,7 @@ pub fn grade_class(options: &Options, stop: &AtomicBool) -> Result<ClassGrades, 
     }
     let jobs = options.jobs.max(1);
     let active: Vec<AtomicBool> = (0..jobs).map(|_| AtomicBool::new(false)).collect();
-    let reference = reference_traces(&options.rubric, &workspace, &hide, stop);
+    let reference = reference_traces(&options.rubric, &workspace, &hide, stop)?;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<(Grade, bool)>>> = Mutex::new(vec![None; submissions.len()]);
     let tally = Mutex::new(Tally::default());
@@ -151,12 +152,26 @@ fn canonical(path: &Path) -> Result<PathBuf, String> {
     path.canonicalize().map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The reference server's trace in each scenario, run in a sandbox as a submission is.
-fn reference_traces(rubric: &Rubric, workspace: &Workspace, hide: &[&Path], stop: &AtomicBool) -> Vec<Option<Trace>> {
-    match run::run(&Job::reference(rubric, stop), workspace, 0, Path::new("/"), &[], hide) {
-        Ok(run) => run.scenarios.into_iter().map(|s| s.trace.ok()).collect(),
-        Err(_) => Vec::new(),
+/// The reference server's trace in each scenario, run in a sandbox as a submission is. A
+/// reference that cannot be traced, or whose programs fail, is the rubric's problem: nothing
+/// would be graded fairly against it.
+fn reference_traces(rubric: &Rubric, workspace: &Workspace, hide: &[&Path], stop: &AtomicBool) -> Result<Vec<Trace>, String> {
+    let run = run::run(&Job::reference(rubric, stop), workspace, 0, Path::new("/"), &[], hide)?;
+    let mut traces = Vec::new();
+    for scenario in run.scenarios {
+        let trace = scenario.trace.map_err(|e| format!("the reference in scenario {:?}: {e}", scenario.scenario))?;
+        let failed: Vec<String> = trace.end.iter().flat_map(|e| &e.programs).filter(|p| p.exit != Exit::Status { code: 0 }).map(|p| p.to_string()).collect();
+        if !failed.is_empty() || scenario.timed_out {
+            return Err(format!(
+                "the reference server and client fail in scenario {:?}: {}; their output: {}",
+                scenario.scenario,
+                if scenario.timed_out { "they ran past the timeout".to_string() } else { failed.join(", ") },
+                run.output.text.trim_end()
+            ));
+        }
+        traces.push(trace);
     }
+    Ok(traces)
 }
 
 /// What every submission of a class is graded with.
@@ -167,7 +182,7 @@ struct Class<'a> {
     /// Hidden from every submission: the submissions folder, the cache.
     hide: &'a [&'a Path],
     /// The reference's trace in each scenario.
-    reference: &'a [Option<Trace>],
+    reference: &'a [Trace],
     stop: &'a AtomicBool,
 }
 

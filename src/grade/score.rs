@@ -82,8 +82,8 @@ impl Grade {
 }
 
 /// Grades `run` of `student` against the reference's traces (one per scenario, in the
-/// rubric's order; `None` where the reference could not be traced).
-pub fn grade(student: &str, language: Option<&str>, rubric: &Rubric, run: &SubmissionRun, reference: &[Option<Trace>]) -> Grade {
+/// rubric's order).
+pub fn grade(student: &str, language: Option<&str>, rubric: &Rubric, run: &SubmissionRun, reference: &[Trace]) -> Grade {
     let mut failures = Failures::new();
     let mut feedback = Vec::new();
     let mut items: Vec<ItemGrade> =
@@ -127,7 +127,7 @@ pub fn grade(student: &str, language: Option<&str>, rubric: &Rubric, run: &Submi
         // Into memory: cannot fail.
         let _ = report.render(Style::plain(), &mut text);
         checks.push((scenario.scenario.clone(), String::from_utf8_lossy(&text).into_owned()));
-        if let Some(Some(reference)) = reference.get(k) {
+        if let Some(reference) = reference.get(k) {
             if let Some(diff) = first_difference(reference, trace) {
                 failures.insert(Failure::SnapshotDiffers);
                 let step = diff.step.map_or(String::new(), |s| format!(" ({s})"));
