@@ -73,6 +73,10 @@ pub const CACHE_DIR: &str = ".trace-grade-cache";
 /// the runs under way, and no new one starts.
 pub fn grade_class(options: &Options, stop: &AtomicBool) -> Result<ClassGrades, String> {
     let submissions = list_submissions(&options.submissions)?;
+    if submissions.is_empty() {
+        // Nothing to run, not even the reference.
+        return Ok(ClassGrades { title: options.rubric.title.clone(), grades: Vec::new(), cached: 0, interrupted: false });
+    }
     let workspace = Workspace::create().map_err(|e| format!("cannot make the sandbox's workspace: {e}"))?;
     let cache = options.cache.clone().map(Cache::open).transpose().map_err(|e| format!("cannot open the cache: {e}"))?;
     let hidden = canonical(&options.submissions)?;

@@ -15,8 +15,7 @@ use std::os::unix::fs::{chown, DirBuilderExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::{mpsc, Arc, Mutex};
 
 use nix::sys::resource::Resource;
 
@@ -216,33 +215,41 @@ pub struct Captured {
     pub total: u64,
 }
 
-/// A pipe for a submission's output and the thread reading it; [`OutputPipe::collect`] waits
-/// for every writer (every process holding it) to end.
+/// A pipe for a submission's output and the thread reading it.
 pub struct OutputPipe {
     pub writer: Arc<OwnedFd>,
-    reader: JoinHandle<Captured>,
+    read: Arc<Mutex<(Vec<u8>, u64)>>,
+    done: mpsc::Receiver<()>,
 }
 
 impl OutputPipe {
     pub fn open(keep: usize) -> io::Result<OutputPipe> {
-        let (read, write) = pipe()?;
-        let reader = std::thread::spawn(move || {
-            let mut file = fs::File::from(read);
-            let (mut kept, mut total, mut buf) = (Vec::new(), 0u64, vec![0u8; 64 << 10]);
+        let (read_end, write) = pipe()?;
+        let read = Arc::new(Mutex::new((Vec::new(), 0u64)));
+        let (done_tx, done) = mpsc::channel();
+        let shared = read.clone();
+        std::thread::spawn(move || {
+            let mut file = fs::File::from(read_end);
+            let mut buf = vec![0u8; 64 << 10];
             // Ends at end of file, when the last writer has gone, or at a read error.
             while let Ok(n @ 1..) = file.read(&mut buf) {
-                total += n as u64;
-                let room = keep.saturating_sub(kept.len());
-                kept.extend_from_slice(&buf[..n.min(room)]);
+                let mut read = shared.lock().unwrap_or_else(|p| p.into_inner());
+                read.1 += n as u64;
+                let room = keep.saturating_sub(read.0.len());
+                read.0.extend_from_slice(&buf[..n.min(room)]);
             }
-            Captured { text: String::from_utf8_lossy(&kept).into_owned(), total }
+            let _ = done_tx.send(());
         });
-        Ok(OutputPipe { writer: Arc::new(write), reader })
+        Ok(OutputPipe { writer: Arc::new(write), read, done })
     }
 
-    /// Drops our end and waits for the output's end. Call it once every process has ended.
+    /// Drops our end and waits for the output's end: once every process holding the pipe has
+    /// ended, at once; should one outlive [`end_all`] (stuck in the kernel), what was read
+    /// after [`END_WAIT`], the reader left to end with it.
     pub fn collect(self) -> Captured {
         drop(self.writer);
-        self.reader.join().unwrap_or(Captured { text: String::new(), total: 0 })
+        let _ = self.done.recv_timeout(END_WAIT);
+        let read = self.read.lock().unwrap_or_else(|p| p.into_inner());
+        Captured { text: String::from_utf8_lossy(&read.0).into_owned(), total: read.1 }
     }
 }
