@@ -34,8 +34,9 @@ pub struct GradeArgs {
     /// Write JUnit XML: one test suite per student, one test case per rubric item.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
-    /// Write a folder of Gradescope `results.json` files, one per student.
-    #[arg(long, value_name = "DIR")]
+    /// Write Gradescope's `results.json`: one per student in the folder DIR, or, for a single
+    /// submission, the file itself when DIR ends with `.json`.
+    #[arg(long, value_name = "DIR|FILE")]
     gradescope: Option<PathBuf>,
     /// Write the HTML report: an index and a page per student with their replay.
     #[arg(long, value_name = "DIR")]

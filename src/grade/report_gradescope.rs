@@ -1,7 +1,8 @@
-//! Gradescope's `results.json`, one per student (`DIR/STUDENT/results.json`; Gradescope's
-//! autograder grades one submission at a time and reads `/autograder/results/results.json`):
-//! the score, and one test per rubric item and per deduction, each with its score, maximum,
-//! feedback as output, and visibility.
+//! Gradescope's `results.json`, one per student (`DIR/STUDENT/results.json`), or, for a class
+//! of one (Gradescope's autograder grades one submission at a time and reads
+//! `/autograder/results/results.json`), that one file itself: the score, and one test per
+//! rubric item and per deduction, each with its score, maximum, feedback as output, and
+//! visibility.
 
 use std::io;
 use std::path::Path;
@@ -57,7 +58,17 @@ pub fn results(grade: &Grade) -> Results {
     Results { score: grade.score, max_score: grade.max_score, output: grade.feedback.join("\n"), visibility: VISIBLE, stdout_visibility: "hidden", tests }
 }
 
-pub fn write(class: &ClassGrades, dir: &Path) -> io::Result<()> {
+/// Writes `path` itself when it names a `.json` file (the class must then be of one), else a
+/// `results.json` per student in the folder `path`.
+pub fn write(class: &ClassGrades, path: &Path) -> io::Result<()> {
+    if path.extension().is_some_and(|e| e == "json") {
+        let [grade] = class.grades.as_slice() else {
+            return Err(io::Error::other(format!("one results.json holds one submission, and {} were graded: give a folder", class.grades.len())));
+        };
+        let text = serde_json::to_string_pretty(&results(grade)).map_err(io::Error::other)?;
+        return std::fs::write(path, text);
+    }
+    let dir = path;
     for grade in &class.grades {
         let student = dir.join(&grade.student);
         std::fs::create_dir_all(&student)?;
