@@ -105,6 +105,8 @@ const EXPECTED: &[Expected] = &[
     // Speaking first breaks no step of the server's sequence: the client's wrong echo says it.
     ("writes_first", 9.0, &["client-failed"], &[]),
     ("no_listener_close", 9.0, &[], &[("closes the listening socket", "step \"Close")]),
+    // A client lost mid-conversation ends the whole server: its sockets are never closed.
+    ("crashes_on_reset", 7.0, &["crashed"], &[("closes each connection", "never closed the accepted socket")]),
     ("never_accepts", 4.0, &["client-failed"], &[("accepts each client", "accept never called")]),
     ("hangs", 2.0, &["timeout"], &[("accepts each client", "accept never called")]),
     ("fork_bomb", 0.0, &["timeout", "never-listened"], &[("listens", "step \"Wait for clients")]),

@@ -102,6 +102,9 @@ pub struct Scenario {
     /// The clients run at the same time (else one after another).
     #[serde(default)]
     pub concurrent: bool,
+    /// Another client than the reference's for this scenario (one that resets the
+    /// connection, say), with the same placeholders.
+    pub client: Option<String>,
 }
 
 /// Points for one documented step of one socket's part, met in every scenario.

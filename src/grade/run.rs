@@ -142,7 +142,7 @@ fn scenario(job: &Job, scenario: &Scenario, launch: &Launch, slot: usize, trace_
     let rubric = job.rubric;
     let started = Instant::now();
     let server = words(&fill(job.server, rubric, scenario.clients));
-    let client = fill(&rubric.reference.client, rubric, scenario.clients);
+    let client = fill(scenario.client.as_deref().unwrap_or(&rubric.reference.client), rubric, scenario.clients);
     let client = if scenario.clients == 1 {
         words(&client)
     } else {
