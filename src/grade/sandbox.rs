@@ -31,10 +31,11 @@ pub const MAX_SLOTS: u32 = 256;
 
 /// The uids of the slots of the `trace grade` whose pid is `pid`: a range of its own, so that
 /// two graders running at once never share a user (and so never end each other's
-/// processes). The highest pid Linux allows (2^22) keeps the range below `u32::MAX`.
+/// processes); two per slot, the submission's and its reference client's. The highest pid
+/// Linux allows (2^22) keeps the range below `u32::MAX`.
 pub fn uids_of(pid: u32) -> std::ops::Range<u32> {
-    let first = UID_BASE + pid * MAX_SLOTS;
-    first..first + MAX_SLOTS
+    let first = UID_BASE + pid * 2 * MAX_SLOTS;
+    first..first + 2 * MAX_SLOTS
 }
 
 /// The grader's scratch space for one `trace grade`: `/tmp/socktrace-grade-PID`, traversable
@@ -101,13 +102,26 @@ impl Drop for Workspace {
     }
 }
 
-/// The user of worker slot `slot`.
+/// The user a submission runs as in worker slot `slot`.
 pub fn uid(slot: usize) -> u32 {
-    uids_of(std::process::id()).start + slot as u32
+    uids_of(std::process::id()).start + 2 * slot as u32
+}
+
+/// The user the reference client runs as in `slot`: not the submission's, so that the
+/// submission can neither signal it nor read or change its memory (its result is the
+/// submission's grade), and the client cannot read the submission's files.
+fn client_uid(slot: usize) -> u32 {
+    uid(slot) + 1
+}
+
+/// The users of `slot`: the submission's and its client's.
+fn uids(slot: usize) -> [u32; 2] {
+    [uid(slot), client_uid(slot)]
 }
 
 /// How the programs of a submission in `slot` start: as the slot's user, in `dir`, with a
-/// bare environment, under `limits`, their output to `output`.
+/// bare environment, under `limits`, their output to `output`; the reference client alike,
+/// but as a user of its own, from `/`.
 pub fn launch(slot: usize, dir: &Path, limits: &Limits, memory_mb: u64, output: Arc<OwnedFd>) -> Launch {
     let home = dir.to_string_lossy().into_owned();
     let env = [
@@ -121,10 +135,12 @@ pub fn launch(slot: usize, dir: &Path, limits: &Limits, memory_mb: u64, output: 
         ("GO111MODULE", "off".to_string()),
     ];
     let mb = |n: u64| n.saturating_mul(1 << 20);
-    Launch {
+    let env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let client_env = env.iter().map(|(k, v)| (k.clone(), if k == "HOME" || k == "TMPDIR" { "/tmp".to_string() } else { v.clone() })).collect();
+    let server = Launch {
         user: Some((uid(slot), uid(slot))),
         dir: Some(dir.to_path_buf()),
-        env: Some(env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+        env: Some(env),
         limits: vec![
             (Resource::RLIMIT_CPU, limits.cpu_seconds),
             (Resource::RLIMIT_AS, mb(memory_mb)),
@@ -133,13 +149,16 @@ pub fn launch(slot: usize, dir: &Path, limits: &Limits, memory_mb: u64, output: 
             (Resource::RLIMIT_CORE, 0),
         ],
         output: Some(output),
-    }
+        client: None,
+    };
+    let client = Launch { user: Some((client_uid(slot), client_uid(slot))), dir: Some(PathBuf::from("/")), env: Some(client_env), ..server.clone() };
+    Launch { client: Some(Box::new(client)), ..server }
 }
 
 /// How long [`end_all`] goes on killing and waiting for a slot's processes to be gone.
 const END_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Ends every process of `slot`'s user and waits (at most [`END_WAIT`]) until none is left,
+/// Ends every process of `slot`'s users and waits (at most [`END_WAIT`]) until none is left,
 /// zombies included: they count against the next submission's process limit until reaped.
 /// Returns the pids still there after that (none, but for a process stuck in the kernel).
 pub fn end_all(slot: usize) -> Vec<i32> {
@@ -154,11 +173,14 @@ pub fn end_all(slot: usize) -> Vec<i32> {
     }
 }
 
-/// One round: a helper takes the slot's user and sends `kill(-1, SIGKILL)` until nothing is
-/// left to signal (a fork bomb may make more meanwhile), a bounded number of times, since a
-/// zombie still counts as signalled.
+/// One round: for each of the slot's users, a helper takes that user and sends `kill(-1,
+/// SIGKILL)` until nothing is left to signal (a fork bomb may make more meanwhile), a bounded
+/// number of times, since a zombie still counts as signalled.
 pub fn kill_all(slot: usize) {
-    let uid = uid(slot);
+    uids(slot).into_iter().for_each(kill_all_of);
+}
+
+fn kill_all_of(uid: u32) {
     let mut helper = Command::new("/bin/true");
     helper.uid(uid).gid(uid);
     // SAFETY: the closure runs in the child between fork and exec and makes only system calls
@@ -179,9 +201,9 @@ pub fn kill_all(slot: usize) {
     }
 }
 
-/// The pids of the processes of `slot`'s user, zombies included, from /proc.
+/// The pids of the processes of `slot`'s users, zombies included, from /proc.
 pub fn processes_of(slot: usize) -> Vec<i32> {
-    let uid = uid(slot).to_string();
+    let uids = uids(slot).map(|u| u.to_string());
     let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
@@ -189,7 +211,7 @@ pub fn processes_of(slot: usize) -> Vec<i32> {
             fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
                 let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap_or("");
                 // Real uid first.
-                field("Uid:").split_whitespace().next() == Some(uid.as_str())
+                field("Uid:").split_whitespace().next().is_some_and(|u| uids.iter().any(|x| x == u))
             })
         })
         .collect()

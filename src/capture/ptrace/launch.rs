@@ -26,6 +26,9 @@ pub struct Launch {
     /// Standard output and error both go here (`None`: standard error); standard input is
     /// `/dev/null` when set.
     pub output: Option<Arc<OwnedFd>>,
+    /// How the client of `trace run --server … --client …` starts, when not as the server
+    /// does (`trace grade`: the reference client as a user the submission cannot signal).
+    pub client: Option<Box<Launch>>,
 }
 
 impl Launch {

@@ -239,7 +239,8 @@ impl Tracer {
         // The server listens in time: the watchdog has nothing left to do.
         self.watchdog = None;
         let argv: Vec<String> = argv.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
-        match spawn::spawn(&argv, &self.launch, self.with_seccomp) {
+        let launch = self.launch.client.as_deref().unwrap_or(&self.launch);
+        match spawn::spawn(&argv, launch, self.with_seccomp) {
             Ok(started) => self.adopt(started.pid, &argv),
             Err(err) => {
                 self.problems.push(err.to_string());
