@@ -243,6 +243,27 @@ pub const EXIT_CASES: &[ExitCase] = &[
     ExitCase { command: "simulate", situation: "a scenario that does not exist", args: &["simulate", "nope"], setup: Setup::Nothing, code: EXIT_ERROR },
     ExitCase { command: "simulate", situation: "no scenario", args: &["simulate"], setup: Setup::Nothing, code: EXIT_ERROR },
     ExitCase {
+        command: "grade",
+        situation: "without root: the sandbox's users and networks need it",
+        args: &["grade", "--rubric", "rubric.toml", "submissions"],
+        setup: Setup::Unprivileged,
+        code: EXIT_ERROR,
+    },
+    ExitCase {
+        command: "grade",
+        situation: "a rubric that is not one",
+        args: &["grade", "--rubric", "Cargo.toml", "--no-cache", "fixtures/grade/submissions"],
+        setup: Setup::Root,
+        code: EXIT_ERROR,
+    },
+    ExitCase {
+        command: "grade",
+        situation: "a folder with no submission in it: nothing to grade",
+        args: &["grade", "--rubric", "fixtures/grade/rubric.toml", "--no-cache", "fixtures/grade/reference"],
+        setup: Setup::Root,
+        code: 0,
+    },
+    ExitCase {
         command: "replay",
         situation: "a trace, into a pipe (every step)",
         args: &["replay", "fixtures/lessons/echo.jsonl"],

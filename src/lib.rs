@@ -54,7 +54,8 @@
 //! that asks the kernel what happened), [`echo`] (our instrumented echo server and client),
 //! [`live`] (a live session: programs, lenses and the timeline together), [`netns`] (two hosts
 //! of our own for `--hosts`), [`record`] (recording a trace from Rust, for snapshot tests),
-//! [`book`] (the lesson book: build, serve, record its fixtures) and [`cli`] (the `trace`
+//! [`book`] (the lesson book: build, serve, record its fixtures), [`grade`] (a class's servers,
+//! each sandboxed, traced and graded by a rubric) and [`cli`] (the `trace`
 //! command line: each subcommand parses, calls the library, renders and exits 0, 1, 2 or 130).
 
 // The docs are the developers' map, read with the private items (`.ci/run` builds them with
@@ -74,6 +75,7 @@ pub mod export;
 pub mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod grade;
 pub(crate) mod hash;
 pub mod import;
 pub mod inert;

@@ -47,10 +47,10 @@
 //! calls only, and its snapshot says so on its first line, so it cannot pass for a full one.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::capture::ptrace::Programs;
+use crate::capture::ptrace::{Launch, Programs};
 use crate::live::run::{self, RunError, RunPlan};
 use crate::live::Output;
 use crate::trace::{read_trace, Exit, Trace, TraceError};
@@ -150,14 +150,31 @@ fn owned(words: &[&str]) -> Vec<String> {
 
 fn record(programs: Programs) -> Result<Trace, RecordError> {
     static RECORDINGS: AtomicU32 = AtomicU32::new(0);
-    let command = match &programs {
-        Programs::One(argv) => format!("trace run -- {}", argv.join(" ")),
-        Programs::ServerClient { server, client, .. } => format!("trace run --server '{}' --client '{}'", server.join(" "), client.join(" ")),
-    };
+    let command = command_of(&programs);
     let n = RECORDINGS.fetch_add(1, Ordering::Relaxed);
     let path: PathBuf = std::env::temp_dir().join(format!("socktrace-record-{}-{n}.jsonl", std::process::id()));
-    let result = run::run(RunPlan { programs, seccomp: true }, &command, Output { renderer: None, save: Some(path.clone()) });
-    let trace = result.map_err(RecordError::Run).and_then(|_| read_trace(&path).map_err(RecordError::Read));
-    let _ = std::fs::remove_file(&path);
+    recorded(RunPlan { programs, launch: Launch::default(), seccomp: true }, &command, &path)
+}
+
+/// Traces `programs` started as `launch` says (as another user, confined: `trace grade`),
+/// through the trace file `path`, which is removed afterwards. The trace's end says how each
+/// program ended.
+pub fn launched(programs: Programs, launch: Launch, path: &Path) -> Result<Trace, RecordError> {
+    let command = command_of(&programs);
+    recorded(RunPlan { programs, launch, seccomp: true }, &command, path)
+}
+
+/// The `trace run` command line that would trace `programs`, for the trace's header.
+fn command_of(programs: &Programs) -> String {
+    match programs {
+        Programs::One(argv) => format!("trace run -- {}", argv.join(" ")),
+        Programs::ServerClient { server, client, .. } => format!("trace run --server '{}' --client '{}'", server.join(" "), client.join(" ")),
+    }
+}
+
+fn recorded(plan: RunPlan, command: &str, path: &Path) -> Result<Trace, RecordError> {
+    let result = run::run(plan, command, Output { renderer: None, save: Some(path.to_path_buf()) });
+    let trace = result.map_err(RecordError::Run).and_then(|_| read_trace(path).map_err(RecordError::Read));
+    let _ = std::fs::remove_file(path);
     trace
 }

@@ -42,7 +42,7 @@ pub struct Step {
 }
 
 /// A socket's part in the story.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Part {
     /// The server's first socket, which listens for clients.

@@ -12,6 +12,7 @@ mod exit_codes;
 mod export_packetdrill;
 mod export_pcap;
 mod fuzz_regressions;
+mod grade;
 mod import;
 mod inert_text;
 mod interrupt;

@@ -19,7 +19,7 @@ pub mod fixtures;
 mod http;
 pub mod live;
 pub mod log;
-mod markup;
+pub(crate) mod markup;
 pub mod page;
 mod preprocess;
 pub(crate) mod quiz;

@@ -29,8 +29,8 @@ fn policy(connect: &str) -> String {
 }
 
 /// The page around `body`, titled `title`, the widget's scripts and then `more` after the
-/// body's markup.
-fn page(title: &str, connect: &str, body: &str, more: Option<&str>) -> String {
+/// body's markup (also `trace grade`'s HTML report's pages).
+pub(crate) fn page(title: &str, connect: &str, body: &str, more: Option<&str>) -> String {
     let mut html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\
@@ -60,7 +60,7 @@ fn verdict(text: &str, conforms: Option<bool>) -> String {
 }
 
 /// Escapes text for a `<pre>`, keeping its lines ([`esc`] makes a line break a space).
-fn esc_pre(text: &str) -> String {
+pub(crate) fn esc_pre(text: &str) -> String {
     text.split('\n').map(esc).collect::<Vec<_>>().join("\n")
 }
 

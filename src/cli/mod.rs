@@ -12,6 +12,7 @@ mod echo;
 mod echo_summary;
 mod error;
 mod export;
+mod grade;
 mod import;
 mod output_file;
 mod p2p;
@@ -71,6 +72,13 @@ enum Command {
     Import(import::ImportArgs),
     /// Produce a trace from the RFC 9293 model, without privileges: every event is modelled.
     Simulate(simulate::SimulateArgs),
+    /// Grade a class's echo servers: each submission runs sandboxed against the reference
+    /// client, is traced, and is graded by the documented sequence its sockets follow.
+    ///
+    /// Needs root (the sandbox's users and networks, the kernel lenses). Exits 0 once every
+    /// submission is graded (the grades are in the reports); 2 on a bad rubric or folder, or
+    /// without root; 130 after Ctrl-C, which ends every submission's processes.
+    Grade(grade::GradeArgs),
     /// Step through a saved trace beside the documented sequences (every step at once into a pipe).
     Replay(replay::ReplayArgs),
     /// The lesson book: build it, serve it, record its fixtures, or run as its mdBook preprocessor.
@@ -107,6 +115,7 @@ pub fn run() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Grade(args) => grade::run(args),
         Command::Book(args) => book::run(args, Cli::command()),
         Command::Completions(args) => completions::completions(args, Cli::command()),
         Command::Manpage => completions::manpage(Cli::command()),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{CliError, EXIT_ERROR};
-use crate::capture::ptrace::{signals, Programs};
+use crate::capture::ptrace::{signals, Launch, Programs};
 use crate::live::run::{self, RunError, RunPlan};
 use crate::live::words::{words, WordsError};
 use crate::live::Output;
@@ -63,7 +63,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     // Ctrl-C reaches the programs (and `kill` of `trace` is passed on to them); the trace
     // ends, complete, when they have ended.
     signals::forward_termination().map_err(|e| CliError::new(format!("run: cannot handle signals: {e}")))?;
-    let plan = RunPlan { programs, seccomp: !args.every_syscall };
+    let plan = RunPlan { programs, launch: Launch::default(), seccomp: !args.every_syscall };
     let result = run::run(plan, &command, output);
     if let Some(web) = web {
         web.finish();

@@ -9,7 +9,7 @@ use super::drive::drive;
 use super::error::LiveError;
 use super::lenses::KernelLenses;
 use super::sink::{Output, Sink};
-use crate::capture::ptrace::{self, Programs, SpawnError, WatchPorts};
+use crate::capture::ptrace::{self, Launch, Programs, SpawnError, WatchPorts};
 use crate::event::Event;
 use crate::timeline::{Sides, SocketResolver, Timeline};
 use crate::trace::{End, Header, LensStatus, ProgramEnd, Source};
@@ -17,6 +17,8 @@ use crate::trace::{End, Header, LensStatus, ProgramEnd, Source};
 /// What `trace run` runs.
 pub struct RunPlan {
     pub programs: Programs,
+    /// As whom, where and under which limits the programs run.
+    pub launch: Launch,
     /// Stop only at the calls the seccomp filter lists (else at every system call).
     pub seccomp: bool,
 }
@@ -57,7 +59,7 @@ pub fn run(plan: RunPlan, command: &str, output: Output) -> Result<RunReport, Ru
     let mut lenses = KernelLenses::armed();
     let ports = lenses.port_control(tx.clone());
     let watch: WatchPorts = Box::new(move |p: &[u16]| ports.set_ports(p));
-    let calls = match ptrace::start(plan.programs, tx.clone(), watch, plan.seccomp) {
+    let calls = match ptrace::start(plan.programs, plan.launch, tx.clone(), watch, plan.seccomp) {
         Ok(calls) => calls,
         Err(err) => {
             lenses.stop();

@@ -12,6 +12,7 @@
 //! it starts are on that host too.
 
 pub mod hosts;
+pub mod private;
 
 pub use hosts::{Host, Hosts, HostsError};
 

@@ -14,6 +14,7 @@ pub(crate) mod decode;
 pub(crate) mod fds;
 pub(crate) mod flags;
 mod io;
+pub mod launch;
 pub(crate) mod memory;
 pub(crate) mod names;
 mod open_call;
@@ -34,6 +35,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+pub use launch::Launch;
 pub use programs::{Finished, Programs, WatchPorts, LISTEN_WAIT};
 pub use spawn::{check_command, SpawnError};
 
@@ -51,10 +53,11 @@ pub struct CallTracer {
 
 /// Starts the program(s) on a tracer thread, stopped before their first instruction: the
 /// caller starts the other lenses' output, then lets them run with [`CallTracer::run`]. Every
-/// call goes to `sink`; `watch` is called with the session's ports as they are learned.
+/// call goes to `sink`; `watch` is called with the session's ports as they are learned. Every
+/// program is started as `launch` says.
 /// `seccomp`: stop only at the filter's calls (else at every system call, strace's classic
 /// way; kept for measuring the difference).
-pub fn start(programs: Programs, sink: EventSink, watch: WatchPorts, seccomp: bool) -> Result<CallTracer, SpawnError> {
+pub fn start(programs: Programs, launch: Launch, sink: EventSink, watch: WatchPorts, seccomp: bool) -> Result<CallTracer, SpawnError> {
     if let Programs::ServerClient { client, .. } = &programs {
         // The client starts mid-session: a missing program is found now, before anything runs.
         check_command(client.first().map_or("", String::as_str))?;
@@ -70,7 +73,7 @@ pub fn start(programs: Programs, sink: EventSink, watch: WatchPorts, seccomp: bo
             Programs::ServerClient { server, client, wait } => (server, Some((client, wait))),
         };
         // The kernel ties a tracee to the thread that started it: this one, from here on.
-        let started = match spawn::spawn(&first, seccomp) {
+        let started = match spawn::spawn(&first, &launch, seccomp) {
             Ok(started) => started,
             Err(err) => {
                 let _ = ready_tx.send(Err(err));
@@ -84,7 +87,7 @@ pub fn start(programs: Programs, sink: EventSink, watch: WatchPorts, seccomp: bo
             tracer::lock(&shared).finish();
             return Finished::default();
         }
-        tracer::Tracer::new(started, &first, client, shared, watch, seccomp).run()
+        tracer::Tracer::new(started, &first, client, launch, shared, watch, seccomp).run()
     });
     match ready_rx.recv() {
         Ok(Ok(())) => Ok(CallTracer { namer, oldest, go: go_tx, thread }),

@@ -1,19 +1,18 @@
 //! Starting a program under ptrace: traced from its first instruction, with the seccomp
-//! filter in place, its standard output sent to standard error (the trace's timeline owns
-//! standard output), and every process it starts followed.
+//! filter in place, started as its [`Launch`] says, and every process it starts followed.
 
 use std::fmt;
 use std::io;
-use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use nix::sys::ptrace::{self, Options};
 use nix::unistd::Pid;
 use rustix::process::WaitOptions;
 
+use super::launch::Launch;
 use super::seccomp;
 use super::signals;
 use super::syscalls::NATIVE_ARCH;
@@ -70,9 +69,10 @@ pub fn check_command(program: &str) -> Result<(), SpawnError> {
 }
 
 /// Starts `argv` traced by the calling thread, which must make every later ptrace request
-/// for it (the kernel ties a tracee to its tracer thread). `with_seccomp`: install the filter
-/// (else every system call stops, strace's classic way, several times slower).
-pub fn spawn(argv: &[String], with_seccomp: bool) -> Result<Started, SpawnError> {
+/// for it (the kernel ties a tracee to its tracer thread), as `launch` says. `with_seccomp`:
+/// install the filter (else every system call stops, strace's classic way, several times
+/// slower).
+pub fn spawn(argv: &[String], launch: &Launch, with_seccomp: bool) -> Result<Started, SpawnError> {
     let command = argv.first().cloned().unwrap_or_default();
     let fail = |err: io::Error| SpawnError { command: command.clone(), err };
     if NATIVE_ARCH.is_none() {
@@ -82,11 +82,15 @@ pub fn spawn(argv: &[String], with_seccomp: bool) -> Result<Started, SpawnError>
     // Checked here because an execve error cannot come back through std's pipe once the
     // filter is in place: the filter's calls fail with ENOSYS until the tracer has set
     // PTRACE_O_TRACESECCOMP, which it can do only at the stop after execve.
-    check_command(program)?;
-    let stdout = io::stderr().as_fd().try_clone_to_owned().map_err(fail)?;
+    // A relative path is the launch directory's, as the child will find it.
+    match &launch.dir {
+        Some(dir) if program.contains('/') && !program.starts_with('/') => check_command(&dir.join(program).to_string_lossy())?,
+        _ => check_command(program)?,
+    }
     let filter = if with_seccomp { seccomp::filter() } else { Vec::new() };
     let mut cmd = Command::new(program);
-    cmd.args(args).stdout(Stdio::from(stdout));
+    cmd.args(args);
+    launch.apply(&mut cmd).map_err(fail)?;
     // SAFETY: the closure runs in the child between fork and exec and only makes system calls
     // (ptrace, prctl, seccomp) on data prepared before the fork.
     unsafe {

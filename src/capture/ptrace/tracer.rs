@@ -18,6 +18,7 @@ use nix::sys::ptrace;
 use nix::unistd::Pid;
 
 use super::fds::{FdTable, SharedTable, SockKey, Sockets};
+use super::launch::Launch;
 use super::names::Namer;
 use super::open_call::OpenCall;
 use super::programs::{Finished, WatchPorts};
@@ -79,6 +80,8 @@ pub(super) struct Tracer {
     ends: Vec<ProgramEnd>,
     /// A client to start once a server listens (`trace run --server … --client …`).
     client: Option<Vec<String>>,
+    /// How the client is started, as the first program was.
+    launch: Launch,
     with_seccomp: bool,
     /// Mechanisms a process used that the lens cannot see, once per process.
     pub untraced: HashSet<(i32, String)>,
@@ -117,6 +120,7 @@ impl Tracer {
         first: Started,
         argv: &[String],
         client: Option<(Vec<String>, std::time::Duration)>,
+        launch: Launch,
         namer: Arc<Mutex<Namer>>,
         watch: WatchPorts,
         with_seccomp: bool,
@@ -140,6 +144,7 @@ impl Tracer {
             programs: Vec::new(),
             ends: Vec::new(),
             client,
+            launch,
             with_seccomp,
             untraced: HashSet::new(),
             wait,
@@ -210,6 +215,9 @@ impl Tracer {
         let mut untraced: Vec<String> = self.untraced.into_iter().map(|(_, m)| m).collect();
         untraced.sort_unstable();
         untraced.dedup();
+        // In the order they were started (the server first), not the order they ended.
+        let started = |end: &ProgramEnd| self.programs.iter().position(|p| p.pid as u32 == end.pid);
+        self.ends.sort_by_key(started);
         Finished { programs: self.ends, problems: self.problems, untraced }
     }
 
@@ -231,7 +239,8 @@ impl Tracer {
         // The server listens in time: the watchdog has nothing left to do.
         self.watchdog = None;
         let argv: Vec<String> = argv.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
-        match spawn::spawn(&argv, self.with_seccomp) {
+        let launch = self.launch.client.as_deref().unwrap_or(&self.launch);
+        match spawn::spawn(&argv, launch, self.with_seccomp) {
             Ok(started) => self.adopt(started.pid, &argv),
             Err(err) => {
                 self.problems.push(err.to_string());
