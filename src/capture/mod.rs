@@ -10,6 +10,7 @@ pub mod packets;
 pub mod privilege;
 pub(crate) mod progress;
 pub mod ptrace;
+pub mod release;
 mod ring;
 pub(crate) mod sink;
 mod sockopts;

@@ -262,7 +262,9 @@ impl PacketCapture {
         let stats = getsockopt(&*self.socket, PacketStatistics).map_err(|e| CaptureError::io("getsockopt(PACKET_STATISTICS)", e.into()))?;
         // Closing the socket waits out RCU grace periods (~20 ms), and a thread's end can wait
         // for another lens's removal (`trace run` stops both side by side): the socket is
-        // closed first, so that the two waits overlap.
+        // closed first, so that the two waits overlap; or its last close is left to a child
+        // process, and this one is quick (`capture::release`).
+        super::release::let_go_of_socket(&*self.socket);
         drop(self);
         // The thread has nothing left to do but end.
         let _ = thread.join();

@@ -87,6 +87,20 @@ enum Command {
     Completions(completions::CompletionsArgs),
     /// Print `trace`'s man page (roff): `trace manpage > trace.1; man ./trace.1`.
     Manpage,
+    /// The child a live session leaves its kernel objects to (`capture::release`): it closes
+    /// the inherited descriptors and removes the tracefs instances, after `trace` has returned.
+    #[command(hide = true)]
+    ReleaseHeld(ReleaseArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ReleaseArgs {
+    /// An inherited descriptor to close (a packet socket).
+    #[arg(long = "fd")]
+    fds: Vec<i32>,
+    /// A tracefs instance to remove.
+    #[arg(long = "dir")]
+    dirs: Vec<std::path::PathBuf>,
 }
 
 /// The command line's definition: its subcommands, options and help.
@@ -104,6 +118,14 @@ pub fn run() -> ExitCode {
             return if err.use_stderr() { ExitCode::from(EXIT_ERROR) } else { ExitCode::SUCCESS };
         }
     };
+    // A live session's work is done once its trace is written: the kernel's release of its
+    // lenses (tens of milliseconds of grace periods) is left to a child process. `trace grade`
+    // runs many sessions in one process, each released in place.
+    if matches!(cli.command, Command::Echo(_) | Command::P2p(_) | Command::Run(_)) {
+        if let Ok(program) = std::env::current_exe() {
+            crate::capture::release::in_background(program);
+        }
+    }
     let result = match cli.command {
         Command::Echo(args) => echo::run(args),
         Command::P2p(args) => p2p::run(args),
@@ -119,6 +141,10 @@ pub fn run() -> ExitCode {
         Command::Book(args) => book::run(args, Cli::command()),
         Command::Completions(args) => completions::completions(args, Cli::command()),
         Command::Manpage => completions::manpage(Cli::command()),
+        Command::ReleaseHeld(args) => {
+            let problems = crate::capture::release::release_held(&args.fds, &args.dirs);
+            Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ERROR) })
+        }
     };
     match result {
         Ok(code) => code,

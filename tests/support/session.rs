@@ -126,7 +126,7 @@ impl Drop for Running {
 }
 
 /// The private tracefs instances of process `pid` that still exist.
-fn instances_of(pid: i32) -> Vec<String> {
+pub fn instances_of(pid: i32) -> Vec<String> {
     let root = tracefs_root().expect("tracefs");
     let prefix = format!("socktrace-{pid}-");
     std::fs::read_dir(root.join("instances"))
@@ -152,5 +152,11 @@ pub fn assert_left_whole(path: &Path, pid: i32, shown_before: &[String]) {
     assert_eq!(show.status.code(), Some(0), "trace show: {}", String::from_utf8_lossy(&show.stderr));
     let check = trace(&["check", &file]);
     assert_ne!(check.status.code(), Some(2), "trace check reads it: {}", String::from_utf8_lossy(&check.stderr));
+    // The instance is removed by the child `trace` leaves its release to (capture::release),
+    // within tens of milliseconds of its exit.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !instances_of(pid).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(instances_of(pid), Vec::<String>::new(), "the tracefs instance is removed");
 }

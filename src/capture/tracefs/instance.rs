@@ -5,10 +5,9 @@ use std::fs;
 use std::io::{self, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::thread;
-use std::time::Duration;
 
 use super::error::TracefsError;
+use crate::capture::release;
 
 /// Instance names start with this, then `PID-N`.
 const PREFIX: &str = "socktrace-";
@@ -59,7 +58,8 @@ impl Instance {
         if self.removed {
             return Ok(());
         }
-        let result = remove_dir(&self.dir);
+        // The removal waits for an RCU grace period: it may be left to a child process.
+        let result = release::remove_instance(&self.dir);
         self.removed = result.is_ok();
         result
     }
@@ -91,28 +91,6 @@ pub fn read_whole(path: &Path) -> io::Result<String> {
     String::from_utf8(text).map_err(|err| io::Error::new(ErrorKind::InvalidData, err))
 }
 
-/// Quiesces and removes an instance directory.
-fn remove_dir(dir: &Path) -> Result<(), TracefsError> {
-    // Best effort: removal works without these, they only stop recording sooner; a failure
-    // to write them shows up as the rmdir's own error.
-    for (file, value) in [("tracing_on", "0"), ("events/enable", "0")] {
-        let _ = fs::write(dir.join(file), value);
-    }
-    // EBUSY lasts while a file of the instance is still open; a reader closing it races us.
-    let mut tries = 0;
-    loop {
-        match fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
-            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(err) if err.raw_os_error() == Some(libc::EBUSY) && tries < 50 => {
-                tries += 1;
-                thread::sleep(Duration::from_millis(10));
-            }
-            Err(err) => return Err(TracefsError::io("remove the tracefs instance", dir, err)),
-        }
-    }
-}
-
 /// Removes `socktrace-PID-*` instances whose process is gone (a crash, a SIGKILL).
 fn remove_stale(instances: &Path) {
     let Ok(entries) = fs::read_dir(instances) else { return };
@@ -120,7 +98,7 @@ fn remove_stale(instances: &Path) {
         let name = entry.file_name();
         let Some(pid) = name.to_str().and_then(stale_pid) else { continue };
         if !alive(pid) {
-            if let Err(err) = remove_dir(&entry.path()) {
+            if let Err(err) = release::remove_now(&entry.path()) {
                 eprintln!("socktrace: stale instance left in place: {err}");
             }
         }
