@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use crate::event::{Body, Event, SockId};
 use crate::tcp::flags::TcpFlags;
+use crate::tcp::segment::{opens_anew, seq_lt};
 
 /// Each direction's sequence space so far, to tell a segment sent again from a new one.
 #[derive(Default)]
@@ -38,15 +39,13 @@ impl Resent {
                 let end = tcp.seq.wrapping_add(space);
                 let key = (packet.src, packet.dst);
                 let again = match self.sent.get_mut(&key) {
-                    // A SYN with another ISN on the same address pair is a new connection
-                    // (RFC 9293 §3.4.1).
-                    Some((isn, _)) if syn && *isn != tcp.seq => {
+                    Some((isn, _)) if syn && opens_anew(Some(*isn), tcp.seq) => {
                         self.sent.insert(key, (tcp.seq, end));
                         false
                     }
                     Some((_, sent)) => {
-                        let again = before(tcp.seq, *sent);
-                        if before(*sent, end) {
+                        let again = seq_lt(tcp.seq, *sent);
+                        if seq_lt(*sent, end) {
                             *sent = end;
                         }
                         again
@@ -61,9 +60,4 @@ impl Resent {
             _ => false,
         }
     }
-}
-
-/// `a` comes before `b` in sequence space (RFC 9293 §3.4: comparisons are modulo 2^32).
-fn before(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
 }

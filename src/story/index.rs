@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use crate::event::{Body, CallArgs, Errno, Event, KernelNote, Origin, ProcessChange, Role, SockId, Transport, Verb};
 use crate::hash::FastMap;
 use crate::tcp::flags::TcpFlags;
+use crate::tcp::segment::opens_anew;
 use crate::tcp::state::State;
 use crate::wire::addr::canon;
 
@@ -515,7 +516,7 @@ impl Found {
             _ => self.connections.get(&key).and_then(|numbers| numbers.last().copied()),
         };
         let number = match current {
-            Some(number) if syn.is_none_or(|isn| self.incarnations[number].isn[way].is_none_or(|old| old == isn)) => number,
+            Some(number) if syn.is_none_or(|isn| !opens_anew(self.incarnations[number].isn[way], isn)) => number,
             _ => {
                 let number = self.incarnations.len();
                 self.incarnations.push(Incarnation::default());

@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use crate::event::{Body, Event, Origin, Packet, StateChange};
 use crate::import::conversation::End;
 use crate::tcp::flags::TcpFlags;
+use crate::tcp::segment::opens_anew;
 use crate::tcp::State;
 use crate::wire::addr::canon;
 
@@ -82,7 +83,7 @@ impl Summary {
             // The same 4-tuple, reused: a new connection once the old one has begun to close,
             // or whenever the SYN carries another ISN (a retransmitted SYN repeats its own;
             // RFC 9293 §3.4.1), in case the old one's FIN or RST is stamped after it.
-            if self.open.get(&(src, dst)).is_some_and(|c| c.closer.is_some() || c.isn != tcp.seq) {
+            if self.open.get(&(src, dst)).is_some_and(|c| c.closer.is_some() || opens_anew(Some(c.isn), tcp.seq)) {
                 if let Some(old) = self.open.remove(&(src, dst)) {
                     self.report(old, finished);
                 }

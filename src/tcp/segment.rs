@@ -129,6 +129,13 @@ pub fn seq_lt(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
 }
 
+/// Whether a SYN whose sequence number is `isn` opens another connection on an address pair
+/// whose current one opened with `current`: a SYN sent again repeats its ISN, a new
+/// connection picks another (RFC 9293 §3.4.1), even on the same pair of addresses.
+pub fn opens_anew(current: Option<u32>, isn: u32) -> bool {
+    current.is_some_and(|c| c != isn)
+}
+
 /// `a =< b` in sequence space.
 pub fn seq_le(a: u32, b: u32) -> bool {
     a == b || seq_lt(a, b)
