@@ -1,6 +1,7 @@
-//! The rubric (`rubric.toml`): what a submission is, how it is built and run, against which
-//! reference, in which scenarios, under which limits, and what each documented step is worth
-//! and each failure costs. The book's reference page (`lessons/reference/grade.md`) shows it.
+//! The rubric (`rubric.toml`): which side the submissions play (a server, or a client), what a
+//! submission is, how it is built and run, against which reference, in which scenarios, under
+//! which limits, and what each documented step is worth and each failure costs. The book's
+//! reference page (`lessons/reference/grade.md`) shows it.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::check::Side;
 use crate::sequence::{Part, ACTIVE_OPEN, PASSIVE_OPEN};
 
 /// A rubric as read, with the folder it was read from (its commands' `{rubric}`).
@@ -15,6 +17,10 @@ use crate::sequence::{Part, ACTIVE_OPEN, PASSIVE_OPEN};
 #[serde(deny_unknown_fields)]
 pub struct Rubric {
     pub title: String,
+    /// The side the submissions play (`server`, the default, or `client`); the reference
+    /// plays the other one.
+    #[serde(default = "server")]
+    pub role: Side,
     /// Seconds a scenario's run may take before all its processes are ended (a server that
     /// has not listened by then never sees its client).
     #[serde(default = "default_timeout")]
@@ -44,8 +50,8 @@ pub struct Rubric {
     pub text: String,
 }
 
-/// The instructor's programs: the client that talks to each submission, and the server whose
-/// trace the submissions' traces are compared with.
+/// The instructor's programs: the side the submissions do not play talks to each submission;
+/// both, run together, give the traces the submissions' traces are compared with.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reference {
@@ -86,13 +92,14 @@ pub struct Language {
     pub file: String,
     /// Run in the submission's folder, in its sandbox, before the scenarios.
     pub build: Option<String>,
-    /// The server; `{clients}` becomes the scenario's number of clients.
+    /// The submission's program, with the placeholders of the reference's program of its side
+    /// (a server's `{clients}`, a client's `{port}`).
     pub run: String,
     /// Overrides [`Limits::memory_mb`] for this language (the JVM, Go's toolchain).
     pub memory_mb: Option<u64>,
 }
 
-/// One run of the submission against the reference client.
+/// One run of the submission against the reference's other side.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -105,6 +112,13 @@ pub struct Scenario {
     /// Another client than the reference's for this scenario (one that resets the
     /// connection, say), with the same placeholders.
     pub client: Option<String>,
+    /// Another server than the reference's for this scenario (one that closes first, say),
+    /// with the same placeholders.
+    pub server: Option<String>,
+    /// No server at all: the client (`role = "client"` only) connects to a port nobody
+    /// listens on, and must fail cleanly: say so and exit with a status other than 0.
+    #[serde(default)]
+    pub refused: bool,
 }
 
 /// Points for one documented step of one socket's part, met in every scenario.
@@ -112,9 +126,11 @@ pub struct Scenario {
 #[serde(deny_unknown_fields)]
 pub struct Item {
     pub name: String,
-    /// `listening` or `accepted` (the server's sockets).
+    /// `listening` or `accepted` (the server's sockets), or `client` (in a rubric whose
+    /// role is `client`).
     pub part: Part,
-    /// The step's id in its documented sequence (`create`, `bind`, `listen`, `accept`,
+    /// The step's id in its documented sequence (the server's `create`, `bind`, `listen`,
+    /// `accept`, `exchange`, `close`; the client's `create`, `address`, `connect`,
     /// `exchange`, `close`).
     pub step: String,
     pub points: f64,
@@ -145,10 +161,17 @@ pub enum Failure {
     BuildFailed,
     /// A run outlived the rubric's timeout and was ended.
     Timeout,
-    /// The submission's program ended with a status other than 0, or by a signal.
+    /// The submission's program ended with a status other than 0, or by a signal (in a
+    /// refused scenario: by a signal).
     Crashed,
     /// The reference client did not end with status 0 (a wrong echo, a reset, no answer).
     ClientFailed,
+    /// The reference server did not end with status 0 (the client never connected, spoke
+    /// wrongly, or left it waiting).
+    ServerFailed,
+    /// In a refused scenario, the client did not report the refused connection: it exited
+    /// with status 0, was killed by a signal, or was still running at the timeout.
+    RefusalIgnored,
     /// The server never listened, so the client never ran.
     NeverListened,
     /// More output than the limit.
@@ -164,6 +187,8 @@ impl fmt::Display for Failure {
             Failure::Timeout => "timeout",
             Failure::Crashed => "crashed",
             Failure::ClientFailed => "client-failed",
+            Failure::ServerFailed => "server-failed",
+            Failure::RefusalIgnored => "refusal-ignored",
             Failure::NeverListened => "never-listened",
             Failure::OutputFlood => "output-flood",
             Failure::SnapshotDiffers => "snapshot-differs",
@@ -184,6 +209,10 @@ fn default_build_timeout() -> f64 {
 
 fn one() -> u32 {
     1
+}
+
+fn server() -> Side {
+    Side::Server
 }
 
 /// A rubric that cannot be used: where, and why.
@@ -208,10 +237,11 @@ impl Rubric {
         rubric.dir = dir.to_path_buf();
         rubric.text = text.to_string();
         for item in &rubric.items {
-            let sequence = match item.part {
-                Part::Listening | Part::Accepted => &PASSIVE_OPEN,
-                Part::Client => &ACTIVE_OPEN,
-                Part::Bound => return Err(format!("item {:?}: only TCP servers are graded (part listening or accepted)", item.name)),
+            let sequence = match (rubric.role, item.part) {
+                (Side::Server, Part::Listening | Part::Accepted) => &PASSIVE_OPEN,
+                (Side::Client, Part::Client) => &ACTIVE_OPEN,
+                (Side::Server, _) => return Err(format!("item {:?}: a server's items are of part listening or accepted", item.name)),
+                (Side::Client, _) => return Err(format!("item {:?}: a client's items are of part client (role = \"client\")", item.name)),
             };
             if !sequence.steps.iter().any(|s| s.id == item.step) {
                 let ids: Vec<&str> = sequence.steps.iter().map(|s| s.id).collect();
@@ -227,6 +257,9 @@ impl Rubric {
         }
         if rubric.scenarios.iter().any(|s| s.clients == 0 || s.clients > 64) {
             return Err("a scenario runs 1 to 64 clients".to_string());
+        }
+        if let Some(s) = rubric.scenarios.iter().find(|s| s.refused && rubric.role != Side::Client) {
+            return Err(format!("scenario {:?}: refused = true grades clients (role = \"client\"): a server has no part in it", s.name));
         }
         Ok(rubric)
     }

@@ -5,8 +5,10 @@ use std::str::FromStr;
 
 use crate::event::Role;
 
-/// Which side of the conversation to tell (or check).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which side of the conversation to tell (or check); in a rubric (`trace grade`), the side
+/// the submissions play.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Side {
     Client,
     Server,

@@ -59,8 +59,9 @@ pub struct CallTracer {
 /// way; kept for measuring the difference).
 pub fn start(programs: Programs, launch: Launch, sink: EventSink, watch: WatchPorts, seccomp: bool) -> Result<CallTracer, SpawnError> {
     if let Programs::ServerClient { client, .. } = &programs {
-        // The client starts mid-session: a missing program is found now, before anything runs.
-        check_command(client.first().map_or("", String::as_str))?;
+        // The client starts mid-session: a missing program is found now, before anything runs,
+        // where the client will start.
+        spawn::check_launched(client.first().map_or("", String::as_str), launch.client.as_deref().unwrap_or(&launch))?;
     }
     let namer = Arc::new(Mutex::new(Namer::new(sink)));
     let oldest = tracer::lock(&namer).oldest_held();
