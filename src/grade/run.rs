@@ -17,6 +17,9 @@ use crate::check::Side;
 use crate::live::words::words;
 use crate::trace::Trace;
 
+/// How long a reference server may outlive the client it serves before it is ended.
+const SERVER_LINGER: Duration = Duration::from_secs(1);
+
 /// What one scenario's run gave.
 pub struct ScenarioRun {
     pub scenario: String,
@@ -184,7 +187,11 @@ fn scenario(job: &Job, scenario: &Scenario, launch: &Launches, slot: usize, trac
     let (programs, launch) = if scenario.refused {
         (Programs::One(client), launch.of(Side::Client, rubric.role).clone())
     } else {
-        (Programs::ServerClient { server, client, wait }, launch.session(rubric.role))
+        // A client's server is the reference: left waiting by a client that never connected
+        // (or never closed), it is ended soon after the client, not at the timeout, which
+        // would blame the client for a hang.
+        let linger = (rubric.role == Side::Client).then_some(SERVER_LINGER);
+        (Programs::ServerClient { server, client, wait, linger }, launch.session(rubric.role))
     };
     let watchdog = Watchdog::start(slot, rubric.timeout);
     let trace = crate::record::launched(programs, launch, trace_path).map_err(|e| e.to_string());

@@ -124,6 +124,11 @@ pub fn grade(student: &str, language: Option<&str>, rubric: &Rubric, run: &Submi
         if ended.contains(&Failure::RefusalIgnored) {
             feedback.push(refusal_feedback(scenario, trace));
         }
+        let ends = trace.end.iter().flat_map(|e| &e.programs);
+        for (end, failed) in ends.zip([Failure::ServerFailed, Failure::ClientFailed]).filter(|(_, f)| ended.contains(f)) {
+            let side = if failed == Failure::ServerFailed { "server" } else { "client" };
+            feedback.push(format!("scenario {:?}: the reference {side} {}", scenario.scenario, end.exit));
+        }
         failures.extend(ended);
         let report = check(trace, &CheckOptions { side: Some(rubric.role) });
         // A refused connection ends the documented sequence at connect, as it must: how the

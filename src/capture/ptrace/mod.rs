@@ -71,7 +71,7 @@ pub fn start(programs: Programs, launch: Launch, sink: EventSink, watch: WatchPo
     let thread = std::thread::spawn(move || {
         let (first, client) = match programs {
             Programs::One(argv) => (argv, None),
-            Programs::ServerClient { server, client, wait } => (server, Some((client, wait))),
+            Programs::ServerClient { server, client, wait, linger } => (server, Some((client, wait, linger))),
         };
         // The kernel ties a tracee to the thread that started it: this one, from here on.
         let started = match spawn::spawn(&first, &launch, seccomp) {
