@@ -300,6 +300,34 @@ mod tests {
         assert!(err.contains("no step \"listens\"") && err.contains("create, bind, listen"), "{err}");
     }
 
+    fn client_template() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/grade/clients/rubric.toml")).expect("the client template's rubric")
+    }
+
+    #[test]
+    fn the_client_template_parses__its_role_is_client__one_scenario_refused() {
+        let rubric = Rubric::parse(&client_template(), Path::new("/r")).expect("a rubric");
+        assert_eq!(rubric.role, Side::Client);
+        assert_eq!(rubric.max_points(), 10.0);
+        assert_eq!(rubric.items[2].step_title(), "Connect (active open): the handshake runs inside connect()");
+        assert_eq!(rubric.scenarios.iter().filter(|s| s.refused).count(), 1);
+        assert!(rubric.scenarios[1].server.as_deref().is_some_and(|s| s.contains("closes_first.py")));
+        assert_eq!(Rubric::parse(&template(), Path::new("/r")).expect("a rubric").role, Side::Server, "server is the default");
+    }
+
+    #[test]
+    fn an_item_of_the_other_side__or_a_refused_server_scenario__is_refused() {
+        let err = Rubric::parse(&client_template().replace("role = \"client\"", ""), Path::new("/r")).expect_err("client items, server role");
+        assert!(err.contains("a server's items are of part listening or accepted"), "{err}");
+        let err = Rubric::parse(&template().replace("part = \"accepted\"", "part = \"client\""), Path::new("/r")).expect_err("a client item");
+        assert!(err.contains("listening or accepted"), "{err}");
+        let refused = template().replace("name = \"echo\"\nclients = 1", "name = \"echo\"\nclients = 1\nrefused = true");
+        let err = Rubric::parse(&refused, Path::new("/r")).expect_err("refused grades clients");
+        assert!(err.contains("refused = true grades clients"), "{err}");
+        let err = Rubric::parse(&client_template().replace("role = \"client\"", "role = \"peer\""), Path::new("/r")).expect_err("no such role");
+        assert!(err.contains("peer"), "{err}");
+    }
+
     #[test]
     fn an_unknown_key__or_failure__is_refused() {
         assert!(Rubric::parse(&template().replace("timeout = 5", "timeout = 5\ntimout = 3"), Path::new("/r")).is_err());
