@@ -201,6 +201,7 @@ pub fn run_failures(role: Side, planned: &Scenario, scenario: &ScenarioRun, trac
     }
     // A program ended by the timeout did not crash: the timeout says what happened.
     let killed = |exit: &Exit| !scenario.timed_out && matches!(exit, Exit::Signal { .. });
+    let failed = |exit: &Exit| !scenario.timed_out && *exit != Exit::Status { code: 0 };
     if planned.refused {
         let client = ends.first().map(|c| &c.exit);
         if client.is_some_and(killed) {
@@ -211,7 +212,6 @@ pub fn run_failures(role: Side, planned: &Scenario, scenario: &ScenarioRun, trac
         }
         return failures;
     }
-    let failed = |exit: &Exit| !scenario.timed_out && *exit != Exit::Status { code: 0 };
     // Each side's failure: the submission's own, or its reference's.
     let of = |side: Side, reference: Failure| if side == role { Failure::Crashed } else { reference };
     if ends.first().is_some_and(|server| failed(&server.exit)) {
@@ -235,7 +235,7 @@ fn refusal_feedback(scenario: &ScenarioRun, trace: &Trace) -> String {
     let client = trace.end.as_ref().and_then(|e| e.programs.first());
     let how = match client {
         _ if scenario.timed_out => "was still running at the timeout".to_string(),
-        Some(end) => format!("{}", end.exit),
+        Some(end) => end.exit.to_string(),
         None => "never ended".to_string(),
     };
     format!(
