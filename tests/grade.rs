@@ -257,6 +257,36 @@ fn client_template__good_get_full_marks__bad_their_deductions__refused_reported_
     assert!(output("good_c").contains("connect: Connection refused"), "{}", output("good_c"));
 }
 
+/// Submissions that are a server and its client, each pair made of the two templates'
+/// samples (`fixtures/grade/both/` holds the rubric only): the same files, graded as one.
+const PAIRS: &[(&str, &str, &str)] =
+    &[("good_c", "good_c", "good_c"), ("good_python", "good_python", "good_python"), ("never_closes", "good_c", "never_closes")];
+
+#[test]
+fn both_sides__a_good_pair_gets_full_marks__a_client_that_never_closes_loses_that_step() {
+    if !live_test_allowed("trace grade, both sides from the submission") {
+        return;
+    }
+    let dir = scratch("grade-both");
+    let subs = dir.join("submissions");
+    for &(student, server, client) in PAIRS {
+        let to = subs.join(student);
+        copy_dir(&template().join("submissions").join(server), &to);
+        copy_dir(&clients_template().join("submissions").join(client), &to);
+    }
+    let json = dir.join("grades.json");
+    let out = grade_command(&template().join("both"), &subs, &dir, &["--jobs", "2", "--json", path(&json)]).output().expect("trace grade runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "trace grade failed: {}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    let grades: Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).expect("JSON");
+    let expected: &[Expected] = &[
+        ("good_c", 10.0, &[], &[]),
+        ("good_python", 10.0, &[], &[]),
+        ("never_closes", 9.0, &[], &[("closes its socket", "step \"Close the socket\" of c1: the client never closed its socket")]),
+    ];
+    graded_as_expected(&grades, expected, &stdout);
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 path")
 }

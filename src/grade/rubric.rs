@@ -1,4 +1,4 @@
-//! The rubric (`rubric.toml`): which side the submissions play (a server, or a client), what a
+//! The rubric (`rubric.toml`): which side the submissions play (a server, a client, or both), what a
 //! submission is, how it is built and run, against which reference, in which scenarios, under
 //! which limits, and what each documented step is worth and each failure costs. The book's
 //! reference page (`lessons/reference/grade.md`) shows it.
@@ -17,10 +17,9 @@ use crate::sequence::{Part, ACTIVE_OPEN, PASSIVE_OPEN};
 #[serde(deny_unknown_fields)]
 pub struct Rubric {
     pub title: String,
-    /// The side the submissions play (`server`, the default, or `client`); the reference
-    /// plays the other one.
+    /// The side the submissions play; the reference plays the other one.
     #[serde(default = "server")]
-    pub role: Side,
+    pub role: Role,
     /// Seconds a scenario's run may take before all its processes are ended (a server that
     /// has not listened by then never sees its client).
     #[serde(default = "default_timeout")]
@@ -93,8 +92,10 @@ pub struct Language {
     /// Run in the submission's folder, in its sandbox, before the scenarios.
     pub build: Option<String>,
     /// The submission's program, with the placeholders of the reference's program of its side
-    /// (a server's `{clients}`, a client's `{port}`).
+    /// (a server's `{clients}`, a client's `{port}`); its server when it plays both sides.
     pub run: String,
+    /// Its client, when it plays both sides (`role = "both"`), and only then.
+    pub client: Option<String>,
     /// Overrides [`Limits::memory_mb`] for this language (the JVM, Go's toolchain).
     pub memory_mb: Option<u64>,
 }
@@ -115,8 +116,9 @@ pub struct Scenario {
     /// Another server than the reference's for this scenario (one that closes first, say),
     /// with the same placeholders.
     pub server: Option<String>,
-    /// No server at all: the client (`role = "client"` only) connects to a port nobody
-    /// listens on, and must fail cleanly: say so and exit with a status other than 0.
+    /// No server at all: the client (of a rubric whose submissions play the client) connects to
+    /// a port nobody listens on, and must fail cleanly: say so and exit with a status other
+    /// than 0.
     #[serde(default)]
     pub refused: bool,
 }
@@ -126,8 +128,8 @@ pub struct Scenario {
 #[serde(deny_unknown_fields)]
 pub struct Item {
     pub name: String,
-    /// `listening` or `accepted` (the server's sockets), or `client` (in a rubric whose
-    /// role is `client`).
+    /// `listening` or `accepted` (the server's sockets), or `client`: a part of a side the
+    /// submissions play.
     pub part: Part,
     /// The step's id in its documented sequence (the server's `create`, `bind`, `listen`,
     /// `accept`, `exchange`, `close`; the client's `create`, `address`, `connect`,
@@ -141,6 +143,32 @@ impl Item {
     pub fn step_title(&self) -> &'static str {
         let sequence = if self.part == Part::Client { &ACTIVE_OPEN } else { &PASSIVE_OPEN };
         sequence.steps.iter().find(|s| s.id == self.step).map_or("?", |s| s.title)
+    }
+}
+
+/// The side(s) a class's submissions play.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Server,
+    Client,
+    /// A server and its client, both the submission's.
+    Both,
+}
+
+impl Role {
+    /// Whether the submissions play `side` (else the reference does).
+    pub fn plays(self, side: Side) -> bool {
+        matches!((self, side), (Role::Both, _) | (Role::Server, Side::Server) | (Role::Client, Side::Client))
+    }
+
+    /// The side the check holds against its sequence (`None`: both).
+    pub fn checked(self) -> Option<Side> {
+        match self {
+            Role::Server => Some(Side::Server),
+            Role::Client => Some(Side::Client),
+            Role::Both => None,
+        }
     }
 }
 
@@ -211,8 +239,8 @@ fn one() -> u32 {
     1
 }
 
-fn server() -> Side {
-    Side::Server
+fn server() -> Role {
+    Role::Server
 }
 
 /// A rubric that cannot be used: where, and why.
@@ -237,12 +265,14 @@ impl Rubric {
         rubric.dir = dir.to_path_buf();
         rubric.text = text.to_string();
         for item in &rubric.items {
-            let sequence = match (rubric.role, item.part) {
-                (Side::Server, Part::Listening | Part::Accepted) => &PASSIVE_OPEN,
-                (Side::Client, Part::Client) => &ACTIVE_OPEN,
-                (Side::Server, _) => return Err(format!("item {:?}: a server's items are of part listening or accepted", item.name)),
-                (Side::Client, _) => return Err(format!("item {:?}: a client's items are of part client (role = \"client\")", item.name)),
+            let (sequence, side) = match item.part {
+                Part::Listening | Part::Accepted => (&PASSIVE_OPEN, Side::Server),
+                Part::Client => (&ACTIVE_OPEN, Side::Client),
+                Part::Bound => return Err(format!("item {:?}: only TCP is graded (part listening, accepted or client)", item.name)),
             };
+            if !rubric.role.plays(side) {
+                return Err(format!("item {:?}: part {} is the {side}'s, and the reference plays the {side} (see role)", item.name, item.part.label()));
+            }
             if !sequence.steps.iter().any(|s| s.id == item.step) {
                 let ids: Vec<&str> = sequence.steps.iter().map(|s| s.id).collect();
                 return Err(format!("item {:?}: {} has no step {:?} (its steps: {})", item.name, sequence.title, item.step, ids.join(", ")));
@@ -258,8 +288,11 @@ impl Rubric {
         if rubric.scenarios.iter().any(|s| s.clients == 0 || s.clients > 64) {
             return Err("a scenario runs 1 to 64 clients".to_string());
         }
-        if let Some(s) = rubric.scenarios.iter().find(|s| s.refused && rubric.role != Side::Client) {
-            return Err(format!("scenario {:?}: refused = true grades clients (role = \"client\"): a server has no part in it", s.name));
+        if let Some(s) = rubric.scenarios.iter().find(|s| s.refused && !rubric.role.plays(Side::Client)) {
+            return Err(format!("scenario {:?}: refused = true grades clients (role = \"client\" or \"both\"): a server has no part in it", s.name));
+        }
+        if let Some(l) = rubric.languages.iter().find(|l| l.client.is_some() != (rubric.role == Role::Both)) {
+            return Err(format!("language {:?}: a client of its own (client = …) goes with role = \"both\", and only with it", l.name));
         }
         Ok(rubric)
     }
@@ -307,20 +340,20 @@ mod tests {
     #[test]
     fn the_client_template_parses__its_role_is_client__one_scenario_refused() {
         let rubric = Rubric::parse(&client_template(), Path::new("/r")).expect("a rubric");
-        assert_eq!(rubric.role, Side::Client);
+        assert_eq!(rubric.role, Role::Client);
         assert_eq!(rubric.max_points(), 10.0);
         assert_eq!(rubric.items[2].step_title(), "Connect (active open): the handshake runs inside connect()");
         assert_eq!(rubric.scenarios.iter().filter(|s| s.refused).count(), 1);
         assert!(rubric.scenarios[1].server.as_deref().is_some_and(|s| s.contains("closes_first.py")));
-        assert_eq!(Rubric::parse(&template(), Path::new("/r")).expect("a rubric").role, Side::Server, "server is the default");
+        assert_eq!(Rubric::parse(&template(), Path::new("/r")).expect("a rubric").role, Role::Server, "server is the default");
     }
 
     #[test]
     fn an_item_of_the_other_side__or_a_refused_server_scenario__is_refused() {
         let err = Rubric::parse(&client_template().replace("role = \"client\"", ""), Path::new("/r")).expect_err("client items, server role");
-        assert!(err.contains("a server's items are of part listening or accepted"), "{err}");
+        assert!(err.contains("part client is the client's, and the reference plays the client"), "{err}");
         let err = Rubric::parse(&template().replace("part = \"accepted\"", "part = \"client\""), Path::new("/r")).expect_err("a client item");
-        assert!(err.contains("listening or accepted"), "{err}");
+        assert!(err.contains("part client is the client's"), "{err}");
         let refused = template().replace("name = \"echo\"\nclients = 1", "name = \"echo\"\nclients = 1\nrefused = true");
         let err = Rubric::parse(&refused, Path::new("/r")).expect_err("refused grades clients");
         assert!(err.contains("refused = true grades clients"), "{err}");

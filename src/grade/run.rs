@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::rubric::{Language, Rubric, Scenario};
+use super::rubric::{Language, Role, Rubric, Scenario};
 use super::sandbox::{self, Captured, Launches, OutputPipe, Workspace};
 use crate::capture::ptrace::{Launch, Programs};
 use crate::check::Side;
@@ -47,9 +47,10 @@ pub struct SubmissionRun {
 /// What to run: a submission's files in `dir` (a language of the rubric), or the reference.
 pub struct Job<'a> {
     pub rubric: &'a Rubric,
-    /// The submission's command (placeholders still in it), which plays the rubric's role
-    /// (`None`: the reference plays both sides), and its build step, if any.
-    pub program: Option<&'a str>,
+    /// The submission's commands (placeholders still in them) for the sides it plays: its
+    /// server and its client (`None`: the reference's), and its build step, if any.
+    pub server: Option<&'a str>,
+    pub client: Option<&'a str>,
     pub build: Option<&'a str>,
     pub memory_mb: u64,
     /// Set by Ctrl-C: no further scenario starts.
@@ -59,11 +60,16 @@ pub struct Job<'a> {
 impl<'a> Job<'a> {
     pub fn of(rubric: &'a Rubric, language: &'a Language, stop: &'a AtomicBool) -> Job<'a> {
         let memory_mb = language.memory_mb.unwrap_or(rubric.limits.memory_mb);
-        Job { rubric, program: Some(&language.run), build: language.build.as_deref(), memory_mb, stop }
+        let (server, client) = match rubric.role {
+            Role::Server => (Some(language.run.as_str()), None),
+            Role::Client => (None, Some(language.run.as_str())),
+            Role::Both => (Some(language.run.as_str()), language.client.as_deref()),
+        };
+        Job { rubric, server, client, build: language.build.as_deref(), memory_mb, stop }
     }
 
     pub fn reference(rubric: &'a Rubric, stop: &'a AtomicBool) -> Job<'a> {
-        Job { rubric, program: None, build: None, memory_mb: rubric.limits.memory_mb, stop }
+        Job { rubric, server: None, client: None, build: None, memory_mb: rubric.limits.memory_mb, stop }
     }
 }
 
@@ -149,14 +155,9 @@ fn scenario(job: &Job, scenario: &Scenario, launch: &Launches, slot: usize, trac
     let rubric = job.rubric;
     let started = Instant::now();
     let not_run = |why: String| ScenarioRun { scenario: scenario.name.clone(), trace: Err(why), timed_out: false, seconds: 0.0 };
-    let mut server = scenario.server.as_deref().unwrap_or(&rubric.reference.server);
-    let mut client = scenario.client.as_deref().unwrap_or(&rubric.reference.client);
-    // The roles swap: the submission takes the place of the reference's program of its side.
-    match (job.program, rubric.role) {
-        (Some(program), Side::Server) => server = program,
-        (Some(program), Side::Client) => client = program,
-        (None, _) => {}
-    }
+    // The submission takes the place of the reference's program of each side it plays.
+    let server = job.server.unwrap_or(scenario.server.as_deref().unwrap_or(&rubric.reference.server));
+    let client = job.client.unwrap_or(scenario.client.as_deref().unwrap_or(&rubric.reference.client));
     let mut client = fill(client, rubric, scenario.clients);
     if scenario.refused {
         client = client.replace("{port}", &refused_port(rubric).to_string());
@@ -190,7 +191,7 @@ fn scenario(job: &Job, scenario: &Scenario, launch: &Launches, slot: usize, trac
         // A client's server is the reference: left waiting by a client that never connected
         // (or never closed), it is ended soon after the client, not at the timeout, which
         // would blame the client for a hang.
-        let linger = (rubric.role == Side::Client).then_some(SERVER_LINGER);
+        let linger = (!rubric.role.plays(Side::Server)).then_some(SERVER_LINGER);
         (Programs::ServerClient { server, client, wait, linger }, launch.session(rubric.role))
     };
     let watchdog = Watchdog::start(slot, rubric.timeout);

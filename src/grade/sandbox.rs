@@ -19,7 +19,7 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use nix::sys::resource::Resource;
 
-use super::rubric::Limits;
+use super::rubric::{Limits, Role};
 use crate::capture::ptrace::Launch;
 use crate::check::Side;
 
@@ -128,8 +128,8 @@ pub struct Launches {
 
 impl Launches {
     /// How the program of `side` starts when the submissions play `role`.
-    pub fn of(&self, side: Side, role: Side) -> &Launch {
-        if side == role {
+    pub fn of(&self, side: Side, role: Role) -> &Launch {
+        if role.plays(side) {
             &self.submission
         } else {
             &self.reference
@@ -137,7 +137,7 @@ impl Launches {
     }
 
     /// How a server and the client started once it listens start, each as its side's.
-    pub fn session(&self, role: Side) -> Launch {
+    pub fn session(&self, role: Role) -> Launch {
         let client = self.of(Side::Client, role).clone();
         Launch { client: Some(Box::new(client)), ..self.of(Side::Server, role).clone() }
     }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::rubric::{Failure, Failures, Item, Rubric, Scenario};
+use super::rubric::{Failure, Failures, Item, Role, Rubric, Scenario};
 use super::run::{ScenarioRun, SubmissionRun};
 use crate::check::{check, CheckOptions, Outcome, Side};
 use crate::event::Exit;
@@ -130,7 +130,7 @@ pub fn grade(student: &str, language: Option<&str>, rubric: &Rubric, run: &Submi
             feedback.push(format!("scenario {:?}: the reference {side} {}", scenario.scenario, end.exit));
         }
         failures.extend(ended);
-        let report = check(trace, &CheckOptions { side: Some(rubric.role) });
+        let report = check(trace, &CheckOptions { side: rubric.role.checked() });
         // A refused connection ends the documented sequence at connect, as it must: how the
         // client ended is what counts there, not the steps it could not take.
         if !planned.refused {
@@ -193,7 +193,7 @@ pub fn grade(student: &str, language: Option<&str>, rubric: &Rubric, run: &Submi
 /// the submission plays `role`, the reference the other side. In a refused scenario the
 /// client runs alone and must end with a status other than 0 of its own. The reference's own
 /// runs are held to the same: any failure there is the rubric's.
-pub fn run_failures(role: Side, planned: &Scenario, scenario: &ScenarioRun, trace: &Trace) -> Failures {
+pub fn run_failures(role: Role, planned: &Scenario, scenario: &ScenarioRun, trace: &Trace) -> Failures {
     let mut failures = Failures::new();
     let ends = trace.end.as_ref().map(|e| e.programs.as_slice()).unwrap_or_default();
     if scenario.timed_out {
@@ -213,7 +213,7 @@ pub fn run_failures(role: Side, planned: &Scenario, scenario: &ScenarioRun, trac
         return failures;
     }
     // Each side's failure: the submission's own, or its reference's.
-    let of = |side: Side, reference: Failure| if side == role { Failure::Crashed } else { reference };
+    let of = |side: Side, reference: Failure| if role.plays(side) { Failure::Crashed } else { reference };
     if ends.first().is_some_and(|server| failed(&server.exit)) {
         failures.insert(of(Side::Server, Failure::ServerFailed));
     }

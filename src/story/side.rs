@@ -5,10 +5,8 @@ use std::str::FromStr;
 
 use crate::event::Role;
 
-/// Which side of the conversation to tell (or check); in a rubric (`trace grade`), the side
-/// the submissions play.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Which side of the conversation to tell (or check).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
     Client,
     Server,
