@@ -362,6 +362,20 @@ mod tests {
     }
 
     #[test]
+    fn both_sides__play_each_side__a_language_client_goes_with_them_only() {
+        assert!(Role::Both.plays(Side::Server) && Role::Both.plays(Side::Client) && Role::Both.checked().is_none());
+        assert!(Role::Client.plays(Side::Client) && !Role::Client.plays(Side::Server));
+        let both = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/grade/both/rubric.toml")).expect("the both rubric");
+        let rubric = Rubric::parse(&both, Path::new("/r")).expect("a rubric");
+        assert_eq!((rubric.role, rubric.max_points()), (Role::Both, 10.0));
+        let err = Rubric::parse(&both.replace("client = \"./client {port}\"", ""), Path::new("/r")).expect_err("no client");
+        assert!(err.contains("language \"c\": a client of its own"), "{err}");
+        let err =
+            Rubric::parse(&template().replace("run = \"./server {clients}\"", "run = \"./server\"\nclient = \"./c\""), Path::new("/r")).expect_err("a client");
+        assert!(err.contains("goes with role = \"both\""), "{err}");
+    }
+
+    #[test]
     fn an_unknown_key__or_failure__is_refused() {
         assert!(Rubric::parse(&template().replace("timeout = 5", "timeout = 5\ntimout = 3"), Path::new("/r")).is_err());
         assert!(Rubric::parse(&template().replace("when = \"timeout\"", "when = \"late\""), Path::new("/r")).is_err());
