@@ -1,8 +1,9 @@
-//! `trace grade` on the template (`fixtures/grade/`): every good submission gets full marks,
-//! every bad one the deduction its rubric names, with feedback naming the step; the hostile
-//! ones are contained (bounded, a clear verdict, the others unaffected, nothing left behind:
-//! processes, namespaces, files), also on Ctrl-C; the JUnit XML holds to the JUnit schema and
-//! the Gradescope results to Gradescope's documented fields.
+//! `trace grade` on the templates (`fixtures/grade/`, servers; `fixtures/grade/clients/`,
+//! clients): every good submission gets full marks, every bad one the deduction its rubric
+//! names, with feedback naming the step; the hostile ones are contained (bounded, a clear
+//! verdict, the others unaffected, nothing left behind: processes, namespaces, files), also on
+//! Ctrl-C; the JUnit XML holds to the JUnit schema and the Gradescope results to Gradescope's
+//! documented fields.
 
 #![allow(non_snake_case)] // names read situation__outcome
 
@@ -21,12 +22,17 @@ fn template() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/grade")
 }
 
-/// A copy of the template's submissions (a test must not leave a cache in the repository),
-/// plus one whose folder name is hostile text for every report.
-fn submissions(dir: &Path, only: &[&str]) -> PathBuf {
+/// The template whose submissions are clients.
+fn clients_template() -> PathBuf {
+    template().join("clients")
+}
+
+/// A copy of the submissions of the template in `template` (a test must not leave a cache in
+/// the repository).
+fn submissions(template: &Path, dir: &Path, only: &[&str]) -> PathBuf {
     let subs = dir.join("submissions");
     std::fs::create_dir_all(&subs).expect("scratch");
-    for entry in std::fs::read_dir(template().join("submissions")).expect("the template") {
+    for entry in std::fs::read_dir(template.join("submissions")).expect("the template") {
         let entry = entry.expect("an entry");
         let name = entry.file_name().to_string_lossy().into_owned();
         if !only.is_empty() && !only.contains(&name.as_str()) {
@@ -74,11 +80,12 @@ fn nothing_left(pid: u32, netns_before: &str) {
     assert!(!workspace.exists(), "the workspace {} was left behind", workspace.display());
 }
 
-fn grade_command(subs: &Path, dir: &Path, extra: &[&str]) -> Command {
+/// `trace grade` of `subs` with the rubric of the template in `template`.
+fn grade_command(template: &Path, subs: &Path, dir: &Path, extra: &[&str]) -> Command {
     let mut command = Command::new(trace_bin());
     command
         .args(["grade", "--rubric"])
-        .arg(template().join("rubric.toml"))
+        .arg(template.join("rubric.toml"))
         .arg("--cache")
         .arg(dir.join("cache"))
         .args(extra)
@@ -122,13 +129,15 @@ fn template__good_get_full_marks__bad_their_deductions__hostile_contained__repor
         return;
     }
     let dir = scratch("grade-template");
-    let subs = submissions(&dir, &[]);
+    // Plus one whose folder name is hostile text for every report.
+    let subs = submissions(&template(), &dir, &[]);
     copy_dir(&subs.join("good_python"), &subs.join("evil<&>\"name"));
     let netns_before = netns_list();
     let started = Instant::now();
     let json = dir.join("grades.json");
     let junit = dir.join("junit.xml");
     let child = grade_command(
+        &template(),
         &subs,
         &dir,
         &["--jobs", "2", "--json", path(&json), "--junit", path(&junit), "--gradescope", path(&dir.join("gs")), "--html", path(&dir.join("html"))],
@@ -145,21 +154,7 @@ fn template__good_get_full_marks__bad_their_deductions__hostile_contained__repor
     assert!(elapsed < Duration::from_secs(120), "grading took {elapsed:?}");
 
     let grades: Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).expect("JSON");
-    let by_student: BTreeMap<&str, &Value> = grades["grades"].as_array().expect("grades").iter().map(|g| (g["student"].as_str().expect("a name"), g)).collect();
-    assert_eq!(by_student.len(), EXPECTED.len(), "{stdout}");
-    for &(student, score, failures, lost) in EXPECTED {
-        let grade = by_student.get(student).unwrap_or_else(|| panic!("{student} not graded:\n{stdout}"));
-        assert_eq!(grade["score"].as_f64(), Some(score), "{student}'s score:\n{stdout}\n{grade:#}");
-        let taken: Vec<&str> = grade["deductions"].as_array().expect("deductions").iter().map(|d| d["when"].as_str().expect("when")).collect();
-        assert_eq!(taken, failures, "{student}'s deductions:\n{stdout}");
-        for &(item, says) in lost {
-            let item = grade["items"].as_array().expect("items").iter().find(|i| i["name"] == item).expect("the item");
-            assert_eq!(item["score"].as_f64(), Some(0.0), "{student}: {item}");
-            let feedback: Vec<&str> = item["feedback"].as_array().expect("feedback").iter().filter_map(Value::as_str).collect();
-            let feedback = feedback.join("\n");
-            assert!(feedback.contains(says), "{student}: the feedback does not say {says:?}: {feedback}");
-        }
-    }
+    let by_student = graded_as_expected(&grades, EXPECTED, &stdout);
     // Contained, with a clear verdict in what they wrote.
     let output = |s: &str| by_student[s]["output"].as_str().expect("output").to_string();
     assert!(output("non_loopback").contains("Network is unreachable"), "{}", output("non_loopback"));
@@ -179,9 +174,117 @@ fn template__good_get_full_marks__bad_their_deductions__hostile_contained__repor
     html_is_escaped(&dir.join("html"));
 
     // Again: nothing has changed, every grade comes from the cache.
-    let again = grade_command(&subs, &dir, &["--jobs", "2"]).output().expect("trace grade runs");
+    let again = grade_command(&template(), &subs, &dir, &["--jobs", "2"]).output().expect("trace grade runs");
     let again = String::from_utf8_lossy(&again.stdout);
     assert!(again.contains(&format!("{0} graded ({0} from the cache)", EXPECTED.len())), "{again}");
+}
+
+/// Every student of `expected` has the score and the deductions it lists, and loses the items
+/// it lists (each with feedback saying what it says); nobody else is graded. The grades by
+/// student.
+fn graded_as_expected<'g>(grades: &'g Value, expected: &[Expected], stdout: &str) -> BTreeMap<&'g str, &'g Value> {
+    let by_student: BTreeMap<&str, &Value> = grades["grades"].as_array().expect("grades").iter().map(|g| (g["student"].as_str().expect("a name"), g)).collect();
+    assert_eq!(by_student.len(), expected.len(), "{stdout}");
+    for &(student, score, failures, lost) in expected {
+        let grade = by_student.get(student).unwrap_or_else(|| panic!("{student} not graded:\n{stdout}"));
+        assert_eq!(grade["score"].as_f64(), Some(score), "{student}'s score:\n{stdout}\n{grade:#}");
+        let taken: Vec<&str> = grade["deductions"].as_array().expect("deductions").iter().map(|d| d["when"].as_str().expect("when")).collect();
+        assert_eq!(taken, failures, "{student}'s deductions:\n{stdout}");
+        let items = grade["items"].as_array().expect("items");
+        for &(item, says) in lost {
+            let item = items.iter().find(|i| i["name"] == item).expect("the item");
+            assert_eq!(item["score"].as_f64(), Some(0.0), "{student}: {item}");
+            let feedback: Vec<&str> = item["feedback"].as_array().expect("feedback").iter().filter_map(Value::as_str).collect();
+            let feedback = feedback.join("\n");
+            assert!(feedback.contains(says), "{student}: the feedback does not say {says:?}: {feedback}");
+        }
+    }
+    by_student
+}
+
+/// What the client template's rubric gives each client.
+const EXPECTED_CLIENTS: &[Expected] = &[
+    ("good_c", 10.0, &[], &[]),
+    ("good_python", 10.0, &[], &[]),
+    ("never_closes", 8.0, &[], &[("closes its socket", "step \"Close the socket\" of c1: the client never closed its socket")]),
+    // Its send fails (EPIPE), it says so and exits 1; the reference server, left waiting, is
+    // ended a second later. The refused scenario it meets: it reports and exits 1.
+    (
+        "never_connects",
+        1.0,
+        &["crashed", "server-failed"],
+        &[("names the server", "connect never called"), ("connects", "step \"Connect"), ("sends and reads the echo", "send failed with EPIPE")],
+    ),
+    ("ignores_refusal", 8.0, &["refusal-ignored"], &[]),
+    ("retries_forever", 6.0, &["timeout", "refusal-ignored"], &[]),
+    // Refused, its connect raises: a report (a traceback) and status 1, which meets it.
+    ("hangs", 3.0, &["timeout"], &[("sends and reads the echo", "the client never called send"), ("closes its socket", "never closed its socket")]),
+];
+
+#[test]
+fn client_template__good_get_full_marks__bad_their_deductions__refused_reported_or_not() {
+    if !live_test_allowed("trace grade on the client template") {
+        return;
+    }
+    let dir = scratch("grade-clients");
+    let subs = submissions(&clients_template(), &dir, &[]);
+    let netns_before = netns_list();
+    let json = dir.join("grades.json");
+    let child = grade_command(&clients_template(), &subs, &dir, &["--jobs", "2", "--json", path(&json)]).spawn().expect("trace grade starts");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("trace grade ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "trace grade failed: {}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    nothing_left(pid, &netns_before);
+    let grades: Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).expect("JSON");
+    let by_student = graded_as_expected(&grades, EXPECTED_CLIENTS, &stdout);
+    // Those items and no others.
+    for &(student, _, _, lost) in EXPECTED_CLIENTS {
+        let items = by_student[student]["items"].as_array().expect("items");
+        let lost_names: Vec<&str> = items.iter().filter(|i| i["score"] != i["max_score"]).filter_map(|i| i["name"].as_str()).collect();
+        assert_eq!(lost_names, lost.iter().map(|(item, _)| *item).collect::<Vec<_>>(), "{student}'s items lost:\n{stdout}");
+    }
+    // The refused scenario's verdict names the step and how the client ended.
+    let feedback = |s: &str| by_student[s]["feedback"].as_array().expect("feedback").iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n");
+    assert!(
+        feedback("ignores_refusal").contains("step \"Connect (active open)") && feedback("ignores_refusal").contains("exited with status 0"),
+        "{}",
+        feedback("ignores_refusal")
+    );
+    assert!(feedback("retries_forever").contains("still running at the timeout"), "{}", feedback("retries_forever"));
+    assert!(feedback("never_connects").contains("the reference server was killed by signal SIGKILL"), "{}", feedback("never_connects"));
+    let output = |s: &str| by_student[s]["output"].as_str().expect("output").to_string();
+    assert!(output("good_c").contains("connect: Connection refused"), "{}", output("good_c"));
+}
+
+/// Submissions that are a server and its client, each pair made of the two templates'
+/// samples (`fixtures/grade/both/` holds the rubric only): the same files, graded as one.
+const PAIRS: &[(&str, &str, &str)] =
+    &[("good_c", "good_c", "good_c"), ("good_python", "good_python", "good_python"), ("never_closes", "good_c", "never_closes")];
+
+#[test]
+fn both_sides__a_good_pair_gets_full_marks__a_client_that_never_closes_loses_that_step() {
+    if !live_test_allowed("trace grade, both sides from the submission") {
+        return;
+    }
+    let dir = scratch("grade-both");
+    let subs = dir.join("submissions");
+    for &(student, server, client) in PAIRS {
+        let to = subs.join(student);
+        copy_dir(&template().join("submissions").join(server), &to);
+        copy_dir(&clients_template().join("submissions").join(client), &to);
+    }
+    let json = dir.join("grades.json");
+    let out = grade_command(&template().join("both"), &subs, &dir, &["--jobs", "2", "--json", path(&json)]).output().expect("trace grade runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "trace grade failed: {}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    let grades: Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).expect("JSON");
+    let expected: &[Expected] = &[
+        ("good_c", 10.0, &[], &[]),
+        ("good_python", 10.0, &[], &[]),
+        ("never_closes", 9.0, &[], &[("closes its socket", "step \"Close the socket\" of c1: the client never closed its socket")]),
+    ];
+    graded_as_expected(&grades, expected, &stdout);
 }
 
 fn path(p: &Path) -> &str {
@@ -194,10 +297,10 @@ fn ctrl_c__ends_every_submission__leaves_nothing_behind() {
         return;
     }
     let dir = scratch("grade-ctrl-c");
-    let subs = submissions(&dir, &["hangs"]);
+    let subs = submissions(&template(), &dir, &["hangs"]);
     copy_dir(&subs.join("hangs"), &subs.join("hangs_too"));
     let netns_before = netns_list();
-    let child = grade_command(&subs, &dir, &["--jobs", "2"]).spawn().expect("trace grade starts");
+    let child = grade_command(&template(), &subs, &dir, &["--jobs", "2"]).spawn().expect("trace grade starts");
     let pid = child.id();
     // Once both hanging submissions run (after the reference's runs), Ctrl-C.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -72,8 +72,9 @@ enum Command {
     Import(import::ImportArgs),
     /// Produce a trace from the RFC 9293 model, without privileges: every event is modelled.
     Simulate(simulate::SimulateArgs),
-    /// Grade a class's echo servers: each submission runs sandboxed against the reference
-    /// client, is traced, and is graded by the documented sequence its sockets follow.
+    /// Grade a class's echo servers (or clients): each submission runs sandboxed against the
+    /// reference client (or server), is traced, and is graded by the documented sequence its
+    /// sockets follow.
     ///
     /// Needs root (the sandbox's users and networks, the kernel lenses). Exits 0 once every
     /// submission is graded (the grades are in the reports); 2 on a bad rubric or folder, or

@@ -50,6 +50,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             server: command(&server, "--server")?,
             client: command(&client, "--client")?,
             wait: std::time::Duration::from_secs_f64(args.listen_timeout),
+            linger: None,
         },
         _ if args.command.is_empty() => {
             return Err(CliError::new("run: give a command to trace (`trace run -- CMD ARGS...`), or --server CMD --client CMD"));

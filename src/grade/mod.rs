@@ -1,5 +1,6 @@
-//! `trace grade`: a class's echo servers, each run in a sandbox against the instructor's
-//! reference client, traced, and graded by the documented sequence they follow.
+//! `trace grade`: a class's echo servers (or clients), each run in a sandbox against the
+//! instructor's reference client (or server), traced, and graded by the documented sequence
+//! they follow.
 //!
 //! - [`rubric`]: the rubric file (TOML): languages, scenarios, limits, points, deductions;
 //! - [`sandbox`]: a user, a directory and limits per worker slot, and how all of a slot's
@@ -37,7 +38,6 @@ use run::Job;
 use sandbox::Workspace;
 use score::Grade;
 
-use crate::event::Exit;
 use crate::trace::Trace;
 
 /// What `trace grade` is asked to do.
@@ -156,24 +156,28 @@ fn canonical(path: &Path) -> Result<PathBuf, String> {
     path.canonicalize().map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The reference server's trace in each scenario, run in a sandbox as a submission is. A
-/// reference that cannot be traced, or whose programs fail, is the rubric's problem: nothing
-/// would be graded fairly against it.
+/// The reference's trace in each scenario (its server and client, or its client alone where
+/// the connection is refused), run in a sandbox as a submission is. A reference that cannot be
+/// traced, or whose programs do not end as a submission's must, is the rubric's problem:
+/// nothing would be graded fairly against it.
 fn reference_traces(rubric: &Rubric, workspace: &Workspace, hide: &[&Path], stop: &AtomicBool) -> Result<Vec<Trace>, String> {
     let run = run::run(&Job::reference(rubric, stop), workspace, 0, Path::new("/"), &[], hide)?;
     let mut traces = Vec::new();
-    for scenario in run.scenarios {
-        let trace = scenario.trace.map_err(|e| format!("the reference in scenario {:?}: {e}", scenario.scenario))?;
-        let failed: Vec<String> = trace.end.iter().flat_map(|e| &e.programs).filter(|p| p.exit != Exit::Status { code: 0 }).map(|p| p.to_string()).collect();
-        if !failed.is_empty() || scenario.timed_out {
+    for (scenario, planned) in run.scenarios.iter().zip(&rubric.scenarios) {
+        let trace = scenario.trace.as_ref().map_err(|e| format!("the reference in scenario {:?}: {e}", scenario.scenario))?;
+        let failures = score::run_failures(rubric.role, planned, scenario, trace);
+        if !failures.is_empty() {
+            let ends: Vec<String> = trace.end.iter().flat_map(|e| &e.programs).map(|p| p.to_string()).collect();
+            let failures: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
             return Err(format!(
-                "the reference server and client fail in scenario {:?}: {}; their output: {}",
+                "the reference fails in scenario {:?} ({}): {}; its output: {}",
                 scenario.scenario,
-                if scenario.timed_out { "they ran past the timeout".to_string() } else { failed.join(", ") },
+                failures.join(", "),
+                if scenario.timed_out { "it ran past the timeout".to_string() } else { ends.join(", ") },
                 run.output.text.trim_end()
             ));
         }
-        traces.push(trace);
+        traces.push(trace.clone());
     }
     Ok(traces)
 }

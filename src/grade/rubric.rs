@@ -1,6 +1,7 @@
-//! The rubric (`rubric.toml`): what a submission is, how it is built and run, against which
-//! reference, in which scenarios, under which limits, and what each documented step is worth
-//! and each failure costs. The book's reference page (`lessons/reference/grade.md`) shows it.
+//! The rubric (`rubric.toml`): which side the submissions play (a server, a client, or both), what a
+//! submission is, how it is built and run, against which reference, in which scenarios, under
+//! which limits, and what each documented step is worth and each failure costs. The book's
+//! reference page (`lessons/reference/grade.md`) shows it.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::check::Side;
 use crate::sequence::{Part, ACTIVE_OPEN, PASSIVE_OPEN};
 
 /// A rubric as read, with the folder it was read from (its commands' `{rubric}`).
@@ -15,6 +17,9 @@ use crate::sequence::{Part, ACTIVE_OPEN, PASSIVE_OPEN};
 #[serde(deny_unknown_fields)]
 pub struct Rubric {
     pub title: String,
+    /// The side the submissions play; the reference plays the other one.
+    #[serde(default = "server")]
+    pub role: Role,
     /// Seconds a scenario's run may take before all its processes are ended (a server that
     /// has not listened by then never sees its client).
     #[serde(default = "default_timeout")]
@@ -44,8 +49,8 @@ pub struct Rubric {
     pub text: String,
 }
 
-/// The instructor's programs: the client that talks to each submission, and the server whose
-/// trace the submissions' traces are compared with.
+/// The instructor's programs: the side the submissions do not play talks to each submission;
+/// both, run together, give the traces the submissions' traces are compared with.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reference {
@@ -86,13 +91,16 @@ pub struct Language {
     pub file: String,
     /// Run in the submission's folder, in its sandbox, before the scenarios.
     pub build: Option<String>,
-    /// The server; `{clients}` becomes the scenario's number of clients.
+    /// The submission's program, with the placeholders of the reference's program of its side
+    /// (a server's `{clients}`, a client's `{port}`); its server when it plays both sides.
     pub run: String,
+    /// Its client, when it plays both sides (`role = "both"`), and only then.
+    pub client: Option<String>,
     /// Overrides [`Limits::memory_mb`] for this language (the JVM, Go's toolchain).
     pub memory_mb: Option<u64>,
 }
 
-/// One run of the submission against the reference client.
+/// One run of the submission against the reference's other side.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -105,6 +113,14 @@ pub struct Scenario {
     /// Another client than the reference's for this scenario (one that resets the
     /// connection, say), with the same placeholders.
     pub client: Option<String>,
+    /// Another server than the reference's for this scenario (one that closes first, say),
+    /// with the same placeholders.
+    pub server: Option<String>,
+    /// No server at all: the client (of a rubric whose submissions play the client) connects to
+    /// a port nobody listens on, and must fail cleanly: say so and exit with a status other
+    /// than 0.
+    #[serde(default)]
+    pub refused: bool,
 }
 
 /// Points for one documented step of one socket's part, met in every scenario.
@@ -112,9 +128,11 @@ pub struct Scenario {
 #[serde(deny_unknown_fields)]
 pub struct Item {
     pub name: String,
-    /// `listening` or `accepted` (the server's sockets).
+    /// `listening` or `accepted` (the server's sockets), or `client`: a part of a side the
+    /// submissions play.
     pub part: Part,
-    /// The step's id in its documented sequence (`create`, `bind`, `listen`, `accept`,
+    /// The step's id in its documented sequence (the server's `create`, `bind`, `listen`,
+    /// `accept`, `exchange`, `close`; the client's `create`, `address`, `connect`,
     /// `exchange`, `close`).
     pub step: String,
     pub points: f64,
@@ -125,6 +143,32 @@ impl Item {
     pub fn step_title(&self) -> &'static str {
         let sequence = if self.part == Part::Client { &ACTIVE_OPEN } else { &PASSIVE_OPEN };
         sequence.steps.iter().find(|s| s.id == self.step).map_or("?", |s| s.title)
+    }
+}
+
+/// The side(s) a class's submissions play.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Server,
+    Client,
+    /// A server and its client, both the submission's.
+    Both,
+}
+
+impl Role {
+    /// Whether the submissions play `side` (else the reference does).
+    pub fn plays(self, side: Side) -> bool {
+        matches!((self, side), (Role::Both, _) | (Role::Server, Side::Server) | (Role::Client, Side::Client))
+    }
+
+    /// The side the check holds against its sequence (`None`: both).
+    pub fn checked(self) -> Option<Side> {
+        match self {
+            Role::Server => Some(Side::Server),
+            Role::Client => Some(Side::Client),
+            Role::Both => None,
+        }
     }
 }
 
@@ -145,10 +189,17 @@ pub enum Failure {
     BuildFailed,
     /// A run outlived the rubric's timeout and was ended.
     Timeout,
-    /// The submission's program ended with a status other than 0, or by a signal.
+    /// The submission's program ended with a status other than 0, or by a signal (in a
+    /// refused scenario: by a signal).
     Crashed,
     /// The reference client did not end with status 0 (a wrong echo, a reset, no answer).
     ClientFailed,
+    /// The reference server did not end with status 0 (the client never connected, spoke
+    /// wrongly, or left it waiting).
+    ServerFailed,
+    /// In a refused scenario, the client did not report the refused connection: it exited
+    /// with status 0, was killed by a signal, or was still running at the timeout.
+    RefusalIgnored,
     /// The server never listened, so the client never ran.
     NeverListened,
     /// More output than the limit.
@@ -164,6 +215,8 @@ impl fmt::Display for Failure {
             Failure::Timeout => "timeout",
             Failure::Crashed => "crashed",
             Failure::ClientFailed => "client-failed",
+            Failure::ServerFailed => "server-failed",
+            Failure::RefusalIgnored => "refusal-ignored",
             Failure::NeverListened => "never-listened",
             Failure::OutputFlood => "output-flood",
             Failure::SnapshotDiffers => "snapshot-differs",
@@ -184,6 +237,10 @@ fn default_build_timeout() -> f64 {
 
 fn one() -> u32 {
     1
+}
+
+fn server() -> Role {
+    Role::Server
 }
 
 /// A rubric that cannot be used: where, and why.
@@ -208,11 +265,14 @@ impl Rubric {
         rubric.dir = dir.to_path_buf();
         rubric.text = text.to_string();
         for item in &rubric.items {
-            let sequence = match item.part {
-                Part::Listening | Part::Accepted => &PASSIVE_OPEN,
-                Part::Client => &ACTIVE_OPEN,
-                Part::Bound => return Err(format!("item {:?}: only TCP servers are graded (part listening or accepted)", item.name)),
+            let (sequence, side) = match item.part {
+                Part::Listening | Part::Accepted => (&PASSIVE_OPEN, Side::Server),
+                Part::Client => (&ACTIVE_OPEN, Side::Client),
+                Part::Bound => return Err(format!("item {:?}: only TCP is graded (part listening, accepted or client)", item.name)),
             };
+            if !rubric.role.plays(side) {
+                return Err(format!("item {:?}: part {} is the {side}'s, and the reference plays the {side} (see role)", item.name, item.part.label()));
+            }
             if !sequence.steps.iter().any(|s| s.id == item.step) {
                 let ids: Vec<&str> = sequence.steps.iter().map(|s| s.id).collect();
                 return Err(format!("item {:?}: {} has no step {:?} (its steps: {})", item.name, sequence.title, item.step, ids.join(", ")));
@@ -227,6 +287,12 @@ impl Rubric {
         }
         if rubric.scenarios.iter().any(|s| s.clients == 0 || s.clients > 64) {
             return Err("a scenario runs 1 to 64 clients".to_string());
+        }
+        if let Some(s) = rubric.scenarios.iter().find(|s| s.refused && !rubric.role.plays(Side::Client)) {
+            return Err(format!("scenario {:?}: refused = true grades clients (role = \"client\" or \"both\"): a server has no part in it", s.name));
+        }
+        if let Some(l) = rubric.languages.iter().find(|l| l.client.is_some() != (rubric.role == Role::Both)) {
+            return Err(format!("language {:?}: a client of its own (client = …) goes with role = \"both\", and only with it", l.name));
         }
         Ok(rubric)
     }
@@ -265,6 +331,48 @@ mod tests {
         let text = template().replace("step = \"listen\"", "step = \"listens\"");
         let err = Rubric::parse(&text, Path::new("/r")).expect_err("no such step");
         assert!(err.contains("no step \"listens\"") && err.contains("create, bind, listen"), "{err}");
+    }
+
+    fn client_template() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/grade/clients/rubric.toml")).expect("the client template's rubric")
+    }
+
+    #[test]
+    fn the_client_template_parses__its_role_is_client__one_scenario_refused() {
+        let rubric = Rubric::parse(&client_template(), Path::new("/r")).expect("a rubric");
+        assert_eq!(rubric.role, Role::Client);
+        assert_eq!(rubric.max_points(), 10.0);
+        assert_eq!(rubric.items[2].step_title(), "Connect (active open): the handshake runs inside connect()");
+        assert_eq!(rubric.scenarios.iter().filter(|s| s.refused).count(), 1);
+        assert!(rubric.scenarios[1].server.as_deref().is_some_and(|s| s.contains("closes_first.py")));
+        assert_eq!(Rubric::parse(&template(), Path::new("/r")).expect("a rubric").role, Role::Server, "server is the default");
+    }
+
+    #[test]
+    fn an_item_of_the_other_side__or_a_refused_server_scenario__is_refused() {
+        let err = Rubric::parse(&client_template().replace("role = \"client\"", ""), Path::new("/r")).expect_err("client items, server role");
+        assert!(err.contains("part client is the client's, and the reference plays the client"), "{err}");
+        let err = Rubric::parse(&template().replace("part = \"accepted\"", "part = \"client\""), Path::new("/r")).expect_err("a client item");
+        assert!(err.contains("part client is the client's"), "{err}");
+        let refused = template().replace("name = \"echo\"\nclients = 1", "name = \"echo\"\nclients = 1\nrefused = true");
+        let err = Rubric::parse(&refused, Path::new("/r")).expect_err("refused grades clients");
+        assert!(err.contains("refused = true grades clients"), "{err}");
+        let err = Rubric::parse(&client_template().replace("role = \"client\"", "role = \"peer\""), Path::new("/r")).expect_err("no such role");
+        assert!(err.contains("peer"), "{err}");
+    }
+
+    #[test]
+    fn both_sides__play_each_side__a_language_client_goes_with_them_only() {
+        assert!(Role::Both.plays(Side::Server) && Role::Both.plays(Side::Client) && Role::Both.checked().is_none());
+        assert!(Role::Client.plays(Side::Client) && !Role::Client.plays(Side::Server));
+        let both = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/grade/both/rubric.toml")).expect("the both rubric");
+        let rubric = Rubric::parse(&both, Path::new("/r")).expect("a rubric");
+        assert_eq!((rubric.role, rubric.max_points()), (Role::Both, 10.0));
+        let err = Rubric::parse(&both.replace("client = \"./client {port}\"", ""), Path::new("/r")).expect_err("no client");
+        assert!(err.contains("language \"c\": a client of its own"), "{err}");
+        let err =
+            Rubric::parse(&template().replace("run = \"./server {clients}\"", "run = \"./server\"\nclient = \"./c\""), Path::new("/r")).expect_err("a client");
+        assert!(err.contains("goes with role = \"both\""), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One submission's runs: in its slot's sandbox, on a thread of its own moved into a private
 //! network, its build step, then each scenario traced as `trace run --server … --client …`
-//! traces (in-process), each bounded by the rubric's timeout.
+//! traces (in-process), each bounded by the rubric's timeout. The submission plays the side
+//! the rubric says, the reference the other one; a refused scenario runs the client alone.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -9,11 +10,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::rubric::{Language, Rubric, Scenario};
-use super::sandbox::{self, Captured, OutputPipe, Workspace};
+use super::rubric::{Language, Role, Rubric, Scenario};
+use super::sandbox::{self, Captured, Launches, OutputPipe, Workspace};
 use crate::capture::ptrace::{Launch, Programs};
+use crate::check::Side;
 use crate::live::words::words;
 use crate::trace::Trace;
+
+/// How long a reference server may outlive the client it serves before it is ended.
+const SERVER_LINGER: Duration = Duration::from_secs(1);
 
 /// What one scenario's run gave.
 pub struct ScenarioRun {
@@ -42,8 +47,10 @@ pub struct SubmissionRun {
 /// What to run: a submission's files in `dir` (a language of the rubric), or the reference.
 pub struct Job<'a> {
     pub rubric: &'a Rubric,
-    /// The server's command (`{clients}` still in it) and its build step, if any.
-    pub server: &'a str,
+    /// The submission's commands (placeholders still in them) for the sides it plays: its
+    /// server and its client (`None`: the reference's), and its build step, if any.
+    pub server: Option<&'a str>,
+    pub client: Option<&'a str>,
     pub build: Option<&'a str>,
     pub memory_mb: u64,
     /// Set by Ctrl-C: no further scenario starts.
@@ -53,11 +60,16 @@ pub struct Job<'a> {
 impl<'a> Job<'a> {
     pub fn of(rubric: &'a Rubric, language: &'a Language, stop: &'a AtomicBool) -> Job<'a> {
         let memory_mb = language.memory_mb.unwrap_or(rubric.limits.memory_mb);
-        Job { rubric, server: &language.run, build: language.build.as_deref(), memory_mb, stop }
+        let (server, client) = match rubric.role {
+            Role::Server => (Some(language.run.as_str()), None),
+            Role::Client => (None, Some(language.run.as_str())),
+            Role::Both => (Some(language.run.as_str()), language.client.as_deref()),
+        };
+        Job { rubric, server, client, build: language.build.as_deref(), memory_mb, stop }
     }
 
     pub fn reference(rubric: &'a Rubric, stop: &'a AtomicBool) -> Job<'a> {
-        Job { rubric, server: &rubric.reference.server, build: None, memory_mb: rubric.limits.memory_mb, stop }
+        Job { rubric, server: None, client: None, build: None, memory_mb: rubric.limits.memory_mb, stop }
     }
 }
 
@@ -84,7 +96,7 @@ pub fn run(job: &Job, workspace: &Workspace, slot: usize, from: &Path, files: &[
                 .collect::<Result<_, _>>()
                 .map_err(|e| format!("cannot occupy the rubric's ports: {e}"))?;
             if let Some(build) = job.build {
-                let (status, timed_out) = build_step(build, &launch, slot, job.rubric.build_timeout);
+                let (status, timed_out) = build_step(build, &launch.submission, slot, job.rubric.build_timeout);
                 if let Err(status) = status {
                     return Ok((Some(status), timed_out, Vec::new()));
                 }
@@ -137,12 +149,19 @@ fn build_step(build: &str, launch: &Launch, slot: usize, timeout: f64) -> (Resul
     }
 }
 
-/// One scenario, traced: the server, then the reference client(s) once it listens.
-fn scenario(job: &Job, scenario: &Scenario, launch: &Launch, slot: usize, trace_path: &Path) -> ScenarioRun {
+/// One scenario, traced: the server, then the client(s) once it listens; or, refused, the
+/// client(s) alone, given a port nobody listens on.
+fn scenario(job: &Job, scenario: &Scenario, launch: &Launches, slot: usize, trace_path: &Path) -> ScenarioRun {
     let rubric = job.rubric;
     let started = Instant::now();
-    let server = words(&fill(job.server, rubric, scenario.clients));
-    let client = fill(scenario.client.as_deref().unwrap_or(&rubric.reference.client), rubric, scenario.clients);
+    let not_run = |why: String| ScenarioRun { scenario: scenario.name.clone(), trace: Err(why), timed_out: false, seconds: 0.0 };
+    // The submission takes the place of the reference's program of each side it plays.
+    let server = job.server.unwrap_or(scenario.server.as_deref().unwrap_or(&rubric.reference.server));
+    let client = job.client.unwrap_or(scenario.client.as_deref().unwrap_or(&rubric.reference.client));
+    let mut client = fill(client, rubric, scenario.clients);
+    if scenario.refused {
+        client = client.replace("{port}", &refused_port(rubric).to_string());
+    }
     let client = if scenario.clients == 1 {
         words(&client)
     } else {
@@ -157,30 +176,38 @@ fn scenario(job: &Job, scenario: &Scenario, launch: &Launch, slot: usize, trace_
         };
         Ok(vec!["/bin/sh".to_string(), "-c".to_string(), script])
     };
-    let (server, client) = match (server, client) {
+    let (server, client) = match (words(&fill(server, rubric, scenario.clients)), client) {
         (Ok(s), Ok(c)) if !s.is_empty() && !c.is_empty() => (s, c),
-        _ => {
-            return ScenarioRun {
-                scenario: scenario.name.clone(),
-                trace: Err("the rubric's commands cannot be read".to_string()),
-                timed_out: false,
-                seconds: 0.0,
-            }
-        }
+        _ => return not_run("the rubric's commands cannot be read".to_string()),
     };
     // The tracer's own wait for the server to listen ends a session through signal state
     // shared by the whole process (made for one `trace run`), which would reach the sessions
     // running beside this one: it must never fire. The timeout, which ends only this slot's
     // processes, comes first.
     let wait = Duration::from_secs_f64(rubric.timeout) + Duration::from_secs(3600);
-    let programs = Programs::ServerClient { server, client, wait };
+    let (programs, launch) = if scenario.refused {
+        (Programs::One(client), launch.of(Side::Client, rubric.role).clone())
+    } else {
+        // A client's server is the reference: left waiting by a client that never connected
+        // (or never closed), it is ended soon after the client, not at the timeout, which
+        // would blame the client for a hang.
+        let linger = (!rubric.role.plays(Side::Server)).then_some(SERVER_LINGER);
+        (Programs::ServerClient { server, client, wait, linger }, launch.session(rubric.role))
+    };
     let watchdog = Watchdog::start(slot, rubric.timeout);
-    let trace = crate::record::launched(programs, launch.clone(), trace_path).map_err(|e| e.to_string());
+    let trace = crate::record::launched(programs, launch, trace_path).map_err(|e| e.to_string());
     let timed_out = watchdog.stop();
     // A process that outlived the trace (none should: every one is traced) ends here, and
     // none is left to count against the next scenario's process limit.
     sandbox::end_all(slot);
     ScenarioRun { scenario: scenario.name.clone(), trace, timed_out, seconds: started.elapsed().as_secs_f64() }
+}
+
+/// The port a refused scenario's client is given: nobody listens on it in the private network
+/// (nothing does but the rubric's occupied ports), and it is the same in every run, so that
+/// the reference's trace and the submission's read alike.
+fn refused_port(rubric: &Rubric) -> u16 {
+    (1..=u16::MAX).find(|p| !rubric.occupied_ports.contains(p)).unwrap_or(u16::MAX)
 }
 
 /// Ends every process of a slot once `timeout` seconds have passed, unless stopped first.

@@ -19,8 +19,9 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use nix::sys::resource::Resource;
 
-use super::rubric::Limits;
+use super::rubric::{Limits, Role};
 use crate::capture::ptrace::Launch;
+use crate::check::Side;
 
 /// The first uid of the ranges the slots use: far above any account's, so that a process of
 /// a slot is recognisable as ours.
@@ -31,7 +32,7 @@ pub const MAX_SLOTS: u32 = 256;
 
 /// The uids of the slots of the `trace grade` whose pid is `pid`: a range of its own, so that
 /// two graders running at once never share a user (and so never end each other's
-/// processes); two per slot, the submission's and its reference client's. The highest pid
+/// processes); two per slot, the submission's and its reference's. The highest pid
 /// Linux allows (2^22) keeps the range below `u32::MAX`.
 pub fn uids_of(pid: u32) -> std::ops::Range<u32> {
     let first = UID_BASE + pid * 2 * MAX_SLOTS;
@@ -40,7 +41,7 @@ pub fn uids_of(pid: u32) -> std::ops::Range<u32> {
 
 /// The grader's scratch space for one `trace grade`: `/tmp/socktrace-grade-PID`, traversable
 /// by the slots' users (0711, so that none can list it), holding a directory per slot (0700,
-/// owned by the slot's user), the reference client's files (read-only for everyone) and a
+/// owned by the slot's user), the reference's files (read-only for everyone) and a
 /// private directory for traces (0700, root's). Removed on drop.
 pub struct Workspace {
     pub root: PathBuf,
@@ -107,22 +108,45 @@ pub fn uid(slot: usize) -> u32 {
     uids_of(std::process::id()).start + 2 * slot as u32
 }
 
-/// The user the reference client runs as in `slot`: not the submission's, so that the
-/// submission can neither signal it nor read or change its memory (its result is the
-/// submission's grade), and the client cannot read the submission's files.
-fn client_uid(slot: usize) -> u32 {
+/// The user the reference's program (the client, or a client's server) runs as in `slot`:
+/// not the submission's, so that the submission can neither signal it nor read or change its
+/// memory (its result is the submission's grade), and it cannot read the submission's files.
+fn reference_uid(slot: usize) -> u32 {
     uid(slot) + 1
 }
 
-/// The users of `slot`: the submission's and its client's.
+/// The users of `slot`: the submission's and its reference's.
 fn uids(slot: usize) -> [u32; 2] {
-    [uid(slot), client_uid(slot)]
+    [uid(slot), reference_uid(slot)]
+}
+
+/// How the programs of a slot start: the submission's and the reference's.
+pub struct Launches {
+    pub submission: Launch,
+    pub reference: Launch,
+}
+
+impl Launches {
+    /// How the program of `side` starts when the submissions play `role`.
+    pub fn of(&self, side: Side, role: Role) -> &Launch {
+        if role.plays(side) {
+            &self.submission
+        } else {
+            &self.reference
+        }
+    }
+
+    /// How a server and the client started once it listens start, each as its side's.
+    pub fn session(&self, role: Role) -> Launch {
+        let client = self.of(Side::Client, role).clone();
+        Launch { client: Some(Box::new(client)), ..self.of(Side::Server, role).clone() }
+    }
 }
 
 /// How the programs of a submission in `slot` start: as the slot's user, in `dir`, with a
-/// bare environment, under `limits`, their output to `output`; the reference client alike,
-/// but as a user of its own, from `/`.
-pub fn launch(slot: usize, dir: &Path, limits: &Limits, memory_mb: u64, output: Arc<OwnedFd>) -> Launch {
+/// bare environment, under `limits`, their output to `output`; the reference's alike, but
+/// as a user of its own, from `/`.
+pub fn launch(slot: usize, dir: &Path, limits: &Limits, memory_mb: u64, output: Arc<OwnedFd>) -> Launches {
     let home = dir.to_string_lossy().into_owned();
     let env = [
         ("PATH", "/usr/local/bin:/usr/bin:/bin".to_string()),
@@ -136,8 +160,8 @@ pub fn launch(slot: usize, dir: &Path, limits: &Limits, memory_mb: u64, output: 
     ];
     let mb = |n: u64| n.saturating_mul(1 << 20);
     let env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    let client_env = env.iter().map(|(k, v)| (k.clone(), if k == "HOME" || k == "TMPDIR" { "/tmp".to_string() } else { v.clone() })).collect();
-    let server = Launch {
+    let reference_env = env.iter().map(|(k, v)| (k.clone(), if k == "HOME" || k == "TMPDIR" { "/tmp".to_string() } else { v.clone() })).collect();
+    let submission = Launch {
         user: Some((uid(slot), uid(slot))),
         dir: Some(dir.to_path_buf()),
         env: Some(env),
@@ -151,8 +175,9 @@ pub fn launch(slot: usize, dir: &Path, limits: &Limits, memory_mb: u64, output: 
         output: Some(output),
         client: None,
     };
-    let client = Launch { user: Some((client_uid(slot), client_uid(slot))), dir: Some(PathBuf::from("/")), env: Some(client_env), ..server.clone() };
-    Launch { client: Some(Box::new(client)), ..server }
+    let reference =
+        Launch { user: Some((reference_uid(slot), reference_uid(slot))), dir: Some(PathBuf::from("/")), env: Some(reference_env), ..submission.clone() };
+    Launches { submission, reference }
 }
 
 /// How long [`end_all`] goes on killing and waiting for a slot's processes to be gone.

@@ -1,17 +1,19 @@
 //! A submission's grade from its runs: each rubric item is a documented step of one of the
-//! server's sockets, met in every scenario or not (with the check's reasons, naming the step,
-//! as the feedback); each deduction is a failure that happened in any run; the snapshot is
-//! compared with the reference's, first differing line and step.
+//! sockets of the side the submission plays, met in every scenario where a connection is made
+//! or not (with the check's reasons, naming the step, as the feedback); each deduction is a
+//! failure that happened in any run (a refused scenario's is how the client ended); the
+//! snapshot is compared with the reference's, first differing line and step.
 
 use serde::{Deserialize, Serialize};
 
-use super::rubric::{Failure, Failures, Item, Rubric};
+use super::rubric::{Failure, Failures, Item, Role, Rubric, Scenario};
 use super::run::{ScenarioRun, SubmissionRun};
 use crate::check::{check, CheckOptions, Outcome, Side};
 use crate::event::Exit;
 use crate::normalize::diff::first_difference;
 use crate::render::style::Style;
 use crate::replay::Replay;
+use crate::sequence::ACTIVE_OPEN;
 use crate::trace::Trace;
 
 /// One submission's grade: what every report shows, and what the cache keeps.
@@ -107,7 +109,7 @@ pub fn grade(student: &str, language: Option<&str>, rubric: &Rubric, run: &Submi
     }
     let mut checks = Vec::new();
     let mut replay = None;
-    for (k, scenario) in run.scenarios.iter().enumerate() {
+    for (k, (scenario, planned)) in run.scenarios.iter().zip(&rubric.scenarios).enumerate() {
         let trace = match &scenario.trace {
             Ok(trace) => trace,
             Err(err) => {
@@ -118,10 +120,23 @@ pub fn grade(student: &str, language: Option<&str>, rubric: &Rubric, run: &Submi
                 continue;
             }
         };
-        failures.extend(run_failures(scenario, trace));
-        let report = check(trace, &CheckOptions { side: Some(Side::Server) });
-        for (item, graded) in rubric.items.iter().zip(&mut items) {
-            graded.feedback.extend(item_feedback(item, &report, &scenario.scenario));
+        let ended = run_failures(rubric.role, planned, scenario, trace);
+        if ended.contains(&Failure::RefusalIgnored) {
+            feedback.push(refusal_feedback(scenario, trace));
+        }
+        let ends = trace.end.iter().flat_map(|e| &e.programs);
+        for (end, failed) in ends.zip([Failure::ServerFailed, Failure::ClientFailed]).filter(|(_, f)| ended.contains(f)) {
+            let side = if failed == Failure::ServerFailed { "server" } else { "client" };
+            feedback.push(format!("scenario {:?}: the reference {side} {}", scenario.scenario, end.exit));
+        }
+        failures.extend(ended);
+        let report = check(trace, &CheckOptions { side: rubric.role.checked() });
+        // A refused connection ends the documented sequence at connect, as it must: how the
+        // client ended is what counts there, not the steps it could not take.
+        if !planned.refused {
+            for (item, graded) in rubric.items.iter().zip(&mut items) {
+                graded.feedback.extend(item_feedback(item, &report, &scenario.scenario));
+            }
         }
         let mut text = Vec::new();
         // Into memory: cannot fail.
@@ -174,21 +189,37 @@ pub fn grade(student: &str, language: Option<&str>, rubric: &Rubric, run: &Submi
 }
 
 /// What went wrong in one scenario's run, from how its programs ended (in the order they
-/// were started): the server first, the client (started once the server listened) second.
-fn run_failures(scenario: &ScenarioRun, trace: &Trace) -> Failures {
+/// were started): the server first, the client (started once the server listened) second;
+/// the submission plays `role`, the reference the other side. In a refused scenario the
+/// client runs alone and must end with a status other than 0 of its own. The reference's own
+/// runs are held to the same: any failure there is the rubric's.
+pub fn run_failures(role: Role, planned: &Scenario, scenario: &ScenarioRun, trace: &Trace) -> Failures {
     let mut failures = Failures::new();
     let ends = trace.end.as_ref().map(|e| e.programs.as_slice()).unwrap_or_default();
     if scenario.timed_out {
         failures.insert(Failure::Timeout);
     }
     // A program ended by the timeout did not crash: the timeout says what happened.
+    let killed = |exit: &Exit| !scenario.timed_out && matches!(exit, Exit::Signal { .. });
     let failed = |exit: &Exit| !scenario.timed_out && *exit != Exit::Status { code: 0 };
+    if planned.refused {
+        let client = ends.first().map(|c| &c.exit);
+        if client.is_some_and(killed) {
+            failures.insert(Failure::Crashed);
+        }
+        if scenario.timed_out || !matches!(client, Some(Exit::Status { code: 1.. })) {
+            failures.insert(Failure::RefusalIgnored);
+        }
+        return failures;
+    }
+    // Each side's failure: the submission's own, or its reference's.
+    let of = |side: Side, reference: Failure| if role.plays(side) { Failure::Crashed } else { reference };
     if ends.first().is_some_and(|server| failed(&server.exit)) {
-        failures.insert(Failure::Crashed);
+        failures.insert(of(Side::Server, Failure::ServerFailed));
     }
     match ends.get(1) {
         Some(client) if failed(&client.exit) => {
-            failures.insert(Failure::ClientFailed);
+            failures.insert(of(Side::Client, Failure::ClientFailed));
         }
         Some(_) => {}
         None => {
@@ -196,6 +227,21 @@ fn run_failures(scenario: &ScenarioRun, trace: &Trace) -> Failures {
         }
     }
     failures
+}
+
+/// What a client that did not report a refused connection is told, naming the step.
+fn refusal_feedback(scenario: &ScenarioRun, trace: &Trace) -> String {
+    let connect = ACTIVE_OPEN.steps.iter().find(|s| s.id == "connect").map_or("connect", |s| s.title);
+    let client = trace.end.as_ref().and_then(|e| e.programs.first());
+    let how = match client {
+        _ if scenario.timed_out => "was still running at the timeout".to_string(),
+        Some(end) => end.exit.to_string(),
+        None => "never ended".to_string(),
+    };
+    format!(
+        "scenario {:?}: step \"{connect}\": nobody listens on the port, so the connection is refused; the client {how}: it must say so and exit with a status other than 0",
+        scenario.scenario
+    )
 }
 
 /// Why `item` is not met in one scenario's check (nothing when it is).

@@ -59,8 +59,9 @@ pub struct CallTracer {
 /// way; kept for measuring the difference).
 pub fn start(programs: Programs, launch: Launch, sink: EventSink, watch: WatchPorts, seccomp: bool) -> Result<CallTracer, SpawnError> {
     if let Programs::ServerClient { client, .. } = &programs {
-        // The client starts mid-session: a missing program is found now, before anything runs.
-        check_command(client.first().map_or("", String::as_str))?;
+        // The client starts mid-session: a missing program is found now, before anything runs,
+        // where the client will start.
+        spawn::check_launched(client.first().map_or("", String::as_str), launch.client.as_deref().unwrap_or(&launch))?;
     }
     let namer = Arc::new(Mutex::new(Namer::new(sink)));
     let oldest = tracer::lock(&namer).oldest_held();
@@ -70,7 +71,7 @@ pub fn start(programs: Programs, launch: Launch, sink: EventSink, watch: WatchPo
     let thread = std::thread::spawn(move || {
         let (first, client) = match programs {
             Programs::One(argv) => (argv, None),
-            Programs::ServerClient { server, client, wait } => (server, Some((client, wait))),
+            Programs::ServerClient { server, client, wait, linger } => (server, Some((client, wait, linger))),
         };
         // The kernel ties a tracee to the thread that started it: this one, from here on.
         let started = match spawn::spawn(&first, &launch, seccomp) {

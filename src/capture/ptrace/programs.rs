@@ -15,8 +15,10 @@ pub enum Programs {
     One(Vec<String>),
     /// A server, and a client started once the server listens (or, a datagram server, binds
     /// its port); `{port}` in the client's words becomes that port. A server that has done
-    /// neither after `wait` is ended, and the client never started.
-    ServerClient { server: Vec<String>, client: Vec<String>, wait: std::time::Duration },
+    /// neither after `wait` is ended, and the client never started. With `linger`, a server
+    /// still running that long after the client ended is killed (`trace grade`: a reference
+    /// server left waiting by a client that never came); `None`: it runs as long as it likes.
+    ServerClient { server: Vec<String>, client: Vec<String>, wait: std::time::Duration, linger: Option<std::time::Duration> },
 }
 
 /// How the traced programs ended, and what went wrong in the tracer.

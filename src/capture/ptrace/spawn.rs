@@ -68,6 +68,15 @@ pub fn check_command(program: &str) -> Result<(), SpawnError> {
     }
 }
 
+/// Whether `program` could be run as `launch` starts it: a relative path is the launch
+/// directory's, as the child will find it.
+pub fn check_launched(program: &str, launch: &Launch) -> Result<(), SpawnError> {
+    match &launch.dir {
+        Some(dir) if program.contains('/') && !program.starts_with('/') => check_command(&dir.join(program).to_string_lossy()),
+        _ => check_command(program),
+    }
+}
+
 /// Starts `argv` traced by the calling thread, which must make every later ptrace request
 /// for it (the kernel ties a tracee to its tracer thread), as `launch` says. `with_seccomp`:
 /// install the filter (else every system call stops, strace's classic way, several times
@@ -82,11 +91,7 @@ pub fn spawn(argv: &[String], launch: &Launch, with_seccomp: bool) -> Result<Sta
     // Checked here because an execve error cannot come back through std's pipe once the
     // filter is in place: the filter's calls fail with ENOSYS until the tracer has set
     // PTRACE_O_TRACESECCOMP, which it can do only at the stop after execve.
-    // A relative path is the launch directory's, as the child will find it.
-    match &launch.dir {
-        Some(dir) if program.contains('/') && !program.starts_with('/') => check_command(&dir.join(program).to_string_lossy())?,
-        _ => check_command(program)?,
-    }
+    check_launched(program, launch)?;
     let filter = if with_seccomp { seccomp::filter() } else { Vec::new() };
     let mut cmd = Command::new(program);
     cmd.args(args);

@@ -89,6 +89,10 @@ pub(super) struct Tracer {
     /// is given up, and the watchdog that ends the server then (dropped once the client runs).
     wait: std::time::Duration,
     watchdog: Option<mpsc::Sender<()>>,
+    /// How long the server may outlive the client (`None`: as long as it likes), and the
+    /// thread that kills it then (dropped when the session ends first).
+    linger: Option<std::time::Duration>,
+    lingering: Option<mpsc::Sender<()>>,
     gave_up: Arc<AtomicBool>,
     /// Set once the session is over: a grace period's end then has nothing left to kill.
     done: Arc<AtomicBool>,
@@ -119,15 +123,15 @@ impl Tracer {
     pub fn new(
         first: Started,
         argv: &[String],
-        client: Option<(Vec<String>, std::time::Duration)>,
+        client: Option<(Vec<String>, std::time::Duration, Option<std::time::Duration>)>,
         launch: Launch,
         namer: Arc<Mutex<Namer>>,
         watch: WatchPorts,
         with_seccomp: bool,
     ) -> Tracer {
-        let (client, wait) = match client {
-            Some((client, wait)) => (Some(client), wait),
-            None => (None, std::time::Duration::ZERO),
+        let (client, wait, linger) = match client {
+            Some((client, wait, linger)) => (Some(client), wait, linger),
+            None => (None, std::time::Duration::ZERO, None),
         };
         let mut tracer = Tracer {
             tasks: FastMap::default(),
@@ -149,6 +153,8 @@ impl Tracer {
             untraced: HashSet::new(),
             wait,
             watchdog: None,
+            linger,
+            lingering: None,
             gave_up: Arc::new(AtomicBool::new(false)),
             done: Arc::new(AtomicBool::new(false)),
             grace_started: false,
@@ -200,6 +206,7 @@ impl Tracer {
         }
         self.done.store(true, Ordering::SeqCst);
         self.watchdog = None;
+        self.lingering = None;
         if let Some(client) = self.client.take() {
             let client = client.join(" ");
             self.problems.push(if self.gave_up.load(Ordering::SeqCst) {
@@ -500,6 +507,12 @@ impl Tracer {
         if let Some(program) = self.programs.iter().find(|p| p.pid == tid) {
             self.ends.push(ProgramEnd { command: program.command.clone(), pid: tid as u32, exit });
         }
+        if let (Some(linger), Some([server, client])) = (self.linger, self.programs.get(..2)) {
+            let server_runs = !self.ends.iter().any(|e| e.pid == server.pid as u32);
+            if client.pid == tid && server_runs {
+                self.lingering = kill_after(server.pid, linger);
+            }
+        }
     }
 
     /// The table's descriptors are gone (its last user ended, or exec made its own copy):
@@ -563,6 +576,22 @@ fn watchdog(wait: std::time::Duration, gave_up: Arc<AtomicBool>) -> mpsc::Sender
         }
     });
     tx
+}
+
+/// Kills process `pid` once `linger` has passed, unless the returned sender is dropped first.
+/// A pidfd names the process itself: were it to end meanwhile, its pid, reused, would not be
+/// signalled.
+fn kill_after(pid: i32, linger: std::time::Duration) -> Option<mpsc::Sender<()>> {
+    use rustix::process::{pidfd_open, pidfd_send_signal, PidfdFlags, Signal};
+    let pidfd = pidfd_open(rustix::process::Pid::from_raw(pid)?, PidfdFlags::empty()).ok()?;
+    let (tx, rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if rx.recv_timeout(linger) == Err(mpsc::RecvTimeoutError::Timeout) {
+            // Ended meanwhile (ESRCH): nothing left to kill.
+            let _ = pidfd_send_signal(&pidfd, Signal::KILL);
+        }
+    });
+    Some(tx)
 }
 
 /// The program a process runs now, as `/proc` names it.
