@@ -240,7 +240,8 @@ fn a_live_echo_session_appears_in_its_page_step_by_step() {
     let (before, ended, ready): (usize, Option<String>, Option<String>) = serde_json::from_str(&waiting).expect("JSON");
     assert!(before >= 3 && ended.is_none() && ready.as_deref() == Some("1"), "the listening server's steps, live: {waiting}");
 
-    // Our own client, then the page follows to the end.
+    // Our own client, then the page follows to the end. The watcher polls on its own timer: the
+    // end is read once it has seen the end too, else its list may stop short of the last count.
     let watch = browser.call(
         Some(&page),
         "Runtime.evaluate",
@@ -248,7 +249,7 @@ fn a_live_echo_session_appears_in_its_page_step_by_step() {
             "(async () => {{ {UNTIL} const box = document.querySelector('.st-live'); window.stSeen = []; \
              await until(() => {{ const n = Number(box.getAttribute('data-steps')); \
                if (window.stSeen[window.stSeen.length - 1] !== n) window.stSeen.push(n); return box.getAttribute('data-ended'); }}); \
-             return 'watching'; }})()"), "awaitPromise": false}),
+             window.stWatched = true; return 'watching'; }})()"), "awaitPromise": false}),
     );
     assert!(watch.get("exceptionDetails").is_none(), "{watch}");
     let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect to the traced server");
@@ -261,7 +262,7 @@ fn a_live_echo_session_appears_in_its_page_step_by_step() {
         &page,
         &format!(
             "(async () => {{ {UNTIL} const box = document.querySelector('.st-live'); await until(() => box.getAttribute('data-ended')); \
-             const w = box.querySelector('.st-replay'); \
+             await until(() => window.stWatched); const w = box.querySelector('.st-replay'); \
              return JSON.stringify({{ seen: window.stSeen, steps: Number(box.getAttribute('data-steps')), \
                status: box.querySelector('.st-live-status').textContent, verdict: document.querySelector('.st-verdict pre').textContent, \
                at: Number(w.getAttribute('data-step')) }}); }})()"
