@@ -5,9 +5,14 @@ use std::fs;
 use std::io::{self, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use super::error::TracefsError;
 use crate::capture::release;
+
+/// How old an instance of a process that is gone must be before another session removes it
+/// (see [`remove_stale`]).
+const STALE_AFTER: Duration = Duration::from_secs(10);
 
 /// Instance names start with this, then `PID-N`.
 const PREFIX: &str = "socktrace-";
@@ -26,7 +31,7 @@ impl Instance {
     /// Creates `instances/socktrace-PID-N`, first removing the instances of dead processes.
     pub fn create(tracefs: &Path) -> Result<Instance, TracefsError> {
         let instances = tracefs.join("instances");
-        remove_stale(&instances);
+        remove_stale(&instances, STALE_AFTER);
         let name = format!("{PREFIX}{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let dir = instances.join(name);
         fs::create_dir(&dir).map_err(|err| TracefsError::io("create a tracefs instance", &dir, err))?;
@@ -92,12 +97,18 @@ pub fn read_whole(path: &Path) -> io::Result<String> {
 }
 
 /// Removes `socktrace-PID-*` instances whose process is gone (a crash, a SIGKILL).
-fn remove_stale(instances: &Path) {
+pub(super) fn remove_stale(instances: &Path, older_than: Duration) {
     let Ok(entries) = fs::read_dir(instances) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(pid) = name.to_str().and_then(stale_pid) else { continue };
-        if !alive(pid) {
+        // A session that has just ended leaves its instance to the child that removes it
+        // (`capture::release`), which takes a few tens of milliseconds: an instance that
+        // young is that child's, not ours to remove beside it. Two processes writing to and
+        // removing one instance at once went with a new session's instance recording no
+        // state at all, about one session in two hundred run four at a time (Linux 6.18).
+        let young = entry.metadata().and_then(|m| m.modified()).is_ok_and(|made| made.elapsed().is_ok_and(|age| age < older_than));
+        if !young && !alive(pid) {
             if let Err(err) = release::remove_now(&entry.path()) {
                 eprintln!("socktrace: stale instance left in place: {err}");
             }
