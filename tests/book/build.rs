@@ -1,10 +1,7 @@
 //! Building the book: in-process, through mdBook's own command protocol, and failing loudly
 //! where mdBook would only log; `trace replay` and `trace book serve`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 
 use mdbook_driver::MDBook;
 use socktrace::book::{self, BookError};
@@ -241,47 +238,17 @@ fn trace_replay_of_a_missing_file_is_a_one_line_error() {
     assert_one_line_error(&trace(&["replay", "no/such/trace.jsonl"]), "no/such/trace.jsonl");
 }
 
-/// `GET path` on `addr`; returns the status line and the body.
-fn get(addr: &str, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect to the server");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    (head.lines().next().unwrap_or("").to_string(), body.to_string())
-}
-
 #[test]
 fn trace_book_serve_serves_the_book_on_loopback_and_nothing_else() {
-    let dest = scratch("book_serve");
-    let mut child = Command::new(trace_bin())
-        .args(["book", "serve", "--port", "0", "--book"])
-        .arg(root().join("book"))
-        .arg("--dest")
-        .arg(&dest)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("trace book serve");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("the URL line");
-    let addr = first.split("http://").nth(1).and_then(|rest| rest.split('/').next()).map(str::to_string);
-    let result = std::panic::catch_unwind(|| {
-        let addr = addr.clone().unwrap_or_else(|| panic!("no URL in {first:?}"));
-        assert!(addr.starts_with("127.0.0.1:"), "loopback only: {addr}");
-        let (status, body) = get(&addr, "/");
-        assert_eq!(status, "HTTP/1.1 200 OK");
-        assert!(body.contains("<title>"), "the index page");
-        let (status, body) = get(&addr, "/roles.html?step=3");
-        assert_eq!(status, "HTTP/1.1 200 OK");
-        assert!(body.contains("st-replay"));
-        assert_eq!(get(&addr, "/../Cargo.toml").0, "HTTP/1.1 404 Not Found");
-        assert_eq!(get(&addr, "/%2e%2e/Cargo.toml").0, "HTTP/1.1 404 Not Found");
-    });
-    let _ = child.kill();
-    let _ = child.wait();
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
-    assert!(Path::new(&dest).join("index.html").is_file());
+    let served = super::upload::Served::start("book_serve");
+    let get = |path: &str| served.request(&format!("GET {path} HTTP/1.0"), b"");
+    let (status, body) = get("/");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.contains("<title>"), "the index page");
+    let (status, body) = get("/roles.html?step=3");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.contains("st-replay"));
+    assert_eq!(get("/../Cargo.toml").0, "HTTP/1.1 404 Not Found");
+    assert_eq!(get("/%2e%2e/Cargo.toml").0, "HTTP/1.1 404 Not Found");
+    assert!(served.dest.join("index.html").is_file());
 }

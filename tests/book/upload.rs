@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
@@ -19,6 +20,8 @@ pub(super) struct Served {
     child: Child,
     /// `127.0.0.1:PORT`.
     pub addr: String,
+    /// Where the book was built.
+    pub dest: PathBuf,
 }
 
 impl Served {
@@ -36,7 +39,7 @@ impl Served {
         let mut first = String::new();
         let read = BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first);
         let addr = first.split("http://").nth(1).and_then(|rest| rest.split('/').next()).map(str::to_string);
-        let served = Served { child, addr: addr.unwrap_or_default() };
+        let served = Served { child, addr: addr.unwrap_or_default(), dest };
         assert!(read.is_ok() && served.addr.starts_with("127.0.0.1:"), "no loopback URL in {first:?}");
         served
     }
