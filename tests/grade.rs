@@ -287,6 +287,41 @@ fn both_sides__a_good_pair_gets_full_marks__a_client_that_never_closes_loses_tha
     graded_as_expected(&grades, expected, &stdout);
 }
 
+/// The rubric's folder lies under one closed to every other user (a clone under `mktemp -d`,
+/// 0700): the reference, which runs as a user of its own, still reads its programs — from the
+/// grader's copy, which counts as the rubric: a changed reference file grades anew.
+#[test]
+fn rubric_in_a_closed_folder__the_reference_runs__a_changed_reference_grades_anew() {
+    use std::os::unix::fs::PermissionsExt;
+    if !live_test_allowed("trace grade with a rubric under a closed folder") {
+        return;
+    }
+    let dir = scratch("grade-closed");
+    let closed = dir.join("closed");
+    let rubric = closed.join("grade").join("clients");
+    copy_dir(&template().join("reference"), &closed.join("grade").join("reference"));
+    copy_dir(&clients_template().join("reference"), &rubric.join("reference"));
+    std::fs::copy(clients_template().join("rubric.toml"), rubric.join("rubric.toml")).expect("the rubric");
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).expect("closed to others");
+    let subs = submissions(&clients_template(), &dir, &["good_python"]);
+    let json = dir.join("grades.json");
+    let grade = || {
+        let out = grade_command(&rubric, &subs, &dir, &["--json", path(&json)]).output().expect("trace grade runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "trace grade failed: {}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+        stdout
+    };
+    let first = grade();
+    let grades: Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).expect("JSON");
+    graded_as_expected(&grades, &[("good_python", 10.0, &[], &[])], &first);
+    assert!(grade().contains("1 graded (1 from the cache)"), "unchanged: from the cache");
+    let server = rubric.join("reference").join("server.py");
+    let text = std::fs::read_to_string(&server).expect("the reference server");
+    std::fs::write(&server, text + "# changed\n").expect("a changed reference");
+    let again = grade();
+    assert!(again.contains("1 graded (0 from the cache)"), "a changed reference file grades anew:\n{again}");
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 path")
 }

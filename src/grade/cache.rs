@@ -1,6 +1,7 @@
 //! Grades kept between runs of `trace grade`: a submission whose files, rubric and socktrace
-//! version are unchanged is not run again. One JSON file per submission, holding the key (a
-//! SHA-256 of all three) it was graded under.
+//! version are unchanged is not run again (the files the rubric's commands name count as the
+//! rubric). One JSON file per submission, holding the key (a SHA-256 of all three) it was
+//! graded under.
 
 use std::fs;
 use std::io;
@@ -22,16 +23,17 @@ struct Entry {
     grade: Grade,
 }
 
-/// The key of a submission: socktrace's version, the rubric's text, and each file's name and
-/// bytes (names sorted, each length-prefixed, so that no two listings hash alike by accident).
-pub fn key(rubric_text: &str, dir: &Path, files: &[PathBuf]) -> io::Result<String> {
+/// The key of a submission: socktrace's version, the rubric (the key of its text and its
+/// files, made by this same function), and each file's name and bytes (names sorted, each
+/// length-prefixed, so that no two listings hash alike by accident).
+pub fn key(rubric: &str, dir: &Path, files: &[PathBuf]) -> io::Result<String> {
     let mut hash = Sha256::new();
     let mut field = |bytes: &[u8]| {
         hash.update((bytes.len() as u64).to_le_bytes());
         hash.update(bytes);
     };
     field(env!("CARGO_PKG_VERSION").as_bytes());
-    field(rubric_text.as_bytes());
+    field(rubric.as_bytes());
     for file in files {
         field(file.to_string_lossy().as_bytes());
         field(&fs::read(dir.join(file))?);

@@ -3,6 +3,7 @@
 //! they follow.
 //!
 //! - [`rubric`]: the rubric file (TOML): languages, scenarios, limits, points, deductions;
+//! - [`rubric_files`]: the rubric's own files, copied where the sandbox's users can read them;
 //! - [`sandbox`]: a user, a directory and limits per worker slot, and how all of a slot's
 //!   processes are ended; the private network is [`crate::netns::private`];
 //! - [`run`]: one submission's build and scenarios, traced in-process as `trace run` traces;
@@ -21,6 +22,7 @@ pub mod report_json;
 pub mod report_junit;
 pub mod report_table;
 pub mod rubric;
+pub mod rubric_files;
 pub mod run;
 pub mod sandbox;
 pub mod score;
@@ -61,7 +63,8 @@ pub struct ClassGrades {
     pub interrupted: bool,
 }
 
-/// The most files, and bytes in all, a submission may hold: more is not a submission.
+/// The most files, and bytes in all, a submission (or the rubric's copied files) may hold:
+/// more is not a submission.
 const MAX_FILES: usize = 1000;
 const MAX_BYTES: u64 = 64 << 20;
 
@@ -85,14 +88,19 @@ pub fn grade_class(options: &Options, stop: &AtomicBool) -> Result<ClassGrades, 
     if let Some(dir) = cache_dir.as_deref().filter(|d| !d.starts_with(&hidden)) {
         hide.push(dir);
     }
+    let copied = rubric_files::copy(&options.rubric, &workspace.root.join("rubric"), &hide)
+        .map_err(|e| format!("cannot copy the rubric's files into the sandbox's workspace: {e}"))?;
+    // A reference file changed is a rubric changed.
+    let fingerprint = cache::key(&options.rubric.text, &copied.root, &copied.files).map_err(|e| format!("cannot read the rubric's files: {e}"))?;
+    let rubric = Rubric { dir: copied.dir, ..options.rubric.clone() };
     let jobs = options.jobs.max(1);
     let active: Vec<AtomicBool> = (0..jobs).map(|_| AtomicBool::new(false)).collect();
-    let reference = reference_traces(&options.rubric, &workspace, &hide, stop)?;
+    let reference = reference_traces(&rubric, &workspace, &hide, stop)?;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<(Grade, bool)>>> = Mutex::new(vec![None; submissions.len()]);
     let tally = Mutex::new(Tally::default());
     let started = Instant::now();
-    let class = Class { rubric: &options.rubric, workspace: &workspace, cache: cache.as_ref(), hide: &hide, reference: &reference, stop };
+    let class = Class { rubric: &rubric, fingerprint: &fingerprint, workspace: &workspace, cache: cache.as_ref(), hide: &hide, reference: &reference, stop };
     let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
         // Ctrl-C: every slot's processes end at once; the runs then end by themselves.
@@ -184,7 +192,10 @@ fn reference_traces(rubric: &Rubric, workspace: &Workspace, hide: &[&Path], stop
 
 /// What every submission of a class is graded with.
 struct Class<'a> {
+    /// The rubric, its `{rubric}` the copy of its files in the workspace.
     rubric: &'a Rubric,
+    /// The hash of the rubric's text and files, for the cache's key.
+    fingerprint: &'a str,
     workspace: &'a Workspace,
     cache: Option<&'a Cache>,
     /// Hidden from every submission: the submissions folder, the cache.
@@ -198,13 +209,13 @@ impl Class<'_> {
     /// Grades one submission in `slot` (or takes its grade from the cache: the second value
     /// says so).
     fn grade_one(&self, student: &str, dir: &Path, slot: usize) -> (Grade, bool) {
-        let Class { rubric, workspace, cache, hide, reference, stop } = *self;
+        let Class { rubric, fingerprint, workspace, cache, hide, reference, stop } = *self;
         let failed = |why: String| Grade::unrun(student, rubric, why);
         let files = match list_files(dir) {
             Ok(files) => files,
             Err(err) => return (failed(err), false),
         };
-        let key = cache::key(&rubric.text, dir, &files).ok();
+        let key = cache::key(fingerprint, dir, &files).ok();
         if let (Some(cache), Some(key)) = (cache, &key) {
             if let Some(grade) = cache.get(student, key) {
                 return (grade, true);

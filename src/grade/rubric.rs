@@ -259,6 +259,15 @@ impl fmt::Display for RubricError {
 impl std::error::Error for RubricError {}
 
 impl Rubric {
+    /// Every command of the rubric, placeholders still in them: the reference's, the
+    /// scenarios' own, and each language's build and run.
+    pub fn commands(&self) -> impl Iterator<Item = &str> {
+        let reference = [self.reference.client.as_str(), self.reference.server.as_str()];
+        let scenarios = self.scenarios.iter().flat_map(|s| [s.client.as_deref(), s.server.as_deref()]).flatten();
+        let languages = self.languages.iter().flat_map(|l| [l.build.as_deref(), Some(l.run.as_str()), l.client.as_deref()]).flatten();
+        reference.into_iter().chain(scenarios).chain(languages)
+    }
+
     /// Parses a rubric's text; `dir` is its folder. Every item must name a step its part has.
     pub fn parse(text: &str, dir: &Path) -> Result<Rubric, String> {
         let mut rubric: Rubric = toml::from_str(text).map_err(|e| e.to_string())?;

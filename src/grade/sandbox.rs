@@ -41,8 +41,9 @@ pub fn uids_of(pid: u32) -> std::ops::Range<u32> {
 
 /// The grader's scratch space for one `trace grade`: `/tmp/socktrace-grade-PID`, traversable
 /// by the slots' users (0711, so that none can list it), holding a directory per slot (0700,
-/// owned by the slot's user), the reference's files (read-only for everyone) and a
-/// private directory for traces (0700, root's). Removed on drop.
+/// owned by the slot's user), the rubric's files (`rubric/`, read-only for everyone: see
+/// [`super::rubric_files`]) and a private directory for traces (0700, root's). Removed on
+/// drop.
 pub struct Workspace {
     pub root: PathBuf,
 }
