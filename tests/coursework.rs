@@ -68,6 +68,30 @@ fn wrong_servers_fail_with_a_readable_difference() {
     assert!(report.reasons().any(|r| r.contains("never closed")), "{report}");
 }
 
+/// A wrong server whose run ended in a reset (the client closed with the server's last answer
+/// unread): its snapshot keeps each thread's order around the listening socket, and cause before
+/// effect; its first difference from the correct server is its own first wrong call.
+#[test]
+fn wrong_server_in_a_reset_run_differs_first_by_its_greeting() {
+    let (reference, wrong) = (
+        crate::support::load(&crate::support::fixture("coursework/traces/echo_server.jsonl")),
+        crate::support::load(&crate::support::fixture("coursework/traces/wrong_writes_first-reset.jsonl")),
+    );
+    let difference = first_difference(&reference, &wrong).expect("the wrong server differs");
+    assert_eq!(difference.step.as_deref().map(|s| s.contains("Exchange data")), Some(true), "{:?}", difference.step);
+    assert!(difference.right.as_deref().is_some_and(|l| l.contains("sendto(s2, \"welcome\\n\")")), "{:?}", difference.right);
+    let snapshot = wrong.snapshot();
+    let lines: Vec<&str> = snapshot.lines().map(str::trim_end).collect();
+    // The last line that reads `line`.
+    let at = |line: &str| lines.iter().rposition(|l| *l == line).unwrap_or_else(|| panic!("no line {line:?} in:\n{snapshot}"));
+    let reset = at("server  … recvfrom(s2) = -1 ECONNRESET");
+    assert!(at("        s2: RST received") < reset, "the RST comes before the error it causes:\n{snapshot}");
+    assert!(at("client  close(c1) …") < at("  c1 > s2  RST|ACK seq 11 ack 25"), "the close sends the RST:\n{snapshot}");
+    for listener_call in ["server  getsockname(s1) = 0 [SERVER]", "server  getpeername(s1) = -1 ENOTCONN", "server  close(s1) …"] {
+        assert!(at(listener_call) > reset, "{listener_call:?} comes after the reset, as the program made it:\n{snapshot}");
+    }
+}
+
 /// A student's echo written in Rust, recorded from inside this test: the server and the client
 /// are threads of the code under test, in the test's own traced child process.
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use cache::Cache;
 use rubric::Rubric;
 use run::Job;
-use sandbox::Workspace;
+use sandbox::{Workspace, MAX_BYTES, MAX_FILES};
 use score::Grade;
 
 use crate::trace::Trace;
@@ -62,11 +62,6 @@ pub struct ClassGrades {
     /// Ctrl-C stopped the grading: `grades` holds those finished before it.
     pub interrupted: bool,
 }
-
-/// The most files, and bytes in all, a submission (or the rubric's copied files) may hold:
-/// more is not a submission.
-const MAX_FILES: usize = 1000;
-const MAX_BYTES: u64 = 64 << 20;
 
 /// The folder a submission's cache defaults to, inside the submissions folder (and so hidden
 /// from the submissions with it).

@@ -15,9 +15,7 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::rubric::Rubric;
-// As much as a submission may hold: a folder larger than that is not a reference program's,
-// and a command naming it has named too much.
-use super::{MAX_BYTES, MAX_FILES};
+use super::sandbox::{MAX_BYTES, MAX_FILES};
 
 /// Folders deeper than this are not followed (a symbolic link that loops).
 const MAX_DEPTH: usize = 16;

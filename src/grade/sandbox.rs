@@ -39,6 +39,11 @@ pub fn uids_of(pid: u32) -> std::ops::Range<u32> {
     first..first + 2 * MAX_SLOTS
 }
 
+/// The most files, and bytes in all, a copy into the workspace may hold (a submission, the
+/// rubric's files): more is not a submission, nor a reference program.
+pub const MAX_FILES: usize = 1000;
+pub const MAX_BYTES: u64 = 64 << 20;
+
 /// The grader's scratch space for one `trace grade`: `/tmp/socktrace-grade-PID`, traversable
 /// by the slots' users (0711, so that none can list it), holding a directory per slot (0700,
 /// owned by the slot's user), the rubric's files (`rubric/`, read-only for everyone: see

@@ -151,6 +151,15 @@ pub struct Places {
     servers: Vec<Named>,
     connections: Vec<Named>,
     sockets: usize,
+    /// Per socket of the view: it listened (somewhere in the trace, maybe in another block).
+    listening: Vec<bool>,
+}
+
+impl Places {
+    /// Per socket of the view ([`Named::index`]): whether it listened.
+    pub fn listening(&self) -> &[bool] {
+        &self.listening
+    }
 }
 
 /// Where one event is told.
@@ -216,7 +225,7 @@ pub fn places(events: &[Event], sockets: &Sockets) -> Places {
             handed_over[named(socket).index()] = true;
         }
     }
-    Places { of_event, servers: cast.servers, connections: cast.order, sockets: sockets.view_count() }
+    Places { of_event, servers: cast.servers, connections: cast.order, sockets: sockets.view_count(), listening: cast.listening }
 }
 
 /// The blocks of the kept events, each in trace order, in the order a view shows them.

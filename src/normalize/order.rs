@@ -10,6 +10,8 @@
 //!   chain per peer, so that clients connecting at once do not interleave);
 //! - a call's start comes before the kernel events it causes, and its end after the kernel
 //!   events it waits for or causes (see `Orderer::links`);
+//! - a program's life-cycle calls keep their order, and a thread's calls on a listening
+//!   socket keep their place among all its calls (see `Orderer::program_order`);
 //! - among the events that may come next, the first of the first socket's chain is taken:
 //!   server sockets before client sockets, in name order; kernel events before calls.
 //!
@@ -20,7 +22,7 @@ use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 
 use super::sockets::{Named, Sockets};
-use crate::event::{Body, CallName, Event, Origin, Role, SockId, Verb};
+use crate::event::{Body, CallName, Event, KernelNote, Origin, Role, SockId, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::tcp::flags::TcpFlags;
 use crate::tcp::State;
@@ -100,14 +102,18 @@ pub struct Orderer<'e> {
     program_of: FastMap<Named, (Option<u32>, Role)>,
     last_call: FastMap<(Option<u32>, Role), usize>,
     last_life_call: FastMap<(Option<u32>, Role), usize>,
+    /// Per thread, its last call on a socket; per accept's call id, the socket it returned.
+    last_thread_call: FastMap<(Option<u32>, Option<u32>), usize>,
+    accepted: FastMap<u64, Named>,
     /// Each socket's kernel events, in order (the lists are kept, emptied, for the next block).
     kernel_of: FastMap<Named, usize>,
     kernel_lists: Vec<Vec<usize>>,
 }
 
 impl<'e> Orderer<'e> {
-    /// The canonical order of the events of `block` (indices into `all`), as indices into `all`.
-    pub fn order(&mut self, all: &'e [Event], block: &[usize], sockets: &'e Sockets) -> &[usize] {
+    /// The canonical order of the events of `block` (indices into `all`), as indices into `all`;
+    /// `listening`: per socket of the view, whether it listened anywhere in the trace.
+    pub fn order(&mut self, all: &'e [Event], block: &[usize], sockets: &'e Sockets, listening: &[bool]) -> &[usize] {
         self.block.events.clear();
         self.block.events.extend(block.iter().map(|&i| &all[i]));
         self.block.sockets.clear();
@@ -126,7 +132,7 @@ impl<'e> Orderer<'e> {
             self.edges.extend(members.windows(2).map(|pair| (pair[0], pair[1])));
         }
         self.links();
-        self.program_order();
+        self.program_order(listening);
         // The model's changes beside a live trace follow the event that caused them, which the
         // timeline put just before them.
         let events = &self.block.events;
@@ -343,8 +349,15 @@ impl<'e> Orderer<'e> {
                             (Verb::Connect, Body::State(c)) => c.to == State::SynSent,
                             (Verb::Connect, Body::Packet(p)) => sent(k) && syn(p),
                             (Verb::Listen, Body::State(c)) => c.to == State::Listen,
-                            (Verb::Close | Verb::Shutdown, Body::State(c)) => (matches!(c.to, State::FinWait1 | State::LastAck) || c.from == State::Listen),
-                            (Verb::Close | Verb::Shutdown, Body::Packet(p)) => sent(k) && fin(p),
+                            // A close with unread data aborts: the connection goes straight to
+                            // CLOSED and a RST goes out instead of a FIN (RFC 9293, 3.10.4).
+                            (Verb::Close | Verb::Shutdown, Body::State(c)) => {
+                                matches!(c.to, State::FinWait1 | State::LastAck)
+                                    || c.from == State::Listen
+                                    || (verb == Verb::Close && c.to == State::Closed && matches!(c.from, State::Established | State::CloseWait))
+                            }
+                            (Verb::Close | Verb::Shutdown, Body::Packet(p)) => sent(k) && (fin(p) || (verb == Verb::Close && rst(p))),
+                            (Verb::Close, Body::Kernel(KernelNote::ResetSent { .. })) => true,
                             (Verb::Send, Body::Packet(p)) => sent(k) && p.len > 0,
                             _ => false,
                         };
@@ -356,7 +369,8 @@ impl<'e> Orderer<'e> {
                     let mut before_end = kernel[..upto].iter().copied();
                     let awaited = match verb {
                         Verb::Connect => before_end.rfind(|&k| matches!(&events[k].body, Body::State(c) if c.from == State::SynSent)),
-                        Verb::Recv => before_end.rfind(|&k| matches!(&events[k].body, Body::Packet(p) if !sent(k) && (p.len > 0 || fin(p)))),
+                        // Data, the peer's FIN (0: the end), or its RST (ECONNRESET).
+                        Verb::Recv => before_end.rfind(|&k| matches!(&events[k].body, Body::Packet(p) if !sent(k) && (p.len > 0 || fin(p) || rst(p)))),
                         _ => None,
                     };
                     if let Some(k) = awaited {
@@ -380,9 +394,45 @@ impl<'e> Orderer<'e> {
     /// on different sockets keep their observed order: it is the program's logic (a server
     /// closes its listening socket after serving, say). Sends and receives on different
     /// connections do not: those run concurrently.
-    fn program_order(&mut self) {
+    ///
+    /// A listening socket's own calls (its `getsockname`, its `close`) keep their place in
+    /// their thread's order among all its calls: the listener is no conversation that runs
+    /// beside the others, and a `close` of it that the program made after a reset must not
+    /// be shown before the conversation it ended. An `accept` belongs to the connection it
+    /// returns (one that returned none, to nothing), so an event loop's accepts still fall
+    /// where its clients' timing puts them.
+    fn program_order(&mut self, listening: &[bool]) {
         let life_cycle = |verb: Verb| matches!(verb, Verb::Socket | Verb::Bind | Verb::Listen | Verb::Accept | Verb::Connect | Verb::Shutdown | Verb::Close);
-        let Orderer { block: b, socket_of_call, edges, last_life_call: last, .. } = self;
+        let Orderer { block: b, socket_of_call, edges, last_life_call: last, last_thread_call, accepted, .. } = self;
+        accepted.clear();
+        for (i, event) in b.events.iter().enumerate() {
+            if let (Body::CallEnd(end), Some(new)) = (&event.body, b.other(i)) {
+                if end.call.verb() == Verb::Accept {
+                    accepted.insert(end.id, new);
+                }
+            }
+        }
+        // What a call is about: the listener alone (`true`), or a connection (`false`).
+        let listener_alone = |i: usize| -> Option<bool> {
+            let (id, verb) = match &b.events[i].body {
+                Body::CallStart(start) => (start.id, start.verb()),
+                Body::CallEnd(end) => (end.id, end.call.verb()),
+                _ => return None,
+            };
+            let socket = if verb == Verb::Accept { *accepted.get(&id)? } else { socket_of_call[i]? };
+            Some(listening.get(socket.index()).copied().unwrap_or(false))
+        };
+        last_thread_call.clear();
+        for i in 0..b.events.len() {
+            let Some(alone) = listener_alone(i) else { continue };
+            let thread = (b.events[i].actor.pid, b.events[i].actor.tid);
+            if let Some(&previous) = last_thread_call.get(&thread) {
+                if (alone || listener_alone(previous) == Some(true)) && socket_of_call[previous] != socket_of_call[i] {
+                    edges.push((previous, i));
+                }
+            }
+            last_thread_call.insert(thread, i);
+        }
         last.clear();
         for (i, event) in b.events.iter().enumerate() {
             let in_life = match &event.body {
@@ -485,4 +535,8 @@ fn syn(p: &crate::event::Packet) -> bool {
 
 fn fin(p: &crate::event::Packet) -> bool {
     p.tcp.as_ref().is_some_and(|t| t.flags.contains(TcpFlags::FIN))
+}
+
+fn rst(p: &crate::event::Packet) -> bool {
+    p.tcp.as_ref().is_some_and(|t| t.flags.contains(TcpFlags::RST))
 }

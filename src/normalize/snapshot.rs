@@ -96,7 +96,7 @@ impl Lines {
             let mut lines = Lines::default();
             let mut orderer = Orderer::default();
             for block in blocks {
-                let order = orderer.order(events, block, &sockets);
+                let order = orderer.order(events, block, &sockets, places.listening());
                 lines.write(events, order, &names, &sockets, &joined, &rows);
             }
             lines
