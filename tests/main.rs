@@ -27,6 +27,7 @@ mod live_truth;
 mod live_udp;
 mod load;
 mod model_vs_kernel;
+mod namespaces;
 mod readme;
 mod replay_terminal;
 mod run_lifecycle;

@@ -100,7 +100,8 @@ pub fn run(plan: &PeerPlan, command: &str, output: Output) -> Result<Report, Liv
         Timeline::with_shadow(resolver, header.lenses.states == LensStatus::Observed)
     } else {
         Timeline::new(resolver)
-    };
+    }
+    .of_namespace(crate::netns::foreign::this_namespace(), header.lenses.packets == LensStatus::Observed);
     let (program_result, interrupted, losses) =
         run_programs(rt, parts, stop, (rx, lenses), &mut timeline, |events, watermark| sink.emit(events, watermark), || {})?;
     unavailable.extend(losses.problems.iter().cloned());

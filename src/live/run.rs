@@ -83,7 +83,8 @@ pub fn run(plan: RunPlan, command: &str, output: Output) -> Result<RunReport, Ru
     // Which sides are traced is learned from the calls: a command may be a server, a
     // client, both, or a shell starting either.
     let resolver = SocketResolver::new(Vec::new(), Sides { client_recorded: true, server_recorded: true }).learning_sides();
-    let mut timeline = Timeline::with_shadow(resolver, header.lenses.states == LensStatus::Observed);
+    let mut timeline = Timeline::with_shadow(resolver, header.lenses.states == LensStatus::Observed)
+        .of_namespace(crate::netns::foreign::this_namespace(), header.lenses.packets == LensStatus::Observed);
     calls.run();
     let losses = drive(rx, &mut timeline, |events, watermark| sink.emit(events, watermark), lenses, || calls.tick())?;
     let outcome = calls.finish();

@@ -120,7 +120,8 @@ pub fn run(plan: &Plan, command: &str, output: Output, serving: impl FnOnce(&str
         Timeline::with_shadow(resolver, header.lenses.states == LensStatus::Observed)
     } else {
         Timeline::new(resolver)
-    };
+    }
+    .of_namespace(crate::netns::foreign::this_namespace(), header.lenses.packets == LensStatus::Observed);
 
     let mut drop_problems = Vec::new();
     let (program_result, interrupted, losses) = run_programs(

@@ -11,6 +11,7 @@
 //! ([`Namespace::enter`]) creates that host's sockets (or a capture on its link), and threads
 //! it starts are on that host too.
 
+pub mod foreign;
 pub mod hosts;
 pub mod private;
 

@@ -7,6 +7,7 @@
 
 pub(crate) mod datagrams;
 pub(crate) mod merge;
+pub mod namespace;
 pub(crate) mod relative;
 pub(crate) mod shadow;
 pub(crate) mod sockets;
@@ -18,6 +19,7 @@ pub use shadow::Shadow;
 pub use sockets::{Sides, SocketResolver};
 
 use crate::event::{Body, Event, Origin, Packet};
+use namespace::{Namespace, ThreadOracle};
 
 /// Merger, socket resolver, relative numbering and the model's shadow in one: events in,
 /// ordered events out.
@@ -31,6 +33,8 @@ pub struct Timeline {
     drops: Vec<Event>,
     released_up_to: u64,
     out_of_order: u64,
+    /// Live: sets aside the kernel events of other network namespaces' sockets.
+    namespace: Option<Namespace>,
 }
 
 /// A packet straight from a fault injector: observed, marked dropped, not yet resolved.
@@ -60,7 +64,15 @@ impl Timeline {
             drops: Vec::new(),
             released_up_to: 0,
             out_of_order: 0,
+            namespace: None,
         }
+    }
+
+    /// A live timeline keeps the kernel events of one network namespace's sockets only, as
+    /// `thread` tells its threads (`None`: all) and its packets show where `packets` are
+    /// captured (see [`namespace`]).
+    pub fn of_namespace(self, thread: Option<ThreadOracle>, packets: bool) -> Timeline {
+        Timeline { namespace: thread.map(|thread| Namespace::new(thread, packets)), ..self }
     }
 
     /// A timeline that also sets the RFC 9293 model beside every TCP socket (live traces);
@@ -74,6 +86,9 @@ impl Timeline {
     pub fn push(&mut self, events: Vec<Event>) {
         for event in events {
             self.sockets.learn(&event);
+            if let Some(namespace) = &mut self.namespace {
+                namespace.see(&event);
+            }
             if is_drop_report(&event) {
                 self.drops.push(event);
             } else {
@@ -86,6 +101,9 @@ impl Timeline {
     /// modelled events follow the event that caused them.
     pub fn release(&mut self, watermark: u64, out: &mut Vec<Event>) {
         while let Some(mut event) = self.merger.pop(watermark) {
+            if self.namespace.as_mut().is_some_and(|n| !n.ours(&event)) {
+                continue;
+            }
             if event.t < self.released_up_to {
                 self.out_of_order += 1;
             }
