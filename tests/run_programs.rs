@@ -368,6 +368,38 @@ fn forking_server__the_child_inherits_the_socket__the_parents_close_sends_no_fin
     assert!(parent_close.t < child_close.t && child_close.t < events[server_fin].t, "the FIN leaves with the child's close, the last");
 }
 
+/// A thread's close lingers while the main thread accepts the next connection, which Linux
+/// gives the number that close let go of as it began: the new socket's calls, made after the
+/// close returned, are the new socket's (the number is freed at close's entry, not its exit).
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
+#[test]
+fn thread_closes_while_another_accepts__the_reused_number_is_the_new_socket() {
+    if !live_test_allowed("thread_closes_while_another_accepts__the_reused_number_is_the_new_socket") {
+        return;
+    }
+    let dir = scratch("run_lingering_close");
+    let server = dir.join("lingering_close_server");
+    let status = Command::new("cc").args(["-O1", "-Wall", "-pthread", "-o"]).arg(&server).arg(fixture("lingering_close_server.c")).status().expect("cc runs");
+    assert!(status.success(), "cc compiles lingering_close_server.c");
+    let client = format!("python3 {} {{port}}", fixture("idle_then_echo_client.py"));
+    let (traced, _) = record(&dir.join("t.jsonl"), &["--server", server.to_str().expect("utf-8"), "--client", &client]);
+    let events = &traced.events;
+    let story = Story::new(events);
+    let accept_end = story.accept_returning(&sock("s3"));
+    let fd = |e: &Event| e.call_start().and_then(|c| c.fd);
+    let close_of = |name: &str| events.iter().position(|e| e.is_on(name) && e.call_start().is_some_and(|c| c.verb() == socktrace::event::Verb::Close));
+    let lingering = close_of("s2").expect("the thread closes s2");
+    let lingering_end =
+        events.iter().position(|e| matches!(&e.body, Body::CallEnd(end) if Some(end.id) == events[lingering].call_start().map(|c| c.id))).expect("its end");
+    assert!(lingering < accept_end && accept_end < lingering_end, "s3 is accepted while s2's close runs");
+    for verb in [socktrace::event::Verb::Recv, socktrace::event::Verb::Send, socktrace::event::Verb::Close] {
+        let call = events.iter().position(|e| e.is_on("s3") && e.call_start().is_some_and(|c| c.verb() == verb));
+        let call = call.unwrap_or_else(|| panic!("s3's {verb:?} is traced"));
+        assert!(call > lingering_end, "after the close returned");
+        assert_eq!(fd(&events[call]), fd(&events[lingering]), "on the number s2's close let go of");
+    }
+}
+
 /// One process listens, connects to itself and accepts: each socket has its own role, and a
 /// duplicate descriptor writes on the same socket.
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]

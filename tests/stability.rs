@@ -217,7 +217,7 @@ fn matrix_styles_give_byte_identical_snapshots_across_runs_under_load() {
 /// Two recorded runs of the Node echo (`fixtures/timing/`): in one the server accepted before
 /// the client wrote; in the other, slowed down, it accepted only after the client's data had
 /// reached the connection waiting in its queue (named `q1` until `accept` returned it as
-/// `s2`). The same programs, so the same snapshot.
+/// `s2`). The same programs, so the same snapshot and the same verdict.
 #[test]
 fn a_connection_accepted_after_its_data_arrived_gives_the_snapshot_of_one_accepted_before() {
     let read = |name: &str| {
@@ -228,6 +228,11 @@ fn a_connection_accepted_after_its_data_arrived_gives_the_snapshot_of_one_accept
         late.events.iter().any(|e| matches!(&e.body, socktrace::event::Body::Packet(p) if p.len > 0 && p.to.as_ref().is_some_and(|to| to.0 == "q1"))),
         "the late run's data reaches the queued connection"
     );
+    // Both conform: the queued connection's handshake is the accepted socket's.
+    for trace in [&early, &late] {
+        let report = socktrace::check::check(trace, &socktrace::check::CheckOptions::default());
+        assert_eq!(report.verdict(), socktrace::check::Verdict::Conforms, "{report}");
+    }
     let (early, late) = (snapshot(&early), snapshot(&late));
     assert_eq!(early, late);
     assert!(!late.contains("(was"), "the queued name is the accepted socket's in a snapshot:\n{late}");

@@ -311,6 +311,12 @@ impl Index {
                 Body::CallEnd(end) => {
                     let started = pending.remove(&end.id);
                     if let Some(new) = &end.new_socket {
+                        // A connection that waited in the listener's queue (`q1`) is the socket
+                        // accept returned: one log, under its new name, its earlier events in it.
+                        if let Some(queued) = end.queued.as_ref().filter(|q| *q != new).and_then(|q| found.find(q)) {
+                            found.heads[queued].id = new.clone();
+                            found.by_id.insert(new.clone(), queued);
+                        }
                         let log = found.log(new, event.actor.role);
                         let start = match started {
                             Some(Pending::Listed { call }) => found.calls[call].1.start,

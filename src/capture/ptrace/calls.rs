@@ -184,6 +184,9 @@ impl Tracer {
         lock(&self.namer).emit_about(key, refs, event(t, tid, pid, body));
         let mut open = OpenCall::new(sys, args, Some((call, id)), key);
         open.watched = watched;
+        if sys == Sys::Close {
+            open.released = self.sockets.detach(&mut fds.borrow_mut(), args[0] as i32);
+        }
         self.open(tid, open);
     }
 
@@ -282,8 +285,8 @@ impl Tracer {
             Sys::Getsockname if ok => end.local = decode::returned_sockaddr(tid, args[1], args[2]),
             Sys::Getpeername if ok => end.peer = decode::returned_sockaddr(tid, args[1], args[2]),
             Sys::Fcntl if ok && args[1] as i32 == libc::F_GETFL => end.value = Some(flags::file_status(rval as u64)),
-            // Linux frees the descriptor whatever close returns.
-            Sys::Close => released.extend(self.sockets.detach(&mut fds.borrow_mut(), fd)),
+            // Linux frees the descriptor whatever close returns: at the entry (see `released`).
+            Sys::Close => released.extend(open.released),
             Sys::Dup | Sys::Dup2 | Sys::Dup3 | Sys::Fcntl if ok && (open.sys != Sys::Fcntl || flags::fcntl_dups(args[1] as i32)) => {
                 let new_fd = rval as i32;
                 if new_fd != fd {

@@ -21,11 +21,15 @@ pub(super) struct OpenCall {
     pub watched: Vec<(i32, SockKey)>,
     /// A signal interrupted the call and the kernel restarted it.
     pub restarted: bool,
+    /// A `close`'s socket, if its descriptor was the socket's last: Linux frees the number as
+    /// `close` begins (another thread's `accept` may be given it before `close` returns), so
+    /// the table lets go of it at the entry, and the socket is settled after the call's end.
+    pub released: Option<SockKey>,
 }
 
 impl OpenCall {
     pub(super) fn new(sys: Sys, args: [u64; 6], call: Option<(CallName, u64)>, key: Option<SockKey>) -> OpenCall {
-        OpenCall { sys, args, call, key, socket_start: None, watched: Vec::new(), restarted: false }
+        OpenCall { sys, args, call, key, socket_start: None, watched: Vec::new(), restarted: false, released: None }
     }
 }
 

@@ -436,6 +436,7 @@ impl Tracer {
         let threads: Vec<i32> = self.tasks.iter().filter(|(_, t)| t.tgid == tgid).map(|(tid, _)| *tid).collect();
         for thread in threads {
             if let Some(gone) = self.tasks.remove(&thread) {
+                self.settle(gone.open.and_then(|o| o.released));
                 if Rc::strong_count(&gone.fds) == 1 {
                     let _ = self.release_table(&gone.fds);
                 }
@@ -488,7 +489,9 @@ impl Tracer {
             Exit::Status { code: libc::WEXITSTATUS(status) }
         };
         if let Some(task) = self.tasks.remove(&tid) {
-            // A call it was in never returns: its start stays without an end.
+            // A call it was in never returns: its start stays without an end (a close's socket
+            // is let go of all the same).
+            self.settle(task.open.as_ref().and_then(|o| o.released));
             let closed = if Rc::strong_count(&task.fds) == 1 { self.release_table(&task.fds) } else { Vec::new() };
             // The leader's end is the process's: Linux reports it after its other threads'.
             if tid == task.tgid {
