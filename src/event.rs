@@ -847,6 +847,14 @@ pub struct Packet {
     pub dropped: Option<String>,
 }
 
+impl Packet {
+    /// A packet from `src` to `dst` carrying nothing yet: no segment, no payload, no link
+    /// header, not dropped.
+    pub fn new(transport: Transport, src: SocketAddr, dst: SocketAddr) -> Packet {
+        Packet { transport, src, dst, to: None, tcp: None, len: 0, payload: None, eth: None, arp: None, dropped: None }
+    }
+}
+
 /// An Ethernet header's addresses, as `02:00:00:00:00:01`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ethernet {

@@ -185,18 +185,7 @@ mod tests {
 
     fn segment(src: &str, dst: &str) -> Event {
         let mut event = change(0, 0, State::Closed, State::Closed, src, dst);
-        let packet = crate::event::Packet {
-            transport: crate::event::Transport::Tcp,
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            to: None,
-            tcp: None,
-            len: 0,
-            payload: None,
-            eth: None,
-            arp: None,
-            dropped: None,
-        };
+        let packet = crate::event::Packet::new(crate::event::Transport::Tcp, src.parse().unwrap(), dst.parse().unwrap());
         event.body = Body::Packet(packet);
         event
     }

@@ -519,18 +519,7 @@ mod tests {
         let mut r = resolver();
         r.learn(&connect_start(10, 5, "c1", "192.0.2.2:7000"));
         let arp = |src: &str, dst: &str| {
-            let packet = crate::event::Packet {
-                transport: Transport::Arp,
-                src: addr(src),
-                dst: addr(dst),
-                to: None,
-                tcp: None,
-                len: 0,
-                payload: None,
-                eth: None,
-                arp: None,
-                dropped: None,
-            };
+            let packet = crate::event::Packet::new(Transport::Arp, addr(src), addr(dst));
             Event { t: 11, actor: Actor::role(Role::Unknown), socket: None, origin: Origin::Observed, body: Body::Packet(packet) }
         };
         let (mut request, mut reply, mut other) = (arp("192.0.2.1:0", "192.0.2.2:0"), arp("192.0.2.2:0", "192.0.2.1:0"), arp("10.0.0.1:0", "10.0.0.2:0"));
@@ -634,18 +623,7 @@ mod tests {
     }
 
     fn datagram(t: u64, src: &str, dst: &str) -> Event {
-        let packet = crate::event::Packet {
-            transport: Transport::Udp,
-            src: addr(src),
-            dst: addr(dst),
-            to: None,
-            tcp: None,
-            len: 1,
-            payload: None,
-            eth: None,
-            arp: None,
-            dropped: None,
-        };
+        let packet = crate::event::Packet { len: 1, ..crate::event::Packet::new(Transport::Udp, addr(src), addr(dst)) };
         Event { t, actor: Actor::role(Role::Unknown), socket: None, origin: Origin::Observed, body: Body::Packet(packet) }
     }
 
