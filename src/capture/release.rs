@@ -35,6 +35,11 @@ pub fn in_background(program: PathBuf) {
     let _ = RELEASER.set(program);
 }
 
+/// Whether what is let go of goes to a child process ([`in_background`]).
+pub(crate) fn in_a_child() -> bool {
+    RELEASER.get().is_some()
+}
+
 /// Closes `socket`, whose last close waits out the kernel's grace periods: in a child process
 /// when [`in_background`] was called (the child holds a copy, so this process's own close is
 /// not the last), else here, when the caller drops its own copy.
@@ -43,7 +48,9 @@ pub fn let_go_of_socket(socket: &impl AsFd) {
 }
 
 /// Closes perf events, whose last close of a tracepoint waits for the kernel: in a child
-/// process after [`EVENTS_LINGER`] when [`in_background`] was called, else here and now.
+/// process after [`EVENTS_LINGER`] when [`in_background`] was called, else here and now (a
+/// process that does so holds the tracepoints meanwhile, so that this is quick: see the state
+/// lens's `tracer`).
 pub(crate) fn let_go_of_events(events: Vec<OwnedFd>) {
     let fds: Vec<BorrowedFd<'_>> = events.iter().map(AsFd::as_fd).collect();
     hand_over(&fds, EVENTS_LINGER);
