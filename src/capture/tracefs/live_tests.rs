@@ -296,6 +296,61 @@ fn no_port_follow_sees_the_listen_and_connections_after_set_ports() {
     assert!(!has(&events, SynSent, Established, before_port), "the kernel let it through before set_ports");
 }
 
+/// Replacing the port filters again and again while connections run: the old and the new
+/// events are both on for a moment, and a change both let through is written twice; the
+/// reader keeps it once, and no change falls between them.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
+#[test]
+fn set_ports_again_and_again_while_connections_run_keeps_each_change_once() {
+    if !live_test_allowed("tracefs: set_ports under way") {
+        return;
+    }
+    const CONNECTIONS: usize = 400;
+    let (tx, rx) = channel();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tracer = StateTracer::start(&[port], tx).expect("start the tracer");
+    let server = std::thread::spawn(move || {
+        for _ in 0..CONNECTIONS {
+            // The client closes first; the server closes once it has read the FIN.
+            let (mut child, _) = listener.accept().unwrap();
+            assert_eq!(child.read(&mut [0; 1]).unwrap(), 0);
+        }
+    });
+    let client = std::thread::spawn(move || (0..CONNECTIONS).for_each(|_| drop(TcpStream::connect(("127.0.0.1", port)).unwrap())));
+    let mut switches = 0;
+    while !client.is_finished() {
+        tracer.set_ports(&[port]).expect("new filters");
+        switches += 1;
+    }
+    client.join().unwrap();
+    server.join().unwrap();
+    let changes = [
+        (Closed, SynSent),
+        (SynSent, Established),
+        (Established, FinWait1),
+        (FinWait1, FinWait2),
+        (FinWait2, Closed),
+        (Listen, SynReceived),
+        (SynReceived, Established),
+        (Established, CloseWait),
+        (CloseWait, LastAck),
+        (LastAck, Closed),
+    ];
+    let count = |events: &[Event], change| events.iter().filter_map(state).filter(|s| (s.from, s.to) == change).count();
+    let mut events = collect_until(&rx, |ev| changes.iter().all(|&c| count(ev, c) >= CONNECTIONS));
+    let stats = tracer.stop();
+    events.extend(rx.try_iter().flatten());
+    assert!(switches > 10, "the filters were replaced {switches} times while the connections ran");
+    for change in changes {
+        assert_eq!(count(&events, change), CONNECTIONS, "{change:?} over {switches} replacements; {stats}");
+    }
+    // An old event switched off while it writes a hit's copy counts the hit but never writes
+    // the copy: reported as lost though the new event kept the hit (1–7 in ~20,000
+    // replacements back to back here). Over-reported, never hidden.
+    assert!(stats.lost <= switches / 1000 + 3 && stats.malformed == 0, "{stats} over {switches} replacements");
+}
+
 /// Set in the copy of a test that runs alone in a process of its own.
 const ALONE_CHILD: &str = "SOCKTRACE_ALONE_CHILD";
 

@@ -4,7 +4,8 @@
 //! Measured on Linux 6.18: opening the four tracepoints on two CPUs takes 0.3 ms, where a new
 //! tracefs instance's `trace_clock` waited 18–40 ms for an RCU grace period. The wait moves to
 //! the close: the last event of a tracepoint to close unregisters the kernel's probe, which
-//! waits for a grace period (25–45 ms a tracepoint). Closing an event while another of the same
+//! waits for a grace period (25–45 ms a tracepoint) holding `event_mutex` (see
+//! `capture::release`, and `tracer`'s hold, for how sessions avoid it). Closing an event while another of the same
 //! tracepoint stays open takes microseconds, which is how the port filters are replaced (a
 //! perf event's filter can be set only once: a second `SET_FILTER` is `EEXIST`).
 //!
@@ -82,7 +83,7 @@ pub fn open(id: u16, cpu: u32) -> io::Result<OwnedFd> {
         flags: FLAG_DISABLED | FLAG_USE_CLOCKID,
         clockid: libc::CLOCK_MONOTONIC,
         // No wake-up per sample (each would interrupt the CPU that traced it): the reader
-        // looks every progress tick, and is woken early only when a ring is half full.
+        // looks every progress tick.
         wakeup_events: 0,
         ..Attr::default()
     };
@@ -112,6 +113,7 @@ pub fn set_output(event: BorrowedFd<'_>, ring: BorrowedFd<'_>) -> io::Result<()>
     Ok(())
 }
 
+/// Starts recording.
 pub fn enable(event: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: a perf event's descriptor; the request takes no argument.
     unsafe { ioc_enable(event.as_raw_fd()) }?;
@@ -149,7 +151,8 @@ impl Ring {
         let mut ring = Ring { map, data_offset: page_size, data_size: pages * page_size };
         // Kernels since 4.1 say where the data lies; older ones put it right after the page.
         let (offset, size) = (ring.control(DATA_OFFSET).load(Ordering::Relaxed), ring.control(DATA_SIZE).load(Ordering::Relaxed));
-        if offset != 0 && size != 0 && (offset + size) as usize <= ring.map.len() {
+        let fits = offset.checked_add(size).is_some_and(|end| end <= ring.map.len() as u64);
+        if fits && offset >= DATA_SIZE as u64 + 8 && size != 0 {
             (ring.data_offset, ring.data_size) = (offset as usize, size as usize);
         }
         Ok(ring)

@@ -27,8 +27,11 @@ use super::ports::{on_hosts, PortSet};
 use crate::event::Event;
 
 /// Two samples of one hit, written by two events of one tracepoint while the port filters are
-/// replaced (see `tracer`), lie this close in time at most (back to back, ~1 µs apart).
-const COPY_WITHIN_NS: u64 = 10_000;
+/// replaced (see `tracer`), lie this close in time at most. Measured (11,677 copies, filters
+/// replaced back to back under connections on two CPUs): half within 0.11 µs, 99.9 % within
+/// 5.6 µs, all within 29 µs (an interrupt between the two writes), and all but one next to
+/// each other.
+const COPY_WITHIN_NS: u64 = 50_000;
 /// How many earlier samples a sample is compared with to find it is such a second copy.
 const COPY_LOOKBACK: usize = 4;
 

@@ -8,7 +8,9 @@ pub struct TracerStats {
     /// Events delivered.
     pub events: u64,
     /// Events the kernel counted but we never read: a ring had no room for them (the ring
-    /// said so, or the events' own counts exceed the samples read).
+    /// said so, or the events' own counts exceed the samples read). Rarely, a second copy of
+    /// a hit dropped while the port filters were replaced (see
+    /// [`StateTracer::set_ports`](super::StateTracer::set_ports)).
     pub lost: u64,
     /// Records read and left out: sockets outside the session's ports, other protocols, the
     /// second copy of a hit written while the port filters were replaced.
