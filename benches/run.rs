@@ -9,8 +9,8 @@
 //!
 //! Fixed cost of a session: one round trip (`pingpong 1`), less the program alone. This is
 //! what a short program pays: `trace run` starts its kernel lenses when the first socket
-//! binds or connects and stops them after the programs end (a tracefs instance made and
-//! removed, a packet ring mapped and closed). `trace run -- true`, which makes no socket and
+//! binds or connects and stops them after the programs end (perf events opened and closed, a
+//! packet ring mapped and closed; the closes are left to a child process). `trace run -- true`, which makes no socket and
 //! so starts no lens, is shown beside it.
 //!
 //! Cost per traced call: the slope between CALLS round trips and one, over the socket calls
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     if !is_root() {
-        return Err("needs root (packet capture, tracefs): run `sudo -E cargo bench --bench run`".into());
+        return Err("needs root (packet capture, tracefs, perf events): run `sudo -E cargo bench --bench run`".into());
     }
     for (tool, package) in [("strace", "strace"), ("cc", "gcc")] {
         if Command::new(tool).arg("--version").output().is_err() {

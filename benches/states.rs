@@ -1,8 +1,8 @@
-//! The kernel-state lens under load: `cargo bench --bench states` (as root: tracefs).
+//! The kernel-state lens under load: `cargo bench --bench states` (as root: tracefs and perf
+//! events).
 //!
 //! Loopback connections as fast as CLIENTS client threads make them, CONNS in all, each run
-//! to its end (the client waits for the server's FIN), traced through a real tracefs
-//! instance. Prints connections/s, events/s and per connection, the reader's CPU per event,
+//! to its end (the client waits for the server's FIN), traced through real perf events. Prints connections/s, events/s and per connection, the reader's CPU per event,
 //! what was lost, skipped or malformed, the delivery latency (how long after the kernel
 //! stamped an event it reached the channel) and what the events were.
 //!
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     if !is_root() {
-        return Err("needs root (tracefs): run `sudo -E cargo bench --bench states`".into());
+        return Err("needs root (tracefs, perf events): run `sudo -E cargo bench --bench states`".into());
     }
     let clients = env_or("CLIENTS", 1usize).max(1);
     let conns = env_or("CONNS", 20_000usize).clamp(clients, MAX_CONNS) / clients * clients;

@@ -1,6 +1,6 @@
 //! Ctrl-C and `kill` in the middle of a live session: the saved trace reads back, holds every
 //! event shown before the signal and ends with its end line; the programs `trace run` started
-//! are ended, their children too; the private tracefs instance is gone.
+//! are ended, their children too; the kernel lenses are let go of.
 
 #![allow(non_snake_case)] // names read situation__outcome
 
@@ -82,8 +82,8 @@ fn echo_serve_interrupted_by(sig: i32, name: &str) {
 
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
-fn echo_serve__sigint__trace_whole__instance_removed() {
-    if !live_test_allowed("echo_serve__sigint__trace_whole__instance_removed") {
+fn echo_serve__sigint__trace_whole__lenses_released() {
+    if !live_test_allowed("echo_serve__sigint__trace_whole__lenses_released") {
         return;
     }
     echo_serve_interrupted_by(libc::SIGINT, "sigint");
@@ -113,8 +113,8 @@ fn echo_sigint_before_its_end__exit_130_said__trace_whole() {
 
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
-fn echo_serve__sigterm__trace_whole__instance_removed() {
-    if !live_test_allowed("echo_serve__sigterm__trace_whole__instance_removed") {
+fn echo_serve__sigterm__trace_whole__lenses_released() {
+    if !live_test_allowed("echo_serve__sigterm__trace_whole__lenses_released") {
         return;
     }
     echo_serve_interrupted_by(libc::SIGTERM, "sigterm");

@@ -168,9 +168,8 @@ fn io_uring__named_as_not_traced() {
 }
 
 /// The kernel's release of the lenses (tens of milliseconds of RCU grace periods, for the
-/// packet socket's close and the tracefs instance's removal) is left to a child process:
-/// `trace run` returns with its trace complete, and within moments the child has removed the
-/// instance and is gone.
+/// packet socket's close and the perf events' close) is left to a child process: `trace run`
+/// returns with its trace complete, and within moments the child has closed them and is gone.
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
 fn the_lenses_are_released_by_a_child__nothing_is_left_behind() {
@@ -189,20 +188,5 @@ fn the_lenses_are_released_by_a_child__nothing_is_left_behind() {
     let out = child.wait_with_output().expect("trace ends");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(load(&path).end.is_some(), "the trace is complete when trace returns");
-    let marker = format!("socktrace-{pid}-");
-    let releasers = || {
-        std::fs::read_dir("/proc")
-            .expect("/proc")
-            .flatten()
-            .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
-            .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-            .filter(|cmdline| cmdline.contains("release-held") && cmdline.contains(&marker))
-            .count()
-    };
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while (releasers() > 0 || !crate::support::session::instances_of(pid).is_empty()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(crate::support::session::instances_of(pid), Vec::<String>::new(), "the instance is removed");
-    assert_eq!(releasers(), 0, "the releasing child has ended");
+    crate::support::session::assert_released(pid);
 }

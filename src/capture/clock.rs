@@ -1,6 +1,6 @@
 //! The one clock of a live trace: CLOCK_MONOTONIC in nanoseconds.
 //!
-//! Calls are stamped with it directly, tracepoints by tracefs's `mono` trace clock, and
+//! Calls are stamped with it directly, tracepoints by perf events asked for it (`clockid`), and
 //! packets by the kernel's receive timestamp, which is CLOCK_REALTIME and is converted here.
 
 use nix::time::{clock_gettime, ClockId};

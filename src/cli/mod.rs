@@ -89,19 +89,22 @@ enum Command {
     /// Print `trace`'s man page (roff): `trace manpage > trace.1; man ./trace.1`.
     Manpage,
     /// The child a live session leaves its kernel objects to (`capture::release`): it closes
-    /// the inherited descriptors and removes the tracefs instances, after `trace` has returned.
+    /// the inherited descriptors, after `trace` has returned.
     #[command(hide = true)]
     ReleaseHeld(ReleaseArgs),
 }
 
 #[derive(clap::Args, Debug)]
 struct ReleaseArgs {
-    /// An inherited descriptor to close (a packet socket).
+    /// The pid of the `trace` that left them (so that `ps` says whose they are).
+    #[arg(long)]
+    session: Option<u32>,
+    /// How long to hold them before closing them (see `capture::release::EVENTS_LINGER`).
+    #[arg(long, default_value_t = 0)]
+    after_ms: u64,
+    /// An inherited descriptor to close (a packet socket, a perf event).
     #[arg(long = "fd")]
     fds: Vec<i32>,
-    /// A tracefs instance to remove.
-    #[arg(long = "dir")]
-    dirs: Vec<std::path::PathBuf>,
 }
 
 /// The command line's definition: its subcommands, options and help.
@@ -143,8 +146,8 @@ pub fn run() -> ExitCode {
         Command::Completions(args) => completions::completions(args, Cli::command()),
         Command::Manpage => completions::manpage(Cli::command()),
         Command::ReleaseHeld(args) => {
-            let problems = crate::capture::release::release_held(&args.fds, &args.dirs);
-            Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ERROR) })
+            crate::capture::release::release_held(&args.fds, std::time::Duration::from_millis(args.after_ms));
+            Ok(ExitCode::SUCCESS)
         }
     };
     match result {

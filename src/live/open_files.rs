@@ -7,7 +7,7 @@ use std::io;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 /// Descriptors a session holds besides its connections: the listening socket, the packet
-/// ring and its socket, the tracefs per-CPU pipes, the runtime's own, stdio.
+/// ring and its socket, the state lens's perf events (four per CPU), the runtime's own, stdio.
 const RESERVED: u64 = 64;
 
 /// Raises this process's soft limit on open files to its hard limit; returns the new limit.

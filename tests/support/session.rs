@@ -7,7 +7,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use socktrace::capture::tracefs::mount::tracefs_root;
 use socktrace::trace::read_trace;
 
 use super::{trace, trace_bin};
@@ -110,7 +109,7 @@ impl Running {
 
 impl Drop for Running {
     /// A test that fails midway must not leave its `trace` running: it is interrupted as a
-    /// user would (so that it removes its tracefs instance), then killed if that did not end it.
+    /// user would (so that it lets go of its kernel lenses), then killed if that did not end it.
     fn drop(&mut self) {
         if !matches!(self.child.try_wait(), Ok(None)) {
             return;
@@ -125,20 +124,30 @@ impl Drop for Running {
     }
 }
 
-/// The private tracefs instances of process `pid` that still exist.
-pub fn instances_of(pid: i32) -> Vec<String> {
-    let root = tracefs_root().expect("tracefs");
-    let prefix = format!("socktrace-{pid}-");
-    std::fs::read_dir(root.join("instances"))
-        .expect("tracefs instances")
+/// The children `trace` process `pid` left its kernel lenses to (`capture::release`) that
+/// still run.
+pub fn releasers_of(pid: i32) -> usize {
+    let session = format!("release-held --session {pid} ");
+    std::fs::read_dir("/proc")
+        .expect("/proc")
         .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(&prefix))
-        .collect()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .filter(|cmdline| String::from_utf8_lossy(cmdline).replace('\0', " ").contains(&session))
+        .count()
+}
+
+/// Waits until the children `trace` process `pid` left its kernel lenses to have ended,
+/// within moments of its exit.
+pub fn assert_released(pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while releasers_of(pid) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(releasers_of(pid), 0, "the releasing child has ended");
 }
 
 /// What every interrupted session must leave: a trace that reads back whole, holding every
-/// event shown before the signal, that `show` and `check` read; no tracefs instance.
+/// event shown before the signal, that `show` and `check` read; its lenses let go of.
 pub fn assert_left_whole(path: &Path, pid: i32, shown_before: &[String]) {
     let saved = read_trace(path).unwrap_or_else(|e| panic!("the trace reads back: {e}"));
     assert!(saved.end.is_some(), "the trace has its end line");
@@ -152,11 +161,5 @@ pub fn assert_left_whole(path: &Path, pid: i32, shown_before: &[String]) {
     assert_eq!(show.status.code(), Some(0), "trace show: {}", String::from_utf8_lossy(&show.stderr));
     let check = trace(&["check", &file]);
     assert_ne!(check.status.code(), Some(2), "trace check reads it: {}", String::from_utf8_lossy(&check.stderr));
-    // The instance is removed by the child `trace` leaves its release to (capture::release),
-    // within tens of milliseconds of its exit.
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while !instances_of(pid).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(instances_of(pid), Vec::<String>::new(), "the tracefs instance is removed");
+    assert_released(pid);
 }

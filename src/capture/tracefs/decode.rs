@@ -14,7 +14,7 @@ const IPPROTO_TCP: u16 = libc::IPPROTO_TCP as u16;
 /// decoder's.
 pub const TRACEPOINTS: [&str; 4] = ["sock:inet_sock_set_state", "tcp:tcp_send_reset", "tcp:tcp_receive_reset", "tcp:tcp_retransmit_skb"];
 
-/// A tracepoint's directory in an instance: `events/sock/inet_sock_set_state`.
+/// A tracepoint's directory in tracefs: `events/sock/inet_sock_set_state`.
 pub fn event_dir(tracepoint: &str) -> String {
     format!("events/{}", tracepoint.replacen(':', "/", 1))
 }

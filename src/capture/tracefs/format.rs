@@ -1,6 +1,6 @@
-//! Tracepoint format files (`events/SYSTEM/NAME/format`, `events/header_page`): where each field
-//! of a binary record lies. Offsets are read from the running kernel, never hard-coded, because
-//! they change between kernel versions (`tcp_receive_reset` gained `sock_cookie` in 6.x).
+//! Tracepoint format files (`events/SYSTEM/NAME/format`): a tracepoint's id, and where each
+//! field of its binary record lies. Offsets are read from the running kernel, never hard-coded,
+//! because they change between kernel versions (`tcp_receive_reset` gained `sock_cookie` in 6.x).
 
 use std::fmt;
 
@@ -73,7 +73,7 @@ impl Format {
 }
 
 /// The offset of field `name` among `fields`, which must be `size` bytes long.
-pub fn offset_of(fields: &[Field], name: &'static str, size: usize) -> Result<usize, FormatError> {
+fn offset_of(fields: &[Field], name: &'static str, size: usize) -> Result<usize, FormatError> {
     let field = fields.iter().find(|f| f.name == name).ok_or(FormatError::MissingField { field: name })?;
     if field.size != size {
         return Err(FormatError::FieldSize { field: name, expected: size, found: field.size });
@@ -81,8 +81,8 @@ pub fn offset_of(fields: &[Field], name: &'static str, size: usize) -> Result<us
     Ok(field.offset)
 }
 
-/// Parses every `field:` line of a format file (`header_page` has nothing else).
-pub fn parse_fields(text: &str) -> Result<Vec<Field>, FormatError> {
+/// Parses every `field:` line of a format file.
+fn parse_fields(text: &str) -> Result<Vec<Field>, FormatError> {
     let mut fields = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -212,13 +212,6 @@ format:
 print fmt: \"skbaddr=%p skaddr=%p state=%s err=%d\", REC->skbaddr, REC->skaddr, REC->state, REC->err
 ";
 
-    /// `events/header_page` of Linux 6.18 on x86-64.
-    pub(crate) const HEADER_PAGE: &str = "\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;
-\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;
-\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;
-\tfield: char data;\toffset:16;\tsize:4080;\tsigned:0;
-";
-
     #[test]
     fn state_format_fields_with_offsets_sizes_and_array_names() {
         let f = Format::parse(INET_SOCK_SET_STATE).unwrap();
@@ -241,13 +234,6 @@ print fmt: \"skbaddr=%p skaddr=%p state=%s err=%d\", REC->skbaddr, REC->skaddr, 
         assert_eq!(recv.offset_of("sock_cookie", 8), Ok(64));
         let retx = Format::parse(TCP_RETRANSMIT_SKB).unwrap();
         assert_eq!(retx.offset_of("err", 4), Ok(76));
-    }
-
-    #[test]
-    fn header_page_fields_without_name_line() {
-        let fields = parse_fields(HEADER_PAGE).unwrap();
-        assert_eq!(offset_of(&fields, "commit", 8), Ok(8));
-        assert_eq!(offset_of(&fields, "data", 4080), Ok(16));
     }
 
     #[test]

@@ -1,11 +1,10 @@
-//! Live tests (root): real sockets on loopback, traced through a real instance.
+//! Live tests (root): real sockets on loopback, traced through real perf events.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, SockaddrIn};
-use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
@@ -94,8 +93,6 @@ fn echo_session_every_state_of_client_child_and_listener() {
     let bound = Bound::new();
     let port = bound.port;
     let tracer = StateTracer::start(&[port], tx).expect("start the tracer");
-    let instance = tracer.instance_dir().to_path_buf();
-    assert!(instance.is_dir());
     let other = TcpListener::bind("127.0.0.1:0").unwrap();
     let other_port = other.local_addr().unwrap().port();
 
@@ -135,7 +132,6 @@ fn echo_session_every_state_of_client_child_and_listener() {
     }
     eprintln!("{stats}");
     show(&events);
-    assert!(!instance.exists(), "the instance is removed by stop");
     assert_eq!((stats.lost, stats.malformed), (0, 0));
     assert!(stats.problems.is_empty(), "{stats}");
     assert_eq!(stats.events as usize, events.len());
@@ -300,18 +296,105 @@ fn no_port_follow_sees_the_listen_and_connections_after_set_ports() {
     assert!(!has(&events, SynSent, Established, before_port), "the kernel let it through before set_ports");
 }
 
+/// Replacing the port filters again and again while connections run: the old and the new
+/// events are both on for a moment, and a change both let through is written twice; the
+/// reader keeps it once, and no change falls between them.
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
 #[test]
-fn drop_without_stop_removes_the_instance() {
-    if !live_test_allowed("tracefs: drop removes instance") {
+fn set_ports_again_and_again_while_connections_run_keeps_each_change_once() {
+    if !live_test_allowed("tracefs: set_ports under way") {
         return;
     }
-    let (tx, _rx) = channel();
-    let tracer = StateTracer::start(&[1], tx).expect("start the tracer");
-    let dir = tracer.instance_dir().to_path_buf();
-    assert!(dir.is_dir());
-    drop(tracer);
-    assert!(!dir.exists());
+    const CONNECTIONS: usize = 400;
+    let (tx, rx) = channel();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tracer = StateTracer::start(&[port], tx).expect("start the tracer");
+    let server = std::thread::spawn(move || {
+        for _ in 0..CONNECTIONS {
+            // The client closes first; the server closes once it has read the FIN.
+            let (mut child, _) = listener.accept().unwrap();
+            assert_eq!(child.read(&mut [0; 1]).unwrap(), 0);
+        }
+    });
+    let client = std::thread::spawn(move || (0..CONNECTIONS).for_each(|_| drop(TcpStream::connect(("127.0.0.1", port)).unwrap())));
+    let mut switches = 0;
+    while !client.is_finished() {
+        tracer.set_ports(&[port]).expect("new filters");
+        switches += 1;
+    }
+    client.join().unwrap();
+    server.join().unwrap();
+    let changes = [
+        (Closed, SynSent),
+        (SynSent, Established),
+        (Established, FinWait1),
+        (FinWait1, FinWait2),
+        (FinWait2, Closed),
+        (Listen, SynReceived),
+        (SynReceived, Established),
+        (Established, CloseWait),
+        (CloseWait, LastAck),
+        (LastAck, Closed),
+    ];
+    let count = |events: &[Event], change| events.iter().filter_map(state).filter(|s| (s.from, s.to) == change).count();
+    let mut events = collect_until(&rx, |ev| changes.iter().all(|&c| count(ev, c) >= CONNECTIONS));
+    let stats = tracer.stop();
+    events.extend(rx.try_iter().flatten());
+    assert!(switches > 10, "the filters were replaced {switches} times while the connections ran");
+    for change in changes {
+        assert_eq!(count(&events, change), CONNECTIONS, "{change:?} over {switches} replacements; {stats}");
+    }
+    // An old event switched off while it writes a hit's copy counts the hit but never writes
+    // the copy: reported as lost though the new event kept the hit (1–7 in ~20,000
+    // replacements back to back here). Over-reported, never hidden.
+    assert!(stats.lost <= switches / 1000 + 3 && stats.malformed == 0, "{stats} over {switches} replacements");
+}
+
+/// Set in the copy of a test that runs alone in a process of its own.
+const ALONE_CHILD: &str = "SOCKTRACE_ALONE_CHILD";
+
+/// The perf events this process holds open.
+fn perf_events_open() -> usize {
+    let fds = std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd");
+    fds.flatten().filter(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target.as_os_str() == "anon_inode:[perf_event]")).count()
+}
+
+/// This test runs itself again, alone in a copy of the test binary, so that no other test's
+/// perf events are counted with the tracer's.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
+#[test]
+fn drop_without_stop_lets_go_of_the_sessions_perf_events() {
+    if std::env::var_os(ALONE_CHILD).is_some() {
+        assert_eq!(perf_events_open(), 0);
+        let (tx, _rx) = channel();
+        let tracer = StateTracer::start(&[1], tx).expect("start the tracer");
+        let cpus = super::cpus::online().expect("the online CPUs").len();
+        assert_eq!(perf_events_open(), 4 * cpus, "one event per tracepoint and CPU");
+        tracer.set_ports(&[1, 2]).expect("new filters");
+        assert_eq!(perf_events_open(), 4 * cpus, "the replaced events are closed");
+        drop(tracer);
+        // All but the process's own hold of each tracepoint, one disabled event each, which
+        // makes a session's close take microseconds.
+        assert_eq!(perf_events_open(), 4);
+        let (tx, _rx) = channel();
+        drop(StateTracer::start(&[1], tx).expect("start again"));
+        assert_eq!(perf_events_open(), 4, "one hold for the process");
+        return;
+    }
+    if !live_test_allowed("tracefs: drop lets go of the perf events") {
+        return;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    assert_passes_again(std::process::Command::new(exe), "drop_without_stop_lets_go_of_the_sessions_perf_events", ALONE_CHILD);
+}
+
+/// Runs test `name` of this binary again through `command` (the binary or a copy, perhaps as
+/// another user), with `marker` set in its environment, and asserts that it passed there.
+fn assert_passes_again(mut command: std::process::Command, name: &str, marker: &str) {
+    let out = command.args(["--exact", &format!("capture::tracefs::live_tests::{name}")]).env(marker, "1").output().expect("run the test again");
+    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("1 passed"), "{name}, run again, failed:\n{text}");
 }
 
 /// Set in the copy of this test that runs as `nobody`.
@@ -334,39 +417,5 @@ fn unprivileged_start_says_run_with_sudo() {
     }
     let dir = crate::capture::privilege::NobodyDir::new("tracefs").expect("a directory for nobody");
     let exe = dir.copy(&std::env::current_exe().expect("the test binary's path")).expect("copy the test binary");
-    let out = dir
-        .command(&exe)
-        .args(["--exact", "capture::tracefs::live_tests::unprivileged_start_says_run_with_sudo"])
-        .env(UNPRIVILEGED_CHILD, "1")
-        .output()
-        .expect("run as nobody");
-    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && text.contains("1 passed"), "the unprivileged child failed:\n{text}");
-}
-
-#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
-#[test]
-fn stale_instance_of_a_dead_process_left_while_young_removed_once_old() {
-    if !live_test_allowed("tracefs: stale instance") {
-        return;
-    }
-    let mut child = std::process::Command::new("true").spawn().unwrap();
-    let dead = child.id();
-    child.wait().unwrap();
-    let (tx, _rx) = channel();
-    let tracer = StateTracer::start(&[1], tx).expect("start the tracer");
-    let instances = tracer.instance_dir().parent().map(PathBuf::from).unwrap();
-    drop(tracer);
-    let stale = instances.join(format!("socktrace-{dead}-0"));
-    std::fs::create_dir(&stale).unwrap();
-    // Just made, it may be a child's to remove (`capture::release`): a new session leaves it.
-    let (tx, _rx) = channel();
-    let tracer = StateTracer::start(&[1], tx).expect("start the tracer");
-    let left = stale.exists();
-    // Once it is old enough, the next session removes it (here: any age).
-    super::instance::remove_stale(&instances, std::time::Duration::ZERO);
-    let removed = !stale.exists();
-    drop(tracer);
-    assert!(left, "a young instance of a dead process is a releasing child's: {} was removed", stale.display());
-    assert!(removed, "{} left in place", stale.display());
+    assert_passes_again(dir.command(&exe), "unprivileged_start_says_run_with_sudo", UNPRIVILEGED_CHILD);
 }

@@ -1,11 +1,10 @@
 //! The kernel-state lens: TCP state changes, resets and retransmissions as the kernel reports
-//! them through tracepoints, read from a private tracefs instance in binary.
+//! them through tracepoints, found in tracefs and recorded with perf events, in binary.
 //!
 //! - `mount`: finds tracefs, mounts it on a fresh machine;
-//! - `instance`: the private instance, created and removed;
+//! - `format`: tracepoint format files, so ids and field offsets come from the running kernel;
 //! - `ports`: which sockets belong to the session (kernel filters and the reader's check);
-//! - `format`: tracepoint format files, so field offsets come from the running kernel;
-//! - `page`: the ring buffer's binary pages, parsed without trusting them;
+//! - `perf`: perf events on the tracepoints, and the per-CPU rings they write into;
 //! - `decode`: records to [`Event`](crate::event::Event)s;
 //! - `reader`: one thread per CPU, and how it reads with low latency;
 //! - `tracer`: [`StateTracer`], start to stop; `stats`: its account, [`TracerStats`].
@@ -14,9 +13,8 @@ mod cpus;
 pub(crate) mod decode;
 mod error;
 pub(crate) mod format;
-mod instance;
 pub mod mount;
-pub(crate) mod page;
+mod perf;
 pub(crate) mod ports;
 mod reader;
 mod stats;

@@ -50,24 +50,21 @@ impl PortSet {
 ///
 /// Both ports are tested: SYN-SENT is logged with `sport` 0 and only `dport` tells whose it is.
 /// With no ports the filter matches nothing (no socket has both ports 0); with too many it
-/// keeps only the protocol test and leaves the ports to [`PortSet`].
-pub fn port_filter(ports: &[u16], tcp_only: bool) -> String {
+/// keeps only the protocol test, or is none, and leaves the ports to [`PortSet`].
+pub fn port_filter(ports: &[u16], tcp_only: bool) -> Option<String> {
     let mut ports = ports.to_vec();
     ports.sort_unstable();
     ports.dedup();
     let protocol = if tcp_only { "protocol == 6 && " } else { "" };
     if ports.is_empty() {
-        return format!("{protocol}sport == 0 && dport == 0");
+        return Some(format!("{protocol}sport == 0 && dport == 0"));
     }
     let any_port = ports.iter().map(|p| format!("sport == {p} || dport == {p}")).collect::<Vec<_>>().join(" || ");
     let filter = format!("{protocol}({any_port})");
     if filter.len() <= MAX_FILTER_LEN {
-        filter
-    } else if tcp_only {
-        "protocol == 6".to_string()
+        Some(filter)
     } else {
-        // Writing "0" to a filter file clears it.
-        "0".to_string()
+        tcp_only.then(|| "protocol == 6".to_string())
     }
 }
 
@@ -120,16 +117,17 @@ mod tests {
 
     #[test]
     fn port_filter_either_end_and_tcp() {
-        assert_eq!(port_filter(&[8080, 80, 8080], true), "protocol == 6 && (sport == 80 || dport == 80 || sport == 8080 || dport == 8080)");
-        assert_eq!(port_filter(&[5], false), "(sport == 5 || dport == 5)");
+        let filter = port_filter(&[8080, 80, 8080], true);
+        assert_eq!(filter.as_deref(), Some("protocol == 6 && (sport == 80 || dport == 80 || sport == 8080 || dport == 8080)"));
+        assert_eq!(port_filter(&[5], false).as_deref(), Some("(sport == 5 || dport == 5)"));
     }
 
     #[test]
     fn port_filter_no_ports_matches_nothing_too_many_falls_back() {
-        assert_eq!(port_filter(&[], true), "protocol == 6 && sport == 0 && dport == 0");
+        assert_eq!(port_filter(&[], true).as_deref(), Some("protocol == 6 && sport == 0 && dport == 0"));
         let many: Vec<u16> = (10000..10200).collect();
-        assert_eq!(port_filter(&many, true), "protocol == 6");
-        assert_eq!(port_filter(&many, false), "0");
+        assert_eq!(port_filter(&many, true).as_deref(), Some("protocol == 6"));
+        assert_eq!(port_filter(&many, false), None);
     }
 
     #[test]

@@ -7,12 +7,15 @@ use std::fmt;
 pub struct TracerStats {
     /// Events delivered.
     pub events: u64,
-    /// Events the kernel recorded but we never read: the ring buffer overwrote or dropped them
-    /// (`per_cpu/cpuN/stats`), or the pages said so.
+    /// Events the kernel counted but we never read: a ring had no room for them (the ring
+    /// said so, or the events' own counts exceed the samples read). Rarely, a second copy of
+    /// a hit dropped while the port filters were replaced (see
+    /// [`StateTracer::set_ports`](super::StateTracer::set_ports)).
     pub lost: u64,
-    /// Records read and left out: sockets outside the session's ports, other protocols.
+    /// Records read and left out: sockets outside the session's ports, other protocols, the
+    /// second copy of a hit written while the port filters were replaced.
     pub skipped: u64,
-    /// Records or pages that could not be decoded.
+    /// Records that could not be decoded.
     pub malformed: u64,
     /// CPU time of the reader threads, in ns.
     pub reader_cpu_ns: u64,
@@ -35,26 +38,5 @@ impl fmt::Display for TracerStats {
             write!(f, "; {problem}")?;
         }
         Ok(())
-    }
-}
-
-/// Overwritten plus dropped events, from the text of `per_cpu/cpuN/stats`.
-pub fn lost_in_cpu_stats(text: &str) -> u64 {
-    text.lines()
-        .filter_map(|line| line.split_once(':'))
-        .filter(|(key, _)| matches!(key.trim(), "overrun" | "dropped events"))
-        .filter_map(|(_, value)| value.trim().parse::<u64>().ok())
-        .sum()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpu_stats_overrun_plus_dropped() {
-        let text = "entries: 3\noverrun: 5\ncommit overrun: 9\nbytes: 0\noldest event ts:     0.000000\n\
-                    now ts:   290.920680\ndropped events: 2\nread events: 40\n";
-        assert_eq!(lost_in_cpu_stats(text), 7);
     }
 }
