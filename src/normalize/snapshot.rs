@@ -12,17 +12,17 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::acks::repeated_acks;
+use super::acks::RepeatedAcks;
 use super::blocks::{blocks, places};
-use super::fold::{fold, Folded};
+use super::fold::{Folded, LeftOut};
 use super::names::Renames;
 use super::order::Orderer;
-use super::sockets::{Numbering, Raw, Sockets};
+use super::sockets::{Numbering, PathsByNumber, Raw, Sockets};
 use crate::event::{Body, CallEnd, Event, Origin, Packet, Transport};
 use crate::hash::FastMap;
 use crate::inert;
 use crate::parallel::{both, WORTH_A_THREAD};
-use crate::state_path::{self, Row, StatePaths};
+use crate::state_path::{self, Row};
 use crate::trace::{LensStatus, Trace};
 use crate::wording;
 
@@ -81,16 +81,7 @@ impl Lines {
         let worth_it = events.len() >= WORTH_A_THREAD;
         let (names, numbering) = both(worth_it, || Renames::of(events), || Numbering::of(events));
         let sockets = Sockets::of(numbering, &names);
-        let (places, (folded, repeated, rows)) =
-            both(worth_it, || places(events, &sockets), || (fold(events), repeated_acks(events), StatePaths::rows(events)));
-        let Folded { mut keep, joined } = folded;
-        for i in repeated {
-            keep[i] = false;
-        }
-        // A kernel report of where a socket's path already is shows nothing.
-        for (keep, (event, row)) in keep.iter_mut().zip(events.iter().zip(&rows)) {
-            *keep &= row.is_some() || !matches!(event.body, Body::State(_));
-        }
+        let (places, (Folded { keep, joined }, rows)) = both(worth_it, || places(events, &sockets), || kept(events, &sockets));
         let blocks = blocks(events, &keep, &places);
         let write = |blocks: &[Vec<usize>]| {
             let mut lines = Lines::default();
@@ -193,6 +184,31 @@ impl Lines {
         self.ends.push((self.text.len(), event));
         self.text.push('\n');
     }
+}
+
+/// The events kept ([`super::fold`], less the repeated ACKs of [`super::acks`] and the
+/// state changes that show nothing), the reads joined, and each event's row of its socket's
+/// state path. What they depend on is found in one pass over the events, the noise and joins
+/// in a second: each pass over a trace of a million events reads it from memory anew.
+fn kept(events: &[Event], sockets: &Sockets) -> (Folded, Vec<Option<Row>>) {
+    let (mut left_out, mut acks, mut paths) = (LeftOut::default(), RepeatedAcks::default(), PathsByNumber::default());
+    let mut rows = Vec::with_capacity(events.len());
+    // A kernel report of where a socket's path already is shows nothing.
+    let mut unshown = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        left_out.see(event);
+        acks.see(i, event);
+        let row = sockets.follow(&mut paths, i, event);
+        if row.is_none() && matches!(event.body, Body::State(_)) {
+            unshown.push(i);
+        }
+        rows.push(row);
+    }
+    let mut folded = left_out.fold(events);
+    for i in acks.repeated().into_iter().chain(unshown) {
+        folded.keep[i] = false;
+    }
+    (folded, rows)
 }
 
 /// A packet's line: `  c1 > s1  SYN seq 0`.
