@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 
+use super::call_ids::ByCallId;
 use super::first_seen::FirstSeen;
 use super::sockets::{Named, Sockets};
 use crate::event::{Body, Event, SockKind, Verb};
@@ -170,7 +171,7 @@ pub fn places(events: &[Event], sockets: &Sockets) -> Places {
     // A call's block is decided by both halves: `accept`'s end says which connection it
     // returned, a datagram server's `recvfrom` end who it heard from, `sendto`'s start whom
     // it answers.
-    let mut calls: FastMap<u64, Block> = FastMap::default();
+    let mut calls: ByCallId<Block> = ByCallId::default();
     for (i, event) in events.iter().enumerate() {
         let datagram_server = sockets.socket(i).is_some_and(|s| cast.is_datagram_server(named(s)));
         let (id, conn) = match &event.body {
@@ -179,19 +180,19 @@ pub fn places(events: &[Event], sockets: &Sockets) -> Places {
             Body::CallStart(start) if datagram_server => (start.id, cast.datagram_client(start.args.addr)),
             // Any other call is where its end says: `socket()`'s start names no socket yet.
             Body::CallEnd(end) => {
-                calls.entry(end.id).or_insert_with(|| block_of(i, event, sockets, &cast));
+                calls.entry(end.id).get_or_insert_with(|| block_of(i, event, sockets, &cast));
                 continue;
             }
             _ => continue,
         };
         match conn {
             Some(conn) => {
-                calls.insert(id, Block::Connection(conn));
+                *calls.entry(id) = Some(Block::Connection(conn));
             }
             // A datagram server's call that heard from nobody in particular (its `socket()`):
             // where its socket is.
             None if matches!(event.body, Body::CallEnd(_)) => {
-                calls.entry(id).or_insert_with(|| block_of(i, event, sockets, &cast));
+                calls.entry(id).get_or_insert_with(|| block_of(i, event, sockets, &cast));
             }
             None => {}
         }
@@ -205,7 +206,7 @@ pub fn places(events: &[Event], sockets: &Sockets) -> Places {
             Body::CallEnd(end) => Some(end.id),
             _ => None,
         };
-        let call_block = id.and_then(|id| calls.get(&id)).copied();
+        let call_block = id.and_then(|id| calls.get(id));
         of_event.push(match call_block.unwrap_or_else(|| block_of(i, event, sockets, &cast)) {
             Block::Connection(conn) => Place::Connection(conn),
             Block::Server(s) if handed_over[s.index()] => Place::After(s),

@@ -21,6 +21,7 @@
 //! What a lesson checks stays: every step, every segment (less the pure ACKs `acks.rs` leaves
 //! out), relative numbers, who closes first, which call blocked.
 
+use super::call_ids::ByCallId;
 use crate::event::{Body, CallEnd, CallName, Event, Preview, ProcessChange, SockId, SockKind, Verb};
 use crate::hash::{FastMap, FastSet};
 
@@ -102,7 +103,7 @@ fn join_reads(events: &[Event], left_out: &FastSet<u64>) -> (Vec<bool>, FastMap<
     // Per (socket, process): the run of reads going on.
     let mut runs: FastMap<(&SockId, Option<u32>), Run> = FastMap::default();
     let mut joined: FastMap<usize, CallEnd> = FastMap::default();
-    let mut starts: FastMap<u64, usize> = FastMap::default();
+    let mut starts: ByCallId<usize> = ByCallId::default();
     for (i, event) in events.iter().enumerate() {
         keep.push(!noise(event, left_out));
         if !keep[i] {
@@ -112,7 +113,7 @@ fn join_reads(events: &[Event], left_out: &FastSet<u64>) -> (Vec<bool>, FastMap<
         let key = (socket, event.actor.pid);
         match &event.body {
             Body::CallStart(start) => {
-                starts.insert(start.id, i);
+                *starts.entry(start.id) = Some(i);
                 // A call of another kind on the socket ends the run; a read's start does not.
                 if start.verb() != Verb::Recv {
                     if let Some(run) = runs.remove(&key) {
@@ -137,7 +138,7 @@ fn join_reads(events: &[Event], left_out: &FastSet<u64>) -> (Vec<bool>, FastMap<
                         whole.data = Some(Preview::of(bytes));
                         // This read is part of the first one now: its start and end go.
                         keep[i] = false;
-                        if let Some(&s) = starts.get(&end.id) {
+                        if let Some(s) = starts.get(end.id) {
                             keep[s] = false;
                         }
                     }
