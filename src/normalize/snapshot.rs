@@ -112,7 +112,7 @@ impl Lines {
     }
 
     /// Writes the lines of events `order`, in that order.
-    fn write(&mut self, events: &[Event], order: &[usize], names: &Renames, sockets: &Sockets, joined: &FastMap<usize, CallEnd>, rows: &[Option<Row>]) {
+    fn write(&mut self, events: &[Event], order: &[usize], names: &Renames, sockets: &Sockets, joined: &FastMap<usize, CallEnd>, rows: &Rows) {
         let name = |socket: Option<Raw>| socket.map(|s| sockets.view_name(sockets.named(s)).0.as_str());
         let end_of = |i: usize| match &events[i].body {
             Body::CallEnd(end) => Some(joined.get(&i).unwrap_or(end)),
@@ -147,7 +147,7 @@ impl Lines {
                 }
                 Body::State(change) => {
                     out.push_str("        ");
-                    let row = rows[i].unwrap_or_else(|| state_path::row_alone(change, event.origin));
+                    let row = rows.get(i).unwrap_or_else(|| state_path::row_alone(change, event.origin));
                     wording::write_state_row(out, &row, socket);
                     out.push_str(modelled(event));
                 }
@@ -164,7 +164,7 @@ impl Lines {
             self.text.truncate(start + kept);
             self.end_line(i);
             // A timewait socket a packet's reset ended (`state_path`): its row, on a line of its own.
-            if let (Body::Packet(_), Some(row)) = (&event.body, rows[i]) {
+            if let (Body::Packet(_), Some(row)) = (&event.body, rows.get(i)) {
                 self.text.push_str("        ");
                 wording::write_state_row(&mut self.text, &row, name(if row.receiver { sockets.other(i) } else { sockets.socket(i) }));
                 self.end_line(i);
@@ -190,9 +190,9 @@ impl Lines {
 /// state changes that show nothing), the reads joined, and each event's row of its socket's
 /// state path. What they depend on is found in one pass over the events, the noise and joins
 /// in a second: each pass over a trace of a million events reads it from memory anew.
-fn kept(events: &[Event], sockets: &Sockets) -> (Folded, Vec<Option<Row>>) {
+fn kept(events: &[Event], sockets: &Sockets) -> (Folded, Rows) {
     let (mut left_out, mut acks, mut paths) = (LeftOut::default(), RepeatedAcks::default(), PathsByNumber::default());
-    let mut rows = Vec::with_capacity(events.len());
+    let mut rows = Rows { of_event: Vec::with_capacity(events.len()), rows: Vec::new() };
     // A kernel report of where a socket's path already is shows nothing.
     let mut unshown = Vec::new();
     for (i, event) in events.iter().enumerate() {
@@ -209,6 +209,36 @@ fn kept(events: &[Event], sockets: &Sockets) -> (Folded, Vec<Option<Row>>) {
         folded.keep[i] = false;
     }
     (folded, rows)
+}
+
+/// Each event's row of its socket's state path, if it has one. Few events have one: a vector
+/// of them, and each event's place in it, take a sixth of the memory of a row (or none) for
+/// every event, which the lines, written in another order than the trace's, look up at random.
+struct Rows {
+    /// Per event: its row's place in `rows`, or [`Rows::NONE`].
+    of_event: Vec<u32>,
+    rows: Vec<Row>,
+}
+
+impl Rows {
+    const NONE: u32 = u32::MAX;
+
+    /// The row of the next event.
+    fn push(&mut self, row: Option<Row>) {
+        let at = match row {
+            Some(row) => {
+                self.rows.push(row);
+                u32::try_from(self.rows.len() - 1).expect("fewer than 2^32 rows")
+            }
+            None => Rows::NONE,
+        };
+        self.of_event.push(at);
+    }
+
+    fn get(&self, event: usize) -> Option<Row> {
+        // `NONE` is past the end of `rows`, which holds fewer.
+        self.rows.get(self.of_event[event] as usize).copied()
+    }
 }
 
 /// A packet's line: `  c1 > s1  SYN seq 0`.
