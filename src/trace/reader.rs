@@ -542,11 +542,12 @@ impl ReadLines {
         let mut read = ReadLines { events: Vec::new(), others: Vec::new() };
         let too_long = |n: usize| n > max_line;
         match std::str::from_utf8(bytes) {
-            // Text, as a trace is: its lines are found and counted by the string searches,
-            // which look at many bytes at a time.
+            // Text, as a trace is: its lines are found by the string search, which looks at
+            // many bytes at a time, once, and counted before they are read (room for the events).
             Ok(text) => {
-                read.events.reserve(text.matches('\n').count() + 1);
-                for (at, text) in text.split_inclusive('\n').enumerate() {
+                let lines: Vec<&str> = text.split_inclusive('\n').collect();
+                read.events.reserve(lines.len());
+                for (at, text) in lines.into_iter().enumerate() {
                     read.add(at, if too_long(text.len()) { Err(NotAnEvent::TooLong) } else { line::read_text(text) });
                 }
             }
