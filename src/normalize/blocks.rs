@@ -148,6 +148,10 @@ impl Cast {
 /// events to keep are still being chosen.
 pub struct Places {
     of_event: Vec<Place>,
+    /// Each event's thread, taken here, where the events are read anyway: [`blocks`] then
+    /// reads no event but the few it moves (each pass over a trace of a million events
+    /// fetches it from memory anew, and that pass runs alone).
+    threads: Vec<Thread>,
     /// The server sockets and the connections, in the order shown.
     servers: Vec<Named>,
     connections: Vec<Named>,
@@ -200,7 +204,9 @@ pub fn places(events: &[Event], sockets: &Sockets) -> Places {
     // A server socket's setup ends where it first hands over a connection.
     let mut handed_over = vec![false; sockets.view_count()];
     let mut of_event = Vec::with_capacity(events.len());
+    let mut threads = Vec::with_capacity(events.len());
     for (i, event) in events.iter().enumerate() {
+        threads.push(thread(event));
         let id = match &event.body {
             Body::CallStart(start) => Some(start.id),
             Body::CallEnd(end) => Some(end.id),
@@ -217,7 +223,7 @@ pub fn places(events: &[Event], sockets: &Sockets) -> Places {
             handed_over[named(socket).index()] = true;
         }
     }
-    Places { of_event, servers: cast.servers, connections: cast.order, sockets: sockets.view_count() }
+    Places { of_event, threads, servers: cast.servers, connections: cast.order, sockets: sockets.view_count() }
 }
 
 /// The blocks of the kept events, each in trace order, in the order a view shows them.
@@ -229,11 +235,12 @@ pub fn blocks(events: &[Event], keep: &[bool], places: &Places) -> Vec<Vec<usize
     let mut rest: Vec<usize> = Vec::new();
     // Each thread's connection events, in its own order: `(index, connection)`.
     let mut by_thread: FastMap<Thread, Vec<(usize, Named)>> = FastMap::default();
-    for (i, event) in events.iter().enumerate().filter(|(i, _)| keep[*i]) {
+    for i in (0..events.len()).filter(|&i| keep[i]) {
         match places.of_event[i] {
             Place::Connection(conn) => {
-                if event.actor.pid.is_some() {
-                    by_thread.entry(thread(event)).or_default().push((i, conn));
+                let thread = places.threads[i];
+                if thread.0.is_some() {
+                    by_thread.entry(thread).or_default().push((i, conn));
                 }
                 connections[conn.index()].push(i);
             }
