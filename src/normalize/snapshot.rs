@@ -48,27 +48,32 @@ pub fn snapshot(trace: &Trace) -> String {
 
 /// The snapshot lines of a list of events.
 pub fn snapshot_events(events: &[Event]) -> String {
-    Lines::of(events).text
+    Lines::of(events, false).text
 }
 
 /// The snapshot lines, each with the index of the (first) event it shows.
 pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
-    let lines = Lines::of(events);
+    let lines = Lines::of(events, true);
     let mut start = 0;
-    let mut out = Vec::with_capacity(lines.ends.len());
-    for &(end, event) in &lines.ends {
+    let ends = lines.ends.unwrap_or_default();
+    let mut out = Vec::with_capacity(ends.len());
+    for &(end, event) in &ends {
         out.push((lines.text[start..end].to_string(), event));
         start = end + 1;
     }
     out
 }
 
-/// The snapshot text, and where each of its lines ends, with the (first) event it shows.
-/// Written into one string: a string per line cost more than the rest of the snapshot.
+/// The snapshot text, and (where asked) where each of its lines ends, with the (first) event
+/// it shows. Written into one string: a string per line cost more than the rest of the
+/// snapshot.
 #[derive(Default)]
 struct Lines {
     text: String,
-    ends: Vec<(usize, usize)>,
+    /// Kept only for a view that cites the lines' events (`trace diff`): 16 bytes a line.
+    ends: Option<Vec<(usize, usize)>>,
+    /// Where the line being written starts.
+    line_start: usize,
 }
 
 impl Lines {
@@ -77,14 +82,14 @@ impl Lines {
     /// depend on each other is done at once where there are two cores (see [`both`]): the
     /// names and the sockets' numbers; where each event goes and which events stay; the two
     /// halves of the blocks.
-    fn of(events: &[Event]) -> Lines {
+    fn of(events: &[Event], with_ends: bool) -> Lines {
         let worth_it = events.len() >= WORTH_A_THREAD;
         let (names, numbering) = both(worth_it, || Renames::of(events), || Numbering::of(events));
         let sockets = Sockets::of(numbering, &names);
         let (places, (Folded { keep, joined }, rows)) = both(worth_it, || places(events, &sockets), || kept(events, &sockets));
         let blocks = blocks(events, &keep, &places);
         let write = |blocks: &[Vec<usize>]| {
-            let mut lines = Lines::default();
+            let mut lines = Lines { ends: with_ends.then(Vec::new), ..Lines::default() };
             let mut orderer = Orderer::default();
             for block in blocks {
                 let order = orderer.order(events, block, &sockets);
@@ -108,7 +113,10 @@ impl Lines {
     fn append(&mut self, other: Lines) {
         let offset = self.text.len();
         self.text.push_str(&other.text);
-        self.ends.extend(other.ends.into_iter().map(|(end, event)| (end + offset, event)));
+        if let (Some(ends), Some(more)) = (&mut self.ends, other.ends) {
+            ends.extend(more.into_iter().map(|(end, event)| (end + offset, event)));
+        }
+        self.line_start = self.text.len();
     }
 
     /// Writes the lines of events `order`, in that order.
@@ -176,13 +184,16 @@ impl Lines {
     /// Ends the line being written, which shows `event`.
     fn end_line(&mut self, event: usize) {
         // What a trace's text brought into the line is made inert (`inert`): one line, shown.
-        let start = self.ends.last().map_or(0, |&(end, _)| end + 1);
+        let start = self.line_start;
         if let Cow::Owned(inert) = inert::terminal(&self.text[start..]) {
             self.text.truncate(start);
             self.text.push_str(&inert);
         }
-        self.ends.push((self.text.len(), event));
+        if let Some(ends) = &mut self.ends {
+            ends.push((self.text.len(), event));
+        }
         self.text.push('\n');
+        self.line_start = self.text.len();
     }
 }
 
