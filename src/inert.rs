@@ -17,6 +17,11 @@ fn is_control(c: char) -> bool {
 /// line of a snapshot): C0 and DEL are single bytes, C1 is `0xC2 0x80..=0x9F` in UTF-8.
 fn has_control(text: &str) -> bool {
     let bytes = text.as_bytes();
+    // Most text holds none: a first look that tests every byte without stopping (and so
+    // many at a time) rules that out; only text with a candidate byte is looked at closely.
+    if !bytes.iter().fold(false, |found, &b| found | (b < 0x20) | (b == 0x7f) | (b == 0xc2)) {
+        return false;
+    }
     bytes.iter().enumerate().any(|(i, &b)| b < 0x20 || b == 0x7f || (b == 0xc2 && bytes.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n))))
 }
 

@@ -201,7 +201,70 @@ impl Path {
     }
 }
 
-/// The paths of every socket of a trace, followed event by event in trace order.
+/// Where a view keeps its sockets' paths: by name ([`StatePaths`]), or by the numbers the view
+/// gave its sockets (the snapshot and the lesson view follow every event of a trace, and a
+/// look-up by name cost them more than the rest of following).
+pub trait PathTable {
+    type Key;
+    /// The socket's path, begun at its first sight.
+    fn path(&mut self, socket: Self::Key) -> &mut Path;
+    /// Moves `from`'s path, if it has one, to `to`, in place of any `to` had.
+    fn hand_over(&mut self, from: Self::Key, to: Self::Key);
+}
+
+/// Follows one event in `paths`, trace order: a state change's row, if it shows one. The
+/// event's sockets as `paths` knows them: its own socket, its other one (a packet's receiver,
+/// the socket a call returned, computed only for those), and a name it holds (`accept`'s
+/// `queued`).
+pub fn follow_in<T: PathTable>(
+    paths: &mut T,
+    event: &Event,
+    socket: Option<T::Key>,
+    other: impl FnOnce() -> Option<T::Key>,
+    named: impl FnOnce(&SockId) -> Option<T::Key>,
+) -> Option<Row> {
+    match &event.body {
+        Body::State(change) => paths.path(socket?).step(change, event.origin),
+        Body::Packet(packet) => {
+            let tcp = packet.tcp.as_ref()?;
+            let received = other().filter(|_| packet.dropped.is_none());
+            let row = received.and_then(|to| paths.path(to).received(tcp.flags)).map(|r| Row { receiver: true, ..r });
+            let sent = socket.and_then(|from| paths.path(from).sent(tcp.flags));
+            sent.or(row)
+        }
+        Body::Kernel(KernelNote::ResetSent { .. } | KernelNote::ResetReceived { .. }) => {
+            paths.path(socket?).reset();
+            None
+        }
+        // A connection named while it waited in the listener's queue is the socket `accept`
+        // returns: one path.
+        Body::CallEnd(end) => {
+            if let Some(queued) = end.queued.as_ref() {
+                if let (Some(new), Some(queued)) = (other(), named(queued)) {
+                    paths.hand_over(queued, new);
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+impl PathTable for FastMap<SockId, Path> {
+    type Key = SockId;
+
+    fn path(&mut self, socket: SockId) -> &mut Path {
+        self.entry(socket).or_default()
+    }
+
+    fn hand_over(&mut self, from: SockId, to: SockId) {
+        if let Some(path) = self.remove(&from) {
+            self.insert(to, path);
+        }
+    }
+}
+
+/// The paths of every socket of a trace by name, followed event by event in trace order.
 #[derive(Default)]
 pub struct StatePaths {
     paths: FastMap<SockId, Path>,
@@ -210,31 +273,12 @@ pub struct StatePaths {
 impl StatePaths {
     /// Follows one event; a state change's row, if it shows one.
     pub fn follow(&mut self, event: &Event) -> Option<Row> {
-        match &event.body {
-            Body::State(change) => self.paths.entry(event.socket.clone()?).or_default().step(change, event.origin),
-            Body::Packet(packet) => {
-                let tcp = packet.tcp.as_ref()?;
-                let received = packet.to.as_ref().filter(|_| packet.dropped.is_none());
-                let row = received.and_then(|to| self.paths.entry(to.clone()).or_default().received(tcp.flags)).map(|r| Row { receiver: true, ..r });
-                let sent = event.socket.as_ref().and_then(|from| self.paths.entry(from.clone()).or_default().sent(tcp.flags));
-                sent.or(row)
-            }
-            Body::Kernel(KernelNote::ResetSent { .. } | KernelNote::ResetReceived { .. }) => {
-                self.paths.entry(event.socket.clone()?).or_default().reset();
-                None
-            }
-            // A connection named while it waited in the listener's queue is the socket
-            // `accept` returns: one path.
-            Body::CallEnd(end) => {
-                if let (Some(queued), Some(new)) = (&end.queued, &end.new_socket) {
-                    if let Some(path) = self.paths.remove(queued) {
-                        self.paths.insert(new.clone(), path);
-                    }
-                }
-                None
-            }
+        let other = || match &event.body {
+            Body::Packet(packet) => packet.to.clone(),
+            Body::CallEnd(end) => end.new_socket.clone(),
             _ => None,
-        }
+        };
+        follow_in(&mut self.paths, event, event.socket.clone(), other, |name| Some(name.clone()))
     }
 
     /// Where `socket`'s path is now.

@@ -11,37 +11,55 @@ use crate::event::{Body, Event};
 use crate::hash::FastMap;
 use crate::tcp::flags::TcpFlags;
 
-/// The indices of the pure ACKs a snapshot leaves out.
-pub fn repeated_acks(events: &[Event]) -> Vec<usize> {
-    // Per direction (sender, receiver): where the data the receiver sent so far ends, and the
-    // pure ACK of that data still waiting to see the sender's next segment.
-    let mut data_end: FastMap<(SocketAddr, SocketAddr), u32> = FastMap::default();
-    let mut waiting: FastMap<(SocketAddr, SocketAddr), (usize, u32)> = FastMap::default();
-    let mut repeated = Vec::new();
-    for (i, event) in events.iter().enumerate() {
-        let Body::Packet(packet) = &event.body else { continue };
-        let Some(tcp) = &packet.tcp else { continue };
+/// Finds the pure ACKs a snapshot leaves out, event by event: a view's passes over the events
+/// go together, each pass over a trace of a million events reading it from memory anew.
+#[derive(Default)]
+pub struct RepeatedAcks {
+    /// Per direction (sender, receiver): where the data the receiver sent so far ends, and the
+    /// pure ACK of that data still waiting to see the sender's next segment.
+    data_end: FastMap<(SocketAddr, SocketAddr), u32>,
+    waiting: FastMap<(SocketAddr, SocketAddr), (usize, u32)>,
+    repeated: Vec<usize>,
+}
+
+impl RepeatedAcks {
+    /// Looks at event `i`, the events before it seen already.
+    pub fn see(&mut self, i: usize, event: &Event) {
+        let Body::Packet(packet) = &event.body else { return };
+        let Some(tcp) = &packet.tcp else { return };
         let direction = (packet.src, packet.dst);
-        if let Some((ack_index, ack)) = waiting.remove(&direction) {
+        if let Some((ack_index, ack)) = self.waiting.remove(&direction) {
             if tcp.flags.contains(TcpFlags::ACK) && tcp.ack == ack {
-                repeated.push(ack_index);
+                self.repeated.push(ack_index);
             }
         }
         if packet.len > 0 {
-            data_end.insert(direction, tcp.seq.wrapping_add(packet.len));
+            self.data_end.insert(direction, tcp.seq.wrapping_add(packet.len));
         }
         let pure_ack = tcp.flags == TcpFlags::ACK && packet.len == 0 && packet.dropped.is_none();
-        if pure_ack && data_end.get(&(packet.dst, packet.src)) == Some(&tcp.ack) {
-            waiting.insert(direction, (i, tcp.ack));
+        if pure_ack && self.data_end.get(&(packet.dst, packet.src)) == Some(&tcp.ack) {
+            self.waiting.insert(direction, (i, tcp.ack));
         }
     }
-    repeated
+
+    /// The indices of the pure ACKs left out.
+    pub fn repeated(self) -> Vec<usize> {
+        self.repeated
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::trace::read_trace;
+
+    fn repeated_acks(events: &[Event]) -> Vec<usize> {
+        let mut acks = RepeatedAcks::default();
+        for (i, event) in events.iter().enumerate() {
+            acks.see(i, event);
+        }
+        acks.repeated()
+    }
 
     fn packets(path: &str) -> Vec<Event> {
         read_trace(std::path::Path::new(&format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR")))).unwrap().events

@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 
+use super::call_ids::ByCallId;
 use super::first_seen::FirstSeen;
 use super::sockets::{Named, Sockets};
 use crate::event::{Body, Event, SockKind, Verb};
@@ -147,6 +148,10 @@ impl Cast {
 /// events to keep are still being chosen.
 pub struct Places {
     of_event: Vec<Place>,
+    /// Each event's thread, taken here, where the events are read anyway: [`blocks`] then
+    /// reads no event but the few it moves (each pass over a trace of a million events
+    /// fetches it from memory anew, and that pass runs alone).
+    threads: Vec<Thread>,
     /// The server sockets and the connections, in the order shown.
     servers: Vec<Named>,
     connections: Vec<Named>,
@@ -179,7 +184,7 @@ pub fn places(events: &[Event], sockets: &Sockets) -> Places {
     // A call's block is decided by both halves: `accept`'s end says which connection it
     // returned, a datagram server's `recvfrom` end who it heard from, `sendto`'s start whom
     // it answers.
-    let mut calls: FastMap<u64, Block> = FastMap::default();
+    let mut calls: ByCallId<Block> = ByCallId::default();
     for (i, event) in events.iter().enumerate() {
         let datagram_server = sockets.socket(i).is_some_and(|s| cast.is_datagram_server(named(s)));
         let (id, conn) = match &event.body {
@@ -188,19 +193,19 @@ pub fn places(events: &[Event], sockets: &Sockets) -> Places {
             Body::CallStart(start) if datagram_server => (start.id, cast.datagram_client(start.args.addr)),
             // Any other call is where its end says: `socket()`'s start names no socket yet.
             Body::CallEnd(end) => {
-                calls.entry(end.id).or_insert_with(|| block_of(i, event, sockets, &cast));
+                calls.entry(end.id).get_or_insert_with(|| block_of(i, event, sockets, &cast));
                 continue;
             }
             _ => continue,
         };
         match conn {
             Some(conn) => {
-                calls.insert(id, Block::Connection(conn));
+                *calls.entry(id) = Some(Block::Connection(conn));
             }
             // A datagram server's call that heard from nobody in particular (its `socket()`):
             // where its socket is.
             None if matches!(event.body, Body::CallEnd(_)) => {
-                calls.entry(id).or_insert_with(|| block_of(i, event, sockets, &cast));
+                calls.entry(id).get_or_insert_with(|| block_of(i, event, sockets, &cast));
             }
             None => {}
         }
@@ -208,13 +213,15 @@ pub fn places(events: &[Event], sockets: &Sockets) -> Places {
     // A server socket's setup ends where it first hands over a connection.
     let mut handed_over = vec![false; sockets.view_count()];
     let mut of_event = Vec::with_capacity(events.len());
+    let mut threads = Vec::with_capacity(events.len());
     for (i, event) in events.iter().enumerate() {
+        threads.push(thread(event));
         let id = match &event.body {
             Body::CallStart(start) => Some(start.id),
             Body::CallEnd(end) => Some(end.id),
             _ => None,
         };
-        let call_block = id.and_then(|id| calls.get(&id)).copied();
+        let call_block = id.and_then(|id| calls.get(id));
         of_event.push(match call_block.unwrap_or_else(|| block_of(i, event, sockets, &cast)) {
             Block::Connection(conn) => Place::Connection(conn),
             Block::Server(s) if handed_over[s.index()] => Place::After(s),
@@ -225,7 +232,7 @@ pub fn places(events: &[Event], sockets: &Sockets) -> Places {
             handed_over[named(socket).index()] = true;
         }
     }
-    Places { of_event, servers: cast.servers, connections: cast.order, sockets: sockets.view_count(), listening: cast.listening }
+    Places { of_event, threads, servers: cast.servers, connections: cast.order, sockets: sockets.view_count(), listening: cast.listening }
 }
 
 /// The blocks of the kept events, each in trace order, in the order a view shows them.
@@ -237,11 +244,12 @@ pub fn blocks(events: &[Event], keep: &[bool], places: &Places) -> Vec<Vec<usize
     let mut rest: Vec<usize> = Vec::new();
     // Each thread's connection events, in its own order: `(index, connection)`.
     let mut by_thread: FastMap<Thread, Vec<(usize, Named)>> = FastMap::default();
-    for (i, event) in events.iter().enumerate().filter(|(i, _)| keep[*i]) {
+    for i in (0..events.len()).filter(|&i| keep[i]) {
         match places.of_event[i] {
             Place::Connection(conn) => {
-                if event.actor.pid.is_some() {
-                    by_thread.entry(thread(event)).or_default().push((i, conn));
+                let thread = places.threads[i];
+                if thread.0.is_some() {
+                    by_thread.entry(thread).or_default().push((i, conn));
                 }
                 connections[conn.index()].push(i);
             }

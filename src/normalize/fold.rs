@@ -21,6 +21,7 @@
 //! What a lesson checks stays: every step, every segment (less the pure ACKs `acks.rs` leaves
 //! out), relative numbers, who closes first, which call blocked.
 
+use super::call_ids::ByCallId;
 use crate::event::{Body, CallEnd, CallName, Event, Preview, ProcessChange, SockId, SockKind, Verb};
 use crate::hash::{FastMap, FastSet};
 
@@ -58,29 +59,40 @@ fn retry(end: &CallEnd) -> bool {
     end.errno.as_ref().is_some_and(|e| matches!(e.name.as_str(), "EAGAIN" | "EINTR"))
 }
 
-pub(crate) fn fold(events: &[Event]) -> Folded {
-    // The calls left out whole: those whose (last) end makes them retries, and reads of a
-    // descriptor's flags. Few, so that asking is cheap.
-    let mut retried: FastSet<u64> = FastSet::default();
-    let mut mode_reads: FastSet<u64> = FastSet::default();
-    for event in events {
+/// The calls left out whole, found event by event: those whose (last) end makes them
+/// retries, and reads of a descriptor's flags. Few, so that asking is cheap. Found in the pass
+/// a view makes for other ends too: each pass over a trace of a million events reads it from
+/// memory anew.
+#[derive(Default)]
+pub(crate) struct LeftOut {
+    retried: FastSet<u64>,
+    mode_reads: FastSet<u64>,
+}
+
+impl LeftOut {
+    /// Looks at the next event.
+    pub(crate) fn see(&mut self, event: &Event) {
         match &event.body {
             Body::CallStart(start) if start.reads_mode() => {
-                mode_reads.insert(start.id);
+                self.mode_reads.insert(start.id);
             }
             Body::CallEnd(end) if retry(end) => {
-                retried.insert(end.id);
+                self.retried.insert(end.id);
             }
-            Body::CallEnd(end) if !retried.is_empty() => {
-                retried.remove(&end.id);
+            Body::CallEnd(end) if !self.retried.is_empty() => {
+                self.retried.remove(&end.id);
             }
             _ => {}
         }
     }
-    let mut left_out = retried;
-    left_out.extend(mode_reads);
-    let (keep, joined) = join_reads(events, &left_out);
-    Folded { keep, joined }
+
+    /// The events kept and the reads joined, once every event has been seen.
+    pub(crate) fn fold(self, events: &[Event]) -> Folded {
+        let mut left_out = self.retried;
+        left_out.extend(self.mode_reads);
+        let (keep, joined) = join_reads(events, &left_out);
+        Folded { keep, joined }
+    }
 }
 
 /// Leaves out the noise and joins consecutive successful reads of data on one socket by one
@@ -91,7 +103,7 @@ fn join_reads(events: &[Event], left_out: &FastSet<u64>) -> (Vec<bool>, FastMap<
     // Per (socket, process): the run of reads going on.
     let mut runs: FastMap<(&SockId, Option<u32>), Run> = FastMap::default();
     let mut joined: FastMap<usize, CallEnd> = FastMap::default();
-    let mut starts: FastMap<u64, usize> = FastMap::default();
+    let mut starts: ByCallId<usize> = ByCallId::default();
     for (i, event) in events.iter().enumerate() {
         keep.push(!noise(event, left_out));
         if !keep[i] {
@@ -101,7 +113,7 @@ fn join_reads(events: &[Event], left_out: &FastSet<u64>) -> (Vec<bool>, FastMap<
         let key = (socket, event.actor.pid);
         match &event.body {
             Body::CallStart(start) => {
-                starts.insert(start.id, i);
+                *starts.entry(start.id) = Some(i);
                 // A call of another kind on the socket ends the run; a read's start does not.
                 if start.verb() != Verb::Recv {
                     if let Some(run) = runs.remove(&key) {
@@ -126,7 +138,7 @@ fn join_reads(events: &[Event], left_out: &FastSet<u64>) -> (Vec<bool>, FastMap<
                         whole.data = Some(Preview::of(bytes));
                         // This read is part of the first one now: its start and end go.
                         keep[i] = false;
-                        if let Some(&s) = starts.get(&end.id) {
+                        if let Some(s) = starts.get(end.id) {
                             keep[s] = false;
                         }
                     }
@@ -195,7 +207,9 @@ mod tests {
             start(6, CallName::Close, None),
             end(6, CallName::Close, None),
         ];
-        let kept: Vec<usize> = fold(&events).keep.iter().enumerate().filter(|(_, k)| **k).map(|(i, _)| i).collect();
+        let mut left_out = LeftOut::default();
+        events.iter().for_each(|e| left_out.see(e));
+        let kept: Vec<usize> = left_out.fold(&events).keep.iter().enumerate().filter(|(_, k)| **k).map(|(i, _)| i).collect();
         assert_eq!(kept, [2, 3, 6, 7, 10, 11]);
     }
 }

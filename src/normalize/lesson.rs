@@ -14,12 +14,11 @@
 use std::fmt::Write as _;
 
 use super::names::Renames;
-use super::sockets::{Named, Numbering, Raw, Sockets};
+use super::sockets::{Named, Numbering, PathsByNumber, Raw, Sockets};
 use crate::event::{Body, Event, Role, SockId, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::inert;
 use crate::parallel::{both, WORTH_A_THREAD};
-use crate::state_path::StatePaths;
 use crate::tcp::flags::TcpFlags;
 use crate::tcp::State;
 use crate::wording;
@@ -84,10 +83,10 @@ pub fn lesson_view(events: &[Event]) -> String {
     // In a session of peers each socket is named with its program: `A:s1`.
     let mut peers = PeerNames::default();
     // Each socket's states as its path shows them (`state_path`), in the RFC 9293 view.
-    let mut paths = StatePaths::default();
+    let mut paths = PathsByNumber::default();
     for (i, event) in events.iter().enumerate() {
         peers.learn(event);
-        let row = paths.follow(event);
+        let row = numbers.follow(&mut paths, i, event);
         match &event.body {
             Body::CallStart(start) => {
                 let Some(socket) = numbers.socket(i) else { continue };

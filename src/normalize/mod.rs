@@ -3,6 +3,7 @@
 
 pub(crate) mod acks;
 pub(crate) mod blocks;
+mod call_ids;
 pub mod diff;
 mod first_seen;
 pub(crate) mod fold;

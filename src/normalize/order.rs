@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 
 use super::sockets::{Named, Sockets};
 use crate::event::{Body, CallName, Event, KernelNote, Origin, Role, SockId, Verb};
-use crate::hash::{FastMap, FastSet};
+use crate::hash::FastMap;
 use crate::tcp::flags::TcpFlags;
 use crate::tcp::State;
 
@@ -58,9 +58,36 @@ struct Block<'e> {
     events: Vec<&'e Event>,
     /// Per event: its socket, and a packet's receiver or a call end's new socket.
     sockets: Vec<[Option<Named>; 2]>,
+    /// The block's sockets numbered 0, 1, 2… in the order they come, so that what the passes
+    /// know of each socket is kept in a vector, not a hash table looked up at every event:
+    /// each socket's number by the view's (`NOT_HERE` for the trace's other sockets), and back.
+    slot_of: Vec<u32>,
+    slots: Vec<Named>,
 }
 
+/// A socket of the trace that is not in the block.
+const NOT_HERE: u32 = u32::MAX;
+
 impl Block<'_> {
+    /// Numbers the block's sockets, forgetting the last block's.
+    fn number_sockets(&mut self, sockets: usize) {
+        for named in self.slots.drain(..) {
+            self.slot_of[named.index()] = NOT_HERE;
+        }
+        self.slot_of.resize(sockets, NOT_HERE);
+        for &socket in self.sockets.iter().flatten().flatten() {
+            if self.slot_of[socket.index()] == NOT_HERE {
+                self.slot_of[socket.index()] = self.slots.len() as u32;
+                self.slots.push(socket);
+            }
+        }
+    }
+
+    /// A socket's number in the block, if it is the block's.
+    fn slot(&self, socket: Named) -> Option<usize> {
+        self.slot_of.get(socket.index()).filter(|&&slot| slot != NOT_HERE).map(|&slot| slot as usize)
+    }
+
     fn socket(&self, k: usize) -> Option<Named> {
         self.sockets[k][0]
     }
@@ -78,8 +105,9 @@ pub struct Orderer<'e> {
     block: Block<'e>,
     /// The socket each call event is about.
     socket_of_call: Vec<Option<Named>>,
-    roles: FastMap<Named, Role>,
-    listeners: FastSet<Named>,
+    /// By the block's socket numbers (see [`Block`]).
+    roles: Vec<Option<Role>>,
+    listeners: Vec<bool>,
     /// The processes that made calls, in order of appearance.
     processes: Vec<Option<u32>>,
     /// The chains, each with its events (the first `chains.len()` lists; the others wait for a
@@ -99,14 +127,14 @@ pub struct Orderer<'e> {
     /// For the passes over calls: call ids to events or sockets, programs to calls.
     call_socket: FastMap<u64, Named>,
     starts: FastMap<u64, usize>,
-    program_of: FastMap<Named, (Option<u32>, Role)>,
+    program_of: Vec<Option<(Option<u32>, Role)>>,
     last_call: FastMap<(Option<u32>, Role), usize>,
     last_life_call: FastMap<(Option<u32>, Role), usize>,
     /// Per thread, its last call on a socket; per accept's call id, the socket it returned.
     last_thread_call: FastMap<(Option<u32>, Option<u32>), usize>,
     accepted: FastMap<u64, Named>,
-    /// Each socket's kernel events, in order (the lists are kept, emptied, for the next block).
-    kernel_of: FastMap<Named, usize>,
+    /// Each socket's kernel events, in order, by its number in the block (the lists are kept,
+    /// emptied, for the next block).
     kernel_lists: Vec<Vec<usize>>,
 }
 
@@ -120,6 +148,7 @@ impl<'e> Orderer<'e> {
         // Sockets as the view names them: a connection that waited in the listener's queue (`q1`)
         // is the socket `accept` returned (`s2`), one chain, whichever name its first events had.
         self.block.sockets.extend(block.iter().map(|&i| [sockets.socket(i).map(|s| sockets.named(s)), sockets.other(i).map(|s| sockets.named(s))]));
+        self.block.number_sockets(sockets.view_count());
         let n = block.len();
         self.socket_roles();
         self.listening_sockets();
@@ -177,12 +206,13 @@ impl<'e> Orderer<'e> {
     fn socket_roles(&mut self) {
         let b = &self.block;
         self.roles.clear();
+        self.roles.resize(b.slots.len(), None);
         for (i, event) in b.events.iter().enumerate() {
-            if let (Body::CallEnd(_), Some(new)) = (&event.body, b.other(i)) {
-                self.roles.insert(new, event.actor.role);
+            if let (Body::CallEnd(_), Some(new)) = (&event.body, b.other(i).and_then(|s| b.slot(s))) {
+                self.roles[new] = Some(event.actor.role);
             }
-            if let Some(socket) = b.socket(i) {
-                self.roles.entry(socket).or_insert(event.actor.role);
+            if let Some(socket) = b.socket(i).and_then(|s| b.slot(s)) {
+                self.roles[socket].get_or_insert(event.actor.role);
             }
         }
     }
@@ -190,8 +220,11 @@ impl<'e> Orderer<'e> {
     fn listening_sockets(&mut self) {
         let b = &self.block;
         self.listeners.clear();
+        self.listeners.resize(b.slots.len(), false);
         let listens = |i: &usize| matches!(&b.events[*i].body, Body::CallStart(s) if s.verb() == Verb::Listen);
-        self.listeners.extend((0..b.events.len()).filter(listens).filter_map(|i| b.socket(i)));
+        for socket in (0..b.events.len()).filter(listens).filter_map(|i| b.socket(i).and_then(|s| b.slot(s))) {
+            self.listeners[socket] = true;
+        }
     }
 
     /// The socket each call event is about; `socket()`'s start has none, so it takes the
@@ -242,7 +275,7 @@ impl<'e> Orderer<'e> {
             for (slot, (socket, calls, peer)) in memberships(i, event, b, socket_of_call, listeners, sockets).into_iter().flatten().enumerate() {
                 let by = if calls == 1 { process(event) } else { 0 };
                 let id = *chain_ids.entry((socket, calls, peer, by)).or_insert_with(|| {
-                    let role = roles.get(&socket).copied().unwrap_or(Role::Unknown);
+                    let role = b.slot(socket).and_then(|s| roles[s]).unwrap_or(Role::Unknown);
                     chains.push(Chain { class: class(role), number: sockets.number(socket), name: sockets.view_name(socket), calls, process: by, peer });
                     match members.get_mut(chains.len() - 1) {
                         Some(list) => list.clear(),
@@ -276,20 +309,16 @@ impl<'e> Orderer<'e> {
     ///   socket's establishment; recv: the data or FIN it returns) comes before its end,
     ///   however early it happened, so that the graph does not depend on when the call began.
     fn links(&mut self) {
-        let Orderer { block: b, socket_of_call, edges, starts, program_of, last_call, kernel_of, kernel_lists, .. } = self;
+        let Orderer { block: b, socket_of_call, edges, starts, program_of, last_call, kernel_lists, .. } = self;
         let events = &b.events;
-        kernel_of.clear();
-        let mut lists = 0;
+        if kernel_lists.len() < b.slots.len() {
+            kernel_lists.resize_with(b.slots.len(), Vec::new);
+        }
+        kernel_lists.iter_mut().take(b.slots.len()).for_each(Vec::clear);
         let mut on_kernel_chain = |socket: Named, i: usize| {
-            let list = *kernel_of.entry(socket).or_insert_with(|| {
-                match kernel_lists.get_mut(lists) {
-                    Some(list) => list.clear(),
-                    None => kernel_lists.push(Vec::new()),
-                }
-                lists += 1;
-                lists - 1
-            });
-            kernel_lists[list].push(i);
+            if let Some(slot) = b.slot(socket) {
+                kernel_lists[slot].push(i);
+            }
         };
         for (i, event) in events.iter().enumerate() {
             match &event.body {
@@ -306,22 +335,25 @@ impl<'e> Orderer<'e> {
                 _ => {}
             }
         }
-        let kernel_events = |socket: Named| kernel_of.get(&socket).map_or(&[][..], |&list| kernel_lists[list].as_slice());
+        let kernel_events = |socket: Named| b.slot(socket).map_or(&[][..], |slot| kernel_lists[slot].as_slice());
         starts.clear();
         // The program each socket belongs to, and the last call each program made so far.
         program_of.clear();
+        program_of.resize(b.slots.len(), None);
         last_call.clear();
         for (i, event) in events.iter().enumerate() {
             if let (Body::CallStart(_) | Body::CallEnd(_), Some(socket)) = (&event.body, socket_of_call[i]) {
                 let program = (event.actor.pid, event.actor.role);
-                program_of.insert(socket, program);
+                if let Some(slot) = b.slot(socket) {
+                    program_of[slot] = Some(program);
+                }
                 last_call.insert(program, i);
             }
             // A listening socket closes only because it is closed: by a call (linked below),
             // or when its process exits, after the last call the program made.
             if let (Body::State(change), Some(socket)) = (&event.body, b.socket(i)) {
                 if change.from == State::Listen && change.to == State::Closed {
-                    if let Some(&call) = program_of.get(&socket).and_then(|program| last_call.get(program)) {
+                    if let Some(&call) = b.slot(socket).and_then(|slot| program_of[slot]).and_then(|program| last_call.get(&program)) {
                         edges.push((call, i));
                     }
                 }
@@ -498,7 +530,7 @@ fn memberships(
     event: &Event,
     b: &Block,
     socket_of_call: &[Option<Named>],
-    listeners: &FastSet<Named>,
+    listeners: &[bool],
     sockets: &Sockets,
 ) -> [Option<(Named, u8, Option<SocketAddr>)>; 2] {
     match &event.body {
@@ -512,7 +544,7 @@ fn memberships(
             [own, new]
         }
         Body::Packet(packet) => {
-            let peer_of = |socket: Named, peer: SocketAddr| listeners.contains(&socket).then_some(peer);
+            let peer_of = |socket: Named, peer: SocketAddr| b.slot(socket).is_some_and(|slot| listeners[slot]).then_some(peer);
             [b.socket(i).map(|s| (s, 0, peer_of(s, packet.dst))), b.other(i).map(|s| (s, 0, peer_of(s, packet.src)))]
         }
         Body::State(_) | Body::Kernel(_) => [b.socket(i).map(|s| (s, 0, None)), None],

@@ -12,17 +12,17 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::acks::repeated_acks;
+use super::acks::RepeatedAcks;
 use super::blocks::{blocks, places};
-use super::fold::{fold, Folded};
+use super::fold::{Folded, LeftOut};
 use super::names::Renames;
 use super::order::Orderer;
-use super::sockets::{Numbering, Raw, Sockets};
+use super::sockets::{Numbering, PathsByNumber, Raw, Sockets};
 use crate::event::{Body, CallEnd, Event, Origin, Packet, Transport};
 use crate::hash::FastMap;
 use crate::inert;
 use crate::parallel::{both, WORTH_A_THREAD};
-use crate::state_path::{self, Row, StatePaths};
+use crate::state_path::{self, Row};
 use crate::trace::{LensStatus, Trace};
 use crate::wording;
 
@@ -48,27 +48,32 @@ pub fn snapshot(trace: &Trace) -> String {
 
 /// The snapshot lines of a list of events.
 pub fn snapshot_events(events: &[Event]) -> String {
-    Lines::of(events).text
+    Lines::of(events, false).text
 }
 
 /// The snapshot lines, each with the index of the (first) event it shows.
 pub fn snapshot_lines(events: &[Event]) -> Vec<(String, usize)> {
-    let lines = Lines::of(events);
+    let lines = Lines::of(events, true);
     let mut start = 0;
-    let mut out = Vec::with_capacity(lines.ends.len());
-    for &(end, event) in &lines.ends {
+    let ends = lines.ends.unwrap_or_default();
+    let mut out = Vec::with_capacity(ends.len());
+    for &(end, event) in &ends {
         out.push((lines.text[start..end].to_string(), event));
         start = end + 1;
     }
     out
 }
 
-/// The snapshot text, and where each of its lines ends, with the (first) event it shows.
-/// Written into one string: a string per line cost more than the rest of the snapshot.
+/// The snapshot text, and (where asked) where each of its lines ends, with the (first) event
+/// it shows. Written into one string: a string per line cost more than the rest of the
+/// snapshot.
 #[derive(Default)]
 struct Lines {
     text: String,
-    ends: Vec<(usize, usize)>,
+    /// Kept only for a view that cites the lines' events (`trace diff`): 16 bytes a line.
+    ends: Option<Vec<(usize, usize)>>,
+    /// Where the line being written starts.
+    line_start: usize,
 }
 
 impl Lines {
@@ -77,23 +82,14 @@ impl Lines {
     /// depend on each other is done at once where there are two cores (see [`both`]): the
     /// names and the sockets' numbers; where each event goes and which events stay; the two
     /// halves of the blocks.
-    fn of(events: &[Event]) -> Lines {
+    fn of(events: &[Event], with_ends: bool) -> Lines {
         let worth_it = events.len() >= WORTH_A_THREAD;
         let (names, numbering) = both(worth_it, || Renames::of(events), || Numbering::of(events));
         let sockets = Sockets::of(numbering, &names);
-        let (places, (folded, repeated, rows)) =
-            both(worth_it, || places(events, &sockets), || (fold(events), repeated_acks(events), StatePaths::rows(events)));
-        let Folded { mut keep, joined } = folded;
-        for i in repeated {
-            keep[i] = false;
-        }
-        // A kernel report of where a socket's path already is shows nothing.
-        for (keep, (event, row)) in keep.iter_mut().zip(events.iter().zip(&rows)) {
-            *keep &= row.is_some() || !matches!(event.body, Body::State(_));
-        }
+        let (places, (Folded { keep, joined }, rows)) = both(worth_it, || places(events, &sockets), || kept(events, &sockets));
         let blocks = blocks(events, &keep, &places);
         let write = |blocks: &[Vec<usize>]| {
-            let mut lines = Lines::default();
+            let mut lines = Lines { ends: with_ends.then(Vec::new), ..Lines::default() };
             let mut orderer = Orderer::default();
             for block in blocks {
                 let order = orderer.order(events, block, &sockets, places.listening());
@@ -117,11 +113,14 @@ impl Lines {
     fn append(&mut self, other: Lines) {
         let offset = self.text.len();
         self.text.push_str(&other.text);
-        self.ends.extend(other.ends.into_iter().map(|(end, event)| (end + offset, event)));
+        if let (Some(ends), Some(more)) = (&mut self.ends, other.ends) {
+            ends.extend(more.into_iter().map(|(end, event)| (end + offset, event)));
+        }
+        self.line_start = self.text.len();
     }
 
     /// Writes the lines of events `order`, in that order.
-    fn write(&mut self, events: &[Event], order: &[usize], names: &Renames, sockets: &Sockets, joined: &FastMap<usize, CallEnd>, rows: &[Option<Row>]) {
+    fn write(&mut self, events: &[Event], order: &[usize], names: &Renames, sockets: &Sockets, joined: &FastMap<usize, CallEnd>, rows: &Rows) {
         let name = |socket: Option<Raw>| socket.map(|s| sockets.view_name(sockets.named(s)).0.as_str());
         let end_of = |i: usize| match &events[i].body {
             Body::CallEnd(end) => Some(joined.get(&i).unwrap_or(end)),
@@ -156,7 +155,7 @@ impl Lines {
                 }
                 Body::State(change) => {
                     out.push_str("        ");
-                    let row = rows[i].unwrap_or_else(|| state_path::row_alone(change, event.origin));
+                    let row = rows.get(i).unwrap_or_else(|| state_path::row_alone(change, event.origin));
                     wording::write_state_row(out, &row, socket);
                     out.push_str(modelled(event));
                 }
@@ -173,7 +172,7 @@ impl Lines {
             self.text.truncate(start + kept);
             self.end_line(i);
             // A timewait socket a packet's reset ended (`state_path`): its row, on a line of its own.
-            if let (Body::Packet(_), Some(row)) = (&event.body, rows[i]) {
+            if let (Body::Packet(_), Some(row)) = (&event.body, rows.get(i)) {
                 self.text.push_str("        ");
                 wording::write_state_row(&mut self.text, &row, name(if row.receiver { sockets.other(i) } else { sockets.socket(i) }));
                 self.end_line(i);
@@ -185,13 +184,71 @@ impl Lines {
     /// Ends the line being written, which shows `event`.
     fn end_line(&mut self, event: usize) {
         // What a trace's text brought into the line is made inert (`inert`): one line, shown.
-        let start = self.ends.last().map_or(0, |&(end, _)| end + 1);
+        let start = self.line_start;
         if let Cow::Owned(inert) = inert::terminal(&self.text[start..]) {
             self.text.truncate(start);
             self.text.push_str(&inert);
         }
-        self.ends.push((self.text.len(), event));
+        if let Some(ends) = &mut self.ends {
+            ends.push((self.text.len(), event));
+        }
         self.text.push('\n');
+        self.line_start = self.text.len();
+    }
+}
+
+/// The events kept ([`super::fold`], less the repeated ACKs of [`super::acks`] and the
+/// state changes that show nothing), the reads joined, and each event's row of its socket's
+/// state path. What they depend on is found in one pass over the events, the noise and joins
+/// in a second: each pass over a trace of a million events reads it from memory anew.
+fn kept(events: &[Event], sockets: &Sockets) -> (Folded, Rows) {
+    let (mut left_out, mut acks, mut paths) = (LeftOut::default(), RepeatedAcks::default(), PathsByNumber::default());
+    let mut rows = Rows { of_event: Vec::with_capacity(events.len()), rows: Vec::new() };
+    // A kernel report of where a socket's path already is shows nothing.
+    let mut unshown = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        left_out.see(event);
+        acks.see(i, event);
+        let row = sockets.follow(&mut paths, i, event);
+        if row.is_none() && matches!(event.body, Body::State(_)) {
+            unshown.push(i);
+        }
+        rows.push(row);
+    }
+    let mut folded = left_out.fold(events);
+    for i in acks.repeated().into_iter().chain(unshown) {
+        folded.keep[i] = false;
+    }
+    (folded, rows)
+}
+
+/// Each event's row of its socket's state path, if it has one. Few events have one: a vector
+/// of them, and each event's place in it, take a sixth of the memory of a row (or none) for
+/// every event, which the lines, written in another order than the trace's, look up at random.
+struct Rows {
+    /// Per event: its row's place in `rows`, or [`Rows::NONE`].
+    of_event: Vec<u32>,
+    rows: Vec<Row>,
+}
+
+impl Rows {
+    const NONE: u32 = u32::MAX;
+
+    /// The row of the next event.
+    fn push(&mut self, row: Option<Row>) {
+        let at = match row {
+            Some(row) => {
+                self.rows.push(row);
+                u32::try_from(self.rows.len() - 1).expect("fewer than 2^32 rows")
+            }
+            None => Rows::NONE,
+        };
+        self.of_event.push(at);
+    }
+
+    fn get(&self, event: usize) -> Option<Row> {
+        // `NONE` is past the end of `rows`, which holds fewer.
+        self.rows.get(self.of_event[event] as usize).copied()
     }
 }
 

@@ -10,6 +10,7 @@
 use super::names::Renames;
 use crate::event::{Body, Event, SockId, SockKind};
 use crate::hash::FastMap;
+use crate::state_path::{self, Path, PathTable, Row};
 
 /// A socket as the trace names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -154,6 +155,34 @@ impl Sockets {
     /// How many sockets the view has.
     pub fn view_count(&self) -> usize {
         self.view_names.len()
+    }
+
+    /// Follows event `i` in its sockets' state paths (`state_path`), by their numbers.
+    pub fn follow(&self, paths: &mut PathsByNumber, i: usize, event: &Event) -> Option<Row> {
+        state_path::follow_in(paths, event, self.socket(i), || self.other(i), |name| self.raw(name))
+    }
+}
+
+/// Each socket's state path, by the socket's number as the trace names it (a connection that
+/// waited in its listener's queue hands its path over to the socket `accept` returned).
+#[derive(Default)]
+pub struct PathsByNumber(Vec<Option<Path>>);
+
+impl PathTable for PathsByNumber {
+    type Key = Raw;
+
+    fn path(&mut self, socket: Raw) -> &mut Path {
+        let at = socket.0 as usize;
+        if at >= self.0.len() {
+            self.0.resize(at + 1, None);
+        }
+        self.0[at].get_or_insert_with(Path::default)
+    }
+
+    fn hand_over(&mut self, from: Raw, to: Raw) {
+        if let Some(path) = self.0.get_mut(from.0 as usize).and_then(Option::take) {
+            *self.path(to) = path;
+        }
     }
 }
 

@@ -201,12 +201,17 @@ pub struct TraceReader<R: Read> {
     end: Option<End>,
     events: usize,
     limits: Limits,
+    /// The input's size in bytes, where known (a file): what [`TraceReader::read_all`] makes
+    /// room for at once.
+    size: Option<u64>,
 }
 
 impl TraceReader<File> {
     pub fn open(path: &Path) -> Result<TraceReader<File>, TraceError> {
         let file = File::open(path).map_err(|err| TraceError::Open { path: path.to_path_buf(), err })?;
-        TraceReader::new(path, file)
+        // The size only sizes the room made for the events: unknown, they make room as they come.
+        let size = file.metadata().ok().map(|m| m.len());
+        Ok(TraceReader { size, ..TraceReader::new(path, file)? })
     }
 }
 
@@ -240,7 +245,7 @@ impl<R: Read> TraceReader<R> {
             return Err(TraceError::Truncated { path, line: 1, complete: 0 });
         }
         let header: Header = serde_json::from_value(value).map_err(|e| TraceError::Malformed { path: path.clone(), line: 1, msg: e.to_string() })?;
-        Ok(TraceReader { path, input, line_no: 1, bytes: Vec::new(), header, end: None, events: 0, limits })
+        Ok(TraceReader { path, input, line_no: 1, bytes: Vec::new(), header, end: None, events: 0, limits, size: None })
     }
 
     pub fn header(&self) -> &Header {
@@ -328,9 +333,9 @@ impl<R: Read> TraceReader<R> {
     /// reads chunks too; the lines are taken in order, so a trace reads, and fails, exactly as
     /// line by line.
     pub fn read_all(mut self) -> Result<Trace, TraceError> {
-        let mut events = Vec::new();
         let mut rest = Vec::new();
         let first = self.chunk(&mut rest);
+        let mut events = self.room_for_events(&first.bytes);
         if first.last.is_some() || !crate::parallel::two_cores() {
             let mut chunk = first;
             loop {
@@ -387,6 +392,23 @@ impl<R: Read> TraceReader<R> {
                 }
             }
         })
+    }
+
+    /// A vector with room for the events of a file of known size, as many as its first chunk
+    /// says it holds (its lines are of a size); backed by huge pages where the kernel has them.
+    /// A trace of a million events takes 330 MB: grown as they come, in 4 KB pages, it cost
+    /// 80,000 page faults on the thread that takes the events in, and every later pass over
+    /// the events a miss of the address cache every dozen events.
+    fn room_for_events(&self, first: &[u8]) -> Vec<Event> {
+        let lines = first.iter().filter(|&&b| b == b'\n').count();
+        let (Some(size), true) = (self.size, lines > 0) else { return Vec::new() };
+        let estimate = usize::try_from(size / first.len() as u64 * lines as u64).unwrap_or(usize::MAX);
+        let mut events = Vec::new();
+        // Room the machine cannot give is made as the events come, as for an input of unknown size.
+        if events.try_reserve_exact(estimate.saturating_add(estimate / 16).min(self.limits.max_events)).is_ok() {
+            ask_for_huge_pages(&mut events);
+        }
+        events
     }
 
     /// The next whole lines of the input, about [`CHUNK`] bytes of them (a longer line whole);
@@ -474,6 +496,21 @@ impl<R: Read> TraceReader<R> {
     }
 }
 
+/// Asks the kernel to back `vector`'s room with huge pages (2 MB), on the Linux machines that
+/// give them to memory that asks (`transparent_hugepage` set to `madvise`, or `always`).
+fn ask_for_huge_pages<T>(vector: &mut Vec<T>) {
+    const HUGE: usize = 2 << 20;
+    let start = vector.as_mut_ptr() as usize;
+    let end = start.saturating_add(vector.capacity().saturating_mul(std::mem::size_of::<T>()));
+    let (from, to) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+    if from < to {
+        // SAFETY: the range lies within the vector's own allocation, and the advice changes how
+        // the kernel backs it, never what it holds. It is advice: where huge pages are off, the
+        // kernel refuses it (EINVAL) and the memory works as before, so the answer is not read.
+        let _ = unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE) };
+    }
+}
+
 /// How much of a trace one thread reads at a time: a few thousand lines, so that handing a
 /// chunk to the other thread costs nothing next to reading it.
 const CHUNK: usize = 1 << 20;
@@ -505,11 +542,12 @@ impl ReadLines {
         let mut read = ReadLines { events: Vec::new(), others: Vec::new() };
         let too_long = |n: usize| n > max_line;
         match std::str::from_utf8(bytes) {
-            // Text, as a trace is: its lines are found and counted by the string searches,
-            // which look at many bytes at a time.
+            // Text, as a trace is: its lines are found by the string search, which looks at
+            // many bytes at a time, once, and counted before they are read (room for the events).
             Ok(text) => {
-                read.events.reserve(text.matches('\n').count() + 1);
-                for (at, text) in text.split_inclusive('\n').enumerate() {
+                let lines: Vec<&str> = text.split_inclusive('\n').collect();
+                read.events.reserve(lines.len());
+                for (at, text) in lines.into_iter().enumerate() {
                     read.add(at, if too_long(text.len()) { Err(NotAnEvent::TooLong) } else { line::read_text(text) });
                 }
             }
