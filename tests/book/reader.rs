@@ -275,12 +275,25 @@ fn the_ladder_is_visible_and_nothing_overlaps_at_360_700_and_1400_px() {
         &format!("(() => {{ const r = document.querySelector('#replay-1 .st-row[data-step=\"{k}\"] .st-bg'); r.scrollIntoView({{ block: 'center' }}); const b = r.getBoundingClientRect(); return JSON.stringify([b.left + b.width / 2, b.top + b.height / 2]); }})()"),
     );
     let [x, y]: [f64; 2] = serde_json::from_str(&centre).expect("a point");
+    // The browser takes a moved pointer's hover into its styles on a later frame, which a
+    // loaded machine delays: look again for up to 2 s.
+    let shown_soon = |browser: &mut Browser| -> String {
+        let mut text = shown(browser);
+        for _ in 0..100 {
+            if text.contains(&raw) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            text = shown(browser);
+        }
+        text
+    };
     browser.call(Some(&page), "Input.dispatchMouseEvent", json!({"type": "mouseMoved", "x": x, "y": y}));
-    let hovered = shown(&mut browser);
+    let hovered = shown_soon(&mut browser);
     assert!(hovered.contains(&raw), "raw on hover: {hovered} (wanted {raw})");
     browser.call(Some(&page), "Input.dispatchMouseEvent", json!({"type": "mouseMoved", "x": 1, "y": 1}));
     browser.eval(&page, &format!("document.querySelector('#replay-1 .st-row[data-step=\"{k}\"]').focus(), ''"));
-    let focused = shown(&mut browser);
+    let focused = shown_soon(&mut browser);
     assert!(focused.contains(&raw), "raw on focus: {focused} (wanted {raw})");
     let found = problems(&browser.events);
     assert!(found.is_empty(), "in the browser:\n{}", found.join("\n"));
