@@ -211,6 +211,9 @@ fn refused_port(rubric: &Rubric) -> u16 {
 }
 
 /// Ends every process of a slot once `timeout` seconds have passed, unless stopped first.
+/// It fired only if one of them still ran then: a session whose programs had all ended, and
+/// whose own tracing took it past the timeout (its lenses' stop on a loaded machine), ran on
+/// time.
 struct Watchdog {
     stop: mpsc::Sender<()>,
     fired: std::thread::JoinHandle<bool>,
@@ -221,8 +224,9 @@ impl Watchdog {
         let (stop, stopped) = mpsc::channel::<()>();
         let fired = std::thread::spawn(move || {
             if stopped.recv_timeout(Duration::from_secs_f64(timeout)) == Err(mpsc::RecvTimeoutError::Timeout) {
+                let running = sandbox::any_running(slot);
                 sandbox::kill_all(slot);
-                return true;
+                return running;
             }
             false
         });

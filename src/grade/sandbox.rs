@@ -248,6 +248,15 @@ pub fn processes_of(slot: usize) -> Vec<i32> {
         .collect()
 }
 
+/// Whether a process of `slot`'s users still runs: a zombie has ended (it only waits to be
+/// reaped by its tracer).
+pub fn any_running(slot: usize) -> bool {
+    processes_of(slot).into_iter().any(|pid| {
+        fs::read_to_string(format!("/proc/{pid}/status"))
+            .is_ok_and(|status| status.lines().find_map(|l| l.strip_prefix("State:")).is_some_and(|state| !state.trim_start().starts_with('Z')))
+    })
+}
+
 /// A pipe whose ends close at `exec`: only the processes given an end as their output keep it
 /// (other slots' programs, started meanwhile, must not, or the output would never end).
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
