@@ -234,27 +234,33 @@ fn kill_all_of(uid: u32) {
 
 /// The pids of the processes of `slot`'s users, zombies included, from /proc.
 pub fn processes_of(slot: usize) -> Vec<i32> {
+    processes_where(slot, |_| true)
+}
+
+/// Whether a process of `slot`'s users still runs: a zombie has ended (it only waits to be
+/// reaped by its tracer).
+pub fn any_running(slot: usize) -> bool {
+    !processes_where(slot, |status| !field(status, "State:").starts_with('Z')).is_empty()
+}
+
+/// The pids of `slot`'s users' processes whose `/proc/PID/status` satisfies `keep`.
+fn processes_where(slot: usize, keep: impl Fn(&str) -> bool) -> Vec<i32> {
     let uids = uids(slot).map(|u| u.to_string());
     let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
             fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
-                let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap_or("");
                 // Real uid first.
-                field("Uid:").split_whitespace().next().is_some_and(|u| uids.iter().any(|x| x == u))
+                field(&status, "Uid:").split_whitespace().next().is_some_and(|u| uids.iter().any(|x| x == u)) && keep(&status)
             })
         })
         .collect()
 }
 
-/// Whether a process of `slot`'s users still runs: a zombie has ended (it only waits to be
-/// reaped by its tracer).
-pub fn any_running(slot: usize) -> bool {
-    processes_of(slot).into_iter().any(|pid| {
-        fs::read_to_string(format!("/proc/{pid}/status"))
-            .is_ok_and(|status| status.lines().find_map(|l| l.strip_prefix("State:")).is_some_and(|state| !state.trim_start().starts_with('Z')))
-    })
+/// A field of a `/proc/PID/status` text, by its name with the colon (`"State:"`), trimmed.
+fn field<'s>(status: &'s str, name: &str) -> &'s str {
+    status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap_or("")
 }
 
 /// A pipe whose ends close at `exec`: only the processes given an end as their output keep it
