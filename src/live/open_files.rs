@@ -6,8 +6,10 @@ use std::io;
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
-/// Descriptors a session holds besides its connections: the listening socket, the packet
-/// ring and its socket, the state lens's perf events (four per CPU), the runtime's own, stdio.
+use crate::capture::tracefs;
+
+/// Descriptors a session holds besides its connections and the state lens's perf events: the
+/// listening socket, the packet ring and its socket, the runtime's own, stdio.
 const RESERVED: u64 = 64;
 
 /// Raises this process's soft limit on open files to its hard limit; returns the new limit.
@@ -22,9 +24,15 @@ pub fn raise_to_hard() -> io::Result<u64> {
 }
 
 /// How many connections a process may hold open at once with `limit` descriptors, where
-/// each connection costs `per_connection` of them (2 when both ends are ours).
+/// each connection costs `per_connection` of them (2 when both ends are ours). The state
+/// lens's share grows with the CPUs: 8 descriptors a CPU, 512 on a machine of 64.
 pub fn connections_within(limit: u64, per_connection: u64) -> u64 {
-    limit.saturating_sub(RESERVED) / per_connection.max(1)
+    connections_beside(limit, per_connection, RESERVED + tracefs::descriptors_at_most())
+}
+
+/// The same, with `reserved` descriptors held for the session itself.
+fn connections_beside(limit: u64, per_connection: u64, reserved: u64) -> u64 {
+    limit.saturating_sub(reserved) / per_connection.max(1)
 }
 
 #[cfg(test)]
@@ -40,8 +48,12 @@ mod tests {
 
     #[test]
     fn connections_leave_room_for_the_session_itself() {
-        assert_eq!(connections_within(1024, 2), 480);
-        assert_eq!(connections_within(1024, 1), 960);
-        assert_eq!(connections_within(10, 1), 0);
+        assert_eq!(connections_beside(1024, 2, 64), 480);
+        assert_eq!(connections_beside(1024, 1, 64), 960);
+        assert_eq!(connections_beside(10, 1, 64), 0);
+        // The state lens's perf events count on every machine: this one's too.
+        let lens = tracefs::descriptors_at_most();
+        assert!(lens >= 8, "a perf event per tracepoint and CPU, twice while a filter is replaced ({lens})");
+        assert_eq!(connections_within(4096, 1), 4096 - RESERVED - lens);
     }
 }

@@ -26,3 +26,12 @@ mod live_tests;
 pub use error::TracefsError;
 pub use stats::TracerStats;
 pub use tracer::{Prepared, StateTracer};
+
+/// The most descriptors the lens holds at once on this machine: a perf event per tracepoint
+/// and online CPU, and while a port filter is replaced, the new events beside the old ones
+/// (see [`StateTracer::set_ports`]). A machine whose CPUs cannot be listed counts as one CPU:
+/// the lens could not start there anyway.
+pub fn descriptors_at_most() -> u64 {
+    let cpus = cpus::online().map_or(1, |cpus| cpus.len()) as u64;
+    2 * decode::TRACEPOINTS.len() as u64 * cpus
+}
