@@ -4,8 +4,9 @@
 //! `pingpong.c`, compiled here with `cc -O2`, makes N round trips of 16 bytes on one loopback
 //! TCP connection (a server and its client, two processes; four socket calls a round trip).
 //! It runs alone, under `strace -f -o /dev/null`, under `strace -f --seccomp-bpf` stopping only
-//! at the calls socktrace follows (its seccomp list), and under `trace run --save` with every
-//! lens, each in turn, round after round; min, median and max of each.
+//! at the calls socktrace follows (its seccomp list), under `trace run --save` with every lens,
+//! and under strace and `trace run` again held on one CPU, each in turn, round after round;
+//! min, median and max of each.
 //!
 //! Fixed cost of a session: one round trip (`pingpong 1`), less the program alone. This is
 //! what a short program pays: `trace run` starts its kernel lenses when the first socket
@@ -24,7 +25,13 @@
 //! Wall time on a virtual machine moves with how fast an idle CPU is woken for the next stop
 //! (strace's own medians move twofold from one minute to the next here): the per-call figures
 //! are given by the medians, by the fastest rounds, and by CPU time (all processes and threads
-//! of a run, which such waits do not count).
+//! of a run, which such waits do not count). Each stop hands the CPU from the tracee to the
+//! tracer and back; where they run on two CPUs, the one woken is often idle, and waking an
+//! idle virtual CPU costs the host a round of its own: 20,000 round trips under strace took
+//! 1.23 s with both CPUs of this machine idle, 0.46 s with a busy program on the other CPU,
+//! and 0.46 s with strace and its tracees all held on one CPU. So strace and `trace run` are
+//! also measured held on one CPU (`sched_setaffinity`, which the traced programs inherit):
+//! there no stop waits for a CPU to wake, and the slope is each tool's own work per call.
 //!
 //! Env: ROUNDS (default 10, for the fixed cost), CALLS (default 20000), CALL_ROUNDS (default 5).
 
@@ -32,6 +39,7 @@ mod common;
 
 use common::{env_or, median};
 use std::fs::File;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -75,7 +83,13 @@ fn run() -> Result<(), String> {
     let one = workload.measure(1, rounds, &dir)?;
     one.print(&format!("fixed cost of a session: one round trip of 16 bytes on one loopback TCP connection, {rounds} rounds"));
     let fixed = |i: usize| one.median(i) - one.median(0);
-    println!("fixed cost (median less the program alone): trace run {:.1} ms (goal ≤ 50 ms), strace -f {:.1} ms", fixed(3) * 1e3, fixed(1) * 1e3);
+    println!(
+        "fixed cost (median less the program alone): trace run {:.1} ms (goal ≤ 50 ms), strace -f {:.1} ms; on one CPU: trace run {:.1} ms, strace -f {:.1} ms",
+        fixed(3) * 1e3,
+        fixed(1) * 1e3,
+        fixed(5) * 1e3,
+        fixed(4) * 1e3
+    );
     println!();
     let many = workload.measure(calls, call_rounds, &dir)?;
     many.print(&format!("cost per traced call: {calls} round trips, {call_rounds} rounds"));
@@ -97,9 +111,10 @@ fn run() -> Result<(), String> {
     }
     for (name, at) in by {
         println!(
-            "trace run ÷ strace -f, {name}: {:.2}× (goal ≤ 1.0×); ÷ strace -f --seccomp-bpf: {:.2}×",
+            "trace run ÷ strace -f, {name}: {:.2}× (goal ≤ 1.0×); ÷ strace -f --seccomp-bpf: {:.2}×; both on one CPU: {:.2}×",
             slope(at, 3) / slope(at, 1),
-            slope(at, 3) / slope(at, 2)
+            slope(at, 3) / slope(at, 2),
+            slope(at, 5) / slope(at, 4)
         );
     }
     let recorded = one.recorded.iter().chain(&many.recorded);
@@ -122,12 +137,12 @@ fn without_sockets(rounds: usize, dir: &Path) -> Result<(), String> {
     ];
     // A first round unmeasured: binaries and libraries into the page cache.
     for (_, argv) in &commands {
-        timed(argv, dir)?;
+        timed(argv, false, dir)?;
     }
     let mut times: [Vec<f64>; 3] = Default::default();
     for _ in 0..rounds {
         for ((_, argv), times) in commands.iter().zip(&mut times) {
-            times.push(timed(argv, dir)?.wall * 1e3);
+            times.push(timed(argv, false, dir)?.wall * 1e3);
         }
     }
     println!("a program without sockets, {rounds} rounds (ms):");
@@ -151,7 +166,21 @@ struct Recorded {
 type Figure<'a> = &'a dyn Fn(&Measured, usize) -> f64;
 
 /// The four ways the workload runs, in this order.
-const LABELS: [&str; 4] = ["pingpong alone", "strace -f -o /dev/null", "strace -f --seccomp-bpf (socktrace's calls)", "trace run --save (every lens)"];
+const LABELS: [&str; WAYS] = [
+    "pingpong alone",
+    "strace -f -o /dev/null",
+    "strace -f --seccomp-bpf (socktrace's calls)",
+    "trace run --save (every lens)",
+    "strace -f -o /dev/null, on one CPU",
+    "trace run --save, on one CPU",
+];
+
+/// How many ways the workload runs; the ways `trace run` saves a trace.
+const WAYS: usize = 6;
+const TRACE_RUNS: [usize; 2] = [3, 5];
+
+/// The ways held on one CPU.
+const ON_ONE_CPU: [usize; 2] = [4, 5];
 
 /// The workload and the settings of the tools that trace it.
 struct Workload {
@@ -164,8 +193,8 @@ struct Workload {
 /// The wall times of each way of running the workload (seconds), and what each trace run
 /// recorded.
 struct Measured {
-    times: [Vec<f64>; 4],
-    cpu: [Vec<f64>; 4],
+    times: [Vec<f64>; WAYS],
+    cpu: [Vec<f64>; WAYS],
     recorded: Vec<Recorded>,
 }
 
@@ -181,22 +210,27 @@ impl Workload {
         let n = n.to_string();
         let saved = self.saved.to_str().ok_or("the target dir's path is not UTF-8")?;
         let program = self.program.as_str();
-        let commands: [Vec<&str>; 4] = [
+        let strace = vec!["strace", "-f", "-o", "/dev/null", program, &n];
+        let trace = vec![TRACE, "run", "--save", saved, "--", program, &n];
+        let commands: [Vec<&str>; WAYS] = [
             vec![program, &n],
-            vec!["strace", "-f", "-o", "/dev/null", program, &n],
+            strace.clone(),
             vec!["strace", "-f", "--seccomp-bpf", "-e", &self.trace_set, "-o", "/dev/null", program, &n],
-            vec![TRACE, "run", "--save", saved, "--", program, &n],
+            trace.clone(),
+            strace,
+            trace,
         ];
         let mut measured = Measured { times: Default::default(), cpu: Default::default(), recorded: Vec::new() };
         for _ in 0..rounds {
             for (i, argv) in commands.iter().enumerate() {
-                if i == 3 {
+                let saves = TRACE_RUNS.contains(&i);
+                if saves {
                     let _ = std::fs::remove_file(&self.saved); // see the module's words
                 }
-                let run = timed(argv, dir)?;
+                let run = timed(argv, ON_ONE_CPU.contains(&i), dir)?;
                 measured.times[i].push(run.wall);
                 measured.cpu[i].push(run.cpu);
-                if i == 3 {
+                if saves {
                     measured.recorded.push(read_recorded(&self.saved)?);
                 }
             }
@@ -268,7 +302,7 @@ fn strace_count(argv: &[&str], trace_set: &str, dir: &Path) -> Result<u64, Strin
     let table_arg = table.to_str().ok_or("the target dir's path is not UTF-8")?;
     let mut all = vec!["strace", "-f", "-c", "--seccomp-bpf", "-e", trace_set, "-o", table_arg];
     all.extend_from_slice(argv);
-    timed(&all, dir)?;
+    timed(&all, false, dir)?;
     let text = std::fs::read_to_string(&table).map_err(|e| format!("{}: {e}", table.display()))?;
     // `100.00    0.123456           1     80012        12 total`: the calls are the 4th column.
     let total = text.lines().find(|l| l.trim_end().ends_with(" total")).ok_or_else(|| format!("no total in strace -c's table: {text}"))?;
@@ -295,15 +329,33 @@ fn children_cpu() -> f64 {
 
 /// Runs `argv` to its end, its output discarded, and gives its wall and CPU time (a process's
 /// CPU time counts those of the children it reaped: the traced programs'). A run that fails
-/// or outlasts RUN_LIMIT (then killed) is an error that quotes its standard error.
-fn timed(argv: &[&str], dir: &Path) -> Result<Run, String> {
+/// or outlasts RUN_LIMIT (then killed) is an error that quotes its standard error. With
+/// `one_cpu`, it and every process and thread it makes run on the first CPU this bench may
+/// use (see the module's words).
+fn timed(argv: &[&str], one_cpu: bool, dir: &Path) -> Result<Run, String> {
     let what = argv.join(" ");
     let errors = dir.join("stderr.txt");
     let err_file = File::create(&errors).map_err(|e| format!("{}: {e}", errors.display()))?;
     let cpu_before = children_cpu();
     let start = Instant::now();
-    let mut child =
-        Command::new(argv[0]).args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(err_file).spawn().map_err(|e| format!("{what}: {e}"))?;
+    let mut command = Command::new(argv[0]);
+    command.args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(err_file);
+    if one_cpu {
+        let cpu = first_cpu()?;
+        // SAFETY: between fork and exec the child only makes one system call, which neither
+        // allocates nor takes a lock.
+        unsafe {
+            command.pre_exec(move || {
+                let mut set = std::mem::zeroed::<libc::cpu_set_t>();
+                libc::CPU_SET(cpu, &mut set);
+                match libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                }
+            });
+        }
+    }
+    let mut child = command.spawn().map_err(|e| format!("{what}: {e}"))?;
     // Waits on a pidfd, which says when the child ends without reaping it: a child that
     // outlasts the limit is still ours to kill.
     if !exits_within(child.id(), RUN_LIMIT)? {
@@ -342,6 +394,18 @@ fn exits_within(pid: u32, limit: Duration) -> Result<bool, String> {
             _ => return Err(format!("poll(pidfd): {}", std::io::Error::last_os_error())),
         }
     }
+}
+
+/// The first CPU this process may run on.
+fn first_cpu() -> Result<usize, String> {
+    // SAFETY: a zeroed cpu_set_t is an empty set; sched_getaffinity fills the one it is given.
+    let mut set = unsafe { std::mem::zeroed::<libc::cpu_set_t>() };
+    // SAFETY: the set's size is passed alongside it.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0 {
+        return Err(format!("sched_getaffinity: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: CPU_ISSET reads the set for an index below CPU_SETSIZE.
+    (0..libc::CPU_SETSIZE as usize).find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) }).ok_or_else(|| "no CPU to run on".to_string())
 }
 
 /// The 1, 5 and 15 minute load averages, as /proc/loadavg gives them.
