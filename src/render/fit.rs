@@ -9,14 +9,18 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 /// The mark a cut leaves.
 const ELLIPSIS: char = '…';
 
-/// How many cells `text` takes.
+/// How many cells `text` takes. Nearly every row is printable ASCII, one cell a byte: that is
+/// told by a look at its bytes, many at a time, before the character tables are asked.
 pub fn width(text: &str) -> usize {
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.len();
+    }
     text.width()
 }
 
 /// `text` in at most `max` cells: whole, or cut with `…` as its last cell.
 pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
-    if text.width() <= max {
+    if width(text) <= max {
         return Cow::Borrowed(text);
     }
     if max == 0 {
@@ -41,14 +45,14 @@ pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
 /// `text` as lines of at most `max` cells, broken at spaces; a word longer than a line is cut
 /// with `…` (the rest of it is not shown). At least one line, however short `max` is.
 pub fn wrap(text: &str, max: usize) -> Vec<Cow<'_, str>> {
-    if text.width() <= max {
+    if width(text) <= max {
         return vec![Cow::Borrowed(text)];
     }
     let mut lines: Vec<Cow<'_, str>> = Vec::new();
     let (mut start, mut end, mut used) = (0, 0, 0);
     for word in text.split(' ') {
         let offset = word.as_ptr() as usize - text.as_ptr() as usize;
-        let w = word.width();
+        let w = width(word);
         if end > start && used + 1 + w > max {
             lines.push(Cow::Borrowed(&text[start..end]));
             (start, used) = (offset, 0);
@@ -82,6 +86,13 @@ mod tests {
         assert_eq!(width(&cut("日本語のテキスト", 7)), 7, "wide characters count twice");
         assert_eq!(cut("日本語", 4), "日…");
         assert_eq!(cut("abc", 0), "");
+    }
+
+    #[test]
+    fn the_ascii_look_counts_as_the_tables_do() {
+        for text in ["", "accept(s1) = s2", "~ !\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}", "tab\there", "del\u{7f}", "é", "日本", "a\u{301}"] {
+            assert_eq!(width(text), text.width(), "{text:?}");
+        }
     }
 
     #[test]

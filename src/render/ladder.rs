@@ -121,16 +121,27 @@ fn spaces(n: usize) -> Run {
     Run { of: SPACES, n }
 }
 
+impl Run {
+    /// The run as whole slices of its character's string.
+    fn pieces(&self) -> impl Iterator<Item = &'static str> {
+        let (of, width) = (self.of, self.of.chars().next().map_or(1, char::len_utf8));
+        let mut left = self.n;
+        std::iter::from_fn(move || {
+            let take = left.min(of.len() / width);
+            left -= take;
+            (take > 0).then(|| &of[..take * width])
+        })
+    }
+
+    /// Appends the run to `line` (every row pads: straight, not through a formatter).
+    fn push_to(&self, line: &mut String) {
+        self.pieces().for_each(|piece| line.push_str(piece));
+    }
+}
+
 impl fmt::Display for Run {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let width = self.of.chars().next().map_or(1, char::len_utf8);
-        let mut left = self.n;
-        while left > 0 {
-            let take = left.min(self.of.len() / width);
-            f.write_str(&self.of[..take * width])?;
-            left -= take;
-        }
-        Ok(())
+        self.pieces().try_for_each(|piece| f.write_str(piece))
     }
 }
 
@@ -169,14 +180,15 @@ impl Ladder {
     fn start_row(&mut self, t: Option<u64>) {
         self.line.clear();
         let Some(t) = t else {
-            let _ = write!(self.line, "{} ", spaces(TIME_W));
+            spaces(TIME_W + 1).push_to(&mut self.line);
             return;
         };
         let first = *self.first.get_or_insert(t);
         let us = t.saturating_sub(first) / 1_000;
         let (ms, frac) = (us / 1_000, us % 1_000);
         let width = ms.checked_ilog10().map_or(1, |d| d as usize + 1) + 4;
-        let _ = write!(self.line, "{}{ms}.{frac:03} ", spaces(TIME_W.saturating_sub(width)));
+        spaces(TIME_W.saturating_sub(width)).push_to(&mut self.line);
+        let _ = write!(self.line, "{ms}.{frac:03} ");
     }
 
     /// The column separator, with a space either side.
@@ -189,7 +201,7 @@ impl Ladder {
     /// `text` painted, then padded to `width` cells.
     fn padded(&mut self, code: style::Paint, text: &str, width: usize) {
         self.style.paint_into(code, format_args!("{text}"), &mut self.line);
-        let _ = write!(self.line, "{}", spaces(width.saturating_sub(fit::width(text))));
+        spaces(width.saturating_sub(fit::width(text))).push_to(&mut self.line);
     }
 
     fn end_row(&mut self, out: &mut dyn Write) -> io::Result<()> {
@@ -202,7 +214,8 @@ impl Ladder {
     /// A one-column row's lead: the actor on a row with a time, blank beneath it.
     fn single_lead(&mut self, t: Option<u64>, actor: &str) {
         let actor = if t.is_some() { actor } else { "" };
-        let _ = write!(self.line, "{actor}{}", spaces(ACTOR_W.saturating_sub(actor.len())));
+        self.line.push_str(actor);
+        spaces(ACTOR_W.saturating_sub(actor.len())).push_to(&mut self.line);
         self.bar();
     }
 
@@ -236,16 +249,16 @@ impl Ladder {
                     self.style.paint_into(code, format_args!("{piece}"), &mut self.line);
                 }
                 Layout::Columns { client, wire, .. } if role == Role::Server => {
-                    let _ = write!(self.line, "{}", spaces(client));
+                    spaces(client).push_to(&mut self.line);
                     self.bar();
-                    let _ = write!(self.line, "{}", spaces(wire));
+                    spaces(wire).push_to(&mut self.line);
                     self.bar();
                     self.style.paint_into(code, format_args!("{piece}"), &mut self.line);
                 }
                 Layout::Columns { client, wire, .. } => {
                     self.padded(code, piece, client);
                     self.bar();
-                    let _ = write!(self.line, "{}", spaces(wire));
+                    spaces(wire).push_to(&mut self.line);
                     self.bar();
                 }
             }
@@ -266,7 +279,7 @@ impl Ladder {
                 self.style.paint_into(code, format_args!("{}", fit::cut(&text, width)), &mut self.line);
             }
             Layout::Columns { client, wire, .. } => {
-                let _ = write!(self.line, "{}", spaces(client));
+                spaces(client).push_to(&mut self.line);
                 self.bar();
                 self.padded(code, &fit::cut(&text, wire), wire);
                 self.bar();
