@@ -89,6 +89,9 @@ impl Timeline {
             if let Some(namespace) = &mut self.namespace {
                 namespace.see(&event);
             }
+            if let Some(shadow) = &mut self.shadow {
+                shadow.ending(&event);
+            }
             if is_drop_report(&event) {
                 self.drops.push(event);
             } else {

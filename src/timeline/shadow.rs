@@ -11,7 +11,7 @@
 use std::net::SocketAddr;
 
 use super::sockets::SocketResolver;
-use crate::event::{Actor, Body, Event, Origin, Packet, ProcessChange, Role, SockId, StateChange, Verb};
+use crate::event::{Actor, Body, Event, Origin, Packet, ProcessChange, Role, SockId, SockKind, StateChange, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::tcp::flags::TcpFlags;
 use crate::tcp::linux::{self, Reported};
@@ -26,6 +26,8 @@ struct Conn {
     role: Role,
     /// Born of a listening socket (the server's side of the connection).
     accepted: bool,
+    /// That listening socket.
+    listener: Option<SockId>,
     /// The states the model entered since the kernel last reported one of this socket: the
     /// kernel reports its changes in order but may report them late (after the segment that
     /// caused the next one, when both sides close at once), and a late report of a state the
@@ -48,12 +50,30 @@ pub struct Shadow {
     names: FastMap<SockId, Pair>,
     /// Closes (and shutdowns) of connection sockets that have started but shown no effect yet.
     unsettled_closes: FastSet<SockId>,
+    /// The sockets that the ends of processes taken in but not yet released close, with how
+    /// many such ends close each (see [`Shadow::ending`]).
+    exit_closes: FastMap<SockId, u32>,
+    /// Those whose close showed before their process's end was released.
+    closed_by_exit: FastSet<SockId>,
 }
 
 impl Shadow {
     /// A shadow for a trace whose kernel states are traced (`states_traced`) or not.
     pub fn new(states_traced: bool) -> Shadow {
         Shadow { states_traced, ..Shadow::default() }
+    }
+
+    /// Takes note of an event as it comes in, before its turn: a process's end. The kernel
+    /// closes the sockets whose last descriptor the process held while the process ends, and
+    /// reports their changes before the tracer sees the end; in time order those changes come
+    /// first. The end is known here while they wait their turn, so the first change of such a
+    /// socket that the model does not expect is that close showing, as a close call's would.
+    pub fn ending(&mut self, event: &Event) {
+        if let Body::Process(ProcessChange::Exit { closed, .. }) = &event.body {
+            for socket in closed {
+                *self.exit_closes.entry(socket.clone()).or_default() += 1;
+            }
+        }
     }
 }
 
@@ -123,15 +143,32 @@ impl Shadow {
                 self.packet(t, event.socket.clone(), packet, sockets, extra)
             }
             // A process's end closes the sockets whose last descriptor it held: their CLOSE,
-            // made by the kernel (RFC 9293 §3.10.4), not by a call.
+            // made by the kernel (RFC 9293 §3.10.4), not by a call; here, unless it showed first.
             Body::Process(ProcessChange::Exit { closed, .. }) => {
                 for socket in closed.clone() {
-                    self.close(t, &socket, extra);
+                    if let Some(n) = self.exit_closes.get_mut(&socket) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.exit_closes.remove(&socket);
+                        }
+                    }
+                    if !self.closed_by_exit.remove(&socket) {
+                        self.close(t, &socket, extra);
+                    }
                 }
             }
             Body::State(change) if event.origin == Origin::Observed => {
                 if let Some(socket) = event.socket.as_ref().filter(|_| closing_shows(change.from, change.to)) {
                     self.settle_close(t, socket, extra);
+                }
+                // A listener's close shows at once (it has no connection to wind down).
+                let (from, to) = (change.from, change.to);
+                let closes = closing_shows(from, to) || (from, to) == (State::Listen, State::Closed);
+                if let Some(socket) = event.socket.as_ref().filter(|s| closes && self.exit_closes.contains_key(*s) && !self.closed_by_exit.contains(*s)) {
+                    if self.would_expect(socket, from, to) != Some(to) {
+                        self.close(t, socket, extra);
+                        self.closed_by_exit.insert(socket.clone());
+                    }
                 }
                 if let Some(conn) = event.socket.as_ref().and_then(|s| self.names.get(s)).and_then(|pair| self.conns.get_mut(pair)) {
                     conn.kernel_closed = change.to == State::Closed;
@@ -147,14 +184,29 @@ impl Shadow {
     /// A change Linux is documented to report late keeps the model's current state, so that
     /// the documented difference shows.
     fn expected(&mut self, socket: &SockId, from: State, to: State) -> Option<State> {
-        if let Some(conn) = self.names.get(socket).and_then(|pair| self.conns.get_mut(pair)) {
-            let documented = matches!(linux::reported(from, to, conn.accepted), Reported::Differently(_));
-            if let Some(k) = conn.entered.iter().position(|s| *s == to).filter(|_| !documented) {
+        if let Some(k) = self.entered_at(socket, from, to) {
+            if let Some(conn) = self.names.get(socket).and_then(|pair| self.conns.get_mut(pair)) {
                 conn.entered.drain(..=k);
-                return Some(to);
             }
+            return Some(to);
         }
         self.state_of(socket)
+    }
+
+    /// What [`Shadow::expected`] would say, without taking the report in.
+    fn would_expect(&self, socket: &SockId, from: State, to: State) -> Option<State> {
+        match self.entered_at(socket, from, to) {
+            Some(_) => Some(to),
+            None => self.state_of(socket),
+        }
+    }
+
+    /// Where `to` is among the states the model entered since the kernel's last report of
+    /// `socket`, unless Linux is documented to report `from` → `to` late.
+    fn entered_at(&self, socket: &SockId, from: State, to: State) -> Option<usize> {
+        let conn = self.names.get(socket).and_then(|pair| self.conns.get(pair))?;
+        let documented = matches!(linux::reported(from, to, conn.accepted), Reported::Differently(_));
+        conn.entered.iter().position(|s| *s == to).filter(|_| !documented)
     }
 
     fn state_of(&self, socket: &SockId) -> Option<crate::tcp::State> {
@@ -172,7 +224,24 @@ impl Shadow {
     }
 
     fn close(&mut self, t: u64, socket: &SockId, extra: &mut Vec<Event>) {
-        if let Some(ep) = self.listeners.get_mut(socket).or_else(|| self.opening.get_mut(socket)) {
+        if let Some(ep) = self.listeners.get_mut(socket) {
+            let _ = ep.close(t);
+            ep.take_output();
+            // The connections still in its queue, which no `accept` returned, go with it: Linux
+            // aborts each (RFC 9293 §3.10.5, ABORT: a reset, and CLOSED), as no program holds
+            // them. RFC 9293 has no queue: its listening TCB becomes the connection.
+            let queued = |c: &Conn| c.listener.as_ref() == Some(socket) && c.socket.as_ref().is_none_or(|s| s.kind() == Some(SockKind::Queued));
+            let mut pairs: Vec<Pair> = self.conns.iter().filter(|(_, c)| queued(c)).map(|(pair, _)| *pair).collect();
+            pairs.sort_unstable();
+            for pair in pairs {
+                if let Some(conn) = self.conns.get_mut(&pair) {
+                    let _ = conn.ep.abort(t);
+                    emit(t, pair, conn, self.states_traced, extra);
+                }
+            }
+            return;
+        }
+        if let Some(ep) = self.opening.get_mut(socket) {
             let _ = ep.close(t);
             ep.take_output();
             return;
@@ -195,8 +264,10 @@ impl Shadow {
             if let Some(mut ep) = self.opening.remove(s) {
                 ep.adopt_iss(tcp.seq);
                 self.names.insert(s.clone(), (src, dst));
-                self.conns
-                    .insert((src, dst), Conn { ep, socket: Some(s.clone()), role: Role::Client, accepted: false, entered: Vec::new(), kernel_closed: false });
+                self.conns.insert(
+                    (src, dst),
+                    Conn { ep, socket: Some(s.clone()), role: Role::Client, accepted: false, listener: None, entered: Vec::new(), kernel_closed: false },
+                );
             }
         }
         if let Some(conn) = self.conns.get_mut(&(src, dst)) {
@@ -226,8 +297,16 @@ impl Shadow {
                     if let Some(s) = &socket {
                         self.names.insert(s.clone(), pair);
                     }
-                    self.conns
-                        .insert(pair, Conn { ep: listener.fork(0), socket, role: Role::Server, accepted: true, entered: Vec::new(), kernel_closed: false });
+                    let conn = Conn {
+                        ep: listener.fork(0),
+                        socket,
+                        role: Role::Server,
+                        accepted: true,
+                        listener: packet.to.clone(),
+                        entered: Vec::new(),
+                        kernel_closed: false,
+                    };
+                    self.conns.insert(pair, conn);
                 }
                 _ => return,
             }
