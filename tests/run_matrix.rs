@@ -186,16 +186,11 @@ fn identity_holds(traced: &Trace) -> Result<(), String> {
     Ok(())
 }
 
-/// The wrong programs whose every state change the model explains, besides the correct ones:
-/// the kernel closes what the program left open (its listener, at its end; the connections in
-/// a closed listener's queue). The others' runs can end in resets the model does not know yet:
-/// data that arrives after a close is answered with a reset (RFC 1122 §4.2.2.13), and Linux
-/// takes a reset one below the next sequence number expected after the peer's FIN.
-const MODEL_EXPLAINS: [&str; 2] = ["wrong_no_listener_close", "wrong_never_accepts"];
-
 /// The model explains every state change the kernel reported: no row of the timeline is
-/// marked ⚠. A socket a program never closed is closed by the kernel as the program ends,
-/// which the tracer sees after the kernel has reported the close.
+/// marked ⚠, for a wrong program as for a correct one. The wrong ones leave closes to the
+/// kernel (a listener at the program's end, which the tracer sees after the kernel reported
+/// the close; the connections in a closed listener's queue) and end in resets: data that
+/// arrives after a close (RFC 1122 §4.2.2.13), a reset numbered before the peer's FIN.
 fn model_explains_every_state(traced: &Trace) -> Result<(), String> {
     let mut paths = StatePaths::default();
     for event in &traced.events {
@@ -401,9 +396,7 @@ fn matrix__calls_equal_strace__packets_equal_tcpdump__each_socket_its_own() {
             identity_holds(&t)?;
             idle_sockets_set_aside(&t)?;
             processes_and_senders_shown(&t)?;
-            if style.wrong.is_none() || MODEL_EXPLAINS.contains(&style.name) {
-                model_explains_every_state(&t)?;
-            }
+            model_explains_every_state(&t)?;
             verdict_is_fair(style, &t)?;
             crate::support::evidence::evidence_is_its_own_sockets(&t)?;
             crate::support::evidence::replay_agrees_with_check(&t)?;

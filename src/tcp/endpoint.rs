@@ -66,6 +66,11 @@ pub struct Config {
     /// (under 0.5 s); Linux waits here, expecting the application to close soon, so that its
     /// own FIN carries the ACK.
     pub fin_ack_delay: Option<u64>,
+    /// Whether a reset numbered one below RCV.NXT is taken once the peer's FIN is in
+    /// (CLOSE-WAIT, CLOSING, LAST-ACK): Linux's `tcp_reset_check` does, since a peer that
+    /// answers with a reset after its FIN numbers it from the ACK it last saw, which is before
+    /// its FIN. RFC 9293 §3.10.7.4 takes a reset at RCV.NXT only.
+    pub reset_before_fin: bool,
 }
 
 impl Config {
@@ -85,6 +90,7 @@ impl Config {
             msl: 30 * SECOND,
             // Linux's delayed-ACK minimum (TCP_ATO_MIN): the FIN's ACK waits up to 40 ms.
             fin_ack_delay: Some(SECOND / 25),
+            reset_before_fin: true,
         }
     }
 }
@@ -205,6 +211,9 @@ pub struct Endpoint {
     /// Data received and not yet read by the user.
     inbox: Vec<u8>,
     fin_received: bool,
+    /// The user closed both ways (Berkeley `close`, [`Endpoint::close_both`]): data that
+    /// arrives now has no reader.
+    receive_closed: bool,
     /// An ACK is owed for data or a FIN taken from the segment being processed.
     ack_due: bool,
     failure: Option<Failure>,
@@ -227,6 +236,7 @@ impl Endpoint {
             delayed_ack: None,
             inbox: Vec::new(),
             fin_received: false,
+            receive_closed: false,
             ack_due: false,
             failure: None,
             output: Vec::new(),

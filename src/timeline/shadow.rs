@@ -38,6 +38,18 @@ struct Conn {
     kernel_closed: bool,
 }
 
+/// Which CLOSE a call (or a process's end) makes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Close {
+    /// `shutdown(SHUT_WR)`: of the sending side; receiving goes on.
+    Sending,
+    /// A Berkeley close: of both ways; data received and not read is lost (a reset).
+    Both,
+    /// The same, where the kernel's report shows it sent its FIN: data the model holds
+    /// unread reached the socket only after the close.
+    BothFinFirst,
+}
+
 #[derive(Default)]
 pub struct Shadow {
     /// The kernel's state changes are traced (the trace's states lens observed).
@@ -49,12 +61,15 @@ pub struct Shadow {
     conns: FastMap<Pair, Conn>,
     names: FastMap<SockId, Pair>,
     /// Closes (and shutdowns) of connection sockets that have started but shown no effect yet.
-    unsettled_closes: FastSet<SockId>,
+    unsettled_closes: FastMap<SockId, Close>,
     /// The sockets that the ends of processes taken in but not yet released close, with how
     /// many such ends close each (see [`Shadow::ending`]).
     exit_closes: FastMap<SockId, u32>,
     /// Those whose close showed before their process's end was released.
     closed_by_exit: FastSet<SockId>,
+    /// The receiving calls under way, by call id: what they return is read from the model's
+    /// socket, so that the model knows what a close leaves unread.
+    reads: FastSet<u64>,
 }
 
 impl Shadow {
@@ -109,11 +124,16 @@ impl Shadow {
                     // may arrive first (both sides closing at once). The model applies it at
                     // the first sign of it: the socket's next segment or state change, or the
                     // call's return.
-                    Verb::Close | Verb::Shutdown if start.args.how.as_deref() != Some("SHUT_RD") && start.args.other_fds.is_none_or(|n| n == 0) => {
+                    // A peek leaves what it saw to be read again.
+                    Verb::Recv if !start.args.flags.as_deref().is_some_and(|f| f.contains("MSG_PEEK")) => {
+                        self.reads.insert(start.id);
+                    }
+                    verb @ (Verb::Close | Verb::Shutdown) if start.args.how.as_deref() != Some("SHUT_RD") && start.args.other_fds.is_none_or(|n| n == 0) => {
+                        let close = if verb == Verb::Close { Close::Both } else { Close::Sending };
                         if self.names.contains_key(&socket) {
-                            self.unsettled_closes.insert(socket);
+                            self.unsettled_closes.insert(socket, close);
                         } else {
-                            self.close(t, &socket, extra);
+                            self.close(t, &socket, close, extra);
                         }
                     }
                     _ => {}
@@ -122,6 +142,12 @@ impl Shadow {
             Body::CallEnd(end) if matches!(end.call.verb(), Verb::Close | Verb::Shutdown) => {
                 if let Some(socket) = &event.socket {
                     self.settle_close(t, socket, extra);
+                }
+            }
+            Body::CallEnd(end) if self.reads.remove(&end.id) => {
+                let conn = event.socket.as_ref().and_then(|s| self.names.get(s)).and_then(|pair| self.conns.get_mut(pair));
+                if let (Some(conn), Ok(n @ 1..)) = (conn, usize::try_from(end.ret)) {
+                    let _ = conn.ep.receive(n);
                 }
             }
             // A connection named while it waited in the listener's queue is the socket
@@ -153,20 +179,22 @@ impl Shadow {
                         }
                     }
                     if !self.closed_by_exit.remove(&socket) {
-                        self.close(t, &socket, extra);
+                        self.close(t, &socket, Close::Both, extra);
                     }
                 }
             }
             Body::State(change) if event.origin == Origin::Observed => {
                 if let Some(socket) = event.socket.as_ref().filter(|_| closing_shows(change.from, change.to)) {
-                    self.settle_close(t, socket, extra);
+                    let fin_first = matches!(change.to, State::FinWait1 | State::LastAck);
+                    self.settle_close_shown(t, socket, fin_first, extra);
                 }
                 // A listener's close shows at once (it has no connection to wind down).
                 let (from, to) = (change.from, change.to);
                 let closes = closing_shows(from, to) || (from, to) == (State::Listen, State::Closed);
                 if let Some(socket) = event.socket.as_ref().filter(|s| closes && self.exit_closes.contains_key(*s) && !self.closed_by_exit.contains(*s)) {
                     if self.would_expect(socket, from, to) != Some(to) {
-                        self.close(t, socket, extra);
+                        let close = if matches!(to, State::FinWait1 | State::LastAck) { Close::BothFinFirst } else { Close::Both };
+                        self.close(t, socket, close, extra);
                         self.closed_by_exit.insert(socket.clone());
                     }
                 }
@@ -218,12 +246,20 @@ impl Shadow {
 
     /// Applies a close of `socket` that started earlier and has now shown itself.
     fn settle_close(&mut self, t: u64, socket: &SockId, extra: &mut Vec<Event>) {
-        if self.unsettled_closes.remove(socket) {
-            self.close(t, socket, extra);
+        self.settle_close_shown(t, socket, false, extra);
+    }
+
+    /// The same, shown by the kernel's report of the close, which says whether it sent a FIN
+    /// (`fin_first`) rather than a reset.
+    fn settle_close_shown(&mut self, t: u64, socket: &SockId, fin_first: bool, extra: &mut Vec<Event>) {
+        if let Some(close) = self.unsettled_closes.remove(socket) {
+            let close = if close == Close::Both && fin_first { Close::BothFinFirst } else { close };
+            self.close(t, socket, close, extra);
         }
     }
 
-    fn close(&mut self, t: u64, socket: &SockId, extra: &mut Vec<Event>) {
+    /// CLOSE of `socket` (a process's end closes both ways, as a Berkeley close does).
+    fn close(&mut self, t: u64, socket: &SockId, close: Close, extra: &mut Vec<Event>) {
         if let Some(ep) = self.listeners.get_mut(socket) {
             let _ = ep.close(t);
             ep.take_output();
@@ -248,7 +284,11 @@ impl Shadow {
         }
         if let Some(pair) = self.names.get(socket).copied() {
             if let Some(conn) = self.conns.get_mut(&pair) {
-                let _ = conn.ep.close(t);
+                let _ = match close {
+                    Close::Sending => conn.ep.close(t),
+                    Close::Both => conn.ep.close_both(t),
+                    Close::BothFinFirst => conn.ep.close_before_unread(t),
+                };
                 emit(t, pair, conn, self.states_traced, extra);
             }
         }

@@ -78,8 +78,9 @@ impl Endpoint {
             }
             // RFC 9293 §3.10.7.4 accepts any segment that overlaps the window; the model keeps
             // no reassembly queue, so it takes only the segment that starts at RCV.NXT (loopback
-            // does not reorder). Anything else draws an ACK; a reset is just dropped.
-            (_, control) if seg.seq != self.tcb.rcv_nxt => {
+            // does not reorder). Anything else draws an ACK; a reset is just dropped, unless
+            // Linux takes it (see [`Config::reset_before_fin`]).
+            (_, control) if seg.seq != self.tcb.rcv_nxt && !(control == Rst && self.takes_reset_before_fin(seg)) => {
                 if control != Rst {
                     self.send_ack(now);
                 }
@@ -128,6 +129,17 @@ impl Endpoint {
                 self.take(now, seg);
                 self.set_state(now, Closing);
             }
+            // Data after the user closed both ways has no reader: the ACK is taken (an ACK of
+            // our FIN moves FIN-WAIT-1 to FIN-WAIT-2 first), then the connection ends with a
+            // reset numbered from the segment's ACK (RFC 1122 §4.2.2.13).
+            (FinWait1 | FinWait2, _) if self.receive_closed && !seg.payload.is_empty() => {
+                self.take_ack(now, seg);
+                if self.state == FinWait1 && self.acks_our_fin(seg) {
+                    self.set_state(now, FinWait2);
+                }
+                self.set_state(now, Closed);
+                self.reply(reset_for(seg));
+            }
             // ACK of our FIN in FIN-WAIT-1 moves it to FIN-WAIT-2.
             (FinWait1, _) if self.acks_our_fin(seg) => {
                 self.take(now, seg);
@@ -158,6 +170,14 @@ impl Endpoint {
                 _ => self.send_ack(now),
             }
         }
+    }
+
+    /// A reset one below RCV.NXT after the peer's FIN, where the config takes it.
+    fn takes_reset_before_fin(&self, seg: &Segment) -> bool {
+        self.config.reset_before_fin
+            && self.fin_received
+            && matches!(self.state, State::CloseWait | State::Closing | State::LastAck)
+            && seg.seq == self.tcb.rcv_nxt.wrapping_sub(1)
     }
 
     /// SEG.ACK acceptable in SYN-SENT: ISS < SEG.ACK =< SND.NXT.

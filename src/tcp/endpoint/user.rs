@@ -77,6 +77,32 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Berkeley `close`: CLOSE, and nothing more is read. Data lost so is told with a reset,
+    /// and the connection ends (RFC 1122 §4.2.2.13): data received and not yet read aborts
+    /// it at once (Linux's `tcp_close`), data that arrives after it aborts it then (Linux's
+    /// `tcp_rcv_state_process` in FIN-WAIT-1/2). `shutdown(SHUT_WR)` is [`Endpoint::close`].
+    pub fn close_both(&mut self, now: u64) -> Result<(), CallError> {
+        self.receive_closed = true;
+        if !self.inbox.is_empty() {
+            return self.abort(now);
+        }
+        self.close(now)
+    }
+
+    /// Berkeley `close` that sent its FIN before data already on its way reached the socket
+    /// (the kernel takes a segment that arrives during the call after it): that data then
+    /// arrives with no reader, and the connection ends with a reset (RFC 1122 §4.2.2.13).
+    pub fn close_before_unread(&mut self, now: u64) -> Result<(), CallError> {
+        self.receive_closed = true;
+        let unread = !self.inbox.is_empty();
+        self.close(now)?;
+        if unread {
+            self.inbox.clear();
+            self.abort(now)?;
+        }
+        Ok(())
+    }
+
     /// ABORT: the connection ends at once; a peer that knows of it is sent
     /// `<SEQ=SND.NXT><CTL=RST>`.
     pub fn abort(&mut self, now: u64) -> Result<(), CallError> {

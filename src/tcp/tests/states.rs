@@ -401,6 +401,36 @@ fn established__abort__rst() {
 }
 
 #[test]
+fn established__close_both_with_unread_data__rst_and_closed() {
+    let mut a = established();
+    arrive(&mut a, 0, "<SEQ=301><ACK=101><CTL=ACK><DATA=6>");
+    a.close_both(0).unwrap();
+    assert_eq!(a.state(), State::Closed, "RFC 1122 §4.2.2.13: the unread data is lost, and said so");
+    assert_eq!(sent(&mut a), ["<SEQ=101><CTL=RST>"]);
+}
+
+#[test]
+fn established__close_both_with_everything_read__fin_wait_1() {
+    let mut a = established();
+    arrive(&mut a, 0, "<SEQ=301><ACK=101><CTL=ACK><DATA=6>");
+    a.receive(6).unwrap();
+    a.take_output();
+    a.close_both(0).unwrap();
+    assert_eq!(a.state(), State::FinWait1);
+    assert_eq!(sent(&mut a), ["<SEQ=101><ACK=307><CTL=FIN,ACK>"]);
+}
+
+#[test]
+fn established__close_before_unread__fin_then_rst() {
+    let mut a = established();
+    arrive(&mut a, 0, "<SEQ=301><ACK=101><CTL=ACK><DATA=6>");
+    a.take_output();
+    a.close_before_unread(0).unwrap();
+    assert_eq!(a.state(), State::Closed);
+    assert_eq!(sent(&mut a), ["<SEQ=101><ACK=307><CTL=FIN,ACK>", "<SEQ=102><CTL=RST>"]);
+}
+
+#[test]
 fn established__scaled_window__read_and_offered_in_units_of_128() {
     let mut a = syn_sent();
     let mut synack = seg("<SEQ=300><ACK=101><CTL=SYN,ACK>");
@@ -442,6 +472,32 @@ fn fin_wait_1__fin_and_ack_of_fin__time_wait() {
     let mut a = fin_wait_1();
     assert_eq!(arrive(&mut a, 0, "<SEQ=301><ACK=102><CTL=FIN,ACK>"), ["<SEQ=102><ACK=302><CTL=ACK>"]);
     assert_eq!(a.state(), State::TimeWait);
+}
+
+#[test]
+fn fin_wait_1__data_after_close_both__rst_from_its_ack_and_closed() {
+    let mut a = established();
+    a.close_both(0).unwrap();
+    a.take_output();
+    assert_eq!(arrive(&mut a, 0, "<SEQ=301><ACK=101><CTL=ACK><DATA=6>"), ["<SEQ=101><CTL=RST>"]);
+    assert_eq!(a.state(), State::Closed);
+}
+
+#[test]
+fn fin_wait_1__data_acking_our_fin_after_close_both__fin_wait_2_then_closed() {
+    let mut a = established();
+    a.close_both(0).unwrap();
+    a.take_output();
+    a.segment_arrives(0, &seg("<SEQ=301><ACK=102><CTL=ACK><DATA=6>"));
+    let states: Vec<State> = a.take_output().into_iter().filter_map(|o| if let Output::State { to, .. } = o { Some(to) } else { None }).collect();
+    assert_eq!(states, [State::FinWait2, State::Closed]);
+}
+
+#[test]
+fn fin_wait_1__data_after_a_half_close__still_taken() {
+    let mut a = fin_wait_1();
+    assert_eq!(arrive(&mut a, 0, "<SEQ=301><ACK=101><CTL=ACK><DATA=6>"), ["<SEQ=102><ACK=307><CTL=ACK>"]);
+    assert_eq!(a.state(), State::FinWait1, "shutdown(SHUT_WR) goes on receiving");
 }
 
 #[test]
@@ -528,6 +584,27 @@ fn last_ack__rst__closed() {
     let mut a = last_ack();
     arrive(&mut a, 0, "<SEQ=302><CTL=RST>");
     assert_eq!(a.state(), State::Closed);
+}
+
+#[test]
+fn last_ack__rst_numbered_before_the_peers_fin__closed_as_linux_takes_it() {
+    let mut a = last_ack();
+    arrive(&mut a, 0, "<SEQ=301><CTL=RST>");
+    assert_eq!(a.state(), State::Closed);
+}
+
+#[test]
+fn close_wait__rst_numbered_before_the_peers_fin__reset_as_linux_takes_it_dropped_by_the_rfc() {
+    let mut a = close_wait();
+    arrive(&mut a, 0, "<SEQ=301><CTL=RST>");
+    assert_eq!((a.state(), a.failure()), (State::Closed, Some(Failure::Reset)));
+    let mut rfc = Endpoint::new(Config { reset_before_fin: false, fin_ack_delay: None, ..Config::linux_loopback(100) });
+    rfc.open_active(0).unwrap();
+    arrive(&mut rfc, 0, "<SEQ=300><ACK=101><CTL=SYN,ACK>");
+    arrive(&mut rfc, 0, "<SEQ=301><ACK=101><CTL=FIN,ACK>");
+    assert_eq!(rfc.state(), State::CloseWait);
+    arrive(&mut rfc, 0, "<SEQ=301><CTL=RST>");
+    assert_eq!(rfc.state(), State::CloseWait, "RFC 9293 §3.10.7.4 takes a reset at RCV.NXT only");
 }
 
 // ---------------------------------------------------------------------------------------------
