@@ -400,6 +400,41 @@ fn thread_closes_while_another_accepts__the_reused_number_is_the_new_socket() {
     }
 }
 
+/// A client that closes with `SO_LINGER` on and a timeout of 0 aborts its connection: a
+/// reset, and its socket CLOSED at once. The model beside it, told of the option, expects just
+/// that: no row of the timeline is marked unexplained.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
+#[test]
+fn abortive_close__a_reset_and_closed_at_once__as_the_model_expects() {
+    if !live_test_allowed("abortive_close__a_reset_and_closed_at_once__as_the_model_expects") {
+        return;
+    }
+    let dir = scratch("run_abortive_close");
+    let client = dir.join("abortive_close_client");
+    let status = Command::new("cc").args(["-O1", "-Wall", "-o"]).arg(&client).arg(fixture("abortive_close_client.c")).status().expect("cc runs");
+    assert!(status.success(), "cc compiles abortive_close_client.c");
+    let server = format!("python3 {}", fixture("echo_server.py"));
+    let client = format!("{} {{port}}", client.to_str().expect("utf-8"));
+    // The server's next recv meets the reset (ECONNRESET): it ends with an error, so does the run.
+    let (traced, _) = record_exiting(&dir.join("t.jsonl"), &["--server", &server, "--client", &client], 1);
+    let events = &traced.events;
+    let reset = events.iter().position(|e| e.is_on("c1") && e.packet().and_then(|p| p.tcp.as_ref()).is_some_and(|t| t.flags.contains(TcpFlags::RST)));
+    let reset = reset.expect("the client's close sends a reset");
+    let closed = events.iter().position(|e| e.is_on("c1") && matches!(&e.body, Body::State(c) if c.to == State::Closed));
+    let closed = closed.expect("the kernel reports c1 CLOSED");
+    assert!(
+        matches!(&events[closed].body, Body::State(c) if matches!(c.from, State::Established | State::CloseWait)),
+        "CLOSED at once, without a FIN: {:?}",
+        events[closed].body
+    );
+    assert!(closed < reset, "the socket is CLOSED as the reset leaves");
+    let mut paths = socktrace::state_path::StatePaths::default();
+    for event in events {
+        let row = paths.follow(event);
+        assert!(!row.is_some_and(|r| matches!(r.mark, socktrace::state_path::Mark::Unexplained { .. })), "the model explains {:?}", event.body);
+    }
+}
+
 /// One process listens, connects to itself and accepts: each socket has its own role, and a
 /// duplicate descriptor writes on the same socket.
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]

@@ -11,7 +11,7 @@
 use std::net::SocketAddr;
 
 use super::sockets::SocketResolver;
-use crate::event::{Actor, Body, Event, Origin, Packet, ProcessChange, Role, SockId, SockKind, StateChange, Verb};
+use crate::event::{Actor, Body, CallName, Event, Origin, Packet, ProcessChange, Role, SockId, SockKind, StateChange, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::tcp::flags::TcpFlags;
 use crate::tcp::linux::{self, Reported};
@@ -48,6 +48,8 @@ enum Close {
     /// The same, where the kernel's report shows it sent its FIN: data the model holds
     /// unread reached the socket only after the close.
     BothFinFirst,
+    /// A close with `SO_LINGER` on and a timeout of 0: ABORT (RFC 9293 §3.10.5), a reset.
+    Abort,
 }
 
 #[derive(Default)]
@@ -70,6 +72,10 @@ pub struct Shadow {
     /// The receiving calls under way, by call id: what they return is read from the model's
     /// socket, so that the model knows what a close leaves unread.
     reads: FastSet<u64>,
+    /// `setsockopt(SO_LINGER)` calls under way, by call id: whether each sets a linger of 0 s.
+    lingers: FastMap<u64, bool>,
+    /// The sockets whose close is an abort: `SO_LINGER` on with a timeout of 0.
+    abortive: FastSet<SockId>,
 }
 
 impl Shadow {
@@ -124,12 +130,19 @@ impl Shadow {
                     // may arrive first (both sides closing at once). The model applies it at
                     // the first sign of it: the socket's next segment or state change, or the
                     // call's return.
+                    Verb::Option if start.call == CallName::Setsockopt && start.args.option.as_deref().is_some_and(|o| o.starts_with("SO_LINGER")) => {
+                        self.lingers.insert(start.id, start.args.option.as_deref() == Some("SO_LINGER=on,0s"));
+                    }
                     // A peek leaves what it saw to be read again.
                     Verb::Recv if !start.args.flags.as_deref().is_some_and(|f| f.contains("MSG_PEEK")) => {
                         self.reads.insert(start.id);
                     }
                     verb @ (Verb::Close | Verb::Shutdown) if start.args.how.as_deref() != Some("SHUT_RD") && start.args.other_fds.is_none_or(|n| n == 0) => {
-                        let close = if verb == Verb::Close { Close::Both } else { Close::Sending };
+                        let close = match verb {
+                            Verb::Close if self.abortive.contains(&socket) => Close::Abort,
+                            Verb::Close => Close::Both,
+                            _ => Close::Sending,
+                        };
                         if self.names.contains_key(&socket) {
                             self.unsettled_closes.insert(socket, close);
                         } else {
@@ -142,6 +155,16 @@ impl Shadow {
             Body::CallEnd(end) if matches!(end.call.verb(), Verb::Close | Verb::Shutdown) => {
                 if let Some(socket) = &event.socket {
                     self.settle_close(t, socket, extra);
+                }
+            }
+            Body::CallEnd(end) if self.lingers.contains_key(&end.id) => {
+                let abortive = self.lingers.remove(&end.id) == Some(true);
+                if let (Some(socket), true) = (&event.socket, end.ret == 0) {
+                    if abortive {
+                        self.abortive.insert(socket.clone());
+                    } else {
+                        self.abortive.remove(socket);
+                    }
                 }
             }
             Body::CallEnd(end) if self.reads.remove(&end.id) => {
@@ -288,6 +311,7 @@ impl Shadow {
                     Close::Sending => conn.ep.close(t),
                     Close::Both => conn.ep.close_both(t),
                     Close::BothFinFirst => conn.ep.close_before_unread(t),
+                    Close::Abort => conn.ep.abort(t),
                 };
                 emit(t, pair, conn, self.states_traced, extra);
             }
