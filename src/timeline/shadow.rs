@@ -43,6 +43,8 @@ struct Conn {
 enum Close {
     /// `shutdown(SHUT_WR)`: of the sending side; receiving goes on.
     Sending,
+    /// `shutdown(SHUT_RDWR)`: of the sending side, and nothing more is read.
+    SendingNotReading,
     /// A Berkeley close: of both ways; data received and not read is lost (a reset).
     Both,
     /// The same, where the kernel's report shows it sent its FIN: data the model holds
@@ -141,6 +143,7 @@ impl Shadow {
                         let close = match verb {
                             Verb::Close if self.abortive.contains(&socket) => Close::Abort,
                             Verb::Close => Close::Both,
+                            _ if start.args.how.as_deref() == Some("SHUT_RDWR") => Close::SendingNotReading,
                             _ => Close::Sending,
                         };
                         if self.names.contains_key(&socket) {
@@ -309,6 +312,10 @@ impl Shadow {
             if let Some(conn) = self.conns.get_mut(&pair) {
                 let _ = match close {
                     Close::Sending => conn.ep.close(t),
+                    Close::SendingNotReading => {
+                        conn.ep.stop_receiving();
+                        conn.ep.close(t)
+                    }
                     Close::Both => conn.ep.close_both(t),
                     Close::BothFinFirst => conn.ep.close_before_unread(t),
                     Close::Abort => conn.ep.abort(t),

@@ -77,12 +77,18 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Berkeley `shutdown(SHUT_RD)`: nothing more is read. Data that arrives once the
+    /// connection is closing is lost, and answered as after [`Endpoint::close_both`].
+    pub fn stop_receiving(&mut self) {
+        self.receive_closed = true;
+    }
+
     /// Berkeley `close`: CLOSE, and nothing more is read. Data lost so is told with a reset,
     /// and the connection ends (RFC 1122 §4.2.2.13): data received and not yet read aborts
     /// it at once (Linux's `tcp_close`), data that arrives after it aborts it then (Linux's
     /// `tcp_rcv_state_process` in FIN-WAIT-1/2). `shutdown(SHUT_WR)` is [`Endpoint::close`].
     pub fn close_both(&mut self, now: u64) -> Result<(), CallError> {
-        self.receive_closed = true;
+        self.stop_receiving();
         if !self.inbox.is_empty() {
             return self.abort(now);
         }
@@ -93,7 +99,7 @@ impl Endpoint {
     /// (the kernel takes a segment that arrives during the call after it): that data then
     /// arrives with no reader, and the connection ends with a reset (RFC 1122 §4.2.2.13).
     pub fn close_before_unread(&mut self, now: u64) -> Result<(), CallError> {
-        self.receive_closed = true;
+        self.stop_receiving();
         let unread = !self.inbox.is_empty();
         self.close(now)?;
         if unread {

@@ -494,6 +494,18 @@ fn fin_wait_1__data_acking_our_fin_after_close_both__fin_wait_2_then_closed() {
 }
 
 #[test]
+fn fin_wait_2__data_after_shutdown_of_both_ways__rst_and_closed() {
+    let mut a = established();
+    a.stop_receiving();
+    a.close(0).unwrap();
+    a.take_output();
+    arrive(&mut a, 0, "<SEQ=301><ACK=102><CTL=ACK>");
+    assert_eq!(a.state(), State::FinWait2);
+    assert_eq!(arrive(&mut a, 0, "<SEQ=301><ACK=102><CTL=ACK><DATA=7>"), ["<SEQ=102><CTL=RST>"]);
+    assert_eq!(a.state(), State::Closed, "shutdown(SHUT_RDWR): nobody reads it any more");
+}
+
+#[test]
 fn fin_wait_1__data_after_a_half_close__still_taken() {
     let mut a = fin_wait_1();
     assert_eq!(arrive(&mut a, 0, "<SEQ=301><ACK=101><CTL=ACK><DATA=6>"), ["<SEQ=102><ACK=307><CTL=ACK>"]);
