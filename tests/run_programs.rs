@@ -21,6 +21,14 @@ fn fixture(name: &str) -> String {
     crate::support::fixture_path(&format!("programs/{name}"))
 }
 
+/// The C fixture program `name`, compiled into `dir`.
+fn compiled(name: &str, dir: &Path) -> std::path::PathBuf {
+    let out = dir.join(name);
+    let status = Command::new("cc").args(["-O1", "-Wall", "-pthread", "-o"]).arg(&out).arg(fixture(&format!("{name}.c"))).status().expect("cc runs");
+    assert!(status.success(), "cc compiles {name}.c");
+    out
+}
+
 /// An echo server and its client, as commands (the client takes the port as its argument,
 /// or reads it from standard input).
 struct Pair {
@@ -378,9 +386,7 @@ fn thread_closes_while_another_accepts__the_reused_number_is_the_new_socket() {
         return;
     }
     let dir = scratch("run_lingering_close");
-    let server = dir.join("lingering_close_server");
-    let status = Command::new("cc").args(["-O1", "-Wall", "-pthread", "-o"]).arg(&server).arg(fixture("lingering_close_server.c")).status().expect("cc runs");
-    assert!(status.success(), "cc compiles lingering_close_server.c");
+    let server = compiled("lingering_close_server", &dir);
     let client = format!("python3 {} {{port}}", fixture("idle_then_echo_client.py"));
     let (traced, _) = record(&dir.join("t.jsonl"), &["--server", server.to_str().expect("utf-8"), "--client", &client]);
     let events = &traced.events;
@@ -410,9 +416,7 @@ fn abortive_close__a_reset_and_closed_at_once__as_the_model_expects() {
         return;
     }
     let dir = scratch("run_abortive_close");
-    let client = dir.join("abortive_close_client");
-    let status = Command::new("cc").args(["-O1", "-Wall", "-o"]).arg(&client).arg(fixture("abortive_close_client.c")).status().expect("cc runs");
-    assert!(status.success(), "cc compiles abortive_close_client.c");
+    let client = compiled("abortive_close_client", &dir);
     let server = format!("python3 {}", fixture("echo_server.py"));
     let client = format!("{} {{port}}", client.to_str().expect("utf-8"));
     // The server's next recv meets the reset (ECONNRESET): it ends with an error, so does the run.
