@@ -25,7 +25,6 @@ use socktrace::capture::privilege::live_test_allowed;
 use socktrace::check::{check, CheckOptions, Verdict};
 use socktrace::event::{Body, Event, Packet, Role, SockId, Transport, Verb};
 use socktrace::sequence::Part;
-use socktrace::state_path::{Mark, StatePaths};
 use socktrace::tcp::flags::TcpFlags;
 use socktrace::tcp::state::State;
 use socktrace::trace::Trace;
@@ -192,13 +191,7 @@ fn identity_holds(traced: &Trace) -> Result<(), String> {
 /// the close; the connections in a closed listener's queue) and end in resets: data that
 /// arrives after a close (RFC 1122 §4.2.2.13), a reset numbered before the peer's FIN.
 fn model_explains_every_state(traced: &Trace) -> Result<(), String> {
-    let mut paths = StatePaths::default();
-    for event in &traced.events {
-        if let Some(row) = paths.follow(event).filter(|row| matches!(row.mark, Mark::Unexplained { .. })) {
-            return Err(format!("the model does not explain {:?} at {} ns: {row:?}", event.socket, event.t));
-        }
-    }
-    Ok(())
+    crate::support::model::unexplained(&traced.events).map_or(Ok(()), Err)
 }
 
 /// Sockets that played no part (made, maybe given options or a port-0 bind, and closed: a

@@ -86,17 +86,28 @@ impl Shadow {
         Shadow { states_traced, ..Shadow::default() }
     }
 
-    /// Takes note of an event as it comes in, before its turn: a process's end. The kernel
-    /// closes the sockets whose last descriptor the process held while the process ends, and
-    /// reports their changes before the tracer sees the end; in time order those changes come
-    /// first. The end is known here while they wait their turn, so the first change of such a
-    /// socket that the model does not expect is that close showing, as a close call's would.
+    /// Takes note of an event as it comes in, before its turn: a process's end, or its exec
+    /// of a new program. The kernel closes the sockets whose descriptors they let go of (at the
+    /// end, all; at an exec, those marked close-on-exec) and reports their changes before the
+    /// tracer sees the end or the exec; in time order those changes come first. It is known
+    /// here while they wait their turn, so the first change of such a socket that the model
+    /// does not expect is that close showing, as a close call's would.
     pub fn ending(&mut self, event: &Event) {
-        if let Body::Process(ProcessChange::Exit { closed, .. }) = &event.body {
-            for socket in closed {
-                *self.exit_closes.entry(socket.clone()).or_default() += 1;
+        for socket in closed_by(event) {
+            *self.exit_closes.entry(socket.clone()).or_default() += 1;
+        }
+    }
+
+    /// The end or exec of [`Shadow::ending`] has its turn: its sockets are not awaited any more.
+    /// Whether each showed its close first.
+    fn ended(&mut self, socket: &SockId) -> bool {
+        if let Some(n) = self.exit_closes.get_mut(socket) {
+            *n -= 1;
+            if *n == 0 {
+                self.exit_closes.remove(socket);
             }
         }
+        self.closed_by_exit.remove(socket)
     }
 }
 
@@ -198,15 +209,16 @@ impl Shadow {
             // made by the kernel (RFC 9293 §3.10.4), not by a call; here, unless it showed first.
             Body::Process(ProcessChange::Exit { closed, .. }) => {
                 for socket in closed.clone() {
-                    if let Some(n) = self.exit_closes.get_mut(&socket) {
-                        *n -= 1;
-                        if *n == 0 {
-                            self.exit_closes.remove(&socket);
-                        }
-                    }
-                    if !self.closed_by_exit.remove(&socket) {
+                    if !self.ended(&socket) {
                         self.close(t, &socket, Close::Both, extra);
                     }
+                }
+            }
+            // An exec's closes are of descriptors: a socket another process still holds lives
+            // on, and only a change the kernel reported shows that one closed (above).
+            Body::Process(ProcessChange::Exec { closed, .. }) => {
+                for socket in closed.clone() {
+                    self.ended(&socket);
                 }
             }
             Body::State(change) if event.origin == Origin::Observed => {
@@ -392,6 +404,14 @@ impl Shadow {
             conn.ep.segment_arrives(t, &segment);
             emit(t, pair, conn, self.states_traced, extra);
         }
+    }
+}
+
+/// The sockets whose descriptors a process's end or exec let go of.
+fn closed_by(event: &Event) -> &[SockId] {
+    match &event.body {
+        Body::Process(ProcessChange::Exit { closed, .. } | ProcessChange::Exec { closed, .. }) => closed,
+        _ => &[],
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod chatter;
 pub mod evidence;
 pub mod matrix;
+pub mod model;
 pub mod pty;
 pub mod session;
 pub mod story;
