@@ -1,7 +1,8 @@
 //! One line of a trace file after its header, read on its own: the reader reads lines on
 //! two threads at once, and takes them in order ([`super::reader`]).
 //!
-//! An event's body is flattened into it and tagged by its `kind` field (DESIGN §3). Serde
+//! Most lines are read as the writer writes them ([`written`]), byte for byte; the others by
+//! serde. An event's body is flattened into it and tagged by its `kind` field (DESIGN §3). Serde
 //! reads such a record by first copying every field it does not know into a tree of its
 //! own, then reading the body out of that tree (and copying parts of it again): on a trace
 //! of a million events that cost more than the parse itself. [`TraceWriter`] always writes
@@ -19,6 +20,7 @@ use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::format::{End, EndRecord};
+use super::written;
 use crate::event::{Body, CallEnd, CallStart, Event, KernelNote, Packet, ProcessChange, StateChange};
 
 /// A line that holds no event, as far as the line alone tells; what depends on where it
@@ -56,6 +58,9 @@ pub(super) fn read_text(text: &str) -> Result<Event, NotAnEvent> {
     // The end line is an object with one key, `end`: no event starts so.
     if text.trim_start().starts_with("{\"end\"") {
         return Err(NotAnEvent::End(serde_json::from_str::<EndRecord>(text).map(|record| record.end)));
+    }
+    if let Some(event) = written::read(text) {
+        return Ok(event);
     }
     match serde_json::from_str::<InOrder>(text) {
         Ok(InOrder(event)) => Ok(event),
