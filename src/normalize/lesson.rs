@@ -21,6 +21,7 @@ use crate::inert;
 use crate::parallel::{both, WORTH_A_THREAD};
 use crate::tcp::flags::TcpFlags;
 use crate::tcp::State;
+use crate::trace::room::string_with_room;
 use crate::wording;
 use crate::wording::PeerNames;
 
@@ -155,9 +156,12 @@ pub fn lesson_view(events: &[Event]) -> String {
             Body::Kernel(_) | Body::Process(_) => {}
         }
     }
-    let mut out = String::new();
     let mut sockets: Vec<(&SockId, &Socket)> = numbers.view_names().iter().zip(&sockets).filter_map(|(id, socket)| Some((id, socket.as_ref()?))).collect();
     sockets.sort_unstable_by_key(|(id, _)| *id);
+    // Room for the whole text at once (the words and a peer's name are a few dozen bytes a
+    // socket): grown as it came, a large trace's text was copied and faulted in again and again.
+    let room = sockets.iter().map(|(_, s)| 128 + s.calls.text.len() + s.sent.len() + s.received.len() + 13 * s.states.len() + s.wire.text.len());
+    let mut out = string_with_room(room.sum());
     for (id, s) in sockets {
         let id = peers.end(&id.0);
         let id = inert::terminal(&id);

@@ -23,6 +23,7 @@ use crate::hash::FastMap;
 use crate::inert;
 use crate::parallel::{both, WORTH_A_THREAD};
 use crate::state_path::{self, Row};
+use crate::trace::room::{string_with_room, vec_with_room};
 use crate::trace::{LensStatus, Trace};
 use crate::wording;
 
@@ -88,8 +89,10 @@ impl Lines {
         let sockets = Sockets::of(numbering, &names);
         let (places, (Folded { keep, joined }, rows)) = both(worth_it, || places(events, &sockets), || kept(events, &sockets));
         let blocks = blocks(events, &keep, &places);
-        let write = |blocks: &[Vec<usize>]| {
-            let mut lines = Lines { ends: with_ends.then(Vec::new), ..Lines::default() };
+        // The first half's text takes the second's after it: room for all of it.
+        let total: usize = blocks.iter().map(Vec::len).sum();
+        let write = |blocks: &[Vec<usize>], room: usize| {
+            let mut lines = Lines { text: string_with_room(room * BYTES_A_LINE), ends: with_ends.then(Vec::new), ..Lines::default() };
             let mut orderer = Orderer::default();
             for block in blocks {
                 let order = orderer.order(events, block, &sockets, places.listening());
@@ -98,13 +101,14 @@ impl Lines {
             lines
         };
         // The first half of the blocks: as many as hold half the events, or fewer.
-        let total: usize = blocks.iter().map(Vec::len).sum();
         let half = blocks.iter().scan(0, |so_far, block| {
             *so_far += block.len();
             Some(*so_far)
         });
         let half = half.take_while(|&so_far| so_far <= total / 2).count();
-        let (mut lines, second) = both(worth_it, || write(&blocks[..half]), || write(&blocks[half..]));
+        let (first, second) = blocks.split_at(half);
+        let later: usize = second.iter().map(Vec::len).sum();
+        let (mut lines, second) = both(worth_it, || write(first, total), || write(second, later));
         lines.append(second);
         lines
     }
@@ -203,7 +207,7 @@ impl Lines {
 /// in a second: each pass over a trace of a million events reads it from memory anew.
 fn kept(events: &[Event], sockets: &Sockets) -> (Folded, Rows) {
     let (mut left_out, mut acks, mut paths) = (LeftOut::default(), RepeatedAcks::default(), PathsByNumber::default());
-    let mut rows = Rows { of_event: Vec::with_capacity(events.len()), rows: Vec::new() };
+    let mut rows = Rows { of_event: vec_with_room(events.len()), rows: Vec::new() };
     // A kernel report of where a socket's path already is shows nothing.
     let mut unshown = Vec::new();
     for (i, event) in events.iter().enumerate() {
@@ -221,6 +225,10 @@ fn kept(events: &[Event], sockets: &Sockets) -> (Folded, Rows) {
     }
     (folded, rows)
 }
+
+/// About how long a snapshot line is, with room to spare: what its text makes room for at
+/// once, per event (a line shows one event, or two).
+const BYTES_A_LINE: usize = 48;
 
 /// Each event's row of its socket's state path, if it has one. Few events have one: a vector
 /// of them, and each event's place in it, take a sixth of the memory of a row (or none) for

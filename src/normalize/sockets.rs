@@ -11,6 +11,7 @@ use super::names::Renames;
 use crate::event::{Body, Event, SockId, SockKind};
 use crate::hash::FastMap;
 use crate::state_path::{self, Path, PathTable, Row};
+use crate::trace::room::vec_with_room;
 
 /// A socket as the trace names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,13 +35,15 @@ pub struct Numbering {
     /// memory, for the look-ups and for every line that names a socket.
     names: Vec<SockId>,
     by_name: FastMap<SockId, Raw>,
-    /// Per event: its socket, and a packet's receiver or a call end's new socket.
-    of_event: Vec<[Option<Raw>; 2]>,
+    /// Per event: its socket, and a packet's receiver or a call end's new socket ([`NONE`]
+    /// where it has none): 8 bytes an event, where two `Option<Raw>` took 16, and a trace of
+    /// a million events took 8 MB more of fresh memory, every page of it a fault to the kernel.
+    of_event: Vec<[u32; 2]>,
 }
 
 impl Numbering {
     pub fn of<'e>(events: &'e [Event]) -> Numbering {
-        let mut numbering = Numbering { names: Vec::new(), by_name: FastMap::default(), of_event: Vec::with_capacity(events.len()) };
+        let mut numbering = Numbering { names: Vec::new(), by_name: FastMap::default(), of_event: vec_with_room(events.len()) };
         // Consecutive events are mostly about one connection, whose two sockets take turns
         // (a packet names its sender and its receiver): their numbers are at hand.
         let mut last: [Option<(&'e SockId, Raw)>; 2] = [None, None];
@@ -54,7 +57,7 @@ impl Numbering {
                 let raw = match numbering.by_name.get(id) {
                     Some(&raw) => raw,
                     None => {
-                        let raw = Raw(numbering.names.len() as u32);
+                        let raw = Raw(u32::try_from(numbering.names.len()).ok().filter(|&n| n != NONE).expect("fewer than 2^32 - 1 sockets"));
                         numbering.names.push(id.clone());
                         numbering.by_name.insert(id.clone(), raw);
                         raw
@@ -77,10 +80,18 @@ impl Numbering {
                 _ => None,
             };
             let numbers = [event.socket.as_ref().map(&mut number), other.map(&mut number)];
-            numbering.of_event.push(numbers);
+            numbering.of_event.push(numbers.map(|n| n.map_or(NONE, |Raw(n)| n)));
         }
         numbering
     }
+}
+
+/// No socket, in [`Numbering`]'s list of each event's sockets.
+const NONE: u32 = u32::MAX;
+
+/// A socket as [`Numbering`] lists it.
+fn listed(number: u32) -> Option<Raw> {
+    (number != NONE).then_some(Raw(number))
 }
 
 /// Every socket of a trace by both numberings, and the sockets each event names.
@@ -114,12 +125,12 @@ impl Sockets {
 
     /// Event `i`'s socket.
     pub fn socket(&self, i: usize) -> Option<Raw> {
-        self.numbering.of_event[i][0]
+        listed(self.numbering.of_event[i][0])
     }
 
     /// Event `i`'s other socket: a packet's receiver, the socket a call returned.
     pub fn other(&self, i: usize) -> Option<Raw> {
-        self.numbering.of_event[i][1]
+        listed(self.numbering.of_event[i][1])
     }
 
     /// The number of a socket the events name elsewhere (a process change's list).

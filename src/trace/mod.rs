@@ -6,6 +6,7 @@
 pub(crate) mod format;
 mod line;
 pub(crate) mod reader;
+pub(crate) mod room;
 pub(crate) mod save;
 pub(crate) mod writer;
 mod written;
