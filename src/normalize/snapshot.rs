@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::acks::RepeatedAcks;
+use super::ahead;
 use super::blocks::{blocks, places};
 use super::fold::{Folded, LeftOut};
 use super::names::Renames;
@@ -94,7 +95,9 @@ impl Lines {
         let write = |blocks: &[Vec<usize>], room: usize| {
             let mut lines = Lines { text: string_with_room(room * BYTES_A_LINE), ends: with_ends.then(Vec::new), ..Lines::default() };
             let mut orderer = Orderer::default();
-            for block in blocks {
+            for (k, block) in blocks.iter().enumerate() {
+                // The next block's events, while this one is ordered and written.
+                ahead::fetch(blocks.get(k + 1).into_iter().flatten().map(|&i| &events[i]), ahead::event);
                 let order = orderer.order(events, block, &sockets, places.listening());
                 lines.write(events, order, &names, &sockets, &joined, &rows);
             }
