@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use serde::de::value::{BorrowedStrDeserializer, Error as ValueError};
 use serde::de::DeserializeOwned;
 
-use crate::event::{Actor, Body, CallArgs, CallEnd, CallName, CallStart, Errno, Ethernet, Event, Packet, Preview, SockId, StateChange, TcpOptions, TcpSegment};
+use crate::event::{Actor, Body, CallArgs, CallEnd, CallStart, Errno, Ethernet, Event, Packet, Preview, SockId, StateChange, TcpOptions, TcpSegment};
 use crate::tcp::flags::TcpFlags;
 
 /// The event on `line` (with its line break), if it is written as the writer writes one.
@@ -189,10 +189,6 @@ impl<'a> Cursor<'a> {
         Some(Actor { role, peer, pid, tid })
     }
 
-    fn call(&mut self) -> Option<CallName> {
-        CallName::from_name(&self.string()?)
-    }
-
     fn preview(&mut self) -> Option<Preview> {
         self.expect("{\"text\":")?;
         let text = self.owned_string()?;
@@ -205,7 +201,7 @@ impl<'a> Cursor<'a> {
         self.expect(",\"id\":")?;
         let id = self.unsigned()?;
         self.expect(",\"call\":")?;
-        let call = self.call()?;
+        let call = self.word()?;
         let fd = self.field(",\"fd\":", Cursor::signed_number)?;
         let args = self.field(",\"args\":", Cursor::args)?.unwrap_or_default();
         Some(CallStart { id, call, fd, args: Box::new(args) })
@@ -254,7 +250,7 @@ impl<'a> Cursor<'a> {
         self.expect(",\"id\":")?;
         let id = self.unsigned()?;
         self.expect(",\"call\":")?;
-        let call = self.call()?;
+        let call = self.word()?;
         self.expect(",\"ret\":")?;
         let ret = self.signed()?;
         Some(CallEnd {
