@@ -14,15 +14,13 @@
 use std::fmt::Write as _;
 
 use super::ahead;
-use super::names::Renames;
-use super::sockets::{Named, Numbering, PathsByNumber, Raw, Sockets};
+use super::sockets::{self, Named, PathsByNumber, Raw};
 use crate::event::{Body, Event, Role, SockId, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::inert;
-use crate::parallel::{both, WORTH_A_THREAD};
 use crate::tcp::flags::TcpFlags;
 use crate::tcp::State;
-use crate::trace::room::string_with_room;
+use crate::trace::room::{string_with_room, vec_with_room};
 use crate::wording;
 use crate::wording::PeerNames;
 
@@ -77,12 +75,11 @@ fn entry(sockets: &mut [Option<Socket>], at: Named) -> &mut Socket {
 /// The lesson-level view as text, one line per socket and aspect, sockets in name order.
 pub fn lesson_view(events: &[Event]) -> String {
     // One name per socket: a connection named while it waited to be accepted is the socket
-    // `accept` returned (see `names.rs`). Sockets by number (see `sockets.rs`); the names and
-    // the numbers at once where there are two cores.
-    let (renames, numbering) = both(events.len() >= WORTH_A_THREAD, || Renames::of(events), || Numbering::of(events));
-    let numbers = Sockets::of(numbering, &renames);
+    // `accept` returned (see `names.rs`). Sockets by number (see `sockets.rs`).
+    let (_, numbers) = sockets::read(events);
     let name = |raw: Raw| numbers.view_name(numbers.named(raw));
-    let mut sockets: Vec<Option<Socket>> = Vec::new();
+    // Megabytes for a large trace: room at once (see `vec_with_room`).
+    let mut sockets: Vec<Option<Socket>> = vec_with_room(numbers.view_count());
     sockets.resize_with(numbers.view_count(), || None);
     let mut opening = OpeningAcks::default();
     // In a session of peers each socket is named with its program: `A:s1`.

@@ -18,7 +18,7 @@ use super::blocks::{blocks, places};
 use super::fold::{Folded, LeftOut};
 use super::names::Renames;
 use super::order::Orderer;
-use super::sockets::{Numbering, PathsByNumber, Raw, Sockets};
+use super::sockets::{self, PathsByNumber, Raw, Sockets};
 use crate::event::{Body, CallEnd, Event, Origin, Packet, Transport};
 use crate::hash::FastMap;
 use crate::inert;
@@ -82,12 +82,11 @@ impl Lines {
     /// The kept events ([`super::fold`]), block by block ([`super::blocks`]), each block in the
     /// canonical order ([`super::order`]), named as [`Renames`] names them. What does not
     /// depend on each other is done at once where there are two cores (see [`both`]): the
-    /// names and the sockets' numbers; where each event goes and which events stay; the two
-    /// halves of the blocks.
+    /// names and the sockets' numbers of each half of the events ([`sockets::read`]); where
+    /// each event goes and which events stay; the two halves of the blocks.
     fn of(events: &[Event], with_ends: bool) -> Lines {
         let worth_it = events.len() >= WORTH_A_THREAD;
-        let (names, numbering) = both(worth_it, || Renames::of(events), || Numbering::of(events));
-        let sockets = Sockets::of(numbering, &names);
+        let (names, sockets) = sockets::read(events);
         let (places, (Folded { keep, joined }, rows)) = both(worth_it, || places(events, &sockets), || kept(events, &sockets));
         let blocks = blocks(events, &keep, &places);
         // The first half's text takes the second's after it: room for all of it.

@@ -7,9 +7,10 @@
 //! names), and as the view names it ([`Sockets`], after [`Renames`]: `q1` is `s2`, one
 //! connection). The first needs no names of the view, so it is made while they are.
 
-use super::names::Renames;
+use super::names::{Renames, Seen};
 use crate::event::{Body, Event, SockId, SockKind};
 use crate::hash::FastMap;
+use crate::parallel::{both, WORTH_A_THREAD};
 use crate::state_path::{self, Path, PathTable, Row};
 use crate::trace::room::vec_with_room;
 
@@ -42,8 +43,13 @@ pub struct Numbering {
 }
 
 impl Numbering {
-    pub fn of<'e>(events: &'e [Event]) -> Numbering {
-        let mut numbering = Numbering { names: Vec::new(), by_name: FastMap::default(), of_event: vec_with_room(events.len()) };
+    /// With room for the sockets of `events` events.
+    fn with_room(events: usize) -> Numbering {
+        Numbering { names: Vec::new(), by_name: FastMap::default(), of_event: vec_with_room(events) }
+    }
+
+    /// Numbers the sockets of the next events.
+    fn add<'e>(&mut self, events: &'e [Event]) {
         // Consecutive events are mostly about one connection, whose two sockets take turns
         // (a packet names its sender and its receiver): their numbers are at hand.
         let mut last: [Option<(&'e SockId, Raw)>; 2] = [None, None];
@@ -54,19 +60,12 @@ impl Numbering {
                 raw
             }
             _ => {
-                let raw = match numbering.by_name.get(id) {
-                    Some(&raw) => raw,
-                    None => {
-                        let raw = Raw(u32::try_from(numbering.names.len()).ok().filter(|&n| n != NONE).expect("fewer than 2^32 - 1 sockets"));
-                        numbering.names.push(id.clone());
-                        numbering.by_name.insert(id.clone(), raw);
-                        raw
-                    }
-                };
+                let raw = self.number(id);
                 last = [Some((id, raw)), last[0]];
                 raw
             }
         };
+        let mut of_event = Vec::with_capacity(events.len());
         for event in events {
             // A process change's sockets are numbered too, to be found by name.
             if let Body::Process(change) = &event.body {
@@ -80,11 +79,57 @@ impl Numbering {
                 _ => None,
             };
             let numbers = [event.socket.as_ref().map(&mut number), other.map(&mut number)];
-            numbering.of_event.push(numbers.map(|n| n.map_or(NONE, |Raw(n)| n)));
+            of_event.push(numbers.map(|n| n.map_or(NONE, |Raw(n)| n)));
         }
-        numbering
+        self.of_event.extend(of_event);
+    }
+
+    /// A socket's number: the one it has, or the next.
+    fn number(&mut self, id: &SockId) -> Raw {
+        if let Some(&raw) = self.by_name.get(id) {
+            return raw;
+        }
+        let raw = Raw(u32::try_from(self.names.len()).ok().filter(|&n| n != NONE).expect("fewer than 2^32 - 1 sockets"));
+        self.names.push(id.clone());
+        self.by_name.insert(id.clone(), raw);
+        raw
+    }
+
+    /// These events' numbering and the `later` ones', as if numbered one after another: the
+    /// later events' sockets seen here keep their numbers, the others follow in the order
+    /// the later events first named them.
+    fn then(mut self, later: Numbering) -> Numbering {
+        let renumbered: Vec<u32> = later.names.iter().map(|id| self.number(id).0).collect();
+        let number = |n: u32| if n == NONE { NONE } else { renumbered[n as usize] };
+        self.of_event.extend(later.of_event.into_iter().map(|numbers| numbers.map(number)));
+        self
     }
 }
+
+/// The names a view gives its sockets and addresses ([`Renames`]), and its sockets by number:
+/// both found in one read of the events, half of them on each core, a few thousand events at
+/// a time (see [`TOGETHER`]). Read whole by each (one core named, the other numbered), the
+/// events of a trace too large for the caches came from memory twice over.
+pub fn read<'e>(events: &'e [Event]) -> (Renames, Sockets) {
+    let (first, second) = events.split_at(events.len() / 2);
+    let half = |events: &'e [Event], room: usize| {
+        let (mut seen, mut numbering) = (Seen::default(), Numbering::with_room(room));
+        for together in events.chunks(TOGETHER) {
+            together.iter().for_each(|event| seen.see(event));
+            numbering.add(together);
+        }
+        (seen, numbering)
+    };
+    // The first half's numbering takes the second's after it: room for all of them.
+    let ((seen, numbering), (later_seen, later)) = both(events.len() >= WORTH_A_THREAD, || half(first, events.len()), || half(second, second.len()));
+    let renames = seen.then(later_seen).renames();
+    let sockets = Sockets::of(numbering.then(later), &renames);
+    (renames, sockets)
+}
+
+/// How many events are named and numbered one after the other: few enough that the second
+/// finds them in the cache the first brought them into.
+const TOGETHER: usize = 1024;
 
 /// No socket, in [`Numbering`]'s list of each event's sockets.
 const NONE: u32 = u32::MAX;
@@ -107,7 +152,7 @@ pub struct Sockets {
 
 impl Sockets {
     /// The sockets of `numbering` as `renames` names them.
-    pub fn of(numbering: Numbering, renames: &Renames) -> Sockets {
+    fn of(numbering: Numbering, renames: &Renames) -> Sockets {
         let (mut view_names, mut kinds, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
         let mut named = Vec::with_capacity(numbering.names.len());
         let mut view_by_name: FastMap<&SockId, Named> = FastMap::default();
