@@ -246,3 +246,58 @@ impl PathTable for PathsByNumber {
 fn number_in(name: &SockId) -> u64 {
     name.0.bytes().filter(u8::is_ascii_digit).fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0')))
 }
+
+#[cfg(test)]
+#[allow(non_snake_case)] // names read situation__outcome
+mod tests {
+    use super::*;
+    use crate::wording::Names;
+
+    /// The names and numbers of `events` seen in two parts, cut at `cut`.
+    fn in_parts(events: &[Event], cut: usize) -> (Renames, Numbering) {
+        fn part(events: &[Event]) -> (Seen<'_>, Numbering) {
+            let (mut seen, mut numbering) = (Seen::default(), Numbering::with_room(0));
+            events.iter().for_each(|event| seen.see(event));
+            numbering.add(events);
+            (seen, numbering)
+        }
+        let (first, second) = events.split_at(cut);
+        let ((seen, numbering), (later_seen, later)) = (part(first), part(second));
+        (seen.then(later_seen).renames(), numbering.then(later))
+    }
+
+    /// Every trace of the lessons and the timing fixtures, cut anywhere, names and numbers its
+    /// sockets and addresses as it does whole.
+    #[test]
+    fn read_in_two_parts__names_and_numbers_as_whole() {
+        let mut traces = 0;
+        for dir in ["lessons", "timing", "live", "broken"] {
+            for entry in std::fs::read_dir(format!("{}/fixtures/{dir}", env!("CARGO_MANIFEST_DIR"))).unwrap() {
+                let Ok(trace) = crate::trace::read_trace(&entry.unwrap().path()) else { continue };
+                let events = &trace.events;
+                let (renames, numbering) = in_parts(events, events.len());
+                let addresses: Vec<std::net::SocketAddr> = events
+                    .iter()
+                    .flat_map(|e| match &e.body {
+                        Body::CallEnd(end) => vec![end.local, end.peer],
+                        Body::Packet(p) => vec![Some(p.src), Some(p.dst)],
+                        _ => vec![],
+                    })
+                    .flatten()
+                    .collect();
+                for cut in [0, 1, events.len() / 3, events.len() / 2, events.len().saturating_sub(1)] {
+                    let (cut_renames, cut_numbering) = in_parts(events, cut);
+                    assert_eq!((&cut_numbering.names, &cut_numbering.of_event), (&numbering.names, &numbering.of_event), "cut at {cut}");
+                    for id in &numbering.names {
+                        assert_eq!(cut_renames.socket_name(id), renames.socket_name(id), "{id} cut at {cut}");
+                    }
+                    for &addr in &addresses {
+                        assert_eq!(cut_renames.addr(addr), renames.addr(addr), "{addr} cut at {cut}");
+                    }
+                }
+                traces += 1;
+            }
+        }
+        assert!(traces > 15, "the fixtures hold traces ({traces})");
+    }
+}
