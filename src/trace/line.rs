@@ -147,33 +147,37 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for BodyFields<A> {
 
 #[cfg(test)]
 #[allow(non_snake_case)] // names read situation__outcome
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    /// Every line of every trace in `fixtures/`, read both ways, reads the same.
-    #[test]
-    fn in_order__reads_every_fixture_line_as_the_derived_reader_does() {
-        let mut lines = 0;
+    /// Every event line of every trace in `fixtures/`, with its line break.
+    pub(in crate::trace) fn fixture_lines() -> Vec<String> {
+        let mut lines = Vec::new();
         let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"))];
         while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).unwrap() {
                 let path = entry.unwrap().path();
                 if path.is_dir() {
                     stack.push(path);
-                    continue;
+                } else if path.extension().is_some_and(|e| e == "jsonl") {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    lines.extend(text.lines().skip(1).map(|line| format!("{line}\n")));
                 }
-                if path.extension().is_none_or(|e| e != "jsonl") {
-                    continue;
-                }
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                for line in text.lines().skip(1) {
-                    let derived = serde_json::from_str::<Event>(line).ok();
-                    let in_order = serde_json::from_str::<InOrder>(line).ok().map(|e| e.0);
-                    if in_order.is_some() {
-                        assert_eq!(in_order, derived, "{}: {line}", path.display());
-                        lines += 1;
-                    }
-                }
+            }
+        }
+        lines
+    }
+
+    /// Every line of every trace in `fixtures/`, read both ways, reads the same.
+    #[test]
+    fn in_order__reads_every_fixture_line_as_the_derived_reader_does() {
+        let mut lines = 0;
+        for line in fixture_lines() {
+            let derived = serde_json::from_str::<Event>(&line).ok();
+            let in_order = serde_json::from_str::<InOrder>(&line).ok().map(|e| e.0);
+            if in_order.is_some() {
+                assert_eq!(in_order, derived, "{line}");
+                lines += 1;
             }
         }
         assert!(lines > 1000, "the fixtures hold events ({lines} read)");

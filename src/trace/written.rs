@@ -383,6 +383,7 @@ impl<'a> Cursor<'a> {
 #[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     use super::*;
+    use crate::trace::line::tests::fixture_lines;
 
     /// What the derived reader makes of `line`: the one definition of the format.
     fn derived(line: &str) -> Option<Event> {
@@ -394,24 +395,6 @@ mod tests {
         let Some(event) = read(line) else { return false };
         assert_eq!(Some(&event), derived(line).as_ref(), "{line:?}");
         true
-    }
-
-    /// Every event line of every trace in `fixtures/`.
-    fn fixture_lines() -> Vec<String> {
-        let mut lines = Vec::new();
-        let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"))];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "jsonl") {
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
-                    lines.extend(text.lines().skip(1).map(|line| format!("{line}\n")));
-                }
-            }
-        }
-        lines
     }
 
     #[test]
