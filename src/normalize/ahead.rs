@@ -1,10 +1,10 @@
 //! Fetching from memory ahead of use. A trace of a million events is hundreds of megabytes,
-//! far more than the processor's caches hold, and the views read it in pieces the processor
-//! cannot foresee: a block's events ([`super::order`]), the text a call sent (its own
-//! allocation), the sockets in name order. Read one by one, each waited for memory in turn,
-//! and a trace of 10^6 events cost a fifth to a third more time per event than one of 10^5.
-//! Read a little of each of the next few dozen at once, the processor fetches them side by
-//! side while the work on the ones before goes on.
+//! far more than the processor's caches hold, and the snapshot reads it in pieces the
+//! processor cannot foresee: a block's events ([`super::order`]), with the text each call sent
+//! (an allocation of its own). Read one by one, each waited for memory in turn, and a trace of
+//! 10^6 events cost a third more time per event than one of 10^5. Read a little of each of
+//! the next block's events at once, the processor fetches them side by side while the work on
+//! this block goes on. (Where a view reads the events in order, the processor foresees it.)
 
 use crate::event::{Body, Event, Preview};
 
@@ -28,11 +28,6 @@ pub(crate) fn event(event: &Event) -> u64 {
 }
 
 /// The first byte of a text, which lies apart from its event.
-pub(crate) fn text(preview: Option<&Preview>) -> u64 {
+fn text(preview: Option<&Preview>) -> u64 {
     preview.and_then(|p| p.text.bytes().next()).map_or(0, u64::from)
-}
-
-/// The first byte of a string.
-pub(crate) fn string(text: &str) -> u64 {
-    text.bytes().next().map_or(0, u64::from)
 }

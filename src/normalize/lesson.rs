@@ -13,7 +13,6 @@
 
 use std::fmt::Write as _;
 
-use super::ahead;
 use super::sockets::{self, Named, PathsByNumber, Raw};
 use crate::event::{Body, Event, Role, SockId, Verb};
 use crate::hash::{FastMap, FastSet};
@@ -64,9 +63,6 @@ impl Joined {
     }
 }
 
-/// How many events, or sockets, are fetched from memory at once, ahead of use ([`ahead`]).
-const AHEAD: usize = 32;
-
 /// The entry of socket `at`, made on first sight.
 fn entry(sockets: &mut [Option<Socket>], at: Named) -> &mut Socket {
     sockets[at.index()].get_or_insert_with(Socket::default)
@@ -87,10 +83,6 @@ pub fn lesson_view(events: &[Event]) -> String {
     // Each socket's states as its path shows them (`state_path`), in the RFC 9293 view.
     let mut paths = PathsByNumber::default();
     for (i, event) in events.iter().enumerate() {
-        // The events after the next few dozen, with the text they carry.
-        if i % AHEAD == 0 {
-            ahead::fetch(events.iter().skip(i + AHEAD).take(AHEAD), ahead::event);
-        }
         peers.learn(event);
         let row = numbers.follow(&mut paths, i, event);
         match &event.body {
@@ -167,12 +159,7 @@ pub fn lesson_view(events: &[Event]) -> String {
     // socket): grown as it came, a large trace's text was copied and faulted in again and again.
     let room = sockets.iter().map(|(_, s)| 128 + s.calls.text.len() + s.sent.len() + s.received.len() + 13 * s.states.len() + s.wire.text.len());
     let mut out = string_with_room(room.sum());
-    for (k, &(id, s)) in sockets.iter().enumerate() {
-        // In name order the sockets lie anywhere in memory: the next few dozen, with their text.
-        if k % AHEAD == 0 {
-            let text = |s: &Socket| ahead::string(&s.calls.text) ^ ahead::string(&s.sent) ^ ahead::string(&s.received) ^ ahead::string(&s.wire.text);
-            ahead::fetch(sockets.iter().skip(k + AHEAD).take(AHEAD).map(|(_, s)| *s), |s| text(s) ^ s.states.len() as u64);
-        }
+    for (id, s) in sockets {
         let id = peers.end(&id.0);
         let id = inert::terminal(&id);
         let states: Vec<&str> = s.states.iter().map(|st| st.name()).collect();

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::first_seen::FirstSeen;
-use crate::event::{Body, Event, Mint, SockId, SockKind, Verb};
+use crate::event::{Body, Event, Mint, Peer, SockId, SockKind, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::wire::addr::canon;
 use crate::wording::Names;
@@ -42,17 +42,36 @@ pub(super) struct Seen<'e> {
     client_at: FastMap<SocketAddr, &'e SockId>,
     clients: FirstSeen<&'e SockId>,
     listening: FastSet<&'e SockId>,
-    /// The calls' ends that the passes naming clients and addresses can use (an accept's, a
-    /// receive's, one that says its socket's address): they look at no other event, and a
-    /// trace of a million events was read from memory three times over.
-    ends: Vec<&'e Event>,
+    /// What the naming of clients and addresses reads of the calls' ends, copied out while
+    /// the end is at hand: kept as the ends themselves, they were read again, from all over a
+    /// trace too large for the caches, twice. The peers of the accepts that returned a socket
+    /// and of a server's receives, in order.
+    accepted_from: Vec<SocketAddr>,
+    heard_from: Vec<SocketAddr>,
+    /// The addresses the ends said their sockets had, in order.
+    addresses: Vec<Address<'e>>,
+}
+
+/// A socket's own address, as a call's end said it.
+struct Address<'e> {
+    /// Made canonical, and never of port 0.
+    local: SocketAddr,
+    socket: &'e SockId,
+    verb: Verb,
+    peer: Option<Peer>,
 }
 
 impl<'e> Seen<'e> {
     pub(super) fn see(&mut self, event: &'e Event) {
         if let Body::CallEnd(end) = &event.body {
-            if matches!(end.call.verb(), Verb::Accept | Verb::Recv) || end.local.is_some() {
-                self.ends.push(event);
+            let verb = end.call.verb();
+            match (verb, end.peer) {
+                (Verb::Accept, Some(peer)) if end.new_socket.is_some() => self.accepted_from.push(peer),
+                (Verb::Recv, Some(peer)) if event.socket.as_ref().is_some_and(|s| s.kind() == Some(SockKind::Server)) => self.heard_from.push(peer),
+                _ => {}
+            }
+            if let (Some(socket), Some(local)) = (&event.socket, end.local.filter(|l| l.port() != 0)) {
+                self.addresses.push(Address { local: canon(local), socket, verb, peer: event.actor.peer });
             }
         }
         let Some(socket) = &event.socket else { return };
@@ -90,15 +109,17 @@ impl<'e> Seen<'e> {
             self.clients.push(client);
         }
         self.listening.extend(later.listening);
-        self.ends.extend(later.ends);
+        self.accepted_from.extend(later.accepted_from);
+        self.heard_from.extend(later.heard_from);
+        self.addresses.extend(later.addresses);
         self
     }
 
     /// The names, once every event has been seen.
     pub(super) fn renames(self) -> Renames {
         let mut renames = Renames { sockets: self.queued, addresses: FastMap::default() };
-        renames.name_clients(&self.ends, &self.client_at, self.clients);
-        renames.name_addresses(&self.ends, &self.listening);
+        renames.name_clients(&self.accepted_from, &self.heard_from, &self.client_at, self.clients);
+        renames.name_addresses(&self.addresses, &self.listening);
         renames
     }
 }
@@ -106,19 +127,16 @@ impl<'e> Seen<'e> {
 impl Renames {
     /// Clients by the connection they made, in the order `accept` returned the server's ends;
     /// then datagram clients, by the order the server first heard from each; then the others.
-    fn name_clients<'e>(&mut self, ends: &[&'e Event], client_at: &FastMap<SocketAddr, &'e SockId>, clients: FirstSeen<&'e SockId>) {
-        let (mut accepted, mut heard) = (Vec::new(), Vec::new());
-        for event in ends {
-            let Body::CallEnd(end) = &event.body else { continue };
-            match end.call.verb() {
-                Verb::Accept if end.new_socket.is_some() => accepted.extend(end.peer.and_then(|p| client_at.get(&canon(p)))),
-                Verb::Recv if event.socket.as_ref().is_some_and(|s| s.kind() == Some(SockKind::Server)) => {
-                    let known = |p: SocketAddr| client_at.get(&canon(p)).or_else(|| client_at.get(&crate::timeline::sockets::wildcard(canon(p))));
-                    heard.extend(end.peer.and_then(known));
-                }
-                _ => {}
-            }
-        }
+    fn name_clients<'e>(
+        &mut self,
+        accepted_from: &[SocketAddr],
+        heard_from: &[SocketAddr],
+        client_at: &FastMap<SocketAddr, &'e SockId>,
+        clients: FirstSeen<&'e SockId>,
+    ) {
+        let accepted = accepted_from.iter().filter_map(|&p| client_at.get(&canon(p)));
+        let known = |&p: &SocketAddr| client_at.get(&canon(p)).or_else(|| client_at.get(&crate::timeline::sockets::wildcard(canon(p))));
+        let (accepted, heard): (Vec<_>, Vec<_>) = (accepted.collect(), heard_from.iter().filter_map(known).collect());
         let mut order = FirstSeen::default();
         for client in accepted.into_iter().chain(heard).copied().chain(clients.list) {
             order.push(client);
@@ -130,17 +148,14 @@ impl Renames {
 
     /// The listening socket's address is the server's; every other socket's own address, its
     /// (new) name.
-    fn name_addresses(&mut self, ends: &[&Event], listening: &FastSet<&SockId>) {
-        for event in ends {
-            let Body::CallEnd(end) = &event.body else { continue };
-            let Some(socket) = &event.socket else { continue };
-            let Some(local) = end.local.filter(|l| l.port() != 0).map(canon) else { continue };
+    fn name_addresses(&mut self, addresses: &[Address], listening: &FastSet<&SockId>) {
+        for &Address { local, socket, verb, peer } in addresses {
             // The first name given an address stays.
             if self.addresses.contains_key(&local) {
                 continue;
             }
-            let name = match end.call.verb() {
-                Verb::Bind if listening.contains(socket) => event.actor.peer.map_or_else(|| "SERVER".to_string(), |peer| format!("SERVER_{peer}")),
+            let name = match verb {
+                Verb::Bind if listening.contains(socket) => peer.map_or_else(|| "SERVER".to_string(), |peer| format!("SERVER_{peer}")),
                 // A datagram server's bound address is where clients send: the server's too.
                 Verb::Bind if socket.kind() == Some(SockKind::Server) => "SERVER".to_string(),
                 Verb::Bind | Verb::Connect | Verb::Send | Verb::Listen => self.socket_name(socket).0.to_string(),
