@@ -15,6 +15,7 @@ use super::first_seen::FirstSeen;
 use super::sockets::{Named, Sockets};
 use crate::event::{Body, Event, SockKind, Verb};
 use crate::hash::FastMap;
+use crate::trace::room::vec_with_room;
 use crate::wire::addr::canon;
 
 /// Where an event is told.
@@ -148,10 +149,12 @@ impl Cast {
 /// events to keep are still being chosen.
 pub struct Places {
     of_event: Vec<Place>,
-    /// Each event's thread, taken here, where the events are read anyway: [`blocks`] then
-    /// reads no event but the few it moves (each pass over a trace of a million events
-    /// fetches it from memory anew, and that pass runs alone).
-    threads: Vec<Thread>,
+    /// The thread of each event of a connection that has a process, in order: taken here,
+    /// where the events are read anyway, [`blocks`] then reads no event but the few it moves
+    /// (each pass over a trace of a million events fetches it from memory anew, and that pass
+    /// runs alone). Only those events: a thread for every event took 16 MB of fresh memory
+    /// for a trace of a million, every page of it a fault to the kernel.
+    threads: Vec<(usize, Thread)>,
     /// The server sockets and the connections, in the order shown.
     servers: Vec<Named>,
     connections: Vec<Named>,
@@ -212,10 +215,9 @@ pub fn places(events: &[Event], sockets: &Sockets) -> Places {
     }
     // A server socket's setup ends where it first hands over a connection.
     let mut handed_over = vec![false; sockets.view_count()];
-    let mut of_event = Vec::with_capacity(events.len());
-    let mut threads = Vec::with_capacity(events.len());
+    let mut of_event = vec_with_room(events.len());
+    let mut threads = Vec::new();
     for (i, event) in events.iter().enumerate() {
-        threads.push(thread(event));
         let id = match &event.body {
             Body::CallStart(start) => Some(start.id),
             Body::CallEnd(end) => Some(end.id),
@@ -223,7 +225,12 @@ pub fn places(events: &[Event], sockets: &Sockets) -> Places {
         };
         let call_block = id.and_then(|id| calls.get(id));
         of_event.push(match call_block.unwrap_or_else(|| block_of(i, event, sockets, &cast)) {
-            Block::Connection(conn) => Place::Connection(conn),
+            Block::Connection(conn) => {
+                if event.actor.pid.is_some() {
+                    threads.push((i, thread(event)));
+                }
+                Place::Connection(conn)
+            }
             Block::Server(s) if handed_over[s.index()] => Place::After(s),
             Block::Server(s) => Place::Setup(s),
             Block::Other => Place::Other,
@@ -244,12 +251,14 @@ pub fn blocks(events: &[Event], keep: &[bool], places: &Places) -> Vec<Vec<usize
     let mut rest: Vec<usize> = Vec::new();
     // Each thread's connection events, in its own order: `(index, connection)`.
     let mut by_thread: FastMap<Thread, Vec<(usize, Named)>> = FastMap::default();
+    let mut threads = places.threads.iter().peekable();
     for i in (0..events.len()).filter(|&i| keep[i]) {
         match places.of_event[i] {
             Place::Connection(conn) => {
-                let thread = places.threads[i];
-                if thread.0.is_some() {
-                    by_thread.entry(thread).or_default().push((i, conn));
+                // Both lists are in event order.
+                while threads.next_if(|(k, _)| *k < i).is_some() {}
+                if let Some((_, thread)) = threads.next_if(|(k, _)| *k == i) {
+                    by_thread.entry(*thread).or_default().push((i, conn));
                 }
                 connections[conn.index()].push(i);
             }

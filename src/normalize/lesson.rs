@@ -13,14 +13,13 @@
 
 use std::fmt::Write as _;
 
-use super::names::Renames;
-use super::sockets::{Named, Numbering, PathsByNumber, Raw, Sockets};
+use super::sockets::{self, Named, PathsByNumber, Raw};
 use crate::event::{Body, Event, Role, SockId, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::inert;
-use crate::parallel::{both, WORTH_A_THREAD};
 use crate::tcp::flags::TcpFlags;
 use crate::tcp::State;
+use crate::trace::room::{string_with_room, vec_with_room};
 use crate::wording;
 use crate::wording::PeerNames;
 
@@ -72,12 +71,11 @@ fn entry(sockets: &mut [Option<Socket>], at: Named) -> &mut Socket {
 /// The lesson-level view as text, one line per socket and aspect, sockets in name order.
 pub fn lesson_view(events: &[Event]) -> String {
     // One name per socket: a connection named while it waited to be accepted is the socket
-    // `accept` returned (see `names.rs`). Sockets by number (see `sockets.rs`); the names and
-    // the numbers at once where there are two cores.
-    let (renames, numbering) = both(events.len() >= WORTH_A_THREAD, || Renames::of(events), || Numbering::of(events));
-    let numbers = Sockets::of(numbering, &renames);
+    // `accept` returned (see `names.rs`). Sockets by number (see `sockets.rs`).
+    let (_, numbers) = sockets::read(events);
     let name = |raw: Raw| numbers.view_name(numbers.named(raw));
-    let mut sockets: Vec<Option<Socket>> = Vec::new();
+    // Megabytes for a large trace: room at once (see `vec_with_room`).
+    let mut sockets: Vec<Option<Socket>> = vec_with_room(numbers.view_count());
     sockets.resize_with(numbers.view_count(), || None);
     let mut opening = OpeningAcks::default();
     // In a session of peers each socket is named with its program: `A:s1`.
@@ -155,9 +153,12 @@ pub fn lesson_view(events: &[Event]) -> String {
             Body::Kernel(_) | Body::Process(_) => {}
         }
     }
-    let mut out = String::new();
     let mut sockets: Vec<(&SockId, &Socket)> = numbers.view_names().iter().zip(&sockets).filter_map(|(id, socket)| Some((id, socket.as_ref()?))).collect();
     sockets.sort_unstable_by_key(|(id, _)| *id);
+    // Room for the whole text at once (the words and a peer's name are a few dozen bytes a
+    // socket): grown as it came, a large trace's text was copied and faulted in again and again.
+    let room = sockets.iter().map(|(_, s)| 128 + s.calls.text.len() + s.sent.len() + s.received.len() + 13 * s.states.len() + s.wire.text.len());
+    let mut out = string_with_room(room.sum());
     for (id, s) in sockets {
         let id = peers.end(&id.0);
         let id = inert::terminal(&id);

@@ -2,6 +2,7 @@
 //! so that traces can be compared with each other and with the model.
 
 pub(crate) mod acks;
+mod ahead;
 pub(crate) mod blocks;
 mod call_ids;
 pub mod diff;

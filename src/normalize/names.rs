@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::first_seen::FirstSeen;
-use crate::event::{Body, Event, Mint, SockId, SockKind, Verb};
+use crate::event::{Body, Event, Mint, Peer, SockId, SockKind, Verb};
 use crate::hash::{FastMap, FastSet};
 use crate::wire::addr::canon;
 use crate::wording::Names;
@@ -30,64 +30,113 @@ pub struct Renames {
     addresses: FastMap<SocketAddr, String>,
 }
 
-impl Renames {
-    pub fn of(events: &[Event]) -> Renames {
-        let mut renames = Renames::default();
-        // Each client socket's own address, from its connect (or its first datagram); the
-        // clients in the order they first act; the listening sockets.
-        let mut client_at: FastMap<SocketAddr, &SockId> = FastMap::default();
-        let mut clients = FirstSeen::default();
-        let mut listening: FastSet<&SockId> = FastSet::default();
-        // The calls' ends that the passes naming clients and addresses can use (an accept's, a
-        // receive's, one that says its socket's address): they look at no other event, and a
-        // trace of a million events was read from memory three times over.
-        let mut ends: Vec<&Event> = Vec::new();
-        for event in events {
-            if let Body::CallEnd(end) = &event.body {
-                if matches!(end.call.verb(), Verb::Accept | Verb::Recv) || end.local.is_some() {
-                    ends.push(event);
-                }
-            }
-            let Some(socket) = &event.socket else { continue };
-            match &event.body {
-                Body::CallStart(start) if start.verb() == Verb::Listen => {
-                    listening.insert(socket);
-                }
-                Body::CallEnd(end) => {
-                    // Connections named while they waited: by the name `accept` gave them.
-                    if let (Some(queued), Some(new)) = (&end.queued, &end.new_socket) {
-                        renames.sockets.insert(queued.clone(), new.clone());
-                    }
-                    if socket.kind() == Some(SockKind::Client) {
-                        clients.push(socket);
-                        if let (Verb::Connect | Verb::Send, Some(local)) = (end.call.verb(), end.local.filter(|l| l.port() != 0)) {
-                            client_at.entry(canon(local)).or_insert(socket);
-                        }
-                    }
-                }
+/// What the names are made of, found event by event: a view reads its events once for these
+/// and for the sockets' numbers together, half of them on each core ([`super::sockets::read`]),
+/// and puts the halves' findings together ([`Seen::then`]).
+#[derive(Default)]
+pub(super) struct Seen<'e> {
+    /// Connections named while they waited, by the name `accept` gave them.
+    queued: FastMap<SockId, SockId>,
+    /// Each client socket's own address, from its connect (or its first datagram); the
+    /// clients in the order they first act; the listening sockets.
+    client_at: FastMap<SocketAddr, &'e SockId>,
+    clients: FirstSeen<&'e SockId>,
+    listening: FastSet<&'e SockId>,
+    /// What the naming of clients and addresses reads of the calls' ends, copied out while
+    /// the end is at hand: kept as the ends themselves, they were read again, from all over a
+    /// trace too large for the caches, twice. The peers of the accepts that returned a socket
+    /// and of a server's receives, in order.
+    accepted_from: Vec<SocketAddr>,
+    heard_from: Vec<SocketAddr>,
+    /// The addresses the ends said their sockets had, in order.
+    addresses: Vec<Address<'e>>,
+}
+
+/// A socket's own address, as a call's end said it.
+struct Address<'e> {
+    /// Made canonical, and never of port 0.
+    local: SocketAddr,
+    socket: &'e SockId,
+    verb: Verb,
+    peer: Option<Peer>,
+}
+
+impl<'e> Seen<'e> {
+    pub(super) fn see(&mut self, event: &'e Event) {
+        if let Body::CallEnd(end) = &event.body {
+            let verb = end.call.verb();
+            match (verb, end.peer) {
+                (Verb::Accept, Some(peer)) if end.new_socket.is_some() => self.accepted_from.push(peer),
+                (Verb::Recv, Some(peer)) if event.socket.as_ref().is_some_and(|s| s.kind() == Some(SockKind::Server)) => self.heard_from.push(peer),
                 _ => {}
             }
+            if let (Some(socket), Some(local)) = (&event.socket, end.local.filter(|l| l.port() != 0)) {
+                self.addresses.push(Address { local: canon(local), socket, verb, peer: event.actor.peer });
+            }
         }
-        renames.name_clients(&ends, &client_at, clients);
-        renames.name_addresses(&ends, &listening);
-        renames
+        let Some(socket) = &event.socket else { return };
+        match &event.body {
+            Body::CallStart(start) if start.verb() == Verb::Listen => {
+                self.listening.insert(socket);
+            }
+            Body::CallEnd(end) => {
+                // The new socket first: few ends have one, and `queued` lies in the end's last
+                // bytes, another cache line to fetch of every end of a trace.
+                if let Some(new) = &end.new_socket {
+                    if let Some(queued) = &end.queued {
+                        self.queued.insert(queued.clone(), new.clone());
+                    }
+                }
+                if socket.kind() == Some(SockKind::Client) {
+                    self.clients.push(socket);
+                    if let (Verb::Connect | Verb::Send, Some(local)) = (end.call.verb(), end.local.filter(|l| l.port() != 0)) {
+                        self.client_at.entry(canon(local)).or_insert(socket);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
+    /// What these events and the `later` ones show together, as if seen one after another.
+    pub(super) fn then(mut self, later: Seen<'e>) -> Seen<'e> {
+        // The last name given a queued connection stands; the first address a client had.
+        self.queued.extend(later.queued);
+        for (at, client) in later.client_at {
+            self.client_at.entry(at).or_insert(client);
+        }
+        for client in later.clients.list {
+            self.clients.push(client);
+        }
+        self.listening.extend(later.listening);
+        self.accepted_from.extend(later.accepted_from);
+        self.heard_from.extend(later.heard_from);
+        self.addresses.extend(later.addresses);
+        self
+    }
+
+    /// The names, once every event has been seen.
+    pub(super) fn renames(self) -> Renames {
+        let mut renames = Renames { sockets: self.queued, addresses: FastMap::default() };
+        renames.name_clients(&self.accepted_from, &self.heard_from, &self.client_at, self.clients);
+        renames.name_addresses(&self.addresses, &self.listening);
+        renames
+    }
+}
+
+impl Renames {
     /// Clients by the connection they made, in the order `accept` returned the server's ends;
     /// then datagram clients, by the order the server first heard from each; then the others.
-    fn name_clients<'e>(&mut self, ends: &[&'e Event], client_at: &FastMap<SocketAddr, &'e SockId>, clients: FirstSeen<&'e SockId>) {
-        let (mut accepted, mut heard) = (Vec::new(), Vec::new());
-        for event in ends {
-            let Body::CallEnd(end) = &event.body else { continue };
-            match end.call.verb() {
-                Verb::Accept if end.new_socket.is_some() => accepted.extend(end.peer.and_then(|p| client_at.get(&canon(p)))),
-                Verb::Recv if event.socket.as_ref().is_some_and(|s| s.kind() == Some(SockKind::Server)) => {
-                    let known = |p: SocketAddr| client_at.get(&canon(p)).or_else(|| client_at.get(&crate::timeline::sockets::wildcard(canon(p))));
-                    heard.extend(end.peer.and_then(known));
-                }
-                _ => {}
-            }
-        }
+    fn name_clients<'e>(
+        &mut self,
+        accepted_from: &[SocketAddr],
+        heard_from: &[SocketAddr],
+        client_at: &FastMap<SocketAddr, &'e SockId>,
+        clients: FirstSeen<&'e SockId>,
+    ) {
+        let accepted = accepted_from.iter().filter_map(|&p| client_at.get(&canon(p)));
+        let known = |&p: &SocketAddr| client_at.get(&canon(p)).or_else(|| client_at.get(&crate::timeline::sockets::wildcard(canon(p))));
+        let (accepted, heard): (Vec<_>, Vec<_>) = (accepted.collect(), heard_from.iter().filter_map(known).collect());
         let mut order = FirstSeen::default();
         for client in accepted.into_iter().chain(heard).copied().chain(clients.list) {
             order.push(client);
@@ -99,17 +148,14 @@ impl Renames {
 
     /// The listening socket's address is the server's; every other socket's own address, its
     /// (new) name.
-    fn name_addresses(&mut self, ends: &[&Event], listening: &FastSet<&SockId>) {
-        for event in ends {
-            let Body::CallEnd(end) = &event.body else { continue };
-            let Some(socket) = &event.socket else { continue };
-            let Some(local) = end.local.filter(|l| l.port() != 0).map(canon) else { continue };
+    fn name_addresses(&mut self, addresses: &[Address], listening: &FastSet<&SockId>) {
+        for &Address { local, socket, verb, peer } in addresses {
             // The first name given an address stays.
             if self.addresses.contains_key(&local) {
                 continue;
             }
-            let name = match end.call.verb() {
-                Verb::Bind if listening.contains(socket) => event.actor.peer.map_or_else(|| "SERVER".to_string(), |peer| format!("SERVER_{peer}")),
+            let name = match verb {
+                Verb::Bind if listening.contains(socket) => peer.map_or_else(|| "SERVER".to_string(), |peer| format!("SERVER_{peer}")),
                 // A datagram server's bound address is where clients send: the server's too.
                 Verb::Bind if socket.kind() == Some(SockKind::Server) => "SERVER".to_string(),
                 Verb::Bind | Verb::Connect | Verb::Send | Verb::Listen => self.socket_name(socket).0.to_string(),
@@ -149,6 +195,7 @@ impl Names for Renames {
 mod tests {
     use super::*;
     use crate::event::{Actor, CallEnd, CallName, Origin, Role, StateChange};
+    use crate::normalize::sockets::read;
     use crate::tcp::State;
 
     fn at(socket: &str, role: Role, body: Body) -> Event {
@@ -164,7 +211,7 @@ mod tests {
         let state = Body::State(StateChange { from: State::SynReceived, to: State::Established, local: None, remote: None, sk: None, model: None });
         let accept =
             Body::CallEnd(CallEnd { new_socket: Some(SockId("s2".into())), queued: Some(SockId("q1".into())), ..CallEnd::new(1, CallName::Accept, 4) });
-        let renames = Renames::of(&[at("q1", Role::Server, state), at("s1", Role::Server, accept)]);
+        let (renames, _) = read(&[at("q1", Role::Server, state), at("s1", Role::Server, accept)]);
         assert_eq!(renames.socket_name(&SockId("q1".into())), &SockId("s2".into()));
     }
 
@@ -191,7 +238,7 @@ mod tests {
             accepted("s2", "127.0.0.1:40002"),
             accepted("s3", "127.0.0.1:40001"),
         ];
-        let renames = Renames::of(&events);
+        let (renames, _) = read(&events);
         assert_eq!(renames.socket(&SockId("c2".into())), "c1");
         assert_eq!(renames.socket(&SockId("c1".into())), "c2");
         assert_eq!(renames.addr(addr("127.0.0.1:40002")), "c1", "an IPv4-mapped address is its IPv4 self");

@@ -13,16 +13,18 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::acks::RepeatedAcks;
+use super::ahead;
 use super::blocks::{blocks, places};
 use super::fold::{Folded, LeftOut};
 use super::names::Renames;
 use super::order::Orderer;
-use super::sockets::{Numbering, PathsByNumber, Raw, Sockets};
+use super::sockets::{self, PathsByNumber, Raw, Sockets};
 use crate::event::{Body, CallEnd, Event, Origin, Packet, Transport};
 use crate::hash::FastMap;
 use crate::inert;
 use crate::parallel::{both, WORTH_A_THREAD};
 use crate::state_path::{self, Row};
+use crate::trace::room::{string_with_room, vec_with_room};
 use crate::trace::{LensStatus, Trace};
 use crate::wording;
 
@@ -80,31 +82,35 @@ impl Lines {
     /// The kept events ([`super::fold`]), block by block ([`super::blocks`]), each block in the
     /// canonical order ([`super::order`]), named as [`Renames`] names them. What does not
     /// depend on each other is done at once where there are two cores (see [`both`]): the
-    /// names and the sockets' numbers; where each event goes and which events stay; the two
-    /// halves of the blocks.
+    /// names and the sockets' numbers of each half of the events ([`sockets::read`]); where
+    /// each event goes and which events stay; the two halves of the blocks.
     fn of(events: &[Event], with_ends: bool) -> Lines {
         let worth_it = events.len() >= WORTH_A_THREAD;
-        let (names, numbering) = both(worth_it, || Renames::of(events), || Numbering::of(events));
-        let sockets = Sockets::of(numbering, &names);
+        let (names, sockets) = sockets::read(events);
         let (places, (Folded { keep, joined }, rows)) = both(worth_it, || places(events, &sockets), || kept(events, &sockets));
         let blocks = blocks(events, &keep, &places);
-        let write = |blocks: &[Vec<usize>]| {
-            let mut lines = Lines { ends: with_ends.then(Vec::new), ..Lines::default() };
+        // The first half's text takes the second's after it: room for all of it.
+        let total: usize = blocks.iter().map(Vec::len).sum();
+        let write = |blocks: &[Vec<usize>], room: usize| {
+            let mut lines = Lines { text: string_with_room(room * BYTES_A_LINE), ends: with_ends.then(Vec::new), ..Lines::default() };
             let mut orderer = Orderer::default();
-            for block in blocks {
+            for (k, block) in blocks.iter().enumerate() {
+                // The next block's events, while this one is ordered and written.
+                ahead::fetch(blocks.get(k + 1).into_iter().flatten().map(|&i| &events[i]), ahead::event);
                 let order = orderer.order(events, block, &sockets, places.listening());
                 lines.write(events, order, &names, &sockets, &joined, &rows);
             }
             lines
         };
         // The first half of the blocks: as many as hold half the events, or fewer.
-        let total: usize = blocks.iter().map(Vec::len).sum();
         let half = blocks.iter().scan(0, |so_far, block| {
             *so_far += block.len();
             Some(*so_far)
         });
         let half = half.take_while(|&so_far| so_far <= total / 2).count();
-        let (mut lines, second) = both(worth_it, || write(&blocks[..half]), || write(&blocks[half..]));
+        let (first, second) = blocks.split_at(half);
+        let later: usize = second.iter().map(Vec::len).sum();
+        let (mut lines, second) = both(worth_it, || write(first, total), || write(second, later));
         lines.append(second);
         lines
     }
@@ -203,7 +209,7 @@ impl Lines {
 /// in a second: each pass over a trace of a million events reads it from memory anew.
 fn kept(events: &[Event], sockets: &Sockets) -> (Folded, Rows) {
     let (mut left_out, mut acks, mut paths) = (LeftOut::default(), RepeatedAcks::default(), PathsByNumber::default());
-    let mut rows = Rows { of_event: Vec::with_capacity(events.len()), rows: Vec::new() };
+    let mut rows = Rows { of_event: vec_with_room(events.len()), rows: Vec::new() };
     // A kernel report of where a socket's path already is shows nothing.
     let mut unshown = Vec::new();
     for (i, event) in events.iter().enumerate() {
@@ -221,6 +227,10 @@ fn kept(events: &[Event], sockets: &Sockets) -> (Folded, Rows) {
     }
     (folded, rows)
 }
+
+/// About how long a snapshot line is, with room to spare: what its text makes room for at
+/// once, per event (a line shows one event, or two).
+const BYTES_A_LINE: usize = 48;
 
 /// Each event's row of its socket's state path, if it has one. Few events have one: a vector
 /// of them, and each event's place in it, take a sixth of the memory of a row (or none) for

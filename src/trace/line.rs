@@ -1,7 +1,8 @@
 //! One line of a trace file after its header, read on its own: the reader reads lines on
 //! two threads at once, and takes them in order ([`super::reader`]).
 //!
-//! An event's body is flattened into it and tagged by its `kind` field (DESIGN §3). Serde
+//! Most lines are read as the writer writes them ([`written`]), byte for byte; the others by
+//! serde. An event's body is flattened into it and tagged by its `kind` field (DESIGN §3). Serde
 //! reads such a record by first copying every field it does not know into a tree of its
 //! own, then reading the body out of that tree (and copying parts of it again): on a trace
 //! of a million events that cost more than the parse itself. [`TraceWriter`] always writes
@@ -19,6 +20,7 @@ use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::format::{End, EndRecord};
+use super::written;
 use crate::event::{Body, CallEnd, CallStart, Event, KernelNote, Packet, ProcessChange, StateChange};
 
 /// A line that holds no event, as far as the line alone tells; what depends on where it
@@ -56,6 +58,9 @@ pub(super) fn read_text(text: &str) -> Result<Event, NotAnEvent> {
     // The end line is an object with one key, `end`: no event starts so.
     if text.trim_start().starts_with("{\"end\"") {
         return Err(NotAnEvent::End(serde_json::from_str::<EndRecord>(text).map(|record| record.end)));
+    }
+    if let Some(event) = written::read(text) {
+        return Ok(event);
     }
     match serde_json::from_str::<InOrder>(text) {
         Ok(InOrder(event)) => Ok(event),
@@ -142,33 +147,37 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for BodyFields<A> {
 
 #[cfg(test)]
 #[allow(non_snake_case)] // names read situation__outcome
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    /// Every line of every trace in `fixtures/`, read both ways, reads the same.
-    #[test]
-    fn in_order__reads_every_fixture_line_as_the_derived_reader_does() {
-        let mut lines = 0;
+    /// Every event line of every trace in `fixtures/`, with its line break.
+    pub(in crate::trace) fn fixture_lines() -> Vec<String> {
+        let mut lines = Vec::new();
         let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"))];
         while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).unwrap() {
                 let path = entry.unwrap().path();
                 if path.is_dir() {
                     stack.push(path);
-                    continue;
+                } else if path.extension().is_some_and(|e| e == "jsonl") {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    lines.extend(text.lines().skip(1).map(|line| format!("{line}\n")));
                 }
-                if path.extension().is_none_or(|e| e != "jsonl") {
-                    continue;
-                }
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                for line in text.lines().skip(1) {
-                    let derived = serde_json::from_str::<Event>(line).ok();
-                    let in_order = serde_json::from_str::<InOrder>(line).ok().map(|e| e.0);
-                    if in_order.is_some() {
-                        assert_eq!(in_order, derived, "{}: {line}", path.display());
-                        lines += 1;
-                    }
-                }
+            }
+        }
+        lines
+    }
+
+    /// Every line of every trace in `fixtures/`, read both ways, reads the same.
+    #[test]
+    fn in_order__reads_every_fixture_line_as_the_derived_reader_does() {
+        let mut lines = 0;
+        for line in fixture_lines() {
+            let derived = serde_json::from_str::<Event>(&line).ok();
+            let in_order = serde_json::from_str::<InOrder>(&line).ok().map(|e| e.0);
+            if in_order.is_some() {
+                assert_eq!(in_order, derived, "{line}");
+                lines += 1;
             }
         }
         assert!(lines > 1000, "the fixtures hold events ({lines} read)");

@@ -6,8 +6,10 @@
 pub(crate) mod format;
 mod line;
 pub(crate) mod reader;
+pub(crate) mod room;
 pub(crate) mod save;
 pub(crate) mod writer;
+mod written;
 
 pub use format::{End, Exit, Header, LensStatus, Lenses, ProgramEnd, Source, FORMAT, FORMAT_MAJOR};
 pub use reader::{read_trace, Limits, Trace, TraceError, TraceReader};

@@ -406,7 +406,7 @@ impl<R: Read> TraceReader<R> {
         let mut events = Vec::new();
         // Room the machine cannot give is made as the events come, as for an input of unknown size.
         if events.try_reserve_exact(estimate.saturating_add(estimate / 16).min(self.limits.max_events)).is_ok() {
-            ask_for_huge_pages(&mut events);
+            super::room::ask_for_huge_pages(&mut events);
         }
         events
     }
@@ -493,21 +493,6 @@ impl<R: Read> TraceReader<R> {
             Some(end) if end.events != self.events as u64 => Err(TraceError::Count { path: self.path.clone(), claimed: end.events, read: self.events }),
             _ => Ok(()),
         }
-    }
-}
-
-/// Asks the kernel to back `vector`'s room with huge pages (2 MB), on the Linux machines that
-/// give them to memory that asks (`transparent_hugepage` set to `madvise`, or `always`).
-fn ask_for_huge_pages<T>(vector: &mut Vec<T>) {
-    const HUGE: usize = 2 << 20;
-    let start = vector.as_mut_ptr() as usize;
-    let end = start.saturating_add(vector.capacity().saturating_mul(std::mem::size_of::<T>()));
-    let (from, to) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
-    if from < to {
-        // SAFETY: the range lies within the vector's own allocation, and the advice changes how
-        // the kernel backs it, never what it holds. It is advice: where huge pages are off, the
-        // kernel refuses it (EINVAL) and the memory works as before, so the answer is not read.
-        let _ = unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE) };
     }
 }
 
