@@ -5,7 +5,8 @@
 //! TCP connection (a server and its client, two processes; four socket calls a round trip).
 //! It runs alone, under `strace -f -o /dev/null`, under `strace -f --seccomp-bpf` stopping only
 //! at the calls socktrace follows (its seccomp list), under `trace run --save` with every lens,
-//! and under strace and `trace run` again held on one CPU, each in turn, round after round;
+//! and alone, under strace and under `trace run` again held on one CPU, each in turn, round
+//! after round;
 //! min, median and max of each.
 //!
 //! Fixed cost of a session: one round trip (`pingpong 1`), less the program alone. This is
@@ -29,9 +30,10 @@
 //! tracer and back; where they run on two CPUs, the one woken is often idle, and waking an
 //! idle virtual CPU costs the host a round of its own: 20,000 round trips under strace took
 //! 1.23 s with both CPUs of this machine idle, 0.46 s with a busy program on the other CPU,
-//! and 0.46 s with strace and its tracees all held on one CPU. So strace and `trace run` are
-//! also measured held on one CPU (`sched_setaffinity`, which the traced programs inherit):
-//! there no stop waits for a CPU to wake, and the slope is each tool's own work per call.
+//! and 0.46 s with strace and its tracees all held on one CPU. So the program alone, strace
+//! and `trace run` are also measured held on one CPU (`sched_setaffinity`, which the traced
+//! programs inherit): there no stop waits for a CPU to wake, and the slope, counted from the
+//! program alone on one CPU, is each tool's own work per call.
 //!
 //! Env: ROUNDS (default 10, for the fixed cost), CALLS (default 20000), CALL_ROUNDS (default 5).
 
@@ -82,13 +84,13 @@ fn run() -> Result<(), String> {
     println!();
     let one = workload.measure(1, rounds, &dir)?;
     one.print(&format!("fixed cost of a session: one round trip of 16 bytes on one loopback TCP connection, {rounds} rounds"));
-    let fixed = |i: usize| one.median(i) - one.median(0);
+    let fixed = |i: usize| one.median(i) - one.median(alone(i));
     println!(
         "fixed cost (median less the program alone): trace run {:.1} ms (goal ≤ 50 ms), strace -f {:.1} ms; on one CPU: trace run {:.1} ms, strace -f {:.1} ms",
-        fixed(3) * 1e3,
-        fixed(1) * 1e3,
-        fixed(5) * 1e3,
-        fixed(4) * 1e3
+        fixed(TRACE_RUN) * 1e3,
+        fixed(STRACE) * 1e3,
+        fixed(TRACE_RUN_1) * 1e3,
+        fixed(STRACE_1) * 1e3
     );
     println!();
     let many = workload.measure(calls, call_rounds, &dir)?;
@@ -98,7 +100,7 @@ fn run() -> Result<(), String> {
     // by the fastest rounds of wall time (on a virtual machine, how fast an idle CPU wakes for
     // the next stop varies from minute to minute), and by CPU time, which that does not move.
     let extra_calls = many.socket_calls() - one.socket_calls();
-    let slope = |at: Figure, i: usize| ((at(&many, i) - at(&many, 0)) - (at(&one, i) - at(&one, 0))) * 1e6 / extra_calls;
+    let slope = |at: Figure, i: usize| ((at(&many, i) - at(&many, alone(i))) - (at(&one, i) - at(&one, alone(i)))) * 1e6 / extra_calls;
     let by: [(&str, Figure); 3] = [("wall, medians", &Measured::median), ("wall, fastest rounds", &Measured::min), ("CPU, medians", &Measured::median_cpu)];
     println!(
         "socket calls made: {:.0} (the trace's call starts, {:.0} of them beyond one round trip); strace -c counts {strace_count} calls of the same set",
@@ -106,15 +108,15 @@ fn run() -> Result<(), String> {
         extra_calls
     );
     println!("{:<48} {:>14} {:>14} {:>14}", "µs per call", by[0].0, by[1].0, by[2].0);
-    for (i, label) in LABELS.iter().enumerate().skip(1) {
+    for (i, label) in LABELS.iter().enumerate().filter(|&(i, _)| alone(i) != i) {
         println!("{label:<48} {:>14.2} {:>14.2} {:>14.2}", slope(by[0].1, i), slope(by[1].1, i), slope(by[2].1, i));
     }
     for (name, at) in by {
         println!(
             "trace run ÷ strace -f, {name}: {:.2}× (goal ≤ 1.0×); ÷ strace -f --seccomp-bpf: {:.2}×; both on one CPU: {:.2}×",
-            slope(at, 3) / slope(at, 1),
-            slope(at, 3) / slope(at, 2),
-            slope(at, 5) / slope(at, 4)
+            slope(at, TRACE_RUN) / slope(at, STRACE),
+            slope(at, TRACE_RUN) / slope(at, STRACE_BPF),
+            slope(at, TRACE_RUN_1) / slope(at, STRACE_1)
         );
     }
     let recorded = one.recorded.iter().chain(&many.recorded);
@@ -165,22 +167,42 @@ struct Recorded {
 /// One figure of a way of running the workload: its median wall time, say.
 type Figure<'a> = &'a dyn Fn(&Measured, usize) -> f64;
 
-/// The four ways the workload runs, in this order.
+/// The ways the workload runs, in this order: alone and under each tool, then again alone and
+/// under the two tools held on one CPU.
 const LABELS: [&str; WAYS] = [
     "pingpong alone",
     "strace -f -o /dev/null",
     "strace -f --seccomp-bpf (socktrace's calls)",
     "trace run --save (every lens)",
+    "pingpong alone, on one CPU",
     "strace -f -o /dev/null, on one CPU",
     "trace run --save, on one CPU",
 ];
 
-/// How many ways the workload runs; the ways `trace run` saves a trace.
-const WAYS: usize = 6;
-const TRACE_RUNS: [usize; 2] = [3, 5];
+/// Each way's place in [`LABELS`].
+const ALONE: usize = 0;
+const STRACE: usize = 1;
+const STRACE_BPF: usize = 2;
+const TRACE_RUN: usize = 3;
+const ALONE_1: usize = 4;
+const STRACE_1: usize = 5;
+const TRACE_RUN_1: usize = 6;
+const WAYS: usize = 7;
+
+/// The ways `trace run` saves a trace.
+const TRACE_RUNS: [usize; 2] = [TRACE_RUN, TRACE_RUN_1];
 
 /// The ways held on one CPU.
-const ON_ONE_CPU: [usize; 2] = [4, 5];
+const ON_ONE_CPU: [usize; 3] = [ALONE_1, STRACE_1, TRACE_RUN_1];
+
+/// The program alone, as way `i` runs it: the baseline its tool's cost is counted from.
+fn alone(i: usize) -> usize {
+    if ON_ONE_CPU.contains(&i) {
+        ALONE_1
+    } else {
+        ALONE
+    }
+}
 
 /// The workload and the settings of the tools that trace it.
 struct Workload {
@@ -217,6 +239,7 @@ impl Workload {
             strace.clone(),
             vec!["strace", "-f", "--seccomp-bpf", "-e", &self.trace_set, "-o", "/dev/null", program, &n],
             trace.clone(),
+            vec![program, &n],
             strace,
             trace,
         ];
