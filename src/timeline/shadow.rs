@@ -137,12 +137,7 @@ impl Shadow {
                         ep.take_output();
                         self.opening.insert(socket, ep);
                     }
-                    // RFC 9293 §3.10.4: CLOSE, and a shutdown of the sending side, send a FIN;
-                    // a close is the socket's CLOSE only when no other descriptor holds it.
-                    // A call takes effect somewhere between its start and its end: a segment
-                    // may arrive first (both sides closing at once). The model applies it at
-                    // the first sign of it: the socket's next segment or state change, or the
-                    // call's return.
+                    // Whether a close will be an abort (see `Close::Abort`).
                     Verb::Option if start.call == CallName::Setsockopt && start.args.option.as_deref().is_some_and(|o| o.starts_with("SO_LINGER")) => {
                         self.lingers.insert(start.id, start.args.option.as_deref() == Some("SO_LINGER=on,0s"));
                     }
@@ -150,6 +145,12 @@ impl Shadow {
                     Verb::Recv if !start.args.flags.as_deref().is_some_and(|f| f.contains("MSG_PEEK")) => {
                         self.reads.insert(start.id);
                     }
+                    // RFC 9293 §3.10.4: CLOSE, and a shutdown of the sending side, send a FIN;
+                    // a close is the socket's CLOSE only when no other descriptor holds it.
+                    // A call takes effect somewhere between its start and its end: a segment
+                    // may arrive first (both sides closing at once). The model applies it at
+                    // the first sign of it: the socket's next segment or state change, or the
+                    // call's return.
                     verb @ (Verb::Close | Verb::Shutdown) if start.args.how.as_deref() != Some("SHUT_RD") && start.args.other_fds.is_none_or(|n| n == 0) => {
                         let close = match verb {
                             Verb::Close if self.abortive.contains(&socket) => Close::Abort,
