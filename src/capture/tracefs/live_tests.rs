@@ -346,9 +346,15 @@ fn set_ports_again_and_again_while_connections_run_keeps_each_change_once() {
         assert_eq!(count(&events, change), CONNECTIONS, "{change:?} over {switches} replacements; {stats}");
     }
     // An old event switched off while it writes a hit's copy counts the hit but never writes
-    // the copy: reported as lost though the new event kept the hit (1–7 in ~20,000
-    // replacements back to back here). Over-reported, never hidden.
-    assert!(stats.lost <= switches / 1000 + 3 && stats.malformed == 0, "{stats} over {switches} replacements");
+    // the copy: reported as lost though the new event kept the hit (every change arrived once,
+    // above). Over-reported, never hidden, and bounded by the mechanism: at each replacement,
+    // the hits each tracepoint's event is writing on each CPU at that moment (one in a task,
+    // and one in a softirq that interrupted it). How many there are depends on the load, not
+    // on the count of replacements: 1–7 in ~20,000 replacements back to back on an idle
+    // machine, 6 in 44 in a loaded CI run.
+    let cpus = super::cpus::online().expect("the online CPUs").len();
+    let most = (2 * switches * super::decode::TRACEPOINTS.len() * cpus) as u64;
+    assert!(stats.lost <= most && stats.malformed == 0, "{stats} over {switches} replacements, at most {most} over-reported");
 }
 
 /// Set in the copy of a test that runs alone in a process of its own.
