@@ -54,6 +54,18 @@ enum Close {
     Abort,
 }
 
+impl Close {
+    /// This close as the kernel's report of it shows it: a Berkeley close that sent a FIN
+    /// (`fin_first`) left the data the model holds unread to arrive after it.
+    fn shown(self, fin_first: bool) -> Close {
+        if self == Close::Both && fin_first {
+            Close::BothFinFirst
+        } else {
+            self
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Shadow {
     /// The kernel's state changes are traced (the trace's states lens observed).
@@ -223,24 +235,24 @@ impl Shadow {
                 }
             }
             Body::State(change) if event.origin == Origin::Observed => {
-                if let Some(socket) = event.socket.as_ref().filter(|_| closing_shows(change.from, change.to)) {
-                    let fin_first = matches!(change.to, State::FinWait1 | State::LastAck);
+                let (from, to) = (change.from, change.to);
+                // The kernel's report of a close says whether it sent a FIN rather than a reset.
+                let fin_first = matches!(to, State::FinWait1 | State::LastAck);
+                if let Some(socket) = event.socket.as_ref().filter(|_| closing_shows(from, to)) {
                     self.settle_close_shown(t, socket, fin_first, extra);
                 }
                 // A listener's close shows at once (it has no connection to wind down).
-                let (from, to) = (change.from, change.to);
                 let closes = closing_shows(from, to) || (from, to) == (State::Listen, State::Closed);
                 if let Some(socket) = event.socket.as_ref().filter(|s| closes && self.exit_closes.contains_key(*s) && !self.closed_by_exit.contains(*s)) {
                     if self.would_expect(socket, from, to) != Some(to) {
-                        let close = if matches!(to, State::FinWait1 | State::LastAck) { Close::BothFinFirst } else { Close::Both };
-                        self.close(t, socket, close, extra);
+                        self.close(t, socket, Close::Both.shown(fin_first), extra);
                         self.closed_by_exit.insert(socket.clone());
                     }
                 }
                 if let Some(conn) = event.socket.as_ref().and_then(|s| self.names.get(s)).and_then(|pair| self.conns.get_mut(pair)) {
                     conn.kernel_closed = change.to == State::Closed;
                 }
-                change.model = event.socket.as_ref().and_then(|s| self.expected(s, change.from, change.to));
+                change.model = event.socket.as_ref().and_then(|s| self.expected(s, from, to));
             }
             _ => {}
         }
@@ -292,8 +304,7 @@ impl Shadow {
     /// (`fin_first`) rather than a reset.
     fn settle_close_shown(&mut self, t: u64, socket: &SockId, fin_first: bool, extra: &mut Vec<Event>) {
         if let Some(close) = self.unsettled_closes.remove(socket) {
-            let close = if close == Close::Both && fin_first { Close::BothFinFirst } else { close };
-            self.close(t, socket, close, extra);
+            self.close(t, socket, close.shown(fin_first), extra);
         }
     }
 
