@@ -36,16 +36,12 @@ pub struct CheckOptions {
 /// Holds every socket of `trace` (of one side, if asked) against its documented sequence.
 /// Pure and deterministic; its cost is linear in the number of events.
 pub fn check<'t>(trace: &'t Trace, options: &CheckOptions) -> Report<'t> {
-    let mut story = Story::of(trace, options.side);
+    let mut story = Story::of_then(trace, options.side, |index, player, socket| rules::apply(trace, index, player, socket));
     let mut report = Report::new(trace, options.side);
     report.notes.append(&mut story.notes);
     // The model's surprises are findings about the kernel, not steps the program missed.
     report.notes.extend(model::disagreements(trace));
-    let players: Vec<_> = story.players(options.side).cloned().collect();
-    for (player, mut socket) in players.iter().zip(std::mem::take(&mut story.sockets)) {
-        rules::apply(trace, &story.index, player, &mut socket);
-        report.sockets.push(socket);
-    }
+    report.sockets.append(&mut story.sockets);
     if report.sockets.is_empty() {
         report.problems.push(reasons::nothing_to_check(options.side, trace));
     }

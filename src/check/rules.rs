@@ -16,7 +16,7 @@ use crate::trace::Trace;
 pub(super) fn apply(trace: &Trace, index: &Index, player: &Player, report: &mut SocketReport) {
     let events = &trace.events;
     let log = index.socket(player.log);
-    calls_in_step_order(events, report);
+    calls_in_step_order(events, log, report);
     calls_of_the_part(events, log, player, report);
     data_after_the_handshake(index, log, report);
 }
@@ -24,15 +24,22 @@ pub(super) fn apply(trace: &Trace, index: &Index, player: &Player, report: &mut 
 /// A call found as a step's evidence: its name, where it began, where it returned.
 type Span = (Verb, usize, Option<usize>);
 
-fn spans(events: &[Event], step: &StepReport) -> Vec<Span> {
+fn spans(events: &[Event], log: SocketLog, step: &StepReport) -> Vec<Span> {
     step.evidence
         .iter()
         .filter_map(|o| match (o.evidence, o.seen) {
-            (Evidence::Call { call, .. }, Seen::At(s)) => Some(match (s.other_half, &events[s.event].body) {
-                (Some(end), _) => (call, s.event, Some(end)),
-                (None, Body::CallStart(_)) => (call, s.event, None),
-                // Its start is not in the trace: the end is all we know.
-                (None, _) => (call, s.event, Some(s.event)),
+            (Evidence::Call { call, .. }, Seen::At(s)) => Some(match s.other_half {
+                Some(end) => (call, s.event, Some(end)),
+                // A start still running, or an end whose start is not in the trace (the end is
+                // then all we know). The socket's own list of calls says which, where going
+                // back to the event would fetch it from anywhere in a large trace.
+                None => {
+                    let end_only = match log.calls.iter().find(|c| c.at() == s.event) {
+                        Some(c) => c.start.is_none(),
+                        None => !matches!(events[s.event].body, Body::CallStart(_)),
+                    };
+                    (call, s.event, end_only.then_some(s.event))
+                }
             }),
             _ => None,
         })
@@ -41,10 +48,10 @@ fn spans(events: &[Event], step: &StepReport) -> Vec<Span> {
 
 /// Each step's calls begin after the previous step's calls returned: a program sends once
 /// connect() has returned, and closes once it is done sending and receiving.
-fn calls_in_step_order(events: &[Event], report: &mut SocketReport) {
+fn calls_in_step_order(events: &[Event], log: SocketLog, report: &mut SocketReport) {
     let mut previous: Vec<Span> = Vec::new();
     for step in &mut report.steps {
-        let calls = spans(events, step);
+        let calls = spans(events, log, step);
         if calls.is_empty() {
             continue;
         }

@@ -13,6 +13,7 @@
 
 use std::fmt::Write as _;
 
+use super::aspects::{Aspect, Items, Lines};
 use super::sockets::{self, Named, PathsByNumber, Raw};
 use crate::event::{Body, Event, Role, SockId, Verb};
 use crate::hash::{FastMap, FastSet};
@@ -25,42 +26,16 @@ use crate::wording::PeerNames;
 
 #[derive(Default)]
 struct Socket {
-    calls: Joined,
-    sent: String,
-    received: String,
-    states: Vec<State>,
-    wire: Joined,
+    items: Items,
     /// The last segment shown, when it was a pure ACK of a FIN: its direction and number.
     fin_ack: Option<(&'static str, u32)>,
-    /// The directions (`>`, `<`) a FIN was shown in.
-    fins: Vec<&'static str>,
+    /// Whether a FIN was shown going out (`>`), and coming in (`<`).
+    fins: [bool; 2],
 }
 
-/// Items joined by ` | `, written in as they come.
-#[derive(Default)]
-struct Joined {
-    text: String,
-    items: usize,
-    /// Where the last item (with its separator) begins.
-    last: usize,
-}
-
-impl Joined {
-    /// The text, ready for the next item to be written at its end.
-    fn next(&mut self) -> &mut String {
-        self.last = self.text.len();
-        if self.items > 0 {
-            self.text.push_str(" | ");
-        }
-        self.items += 1;
-        &mut self.text
-    }
-
-    /// Takes the last item back out.
-    fn undo_last(&mut self) {
-        self.text.truncate(self.last);
-        self.items -= 1;
-    }
+/// A direction's place in [`Socket::fins`].
+fn side(arrow: &str) -> usize {
+    usize::from(arrow == "<")
 }
 
 /// The entry of socket `at`, made on first sight.
@@ -82,6 +57,8 @@ pub fn lesson_view(events: &[Event]) -> String {
     let mut peers = PeerNames::default();
     // Each socket's states as its path shows them (`state_path`), in the RFC 9293 view.
     let mut paths = PathsByNumber::default();
+    // Where a call's or a segment's words are made, before they go in as one item.
+    let mut item = String::new();
     for (i, event) in events.iter().enumerate() {
         peers.learn(event);
         let row = numbers.follow(&mut paths, i, event);
@@ -90,7 +67,7 @@ pub fn lesson_view(events: &[Event]) -> String {
                 let Some(socket) = numbers.socket(i) else { continue };
                 if start.verb() == Verb::Send {
                     if let Some(data) = &start.args.data {
-                        entry(&mut sockets, numbers.named(socket)).sent.push_str(&inert::terminal(&data.text));
+                        entry(&mut sockets, numbers.named(socket)).items.push(Aspect::Sent, &inert::terminal(&data.text));
                     }
                 }
             }
@@ -101,16 +78,18 @@ pub fn lesson_view(events: &[Event]) -> String {
                 match end.call.verb() {
                     Verb::Recv => {
                         if let Some(data) = &end.data {
-                            entry.received.push_str(&inert::terminal(&data.text));
+                            entry.items.push(Aspect::Received, &inert::terminal(&data.text));
                         }
                     }
                     Verb::Send | Verb::Option | Verb::Name | Verb::Mode | Verb::Descriptor | Verb::Wait => {}
                     call => {
+                        item.clear();
                         let _ = match (&end.errno, numbers.other(i)) {
-                            (Some(errno), _) => write!(entry.calls.next(), "{call} = {}", inert::terminal(&errno.name)),
-                            (None, Some(new)) => write!(entry.calls.next(), "{call} = {}", inert::terminal(&name(new).0)),
-                            (None, None) => write!(entry.calls.next(), "{call} = {}", end.ret),
+                            (Some(errno), _) => write!(item, "{call} = {}", inert::terminal(&errno.name)),
+                            (None, Some(new)) => write!(item, "{call} = {}", inert::terminal(&name(new).0)),
+                            (None, None) => write!(item, "{call} = {}", end.ret),
                         };
+                        entry.items.push(Aspect::Call, &item);
                     }
                 }
             }
@@ -118,13 +97,13 @@ pub fn lesson_view(events: &[Event]) -> String {
                 // Leaving TIME-WAIT is left out: a live session ends long before 2×MSL.
                 let row = row.filter(|r| r.from != State::TimeWait);
                 let (Some(socket), Some(state)) = (numbers.socket(i), row.and_then(|r| r.rfc_state())) else { continue };
-                entry(&mut sockets, numbers.named(socket)).states.push(state);
+                entry(&mut sockets, numbers.named(socket)).items.push(Aspect::State, state.name());
             }
             Body::Packet(packet) => {
                 // A timewait socket the reset ended (`state_path`) is CLOSED now.
                 let ended = row.and_then(|row| Some((if row.receiver { numbers.other(i) } else { numbers.socket(i) }?, row.rfc_state()?)));
                 if let Some((socket, state)) = ended {
-                    entry(&mut sockets, numbers.named(socket)).states.push(state);
+                    entry(&mut sockets, numbers.named(socket)).items.push(Aspect::State, state.name());
                 }
                 let Some(tcp) = &packet.tcp else { continue };
                 if !opening.keeps(packet.src, packet.dst, tcp.flags, tcp.seq, tcp.ack, packet.len) {
@@ -139,16 +118,17 @@ pub fn lesson_view(events: &[Event]) -> String {
                 // nothing the FIN does not: whether Linux sends it alone first is its
                 // delayed-ACK timer's choice (RFC 9293 §3.8.6.3), not the programs'.
                 if tcp.flags.contains(TcpFlags::FIN) && socket.fin_ack == Some((arrow, tcp.ack)) {
-                    socket.wire.undo_last();
+                    socket.items.withdraw_last_wire();
                 }
-                let acks_a_fin = tcp.flags == TcpFlags::ACK && packet.len == 0 && socket.fins.iter().any(|&from| from != arrow);
+                let acks_a_fin = tcp.flags == TcpFlags::ACK && packet.len == 0 && socket.fins[1 - side(arrow)];
                 socket.fin_ack = acks_a_fin.then_some((arrow, tcp.ack));
                 if tcp.flags.contains(TcpFlags::FIN) {
-                    socket.fins.push(arrow);
+                    socket.fins[side(arrow)] = true;
                 }
-                let line = socket.wire.next();
-                let _ = write!(line, "{arrow} ");
-                wording::write_segment(line, tcp.flags.without_psh(), tcp, packet.len);
+                item.clear();
+                let _ = write!(item, "{arrow} ");
+                wording::write_segment(&mut item, tcp.flags.without_psh(), tcp, packet.len);
+                socket.items.push(Aspect::Wire, &item);
             }
             Body::Kernel(_) | Body::Process(_) => {}
         }
@@ -157,21 +137,11 @@ pub fn lesson_view(events: &[Event]) -> String {
     sockets.sort_unstable_by_key(|(id, _)| *id);
     // Room for the whole text at once (the words and a peer's name are a few dozen bytes a
     // socket): grown as it came, a large trace's text was copied and faulted in again and again.
-    let room = sockets.iter().map(|(_, s)| 128 + s.calls.text.len() + s.sent.len() + s.received.len() + 13 * s.states.len() + s.wire.text.len());
-    let mut out = string_with_room(room.sum());
+    let mut out = string_with_room(sockets.iter().map(|(_, s)| 128 + s.items.room()).sum());
+    let mut lines = Lines::default();
     for (id, s) in sockets {
         let id = peers.end(&id.0);
-        let id = inert::terminal(&id);
-        let states: Vec<&str> = s.states.iter().map(|st| st.name()).collect();
-        let _ = writeln!(out, "{id} calls: {}", s.calls.text);
-        let _ = writeln!(out, "{id} sent: \"{}\"", s.sent);
-        let _ = writeln!(out, "{id} received: \"{}\"", s.received);
-        // A datagram socket (or a trace without the states lens) has none to show.
-        let states = if states.is_empty() { "(none)".to_string() } else { states.join(" ") };
-        let _ = writeln!(out, "{id} states: {states}");
-        if s.wire.items > 0 {
-            let _ = writeln!(out, "{id} wire: {}", s.wire.text);
-        }
+        s.items.write(&inert::terminal(&id), &mut out, &mut lines);
     }
     out
 }

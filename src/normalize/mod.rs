@@ -3,6 +3,7 @@
 
 pub(crate) mod acks;
 mod ahead;
+mod aspects;
 pub(crate) mod blocks;
 mod call_ids;
 pub mod diff;

@@ -17,6 +17,7 @@ use crate::hash::FastMap;
 use crate::tcp::flags::TcpFlags;
 use crate::tcp::segment::opens_anew;
 use crate::tcp::state::State;
+use crate::trace::room::vec_with_room;
 use crate::wire::addr::canon;
 
 /// A connection's two ends: the socket's own address, then its peer's.
@@ -196,7 +197,8 @@ impl<T: Copy> Grouped<T> {
         let ranges = (0..owners).map(|o| starts[o]..starts[o + 1]).collect();
         // Every slot is written below; the first fact only fills the list to its length.
         let Some(&(_, filler)) = tagged.first() else { return Grouped { facts: Vec::new(), ranges } };
-        let mut facts = vec![filler; tagged.len()];
+        let mut facts = vec_with_room(tagged.len());
+        facts.resize(tagged.len(), filler);
         for &(owner, fact) in tagged {
             facts[starts[owner]] = fact;
             starts[owner] += 1;
@@ -286,7 +288,12 @@ fn returned(name: Verb, start: Option<usize>, end: usize, errno: Option<&Errno>)
 
 impl Index {
     pub fn build(events: &[Event]) -> Index {
-        let mut found = Found::default();
+        // Room for a fact of each kind per event, in huge pages (see `vec_with_room`): grown
+        // as they came, the lists of a large trace were copied into fresh memory again and
+        // again, and a fresh page costs a fault the first time it is written. Room not
+        // written to costs nothing.
+        let n = events.len();
+        let mut found = Found { calls: vec_with_room(n), states: vec_with_room(n), packets: vec_with_room(n), ..Found::default() };
         let mut pending: FastMap<u64, Pending> = FastMap::default();
         for (i, event) in events.iter().enumerate() {
             match &event.body {
