@@ -86,7 +86,12 @@ pub fn command(argv: &[&str]) -> Result<Trace, RecordError> {
 /// Traces a server and a client started once the server listens; `{port}` in the client's
 /// words becomes the port the server listens on.
 pub fn server_and_client(server: &[&str], client: &[&str]) -> Result<Trace, RecordError> {
-    record(Programs::ServerClient { server: owned(server), client: owned(client), wait: crate::capture::ptrace::LISTEN_WAIT, linger: None })
+    record(Programs::ServerClient {
+        server: owned(server),
+        client: owned(client),
+        wait: crate::capture::ptrace::LISTEN_WAIT,
+        after: crate::capture::ptrace::AfterClient::Runs,
+    })
 }
 
 /// The traced child's exit status when the recorded code panicked (the harness's own).

@@ -146,6 +146,95 @@ fn sigterm_ignored__killed_after_the_grace_period__the_trace_whole() {
     assert!(matches!(&end.programs[..], [p] if matches!(&p.exit, Exit::Signal { signal, .. } if signal == "SIGKILL")), "{:?}", end.programs);
 }
 
+/// A server that serves for ever, as most a course writes: one echo per connection, never
+/// closing its listening socket.
+const FOREVER_SERVER: &str =
+    "import socket\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\nwhile True:\n    c, _ = s.accept(); c.sendall(c.recv(64)); c.close()";
+const ONE_LINE_CLIENT: &str = "import socket, sys\nc = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); c.sendall(b'hi\\n'); c.recv(64); c.close()";
+
+/// `command`, given Ctrl-C should it still run a minute later: a session these tests expect to
+/// end (or to speak) by itself ends then, and the test fails instead of waiting for ever.
+fn within_a_minute(command: &Command) -> Command {
+    let mut bounded = Command::new("timeout");
+    bounded.args(["-s", "INT", "60"]).arg(command.get_program()).args(command.get_args()).env("NO_COLOR", "1");
+    bounded
+}
+
+/// `--linger`: a server still running once the client has ended is ended, as Ctrl-C would end
+/// it, and the session ends by itself, whole; the server's end says trace ended it, and is no
+/// failure. One that ignores SIGTERM is killed after the grace period.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
+#[test]
+fn linger__a_server_serving_for_ever__ended_after_the_client__the_session_ends_whole() {
+    if !live_test_allowed("a server left running by its client, with --linger") {
+        return;
+    }
+    let stubborn = format!("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n{FOREVER_SERVER}");
+    for (server, signal, at_least) in [(FOREVER_SERVER, "SIGTERM", Duration::ZERO), (stubborn.as_str(), "SIGKILL", socktrace::capture::ptrace::signals::GRACE)]
+    {
+        let path = scratch("run_linger").join(format!("{signal}.jsonl"));
+        let started = Instant::now();
+        let server = format!("python3 -c \"{server}\"");
+        let client = format!("python3 -c \"{ONE_LINE_CLIENT}\" {{port}}");
+        let out = within_a_minute(Command::new(trace_bin()).args([
+            "run",
+            "--save",
+            path.to_str().expect("utf-8"),
+            "--linger",
+            "0.3",
+            "--server",
+            &server,
+            "--client",
+            &client,
+        ]))
+        .output()
+        .expect("trace runs");
+        let took = started.elapsed();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "a server ended by --linger is no failure: {err}");
+        assert!(err.contains(&format!("killed by signal {signal}, ended by trace")), "{err}");
+        assert!(took >= at_least && took < at_least + Duration::from_secs(8), "ended {took:?} after it began");
+        let traced = load(&path);
+        let end = traced.end.expect("the trace has its end line");
+        let [server, client] = &end.programs[..] else { panic!("{:?}", end.programs) };
+        assert!(server.ended_by_trace && matches!(&server.exit, Exit::Signal { signal: s, .. } if s == signal), "{server:?}");
+        assert!(!client.ended_by_trace && matches!(client.exit, Exit::Status { code: 0 }), "{client:?}");
+        let closed = traced.events.iter().any(|e| e.is_on("s1") && matches!(&e.body, Body::State(c) if c.to == socktrace::tcp::State::Closed));
+        assert!(closed, "the listener's end, as the kernel closed it, is in the trace");
+    }
+}
+
+/// Without `--linger`, a server still running after the client is left running, and the user
+/// told how to end it; Ctrl-C then ends the session, whole.
+#[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]
+#[test]
+fn without_linger__a_server_serving_for_ever__the_user_is_told_how_to_end_it() {
+    if !live_test_allowed("a server left running by its client") {
+        return;
+    }
+    let path = scratch("run_no_linger").join("t.jsonl");
+    let server = format!("python3 -c \"{FOREVER_SERVER}\"");
+    let client = format!("python3 -c \"{ONE_LINE_CLIENT}\" {{port}}");
+    let mut child = within_a_minute(Command::new(trace_bin()).args(["run", "--save", path.to_str().expect("utf-8"), "--server", &server, "--client", &client]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("trace runs");
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("piped"));
+    let mut line = String::new();
+    while !line.contains("--linger") {
+        line.clear();
+        assert_ne!(std::io::BufRead::read_line(&mut err, &mut line).expect("trace's stderr"), 0, "trace ended without a word");
+    }
+    assert!(line.contains("the client has ended and the server still runs") && line.contains("Ctrl-C"), "{line}");
+    // SAFETY: kill on our own child's PID.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().expect("trace ends");
+    assert!(status.code().is_some(), "trace ended by itself, the server passed the signal");
+    let end = load(&path).end.expect("the trace has its end line");
+    assert!(end.programs.iter().all(|p| !p.ended_by_trace), "the user ended it: {:?}", end.programs);
+}
+
 /// io_uring moves data without a system call per operation: the trace says it was set up
 /// and that what went through it is not traced, on the timeline and at its end.
 #[cfg_attr(socktrace_unprivileged, ignore = "needs root: run `sudo -E cargo test`")]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{CliError, EXIT_ERROR};
-use crate::capture::ptrace::{signals, Launch, Programs};
+use crate::capture::ptrace::{signals, AfterClient, Launch, Programs};
 use crate::live::run::{self, RunError, RunPlan};
 use crate::live::words::{words, WordsError};
 use crate::live::Output;
@@ -31,6 +31,12 @@ pub struct RunArgs {
     /// server is then ended, the client never started, and `trace` exits with status 2.
     #[arg(long, value_name = "SECS", default_value_t = 10.0, requires = "server", value_parser = positive_seconds)]
     listen_timeout: f64,
+    /// How long the server may still run once the client has ended: then it is ended as
+    /// Ctrl-C would end it (SIGTERM, and SIGKILL after the grace period), and its end counts
+    /// as no failure. Without it, a server that serves for ever keeps the session open until
+    /// Ctrl-C.
+    #[arg(long, value_name = "SECS", requires = "server", value_parser = positive_seconds)]
+    linger: Option<f64>,
     /// Stop at every system call, as strace does by default, instead of only at the calls the
     /// seccomp filter lists (for measuring what the filter saves).
     #[arg(long, hide = true)]
@@ -50,7 +56,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             server: command(&server, "--server")?,
             client: command(&client, "--client")?,
             wait: std::time::Duration::from_secs_f64(args.listen_timeout),
-            linger: None,
+            after: args.linger.map_or(AfterClient::RunsAndSay, |secs| AfterClient::Ended(std::time::Duration::from_secs_f64(secs))),
         },
         _ if args.command.is_empty() => {
             return Err(CliError::new("run: give a command to trace (`trace run -- CMD ARGS...`), or --server CMD --client CMD"));
@@ -78,13 +84,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         Err(RunError::Live(err)) => return Err(err.into()),
     };
     // A program that did not exit with status 0 failed (when Ctrl-C, passed on to it, ended
-    // it, the exit code says the interruption instead): each is said, and its end is in the
-    // trace's end line too.
+    // it, the exit code says the interruption instead; when `--linger` did, nothing did): each
+    // is said, and its end is in the trace's end line too.
     let mut failed = false;
     for program in &report.programs {
-        if !matches!(program.exit, crate::trace::Exit::Status { code: 0 }) {
+        if !matches!(program.exit, crate::trace::Exit::Status { code: 0 }) || program.ended_by_trace {
             eprintln!("trace run: {program}");
-            failed = true;
+            failed |= !program.ended_by_trace;
         }
     }
     // As `trace echo --live`: without a lens, the calls alone were shown (the header says

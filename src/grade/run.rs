@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::rubric::{Language, Role, Rubric, Scenario};
 use super::sandbox::{self, Captured, Launches, OutputPipe, Workspace};
-use crate::capture::ptrace::{Launch, Programs};
+use crate::capture::ptrace::{AfterClient, Launch, Programs};
 use crate::check::Side;
 use crate::live::words::words;
 use crate::trace::Trace;
@@ -191,8 +191,8 @@ fn scenario(job: &Job, scenario: &Scenario, launch: &Launches, slot: usize, trac
         // A client's server is the reference: left waiting by a client that never connected
         // (or never closed), it is ended soon after the client, not at the timeout, which
         // would blame the client for a hang.
-        let linger = (!rubric.role.plays(Side::Server)).then_some(SERVER_LINGER);
-        (Programs::ServerClient { server, client, wait, linger }, launch.session(rubric.role))
+        let after = if rubric.role.plays(Side::Server) { AfterClient::Runs } else { AfterClient::Ended(SERVER_LINGER) };
+        (Programs::ServerClient { server, client, wait, after }, launch.session(rubric.role))
     };
     let watchdog = Watchdog::start(slot, rubric.timeout);
     let trace = crate::record::launched(programs, launch, trace_path).map_err(|e| e.to_string());

@@ -127,7 +127,8 @@ pub fn grade(student: &str, language: Option<&str>, rubric: &Rubric, run: &Submi
         let ends = trace.end.iter().flat_map(|e| &e.programs);
         for (end, failed) in ends.zip([Failure::ServerFailed, Failure::ClientFailed]).filter(|(_, f)| ended.contains(f)) {
             let side = if failed == Failure::ServerFailed { "server" } else { "client" };
-            feedback.push(format!("scenario {:?}: the reference {side} {}", scenario.scenario, end.exit));
+            let ended = if end.ended_by_trace { ", ended by trace: it still ran after the client had ended" } else { "" };
+            feedback.push(format!("scenario {:?}: the reference {side} {}{ended}", scenario.scenario, end.exit));
         }
         failures.extend(ended);
         let report = check(trace, &CheckOptions { side: rubric.role.checked() });
@@ -214,7 +215,9 @@ pub fn run_failures(role: Role, planned: &Scenario, scenario: &ScenarioRun, trac
     }
     // Each side's failure: the submission's own, or its reference's.
     let of = |side: Side, reference: Failure| if role.plays(side) { Failure::Crashed } else { reference };
-    if ends.first().is_some_and(|server| failed(&server.exit)) {
+    // A reference server still running after the client (ended by trace, however it exited
+    // then) was left waiting by the client.
+    if ends.first().is_some_and(|server| failed(&server.exit) || server.ended_by_trace) {
         failures.insert(of(Side::Server, Failure::ServerFailed));
     }
     match ends.get(1) {

@@ -103,11 +103,19 @@ pub struct ProgramEnd {
     pub pid: u32,
     #[serde(flatten)]
     pub exit: Exit,
+    /// A server `trace` ended because it still ran after the client had ended (`trace run
+    /// --linger`): how it ended is then no failure of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ended_by_trace: bool,
 }
 
 impl std::fmt::Display for ProgramEnd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (pid {}) {}", self.command, self.pid, self.exit)
+        write!(f, "{} (pid {}) {}", self.command, self.pid, self.exit)?;
+        if self.ended_by_trace {
+            f.write_str(", ended by trace: it still ran after the client had ended")?;
+        }
+        Ok(())
     }
 }
 

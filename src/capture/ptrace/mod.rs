@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 pub use launch::Launch;
-pub use programs::{Finished, Programs, WatchPorts, LISTEN_WAIT};
+pub use programs::{AfterClient, Finished, Programs, WatchPorts, LISTEN_WAIT};
 pub use spawn::{check_command, SpawnError};
 
 use crate::capture::clock;
@@ -71,7 +71,7 @@ pub fn start(programs: Programs, launch: Launch, sink: EventSink, watch: WatchPo
     let thread = std::thread::spawn(move || {
         let (first, client) = match programs {
             Programs::One(argv) => (argv, None),
-            Programs::ServerClient { server, client, wait, linger } => (server, Some((client, wait, linger))),
+            Programs::ServerClient { server, client, wait, after } => (server, Some((client, wait, after))),
         };
         // The kernel ties a tracee to the thread that started it: this one, from here on.
         let started = match spawn::spawn(&first, &launch, seccomp) {

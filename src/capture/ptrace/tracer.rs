@@ -21,7 +21,7 @@ use super::fds::{FdTable, SharedTable, SockKey, Sockets};
 use super::launch::Launch;
 use super::names::Namer;
 use super::open_call::OpenCall;
-use super::programs::{Finished, WatchPorts};
+use super::programs::{AfterClient, Finished, WatchPorts, SAY_AFTER};
 use super::restart::{self, Entered, Interrupted};
 use super::signals;
 use super::sockname::ProcessFd;
@@ -89,10 +89,11 @@ pub(super) struct Tracer {
     /// is given up, and the watchdog that ends the server then (dropped once the client runs).
     wait: std::time::Duration,
     watchdog: Option<mpsc::Sender<()>>,
-    /// How long the server may outlive the client (`None`: as long as it likes), and the
-    /// thread that kills it then (dropped when the session ends first).
-    linger: Option<std::time::Duration>,
+    /// What becomes of the server should it outlive the client, and the thread that does it
+    /// (dropped when the session ends first); set by that thread once it has ended the server.
+    after: AfterClient,
     lingering: Option<mpsc::Sender<()>>,
+    ended_server: Arc<AtomicBool>,
     gave_up: Arc<AtomicBool>,
     /// Set once the session is over: a grace period's end then has nothing left to kill.
     done: Arc<AtomicBool>,
@@ -123,15 +124,15 @@ impl Tracer {
     pub fn new(
         first: Started,
         argv: &[String],
-        client: Option<(Vec<String>, std::time::Duration, Option<std::time::Duration>)>,
+        client: Option<(Vec<String>, std::time::Duration, AfterClient)>,
         launch: Launch,
         namer: Arc<Mutex<Namer>>,
         watch: WatchPorts,
         with_seccomp: bool,
     ) -> Tracer {
-        let (client, wait, linger) = match client {
-            Some((client, wait, linger)) => (Some(client), wait, linger),
-            None => (None, std::time::Duration::ZERO, None),
+        let (client, wait, after) = match client {
+            Some((client, wait, after)) => (Some(client), wait, after),
+            None => (None, std::time::Duration::ZERO, AfterClient::Runs),
         };
         let mut tracer = Tracer {
             tasks: FastMap::default(),
@@ -153,8 +154,9 @@ impl Tracer {
             untraced: HashSet::new(),
             wait,
             watchdog: None,
-            linger,
+            after,
             lingering: None,
+            ended_server: Arc::new(AtomicBool::new(false)),
             gave_up: Arc::new(AtomicBool::new(false)),
             done: Arc::new(AtomicBool::new(false)),
             grace_started: false,
@@ -507,13 +509,14 @@ impl Tracer {
             let heir = self.tasks.values().map(|t| t.tgid).find(|&pid| !signals::is_target(pid));
             signals::set_target(slot, heir.unwrap_or(0));
         }
-        if let Some(program) = self.programs.iter().find(|p| p.pid == tid) {
-            self.ends.push(ProgramEnd { command: program.command.clone(), pid: tid as u32, exit });
+        if let Some((slot, program)) = self.programs.iter().enumerate().find(|(_, p)| p.pid == tid) {
+            let ended_by_trace = slot == 0 && self.ended_server.load(Ordering::SeqCst);
+            self.ends.push(ProgramEnd { command: program.command.clone(), pid: tid as u32, exit, ended_by_trace });
         }
-        if let (Some(linger), Some([server, client])) = (self.linger, self.programs.get(..2)) {
+        if let Some([server, client]) = self.programs.get(..2) {
             let server_runs = !self.ends.iter().any(|e| e.pid == server.pid as u32);
             if client.pid == tid && server_runs {
-                self.lingering = kill_after(server.pid, linger);
+                self.lingering = after_the_client(server.pid, self.after, self.ended_server.clone());
             }
         }
     }
@@ -581,16 +584,32 @@ fn watchdog(wait: std::time::Duration, gave_up: Arc<AtomicBool>) -> mpsc::Sender
     tx
 }
 
-/// Kills process `pid` once `linger` has passed, unless the returned sender is dropped first.
-/// A pidfd names the process itself: were it to end meanwhile, its pid, reused, would not be
-/// signalled.
-fn kill_after(pid: i32, linger: std::time::Duration) -> Option<mpsc::Sender<()>> {
+/// Does what `after` says to server `pid`, which the client has left running, unless the
+/// returned sender is dropped first (the session ended). A pidfd names the process itself:
+/// were it to end meanwhile, its pid, reused, would not be signalled. Only the server is
+/// signalled, not the session's other programs: `trace grade` runs several sessions at once.
+fn after_the_client(pid: i32, after: AfterClient, ended: Arc<AtomicBool>) -> Option<mpsc::Sender<()>> {
     use rustix::process::{pidfd_open, pidfd_send_signal, PidfdFlags, Signal};
+    let linger = match after {
+        AfterClient::Runs => return None,
+        AfterClient::RunsAndSay => SAY_AFTER,
+        AfterClient::Ended(linger) => linger,
+    };
     let pidfd = pidfd_open(rustix::process::Pid::from_raw(pid)?, PidfdFlags::empty()).ok()?;
     let (tx, rx) = mpsc::channel::<()>();
+    let waited = move |time| rx.recv_timeout(time) == Err(mpsc::RecvTimeoutError::Timeout);
     std::thread::spawn(move || {
-        if rx.recv_timeout(linger) == Err(mpsc::RecvTimeoutError::Timeout) {
-            // Ended meanwhile (ESRCH): nothing left to kill.
+        if !waited(linger) {
+            return;
+        }
+        if after == AfterClient::RunsAndSay {
+            eprintln!("trace run: the client has ended and the server still runs: Ctrl-C ends it (its own clean-up runs) and the trace; `--linger SECS` ends it by itself");
+            return;
+        }
+        // Ended meanwhile (ESRCH): nothing left to end.
+        ended.store(true, Ordering::SeqCst);
+        let _ = pidfd_send_signal(&pidfd, Signal::TERM);
+        if waited(signals::GRACE) {
             let _ = pidfd_send_signal(&pidfd, Signal::KILL);
         }
     });
