@@ -4,7 +4,8 @@
 
 #![allow(non_snake_case)] // names read situation__outcome
 
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use socktrace::capture::privilege::live_test_allowed;
@@ -14,6 +15,19 @@ use crate::support::{fixture_path, load, scratch, stderr, trace, trace_bin};
 
 fn sock(s: &str) -> SockId {
     SockId(s.into())
+}
+
+/// `trace` started by `command`, its standard error read up to the first line that holds
+/// `word`: the process, the rest of its standard error, and that line.
+fn started_until(mut command: Command, word: &str) -> (Child, BufReader<ChildStderr>, String) {
+    let mut child = command.env("NO_COLOR", "1").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("trace runs");
+    let mut err = BufReader::new(child.stderr.take().expect("piped"));
+    let mut line = String::new();
+    while !line.contains(word) {
+        line.clear();
+        assert_ne!(err.read_line(&mut line).expect("trace's stderr"), 0, "trace's standard error ended before a line holding {word:?}");
+    }
+    (child, err, line)
 }
 
 /// The commonest student error: the port is taken. The socket is still the server's (in
@@ -79,20 +93,10 @@ fn sigint_to_trace__passed_on__the_programs_clean_up_runs__accept_sees_eintr() {
     }
     let path = scratch("run_sigint").join("t.jsonl");
     let server = "import socket, sys\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\nprint('listening', flush=True)\ntry:\n    s.accept()\nexcept KeyboardInterrupt:\n    s.close(); print('cleaned up', file=sys.stderr, flush=True); sys.exit(3)";
-    let mut child = Command::new(trace_bin())
-        .args(["run", "--save", path.to_str().expect("utf-8"), "--", "python3", "-c", server])
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("trace runs");
     // The program's standard output goes to trace's standard error: wait for "listening".
-    let mut err = std::io::BufReader::new(child.stderr.take().expect("piped"));
-    let mut line = String::new();
-    while !line.contains("listening") {
-        line.clear();
-        assert_ne!(std::io::BufRead::read_line(&mut err, &mut line).expect("trace's stderr"), 0, "the server never listened");
-    }
+    let mut command = Command::new(trace_bin());
+    command.args(["run", "--save", path.to_str().expect("utf-8"), "--", "python3", "-c", server]);
+    let (mut child, mut err, _) = started_until(command, "listening");
     std::thread::sleep(Duration::from_millis(200));
     // SAFETY: kill on our own child's PID.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -120,19 +124,9 @@ fn sigterm_ignored__killed_after_the_grace_period__the_trace_whole() {
     }
     let path = scratch("run_sigterm").join("t.jsonl");
     let program = "$SIG{TERM} = 'IGNORE'; use Socket; socket(my $s, PF_INET, SOCK_STREAM, 0) or die; $| = 1; print \"ready\\n\"; sleep 60";
-    let mut child = Command::new(trace_bin())
-        .args(["run", "--save", path.to_str().expect("utf-8"), "--", "perl", "-e", program])
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("trace runs");
-    let mut err = std::io::BufReader::new(child.stderr.take().expect("piped"));
-    let mut line = String::new();
-    while !line.contains("ready") {
-        line.clear();
-        assert_ne!(std::io::BufRead::read_line(&mut err, &mut line).expect("trace's stderr"), 0, "the program never got ready");
-    }
+    let mut command = Command::new(trace_bin());
+    command.args(["run", "--save", path.to_str().expect("utf-8"), "--", "perl", "-e", program]);
+    let (mut child, _, _) = started_until(command, "ready");
     let sent = Instant::now();
     // SAFETY: kill on our own child's PID.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -215,17 +209,8 @@ fn without_linger__a_server_serving_for_ever__the_user_is_told_how_to_end_it() {
     let path = scratch("run_no_linger").join("t.jsonl");
     let server = format!("python3 -c \"{FOREVER_SERVER}\"");
     let client = format!("python3 -c \"{ONE_LINE_CLIENT}\" {{port}}");
-    let mut child = within_a_minute(Command::new(trace_bin()).args(["run", "--save", path.to_str().expect("utf-8"), "--server", &server, "--client", &client]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("trace runs");
-    let mut err = std::io::BufReader::new(child.stderr.take().expect("piped"));
-    let mut line = String::new();
-    while !line.contains("--linger") {
-        line.clear();
-        assert_ne!(std::io::BufRead::read_line(&mut err, &mut line).expect("trace's stderr"), 0, "trace ended without a word");
-    }
+    let command = within_a_minute(Command::new(trace_bin()).args(["run", "--save", path.to_str().expect("utf-8"), "--server", &server, "--client", &client]));
+    let (mut child, _, line) = started_until(command, "--linger");
     assert!(line.contains("the client has ended and the server still runs") && line.contains("Ctrl-C"), "{line}");
     // SAFETY: kill on our own child's PID.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
