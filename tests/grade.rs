@@ -76,9 +76,13 @@ fn netns_list() -> String {
 fn nothing_left(pid: u32, netns_before: &str) {
     assert_eq!(sandbox_processes(pid), Vec::<String>::new(), "processes left behind");
     assert_eq!(netns_list(), netns_before, "network namespaces left behind");
-    let workspace = std::env::temp_dir().join(format!("socktrace-grade-{pid}"));
+    let workspace = Path::new(GRADER_TMP).join(format!("socktrace-grade-{pid}"));
     assert!(!workspace.exists(), "the workspace {} was left behind", workspace.display());
 }
+
+/// Where the grader makes its workspace (its `TMPDIR`): where the hostile submission
+/// `reads_others` looks for the reference's files.
+const GRADER_TMP: &str = "/tmp";
 
 /// `trace grade` of `subs` with the rubric of the template in `template`.
 fn grade_command(template: &Path, subs: &Path, dir: &Path, extra: &[&str]) -> Command {
@@ -91,6 +95,7 @@ fn grade_command(template: &Path, subs: &Path, dir: &Path, extra: &[&str]) -> Co
         .args(extra)
         .arg(subs)
         .env("NO_COLOR", "1")
+        .env("TMPDIR", GRADER_TMP)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -160,6 +165,7 @@ fn template__good_get_full_marks__bad_their_deductions__hostile_contained__repor
     assert!(output("non_loopback").contains("Network is unreachable"), "{}", output("non_loopback"));
     assert!(!output("non_loopback").contains("ESCAPED"));
     assert!(output("reads_others").contains("denied"), "{}", output("reads_others"));
+    assert!(output("reads_others").contains("/rubric/reference: Permission denied"), "the reference's files: {}", output("reads_others"));
     assert!(!output("reads_others").contains("LEAKED"), "{}", output("reads_others"));
     assert!(output("fixed_port").contains("Address already in use"), "{}", output("fixed_port"));
     let flood = by_student["floods_output"];

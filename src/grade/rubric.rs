@@ -259,13 +259,17 @@ impl fmt::Display for RubricError {
 impl std::error::Error for RubricError {}
 
 impl Rubric {
-    /// Every command of the rubric, placeholders still in them: the reference's, the
-    /// scenarios' own, and each language's build and run.
-    pub fn commands(&self) -> impl Iterator<Item = &str> {
+    /// The commands the reference's user runs, placeholders still in them: the reference's,
+    /// and the scenarios' own.
+    pub fn reference_commands(&self) -> impl Iterator<Item = &str> {
         let reference = [self.reference.client.as_str(), self.reference.server.as_str()];
         let scenarios = self.scenarios.iter().flat_map(|s| [s.client.as_deref(), s.server.as_deref()]).flatten();
-        let languages = self.languages.iter().flat_map(|l| [l.build.as_deref(), Some(l.run.as_str()), l.client.as_deref()]).flatten();
-        reference.into_iter().chain(scenarios).chain(languages)
+        reference.into_iter().chain(scenarios)
+    }
+
+    /// The commands a submission's user runs: each language's build, run and client.
+    pub fn submission_commands(&self) -> impl Iterator<Item = &str> {
+        self.languages.iter().flat_map(|l| [l.build.as_deref(), Some(l.run.as_str()), l.client.as_deref()]).flatten()
     }
 
     /// Parses a rubric's text; `dir` is its folder. Every item must name a step its part has.

@@ -2,8 +2,15 @@
 //! copied into the grader's workspace where the sandbox's users can read them. The reference
 //! runs as a user of its own, never root, so that ending a slot's processes by user reaches
 //! it too; that user cannot read the instructor's folder when a folder above it is closed to
-//! others (a clone made under `mktemp -d` is 0700). The copy also keeps the reference's files
-//! out of the submissions' reach: owned by root, read-only for everyone.
+//! others (a clone made under `mktemp -d` is 0700). The copy is owned by root and read-only.
+//!
+//! Who may read it: a folder only the reference's commands (and the scenarios' own) name is
+//! the reference's, readable by the reference users' group alone
+//! ([`sandbox::reference_group`]): a submission, run while it is graded, must not read the
+//! reference solution (and print it into the output its student sees). A folder a language's
+//! commands (`build`, `run`, `client`) name is for the submissions too, readable by everyone.
+//! Within a folder, the innermost named folder decides; a reference folder that holds one for
+//! everyone lets everyone through it (0751), never list it.
 //!
 //! What is copied is the folder of each path a command names under `{rubric}` (all of it, for
 //! `{rubric}/client.py`: a script may import its neighbours), laid out as in the original, so
@@ -11,11 +18,11 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{chown, DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::rubric::Rubric;
-use super::sandbox::{MAX_BYTES, MAX_FILES};
+use super::sandbox::{self, MAX_BYTES, MAX_FILES};
 
 /// Folders deeper than this are not followed (a symbolic link that loops).
 const MAX_DEPTH: usize = 16;
@@ -28,29 +35,42 @@ pub struct Copied {
     pub files: Vec<PathBuf>,
 }
 
+/// Who may read a folder of the copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Readers {
+    /// The reference users' group alone.
+    Reference,
+    /// Everyone: the submissions too.
+    Everyone,
+}
+
 /// Copies the folders `rubric`'s commands name under `{rubric}` into `into` (made here, 0755),
 /// leaving out `skip` (the submissions, the cache). A path that names nothing is left to the
 /// command's own error when it runs.
 pub fn copy(rubric: &Rubric, into: &Path, skip: &[&Path]) -> io::Result<Copied> {
     let home = rubric.dir.canonicalize().map_err(|e| io::Error::new(e.kind(), format!("the rubric's folder {}: {e}", rubric.dir.display())))?;
-    let mut folders: Vec<PathBuf> = Vec::new();
-    for command in rubric.commands() {
+    let commands = rubric.reference_commands().map(|c| (c, Readers::Reference)).chain(rubric.submission_commands().map(|c| (c, Readers::Everyone)));
+    // Every folder named, with who may read it; named by both, everyone may.
+    let mut named: Vec<(PathBuf, Readers)> = Vec::new();
+    for (command, readers) in commands {
         for tail in named_under_rubric(command) {
-            let named = lexical(&home.join(tail.trim_start_matches('/')));
-            let folder = if named.is_dir() { named } else { named.parent().map_or(named.clone(), Path::to_path_buf) };
+            let path = lexical(&home.join(tail.trim_start_matches('/')));
+            let folder = if path.is_dir() { path } else { path.parent().map_or(path.clone(), Path::to_path_buf) };
             if folder.is_dir() {
-                folders.push(folder);
+                named.push((folder, readers));
             }
         }
     }
-    folders.sort();
+    named.sort_by(|a, b| a.0.cmp(&b.0).then((a.1 == Readers::Reference).cmp(&(b.1 == Readers::Reference))));
+    named.dedup_by(|later, kept| later.0 == kept.0);
     // A folder inside another one already copied goes with it.
+    let mut folders: Vec<PathBuf> = named.iter().map(|(f, _)| f.clone()).collect();
     folders.dedup_by(|inner, outer| inner.starts_with(outer));
     let base = folders.iter().fold(home.clone(), |base, f| common(&base, f));
     let mode = |m: u32| fs::Permissions::from_mode(m);
     fs::DirBuilder::new().mode(0o755).create(into)?;
     fs::set_permissions(into, mode(0o755))?;
-    let mut copy = Copier { skip, files: Vec::new(), bytes: 0, root: into };
+    let mut copy = Copier { skip, files: Vec::new(), bytes: 0, root: into, named: &named };
     for folder in &folders {
         let to = into.join(folder.strip_prefix(&base).unwrap_or(folder));
         made(&to)?;
@@ -102,12 +122,44 @@ struct Copier<'a> {
     files: Vec<PathBuf>,
     bytes: u64,
     root: &'a Path,
+    /// The folders the commands name, in order, and who may read each.
+    named: &'a [(PathBuf, Readers)],
+}
+
+/// The mode and readers of the copy of `path` (a folder when `dir`), given the folders the
+/// commands name (in order): the innermost named folder that holds it says who may read it;
+/// a reference folder that holds one for everyone lets everyone through, never list it.
+fn access(named: &[(PathBuf, Readers)], path: &Path, dir: bool, executable: bool) -> (u32, Readers) {
+    let readers = named.iter().rev().find(|(folder, _)| path.starts_with(folder)).map_or(Readers::Reference, |&(_, readers)| readers);
+    let holds_shared = dir && named.iter().any(|(f, r)| *r == Readers::Everyone && f.starts_with(path));
+    let mode = match (dir, readers) {
+        (true, Readers::Everyone) => 0o755,
+        (true, Readers::Reference) if holds_shared => 0o751,
+        (true, Readers::Reference) => 0o750,
+        (false, Readers::Everyone) if executable => 0o555,
+        (false, Readers::Everyone) => 0o444,
+        (false, Readers::Reference) if executable => 0o550,
+        (false, Readers::Reference) => 0o440,
+    };
+    (mode, readers)
 }
 
 impl Copier<'_> {
+    /// Makes `target`, a copy of `path`, readable as [`access`] says: by everyone, or by the
+    /// reference users' group alone.
+    fn protect(&self, path: &Path, target: &Path, dir: bool, executable: bool) -> io::Result<()> {
+        let (mode, readers) = access(self.named, path, dir, executable);
+        if readers == Readers::Reference {
+            chown(target, None, Some(sandbox::reference_group()))?;
+        }
+        fs::set_permissions(target, fs::Permissions::from_mode(mode))
+    }
+
     /// Copies the folder `from` into the existing `to`, following symbolic links (the copy
-    /// holds what they point to), each file read-only for everyone, executable if it was.
+    /// holds what they point to), each file read-only, executable if it was, readable as
+    /// [`Copier::protect`] says.
     fn folder(&mut self, from: &Path, to: &Path, depth: usize) -> io::Result<()> {
+        self.protect(from, to, true, false)?;
         if depth > MAX_DEPTH {
             return Err(io::Error::other(format!("{} lies deeper than {MAX_DEPTH} folders (a link that loops?)", from.display())));
         }
@@ -132,8 +184,7 @@ impl Copier<'_> {
                     )));
                 }
                 fs::copy(&path, &target)?;
-                let executable = meta.permissions().mode() & 0o111 != 0;
-                fs::set_permissions(&target, fs::Permissions::from_mode(if executable { 0o555 } else { 0o444 }))?;
+                self.protect(&path, &target, false, meta.permissions().mode() & 0o111 != 0)?;
                 self.files.push(target.strip_prefix(self.root).unwrap_or(&target).to_path_buf());
             }
         }
@@ -142,6 +193,7 @@ impl Copier<'_> {
 }
 
 #[cfg(test)]
+#[allow(non_snake_case)] // names read situation__outcome
 mod tests {
     use super::*;
 
@@ -149,6 +201,29 @@ mod tests {
     fn a_command_names_the_paths_after_each_rubric() {
         let names: Vec<&str> = named_under_rubric("sh -c 'python3 {rubric}/a.py;cat {rubric}/../b/c.txt' {rubric}").collect();
         assert_eq!(names, ["/a.py", "/../b/c.txt", ""]);
+    }
+
+    /// The innermost named folder decides; a reference folder that holds a shared one lets
+    /// everyone through it without listing it; a file nobody named keeps to the reference.
+    #[test]
+    fn who_reads_a_copy__the_innermost_named_folder_says() {
+        let p = |s: &str| PathBuf::from(s);
+        let mut named = vec![
+            (p("/r/reference"), Readers::Reference),
+            (p("/r/reference/headers"), Readers::Everyone),
+            (p("/r/shared"), Readers::Everyone),
+            (p("/r/shared/answers"), Readers::Reference),
+        ];
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let at = |path: &str, dir: bool, exe: bool| access(&named, Path::new(path), dir, exe);
+        assert_eq!(at("/r/reference", true, false), (0o751, Readers::Reference));
+        assert_eq!(at("/r/reference/server.py", false, false), (0o440, Readers::Reference));
+        assert_eq!(at("/r/reference/server", false, true), (0o550, Readers::Reference));
+        assert_eq!(at("/r/reference/headers/echo.h", false, false), (0o444, Readers::Everyone));
+        assert_eq!(at("/r/shared", true, false), (0o755, Readers::Everyone));
+        assert_eq!(at("/r/shared/answers", true, false), (0o750, Readers::Reference));
+        assert_eq!(at("/r/shared/answers/key.txt", false, false), (0o440, Readers::Reference));
+        assert_eq!(at("/r/elsewhere.txt", false, false), (0o440, Readers::Reference));
     }
 
     #[test]

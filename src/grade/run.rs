@@ -80,7 +80,12 @@ pub fn run(job: &Job, workspace: &Workspace, slot: usize, from: &Path, files: &[
     sandbox::end_all(slot);
     let dir = workspace.checkout(slot, from, files).map_err(|e| format!("cannot copy the submission into its sandbox: {e}"))?;
     let pipe = OutputPipe::open((job.rubric.limits.output_kb as usize) << 10).map_err(|e| format!("cannot open a pipe for its output: {e}"))?;
-    let launch = sandbox::launch(slot, &dir, &job.rubric.limits, job.memory_mb, pipe.writer.clone());
+    let mut launch = sandbox::launch(slot, &dir, &job.rubric.limits, job.memory_mb, pipe.writer.clone());
+    // The reference's own run plays every side with the reference's programs: as its user,
+    // the only one that may read its files.
+    if job.server.is_none() && job.client.is_none() {
+        launch.submission = launch.reference.clone();
+    }
     let trace_path = workspace.private(slot);
     // `unshare` moves only the calling thread: a thread of its own, ended afterwards, so that
     // no other work ever runs in the submission's network.

@@ -121,6 +121,13 @@ fn reference_uid(slot: usize) -> u32 {
     uid(slot) + 1
 }
 
+/// The group every reference runs in, whatever its slot: the only one that may read the
+/// reference's own files in the rubric's copy (see [`super::rubric_files`]). A number of the
+/// reference users' range, so that no account has it.
+pub fn reference_group() -> u32 {
+    reference_uid(0)
+}
+
 /// The users of `slot`: the submission's and its reference's.
 fn uids(slot: usize) -> [u32; 2] {
     [uid(slot), reference_uid(slot)]
@@ -182,7 +189,7 @@ pub fn launch(slot: usize, dir: &Path, limits: &Limits, memory_mb: u64, output: 
         client: None,
     };
     let reference =
-        Launch { user: Some((reference_uid(slot), reference_uid(slot))), dir: Some(PathBuf::from("/")), env: Some(reference_env), ..submission.clone() };
+        Launch { user: Some((reference_uid(slot), reference_group())), dir: Some(PathBuf::from("/")), env: Some(reference_env), ..submission.clone() };
     Launches { submission, reference }
 }
 
