@@ -69,17 +69,21 @@ impl Running {
         }
     }
 
-    /// The port the traced server bound on loopback, from its `bind` call's end.
+    /// The port the traced server listens on on loopback (see [`Running::port_bound_on`]).
     pub fn server_port(&mut self) -> u16 {
         self.port_bound_on("127.0.0.1")
     }
 
-    /// The port the traced server bound on `ip`, from its `bind` call's end.
+    /// The port the traced server bound on `ip`, from its `bind` call's end, once its `listen`
+    /// has returned: connected to between the two, a server refuses (a loaded machine showed
+    /// the bind before the listen had run).
     pub fn port_bound_on(&mut self, ip: &str) -> u16 {
         let local = format!(r#""local":"{ip}:"#);
         let line = self.wait_for(&[r#""kind":"call_end""#, r#""call":"bind""#, &local]);
         let local = line.split(local.as_str()).nth(1).expect("an address");
-        local[..local.find('"').expect("its end")].parse().expect("a port")
+        let port = local[..local.find('"').expect("its end")].parse().expect("a port");
+        self.wait_for(&[r#""kind":"call_end""#, r#""call":"listen""#]);
+        port
     }
 
     pub fn signal(&self, sig: i32) {
