@@ -35,13 +35,13 @@ pub struct Copied {
     pub files: Vec<PathBuf>,
 }
 
-/// Who may read a folder of the copy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Who may read a folder of the copy (in order: a folder named by both, everyone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Readers {
-    /// The reference users' group alone.
-    Reference,
     /// Everyone: the submissions too.
     Everyone,
+    /// The reference users' group alone.
+    Reference,
 }
 
 /// Copies the folders `rubric`'s commands name under `{rubric}` into `into` (made here, 0755),
@@ -61,7 +61,7 @@ pub fn copy(rubric: &Rubric, into: &Path, skip: &[&Path]) -> io::Result<Copied> 
             }
         }
     }
-    named.sort_by(|a, b| a.0.cmp(&b.0).then((a.1 == Readers::Reference).cmp(&(b.1 == Readers::Reference))));
+    named.sort();
     named.dedup_by(|later, kept| later.0 == kept.0);
     // A folder inside another one already copied goes with it.
     let mut folders: Vec<PathBuf> = named.iter().map(|(f, _)| f.clone()).collect();
@@ -214,7 +214,7 @@ mod tests {
             (p("/r/shared"), Readers::Everyone),
             (p("/r/shared/answers"), Readers::Reference),
         ];
-        named.sort_by(|a, b| a.0.cmp(&b.0));
+        named.sort();
         let at = |path: &str, dir: bool, exe: bool| access(&named, Path::new(path), dir, exe);
         assert_eq!(at("/r/reference", true, false), (0o751, Readers::Reference));
         assert_eq!(at("/r/reference/server.py", false, false), (0o440, Readers::Reference));

@@ -127,8 +127,7 @@ pub fn grade(student: &str, language: Option<&str>, rubric: &Rubric, run: &Submi
         let ends = trace.end.iter().flat_map(|e| &e.programs);
         for (end, failed) in ends.zip([Failure::ServerFailed, Failure::ClientFailed]).filter(|(_, f)| ended.contains(f)) {
             let side = if failed == Failure::ServerFailed { "server" } else { "client" };
-            let ended = if end.ended_by_trace { ", ended by trace: it still ran after the client had ended" } else { "" };
-            feedback.push(format!("scenario {:?}: the reference {side} {}{ended}", scenario.scenario, end.exit));
+            feedback.push(format!("scenario {:?}: the reference {side} {}", scenario.scenario, end.how()));
         }
         failures.extend(ended);
         let report = check(trace, &CheckOptions { side: rubric.role.checked() });

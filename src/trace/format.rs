@@ -109,13 +109,18 @@ pub struct ProgramEnd {
     pub ended_by_trace: bool,
 }
 
+impl ProgramEnd {
+    /// How it ended, in words: `exited with status 0`, `was killed by signal SIGTERM, ended by
+    /// trace: …`.
+    pub fn how(&self) -> String {
+        let by_trace = if self.ended_by_trace { ", ended by trace: it still ran after the client had ended" } else { "" };
+        format!("{}{by_trace}", self.exit)
+    }
+}
+
 impl std::fmt::Display for ProgramEnd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (pid {}) {}", self.command, self.pid, self.exit)?;
-        if self.ended_by_trace {
-            f.write_str(", ended by trace: it still ran after the client had ended")?;
-        }
-        Ok(())
+        write!(f, "{} (pid {}) {}", self.command, self.pid, self.how())
     }
 }
 
